@@ -1,0 +1,7 @@
+"""`python -m avatar_core ...`: the command line."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

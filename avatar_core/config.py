@@ -1,0 +1,87 @@
+"""Settings from the environment, read in one place.
+
+| variable                   | meaning                                                | default                    |
+|----------------------------|--------------------------------------------------------|----------------------------|
+| COMETAPI_KEY               | the CometAPI key; unset means demo mode (simulator)    | unset                      |
+| COMETAPI_BASE_URL          | the API's base URL                                     | https://api.cometapi.com   |
+| AVATAR_DATA_DIR            | where the journal and the videos live                  | ./data                     |
+| AVATAR_PUBLIC_URL          | the app's public base URL, for provider callbacks      | unset (SPACE_HOST if set)  |
+| AVATAR_ALLOW_PRIVATE_URLS  | "1" lets input URLs point at loopback/private hosts    | unset (refused)            |
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+DEFAULT_BASE_URL = "https://api.cometapi.com"
+
+
+class Secret:
+    """A string that never shows itself in repr, str, logs or tracebacks."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('********')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __reduce__(self):
+        raise TypeError("a Secret is not to be pickled")
+
+
+def _truthy(value: str | None) -> bool:
+    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything configurable, with the defaults the README documents."""
+
+    api_key: Secret | None = field(default=None, repr=False)
+    base_url: str = DEFAULT_BASE_URL
+    data_dir: Path = Path("data")
+    public_url: str | None = None
+    allow_private_urls: bool = False
+
+    @property
+    def demo_mode(self) -> bool:
+        """No key: the built-in simulator stands in for the provider."""
+        return self.api_key is None
+
+    def with_key(self, key: str | None) -> Settings:
+        cleaned = (key or "").strip()
+        return replace(self, api_key=Secret(cleaned) if cleaned else None)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        key = (env.get("COMETAPI_KEY") or "").strip()
+        public = (env.get("AVATAR_PUBLIC_URL") or "").strip()
+        if not public and (env.get("SPACE_HOST") or "").strip():
+            public = "https://" + env["SPACE_HOST"].strip()
+        return cls(
+            api_key=Secret(key) if key else None,
+            base_url=((env.get("COMETAPI_BASE_URL") or "").strip() or DEFAULT_BASE_URL).rstrip("/"),
+            data_dir=Path((env.get("AVATAR_DATA_DIR") or "").strip() or "data"),
+            public_url=public.rstrip("/") or None,
+            allow_private_urls=_truthy(env.get("AVATAR_ALLOW_PRIVATE_URLS")),
+        )

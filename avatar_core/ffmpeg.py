@@ -1,0 +1,53 @@
+"""Where ffmpeg comes from, chosen in one place, and how it is run.
+
+A system ffmpeg wins when there is one (Hugging Face Spaces images have it); otherwise the
+static binary inside the `imageio-ffmpeg` wheel. Nothing here needs ffprobe.
+"""
+
+from __future__ import annotations
+
+import functools
+import shutil
+import subprocess
+from collections.abc import Sequence
+
+from .errors import MediaToolError
+
+DEFAULT_TIMEOUT_S = 120.0
+
+
+@functools.cache
+def ffmpeg_exe() -> str:
+    """The path of the ffmpeg binary to use."""
+    system = shutil.which("ffmpeg")
+    if system:
+        return system
+    try:
+        import imageio_ffmpeg
+    except ImportError as exc:  # pragma: no cover - it is in requirements.txt
+        raise MediaToolError(
+            "ffmpeg was not found: install the imageio-ffmpeg package (pip) or a system ffmpeg."
+        ) from exc
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def run_ffmpeg(
+    args: Sequence[str], *, input_bytes: bytes | None = None, timeout: float = DEFAULT_TIMEOUT_S
+) -> subprocess.CompletedProcess[bytes]:
+    """Run ffmpeg quietly with `args`; returns the finished process (check returncode).
+
+    Raises MediaToolError only when ffmpeg cannot run at all or takes too long.
+    """
+    command = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-v", "error", *args]
+    try:
+        return subprocess.run(
+            command,
+            input=input_bytes,
+            capture_output=True,
+            timeout=timeout,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise MediaToolError(f"ffmpeg took longer than {timeout:.0f} s and was stopped.") from exc
+    except OSError as exc:
+        raise MediaToolError(f"ffmpeg could not be started ({exc.strerror}).") from exc
