@@ -7,6 +7,7 @@
 | AVATAR_DATA_DIR            | where the journal and the videos live                  | ./data                     |
 | AVATAR_PUBLIC_URL          | the app's public base URL, for provider callbacks      | unset (SPACE_HOST if set)  |
 | AVATAR_ALLOW_PRIVATE_URLS  | "1" lets input URLs point at loopback/private hosts    | unset (refused)            |
+| AVATAR_DEMO_TASK_SECONDS   | how long a simulated task takes in demo mode           | 8                          |
 """
 
 from __future__ import annotations
@@ -52,6 +53,14 @@ def _truthy(value: str | None) -> bool:
     return (value or "").strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _seconds(value: str | None, *, default: float) -> float:
+    try:
+        number = float(value) if value not in (None, "") else default
+    except ValueError:
+        return default
+    return number if number >= 0 else default
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything configurable, with the defaults the README documents."""
@@ -61,6 +70,7 @@ class Settings:
     data_dir: Path = Path("data")
     public_url: str | None = None
     allow_private_urls: bool = False
+    demo_task_seconds: float = 8.0
 
     @property
     def demo_mode(self) -> bool:
@@ -84,4 +94,5 @@ class Settings:
             data_dir=Path((env.get("AVATAR_DATA_DIR") or "").strip() or "data"),
             public_url=public.rstrip("/") or None,
             allow_private_urls=_truthy(env.get("AVATAR_ALLOW_PRIVATE_URLS")),
+            demo_task_seconds=_seconds(env.get("AVATAR_DEMO_TASK_SECONDS"), default=8.0),
         )

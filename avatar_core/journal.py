@@ -1,0 +1,229 @@
+"""The journal: every job, recorded before its create is sent, updated at each step.
+
+SQLite in the data folder, in WAL mode so the app, its workers and the CLI can write at
+once. It never holds the API key or media bytes: only ids, statuses, times, hashes,
+sizes, the provider's result URL and the local file's path.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+from .errors import StorageError
+
+JOURNAL_FILE = "journal.sqlite3"
+
+
+class Stage(str, enum.Enum):
+    CREATING = "creating"  # journaled; the create is being sent
+    OUTCOME_UNKNOWN = "outcome_unknown"  # sent, but no clear answer: never resent
+    NOT_CREATED = "not_created"  # the provider refused it, or has no such task: no charge
+    RUNNING = "running"  # the provider has it (task_id known)
+    DOWNLOADING = "downloading"  # the provider finished; the video is being copied home
+    DONE = "done"  # the video is in the data folder
+    FAILED = "failed"  # the provider's task failed (reason in `error`)
+    LOST = "lost"  # the provider no longer knows the task (e.g. a restarted demo simulator)
+
+    @property
+    def is_finished(self) -> bool:
+        return self in (Stage.NOT_CREATED, Stage.DONE, Stage.FAILED, Stage.LOST)
+
+
+@dataclass(frozen=True)
+class Job:
+    job_id: str  # ours; sent as the provider's external_task_id
+    created_at: float
+    updated_at: float
+    base_url: str
+    demo: bool
+    stage: Stage
+    mode: str = "std"
+    prompt: str = ""
+    audio_kind: str = "file"  # file | audio_id
+    image_sha256: str | None = None
+    audio_sha256: str | None = None
+    audio_seconds: float | None = None
+    task_id: str | None = None
+    provider_status: str | None = None
+    video_url: str | None = None
+    video_path: str | None = None
+    video_seconds: float | None = None
+    units_charged: str | None = None
+    error: str | None = None
+
+
+_COLUMNS = [f.name for f in fields(Job)]
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    job_id TEXT PRIMARY KEY,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    base_url TEXT NOT NULL,
+    demo INTEGER NOT NULL,
+    stage TEXT NOT NULL,
+    mode TEXT NOT NULL,
+    prompt TEXT NOT NULL,
+    audio_kind TEXT NOT NULL,
+    image_sha256 TEXT,
+    audio_sha256 TEXT,
+    audio_seconds REAL,
+    task_id TEXT,
+    provider_status TEXT,
+    video_url TEXT,
+    video_path TEXT,
+    video_seconds REAL,
+    units_charged TEXT,
+    error TEXT
+);
+CREATE INDEX IF NOT EXISTS jobs_task ON jobs(task_id);
+CREATE INDEX IF NOT EXISTS jobs_created ON jobs(created_at);
+"""
+
+
+def new_job_id() -> str:
+    """An id unique per account, as `external_task_id` must be."""
+    return "tas-" + uuid.uuid4().hex
+
+
+def _row_to_job(row: sqlite3.Row) -> Job:
+    values: dict[str, Any] = dict(row)
+    values["stage"] = Stage(values["stage"])
+    values["demo"] = bool(values["demo"])
+    return Job(**values)
+
+
+class Journal:
+    """Jobs in `<data_dir>/journal.sqlite3`. Safe across threads and processes."""
+
+    def __init__(self, data_dir: Path | str, *, busy_timeout_s: float = 15.0) -> None:
+        self.path = Path(data_dir) / JOURNAL_FILE
+        self._timeout = busy_timeout_s
+        self._local = threading.local()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageError(
+                f"The data folder {self.path.parent} cannot be created ({exc.strerror}): "
+                "set AVATAR_DATA_DIR to a writable folder."
+            ) from None
+        with self._connection() as db:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.executescript(_SCHEMA)
+
+    @contextlib.contextmanager
+    def _connection(self) -> Iterator[sqlite3.Connection]:
+        """One connection per thread, reused; every error becomes a StorageError."""
+        db = getattr(self._local, "db", None)
+        try:
+            if db is None:
+                db = sqlite3.connect(self.path, timeout=self._timeout, isolation_level=None)
+                db.row_factory = sqlite3.Row
+                db.execute("PRAGMA synchronous=NORMAL")
+                self._local.db = db
+            yield db
+        except sqlite3.DatabaseError as exc:
+            self._local.db = None
+            raise _storage_error(self.path, exc) from None
+
+    def close(self) -> None:
+        db = getattr(self._local, "db", None)
+        if db is not None:
+            db.close()
+            self._local.db = None
+
+    # --- writing --------------------------------------------------------------------------
+
+    def create(self, *, base_url: str, demo: bool, job_id: str | None = None, **values: Any) -> Job:
+        now = time.time()
+        job = Job(
+            job_id=job_id or new_job_id(),
+            created_at=now,
+            updated_at=now,
+            base_url=base_url,
+            demo=demo,
+            stage=Stage.CREATING,
+            **values,
+        )
+        row = [getattr(job, c) for c in _COLUMNS]
+        row[_COLUMNS.index("stage")] = job.stage.value
+        row[_COLUMNS.index("demo")] = int(job.demo)
+        with self._connection() as db:
+            db.execute(
+                f"INSERT INTO jobs ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(row))})",
+                row,
+            )
+        return job
+
+    def update(self, job: Job, **changes: Any) -> Job:
+        """Write `changes` to the job; returns the job as it now is."""
+        unknown = set(changes) - set(_COLUMNS)
+        if unknown:
+            raise ValueError(f"unknown job fields: {sorted(unknown)}")
+        changes["updated_at"] = time.time()
+        updated = replace(job, **changes)
+        stored = {k: (v.value if isinstance(v, enum.Enum) else v) for k, v in changes.items()}
+        assignments = ", ".join(f"{k} = ?" for k in stored)
+        with self._connection() as db:
+            db.execute(
+                f"UPDATE jobs SET {assignments} WHERE job_id = ?", [*stored.values(), job.job_id]
+            )
+        return updated
+
+    # --- reading --------------------------------------------------------------------------
+
+    def get(self, job_id: str) -> Job | None:
+        with self._connection() as db:
+            row = db.execute("SELECT * FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
+        return _row_to_job(row) if row else None
+
+    def find(self, task_or_job_id: str) -> Job | None:
+        """The job with this provider task id, or this job (external) id."""
+        with self._connection() as db:
+            row = db.execute(
+                "SELECT * FROM jobs WHERE task_id = ? OR job_id = ? ORDER BY created_at DESC",
+                (task_or_job_id, task_or_job_id),
+            ).fetchone()
+        return _row_to_job(row) if row else None
+
+    def recent(self, limit: int = 50) -> list[Job]:
+        with self._connection() as db:
+            rows = db.execute(
+                "SELECT * FROM jobs ORDER BY created_at DESC LIMIT ?", (limit,)
+            ).fetchall()
+        return [_row_to_job(r) for r in rows]
+
+    def unfinished(self) -> list[Job]:
+        open_stages = [s.value for s in Stage if not s.is_finished]
+        marks = ", ".join("?" * len(open_stages))
+        with self._connection() as db:
+            rows = db.execute(
+                f"SELECT * FROM jobs WHERE stage IN ({marks}) ORDER BY created_at", open_stages
+            ).fetchall()
+        return [_row_to_job(r) for r in rows]
+
+
+def _storage_error(path: Path, exc: sqlite3.DatabaseError) -> StorageError:
+    text = str(exc).lower()
+    if "full" in text:
+        return StorageError(
+            f"The disk holding the journal {path} is full: free some space, then try again."
+        )
+    if "locked" in text or "busy" in text:
+        return StorageError(
+            f"The journal {path} stayed locked by another process: try again in a moment."
+        )
+    if "not a database" in text or "malformed" in text or "corrupt" in text:
+        return StorageError(
+            f"The journal {path} is damaged ({exc}): move it aside and restart; a new one "
+            "will be made."
+        )
+    return StorageError(f"The journal {path} could not be used ({exc}): check the data folder.")

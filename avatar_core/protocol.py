@@ -1,0 +1,211 @@
+"""Reading the provider's answers: every envelope shape, and errors mapped to the tree.
+
+Shapes seen (see kling-api.md): Kling's own `{"code", "message", "request_id", "data"}`;
+CometAPI's gateway `{"error": {"message", "type", "code"}}`; an upstream error wrapped as
+`{"message", "data": {"data": {"code", "message", "request_id"}}}`; and, on a wrong
+route, HTML or a redirect. `code` other than 0 is an error even under HTTP 200.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from . import errors as e
+
+_REQUEST_ID_IN_TEXT = re.compile(r"request id:?\s*([A-Za-z0-9_-]+)", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class ErrorInfo:
+    """What an error answer said, whatever its shape."""
+
+    code: int | None
+    message: str
+    request_id: str | None
+
+
+def _as_int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _find_error(body: Any) -> ErrorInfo | None:
+    """The error an answer carries, or None when it says success."""
+    if not isinstance(body, dict):
+        return ErrorInfo(None, "the answer is not a JSON object", None)
+    gateway = body.get("error")
+    if isinstance(gateway, dict):
+        message = str(gateway.get("message") or gateway.get("type") or "unknown error")
+        found = _REQUEST_ID_IN_TEXT.search(message)
+        return ErrorInfo(_as_int(gateway.get("code")), message, found.group(1) if found else None)
+    if isinstance(gateway, str) and gateway:
+        return ErrorInfo(None, gateway, None)
+    outer = body.get("data")
+    inner = outer.get("data") if isinstance(outer, dict) else None
+    if isinstance(inner, dict) and _as_int(inner.get("code")) not in (None, 0):
+        return ErrorInfo(
+            _as_int(inner.get("code")),
+            str(inner.get("message") or body.get("message") or "unknown error"),
+            inner.get("request_id") or body.get("request_id"),
+        )
+    code = _as_int(body.get("code"))
+    if code not in (None, 0):
+        return ErrorInfo(code, str(body.get("message") or "unknown error"), body.get("request_id"))
+    if "code" in body and code is None and body.get("code") not in (None, ""):
+        return ErrorInfo(None, str(body.get("message") or body.get("code")), body.get("request_id"))
+    return None
+
+
+def _clean(text: str, limit: int = 200) -> str:
+    text = " ".join(text.split()).rstrip(".")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _parse_retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    from email.utils import parsedate_to_datetime
+    from datetime import datetime, timezone
+
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+
+
+def retry_after_seconds(headers: Any) -> float | None:
+    """`Retry-After` in seconds (either form), or None."""
+    return _parse_retry_after(headers.get("retry-after") if headers is not None else None)
+
+
+def error_for(
+    status: int, info: ErrorInfo, *, retry_after: float | None = None, task_id: str | None = None
+) -> e.ProviderError:
+    """The exception (with its sentence for people) for an error answer."""
+    code, detail, rid = info.code, _clean(info.message), info.request_id
+    kw: dict[str, Any] = {"status": status, "code": code, "request_id": rid, "detail": detail}
+    where = f" (Kling code {code})" if code else f" (HTTP {status})"
+
+    if code in range(1000, 1005) or (code is None and status == 401):
+        return e.AuthenticationError(
+            f"CometAPI did not accept the API key{where}: check COMETAPI_KEY or paste a valid key.",
+            **kw,
+        )
+    if code == 1102:
+        return e.QuotaError(
+            "Your CometAPI balance is used up (Kling code 1102): top up, then press Generate again.",
+            **kw,
+        )
+    if code == 1101:
+        return e.QuotaError(
+            "Your CometAPI account is in arrears (Kling code 1101): settle it, then try again.",
+            **kw,
+        )
+    if code == 1100:
+        return e.QuotaError(
+            f"The provider reports a problem with your account (Kling code 1100: {detail}): "
+            "check it in the CometAPI console.",
+            **kw,
+        )
+    if code == 1103 or (code is None and status == 403):
+        return e.PermissionDeniedError(
+            f"This key may not use Kling Avatar{where}: enable the model for your account or use "
+            "another key.",
+            **kw,
+        )
+    if code == 1303:
+        return e.RateLimitError(
+            "Your plan's limit of tasks at once is reached (Kling code 1303): wait for a task to "
+            "finish, then try again.",
+            retry_after=retry_after,
+            **kw,
+        )
+    if code == 1304:
+        return e.RateLimitError(
+            "The provider refused this machine's IP address (Kling code 1304): check the IP "
+            "whitelist of your account.",
+            retry_after=retry_after,
+            **kw,
+        )
+    if code == 1302 or (code is None and status == 429):
+        return e.RateLimitError(
+            f"The provider is limiting the rate of requests{where}: wait a moment and try again.",
+            retry_after=retry_after,
+            **kw,
+        )
+    if code in (1300, 1301):
+        return e.ContentPolicyError(
+            f"The provider's content policy blocked this request (Kling code {code}: {detail}): "
+            "try another photo, voice or prompt.",
+            **kw,
+        )
+    if code == 1203 or (code is None and status == 404):
+        what = f"task {task_id}" if task_id else "what was asked for"
+        return e.NotFoundError(
+            f"The provider does not know {what}{where}: check the task id.", **kw
+        )
+    if code in (1200, 1201, 1202) or (code is None and status in (400, 405, 422)):
+        return e.InvalidRequestError(f"The provider refused the request{where}: {detail}.", **kw)
+    if code in (5000, 5001, 5002) or status >= 500:
+        label = {5001: "is under maintenance", 5002: "timed out"}.get(code or 0, "had an error")
+        return e.ServerError(
+            f"The provider {label} on its side{where}: try again in a few minutes.", **kw
+        )
+    return e.ProviderError(f"The provider answered with an error{where}: {detail}.", **kw)
+
+
+def parse_answer(
+    status: int,
+    headers: Any,
+    body: bytes,
+    *,
+    task_id: str | None = None,
+) -> dict[str, Any]:
+    """The `data` of a successful answer; raises the mapped ProviderError otherwise."""
+    content_type = (headers.get("content-type") or "") if headers is not None else ""
+    try:
+        parsed = json.loads(body) if body.strip() else None
+    except (ValueError, UnicodeDecodeError):
+        parsed = None
+    if parsed is None:
+        looks_html = "html" in content_type or body.lstrip()[:1] == b"<"
+        kind = "an HTML page" if looks_html else "something that is not JSON"
+        info = ErrorInfo(None, kind, None)
+        if status >= 400:
+            return_error = error_for(status, info, retry_after=retry_after_seconds(headers))
+            if isinstance(return_error, (e.NotFoundError, e.InvalidRequestError)):
+                raise e.ServerError(
+                    f"The provider answered with {kind} (HTTP {status}): check COMETAPI_BASE_URL.",
+                    status=status,
+                    detail=kind,
+                )
+            raise return_error
+        raise e.ServerError(
+            f"The provider answered with {kind} (HTTP {status}): try again in a few minutes.",
+            status=status,
+            detail=kind,
+        )
+    found = _find_error(parsed)
+    if found is not None or status >= 400:
+        found = found or ErrorInfo(None, f"HTTP {status}", None)
+        raise error_for(status, found, retry_after=retry_after_seconds(headers), task_id=task_id)
+    data = parsed.get("data")
+    if not isinstance(data, dict):
+        raise e.ServerError(
+            f"The provider's answer has no task data (HTTP {status}): try again in a few minutes.",
+            status=status,
+            request_id=parsed.get("request_id"),
+        )
+    return data

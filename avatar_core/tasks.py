@@ -1,0 +1,105 @@
+"""Typed provider tasks: what a create or a query says about one avatar task."""
+
+from __future__ import annotations
+
+import enum
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+class TaskStatus(str, enum.Enum):
+    SUBMITTED = "submitted"
+    PROCESSING = "processing"
+    SUCCEED = "succeed"
+    FAILED = "failed"
+    UNKNOWN = "unknown"  # a value the provider added later: treated as still running
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in (TaskStatus.SUCCEED, TaskStatus.FAILED)
+
+    @classmethod
+    def parse(cls, value: Any) -> TaskStatus:
+        text = str(value or "").strip().lower()
+        try:
+            return cls(text)
+        except ValueError:
+            log.warning("unknown task_status %r: treating it as still running", text[:40])
+            return cls.UNKNOWN
+
+
+def _float(value: Any) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _millis(value: Any) -> int | None:
+    number = _float(value)
+    return int(number) if number is not None else None
+
+
+@dataclass(frozen=True)
+class TaskInfo:
+    """One snapshot of a task. Times are Unix milliseconds, as the provider sends them."""
+
+    task_id: str
+    status: TaskStatus
+    raw_status: str = ""
+    status_message: str = ""
+    external_task_id: str | None = None
+    created_at_ms: int | None = None
+    updated_at_ms: int | None = None
+    video_url: str | None = None
+    video_duration_s: float | None = None
+    units_charged: str | None = None
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status.is_terminal
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> TaskInfo:
+        result = data.get("task_result") if isinstance(data.get("task_result"), dict) else {}
+        videos = result.get("videos") if isinstance(result.get("videos"), list) else []
+        video = videos[0] if videos and isinstance(videos[0], dict) else {}
+        info = data.get("task_info") if isinstance(data.get("task_info"), dict) else {}
+        units = data.get("final_unit_deduction")
+        return cls(
+            task_id=str(data.get("task_id") or ""),
+            status=TaskStatus.parse(data.get("task_status")),
+            raw_status=str(data.get("task_status") or ""),
+            status_message=str(data.get("task_status_msg") or ""),
+            external_task_id=info.get("external_task_id") or data.get("external_task_id"),
+            created_at_ms=_millis(data.get("created_at")),
+            updated_at_ms=_millis(data.get("updated_at")),
+            video_url=video.get("url") or None,
+            video_duration_s=_float(video.get("duration")),
+            units_charged=str(units) if units not in (None, "") else None,
+        )
+
+
+@dataclass(frozen=True)
+class SpeechResult:
+    """Audio made by Kling text-to-speech, usable as an avatar's `audio_id`."""
+
+    audio_id: str
+    url: str | None
+    duration_s: float | None
+    task_id: str | None
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> SpeechResult:
+        result = data.get("task_result") if isinstance(data.get("task_result"), dict) else {}
+        audios = result.get("audios") if isinstance(result.get("audios"), list) else []
+        audio = audios[0] if audios and isinstance(audios[0], dict) else {}
+        return cls(
+            audio_id=str(audio.get("id") or ""),
+            url=audio.get("url") or None,
+            duration_s=_float(audio.get("duration")),
+            task_id=str(data.get("task_id")) if data.get("task_id") else None,
+        )
