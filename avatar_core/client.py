@@ -208,7 +208,8 @@ class KlingClient:
 
     def _unknown_outcome(self, external_id: str, why: str) -> e.CreateOutcomeUnknownError:
         return e.CreateOutcomeUnknownError(
-            f"The create request was sent but no clear answer came back ({redact(why, self._key)}); "
+            "The create request was sent but no clear answer came back "
+            f"({redact(why, self._key)}); "
             f"it was not resent, to avoid paying twice: look the task up by its external id "
             f"{external_id} before trying again.",
             external_task_id=external_id,

@@ -1,13 +1,11 @@
 """Settings from the environment, read in one place.
 
-| variable                   | meaning                                                | default                    |
-|----------------------------|--------------------------------------------------------|----------------------------|
-| COMETAPI_KEY               | the CometAPI key; unset means demo mode (simulator)    | unset                      |
-| COMETAPI_BASE_URL          | the API's base URL                                     | https://api.cometapi.com   |
-| AVATAR_DATA_DIR            | where the journal and the videos live                  | ./data                     |
-| AVATAR_PUBLIC_URL          | the app's public base URL, for provider callbacks      | unset (SPACE_HOST if set)  |
-| AVATAR_ALLOW_PRIVATE_URLS  | "1" lets input URLs point at loopback/private hosts    | unset (refused)            |
-| AVATAR_DEMO_TASK_SECONDS   | how long a simulated task takes in demo mode           | 8                          |
+- COMETAPI_KEY: the CometAPI key; unset means demo mode on the built-in simulator.
+- COMETAPI_BASE_URL: the API's base URL (default https://api.cometapi.com).
+- AVATAR_DATA_DIR: where the journal and the videos live (default ./data).
+- AVATAR_PUBLIC_URL: the app's public base URL for provider callbacks (SPACE_HOST gives it too).
+- AVATAR_ALLOW_PRIVATE_URLS: "1" lets input URLs point at loopback or private hosts (local dev).
+- AVATAR_DEMO_TASK_SECONDS: how long a simulated task takes in demo mode (default 8).
 """
 
 from __future__ import annotations

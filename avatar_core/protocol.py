@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 from . import errors as e
@@ -73,9 +75,6 @@ def _parse_retry_after(value: str | None) -> float | None:
         return max(0.0, float(value))
     except ValueError:
         pass
-    from email.utils import parsedate_to_datetime
-    from datetime import datetime, timezone
-
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError):
@@ -105,7 +104,8 @@ def error_for(
         )
     if code == 1102:
         return e.QuotaError(
-            "Your CometAPI balance is used up (Kling code 1102): top up, then press Generate again.",
+            "Your CometAPI balance is used up (Kling code 1102): top up, then press Generate "
+            "again.",
             **kw,
         )
     if code == 1101:
