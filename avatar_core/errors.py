@@ -29,7 +29,9 @@ class InputError(AvatarError):
     gathers several problems keeps each one's sentence in `problems`.
     """
 
-    def __init__(self, message: str, *, field: str | None = None, problems: list[str] | None = None):
+    def __init__(
+        self, message: str, *, field: str | None = None, problems: list[str] | None = None
+    ):
         super().__init__(message)
         self.field = field
         self.problems = problems if problems is not None else [message]
