@@ -1,0 +1,31 @@
+"""Demo mode: with no key, a built-in simulator on loopback stands in for the provider."""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .simulator import Simulator
+
+DEMO_KEY = "demo-mode-key"  # accepted by the simulator only; not a secret
+DEMO_NOTICE = (
+    "Demo mode: no COMETAPI_KEY is set, so videos come from the built-in simulator "
+    "(they are labelled SIMULATED). Set COMETAPI_KEY to use Kling Avatar for real."
+)
+
+_lock = threading.Lock()
+_simulator: Simulator | None = None
+
+
+def demo_simulator(task_seconds: float = 8.0) -> Simulator:
+    """The process's one demo simulator, started on first use."""
+    global _simulator
+    with _lock:
+        if _simulator is None:
+            from .simulator import Simulator
+
+            simulator = Simulator(task_seconds=task_seconds, submit_seconds=min(1.0, task_seconds))
+            simulator.start(host="127.0.0.1", port=0)
+            _simulator = simulator
+        return _simulator
