@@ -11,7 +11,7 @@ import enum
 import hashlib
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,6 +54,16 @@ class Progress:
     def video_path(self) -> Path | None:
         path = self.job.video_path if self.job else None
         return Path(path) if path else None
+
+
+def final_progress(events: Iterable[Progress]) -> Progress:
+    """Run a flow to its end; its last event (DONE, with the video's path)."""
+    last: Progress | None = None
+    for last in events:  # noqa: B007 - only the last one matters
+        pass
+    if last is None:
+        raise e.AvatarError("Nothing happened: the flow produced no step.")
+    return last
 
 
 def _sha256(data: bytes) -> str:

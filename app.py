@@ -1,0 +1,534 @@
+"""Talking Avatar Studio: one portrait and one voice become a talking-avatar video.
+
+The Gradio UI only: layout, event wiring and formatting. Everything else is in
+`avatar_core`. Run `python app.py`; with no COMETAPI_KEY it runs in demo mode on the
+built-in simulator.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+from avatar_core.audio_prep import prepare_audio
+from avatar_core.image_prep import prepare_image
+from avatar_core.request_fields import DEFAULT_PROMPT, MAX_PROMPT_CHARS
+
+from avatar_core.config import Settings
+from avatar_core.demo import DEMO_NOTICE
+from avatar_core.errors import AvatarError, InputError
+from avatar_core.journal import Job, Stage
+from avatar_core.studio import Progress, Step, Studio, final_progress
+from avatar_core.voices import DEFAULT_VOICE, VOICES
+
+log = logging.getLogger("talking_avatar_studio")
+
+ASSETS = Path(__file__).parent / "assets"
+MAX_UPLOAD = "50mb"  # the provider takes 10 MB photos and 5 MB audio; bigger files get fixed
+VOICE_SOURCES = ("File or recording", "Audio URL", "Text to speech", "Audio id")
+STAGE_LABELS = {
+    Stage.CREATING: "sending",
+    Stage.OUTCOME_UNKNOWN: "unclear: check the external id",
+    Stage.NOT_CREATED: "not created",
+    Stage.RUNNING: "running",
+    Stage.DOWNLOADING: "downloading",
+    Stage.DONE: "done",
+    Stage.FAILED: "failed",
+    Stage.LOST: "lost",
+}
+CSS = """
+#status {min-height: 3em}
+.verdict p {margin: 0.2em 0}
+"""
+
+
+# --- sessions: a pasted key lives only in that browser session's server-side state ----------
+
+
+class Studios:
+    """The app's studio, and one per pasted key (kept in memory, never written anywhere)."""
+
+    def __init__(self, studio: Studio) -> None:
+        self.default = studio
+        self._by_key: dict[str, Studio] = {}
+        self._lock = threading.Lock()
+
+    def for_session(self, key: str | None) -> Studio:
+        if not key:
+            return self.default
+        digest = hashlib.sha256(key.encode()).hexdigest()
+        with self._lock:
+            if digest not in self._by_key:
+                self._by_key[digest] = self.default.with_key(key)
+            return self._by_key[digest]
+
+
+# --- formatting -------------------------------------------------------------------------------
+
+
+def _bullets(lines: list[str] | tuple[str, ...], mark: str) -> str:
+    return "".join(f"\n- {mark} {line}" for line in lines)
+
+
+def _verdict_ok(summary: str, changes: tuple[str, ...], warnings: tuple[str, ...]) -> str:
+    return f"✅ {summary}" + _bullets(changes, "🔧") + _bullets(warnings, "⚠️")
+
+
+def _verdict_error(error: AvatarError) -> str:
+    problems = error.problems if isinstance(error, InputError) else [str(error)]
+    return "\n".join(f"❌ {p}" for p in problems)
+
+
+def _status(text: str, kind: str = "info") -> str:
+    icon = {"info": "⏳", "done": "✅", "error": "❌", "stopped": "⏹️"}[kind]
+    return f"{icon} {text}"
+
+
+def _details(progress: Progress) -> str:
+    job = progress.job
+    if job is None:
+        return ""
+    rows = [f"**Task id:** `{job.task_id}`" if job.task_id else "", f"**Job:** `{job.job_id}`"]
+    if job.video_seconds:
+        rows.append(f"**Video:** {job.video_seconds:.1f} s")
+    if job.units_charged:
+        rows.append(f"**Credits charged:** {job.units_charged}")
+    if job.demo:
+        rows.append("**Simulated** (demo mode)")
+    return " · ".join(r for r in rows if r)
+
+
+def _history_rows(jobs: list[Job]) -> list[list[Any]]:
+    rows = []
+    for job in jobs:
+        when = dt.datetime.fromtimestamp(job.created_at).strftime("%Y-%m-%d %H:%M:%S")
+        rows.append(
+            [
+                when,
+                STAGE_LABELS[job.stage] + (" (demo)" if job.demo else ""),
+                job.task_id or "",
+                job.mode,
+                f"{job.video_seconds:.1f}" if job.video_seconds else "",
+                job.error or "",
+                job.job_id,
+            ]
+        )
+    return rows
+
+
+# --- the app ----------------------------------------------------------------------------------
+
+
+def build_app(studio: Studio) -> gr.Blocks:
+    """The whole UI around one studio (tests pass one pointed at their simulator)."""
+    studios = Studios(studio)
+
+    # handlers: thin, they call the core and format ---------------------------------------
+
+    def session_studio(key: str | None) -> Studio:
+        return studios.for_session(key)
+
+    def check_portrait(image_path: str | None, image_url: str, key: str | None) -> str:
+        source = image_path or (image_url or "").strip()
+        if not source:
+            return ""
+        try:
+            prepared = prepare_image(
+                source, allow_private_urls=session_studio(key).settings.allow_private_urls
+            )
+        except AvatarError as error:
+            return _verdict_error(error)
+        return _verdict_ok(prepared.summary(), prepared.changes, prepared.warnings)
+
+    def check_voice(audio_path: str | None, audio_url: str, trim: bool, key: str | None) -> str:
+        source = audio_path or (audio_url or "").strip()
+        if not source:
+            return ""
+        try:
+            prepared = prepare_audio(
+                source,
+                trim=trim,
+                allow_private_urls=session_studio(key).settings.allow_private_urls,
+            )
+        except AvatarError as error:
+            return _verdict_error(error)
+        return _verdict_ok(prepared.summary(), prepared.changes, prepared.warnings)
+
+    def count_prompt(prompt: str) -> str:
+        used = len(prompt or "")
+        note = " (empty: a default prompt is sent)" if not (prompt or "").strip() else ""
+        over = " ❌ too long" if used > MAX_PROMPT_CHARS else ""
+        return f"{used} / {MAX_PROMPT_CHARS} characters{note}{over}"
+
+    def show_voice_source(source: str):
+        return [gr.update(visible=source == name) for name in VOICE_SOURCES]
+
+    def make_speech(text: str, voice: str, speed: float, key: str | None):
+        try:
+            result = session_studio(key).speak(text, voice, VOICES[voice][0], speed)
+        except AvatarError as error:
+            return gr.skip(), gr.skip(), None, _verdict_error(error)
+        length = f"{result.duration_s:.1f} s" if result.duration_s else "unknown length"
+        return (
+            result.audio_id,
+            result.task_id or "",
+            result.url,
+            f"✅ Speech made ({length}): its audio id is filled in below.",
+        )
+
+    def run_generate(
+        image_path, image_url, voice_source, audio_path, audio_url, audio_id, prior_task_id,
+        prompt, mode, trim, key,
+    ) -> Iterator[tuple[str, Any, str]]:  # fmt: skip
+        image = image_path or (image_url or "").strip() or None
+        audio = None
+        if voice_source == VOICE_SOURCES[0]:
+            audio = audio_path
+        elif voice_source == VOICE_SOURCES[1]:
+            audio = (audio_url or "").strip() or None
+        use_audio_id = (
+            (audio_id or "").strip() or None if voice_source in VOICE_SOURCES[2:] else None
+        )
+        if image is None:
+            yield (
+                _status("Add a portrait first: upload, webcam, paste, or an image URL.", "error"),
+                None,
+                "",
+            )
+            return
+        try:
+            for progress in session_studio(key).generate(
+                image,
+                audio,
+                audio_id=use_audio_id,
+                prior_task_id=(prior_task_id or "").strip() or None if use_audio_id else None,
+                prompt=prompt,
+                mode=mode,
+                trim=bool(trim),
+            ):
+                if progress.step is Step.DONE:
+                    yield (
+                        _status(progress.message, "done"),
+                        str(progress.video_path),
+                        _details(progress),
+                    )
+                else:
+                    yield _status(progress.message), gr.skip(), _details(progress)
+        except AvatarError as error:
+            yield _status(str(error), "error"), gr.skip(), gr.skip()
+
+    def run_lookup(task_id: str, key: str | None) -> Iterator[tuple[str, Any, str]]:
+        task_id = (task_id or "").strip()
+        if not task_id:
+            yield _status("Type a task id first.", "error"), None, ""
+            return
+        try:
+            for progress in session_studio(key).follow(task_id):
+                if progress.step is Step.DONE:
+                    yield (
+                        _status(progress.message, "done"),
+                        str(progress.video_path),
+                        _details(progress),
+                    )
+                else:
+                    yield _status(progress.message), gr.skip(), _details(progress)
+        except AvatarError as error:
+            yield _status(str(error), "error"), gr.skip(), gr.skip()
+
+    def api_generate(
+        image_path: str, audio_path: str, prompt: str, mode: str, key: str | None
+    ) -> str:
+        """The finished video's path; errors reach the caller as their one sentence."""
+        if not image_path or not audio_path:
+            raise gr.Error("Both a portrait image and a voice recording are needed.")
+        try:
+            done = final_progress(
+                session_studio(key).generate(
+                    image_path, audio_path, prompt=prompt, mode=mode or "std"
+                )
+            )
+        except AvatarError as error:
+            raise gr.Error(str(error)) from None
+        return str(done.video_path)
+
+    def api_status(task_id: str, key: str | None) -> str:
+        """Follow a task to the end; the video's path."""
+        try:
+            done = final_progress(session_studio(key).follow((task_id or "").strip()))
+        except AvatarError as error:
+            raise gr.Error(str(error)) from None
+        return str(done.video_path)
+
+    def use_key(key_text: str):
+        key = (key_text or "").strip() or None
+        if key:
+            return key, "", gr.update(visible=False), "🔑 This browser session now uses your key."
+        return None, "", gr.update(visible=studio.demo), "Key forgotten."
+
+    def refresh_history() -> list[list[Any]]:
+        return _history_rows(studio.journal.recent(100))
+
+    def pick_history(rows, event: gr.SelectData):
+        try:
+            job_id = rows.iloc[event.index[0], -1]
+        except (AttributeError, IndexError, TypeError):
+            return None, ""
+        job = studio.journal.get(str(job_id))
+        if job is None:
+            return None, ""
+        if job.stage is Stage.DONE and job.video_path and Path(job.video_path).is_file():
+            return job.video_path, f"Task `{job.task_id}` · {STAGE_LABELS[job.stage]}"
+        return None, f"Task `{job.task_id or '-'}` · {STAGE_LABELS[job.stage]} · {job.error or ''}"
+
+    # layout ---------------------------------------------------------------------------------
+
+    with gr.Blocks(title="Talking Avatar Studio") as app:
+        key_state = gr.State(None)
+        gr.Markdown(
+            "# Talking Avatar Studio\n"
+            "One portrait and one voice become a talking-avatar video with Kling Avatar."
+        )
+        banner = gr.Markdown(f"> 🧪 **{DEMO_NOTICE}**", visible=studio.demo, elem_id="demo_banner")
+
+        with gr.Row():
+            with gr.Column(scale=1):
+                portrait = gr.Image(
+                    label="Portrait (a face, at least 300×300 px)",
+                    type="filepath",
+                    image_mode=None,
+                    sources=["upload", "webcam", "clipboard"],
+                    elem_id="portrait",
+                    height=320,
+                )
+                portrait_url = gr.Textbox(
+                    label="…or a portrait URL", placeholder="https://…", elem_id="portrait_url"
+                )
+                portrait_verdict = gr.Markdown(elem_id="portrait_verdict", elem_classes="verdict")
+
+                voice_source = gr.Radio(
+                    list(VOICE_SOURCES),
+                    value=VOICE_SOURCES[0],
+                    label="Voice from",
+                    elem_id="voice_source",
+                )
+                with gr.Group(visible=True) as voice_file_group:
+                    voice = gr.Audio(
+                        label="Voice (2 to 60 s)",
+                        type="filepath",
+                        sources=["upload", "microphone"],
+                        elem_id="voice",
+                    )
+                with gr.Group(visible=False) as voice_url_group:
+                    voice_url = gr.Textbox(
+                        label="Voice URL", placeholder="https://….mp3", elem_id="voice_url"
+                    )
+                with gr.Group(visible=False) as tts_group:
+                    tts_text = gr.Textbox(
+                        label="Text to speak (Kling text to speech, up to 1000 characters)",
+                        lines=3,
+                        elem_id="tts_text",
+                    )
+                    with gr.Row():
+                        tts_voice = gr.Dropdown(
+                            [(f"{label} ({vid})", vid) for vid, (_, label) in VOICES.items()],
+                            value=DEFAULT_VOICE,
+                            label="Voice",
+                            elem_id="tts_voice",
+                        )
+                        tts_speed = gr.Slider(0.8, 2.0, value=1.0, step=0.1, label="Speed")
+                    tts_button = gr.Button("Make speech", elem_id="tts_button")
+                    tts_preview = gr.Audio(label="Speech preview", interactive=False)
+                    tts_verdict = gr.Markdown(elem_classes="verdict")
+                with gr.Group(visible=False) as audio_id_group:
+                    audio_id = gr.Textbox(
+                        label="Audio id (from Kling text to speech)", elem_id="audio_id"
+                    )
+                    prior_task_id = gr.Textbox(
+                        label="Task id the audio belongs to (if the provider needs the link)",
+                        elem_id="prior_task_id",
+                    )
+                trim = gr.Checkbox(label="Trim voice clips longer than 60 s", value=False)
+                voice_verdict = gr.Markdown(elem_id="voice_verdict", elem_classes="verdict")
+
+                prompt = gr.Textbox(
+                    label="Prompt (how the avatar should perform)",
+                    placeholder=DEFAULT_PROMPT,
+                    lines=2,
+                    elem_id="prompt",
+                )
+                prompt_count = gr.Markdown(count_prompt(""), elem_id="prompt_count")
+                mode = gr.Radio(
+                    [
+                        ("Standard (std): cheaper, faster", "std"),
+                        ("Professional (pro): finer", "pro"),
+                    ],
+                    value="std",
+                    label="Mode",
+                    elem_id="mode",
+                )
+                with gr.Row():
+                    generate_button = gr.Button("Generate", variant="primary", elem_id="generate")
+                    stop_button = gr.Button("Stop waiting", variant="stop", elem_id="stop")
+
+            with gr.Column(scale=1):
+                status = gr.Markdown("Ready.", elem_id="status")
+                result = gr.Video(label="Talking avatar", elem_id="result", autoplay=True)
+                details = gr.Markdown(elem_id="details")
+                with gr.Accordion("Look up a task id", open=False):
+                    lookup_id = gr.Textbox(label="Task id", elem_id="lookup_id")
+                    lookup_button = gr.Button("Follow this task", elem_id="lookup_button")
+                with gr.Accordion("Use your own CometAPI key", open=False):
+                    key_box = gr.Textbox(
+                        label="CometAPI key (kept only in this browser session; never stored)",
+                        type="password",
+                        elem_id="key_box",
+                    )
+                    with gr.Row():
+                        key_button = gr.Button("Use this key", elem_id="key_button")
+                        forget_button = gr.Button("Forget it", elem_id="forget_button")
+                    key_note = gr.Markdown()
+
+        gr.Examples(
+            [[str(ASSETS / "astronaut.jpg"), str(ASSETS / "hello.mp3")]],
+            inputs=[portrait, voice],
+            label="Try the example (public-domain portrait, made-here speech)",
+            cache_examples=False,
+        )
+
+        with gr.Accordion("History", open=False):
+            history = gr.Dataframe(
+                headers=["created", "status", "task id", "mode", "video s", "note", "job"],
+                value=refresh_history,
+                interactive=False,
+                wrap=True,
+                elem_id="history",
+            )
+            history_refresh = gr.Button("Refresh history", elem_id="history_refresh")
+            history_video = gr.Video(label="Selected job", elem_id="history_video")
+            history_note = gr.Markdown()
+
+        # hidden components behind the programmatic endpoints
+        with gr.Group(visible=False):
+            api_image = gr.File(label="image_path", type="filepath")
+            api_audio = gr.File(label="audio_path", type="filepath")
+            api_prompt = gr.Textbox(label="prompt")
+            api_mode = gr.Textbox(label="mode", value="std")
+            api_task = gr.Textbox(label="task_id")
+            api_video = gr.File(label="video_path")
+            api_generate_button = gr.Button("api generate")
+            api_status_button = gr.Button("api status")
+            api_key_button = gr.Button("api key")
+
+        # wiring -----------------------------------------------------------------------------
+        private = {"api_visibility": "private"}
+        for trigger in (portrait.change, portrait_url.submit, portrait_url.blur):
+            trigger(
+                check_portrait, [portrait, portrait_url, key_state], portrait_verdict, **private
+            )
+        for trigger in (voice.change, voice_url.submit, voice_url.blur, trim.change):
+            trigger(check_voice, [voice, voice_url, trim, key_state], voice_verdict, **private)
+        prompt.change(count_prompt, prompt, prompt_count, show_progress="hidden", **private)
+        voice_source.change(
+            show_voice_source,
+            voice_source,
+            [voice_file_group, voice_url_group, tts_group, audio_id_group],
+            **private,
+        )
+        tts_button.click(
+            make_speech,
+            [tts_text, tts_voice, tts_speed, key_state],
+            [audio_id, prior_task_id, tts_preview, tts_verdict],
+            api_name="tts",
+        )
+        generating = generate_button.click(
+            run_generate,
+            [portrait, portrait_url, voice_source, voice, voice_url, audio_id, prior_task_id,
+             prompt, mode, trim, key_state],
+            [status, result, details],
+            concurrency_limit=None,
+            **private,
+        )  # fmt: skip
+        generating.then(refresh_history, None, history, **private)
+        stop_button.click(
+            lambda: _status(
+                "Stopped waiting. The task goes on at the provider: find it in History or look "
+                "its id up later.",
+                "stopped",
+            ),
+            None,
+            status,
+            cancels=[generating],
+            **private,
+        )
+        looking = lookup_button.click(
+            run_lookup, [lookup_id, key_state], [status, result, details], concurrency_limit=None,
+            **private,
+        )  # fmt: skip
+        looking.then(refresh_history, None, history, **private)
+        key_button.click(use_key, key_box, [key_state, key_box, banner, key_note], **private)
+        forget_button.click(
+            lambda: use_key(""), None, [key_state, key_box, banner, key_note], **private
+        )
+        history_refresh.click(refresh_history, None, history, **private)
+        history.select(pick_history, history, [history_video, history_note], **private)
+
+        api_generate_button.click(
+            api_generate,
+            [api_image, api_audio, api_prompt, api_mode, key_state],
+            api_video,
+            api_name="generate",
+            concurrency_limit=None,
+        )
+        api_status_button.click(
+            api_status, [api_task, key_state], api_video, api_name="status", concurrency_limit=None
+        )
+        api_key_button.click(lambda k: use_key(k)[0], api_prompt, key_state, api_name="use_key")
+        app.load(refresh_history, None, history, **private)
+    return app
+
+
+def launch_options(settings: Settings) -> dict[str, Any]:
+    """What `launch()` needs beyond the server address: limits, paths, look."""
+    return {
+        "max_file_size": MAX_UPLOAD,
+        "allowed_paths": [str(Path(settings.data_dir).resolve())],
+        "css": CSS,
+        "theme": gr.themes.Soft(),
+        "ssr_mode": False,
+        "max_threads": 200,
+    }
+
+
+def resume_in_background(studio: Studio) -> threading.Thread:
+    """Finish the journal's unfinished jobs without holding up start-up."""
+
+    def run() -> None:
+        try:
+            for progress in studio.resume():
+                log.info("resume: %s", progress.message)
+        except AvatarError as error:
+            log.warning("resume stopped: %s", error)
+
+    thread = threading.Thread(target=run, name="resume-jobs", daemon=True)
+    thread.start()
+    return thread
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    settings = Settings.from_env()
+    studio = Studio(settings)
+    if studio.demo:
+        log.info(DEMO_NOTICE)
+    resume_in_background(studio)
+    build_app(studio).queue(default_concurrency_limit=8).launch(**launch_options(settings))
+
+
+if __name__ == "__main__":
+    main()
