@@ -1,0 +1,160 @@
+"""The command line's job commands: generate, status, resume, simulator.
+
+Progress goes to stderr, the video's path to stdout. Exit codes: 0 done; 1 the provider or
+the task failed (the job stays in the journal); 2 the input is not acceptable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TextIO
+
+from .config import Settings
+from .demo import DEMO_NOTICE
+from .errors import AvatarError, InputError
+from .following import DEFAULT_DEADLINE_S
+from .request_fields import MODES
+from .studio import Progress, Step, Studio
+from .voices import DEFAULT_VOICE, voice_language
+
+EXIT_DONE, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+
+
+def add_job_commands(subparsers: argparse._SubParsersAction) -> None:
+    """Register generate, status, resume and simulator on the CLI's subparsers."""
+    gen = subparsers.add_parser("generate", help="make a talking-avatar video, end to end")
+    gen.add_argument("--image", required=True, help="portrait: a local path or an http(s) URL")
+    voice = gen.add_mutually_exclusive_group(required=True)
+    voice.add_argument("--audio", help="voice: a local path or an http(s) URL")
+    voice.add_argument("--audio-id", help="an audio id from Kling text to speech")
+    voice.add_argument("--tts-text", help="text for Kling text to speech to say")
+    gen.add_argument("--voice-id", default=None, help=f"TTS voice (default {DEFAULT_VOICE})")
+    gen.add_argument("--voice-speed", type=float, default=1.0, help="TTS speed, 0.8 to 2.0")
+    gen.add_argument("--task-id", dest="prior_task_id", help="the task the audio id belongs to")
+    gen.add_argument("--prompt", default=None, help="how the avatar should perform")
+    gen.add_argument("--mode", choices=MODES, default="std")
+    gen.add_argument("--trim", action="store_true", help="trim audio longer than 60 s")
+    gen.add_argument("--out", type=Path, help="also copy the video to this file")
+    gen.add_argument("--timeout", type=float, default=DEFAULT_DEADLINE_S, help="seconds to wait")
+    gen.set_defaults(handler=run_generate)
+
+    status = subparsers.add_parser("status", help="look up (and optionally finish) any task")
+    status.add_argument("task_id")
+    status.add_argument("--wait", action="store_true", help="follow it to the end")
+    status.add_argument("--out", type=Path, help="copy the finished video to this file")
+    status.add_argument("--timeout", type=float, default=DEFAULT_DEADLINE_S)
+    status.set_defaults(handler=run_status)
+
+    resume = subparsers.add_parser("resume", help="finish every unfinished job in the journal")
+    resume.add_argument("--timeout", type=float, default=DEFAULT_DEADLINE_S)
+    resume.set_defaults(handler=run_resume)
+
+    sim = subparsers.add_parser("simulator", help="serve the fake provider on loopback")
+    sim.add_argument("--host", default="127.0.0.1")
+    sim.add_argument("--port", type=int, default=8765)
+    sim.add_argument("--task-seconds", type=float, default=8.0, help="how long a task takes")
+    sim.set_defaults(handler=run_simulator)
+
+
+def exit_code_for(error: AvatarError) -> int:
+    return EXIT_BAD_INPUT if isinstance(error, InputError) else EXIT_FAILED
+
+
+def _studio(err: TextIO) -> Studio:
+    settings = Settings.from_env()
+    if settings.demo_mode:
+        print(DEMO_NOTICE, file=err)
+    return Studio(settings)
+
+
+def _render(events: Iterable[Progress], err: TextIO) -> Progress | None:
+    """Print each step on stderr; the last event."""
+    last = None
+    for last in events:
+        print(f"[{last.step.value:>11}] {last.message}", file=err, flush=True)
+        if last.inputs is not None:
+            for line in last.inputs.report_lines():
+                print(f"{'':14}{line}", file=err)
+    return last
+
+
+def _deliver(progress: Progress | None, out_file: Path | None, out: TextIO) -> int:
+    if progress is None or progress.step is not Step.DONE or progress.video_path is None:
+        return EXIT_FAILED
+    path = progress.video_path
+    if out_file is not None:
+        out_file.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, out_file)
+        path = out_file
+    print(path, file=out, flush=True)
+    return EXIT_DONE
+
+
+def run_generate(
+    args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr
+) -> int:
+    studio = _studio(err)
+    audio_id, prior_task_id = args.audio_id, args.prior_task_id
+    if args.tts_text:
+        voice_id = args.voice_id or DEFAULT_VOICE
+        speech = studio.speak(args.tts_text, voice_id, voice_language(voice_id), args.voice_speed)
+        print(f"[     speech] audio id {speech.audio_id} ({speech.duration_s} s)", file=err)
+        audio_id, prior_task_id = speech.audio_id, prior_task_id or speech.task_id
+    events = studio.generate(
+        args.image,
+        args.audio,
+        audio_id=audio_id,
+        prior_task_id=prior_task_id,
+        prompt=args.prompt,
+        mode=args.mode,
+        trim=args.trim,
+        deadline_s=args.timeout,
+    )
+    return _deliver(_render(events, err), args.out, out)
+
+
+def run_status(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+    studio = _studio(err)
+    if args.wait:
+        return _deliver(
+            _render(studio.follow(args.task_id, deadline_s=args.timeout), err), args.out, out
+        )
+    task = studio.client.get_task(args.task_id)
+    line = f"task {task.task_id}: {task.raw_status or task.status.value}"
+    if task.status_message:
+        line += f" ({task.status_message})"
+    print(line, file=err)
+    if task.is_terminal and task.video_url:
+        return _deliver(
+            _render(studio.follow(args.task_id, deadline_s=args.timeout), err), args.out, out
+        )
+    return EXIT_FAILED if task.is_terminal else EXIT_DONE
+
+
+def run_resume(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+    studio = _studio(err)
+    failures = 0
+    finished = 0
+    for progress in studio.resume(deadline_s=args.timeout):
+        print(f"[{progress.step.value:>11}] {progress.message}", file=err, flush=True)
+        if progress.step is Step.DONE:
+            if progress.video_path and progress.video_path.is_file():
+                finished += 1
+                print(progress.video_path, file=out, flush=True)
+            else:
+                failures += 1
+    print(f"{finished} job(s) finished, {failures} could not be.", file=err)
+    return EXIT_FAILED if failures else EXIT_DONE
+
+
+def run_simulator(
+    args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr
+) -> int:
+    from .simulator import serve_forever
+
+    serve_forever(host=args.host, port=args.port, task_seconds=args.task_seconds)
+    return EXIT_DONE
