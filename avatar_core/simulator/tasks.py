@@ -1,0 +1,309 @@
+"""Task lifecycle: what a task's status is, derived only from an injectable clock.
+
+A task is `submitted` for `submit_seconds`, `processing` until `task_seconds` after its
+create, then `succeed` (or `failed`, or `processing` forever when planned `stuck`). Nothing
+moves on its own: status is computed when asked, so a test with a fake clock decides when
+time passes. The render starts at create in a background thread; a query that finds a task
+due to succeed waits for its render, so "succeed" always comes with a playable file.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .render import DEFAULT_MAX_SIDE, RenderError, RenderResult, render_avatar
+from .validation import CreateRequest
+from .wire import WireError, new_numeric_id, new_request_id, now_ms
+
+Clock = Callable[[], float]
+
+OUTCOMES = ("succeed", "fail", "stuck")
+DEFAULT_FAIL_REASON = (
+    "Failure to pass the risk control system: the content may violate the content "
+    "security policy (simulated failure)"
+)
+RESULT_URL_LIFETIME_S = 24 * 3600
+_RENDER_SLOTS = threading.BoundedSemaphore(2)  # two renders at a time fill two cores
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How the next created task will end."""
+
+    outcome: str = "succeed"
+    reason: str | None = None
+    task_seconds: float | None = None
+
+
+@dataclass
+class Task:
+    task_id: str
+    account: str
+    external_task_id: str | None
+    created_clock: float
+    created_at: int  # wall-clock ms, as the provider reports it
+    outcome: str
+    reason: str
+    task_seconds: float
+    submit_seconds: float
+    mode: str
+    audio_seconds: float
+    base_url: str
+    callback_url: str | None
+    video_id: str = field(default_factory=new_request_id)
+    expires: int = field(default_factory=lambda: int(time.time()) + RESULT_URL_LIFETIME_S)
+    render_thread: threading.Thread | None = None
+    render_result: RenderResult | None = None
+    render_error: str | None = None
+
+    def state_at(self, elapsed: float, render_done: bool) -> tuple[str, float]:
+        """(status, seconds after create when that status began) after `elapsed` seconds.
+
+        A task due to succeed whose render is not done yet is still `processing`.
+        """
+        submit = min(self.submit_seconds, self.task_seconds)
+        if elapsed < submit:
+            return "submitted", 0.0
+        if self.outcome == "stuck" or elapsed < self.task_seconds:
+            return "processing", submit
+        if self.outcome == "fail":
+            return "failed", self.task_seconds
+        if not render_done:
+            return "processing", submit
+        return ("succeed" if self.render_error is None else "failed"), self.task_seconds
+
+    def failure_reason(self) -> str:
+        if self.outcome == "fail":
+            return self.reason
+        return f"Video generation failed (simulated provider: {self.render_error})"
+
+    def units(self) -> str:
+        """final_unit_deduction: the simulator charges 1 unit a started second, 2 in pro."""
+        per_second = 2 if self.mode == "pro" else 1
+        return str(math.ceil(self.audio_seconds - 1e-6) * per_second)
+
+
+class TaskBook:
+    """Every task the simulator created, plans for the next ones, and their renders."""
+
+    def __init__(
+        self,
+        *,
+        clock: Clock,
+        submit_seconds: float,
+        task_seconds: float,
+        results_dir: Path,
+        inputs_dir: Path,
+        render_max_side: int = DEFAULT_MAX_SIDE,
+    ) -> None:
+        self.clock = clock
+        self.submit_seconds = submit_seconds
+        self.task_seconds = task_seconds
+        self.results_dir = results_dir
+        self.inputs_dir = inputs_dir
+        self.render_max_side = render_max_side
+        self._lock = threading.Lock()
+        self._tasks: dict[str, Task] = {}
+        self._by_external: dict[tuple[str, str], str] = {}
+        self._plans: deque[list[Any]] = deque()  # [Plan, remaining]
+
+    # --- plans ----------------------------------------------------------------------
+
+    def plan(
+        self,
+        outcome: str = "succeed",
+        reason: str | None = None,
+        task_seconds: float | None = None,
+        times: int = 1,
+    ) -> Plan:
+        if outcome not in OUTCOMES:
+            raise ValueError(f"unknown outcome {outcome!r}; use one of {', '.join(OUTCOMES)}")
+        if int(times) < 1:
+            raise ValueError("times must be at least 1")
+        if task_seconds is not None and float(task_seconds) < 0:
+            raise ValueError("task_seconds must not be negative")
+        plan = Plan(outcome, reason, None if task_seconds is None else float(task_seconds))
+        with self._lock:
+            self._plans.append([plan, int(times)])
+        return plan
+
+    def _next_plan(self) -> Plan:
+        if not self._plans:
+            return Plan()
+        entry = self._plans[0]
+        entry[1] -= 1
+        if entry[1] == 0:
+            self._plans.popleft()
+        return entry[0]
+
+    # --- creating and finding -------------------------------------------------------
+
+    def external_id_taken(self, account: str, external_task_id: str | None) -> bool:
+        with self._lock:
+            return bool(external_task_id) and (account, external_task_id) in self._by_external
+
+    def create(self, account: str, request: CreateRequest, base_url: str) -> Task:
+        """Record a task and start its render; raises WireError for a repeated external id."""
+        ext = request.external_task_id
+        with self._lock:
+            if ext and (account, ext) in self._by_external:
+                raise duplicate_external_id(ext)
+            plan = self._next_plan()
+            task_id = new_numeric_id()
+            while task_id in self._tasks:
+                task_id = new_numeric_id()
+            task = Task(
+                task_id=task_id,
+                account=account,
+                external_task_id=ext,
+                created_clock=self.clock(),
+                created_at=now_ms(),
+                outcome=plan.outcome,
+                reason=plan.reason or DEFAULT_FAIL_REASON,
+                task_seconds=self.task_seconds if plan.task_seconds is None else plan.task_seconds,
+                submit_seconds=self.submit_seconds,
+                mode=request.mode,
+                audio_seconds=request.audio_seconds,
+                base_url=base_url,
+                callback_url=request.callback_url,
+            )
+            self._tasks[task_id] = task
+            if ext:
+                self._by_external[(account, ext)] = task_id
+        if task.outcome == "succeed":  # failed and stuck tasks never need a video
+            self._start_render(task, request)
+        return task
+
+    def find(self, account: str, ident: str) -> Task | None:
+        """A task of `account` by its task_id or its external_task_id."""
+        with self._lock:
+            task = self._tasks.get(ident)
+            if task is not None and task.account == account:
+                return task
+            task_id = self._by_external.get((account, ident))
+            return self._tasks.get(task_id) if task_id else None
+
+    def tasks(self) -> list[Task]:
+        with self._lock:
+            return list(self._tasks.values())
+
+    def external_ids(self) -> dict[str, str]:
+        with self._lock:
+            return {ext: task_id for (_, ext), task_id in self._by_external.items()}
+
+    def clear(self) -> None:
+        with self._lock:
+            self._tasks.clear()
+            self._by_external.clear()
+            self._plans.clear()
+
+    def pending_plans(self) -> int:
+        with self._lock:
+            return sum(entry[1] for entry in self._plans)
+
+    # --- rendering ------------------------------------------------------------------
+
+    def _start_render(self, task: Task, request: CreateRequest) -> None:
+        if request.audio_clip is not None:
+            audio_path, temporary = request.audio_clip.path, None
+        else:
+            self.inputs_dir.mkdir(parents=True, exist_ok=True)
+            temporary = self.inputs_dir / f"{task.task_id}.{request.sound_format}"
+            temporary.write_bytes(request.sound or b"")
+            audio_path = temporary
+        out_path = self.results_dir / f"{task.task_id}.mp4"
+
+        def work() -> None:
+            try:
+                with _RENDER_SLOTS:
+                    task.render_result = render_avatar(
+                        request.image, audio_path, out_path, max_side=self.render_max_side
+                    )
+            except RenderError as exc:
+                task.render_error = str(exc)
+            except Exception as exc:  # a render bug must fail the task, not hang it
+                task.render_error = f"unexpected {type(exc).__name__}: {exc}"
+            finally:
+                if temporary is not None:
+                    temporary.unlink(missing_ok=True)
+
+        task.render_thread = threading.Thread(
+            target=work, name=f"render-{task.task_id}", daemon=True
+        )
+        task.render_thread.start()
+
+    def join_renders(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        for task in self.tasks():
+            if task.render_thread is not None:
+                task.render_thread.join(max(0.0, deadline - time.monotonic()))
+
+    # --- status ---------------------------------------------------------------------
+
+    def state(self, task: Task, *, wait: bool = True) -> tuple[str, float]:
+        """The task's status now; with `wait`, a task due to succeed waits for its render."""
+        elapsed = self.clock() - task.created_clock
+        thread = task.render_thread
+        due = task.state_at(elapsed, render_done=True)[0] == "succeed"
+        if wait and thread is not None and due:
+            thread.join()
+        done = thread is None or not thread.is_alive()
+        return task.state_at(elapsed, render_done=done)
+
+    def snapshot(self, task: Task, *, status: str | None = None, wait: bool = True) -> dict:
+        """The `data` a query answers with (for `status`, default the current one)."""
+        if status is None:
+            status, began = self.state(task, wait=wait)
+        else:
+            began = {"submitted": 0.0, "processing": min(task.submit_seconds, task.task_seconds)}
+            began = began.get(status, task.task_seconds)
+        data: dict[str, Any] = {
+            "task_id": task.task_id,
+            "task_status": status,
+            "task_status_msg": task.failure_reason() if status == "failed" else "",
+            "task_info": task_info(task),
+            "created_at": task.created_at,
+            "updated_at": task.created_at + round(began * 1000),
+        }
+        if status == "succeed" and task.render_result is not None:
+            data["final_unit_deduction"] = task.units()
+            data["task_result"] = {
+                "videos": [
+                    {
+                        "id": task.video_id,
+                        "url": f"{task.base_url}/results/{task.task_id}.mp4?expires={task.expires}",
+                        "duration": f"{task.render_result.duration:.1f}",
+                    }
+                ]
+            }
+        return data
+
+
+def task_info(task: Task) -> dict[str, str]:
+    return {"external_task_id": task.external_task_id} if task.external_task_id else {}
+
+
+def create_data(task: Task) -> dict[str, Any]:
+    """The `data` a successful create answers with."""
+    return {
+        "task_id": task.task_id,
+        "task_status": "submitted",
+        "task_info": task_info(task),
+        "created_at": task.created_at,
+        "updated_at": task.created_at,
+    }
+
+
+def duplicate_external_id(external_task_id: str) -> WireError:
+    return WireError(
+        1201,
+        f"external_task_id {external_task_id!r} is already used by another task of this "
+        "account; it must be unique per account",
+    )
