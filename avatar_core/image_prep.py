@@ -1,0 +1,496 @@
+"""The portrait: check it against Kling's rules, fix what can be fixed, explain the rest.
+
+Kling takes JPG/JPEG/PNG, at most 10 MB, each side at least 300 px, aspect ratio between
+1:2.5 and 2.5:1. What this module does about each:
+
+- format: detected from the content (never the name); anything Pillow reads among common
+  picture formats is accepted and converted to JPEG.
+- metadata: always removed (EXIF with its GPS location, XMP, IPTC, comments, thumbnails).
+  A JPEG or 8-bit RGB PNG that needs no other change keeps its picture data byte for byte
+  (only metadata segments are cut out), so it loses no quality and costs no time.
+- orientation: the EXIF orientation tag is applied, so the face is upright.
+- transparency: flattened onto white and sent as JPEG (a video has no transparency, and
+  what Kling does with an alpha channel is not documented).
+- sides under 300 px: refused (upscaling would only make a blurry face).
+- aspect ratio out of range: padded (never cropped) to the nearest allowed ratio with a
+  blurred, enlarged copy of the picture itself.
+- longest side above 4096 px: downscaled (JPEGs are decoded at a reduced scale when that
+  is enough, which keeps large photos fast).
+- size: re-encoded output is JPEG quality 90; lower quality, then smaller sizes, are tried
+  until it fits 10 MB.
+- safety: pictures above 100 megapixels are refused from their header, before decoding.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import io
+import re
+import warnings
+from dataclasses import dataclass, field
+
+from PIL import Image, ImageCms, ImageFilter, ImageOps, ImageStat, UnidentifiedImageError
+
+from .errors import InputError
+from .image_metadata import describe_dropped, strip_jpeg, strip_png
+from .sniff import sniff
+from .sources import Source, read_source
+from .units import MB, format_bytes, format_size
+
+MAX_SOURCE_BYTES = 50 * MB  # what is read from a file or URL at all
+MAX_OUTPUT_BYTES = 10 * MB  # Kling's limit (decimal megabytes: the stricter reading)
+MIN_SIDE = 300
+MAX_RATIO = 2.5
+MAX_SIDE = 4096
+MAX_PIXELS = 100_000_000
+SMALL_SIDE = 512  # below this a warning says the video will look soft
+JPEG_QUALITY = 90
+_QUALITY_STEPS = (90, 80, 70, 60)
+_SHRINK_QUALITY = 75
+_SHRINK_FACTOR = 0.75
+
+# Formats opened at all; others (EPS runs Ghostscript, for one) are refused.
+_WANTED_FORMATS = ("JPEG", "MPO", "PNG", "WEBP", "GIF", "BMP", "DIB", "TIFF", "AVIF", "ICO", "PPM")
+_FORMAT_NAMES = {"MPO": "jpeg", "DIB": "bmp"}
+_GPS_IFD = 0x8825
+_ORIENTATION = 0x0112
+_DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, KeyError)
+
+
+@dataclass(frozen=True)
+class PreparedImage:
+    """The portrait as it will be sent, and what was measured and changed."""
+
+    data: bytes = field(repr=False)  # the exact bytes to send
+    format: str  # "jpeg" or "png"
+    width: int
+    height: int
+    source_format: str  # "jpeg", "png", "webp", "gif", ...
+    source_width: int
+    source_height: int
+    source_bytes: int
+    changes: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def base64(self) -> str:
+        """Raw base64, as Kling wants it: no `data:` prefix."""
+        return base64.b64encode(self.data).decode("ascii")
+
+    @property
+    def extension(self) -> str:
+        return "jpg" if self.format == "jpeg" else "png"
+
+    @property
+    def size_bytes(self) -> int:
+        return len(self.data)
+
+    def summary(self) -> str:
+        """One line of what was measured, and what will be sent."""
+        before = (
+            f"{self.source_format.upper()} {format_size(self.source_width, self.source_height)}, "
+            f"{format_bytes(self.source_bytes)}"
+        )
+        after = (
+            f"{self.format.upper()} {format_size(self.width, self.height)}, "
+            f"{format_bytes(self.size_bytes)}"
+        )
+        if not self.changes:
+            return f"Image: {before}; sent as it is."
+        return f"Image: {before} → sent as {after}."
+
+
+def prepare_image(source: Source, *, allow_private_urls: bool = False) -> PreparedImage:
+    """Read, check and fix a portrait (bytes, a local path or an http(s) URL).
+
+    Raises InputError with one sentence when it cannot be used.
+    """
+    read = read_source(
+        source, what="image", max_bytes=MAX_SOURCE_BYTES, allow_private_urls=allow_private_urls
+    )
+    return _prepare(read.data, read.label)
+
+
+# --- measuring ----------------------------------------------------------------------------
+
+
+@functools.cache
+def _open_formats() -> tuple[str, ...]:
+    Image.init()
+    return tuple(name for name in _WANTED_FORMATS if name in Image.OPEN)
+
+
+def _open(data: bytes, label: str) -> Image.Image:
+    where = f" {label}" if label else ""
+    try:
+        # Pillow warns between ~89 and ~179 MP; the size is checked against MAX_PIXELS
+        # right after opening, from the header, before anything is decoded.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            return Image.open(io.BytesIO(data), formats=_open_formats())
+    except Image.DecompressionBombError as exc:
+        found = re.search(r"\((\d+) pixels\)", str(exc))
+        claimed = f" claims {int(found.group(1)) / 1e6:.0f} megapixels and" if found else ""
+        raise InputError(
+            f"The image{where}{claimed} is larger than this app opens ({MAX_PIXELS // 1_000_000} "
+            "megapixels at most): resize it and try again.",
+            field="image",
+        ) from exc
+    except (UnidentifiedImageError, *_DECODE_ERRORS) as exc:
+        kind = sniff(data)
+        if kind is not None and kind.family == "image":
+            reason = f"is {kind.described}, which this app cannot read or which is damaged"
+        elif kind is not None:
+            reason = f"is not a picture: it looks like {kind.described}"
+        else:
+            reason = "is not a picture this app can read"
+        raise InputError(
+            f"The image{where} {reason}; use a JPG or PNG photo.", field="image"
+        ) from exc
+
+
+def _orientation(img: Image.Image) -> int:
+    try:
+        value = int(img.getexif().get(_ORIENTATION, 1))
+    except _DECODE_ERRORS:
+        return 1
+    return value if 1 <= value <= 8 else 1
+
+
+def _has_gps(img: Image.Image) -> bool:
+    try:
+        return bool(img.getexif().get_ifd(_GPS_IFD))
+    except _DECODE_ERRORS:
+        return False
+
+
+def _strip(data: bytes, fmt: str) -> tuple[bytes, list[str]] | None:
+    if fmt == "jpeg":
+        return strip_jpeg(data)
+    if fmt == "png":
+        return strip_png(data)
+    return None
+
+
+def _metadata_labels(img: Image.Image, stripped: tuple[bytes, list[str]] | None) -> list[str]:
+    """What metadata the source carries (all of it is removed on the way out)."""
+    if stripped is not None:
+        return stripped[1]
+    info = img.info
+    labels = []
+    if info.get("exif"):
+        labels.append("EXIF")
+    if info.get("xmp") or info.get("XML:com.adobe.xmp"):
+        labels.append("XMP")
+    if info.get("photoshop"):
+        labels.append("IPTC")
+    if info.get("comment"):
+        labels.append("comment")
+    return labels
+
+
+def _fit_longest(width: int, height: int) -> tuple[int, int]:
+    """The size after downscaling so that the longest side is at most MAX_SIDE."""
+    longest = max(width, height)
+    if longest <= MAX_SIDE:
+        return width, height
+    scale = MAX_SIDE / longest
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def ratio_ok(width: int, height: int) -> bool:
+    """Kling's aspect-ratio rule, in exact integer arithmetic (2.5:1 itself is allowed)."""
+    return 2 * width <= 5 * height and 2 * height <= 5 * width
+
+
+def padded_size(width: int, height: int) -> tuple[int, int]:
+    """The smallest canvas holding width×height whose ratio is within 1:2.5..2.5:1."""
+    if 2 * width > 5 * height:
+        return width, -(-2 * width // 5)
+    if 2 * height > 5 * width:
+        return -(-2 * height // 5), height
+    return width, height
+
+
+def format_ratio(width: int, height: int) -> str:
+    """`2.50:1` for wide pictures, `1:2.50` for tall ones."""
+    if width >= height:
+        return f"{width / height:.2f}:1"
+    return f"1:{height / width:.2f}"
+
+
+def _looks_blank(img: Image.Image) -> bool:
+    small = img.convert("L").resize((32, 32), Image.Resampling.BOX, reducing_gap=2.0)
+    return ImageStat.Stat(small).stddev[0] < 2.0
+
+
+# --- the two paths ------------------------------------------------------------------------
+
+
+def _prepare(data: bytes, label: str) -> PreparedImage:
+    where = f" {label}" if label else ""
+    img = _open(data, label)
+    fmt = _FORMAT_NAMES.get(img.format or "", (img.format or "unknown").lower())
+    width, height = img.size
+    if width * height > MAX_PIXELS:
+        raise InputError(
+            f"The image{where} is {format_size(width, height)} px "
+            f"({width * height / 1e6:.0f} megapixels); this app opens at most "
+            f"{MAX_PIXELS // 1_000_000} megapixels: resize it and try again.",
+            field="image",
+        )
+    if min(width, height) < MIN_SIDE:
+        raise InputError(
+            f"The image{where} is {format_size(width, height)} px; Kling needs each side to be "
+            f"at least {MIN_SIDE} px: use a larger picture.",
+            field="image",
+        )
+    orientation = _orientation(img)
+    upright = (height, width) if orientation >= 5 else (width, height)
+    target = _fit_longest(*upright)
+    canvas = padded_size(*target)
+    warnings_: list[str] = []
+    if min(upright) < SMALL_SIDE:
+        warnings_.append(
+            f"The image is only {format_size(*upright)} px; a portrait of at least "
+            f"{SMALL_SIDE} px per side gives a sharper video."
+        )
+    measured = dict(
+        source_format=fmt, source_width=width, source_height=height, source_bytes=len(data)
+    )
+    stripped = _strip(data, fmt)
+    privacy = describe_dropped(_metadata_labels(img, stripped), gps=_has_gps(img))
+    unchanged_geometry = orientation == 1 and target == upright and canvas == target
+    if unchanged_geometry:
+        kept = _keep_as_is(img, data, stripped, fmt, where)
+        if kept is not None:
+            out, small = kept
+            if _looks_blank(small):
+                warnings_.append(_BLANK_WARNING)
+            return PreparedImage(
+                data=out,
+                format=fmt,
+                width=width,
+                height=height,
+                changes=(privacy,) if privacy else (),
+                warnings=tuple(warnings_),
+                **measured,
+            )
+    out_img, changes = _fix(img, fmt, orientation, upright, target, canvas, where)
+    if _looks_blank(out_img):
+        warnings_.append(_BLANK_WARNING)
+    icc = _rgb_icc(img)
+    out, out_img, quality = _encode_jpeg(out_img, icc)
+    if quality < JPEG_QUALITY:
+        changes.append(
+            f"Saved at JPEG quality {quality} to stay under Kling's "
+            f"{format_bytes(MAX_OUTPUT_BYTES)} limit."
+        )
+    if out_img.size != canvas:
+        changes.append(
+            f"Downscaled to {format_size(*out_img.size)} to stay under Kling's "
+            f"{format_bytes(MAX_OUTPUT_BYTES)} limit."
+        )
+    if fmt != "jpeg":
+        reason = "" if fmt == "png" else " (Kling takes only JPEG or PNG)"
+        changes.insert(0, f"Converted from {fmt.upper()} to JPEG{reason}.")
+    if privacy:
+        changes.append(privacy)
+    return PreparedImage(
+        data=out,
+        format="jpeg",
+        width=out_img.width,
+        height=out_img.height,
+        changes=tuple(changes),
+        warnings=tuple(warnings_),
+        **measured,
+    )
+
+
+_BLANK_WARNING = (
+    "The image looks blank (one flat colour); Kling needs a clearly visible face to animate."
+)
+
+
+def _keep_as_is(
+    img: Image.Image,
+    data: bytes,
+    stripped: tuple[bytes, list[str]] | None,
+    fmt: str,
+    where: str,
+) -> tuple[bytes, Image.Image] | None:
+    """A compliant JPEG or 8-bit RGB PNG minus its metadata, checked to decode; else None."""
+    if stripped is None or len(stripped[0]) > MAX_OUTPUT_BYTES:
+        return None
+    if fmt == "jpeg" and img.mode != "RGB":
+        return None
+    if fmt == "png":
+        ihdr = data[16:29]
+        rgb8 = len(ihdr) == 13 and ihdr[8] == 8 and ihdr[9] == 2
+        if not rgb8 or "transparency" in img.info or getattr(img, "n_frames", 1) != 1:
+            return None
+    out = stripped[0]
+    try:
+        check = Image.open(io.BytesIO(out), formats=("JPEG", "PNG"))
+    except (UnidentifiedImageError, *_DECODE_ERRORS):
+        return None
+    if fmt == "jpeg":  # decoding at 1/8 scale still reads every byte of the scan data
+        check.draft("RGB", (max(1, check.width // 8), max(1, check.height // 8)))
+    _load(check, fmt, where)
+    return out, check
+
+
+def _load(img: Image.Image, fmt: str, where: str) -> None:
+    try:
+        img.load()
+    except _DECODE_ERRORS as exc:
+        raise InputError(
+            f"The image{where} is truncated or damaged (its {fmt.upper()} data could not be "
+            "decoded); export or download it again.",
+            field="image",
+        ) from exc
+
+
+def _fix(
+    img: Image.Image,
+    fmt: str,
+    orientation: int,
+    upright: tuple[int, int],
+    target: tuple[int, int],
+    canvas: tuple[int, int],
+    where: str,
+) -> tuple[Image.Image, list[str]]:
+    """Decode and apply orientation, colour, size and ratio fixes; JPEG encoding comes after."""
+    changes: list[str] = []
+    if fmt == "jpeg" and target != upright:
+        stored = (target[1], target[0]) if orientation >= 5 else target
+        img.draft(None, stored)  # libjpeg decodes at 1/2, 1/4 or 1/8 scale when enough
+    _load(img, fmt, where)
+    if getattr(img, "n_frames", 1) > 1:
+        changes.append(f"Used the first frame of the animated {fmt.upper()}.")
+    if orientation != 1:
+        img = ImageOps.exif_transpose(img)
+        changes.append("Turned upright as the photo's orientation tag says.")
+    img = _to_rgb(img, changes, where)
+    if img.size != target:
+        img = img.resize(target, Image.Resampling.LANCZOS, reducing_gap=3.0)
+        changes.append(
+            f"Downscaled from {format_size(*upright)} to {format_size(*target)} "
+            f"(longest side at most {MAX_SIDE} px)."
+        )
+    if canvas != target:
+        img = _pad(img, canvas)
+        changes.append(
+            f"Padded from {format_size(*target)} (ratio {format_ratio(*target)}) to "
+            f"{format_size(*canvas)} ({format_ratio(*canvas)}; Kling takes 1:{MAX_RATIO} to "
+            f"{MAX_RATIO}:1) with a blurred fill; nothing was cropped."
+        )
+    return img, changes
+
+
+def _to_8bit(img: Image.Image) -> Image.Image:
+    """16-bit and float greyscale to 8-bit, scaled rather than clipped."""
+    if img.mode.startswith("I;16"):
+        img = img.convert("I")
+        scale = 255 / 65535
+    else:
+        high = img.getextrema()[1]
+        scale = 1.0 if high <= 255 else (255 / 65535 if high <= 65535 else 255 / high)
+        if img.mode == "F" and high <= 1.0:
+            scale = 255.0
+    return img.point(lambda value: value * scale).convert("L")
+
+
+def _to_rgb(img: Image.Image, changes: list[str], where: str) -> Image.Image:
+    mode = img.mode
+    if mode.startswith("I") or mode == "F":
+        img = _to_8bit(img)
+    elif mode == "CMYK":
+        img = _cmyk_to_rgb(img)
+        changes.append("Converted print colours (CMYK) to screen colours (RGB).")
+    has_alpha = img.mode in ("RGBA", "LA", "PA", "La", "RGBa") or (
+        img.mode in ("P", "L", "RGB", "1") and "transparency" in img.info
+    )
+    try:
+        if has_alpha:
+            rgba = img.convert("RGBA")
+            alpha = rgba.getchannel("A")
+            if alpha.getextrema()[0] < 255:
+                flat = Image.new("RGB", rgba.size, (255, 255, 255))
+                flat.paste(rgba, mask=alpha)
+                changes.append(
+                    "Filled the transparent background with white (the video needs an opaque "
+                    "picture)."
+                )
+                return flat
+            return rgba.convert("RGB")
+        return img if img.mode == "RGB" else img.convert("RGB")
+    except ValueError as exc:
+        raise InputError(
+            f"The image{where} uses the colour mode {mode}, which cannot be converted; "
+            "save it as an RGB JPG or PNG.",
+            field="image",
+        ) from exc
+
+
+def _cmyk_to_rgb(img: Image.Image) -> Image.Image:
+    icc = img.info.get("icc_profile")
+    if icc:
+        try:
+            source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+            result = ImageCms.profileToProfile(
+                img, source, ImageCms.createProfile("sRGB"), outputMode="RGB"
+            )
+            if result is not None:
+                return result
+        except (ImageCms.PyCMSError, OSError, ValueError):
+            pass
+    return img.convert("RGB")
+
+
+def _rgb_icc(img: Image.Image) -> bytes | None:
+    """The source's ICC profile when it describes RGB (kept so colours stay right)."""
+    icc = img.info.get("icc_profile")
+    if isinstance(icc, bytes) and len(icc) >= 20 and icc[16:20] == b"RGB ":
+        return icc
+    return None
+
+
+def _pad(img: Image.Image, canvas: tuple[int, int]) -> Image.Image:
+    """`img` centred on `canvas`, the rest filled with a blurred enlargement of itself."""
+    small = (max(1, canvas[0] // 16), max(1, canvas[1] // 16))
+    fill = ImageOps.fit(img, small, Image.Resampling.BILINEAR)
+    fill = fill.filter(ImageFilter.GaussianBlur(2))
+    fill = fill.resize(canvas, Image.Resampling.BILINEAR)
+    fill.paste(img, ((canvas[0] - img.width) // 2, (canvas[1] - img.height) // 2))
+    return fill
+
+
+def _encode_jpeg(img: Image.Image, icc: bytes | None) -> tuple[bytes, Image.Image, int]:
+    """JPEG bytes under MAX_OUTPUT_BYTES: quality 90 first, then lower, then smaller."""
+
+    def encode(picture: Image.Image, quality: int) -> bytes:
+        buffer = io.BytesIO()
+        extra = {"icc_profile": icc} if icc else {}
+        picture.save(buffer, "JPEG", quality=quality, **extra)
+        return buffer.getvalue()
+
+    for quality in _QUALITY_STEPS:
+        out = encode(img, quality)
+        if len(out) <= MAX_OUTPUT_BYTES:
+            return out, img, quality
+    while True:
+        size = (round(img.width * _SHRINK_FACTOR), round(img.height * _SHRINK_FACTOR))
+        if min(size) < MIN_SIDE:
+            raise InputError(
+                f"The image cannot be made smaller than {format_bytes(MAX_OUTPUT_BYTES)} "
+                "without going under 300 px; use a simpler picture.",
+                field="image",
+            )
+        if not ratio_ok(*size):  # rounding may tip a ratio of exactly 2.5 over
+            size = padded_size(*size)
+        img = img.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
+        out = encode(img, _SHRINK_QUALITY)
+        if len(out) <= MAX_OUTPUT_BYTES:
+            return out, img, _SHRINK_QUALITY

@@ -1,0 +1,30 @@
+"""How sizes and lengths are written in messages for people (decimal units, like Kling's)."""
+
+from __future__ import annotations
+
+MB = 1_000_000
+
+
+def format_bytes(size: int) -> str:
+    """`9.8 MB`, `512 KB`, `812 bytes`: decimal units, as the provider states its limits."""
+    if size >= MB:
+        return f"{size / MB:.1f} MB"
+    if size >= 1000:
+        return f"{size / 1000:.0f} KB"
+    return f"{size} byte" + ("" if size == 1 else "s")
+
+
+def format_seconds(value: float, *limits: float) -> str:
+    """Seconds with one decimal, or more when one decimal would land on one of `limits`.
+
+    So 1.99 s reads "1.99 s", never "2.0 s" next to a rule of "2 to 60 s".
+    """
+    for decimals in (1, 2, 3):
+        text = f"{value:.{decimals}f}"
+        if all(float(text) != limit or value == limit for limit in limits):
+            return f"{text} s"
+    return f"{value:.3f} s"
+
+
+def format_size(width: int, height: int) -> str:
+    return f"{width}×{height}"
