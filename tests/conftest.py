@@ -1,0 +1,64 @@
+"""Shared fixtures: a fake clock that the simulator and the client share, so tasks move
+through their statuses without any test sleeping for real."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+ASSETS = Path(__file__).resolve().parent.parent / "assets"
+
+
+class FakeTime:
+    """A clock that only moves when someone sleeps on it."""
+
+    def __init__(self, start: float = 1000.0) -> None:
+        self.now = start
+        self.sleeps: list[float] = []
+        self._lock = threading.Lock()
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        with self._lock:
+            self.sleeps.append(seconds)
+            self.now += seconds
+
+
+@pytest.fixture
+def fake_time() -> FakeTime:
+    return FakeTime()
+
+
+@pytest.fixture
+def simulator(fake_time, tmp_path):
+    """A simulator on loopback whose tasks follow the fake clock."""
+    from avatar_core.simulator import Simulator
+
+    sim = Simulator(
+        task_seconds=20.0, submit_seconds=2.0, clock=fake_time.clock, work_dir=tmp_path / "sim"
+    )
+    sim.start(host="127.0.0.1", port=0)
+    yield sim
+    sim.stop()
+
+
+@pytest.fixture
+def client(simulator, fake_time):
+    from avatar_core.client import KlingClient
+
+    with KlingClient(simulator.base_url, "test-key", sleep=fake_time.sleep, timeout=10) as c:
+        yield c
+
+
+@pytest.fixture(scope="session")
+def portrait_path() -> Path:
+    return ASSETS / "astronaut.jpg"
+
+
+@pytest.fixture(scope="session")
+def speech_path() -> Path:
+    return ASSETS / "hello.mp3"
