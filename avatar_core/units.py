@@ -8,7 +8,7 @@ MB = 1_000_000
 def format_bytes(size: int) -> str:
     """`9.8 MB`, `512 KB`, `812 bytes`: decimal units, as the provider states its limits."""
     if size >= MB:
-        return f"{size / MB:.1f} MB"
+        return f"{size / MB:.1f}".removesuffix(".0") + " MB"
     if size >= 1000:
         return f"{size / 1000:.0f} KB"
     return f"{size} byte" + ("" if size == 1 else "s")

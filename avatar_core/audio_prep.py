@@ -1,0 +1,363 @@
+"""The voice: check it against Kling's rules, fix what can be fixed, explain the rest.
+
+Kling (through CometAPI) takes MP3/WAV/M4A/AAC, at most 5 MB, 2 to 60 s. What this module
+does about each:
+
+- format: detected from the content (never the name) and handed to ffmpeg as an explicit
+  demuxer, so a file cannot make ffmpeg open playlists or other files. Anything ffmpeg
+  decodes among common sound formats is accepted (a browser's WebM/Opus recording too).
+- measuring: the sound is decoded to 16-bit WAV through ffmpeg and measured with pydub
+  (pydub's own probing needs ffprobe, which is not there); the duration is counted in
+  samples, not read from headers, which lie for VBR MP3s and browser recordings.
+- a compliant MP3, 16-bit PCM WAV, AAC-in-M4A or ADTS AAC file up to 5 MB is sent byte for
+  byte as it is; anything else is transcoded to MP3, mono, 44.1 kHz, 128 kb/s (60 s of that
+  is under 1 MB).
+- under 2 s: refused. Over 60 s: refused with the measured length, unless `trim` is set;
+  then the first 60 s are kept, with a short fade-out so it does not end on a click.
+- silent or nearly silent: a warning (the avatar would not move its lips), not a refusal.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import re
+import struct
+import tempfile
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import InputError, MediaToolError
+from .ffmpeg import run_ffmpeg
+from .sniff import Kind, sniff
+from .sources import Source, read_source
+from .units import MB, format_bytes, format_seconds
+
+with warnings.catch_warnings():  # pydub warns at import when ffmpeg is not on PATH
+    warnings.simplefilter("ignore", RuntimeWarning)
+    from pydub import AudioSegment
+
+MAX_SOURCE_BYTES = 100 * MB  # what is read from a file or URL at all
+MAX_OUTPUT_BYTES = 5 * MB  # Kling's limit (decimal megabytes: the stricter reading)
+MIN_SECONDS = 2.0
+MAX_SECONDS = 60.0
+MAX_ANALYSED_SECONDS = 600.0  # longer sources are measured from their header beyond this
+NEARLY_SILENT_PEAK_DBFS = -45.0
+QUIET_RMS_DBFS = -55.0
+OUTPUT_RATE = 44_100
+OUTPUT_BITRATES = ("128k", "96k", "64k")
+TRIM_FADE_MS = 30
+
+_KEEP_CODECS = {"MP3": "mp3", "WAV": "pcm_s16le", "M4A": "aac", "MP4": "aac", "AAC": "aac"}
+_KEEP_FORMATS = {"MP3": "mp3", "WAV": "wav", "M4A": "m4a", "MP4": "m4a", "AAC": "aac"}
+_STREAM = re.compile(r"Stream #0:\d+[^:]*: (Audio|Video): ([A-Za-z0-9_]+)(.*)")
+_DURATION = re.compile(r"Duration: (\d+):(\d\d):(\d\d(?:\.\d+)?)")
+_TRUNCATED_HINTS = ("partial file", "moov atom not found", "invalid data found")
+
+
+@dataclass(frozen=True)
+class PreparedAudio:
+    """The voice as it will be sent, and what was measured and changed."""
+
+    data: bytes = field(repr=False)  # the exact bytes to send
+    format: str  # "mp3", "wav", "m4a" or "aac"
+    duration_s: float  # of what is sent
+    source_format: str  # "mp3", "wav", "m4a", "webm", "ogg", ...
+    source_bytes: int
+    sample_rate: int  # of what is sent
+    channels: int  # of what is sent
+    changes: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+    source_duration_s: float | None = None  # None when only "longer than" is known
+
+    @property
+    def base64(self) -> str:
+        """Raw base64, as Kling wants it: no `data:` prefix."""
+        return base64.b64encode(self.data).decode("ascii")
+
+    @property
+    def extension(self) -> str:
+        return self.format
+
+    @property
+    def size_bytes(self) -> int:
+        return len(self.data)
+
+    def summary(self) -> str:
+        """One line of what was measured, and what will be sent."""
+        channels = {1: "mono", 2: "stereo"}.get(self.channels, f"{self.channels} channels")
+        after = (
+            f"{self.format.upper()} {format_seconds(self.duration_s)}, "
+            f"{self.sample_rate / 1000:g} kHz {channels}, {format_bytes(self.size_bytes)}"
+        )
+        if not self.changes:
+            return f"Audio: {after}; sent as it is."
+        before = f"{self.source_format.upper()}, {format_bytes(self.source_bytes)}"
+        if self.source_duration_s is not None:
+            before = f"{self.source_format.upper()} {format_seconds(self.source_duration_s)}, "
+            before += format_bytes(self.source_bytes)
+        return f"Audio: {before} → sent as {after}."
+
+
+@dataclass(frozen=True)
+class _Decoded:
+    segment: AudioSegment
+    codec: str
+    has_video: bool
+    header_seconds: float | None
+    hit_cap: bool
+
+
+def prepare_audio(
+    source: Source, *, trim: bool = False, allow_private_urls: bool = False
+) -> PreparedAudio:
+    """Read, check and fix a voice recording (bytes, a local path or an http(s) URL).
+
+    Raises InputError with one sentence when it cannot be used.
+    """
+    read = read_source(
+        source, what="audio", max_bytes=MAX_SOURCE_BYTES, allow_private_urls=allow_private_urls
+    )
+    return _prepare(read.data, read.label, trim=trim)
+
+
+def _prepare(data: bytes, label: str, *, trim: bool) -> PreparedAudio:
+    where = f" {label}" if label else ""
+    kind = sniff(data)
+    if kind is None or kind.demuxer is None:
+        reason = f"it looks like {kind.described}" if kind else "its format is not recognised"
+        raise InputError(
+            f"The audio{where} is not a sound file this app can read ({reason}); "
+            "use an MP3, WAV or M4A recording.",
+            field="audio",
+        )
+    with tempfile.TemporaryDirectory(prefix="avatar-audio-") as folder:
+        decoded = _decode(data, kind, Path(folder), where)
+        return _check_and_fix(data, kind, decoded, where, trim=trim, folder=Path(folder))
+
+
+# --- decoding and measuring ---------------------------------------------------------------
+
+
+def _decode(data: bytes, kind: Kind, folder: Path, where: str) -> _Decoded:
+    """The first audio stream as 16-bit PCM, plus what ffmpeg says about the file."""
+    source = folder / "input"
+    source.write_bytes(data)  # a file, not a pipe: M4A needs to seek to its index
+    done = run_ffmpeg(
+        [
+            "-v", "info", "-nostats",
+            "-f", kind.demuxer or "", "-i", f"file:{source}",
+            "-map", "0:a:0", "-vn", "-sn", "-dn",
+            "-t", f"{MAX_ANALYSED_SECONDS:g}",
+            "-f", "wav", "-acodec", "pcm_s16le", "pipe:1",
+        ]
+    )  # fmt: skip
+    log = done.stderr.decode("utf-8", "replace")
+    streams = [m.groups() for m in map(_STREAM.search, log.splitlines()) if m]
+    audio = [s for s in streams if s[0] == "Audio"]
+    video = [s for s in streams if s[0] == "Video" and "attached pic" not in s[2]]
+    named = f"{kind.name} file" if kind.family != "media" else kind.name
+    if not audio and (video or (done.returncode != 0 and "matches no streams" in log)):
+        what = "a video without a sound track" if video else f"a {named} without any sound"
+        raise InputError(
+            f"The audio{where} is {what}; use a recording with a voice in it.", field="audio"
+        )
+    truncated = any(hint in log.lower() for hint in _TRUNCATED_HINTS)
+    if done.returncode != 0 or truncated or len(done.stdout) <= 44:
+        raise InputError(
+            f"The audio{where} looks like {kind.described} but is truncated or damaged "
+            "(it could not be decoded); export or record it again.",
+            field="audio",
+        )
+    try:
+        segment = AudioSegment.from_wav(io.BytesIO(done.stdout))
+    except Exception as exc:  # pydub raises bare exceptions of several kinds
+        raise MediaToolError("ffmpeg produced WAV that could not be read back.") from exc
+    found = _DURATION.search(log)
+    header_seconds = None
+    if found:
+        hours, minutes, seconds = found.groups()
+        header_seconds = int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+    seconds = segment.frame_count() / segment.frame_rate
+    return _Decoded(
+        segment=segment,
+        codec=audio[0][1] if audio else "",
+        has_video=bool(video),
+        header_seconds=header_seconds,
+        hit_cap=seconds >= MAX_ANALYSED_SECONDS - 0.01,
+    )
+
+
+def _wav_is_sound(data: bytes) -> bool:
+    """A plain WAV whose sizes are right: streaming recorders leave them 0 or 0xFFFFFFFF."""
+    if data[:4] != b"RIFF" or len(data) < 12:
+        return False
+    riff_size = struct.unpack("<I", data[4:8])[0]
+    if riff_size + 8 != len(data) and riff_size + 9 != len(data):  # a pad byte is allowed
+        return False
+    i = 12
+    while i + 8 <= len(data):
+        chunk, size = data[i : i + 4], struct.unpack("<I", data[i + 4 : i + 8])[0]
+        if chunk == b"data":
+            return i + 8 + size <= len(data)
+        i += 8 + size + (size & 1)
+    return False
+
+
+def _wav_claims_more(data: bytes) -> bool:
+    """True when a WAV's data chunk promises more bytes than the file holds (cut short)."""
+    i = 12
+    while i + 8 <= len(data):
+        chunk, size = data[i : i + 4], struct.unpack("<I", data[i + 4 : i + 8])[0]
+        if chunk == b"data":
+            return size not in (0, 0xFFFFFFFF) and i + 8 + size > len(data) + 1
+        i += 8 + size + (size & 1)
+    return False
+
+
+# --- the rules ----------------------------------------------------------------------------
+
+
+def _check_and_fix(
+    data: bytes, kind: Kind, decoded: _Decoded, where: str, *, trim: bool, folder: Path
+) -> PreparedAudio:
+    segment = decoded.segment
+    seconds = segment.frame_count() / segment.frame_rate
+    source_seconds: float | None = seconds
+    if decoded.hit_cap:
+        header = decoded.header_seconds
+        source_seconds = header if header and header > seconds else None
+    shown = (
+        format_seconds(source_seconds, MIN_SECONDS, MAX_SECONDS)
+        if source_seconds is not None
+        else f"longer than {MAX_ANALYSED_SECONDS:.0f} s"
+    )
+    if kind.name == "WAV" and _wav_claims_more(data):
+        raise InputError(
+            f"The audio{where} is a WAV file cut short (its header promises more sound than it "
+            "holds); export or record it again.",
+            field="audio",
+        )
+    if seconds < MIN_SECONDS:
+        raise InputError(
+            f"Audio is {shown} long; Kling needs {MIN_SECONDS:g} to {MAX_SECONDS:g} s. "
+            "Record a longer clip.",
+            field="audio",
+        )
+    changes: list[str] = []
+    too_long = decoded.hit_cap or seconds > MAX_SECONDS
+    if too_long and not trim:
+        raise InputError(
+            f"Audio is {shown} long; Kling takes at most {MAX_SECONDS:g} s. Shorten it, or "
+            f"turn on trimming to keep the first {MAX_SECONDS:g} s.",
+            field="audio",
+        )
+    if too_long:
+        segment = segment[: int(MAX_SECONDS * 1000)].fade_out(TRIM_FADE_MS)
+    warnings_ = _loudness_warnings(segment)
+    source_format = _source_format(kind, decoded)
+    keep_format = _KEEP_FORMATS.get(kind.name)
+    keep = (
+        not too_long
+        and keep_format is not None
+        and _KEEP_CODECS[kind.name] == decoded.codec
+        and not decoded.has_video
+        and len(data) <= MAX_OUTPUT_BYTES
+        and (kind.name != "WAV" or _wav_is_sound(data))
+    )
+    if keep:
+        return PreparedAudio(
+            data=data,
+            format=keep_format or "",
+            duration_s=seconds,
+            source_format=source_format,
+            source_bytes=len(data),
+            sample_rate=segment.frame_rate,
+            channels=segment.channels,
+            warnings=tuple(warnings_),
+            source_duration_s=source_seconds,
+        )
+    out, bitrate = _encode_mp3(segment, folder)
+    target = f"MP3 (mono, {OUTPUT_RATE / 1000:g} kHz, {bitrate[:-1]} kb/s)"
+    if too_long:
+        changes.append(
+            f"Trimmed from {shown} to the first {MAX_SECONDS:g} s (Kling takes at most "
+            f"{MAX_SECONDS:g} s) and saved it as {target}."
+        )
+    else:
+        changes.append(_conversion_sentence(kind, decoded, source_format, len(data), target))
+    return PreparedAudio(
+        data=out,
+        format="mp3",
+        duration_s=segment.frame_count() / segment.frame_rate,
+        source_format=source_format,
+        source_bytes=len(data),
+        sample_rate=OUTPUT_RATE,
+        channels=1,
+        changes=tuple(changes),
+        warnings=tuple(warnings_),
+        source_duration_s=source_seconds,
+    )
+
+
+def _source_format(kind: Kind, decoded: _Decoded) -> str:
+    if kind.name in ("M4A", "MP4") and not decoded.has_video:
+        return "m4a"
+    return kind.name.lower()
+
+
+def _conversion_sentence(
+    kind: Kind, decoded: _Decoded, source_format: str, size: int, target: str
+) -> str:
+    if decoded.has_video:
+        return f"Took the sound track out of the {kind.name} video and converted it to {target}."
+    if kind.name in _KEEP_FORMATS and size > MAX_OUTPUT_BYTES:
+        return (
+            f"Converted to {target} because the {source_format.upper()} file is "
+            f"{format_bytes(size)} and Kling takes at most {format_bytes(MAX_OUTPUT_BYTES)}."
+        )
+    if kind.name in _KEEP_FORMATS:
+        codec = decoded.codec or "its encoding"
+        return f"Converted to {target}: Kling may not read {source_format.upper()} with {codec}."
+    return f"Converted from {kind.name} ({decoded.codec}) to {target}; Kling takes MP3/WAV/M4A/AAC."
+
+
+def _loudness_warnings(segment: AudioSegment) -> list[str]:
+    peak = segment.max_dBFS
+    if peak == float("-inf"):
+        return ["The audio is silent (every sample is zero): the avatar would not talk."]
+    if peak < NEARLY_SILENT_PEAK_DBFS:
+        return [f"The audio is nearly silent (peak {peak:.0f} dBFS): the avatar would not talk."]
+    rms = segment.dBFS
+    if rms < QUIET_RMS_DBFS:
+        return [
+            f"The audio is very quiet (average {rms:.0f} dBFS): the avatar may barely move; "
+            "record closer to the microphone."
+        ]
+    return []
+
+
+def _encode_mp3(segment: AudioSegment, folder: Path) -> tuple[bytes, str]:
+    """MP3, mono, 44.1 kHz, written to a file so its header carries the exact length."""
+    if segment.sample_width != 2:
+        segment = segment.set_sample_width(2)
+    target = folder / "output.mp3"
+    for bitrate in OUTPUT_BITRATES:
+        done = run_ffmpeg(
+            [
+                "-f", "s16le", "-ar", str(segment.frame_rate), "-ac", str(segment.channels),
+                "-i", "pipe:0",
+                "-ac", "1", "-ar", str(OUTPUT_RATE),
+                "-c:a", "libmp3lame", "-b:a", bitrate, "-compression_level", "5",
+                "-map_metadata", "-1", "-y", "-f", "mp3", f"file:{target}",
+            ],
+            input_bytes=segment.raw_data,
+        )  # fmt: skip
+        if done.returncode != 0 or not target.is_file():
+            reason = done.stderr.decode("utf-8", "replace").strip().splitlines()[-1:]
+            raise MediaToolError(f"ffmpeg could not encode MP3 ({' '.join(reason)}).")
+        out = target.read_bytes()
+        if len(out) <= MAX_OUTPUT_BYTES:
+            return out, bitrate
+    raise MediaToolError("The MP3 stayed above Kling's 5 MB limit even at 64 kb/s.")

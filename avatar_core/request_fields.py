@@ -1,0 +1,82 @@
+"""The small fields of a create request: prompt, mode, and the choice of voice source."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from .errors import InputError
+
+DEFAULT_PROMPT = "The person speaks naturally to the camera with subtle, friendly expressions."
+MAX_PROMPT_CHARS = 2500
+MODES = ("std", "pro")
+MAX_AUDIO_ID_CHARS = 200
+
+_SPACES = re.compile(r"[^\S\n]+")  # whitespace runs other than newlines
+_BLANK_LINES = re.compile(r"\n{3,}")
+
+
+def clean_prompt(prompt: str | None) -> str:
+    """The prompt as it will be sent: tidy, never empty, at most 2500 characters.
+
+    Control characters go (except newline and tab), runs of spaces become one space, more
+    than one blank line becomes one, and an empty prompt becomes DEFAULT_PROMPT (CometAPI
+    refuses requests without one).
+    """
+    text = (prompt or "").replace("\r\n", "\n").replace("\r", "\n")
+    text = "".join(
+        char for char in text if char in "\n\t" or unicodedata.category(char) not in ("Cc", "Cs")
+    )
+    text = _SPACES.sub(" ", text)
+    text = "\n".join(line.strip() for line in text.split("\n"))
+    text = _BLANK_LINES.sub("\n\n", text).strip()
+    if not text:
+        return DEFAULT_PROMPT
+    if len(text) > MAX_PROMPT_CHARS:
+        raise InputError(
+            f"The prompt has {len(text)} characters; Kling takes at most {MAX_PROMPT_CHARS}: "
+            f"shorten it by {len(text) - MAX_PROMPT_CHARS}.",
+            field="prompt",
+        )
+    return text
+
+
+def check_mode(mode: str | None) -> str:
+    """`std` or `pro` (case and spaces forgiven); empty means `std`."""
+    cleaned = (mode or "").strip().lower() or MODES[0]
+    if cleaned not in MODES:
+        shown = (mode or "").strip()[:40]
+        raise InputError(
+            f"The mode '{shown}' is not one Kling knows; use std (cheaper, faster) or pro "
+            "(higher quality).",
+            field="mode",
+        )
+    return cleaned
+
+
+def check_audio_choice(has_sound_file: bool, audio_id: str | None) -> str | None:
+    """Exactly one voice source: a sound file or a Kling TTS `audio_id`.
+
+    Returns the cleaned audio_id (None when the sound file is the voice).
+    """
+    cleaned = (audio_id or "").strip() or None
+    if has_sound_file and cleaned:
+        raise InputError(
+            "Both an audio file and an audio_id were given; Kling takes exactly one: "
+            "remove one of them.",
+            field="audio",
+        )
+    if not has_sound_file and not cleaned:
+        raise InputError(
+            "No voice was given; add an audio file (2 to 60 s) or an audio_id from Kling "
+            "text-to-speech.",
+            field="audio",
+        )
+    odd = cleaned is not None and any(c.isspace() or not c.isprintable() for c in cleaned)
+    if cleaned and (odd or len(cleaned) > MAX_AUDIO_ID_CHARS):
+        raise InputError(
+            f"The audio_id '{cleaned[:40]}' is not a Kling audio id (one word of letters, "
+            f"digits and dashes, at most {MAX_AUDIO_ID_CHARS} characters); copy it again.",
+            field="audio_id",
+        )
+    return cleaned
