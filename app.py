@@ -16,14 +16,14 @@ from pathlib import Path
 from typing import Any
 
 import gradio as gr
-from avatar_core.audio_prep import prepare_audio
-from avatar_core.image_prep import prepare_image
-from avatar_core.request_fields import DEFAULT_PROMPT, MAX_PROMPT_CHARS
 
+from avatar_core.audio_prep import prepare_audio
 from avatar_core.config import Settings
 from avatar_core.demo import DEMO_NOTICE
 from avatar_core.errors import AvatarError, InputError
+from avatar_core.image_prep import prepare_image
 from avatar_core.journal import Job, Stage
+from avatar_core.request_fields import DEFAULT_PROMPT, MAX_PROMPT_CHARS
 from avatar_core.studio import Progress, Step, Studio, final_progress
 from avatar_core.voices import DEFAULT_VOICE, VOICES
 
@@ -426,6 +426,18 @@ def build_app(studio: Studio) -> gr.Blocks:
             api_key_button = gr.Button("api key")
 
         # wiring -----------------------------------------------------------------------------
+        # the public endpoints first, so that their names stay exactly as documented
+        api_generate_button.click(
+            api_generate,
+            [api_image, api_audio, api_prompt, api_mode, key_state],
+            api_video,
+            api_name="generate",
+            concurrency_limit=None,
+        )
+        api_status_button.click(
+            api_status, [api_task, key_state], api_video, api_name="status", concurrency_limit=None
+        )
+        api_key_button.click(lambda k: use_key(k)[0], api_prompt, key_state, api_name="use_key")
         private = {"api_visibility": "private"}
         for trigger in (portrait.change, portrait_url.submit, portrait_url.blur):
             trigger(
@@ -475,20 +487,9 @@ def build_app(studio: Studio) -> gr.Blocks:
         forget_button.click(
             lambda: use_key(""), None, [key_state, key_box, banner, key_note], **private
         )
-        history_refresh.click(refresh_history, None, history, **private)
+        history_refresh.click(refresh_history, None, history, api_name="history")
         history.select(pick_history, history, [history_video, history_note], **private)
 
-        api_generate_button.click(
-            api_generate,
-            [api_image, api_audio, api_prompt, api_mode, key_state],
-            api_video,
-            api_name="generate",
-            concurrency_limit=None,
-        )
-        api_status_button.click(
-            api_status, [api_task, key_state], api_video, api_name="status", concurrency_limit=None
-        )
-        api_key_button.click(lambda k: use_key(k)[0], api_prompt, key_state, api_name="use_key")
         app.load(refresh_history, None, history, **private)
     return app
 

@@ -1,0 +1,216 @@
+"""The real Gradio app, launched on a free port and driven with gradio_client.
+
+The app and the simulator share a fake clock, so tasks finish without anyone waiting.
+"""
+
+from __future__ import annotations
+
+import base64
+import socket
+import subprocess
+from pathlib import Path
+
+import httpx
+import pytest
+from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError
+
+import app as app_module
+from avatar_core.client import AvatarRequest, KlingClient
+from avatar_core.config import Secret, Settings
+from avatar_core.demo import DEMO_NOTICE
+from avatar_core.ffmpeg import ffmpeg_exe
+from avatar_core.simulator import Simulator
+from avatar_core.studio import Studio
+from conftest import FakeTime
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class RunningApp:
+    def __init__(self, studio: Studio) -> None:
+        self.studio = studio
+        self.blocks = app_module.build_app(studio)
+        self.blocks.queue()
+        options = app_module.launch_options(studio.settings)
+        _, self.url, _ = self.blocks.launch(
+            server_name="127.0.0.1",
+            server_port=_free_port(),
+            prevent_thread_lock=True,
+            quiet=True,
+            **options,
+        )
+
+    def client(self) -> Client:
+        return Client(self.url, verbose=False)
+
+    def close(self) -> None:
+        self.blocks.close()
+
+
+def _studio(sim: Simulator, time: FakeTime, data_dir: Path, key: str | None = "app-key") -> Studio:
+    settings = Settings(
+        api_key=Secret(key) if key else None, base_url=sim.base_url, data_dir=data_dir
+    )
+    client = KlingClient(sim.base_url, settings.api_key or "", sleep=time.sleep)
+    return Studio(settings, client=client, clock=time.clock, sleep=time.sleep)
+
+
+@pytest.fixture(scope="module")
+def shared_time() -> FakeTime:
+    return FakeTime()
+
+
+@pytest.fixture(scope="module")
+def sim(shared_time, tmp_path_factory):
+    with Simulator(
+        task_seconds=20, clock=shared_time.clock, work_dir=tmp_path_factory.mktemp("sim")
+    ) as simulator:
+        yield simulator
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("data")
+
+
+@pytest.fixture(scope="module")
+def running(sim, shared_time, data_dir):
+    app = RunningApp(_studio(sim, shared_time, data_dir))
+    yield app
+    app.close()
+
+
+@pytest.fixture
+def fresh_sim(sim):
+    sim.reset()
+    return sim
+
+
+def _mp4_seconds(path: str) -> float:
+    probe = subprocess.run(
+        [ffmpeg_exe(), "-v", "error", "-i", path, "-f", "null", "-"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert probe.returncode == 0, probe.stderr
+    return Path(path).stat().st_size
+
+
+def _generate(client: Client, image, audio, prompt="", mode="std"):
+    return client.predict(
+        handle_file(str(image)), handle_file(str(audio)), prompt, mode, api_name="/generate"
+    )
+
+
+def test_generate_returns_the_finished_video(running, fresh_sim, portrait_path, speech_path):
+    video = _generate(running.client(), portrait_path, speech_path, "Wave hello", "pro")
+    assert Path(video).suffix == ".mp4"
+    assert _mp4_seconds(video) > 1000
+    assert fresh_sim.stats.creates == 1
+
+
+def test_a_too_short_clip_gets_its_sentence_and_costs_nothing(
+    running, fresh_sim, portrait_path, tmp_path
+):
+    clip = tmp_path / "short.wav"
+    subprocess.run(
+        [ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", "sine=duration=1.2", str(clip)],
+        check=True,
+    )
+    with pytest.raises(AppError) as caught:
+        _generate(running.client(), portrait_path, clip)
+    assert "1.2 s" in str(caught.value) and "2 to 60 s" in str(caught.value)
+    assert fresh_sim.stats.creates == 0
+
+
+def test_a_too_small_photo_gets_its_sentence(running, fresh_sim, speech_path, tmp_path):
+    from PIL import Image
+
+    small = tmp_path / "small.png"
+    Image.new("RGB", (200, 400), "gray").save(small)
+    with pytest.raises(AppError) as caught:
+        _generate(running.client(), small, speech_path)
+    assert "200" in str(caught.value) and "300" in str(caught.value)
+    assert fresh_sim.stats.creates == 0
+
+
+def test_a_file_that_is_not_audio_is_refused(running, fresh_sim, portrait_path, tmp_path):
+    junk = tmp_path / "voice.mp3"
+    junk.write_bytes(b"definitely not audio" * 50)
+    with pytest.raises(AppError) as caught:
+        _generate(running.client(), portrait_path, junk)
+    assert "audio" in str(caught.value).lower()
+    assert fresh_sim.stats.creates == 0
+
+
+def test_a_failed_task_shows_the_providers_reason(running, fresh_sim, portrait_path, speech_path):
+    fresh_sim.plan_task(outcome="fail", reason="The face is covered")
+    with pytest.raises(AppError) as caught:
+        _generate(running.client(), portrait_path, speech_path)
+    assert "The face is covered" in str(caught.value)
+
+
+def test_a_key_pasted_in_one_session_stays_in_that_session(
+    running, fresh_sim, portrait_path, speech_path
+):
+    fresh_sim.set_key_state("empty-wallet", "no_credit")
+    mine, theirs = running.client(), running.client()
+    mine.predict("empty-wallet", api_name="/use_key")
+    with pytest.raises(AppError) as caught:
+        _generate(mine, portrait_path, speech_path)
+    assert "balance is used up" in str(caught.value)
+    assert "empty-wallet" not in str(caught.value)
+    assert Path(_generate(theirs, portrait_path, speech_path)).is_file()
+
+
+def test_history_survives_a_restart(running, fresh_sim, sim, shared_time, data_dir):
+    before = running.client().predict(api_name="/history")
+    assert before["data"], "earlier tests made jobs"
+    restarted = RunningApp(_studio(sim, shared_time, data_dir))
+    try:
+        after = restarted.client().predict(api_name="/history")
+    finally:
+        restarted.close()
+    assert [row[-1] for row in after["data"]] == [row[-1] for row in before["data"]]
+    assert any(row[1] == "done" for row in after["data"])
+
+
+def test_lookup_by_task_id_brings_the_video_home(
+    running, fresh_sim, shared_time, portrait_path, speech_path
+):
+    with KlingClient(fresh_sim.base_url, "app-key", sleep=shared_time.sleep) as other:
+        task = other.create_task(
+            AvatarRequest(
+                image=base64.b64encode(portrait_path.read_bytes()).decode(),
+                sound_file=base64.b64encode(speech_path.read_bytes()).decode(),
+                prompt="made elsewhere",
+            )
+        )
+    video = running.client().predict(task.task_id, api_name="/status")
+    assert Path(video).name == f"{task.task_id}.mp4"
+
+
+def test_an_unknown_task_id_is_explained(running, fresh_sim):
+    with pytest.raises(AppError) as caught:
+        running.client().predict("123456789", api_name="/status")
+    assert "123456789" in str(caught.value)
+
+
+def test_demo_mode_needs_no_key_and_says_so(tmp_path, portrait_path, speech_path):
+    settings = Settings(api_key=None, data_dir=tmp_path / "demo-data", demo_task_seconds=1.0)
+    demo = RunningApp(Studio(settings))
+    try:
+        page = httpx.get(demo.url.rstrip("/") + "/config", timeout=30).text
+        assert DEMO_NOTICE.split(":")[0] in page
+        video = _generate(demo.client(), portrait_path, speech_path)
+        assert _mp4_seconds(video) > 1000
+        history = demo.client().predict(api_name="/history")
+        assert history["data"][0][1] == "done (demo)"
+    finally:
+        demo.close()
