@@ -523,6 +523,7 @@ def resume_in_background(studio: Studio) -> threading.Thread:
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # it logs every URL, signed links too
     settings = Settings.from_env()
     studio = Studio(settings)
     if studio.demo:
