@@ -282,10 +282,11 @@ def _prepare(data: bytes, label: str) -> PreparedImage:
         warnings_.append(_BLANK_WARNING)
     icc = _rgb_icc(img)
     out, out_img, quality = _encode_jpeg(out_img, icc)
-    if quality < JPEG_QUALITY:
+    clean_size = len(stripped[0]) if stripped else len(data)
+    if quality < JPEG_QUALITY or clean_size > MAX_OUTPUT_BYTES:
         changes.append(
             f"Saved at JPEG quality {quality} to stay under Kling's "
-            f"{format_bytes(MAX_OUTPUT_BYTES)} limit."
+            f"{format_bytes(MAX_OUTPUT_BYTES)} limit (the file was {format_bytes(len(data))})."
         )
     if out_img.size != canvas:
         changes.append(
