@@ -34,8 +34,9 @@ from .sniff import Kind, sniff
 from .sources import Source, read_source
 from .units import MB, format_bytes, format_seconds
 
-with warnings.catch_warnings():  # pydub warns at import when ffmpeg is not on PATH
+with warnings.catch_warnings():  # pydub warns at import: no ffmpeg on PATH, audioop's future
     warnings.simplefilter("ignore", RuntimeWarning)
+    warnings.simplefilter("ignore", DeprecationWarning)
     from pydub import AudioSegment
 
 MAX_SOURCE_BYTES = 100 * MB  # what is read from a file or URL at all
@@ -228,11 +229,12 @@ def _check_and_fix(
     if decoded.hit_cap:
         header = decoded.header_seconds
         source_seconds = header if header and header > seconds else None
-    shown = (
-        format_seconds(source_seconds, MIN_SECONDS, MAX_SECONDS)
-        if source_seconds is not None
-        else f"longer than {MAX_ANALYSED_SECONDS:.0f} s"
-    )
+    if source_seconds is not None:
+        shown = format_seconds(source_seconds, MIN_SECONDS, MAX_SECONDS)
+        length = f"{shown} long"
+    else:
+        shown = f"more than {MAX_ANALYSED_SECONDS:g} s"
+        length = f"longer than {MAX_ANALYSED_SECONDS:g} s"
     if kind.name == "WAV" and _wav_claims_more(data):
         raise InputError(
             f"The audio{where} is a WAV file cut short (its header promises more sound than it "
@@ -241,7 +243,7 @@ def _check_and_fix(
         )
     if seconds < MIN_SECONDS:
         raise InputError(
-            f"Audio is {shown} long; Kling needs {MIN_SECONDS:g} to {MAX_SECONDS:g} s. "
+            f"Audio is {length}; Kling needs {MIN_SECONDS:g} to {MAX_SECONDS:g} s. "
             "Record a longer clip.",
             field="audio",
         )
@@ -249,7 +251,7 @@ def _check_and_fix(
     too_long = decoded.hit_cap or seconds > MAX_SECONDS
     if too_long and not trim:
         raise InputError(
-            f"Audio is {shown} long; Kling takes at most {MAX_SECONDS:g} s. Shorten it, or "
+            f"Audio is {length}; Kling takes at most {MAX_SECONDS:g} s. Shorten it, or "
             f"turn on trimming to keep the first {MAX_SECONDS:g} s.",
             field="audio",
         )

@@ -185,7 +185,7 @@ def audio_bytes(
 ) -> bytes:
     """Sound of any length in any of AUDIO_FORMATS.
 
-    source: "tone" (a sine at `frequency`, peak about -6 dBFS), "noise", or "silence"
+    source: "tone" (a sine at `frequency`, peak -18 dBFS), "noise", or "silence"
     (all samples zero). `volume_db` shifts the level (-60 makes it nearly silent).
     Written through a file, so containers carry their real length (see browser_recording
     for one that does not).
