@@ -13,15 +13,13 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TextIO
 
+from .cli import EXIT_FAILED, EXIT_OK
 from .config import Settings
 from .demo import DEMO_NOTICE
-from .errors import AvatarError, InputError
 from .following import DEFAULT_DEADLINE_S
 from .request_fields import MODES
 from .studio import Progress, Step, Studio
 from .voices import DEFAULT_VOICE, voice_language
-
-EXIT_DONE, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
 
 def add_job_commands(subparsers: argparse._SubParsersAction) -> None:
@@ -60,10 +58,6 @@ def add_job_commands(subparsers: argparse._SubParsersAction) -> None:
     sim.set_defaults(handler=run_simulator)
 
 
-def exit_code_for(error: AvatarError) -> int:
-    return EXIT_BAD_INPUT if isinstance(error, InputError) else EXIT_FAILED
-
-
 def _studio(err: TextIO) -> Studio:
     settings = Settings.from_env()
     if settings.demo_mode:
@@ -91,7 +85,7 @@ def _deliver(progress: Progress | None, out_file: Path | None, out: TextIO) -> i
         shutil.copyfile(path, out_file)
         path = out_file
     print(path, file=out, flush=True)
-    return EXIT_DONE
+    return EXIT_OK
 
 
 def run_generate(
@@ -132,7 +126,7 @@ def run_status(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO =
         return _deliver(
             _render(studio.follow(args.task_id, deadline_s=args.timeout), err), args.out, out
         )
-    return EXIT_FAILED if task.is_terminal else EXIT_DONE
+    return EXIT_FAILED if task.is_terminal else EXIT_OK
 
 
 def run_resume(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
@@ -148,7 +142,7 @@ def run_resume(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO =
             else:
                 failures += 1
     print(f"{finished} job(s) finished, {failures} could not be.", file=err)
-    return EXIT_FAILED if failures else EXIT_DONE
+    return EXIT_FAILED if failures else EXIT_OK
 
 
 def run_simulator(
@@ -157,4 +151,4 @@ def run_simulator(
     from .simulator import serve_forever
 
     serve_forever(host=args.host, port=args.port, task_seconds=args.task_seconds)
-    return EXIT_DONE
+    return EXIT_OK

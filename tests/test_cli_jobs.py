@@ -1,0 +1,151 @@
+"""`python -m avatar_core generate | status | resume` as a person runs them.
+
+The CLI runs as a real subprocess against a simulator served from the test process; tasks
+take a second or two of real time (the subprocess cannot share a fake clock).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from avatar_core.journal import Journal, Stage
+from avatar_core.simulator import Simulator
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def live_sim(tmp_path_factory):
+    with Simulator(
+        task_seconds=1.5, submit_seconds=0.3, work_dir=tmp_path_factory.mktemp("sim")
+    ) as sim:
+        yield sim
+
+
+def run_cli(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "avatar_core", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        cwd=ROOT,
+        timeout=timeout,
+        check=False,
+    )
+
+
+@pytest.fixture
+def env(live_sim, tmp_path) -> dict[str, str]:
+    live_sim.reset()
+    return {
+        "COMETAPI_KEY": "cli-key",
+        "COMETAPI_BASE_URL": live_sim.base_url,
+        "AVATAR_DATA_DIR": str(tmp_path / "data"),
+    }
+
+
+def assert_no_traceback(done: subprocess.CompletedProcess) -> None:
+    assert "Traceback" not in done.stderr and "Traceback" not in done.stdout
+
+
+def test_generate_prints_progress_on_stderr_and_the_path_on_stdout(
+    env, live_sim, portrait_path, speech_path, tmp_path
+):
+    out = tmp_path / "mine.mp4"
+    done = run_cli(
+        "generate", "--image", str(portrait_path), "--audio", str(speech_path),
+        "--mode", "pro", "--prompt", "Nod and smile", "--out", str(out), env=env,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == str(out)
+    assert out.read_bytes()[4:8] == b"ftyp"
+    for step in ("preparing", "submitted", "waiting", "downloading", "done"):
+        assert step in done.stderr
+    assert "Demo mode" not in done.stderr
+    assert live_sim.stats.creates == 1
+
+
+def test_bad_input_exits_2_with_one_line_and_sends_nothing(env, live_sim, tmp_path):
+    from PIL import Image
+
+    tiny = tmp_path / "tiny.png"
+    Image.new("RGB", (120, 120), "white").save(tiny)
+    text = tmp_path / "voice.wav"
+    text.write_text("not a wave file")
+    done = run_cli("generate", "--image", str(tiny), "--audio", str(text), env=env)
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert any("120×120" in line or "120x120" in line for line in lines)
+    assert any("audio" in line.lower() for line in lines)
+    assert_no_traceback(done)
+    assert live_sim.stats.creates == 0
+    assert Journal(env["AVATAR_DATA_DIR"]).recent() == []
+
+
+def test_a_failed_task_exits_1_with_the_reason(env, live_sim, portrait_path, speech_path):
+    live_sim.plan_task(outcome="fail", reason="Image contains no recognisable face")
+    done = run_cli("generate", "--image", str(portrait_path), "--audio", str(speech_path), env=env)
+    assert done.returncode == 1
+    assert "Image contains no recognisable face" in done.stderr.strip().splitlines()[-1]
+    assert done.stdout == ""
+    assert_no_traceback(done)
+
+
+def test_a_timed_out_job_is_finished_by_resume(env, live_sim, portrait_path, speech_path):
+    live_sim.plan_task(outcome="succeed", task_seconds=6.0)
+    first = run_cli(
+        "generate", "--image", str(portrait_path), "--audio", str(speech_path),
+        "--timeout", "0.5", env=env,
+    )  # fmt: skip
+    assert first.returncode == 1
+    assert "resume" in first.stderr or "status" in first.stderr
+    [job] = Journal(env["AVATAR_DATA_DIR"]).unfinished()
+
+    resumed = run_cli("resume", env=env)
+    assert resumed.returncode == 0, resumed.stderr
+    assert resumed.stdout.strip().endswith(f"{job.task_id}.mp4")
+    assert Journal(env["AVATAR_DATA_DIR"]).get(job.job_id).stage is Stage.DONE
+    assert live_sim.stats.creates == 1
+
+
+def test_status_looks_up_and_waits_for_any_task(env, live_sim, portrait_path, speech_path):
+    live_sim.plan_task(outcome="succeed", task_seconds=3.0)
+    first = run_cli(
+        "generate", "--image", str(portrait_path), "--audio", str(speech_path),
+        "--timeout", "0.2", env=env,
+    )  # fmt: skip
+    [job] = Journal(env["AVATAR_DATA_DIR"]).unfinished()
+    assert first.returncode == 1
+
+    peek = run_cli("status", job.task_id, env=env)
+    assert peek.returncode == 0
+    assert f"task {job.task_id}:" in peek.stderr
+
+    waited = run_cli("status", job.task_id, "--wait", env=env)
+    assert waited.returncode == 0, waited.stderr
+    assert Path(waited.stdout.strip()).is_file()
+
+
+def test_an_unknown_task_is_one_line_and_exit_1(env):
+    done = run_cli("status", "424242", env=env)
+    assert done.returncode == 1
+    assert "424242" in done.stderr
+    assert_no_traceback(done)
+
+
+def test_without_a_key_the_cli_says_it_is_in_demo_mode(tmp_path, portrait_path, speech_path):
+    env = {"AVATAR_DATA_DIR": str(tmp_path / "d"), "AVATAR_DEMO_TASK_SECONDS": "1"}
+    clean = {k: v for k, v in os.environ.items() if k != "COMETAPI_KEY"}
+    done = subprocess.run(
+        [sys.executable, "-m", "avatar_core", "generate", "--image", str(portrait_path),
+         "--audio", str(speech_path)],
+        capture_output=True, text=True, env={**clean, **env}, cwd=ROOT, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "Demo mode" in done.stderr
+    assert Path(done.stdout.strip()).is_file()
