@@ -39,15 +39,17 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 def redact_url(url: str | httpx.URL, limit: int = 100) -> str:
     """The URL as it may be shown: scheme, host, port and path only, shortened."""
+    shown = ""
     try:
-        parsed = url if isinstance(url, httpx.URL) else httpx.URL(str(url))
-        host = parsed.host
-        if ":" in host:
-            host = f"[{host}]"
-        port = f":{parsed.port}" if parsed.port is not None else ""
-        shown = f"{parsed.scheme}://{host}{port}{parsed.path}"
+        parsed = url if isinstance(url, httpx.URL) else httpx.URL(str(url).strip())
+        if parsed.scheme and parsed.host:
+            host = f"[{parsed.host}]" if ":" in parsed.host else parsed.host
+            port = f":{parsed.port}" if parsed.port is not None else ""
+            shown = f"{parsed.scheme}://{host}{port}{parsed.path}"
     except (httpx.InvalidURL, TypeError, ValueError):
-        shown = str(url).split("?", 1)[0].split("#", 1)[0]
+        pass
+    if not shown:
+        shown = str(url).strip().split("?", 1)[0].split("#", 1)[0]
         shown = re.sub(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/@]*@", r"\1", shown)
     if len(shown) > limit:
         shown = shown[: limit - 1] + "…"
