@@ -1,0 +1,124 @@
+"""Prompt, mode and voice choice: tidy what can be tidied, refuse with a sentence otherwise.
+Also: every problem of a request is reported at once."""
+
+from __future__ import annotations
+
+import pytest
+from media import PORTRAIT, SPEECH, audio_bytes, image_bytes
+
+from avatar_core.errors import InputError
+from avatar_core.preparation import prepare_inputs
+from avatar_core.request_fields import (
+    DEFAULT_PROMPT,
+    MAX_PROMPT_CHARS,
+    check_audio_choice,
+    check_mode,
+    clean_prompt,
+)
+
+# --- prompt -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("empty", [None, "", "   ", "\n\t\n", "\x00\x07\x1b"])
+def test_an_empty_prompt_becomes_the_default(empty):
+    assert clean_prompt(empty) == DEFAULT_PROMPT
+
+
+def test_control_characters_go_but_newlines_and_words_stay():
+    cleaned = clean_prompt("Smile\x00 and\x1b[31m wave.\r\nThen nod.\x7f")
+    assert cleaned == "Smile and[31m wave.\nThen nod."
+
+
+def test_runaway_whitespace_is_collapsed():
+    assert clean_prompt("  Look   up,\t\tthen  down.  \n\n\n\n\nBlink. ") == (
+        "Look up, then down.\n\nBlink."
+    )
+
+
+def test_emoji_and_other_scripts_are_kept():
+    text = "Sonríe 😊 y saluda 👋🏽 — 微笑"
+    assert clean_prompt(text) == text
+
+
+def test_2500_characters_is_accepted_and_2501_is_refused_with_the_count():
+    assert len(clean_prompt("a" * MAX_PROMPT_CHARS)) == 2500
+    with pytest.raises(InputError) as caught:
+        clean_prompt("a" * (MAX_PROMPT_CHARS + 1))
+    assert str(caught.value) == (
+        "The prompt has 2501 characters; Kling takes at most 2500: shorten it by 1."
+    )
+    assert caught.value.field == "prompt"
+
+
+def test_the_limit_counts_what_is_sent_after_tidying():
+    assert len(clean_prompt("a" * 2500 + "      ")) == 2500
+
+
+# --- mode ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("given", "expected"), [("std", "std"), (" PRO ", "pro"), (None, "std")])
+def test_modes_are_forgiving_about_case_and_spaces(given, expected):
+    assert check_mode(given) == expected
+
+
+def test_an_unknown_mode_names_the_choices():
+    with pytest.raises(InputError, match=r"use std .* or pro") as caught:
+        check_mode("fast")
+    assert "'fast'" in str(caught.value) and caught.value.field == "mode"
+
+
+# --- voice choice -------------------------------------------------------------------------
+
+
+def test_exactly_one_voice_source():
+    assert check_audio_choice(True, None) is None
+    assert check_audio_choice(True, "  ") is None
+    assert check_audio_choice(False, " 8787 ") == "8787"
+    with pytest.raises(InputError, match="exactly one"):
+        check_audio_choice(True, "8787")
+    with pytest.raises(InputError, match="No voice was given"):
+        check_audio_choice(False, None)
+    with pytest.raises(InputError, match="not a Kling audio id"):
+        check_audio_choice(False, "two words")
+
+
+# --- all together -------------------------------------------------------------------------
+
+
+def test_every_problem_is_reported_at_once():
+    with pytest.raises(InputError) as caught:
+        prepare_inputs(
+            image_bytes(200, 200),
+            audio_bytes(1.0),
+            prompt="x" * 3000,
+            mode="turbo",
+        )
+    problems = caught.value.problems
+    assert len(problems) == 4
+    assert any("200×200" in p for p in problems)
+    assert any("1.0 s long" in p for p in problems)
+    assert any("3000 characters" in p for p in problems)
+    assert any("'turbo'" in p for p in problems)
+
+
+def test_a_missing_image_and_both_voices_are_both_reported():
+    with pytest.raises(InputError) as caught:
+        prepare_inputs("", SPEECH, audio_id="123")
+    assert len(caught.value.problems) == 2
+    assert "No image was given" in caught.value.problems[0]
+
+
+def test_good_inputs_are_ready_with_a_report():
+    inputs = prepare_inputs(PORTRAIT, SPEECH, prompt="  Smile.  ", mode="PRO")
+    assert (inputs.prompt, inputs.mode, inputs.audio_id) == ("Smile.", "pro", None)
+    lines = inputs.report_lines()
+    assert lines[0].startswith("Image: JPEG 512×512") and lines[1].startswith("Audio: MP3 7.3 s")
+    assert "Mode: pro." in lines
+
+
+def test_a_tts_audio_id_needs_no_file():
+    inputs = prepare_inputs(PORTRAIT, audio_id="8787")
+    assert inputs.audio is None and inputs.audio_id == "8787"
+    assert inputs.prompt == DEFAULT_PROMPT
+    assert any("audio_id 8787" in line for line in inputs.report_lines())
