@@ -8,6 +8,7 @@ provider's real boundaries. Accepted tasks are planned "stuck" so no video is re
 from __future__ import annotations
 
 import io
+import json
 import re
 import uuid
 
@@ -242,3 +243,11 @@ def test_a_body_that_is_not_json_is_refused(http):
 
 def test_a_callback_url_that_is_not_http_is_refused(http):
     assert_refused(create(http, callback_url="ftp://example.com/x"), 1201, "callback_url")
+
+
+def test_a_chunked_request_body_is_read_whole(http):
+    data = json.dumps(valid_body()).encode()
+    chunks = (data[i : i + 65536] for i in range(0, len(data), 65536))
+    answer = http.post(CREATE, content=chunks, headers={"Content-Type": "application/json"})
+    assert answer.request.headers["transfer-encoding"] == "chunked"
+    assert_created(answer)

@@ -92,6 +92,9 @@ def test_the_result_url_serves_the_mp4_and_an_expired_url_is_refused(http, clock
     assert video.headers["content-type"] == "video/mp4"
     assert int(video.headers["content-length"]) == len(video.content) > 1000
     assert video.content[4:8] == b"ftyp"
+    head = httpx.head(url)
+    assert head.status_code == 200 and head.content == b""
+    assert head.headers["content-length"] == video.headers["content-length"]
     saved = tmp_path / "out.mp4"
     saved.write_bytes(video.content)
     assert audio_seconds(saved) == pytest.approx(2.5, abs=0.05)

@@ -1,10 +1,27 @@
 """Fault injection: queued misbehaviours consumed, in order, by the next matching requests.
 
-Some faults replace the answer outright (an error, an HTML page); others let the request
-be handled and then spoil the answer (close the socket, cut the body, answer late). Which
-one is which matters most for creates: `reset` and `malformed` take `after_create`, and
-with `after_create=True` the task IS created and only the answer is lost - the case a
-client must never resolve by sending the create again.
+`Simulator.inject(route, kind, times=1, **params)`; route is "create", "query", "tts",
+"result" (video and audio downloads) or "*" (any of them). A request takes the first queued
+fault for its route; each fault serves `times` requests.
+
+kind          params (defaults)                          what the client gets
+error         code=5000, shape="kling", http_status=None, a Kling error in shape "kling", "gateway"
+              message=None, retry_after=None             or "wrapped"; HTTP status from the code
+http          status=503, retry_after=None, body="json"  a bare HTTP failure ("json" or "html")
+html          status=200                                 an HTML page instead of JSON
+malformed     after_create=False                         HTTP 200, a JSON body cut in half
+code_in_200   code=5000, shape="kling", message=None     HTTP 200 whose body has a non-zero code
+reset         after_create=False                         the socket closed (TCP RST), no answer
+slow          delay=5.0                                  the normal answer, `delay` seconds late
+expired       (route "result" only)                      403, S3-style XML "Request has expired"
+truncated     (route "result" only)                      full Content-Length, half the bytes
+
+Some faults replace the answer outright (nothing is processed: `error`, `http`, `html`,
+`code_in_200`, `expired`, and `reset`/`malformed` on a create by default); the others let
+the request be handled and then spoil the answer (`slow`, `truncated`, and `reset`/
+`malformed` on other routes). For creates that difference is the whole point:
+`after_create=True` means the task IS created and only the answer is lost - the case a
+client must never resolve by sending the create again. A `slow` create is always created.
 """
 
 from __future__ import annotations

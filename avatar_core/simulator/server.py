@@ -44,13 +44,35 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:
         log.debug("%s %s", self.address_string(), format % args)
 
-    def _serve(self) -> None:
+    def _read_body(self) -> bytes | None:
+        """The request body (plain or chunked); None when it is over the size limit."""
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            chunks, total = [], 0
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline().strip():  # trailers
+                        pass
+                    return b"".join(chunks)
+                total += size
+                if total > MAX_BODY_BYTES:
+                    return None
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
         length = int(self.headers.get("Content-Length") or 0)
         if length > MAX_BODY_BYTES:
+            return None
+        return self.rfile.read(length) if length > 0 else b""
+
+    def _serve(self) -> None:
+        try:
+            body = self._read_body()
+        except ValueError:
+            body = None
+        if body is None:
             self.close_connection = True
-            self._write(error_response(1200, "Request body is too large"), head=False)
+            self._write(error_response(1200, "Request body is too large or malformed"), head=False)
             return
-        body = self.rfile.read(length) if length > 0 else b""
         parts = urlsplit(self.path)
         request = Request(
             method=self.command,
@@ -107,8 +129,9 @@ def start_server(
 ) -> tuple[SimulatorHTTPServer, threading.Thread]:
     """Bind and serve in a daemon thread; returns the server and its thread."""
     server = SimulatorHTTPServer((host, port), routes)
+    # The poll interval bounds how long stop() waits; 50 ms keeps test teardowns quick.
     thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.1}, name="sim-http", daemon=True
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="sim-http", daemon=True
     )
     thread.start()
     return server, thread
