@@ -221,7 +221,7 @@ def format_ratio(width: int, height: int) -> str:
 
 
 def _looks_blank(img: Image.Image) -> bool:
-    small = img.convert("L").resize((32, 32), Image.Resampling.BOX, reducing_gap=2.0)
+    small = img.resize((32, 32), Image.Resampling.BOX, reducing_gap=2.0).convert("L")
     return ImageStat.Stat(small).stddev[0] < 2.0
 
 
@@ -375,7 +375,7 @@ def _fix(
         changes.append("Turned upright as the photo's orientation tag says.")
     img = _to_rgb(img, changes, where)
     if img.size != target:
-        img = img.resize(target, Image.Resampling.LANCZOS, reducing_gap=3.0)
+        img = img.resize(target, Image.Resampling.BICUBIC, reducing_gap=2.0)
         changes.append(
             f"Downscaled from {format_size(*upright)} to {format_size(*target)} "
             f"(longest side at most {MAX_SIDE} px)."

@@ -7,13 +7,18 @@ gathers every problem into one InputError, so a person can fix everything in one
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TypeVar
 
 from .audio_prep import PreparedAudio, prepare_audio
 from .errors import InputError
 from .image_prep import PreparedImage, prepare_image
 from .request_fields import DEFAULT_PROMPT, check_audio_choice, check_mode, clean_prompt
 from .sources import Source
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -45,6 +50,13 @@ class PreparedInputs:
         return lines
 
 
+def _attempt(check: Callable[..., T], *args, **kwargs) -> tuple[T | None, InputError | None]:
+    try:
+        return check(*args, **kwargs), None
+    except InputError as error:
+        return None, error
+
+
 def _blank(source: Source | None) -> bool:
     return source is None or (isinstance(source, str) and not source.strip())
 
@@ -59,37 +71,39 @@ def prepare_inputs(
     trim: bool = False,
     allow_private_urls: bool = False,
 ) -> PreparedInputs:
-    """Check and fix every input; raises one InputError listing every problem."""
-    problems: list[InputError] = []
+    """Check and fix every input; raises one InputError listing every problem.
 
-    def attempt(check, *args, **kwargs):
-        try:
-            return check(*args, **kwargs)
-        except InputError as error:
-            problems.append(error)
-            return None
-
+    The portrait and the voice are prepared at the same time: Pillow releases the GIL
+    and ffmpeg runs in its own process, so on two cores this nearly halves the wait.
+    """
+    no_image = InputError(
+        "No image was given; add a portrait (JPG or PNG, each side at least 300 px).",
+        field="image",
+    )
     has_audio = not _blank(audio)
-    if _blank(image):
-        problems.append(
-            InputError(
-                "No image was given; add a portrait (JPG or PNG, each side at least 300 px).",
-                field="image",
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="prepare") as pool:
+        image_job = None
+        if not _blank(image):
+            image_job = pool.submit(
+                _attempt, prepare_image, image, allow_private_urls=allow_private_urls
             )
-        )
-        prepared_image = None
-    else:
-        prepared_image = attempt(prepare_image, image, allow_private_urls=allow_private_urls)
-    cleaned_id = attempt(check_audio_choice, has_audio, audio_id)
-    prepared_audio = None
-    if has_audio:
-        prepared_audio = attempt(
-            prepare_audio, audio, trim=trim, allow_private_urls=allow_private_urls
-        )
-    cleaned_prompt = attempt(clean_prompt, prompt)
-    cleaned_mode = attempt(check_mode, mode)
+        audio_job = None
+        if has_audio:
+            audio_job = pool.submit(
+                _attempt, prepare_audio, audio, trim=trim, allow_private_urls=allow_private_urls
+            )
+        choice = _attempt(check_audio_choice, has_audio, audio_id)
+        prompt_ = _attempt(clean_prompt, prompt)
+        mode_ = _attempt(check_mode, mode)
+        image_ = image_job.result() if image_job else (None, no_image)
+        audio_ = audio_job.result() if audio_job else (None, None)
+    outcomes = (image_, choice, audio_, prompt_, mode_)
+    problems = [error for _, error in outcomes if error is not None]
     if problems:
         raise InputError.gather(problems)
+    prepared_image, cleaned_id, prepared_audio, cleaned_prompt, cleaned_mode = (
+        value for value, _ in outcomes
+    )
     return PreparedInputs(
         image=prepared_image,
         audio=prepared_audio,
