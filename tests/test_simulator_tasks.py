@@ -21,7 +21,9 @@ from simulator_support import (
     tone,
 )
 
+import avatar_core.simulator.tasks as tasks_module
 from avatar_core.simulator import DEFAULT_FAIL_REASON, Simulator
+from avatar_core.simulator.render import RenderError
 
 
 @pytest.fixture
@@ -232,3 +234,15 @@ def test_an_unreachable_callback_is_ignored(http, sim, clock):
     assert query(http, task_id)["task_status"] == "succeed"
     assert eventually(lambda: sim.stats.callbacks_failed >= 3)
     assert sim.stats.callbacks_sent == 0
+
+
+def test_a_render_that_breaks_fails_the_task_instead_of_hanging(http, clock, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RenderError("ffmpeg failed (simulated)")
+
+    monkeypatch.setattr(tasks_module, "render_avatar", broken)
+    task_id = create(http)["task_id"]
+    clock.advance(8)
+    failed = query(http, task_id)
+    assert failed["task_status"] == "failed"
+    assert "ffmpeg failed (simulated)" in failed["task_status_msg"]

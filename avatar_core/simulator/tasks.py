@@ -59,7 +59,8 @@ class Task:
     callback_url: str | None
     video_id: str = field(default_factory=new_request_id)
     expires: int = field(default_factory=lambda: int(time.time()) + RESULT_URL_LIFETIME_S)
-    render_thread: threading.Thread | None = None
+    # Set when the render has finished (well or not); None for tasks that never render.
+    render_done: threading.Event | None = None
     render_result: RenderResult | None = None
     render_error: str | None = None
 
@@ -174,10 +175,12 @@ class TaskBook:
                 base_url=base_url,
                 callback_url=request.callback_url,
             )
+            if task.outcome == "succeed":  # failed and stuck tasks never need a video
+                task.render_done = threading.Event()  # before anyone can find the task
             self._tasks[task_id] = task
             if ext:
                 self._by_external[(account, ext)] = task_id
-        if task.outcome == "succeed":  # failed and stuck tasks never need a video
+        if task.render_done is not None:
             self._start_render(task, request)
         return task
 
@@ -211,17 +214,20 @@ class TaskBook:
     # --- rendering ------------------------------------------------------------------
 
     def _start_render(self, task: Task, request: CreateRequest) -> None:
-        if request.audio_clip is not None:
-            audio_path, temporary = request.audio_clip.path, None
-        else:
-            self.inputs_dir.mkdir(parents=True, exist_ok=True)
-            temporary = self.inputs_dir / f"{task.task_id}.{request.sound_format}"
-            temporary.write_bytes(request.sound or b"")
-            audio_path = temporary
         out_path = self.results_dir / f"{task.task_id}.mp4"
+        finished = task.render_done
+        assert finished is not None
 
         def work() -> None:
+            temporary: Path | None = None
             try:
+                if request.audio_clip is not None:
+                    audio_path = request.audio_clip.path
+                else:
+                    self.inputs_dir.mkdir(parents=True, exist_ok=True)
+                    temporary = self.inputs_dir / f"{task.task_id}.{request.sound_format}"
+                    temporary.write_bytes(request.sound or b"")
+                    audio_path = temporary
                 with _RENDER_SLOTS:
                     task.render_result = render_avatar(
                         request.image, audio_path, out_path, max_side=self.render_max_side
@@ -233,29 +239,26 @@ class TaskBook:
             finally:
                 if temporary is not None:
                     temporary.unlink(missing_ok=True)
+                finished.set()
 
-        task.render_thread = threading.Thread(
-            target=work, name=f"render-{task.task_id}", daemon=True
-        )
-        task.render_thread.start()
+        threading.Thread(target=work, name=f"render-{task.task_id}", daemon=True).start()
 
     def join_renders(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         for task in self.tasks():
-            if task.render_thread is not None:
-                task.render_thread.join(max(0.0, deadline - time.monotonic()))
+            if task.render_done is not None:
+                task.render_done.wait(max(0.0, deadline - time.monotonic()))
 
     # --- status ---------------------------------------------------------------------
 
     def state(self, task: Task, *, wait: bool = True) -> tuple[str, float]:
         """The task's status now; with `wait`, a task due to succeed waits for its render."""
         elapsed = self.clock() - task.created_clock
-        thread = task.render_thread
+        finished = task.render_done
         due = task.state_at(elapsed, render_done=True)[0] == "succeed"
-        if wait and thread is not None and due:
-            thread.join()
-        done = thread is None or not thread.is_alive()
-        return task.state_at(elapsed, render_done=done)
+        if wait and finished is not None and due:
+            finished.wait()
+        return task.state_at(elapsed, render_done=finished is None or finished.is_set())
 
     def snapshot(self, task: Task, *, status: str | None = None, wait: bool = True) -> dict:
         """The `data` a query answers with (for `status`, default the current one)."""
