@@ -4,6 +4,8 @@ can be found by task id or external id on both query routes, and tell callbacks 
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import httpx
 import pytest
 from simulator_support import (
@@ -151,6 +153,12 @@ def test_both_query_routes_find_a_task_by_task_id_or_external_id(http, route):
     by_external = query(http, "mine-42", route)
     assert by_id["task_id"] == by_external["task_id"] == task["task_id"]
     assert by_external["task_info"] == {"external_task_id": "mine-42"}
+
+
+def test_an_external_id_with_spaces_and_accents_is_found_through_the_url(http):
+    task = create(http, external_task_id="commande n°7 – été")
+    found = http.get(AVATAR_QUERY + quote("commande n°7 – été"))
+    assert found.json()["data"]["task_id"] == task["task_id"]
 
 
 def test_without_the_avatar_query_route_it_answers_an_html_404(clock, tmp_path):

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
 
 from .faults import Fault
 from .tasks import create_data, duplicate_external_id
@@ -90,7 +91,7 @@ class Routes:
                     return "query", None
                 if pattern is AVATAR_QUERY and not self.sim.avatar_query_route:
                     return "query", None  # a gateway that does not serve this path
-                return "query", _bind(self._query, found.group(1))
+                return "query", _bind(self._query, unquote(found.group(1)))
         for pattern, serve in ((VIDEO_RESULT, self._video), (AUDIO_RESULT, self._audio)):
             found = pattern.match(path)
             if found:
