@@ -6,10 +6,12 @@ cached per session because several tests want the same clip.
 
 from __future__ import annotations
 
+import atexit
 import base64
 import functools
 import io
 import json
+import shutil
 import subprocess
 import tempfile
 import threading
@@ -34,6 +36,7 @@ KEY = "test-key"
 AUTH = {"Authorization": f"Bearer {KEY}"}
 
 _TMP = Path(tempfile.mkdtemp(prefix="sim-test-media-"))
+atexit.register(shutil.rmtree, _TMP, ignore_errors=True)
 
 
 class FakeClock:
