@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import socket
 import struct
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -28,6 +29,13 @@ class SimulatorHTTPServer(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], routes: Routes) -> None:
         super().__init__(address, _Handler)
         self.routes = routes
+
+    def handle_error(self, request: object, client_address: tuple[str, int]) -> None:
+        """A client that hangs up is normal here (timeouts, cancelled downloads): no noise."""
+        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            log.debug("client %s went away", client_address)
+            return
+        super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
