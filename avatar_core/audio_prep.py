@@ -54,7 +54,7 @@ _KEEP_CODECS = {"MP3": "mp3", "WAV": "pcm_s16le", "M4A": "aac", "MP4": "aac", "A
 _KEEP_FORMATS = {"MP3": "mp3", "WAV": "wav", "M4A": "m4a", "MP4": "m4a", "AAC": "aac"}
 _STREAM = re.compile(r"Stream #0:\d+[^:]*: (Audio|Video): ([A-Za-z0-9_]+)(.*)")
 _DURATION = re.compile(r"Duration: (\d+):(\d\d):(\d\d(?:\.\d+)?)")
-_TRUNCATED_HINTS = ("partial file", "moov atom not found", "invalid data found")
+_TRUNCATED_HINTS = ("partial file", "moov atom not found")
 
 
 @dataclass(frozen=True)

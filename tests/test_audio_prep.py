@@ -20,6 +20,7 @@ from media import (
 from avatar_core import audio_prep
 from avatar_core.audio_prep import PreparedAudio, prepare_audio
 from avatar_core.errors import InputError
+from avatar_core.ffmpeg import run_ffmpeg
 
 
 def assert_meets_kling_rules(prepared: PreparedAudio) -> float:
@@ -261,3 +262,22 @@ def test_past_the_analysis_cap_without_a_header_length_says_longer_than(monkeypa
     monkeypatch.setattr(audio_prep, "MAX_ANALYSED_SECONDS", 62.0)
     with pytest.raises(InputError, match=r"Audio is longer than 62 s; Kling takes at most 60 s"):
         prepare_audio(browser_recording(63.0))
+
+
+def test_trailing_junk_after_an_mp3_does_not_make_it_unreadable():
+    data = audio_bytes(4, fmt="mp3") + b"\x00" * 1000 + b"not audio" * 100
+    prepared = prepare_audio(data)
+    assert prepared.format == "mp3" and prepared.duration_s == pytest.approx(4.0, abs=0.05)
+
+
+def test_an_mp3_with_cover_art_is_sound_not_video(tmp_path):
+    target = tmp_path / "with-cover.mp3"
+    done = run_ffmpeg(
+        ["-f", "lavfi", "-i", "sine=f=220:d=3", "-i", str(PORTRAIT),
+         "-map", "0:a", "-map", "1:v", "-c:a", "libmp3lame", "-c:v", "copy",
+         "-disposition:v", "attached_pic", "-id3v2_version", "3", "-y", str(target)]
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr.decode()
+    prepared = prepare_audio(target)
+    assert prepared.data == target.read_bytes()
+    assert prepared.changes == ()
