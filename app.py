@@ -11,20 +11,23 @@ import datetime as dt
 import hashlib
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
+from fastapi import Request
+from fastapi.responses import JSONResponse
 
 from avatar_core.audio_prep import prepare_audio
+from avatar_core.callbacks import CALLBACK_PATH, MAX_CALLBACK_BYTES, CallbackRegistry
 from avatar_core.config import Settings
 from avatar_core.demo import DEMO_NOTICE
 from avatar_core.errors import AvatarError, InputError
 from avatar_core.image_prep import prepare_image
 from avatar_core.journal import Job, Stage
 from avatar_core.request_fields import DEFAULT_PROMPT, MAX_PROMPT_CHARS
-from avatar_core.studio import Progress, Step, Studio, final_progress
+from avatar_core.studio import Progress, Step, Studio, afinal_progress, with_heartbeat
 from avatar_core.voices import DEFAULT_VOICE, VOICES
 
 log = logging.getLogger("talking_avatar_studio")
@@ -122,6 +125,22 @@ def _history_rows(jobs: list[Job]) -> list[list[Any]]:
     return rows
 
 
+async def _stream(events: AsyncIterator[Progress]) -> AsyncIterator[tuple[str, Any, str]]:
+    """A flow's steps as (status, video, details) updates; its error as the status."""
+    try:
+        async for progress in with_heartbeat(events):
+            if progress.step is Step.DONE:
+                yield (
+                    _status(progress.message, "done"),
+                    str(progress.video_path),
+                    _details(progress),
+                )
+            else:
+                yield _status(progress.message), gr.skip(), _details(progress)
+    except AvatarError as error:
+        yield _status(str(error), "error"), gr.skip(), gr.skip()
+
+
 # --- the app ----------------------------------------------------------------------------------
 
 
@@ -182,85 +201,60 @@ def build_app(studio: Studio) -> gr.Blocks:
             f"✅ Speech made ({length}): its audio id is filled in below.",
         )
 
-    def run_generate(
+    async def run_generate(
         image_path, image_url, voice_source, audio_path, audio_url, audio_id, prior_task_id,
         prompt, mode, trim, key,
-    ) -> Iterator[tuple[str, Any, str]]:  # fmt: skip
+    ) -> AsyncIterator[tuple[str, Any, str]]:  # fmt: skip
         image = image_path or (image_url or "").strip() or None
-        audio = None
+        if image is None:
+            message = "Add a portrait first: upload, webcam, paste, or an image URL."
+            yield _status(message, "error"), None, ""
+            return
+        audio, use_audio_id, prior = None, None, None
         if voice_source == VOICE_SOURCES[0]:
             audio = audio_path
         elif voice_source == VOICE_SOURCES[1]:
             audio = (audio_url or "").strip() or None
-        use_audio_id = (
-            (audio_id or "").strip() or None if voice_source in VOICE_SOURCES[2:] else None
+        else:
+            use_audio_id = (audio_id or "").strip() or None
+            prior = (prior_task_id or "").strip() or None
+        events = session_studio(key).agenerate(
+            image,
+            audio,
+            audio_id=use_audio_id,
+            prior_task_id=prior,
+            prompt=prompt,
+            mode=mode,
+            trim=bool(trim),
         )
-        if image is None:
-            yield (
-                _status("Add a portrait first: upload, webcam, paste, or an image URL.", "error"),
-                None,
-                "",
-            )
-            return
-        try:
-            for progress in session_studio(key).generate(
-                image,
-                audio,
-                audio_id=use_audio_id,
-                prior_task_id=(prior_task_id or "").strip() or None if use_audio_id else None,
-                prompt=prompt,
-                mode=mode,
-                trim=bool(trim),
-            ):
-                if progress.step is Step.DONE:
-                    yield (
-                        _status(progress.message, "done"),
-                        str(progress.video_path),
-                        _details(progress),
-                    )
-                else:
-                    yield _status(progress.message), gr.skip(), _details(progress)
-        except AvatarError as error:
-            yield _status(str(error), "error"), gr.skip(), gr.skip()
+        async for update in _stream(events):
+            yield update
 
-    def run_lookup(task_id: str, key: str | None) -> Iterator[tuple[str, Any, str]]:
+    async def run_lookup(task_id: str, key: str | None) -> AsyncIterator[tuple[str, Any, str]]:
         task_id = (task_id or "").strip()
         if not task_id:
             yield _status("Type a task id first.", "error"), None, ""
             return
-        try:
-            for progress in session_studio(key).follow(task_id):
-                if progress.step is Step.DONE:
-                    yield (
-                        _status(progress.message, "done"),
-                        str(progress.video_path),
-                        _details(progress),
-                    )
-                else:
-                    yield _status(progress.message), gr.skip(), _details(progress)
-        except AvatarError as error:
-            yield _status(str(error), "error"), gr.skip(), gr.skip()
+        async for update in _stream(session_studio(key).afollow(task_id)):
+            yield update
 
-    def api_generate(
+    async def api_generate(
         image_path: str, audio_path: str, prompt: str, mode: str, key: str | None
     ) -> str:
         """The finished video's path; errors reach the caller as their one sentence."""
         if not image_path or not audio_path:
             raise gr.Error("Both a portrait image and a voice recording are needed.")
+        events = session_studio(key).agenerate(image_path, audio_path, prompt=prompt, mode=mode)
         try:
-            done = final_progress(
-                session_studio(key).generate(
-                    image_path, audio_path, prompt=prompt, mode=mode or "std"
-                )
-            )
+            done = await afinal_progress(events)
         except AvatarError as error:
             raise gr.Error(str(error)) from None
         return str(done.video_path)
 
-    def api_status(task_id: str, key: str | None) -> str:
+    async def api_status(task_id: str, key: str | None) -> str:
         """Follow a task to the end; the video's path."""
         try:
-            done = final_progress(session_studio(key).follow((task_id or "").strip()))
+            done = await afinal_progress(session_studio(key).afollow((task_id or "").strip()))
         except AvatarError as error:
             raise gr.Error(str(error)) from None
         return str(done.video_path)
@@ -506,6 +500,22 @@ def launch_options(settings: Settings) -> dict[str, Any]:
     }
 
 
+def add_callback_route(server: Any, registry: CallbackRegistry) -> None:
+    """Serve `POST /kling/callback/<secret>` beside the UI, for provider callbacks."""
+
+    async def kling_callback(secret: str, request: Request) -> JSONResponse:
+        received = 0
+        async for chunk in request.stream():  # read and drop: the body is never trusted
+            received += len(chunk)
+            if received > MAX_CALLBACK_BYTES:
+                return JSONResponse({"error": "body too large"}, status_code=413)
+        if not registry.receive(secret):
+            return JSONResponse({"error": "unknown callback"}, status_code=404)
+        return JSONResponse({"ok": True})
+
+    server.add_api_route(CALLBACK_PATH + "{secret}", kling_callback, methods=["POST"])
+
+
 def resume_in_background(studio: Studio) -> threading.Thread:
     """Finish the journal's unfinished jobs without holding up start-up."""
 
@@ -529,7 +539,10 @@ def main() -> None:
     if studio.demo:
         log.info(DEMO_NOTICE)
     resume_in_background(studio)
-    build_app(studio).queue(default_concurrency_limit=8).launch(**launch_options(settings))
+    blocks = build_app(studio).queue(default_concurrency_limit=8)
+    server, _, _ = blocks.launch(prevent_thread_lock=True, **launch_options(settings))
+    add_callback_route(server, studio.callbacks)
+    blocks.block_thread()
 
 
 if __name__ == "__main__":

@@ -1,21 +1,26 @@
 """The one flow, for the UI and the CLI alike: prepare, journal, submit, wait, store.
 
-Each step is reported as a `Progress` event from a generator; failures are raised as
-AvatarError subclasses after the journal has been brought up to date, so a consumer
-renders events and prints `str(error)`.
+Each step is reported as a `Progress` event; failures are raised as AvatarError subclasses
+after the journal has been brought up to date, so a consumer renders events and prints
+`str(error)`. Two ways to wait share every step: `generate`/`follow`/`resume` block on
+their own polling (the CLI), `agenerate`/`afollow` await the process's poll scheduler and
+hold no thread while they wait (the app, where hundreds may wait at once).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import enum
 import hashlib
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from . import errors as e
+from .callbacks import CallbackRegistry
 from .client import AvatarRequest, KlingClient
 from .config import Secret, Settings
 from .demo import DEMO_KEY, demo_simulator
@@ -24,10 +29,13 @@ from .journal import Job, Journal, Stage
 from .preparation import PreparedInputs, prepare_inputs
 from .results import download_video, video_path
 from .retry import RetryPolicy
+from .scheduler import PollScheduler, default_scheduler
 from .speech import check_speech_request
 from .tasks import SpeechResult, TaskInfo, TaskStatus
 
 log = logging.getLogger(__name__)
+
+Source = str | Path | bytes
 
 
 class Step(str, enum.Enum):
@@ -66,6 +74,16 @@ def final_progress(events: Iterable[Progress]) -> Progress:
     return last
 
 
+async def afinal_progress(events: AsyncIterator[Progress]) -> Progress:
+    """`final_progress` for the async flows."""
+    last: Progress | None = None
+    async for last in events:  # noqa: B007 - only the last one matters
+        pass
+    if last is None:
+        raise e.AvatarError("Nothing happened: the flow produced no step.")
+    return last
+
+
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -84,6 +102,8 @@ class Studio:
         *,
         client: KlingClient | None = None,
         journal: Journal | None = None,
+        scheduler: PollScheduler | None = None,
+        callbacks: CallbackRegistry | None = None,
         schedule: PollSchedule | None = None,
         retry: RetryPolicy | None = None,
         clock: Callable[[], float] = time.monotonic,
@@ -92,6 +112,8 @@ class Studio:
         self.settings = settings
         self.demo = settings.demo_mode
         self.journal = journal or Journal(settings.data_dir)
+        self.scheduler = scheduler or default_scheduler()
+        self.callbacks = callbacks or CallbackRegistry(self.scheduler)
         self._schedule = schedule
         self._retry = retry
         self._clock = clock
@@ -106,25 +128,27 @@ class Studio:
         self.client = client
 
     def with_key(self, key: str | None) -> Studio:
-        """A studio for a person's own key (or demo mode), sharing this journal."""
+        """A studio for a person's own key (or demo mode), sharing journal and scheduler."""
         settings = self.settings.with_key(key)
         if settings.api_key == self.settings.api_key:
             return self
         return Studio(
             settings,
             journal=self.journal,
+            scheduler=self.scheduler,
+            callbacks=self.callbacks,
             schedule=self._schedule,
             retry=self._retry,
             clock=self._clock,
             sleep=self._sleep,
         )
 
-    # --- whole flows ----------------------------------------------------------------------
+    # --- blocking flows (the CLI) ---------------------------------------------------------
 
     def generate(
         self,
-        image: str | Path | bytes,
-        audio: str | Path | bytes | None = None,
+        image: Source,
+        audio: Source | None = None,
         *,
         audio_id: str | None = None,
         prior_task_id: str | None = None,
@@ -136,7 +160,144 @@ class Studio:
         """The whole flow for new inputs; the last event is DONE with the video's path."""
         start = self._clock()
         yield Progress(Step.PREPARING, "Checking the portrait and the voice…")
-        inputs = prepare_inputs(
+        inputs = self._prepare(image, audio, audio_id, prompt, mode, trim)
+        job = self._open_job(inputs)
+        yield self._submitting(job, inputs, start)
+        job, task = self._submit(job, self._request(job, inputs, prior_task_id, None))
+        yield from self._finish(job, task, start=start, deadline_s=deadline_s)
+
+    def follow(self, task_id: str, *, deadline_s: float = DEFAULT_DEADLINE_S) -> Iterator[Progress]:
+        """Follow any task id (or one of our job ids) to the end and store its video."""
+        start = self._clock()
+        job = self._stored_job(task_id)
+        if job is not None:
+            yield Progress(Step.DONE, self._done_message(job), job=job)
+            return
+        job, task = self._adopt(task_id.strip())
+        yield from self._finish(job, task, start=start, deadline_s=deadline_s)
+
+    def resume(self, *, deadline_s: float = DEFAULT_DEADLINE_S) -> Iterator[Progress]:
+        """Finish every unfinished job of this endpoint; a failed one does not stop the rest.
+
+        Raises nothing for single jobs: their errors are journaled and reported as events.
+        """
+        for job in self.journal.unfinished():
+            if not self._owns(job):
+                continue
+            start = self._clock()
+            try:
+                found = self._reattach(job)
+                if found is None:
+                    yield Progress(Step.DONE, f"Job {job.job_id} never reached the provider; "
+                                   "nothing was charged.")  # fmt: skip
+                    continue
+                yield from self._finish(*found, start=start, deadline_s=deadline_s)
+            except e.AvatarError as error:
+                yield Progress(
+                    Step.DONE, f"Job {job.job_id}: {error}", job=self.journal.get(job.job_id)
+                )
+
+    def _finish(
+        self, job: Job, task: TaskInfo, *, start: float, deadline_s: float
+    ) -> Iterator[Progress]:
+        yield self._submitted(job, task, start)
+        for snapshot in follow_task(
+            self.client.get_task,
+            task.task_id,
+            schedule=self._schedule,
+            deadline_s=deadline_s,
+            clock=self._clock,
+            sleep=self._sleep,
+            first=task,
+        ):
+            job, task = self._note(job, snapshot), snapshot
+            if not snapshot.is_terminal:
+                yield self._waiting(job, snapshot, start)
+        job = self._conclude(job, task)
+        yield self._downloading(job, task, start)
+        job = self._store(job, task)
+        yield Progress(
+            Step.DONE, self._done_message(job), self._clock() - start, job=job, task=task
+        )
+
+    # --- awaiting flows (the app) ---------------------------------------------------------
+
+    async def agenerate(
+        self,
+        image: Source,
+        audio: Source | None = None,
+        *,
+        audio_id: str | None = None,
+        prior_task_id: str | None = None,
+        prompt: str | None = None,
+        mode: str = "std",
+        trim: bool = False,
+        deadline_s: float = DEFAULT_DEADLINE_S,
+    ) -> AsyncIterator[Progress]:
+        """`generate` without holding a thread while the provider works."""
+        start = self._clock()
+        yield Progress(Step.PREPARING, "Checking the portrait and the voice…")
+        inputs = await asyncio.to_thread(self._prepare, image, audio, audio_id, prompt, mode, trim)
+        job = await asyncio.to_thread(self._open_job, inputs)
+        yield self._submitting(job, inputs, start)
+        secret, callback_url = None, None
+        if self.settings.public_url:
+            secret, callback_url = self.callbacks.new_url(self.settings.public_url)
+        try:
+            request = self._request(job, inputs, prior_task_id, callback_url)
+            job, task = await asyncio.to_thread(self._submit, job, request)
+            if secret:
+                self.callbacks.bind(secret, self.client.base_url, task.task_id)
+            async for progress in self._afinish(
+                job, task, start=start, deadline_s=deadline_s, callbacks=secret is not None
+            ):
+                yield progress
+        finally:
+            self.callbacks.retire(secret)
+
+    async def afollow(
+        self, task_id: str, *, deadline_s: float = DEFAULT_DEADLINE_S
+    ) -> AsyncIterator[Progress]:
+        """`follow` without holding a thread while the provider works."""
+        start = self._clock()
+        job = await asyncio.to_thread(self._stored_job, task_id)
+        if job is not None:
+            yield Progress(Step.DONE, self._done_message(job), job=job)
+            return
+        job, task = await asyncio.to_thread(self._adopt, task_id.strip())
+        async for progress in self._afinish(job, task, start=start, deadline_s=deadline_s):
+            yield progress
+
+    async def _afinish(
+        self, job: Job, task: TaskInfo, *, start: float, deadline_s: float, callbacks: bool = False
+    ) -> AsyncIterator[Progress]:
+        yield self._submitted(job, task, start)
+        async for snapshot in self.scheduler.watch(
+            self.client, task, kind=job.mode, deadline_s=deadline_s, callbacks=callbacks
+        ):
+            job, task = await asyncio.to_thread(self._note, job, snapshot), snapshot
+            if not snapshot.is_terminal:
+                yield self._waiting(job, snapshot, start)
+        job = await asyncio.to_thread(self._conclude, job, task)
+        yield self._downloading(job, task, start)
+        job = await asyncio.to_thread(self._store, job, task)
+        yield Progress(
+            Step.DONE, self._done_message(job), self._clock() - start, job=job, task=task
+        )
+
+    # --- text to speech -------------------------------------------------------------------
+
+    def speak(
+        self, text: str, voice_id: str, language: str = "en", speed: float = 1.0
+    ) -> SpeechResult:
+        """Kling text-to-speech; its `audio_id` (and task id) can drive an avatar."""
+        text, language, speed = check_speech_request(text, voice_id, language, speed)
+        return self.client.text_to_speech(text, voice_id, language, speed)
+
+    # --- the steps both ways share ----------------------------------------------------------
+
+    def _prepare(self, image, audio, audio_id, prompt, mode, trim) -> PreparedInputs:
+        return prepare_inputs(
             image,
             audio,
             audio_id=audio_id,
@@ -145,7 +306,10 @@ class Studio:
             trim=trim,
             allow_private_urls=self.settings.allow_private_urls,
         )
-        job = self.journal.create(
+
+    def _open_job(self, inputs: PreparedInputs) -> Job:
+        """Journal the job before anything is sent: a restart can then always find it."""
+        return self.journal.create(
             base_url=self.client.base_url,
             demo=self.demo,
             mode=inputs.mode,
@@ -155,14 +319,12 @@ class Studio:
             audio_sha256=_sha256(inputs.audio.data) if inputs.audio else None,
             audio_seconds=inputs.audio.duration_s if inputs.audio else None,
         )
-        yield Progress(
-            Step.SUBMITTING,
-            "Sending the task to the provider…",
-            self._clock() - start,
-            job=job,
-            inputs=inputs,
-        )
-        request = AvatarRequest(
+
+    @staticmethod
+    def _request(
+        job: Job, inputs: PreparedInputs, prior_task_id: str | None, callback_url: str | None
+    ) -> AvatarRequest:
+        return AvatarRequest(
             image=inputs.image.base64,
             prompt=inputs.prompt,
             sound_file=inputs.audio.base64 if inputs.audio else None,
@@ -170,49 +332,8 @@ class Studio:
             mode=inputs.mode,
             task_id=prior_task_id or None,
             external_task_id=job.job_id,
+            callback_url=callback_url,
         )
-        job, task = self._submit(job, request)
-        yield from self._finish(job, task, start=start, deadline_s=deadline_s)
-
-    def follow(self, task_id: str, *, deadline_s: float = DEFAULT_DEADLINE_S) -> Iterator[Progress]:
-        """Follow any task id (or one of our job ids) to the end and store its video."""
-        start = self._clock()
-        task_id = task_id.strip()
-        job = self.journal.find(task_id)
-        stored = job is not None and job.stage is Stage.DONE and job.video_path
-        if stored and Path(job.video_path).is_file():
-            yield Progress(Step.DONE, self._done_message(job), job=job)
-            return
-        task = self.client.get_task(task_id)
-        if job is None:
-            job = self.journal.find(task.task_id) or self._adopt(task)
-        if job.task_id is None or job.stage in (Stage.OUTCOME_UNKNOWN, Stage.CREATING):
-            job = self.journal.update(job, stage=Stage.RUNNING, task_id=task.task_id)
-        yield from self._finish(job, task, start=start, deadline_s=deadline_s)
-
-    def resume(self, *, deadline_s: float = DEFAULT_DEADLINE_S) -> Iterator[Progress]:
-        """Finish every unfinished job of this endpoint; a failed one does not stop the rest.
-
-        Raises nothing for single jobs: their errors are journaled and reported as events.
-        """
-        for job in self.journal.unfinished():
-            if job.demo != self.demo or (not self.demo and job.base_url != self.client.base_url):
-                continue
-            try:
-                yield from self._resume_job(job, deadline_s=deadline_s)
-            except e.AvatarError as error:
-                yield Progress(
-                    Step.DONE, f"Job {job.job_id}: {error}", job=self.journal.get(job.job_id)
-                )
-
-    def speak(
-        self, text: str, voice_id: str, language: str = "en", speed: float = 1.0
-    ) -> SpeechResult:
-        """Kling text-to-speech; its `audio_id` (and task id) can drive an avatar."""
-        text, language, speed = check_speech_request(text, voice_id, language, speed)
-        return self.client.text_to_speech(text, voice_id, language, speed)
-
-    # --- the steps ------------------------------------------------------------------------
 
     def _submit(self, job: Job, request: AvatarRequest) -> tuple[Job, TaskInfo]:
         """Create the task once; on doubt, look it up by our external id instead of resending."""
@@ -250,11 +371,14 @@ class Studio:
         except e.AvatarError:
             raise unknown from None
 
-    def _resume_job(self, job: Job, *, deadline_s: float) -> Iterator[Progress]:
-        start = self._clock()
-        lookup = job.task_id or job.job_id
+    def _owns(self, job: Job) -> bool:
+        """Whether this studio's endpoint is the one the job was sent to."""
+        return job.demo == self.demo and (self.demo or job.base_url == self.client.base_url)
+
+    def _reattach(self, job: Job) -> tuple[Job, TaskInfo] | None:
+        """An unfinished job's task as the provider now sees it; None if it never got there."""
         try:
-            task = self.client.get_task(lookup)
+            task = self.client.get_task(job.task_id or job.job_id)
         except e.NotFoundError:
             if job.task_id is None:
                 self.journal.update(
@@ -262,10 +386,7 @@ class Studio:
                     stage=Stage.NOT_CREATED,
                     error="The create never reached the provider: nothing was charged.",
                 )
-                yield Progress(
-                    Step.DONE, f"Job {job.job_id} never reached the provider; nothing was charged."
-                )
-                return
+                return None
             self.journal.update(
                 job,
                 stage=Stage.LOST,
@@ -276,42 +397,34 @@ class Studio:
                 f"The provider no longer knows task {job.task_id}"
                 + (": demo tasks end when the app stops." if job.demo else ": check the task id.")
             ) from None
-        if job.task_id is None:
-            job = self.journal.update(job, stage=Stage.RUNNING, task_id=task.task_id)
-        yield from self._finish(job, task, start=start, deadline_s=deadline_s)
+        if job.task_id is None or job.stage in (Stage.OUTCOME_UNKNOWN, Stage.CREATING):
+            job = self.journal.update(job, stage=Stage.RUNNING, task_id=task.task_id, error=None)
+        return job, task
 
-    def _finish(
-        self, job: Job, task: TaskInfo, *, start: float, deadline_s: float
-    ) -> Iterator[Progress]:
-        """Wait for the task, then store its video; journal every change."""
-        yield Progress(
-            Step.SUBMITTED,
-            f"Task {task.task_id} accepted by the provider.",
-            self._clock() - start,
-            job=job,
-            task=task,
-        )
-        for snapshot in follow_task(
-            self.client.get_task,
-            task.task_id,
-            schedule=self._schedule,
-            deadline_s=deadline_s,
-            clock=self._clock,
-            sleep=self._sleep,
-            first=task,
-        ):
-            if snapshot.raw_status != job.provider_status:
-                job = self.journal.update(job, provider_status=snapshot.raw_status)
-            task = snapshot
-            if not snapshot.is_terminal:
-                elapsed = self._clock() - start
-                yield Progress(
-                    Step.WAITING,
-                    self._waiting_message(snapshot, elapsed),
-                    elapsed,
-                    job=job,
-                    task=snapshot,
-                )
+    def _stored_job(self, task_id: str) -> Job | None:
+        """The job for this id if its video is already home."""
+        job = self.journal.find(task_id.strip())
+        if job and job.stage is Stage.DONE and job.video_path and Path(job.video_path).is_file():
+            return job
+        return None
+
+    def _adopt(self, task_id: str) -> tuple[Job, TaskInfo]:
+        """The task, and its job (journaled now if this app did not create it)."""
+        task = self.client.get_task(task_id)
+        job = self.journal.find(task_id) or self.journal.find(task.task_id)
+        if job is None:
+            job = self.journal.create(base_url=self.client.base_url, demo=self.demo)
+        if job.task_id is None or job.stage in (Stage.OUTCOME_UNKNOWN, Stage.CREATING):
+            job = self.journal.update(job, stage=Stage.RUNNING, task_id=task.task_id)
+        return job, task
+
+    def _note(self, job: Job, snapshot: TaskInfo) -> Job:
+        if snapshot.raw_status != job.provider_status:
+            return self.journal.update(job, provider_status=snapshot.raw_status)
+        return job
+
+    def _conclude(self, job: Job, task: TaskInfo) -> Job:
+        """Journal how the task ended; raises when it ended without a video."""
         if task.status is TaskStatus.FAILED:
             reason = task.status_message or "no reason given"
             self.journal.update(job, stage=Stage.FAILED, error=reason)
@@ -327,23 +440,19 @@ class Studio:
                 f"Task {task.task_id} succeeded but the provider sent no video link: look it up "
                 "again later."
             )
-        job = self.journal.update(
+        return self.journal.update(
             job,
             stage=Stage.DOWNLOADING,
             video_url=task.video_url,
             video_seconds=task.video_duration_s,
             units_charged=task.units_charged,
         )
-        yield Progress(
-            Step.DOWNLOADING,
-            "The video is ready; copying it into the data folder…",
-            self._clock() - start,
-            job=job,
-            task=task,
-        )
+
+    def _store(self, job: Job, task: TaskInfo) -> Job:
+        """Copy the video home (provider links expire); the job stays resumable if it fails."""
         try:
             path = download_video(
-                task.video_url,
+                task.video_url or "",
                 video_path(self.settings.data_dir, task.task_id),
                 retry=self._retry,
                 sleep=self._sleep,
@@ -351,23 +460,40 @@ class Studio:
         except e.AvatarError as error:
             self.journal.update(job, error=str(error))
             raise
-        job = self.journal.update(job, stage=Stage.DONE, video_path=str(path), error=None)
-        yield Progress(
-            Step.DONE, self._done_message(job), self._clock() - start, job=job, task=task
+        return self.journal.update(job, stage=Stage.DONE, video_path=str(path), error=None)
+
+    # --- the words ------------------------------------------------------------------------
+
+    def _submitting(self, job: Job, inputs: PreparedInputs, start: float) -> Progress:
+        return Progress(
+            Step.SUBMITTING,
+            "Sending the task to the provider…",
+            self._clock() - start,
+            job=job,
+            inputs=inputs,
         )
 
-    def _adopt(self, task: TaskInfo) -> Job:
-        """Journal a task this app did not create (looked up by id), so it shows in history."""
-        job = self.journal.create(base_url=self.client.base_url, demo=self.demo, job_id=None)
-        return self.journal.update(job, stage=Stage.RUNNING, task_id=task.task_id)
+    def _submitted(self, job: Job, task: TaskInfo, start: float) -> Progress:
+        return Progress(
+            Step.SUBMITTED,
+            f"Task {task.task_id} accepted by the provider.",
+            self._clock() - start,
+            job=job,
+            task=task,
+        )
 
-    @staticmethod
-    def _waiting_message(task: TaskInfo, elapsed: float) -> str:
-        what = {
-            TaskStatus.SUBMITTED: "Queued at the provider",
-            TaskStatus.PROCESSING: "The provider is making the video",
-        }.get(task.status, f"The provider says '{task.raw_status}'")
-        return f"{what}… {_clock_text(elapsed)} elapsed."
+    def _waiting(self, job: Job, task: TaskInfo, start: float) -> Progress:
+        elapsed = self._clock() - start
+        return Progress(Step.WAITING, waiting_message(task, elapsed), elapsed, job=job, task=task)
+
+    def _downloading(self, job: Job, task: TaskInfo, start: float) -> Progress:
+        return Progress(
+            Step.DOWNLOADING,
+            "The video is ready; copying it into the data folder…",
+            self._clock() - start,
+            job=job,
+            task=task,
+        )
 
     @staticmethod
     def _done_message(job: Job) -> str:
@@ -377,3 +503,48 @@ class Studio:
         if job.units_charged:
             parts.append(f"{job.units_charged} units charged")
         return ", ".join(parts) + "."
+
+
+def waiting_message(task: TaskInfo, elapsed: float) -> str:
+    """What a person reads while the provider works."""
+    what = {
+        TaskStatus.SUBMITTED: "Queued at the provider",
+        TaskStatus.PROCESSING: "The provider is making the video",
+    }.get(task.status, f"The provider says '{task.raw_status}'")
+    return f"{what}… {_clock_text(elapsed)} elapsed."
+
+
+async def with_heartbeat(
+    events: AsyncIterator[Progress], every_s: float = 1.0
+) -> AsyncIterator[Progress]:
+    """Re-yield `events`; while waiting on the provider, refresh the elapsed time every
+    `every_s` seconds so a person sees the wait move (no request is made for it)."""
+    iterator = events.__aiter__()
+    pending: asyncio.Future[Progress] | None = None
+    last: Progress | None = None
+    ticked_at = time.monotonic()
+    try:
+        while True:
+            if pending is None:
+                pending = asyncio.ensure_future(iterator.__anext__())
+            done, _ = await asyncio.wait({pending}, timeout=every_s)
+            if done:
+                try:
+                    last = pending.result()
+                except StopAsyncIteration:
+                    return
+                finally:
+                    pending = None
+                ticked_at = time.monotonic()
+                yield last
+            elif last is not None and last.step is Step.WAITING and last.task is not None:
+                elapsed = last.elapsed_s + time.monotonic() - ticked_at
+                yield replace(last, message=waiting_message(last.task, elapsed), elapsed_s=elapsed)
+    finally:
+        if pending is not None:  # the person left (Stop, a closed tab): end the flow cleanly
+            pending.cancel()
+            with contextlib.suppress(BaseException):
+                await pending
+        aclose = getattr(iterator, "aclose", None)
+        if aclose is not None:
+            await aclose()

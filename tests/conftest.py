@@ -3,6 +3,7 @@ through their statuses without any test sleeping for real."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from pathlib import Path
 
@@ -26,6 +27,11 @@ class FakeTime:
         with self._lock:
             self.sleeps.append(seconds)
             self.now += seconds
+
+    async def asleep(self, seconds: float) -> None:
+        """For the poll scheduler: time moves, nobody waits."""
+        self.now += seconds
+        await asyncio.sleep(0)
 
 
 @pytest.fixture

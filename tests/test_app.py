@@ -20,6 +20,7 @@ from avatar_core.client import AvatarRequest, KlingClient
 from avatar_core.config import Secret, Settings
 from avatar_core.demo import DEMO_NOTICE
 from avatar_core.ffmpeg import ffmpeg_exe
+from avatar_core.scheduler import PollScheduler
 from avatar_core.simulator import Simulator
 from avatar_core.studio import Studio
 from conftest import FakeTime
@@ -37,13 +38,14 @@ class RunningApp:
         self.blocks = app_module.build_app(studio)
         self.blocks.queue()
         options = app_module.launch_options(studio.settings)
-        _, self.url, _ = self.blocks.launch(
+        self.server, self.url, _ = self.blocks.launch(
             server_name="127.0.0.1",
             server_port=_free_port(),
             prevent_thread_lock=True,
             quiet=True,
             **options,
         )
+        app_module.add_callback_route(self.server, studio.callbacks)
 
     def client(self) -> Client:
         return Client(self.url, verbose=False)
@@ -57,7 +59,8 @@ def _studio(sim: Simulator, time: FakeTime, data_dir: Path, key: str | None = "a
         api_key=Secret(key) if key else None, base_url=sim.base_url, data_dir=data_dir
     )
     client = KlingClient(sim.base_url, settings.api_key or "", sleep=time.sleep)
-    return Studio(settings, client=client, clock=time.clock, sleep=time.sleep)
+    scheduler = PollScheduler(clock=time.clock, sleep=time.asleep)
+    return Studio(settings, client=client, scheduler=scheduler, clock=time.clock, sleep=time.sleep)
 
 
 @pytest.fixture(scope="module")

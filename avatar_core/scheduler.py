@@ -1,0 +1,348 @@
+"""One poll loop per process for every task anyone is waiting on.
+
+Waiting people hold no thread: they await an asyncio queue that this loop feeds. The loop
+runs in one background thread of its own, asks the provider about each task once however
+many people watch it, places each check by `Pacing`, keeps under a global rate of
+requests per second, and checks at once when a provider callback says something changed.
+The blocking client runs briefly in a small thread pool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import itertools
+import logging
+import threading
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from .client import KlingClient
+from .errors import AvatarError, TaskStillRunningError
+from .pacing import DurationModel, Pacing
+from .tasks import TaskInfo, TaskStatus
+
+log = logging.getLogger(__name__)
+
+DEFAULT_RATE_PER_S = 10.0
+
+
+@dataclass
+class _Watcher:
+    loop: asyncio.AbstractEventLoop
+    queue: asyncio.Queue
+    deadline: float
+
+
+@dataclass
+class _Entry:
+    client: KlingClient
+    task_id: str
+    kind: str
+    started: float  # on the scheduler's clock, when the task was created (as far as known)
+    watchers: list[_Watcher] = field(default_factory=list)
+    polls: int = 0
+    due: float = 0.0
+    generation: int = 0
+    in_flight: bool = False
+    callbacks: bool = False
+    last: TaskInfo | None = None
+
+
+class _RateLimit:
+    """A token bucket: at most `rate` requests a second, bursts of one second's worth."""
+
+    def __init__(self, rate: float, clock: Callable[[], float]) -> None:
+        self.rate = rate
+        self._clock = clock
+        self._tokens = max(1.0, rate)
+        self._stamp = clock()
+
+    def wait_needed(self) -> float:
+        now = self._clock()
+        self._tokens = min(max(1.0, self.rate), self._tokens + (now - self._stamp) * self.rate)
+        self._stamp = now
+        return 0.0 if self._tokens >= 1 else (1 - self._tokens) / self.rate
+
+    def take(self) -> None:
+        self._tokens -= 1
+
+
+class PollScheduler:
+    """Follows tasks for async waiters. Thread-safe; one per process is enough."""
+
+    def __init__(
+        self,
+        *,
+        rate_per_s: float = DEFAULT_RATE_PER_S,
+        pacing: Pacing | None = None,
+        model: DurationModel | None = None,
+        workers: int = 8,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] | None = None,
+    ) -> None:
+        self.pacing = pacing or Pacing()
+        self.model = model or DurationModel()
+        self.queries = 0
+        self._clock = clock
+        self._sleep = sleep
+        self._rate = _RateLimit(rate_per_s, clock)
+        self._entries: dict[tuple[str, str], _Entry] = {}
+        self._heap: list[tuple[float, int, int, tuple[str, str]]] = []
+        self._sequence = itertools.count()
+        self._lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="poll")
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wake: asyncio.Event | None = None
+        self._ready = threading.Event()
+        self._in_flight = 0
+
+    # --- the public side (any thread, any event loop) -------------------------------------
+
+    async def watch(
+        self,
+        client: KlingClient,
+        first: TaskInfo,
+        *,
+        kind: str = "std",
+        deadline_s: float,
+        callbacks: bool = False,
+    ) -> AsyncIterator[TaskInfo]:
+        """Yield each new snapshot of the task after `first`, ending with a terminal one.
+
+        Raises TaskStillRunningError past the deadline, or the error that ended polling.
+        """
+        if first.is_terminal:
+            return
+        watcher = _Watcher(asyncio.get_running_loop(), asyncio.Queue(), 0.0)
+        key = self._subscribe(client, first, kind, watcher, deadline_s, callbacks)
+        try:
+            while True:
+                item = await watcher.queue.get()
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+                if item.is_terminal:
+                    return
+        finally:
+            self._unsubscribe(key, watcher)
+
+    def nudge(self, base_url: str, task_id: str) -> bool:
+        """Check this task now (a callback said it changed); False if nobody follows it."""
+        with self._lock:
+            entry = self._entries.get((base_url, task_id))
+            if entry is None:
+                return False
+            self._schedule(entry, self._clock())
+        self._poke()
+        return True
+
+    def following(self) -> int:
+        with self._lock:
+            return len(self._entries)
+
+    # --- bookkeeping ----------------------------------------------------------------------
+
+    def _subscribe(
+        self,
+        client: KlingClient,
+        first: TaskInfo,
+        kind: str,
+        watcher: _Watcher,
+        deadline_s: float,
+        callbacks: bool,
+    ) -> tuple[str, str]:
+        self._ensure_running()
+        key = (client.base_url, first.task_id)
+        now = self._clock()
+        watcher.deadline = now + deadline_s
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                entry = _Entry(client, first.task_id, kind, now - _age_s(first), last=first)
+                self._entries[key] = entry
+                self._schedule(entry, now + self._next_delay(entry, now))
+            entry.callbacks = entry.callbacks or callbacks
+            entry.watchers.append(watcher)
+        self._poke()
+        return key
+
+    def _unsubscribe(self, key: tuple[str, str], watcher: _Watcher) -> None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None and watcher in entry.watchers:
+                entry.watchers.remove(watcher)
+                if not entry.watchers:
+                    del self._entries[key]
+
+    def _schedule(self, entry: _Entry, due: float) -> None:
+        """Must hold the lock."""
+        entry.generation += 1
+        entry.due = due
+        heapq.heappush(
+            self._heap,
+            (due, next(self._sequence), entry.generation, (entry.client.base_url, entry.task_id)),
+        )
+
+    def _next_delay(self, entry: _Entry, now: float) -> float:
+        return self.pacing.delay(
+            polls=entry.polls,
+            elapsed_s=now - entry.started,
+            expected_s=self.model.expected(entry.kind),
+            callbacks=entry.callbacks,
+        )
+
+    # --- the loop (its own thread) ---------------------------------------------------------
+
+    def _ensure_running(self) -> None:
+        with self._lock:
+            if self._loop is not None:
+                return
+            self._loop = asyncio.new_event_loop()
+        thread = threading.Thread(target=self._run, name="poll-scheduler", daemon=True)
+        thread.start()
+        self._ready.wait()
+
+    def _run(self) -> None:
+        assert self._loop is not None
+        asyncio.set_event_loop(self._loop)
+        self._wake = asyncio.Event()
+        self._ready.set()
+        self._loop.run_until_complete(self._serve())
+
+    def _poke(self) -> None:
+        if self._loop is not None and self._wake is not None:
+            self._loop.call_soon_threadsafe(self._wake.set)
+
+    async def _pause(self, seconds: float) -> None:
+        """Wait up to `seconds`, or until poked; with nothing to follow, until poked."""
+        assert self._wake is not None
+        idle = not self._entries
+        if idle or (self._sleep is not None and self._in_flight):
+            # Nothing to follow, or (with an injected clock) an answer still on its way:
+            # wait for it rather than let the clock run ahead.
+            await self._wake.wait()
+            self._wake.clear()
+            return
+        if self._sleep is not None:  # an injected clock: let it move, then look again
+            await self._sleep(seconds)
+            return
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout=max(seconds, 0.0))
+        self._wake.clear()  # after waking, so that a poke during the wait is never lost
+
+    async def _serve(self) -> None:
+        while True:
+            now = self._clock()
+            self._expire_watchers(now)
+            entry, wait = self._next_due(now)
+            if entry is None:
+                await self._pause(wait)
+                continue
+            throttle = self._rate.wait_needed()
+            if throttle > 0:
+                await self._pause(throttle)
+                continue
+            self._rate.take()
+            entry.in_flight = True
+            self._in_flight += 1
+            asyncio.get_running_loop().create_task(self._poll(entry))
+            await asyncio.sleep(0)
+
+    def _next_due(self, now: float) -> tuple[_Entry | None, float]:
+        """The entry whose check is due, or how long until one is (at most 1 s)."""
+        with self._lock:
+            while self._heap:
+                due, _, generation, key = self._heap[0]
+                entry = self._entries.get(key)
+                if entry is None or entry.generation != generation or entry.in_flight:
+                    heapq.heappop(self._heap)
+                    continue
+                if due > now:
+                    return None, min(due - now, 1.0)
+                heapq.heappop(self._heap)
+                return entry, 0.0
+        return None, 1.0
+
+    def _expire_watchers(self, now: float) -> None:
+        with self._lock:
+            for entry in self._entries.values():
+                for watcher in [w for w in entry.watchers if w.deadline <= now]:
+                    status = entry.last.status.value if entry.last else TaskStatus.UNKNOWN.value
+                    _deliver(
+                        watcher,
+                        TaskStillRunningError(
+                            f"Task {entry.task_id} is still {status}: it goes on at the provider; "
+                            f"pick it up later with `status {entry.task_id} --wait` or the "
+                            "lookup box.",
+                            task_id=entry.task_id,
+                            status=status,
+                        ),
+                    )
+                    watcher.deadline = float("inf")
+
+    async def _poll(self, entry: _Entry) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            info = await loop.run_in_executor(self._pool, entry.client.get_task, entry.task_id)
+        except AvatarError as error:
+            info = error
+        except Exception as error:  # a bug must not kill the loop for everyone
+            log.exception("polling task %s failed", entry.task_id)
+            info = AvatarError(f"Checking task {entry.task_id} failed unexpectedly ({error}).")
+        self.queries += 1
+        self._in_flight -= 1
+        assert self._wake is not None
+        self._wake.set()
+        now = self._clock()
+        with self._lock:
+            entry.in_flight = False
+            entry.polls += 1
+            watchers = list(entry.watchers)
+            finished = isinstance(info, BaseException) or info.is_terminal
+            if isinstance(info, TaskInfo):
+                entry.last = info
+                if info.status is TaskStatus.SUCCEED:
+                    self.model.learn(entry.kind, _task_seconds(info, now - entry.started))
+            if finished:
+                self._entries.pop((entry.client.base_url, entry.task_id), None)
+            elif entry.watchers:
+                self._schedule(entry, now + self._next_delay(entry, now))
+        for watcher in watchers:
+            _deliver(watcher, info)
+
+
+def _deliver(watcher: _Watcher, item: object) -> None:
+    with contextlib.suppress(RuntimeError):  # that loop is closed: the person left
+        watcher.loop.call_soon_threadsafe(watcher.queue.put_nowait, item)
+
+
+def _age_s(task: TaskInfo) -> float:
+    """How old the task already is, from the provider's own timestamps when plausible."""
+    if task.created_at_ms is None:
+        return 0.0
+    age = time.time() - task.created_at_ms / 1000
+    return age if 0 <= age < 24 * 3600 else 0.0
+
+
+def _task_seconds(task: TaskInfo, observed_s: float) -> float:
+    """How long the task took: the provider's timestamps when present, else what we saw."""
+    if task.created_at_ms and task.updated_at_ms and task.updated_at_ms > task.created_at_ms:
+        return (task.updated_at_ms - task.created_at_ms) / 1000
+    return observed_s
+
+
+_default: PollScheduler | None = None
+_default_lock = threading.Lock()
+
+
+def default_scheduler() -> PollScheduler:
+    """The process's scheduler, made on first use."""
+    global _default
+    with _default_lock:
+        if _default is None:
+            _default = PollScheduler()
+        return _default
