@@ -53,17 +53,18 @@ class _Entry:
 
 
 class _RateLimit:
-    """A token bucket: at most `rate` requests a second, bursts of one second's worth."""
+    """A token bucket holding one token: requests at least 1/rate seconds apart, so no
+    window of one second ever sees more than `rate` of them."""
 
     def __init__(self, rate: float, clock: Callable[[], float]) -> None:
         self.rate = rate
         self._clock = clock
-        self._tokens = max(1.0, rate)
+        self._tokens = 1.0
         self._stamp = clock()
 
     def wait_needed(self) -> float:
         now = self._clock()
-        self._tokens = min(max(1.0, self.rate), self._tokens + (now - self._stamp) * self.rate)
+        self._tokens = min(1.0, self._tokens + (now - self._stamp) * self.rate)
         self._stamp = now
         return 0.0 if self._tokens >= 1 else (1 - self._tokens) / self.rate
 
@@ -238,13 +239,13 @@ class PollScheduler:
         while True:
             now = self._clock()
             self._expire_watchers(now)
+            throttle = self._rate.wait_needed()
+            if throttle > 0:  # over the rate: nothing may be sent before a token is back
+                await self._pause(throttle)
+                continue
             entry, wait = self._next_due(now)
             if entry is None:
                 await self._pause(wait)
-                continue
-            throttle = self._rate.wait_needed()
-            if throttle > 0:
-                await self._pause(throttle)
                 continue
             self._rate.take()
             entry.in_flight = True

@@ -217,3 +217,19 @@ def test_demo_mode_needs_no_key_and_says_so(tmp_path, portrait_path, speech_path
         assert history["data"][0][1] == "done (demo)"
     finally:
         demo.close()
+
+
+def test_the_callback_route_answers_only_live_secrets(running):
+    base = running.url.rstrip("/")
+    unknown = httpx.post(
+        base + "/kling/callback/not-a-live-secret", json={"task_status": "succeed"}
+    )
+    assert unknown.status_code == 404
+    secret, url = running.studio.callbacks.new_url(base)
+    try:
+        assert httpx.post(url, json={"anything": "is ignored"}).status_code == 200
+        too_big = httpx.post(url, content=b"x" * (70 * 1024))
+        assert too_big.status_code == 413
+    finally:
+        running.studio.callbacks.retire(secret)
+    assert httpx.post(url, json={}).status_code == 404

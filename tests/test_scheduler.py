@@ -1,0 +1,202 @@
+"""The poll scheduler: one query per task for any number of watchers, paced, rate-capped,
+woken by callbacks, and never holding a thread per watcher. Time is a fake clock."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import threading
+
+import pytest
+
+from avatar_core import errors as e
+from avatar_core.callbacks import CallbackRegistry
+from avatar_core.client import AvatarRequest, KlingClient
+from avatar_core.pacing import DurationModel, Pacing
+from avatar_core.scheduler import PollScheduler
+from avatar_core.tasks import TaskInfo, TaskStatus
+
+
+class RecordingClient(KlingClient):
+    """The real client, noting when (on the fake clock) each query was made."""
+
+    def __init__(self, *args, clock, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._clock = clock
+        self.query_times: list[float] = []
+
+    def get_task(self, task_id: str) -> TaskInfo:
+        self.query_times.append(self._clock())
+        return super().get_task(task_id)
+
+
+@pytest.fixture
+def recording_client(simulator, fake_time):
+    with RecordingClient(
+        simulator.base_url, "k", sleep=fake_time.sleep, clock=fake_time.clock
+    ) as client:
+        yield client
+
+
+def _create(client, portrait_path, speech_path) -> TaskInfo:
+    return client.create_task(
+        AvatarRequest(
+            image=base64.b64encode(portrait_path.read_bytes()).decode(),
+            sound_file=base64.b64encode(speech_path.read_bytes()).decode(),
+            prompt="hi",
+        )
+    )
+
+
+def _scheduler(fake_time, **kwargs) -> PollScheduler:
+    return PollScheduler(clock=fake_time.clock, sleep=fake_time.asleep, **kwargs)
+
+
+async def _follow(scheduler, client, first, deadline_s=600.0, **kwargs) -> list[TaskInfo]:
+    return [s async for s in scheduler.watch(client, first, deadline_s=deadline_s, **kwargs)]
+
+
+def test_many_watchers_share_one_query_per_check(
+    recording_client, simulator, fake_time, portrait_path, speech_path
+):
+    first = _create(recording_client, portrait_path, speech_path)
+    scheduler = _scheduler(fake_time)
+
+    async def main():
+        return await asyncio.gather(
+            *(_follow(scheduler, recording_client, first) for _ in range(25))
+        )
+
+    results = asyncio.run(main())
+    assert all(r[-1].status is TaskStatus.SUCCEED for r in results)
+    queries = len(recording_client.query_times)
+    assert queries == scheduler.queries
+    assert queries <= 12, "25 watchers must not mean 25 times the queries"
+    assert simulator.stats.count("query") == queries
+
+
+def test_once_durations_are_known_checks_land_just_after_the_end(
+    recording_client, fake_time, portrait_path, speech_path
+):
+    model = DurationModel()
+    model.learn("std", 20.0)  # the simulator's tasks take 20 s (see conftest)
+    scheduler = _scheduler(fake_time, model=model)
+    first = _create(recording_client, portrait_path, speech_path)
+    created = fake_time.now
+    seen = asyncio.run(_follow(scheduler, recording_client, first))
+    assert seen[-1].status is TaskStatus.SUCCEED
+    times = [t - created for t in recording_client.query_times]
+    assert len(times) <= 5, times  # at most one query per 4 s of a 20 s task
+    assert times[-1] - 20.0 <= Pacing().floor_s + 0.01  # seen within a brisk check of the end
+    assert times[0] <= Pacing().first_s + 0.01  # an early check catches quick failures
+
+
+def test_a_quick_failure_is_caught_by_the_early_check(
+    recording_client, simulator, fake_time, portrait_path, speech_path
+):
+    simulator.plan_task(outcome="fail", reason="bad face", task_seconds=1.0)
+    scheduler = _scheduler(fake_time)  # expects the 60 s prior: would not look again for ages
+    first = _create(recording_client, portrait_path, speech_path)
+    created = fake_time.now
+    seen = asyncio.run(_follow(scheduler, recording_client, first))
+    assert seen[-1].status is TaskStatus.FAILED
+    assert recording_client.query_times[-1] - created <= Pacing().first_s + 0.01
+
+
+def test_the_global_rate_cap_holds_across_tasks(
+    recording_client, fake_time, portrait_path, speech_path
+):
+    firsts = [_create(recording_client, portrait_path, speech_path) for _ in range(12)]
+    scheduler = _scheduler(fake_time, rate_per_s=2.0)
+
+    async def main():
+        await asyncio.gather(*(_follow(scheduler, recording_client, f) for f in firsts))
+
+    asyncio.run(main())
+    times = sorted(recording_client.query_times)
+    for i, start in enumerate(times):
+        in_one_second = [t for t in times[i:] if t < start + 1.0]
+        assert len(in_one_second) <= 2, times
+
+
+def test_a_watcher_past_its_deadline_is_told_and_the_task_goes_on(
+    recording_client, simulator, fake_time, portrait_path, speech_path
+):
+    simulator.plan_task(outcome="stuck")
+    scheduler = _scheduler(fake_time)
+    first = _create(recording_client, portrait_path, speech_path)
+    with pytest.raises(e.TaskStillRunningError) as caught:
+        asyncio.run(_follow(scheduler, recording_client, first, deadline_s=30))
+    assert caught.value.task_id == first.task_id
+    assert scheduler.following() == 0  # nobody left watching: polling stops
+
+
+def test_an_error_ends_polling_for_every_watcher(simulator, fake_time):
+    scheduler = _scheduler(fake_time)
+    ghost = TaskInfo(task_id="123123123", status=TaskStatus.SUBMITTED)
+    with KlingClient(simulator.base_url, "k", sleep=fake_time.sleep) as client:
+
+        async def main():
+            return await asyncio.gather(
+                _follow(scheduler, client, ghost), _follow(scheduler, client, ghost),
+                return_exceptions=True,
+            )  # fmt: skip
+
+        results = asyncio.run(main())
+    assert all(isinstance(r, e.NotFoundError) for r in results)
+
+
+def test_a_callback_makes_the_scheduler_check_at_once(
+    recording_client, simulator, fake_time, portrait_path, speech_path
+):
+    scheduler = PollScheduler()  # the real clock: the nudge must beat a 10 s fallback
+    registry = CallbackRegistry(scheduler)
+    first = _create(recording_client, portrait_path, speech_path)
+    secret, url = registry.new_url("https://example.org/app")
+    assert url == f"https://example.org/app/kling/callback/{secret}"
+    registry.bind(secret, recording_client.base_url, first.task_id)
+    seen: list[TaskInfo] = []
+
+    async def main():
+        async for snapshot in scheduler.watch(
+            recording_client, first, deadline_s=120, callbacks=True
+        ):
+            seen.append(snapshot)
+            if len(seen) == 1:
+                return
+
+    def poke_soon():
+        fake_time.sleep(60)  # the task is done at the provider
+        assert registry.receive(secret)
+
+    threading.Timer(0.2, poke_soon).start()
+    asyncio.run(main())
+    assert seen[0].status is TaskStatus.SUCCEED
+    assert not registry.receive("not-a-secret")
+    registry.retire(secret)
+    assert not registry.receive(secret)
+
+
+@pytest.mark.parametrize(
+    ("polls", "elapsed", "expected", "low", "high"),
+    [
+        (0, 0.0, 60.0, 2.0, 2.0),  # the early check
+        (1, 2.0, 20.0, 15.0, 15.0),  # a long jump, capped
+        (2, 17.0, 20.0, 2.0, 2.0),  # to just before the expected end
+        (3, 19.5, 20.0, 0.7, 0.7),  # brisk at the end
+        (9, 60.0, 20.0, 2.0, 15.0),  # slower once it overruns a lot
+    ],
+)
+def test_pacing_places_checks_where_answers_change(polls, elapsed, expected, low, high):
+    delay = Pacing().delay(polls=polls, elapsed_s=elapsed, expected_s=expected)
+    assert low <= delay <= high
+
+
+def test_the_duration_model_learns_a_weighted_mean():
+    model = DurationModel(prior_s=60)
+    assert model.expected("std") == 60 and not model.known("std")
+    model.learn("std", 20)
+    model.learn("std", 30)
+    assert 20 < model.expected("std") < 30
+    model.learn("std", -5)  # nonsense is ignored
+    assert 20 < model.expected("std") < 30
