@@ -30,6 +30,7 @@ from pathlib import Path
 
 from .errors import InputError, MediaToolError
 from .ffmpeg import run_ffmpeg
+from .prep_cache import PreparedCache, content_key
 from .sniff import Kind, sniff
 from .sources import Source, read_source
 from .units import MB, format_bytes, format_seconds
@@ -110,6 +111,9 @@ class _Decoded:
     hit_cap: bool
 
 
+PREPARED_AUDIO: PreparedCache[PreparedAudio] = PreparedCache(lambda p: p.size_bytes)
+
+
 def prepare_audio(
     source: Source, *, trim: bool = False, allow_private_urls: bool = False
 ) -> PreparedAudio:
@@ -120,7 +124,8 @@ def prepare_audio(
     read = read_source(
         source, what="audio", max_bytes=MAX_SOURCE_BYTES, allow_private_urls=allow_private_urls
     )
-    return _prepare(read.data, read.label, trim=trim)
+    key = content_key(read.data, read.label, trim)
+    return PREPARED_AUDIO.get_or_make(key, lambda: _prepare(read.data, read.label, trim=trim))
 
 
 def _prepare(data: bytes, label: str, *, trim: bool) -> PreparedAudio:

@@ -34,6 +34,7 @@ from PIL import Image, ImageCms, ImageFilter, ImageOps, ImageStat, UnidentifiedI
 
 from .errors import InputError
 from .image_metadata import describe_dropped, strip_jpeg, strip_png
+from .prep_cache import PreparedCache, content_key
 from .sniff import sniff
 from .sources import Source, read_source
 from .units import MB, format_bytes, format_size
@@ -101,6 +102,9 @@ class PreparedImage:
         return f"Image: {before} → sent as {after}."
 
 
+PREPARED_IMAGES: PreparedCache[PreparedImage] = PreparedCache(lambda p: p.size_bytes)
+
+
 def prepare_image(source: Source, *, allow_private_urls: bool = False) -> PreparedImage:
     """Read, check and fix a portrait (bytes, a local path or an http(s) URL).
 
@@ -109,7 +113,8 @@ def prepare_image(source: Source, *, allow_private_urls: bool = False) -> Prepar
     read = read_source(
         source, what="image", max_bytes=MAX_SOURCE_BYTES, allow_private_urls=allow_private_urls
     )
-    return _prepare(read.data, read.label)
+    key = content_key(read.data, read.label)
+    return PREPARED_IMAGES.get_or_make(key, lambda: _prepare(read.data, read.label))
 
 
 # --- measuring ----------------------------------------------------------------------------

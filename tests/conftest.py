@@ -68,3 +68,13 @@ def portrait_path() -> Path:
 @pytest.fixture(scope="session")
 def speech_path() -> Path:
     return ASSETS / "hello.mp3"
+
+
+@pytest.fixture(autouse=True)
+def _cold_preparation_caches():
+    """Each test prepares its inputs afresh (some change the limits the results depend on)."""
+    from avatar_core.audio_prep import PREPARED_AUDIO
+    from avatar_core.image_prep import PREPARED_IMAGES
+
+    PREPARED_IMAGES.clear()
+    PREPARED_AUDIO.clear()

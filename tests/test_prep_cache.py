@@ -1,0 +1,63 @@
+"""The same bytes are prepared once, however many people send them at once."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from avatar_core.audio_prep import PREPARED_AUDIO, prepare_audio
+from avatar_core.errors import InputError
+from avatar_core.image_prep import PREPARED_IMAGES, prepare_image
+from avatar_core.prep_cache import PreparedCache
+
+
+def test_an_example_sent_by_many_people_is_prepared_once(portrait_path, speech_path):
+    with ThreadPoolExecutor(8) as pool:
+        images = list(pool.map(lambda _: prepare_image(portrait_path), range(16)))
+        audios = list(pool.map(lambda _: prepare_audio(speech_path), range(16)))
+    assert PREPARED_IMAGES.misses == 1 and PREPARED_AUDIO.misses == 1
+    assert all(i is images[0] for i in images) and all(a is audios[0] for a in audios)
+
+
+def test_different_bytes_or_options_are_prepared_apart(portrait_path, speech_path, tmp_path):
+    copy = tmp_path / "other.jpg"
+    copy.write_bytes(portrait_path.read_bytes() + b"\0")  # one byte more: other content
+    prepare_image(portrait_path)
+    prepare_image(copy)
+    prepare_audio(speech_path)
+    prepare_audio(speech_path, trim=True)
+    assert PREPARED_IMAGES.misses == 2 and PREPARED_AUDIO.misses == 2
+
+
+def test_refusals_are_not_kept_and_concurrent_waiters_get_the_same_error():
+    cache: PreparedCache[bytes] = PreparedCache(len)
+    started, release = threading.Event(), threading.Event()
+    calls = []
+
+    def refuse():
+        calls.append(1)
+        started.set()
+        release.wait(5)
+        raise InputError("no")
+
+    with ThreadPoolExecutor(2) as pool:
+        first = pool.submit(cache.get_or_make, "k", refuse)
+        started.wait(5)
+        second = pool.submit(cache.get_or_make, "k", refuse)
+        release.set()
+        for future in (first, second):
+            with pytest.raises(InputError):
+                future.result()
+    with pytest.raises(InputError):
+        cache.get_or_make("k", refuse)
+    assert len(calls) == 2  # the waiter shared the first try; the refusal was not kept
+
+
+def test_the_cache_stays_within_its_size():
+    cache: PreparedCache[bytes] = PreparedCache(len, max_bytes=100)
+    for n in range(10):
+        cache.get_or_make(n, lambda: b"x" * 40)
+    assert cache.get_or_make(9, lambda: b"new") == b"x" * 40  # the newest is kept
+    assert cache.get_or_make(0, lambda: b"new") == b"new"  # the oldest went
