@@ -79,3 +79,4 @@ class PreparedCache(Generic[T]):
         with self._lock:
             self._done.clear()
             self._held = 0
+            self.hits = self.misses = 0
