@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,6 +62,22 @@ class Routes:
 
     def __init__(self, sim: Simulator) -> None:
         self.sim = sim
+        self._recent: deque[float] = deque()  # when the last API requests came (real time)
+        self._recent_lock = threading.Lock()
+
+    def _over_rate_limit(self) -> bool:
+        """Like the provider's rate limit (Kling code 1302): over N API requests a second."""
+        limit = self.sim.rate_limit_per_s
+        if not limit:
+            return False
+        now = time.monotonic()
+        with self._recent_lock:
+            while self._recent and self._recent[0] <= now - 1.0:
+                self._recent.popleft()
+            if len(self._recent) >= limit:
+                return True
+            self._recent.append(now)
+            return False
 
     # --- dispatch -------------------------------------------------------------------
 
@@ -69,6 +87,13 @@ class Routes:
         route, handler = self._match(request)
         if handler is None:
             response = self._not_found(request)
+            self.sim._stats.request(route, response.status)
+            return response
+        if route != "result" and self._over_rate_limit():
+            response = WireError(1302, "Rate limit exceeded, please slow down").response(
+                self.sim.error_shape
+            )
+            response.headers["Retry-After"] = "1"
             self.sim._stats.request(route, response.status)
             return response
         fault = self.sim._faults.take(route)

@@ -46,6 +46,7 @@ class Simulator:
         work_dir: str | Path | None = None,
         *,
         error_shape: str = "kling",
+        rate_limit_per_s: float | None = None,
         render_max_side: int = DEFAULT_MAX_SIDE,
         callback_interval: float = 0.1,
     ) -> None:
@@ -53,6 +54,7 @@ class Simulator:
             raise ValueError(f"unknown error shape {error_shape!r}")
         self.avatar_query_route = avatar_query_route
         self.error_shape = error_shape  # the shape of the simulator's own (non-fault) errors
+        self.rate_limit_per_s = rate_limit_per_s  # API requests a second before 429 (1302)
         self._temp: tempfile.TemporaryDirectory[str] | None = None
         if work_dir is None:
             self._temp = tempfile.TemporaryDirectory(

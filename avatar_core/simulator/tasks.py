@@ -10,14 +10,16 @@ due to succeed waits for its render, so "succeed" always comes with a playable f
 from __future__ import annotations
 
 import math
+import shutil
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from ..prep_cache import PreparedCache, content_key
 from .render import DEFAULT_MAX_SIDE, RenderError, RenderResult, render_avatar
 from .validation import CreateRequest
 from .wire import WireError, new_numeric_id, new_request_id, now_ms
@@ -110,6 +112,7 @@ class TaskBook:
         self.results_dir = results_dir
         self.inputs_dir = inputs_dir
         self.render_max_side = render_max_side
+        self._renders: PreparedCache[RenderResult] = PreparedCache(lambda r: 1, max_bytes=64)
         self._lock = threading.Lock()
         self._tasks: dict[str, Task] = {}
         self._by_external: dict[tuple[str, str], str] = {}
@@ -228,10 +231,7 @@ class TaskBook:
                     temporary = self.inputs_dir / f"{task.task_id}.{request.sound_format}"
                     temporary.write_bytes(request.sound or b"")
                     audio_path = temporary
-                with _RENDER_SLOTS:
-                    task.render_result = render_avatar(
-                        request.image, audio_path, out_path, max_side=self.render_max_side
-                    )
+                task.render_result = self._render_once(request, audio_path, out_path)
             except RenderError as exc:
                 task.render_error = str(exc)
             except Exception as exc:  # a render bug must fail the task, not hang it
@@ -242,6 +242,26 @@ class TaskBook:
                 finished.set()
 
         threading.Thread(target=work, name=f"render-{task.task_id}", daemon=True).start()
+
+    def _render_once(
+        self, request: CreateRequest, audio_path: Path, out_path: Path
+    ) -> RenderResult:
+        """Render, or copy the video already rendered from the very same inputs (a demo's
+        example sent by a crowd is rendered once)."""
+        sound = request.sound if request.sound is not None else audio_path.read_bytes()
+        key = content_key(request.image + b"|" + sound, self.render_max_side)
+
+        def render() -> RenderResult:
+            with _RENDER_SLOTS:
+                return render_avatar(
+                    request.image, audio_path, out_path, max_side=self.render_max_side
+                )
+
+        result = self._renders.get_or_make(key, render)
+        if result.path != out_path:
+            shutil.copyfile(result.path, out_path)
+            result = replace(result, path=out_path)
+        return result
 
     def join_renders(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
