@@ -56,6 +56,14 @@ _KEEP_FORMATS = {"MP3": "mp3", "WAV": "wav", "M4A": "m4a", "MP4": "m4a", "AAC": 
 _STREAM = re.compile(r"Stream #0:\d+[^:]*: (Audio|Video): ([A-Za-z0-9_]+)(.*)")
 _DURATION = re.compile(r"Duration: (\d+):(\d\d):(\d\d(?:\.\d+)?)")
 _TRUNCATED_HINTS = ("partial file", "moov atom not found")
+# The analysis decode is bounded to stereo at 48 kHz whatever the source claims, so a few
+# kilobytes of 8-channel 192 kHz silence cannot decode into gigabytes of samples in memory.
+_DECODE_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
+_BOUNDED_PCM = "aformat=sample_fmts=s16:channel_layouts=mono|stereo:sample_rates=" + "|".join(
+    map(str, _DECODE_RATES)
+)
+_RATE_AND_LAYOUT = re.compile(r"\b(\d+) Hz, ([^,]+)")
+_LAYOUT_CHANNELS = {"mono": 1, "stereo": 2, "1 channels": 1, "2 channels": 2}
 
 
 @dataclass(frozen=True)
@@ -109,6 +117,7 @@ class _Decoded:
     has_video: bool
     header_seconds: float | None
     hit_cap: bool
+    source_format: tuple[int, int] | None = None  # (Hz, channels) when plain mono or stereo
 
 
 PREPARED_AUDIO: PreparedCache[PreparedAudio] = PreparedCache(lambda p: p.size_bytes)
@@ -154,7 +163,7 @@ def _decode(data: bytes, kind: Kind, folder: Path, where: str) -> _Decoded:
         [
             "-v", "info", "-nostats",
             "-f", kind.demuxer or "", "-i", f"file:{source}",
-            "-map", "0:a:0", "-vn", "-sn", "-dn",
+            "-map", "0:a:0", "-vn", "-sn", "-dn", "-af", _BOUNDED_PCM,
             "-t", f"{MAX_ANALYSED_SECONDS:g}",
             "-f", "wav", "-acodec", "pcm_s16le", "pipe:1",
         ]
@@ -192,7 +201,16 @@ def _decode(data: bytes, kind: Kind, folder: Path, where: str) -> _Decoded:
         has_video=bool(video),
         header_seconds=header_seconds,
         hit_cap=seconds >= MAX_ANALYSED_SECONDS - 0.01,
+        source_format=_plain_format(audio[0][2]) if audio else None,
     )
+
+
+def _plain_format(stream_text: str) -> tuple[int, int] | None:
+    """(Hz, channels) from ffmpeg's description of a mono or stereo stream, else None."""
+    found = _RATE_AND_LAYOUT.search(stream_text)
+    if found is None or found.group(2).strip() not in _LAYOUT_CHANNELS:
+        return None
+    return int(found.group(1)), _LAYOUT_CHANNELS[found.group(2).strip()]
 
 
 def _wav_is_sound(data: bytes) -> bool:
@@ -233,7 +251,7 @@ def _check_and_fix(
     source_seconds: float | None = seconds
     if decoded.hit_cap:
         header = decoded.header_seconds
-        source_seconds = header if header and header > seconds else None
+        source_seconds = header if header and header >= seconds else None
     if source_seconds is not None:
         shown = format_seconds(source_seconds, MIN_SECONDS, MAX_SECONDS)
         length = f"{shown} long"
@@ -272,6 +290,7 @@ def _check_and_fix(
         and not decoded.has_video
         and len(data) <= MAX_OUTPUT_BYTES
         and (kind.name != "WAV" or _wav_is_sound(data))
+        and decoded.source_format == (segment.frame_rate, segment.channels)
     )
     if keep:
         return PreparedAudio(
@@ -324,6 +343,11 @@ def _conversion_sentence(
             f"Converted to {target} because the {source_format.upper()} file is "
             f"{format_bytes(size)} and Kling takes at most {format_bytes(MAX_OUTPUT_BYTES)}."
         )
+    if kind.name in _KEEP_FORMATS and decoded.source_format is None:
+        return f"Converted to {target}: a voice needs no more than two channels."
+    if kind.name in _KEEP_FORMATS and decoded.source_format[0] not in _DECODE_RATES:
+        rate = decoded.source_format[0]
+        return f"Converted to {target}: Kling may not read {rate / 1000:g} kHz sound."
     if kind.name in _KEEP_FORMATS:
         codec = decoded.codec or "its encoding"
         return f"Converted to {target}: Kling may not read {source_format.upper()} with {codec}."

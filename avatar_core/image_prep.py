@@ -27,6 +27,7 @@ import base64
 import functools
 import io
 import re
+import struct
 import warnings
 from dataclasses import dataclass, field
 
@@ -56,7 +57,11 @@ _WANTED_FORMATS = ("JPEG", "MPO", "PNG", "WEBP", "GIF", "BMP", "DIB", "TIFF", "A
 _FORMAT_NAMES = {"MPO": "jpeg", "DIB": "bmp"}
 _GPS_IFD = 0x8825
 _ORIENTATION = 0x0112
-_DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, KeyError)
+# What Pillow raises for damaged files: TIFF says "Missing dimensions" with a TypeError,
+# packed headers fail with struct.error.
+_DECODE_ERRORS = (
+    OSError, SyntaxError, ValueError, EOFError, IndexError, KeyError, TypeError, struct.error
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -129,10 +134,11 @@ def _open_formats() -> tuple[str, ...]:
 def _open(data: bytes, label: str) -> Image.Image:
     where = f" {label}" if label else ""
     try:
-        # Pillow warns between ~89 and ~179 MP; the size is checked against MAX_PIXELS
-        # right after opening, from the header, before anything is decoded.
+        # Pillow warns between ~89 and ~179 MP (the size is checked against MAX_PIXELS
+        # right after opening, from the header, before anything is decoded) and about
+        # damaged EXIF; neither belongs on a person's screen, and damage is reported below.
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            warnings.simplefilter("ignore")
             return Image.open(io.BytesIO(data), formats=_open_formats())
     except Image.DecompressionBombError as exc:
         found = re.search(r"\((\d+) pixels\)", str(exc))
@@ -157,7 +163,9 @@ def _open(data: bytes, label: str) -> Image.Image:
 
 def _orientation(img: Image.Image) -> int:
     try:
-        value = int(img.getexif().get(_ORIENTATION, 1))
+        with warnings.catch_warnings():  # damaged EXIF: Pillow warns on stderr, mid-CLI output
+            warnings.simplefilter("ignore")
+            value = int(img.getexif().get(_ORIENTATION, 1))
     except _DECODE_ERRORS:
         return 1
     return value if 1 <= value <= 8 else 1
@@ -165,7 +173,9 @@ def _orientation(img: Image.Image) -> int:
 
 def _has_gps(img: Image.Image) -> bool:
     try:
-        return bool(img.getexif().get_ifd(_GPS_IFD))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return bool(img.getexif().get_ifd(_GPS_IFD))
     except _DECODE_ERRORS:
         return False
 
@@ -358,6 +368,19 @@ def _load(img: Image.Image, fmt: str, where: str) -> None:
         ) from exc
 
 
+def _frame_count(img: Image.Image, fmt: str, where: str) -> int:
+    """How many frames the picture has; counting reads every frame's header, so a damaged
+    later frame (a TIFF page without a size, say) is reported like any other damage."""
+    try:
+        return int(getattr(img, "n_frames", 1))
+    except _DECODE_ERRORS as exc:
+        raise InputError(
+            f"The image{where} is truncated or damaged (its {fmt.upper()} data could not be "
+            "decoded); export or download it again.",
+            field="image",
+        ) from exc
+
+
 def _fix(
     img: Image.Image,
     fmt: str,
@@ -373,7 +396,7 @@ def _fix(
         stored = (target[1], target[0]) if orientation >= 5 else target
         img.draft(None, stored)  # libjpeg decodes at 1/2, 1/4 or 1/8 scale when enough
     _load(img, fmt, where)
-    if getattr(img, "n_frames", 1) > 1:
+    if _frame_count(img, fmt, where) > 1:
         changes.append(f"Used the first frame of the animated {fmt.upper()}.")
     if orientation != 1:
         img = ImageOps.exif_transpose(img)

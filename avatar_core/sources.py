@@ -88,6 +88,12 @@ def _read_file(path: Path, what: str, max_bytes: int) -> tuple[bytes, str]:
             )
         with path.open("rb") as handle:
             data = handle.read(max_bytes + 1)
+        if len(data) > max_bytes:  # a device or a growing file: its size said nothing
+            raise InputError(
+                f"The {what} file {label} is more than {format_bytes(max_bytes)}; the most this "
+                f"app reads is {format_bytes(max_bytes)}: use a smaller file.",
+                field=what,
+            )
     except FileNotFoundError as exc:
         raise InputError(
             f"The {what} file {label} was not found; check the path.", field=what

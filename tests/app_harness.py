@@ -1,0 +1,70 @@
+"""The real Gradio app in this process, on a free port, driven through gradio_client.
+
+The app's studio and its simulator share a fake clock, so polls, retries and back-offs
+cost no real time; only what the simulator does for real (renders, `slow` faults) does.
+"""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+
+from gradio_client import Client, handle_file
+from live import free_port
+
+import app as app_module
+from avatar_core.client import KlingClient
+from avatar_core.config import Secret, Settings
+from avatar_core.simulator import Simulator
+from avatar_core.studio import Studio
+from conftest import FakeTime
+
+
+def make_studio(
+    sim: Simulator,
+    time: FakeTime,
+    data_dir: Path,
+    *,
+    key: str = "app-key",
+    http_timeout: float = 30.0,
+) -> Studio:
+    """A studio on `sim` with `key`, whose waiting follows the fake clock."""
+    settings = Settings(api_key=Secret(key), base_url=sim.base_url or "", data_dir=data_dir)
+    client = KlingClient(settings.base_url, key, sleep=time.sleep, timeout=http_timeout)
+    options: dict[str, object] = {"client": client, "clock": time.clock, "sleep": time.sleep}
+    if "scheduler" in inspect.signature(Studio).parameters:
+        from avatar_core.scheduler import PollScheduler
+
+        options["scheduler"] = PollScheduler(clock=time.clock, sleep=time.asleep)
+    return Studio(settings, **options)  # type: ignore[arg-type]
+
+
+class InProcessApp:
+    """`app.build_app(studio)` served on loopback, as `python app.py` serves it."""
+
+    def __init__(self, studio: Studio) -> None:
+        self.studio = studio
+        self.blocks = app_module.build_app(studio).queue()
+        self.server, self.url, _ = self.blocks.launch(
+            server_name="127.0.0.1",
+            server_port=free_port(),
+            prevent_thread_lock=True,
+            quiet=True,
+            **app_module.launch_options(studio.settings),
+        )
+        add_route = getattr(app_module, "add_callback_route", None)
+        if add_route is not None:
+            add_route(self.server, studio.callbacks)
+
+    def client(self) -> Client:
+        return Client(self.url, verbose=False)
+
+    def close(self) -> None:
+        self.blocks.close()
+
+
+def generate(client: Client, image: Path, audio: Path, prompt: str = "", mode: str = "std") -> str:
+    """`/generate` as the README shows it; the video's path (AppError on failure)."""
+    return client.predict(
+        handle_file(str(image)), handle_file(str(audio)), prompt, mode, api_name="/generate"
+    )
