@@ -6,6 +6,9 @@
 - AVATAR_PUBLIC_URL: the app's public base URL for provider callbacks (SPACE_HOST gives it too).
 - AVATAR_ALLOW_PRIVATE_URLS: "1" lets input URLs point at loopback or private hosts (local dev).
 - AVATAR_DEMO_TASK_SECONDS: how long a simulated task takes in demo mode (default 8).
+- AVATAR_HTTP_TIMEOUT: seconds to wait for the provider to answer one request (default 30;
+  video downloads wait twice as long between two pieces of the file).
+- AVATAR_MAX_QUERIES_PER_S: the most status queries a second this process sends (default 10).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 DEFAULT_BASE_URL = "https://api.cometapi.com"
+DEFAULT_HTTP_TIMEOUT_S = 30.0
 
 
 class Secret:
@@ -59,6 +63,13 @@ def _seconds(value: str | None, *, default: float) -> float:
     return number if number >= 0 else default
 
 
+def http_timeout_from_env(environ: Mapping[str, str] | None = None) -> float:
+    """AVATAR_HTTP_TIMEOUT, for HTTP clients made without Settings at hand (never 0)."""
+    env = os.environ if environ is None else environ
+    seconds = _seconds(env.get("AVATAR_HTTP_TIMEOUT"), default=DEFAULT_HTTP_TIMEOUT_S)
+    return seconds or DEFAULT_HTTP_TIMEOUT_S
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything configurable, with the defaults the README documents."""
@@ -69,6 +80,8 @@ class Settings:
     public_url: str | None = None
     allow_private_urls: bool = False
     demo_task_seconds: float = 8.0
+    http_timeout_s: float = DEFAULT_HTTP_TIMEOUT_S
+    max_queries_per_s: float = 10.0
 
     @property
     def demo_mode(self) -> bool:
@@ -93,4 +106,6 @@ class Settings:
             public_url=public.rstrip("/") or None,
             allow_private_urls=_truthy(env.get("AVATAR_ALLOW_PRIVATE_URLS")),
             demo_task_seconds=_seconds(env.get("AVATAR_DEMO_TASK_SECONDS"), default=8.0),
+            http_timeout_s=http_timeout_from_env(env),
+            max_queries_per_s=_seconds(env.get("AVATAR_MAX_QUERIES_PER_S"), default=10.0) or 10.0,
         )

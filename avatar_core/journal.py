@@ -58,6 +58,7 @@ class Job:
     video_path: str | None = None
     video_seconds: float | None = None
     units_charged: str | None = None
+    task_seconds: float | None = None  # how long the provider took, by its own clock
     error: str | None = None
 
 
@@ -82,6 +83,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     video_path TEXT,
     video_seconds REAL,
     units_charged TEXT,
+    task_seconds REAL,
     error TEXT
 );
 CREATE INDEX IF NOT EXISTS jobs_task ON jobs(task_id);
@@ -200,6 +202,16 @@ class Journal:
                 "SELECT * FROM jobs ORDER BY created_at DESC LIMIT ?", (limit,)
             ).fetchall()
         return [_row_to_job(r) for r in rows]
+
+    def task_durations(self, limit: int = 50) -> list[tuple[str, float]]:
+        """(mode, seconds) of the latest finished tasks, oldest first: how long tasks take."""
+        with self._connection() as db:
+            rows = db.execute(
+                "SELECT mode, task_seconds FROM jobs WHERE task_seconds IS NOT NULL "
+                "ORDER BY created_at DESC LIMIT ?",
+                (limit,),
+            ).fetchall()
+        return [(row["mode"], row["task_seconds"]) for row in reversed(rows)]
 
     def unfinished(self) -> list[Job]:
         open_stages = [s.value for s in Stage if not s.is_finished]

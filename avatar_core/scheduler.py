@@ -28,6 +28,7 @@ from .tasks import TaskInfo, TaskStatus
 log = logging.getLogger(__name__)
 
 DEFAULT_RATE_PER_S = 10.0
+_EPSILON = 1e-3  # seconds: closer than this counts as now (float sums drift)
 
 
 @dataclass
@@ -66,7 +67,9 @@ class _RateLimit:
         now = self._clock()
         self._tokens = min(1.0, self._tokens + (now - self._stamp) * self.rate)
         self._stamp = now
-        return 0.0 if self._tokens >= 1 else (1 - self._tokens) / self.rate
+        if self._tokens >= 1 - _EPSILON:  # float dust must not stall the loop
+            return 0.0
+        return max((1 - self._tokens) / self.rate, _EPSILON)
 
     def take(self) -> None:
         self._tokens -= 1
@@ -262,7 +265,7 @@ class PollScheduler:
                 if entry is None or entry.generation != generation or entry.in_flight:
                     heapq.heappop(self._heap)
                     continue
-                if due > now:
+                if due > now + _EPSILON:
                     return None, min(due - now, 1.0)
                 heapq.heappop(self._heap)
                 return entry, 0.0
@@ -331,19 +334,17 @@ def _age_s(task: TaskInfo) -> float:
 
 def _task_seconds(task: TaskInfo, observed_s: float) -> float:
     """How long the task took: the provider's timestamps when present, else what we saw."""
-    if task.created_at_ms and task.updated_at_ms and task.updated_at_ms > task.created_at_ms:
-        return (task.updated_at_ms - task.created_at_ms) / 1000
-    return observed_s
+    return task.seconds_taken or observed_s
 
 
 _default: PollScheduler | None = None
 _default_lock = threading.Lock()
 
 
-def default_scheduler() -> PollScheduler:
-    """The process's scheduler, made on first use."""
+def default_scheduler(rate_per_s: float = DEFAULT_RATE_PER_S) -> PollScheduler:
+    """The process's scheduler, made on first use (with that first caller's rate)."""
     global _default
     with _default_lock:
         if _default is None:
-            _default = PollScheduler()
+            _default = PollScheduler(rate_per_s=rate_per_s)
         return _default

@@ -112,7 +112,9 @@ class Studio:
         self.settings = settings
         self.demo = settings.demo_mode
         self.journal = journal or Journal(settings.data_dir)
-        self.scheduler = scheduler or default_scheduler()
+        self.scheduler = scheduler or default_scheduler(settings.max_queries_per_s)
+        for mode, seconds in self.journal.task_durations():  # pace polls from experience
+            self.scheduler.model.learn(mode, seconds)
         self.callbacks = callbacks or CallbackRegistry(self.scheduler)
         self._schedule = schedule
         self._retry = retry
@@ -446,6 +448,7 @@ class Studio:
             video_url=task.video_url,
             video_seconds=task.video_duration_s,
             units_charged=task.units_charged,
+            task_seconds=task.seconds_taken,
         )
 
     def _store(self, job: Job, task: TaskInfo) -> Job:

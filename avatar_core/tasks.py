@@ -62,6 +62,14 @@ class TaskInfo:
     def is_terminal(self) -> bool:
         return self.status.is_terminal
 
+    @property
+    def seconds_taken(self) -> float | None:
+        """How long a finished task took, by the provider's own timestamps."""
+        if self.is_terminal and self.created_at_ms and self.updated_at_ms:
+            taken = (self.updated_at_ms - self.created_at_ms) / 1000
+            return taken if 0 < taken < 24 * 3600 else None
+        return None
+
     @classmethod
     def from_data(cls, data: dict[str, Any]) -> TaskInfo:
         result = data.get("task_result") if isinstance(data.get("task_result"), dict) else {}
