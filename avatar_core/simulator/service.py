@@ -47,6 +47,7 @@ class Simulator:
         *,
         error_shape: str = "kling",
         rate_limit_per_s: float | None = None,
+        task_seconds_jitter: float = 0.0,
         render_max_side: int = DEFAULT_MAX_SIDE,
         callback_interval: float = 0.1,
     ) -> None:
@@ -71,6 +72,7 @@ class Simulator:
             clock=clock,
             submit_seconds=float(submit_seconds),
             task_seconds=float(task_seconds),
+            task_seconds_jitter=float(task_seconds_jitter),
             results_dir=results,
             inputs_dir=self.work_dir / "inputs",
             render_max_side=render_max_side,

@@ -10,6 +10,7 @@ due to succeed waits for its render, so "succeed" always comes with a playable f
 from __future__ import annotations
 
 import math
+import random
 import shutil
 import threading
 import time
@@ -105,10 +106,12 @@ class TaskBook:
         results_dir: Path,
         inputs_dir: Path,
         render_max_side: int = DEFAULT_MAX_SIDE,
+        task_seconds_jitter: float = 0.0,
     ) -> None:
         self.clock = clock
         self.submit_seconds = submit_seconds
         self.task_seconds = task_seconds
+        self.task_seconds_jitter = task_seconds_jitter  # ± seconds, so tasks vary like real ones
         self.results_dir = results_dir
         self.inputs_dir = inputs_dir
         self.render_max_side = render_max_side
@@ -171,7 +174,9 @@ class TaskBook:
                 created_at=now_ms(),
                 outcome=plan.outcome,
                 reason=plan.reason or DEFAULT_FAIL_REASON,
-                task_seconds=self.task_seconds if plan.task_seconds is None else plan.task_seconds,
+                task_seconds=self._task_seconds()
+                if plan.task_seconds is None
+                else plan.task_seconds,
                 submit_seconds=self.submit_seconds,
                 mode=request.mode,
                 audio_seconds=request.audio_seconds,
@@ -186,6 +191,11 @@ class TaskBook:
         if task.render_done is not None:
             self._start_render(task, request)
         return task
+
+    def _task_seconds(self) -> float:
+        jitter = self.task_seconds_jitter
+        spread = random.uniform(-jitter, jitter) if jitter else 0.0
+        return max(self.submit_seconds, self.task_seconds + spread)
 
     def find(self, account: str, ident: str) -> Task | None:
         """A task of `account` by its task_id or its external_task_id."""
