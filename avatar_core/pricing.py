@@ -1,0 +1,58 @@
+"""What a video is likely to cost: the estimate shown next to the mode before Generate.
+
+Kling Avatar bills by the second of video, and the video is as long as the voice, so the
+estimate is the voice's seconds times the chosen mode's price per second.
+
+THE PRICES BELOW ARE ASSUMPTIONS, not figures published by CometAPI or Kling for this
+app: check the provider's current price list and edit `PRICE_PER_SECOND` (this is the
+only place prices live). The provider's own charge for a finished task, when it reports
+one, is shown beside the video as "credits charged".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+CURRENCY = "USD"
+CURRENCY_SYMBOL = "$"
+
+# mode -> ASSUMED price in USD per second of video. Edit to match the provider's price list.
+PRICE_PER_SECOND: dict[str, float] = {
+    "std": 0.06,  # ASSUMED
+    "pro": 0.12,  # ASSUMED
+}
+PRICES_ARE_ASSUMED = True  # set to False once the table above is checked against the provider
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """`seconds` of video in `mode` at `price_per_second`: about `total` in CURRENCY."""
+
+    seconds: float
+    mode: str
+    price_per_second: float
+    total: float
+    assumed: bool = PRICES_ARE_ASSUMED
+
+
+def estimate_cost(seconds: float | None, mode: str) -> Estimate | None:
+    """The estimate for a voice of `seconds` in `mode`; None when either is unknown."""
+    price = PRICE_PER_SECOND.get(mode)
+    if price is None or seconds is None or seconds <= 0:
+        return None
+    return Estimate(seconds=seconds, mode=mode, price_per_second=price, total=seconds * price)
+
+
+def format_money(amount: float) -> str:
+    """`$0.31`; amounts under a cent show as `<$0.01`."""
+    if 0 < amount < 0.005:
+        return f"<{CURRENCY_SYMBOL}0.01"
+    return f"{CURRENCY_SYMBOL}{amount:.2f}"
+
+
+def format_rate(price_per_second: float) -> str:
+    """`$0.06/s` (as many decimals as the price needs, at least two)."""
+    text = f"{price_per_second:.4f}".rstrip("0")
+    if len(text.split(".")[1]) < 2:
+        text = f"{price_per_second:.2f}"
+    return f"{CURRENCY_SYMBOL}{text}/s"
