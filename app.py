@@ -23,12 +23,20 @@ from avatar_core.audio_prep import prepare_audio
 from avatar_core.callbacks import CALLBACK_PATH, MAX_CALLBACK_BYTES, CallbackRegistry
 from avatar_core.config import Settings
 from avatar_core.demo import DEMO_NOTICE
-from avatar_core.errors import AvatarError, InputError
+from avatar_core.errors import (
+    AuthenticationError,
+    AvatarError,
+    InputError,
+    PermissionDeniedError,
+)
+from avatar_core.faces import face_warnings
 from avatar_core.image_prep import prepare_image
 from avatar_core.journal import Job, Stage
+from avatar_core.pricing import Estimate, estimate_cost, format_money, format_rate
 from avatar_core.request_fields import DEFAULT_PROMPT, MAX_PROMPT_CHARS
 from avatar_core.studio import Progress, Step, Studio, afinal_progress, with_heartbeat
 from avatar_core.voices import DEFAULT_VOICE, VOICES
+from ui_text import I18N, t
 
 log = logging.getLogger("talking_avatar_studio")
 
@@ -48,6 +56,32 @@ STAGE_LABELS = {
 CSS = """
 #status {min-height: 3em}
 .verdict p {margin: 0.2em 0}
+#cost p {margin: 0.2em 0}
+button:focus-visible, input:focus-visible, textarea:focus-visible {
+    outline: 3px solid #4f46e5; outline-offset: 2px;
+}
+@media (max-width: 480px) {
+    .gradio-container {padding-left: 6px !important; padding-right: 6px !important}
+    #result video {max-height: 60vh}
+}
+"""
+# Screen readers announce the status and the verdicts as they change (Gradio renders the
+# page itself, so the attributes are set once its elements exist).
+A11Y_JS = """
+() => {
+    const live = {status: "status", portrait_verdict: null, voice_verdict: null, cost: null};
+    const mark = () => {
+        for (const [id, role] of Object.entries(live)) {
+            const element = document.getElementById(id);
+            if (!element || element.getAttribute("aria-live")) continue;
+            element.setAttribute("aria-live", "polite");
+            element.setAttribute("aria-atomic", "true");
+            if (role) element.setAttribute("role", role);
+        }
+    };
+    mark();
+    new MutationObserver(mark).observe(document.body, {childList: true, subtree: true});
+}
 """
 
 
@@ -107,6 +141,16 @@ def _details(progress: Progress) -> str:
     return " · ".join(r for r in rows if r)
 
 
+def _cost_text(estimate: Estimate | None) -> str:
+    """The estimate beside the mode (one translated label plus the numbers)."""
+    if estimate is None:
+        return str(t("cost_unknown"))
+    return (
+        f"💰 {t('cost_label')} **≈ {format_money(estimate.total)}** "
+        f"({estimate.seconds:.1f} s × {format_rate(estimate.price_per_second)}, {estimate.mode})"
+    )
+
+
 def _history_rows(jobs: list[Job]) -> list[list[Any]]:
     rows = []
     for job in jobs:
@@ -138,7 +182,7 @@ async def _stream(events: AsyncIterator[Progress]) -> AsyncIterator[tuple[str, A
             else:
                 yield _status(progress.message), gr.skip(), _details(progress)
     except AvatarError as error:
-        yield _status(str(error), "error"), gr.skip(), gr.skip()
+        yield _verdict_error(error), gr.skip(), gr.skip()
 
 
 # --- the app ----------------------------------------------------------------------------------
@@ -163,12 +207,16 @@ def build_app(studio: Studio) -> gr.Blocks:
             )
         except AvatarError as error:
             return _verdict_error(error)
-        return _verdict_ok(prepared.summary(), prepared.changes, prepared.warnings)
+        warnings = prepared.warnings + face_warnings(prepared.data)
+        return _verdict_ok(prepared.summary(), prepared.changes, warnings)
 
-    def check_voice(audio_path: str | None, audio_url: str, trim: bool, key: str | None) -> str:
+    def check_voice(
+        audio_path: str | None, audio_url: str, trim: bool, key: str | None
+    ) -> tuple[str, float | None]:
+        """The voice's verdict, and its length in seconds (for the cost estimate)."""
         source = audio_path or (audio_url or "").strip()
         if not source:
-            return ""
+            return "", None
         try:
             prepared = prepare_audio(
                 source,
@@ -176,14 +224,23 @@ def build_app(studio: Studio) -> gr.Blocks:
                 allow_private_urls=session_studio(key).settings.allow_private_urls,
             )
         except AvatarError as error:
-            return _verdict_error(error)
-        return _verdict_ok(prepared.summary(), prepared.changes, prepared.warnings)
+            return _verdict_error(error), None
+        verdict = _verdict_ok(prepared.summary(), prepared.changes, prepared.warnings)
+        return verdict, prepared.duration_s
 
     def count_prompt(prompt: str) -> str:
         used = len(prompt or "")
-        note = " (empty: a default prompt is sent)" if not (prompt or "").strip() else ""
-        over = " ❌ too long" if used > MAX_PROMPT_CHARS else ""
-        return f"{used} / {MAX_PROMPT_CHARS} characters{note}{over}"
+        if used > MAX_PROMPT_CHARS:
+            return f"{used} / {MAX_PROMPT_CHARS} {t('chars_too_long')}"
+        if not (prompt or "").strip():
+            return f"{used} / {MAX_PROMPT_CHARS} {t('chars_empty')}"
+        return f"{used} / {MAX_PROMPT_CHARS} {t('chars')}"
+
+    def show_cost(
+        voice_source: str, file_seconds: float | None, speech_seconds: float | None, mode: str
+    ) -> str:
+        spoken = voice_source not in VOICE_SOURCES[:2]  # text to speech, or its audio id
+        return _cost_text(estimate_cost(speech_seconds if spoken else file_seconds, mode))
 
     def show_voice_source(source: str):
         return [gr.update(visible=source == name) for name in VOICE_SOURCES]
@@ -192,13 +249,14 @@ def build_app(studio: Studio) -> gr.Blocks:
         try:
             result = session_studio(key).speak(text, voice, VOICES[voice][0], speed)
         except AvatarError as error:
-            return gr.skip(), gr.skip(), None, _verdict_error(error)
+            return gr.skip(), gr.skip(), None, _verdict_error(error), None
         length = f"{result.duration_s:.1f} s" if result.duration_s else "unknown length"
         return (
             result.audio_id,
             result.task_id or "",
             result.url,
             f"✅ Speech made ({length}): its audio id is filled in below.",
+            result.duration_s,  # a State: not part of what /tts returns
         )
 
     async def run_generate(
@@ -207,8 +265,7 @@ def build_app(studio: Studio) -> gr.Blocks:
     ) -> AsyncIterator[tuple[str, Any, str]]:  # fmt: skip
         image = image_path or (image_url or "").strip() or None
         if image is None:
-            message = "Add a portrait first: upload, webcam, paste, or an image URL."
-            yield _status(message, "error"), None, ""
+            yield _status(t("need_portrait"), "error"), None, ""
             return
         audio, use_audio_id, prior = None, None, None
         if voice_source == VOICE_SOURCES[0]:
@@ -233,7 +290,7 @@ def build_app(studio: Studio) -> gr.Blocks:
     async def run_lookup(task_id: str, key: str | None) -> AsyncIterator[tuple[str, Any, str]]:
         task_id = (task_id or "").strip()
         if not task_id:
-            yield _status("Type a task id first.", "error"), None, ""
+            yield _status(t("need_task_id"), "error"), None, ""
             return
         async for update in _stream(session_studio(key).afollow(task_id)):
             yield update
@@ -261,9 +318,16 @@ def build_app(studio: Studio) -> gr.Blocks:
 
     def use_key(key_text: str):
         key = (key_text or "").strip() or None
-        if key:
-            return key, "", gr.update(visible=False), "🔑 This browser session now uses your key."
-        return None, "", gr.update(visible=studio.demo), "Key forgotten."
+        if not key:
+            return None, "", gr.update(visible=studio.demo), "Key forgotten."
+        try:
+            session_studio(key).check_key()
+        except (AuthenticationError, PermissionDeniedError) as error:
+            return gr.skip(), "", gr.skip(), f"❌ {error}"
+        except AvatarError as error:
+            note = f"🔑 This browser session now uses your key (not checked just now: {error})"
+            return key, "", gr.update(visible=False), note
+        return key, "", gr.update(visible=False), "🔑 This browser session now uses your key."
 
     def refresh_history() -> list[list[Any]]:
         return _history_rows(studio.journal.recent(100))
@@ -284,16 +348,15 @@ def build_app(studio: Studio) -> gr.Blocks:
 
     with gr.Blocks(title="Talking Avatar Studio") as app:
         key_state = gr.State(None)
-        gr.Markdown(
-            "# Talking Avatar Studio\n"
-            "One portrait and one voice become a talking-avatar video with Kling Avatar."
-        )
-        banner = gr.Markdown(f"> 🧪 **{DEMO_NOTICE}**", visible=studio.demo, elem_id="demo_banner")
+        voice_seconds = gr.State(None)  # the checked voice file's length, for the estimate
+        speech_seconds = gr.State(None)  # the text to speech audio's length
+        gr.Markdown(t("intro"))
+        banner = gr.Markdown(t("demo_banner"), visible=studio.demo, elem_id="demo_banner")
 
         with gr.Row():
             with gr.Column(scale=1):
                 portrait = gr.Image(
-                    label="Portrait (a face, at least 300×300 px)",
+                    label=t("portrait"),
                     type="filepath",
                     image_mode=None,
                     sources=["upload", "webcam", "clipboard"],
@@ -301,30 +364,37 @@ def build_app(studio: Studio) -> gr.Blocks:
                     height=320,
                 )
                 portrait_url = gr.Textbox(
-                    label="…or a portrait URL", placeholder="https://…", elem_id="portrait_url"
+                    label=t("portrait_url"), placeholder="https://…", elem_id="portrait_url"
                 )
                 portrait_verdict = gr.Markdown(elem_id="portrait_verdict", elem_classes="verdict")
 
                 voice_source = gr.Radio(
-                    list(VOICE_SOURCES),
+                    [
+                        (t(key), name)
+                        for key, name in zip(
+                            ("source_file", "source_url", "source_tts", "source_audio_id"),
+                            VOICE_SOURCES,
+                            strict=True,
+                        )
+                    ],
                     value=VOICE_SOURCES[0],
-                    label="Voice from",
+                    label=t("voice_from"),
                     elem_id="voice_source",
                 )
                 with gr.Group(visible=True) as voice_file_group:
                     voice = gr.Audio(
-                        label="Voice (2 to 60 s)",
+                        label=t("voice"),
                         type="filepath",
                         sources=["upload", "microphone"],
                         elem_id="voice",
                     )
                 with gr.Group(visible=False) as voice_url_group:
                     voice_url = gr.Textbox(
-                        label="Voice URL", placeholder="https://….mp3", elem_id="voice_url"
+                        label=t("voice_url"), placeholder="https://….mp3", elem_id="voice_url"
                     )
                 with gr.Group(visible=False) as tts_group:
                     tts_text = gr.Textbox(
-                        label="Text to speak (Kling text to speech, up to 1000 characters)",
+                        label=t("tts_text"),
                         lines=3,
                         elem_id="tts_text",
                     )
@@ -332,26 +402,28 @@ def build_app(studio: Studio) -> gr.Blocks:
                         tts_voice = gr.Dropdown(
                             [(f"{label} ({vid})", vid) for vid, (_, label) in VOICES.items()],
                             value=DEFAULT_VOICE,
-                            label="Voice",
+                            label=t("tts_voice"),
                             elem_id="tts_voice",
                         )
-                        tts_speed = gr.Slider(0.8, 2.0, value=1.0, step=0.1, label="Speed")
-                    tts_button = gr.Button("Make speech", elem_id="tts_button")
-                    tts_preview = gr.Audio(label="Speech preview", interactive=False)
-                    tts_verdict = gr.Markdown(elem_classes="verdict")
-                with gr.Group(visible=False) as audio_id_group:
-                    audio_id = gr.Textbox(
-                        label="Audio id (from Kling text to speech)", elem_id="audio_id"
+                        tts_speed = gr.Slider(
+                            0.8, 2.0, value=1.0, step=0.1, label=t("tts_speed"), elem_id="tts_speed"
+                        )
+                    tts_button = gr.Button(t("make_speech"), elem_id="tts_button")
+                    tts_preview = gr.Audio(
+                        label=t("speech_preview"), interactive=False, elem_id="tts_preview"
                     )
+                    tts_verdict = gr.Markdown(elem_id="tts_verdict", elem_classes="verdict")
+                with gr.Group(visible=False) as audio_id_group:
+                    audio_id = gr.Textbox(label=t("audio_id"), elem_id="audio_id")
                     prior_task_id = gr.Textbox(
-                        label="Task id the audio belongs to (if the provider needs the link)",
+                        label=t("prior_task_id"),
                         elem_id="prior_task_id",
                     )
-                trim = gr.Checkbox(label="Trim voice clips longer than 60 s", value=False)
+                trim = gr.Checkbox(label=t("trim"), value=False, elem_id="trim")
                 voice_verdict = gr.Markdown(elem_id="voice_verdict", elem_classes="verdict")
 
                 prompt = gr.Textbox(
-                    label="Prompt (how the avatar should perform)",
+                    label=t("prompt"),
                     placeholder=DEFAULT_PROMPT,
                     lines=2,
                     elem_id="prompt",
@@ -359,43 +431,47 @@ def build_app(studio: Studio) -> gr.Blocks:
                 prompt_count = gr.Markdown(count_prompt(""), elem_id="prompt_count")
                 mode = gr.Radio(
                     [
-                        ("Standard (std): cheaper, faster", "std"),
-                        ("Professional (pro): finer", "pro"),
+                        (t("mode_std"), "std"),
+                        (t("mode_pro"), "pro"),
                     ],
                     value="std",
-                    label="Mode",
+                    label=t("mode"),
                     elem_id="mode",
                 )
+                cost = gr.Markdown(_cost_text(None), elem_id="cost")
                 with gr.Row():
-                    generate_button = gr.Button("Generate", variant="primary", elem_id="generate")
-                    stop_button = gr.Button("Stop waiting", variant="stop", elem_id="stop")
+                    generate_button = gr.Button(
+                        t("generate"), variant="primary", elem_id="generate"
+                    )
+                    stop_button = gr.Button(t("stop"), variant="stop", elem_id="stop")
 
             with gr.Column(scale=1):
-                status = gr.Markdown("Ready.", elem_id="status")
-                result = gr.Video(label="Talking avatar", elem_id="result", autoplay=True)
+                status = gr.Markdown(t("ready"), elem_id="status")
+                result = gr.Video(label=t("result"), elem_id="result", autoplay=True)
                 details = gr.Markdown(elem_id="details")
-                with gr.Accordion("Look up a task id", open=False):
-                    lookup_id = gr.Textbox(label="Task id", elem_id="lookup_id")
-                    lookup_button = gr.Button("Follow this task", elem_id="lookup_button")
-                with gr.Accordion("Use your own CometAPI key", open=False):
+                with gr.Accordion(t("lookup"), open=False, elem_id="lookup"):
+                    lookup_id = gr.Textbox(label=t("task_id"), elem_id="lookup_id")
+                    lookup_button = gr.Button(t("follow"), elem_id="lookup_button")
+                with gr.Accordion(t("own_key"), open=False, elem_id="own_key"):
                     key_box = gr.Textbox(
-                        label="CometAPI key (kept only in this browser session; never stored)",
+                        label=t("key_box"),
                         type="password",
                         elem_id="key_box",
                     )
                     with gr.Row():
-                        key_button = gr.Button("Use this key", elem_id="key_button")
-                        forget_button = gr.Button("Forget it", elem_id="forget_button")
-                    key_note = gr.Markdown()
+                        key_button = gr.Button(t("use_key"), elem_id="key_button")
+                        forget_button = gr.Button(t("forget_key"), elem_id="forget_button")
+                    key_note = gr.Markdown(elem_id="key_note")
 
-        gr.Examples(
+        example = gr.Examples(
             [[str(ASSETS / "astronaut.jpg"), str(ASSETS / "hello.mp3")]],
             inputs=[portrait, voice],
-            label="Try the example (public-domain portrait, made-here speech)",
+            label=t("example"),
             cache_examples=False,
         )
+        example.dataset.headers = ["🖼️", "🔊"]  # Gradio does not translate these headers
 
-        with gr.Accordion("History", open=False):
+        with gr.Accordion(t("history"), open=False, elem_id="history_panel"):
             history = gr.Dataframe(
                 headers=["created", "status", "task id", "mode", "video s", "note", "job"],
                 value=refresh_history,
@@ -403,8 +479,8 @@ def build_app(studio: Studio) -> gr.Blocks:
                 wrap=True,
                 elem_id="history",
             )
-            history_refresh = gr.Button("Refresh history", elem_id="history_refresh")
-            history_video = gr.Video(label="Selected job", elem_id="history_video")
+            history_refresh = gr.Button(t("history_refresh"), elem_id="history_refresh")
+            history_video = gr.Video(label=t("history_video"), elem_id="history_video")
             history_note = gr.Markdown()
 
         # hidden components behind the programmatic endpoints
@@ -437,8 +513,16 @@ def build_app(studio: Studio) -> gr.Blocks:
             trigger(
                 check_portrait, [portrait, portrait_url, key_state], portrait_verdict, **private
             )
+        cost_inputs = [voice_source, voice_seconds, speech_seconds, mode]
         for trigger in (voice.change, voice_url.submit, voice_url.blur, trim.change):
-            trigger(check_voice, [voice, voice_url, trim, key_state], voice_verdict, **private)
+            trigger(
+                check_voice,
+                [voice, voice_url, trim, key_state],
+                [voice_verdict, voice_seconds],
+                **private,
+            ).then(show_cost, cost_inputs, cost, show_progress="hidden", **private)
+        for trigger in (mode.change, voice_source.change):
+            trigger(show_cost, cost_inputs, cost, show_progress="hidden", **private)
         prompt.change(count_prompt, prompt, prompt_count, show_progress="hidden", **private)
         voice_source.change(
             show_voice_source,
@@ -449,9 +533,9 @@ def build_app(studio: Studio) -> gr.Blocks:
         tts_button.click(
             make_speech,
             [tts_text, tts_voice, tts_speed, key_state],
-            [audio_id, prior_task_id, tts_preview, tts_verdict],
+            [audio_id, prior_task_id, tts_preview, tts_verdict, speech_seconds],
             api_name="tts",
-        )
+        ).then(show_cost, cost_inputs, cost, show_progress="hidden", **private)
         generating = generate_button.click(
             run_generate,
             [portrait, portrait_url, voice_source, voice, voice_url, audio_id, prior_task_id,
@@ -462,16 +546,8 @@ def build_app(studio: Studio) -> gr.Blocks:
         )  # fmt: skip
         generating.then(refresh_history, None, history, **private)
         stop_button.click(
-            lambda: _status(
-                "Stopped waiting. The task goes on at the provider: find it in History or look "
-                "its id up later.",
-                "stopped",
-            ),
-            None,
-            status,
-            cancels=[generating],
-            **private,
-        )
+            lambda: _status(t("stopped"), "stopped"), None, status, cancels=[generating], **private
+        ).then(refresh_history, None, history, **private)
         looking = lookup_button.click(
             run_lookup, [lookup_id, key_state], [status, result, details], concurrency_limit=None,
             **private,
@@ -494,6 +570,8 @@ def launch_options(settings: Settings) -> dict[str, Any]:
         "max_file_size": MAX_UPLOAD,
         "allowed_paths": [str(Path(settings.data_dir).resolve())],
         "css": CSS,
+        "js": A11Y_JS,
+        "i18n": I18N,
         "theme": gr.themes.Soft(),
         "ssr_mode": False,
         "max_threads": 200,
@@ -504,12 +582,12 @@ def add_callback_route(server: Any, registry: CallbackRegistry) -> None:
     """Serve `POST /kling/callback/<secret>` beside the UI, for provider callbacks."""
 
     async def kling_callback(secret: str, request: Request) -> JSONResponse:
-        received = 0
-        async for chunk in request.stream():  # read and drop: the body is never trusted
-            received += len(chunk)
-            if received > MAX_CALLBACK_BYTES:
+        body = b""
+        async for chunk in request.stream():  # size-capped; never believed (see callbacks)
+            body += chunk
+            if len(body) > MAX_CALLBACK_BYTES:
                 return JSONResponse({"error": "body too large"}, status_code=413)
-        if not registry.receive(secret):
+        if not registry.receive(secret, body):
             return JSONResponse({"error": "unknown callback"}, status_code=404)
         return JSONResponse({"ok": True})
 

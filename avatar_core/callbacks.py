@@ -8,6 +8,7 @@ secrets get 404.
 
 from __future__ import annotations
 
+import json
 import secrets
 import threading
 from dataclasses import dataclass
@@ -49,12 +50,24 @@ class CallbackRegistry:
             with self._lock:
                 self._live.pop(secret, None)
 
-    def receive(self, secret: str) -> bool:
-        """A callback arrived; False (answer 404) when the secret is not live."""
+    def receive(self, secret: str, body: bytes = b"") -> bool:
+        """A callback arrived; False (answer 404) when the secret is not live.
+
+        The body only decides how urgent a check is: one that says the task ended (or that
+        cannot be read) makes the scheduler check at once; "processing" waits its turn.
+        """
         with self._lock:
             binding = self._live.get(secret)
         if binding is None:
             return False
-        if binding.task_id and binding.base_url:
+        if binding.task_id and binding.base_url and _may_have_ended(body):
             self._scheduler.nudge(binding.base_url, binding.task_id)
         return True
+
+
+def _may_have_ended(body: bytes) -> bool:
+    try:
+        status = json.loads(body).get("task_status") if body else None
+    except (ValueError, AttributeError):
+        return True
+    return str(status or "").lower() not in ("submitted", "processing")

@@ -18,15 +18,21 @@ class Pacing:
     cap_s: float = 15.0  # the longest gap between two checks
     margin_s: float = 1.0  # how long before the expected end to start checking briskly
     overrun_growth: float = 1.4  # how fast checks slow down once a task overruns
-    callback_fallback_s: float = 10.0  # with callbacks, polling is only a slow safety net
+    callback_fallback_s: float = 15.0  # with callbacks, polling is only a slow safety net
 
     def delay(
-        self, *, polls: int, elapsed_s: float, expected_s: float, callbacks: bool = False
+        self,
+        *,
+        polls: int,
+        elapsed_s: float,
+        expected_s: float,
+        callbacks: bool = False,
+        early_check: bool = True,
     ) -> float:
         """Seconds until the next check of a task `elapsed_s` old, after `polls` checks."""
         if callbacks:
             return max(self.callback_fallback_s, self.floor_s)
-        if polls <= 1 and elapsed_s < self.first_s:
+        if early_check and polls <= 1 and elapsed_s < self.first_s:
             return self.first_s - elapsed_s
         remaining = expected_s - elapsed_s
         if remaining > self.margin_s + self.floor_s:

@@ -53,26 +53,32 @@ class _Entry:
     last: TaskInfo | None = None
 
 
-class _RateLimit:
-    """A token bucket holding one token: requests at least 1/rate seconds apart, so no
-    window of one second ever sees more than `rate` of them."""
+class RequestBudget:
+    """At most `rate` requests a second to the provider, shared by creates and checks.
 
-    def __init__(self, rate: float, clock: Callable[[], float]) -> None:
+    Each request reserves the next free slot, 1/rate after the one before, so no window of
+    one second ever holds more than `rate` of them. Thread-safe; works with any clock.
+    """
+
+    def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.rate = rate
         self._clock = clock
-        self._tokens = 1.0
-        self._stamp = clock()
+        self._next = float("-inf")
+        self._lock = threading.Lock()
 
     def wait_needed(self) -> float:
-        now = self._clock()
-        self._tokens = min(1.0, self._tokens + (now - self._stamp) * self.rate)
-        self._stamp = now
-        if self._tokens >= 1 - _EPSILON:  # float dust must not stall the loop
-            return 0.0
-        return max((1 - self._tokens) / self.rate, _EPSILON)
+        """Seconds until a request may go (0 when one may go now)."""
+        with self._lock:
+            wait = self._next - self._clock()
+        return wait if wait > _EPSILON else 0.0  # float dust must not stall anyone
 
-    def take(self) -> None:
-        self._tokens -= 1
+    def reserve(self) -> float:
+        """Take the next slot; the seconds to wait before sending."""
+        with self._lock:
+            now = self._clock()
+            slot = max(now, self._next)
+            self._next = slot + 1.0 / self.rate
+            return slot - now
 
 
 class PollScheduler:
@@ -93,7 +99,7 @@ class PollScheduler:
         self.queries = 0
         self._clock = clock
         self._sleep = sleep
-        self._rate = _RateLimit(rate_per_s, clock)
+        self.budget = RequestBudget(rate_per_s, clock)
         self._entries: dict[tuple[str, str], _Entry] = {}
         self._heap: list[tuple[float, int, int, tuple[str, str]]] = []
         self._sequence = itertools.count()
@@ -192,11 +198,15 @@ class PollScheduler:
         )
 
     def _next_delay(self, entry: _Entry, now: float) -> float:
+        """Must hold the lock. A crowd that the request budget cannot check early skips
+        the early check, keeping the budget for the checks near each task's end."""
+        crowded = len(self._entries) / self.budget.rate > self.pacing.first_s
         return self.pacing.delay(
             polls=entry.polls,
             elapsed_s=now - entry.started,
             expected_s=self.model.expected(entry.kind),
             callbacks=entry.callbacks,
+            early_check=not crowded,
         )
 
     # --- the loop (its own thread) ---------------------------------------------------------
@@ -242,15 +252,15 @@ class PollScheduler:
         while True:
             now = self._clock()
             self._expire_watchers(now)
-            throttle = self._rate.wait_needed()
-            if throttle > 0:  # over the rate: nothing may be sent before a token is back
+            throttle = self.budget.wait_needed()
+            if throttle > 0:  # over the rate: nothing may be sent before the next slot
                 await self._pause(throttle)
                 continue
             entry, wait = self._next_due(now)
             if entry is None:
                 await self._pause(wait)
                 continue
-            self._rate.take()
+            self.budget.reserve()
             entry.in_flight = True
             self._in_flight += 1
             asyncio.get_running_loop().create_task(self._poll(entry))

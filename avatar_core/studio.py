@@ -247,6 +247,7 @@ class Studio:
             secret, callback_url = self.callbacks.new_url(self.settings.public_url)
         try:
             request = self._request(job, inputs, prior_task_id, callback_url)
+            await asyncio.sleep(self.scheduler.budget.reserve())  # creates share the budget
             job, task = await asyncio.to_thread(self._submit, job, request)
             if secret:
                 self.callbacks.bind(secret, self.client.base_url, task.task_id)
@@ -286,6 +287,14 @@ class Studio:
         yield Progress(
             Step.DONE, self._done_message(job), self._clock() - start, job=job, task=task
         )
+
+    def check_key(self) -> None:
+        """Raises AuthenticationError (or PermissionDeniedError) when the provider refuses
+        this studio's key; costs nothing (a lookup of a task that does not exist)."""
+        try:
+            self.client.get_task("0")
+        except e.NotFoundError:
+            return
 
     # --- text to speech -------------------------------------------------------------------
 

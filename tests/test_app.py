@@ -233,3 +233,11 @@ def test_the_callback_route_answers_only_live_secrets(running):
     finally:
         running.studio.callbacks.retire(secret)
     assert httpx.post(url, json={}).status_code == 404
+
+
+def test_a_key_the_provider_refuses_is_not_taken(running, fresh_sim, portrait_path, speech_path):
+    fresh_sim.set_key_state("forbidden-key", "no_permission")
+    client = running.client()
+    client.predict("forbidden-key", api_name="/use_key")
+    video = _generate(client, portrait_path, speech_path)  # still the app's own key
+    assert Path(video).is_file()

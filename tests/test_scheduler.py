@@ -200,3 +200,38 @@ def test_the_duration_model_learns_a_weighted_mean():
     assert 20 < model.expected("std") < 30
     model.learn("std", -5)  # nonsense is ignored
     assert 20 < model.expected("std") < 30
+
+
+def test_a_crowd_the_budget_cannot_check_early_skips_the_early_check():
+    pacing = Pacing()
+    early = pacing.delay(polls=0, elapsed_s=0.0, expected_s=20.0)
+    skipped = pacing.delay(polls=0, elapsed_s=0.0, expected_s=20.0, early_check=False)
+    assert early == pacing.first_s
+    assert skipped == min(20.0 - pacing.margin_s, pacing.cap_s)  # straight to the long jump
+
+
+def test_the_request_budget_spaces_creates_and_checks_alike(fake_time):
+    from avatar_core.scheduler import RequestBudget
+
+    budget = RequestBudget(4.0, clock=fake_time.clock)
+    waits = [budget.reserve() for _ in range(6)]
+    assert waits == pytest.approx([0.0, 0.25, 0.5, 0.75, 1.0, 1.25])
+    fake_time.sleep(10)
+    assert budget.wait_needed() == 0.0 and budget.reserve() == 0.0
+
+
+def test_only_a_callback_that_may_mean_the_end_checks_at_once(
+    recording_client, fake_time, portrait_path, speech_path
+):
+    scheduler = _scheduler(fake_time)
+    registry = CallbackRegistry(scheduler)
+    first = _create(recording_client, portrait_path, speech_path)
+    secret, _ = registry.new_url("https://example.org")
+    registry.bind(secret, recording_client.base_url, first.task_id)
+    nudged = []
+    scheduler.nudge = lambda base_url, task_id: nudged.append(task_id) or True
+    assert registry.receive(secret, b'{"task_status": "processing"}')
+    assert nudged == []
+    assert registry.receive(secret, b'{"task_status": "succeed"}')
+    assert registry.receive(secret, b"<not json>")
+    assert nudged == [first.task_id, first.task_id]
