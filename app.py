@@ -23,12 +23,7 @@ from avatar_core.audio_prep import prepare_audio
 from avatar_core.callbacks import CALLBACK_PATH, MAX_CALLBACK_BYTES, CallbackRegistry
 from avatar_core.config import Settings
 from avatar_core.demo import DEMO_NOTICE
-from avatar_core.errors import (
-    AuthenticationError,
-    AvatarError,
-    InputError,
-    PermissionDeniedError,
-)
+from avatar_core.errors import AvatarError, InputError
 from avatar_core.faces import face_warnings
 from avatar_core.image_prep import prepare_image
 from avatar_core.journal import Job, Stage
@@ -182,7 +177,7 @@ async def _stream(events: AsyncIterator[Progress]) -> AsyncIterator[tuple[str, A
             else:
                 yield _status(progress.message), gr.skip(), _details(progress)
     except AvatarError as error:
-        yield _verdict_error(error), gr.skip(), gr.skip()
+        yield _status(str(error), "error"), gr.skip(), gr.skip()
 
 
 # --- the app ----------------------------------------------------------------------------------
@@ -318,16 +313,9 @@ def build_app(studio: Studio) -> gr.Blocks:
 
     def use_key(key_text: str):
         key = (key_text or "").strip() or None
-        if not key:
-            return None, "", gr.update(visible=studio.demo), "Key forgotten."
-        try:
-            session_studio(key).check_key()
-        except (AuthenticationError, PermissionDeniedError) as error:
-            return gr.skip(), "", gr.skip(), f"❌ {error}"
-        except AvatarError as error:
-            note = f"🔑 This browser session now uses your key (not checked just now: {error})"
-            return key, "", gr.update(visible=False), note
-        return key, "", gr.update(visible=False), "🔑 This browser session now uses your key."
+        if key:
+            return key, "", gr.update(visible=False), "🔑 This browser session now uses your key."
+        return None, "", gr.update(visible=studio.demo), "Key forgotten."
 
     def refresh_history() -> list[list[Any]]:
         return _history_rows(studio.journal.recent(100))
@@ -582,12 +570,12 @@ def add_callback_route(server: Any, registry: CallbackRegistry) -> None:
     """Serve `POST /kling/callback/<secret>` beside the UI, for provider callbacks."""
 
     async def kling_callback(secret: str, request: Request) -> JSONResponse:
-        body = b""
-        async for chunk in request.stream():  # size-capped; never believed (see callbacks)
-            body += chunk
-            if len(body) > MAX_CALLBACK_BYTES:
+        received = 0
+        async for chunk in request.stream():  # read and drop: the body is never trusted
+            received += len(chunk)
+            if received > MAX_CALLBACK_BYTES:
                 return JSONResponse({"error": "body too large"}, status_code=413)
-        if not registry.receive(secret, body):
+        if not registry.receive(secret):
             return JSONResponse({"error": "unknown callback"}, status_code=404)
         return JSONResponse({"ok": True})
 
