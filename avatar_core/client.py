@@ -12,14 +12,14 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 
 from . import errors as e
-from .config import Secret
+from .config import Secret, http_timeout_from_env
 from .protocol import parse_answer
 from .retry import RetryPolicy
 from .tasks import SpeechResult, TaskInfo
@@ -115,7 +115,7 @@ class KlingClient:
         base_url: str,
         api_key: Secret | str,
         *,
-        timeout: float = 30.0,
+        timeout: float | None = None,
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
         http: httpx.Client | None = None,
@@ -124,6 +124,8 @@ class KlingClient:
         self._key = api_key if isinstance(api_key, Secret) else Secret(api_key)
         self._retry = retry or RetryPolicy()
         self._sleep = sleep
+        if timeout is None:
+            timeout = http_timeout_from_env()
         self._http = http or httpx.Client(
             timeout=httpx.Timeout(timeout, connect=min(10.0, timeout)),
             follow_redirects=False,
@@ -194,7 +196,7 @@ class KlingClient:
                 raise self._unknown_outcome(external_id, type(exc).__name__) from None
             else:
                 try:
-                    return TaskInfo.from_data(self._answer(response))
+                    return self._task(self._answer(response))
                 except e.RateLimitError as exc:
                     if exc.code not in (None, 1302):
                         raise
@@ -217,9 +219,18 @@ class KlingClient:
 
     def get_task(self, task_id: str) -> TaskInfo:
         """Query a task by its task id (or external task id), with the route fallback."""
-        return TaskInfo.from_data(
+        return self._task(
             self._with_retries(lambda: self._query_once(task_id), "while checking the task")
         )
+
+    def _task(self, data: dict[str, Any]) -> TaskInfo:
+        """The task as the provider describes it, with the key taken out of every text: a
+        reason or a link that echoes the key would otherwise reach the journal and the page."""
+        info = TaskInfo.from_data(data)
+        texts = {f.name: getattr(info, f.name) for f in fields(info)}
+        scrubbed = {k: redact(v, self._key) for k, v in texts.items() if type(v) is str}
+        changed = {k: v for k, v in scrubbed.items() if v != texts[k]}
+        return replace(info, **changed) if changed else info
 
     def _query_once(self, task_id: str) -> dict[str, Any]:
         paths = [self._query_path] if self._query_path else list(QUERY_PATHS)

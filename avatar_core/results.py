@@ -19,6 +19,7 @@ from pathlib import Path
 
 import httpx
 
+from .config import http_timeout_from_env
 from .errors import ResultDownloadError, StorageError
 from .protocol import retry_after_seconds
 from .retry import RETRY_STATUSES, RetryPolicy
@@ -57,8 +58,13 @@ def download_video(
     retry: RetryPolicy | None = None,
     sleep: Callable[[float], None] = time.sleep,
     max_bytes: int = MAX_VIDEO_BYTES,
+    timeout: float | None = None,
 ) -> Path:
-    """Download `url` to `destination` (atomically); returns the path."""
+    """Download `url` to `destination` (atomically); returns the path.
+
+    `timeout` bounds each wait for the next piece of the file (default: twice
+    AVATAR_HTTP_TIMEOUT, since a CDN may pause longer than the API answers).
+    """
     if not url.lower().startswith(("http://", "https://")):
         raise ResultDownloadError(
             f"The provider's video link is not http(s) ({url.split(':', 1)[0]}:): it was not "
@@ -66,7 +72,10 @@ def download_video(
         )
     policy = retry or RetryPolicy()
     own_client = http is None
-    client = http or httpx.Client(timeout=httpx.Timeout(60.0, connect=10.0), follow_redirects=True)
+    wait = timeout if timeout is not None else 2 * http_timeout_from_env()
+    client = http or httpx.Client(
+        timeout=httpx.Timeout(wait, connect=min(10.0, wait)), follow_redirects=True
+    )
     try:
         for number in range(1, policy.attempts + 1):
             try:
@@ -93,13 +102,37 @@ def _download_error(exc: Exception) -> ResultDownloadError:
         return ResultDownloadError(
             f"The video could not be downloaded (HTTP {exc.status}): try the lookup again later."
         )
+    if isinstance(exc, httpx.TimeoutException):
+        return ResultDownloadError(
+            "The video download stalled (nothing arrived for too long): try the lookup again later."
+        )
     return ResultDownloadError(
-        f"The video download broke off ({type(exc).__name__}): try the lookup again later."
+        "The video download broke off before the end of the file (the connection closed): try "
+        "the lookup again later."
+    )
+
+
+def _storage_error(exc: OSError, folder: Path) -> StorageError:
+    """One sentence for a video that could not be written: what happened, what to do."""
+    again = "then look the task up again to download its video"
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return StorageError(f"The disk holding {folder} is full: free some space, {again}.")
+    if exc.errno == errno.EFBIG:
+        return StorageError(
+            f"The video is larger than this system lets the app write to {folder} (a file size "
+            f"limit, such as ulimit -f): raise the limit, {again}."
+        )
+    return StorageError(
+        f"The video could not be written to {folder} ({exc.strerror or exc}): check that the "
+        f"data folder is writable (AVATAR_DATA_DIR), {again}."
     )
 
 
 def _download_once(client: httpx.Client, url: str, destination: Path, max_bytes: int) -> Path:
-    destination.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        destination.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _storage_error(exc, destination.parent) from None
     with client.stream("GET", url) as response:
         if response.status_code != 200:
             raise _HTTPStatus(response.status_code, retry_after_seconds(response.headers))
@@ -109,7 +142,10 @@ def _download_once(client: httpx.Client, url: str, destination: Path, max_bytes:
                 f"The video is {int(declared) / 1e6:.0f} MB, over this app's limit of "
                 f"{max_bytes / 1e6:.0f} MB: it was not downloaded."
             )
-        fd, temp_name = tempfile.mkstemp(prefix=".part-", dir=destination.parent)
+        try:
+            fd, temp_name = tempfile.mkstemp(prefix=".part-", dir=destination.parent)
+        except OSError as exc:
+            raise _storage_error(exc, destination.parent) from None
         try:
             received = 0
             head = b""
@@ -136,15 +172,7 @@ def _download_once(client: httpx.Client, url: str, destination: Path, max_bytes:
             os.replace(temp_name, destination)
             return destination
         except OSError as exc:
-            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-                raise StorageError(
-                    f"The disk holding {destination.parent} is full: free some space, then look "
-                    "the task up again to download its video."
-                ) from None
-            raise StorageError(
-                f"The video could not be written to {destination.parent} ({exc.strerror}): "
-                "check the data folder."
-            ) from None
+            raise _storage_error(exc, destination.parent) from None
         finally:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(temp_name)

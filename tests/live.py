@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import struct
@@ -67,37 +68,51 @@ class SkippableClock:
 # --- the command line ---------------------------------------------------------------------
 
 
-def cli_command(*args: str) -> list[str]:
+CANARY_KEY = "sk-canary-3f9d2c7e-never-show-me"  # a key that must appear nowhere we look
+
+# Sets RLIMIT_FSIZE, then becomes `python -m avatar_core ...`: no preexec_fn (unsafe with
+# the threads a test process runs), and SIGXFSZ ignored so a write past it fails with EFBIG.
+_FILE_SIZE_LIMITED = (
+    "import os, resource, signal, sys; "
+    "signal.signal(signal.SIGXFSZ, signal.SIG_IGN); "
+    "limit = int(sys.argv[1]); "
+    "resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit)); "
+    "os.execv(sys.executable, [sys.executable, '-m', 'avatar_core', *sys.argv[2:]])"
+)
+
+
+def cli_command(*args: str, file_size_limit: int | None = None) -> list[str]:
+    if file_size_limit is not None:
+        return [sys.executable, "-c", _FILE_SIZE_LIMITED, str(file_size_limit), *args]
     return [sys.executable, "-m", "avatar_core", *args]
 
 
 def cli_env(base_url: str, data_dir: Path, key: str = "live-key", **extra: str) -> dict[str, str]:
     """The environment of a CLI or app process talking to `base_url` with `key`."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("COMETAPI_", "AVATAR_"))}
+    drop = ("COMETAPI_", "AVATAR_", "PYTHONWARNINGS")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
     env.update(
         COMETAPI_KEY=key,
         COMETAPI_BASE_URL=base_url,
         AVATAR_DATA_DIR=str(data_dir),
         GRADIO_ANALYTICS_ENABLED="False",
         PYTHONUNBUFFERED="1",
-        PYTHONWARNINGS="default",
     )
     env.update(extra)
     return env
 
 
 def run_cli(
-    *args: str, env: dict[str, str], timeout: float = 120, **popen: object
+    *args: str, env: dict[str, str], timeout: float = 120, file_size_limit: int | None = None
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        cli_command(*args),
+        cli_command(*args, file_size_limit=file_size_limit),
         capture_output=True,
         text=True,
         env=env,
         cwd=ROOT,
         timeout=timeout,
         check=False,
-        **popen,  # type: ignore[arg-type]
     )
 
 
@@ -125,6 +140,38 @@ def assert_no_traceback(*texts: str) -> None:
     for text in texts:
         assert "Traceback (most recent call last)" not in text, text
         assert "Unexpected error" not in text, text
+
+
+# --- a small disk ---------------------------------------------------------------------------
+
+
+class Unavailable(Exception):
+    """What a test needs cannot be had on this machine (say, mounting without root)."""
+
+
+@contextlib.contextmanager
+def small_disk(path: Path, size: int) -> Iterator[Callable[[int], None]]:
+    """A tmpfs of `size` bytes mounted at `path` (a real full disk: writes fail with
+    ENOSPC); yields a function that grows it. Needs root and `mount`."""
+    if os.geteuid() != 0 or not shutil.which("mount"):
+        raise Unavailable("mounting a tmpfs needs root")
+    path.mkdir(parents=True, exist_ok=True)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if mounted.returncode != 0:
+        raise Unavailable(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
+
+    def grow(new_size: int) -> None:
+        subprocess.run(["mount", "-o", f"remount,size={new_size}", str(path)], check=True)
+
+    try:
+        yield grow
+    finally:
+        subprocess.run(["umount", "-l", str(path)], capture_output=True, check=False)
 
 
 # --- the app as a process -----------------------------------------------------------------

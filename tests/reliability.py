@@ -53,13 +53,30 @@ def _markers(name: str) -> tuple[str, str]:
     return f"<!-- BEGIN {name} -->", f"<!-- END {name} -->"
 
 
-def check_section(name: str, body: str) -> None:
+def _same(recorded: str, observed: str, lenient_marker: str | None) -> bool:
+    """Equal, except that an observed table row holding `lenient_marker` (a case this
+    machine cannot run) accepts whatever the file recorded for the same case."""
+    if recorded == observed or lenient_marker is None:
+        return recorded == observed
+    old, new = recorded.splitlines(), observed.splitlines()
+    if len(old) != len(new):
+        return False
+    for was, now in zip(old, new, strict=True):
+        same_case = was.split("|")[:2] == now.split("|")[:2]
+        if was != now and not (lenient_marker in now and same_case):
+            return False
+    return True
+
+
+def check_section(name: str, body: str, *, lenient_marker: str | None = None) -> None:
     """Compare the section `name` of RELIABILITY.md with `body`, or rewrite it on request."""
     begin, end = _markers(name)
     text = REPORT.read_text(encoding="utf-8") if REPORT.exists() else ""
     block = f"{begin}\n{body.strip()}\n{end}"
     pattern = re.compile(re.escape(begin) + r".*?" + re.escape(end), re.DOTALL)
     if os.environ.get(UPDATE_VARIABLE) == "1":
+        if lenient_marker and lenient_marker in body and pattern.search(text):
+            return  # this machine could not run every case: keep what a full run recorded
         if pattern.search(text):
             text = pattern.sub(lambda _: block, text)
         else:
@@ -68,7 +85,7 @@ def check_section(name: str, body: str) -> None:
         return
     found = pattern.search(text)
     assert found, f"RELIABILITY.md has no section {name}: run `python -m tests.reliability_report`"
-    if found.group(0) != block:
+    if not _same(found.group(0), block, lenient_marker):
         diff = "\n".join(
             difflib.unified_diff(
                 found.group(0).splitlines(), block.splitlines(), "RELIABILITY.md", "observed", n=0

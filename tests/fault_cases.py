@@ -1,0 +1,308 @@
+"""The fault matrix: each way the provider (or the disk) can misbehave, and what must follow.
+
+One list serves the command line and the app. A `Fault` arranges the simulator (faults to
+inject, how the task will end), says what the person must read (a pattern for the last
+line of stderr, or for the app's error) and where the journal must stand afterwards.
+`resume_to` names the stage a later `python -m avatar_core resume` must bring the job to.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from avatar_core.journal import Stage
+from avatar_core.simulator import Simulator
+
+NOT_CHARGED = (
+    r"The create request got no clear answer and the provider has no such task, so nothing was "
+    r"charged: press Generate again\."
+)
+DONE = r"Done: task \d+, [\d.]+ s of video, \d+ units charged\."
+
+
+@dataclass(frozen=True)
+class Fault:
+    key: str
+    injected: str  # what the simulator (or the system) did, for the report
+    arrange: Callable[[Simulator], None]
+    exit_code: int = 0
+    sentence: str = DONE  # what the last line of stderr must match
+    stage: Stage = Stage.DONE
+    creates: int = 1
+    http_timeout: float | None = None  # AVATAR_HTTP_TIMEOUT for the run
+    deadline: float | None = None  # generate --timeout
+    resume_to: Stage | None = None  # run `resume` afterwards; the stage it must reach
+    resume_deadline: float | None = None
+    big_inputs: bool = False  # the 512 px portrait and 7.3 s speech: a 440 KB video
+    file_size_limit: int | None = None  # RLIMIT_FSIZE of the CLI process
+    disk_bytes: int | None = None  # the data folder is a tmpfs of this size
+    in_app: bool = True  # also driven through the app's /generate
+    app_sentence: str | None = None  # when the app's words differ from the CLI's
+
+    @property
+    def app_expectation(self) -> str:
+        return self.app_sentence or self.sentence
+
+
+def _inject(route: str, kind: str, times: int = 1, **params: object) -> Callable[[Simulator], None]:
+    return lambda sim: sim.inject(route, kind, times, **params)
+
+
+def _plan(outcome: str, **params: object) -> Callable[[Simulator], None]:
+    return lambda sim: sim.plan_task(outcome, **params)
+
+
+def _nothing(sim: Simulator) -> None:
+    return None
+
+
+SERVER_500 = (
+    r"The provider had an error on its side \(Kling code 5000\): try again in a few minutes\."
+)
+
+FAULTS: tuple[Fault, ...] = (
+    Fault("none", "nothing: the provider behaves", _nothing),
+    # --- rate limits and server errors ---------------------------------------------------
+    Fault(
+        "429-create",
+        "create answered HTTP 429 (Kling 1302) with Retry-After: 1, twice",
+        _inject("create", "error", 2, code=1302, retry_after=1),
+    ),
+    Fault(
+        "429-query",
+        "status queries answered HTTP 429 with Retry-After: 1, twice",
+        _inject("query", "http", 2, status=429, retry_after=1),
+    ),
+    Fault("500-query", "status queries answered HTTP 500, 3 in a row", _inject("query", "http", 3)),
+    Fault(
+        "502-query",
+        "status queries answered HTTP 502 with a proxy's HTML page, 3 in a row",
+        _inject("query", "http", 3, status=502, body="html"),
+    ),
+    Fault(
+        "503-query",
+        "status queries answered HTTP 503 with Retry-After: 1, 3 in a row",
+        _inject("query", "http", 3, status=503, retry_after=1),
+    ),
+    Fault(
+        "504-query",
+        "status queries answered HTTP 504, 3 in a row",
+        _inject("query", "http", 3, status=504),
+    ),
+    Fault(
+        "500-query-exhausted",
+        "every status query answered HTTP 500, 5 in a row (all retries used)",
+        _inject("query", "http", 5, status=500),
+        exit_code=1,
+        sentence=SERVER_500,
+        stage=Stage.RUNNING,
+        resume_to=Stage.DONE,
+    ),
+    Fault(
+        "503-create",
+        "create answered HTTP 503 (nothing created)",
+        _inject("create", "http", status=503),
+        exit_code=1,
+        sentence=NOT_CHARGED,
+        stage=Stage.NOT_CREATED,
+        creates=0,
+    ),
+    # --- broken connections ----------------------------------------------------------------
+    Fault(
+        "reset-before-create",
+        "connection reset on the create, before the provider created anything",
+        _inject("create", "reset"),
+        exit_code=1,
+        sentence=NOT_CHARGED,
+        stage=Stage.NOT_CREATED,
+        creates=0,
+    ),
+    Fault(
+        "reset-after-create",
+        "connection reset on the create after the task was created (answer lost)",
+        _inject("create", "reset", after_create=True),
+    ),
+    Fault("reset-query", "connection reset on a status query", _inject("query", "reset")),
+    Fault("reset-download", "connection reset on the video download", _inject("result", "reset")),
+    Fault(
+        "timeout-create",
+        "create answered 3 s late; AVATAR_HTTP_TIMEOUT=1 (the task was created)",
+        _inject("create", "slow", delay=3),
+        http_timeout=1,
+    ),
+    Fault(
+        "timeout-query",
+        "a status query answered 3 s late; AVATAR_HTTP_TIMEOUT=1",
+        _inject("query", "slow", delay=3),
+        http_timeout=1,
+    ),
+    Fault(
+        "timeout-download",
+        "the video download answered 5 s late; AVATAR_HTTP_TIMEOUT=1 (downloads wait 2 s)",
+        _inject("result", "slow", delay=5),
+        http_timeout=1,
+    ),
+    # --- answers that are not what they should be --------------------------------------------
+    Fault(
+        "malformed-create",
+        "create answered with JSON cut in half (nothing created)",
+        _inject("create", "malformed"),
+        exit_code=1,
+        sentence=NOT_CHARGED,
+        stage=Stage.NOT_CREATED,
+        creates=0,
+    ),
+    Fault(
+        "malformed-after-create",
+        "create answered with JSON cut in half after the task was created",
+        _inject("create", "malformed", after_create=True),
+    ),
+    Fault(
+        "malformed-query",
+        "a status query answered with JSON cut in half",
+        _inject("query", "malformed"),
+    ),
+    Fault(
+        "html-create",
+        "create answered with an HTML page under HTTP 200",
+        _inject("create", "html"),
+        exit_code=1,
+        sentence=NOT_CHARGED,
+        stage=Stage.NOT_CREATED,
+        creates=0,
+    ),
+    Fault(
+        "html-query",
+        "a status query answered with an HTML page under HTTP 200",
+        _inject("query", "html"),
+    ),
+    Fault(
+        "code-create",
+        "create answered HTTP 200 with code 5000",
+        _inject("create", "code_in_200"),
+        exit_code=1,
+        sentence=NOT_CHARGED,
+        stage=Stage.NOT_CREATED,
+        creates=0,
+    ),
+    Fault(
+        "code-1102-create",
+        "create answered HTTP 200 with code 1102 (no credit), gateway shape",
+        _inject("create", "code_in_200", code=1102, shape="gateway"),
+        exit_code=1,
+        sentence=r"Your CometAPI balance is used up \(Kling code 1102\): top up",
+        stage=Stage.NOT_CREATED,
+        creates=0,
+    ),
+    Fault(
+        "code-1301-create",
+        "create refused with code 1301 (content policy), wrapped shape",
+        _inject("create", "error", code=1301, shape="wrapped", message="Sensitive content"),
+        exit_code=1,
+        sentence=r"The provider's content policy blocked this request \(Kling code 1301: "
+        r"Sensitive content\)",
+        stage=Stage.NOT_CREATED,
+        creates=0,
+    ),
+    Fault(
+        "code-query",
+        "status queries answered HTTP 200 with code 5000, twice",
+        _inject("query", "code_in_200", 2),
+    ),
+    Fault(
+        "bad-key",
+        "the key is refused: HTTP 401, Kling 1002",
+        _inject("create", "error", code=1002),
+        exit_code=1,
+        sentence=r"CometAPI did not accept the API key \(Kling code 1002\)",
+        stage=Stage.NOT_CREATED,
+        creates=0,
+    ),
+    # --- the task itself ---------------------------------------------------------------------
+    Fault(
+        "failed-task",
+        "the task fails: 'The face is turned away from the camera'",
+        _plan("fail", reason="The face is turned away from the camera"),
+        exit_code=1,
+        sentence=r"The provider could not make this video: The face is turned away from the "
+        r"camera\. Nothing more will happen",
+        stage=Stage.FAILED,
+    ),
+    Fault(
+        "deadline",
+        "the task takes 5 s; generate --timeout 1",
+        _plan("succeed", task_seconds=5),
+        exit_code=1,
+        sentence=r"Task \d+ is still (submitted|processing) after 1 s: it goes on at the "
+        r"provider; pick it up later",
+        stage=Stage.RUNNING,
+        deadline=1,
+        resume_to=Stage.DONE,
+        in_app=False,  # the app has no deadline of its own to pass; see "stuck"
+    ),
+    Fault(
+        "stuck",
+        "the task never ends; generate --timeout 1, then resume --timeout 1",
+        _plan("stuck"),
+        exit_code=1,
+        sentence=r"Task \d+ is still processing after 1 s: it goes on at the provider",
+        stage=Stage.RUNNING,
+        deadline=1,
+        resume_to=Stage.RUNNING,
+        resume_deadline=1,
+        app_sentence=r"Task \d+ is still processing: it goes on at the provider",
+    ),
+    # --- the video download --------------------------------------------------------------------
+    Fault(
+        "expired-link",
+        "the video link answers 403 'Request has expired' (S3 XML)",
+        _inject("result", "expired"),
+        exit_code=1,
+        sentence=r"The provider's video link no longer works \(HTTP 403; links expire\)",
+        stage=Stage.DOWNLOADING,
+        resume_to=Stage.DONE,
+    ),
+    Fault(
+        "truncated-once",
+        "the video download stops at half its Content-Length, once",
+        _inject("result", "truncated"),
+    ),
+    Fault(
+        "truncated-always",
+        "the video download stops at half, 5 times in a row (all retries used)",
+        _inject("result", "truncated", 5),
+        exit_code=1,
+        sentence=r"The video download broke off before the end of the file \(the connection "
+        r"closed\): try the lookup again later\.",
+        stage=Stage.DOWNLOADING,
+        resume_to=Stage.DONE,
+    ),
+    # --- the data folder -----------------------------------------------------------------------
+    Fault(
+        "file-size-limit",
+        "the CLI may write no file over 256 KB (RLIMIT_FSIZE); the video is 440 KB",
+        _nothing,
+        exit_code=1,
+        sentence=r"The video is larger than this system lets the app write to <data>/videos "
+        r"\(a file size limit",
+        stage=Stage.DOWNLOADING,
+        resume_to=Stage.DONE,
+        big_inputs=True,
+        file_size_limit=256_000,
+        in_app=False,
+    ),
+    Fault(
+        "disk-full",
+        "the data folder is a 400 KB tmpfs (full disk); the video is 440 KB; resume after "
+        "it grows to 4 MB",
+        _nothing,
+        exit_code=1,
+        sentence=r"The disk holding <data>/videos is full: free some space",
+        stage=Stage.DOWNLOADING,
+        resume_to=Stage.DONE,
+        big_inputs=True,
+        disk_bytes=400_000,
+        in_app=False,
+    ),
+)
