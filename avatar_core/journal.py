@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import re
 import sqlite3
 import threading
 import time
@@ -120,6 +121,7 @@ class Journal:
         with self._connection() as db:
             db.execute("PRAGMA journal_mode=WAL")
             db.executescript(_SCHEMA)
+            _add_new_columns(db)
 
     @contextlib.contextmanager
     def _connection(self) -> Iterator[sqlite3.Connection]:
@@ -221,6 +223,26 @@ class Journal:
                 f"SELECT * FROM jobs WHERE stage IN ({marks}) ORDER BY created_at", open_stages
             ).fetchall()
         return [_row_to_job(r) for r in rows]
+
+
+# Columns a journal made by an earlier release may lack: every nullable one in _SCHEMA.
+_NULLABLE_COLUMNS = re.findall(r"^\s+(\w+) (TEXT|REAL|INTEGER),?$", _SCHEMA, re.MULTILINE)
+
+
+def _add_new_columns(db: sqlite3.Connection) -> None:
+    """Bring a journal from an earlier release up to this one's columns, in place.
+
+    A journal outlives upgrades (a Space's persistent storage): without this, every write
+    naming a newer column fails, and its paid tasks could never be finished.
+    """
+    present = {row[1] for row in db.execute("PRAGMA table_info(jobs)")}
+    for name, kind in _NULLABLE_COLUMNS:
+        if name not in present:
+            try:
+                db.execute(f"ALTER TABLE jobs ADD COLUMN {name} {kind}")
+            except sqlite3.OperationalError as exc:  # another process added it first
+                if "duplicate column" not in str(exc):
+                    raise
 
 
 def _storage_error(path: Path, exc: sqlite3.DatabaseError) -> StorageError:

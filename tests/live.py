@@ -258,12 +258,13 @@ class _Held:
 
 
 class TcpGate:
-    """A TCP relay in front of the simulator that can hold creates before they arrive.
+    """A TCP relay in front of the simulator that can hold requests before they arrive.
 
-    While `hold_creates()` is on, a connection whose first request is a create is
-    accepted and left unread: the sender has sent it, the provider has not seen it. Held
-    connections are later dropped (`drop_held`: the create never arrives) or forwarded
-    (`forward_held`: it arrives late). Everything else is relayed byte for byte.
+    While a hold is on (`hold_creates()`, or `hold(prefix, count)`), a connection whose
+    first request starts with the prefix is accepted and left unread: the sender has sent
+    it, the provider has not seen it. Held connections are later dropped (`drop_held`: the
+    request never arrives) or forwarded (`forward_held`: it arrives late). Everything else
+    is relayed byte for byte.
     """
 
     def __init__(self, upstream_url: str) -> None:
@@ -271,7 +272,8 @@ class TcpGate:
         self._upstream = (parsed.host, parsed.port)
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
-        self._holding = False
+        self._hold_prefix: bytes | None = None
+        self._hold_left: int | None = None  # None: every matching connection
         self._held: list[_Held] = []
         self._lock = threading.Lock()
         self._closed = False
@@ -279,8 +281,12 @@ class TcpGate:
 
     # steering
     def hold_creates(self) -> None:
+        self.hold(CREATE_REQUEST)
+
+    def hold(self, prefix: bytes, count: int | None = None) -> None:
+        """Hold the next `count` connections (all, when None) whose request starts so."""
         with self._lock:
-            self._holding = True
+            self._hold_prefix, self._hold_left = prefix, count
 
     def held(self) -> int:
         with self._lock:
@@ -294,7 +300,7 @@ class TcpGate:
 
     def _let_go(self, *, forward: bool) -> None:
         with self._lock:
-            self._holding = False
+            self._hold_prefix = None
             held, self._held = self._held, []
         for item in held:
             item.forward = forward
@@ -318,7 +324,7 @@ class TcpGate:
         upstream: socket.socket | None = None
         try:
             client.settimeout(30)
-            head = client.recv(len(CREATE_REQUEST), socket.MSG_PEEK | socket.MSG_WAITALL)
+            head = client.recv(64, socket.MSG_PEEK | socket.MSG_WAITALL)
             client.settimeout(None)
             if not self._wait_if_held(client, head):
                 return
@@ -338,8 +344,11 @@ class TcpGate:
     def _wait_if_held(self, client: socket.socket, head: bytes) -> bool:
         """False when the connection was held and then dropped."""
         with self._lock:
-            if not (self._holding and head.startswith(CREATE_REQUEST)):
+            prefix = self._hold_prefix
+            if prefix is None or not head.startswith(prefix) or self._hold_left == 0:
                 return True
+            if self._hold_left is not None:
+                self._hold_left -= 1
             item = _Held(client, threading.Event())
             self._held.append(item)
         item.release.wait()
