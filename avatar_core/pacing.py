@@ -14,8 +14,8 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class Pacing:
     first_s: float = 2.0  # the early check, for tasks that fail at once
-    floor_s: float = 0.7  # the quickest cadence, around the expected end
-    cap_s: float = 15.0  # the longest gap between two checks
+    floor_s: float = 1.0  # the quickest cadence, around the expected end
+    cap_s: float = 30.0  # the longest gap between two checks
     margin_s: float = 1.0  # how long before the expected end to start checking briskly
     overrun_growth: float = 1.4  # how fast checks slow down once a task overruns
     callback_fallback_s: float = 15.0  # with callbacks, polling is only a slow safety net

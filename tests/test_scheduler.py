@@ -181,10 +181,10 @@ def test_a_callback_makes_the_scheduler_check_at_once(
     ("polls", "elapsed", "expected", "low", "high"),
     [
         (0, 0.0, 60.0, 2.0, 2.0),  # the early check
-        (1, 2.0, 20.0, 15.0, 15.0),  # a long jump, capped
-        (2, 17.0, 20.0, 2.0, 2.0),  # to just before the expected end
-        (3, 19.5, 20.0, 0.7, 0.7),  # brisk at the end
-        (9, 60.0, 20.0, 2.0, 15.0),  # slower once it overruns a lot
+        (1, 2.0, 20.0, 17.0, 17.0),  # one jump to just before the expected end
+        (1, 2.0, 600.0, 30.0, 30.0),  # a long task: jumps, capped
+        (3, 19.5, 20.0, 1.0, 1.0),  # brisk at the end
+        (9, 60.0, 20.0, 2.0, 30.0),  # slower once it overruns a lot
     ],
 )
 def test_pacing_places_checks_where_answers_change(polls, elapsed, expected, low, high):
