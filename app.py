@@ -29,6 +29,7 @@ from avatar_core.image_prep import prepare_image
 from avatar_core.journal import Job, Stage
 from avatar_core.pricing import Estimate, estimate_cost, format_money, format_rate
 from avatar_core.request_fields import DEFAULT_PROMPT, MAX_PROMPT_CHARS
+from avatar_core.speech_preview import save_speech
 from avatar_core.studio import Progress, Step, Studio, afinal_progress, with_heartbeat
 from avatar_core.voices import DEFAULT_VOICE, VOICES
 from ui_text import I18N, t
@@ -241,15 +242,25 @@ def build_app(studio: Studio) -> gr.Blocks:
         return [gr.update(visible=source == name) for name in VOICE_SOURCES]
 
     def make_speech(text: str, voice: str, speed: float, key: str | None):
+        speaker = session_studio(key)
         try:
-            result = session_studio(key).speak(text, voice, VOICES[voice][0], speed)
+            result = speaker.speak(text, voice, VOICES[voice][0], speed)
         except AvatarError as error:
             return gr.skip(), gr.skip(), None, _verdict_error(error), None
         length = f"{result.duration_s:.1f} s" if result.duration_s else "unknown length"
+        try:  # a local copy to listen to (the link may expire, or be the demo's loopback)
+            preview = save_speech(
+                result.url or "",
+                speaker.settings.data_dir,
+                result.audio_id,
+                timeout=speaker.settings.http_timeout_s,
+            )
+        except AvatarError:
+            preview = None
         return (
             result.audio_id,
             result.task_id or "",
-            result.url,
+            str(preview) if preview else None,
             f"✅ Speech made ({length}): its audio id is filled in below.",
             result.duration_s,  # a State: not part of what /tts returns
         )

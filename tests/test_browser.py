@@ -1,0 +1,435 @@
+"""The app as people see it: Debian's Chromium, driven by playwright, on the real app.
+
+The app runs in this process in demo mode, pointed at a simulator of its own whose tasks
+take two real seconds; every wait is for a condition, with a generous upper bound.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+if not CHROMIUM.exists():
+    pytest.skip(
+        f"browser tests need Debian's chromium at {CHROMIUM} (apt-get install chromium)",
+        allow_module_level=True,
+    )
+sync_api = pytest.importorskip(
+    "playwright.sync_api", reason="browser tests need the playwright package (pip)"
+)
+expect = sync_api.expect
+
+from app_harness import InProcessApp  # noqa: E402
+
+from avatar_core.audio_prep import prepare_audio  # noqa: E402
+from avatar_core.client import AvatarRequest, KlingClient  # noqa: E402
+from avatar_core.config import Settings  # noqa: E402
+from avatar_core.demo import DEMO_KEY  # noqa: E402
+from avatar_core.faces import NO_FACE_WARNING, detector_available  # noqa: E402
+from avatar_core.ffmpeg import ffmpeg_exe  # noqa: E402
+from avatar_core.pacing import Pacing  # noqa: E402
+from avatar_core.pricing import PRICE_PER_SECOND, format_money  # noqa: E402
+from avatar_core.scheduler import PollScheduler  # noqa: E402
+from avatar_core.simulator import Simulator  # noqa: E402
+from avatar_core.studio import Studio  # noqa: E402
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+    "--disable-dev-shm-usage",
+    "--autoplay-policy=no-user-gesture-required",
+]
+WAIT_MS = 45_000  # the upper bound of any one wait; conditions usually hold in a second
+expect.set_options(timeout=WAIT_MS)
+
+PLAYING = """() => {
+    const video = document.querySelector('#result video');
+    return video !== null && video.currentTime > 0.5;
+}"""
+# Every text the status shows, in order, as the page changes it.
+RECORD_STATUS = """() => {
+    window.statusSeen = [];
+    const status = document.getElementById('status');
+    const note = () => {
+        const text = status.innerText.trim();
+        if (text && window.statusSeen[window.statusSeen.length - 1] !== text) {
+            window.statusSeen.push(text);
+        }
+    };
+    const what = {subtree: true, childList: true, characterData: true};
+    new MutationObserver(note).observe(status, what);
+}"""
+# Visible form controls without an accessible name (a label, aria-label or button text).
+UNLABELLED = """() => {
+    const shown = (el) => {
+        const box = el.getBoundingClientRect();
+        const style = getComputedStyle(el);
+        return box.width > 0 && box.height > 0 && style.visibility !== 'hidden';
+    };
+    const named = (el) => {
+        if ((el.getAttribute('aria-label') || '').trim()) return true;
+        const ids = (el.getAttribute('aria-labelledby') || '').split(/\\s+/).filter(Boolean);
+        if (ids.some((id) => (document.getElementById(id)?.textContent || '').trim())) return true;
+        if (el.labels && [...el.labels].some((label) => label.textContent.trim())) return true;
+        if (el.tagName === 'BUTTON' && (el.textContent.trim() || el.title)) return true;
+        return Boolean((el.title || '').trim());
+    };
+    return [...document.querySelectorAll('input, textarea, select, button')]
+        .filter((el) => el.type !== 'hidden' && shown(el) && !named(el))
+        .map((el) => el.outerHTML.slice(0, 160));
+}"""
+
+
+# --- the app and the browser ----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def sim(tmp_path_factory) -> Iterator[Simulator]:
+    with Simulator(
+        task_seconds=2.0, submit_seconds=0.5, work_dir=tmp_path_factory.mktemp("browser-sim")
+    ) as simulator:
+        yield simulator
+
+
+@pytest.fixture(scope="module")
+def app(sim, tmp_path_factory) -> Iterator[InProcessApp]:
+    """Demo mode (no key) on this module's simulator; a pasted key goes to it as well."""
+    settings = Settings(
+        api_key=None, base_url=sim.base_url or "", data_dir=tmp_path_factory.mktemp("data")
+    )
+    studio = Studio(
+        settings,
+        client=KlingClient(settings.base_url, DEMO_KEY),
+        scheduler=PollScheduler(pacing=Pacing(first_s=0.5, floor_s=0.3, cap_s=1.0)),
+    )
+    running = InProcessApp(studio)
+    yield running
+    running.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        yield chromium
+        chromium.close()
+
+
+def _open(browser, url: str, *, locale: str = "en-US", width: int = 1280):
+    context = browser.new_context(locale=locale, viewport={"width": width, "height": 1000})
+    context.set_default_timeout(WAIT_MS)
+    page = context.new_page()
+    page.goto(url)
+    expect(page.locator("#generate")).to_be_visible()
+    return page
+
+
+@pytest.fixture
+def page(browser, app):
+    page = _open(browser, app.url)
+    yield page
+    page.context.close()
+
+
+# --- media ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def short_clip(tmp_path_factory) -> Path:
+    clip = tmp_path_factory.mktemp("media") / "short.wav"
+    subprocess.run(
+        [ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", "sine=duration=1.2", str(clip)],
+        check=True,
+    )
+    return clip
+
+
+@pytest.fixture(scope="module")
+def small_photo(tmp_path_factory) -> Path:
+    from PIL import Image
+
+    photo = tmp_path_factory.mktemp("media") / "small.png"
+    Image.new("RGB", (200, 400), "gray").save(photo)
+    return photo
+
+
+@pytest.fixture(scope="module")
+def faceless_photo(tmp_path_factory) -> Path:
+    from PIL import Image
+
+    photo = tmp_path_factory.mktemp("media") / "landscape.png"
+    Image.linear_gradient("L").resize((600, 600)).convert("RGB").save(photo)
+    return photo
+
+
+# --- steps a person takes ------------------------------------------------------------------
+
+
+def _upload(page, elem_id: str, path: Path) -> None:
+    page.locator(f"#{elem_id} input[type=file]").set_input_files(str(path))
+
+
+def _add_inputs(page, portrait: Path, voice: Path | None = None) -> None:
+    _upload(page, "portrait", portrait)
+    expect(page.locator("#portrait_verdict")).to_contain_text(re.compile("✅|❌"))
+    if voice is not None:
+        _upload(page, "voice", voice)
+        expect(page.locator("#voice_verdict")).to_contain_text(re.compile("✅|❌"))
+
+
+def _open_panel(page, elem_id: str) -> None:
+    page.locator(f"#{elem_id} button.label-wrap").click()
+
+
+def _task_id(page) -> str:
+    expect(page.locator("#details")).to_contain_text("Task id:")
+    found = re.search(r"Task id:\s*(\S+)", page.locator("#details").inner_text())
+    assert found, page.locator("#details").inner_text()
+    return found.group(1)
+
+
+def _history_row(page, task_id: str):
+    """The row of the History table (a grid of div rows, not a <table>) showing task_id."""
+    return page.locator("#history [role=row]", has_text=task_id)
+
+
+def _wait_for_video(page) -> None:
+    """Until the flow ends; then it must have ended with a video that plays."""
+    status = page.locator("#status")
+    expect(status).to_contain_text(re.compile("✅ Done|❌"))
+    assert "✅ Done" in status.inner_text(), status.inner_text()
+    page.wait_for_function(PLAYING, timeout=WAIT_MS)
+
+
+# --- the main path -------------------------------------------------------------------------
+
+
+def test_upload_generate_watch_the_status_move_and_the_video_play(
+    page, sim, portrait_path, speech_path
+):
+    _add_inputs(page, portrait_path, speech_path)
+    expect(page.locator("#portrait_verdict")).to_contain_text("✅ Image:")
+    expect(page.locator("#voice_verdict")).to_contain_text("✅ Audio:")
+    page.evaluate(RECORD_STATUS)
+    creates = sim.stats.creates
+
+    page.locator("#generate").click()
+
+    _wait_for_video(page)
+    seen = page.evaluate("window.statusSeen")
+    assert any("accepted" in text or "elapsed" in text for text in seen), seen
+    assert seen[-1].startswith("✅ Done"), seen
+    expect(page.locator("#details")).to_contain_text("Simulated")
+    assert sim.stats.creates == creates + 1
+
+
+def test_a_too_short_clip_and_a_too_small_photo_are_explained_before_anything_is_sent(
+    page, sim, short_clip, small_photo
+):
+    _add_inputs(page, small_photo, short_clip)
+    portrait_verdict = page.locator("#portrait_verdict")
+    expect(portrait_verdict).to_contain_text("❌")
+    expect(portrait_verdict).to_contain_text("200×400")
+    expect(portrait_verdict).to_contain_text("at least 300 px")
+    expect(page.locator("#voice_verdict")).to_contain_text("1.2 s")
+    expect(page.locator("#voice_verdict")).to_contain_text("2 to 60 s")
+    creates = sim.stats.creates
+
+    page.locator("#generate").click()
+
+    status = page.locator("#status")
+    expect(status).to_contain_text("at least 300 px")
+    expect(status).to_contain_text("1.2 s")
+    assert sim.stats.creates == creates
+
+
+@pytest.mark.skipif(not detector_available(), reason="dlib-bin (the face check) is not installed")
+def test_a_photo_without_a_face_is_accepted_with_a_warning(page, faceless_photo, portrait_path):
+    verdict = page.locator("#portrait_verdict")
+    _add_inputs(page, faceless_photo)
+    expect(verdict).to_contain_text("✅")
+    expect(verdict).to_contain_text(NO_FACE_WARNING[:40])
+
+    _add_inputs(page, portrait_path)
+    expect(verdict).to_contain_text("512×512")  # the verdict is the astronaut's
+    expect(verdict).not_to_contain_text("No face")
+
+
+def test_the_cost_estimate_follows_the_voice_and_the_mode(page, speech_path):
+    seconds = prepare_audio(speech_path).duration_s
+    cost = page.locator("#cost")
+    expect(cost).to_contain_text("known once")
+
+    _upload(page, "voice", speech_path)
+    expect(cost).to_contain_text(format_money(seconds * PRICE_PER_SECOND["std"]))
+    expect(cost).to_contain_text(f"{seconds:.1f} s")
+    expect(cost).to_contain_text("assumed prices")
+
+    page.locator("#mode").get_by_text("Professional").click()
+    expect(cost).to_contain_text(format_money(seconds * PRICE_PER_SECOND["pro"]))
+
+
+def test_text_to_speech_as_the_voice(page, sim, portrait_path):
+    page.locator("#voice_source").get_by_text("Text to speech").click()
+    page.locator("#tts_text").get_by_role("textbox").fill(
+        "Hello from a browser test. This sentence is long enough to last a few seconds."
+    )
+    page.locator("#tts_button").click()
+    expect(page.locator("#tts_verdict")).to_contain_text("Speech made")
+    expect(page.locator("#cost")).to_contain_text(" s × ")
+    page.locator("#voice_source").get_by_text("Audio id").click()
+    expect(page.locator("#audio_id").get_by_role("textbox")).not_to_have_value("")
+    page.locator("#voice_source").get_by_text("Text to speech").click()
+    _add_inputs(page, portrait_path)
+
+    page.locator("#generate").click()
+
+    _wait_for_video(page)
+
+
+# --- sessions, history, lookup, stop ------------------------------------------------------
+
+
+def test_a_pasted_key_leaves_demo_mode_in_its_tab_only(
+    browser, app, sim, portrait_path, speech_path
+):
+    key = "sk-browser-test-4242"
+    sim.set_key_state(key, "no_credit")  # the provider answers this key "balance used up"
+    mine = _open(browser, app.url)
+    theirs = _open(browser, app.url)
+    try:
+        expect(mine.locator("#demo_banner")).to_be_visible()
+        _open_panel(mine, "own_key")
+        mine.locator("#key_box").get_by_role("textbox").fill(key)
+        mine.locator("#key_button").click()
+        expect(mine.locator("#key_note")).to_contain_text("uses your key")
+        expect(mine.locator("#demo_banner")).to_be_hidden()
+        _add_inputs(mine, portrait_path, speech_path)
+        mine.locator("#generate").click()
+        expect(mine.locator("#status")).to_contain_text("balance is used up")
+        assert key not in mine.content()
+
+        expect(theirs.locator("#demo_banner")).to_be_visible()
+        _add_inputs(theirs, portrait_path, speech_path)
+        theirs.locator("#generate").click()
+        _wait_for_video(theirs)
+        expect(theirs.locator("#details")).to_contain_text("Simulated")
+        assert key not in theirs.content()
+    finally:
+        mine.context.close()
+        theirs.context.close()
+
+
+def test_history_is_there_after_a_page_reload(page, portrait_path, speech_path):
+    _add_inputs(page, portrait_path, speech_path)
+    page.locator("#generate").click()
+    _wait_for_video(page)
+    task_id = _task_id(page)
+
+    page.reload()
+    expect(page.locator("#generate")).to_be_visible()
+    _open_panel(page, "history_panel")
+
+    expect(_history_row(page, task_id)).to_contain_text("done (demo)")
+
+
+def test_lookup_by_task_id_brings_the_video(page, sim, portrait_path, speech_path):
+    with KlingClient(sim.base_url or "", DEMO_KEY) as other:  # another program, same account
+        task = other.create_task(
+            AvatarRequest(
+                image=base64.b64encode(portrait_path.read_bytes()).decode(),
+                sound_file=base64.b64encode(speech_path.read_bytes()).decode(),
+                prompt="made by another program",
+            )
+        )
+    _open_panel(page, "lookup")
+    page.locator("#lookup_id").get_by_role("textbox").fill(task.task_id)
+
+    page.locator("#lookup_button").click()
+
+    _wait_for_video(page)
+    expect(page.locator("#status")).to_contain_text(task.task_id)
+
+
+def test_stop_ends_the_wait_says_so_and_the_job_stays_in_history(
+    page, sim, portrait_path, speech_path
+):
+    sim.plan_task(outcome="stuck")  # the provider never finishes this one
+    _add_inputs(page, portrait_path, speech_path)
+    page.locator("#generate").click()
+    expect(page.locator("#status")).to_contain_text("elapsed")
+    task_id = _task_id(page)
+
+    page.locator("#stop").click()
+
+    expect(page.locator("#status")).to_contain_text("Stopped waiting")
+    _open_panel(page, "history_panel")
+    expect(_history_row(page, task_id)).to_contain_text("running (demo)")
+    expect(page.locator("#status")).to_contain_text("Stopped waiting")  # no late update
+
+
+# --- for everyone --------------------------------------------------------------------------
+
+
+def test_every_control_is_labelled_and_the_status_is_announced(page):
+    assert page.evaluate(UNLABELLED) == []
+    _open_panel(page, "own_key")
+    _open_panel(page, "lookup")
+    page.locator("#voice_source").get_by_text("Text to speech").click()
+    expect(page.locator("#tts_text")).to_be_visible()
+    assert page.evaluate(UNLABELLED) == []
+    status = page.locator("#status")
+    expect(status).to_have_attribute("aria-live", "polite")
+    expect(status).to_have_attribute("role", "status")
+
+
+def test_generate_is_reachable_and_operable_by_keyboard(page):
+    page.locator("#prompt").get_by_role("textbox").focus()
+    for _ in range(20):
+        if page.evaluate("document.activeElement.id") == "generate":
+            break
+        page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "generate"
+
+    page.keyboard.press("Enter")
+
+    expect(page.locator("#status")).to_contain_text("Add a portrait first")
+
+
+def test_a_chinese_browser_gets_the_chinese_interface(browser, app):
+    chinese = _open(browser, app.url, locale="zh-CN")
+    try:
+        expect(chinese.locator("#generate")).to_have_text("生成")
+        expect(chinese.locator("#demo_banner")).to_contain_text("演示模式")
+        expect(chinese.locator("#portrait")).to_contain_text("人像")
+        expect(chinese.locator("#prompt_count")).to_contain_text("个字符")
+    finally:
+        chinese.context.close()
+
+
+def test_an_english_browser_gets_the_english_interface(page):
+    expect(page.locator("#generate")).to_have_text("Generate")
+    expect(page.locator("#prompt_count")).to_contain_text("characters")
+
+
+def test_a_phone_wide_screen_needs_no_sideways_scrolling(browser, app):
+    phone = _open(browser, app.url, width=390)
+    try:
+        assert phone.evaluate("document.scrollingElement.scrollWidth") <= 390
+        box = phone.locator("#generate").bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390
+    finally:
+        phone.context.close()
