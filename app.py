@@ -23,7 +23,12 @@ from avatar_core.audio_prep import prepare_audio
 from avatar_core.callbacks import CALLBACK_PATH, MAX_CALLBACK_BYTES, CallbackRegistry
 from avatar_core.config import Settings
 from avatar_core.demo import DEMO_NOTICE
-from avatar_core.errors import AvatarError, InputError
+from avatar_core.errors import (
+    AuthenticationError,
+    AvatarError,
+    InputError,
+    PermissionDeniedError,
+)
 from avatar_core.faces import face_warnings
 from avatar_core.image_prep import prepare_image
 from avatar_core.journal import Job, Stage
@@ -55,6 +60,10 @@ CSS = """
 #cost p {margin: 0.2em 0}
 button:focus-visible, input:focus-visible, textarea:focus-visible {
     outline: 3px solid #4f46e5; outline-offset: 2px;
+}
+@media (min-width: 769px) {  /* side by side: the status and the video stay in view */
+    #output_column {position: sticky; top: 12px; align-self: flex-start}
+    .gradio-container {overflow: clip !important}  /* hidden would stop the sticking */
 }
 @media (max-width: 480px) {
     .gradio-container {padding-left: 6px !important; padding-right: 6px !important}
@@ -178,7 +187,7 @@ async def _stream(events: AsyncIterator[Progress]) -> AsyncIterator[tuple[str, A
             else:
                 yield _status(progress.message), gr.skip(), _details(progress)
     except AvatarError as error:
-        yield _status(str(error), "error"), gr.skip(), gr.skip()
+        yield _verdict_error(error), gr.skip(), gr.skip()
 
 
 # --- the app ----------------------------------------------------------------------------------
@@ -324,9 +333,16 @@ def build_app(studio: Studio) -> gr.Blocks:
 
     def use_key(key_text: str):
         key = (key_text or "").strip() or None
-        if key:
-            return key, "", gr.update(visible=False), "🔑 This browser session now uses your key."
-        return None, "", gr.update(visible=studio.demo), "Key forgotten."
+        if not key:
+            return None, "", gr.update(visible=studio.demo), "Key forgotten."
+        try:
+            session_studio(key).check_key()
+        except (AuthenticationError, PermissionDeniedError) as error:
+            return gr.skip(), "", gr.skip(), f"❌ {error}"
+        except AvatarError as error:
+            note = f"🔑 This browser session now uses your key (not checked just now: {error})"
+            return key, "", gr.update(visible=False), note
+        return key, "", gr.update(visible=False), "🔑 This browser session now uses your key."
 
     def refresh_history() -> list[list[Any]]:
         return _history_rows(studio.journal.recent(100))
@@ -444,7 +460,7 @@ def build_app(studio: Studio) -> gr.Blocks:
                     )
                     stop_button = gr.Button(t("stop"), variant="stop", elem_id="stop")
 
-            with gr.Column(scale=1):
+            with gr.Column(scale=1, elem_id="output_column"):
                 status = gr.Markdown(t("ready"), elem_id="status")
                 result = gr.Video(label=t("result"), elem_id="result", autoplay=True)
                 details = gr.Markdown(elem_id="details")
@@ -581,12 +597,12 @@ def add_callback_route(server: Any, registry: CallbackRegistry) -> None:
     """Serve `POST /kling/callback/<secret>` beside the UI, for provider callbacks."""
 
     async def kling_callback(secret: str, request: Request) -> JSONResponse:
-        received = 0
-        async for chunk in request.stream():  # read and drop: the body is never trusted
-            received += len(chunk)
-            if received > MAX_CALLBACK_BYTES:
+        body = b""
+        async for chunk in request.stream():  # size-capped; never believed (see callbacks)
+            body += chunk
+            if len(body) > MAX_CALLBACK_BYTES:
                 return JSONResponse({"error": "body too large"}, status_code=413)
-        if not registry.receive(secret):
+        if not registry.receive(secret, body):
             return JSONResponse({"error": "unknown callback"}, status_code=404)
         return JSONResponse({"ok": True})
 
