@@ -91,6 +91,13 @@ def _connection_error(exc: httpx.HTTPError, what: str) -> e.ProviderConnectionEr
     )
 
 
+def _what_broke(exc: httpx.HTTPError) -> str:
+    """A transport failure in words, for a sentence (not the exception's class name)."""
+    if isinstance(exc, httpx.TimeoutException):
+        return "no answer came in time"
+    return "the connection broke"
+
+
 def _route_missing(response: httpx.Response) -> bool:
     """True when the gateway does not serve this query route (not: the task is unknown)."""
     if response.is_redirect:
@@ -193,7 +200,7 @@ class KlingClient:
             except _NOT_SENT as exc:
                 error: e.ProviderError = _connection_error(exc, "to create the task")
             except httpx.HTTPError as exc:
-                raise self._unknown_outcome(external_id, type(exc).__name__) from None
+                raise self._unknown_outcome(external_id, _what_broke(exc)) from None
             else:
                 try:
                     return self._task(self._answer(response))

@@ -30,6 +30,7 @@ class Fault:
     sentence: str = DONE  # what the last line of stderr must match
     stage: Stage = Stage.DONE
     creates: int = 1
+    create_requests: int = 1  # creates that reached the provider: one, never resent
     http_timeout: float | None = None  # AVATAR_HTTP_TIMEOUT for the run
     deadline: float | None = None  # generate --timeout
     resume_to: Stage | None = None  # run `resume` afterwards; the stage it must reach
@@ -57,6 +58,11 @@ def _nothing(sim: Simulator) -> None:
     return None
 
 
+def _lost_answer_and_lookup(sim: Simulator) -> None:
+    sim.inject("create", "reset", after_create=True)
+    sim.inject("query", "error", code=1103)  # not retried: the outcome stays unknown
+
+
 SERVER_500 = (
     r"The provider had an error on its side \(Kling code 5000\): try again in a few minutes\."
 )
@@ -68,6 +74,7 @@ FAULTS: tuple[Fault, ...] = (
         "429-create",
         "create answered HTTP 429 (Kling 1302) with Retry-After: 1, twice",
         _inject("create", "error", 2, code=1302, retry_after=1),
+        create_requests=3,  # refused twice with 429 (nothing made), then made
     ),
     Fault(
         "429-query",
@@ -122,6 +129,18 @@ FAULTS: tuple[Fault, ...] = (
         "reset-after-create",
         "connection reset on the create after the task was created (answer lost)",
         _inject("create", "reset", after_create=True),
+    ),
+    Fault(
+        "outcome-unknown",
+        "connection reset after the task was created, and the lookup by external id refused "
+        "(Kling 1103)",
+        _lost_answer_and_lookup,
+        exit_code=1,
+        sentence=r"The create request was sent but no clear answer came back \(the connection "
+        r"broke\); it was not resent, to avoid paying twice: look the task up by its external "
+        r"id tas-[0-9a-f]{32} before trying again\.",
+        stage=Stage.OUTCOME_UNKNOWN,
+        resume_to=Stage.DONE,
     ),
     Fault("reset-query", "connection reset on a status query", _inject("query", "reset")),
     Fault("reset-download", "connection reset on the video download", _inject("result", "reset")),

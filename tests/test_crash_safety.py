@@ -216,27 +216,24 @@ def _restart_with_resume(root: Path, inputs) -> Restart:
 
 
 def _restart_the_app_with_cli_beside_it(root: Path, inputs) -> Restart:
-    """The app resumes in the background while a CLI `resume` and a new `generate` run."""
+    """The app starts and resumes in the background while a new CLI `generate` writes to
+    the same journal; a CLI `resume` afterwards must find nothing left to do."""
     provider = Provider(root)
     data = root / "data"
     try:
         env = cli_env(provider.gate.url, data)
         killed = kill_at_each_stage(provider, env, inputs, root)
         known = {job.job_id for job in jobs_of(data)}
+        image, audio = inputs
         with running_app(env, root / "app.log") as app:
-            image, audio = inputs
-            with ThreadPoolExecutor(2) as pool:
-                resumed = pool.submit(run_cli, "resume", env=env)
-                made = pool.submit(
-                    run_cli, "generate", "--image", str(image), "--audio", str(audio), env=env
-                )
-                outputs = {"resume beside the app": resumed.result(), "generate": made.result()}
+            beside = run_cli("generate", "--image", str(image), "--audio", str(audio), env=env)
 
             def settled() -> bool:
-                return all(j.stage.is_finished for j in jobs_of(data) if j.job_id in known)
+                return all(job.stage.is_finished for job in jobs_of(data))
 
-            wait_until(settled, "the app to finish every job it found", timeout=120)
-            outputs["app log"] = app.output()
+            wait_until(settled, "the app to finish every job", timeout=120)
+            outputs = {"generate beside the app": beside, "app log": app.output()}
+        outputs["resume afterwards"] = run_cli("resume", env=env)
         jobs = {job.job_id: job for job in jobs_of(data)}
         extra = [job for job_id, job in jobs.items() if job_id not in known]
         return Restart(killed, jobs, provider.sim.stats, outputs, extra)
@@ -297,18 +294,29 @@ def test_resume_finishes_every_paid_task_and_settles_the_one_never_sent(restarts
     assert resumed.returncode == 1  # the job never sent cannot be finished: it must be redone
 
 
-def test_the_app_finishes_them_while_a_cli_resumes_and_generates_beside_it(restarts):
+def test_the_app_finishes_them_while_a_cli_generates_beside_it(restarts):
     restart = restarts["app"]
     _assert_every_paid_task_is_home_and_none_was_made_twice(restart)
+    log = restart.outputs["app log"]
+    assert isinstance(log, str)
+    for kill in restart.killed:  # the app itself finished them
+        job = restart.jobs[kill.job.job_id]
+        if kill.stage.paid:
+            assert f"resume: Done: task {job.task_id}," in log, log
+    assert "never reached the provider; nothing was charged" in log
     [made] = restart.extra_jobs
     assert made.stage is Stage.DONE
+    beside, afterwards = (
+        restart.outputs["generate beside the app"],
+        restart.outputs["resume afterwards"],
+    )
+    assert isinstance(beside, subprocess.CompletedProcess) and beside.returncode == 0
+    assert beside.stdout.strip() == made.video_path
+    assert isinstance(afterwards, subprocess.CompletedProcess) and afterwards.returncode == 0
     for name, output in restart.outputs.items():
         text = output if isinstance(output, str) else output.stdout + output.stderr
         assert_no_traceback(text)
         assert "locked" not in text, name
-    generated = restart.outputs["generate"]
-    assert isinstance(generated, subprocess.CompletedProcess) and generated.returncode == 0
-    assert generated.stdout.strip() == made.video_path
 
 
 def test_the_crash_safety_section_is_current(restarts):
@@ -318,7 +326,7 @@ def test_the_crash_safety_section_is_current(restarts):
         after = [r.jobs[r.killed[number].job.job_id].stage.value for r in restarts.values()]
         rows.append((stage.key, stage.held_by, at_kill, *after, "yes" if stage.paid else "no"))
     columns = ("killed while", "held there by", "journal at the kill", "after `resume`",
-               "after the app restarts (CLI beside it)", "paid")  # fmt: skip
+               "after the app restarts (a CLI generate beside it)", "paid")  # fmt: skip
     totals = []
     for kind, restart in restarts.items():
         totals.append(

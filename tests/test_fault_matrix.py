@@ -70,6 +70,7 @@ class CliRun:
     generate: subprocess.CompletedProcess[str] | None = None
     jobs: list[Job] = field(default_factory=list)
     creates: int = 0
+    create_requests: int = 0
     tasks: dict[str, str] = field(default_factory=dict)  # external id -> task id, provider's
     resume: subprocess.CompletedProcess[str] | None = None
     jobs_after_resume: list[Job] = field(default_factory=list)
@@ -106,6 +107,7 @@ def _run_on_cli(fault: Fault, root: Path, inputs: dict[str, tuple[Path, Path]]) 
             run.generate = run_cli(*args, env=env, file_size_limit=fault.file_size_limit)
             run.jobs, stats = jobs_of(run.data_dir), sim.stats
             run.creates, run.tasks = stats.creates, stats.tasks_by_external_id
+            run.create_requests = stats.count("create")
             if fault.resume_to is not None:
                 make_room()
                 again = ["--timeout", f"{fault.resume_deadline:g}"] if fault.resume_deadline else []
@@ -140,12 +142,15 @@ def _sentence(run: CliRun) -> str:
 def assert_journal_agrees_with_the_provider(
     job: Job, tasks: dict[str, str], files: dict[Path, bytes] | None = None
 ) -> None:
-    """`not_created` exactly when the provider has no task under our external id; otherwise
-    the task journaled is the provider's task for that id; `done` means the video is home
-    (in `files` when the data folder is already gone)."""
+    """`not_created` exactly when the provider has no task under our external id; a job
+    whose create is in doubt waits for the lookup by that id; otherwise the task journaled
+    is the provider's task for that id; `done` means the video is home (in `files` when the
+    data folder is already gone)."""
     if job.stage is Stage.NOT_CREATED:
         assert job.job_id not in tasks, "a paid task was journaled as never created"
         assert job.task_id is None
+    elif job.stage in (Stage.CREATING, Stage.OUTCOME_UNKNOWN):
+        assert job.task_id is None, job
     else:
         assert tasks.get(job.job_id) == job.task_id, (job, tasks)
     if job.stage is Stage.DONE:
@@ -177,6 +182,7 @@ def test_the_cli_meets_each_fault_with_its_exit_code_sentence_and_journal(fault,
     [job] = run.jobs
     assert job.stage is fault.stage, job
     assert run.creates == fault.creates
+    assert run.create_requests == fault.create_requests, "a create was sent again"
     assert_journal_agrees_with_the_provider(job, run.tasks, run.files)
     if fault.resume_to is None:
         return
@@ -242,6 +248,7 @@ class AppRun:
     error: str | None  # the AppError's message
     job: Job | None
     creates: int
+    create_requests: int
     tasks: dict[str, str]
     followed: str | None = None  # `/status` afterwards: a path or an error
     job_after: Job | None = None
@@ -314,7 +321,9 @@ def _run_on_app(fault, client, sim, data_dir, image, audio) -> AppRun:
         error = str(exc)
     stats = sim.stats
     job = newest_job(data_dir, before)
-    run = AppRun(fault, answer, error, job, stats.creates, stats.tasks_by_external_id)
+    run = AppRun(
+        fault, answer, error, job, stats.creates, stats.count("create"), stats.tasks_by_external_id
+    )
     if fault.resume_to is not None and run.job is not None:
         run.job_after = run.job
     if fault.resume_to is Stage.DONE and run.job is not None:
@@ -340,6 +349,7 @@ def test_the_app_meets_each_fault_with_a_sentence_and_a_consistent_journal(fault
     assert run.job is not None
     assert run.job.stage is fault.stage, run.job
     assert run.creates == fault.creates
+    assert run.create_requests == fault.create_requests, "a create was sent again"
     assert_journal_agrees_with_the_provider(run.job, run.tasks)
     if fault.resume_to is Stage.DONE:
         assert Path(run.followed or "").is_file(), run.followed
