@@ -63,8 +63,8 @@ button:focus-visible, input:focus-visible, textarea:focus-visible {
 }
 @media (min-width: 769px) {  /* side by side: the status and the video stay in view */
     #output_column {position: sticky; top: 12px; align-self: flex-start}
-    .gradio-container {overflow: clip !important}  /* hidden would stop the sticking */
 }
+.gradio-container {overflow: clip !important}  /* "hidden" would stop the sticking */
 @media (max-width: 480px) {
     .gradio-container {padding-left: 6px !important; padding-right: 6px !important}
     #result video {max-height: 60vh}
@@ -124,7 +124,7 @@ def _verdict_ok(summary: str, changes: tuple[str, ...], warnings: tuple[str, ...
 
 def _verdict_error(error: AvatarError) -> str:
     problems = error.problems if isinstance(error, InputError) else [str(error)]
-    return "\n".join(f"❌ {p}" for p in problems)
+    return "\n\n".join(f"❌ {p}" for p in problems)  # a paragraph each
 
 
 def _status(text: str, kind: str = "info") -> str:

@@ -62,7 +62,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "mode_pro": ("Professional (pro): finer", "专业（pro）：更精细"),
     "cost_label": ("Estimated cost, at assumed prices:", "预估费用（按假定价格）："),
     "cost_unknown": (
-        "💰 Estimated cost: known once the voice's length is (add a voice).",
+        "💰 Estimated cost: shown once a voice is added (its length sets the price).",
         "💰 预估费用：添加声音、得知时长后显示。",
     ),
     "generate": ("Generate", "生成"),

@@ -271,7 +271,7 @@ def test_a_photo_without_a_face_is_accepted_with_a_warning(page, faceless_photo,
 def test_the_cost_estimate_follows_the_voice_and_the_mode(page, speech_path):
     seconds = prepare_audio(speech_path).duration_s
     cost = page.locator("#cost")
-    expect(cost).to_contain_text("known once")
+    expect(cost).to_contain_text("shown once a voice is added")
 
     _upload(page, "voice", speech_path)
     expect(cost).to_contain_text(format_money(seconds * PRICE_PER_SECOND["std"]))

@@ -1,0 +1,196 @@
+"""Screenshots of the app's main states, for the README: `python docs/screenshots.py`.
+
+Launches the app in demo mode on a simulator of its own (short tasks, a temporary data
+folder), drives Debian's Chromium with playwright and writes PNGs beside this file:
+
+    01-empty.png           the page as it opens
+    02-inputs-checked.png  a portrait and a voice checked, with their verdicts and the cost
+    03-generating.png      the task under way, its status moving
+    04-finished.png        the finished (simulated) video playing
+    05-input-error.png     a too-small photo and a too-short clip, explained
+    06-phone.png           the page at a phone's width (390 px)
+    07-chinese.png         the page in a browser whose language is Chinese
+
+Needs chromium at /usr/bin/chromium (`apt-get install chromium`) and the playwright
+package (requirements-dev.txt; never `playwright install`). Emoji and Chinese glyphs need
+fonts: `apt-get install fonts-noto-color-emoji fonts-wqy-microhei`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import gradio as gr  # noqa: E402
+from PIL import Image  # noqa: E402
+from playwright.sync_api import expect, sync_playwright  # noqa: E402
+
+import app as app_module  # noqa: E402
+from avatar_core.client import KlingClient  # noqa: E402
+from avatar_core.config import Settings  # noqa: E402
+from avatar_core.demo import DEMO_KEY  # noqa: E402
+from avatar_core.ffmpeg import ffmpeg_exe  # noqa: E402
+from avatar_core.pacing import Pacing  # noqa: E402
+from avatar_core.scheduler import PollScheduler  # noqa: E402
+from avatar_core.simulator import Simulator  # noqa: E402
+from avatar_core.studio import Studio  # noqa: E402
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+    "--disable-dev-shm-usage",
+    "--autoplay-policy=no-user-gesture-required",
+    "--hide-scrollbars",
+]
+WAIT_MS = 60_000
+DESKTOP = {"width": 1280, "height": 1100}
+PHONE = {"width": 390, "height": 844}
+PORTRAIT = ROOT / "assets" / "astronaut.jpg"
+SPEECH = ROOT / "assets" / "hello.mp3"
+
+
+def _bad_inputs(folder: Path) -> tuple[Path, Path]:
+    small = folder / "small-photo.png"
+    Image.new("RGB", (200, 260), (150, 150, 160)).save(small)
+    short = folder / "short-clip.wav"
+    subprocess.run(
+        [ffmpeg_exe(), "-v", "error", "-y", "-f", "lavfi", "-i", "sine=duration=1.2", str(short)],
+        check=True,
+    )
+    return small, short
+
+
+def _launch(sim: Simulator, data_dir: Path) -> tuple[gr.Blocks, str]:
+    settings = Settings(api_key=None, base_url=sim.base_url or "", data_dir=data_dir)
+    studio = Studio(
+        settings,
+        client=KlingClient(settings.base_url, DEMO_KEY),
+        scheduler=PollScheduler(pacing=Pacing(first_s=0.5, floor_s=0.3, cap_s=1.0)),
+    )
+    blocks = app_module.build_app(studio).queue()
+    _, url, _ = blocks.launch(
+        server_name="127.0.0.1",
+        prevent_thread_lock=True,
+        quiet=True,
+        **app_module.launch_options(settings),
+    )
+    return blocks, url
+
+
+def _page(browser, url: str, *, viewport=DESKTOP, locale: str = "en-US"):
+    context = browser.new_context(viewport=viewport, locale=locale)
+    context.set_default_timeout(WAIT_MS)
+    page = context.new_page()
+    page.goto(url)
+    expect(page.locator("#generate")).to_be_visible(timeout=WAIT_MS)
+    page.wait_for_timeout(500)  # let web fonts settle before the picture is taken
+    return page
+
+
+def _shoot(page, out: Path, name: str, *, full_page: bool = False) -> None:
+    path = out / name
+    page.mouse.move(0, 0)  # no hover effects in the picture
+    page.screenshot(path=str(path), full_page=full_page)
+    Image.open(path).save(path, optimize=True)
+    print(f"wrote {path.relative_to(ROOT)}")
+
+
+def _add_inputs(page, portrait: Path, voice: Path) -> None:
+    page.locator("#portrait input[type=file]").set_input_files(str(portrait))
+    expect(page.locator("#portrait_verdict")).to_contain_text("Image", timeout=WAIT_MS)
+    page.locator("#voice input[type=file]").set_input_files(str(voice))
+    expect(page.locator("#voice_verdict")).to_contain_text("✅", timeout=WAIT_MS)
+
+
+def take(out: Path) -> None:
+    with tempfile.TemporaryDirectory(prefix="screenshots-") as temp:
+        folder = Path(temp)
+        small, short = _bad_inputs(folder)
+        with Simulator(task_seconds=2.0, submit_seconds=0.5, work_dir=folder / "sim") as sim:
+            blocks, url = _launch(sim, folder / "data")
+            try:
+                with sync_playwright() as playwright:
+                    browser = playwright.chromium.launch(
+                        executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+                    )
+                    _shoot_all(browser, url, sim, out, small, short)
+                    browser.close()
+            finally:
+                blocks.close()
+
+
+def _shoot_all(browser, url: str, sim: Simulator, out: Path, small: Path, short: Path) -> None:
+    page = _page(browser, url)
+    _shoot(page, out, "01-empty.png")
+
+    _add_inputs(page, PORTRAIT, SPEECH)
+    page.locator("#prompt textarea").fill("Smile and greet the viewer warmly.")
+    expect(page.locator("#cost")).to_contain_text("≈")
+    page.evaluate("window.scrollTo(0, 0)")
+    _shoot(page, out, "02-inputs-checked.png", full_page=True)
+
+    sim.plan_task(task_seconds=8.0)  # long enough to be seen under way
+    page.locator("#generate").click()
+    expect(page.locator("#status")).to_contain_text("elapsed", timeout=WAIT_MS)
+    page.locator("#generate").scroll_into_view_if_needed()
+    page.wait_for_timeout(1500)  # a few seconds on the clock
+    _shoot(page, out, "03-generating.png")
+
+    expect(page.locator("#status")).to_contain_text("Done", timeout=WAIT_MS)
+    page.wait_for_function(
+        "() => { const v = document.querySelector('#result video');"
+        " return v && v.currentTime > 1.5; }",
+        timeout=WAIT_MS,
+    )
+    page.evaluate("document.querySelector('#result video').pause()")
+    _shoot(page, out, "04-finished.png")
+    page.context.close()
+
+    page = _page(browser, url)
+    _add_inputs_unchecked(page, small, short)
+    page.locator("#generate").click()
+    expect(page.locator("#status")).to_contain_text("300", timeout=WAIT_MS)
+    page.evaluate("window.scrollTo(0, 0)")
+    _shoot(page, out, "05-input-error.png", full_page=True)
+    page.context.close()
+
+    page = _page(browser, url, viewport=PHONE)
+    _shoot(page, out, "06-phone.png", full_page=True)
+    page.context.close()
+
+    page = _page(browser, url, locale="zh-CN")
+    _shoot(page, out, "07-chinese.png")
+    page.context.close()
+
+
+def _add_inputs_unchecked(page, portrait: Path, voice: Path) -> None:
+    page.locator("#portrait input[type=file]").set_input_files(str(portrait))
+    expect(page.locator("#portrait_verdict")).to_contain_text("❌", timeout=WAIT_MS)
+    page.locator("#voice input[type=file]").set_input_files(str(voice))
+    expect(page.locator("#voice_verdict")).to_contain_text("❌", timeout=WAIT_MS)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent)
+    args = parser.parse_args()
+    if not Path(CHROMIUM).exists():
+        sys.exit(f"{CHROMIUM} is missing: apt-get install chromium")
+    args.out.mkdir(parents=True, exist_ok=True)
+    take(args.out)
+
+
+if __name__ == "__main__":
+    main()
