@@ -10,10 +10,15 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
+import os
+import sys
 import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
+
+# No usage analytics leave this app unless its operator asks for them.
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr
 from fastapi import Request
@@ -190,6 +195,11 @@ async def _stream(events: AsyncIterator[Progress]) -> AsyncIterator[tuple[str, A
         yield _verdict_error(error), gr.skip(), gr.skip()
 
 
+def _error(message: str) -> gr.Error:
+    """An error for the caller; the console gets no traceback for an expected refusal."""
+    return gr.Error(message, print_exception=False)
+
+
 # --- the app ----------------------------------------------------------------------------------
 
 
@@ -315,12 +325,12 @@ def build_app(studio: Studio) -> gr.Blocks:
     ) -> str:
         """The finished video's path; errors reach the caller as their one sentence."""
         if not image_path or not audio_path:
-            raise gr.Error("Both a portrait image and a voice recording are needed.")
+            raise _error("Both a portrait image and a voice recording are needed.")
         events = session_studio(key).agenerate(image_path, audio_path, prompt=prompt, mode=mode)
         try:
             done = await afinal_progress(events)
         except AvatarError as error:
-            raise gr.Error(str(error)) from None
+            raise _error(str(error)) from None
         return str(done.video_path)
 
     async def api_status(task_id: str, key: str | None) -> str:
@@ -328,7 +338,7 @@ def build_app(studio: Studio) -> gr.Blocks:
         try:
             done = await afinal_progress(session_studio(key).afollow((task_id or "").strip()))
         except AvatarError as error:
-            raise gr.Error(str(error)) from None
+            raise _error(str(error)) from None
         return str(done.video_path)
 
     def use_key(key_text: str):
@@ -344,15 +354,17 @@ def build_app(studio: Studio) -> gr.Blocks:
             return key, "", gr.update(visible=False), note
         return key, "", gr.update(visible=False), "🔑 This browser session now uses your key."
 
-    def refresh_history() -> list[list[Any]]:
-        return _history_rows(studio.journal.recent(100))
+    def refresh_history(key: str | None = None) -> list[list[Any]]:
+        """This session's jobs: the app's own, or those made with the key it pasted."""
+        owner = session_studio(key).owner
+        return _history_rows(studio.journal.recent(100, owner=owner))
 
-    def pick_history(rows, event: gr.SelectData):
+    def pick_history(rows, key: str | None, event: gr.SelectData):
         try:
             job_id = rows.iloc[event.index[0], -1]
         except (AttributeError, IndexError, TypeError):
             return None, ""
-        job = studio.journal.get(str(job_id))
+        job = studio.journal.find(str(job_id), owner=session_studio(key).owner)
         if job is None:
             return None, ""
         if job.stage is Stage.DONE and job.video_path and Path(job.video_path).is_file():
@@ -559,23 +571,22 @@ def build_app(studio: Studio) -> gr.Blocks:
             concurrency_limit=None,
             **private,
         )  # fmt: skip
-        generating.then(refresh_history, None, history, **private)
+        generating.then(refresh_history, key_state, history, **private)
         stop_button.click(
             lambda: _status(t("stopped"), "stopped"), None, status, cancels=[generating], **private
-        ).then(refresh_history, None, history, **private)
+        ).then(refresh_history, key_state, history, **private)
         looking = lookup_button.click(
             run_lookup, [lookup_id, key_state], [status, result, details], concurrency_limit=None,
             **private,
         )  # fmt: skip
-        looking.then(refresh_history, None, history, **private)
+        looking.then(refresh_history, key_state, history, **private)
         key_button.click(use_key, key_box, [key_state, key_box, banner, key_note], **private)
         forget_button.click(
             lambda: use_key(""), None, [key_state, key_box, banner, key_note], **private
         )
-        history_refresh.click(refresh_history, None, history, api_name="history")
-        history.select(pick_history, history, [history_video, history_note], **private)
-
-        app.load(refresh_history, None, history, **private)
+        history_refresh.click(refresh_history, key_state, history, api_name="history")
+        history.select(pick_history, [history, key_state], [history_video, history_note], **private)
+        app.load(refresh_history, key_state, history, **private)
     return app
 
 
@@ -628,7 +639,11 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # it logs every URL, signed links too
     settings = Settings.from_env()
-    studio = Studio(settings)
+    try:
+        studio = Studio(settings)
+    except AvatarError as error:  # e.g. a damaged journal or an unwritable data folder
+        print(error, file=sys.stderr)
+        raise SystemExit(1) from None
     if studio.demo:
         log.info(DEMO_NOTICE)
     resume_in_background(studio)

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import os
 import re
+import shutil
+import socket
 import sqlite3
 import threading
 import time
@@ -61,6 +64,8 @@ class Job:
     units_charged: str | None = None
     task_seconds: float | None = None  # how long the provider took, by its own clock
     error: str | None = None
+    owner: str | None = None  # whose key made it (a keyed hash); None: the app's own key
+    creator: str | None = None  # "host:pid" of the process that sends its create
 
 
 _COLUMNS = [f.name for f in fields(Job)]
@@ -85,11 +90,34 @@ CREATE TABLE IF NOT EXISTS jobs (
     video_seconds REAL,
     units_charged TEXT,
     task_seconds REAL,
-    error TEXT
+    error TEXT,
+    owner TEXT,
+    creator TEXT
 );
 CREATE INDEX IF NOT EXISTS jobs_task ON jobs(task_id);
 CREATE INDEX IF NOT EXISTS jobs_created ON jobs(created_at);
 """
+
+
+def this_process() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def creator_alive(creator: str | None) -> bool | None:
+    """Whether the process that journaled a job still runs: None when that cannot be told
+    from here (another machine, or no record)."""
+    host, _, pid = (creator or "").rpartition(":")
+    if not pid.isdigit() or host != socket.gethostname():
+        return None
+    if int(pid) == os.getpid():
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, under another user
+        return True
+    return True
 
 
 def new_job_id() -> str:
@@ -155,6 +183,7 @@ class Journal:
             base_url=base_url,
             demo=demo,
             stage=Stage.CREATING,
+            creator=this_process(),
             **values,
         )
         row = [getattr(job, c) for c in _COLUMNS]
@@ -176,10 +205,16 @@ class Journal:
         updated = replace(job, **changes)
         stored = {k: (v.value if isinstance(v, enum.Enum) else v) for k, v in changes.items()}
         assignments = ", ".join(f"{k} = ?" for k in stored)
+        # A job whose video is home is final: another process (a second resumer, the app
+        # beside the CLI) working from an older copy must not take it back.
+        guard = "" if changes.get("stage") is Stage.DONE else " AND stage != 'done'"
         with self._connection() as db:
-            db.execute(
-                f"UPDATE jobs SET {assignments} WHERE job_id = ?", [*stored.values(), job.job_id]
-            )
+            written = db.execute(
+                f"UPDATE jobs SET {assignments} WHERE job_id = ?{guard}",
+                [*stored.values(), job.job_id],
+            ).rowcount
+        if written == 0:
+            return self.get(job.job_id) or updated
         return updated
 
     # --- reading --------------------------------------------------------------------------
@@ -189,19 +224,22 @@ class Journal:
             row = db.execute("SELECT * FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
         return _row_to_job(row) if row else None
 
-    def find(self, task_or_job_id: str) -> Job | None:
-        """The job with this provider task id, or this job (external) id."""
+    def find(self, task_or_job_id: str, *, owner: str | None = None) -> Job | None:
+        """`owner`'s job with this provider task id, or this job (external) id."""
         with self._connection() as db:
             row = db.execute(
-                "SELECT * FROM jobs WHERE task_id = ? OR job_id = ? ORDER BY created_at DESC",
-                (task_or_job_id, task_or_job_id),
+                "SELECT * FROM jobs WHERE (task_id = ? OR job_id = ?) AND owner IS ? "
+                "ORDER BY created_at DESC",
+                (task_or_job_id, task_or_job_id, owner),
             ).fetchone()
         return _row_to_job(row) if row else None
 
-    def recent(self, limit: int = 50) -> list[Job]:
+    def recent(self, limit: int = 50, *, owner: str | None = None) -> list[Job]:
+        """`owner`'s latest jobs, newest first (owner None: the app's own key's)."""
         with self._connection() as db:
             rows = db.execute(
-                "SELECT * FROM jobs ORDER BY created_at DESC LIMIT ?", (limit,)
+                "SELECT * FROM jobs WHERE owner IS ? ORDER BY created_at DESC LIMIT ?",
+                (owner, limit),
             ).fetchall()
         return [_row_to_job(r) for r in rows]
 
@@ -245,9 +283,18 @@ def _add_new_columns(db: sqlite3.Connection) -> None:
                     raise
 
 
+def _disk_full(path: Path) -> bool:
+    """SQLite reports a full disk as "disk I/O error" when it is its WAL index that cannot
+    grow; the free space says which it was."""
+    try:
+        return shutil.disk_usage(path.parent).free < 1_000_000
+    except OSError:
+        return False
+
+
 def _storage_error(path: Path, exc: sqlite3.DatabaseError) -> StorageError:
     text = str(exc).lower()
-    if "full" in text:
+    if "full" in text or ("disk i/o" in text and _disk_full(path)):
         return StorageError(
             f"The disk holding the journal {path} is full: free some space, then try again."
         )
@@ -259,5 +306,10 @@ def _storage_error(path: Path, exc: sqlite3.DatabaseError) -> StorageError:
         return StorageError(
             f"The journal {path} is damaged ({exc}): move it aside and restart; a new one "
             "will be made."
+        )
+    if "disk i/o" in text or "readonly" in text or "unable to open" in text:
+        return StorageError(
+            f"The journal {path} could not be written ({exc}): make sure the data folder is "
+            "writable and its disk has room (AVATAR_DATA_DIR), then try again."
         )
     return StorageError(f"The journal {path} could not be used ({exc}): check the data folder.")

@@ -25,7 +25,8 @@ from .client import AvatarRequest, KlingClient
 from .config import Secret, Settings
 from .demo import DEMO_KEY, demo_simulator
 from .following import DEFAULT_DEADLINE_S, PollSchedule, follow_task
-from .journal import Job, Journal, Stage
+from .journal import Job, Journal, Stage, creator_alive
+from .owners import owner_tag
 from .preparation import PreparedInputs, prepare_inputs
 from .results import download_video, video_path
 from .retry import RetryPolicy
@@ -36,6 +37,10 @@ from .tasks import SpeechResult, TaskInfo, TaskStatus
 log = logging.getLogger(__name__)
 
 Source = str | Path | bytes
+
+# When the process sending a create cannot be asked (another machine), a job still
+# `creating` this long after it was journaled has lost its create for good.
+CREATE_GRACE_S = 15 * 60.0
 
 
 class Step(str, enum.Enum):
@@ -108,9 +113,11 @@ class Studio:
         retry: RetryPolicy | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        owner: str | None = None,
     ) -> None:
         self.settings = settings
         self.demo = settings.demo_mode
+        self.owner = owner  # whose jobs these are (None: the app's own key's)
         self.journal = journal or Journal(settings.data_dir)
         self.scheduler = scheduler or default_scheduler(settings.max_queries_per_s)
         for mode, seconds in self.journal.task_durations():  # pace polls from experience
@@ -143,6 +150,7 @@ class Studio:
             retry=self._retry,
             clock=self._clock,
             sleep=self._sleep,
+            owner=owner_tag(settings.data_dir, key) if key and key.strip() else None,
         )
 
     # --- blocking flows (the CLI) ---------------------------------------------------------
@@ -183,15 +191,22 @@ class Studio:
 
         Raises nothing for single jobs: their errors are journaled and reported as events.
         """
-        for job in self.journal.unfinished():
-            if not self._owns(job):
+        for listed in self.journal.unfinished():
+            job = self.journal.get(listed.job_id)  # another process may have moved it on
+            if job is None or job.stage.is_finished or not self._owns(job):
                 continue
             start = self._clock()
             try:
                 found = self._reattach(job)
                 if found is None:
-                    yield Progress(Step.DONE, f"Job {job.job_id} never reached the provider; "
-                                   "nothing was charged.")  # fmt: skip
+                    settled = self.journal.get(job.job_id)
+                    why = (
+                        "never reached the provider; nothing was charged"
+                        if settled and settled.stage is Stage.NOT_CREATED
+                        else "is not known to the provider yet (its create may still be on "
+                        "its way); it will be checked again next time"
+                    )
+                    yield Progress(Step.DONE, f"Job {job.job_id} {why}.")
                     continue
                 yield from self._finish(*found, start=start, deadline_s=deadline_s)
             except e.AvatarError as error:
@@ -323,6 +338,7 @@ class Studio:
         return self.journal.create(
             base_url=self.client.base_url,
             demo=self.demo,
+            owner=self.owner,
             mode=inputs.mode,
             prompt=inputs.prompt,
             audio_kind="file" if inputs.audio else "audio_id",
@@ -383,8 +399,9 @@ class Studio:
             raise unknown from None
 
     def _owns(self, job: Job) -> bool:
-        """Whether this studio's endpoint is the one the job was sent to."""
-        return job.demo == self.demo and (self.demo or job.base_url == self.client.base_url)
+        """Whether the job was sent to this studio's endpoint with this studio's key."""
+        same_place = job.demo == self.demo and (self.demo or job.base_url == self.client.base_url)
+        return same_place and job.owner == self.owner
 
     def _reattach(self, job: Job) -> tuple[Job, TaskInfo] | None:
         """An unfinished job's task as the provider now sees it; None if it never got there."""
@@ -392,6 +409,8 @@ class Studio:
             task = self.client.get_task(job.task_id or job.job_id)
         except e.NotFoundError:
             if job.task_id is None:
+                if self._create_may_be_in_flight(job):
+                    return None  # another process may still be sending it: look again later
                 self.journal.update(
                     job,
                     stage=Stage.NOT_CREATED,
@@ -412,9 +431,19 @@ class Studio:
             job = self.journal.update(job, stage=Stage.RUNNING, task_id=task.task_id, error=None)
         return job, task
 
+    @staticmethod
+    def _create_may_be_in_flight(job: Job) -> bool:
+        """A `creating` job whose process still runs (or, on another machine, is young)."""
+        if job.stage is not Stage.CREATING:
+            return False
+        alive = creator_alive(job.creator)
+        if alive is None:
+            return time.time() - job.created_at < CREATE_GRACE_S
+        return alive
+
     def _stored_job(self, task_id: str) -> Job | None:
-        """The job for this id if its video is already home."""
-        job = self.journal.find(task_id.strip())
+        """This studio's job for this id if its video is already home."""
+        job = self.journal.find(task_id.strip(), owner=self.owner)
         if job and job.stage is Stage.DONE and job.video_path and Path(job.video_path).is_file():
             return job
         return None
@@ -422,9 +451,13 @@ class Studio:
     def _adopt(self, task_id: str) -> tuple[Job, TaskInfo]:
         """The task, and its job (journaled now if this app did not create it)."""
         task = self.client.get_task(task_id)
-        job = self.journal.find(task_id) or self.journal.find(task.task_id)
+        job = self.journal.find(task_id, owner=self.owner) or self.journal.find(
+            task.task_id, owner=self.owner
+        )
         if job is None:
-            job = self.journal.create(base_url=self.client.base_url, demo=self.demo)
+            job = self.journal.create(
+                base_url=self.client.base_url, demo=self.demo, owner=self.owner
+            )
         if job.task_id is None or job.stage in (Stage.OUTCOME_UNKNOWN, Stage.CREATING):
             job = self.journal.update(job, stage=Stage.RUNNING, task_id=task.task_id)
         return job, task
@@ -462,6 +495,14 @@ class Studio:
 
     def _store(self, job: Job, task: TaskInfo) -> Job:
         """Copy the video home (provider links expire); the job stays resumable if it fails."""
+        fresh = self.journal.get(job.job_id)
+        if (
+            fresh
+            and fresh.stage is Stage.DONE
+            and fresh.video_path
+            and Path(fresh.video_path).is_file()
+        ):
+            return fresh  # another process brought it home meanwhile
         try:
             path = download_video(
                 task.video_url or "",
