@@ -45,13 +45,19 @@ class InProcessApp:
     def __init__(self, studio: Studio) -> None:
         self.studio = studio
         self.blocks = app_module.build_app(studio).queue()
-        self.server, self.url, _ = self.blocks.launch(
-            server_name="127.0.0.1",
-            server_port=free_port(),
-            prevent_thread_lock=True,
-            quiet=True,
-            **app_module.launch_options(studio.settings),
-        )
+        for attempt in range(3):  # a free port can be taken by another process meanwhile
+            try:
+                self.server, self.url, _ = self.blocks.launch(
+                    server_name="127.0.0.1",
+                    server_port=free_port(),
+                    prevent_thread_lock=True,
+                    quiet=True,
+                    **app_module.launch_options(studio.settings),
+                )
+                break
+            except OSError:
+                if attempt == 2:
+                    raise
         add_route = getattr(app_module, "add_callback_route", None)
         if add_route is not None:
             add_route(self.server, studio.callbacks)

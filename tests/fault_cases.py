@@ -28,7 +28,7 @@ class Fault:
     arrange: Callable[[Simulator], None]
     exit_code: int = 0
     sentence: str = DONE  # what the last line of stderr must match
-    stage: Stage = Stage.DONE
+    stage: Stage | None = Stage.DONE  # None: no job could be journaled
     creates: int = 1
     create_requests: int = 1  # creates that reached the provider: one, never resent
     http_timeout: float | None = None  # AVATAR_HTTP_TIMEOUT for the run
@@ -38,6 +38,7 @@ class Fault:
     big_inputs: bool = False  # the 512 px portrait and 7.3 s speech: a 440 KB video
     file_size_limit: int | None = None  # RLIMIT_FSIZE of the CLI process
     disk_bytes: int | None = None  # the data folder is a tmpfs of this size
+    disk_full_first: bool = False  # ...filled up before the run, its journal made
     in_app: bool = True  # also driven through the app's /generate
     app_sentence: str | None = None  # when the app's words differ from the CLI's
 
@@ -322,6 +323,20 @@ FAULTS: tuple[Fault, ...] = (
         resume_to=Stage.DONE,
         big_inputs=True,
         disk_bytes=400_000,
+        in_app=False,
+    ),
+    Fault(
+        "disk-full-at-start",
+        "the data folder is a 256 KB tmpfs, already full when generate starts",
+        _nothing,
+        exit_code=1,
+        sentence=r"The disk holding the journal <data>/journal.sqlite3 is full: free some space, "
+        r"then try again\.",
+        stage=None,
+        creates=0,
+        create_requests=0,
+        disk_bytes=256_000,
+        disk_full_first=True,
         in_app=False,
     ),
 )

@@ -39,7 +39,7 @@ from live import (
 from media import audio_bytes, image_bytes
 from reliability import check_section, normalize, table
 
-from avatar_core.journal import Job, Stage
+from avatar_core.journal import Job, Journal, Stage
 from avatar_core.simulator import Simulator
 from conftest import FakeTime
 
@@ -87,6 +87,11 @@ def _data_folder(fault: Fault, path: Path) -> Iterator[Callable[[], None]]:
         yield lambda: None
         return
     with small_disk(path, fault.disk_bytes) as grow:
+        if fault.disk_full_first:
+            Journal(path).close()
+            with (path / "filler").open("wb") as filler, contextlib.suppress(OSError):
+                while True:
+                    filler.write(b"\0" * 65536)
         yield lambda: grow(fault.disk_bytes * 10)
 
 
@@ -105,6 +110,8 @@ def _run_on_cli(fault: Fault, root: Path, inputs: dict[str, tuple[Path, Path]]) 
             if fault.deadline is not None:
                 args += ["--timeout", f"{fault.deadline:g}"]
             run.generate = run_cli(*args, env=env, file_size_limit=fault.file_size_limit)
+            if fault.disk_full_first:
+                make_room()  # so that this process can open the journal to read it
             run.jobs, stats = jobs_of(run.data_dir), sim.stats
             run.creates, run.tasks = stats.creates, stats.tasks_by_external_id
             run.create_requests = stats.count("create")
@@ -179,9 +186,12 @@ def test_the_cli_meets_each_fault_with_its_exit_code_sentence_and_journal(fault,
         assert run.files[Path(run.generate.stdout.strip())][4:8] == b"ftyp"
     else:
         assert run.generate.stdout == ""
+    assert run.creates == fault.creates
+    if fault.stage is None:
+        assert run.jobs == [] and run.create_requests == 0, "sent without being journaled"
+        return
     [job] = run.jobs
     assert job.stage is fault.stage, job
-    assert run.creates == fault.creates
     assert run.create_requests == fault.create_requests, "a create was sent again"
     assert_journal_agrees_with_the_provider(job, run.tasks, run.files)
     if fault.resume_to is None:

@@ -188,9 +188,7 @@ def _answer(call) -> str:
 
 PLACES = {
     "log records of every logger at DEBUG (args included)": lambda run: run.logs,
-    "everything printed to stdout and stderr (Gradio's tracebacks included)": lambda run: [
-        run.printed
-    ],
+    "everything printed to stdout and stderr": lambda run: [run.printed],
     "answers and errors of /generate, /status, /history": lambda run: list(run.answers.values()),
     "journal rows": lambda run: run.journal,
     "Gradio pages: /, /config, /gradio_api/info, /gradio_api/openapi.json": lambda run: list(
@@ -206,7 +204,6 @@ def test_the_canary_run_really_used_the_key_and_captured_a_lot(canary_run):
     assert "balance is used up" in canary_run.answers["the key's account out of credit"]
     assert canary_run.answers["success"].startswith("answer: ")
     assert any("httpcore" in line for line in canary_run.logs), "DEBUG capture did not work"
-    assert "Traceback" in canary_run.printed  # Gradio prints every gr.Error: it was captured
     assert canary_run.files and canary_run.journal and canary_run.pages["/config"]
 
 
@@ -298,13 +295,8 @@ def test_a_pasted_key_serves_its_session_only(two_sessions, inputs):
             assert PASTED_KEY.encode() not in path.read_bytes(), path
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="app.py shows every job of the journal to every session (/history) and /status "
-    "hands a stored video to anyone with its task id: what a person made with their own "
-    "pasted key is visible to all visitors of the app",
-)
 def test_what_a_pasted_key_made_stays_with_its_session(two_sessions):
+    """Another session neither lists the job nor gets its video by task id."""
     rows = two_sessions.theirs.predict(api_name="/history")["data"]
     task_id = Path(two_sessions.my_video).stem
     assert all(task_id not in row for row in rows)
@@ -340,11 +332,6 @@ def test_the_app_process_shows_the_key_nowhere(app_process_run):
         assert CANARY_KEY not in text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="app.py raises gr.Error without print_exception=False, so Gradio prints a full "
-    "traceback to the app's console for every refused input and failed task",
-)
 def test_the_app_logs_a_refused_input_without_a_traceback(app_process_run):
     _, _, output, _ = app_process_run
     assert_no_traceback(output)
