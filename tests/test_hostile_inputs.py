@@ -15,7 +15,10 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
+from app_harness import InProcessApp, generate, make_studio
+from gradio_client.exceptions import AppError
 from hostile_corpus import (
     AUDIO,
     CORPUS,
@@ -38,6 +41,8 @@ from avatar_core.audio_prep import PreparedAudio, prepare_audio
 from avatar_core.errors import InputError
 from avatar_core.image_prep import PreparedImage, prepare_image, ratio_ok
 from avatar_core.request_fields import DEFAULT_PROMPT, MAX_PROMPT_CHARS, clean_prompt
+from avatar_core.simulator import Simulator
+from conftest import FakeTime
 
 MB = 1_000_000
 
@@ -361,3 +366,48 @@ def test_two_hostile_files_give_two_lines_and_exit_2(tmp_path):
     assert len(lines) == 2, lines
     assert "'page.jpg'" in lines[0] and "web page (HTML)" in lines[0]
     assert "'voice.mp3'" in lines[1] and "PNG picture" in lines[1]
+
+
+# --- through the app ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory):
+    root = tmp_path_factory.mktemp("app")
+    fake = FakeTime()
+    with Simulator(task_seconds=20, clock=fake.clock, work_dir=root / "sim") as sim:
+        running = InProcessApp(make_studio(sim, fake, root / "data"))
+        try:
+            yield running, sim
+        finally:
+            running.close()
+
+
+def test_an_upload_over_50_mb_is_refused_by_the_app(app, tmp_path):
+    running, _ = app
+    big = tmp_path / "huge.jpg"
+    with big.open("wb") as out:
+        out.truncate(60_000_000)
+    with big.open("rb") as body:
+        answer = httpx.post(
+            running.url.rstrip("/") + "/gradio_api/upload",
+            files={"files": ("huge.jpg", body, "image/jpeg")},
+            timeout=120,
+        )
+    assert answer.status_code == 413
+    assert "File size exceeded maximum allowed size of 52428800 bytes" in answer.text
+    assert httpx.get(running.url.rstrip("/") + "/config", timeout=30).status_code == 200
+
+
+def test_hostile_prompts_through_the_app(app, portrait_path, speech_path):
+    running, sim = app
+    sim.reset()
+    client = running.client()
+    with pytest.raises(AppError, match=r"The prompt has 100000 characters; Kling takes at most"):
+        generate(client, portrait_path, speech_path, prompt="x" * 100_000)
+    assert sim.stats.count("create") == 0
+    hostile = "\x1b[31mSmile\x07\x00 and\r\nwave\x7f"
+    video = generate(client, portrait_path, speech_path, prompt=hostile)
+    assert Path(video).is_file()
+    [job] = [j for j in running.studio.journal.recent(10) if j.task_id == Path(video).stem]
+    assert job.prompt == "[31mSmile and\nwave"  # what was sent: no control character left
