@@ -25,15 +25,20 @@ class Pacing:
         *,
         polls: int,
         elapsed_s: float,
-        expected_s: float,
+        expected_s: float | None,
         callbacks: bool = False,
         early_check: bool = True,
     ) -> float:
-        """Seconds until the next check of a task `elapsed_s` old, after `polls` checks."""
+        """Seconds until the next check of a task `elapsed_s` old, after `polls` checks.
+
+        `expected_s` None (nothing learnt yet): checks double their gap, from `first_s`.
+        """
         if callbacks:
             return max(self.callback_fallback_s, self.floor_s)
         if early_check and polls <= 1 and elapsed_s < self.first_s:
             return self.first_s - elapsed_s
+        if expected_s is None:
+            return min(max(self.first_s, elapsed_s), self.cap_s)
         remaining = expected_s - elapsed_s
         if remaining > self.margin_s + self.floor_s:
             return min(max(remaining - self.margin_s, self.floor_s), self.cap_s)

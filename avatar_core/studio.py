@@ -122,6 +122,10 @@ class Studio:
         self.scheduler = scheduler or default_scheduler(settings.max_queries_per_s)
         for mode, seconds in self.journal.task_durations():  # pace polls from experience
             self.scheduler.model.learn(mode, seconds)
+        if self.demo:  # the demo simulator's tasks take a known time
+            for mode in ("std", "pro"):
+                if not self.scheduler.model.known(mode):
+                    self.scheduler.model.learn(mode, settings.demo_task_seconds)
         self.callbacks = callbacks or CallbackRegistry(self.scheduler)
         self._schedule = schedule
         self._retry = retry

@@ -95,7 +95,7 @@ def test_a_quick_failure_is_caught_by_the_early_check(
     recording_client, simulator, fake_time, portrait_path, speech_path
 ):
     simulator.plan_task(outcome="fail", reason="bad face", task_seconds=1.0)
-    scheduler = _scheduler(fake_time)  # expects the 60 s prior: would not look again for ages
+    scheduler = _scheduler(fake_time)  # nothing learnt: only the early check is quick
     first = _create(recording_client, portrait_path, speech_path)
     created = fake_time.now
     seen = asyncio.run(_follow(scheduler, recording_client, first))
@@ -185,6 +185,8 @@ def test_a_callback_makes_the_scheduler_check_at_once(
         (1, 2.0, 600.0, 30.0, 30.0),  # a long task: jumps, capped
         (3, 19.5, 20.0, 1.0, 1.0),  # brisk at the end
         (9, 60.0, 20.0, 2.0, 30.0),  # slower once it overruns a lot
+        (2, 4.0, None, 4.0, 4.0),  # nothing learnt yet: the gap doubles
+        (6, 64.0, None, 30.0, 30.0),  # ... up to the cap
     ],
 )
 def test_pacing_places_checks_where_answers_change(polls, elapsed, expected, low, high):
