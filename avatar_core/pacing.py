@@ -50,15 +50,15 @@ class Pacing:
 class DurationModel:
     """How long tasks of each kind (mode) take: an exponentially weighted mean."""
 
-    def __init__(self, prior_s: float = 60.0, weight: float = 0.3) -> None:
-        self._prior = prior_s
+    def __init__(self, weight: float = 0.3) -> None:
         self._weight = weight
         self._means: dict[str, float] = {}
         self._lock = threading.Lock()
 
-    def expected(self, kind: str) -> float:
+    def expected(self, kind: str) -> float | None:
+        """The typical duration, or None before any task of this kind has finished."""
         with self._lock:
-            return self._means.get(kind, self._prior)
+            return self._means.get(kind)
 
     def learn(self, kind: str, seconds: float) -> None:
         if not 0 < seconds < 24 * 3600:

@@ -204,7 +204,7 @@ class PollScheduler:
         return self.pacing.delay(
             polls=entry.polls,
             elapsed_s=now - entry.started,
-            expected_s=self.model.expected(entry.kind) if self.model.known(entry.kind) else None,
+            expected_s=self.model.expected(entry.kind),
             callbacks=entry.callbacks,
             early_check=not crowded,
         )
