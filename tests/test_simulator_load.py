@@ -58,3 +58,18 @@ def test_over_the_rate_limit_the_provider_answers_429_with_code_1302(tmp_path):
     assert 429 in statuses[3:]
     limited = next(a for a in answers if a.status_code == 429)
     assert limited.json()["code"] == 1302 and limited.headers["Retry-After"] == "1"
+
+
+def test_the_simulator_says_when_a_task_succeeds_as_its_answer_will(
+    simulator, fake_time, portrait_path, speech_path
+):
+    headers = {"Authorization": "Bearer k"}
+    with httpx.Client(base_url=simulator.base_url, headers=headers, timeout=60) as http:
+        task_id = http.post(CREATE, json=_body(portrait_path, speech_path)).json()["data"][
+            "task_id"
+        ]
+        fake_time.sleep(60)
+        answer = http.get(f"{CREATE}/{task_id}").json()["data"]
+    assert answer["task_status"] == "succeed"
+    assert simulator.succeeded_at_ms(task_id) == answer["updated_at"]
+    assert simulator.succeeded_at_ms("404") is None

@@ -157,6 +157,14 @@ class Simulator:
         """A snapshot of what the simulator has seen since start or the last reset."""
         return self._stats.snapshot(self._book.external_ids())
 
+    def succeeded_at_ms(self, task_id: str) -> int | None:
+        """When a task planned to succeed does (wall-clock ms, as the provider would report
+        it in `updated_at`), without a request that would count against the rate limit."""
+        for task in self._book.tasks():
+            if task.task_id == task_id and task.outcome == "succeed":
+                return task.created_at + round(task.task_seconds * 1000)
+        return None
+
     def reset(self) -> None:
         """Forget tasks, audios, faults, plans, account states and stats; keep settings."""
         self._faults.clear()
