@@ -24,8 +24,6 @@ import gradio as gr
 from fastapi import Request
 from fastapi.responses import JSONResponse
 
-from avatar_core.audio_prep import prepare_audio
-from avatar_core.callbacks import CALLBACK_PATH, MAX_CALLBACK_BYTES, CallbackRegistry
 from avatar_core.config import Settings
 from avatar_core.demo import DEMO_NOTICE
 from avatar_core.errors import (
@@ -34,14 +32,14 @@ from avatar_core.errors import (
     InputError,
     PermissionDeniedError,
 )
-from avatar_core.faces import face_warnings
-from avatar_core.image_prep import prepare_image
-from avatar_core.journal import Job, Stage
-from avatar_core.pricing import Estimate, estimate_cost, format_money, format_rate
-from avatar_core.request_fields import DEFAULT_PROMPT, MAX_PROMPT_CHARS
-from avatar_core.speech_preview import save_speech
-from avatar_core.studio import Progress, Step, Studio, afinal_progress, with_heartbeat
-from avatar_core.voices import DEFAULT_VOICE, VOICES
+from avatar_core.inputs.faces import face_warnings
+from avatar_core.inputs.fields import DEFAULT_PROMPT, MAX_PROMPT_CHARS
+from avatar_core.jobs.pricing import Estimate, estimate_cost, format_money, format_rate
+from avatar_core.jobs.studio import Progress, Step, Studio, afinal_progress, with_heartbeat
+from avatar_core.provider.voices import DEFAULT_VOICE, VOICES
+from avatar_core.storage.journal import Job, Stage
+from avatar_core.storage.speech_files import save_speech
+from avatar_core.waiting.callbacks import CALLBACK_PATH, MAX_CALLBACK_BYTES, CallbackRegistry
 from ui_text import I18N, t
 
 log = logging.getLogger("talking_avatar_studio")
@@ -217,9 +215,7 @@ def build_app(studio: Studio) -> gr.Blocks:
         if not source:
             return ""
         try:
-            prepared = prepare_image(
-                source, allow_private_urls=session_studio(key).settings.allow_private_urls
-            )
+            prepared = session_studio(key).check_image(source)
         except AvatarError as error:
             return _verdict_error(error)
         warnings = prepared.warnings + face_warnings(prepared.data)
@@ -233,11 +229,7 @@ def build_app(studio: Studio) -> gr.Blocks:
         if not source:
             return "", None
         try:
-            prepared = prepare_audio(
-                source,
-                trim=trim,
-                allow_private_urls=session_studio(key).settings.allow_private_urls,
-            )
+            prepared = session_studio(key).check_audio(source, trim=trim)
         except AvatarError as error:
             return _verdict_error(error), None
         verdict = _verdict_ok(prepared.summary(), prepared.changes, prepared.warnings)

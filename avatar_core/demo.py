@@ -6,7 +6,7 @@ import threading
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .simulator import Simulator
+    from avatar_core.simulator import Simulator
 
 DEMO_KEY = "demo-mode-key"  # accepted by the simulator only; not a secret
 DEMO_NOTICE = (
@@ -23,7 +23,7 @@ def demo_simulator(task_seconds: float = 8.0) -> Simulator:
     global _simulator
     with _lock:
         if _simulator is None:
-            from .simulator import Simulator
+            from avatar_core.simulator import Simulator
 
             simulator = Simulator(task_seconds=task_seconds, submit_seconds=min(1.0, task_seconds))
             simulator.start(host="127.0.0.1", port=0)

@@ -28,10 +28,10 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from avatar_core.audio_prep import prepare_audio  # noqa: E402
-from avatar_core.ffmpeg import run_ffmpeg  # noqa: E402
-from avatar_core.image_prep import prepare_image  # noqa: E402
-from avatar_core.preparation import prepare_inputs  # noqa: E402
+from avatar_core.inputs.audio import prepare_audio  # noqa: E402
+from avatar_core.inputs.ffmpeg import run_ffmpeg  # noqa: E402
+from avatar_core.inputs.image import prepare_image  # noqa: E402
+from avatar_core.inputs.preparation import prepare_inputs  # noqa: E402
 
 
 def studio_wav(path: Path) -> None:

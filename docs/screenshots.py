@@ -32,14 +32,14 @@ from PIL import Image  # noqa: E402
 from playwright.sync_api import expect, sync_playwright  # noqa: E402
 
 import app as app_module  # noqa: E402
-from avatar_core.client import KlingClient  # noqa: E402
 from avatar_core.config import Settings  # noqa: E402
 from avatar_core.demo import DEMO_KEY  # noqa: E402
-from avatar_core.ffmpeg import ffmpeg_exe  # noqa: E402
-from avatar_core.pacing import Pacing  # noqa: E402
-from avatar_core.scheduler import PollScheduler  # noqa: E402
+from avatar_core.inputs.ffmpeg import ffmpeg_exe  # noqa: E402
+from avatar_core.jobs.studio import Studio  # noqa: E402
+from avatar_core.provider.client import KlingClient  # noqa: E402
 from avatar_core.simulator import Simulator  # noqa: E402
-from avatar_core.studio import Studio  # noqa: E402
+from avatar_core.waiting.pacing import Pacing  # noqa: E402
+from avatar_core.waiting.scheduler import PollScheduler  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

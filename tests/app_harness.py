@@ -13,10 +13,10 @@ from gradio_client import Client, handle_file
 from live import free_port
 
 import app as app_module
-from avatar_core.client import KlingClient
 from avatar_core.config import Secret, Settings
+from avatar_core.jobs.studio import Studio
+from avatar_core.provider.client import KlingClient
 from avatar_core.simulator import Simulator
-from avatar_core.studio import Studio
 from conftest import FakeTime
 
 
@@ -33,7 +33,7 @@ def make_studio(
     client = KlingClient(settings.base_url, key, sleep=time.sleep, timeout=http_timeout)
     options: dict[str, object] = {"client": client, "clock": time.clock, "sleep": time.sleep}
     if "scheduler" in inspect.signature(Studio).parameters:
-        from avatar_core.scheduler import PollScheduler
+        from avatar_core.waiting.scheduler import PollScheduler
 
         options["scheduler"] = PollScheduler(clock=time.clock, sleep=time.asleep)
     return Studio(settings, **options)  # type: ignore[arg-type]

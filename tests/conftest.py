@@ -54,7 +54,7 @@ def simulator(fake_time, tmp_path):
 
 @pytest.fixture
 def client(simulator, fake_time):
-    from avatar_core.client import KlingClient
+    from avatar_core.provider.client import KlingClient
 
     with KlingClient(simulator.base_url, "test-key", sleep=fake_time.sleep, timeout=10) as c:
         yield c
@@ -73,8 +73,8 @@ def speech_path() -> Path:
 @pytest.fixture(autouse=True)
 def _cold_preparation_caches():
     """Each test prepares its inputs afresh (some change the limits the results depend on)."""
-    from avatar_core.audio_prep import PREPARED_AUDIO
-    from avatar_core.image_prep import PREPARED_IMAGES
+    from avatar_core.inputs.audio import PREPARED_AUDIO
+    from avatar_core.inputs.image import PREPARED_IMAGES
 
     PREPARED_IMAGES.clear()
     PREPARED_AUDIO.clear()

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from avatar_core.journal import Stage
 from avatar_core.simulator import Simulator
+from avatar_core.storage.journal import Stage
 
 NOT_CHARGED = (
     r"The create request got no clear answer and the provider has no such task, so nothing was "

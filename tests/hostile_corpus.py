@@ -26,7 +26,7 @@ from media import (
 )
 from PIL import Image
 
-from avatar_core.ffmpeg import run_ffmpeg
+from avatar_core.inputs.ffmpeg import run_ffmpeg
 
 PREPARED = "prepared"
 

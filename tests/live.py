@@ -24,7 +24,7 @@ from pathlib import Path
 
 import httpx
 
-from avatar_core.journal import Job, Journal
+from avatar_core.storage.journal import Job, Journal
 
 ROOT = Path(__file__).resolve().parent.parent
 CREATE_REQUEST = b"POST /kling/v1/videos/avatar/image2video "

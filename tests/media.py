@@ -3,7 +3,7 @@
 Import it from any test module (`from media import ...`; pytest puts tests/ on sys.path).
 Every function returns bytes (write them with `path.write_bytes`) so a test can also
 mislabel, truncate or corrupt them. Audio comes from the same ffmpeg the app uses
-(`avatar_core.ffmpeg`), so no system ffmpeg or ffprobe is needed.
+(`avatar_core.inputs.ffmpeg`), so no system ffmpeg or ffprobe is needed.
 
 Images: `image_bytes(w, h, mode=..., fmt=..., pattern=...)`, `exif_block(...)`,
 `png_claiming(w, h)` (a tiny decompression bomb), `pixels_of(data)`.
@@ -22,7 +22,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
-from avatar_core.ffmpeg import run_ffmpeg
+from avatar_core.inputs.ffmpeg import run_ffmpeg
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ASSETS = REPO_ROOT / "assets"

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from avatar_core.ffmpeg import ffmpeg_exe
+from avatar_core.inputs.ffmpeg import ffmpeg_exe
 
 MB = 1024 * 1024
 CREATE = "/kling/v1/videos/avatar/image2video"

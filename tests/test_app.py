@@ -16,13 +16,13 @@ from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
 import app as app_module
-from avatar_core.client import AvatarRequest, KlingClient
 from avatar_core.config import Secret, Settings
 from avatar_core.demo import DEMO_NOTICE
-from avatar_core.ffmpeg import ffmpeg_exe
-from avatar_core.scheduler import PollScheduler
+from avatar_core.inputs.ffmpeg import ffmpeg_exe
+from avatar_core.jobs.studio import Studio
+from avatar_core.provider.client import AvatarRequest, KlingClient
 from avatar_core.simulator import Simulator
-from avatar_core.studio import Studio
+from avatar_core.waiting.scheduler import PollScheduler
 from conftest import FakeTime
 
 

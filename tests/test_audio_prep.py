@@ -17,10 +17,10 @@ from media import (
     wav_seconds,
 )
 
-from avatar_core import audio_prep
-from avatar_core.audio_prep import PreparedAudio, prepare_audio
 from avatar_core.errors import InputError
-from avatar_core.ffmpeg import run_ffmpeg
+from avatar_core.inputs import audio as audio_prep
+from avatar_core.inputs.audio import PreparedAudio, prepare_audio
+from avatar_core.inputs.ffmpeg import run_ffmpeg
 
 
 def assert_meets_kling_rules(prepared: PreparedAudio) -> float:

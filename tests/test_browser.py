@@ -27,17 +27,17 @@ expect = sync_api.expect
 
 from app_harness import InProcessApp  # noqa: E402
 
-from avatar_core.audio_prep import prepare_audio  # noqa: E402
-from avatar_core.client import AvatarRequest, KlingClient  # noqa: E402
 from avatar_core.config import Settings  # noqa: E402
 from avatar_core.demo import DEMO_KEY  # noqa: E402
-from avatar_core.faces import NO_FACE_WARNING, detector_available  # noqa: E402
-from avatar_core.ffmpeg import ffmpeg_exe  # noqa: E402
-from avatar_core.pacing import Pacing  # noqa: E402
-from avatar_core.pricing import PRICE_PER_SECOND, format_money  # noqa: E402
-from avatar_core.scheduler import PollScheduler  # noqa: E402
+from avatar_core.inputs.audio import prepare_audio  # noqa: E402
+from avatar_core.inputs.faces import NO_FACE_WARNING, detector_available  # noqa: E402
+from avatar_core.inputs.ffmpeg import ffmpeg_exe  # noqa: E402
+from avatar_core.jobs.pricing import PRICE_PER_SECOND, format_money  # noqa: E402
+from avatar_core.jobs.studio import Studio  # noqa: E402
+from avatar_core.provider.client import AvatarRequest, KlingClient  # noqa: E402
 from avatar_core.simulator import Simulator  # noqa: E402
-from avatar_core.studio import Studio  # noqa: E402
+from avatar_core.waiting.pacing import Pacing  # noqa: E402
+from avatar_core.waiting.scheduler import PollScheduler  # noqa: E402
 
 CHROMIUM_ARGS = [
     "--no-sandbox",

@@ -24,7 +24,7 @@ from media import (
 )
 from PIL import Image
 
-from avatar_core import cli
+from avatar_core.cli import main as cli
 
 
 def run_check(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from avatar_core.journal import Journal, Stage
 from avatar_core.simulator import Simulator
+from avatar_core.storage.journal import Journal, Stage
 
 ROOT = Path(__file__).resolve().parent.parent
 

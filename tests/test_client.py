@@ -7,8 +7,8 @@ import base64
 import pytest
 
 from avatar_core import errors as e
-from avatar_core.client import AvatarRequest, KlingClient
-from avatar_core.tasks import TaskStatus
+from avatar_core.provider.client import AvatarRequest, KlingClient
+from avatar_core.provider.models import TaskStatus
 
 
 def _request(portrait_path, speech_path, **extra) -> AvatarRequest:

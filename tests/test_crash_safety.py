@@ -39,12 +39,12 @@ from live import (
 from media import audio_bytes, image_bytes
 from reliability import check_section, table
 
-from avatar_core.client import AvatarRequest, KlingClient
 from avatar_core.config import Secret, Settings
 from avatar_core.errors import StorageError
-from avatar_core.journal import JOURNAL_FILE, Job, Journal, Stage
+from avatar_core.jobs.studio import Studio
+from avatar_core.provider.client import AvatarRequest, KlingClient
 from avatar_core.simulator import Simulator, Stats
-from avatar_core.studio import Studio
+from avatar_core.storage.journal import JOURNAL_FILE, Job, Journal, Stage
 
 SLOW = 60.0  # seconds a held answer is late: far past every wait here
 

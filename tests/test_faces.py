@@ -8,8 +8,8 @@ import pytest
 from media import image_bytes
 from PIL import Image
 
-from avatar_core import faces
-from avatar_core.image_prep import prepare_image
+from avatar_core.inputs import faces
+from avatar_core.inputs.image import prepare_image
 
 pytestmark = pytest.mark.skipif(
     not faces.detector_available(), reason="dlib-bin (the face detector) is not installed"

@@ -39,8 +39,8 @@ from live import (
 from media import audio_bytes, image_bytes
 from reliability import check_section, normalize, table
 
-from avatar_core.journal import Job, Journal, Stage
 from avatar_core.simulator import Simulator
+from avatar_core.storage.journal import Job, Journal, Stage
 from conftest import FakeTime
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from avatar_core.errors import TaskStillRunningError
-from avatar_core.following import PollSchedule, follow_task
-from avatar_core.tasks import TaskInfo, TaskStatus
+from avatar_core.provider.models import TaskInfo, TaskStatus
+from avatar_core.waiting.following import PollSchedule, follow_task
 
 
 class FakeTime:

@@ -37,10 +37,10 @@ from media import audio_bytes, decoded_seconds, exif_block, image_bytes, png_cla
 from PIL import Image
 from reliability import check_section, normalize, table
 
-from avatar_core.audio_prep import PreparedAudio, prepare_audio
 from avatar_core.errors import InputError
-from avatar_core.image_prep import PreparedImage, prepare_image, ratio_ok
-from avatar_core.request_fields import DEFAULT_PROMPT, MAX_PROMPT_CHARS, clean_prompt
+from avatar_core.inputs.audio import PreparedAudio, prepare_audio
+from avatar_core.inputs.fields import DEFAULT_PROMPT, MAX_PROMPT_CHARS, clean_prompt
+from avatar_core.inputs.image import PreparedImage, prepare_image, ratio_ok
 from avatar_core.simulator import Simulator
 from conftest import FakeTime
 

@@ -20,9 +20,9 @@ from media import (
 )
 from PIL import Image, ImageChops, ImageStat
 
-from avatar_core import image_prep
 from avatar_core.errors import InputError
-from avatar_core.image_prep import PreparedImage, prepare_image
+from avatar_core.inputs import image as image_prep
+from avatar_core.inputs.image import PreparedImage, prepare_image
 
 
 def assert_meets_kling_rules(prepared: PreparedImage) -> Image.Image:

@@ -8,7 +8,7 @@ import sqlite3
 import pytest
 
 from avatar_core.errors import StorageError
-from avatar_core.journal import JOURNAL_FILE, Journal, Stage
+from avatar_core.storage.journal import JOURNAL_FILE, Journal, Stage
 
 
 def _job(journal: Journal, **values):

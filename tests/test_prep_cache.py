@@ -7,10 +7,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from avatar_core.audio_prep import PREPARED_AUDIO, prepare_audio
 from avatar_core.errors import InputError
-from avatar_core.image_prep import PREPARED_IMAGES, prepare_image
-from avatar_core.prep_cache import PreparedCache
+from avatar_core.inputs.audio import PREPARED_AUDIO, prepare_audio
+from avatar_core.inputs.cache import PreparedCache
+from avatar_core.inputs.image import PREPARED_IMAGES, prepare_image
 
 
 def test_an_example_sent_by_many_people_is_prepared_once(portrait_path, speech_path):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from avatar_core.pricing import (
+from avatar_core.jobs.pricing import (
     PRICE_PER_SECOND,
     estimate_cost,
     format_money,

@@ -7,14 +7,14 @@ import pytest
 from media import PORTRAIT, SPEECH, audio_bytes, image_bytes
 
 from avatar_core.errors import InputError
-from avatar_core.preparation import prepare_inputs
-from avatar_core.request_fields import (
+from avatar_core.inputs.fields import (
     DEFAULT_PROMPT,
     MAX_PROMPT_CHARS,
     check_audio_choice,
     check_mode,
     clean_prompt,
 )
+from avatar_core.inputs.preparation import prepare_inputs
 
 # --- prompt -------------------------------------------------------------------------------
 

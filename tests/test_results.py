@@ -7,10 +7,10 @@ import subprocess
 
 import pytest
 
-from avatar_core.client import AvatarRequest
 from avatar_core.errors import ResultDownloadError
-from avatar_core.ffmpeg import ffmpeg_exe
-from avatar_core.results import download_video, video_path
+from avatar_core.inputs.ffmpeg import ffmpeg_exe
+from avatar_core.provider.client import AvatarRequest
+from avatar_core.storage.videos import download_video, video_path
 
 
 @pytest.fixture

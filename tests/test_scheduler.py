@@ -10,11 +10,11 @@ import threading
 import pytest
 
 from avatar_core import errors as e
-from avatar_core.callbacks import CallbackRegistry
-from avatar_core.client import AvatarRequest, KlingClient
-from avatar_core.pacing import DurationModel, Pacing
-from avatar_core.scheduler import PollScheduler
-from avatar_core.tasks import TaskInfo, TaskStatus
+from avatar_core.provider.client import AvatarRequest, KlingClient
+from avatar_core.provider.models import TaskInfo, TaskStatus
+from avatar_core.waiting.callbacks import CallbackRegistry
+from avatar_core.waiting.pacing import DurationModel, Pacing
+from avatar_core.waiting.scheduler import PollScheduler
 
 
 class RecordingClient(KlingClient):
@@ -213,7 +213,7 @@ def test_a_crowd_the_budget_cannot_check_early_skips_the_early_check():
 
 
 def test_the_request_budget_spaces_creates_and_checks_alike(fake_time):
-    from avatar_core.scheduler import RequestBudget
+    from avatar_core.waiting.scheduler import RequestBudget
 
     budget = RequestBudget(4.0, clock=fake_time.clock)
     waits = [budget.reserve() for _ in range(6)]

@@ -35,14 +35,14 @@ from media import audio_bytes, image_bytes
 from reliability import check_section, table
 
 from avatar_core import errors as e
-from avatar_core.client import KlingClient
 from avatar_core.config import Secret, Settings
 from avatar_core.errors import InputError, UnsafeURLError
-from avatar_core.ffmpeg import run_ffmpeg
-from avatar_core.journal import Stage
+from avatar_core.inputs.ffmpeg import run_ffmpeg
+from avatar_core.inputs.url_fetch import fetch_url
+from avatar_core.jobs.studio import Studio, final_progress
+from avatar_core.provider.client import KlingClient
 from avatar_core.simulator import Simulator
-from avatar_core.studio import Studio, final_progress
-from avatar_core.url_fetch import fetch_url
+from avatar_core.storage.journal import Stage
 from conftest import FakeTime
 
 PASTED_KEY = "sk-pasted-canary-5b1e77a0"
@@ -400,7 +400,7 @@ def test_this_machine_is_refused_under_any_spelling(web, host):
 @pytest.fixture
 def names(monkeypatch):
     """Give names addresses (no DNS here); 127.0.0.1, the test server, counts as public."""
-    from avatar_core import url_fetch
+    from avatar_core.inputs import url_fetch
 
     real_reason, real_lookup = url_fetch.blocked_reason, socket.getaddrinfo
     answers: dict[str, list[str]] = {}

@@ -17,8 +17,8 @@ from simulator_support import (
     tone,
 )
 
+from avatar_core.provider.voices import VOICES
 from avatar_core.simulator import Simulator
-from avatar_core.voices import VOICES
 
 
 @pytest.fixture

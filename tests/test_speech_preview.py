@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from avatar_core.audio_prep import prepare_audio
 from avatar_core.errors import ResultDownloadError
-from avatar_core.speech_preview import save_speech, speech_path
+from avatar_core.inputs.audio import prepare_audio
+from avatar_core.storage.speech_files import save_speech, speech_path
 
 
 def test_the_speech_is_copied_into_the_data_folder_and_plays(client, tmp_path):

@@ -7,11 +7,11 @@ import subprocess
 import pytest
 
 from avatar_core import errors as e
-from avatar_core.client import KlingClient
 from avatar_core.config import Secret, Settings
-from avatar_core.ffmpeg import ffmpeg_exe
-from avatar_core.journal import Stage
-from avatar_core.studio import Step, Studio, final_progress
+from avatar_core.inputs.ffmpeg import ffmpeg_exe
+from avatar_core.jobs.studio import Step, Studio, final_progress
+from avatar_core.provider.client import KlingClient
+from avatar_core.storage.journal import Stage
 
 
 def make_studio(simulator, fake_time, data_dir, key="test-key") -> Studio:

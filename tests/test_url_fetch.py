@@ -19,10 +19,10 @@ import httpx
 import pytest
 from media import PORTRAIT
 
-from avatar_core import url_fetch
 from avatar_core.errors import InputError, UnsafeURLError
-from avatar_core.image_prep import prepare_image
-from avatar_core.url_fetch import blocked_reason, fetch_url, redact_url, resolve_host
+from avatar_core.inputs import url_fetch
+from avatar_core.inputs.image import prepare_image
+from avatar_core.inputs.url_fetch import blocked_reason, fetch_url, redact_url, resolve_host
 
 BODY = PORTRAIT.read_bytes()
 _real_getaddrinfo = socket.getaddrinfo

@@ -9,11 +9,11 @@ injection, provider callbacks, and real H.264/AAC MP4 results labelled as simula
         client_base_url = sim.base_url
 """
 
-from .faults import KINDS as FAULT_KINDS
-from .faults import ROUTES as FAULT_ROUTES
-from .service import Simulator, serve_forever
-from .stats import Stats
-from .tasks import DEFAULT_FAIL_REASON
+from avatar_core.simulator.faults import KINDS as FAULT_KINDS
+from avatar_core.simulator.faults import ROUTES as FAULT_ROUTES
+from avatar_core.simulator.service import Simulator, serve_forever
+from avatar_core.simulator.stats import Stats
+from avatar_core.simulator.tasks import DEFAULT_FAIL_REASON
 
 __all__ = [
     "DEFAULT_FAIL_REASON",

@@ -10,7 +10,7 @@ import hashlib
 import threading
 from collections.abc import Iterable
 
-from .wire import WireError
+from avatar_core.simulator.wire import WireError
 
 ACCOUNT_STATES: tuple[str, ...] = ("ok", "no_credit", "arrears", "no_permission")
 

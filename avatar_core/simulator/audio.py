@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import MediaToolError
-from ..ffmpeg import run_ffmpeg
+from avatar_core.errors import MediaToolError
+from avatar_core.inputs.ffmpeg import run_ffmpeg
 
 ANALYSIS_RATE = 16_000  # Hz; enough to measure duration and loudness
 

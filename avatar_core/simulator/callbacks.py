@@ -15,7 +15,7 @@ import threading
 import urllib.request
 from collections.abc import Callable
 
-from .tasks import Task, TaskBook
+from avatar_core.simulator.tasks import Task, TaskBook
 
 log = logging.getLogger(__name__)
 

@@ -32,7 +32,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from .wire import (
+from avatar_core.simulator.wire import (
     CODE_BY_STATUS,
     ERROR_SHAPES,
     Response,

@@ -24,9 +24,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
-from ..errors import MediaToolError
-from ..ffmpeg import ffmpeg_exe
-from .audio import ANALYSIS_RATE, AudioDecodeError, decode_mono
+from avatar_core.errors import MediaToolError
+from avatar_core.inputs.ffmpeg import ffmpeg_exe
+from avatar_core.simulator.audio import ANALYSIS_RATE, AudioDecodeError, decode_mono
 
 FPS = 25
 LEVELS = 12

@@ -17,10 +17,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
-from .faults import Fault
-from .tasks import create_data, duplicate_external_id
-from .validation import check_create_fields, check_create_media, check_tts, parse_body
-from .wire import (
+from avatar_core.simulator.faults import Fault
+from avatar_core.simulator.tasks import create_data, duplicate_external_id
+from avatar_core.simulator.validation import (
+    check_create_fields,
+    check_create_media,
+    check_tts,
+    parse_body,
+)
+from avatar_core.simulator.wire import (
     Response,
     WireError,
     error_response,
@@ -32,7 +37,7 @@ from .wire import (
 )
 
 if TYPE_CHECKING:
-    from .service import Simulator
+    from avatar_core.simulator.service import Simulator
 
 log = logging.getLogger(__name__)
 

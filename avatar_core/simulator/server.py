@@ -13,8 +13,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
-from .routes import Request, Routes
-from .wire import Response, error_response
+from avatar_core.simulator.routes import Request, Routes
+from avatar_core.simulator.wire import Response, error_response
 
 log = logging.getLogger(__name__)
 

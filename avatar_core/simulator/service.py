@@ -16,16 +16,16 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from .accounts import Accounts
-from .callbacks import CallbackTicker
-from .faults import FaultQueue
-from .render import DEFAULT_MAX_SIDE
-from .routes import Routes
-from .server import SimulatorHTTPServer, start_server
-from .stats import Stats, StatsRecorder
-from .tasks import Clock, TaskBook
-from .tts import AudioStore
-from .wire import ERROR_SHAPES
+from avatar_core.simulator.accounts import Accounts
+from avatar_core.simulator.callbacks import CallbackTicker
+from avatar_core.simulator.faults import FaultQueue
+from avatar_core.simulator.render import DEFAULT_MAX_SIDE
+from avatar_core.simulator.routes import Routes
+from avatar_core.simulator.server import SimulatorHTTPServer, start_server
+from avatar_core.simulator.stats import Stats, StatsRecorder
+from avatar_core.simulator.tasks import Clock, TaskBook
+from avatar_core.simulator.tts import AudioStore
+from avatar_core.simulator.wire import ERROR_SHAPES
 
 
 class Simulator:

@@ -20,10 +20,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ..prep_cache import PreparedCache, content_key
-from .render import DEFAULT_MAX_SIDE, RenderError, RenderResult, render_avatar
-from .validation import CreateRequest
-from .wire import WireError, new_numeric_id, new_request_id, now_ms
+from avatar_core.inputs.cache import PreparedCache, content_key
+from avatar_core.simulator.render import DEFAULT_MAX_SIDE, RenderError, RenderResult, render_avatar
+from avatar_core.simulator.validation import CreateRequest
+from avatar_core.simulator.wire import WireError, new_numeric_id, new_request_id, now_ms
 
 Clock = Callable[[], float]
 

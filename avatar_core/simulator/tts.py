@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import MediaToolError
-from ..ffmpeg import run_ffmpeg
-from .wire import new_numeric_id, now_ms
+from avatar_core.errors import MediaToolError
+from avatar_core.inputs.ffmpeg import run_ffmpeg
+from avatar_core.simulator.wire import new_numeric_id, now_ms
 
 CHARS_PER_SECOND = 14.0
 MIN_SECONDS = 1.0

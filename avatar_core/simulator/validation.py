@@ -19,10 +19,16 @@ from typing import Any
 
 from PIL import Image
 
-from ..voices import TTS_LANGUAGES, TTS_MAX_CHARS, TTS_MAX_SPEED, TTS_MIN_SPEED, voice_language
-from .audio import AudioDecodeError, decode_bytes, duration_of, sniff_audio
-from .tts import AudioClip, AudioStore
-from .wire import WireError
+from avatar_core.provider.voices import (
+    TTS_LANGUAGES,
+    TTS_MAX_CHARS,
+    TTS_MAX_SPEED,
+    TTS_MIN_SPEED,
+    voice_language,
+)
+from avatar_core.simulator.audio import AudioDecodeError, decode_bytes, duration_of, sniff_audio
+from avatar_core.simulator.tts import AudioClip, AudioStore
+from avatar_core.simulator.wire import WireError
 
 MB = 1024 * 1024
 IMAGE_MAX_BYTES = 10 * MB

@@ -28,12 +28,12 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import InputError, MediaToolError
-from .ffmpeg import run_ffmpeg
-from .prep_cache import PreparedCache, content_key
-from .sniff import Kind, sniff
-from .sources import Source, read_source
-from .units import MB, format_bytes, format_seconds
+from avatar_core.errors import InputError, MediaToolError
+from avatar_core.inputs.cache import PreparedCache, content_key
+from avatar_core.inputs.ffmpeg import run_ffmpeg
+from avatar_core.inputs.sniff import Kind, sniff
+from avatar_core.inputs.sources import Source, read_source
+from avatar_core.units import MB, format_bytes, format_seconds
 
 with warnings.catch_warnings():  # pydub warns at import: no ffmpeg on PATH, audioop's future
     warnings.simplefilter("ignore", RuntimeWarning)

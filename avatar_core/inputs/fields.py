@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from .errors import InputError
+from avatar_core.errors import InputError
 
 DEFAULT_PROMPT = "The person speaks naturally to the camera with subtle, friendly expressions."
 MAX_PROMPT_CHARS = 2500

@@ -7,9 +7,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import InputError
-from .units import format_bytes
-from .url_fetch import fetch_url, redact_url
+from avatar_core.errors import InputError
+from avatar_core.inputs.url_fetch import fetch_url, redact_url
+from avatar_core.units import format_bytes
 
 Source = str | os.PathLike | bytes | bytearray | memoryview
 

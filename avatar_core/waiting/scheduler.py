@@ -20,10 +20,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from .client import KlingClient
-from .errors import AvatarError, TaskStillRunningError
-from .pacing import DurationModel, Pacing
-from .tasks import TaskInfo, TaskStatus
+from avatar_core.errors import AvatarError, TaskStillRunningError
+from avatar_core.provider.client import KlingClient
+from avatar_core.provider.models import TaskInfo, TaskStatus
+from avatar_core.waiting.pacing import DurationModel, Pacing
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from . import errors as e
+from avatar_core import errors as e
 
 _REQUEST_ID_IN_TEXT = re.compile(r"request id:?\s*([A-Za-z0-9_-]+)", re.IGNORECASE)
 

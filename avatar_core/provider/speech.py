@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
-from .errors import InputError
-from .voices import TTS_LANGUAGES, TTS_MAX_CHARS, TTS_MAX_SPEED, TTS_MIN_SPEED, voice_language
+from avatar_core.errors import InputError
+from avatar_core.provider.voices import (
+    TTS_LANGUAGES,
+    TTS_MAX_CHARS,
+    TTS_MAX_SPEED,
+    TTS_MIN_SPEED,
+    voice_language,
+)
 
 
 def check_speech_request(

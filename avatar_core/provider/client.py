@@ -18,11 +18,11 @@ from urllib.parse import quote
 
 import httpx
 
-from . import errors as e
-from .config import Secret, http_timeout_from_env
-from .protocol import parse_answer
-from .retry import RetryPolicy
-from .tasks import SpeechResult, TaskInfo
+from avatar_core import errors as e
+from avatar_core.config import Secret, http_timeout_from_env
+from avatar_core.provider.models import SpeechResult, TaskInfo
+from avatar_core.provider.protocol import parse_answer
+from avatar_core.provider.retry import RetryPolicy
 
 log = logging.getLogger(__name__)
 

@@ -13,13 +13,13 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TextIO
 
-from .cli import EXIT_FAILED, EXIT_OK
-from .config import Settings
-from .demo import DEMO_NOTICE
-from .following import DEFAULT_DEADLINE_S
-from .request_fields import MODES
-from .studio import Progress, Step, Studio
-from .voices import DEFAULT_VOICE, voice_language
+from avatar_core.cli.main import EXIT_FAILED, EXIT_OK
+from avatar_core.config import Settings
+from avatar_core.demo import DEMO_NOTICE
+from avatar_core.inputs.fields import MODES
+from avatar_core.jobs.studio import Progress, Step, Studio
+from avatar_core.provider.voices import DEFAULT_VOICE, voice_language
+from avatar_core.waiting.following import DEFAULT_DEADLINE_S
 
 
 def add_job_commands(subparsers: argparse._SubParsersAction) -> None:
@@ -148,7 +148,7 @@ def run_resume(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO =
 def run_simulator(
     args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr
 ) -> int:
-    from .simulator import serve_forever
+    from avatar_core.simulator import serve_forever
 
     serve_forever(host=args.host, port=args.port, task_seconds=args.task_seconds)
     return EXIT_OK

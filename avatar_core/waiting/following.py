@@ -9,8 +9,8 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from .errors import TaskStillRunningError
-from .tasks import TaskInfo
+from avatar_core.errors import TaskStillRunningError
+from avatar_core.provider.models import TaskInfo
 
 DEFAULT_DEADLINE_S = 30 * 60.0
 

@@ -12,11 +12,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TypeVar
 
-from .audio_prep import PreparedAudio, prepare_audio
-from .errors import InputError
-from .image_prep import PreparedImage, prepare_image
-from .request_fields import DEFAULT_PROMPT, check_audio_choice, check_mode, clean_prompt
-from .sources import Source
+from avatar_core.errors import InputError
+from avatar_core.inputs.audio import PreparedAudio, prepare_audio
+from avatar_core.inputs.fields import DEFAULT_PROMPT, check_audio_choice, check_mode, clean_prompt
+from avatar_core.inputs.image import PreparedImage, prepare_image
+from avatar_core.inputs.sources import Source
 
 T = TypeVar("T")
 

@@ -19,20 +19,22 @@ from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from . import errors as e
-from .callbacks import CallbackRegistry
-from .client import AvatarRequest, KlingClient
-from .config import Secret, Settings
-from .demo import DEMO_KEY, demo_simulator
-from .following import DEFAULT_DEADLINE_S, PollSchedule, follow_task
-from .journal import Job, Journal, Stage, creator_alive
-from .owners import owner_tag
-from .preparation import PreparedInputs, prepare_inputs
-from .results import download_video, video_path
-from .retry import RetryPolicy
-from .scheduler import PollScheduler, default_scheduler
-from .speech import check_speech_request
-from .tasks import SpeechResult, TaskInfo, TaskStatus
+from avatar_core import errors as e
+from avatar_core.config import Secret, Settings
+from avatar_core.demo import DEMO_KEY, demo_simulator
+from avatar_core.inputs.audio import PreparedAudio, prepare_audio
+from avatar_core.inputs.image import PreparedImage, prepare_image
+from avatar_core.inputs.preparation import PreparedInputs, prepare_inputs
+from avatar_core.provider.client import AvatarRequest, KlingClient
+from avatar_core.provider.models import SpeechResult, TaskInfo, TaskStatus
+from avatar_core.provider.retry import RetryPolicy
+from avatar_core.provider.speech import check_speech_request
+from avatar_core.storage.journal import Job, Journal, Stage, creator_alive
+from avatar_core.storage.owners import owner_tag
+from avatar_core.storage.videos import download_video, video_path
+from avatar_core.waiting.callbacks import CallbackRegistry
+from avatar_core.waiting.following import DEFAULT_DEADLINE_S, PollSchedule, follow_task
+from avatar_core.waiting.scheduler import PollScheduler, default_scheduler
 
 log = logging.getLogger(__name__)
 
@@ -314,6 +316,16 @@ class Studio:
             self.client.get_task("0")
         except e.NotFoundError:
             return
+
+    # --- checking inputs alone (the page's verdicts) -------------------------------------
+
+    def check_image(self, source: Source) -> PreparedImage:
+        """The portrait as it would be sent; raises InputError with what is wrong."""
+        return prepare_image(source, allow_private_urls=self.settings.allow_private_urls)
+
+    def check_audio(self, source: Source, *, trim: bool = False) -> PreparedAudio:
+        """The voice as it would be sent; raises InputError with what is wrong."""
+        return prepare_audio(source, trim=trim, allow_private_urls=self.settings.allow_private_urls)
 
     # --- text to speech -------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from .errors import ResultDownloadError
+from avatar_core.errors import ResultDownloadError
 
 MAX_SPEECH_BYTES = 20 * 1024 * 1024  # a minute of speech is well under 2 MB
 _AUDIO_SUFFIXES = (".mp3", ".wav", ".m4a", ".aac", ".ogg")

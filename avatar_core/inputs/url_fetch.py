@@ -25,8 +25,8 @@ from urllib.parse import unquote
 
 import httpx
 
-from .errors import InputError, UnsafeURLError
-from .units import format_bytes
+from avatar_core.errors import InputError, UnsafeURLError
+from avatar_core.units import format_bytes
 
 ALLOWED_SCHEMES = ("http", "https")
 MAX_REDIRECTS = 5

@@ -33,12 +33,12 @@ from dataclasses import dataclass, field
 
 from PIL import Image, ImageCms, ImageFilter, ImageOps, ImageStat, UnidentifiedImageError
 
-from .errors import InputError
-from .image_metadata import describe_dropped, strip_jpeg, strip_png
-from .prep_cache import PreparedCache, content_key
-from .sniff import sniff
-from .sources import Source, read_source
-from .units import MB, format_bytes, format_size
+from avatar_core.errors import InputError
+from avatar_core.inputs.cache import PreparedCache, content_key
+from avatar_core.inputs.image_metadata import describe_dropped, strip_jpeg, strip_png
+from avatar_core.inputs.sniff import sniff
+from avatar_core.inputs.sources import Source, read_source
+from avatar_core.units import MB, format_bytes, format_size
 
 MAX_SOURCE_BYTES = 50 * MB  # what is read from a file or URL at all
 MAX_OUTPUT_BYTES = 10 * MB  # Kling's limit (decimal megabytes: the stricter reading)

@@ -13,7 +13,7 @@ import secrets
 import threading
 from dataclasses import dataclass
 
-from .scheduler import PollScheduler
+from avatar_core.waiting.scheduler import PollScheduler
 
 CALLBACK_PATH = "/kling/callback/"
 MAX_CALLBACK_BYTES = 64 * 1024

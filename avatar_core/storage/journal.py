@@ -22,7 +22,7 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
-from .errors import StorageError
+from avatar_core.errors import StorageError
 
 JOURNAL_FILE = "journal.sqlite3"
 

@@ -19,10 +19,10 @@ from pathlib import Path
 
 import httpx
 
-from .config import http_timeout_from_env
-from .errors import ResultDownloadError, StorageError
-from .protocol import retry_after_seconds
-from .retry import RETRY_STATUSES, RetryPolicy
+from avatar_core.config import http_timeout_from_env
+from avatar_core.errors import ResultDownloadError, StorageError
+from avatar_core.provider.protocol import retry_after_seconds
+from avatar_core.provider.retry import RETRY_STATUSES, RetryPolicy
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ import os
 import secrets
 from pathlib import Path
 
-from .errors import StorageError
+from avatar_core.errors import StorageError
 
 SALT_FILE = "owner.salt"
 

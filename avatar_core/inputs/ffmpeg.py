@@ -11,7 +11,7 @@ import shutil
 import subprocess
 from collections.abc import Sequence
 
-from .errors import MediaToolError
+from avatar_core.errors import MediaToolError
 
 DEFAULT_TIMEOUT_S = 120.0
 

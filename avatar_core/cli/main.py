@@ -17,9 +17,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TextIO
 
-from . import __version__
-from .config import Settings
-from .errors import AvatarError, InputError, StorageError
+from avatar_core import __version__
+from avatar_core.config import Settings
+from avatar_core.errors import AvatarError, InputError, StorageError
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -50,7 +50,7 @@ def add_check_command(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_check(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
-    from .preparation import prepare_inputs
+    from avatar_core.inputs.preparation import prepare_inputs
 
     settings = Settings.from_env()
     inputs = prepare_inputs(
@@ -83,7 +83,7 @@ def run_check(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = 
 
 def _registrars() -> list[Registrar]:
     """Every module's command registrar, in the order `--help` lists them."""
-    from .commands import add_job_commands
+    from avatar_core.cli.jobs import add_job_commands
 
     return [add_check_command, add_job_commands]
 
