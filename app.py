@@ -7,6 +7,7 @@ built-in simulator.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import logging
@@ -32,10 +33,10 @@ from avatar_core.errors import (
     InputError,
     PermissionDeniedError,
 )
-from avatar_core.inputs.faces import face_warnings
 from avatar_core.inputs.fields import DEFAULT_PROMPT, MAX_PROMPT_CHARS
+from avatar_core.jobs.events import Done, Progress, final_progress, with_heartbeat
 from avatar_core.jobs.pricing import Estimate, estimate_cost, format_money, format_rate
-from avatar_core.jobs.studio import Progress, Step, Studio, afinal_progress, with_heartbeat
+from avatar_core.jobs.studio import Studio, open_studio
 from avatar_core.provider.voices import DEFAULT_VOICE, VOICES
 from avatar_core.storage.journal import Job, Stage
 from avatar_core.storage.speech_files import save_speech
@@ -181,7 +182,7 @@ async def _stream(events: AsyncIterator[Progress]) -> AsyncIterator[tuple[str, A
     """A flow's steps as (status, video, details) updates; its error as the status."""
     try:
         async for progress in with_heartbeat(events):
-            if progress.step is Step.DONE:
+            if isinstance(progress, Done):
                 yield (
                     _status(progress.message, "done"),
                     str(progress.video_path),
@@ -218,7 +219,7 @@ def build_app(studio: Studio) -> gr.Blocks:
             prepared = session_studio(key).check_image(source)
         except AvatarError as error:
             return _verdict_error(error)
-        warnings = prepared.warnings + face_warnings(prepared.data)
+        warnings = prepared.warnings + session_studio(key).inputs.face_warnings(prepared)
         return _verdict_ok(prepared.summary(), prepared.changes, warnings)
 
     def check_voice(
@@ -292,7 +293,7 @@ def build_app(studio: Studio) -> gr.Blocks:
         else:
             use_audio_id = (audio_id or "").strip() or None
             prior = (prior_task_id or "").strip() or None
-        events = session_studio(key).agenerate(
+        events = session_studio(key).generate(
             image,
             audio,
             audio_id=use_audio_id,
@@ -309,7 +310,7 @@ def build_app(studio: Studio) -> gr.Blocks:
         if not task_id:
             yield _status(t("need_task_id"), "error"), None, ""
             return
-        async for update in _stream(session_studio(key).afollow(task_id)):
+        async for update in _stream(session_studio(key).follow(task_id)):
             yield update
 
     async def api_generate(
@@ -318,9 +319,9 @@ def build_app(studio: Studio) -> gr.Blocks:
         """The finished video's path; errors reach the caller as their one sentence."""
         if not image_path or not audio_path:
             raise _error("Both a portrait image and a voice recording are needed.")
-        events = session_studio(key).agenerate(image_path, audio_path, prompt=prompt, mode=mode)
+        events = session_studio(key).generate(image_path, audio_path, prompt=prompt, mode=mode)
         try:
-            done = await afinal_progress(events)
+            done = await final_progress(events)
         except AvatarError as error:
             raise _error(str(error)) from None
         return str(done.video_path)
@@ -328,7 +329,7 @@ def build_app(studio: Studio) -> gr.Blocks:
     async def api_status(task_id: str, key: str | None) -> str:
         """Follow a task to the end; the video's path."""
         try:
-            done = await afinal_progress(session_studio(key).afollow((task_id or "").strip()))
+            done = await final_progress(session_studio(key).follow((task_id or "").strip()))
         except AvatarError as error:
             raise _error(str(error)) from None
         return str(done.video_path)
@@ -615,10 +616,13 @@ def add_callback_route(server: Any, registry: CallbackRegistry) -> None:
 def resume_in_background(studio: Studio) -> threading.Thread:
     """Finish the journal's unfinished jobs without holding up start-up."""
 
+    async def resume() -> None:
+        async for progress in studio.resume():
+            log.info("resume: %s", progress.message)
+
     def run() -> None:
         try:
-            for progress in studio.resume():
-                log.info("resume: %s", progress.message)
+            asyncio.run(resume())
         except AvatarError as error:
             log.warning("resume stopped: %s", error)
 
@@ -632,7 +636,7 @@ def main() -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)  # it logs every URL, signed links too
     settings = Settings.from_env()
     try:
-        studio = Studio(settings)
+        studio = open_studio(settings)
     except AvatarError as error:  # e.g. a damaged journal or an unwritable data folder
         print(error, file=sys.stderr)
         raise SystemExit(1) from None

@@ -1,8 +1,7 @@
-"""Demo mode: with no key, a built-in simulator on loopback stands in for the provider."""
+"""Demo mode: with no key, a simulator on loopback stands in for the provider."""
 
 from __future__ import annotations
 
-import threading
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -14,18 +13,11 @@ DEMO_NOTICE = (
     "(they are labelled SIMULATED). Set COMETAPI_KEY to use Kling Avatar for real."
 )
 
-_lock = threading.Lock()
-_simulator: Simulator | None = None
 
+def start_demo_simulator(task_seconds: float = 8.0) -> Simulator:
+    """A simulator for demo mode, started on a free loopback port; its owner stops it."""
+    from avatar_core.simulator import Simulator
 
-def demo_simulator(task_seconds: float = 8.0) -> Simulator:
-    """The process's one demo simulator, started on first use."""
-    global _simulator
-    with _lock:
-        if _simulator is None:
-            from avatar_core.simulator import Simulator
-
-            simulator = Simulator(task_seconds=task_seconds, submit_seconds=min(1.0, task_seconds))
-            simulator.start(host="127.0.0.1", port=0)
-            _simulator = simulator
-        return _simulator
+    simulator = Simulator(task_seconds=task_seconds, submit_seconds=min(1.0, task_seconds))
+    simulator.start(host="127.0.0.1", port=0)
+    return simulator

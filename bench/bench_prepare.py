@@ -7,7 +7,7 @@ Cases (made on the spot, nothing downloaded):
 - photo: a 5000×4000 noisy JPEG of about 10 MB (over 4096 px, so it is decoded, downscaled
   and re-encoded);
 - phone photo: a 4000×3000 JPEG with EXIF and GPS (compliant: only its metadata is cut);
-- both: the photo and the audio through `prepare_inputs`, as the app and CLI call it.
+- both: the photo and the audio through `InputPreparer.prepare`, as the app and CLI call it.
 Prints the median and the range of `--runs` runs for each; the target is under 1 s for
 "both" on 2 cores.
 """
@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 from avatar_core.inputs.audio import prepare_audio  # noqa: E402
 from avatar_core.inputs.ffmpeg import run_ffmpeg  # noqa: E402
 from avatar_core.inputs.image import prepare_image  # noqa: E402
-from avatar_core.inputs.preparation import prepare_inputs  # noqa: E402
+from avatar_core.inputs.preparation import InputPreparer  # noqa: E402
 
 
 def studio_wav(path: Path) -> None:
@@ -91,7 +91,11 @@ def main() -> None:
         measure(
             "phone photo: 4000x3000 JPEG, metadata only", args.runs, lambda: prepare_image(phone)
         )
-        measure("both, through prepare_inputs", args.runs, lambda: prepare_inputs(big, wav))
+        measure(
+            "both, through InputPreparer.prepare",
+            args.runs,
+            lambda: InputPreparer().prepare(big, wav),
+        )
 
 
 if __name__ == "__main__":

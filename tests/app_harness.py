@@ -6,7 +6,6 @@ cost no real time; only what the simulator does for real (renders, `slow` faults
 
 from __future__ import annotations
 
-import inspect
 from pathlib import Path
 
 from gradio_client import Client, handle_file
@@ -17,6 +16,7 @@ from avatar_core.config import Secret, Settings
 from avatar_core.jobs.studio import Studio
 from avatar_core.provider.client import KlingClient
 from avatar_core.simulator import Simulator
+from avatar_core.waiting.scheduler import PollScheduler
 from conftest import FakeTime
 
 
@@ -31,12 +31,8 @@ def make_studio(
     """A studio on `sim` with `key`, whose waiting follows the fake clock."""
     settings = Settings(api_key=Secret(key), base_url=sim.base_url or "", data_dir=data_dir)
     client = KlingClient(settings.base_url, key, sleep=time.sleep, timeout=http_timeout)
-    options: dict[str, object] = {"client": client, "clock": time.clock, "sleep": time.sleep}
-    if "scheduler" in inspect.signature(Studio).parameters:
-        from avatar_core.waiting.scheduler import PollScheduler
-
-        options["scheduler"] = PollScheduler(clock=time.clock, sleep=time.asleep)
-    return Studio(settings, **options)  # type: ignore[arg-type]
+    scheduler = PollScheduler(clock=time.clock, sleep=time.asleep)
+    return Studio(settings, client=client, scheduler=scheduler, clock=time.clock, sleep=time.sleep)
 
 
 class InProcessApp:

@@ -68,13 +68,3 @@ def portrait_path() -> Path:
 @pytest.fixture(scope="session")
 def speech_path() -> Path:
     return ASSETS / "hello.mp3"
-
-
-@pytest.fixture(autouse=True)
-def _cold_preparation_caches():
-    """Each test prepares its inputs afresh (some change the limits the results depend on)."""
-    from avatar_core.inputs.audio import PREPARED_AUDIO
-    from avatar_core.inputs.image import PREPARED_IMAGES
-
-    PREPARED_IMAGES.clear()
-    PREPARED_AUDIO.clear()

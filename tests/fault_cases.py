@@ -266,12 +266,12 @@ FAULTS: tuple[Fault, ...] = (
         "the task never ends; generate --timeout 1, then resume --timeout 1",
         _plan("stuck"),
         exit_code=1,
-        sentence=r"Task \d+ is still processing after 1 s: it goes on at the provider",
+        sentence=r"Task \d+ is still (submitted|processing) after 1 s: it goes on at the provider",
         stage=Stage.RUNNING,
         deadline=1,
         resume_to=Stage.RUNNING,
         resume_deadline=1,
-        app_sentence=r"Task \d+ is still processing: it goes on at the provider",
+        app_sentence=r"Task \d+ is still processing after \d+ s: it goes on at the provider",
     ),
     # --- the video download --------------------------------------------------------------------
     Fault(

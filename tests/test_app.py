@@ -19,7 +19,7 @@ import app as app_module
 from avatar_core.config import Secret, Settings
 from avatar_core.demo import DEMO_NOTICE
 from avatar_core.inputs.ffmpeg import ffmpeg_exe
-from avatar_core.jobs.studio import Studio
+from avatar_core.jobs.studio import Studio, open_studio
 from avatar_core.provider.client import AvatarRequest, KlingClient
 from avatar_core.simulator import Simulator
 from avatar_core.waiting.scheduler import PollScheduler
@@ -207,7 +207,7 @@ def test_an_unknown_task_id_is_explained(running, fresh_sim):
 
 def test_demo_mode_needs_no_key_and_says_so(tmp_path, portrait_path, speech_path):
     settings = Settings(api_key=None, data_dir=tmp_path / "demo-data", demo_task_seconds=1.0)
-    demo = RunningApp(Studio(settings))
+    demo = RunningApp(open_studio(settings))
     try:
         page = httpx.get(demo.url.rstrip("/") + "/config", timeout=30).text
         assert DEMO_NOTICE.split(":")[0] in page

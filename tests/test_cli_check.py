@@ -24,6 +24,7 @@ from media import (
 )
 from PIL import Image
 
+from avatar_core.cli import check as check_command
 from avatar_core.cli import main as cli
 
 
@@ -159,7 +160,7 @@ def test_an_unexpected_error_is_one_line_and_exit_1(monkeypatch, capsys):
     def explode(args, out, err):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(cli, "run_check", explode)
+    monkeypatch.setattr(check_command, "run_check", explode)
     code = cli.main(["check", "--image", str(PORTRAIT), "--audio", str(SPEECH)])
     captured = capsys.readouterr()
     assert code == 1

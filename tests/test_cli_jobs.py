@@ -64,7 +64,7 @@ def test_generate_prints_progress_on_stderr_and_the_path_on_stdout(
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == str(out)
     assert out.read_bytes()[4:8] == b"ftyp"
-    for step in ("preparing", "submitted", "waiting", "downloading", "done"):
+    for step in ("preparing", "submitted", "running", "downloading", "done"):
         assert step in done.stderr
     assert "Demo mode" not in done.stderr
     assert live_sim.stats.creates == 1

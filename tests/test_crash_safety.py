@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from flows import events
 from gradio_client import Client, handle_file
 from live import (
     SkippableClock,
@@ -417,7 +418,7 @@ def test_nothing_is_sent_while_the_journal_cannot_record_the_job(tmp_path, input
         holder.execute("BEGIN EXCLUSIVE")
         try:
             with pytest.raises(StorageError, match="stayed locked by another process"):
-                list(studio.generate(*inputs))
+                events(studio.generate(*inputs))
         finally:
             holder.execute("ROLLBACK")
             holder.close()

@@ -275,7 +275,7 @@ print(next(line.split()[1] for line in open("/proc/self/status") if line.startsw
 
 def _measured(what: str, path: Path) -> tuple[str, int, int]:
     """Prepare `path` in a fresh process: (sentence, peak traced bytes, peak RSS in KB)."""
-    module = "image_prep" if what == "image" else "audio_prep"
+    module = "inputs.image" if what == "image" else "inputs.audio"
     done = subprocess.run(
         [sys.executable, "-c", _MEASURE.format(module=module, what=what), str(path)],
         capture_output=True,

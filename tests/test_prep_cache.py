@@ -8,27 +8,35 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from avatar_core.errors import InputError
-from avatar_core.inputs.audio import PREPARED_AUDIO, prepare_audio
 from avatar_core.inputs.cache import PreparedCache
-from avatar_core.inputs.image import PREPARED_IMAGES, prepare_image
+from avatar_core.inputs.preparation import InputPreparer
 
 
 def test_an_example_sent_by_many_people_is_prepared_once(portrait_path, speech_path):
+    preparer = InputPreparer()
     with ThreadPoolExecutor(8) as pool:
-        images = list(pool.map(lambda _: prepare_image(portrait_path), range(16)))
-        audios = list(pool.map(lambda _: prepare_audio(speech_path), range(16)))
-    assert PREPARED_IMAGES.misses == 1 and PREPARED_AUDIO.misses == 1
+        images = list(pool.map(lambda _: preparer.image(portrait_path), range(16)))
+        audios = list(pool.map(lambda _: preparer.audio(speech_path), range(16)))
+    assert preparer.images.misses == 1 and preparer.voices.misses == 1
     assert all(i is images[0] for i in images) and all(a is audios[0] for a in audios)
 
 
 def test_different_bytes_or_options_are_prepared_apart(portrait_path, speech_path, tmp_path):
     copy = tmp_path / "other.jpg"
     copy.write_bytes(portrait_path.read_bytes() + b"\0")  # one byte more: other content
-    prepare_image(portrait_path)
-    prepare_image(copy)
-    prepare_audio(speech_path)
-    prepare_audio(speech_path, trim=True)
-    assert PREPARED_IMAGES.misses == 2 and PREPARED_AUDIO.misses == 2
+    preparer = InputPreparer()
+    preparer.image(portrait_path)
+    preparer.image(copy)
+    preparer.audio(speech_path)
+    preparer.audio(speech_path, trim=True)
+    assert preparer.images.misses == 2 and preparer.voices.misses == 2
+
+
+def test_two_apps_keep_their_own_caches(portrait_path):
+    first, second = InputPreparer(), InputPreparer()
+    first.image(portrait_path)
+    second.image(portrait_path)
+    assert first.images.misses == 1 and second.images.misses == 1
 
 
 def test_refusals_are_not_kept_and_concurrent_waiters_get_the_same_error():

@@ -14,7 +14,9 @@ from avatar_core.inputs.fields import (
     check_mode,
     clean_prompt,
 )
-from avatar_core.inputs.preparation import prepare_inputs
+from avatar_core.inputs.preparation import InputPreparer
+
+prepare_inputs = InputPreparer().prepare
 
 # --- prompt -------------------------------------------------------------------------------
 

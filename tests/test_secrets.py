@@ -28,6 +28,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 from app_harness import InProcessApp, generate, make_studio
+from flows import final
 from gradio_client import Client
 from gradio_client.exceptions import AppError
 from live import CANARY_KEY, assert_no_traceback, cli_env, running_app
@@ -39,7 +40,7 @@ from avatar_core.config import Secret, Settings
 from avatar_core.errors import InputError, UnsafeURLError
 from avatar_core.inputs.ffmpeg import run_ffmpeg
 from avatar_core.inputs.url_fetch import fetch_url
-from avatar_core.jobs.studio import Studio, final_progress
+from avatar_core.jobs.studio import Studio
 from avatar_core.provider.client import KlingClient
 from avatar_core.simulator import Simulator
 from avatar_core.storage.journal import Stage
@@ -498,7 +499,7 @@ def _follow(server: ThreadingHTTPServer, data: Path, task_id: str, video: str):
     studio = Studio(settings, client=KlingClient(base, CANARY_KEY, timeout=10))
     error = None
     try:
-        final_progress(studio.follow(task_id))
+        final(studio.follow(task_id))
     except e.AvatarError as caught:
         error = caught
     [job] = studio.journal.recent()

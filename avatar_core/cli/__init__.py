@@ -1,0 +1,1 @@
+"""The command line: `python -m avatar_core COMMAND ...` (see `main`)."""

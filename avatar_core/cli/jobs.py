@@ -1,25 +1,28 @@
 """The command line's job commands: generate, status, resume, simulator.
 
-Progress goes to stderr, the video's path to stdout. Exit codes: 0 done; 1 the provider or
-the task failed (the job stays in the journal); 2 the input is not acceptable.
+Each runs the same async flow as the page (`asyncio.run`), with the same scheduler, pacing
+and request budget. Progress goes to stderr, the video's path to stdout. Exit codes: 0 done;
+1 the provider or the task failed (the job stays in the journal); 2 the input is not
+acceptable.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import shutil
 import sys
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import TextIO
 
-from avatar_core.cli.main import EXIT_FAILED, EXIT_OK
+from avatar_core.cli.codes import EXIT_FAILED, EXIT_OK
 from avatar_core.config import Settings
 from avatar_core.demo import DEMO_NOTICE
 from avatar_core.inputs.fields import MODES
-from avatar_core.jobs.studio import Progress, Step, Studio
+from avatar_core.jobs.events import Done, Failed, Progress, Submitting, Unclear
+from avatar_core.jobs.studio import DEFAULT_DEADLINE_S, Studio, open_studio
 from avatar_core.provider.voices import DEFAULT_VOICE, voice_language
-from avatar_core.waiting.following import DEFAULT_DEADLINE_S
 
 
 def add_job_commands(subparsers: argparse._SubParsersAction) -> None:
@@ -62,22 +65,35 @@ def _studio(err: TextIO) -> Studio:
     settings = Settings.from_env()
     if settings.demo_mode:
         print(DEMO_NOTICE, file=err)
-    return Studio(settings)
+    return open_studio(settings)
 
 
-def _render(events: Iterable[Progress], err: TextIO) -> Progress | None:
-    """Print each step on stderr; the last event."""
-    last = None
-    for last in events:
-        print(f"[{last.step.value:>11}] {last.message}", file=err, flush=True)
-        if last.inputs is not None:
-            for line in last.inputs.report_lines():
-                print(f"{'':14}{line}", file=err)
-    return last
+def _print(progress: Progress, err: TextIO) -> None:
+    print(f"[{progress.step.value:>11}] {progress.message}", file=err, flush=True)
+    if isinstance(progress, Submitting) and progress.inputs is not None:
+        for line in progress.inputs.report_lines():
+            print(f"{'':14}{line}", file=err)
+
+
+def _run(
+    studio: Studio, flow: Callable[[], AsyncIterator[Progress]], err: TextIO
+) -> Progress | None:
+    """Run one flow to its end, printing each step on stderr; its last event."""
+
+    async def render() -> Progress | None:
+        last = None
+        async for last in flow():
+            _print(last, err)
+        return last
+
+    try:
+        return asyncio.run(render())
+    finally:
+        studio.close()
 
 
 def _deliver(progress: Progress | None, out_file: Path | None, out: TextIO) -> int:
-    if progress is None or progress.step is not Step.DONE or progress.video_path is None:
+    if not isinstance(progress, Done) or progress.video_path is None:
         return EXIT_FAILED
     path = progress.video_path
     if out_file is not None:
@@ -95,52 +111,69 @@ def run_generate(
     audio_id, prior_task_id = args.audio_id, args.prior_task_id
     if args.tts_text:
         voice_id = args.voice_id or DEFAULT_VOICE
-        speech = studio.speak(args.tts_text, voice_id, voice_language(voice_id), args.voice_speed)
+        try:
+            speech = studio.speak(
+                args.tts_text, voice_id, voice_language(voice_id), args.voice_speed
+            )
+        except BaseException:
+            studio.close()
+            raise
         print(f"[     speech] audio id {speech.audio_id} ({speech.duration_s} s)", file=err)
         audio_id, prior_task_id = speech.audio_id, prior_task_id or speech.task_id
-    events = studio.generate(
-        args.image,
-        args.audio,
-        audio_id=audio_id,
-        prior_task_id=prior_task_id,
-        prompt=args.prompt,
-        mode=args.mode,
-        trim=args.trim,
-        deadline_s=args.timeout,
-    )
-    return _deliver(_render(events, err), args.out, out)
+
+    def flow() -> AsyncIterator[Progress]:
+        return studio.generate(
+            args.image,
+            args.audio,
+            audio_id=audio_id,
+            prior_task_id=prior_task_id,
+            prompt=args.prompt,
+            mode=args.mode,
+            trim=args.trim,
+            deadline_s=args.timeout,
+        )
+
+    return _deliver(_run(studio, flow, err), args.out, out)
 
 
 def run_status(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
     studio = _studio(err)
+
+    def follow() -> AsyncIterator[Progress]:
+        return studio.follow(args.task_id, deadline_s=args.timeout)
+
     if args.wait:
-        return _deliver(
-            _render(studio.follow(args.task_id, deadline_s=args.timeout), err), args.out, out
-        )
-    task = studio.client.get_task(args.task_id)
+        return _deliver(_run(studio, follow, err), args.out, out)
+    try:
+        task = studio.client.get_task(args.task_id)
+    except BaseException:
+        studio.close()
+        raise
     line = f"task {task.task_id}: {task.raw_status or task.status.value}"
     if task.status_message:
         line += f" ({task.status_message})"
     print(line, file=err)
     if task.is_terminal and task.video_url:
-        return _deliver(
-            _render(studio.follow(args.task_id, deadline_s=args.timeout), err), args.out, out
-        )
+        return _deliver(_run(studio, follow, err), args.out, out)
+    studio.close()
     return EXIT_FAILED if task.is_terminal else EXIT_OK
 
 
 def run_resume(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
     studio = _studio(err)
-    failures = 0
-    finished = 0
-    for progress in studio.resume(deadline_s=args.timeout):
-        print(f"[{progress.step.value:>11}] {progress.message}", file=err, flush=True)
-        if progress.step is Step.DONE:
-            if progress.video_path and progress.video_path.is_file():
-                finished += 1
+    ended: list[Progress] = []
+
+    async def resume() -> AsyncIterator[Progress]:
+        async for progress in studio.resume(deadline_s=args.timeout):
+            if isinstance(progress, Done) and progress.video_path:
                 print(progress.video_path, file=out, flush=True)
-            else:
-                failures += 1
+            if isinstance(progress, (Done, Failed, Unclear)):
+                ended.append(progress)
+            yield progress
+
+    _run(studio, resume, err)
+    finished = sum(isinstance(p, Done) for p in ended)
+    failures = len(ended) - finished
     print(f"{finished} job(s) finished, {failures} could not be.", file=err)
     return EXIT_FAILED if failures else EXIT_OK
 

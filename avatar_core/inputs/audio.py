@@ -120,21 +120,25 @@ class _Decoded:
     source_format: tuple[int, int] | None = None  # (Hz, channels) when plain mono or stereo
 
 
-PREPARED_AUDIO: PreparedCache[PreparedAudio] = PreparedCache(lambda p: p.size_bytes)
-
-
 def prepare_audio(
-    source: Source, *, trim: bool = False, allow_private_urls: bool = False
+    source: Source,
+    *,
+    trim: bool = False,
+    allow_private_urls: bool = False,
+    cache: PreparedCache[PreparedAudio] | None = None,
 ) -> PreparedAudio:
     """Read, check and fix a voice recording (bytes, a local path or an http(s) URL).
 
-    Raises InputError with one sentence when it cannot be used.
+    Raises InputError with one sentence when it cannot be used. With a `cache`, the same
+    bytes (and options) are prepared once.
     """
     read = read_source(
         source, what="audio", max_bytes=MAX_SOURCE_BYTES, allow_private_urls=allow_private_urls
     )
+    if cache is None:
+        return _prepare(read.data, read.label, trim=trim)
     key = content_key(read.data, read.label, trim)
-    return PREPARED_AUDIO.get_or_make(key, lambda: _prepare(read.data, read.label, trim=trim))
+    return cache.get_or_make(key, lambda: _prepare(read.data, read.label, trim=trim))
 
 
 def _prepare(data: bytes, label: str, *, trim: bool) -> PreparedAudio:

@@ -18,13 +18,13 @@ skipped: `count_faces` returns None and no warning is given.
 from __future__ import annotations
 
 import functools
-import hashlib
 import io
 import threading
-from collections import OrderedDict
 from typing import Any
 
 from PIL import Image, ImageOps
+
+from avatar_core.inputs.cache import PreparedCache, content_key
 
 CHECK_SIDE = 640  # the picture is shrunk to this longest side before looking
 UPSAMPLE = 1  # dlib looks at a 2x enlarged copy too: faces down to ~40 px at CHECK_SIDE
@@ -34,9 +34,8 @@ NO_FACE_WARNING = (
     "use a photo with the face large and facing forward."
 )
 
-_lock = threading.Lock()
-_seen: OrderedDict[str, int] = OrderedDict()
-_SEEN_MAX = 64
+_lock = threading.Lock()  # one detection at a time: dlib's detector is not documented as
+# thread-safe
 
 
 @functools.cache
@@ -63,25 +62,23 @@ def _grey_pixels(data: bytes) -> Any:
         return np.asarray(img, dtype=np.uint8)
 
 
-def count_faces(data: bytes) -> int | None:
-    """How many faces the detector sees in an encoded picture; None without a detector."""
+def count_faces(data: bytes, cache: PreparedCache[int] | None = None) -> int | None:
+    """How many faces the detector sees in an encoded picture; None without a detector.
+
+    With a `cache`, the same picture is looked at once.
+    """
     detector = _detector()
     if detector is None:
         return None
-    digest = hashlib.sha256(data).hexdigest()
-    with _lock:
-        if digest in _seen:
-            _seen.move_to_end(digest)
-            return _seen[digest]
-    pixels = _grey_pixels(data)
-    with _lock:  # one detection at a time: dlib's detector is not documented as thread-safe
-        found = len(detector(pixels, UPSAMPLE))
-        _seen[digest] = found
-        while len(_seen) > _SEEN_MAX:
-            _seen.popitem(last=False)
-    return found
+
+    def look() -> int:
+        pixels = _grey_pixels(data)
+        with _lock:
+            return len(detector(pixels, UPSAMPLE))
+
+    return look() if cache is None else cache.get_or_make(content_key(data), look)
 
 
-def face_warnings(data: bytes) -> tuple[str, ...]:
+def face_warnings(data: bytes, cache: PreparedCache[int] | None = None) -> tuple[str, ...]:
     """The warning to show with a portrait in which no face is found (or none)."""
-    return (NO_FACE_WARNING,) if count_faces(data) == 0 else ()
+    return (NO_FACE_WARNING,) if count_faces(data, cache) == 0 else ()

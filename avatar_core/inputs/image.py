@@ -107,19 +107,24 @@ class PreparedImage:
         return f"Image: {before} → sent as {after}."
 
 
-PREPARED_IMAGES: PreparedCache[PreparedImage] = PreparedCache(lambda p: p.size_bytes)
-
-
-def prepare_image(source: Source, *, allow_private_urls: bool = False) -> PreparedImage:
+def prepare_image(
+    source: Source,
+    *,
+    allow_private_urls: bool = False,
+    cache: PreparedCache[PreparedImage] | None = None,
+) -> PreparedImage:
     """Read, check and fix a portrait (bytes, a local path or an http(s) URL).
 
-    Raises InputError with one sentence when it cannot be used.
+    Raises InputError with one sentence when it cannot be used. With a `cache`, the same
+    bytes are prepared once.
     """
     read = read_source(
         source, what="image", max_bytes=MAX_SOURCE_BYTES, allow_private_urls=allow_private_urls
     )
+    if cache is None:
+        return _prepare(read.data, read.label)
     key = content_key(read.data, read.label)
-    return PREPARED_IMAGES.get_or_make(key, lambda: _prepare(read.data, read.label))
+    return cache.get_or_make(key, lambda: _prepare(read.data, read.label))
 
 
 # --- measuring ----------------------------------------------------------------------------
@@ -357,15 +362,19 @@ def _keep_as_is(
     return out, check
 
 
+def _damaged(fmt: str, where: str) -> InputError:
+    return InputError(
+        f"The image{where} is truncated or damaged (its {fmt.upper()} data could not be "
+        "decoded); export or download it again.",
+        field="image",
+    )
+
+
 def _load(img: Image.Image, fmt: str, where: str) -> None:
     try:
         img.load()
     except _DECODE_ERRORS as exc:
-        raise InputError(
-            f"The image{where} is truncated or damaged (its {fmt.upper()} data could not be "
-            "decoded); export or download it again.",
-            field="image",
-        ) from exc
+        raise _damaged(fmt, where) from exc
 
 
 def _frame_count(img: Image.Image, fmt: str, where: str) -> int:
@@ -374,11 +383,7 @@ def _frame_count(img: Image.Image, fmt: str, where: str) -> int:
     try:
         return int(getattr(img, "n_frames", 1))
     except _DECODE_ERRORS as exc:
-        raise InputError(
-            f"The image{where} is truncated or damaged (its {fmt.upper()} data could not be "
-            "decoded); export or download it again.",
-            field="image",
-        ) from exc
+        raise _damaged(fmt, where) from exc
 
 
 def _fix(

@@ -1,7 +1,7 @@
 """Every input of a create request, checked together: all problems are reported at once.
 
 Each part has its own preparer (image_prep, audio_prep, request_fields), so the UI can
-check the portrait alone as soon as it is dropped in; `prepare_inputs` runs them all and
+check the portrait alone as soon as it is dropped in; `InputPreparer.prepare` runs them all and
 gathers every problem into one InputError, so a person can fix everything in one go.
 """
 
@@ -14,11 +14,15 @@ from typing import TypeVar
 
 from avatar_core.errors import InputError
 from avatar_core.inputs.audio import PreparedAudio, prepare_audio
+from avatar_core.inputs.cache import PreparedCache
+from avatar_core.inputs.faces import face_warnings
 from avatar_core.inputs.fields import DEFAULT_PROMPT, check_audio_choice, check_mode, clean_prompt
 from avatar_core.inputs.image import PreparedImage, prepare_image
 from avatar_core.inputs.sources import Source
 
 T = TypeVar("T")
+
+FACE_RESULTS_KEPT = 64  # face counts are tiny; a few dozen recent portraits are enough
 
 
 @dataclass(frozen=True)
@@ -61,53 +65,70 @@ def _blank(source: Source | None) -> bool:
     return source is None or (isinstance(source, str) and not source.strip())
 
 
-def prepare_inputs(
-    image: Source,
-    audio: Source | None = None,
-    *,
-    audio_id: str | None = None,
-    prompt: str | None = None,
-    mode: str | None = "std",
-    trim: bool = False,
-    allow_private_urls: bool = False,
-) -> PreparedInputs:
-    """Check and fix every input; raises one InputError listing every problem.
+class InputPreparer:
+    """Prepares inputs for one app: the same bytes are prepared (and looked at for a face)
+    once, however many people send them (a size-bounded cache per kind, owned here, not
+    by the process)."""
 
-    The portrait and the voice are prepared at the same time: Pillow releases the GIL
-    and ffmpeg runs in its own process, so on two cores this nearly halves the wait.
-    """
-    no_image = InputError(
-        "No image was given; add a portrait (JPG or PNG, each side at least 300 px).",
-        field="image",
-    )
-    has_audio = not _blank(audio)
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="prepare") as pool:
-        image_job = None
-        if not _blank(image):
-            image_job = pool.submit(
-                _attempt, prepare_image, image, allow_private_urls=allow_private_urls
-            )
-        audio_job = None
-        if has_audio:
-            audio_job = pool.submit(
-                _attempt, prepare_audio, audio, trim=trim, allow_private_urls=allow_private_urls
-            )
-        choice = _attempt(check_audio_choice, has_audio, audio_id)
-        prompt_ = _attempt(clean_prompt, prompt)
-        mode_ = _attempt(check_mode, mode)
-        image_ = image_job.result() if image_job else (None, no_image)
-        audio_ = audio_job.result() if audio_job else (None, None)
-    outcomes = (image_, choice, audio_, prompt_, mode_)
-    problems = [error for _, error in outcomes if error is not None]
-    if problems:
-        raise InputError.gather(problems)
-    prepared_image, cleaned_id, prepared_audio, cleaned_prompt, cleaned_mode = (
-        value for value, _ in outcomes
-    )
-    return PreparedInputs(
-        image=prepared_image,
-        audio=prepared_audio,
-        audio_id=cleaned_id,
-        prompt=cleaned_prompt,
-        mode=cleaned_mode,
-    )
+    def __init__(self, *, allow_private_urls: bool = False) -> None:
+        self.allow_private_urls = allow_private_urls
+        self.images: PreparedCache[PreparedImage] = PreparedCache(lambda p: p.size_bytes)
+        self.voices: PreparedCache[PreparedAudio] = PreparedCache(lambda p: p.size_bytes)
+        self.faces: PreparedCache[int] = PreparedCache(lambda _: 1, max_bytes=FACE_RESULTS_KEPT)
+
+    def image(self, source: Source) -> PreparedImage:
+        """The portrait as it would be sent; raises InputError with what is wrong."""
+        return prepare_image(source, allow_private_urls=self.allow_private_urls, cache=self.images)
+
+    def audio(self, source: Source, *, trim: bool = False) -> PreparedAudio:
+        """The voice as it would be sent; raises InputError with what is wrong."""
+        return prepare_audio(
+            source, trim=trim, allow_private_urls=self.allow_private_urls, cache=self.voices
+        )
+
+    def face_warnings(self, image: PreparedImage) -> tuple[str, ...]:
+        """A warning when no face can be found in the portrait (never a refusal)."""
+        return face_warnings(image.data, self.faces)
+
+    def prepare(
+        self,
+        image: Source,
+        audio: Source | None = None,
+        *,
+        audio_id: str | None = None,
+        prompt: str | None = None,
+        mode: str | None = "std",
+        trim: bool = False,
+    ) -> PreparedInputs:
+        """Check and fix every input; raises one InputError listing every problem.
+
+        The portrait and the voice are prepared at the same time: Pillow releases the GIL
+        and ffmpeg runs in its own process, so on two cores this nearly halves the wait.
+        """
+        no_image = InputError(
+            "No image was given; add a portrait (JPG or PNG, each side at least 300 px).",
+            field="image",
+        )
+        has_audio = not _blank(audio)
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="prepare") as pool:
+            image_job = None if _blank(image) else pool.submit(_attempt, self.image, image)
+            audio_job = pool.submit(_attempt, self.audio, audio, trim=trim) if has_audio else None
+            choice = _attempt(check_audio_choice, has_audio, audio_id)
+            prompt_ = _attempt(clean_prompt, prompt)
+            mode_ = _attempt(check_mode, mode)
+            image_ = image_job.result() if image_job else (None, no_image)
+            audio_ = audio_job.result() if audio_job else (None, None)
+        outcomes = (image_, choice, audio_, prompt_, mode_)
+        problems = [error for _, error in outcomes if error is not None]
+        if problems:
+            raise InputError.gather(problems)
+        prepared_image, cleaned_id, prepared_audio, cleaned_prompt, cleaned_mode = (
+            value for value, _ in outcomes
+        )
+        return PreparedInputs(
+            image=prepared_image,
+            audio=prepared_audio,
+            audio_id=cleaned_id,
+            prompt=cleaned_prompt,
+            mode=cleaned_mode,
+        )

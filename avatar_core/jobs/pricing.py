@@ -13,26 +13,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-CURRENCY = "USD"
-CURRENCY_SYMBOL = "$"
+CURRENCY_SYMBOL = "$"  # prices are in US dollars
 
 # mode -> ASSUMED price in USD per second of video. Edit to match the provider's price list.
 PRICE_PER_SECOND: dict[str, float] = {
     "std": 0.06,  # ASSUMED
     "pro": 0.12,  # ASSUMED
 }
-PRICES_ARE_ASSUMED = True  # set to False once the table above is checked against the provider
 
 
 @dataclass(frozen=True)
 class Estimate:
-    """`seconds` of video in `mode` at `price_per_second`: about `total` in CURRENCY."""
+    """`seconds` of video in `mode` at `price_per_second`: about `total` US dollars."""
 
     seconds: float
     mode: str
     price_per_second: float
     total: float
-    assumed: bool = PRICES_ARE_ASSUMED
 
 
 def estimate_cost(seconds: float | None, mode: str) -> Estimate | None:

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from avatar_core.errors import AvatarError, TaskStillRunningError
 from avatar_core.provider.client import KlingClient
 from avatar_core.provider.models import TaskInfo, TaskStatus
+from avatar_core.waiting.budget import RequestBudget
 from avatar_core.waiting.pacing import DurationModel, Pacing
 
 log = logging.getLogger(__name__)
@@ -35,7 +36,8 @@ _EPSILON = 1e-3  # seconds: closer than this counts as now (float sums drift)
 class _Watcher:
     loop: asyncio.AbstractEventLoop
     queue: asyncio.Queue
-    deadline: float
+    limit_s: float  # how long this watcher waits in all
+    deadline: float = float("inf")  # on the scheduler's clock
 
 
 @dataclass
@@ -51,34 +53,6 @@ class _Entry:
     in_flight: bool = False
     callbacks: bool = False
     last: TaskInfo | None = None
-
-
-class RequestBudget:
-    """At most `rate` requests a second to the provider, shared by creates and checks.
-
-    Each request reserves the next free slot, 1/rate after the one before, so no window of
-    one second ever holds more than `rate` of them. Thread-safe; works with any clock.
-    """
-
-    def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self.rate = rate
-        self._clock = clock
-        self._next = float("-inf")
-        self._lock = threading.Lock()
-
-    def wait_needed(self) -> float:
-        """Seconds until a request may go (0 when one may go now)."""
-        with self._lock:
-            wait = self._next - self._clock()
-        return wait if wait > _EPSILON else 0.0  # float dust must not stall anyone
-
-    def reserve(self) -> float:
-        """Take the next slot; the seconds to wait before sending."""
-        with self._lock:
-            now = self._clock()
-            slot = max(now, self._next)
-            self._next = slot + 1.0 / self.rate
-            return slot - now
 
 
 class PollScheduler:
@@ -109,6 +83,7 @@ class PollScheduler:
         self._wake: asyncio.Event | None = None
         self._ready = threading.Event()
         self._in_flight = 0
+        self._closed = False
 
     # --- the public side (any thread, any event loop) -------------------------------------
 
@@ -127,7 +102,7 @@ class PollScheduler:
         """
         if first.is_terminal:
             return
-        watcher = _Watcher(asyncio.get_running_loop(), asyncio.Queue(), 0.0)
+        watcher = _Watcher(asyncio.get_running_loop(), asyncio.Queue(), deadline_s)
         key = self._subscribe(client, first, kind, watcher, deadline_s, callbacks)
         try:
             while True:
@@ -153,6 +128,12 @@ class PollScheduler:
     def following(self) -> int:
         with self._lock:
             return len(self._entries)
+
+    def close(self) -> None:
+        """Stop the loop and its threads; whoever still waits gets no more snapshots."""
+        self._closed = True
+        self._poke()
+        self._pool.shutdown(wait=False, cancel_futures=True)
 
     # --- bookkeeping ----------------------------------------------------------------------
 
@@ -213,6 +194,8 @@ class PollScheduler:
 
     def _ensure_running(self) -> None:
         with self._lock:
+            if self._closed:
+                raise RuntimeError("this poll scheduler is closed")
             if self._loop is not None:
                 return
             self._loop = asyncio.new_event_loop()
@@ -249,7 +232,7 @@ class PollScheduler:
         self._wake.clear()  # after waking, so that a poke during the wait is never lost
 
     async def _serve(self) -> None:
-        while True:
+        while not self._closed:
             now = self._clock()
             self._expire_watchers(now)
             throttle = self.budget.wait_needed()
@@ -282,21 +265,15 @@ class PollScheduler:
         return None, 1.0
 
     def _expire_watchers(self, now: float) -> None:
+        """Tell each watcher past its deadline, and stop checking for them at once."""
         with self._lock:
-            for entry in self._entries.values():
-                for watcher in [w for w in entry.watchers if w.deadline <= now]:
-                    status = entry.last.status.value if entry.last else TaskStatus.UNKNOWN.value
-                    _deliver(
-                        watcher,
-                        TaskStillRunningError(
-                            f"Task {entry.task_id} is still {status}: it goes on at the provider; "
-                            f"pick it up later with `status {entry.task_id} --wait` or the "
-                            "lookup box.",
-                            task_id=entry.task_id,
-                            status=status,
-                        ),
-                    )
-                    watcher.deadline = float("inf")
+            for key, entry in list(self._entries.items()):
+                late = [w for w in entry.watchers if w.deadline <= now]
+                for watcher in late:
+                    _deliver(watcher, _still_running(entry, watcher.limit_s))
+                    entry.watchers.remove(watcher)
+                if late and not entry.watchers and not entry.in_flight:
+                    del self._entries[key]
 
     async def _poll(self, entry: _Entry) -> None:
         loop = asyncio.get_running_loop()
@@ -321,12 +298,22 @@ class PollScheduler:
                 entry.last = info
                 if info.status is TaskStatus.SUCCEED:
                     self.model.learn(entry.kind, _task_seconds(info, now - entry.started))
-            if finished:
+            if finished or not entry.watchers:  # nobody waits any more: stop checking
                 self._entries.pop((entry.client.base_url, entry.task_id), None)
-            elif entry.watchers:
+            else:
                 self._schedule(entry, now + self._next_delay(entry, now))
         for watcher in watchers:
             _deliver(watcher, info)
+
+
+def _still_running(entry: _Entry, waited_s: float) -> TaskStillRunningError:
+    status = entry.last.status.value if entry.last else TaskStatus.UNKNOWN.value
+    return TaskStillRunningError(
+        f"Task {entry.task_id} is still {status} after {waited_s:.0f} s: it goes on at the "
+        f"provider; pick it up later with `status {entry.task_id} --wait` or the lookup box.",
+        task_id=entry.task_id,
+        status=status,
+    )
 
 
 def _deliver(watcher: _Watcher, item: object) -> None:
@@ -345,16 +332,3 @@ def _age_s(task: TaskInfo) -> float:
 def _task_seconds(task: TaskInfo, observed_s: float) -> float:
     """How long the task took: the provider's timestamps when present, else what we saw."""
     return task.seconds_taken or observed_s
-
-
-_default: PollScheduler | None = None
-_default_lock = threading.Lock()
-
-
-def default_scheduler(rate_per_s: float = DEFAULT_RATE_PER_S) -> PollScheduler:
-    """The process's scheduler, made on first use (with that first caller's rate)."""
-    global _default
-    with _default_lock:
-        if _default is None:
-            _default = PollScheduler(rate_per_s=rate_per_s)
-        return _default

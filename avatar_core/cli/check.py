@@ -1,0 +1,59 @@
+"""`check`: measure and fix the inputs against Kling's rules; nothing is sent."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TextIO
+
+from avatar_core.cli.codes import EXIT_OK
+from avatar_core.config import Settings
+from avatar_core.errors import StorageError
+from avatar_core.inputs.preparation import InputPreparer
+
+
+def add_check_command(subparsers: argparse._SubParsersAction) -> None:
+    """Register `check --image IMG --audio AUD [--trim] [--save DIR]`."""
+    check = subparsers.add_parser(
+        "check",
+        help="validate and fix the inputs without sending anything",
+        description="Measure the portrait and the voice against Kling's rules, fix what can "
+        "be fixed, and say what cannot. Nothing is sent and nothing is charged.",
+    )
+    check.add_argument("--image", required=True, help="portrait: a local path or an http(s) URL")
+    check.add_argument("--audio", required=True, help="voice: a local path or an http(s) URL")
+    check.add_argument("--trim", action="store_true", help="keep the first 60 s of longer audio")
+    check.add_argument(
+        "--save",
+        type=Path,
+        metavar="DIR",
+        help="write the exact files that would be sent, as DIR/image.<ext> and DIR/audio.<ext>",
+    )
+    check.set_defaults(handler=run_check)
+
+
+def run_check(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+    settings = Settings.from_env()
+    preparer = InputPreparer(allow_private_urls=settings.allow_private_urls)
+    inputs = preparer.prepare(args.image, args.audio, trim=args.trim)
+    for line in inputs.report_lines():
+        print(line, file=out)
+    if args.save is not None:
+        folder: Path = args.save
+        files = {"image": inputs.image, "audio": inputs.audio}
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            for name, prepared in files.items():
+                if prepared is None:
+                    continue
+                target = folder / f"{name}.{prepared.extension}"
+                target.write_bytes(prepared.data)
+                print(f"Saved {target}", file=out)
+        except OSError as exc:
+            raise StorageError(
+                f"Could not write the files into {folder} ({exc.strerror or exc}); "
+                "choose a folder you can write to."
+            ) from exc
+    print("Ready: the inputs meet Kling's rules (nothing was sent).", file=out)
+    return EXIT_OK

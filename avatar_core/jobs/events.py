@@ -1,0 +1,149 @@
+"""What a job reports as it goes: one typed event per step, for the page and the terminal.
+
+Each event says what happened (its class, and `step` for code that prefers a value) and
+carries the words for people (`message`) and the facts for code (the job, the task). The
+page and the command line render the same events; neither decides what happened.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import ClassVar
+
+from avatar_core.errors import AvatarError
+from avatar_core.inputs.preparation import PreparedInputs
+from avatar_core.provider.models import TaskInfo, TaskStatus
+from avatar_core.storage.journal import Job
+
+
+class Step(str, enum.Enum):
+    PREPARING = "preparing"
+    SUBMITTING = "submitting"
+    SUBMITTED = "submitted"
+    RUNNING = "running"
+    DOWNLOADING = "downloading"
+    DONE = "done"
+    FAILED = "failed"
+    UNCLEAR = "unclear"
+
+
+@dataclass(frozen=True)
+class Progress:
+    """One step of a job, for people (`message`) and for code (the rest)."""
+
+    step: ClassVar[Step]
+    message: str
+    elapsed_s: float = 0.0
+    job: Job | None = None
+    task: TaskInfo | None = None
+
+    @property
+    def video_path(self) -> Path | None:
+        path = self.job.video_path if self.job else None
+        return Path(path) if path else None
+
+
+class Preparing(Progress):  # the inputs are being checked and fixed; nothing was sent
+    step = Step.PREPARING
+
+
+@dataclass(frozen=True)
+class Submitting(Progress):
+    """The job is journaled and its create is on its way; `inputs` are what is sent."""
+
+    step = Step.SUBMITTING
+    inputs: PreparedInputs | None = None
+
+
+class Submitted(Progress):  # the provider has the task (its id is in `task`)
+    step = Step.SUBMITTED
+
+
+class Running(Progress):  # the provider is working on it (queued or processing)
+    step = Step.RUNNING
+
+
+class Downloading(Progress):  # it succeeded; the video is being copied home
+    step = Step.DOWNLOADING
+
+
+@dataclass(frozen=True)
+class Failed(Progress):
+    """The job ended without a video (`error` says why); its journal entry says so too."""
+
+    step = Step.FAILED
+    error: AvatarError | None = None
+
+
+class Done(Progress):  # the video is home: `video_path`
+    step = Step.DONE
+
+
+class Unclear(Progress):  # whether the provider has the task cannot be told yet
+    step = Step.UNCLEAR
+
+
+async def final_progress(events: AsyncIterator[Progress]) -> Progress:
+    """Run a flow to its end; its last event (Done, with the video's path)."""
+    last: Progress | None = None
+    async for last in events:  # noqa: B007 - only the last one matters
+        pass
+    if last is None:
+        raise AvatarError("Nothing happened: the flow produced no step.")
+    return last
+
+
+def clock_text(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    return f"{minutes}:{secs:02d}"
+
+
+def waiting_message(task: TaskInfo, elapsed: float) -> str:
+    """What a person reads while the provider works."""
+    what = {
+        TaskStatus.SUBMITTED: "Queued at the provider",
+        TaskStatus.PROCESSING: "The provider is making the video",
+    }.get(task.status, f"The provider says '{task.raw_status}'")
+    return f"{what}… {clock_text(elapsed)} elapsed."
+
+
+async def with_heartbeat(
+    events: AsyncIterator[Progress], every_s: float = 1.0
+) -> AsyncIterator[Progress]:
+    """Re-yield `events`; while the provider works, refresh the elapsed time every
+    `every_s` seconds so a person sees the wait move (no request is made for it)."""
+    iterator = events.__aiter__()
+    pending: asyncio.Future[Progress] | None = None
+    last: Progress | None = None
+    ticked_at = time.monotonic()
+    try:
+        while True:
+            if pending is None:
+                pending = asyncio.ensure_future(iterator.__anext__())
+            done, _ = await asyncio.wait({pending}, timeout=every_s)
+            if done:
+                try:
+                    last = pending.result()
+                except StopAsyncIteration:
+                    return
+                finally:
+                    pending = None
+                ticked_at = time.monotonic()
+                yield last
+            elif isinstance(last, Running) and last.task is not None:
+                elapsed = last.elapsed_s + time.monotonic() - ticked_at
+                yield replace(last, message=waiting_message(last.task, elapsed), elapsed_s=elapsed)
+    finally:
+        if pending is not None:  # the person left (Stop, a closed tab): end the flow cleanly
+            pending.cancel()
+            with contextlib.suppress(BaseException):
+                await pending
+        aclose = getattr(iterator, "aclose", None)
+        if aclose is not None:
+            await aclose()
