@@ -15,6 +15,7 @@ import threading
 import urllib.request
 from collections.abc import Callable
 
+from avatar_core.simulator.options import SimulatorOptions
 from avatar_core.simulator.tasks import Task, TaskBook
 
 log = logging.getLogger(__name__)
@@ -44,13 +45,13 @@ class CallbackTicker:
     def __init__(
         self,
         book: TaskBook,
+        options: SimulatorOptions,
         *,
-        interval: float = 0.1,
         on_sent: Callable[[bool], None] = lambda ok: None,
         post: Callable[[str, dict], bool] = post_json,
     ) -> None:
         self.book = book
-        self.interval = interval
+        self.options = options  # callback_interval: how often to look, in real seconds
         self.on_sent = on_sent
         self.post = post
         self._sent: dict[str, int] = {}  # task_id -> statuses already sent
@@ -74,7 +75,7 @@ class CallbackTicker:
             self._sent.clear()
 
     def _run(self) -> None:
-        while not self._stop.wait(self.interval):
+        while not self._stop.wait(self.options.callback_interval):
             try:
                 self.tick()
             except Exception:  # the ticker must outlive any one bad task

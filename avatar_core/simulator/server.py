@@ -9,12 +9,12 @@ import struct
 import sys
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
-from avatar_core.simulator.routes import Request, Routes
-from avatar_core.simulator.wire import Response, error_response
+from avatar_core.simulator.wire import Request, Response, error_response
 
 log = logging.getLogger(__name__)
 
@@ -26,9 +26,18 @@ class SimulatorHTTPServer(ThreadingHTTPServer):
     block_on_close = False  # idle keep-alive connections must not hold up stop()
     allow_reuse_address = True
 
-    def __init__(self, address: tuple[str, int], routes: Routes) -> None:
+    def __init__(self, address: tuple[str, int], answer: Callable[[Request], Response]) -> None:
         super().__init__(address, _Handler)
-        self.routes = routes
+        self.answer = answer
+
+    @property
+    def base_url(self) -> str:
+        """The root URL clients use, e.g. "http://127.0.0.1:PORT" (loopback for 0.0.0.0)."""
+        host, port = self.server_address[:2]
+        shown = "127.0.0.1" if host in ("0.0.0.0", "") else str(host)
+        if ":" in shown:
+            shown = f"[{shown}]"
+        return f"http://{shown}:{port}"
 
     def handle_error(self, request: object, client_address: tuple[str, int]) -> None:
         """A client that hangs up is normal here (timeouts, cancelled downloads): no noise."""
@@ -88,9 +97,10 @@ class _Handler(BaseHTTPRequestHandler):
             query=dict(parse_qsl(parts.query)),
             headers={name.lower(): value for name, value in self.headers.items()},
             body=body,
+            server_url=self.server.base_url,
         )
         try:
-            response = self.server.routes.handle(request)
+            response = self.server.answer(request)
         except Exception:
             log.exception("simulator failed on %s %s", self.command, parts.path)
             response = error_response(5000, "Internal error in the simulator")
@@ -133,10 +143,11 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def start_server(
-    routes: Routes, host: str, port: int
+    answer: Callable[[Request], Response], host: str, port: int
 ) -> tuple[SimulatorHTTPServer, threading.Thread]:
-    """Bind and serve in a daemon thread; returns the server and its thread."""
-    server = SimulatorHTTPServer((host, port), routes)
+    """Bind and serve in a daemon thread, answering each request with `answer`; returns the
+    server and its thread."""
+    server = SimulatorHTTPServer((host, port), answer)
     # The poll interval bounds how long stop() waits; 50 ms keeps test teardowns quick.
     thread = threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="sim-http", daemon=True

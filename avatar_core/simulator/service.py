@@ -16,46 +16,50 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from avatar_core.simulator.accounts import Accounts
-from avatar_core.simulator.callbacks import CallbackTicker
-from avatar_core.simulator.faults import FaultQueue
-from avatar_core.simulator.render import DEFAULT_MAX_SIDE
+from avatar_core.simulator.options import SimulatorOptions
+from avatar_core.simulator.parts import SimulatorParts
 from avatar_core.simulator.routes import Routes
 from avatar_core.simulator.server import SimulatorHTTPServer, start_server
-from avatar_core.simulator.stats import Stats, StatsRecorder
-from avatar_core.simulator.tasks import Clock, TaskBook
-from avatar_core.simulator.tts import AudioStore
-from avatar_core.simulator.wire import ERROR_SHAPES
+from avatar_core.simulator.stats import Stats
+from avatar_core.simulator.tasks import Clock, Plan
+
+
+class _Option:
+    """A `Simulator` attribute that reads and writes the option of the same name."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, simulator: Simulator | None, owner: type | None = None) -> Any:
+        return self if simulator is None else getattr(simulator.options, self.name)
+
+    def __set__(self, simulator: Simulator, value: Any) -> None:
+        setattr(simulator.options, self.name, value)
 
 
 class Simulator:
     """A local Kling Avatar provider (CometAPI paths) for demo mode and tests.
 
-    Task statuses follow `clock` only (default `time.monotonic`): pass a fake clock to
-    move tasks along without sleeping. Results live under `work_dir` (a temporary
-    directory, removed at stop, when None).
+    `options` are the fields of `SimulatorOptions` (task_seconds, submit_seconds,
+    avatar_query_route, error_shape, rate_limit_per_s, ...), also readable and settable
+    later through `simulator.options`. Task statuses follow `clock` only (default
+    `time.monotonic`): pass a fake clock to move tasks along without sleeping. Results live
+    under `work_dir` (a temporary directory, removed at stop, when None).
     """
+
+    avatar_query_route = _Option()
+    error_shape = _Option()
+    rate_limit_per_s = _Option()
 
     def __init__(
         self,
-        task_seconds: float = 8.0,
-        submit_seconds: float = 1.0,
+        *,
         clock: Clock = time.monotonic,
         accepted_keys: Iterable[str] | None = None,
-        avatar_query_route: bool = True,
         work_dir: str | Path | None = None,
-        *,
-        error_shape: str = "kling",
-        rate_limit_per_s: float | None = None,
-        task_seconds_jitter: float = 0.0,
-        render_max_side: int = DEFAULT_MAX_SIDE,
-        callback_interval: float = 0.1,
+        **options: Any,
     ) -> None:
-        if error_shape not in ERROR_SHAPES:
-            raise ValueError(f"unknown error shape {error_shape!r}")
-        self.avatar_query_route = avatar_query_route
-        self.error_shape = error_shape  # the shape of the simulator's own (non-fault) errors
-        self.rate_limit_per_s = rate_limit_per_s  # API requests a second before 429 (1302)
+        checked = SimulatorOptions(**options)  # before anything is made: a typo fails at once
         self._temp: tempfile.TemporaryDirectory[str] | None = None
         if work_dir is None:
             self._temp = tempfile.TemporaryDirectory(
@@ -63,27 +67,18 @@ class Simulator:
             )
             work_dir = self._temp.name
         self.work_dir = Path(work_dir)
-        results = self.work_dir / "results"
-        self._accounts = Accounts(accepted_keys)
-        self._faults = FaultQueue()
-        self._stats = StatsRecorder()
-        self._audio = AudioStore(results / "audio")
-        self._book = TaskBook(
-            clock=clock,
-            submit_seconds=float(submit_seconds),
-            task_seconds=float(task_seconds),
-            task_seconds_jitter=float(task_seconds_jitter),
-            results_dir=results,
-            inputs_dir=self.work_dir / "inputs",
-            render_max_side=render_max_side,
+        self._parts = SimulatorParts.build(
+            checked, clock=clock, accepted_keys=accepted_keys, work_dir=self.work_dir
         )
-        self._ticker = CallbackTicker(
-            self._book, interval=callback_interval, on_sent=self._stats.callback
-        )
-        self._routes = Routes(self)
+        self._routes = Routes(self._parts)
         self._server: SimulatorHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._base_url: str | None = None
+
+    @property
+    def options(self) -> SimulatorOptions:
+        """How the simulator behaves; change a field to change the next requests' answers."""
+        return self._parts.options
 
     # --- running --------------------------------------------------------------------
 
@@ -91,13 +86,9 @@ class Simulator:
         """Serve in background threads; returns the base URL, e.g. "http://127.0.0.1:PORT"."""
         if self._server is not None:
             raise RuntimeError("the simulator is already running")
-        self._server, self._thread = start_server(self._routes, host, port)
-        bound_host, bound_port = self._server.server_address[:2]
-        shown = "127.0.0.1" if bound_host in ("0.0.0.0", "") else bound_host
-        if ":" in str(shown):
-            shown = f"[{shown}]"
-        self._base_url = f"http://{shown}:{bound_port}"
-        self._ticker.start()
+        self._server, self._thread = start_server(self._routes.handle, host, port)
+        self._base_url = self._server.base_url
+        self._parts.callbacks.start()
         return self._base_url
 
     @property
@@ -107,7 +98,7 @@ class Simulator:
 
     def stop(self) -> None:
         """Stop serving, wait briefly for renders, remove a temporary work_dir."""
-        self._ticker.stop()
+        self._parts.callbacks.stop()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -115,7 +106,7 @@ class Simulator:
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
-        self._book.join_renders(timeout=30)
+        self._parts.book.join_renders(timeout=30)
         if self._temp is not None:
             self._temp.cleanup()
 
@@ -136,7 +127,7 @@ class Simulator:
 
     def inject(self, route: str, kind: str, times: int = 1, **params: Any) -> None:
         """Queue a fault for the next `times` requests on `route` (see faults.py)."""
-        self._faults.inject(route, kind, times, **params)
+        self._parts.faults.inject(route, kind, times, **params)
 
     def plan_task(
         self,
@@ -146,33 +137,25 @@ class Simulator:
         times: int = 1,
     ) -> None:
         """Decide how the next `times` created tasks end: "succeed", "fail" or "stuck"."""
-        self._book.plan(outcome, reason, task_seconds, times)
+        self._parts.book.plan(Plan(outcome, reason, task_seconds), times)
 
     def set_key_state(self, key: str, state: str) -> None:
         """Put the account of `key` in "ok", "no_credit", "arrears" or "no_permission"."""
-        self._accounts.set_state(key, state)
+        self._parts.accounts.set_state(key, state)
 
     @property
     def stats(self) -> Stats:
         """A snapshot of what the simulator has seen since start or the last reset."""
-        return self._stats.snapshot(self._book.external_ids())
+        return self._parts.stats_snapshot()
 
     def succeeded_at_ms(self, task_id: str) -> int | None:
         """When a task planned to succeed does (wall-clock ms, as the provider would report
         it in `updated_at`), without a request that would count against the rate limit."""
-        for task in self._book.tasks():
-            if task.task_id == task_id and task.outcome == "succeed":
-                return task.created_at + round(task.task_seconds * 1000)
-        return None
+        return self._parts.book.succeeded_at_ms(task_id)
 
     def reset(self) -> None:
-        """Forget tasks, audios, faults, plans, account states and stats; keep settings."""
-        self._faults.clear()
-        self._book.clear()
-        self._audio.clear()
-        self._accounts.clear_states()
-        self._ticker.clear()
-        self._stats.reset()
+        """Forget tasks, audios, faults, plans, account states and stats; keep the options."""
+        self._parts.reset()
 
 
 def serve_forever(host: str = "127.0.0.1", port: int = 8765, **kwargs: Any) -> None:

@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from avatar_core.inputs.cache import PreparedCache, content_key
-from avatar_core.simulator.render import DEFAULT_MAX_SIDE, RenderError, RenderResult, render_avatar
+from avatar_core.simulator.options import SimulatorOptions
+from avatar_core.simulator.render import RenderError, RenderResult, render_avatar
 from avatar_core.simulator.validation import CreateRequest
 from avatar_core.simulator.wire import WireError, new_numeric_id, new_request_id, now_ms
 
@@ -38,11 +39,21 @@ _RENDER_SLOTS = threading.BoundedSemaphore(2)  # two renders at a time fill two 
 
 @dataclass(frozen=True)
 class Plan:
-    """How the next created task will end."""
+    """How the next created task will end: "succeed", "fail" (with `reason`) or "stuck";
+    `task_seconds` overrides the simulator's task time."""
 
     outcome: str = "succeed"
     reason: str | None = None
     task_seconds: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.outcome not in OUTCOMES:
+            raise ValueError(f"unknown outcome {self.outcome!r}; use one of {', '.join(OUTCOMES)}")
+        if self.task_seconds is not None:
+            seconds = float(self.task_seconds)
+            if not seconds >= 0:
+                raise ValueError("task_seconds must not be negative")
+            object.__setattr__(self, "task_seconds", seconds)
 
 
 @dataclass
@@ -98,23 +109,12 @@ class TaskBook:
     """Every task the simulator created, plans for the next ones, and their renders."""
 
     def __init__(
-        self,
-        *,
-        clock: Clock,
-        submit_seconds: float,
-        task_seconds: float,
-        results_dir: Path,
-        inputs_dir: Path,
-        render_max_side: int = DEFAULT_MAX_SIDE,
-        task_seconds_jitter: float = 0.0,
+        self, *, clock: Clock, options: SimulatorOptions, results_dir: Path, inputs_dir: Path
     ) -> None:
         self.clock = clock
-        self.submit_seconds = submit_seconds
-        self.task_seconds = task_seconds
-        self.task_seconds_jitter = task_seconds_jitter  # ± seconds, so tasks vary like real ones
+        self.options = options  # task times and render size, read at each create
         self.results_dir = results_dir
         self.inputs_dir = inputs_dir
-        self.render_max_side = render_max_side
         self._renders: PreparedCache[RenderResult] = PreparedCache(lambda r: 1, max_bytes=64)
         self._lock = threading.Lock()
         self._tasks: dict[str, Task] = {}
@@ -123,23 +123,12 @@ class TaskBook:
 
     # --- plans ----------------------------------------------------------------------
 
-    def plan(
-        self,
-        outcome: str = "succeed",
-        reason: str | None = None,
-        task_seconds: float | None = None,
-        times: int = 1,
-    ) -> Plan:
-        if outcome not in OUTCOMES:
-            raise ValueError(f"unknown outcome {outcome!r}; use one of {', '.join(OUTCOMES)}")
+    def plan(self, plan: Plan, times: int = 1) -> None:
+        """End the next `times` created tasks as `plan` says."""
         if int(times) < 1:
             raise ValueError("times must be at least 1")
-        if task_seconds is not None and float(task_seconds) < 0:
-            raise ValueError("task_seconds must not be negative")
-        plan = Plan(outcome, reason, None if task_seconds is None else float(task_seconds))
         with self._lock:
             self._plans.append([plan, int(times)])
-        return plan
 
     def _next_plan(self) -> Plan:
         if not self._plans:
@@ -174,10 +163,8 @@ class TaskBook:
                 created_at=now_ms(),
                 outcome=plan.outcome,
                 reason=plan.reason or DEFAULT_FAIL_REASON,
-                task_seconds=self._task_seconds()
-                if plan.task_seconds is None
-                else plan.task_seconds,
-                submit_seconds=self.submit_seconds,
+                task_seconds=self._task_seconds(plan),
+                submit_seconds=self.options.submit_seconds,
                 mode=request.mode,
                 audio_seconds=request.audio_seconds,
                 base_url=base_url,
@@ -192,10 +179,13 @@ class TaskBook:
             self._start_render(task, request)
         return task
 
-    def _task_seconds(self) -> float:
-        jitter = self.task_seconds_jitter
+    def _task_seconds(self, plan: Plan) -> float:
+        if plan.task_seconds is not None:
+            return plan.task_seconds
+        options = self.options
+        jitter = options.task_seconds_jitter
         spread = random.uniform(-jitter, jitter) if jitter else 0.0
-        return max(self.submit_seconds, self.task_seconds + spread)
+        return max(options.submit_seconds, options.task_seconds + spread)
 
     def find(self, account: str, ident: str) -> Task | None:
         """A task of `account` by its task_id or its external_task_id."""
@@ -209,6 +199,14 @@ class TaskBook:
     def tasks(self) -> list[Task]:
         with self._lock:
             return list(self._tasks.values())
+
+    def succeeded_at_ms(self, task_id: str) -> int | None:
+        """When a task planned to succeed does, in wall-clock ms as `updated_at` says it."""
+        with self._lock:
+            task = self._tasks.get(task_id)
+        if task is None or task.outcome != "succeed":
+            return None
+        return task.created_at + round(task.task_seconds * 1000)
 
     def external_ids(self) -> dict[str, str]:
         with self._lock:
@@ -259,13 +257,12 @@ class TaskBook:
         """Render, or copy the video already rendered from the very same inputs (a demo's
         example sent by a crowd is rendered once)."""
         sound = request.sound if request.sound is not None else audio_path.read_bytes()
-        key = content_key(request.image + b"|" + sound, self.render_max_side)
+        max_side = self.options.render_max_side
+        key = content_key(request.image + b"|" + sound, max_side)
 
         def render() -> RenderResult:
             with _RENDER_SLOTS:
-                return render_avatar(
-                    request.image, audio_path, out_path, max_side=self.render_max_side
-                )
+                return render_avatar(request.image, audio_path, out_path, max_side=max_side)
 
         result = self._renders.get_or_make(key, render)
         if result.path != out_path:

@@ -13,6 +13,7 @@ import hashlib
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -38,6 +39,26 @@ class AudioClip:
     duration: float
     voice_id: str
     created_at: int
+
+
+def tts_data(clip: AudioClip, base_url: str) -> dict[str, Any]:
+    """The `data` a TTS request answers with: the audio is ready at once."""
+    return {
+        "task_id": clip.task_id,
+        "task_status": "succeed",
+        "task_status_msg": "",
+        "created_at": clip.created_at,
+        "updated_at": clip.created_at,
+        "task_result": {
+            "audios": [
+                {
+                    "id": clip.id,
+                    "url": f"{base_url}/results/audio/{clip.id}.mp3",
+                    "duration": f"{clip.duration:.1f}",
+                }
+            ]
+        },
+    }
 
 
 def speech_seconds(text: str, speed: float) -> float:

@@ -33,7 +33,6 @@ from avatar_core.simulator.wire import WireError
 MB = 1024 * 1024
 IMAGE_MAX_BYTES = 10 * MB
 IMAGE_MIN_SIDE = 300
-IMAGE_MAX_RATIO = 2.5
 IMAGE_FORMATS = {"JPEG": "jpg", "PNG": "png"}
 SOUND_MAX_BYTES = 5 * MB
 AUDIO_MIN_SECONDS = 2.0
@@ -89,12 +88,28 @@ def _optional_str(body: dict[str, Any], name: str) -> str | None:
     return value
 
 
+def _with_default(body: dict[str, Any], name: str, default: Any) -> Any:
+    """The field's value; `default` when it is missing or null."""
+    value = body.get(name)
+    return default if value is None else value
+
+
+def _required_text(body: dict[str, Any], name: str, limit: int, empty_hint: str = "") -> str:
+    """A required, non-blank string field of at most `limit` characters."""
+    value = body.get(name)
+    if value is None:
+        raise WireError(1200, f"{name} is required")
+    if not isinstance(value, str):
+        raise WireError(1200, f"{name} must be a string")
+    if not value.strip():
+        raise WireError(1201, f"{name} is empty{empty_hint}")
+    if len(value) > limit:
+        raise WireError(1201, f"{name} is {len(value)} characters; the limit is {limit}")
+    return value
+
+
 def _seconds(value: float) -> str:
     return f"{value:.2f}".rstrip("0").rstrip(".")
-
-
-def _megabytes(size: int) -> str:
-    return f"{size / MB:.2f} MB"
 
 
 def fetch_url(url: str, field: str, limit: int) -> bytes:
@@ -192,20 +207,10 @@ def check_sound(data: bytes) -> tuple[str, float]:
 
 def check_create_fields(body: dict[str, Any]) -> dict[str, Any]:
     """The cheap checks, before any media is fetched or decoded."""
-    prompt = body.get("prompt")
-    if prompt is None:
-        raise WireError(1200, "prompt is required")
-    if not isinstance(prompt, str):
-        raise WireError(1200, "prompt must be a string")
-    if not prompt.strip():
-        raise WireError(1201, "prompt is empty; send a short description of the performance")
-    if len(prompt) > PROMPT_MAX_CHARS:
-        raise WireError(
-            1201, f"prompt is {len(prompt)} characters; the limit is {PROMPT_MAX_CHARS}"
-        )
-    mode = body.get("mode", "std")
-    if mode is None:
-        mode = "std"
+    prompt = _required_text(
+        body, "prompt", PROMPT_MAX_CHARS, "; send a short description of the performance"
+    )
+    mode = _with_default(body, "mode", "std")
     if mode not in MODES:
         raise WireError(1201, f"mode {mode!r} is not supported; use 'std' or 'pro'")
     if body.get("image") is None:
@@ -260,15 +265,7 @@ def check_create_media(
 
 
 def check_tts(body: dict[str, Any]) -> TtsRequest:
-    text = body.get("text")
-    if text is None:
-        raise WireError(1200, "text is required")
-    if not isinstance(text, str):
-        raise WireError(1200, "text must be a string")
-    if not text.strip():
-        raise WireError(1201, "text is empty")
-    if len(text) > TTS_MAX_CHARS:
-        raise WireError(1201, f"text is {len(text)} characters; the limit is {TTS_MAX_CHARS}")
+    text = _required_text(body, "text", TTS_MAX_CHARS)
     voice_id = body.get("voice_id")
     if voice_id is None:
         raise WireError(1200, "voice_id is required")
@@ -281,9 +278,7 @@ def check_tts(body: dict[str, Any]) -> TtsRequest:
         )
     if not isinstance(voice_id, str) or voice_language(voice_id) != language:
         raise WireError(1201, "Voice id not found")
-    speed = body.get("voice_speed", 1.0)
-    if speed is None:
-        speed = 1.0
+    speed = _with_default(body, "voice_speed", 1.0)
     if isinstance(speed, bool) or not isinstance(speed, (int, float)):
         raise WireError(1200, "voice_speed must be a number")
     if not TTS_MIN_SPEED <= speed <= TTS_MAX_SPEED:

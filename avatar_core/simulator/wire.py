@@ -1,8 +1,8 @@
-"""The provider's wire format: answers, error envelopes, and Kling code -> HTTP status.
+"""The provider's wire format: requests, answers, error envelopes, Kling code -> HTTP status.
 
-Every answer the simulator gives is a `Response`; the HTTP layer only writes it. A few
-faults need more than a body (close the socket, cut the body short, answer late), so a
-`Response` can carry that too.
+The HTTP layer turns each request into a `Request` and writes back the `Response` it gets;
+everything in between is framework-free. A few faults need more than a body (close the
+socket, cut the body short, answer late), so a `Response` can carry that too.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-ErrorShape = Literal["kling", "gateway", "wrapped"]
 ERROR_SHAPES: tuple[str, ...] = ("kling", "gateway", "wrapped")
 
 # Kling code ranges and the HTTP status the provider pairs with them.
@@ -64,6 +63,24 @@ def new_numeric_id() -> str:
 
 def now_ms() -> int:
     return int(time.time() * 1000)
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    query: dict[str, str] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)  # names in lower case
+    body: bytes = b""
+    server_url: str = ""  # the server's own root URL, for a request without a Host header
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name.lower())
+
+    def base_url(self) -> str:
+        """The root URL the client used, so result links point where it can reach."""
+        host = self.header("host")
+        return f"http://{host}" if host else self.server_url
 
 
 @dataclass

@@ -1,0 +1,107 @@
+"""How the simulated provider behaves: every option in one place.
+
+The constructor (`Simulator(task_seconds=2, error_shape="gateway")`), tests
+(`sim.options.error_shape = "wrapped"`) and the control route (`POST /_simulator/settings`)
+all set the same fields, each checked when set. A new way the real gateway may behave is
+one field here with its check; the parts that care read it when they serve a request, so a
+change applies to the next request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from typing import Any
+
+from avatar_core.simulator.render import DEFAULT_MAX_SIDE
+from avatar_core.simulator.wire import ERROR_SHAPES
+
+
+def _seconds(name: str, value: Any) -> float:
+    seconds = float(value)
+    if not seconds >= 0:  # also refuses NaN
+        raise ValueError(f"{name} must be a number of seconds, at least 0")
+    return seconds
+
+
+def _interval(name: str, value: Any) -> float:
+    seconds = float(value)
+    if not seconds > 0:
+        raise ValueError(f"{name} must be a number of seconds above 0")
+    return seconds
+
+
+def _limit(name: str, value: Any) -> float | None:
+    """A rate; None or 0 means no limit."""
+    if value is None:
+        return None
+    number = float(value)
+    if not number >= 0:
+        raise ValueError(f"{name} must be a number, at least 0 (0 or None: no limit)")
+    return number
+
+
+def _flag(name: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"{name} must be true or false")
+    return value
+
+
+def _error_shape(name: str, value: Any) -> str:
+    if value not in ERROR_SHAPES:
+        raise ValueError(f"unknown {name} {value!r}; use one of {', '.join(ERROR_SHAPES)}")
+    return str(value)
+
+
+def _side(name: str, value: Any) -> int:
+    side = int(value)
+    if side < 2:
+        raise ValueError(f"{name} must be at least 2 pixels")
+    return side
+
+
+@dataclass
+class SimulatorOptions:
+    """The simulator's behaviour. Times are in seconds of the simulator's clock."""
+
+    task_seconds: float = 8.0  # from create to the end of a task
+    submit_seconds: float = 1.0  # how long a new task stays "submitted"
+    task_seconds_jitter: float = 0.0  # ± seconds, so tasks vary like real ones
+    avatar_query_route: bool = True  # False: a gateway that serves only the generic query path
+    error_shape: str = "kling"  # the shape of the simulator's own (non-fault) errors
+    rate_limit_per_s: float | None = None  # API requests a second before 429 (1302); 0: none
+    render_max_side: int = DEFAULT_MAX_SIDE  # the simulated video's longer side, in pixels
+    callback_interval: float = 0.1  # real seconds between looks for callbacks to send
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        super().__setattr__(name, _check(name, value))
+
+    def update(self, **changes: Any) -> None:
+        """Set several options; nothing is changed when one of them is refused."""
+        checked = {name: _check(name, value) for name, value in changes.items()}
+        for name, value in checked.items():
+            super().__setattr__(name, value)
+
+
+_CHECKS: dict[str, Callable[[str, Any], Any]] = {
+    "task_seconds": _seconds,
+    "submit_seconds": _seconds,
+    "task_seconds_jitter": _seconds,
+    "avatar_query_route": _flag,
+    "error_shape": _error_shape,
+    "rate_limit_per_s": _limit,
+    "render_max_side": _side,
+    "callback_interval": _interval,
+}
+
+
+def _check(name: str, value: Any) -> Any:
+    check = _CHECKS.get(name)
+    if check is None:
+        raise ValueError(f"unknown simulator option {name!r}; use one of {names()}")
+    return check(name, value)
+
+
+def names() -> str:
+    """The options' names, for messages."""
+    return ", ".join(field.name for field in fields(SimulatorOptions))
