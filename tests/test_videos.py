@@ -89,3 +89,17 @@ def test_a_video_over_the_cap_is_not_kept(finished_task, tmp_path, fake_time):
 def test_only_http_links_are_followed(url, tmp_path):
     with pytest.raises(ResultDownloadError):
         download_video(url, tmp_path / "out" / "v.mp4")
+
+
+def test_the_timeout_passed_down_bounds_each_wait_for_the_file(
+    finished_task, simulator, tmp_path, fake_time
+):
+    """`timeout` is the provider's answer time; the video waits twice that (1 s here), so a
+    link 2 s late times out once and comes whole on the retry."""
+    simulator.inject("result", "slow", delay=2)
+    sleeps_before = len(fake_time.sleeps)
+    path = download_video(
+        finished_task.video_url, tmp_path / "out" / "v.mp4", sleep=fake_time.sleep, timeout=0.5
+    )
+    assert _decodes(path)
+    assert len(fake_time.sleeps) == sleeps_before + 1

@@ -19,7 +19,7 @@ from urllib.parse import quote
 import httpx
 
 from avatar_core import errors as e
-from avatar_core.config import Secret, http_timeout_from_env
+from avatar_core.config import DEFAULT_HTTP_TIMEOUT_S, Secret
 from avatar_core.provider.models import SpeechResult, TaskInfo
 from avatar_core.provider.protocol import parse_answer
 from avatar_core.provider.retry import RetryPolicy
@@ -122,7 +122,7 @@ class KlingClient:
         base_url: str,
         api_key: Secret | str,
         *,
-        timeout: float | None = None,
+        timeout: float = DEFAULT_HTTP_TIMEOUT_S,
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
         http: httpx.Client | None = None,
@@ -131,8 +131,6 @@ class KlingClient:
         self._key = api_key if isinstance(api_key, Secret) else Secret(api_key)
         self._retry = retry or RetryPolicy()
         self._sleep = sleep
-        if timeout is None:
-            timeout = http_timeout_from_env()
         self._http = http or httpx.Client(
             timeout=httpx.Timeout(timeout, connect=min(10.0, timeout)),
             follow_redirects=False,

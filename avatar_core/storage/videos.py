@@ -19,7 +19,7 @@ from pathlib import Path
 
 import httpx
 
-from avatar_core.config import http_timeout_from_env
+from avatar_core.config import DEFAULT_HTTP_TIMEOUT_S
 from avatar_core.errors import ResultDownloadError, StorageError
 from avatar_core.provider.protocol import retry_after_seconds
 from avatar_core.provider.retry import RETRY_STATUSES, RetryPolicy
@@ -58,12 +58,12 @@ def download_video(
     retry: RetryPolicy | None = None,
     sleep: Callable[[float], None] = time.sleep,
     max_bytes: int = MAX_VIDEO_BYTES,
-    timeout: float | None = None,
+    timeout: float = DEFAULT_HTTP_TIMEOUT_S,
 ) -> Path:
     """Download `url` to `destination` (atomically); returns the path.
 
-    `timeout` bounds each wait for the next piece of the file (default: twice
-    AVATAR_HTTP_TIMEOUT, since a CDN may pause longer than the API answers).
+    `timeout` is how long the provider may take to answer (Settings.http_timeout_s); the
+    wait for the next piece of the file is twice that, since a CDN may pause longer.
     """
     if not url.lower().startswith(("http://", "https://")):
         raise ResultDownloadError(
@@ -72,7 +72,7 @@ def download_video(
         )
     policy = retry or RetryPolicy()
     own_client = http is None
-    wait = timeout if timeout is not None else 2 * http_timeout_from_env()
+    wait = 2 * timeout
     client = http or httpx.Client(
         timeout=httpx.Timeout(wait, connect=min(10.0, wait)), follow_redirects=True
     )
