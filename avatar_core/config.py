@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 DEFAULT_BASE_URL = "https://api.cometapi.com"
-DEFAULT_HTTP_TIMEOUT_S = 30.0
+DEFAULT_HTTP_TIMEOUT_S = 30.0  # for HTTP clients made without Settings at hand
 
 
 class Secret:
@@ -63,13 +63,6 @@ def _seconds(value: str | None, *, default: float) -> float:
     return number if number >= 0 else default
 
 
-def http_timeout_from_env(environ: Mapping[str, str] | None = None) -> float:
-    """AVATAR_HTTP_TIMEOUT, for HTTP clients made without Settings at hand (never 0)."""
-    env = os.environ if environ is None else environ
-    seconds = _seconds(env.get("AVATAR_HTTP_TIMEOUT"), default=DEFAULT_HTTP_TIMEOUT_S)
-    return seconds or DEFAULT_HTTP_TIMEOUT_S
-
-
 @dataclass(frozen=True)
 class Settings:
     """Everything configurable, with the defaults the README documents."""
@@ -106,6 +99,7 @@ class Settings:
             public_url=public.rstrip("/") or None,
             allow_private_urls=_truthy(env.get("AVATAR_ALLOW_PRIVATE_URLS")),
             demo_task_seconds=_seconds(env.get("AVATAR_DEMO_TASK_SECONDS"), default=8.0),
-            http_timeout_s=http_timeout_from_env(env),
+            http_timeout_s=_seconds(env.get("AVATAR_HTTP_TIMEOUT"), default=DEFAULT_HTTP_TIMEOUT_S)
+            or DEFAULT_HTTP_TIMEOUT_S,
             max_queries_per_s=_seconds(env.get("AVATAR_MAX_QUERIES_PER_S"), default=10.0) or 10.0,
         )

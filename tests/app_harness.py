@@ -28,8 +28,14 @@ def make_studio(
     key: str = "app-key",
     http_timeout: float = 30.0,
 ) -> Studio:
-    """A studio on `sim` with `key`, whose waiting follows the fake clock."""
-    settings = Settings(api_key=Secret(key), base_url=sim.base_url or "", data_dir=data_dir)
+    """A studio on `sim` with `key`, whose waiting follows the fake clock; its client and
+    its downloads wait as `http_timeout` (Settings.http_timeout_s) says."""
+    settings = Settings(
+        api_key=Secret(key),
+        base_url=sim.base_url or "",
+        data_dir=data_dir,
+        http_timeout_s=http_timeout,
+    )
     client = KlingClient(settings.base_url, key, sleep=time.sleep, timeout=http_timeout)
     scheduler = PollScheduler(clock=time.clock, sleep=time.asleep)
     return Studio(settings, client=client, scheduler=scheduler, clock=time.clock, sleep=time.sleep)

@@ -193,6 +193,16 @@ def test_a_create_that_never_connected_is_retried_then_explained(fake_time, avat
     assert len(fake_time.sleeps) == 4
 
 
+def test_the_timeout_passed_down_bounds_each_answer(simulator, fake_time, avatar_request):
+    """A query answered 2 s late, by a client that waits 1 s: it times out once, then the
+    retry gets the answer."""
+    with KlingClient(simulator.base_url, "k", sleep=fake_time.sleep, timeout=1) as c:
+        task = c.create_task(avatar_request)
+        simulator.inject("query", "slow", delay=2)
+        assert c.get_task(task.task_id).task_id == task.task_id
+    assert len(fake_time.sleeps) == 1
+
+
 # --- routes ----------------------------------------------------------------------------------
 
 

@@ -13,7 +13,6 @@ RELIABILITY.md. The canary key used throughout must appear in none of it.
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 import subprocess
 from collections.abc import Callable, Iterator
@@ -274,22 +273,15 @@ class Matrix:
 @pytest.fixture(scope="module")
 def matrix(tmp_path_factory, inputs) -> Matrix:
     """Every fault through the CLI (eight processes at a time, each with its own simulator)
-    while the same faults go through one in-process app. The app's client waits 1 s and its
-    downloads 2 s, as AVATAR_HTTP_TIMEOUT=1 (set here) gives the CLI where a fault says so;
-    the CLI processes never inherit it (cli_env drops AVATAR_*)."""
+    while the same faults go through one in-process app. The app's settings say
+    http_timeout_s=1 (its client waits 1 s, its downloads 2 s), as AVATAR_HTTP_TIMEOUT=1
+    gives the CLI where a fault says so; the CLI processes never inherit anything else
+    (cli_env drops AVATAR_*)."""
     root = tmp_path_factory.mktemp("matrix")
-    saved = os.environ.get("AVATAR_HTTP_TIMEOUT")
-    os.environ["AVATAR_HTTP_TIMEOUT"] = "1"
-    try:
-        with ThreadPoolExecutor(max_workers=8) as pool:
-            cli = _start_cli_matrix(root / "cli", inputs, pool)
-            app = _app_matrix(root / "app", inputs)
-            return Matrix({k: f.result() for k, f in cli.items()}, app, _files(root / "app"))
-    finally:
-        if saved is None:
-            os.environ.pop("AVATAR_HTTP_TIMEOUT", None)
-        else:
-            os.environ["AVATAR_HTTP_TIMEOUT"] = saved
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        cli = _start_cli_matrix(root / "cli", inputs, pool)
+        app = _app_matrix(root / "app", inputs)
+        return Matrix({k: f.result() for k, f in cli.items()}, app, _files(root / "app"))
 
 
 @pytest.fixture(scope="module")

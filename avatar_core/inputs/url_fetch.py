@@ -5,7 +5,8 @@ resolves to must be public (not loopback, private, link-local, multicast, reserv
 unspecified), and the connection goes to exactly that checked address (the request names
 the IP literal, with the real name in the Host header and as the TLS server name, so the
 certificate is still checked against the name). Redirects are followed by hand, each one
-checked the same way. The body is read as a stream under a size cap and a deadline.
+checked the same way. The body comes through the one capped downloader
+(storage/download.py), under a size cap and a deadline.
 
 `allow_private=True` (Settings.allow_private_urls, for local development and tests) lifts
 the address check only; everything else still applies.
@@ -17,22 +18,29 @@ carry tokens.
 from __future__ import annotations
 
 import base64
+import functools
 import ipaddress
 import re
 import socket
 import time
+from collections.abc import Callable
 from urllib.parse import unquote
 
 import httpx
 
 from avatar_core.errors import InputError, UnsafeURLError
+from avatar_core.storage.download import TooLarge, TooSlow, fetch_bytes
 from avatar_core.units import format_bytes
 
 ALLOWED_SCHEMES = ("http", "https")
 MAX_REDIRECTS = 5
 _REDIRECT_STATUSES = {301, 302, 303, 307, 308}
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
-_USER_AGENT = "TalkingAvatarStudio/0.1 (+input fetcher)"
+_HEADERS = {
+    "User-Agent": "TalkingAvatarStudio/0.1 (+input fetcher)",
+    "Accept-Encoding": "identity",
+    "Accept": "*/*",
+}
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -79,6 +87,13 @@ def blocked_reason(address: IPAddress) -> str | None:
     return None
 
 
+def _refused(what: str, shown: str, rest: str, *, unsafe: bool = False) -> InputError:
+    """The sentence `The <what> URL <shown> <rest>`, tagged with the input it is about;
+    UnsafeURLError when the URL may not be fetched at all."""
+    kind = UnsafeURLError if unsafe else InputError
+    return kind(f"The {what} URL {shown} {rest}", field=what)
+
+
 def resolve_host(
     host: str, port: int, *, allow_private: bool = False, what: str = "file", shown: str = ""
 ) -> list[str]:
@@ -91,10 +106,8 @@ def resolve_host(
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError, OSError) as exc:
-        raise InputError(
-            f"The {what} URL {shown} names a host ({host}) that could not be found; "
-            "check the address.",
-            field=what,
+        raise _refused(
+            what, shown, f"names a host ({host}) that could not be found; check the address."
         ) from exc
     addresses: list[str] = []
     for info in infos:
@@ -102,25 +115,25 @@ def resolve_host(
         try:
             address = ipaddress.ip_address(text)
         except ValueError as exc:
-            raise UnsafeURLError(
-                f"The {what} URL {shown} resolves to an address that is not an IP address; "
-                "use a public http(s) link.",
-                field=what,
+            raise _refused(
+                what,
+                shown,
+                "resolves to an address that is not an IP address; use a public http(s) link.",
+                unsafe=True,
             ) from exc
         reason = None if allow_private else blocked_reason(address)
         if reason:
-            raise UnsafeURLError(
-                f"The {what} URL {shown} points at {address}, {reason}; only files on the "
-                "public internet can be fetched: upload the file instead.",
-                field=what,
+            raise _refused(
+                what,
+                shown,
+                f"points at {address}, {reason}; only files on the public internet can be "
+                "fetched: upload the file instead.",
+                unsafe=True,
             )
         if text not in addresses:
             addresses.append(text)
     if not addresses:
-        raise InputError(
-            f"The {what} URL {shown} names a host ({host}) with no address; check the address.",
-            field=what,
-        )
+        raise _refused(what, shown, f"names a host ({host}) with no address; check the address.")
     return addresses
 
 
@@ -128,10 +141,10 @@ def _parse(url: str | httpx.URL, what: str) -> httpx.URL:
     try:
         parsed = url if isinstance(url, httpx.URL) else httpx.URL(url.strip())
     except (httpx.InvalidURL, TypeError, ValueError) as exc:
-        raise InputError(
-            f"The {what} URL {redact_url(str(url))} is not a valid web address; "
-            "give an http:// or https:// link.",
-            field=what,
+        raise _refused(
+            what,
+            redact_url(str(url)),
+            "is not a valid web address; give an http:// or https:// link.",
         ) from exc
     if parsed.scheme not in ALLOWED_SCHEMES:
         scheme = parsed.scheme or "none"
@@ -141,10 +154,8 @@ def _parse(url: str | httpx.URL, what: str) -> httpx.URL:
             field=what,
         )
     if not parsed.host:
-        raise InputError(
-            f"The {what} URL {redact_url(parsed)} has no host name; give a full "
-            "https://host/path link.",
-            field=what,
+        raise _refused(
+            what, redact_url(parsed), "has no host name; give a full https://host/path link."
         )
     return parsed
 
@@ -164,10 +175,9 @@ def _basic_auth(url: httpx.URL) -> str | None:
     return "Basic " + base64.b64encode(token).decode("ascii")
 
 
-def _effective_port(url: httpx.URL) -> int:
-    if url.port is not None:
-        return url.port
-    return 443 if url.scheme == "https" else 80
+def _origin(url: httpx.URL) -> tuple[str, bytes, int]:
+    port = url.port if url.port is not None else (443 if url.scheme == "https" else 80)
+    return url.scheme, url.raw_host, port
 
 
 def fetch_url(
@@ -185,64 +195,49 @@ def fetch_url(
     than `max_bytes`, and InputError when it cannot be fetched.
     """
     current = _parse(url, what)
-    origin = (current.scheme, current.raw_host, _effective_port(current))
+    origin = _origin(current)
     auth = _basic_auth(current)
     deadline = time.monotonic() + timeout
-    headers = {"User-Agent": _USER_AGENT, "Accept-Encoding": "identity", "Accept": "*/*"}
     with httpx.Client(
         timeout=httpx.Timeout(timeout),
         follow_redirects=False,
         trust_env=False,  # a proxy would defeat the address pinning
     ) as client:
+        fetch = functools.partial(fetch_bytes, client, max_bytes=max_bytes, deadline=deadline)
         for _hop in range(MAX_REDIRECTS + 1):
             shown = redact_url(current)
+            port = _origin(current)[2]
             addresses = resolve_host(
-                current.host,
-                _effective_port(current),
-                allow_private=allow_private,
-                what=what,
-                shown=shown,
+                current.host, port, allow_private=allow_private, what=what, shown=shown
             )
-            same_origin = (current.scheme, current.raw_host, _effective_port(current)) == origin
-            request_headers = dict(headers, Host=_host_header(current))
-            if auth and same_origin:
-                request_headers["Authorization"] = auth
-            location = _get(
-                client,
-                current,
-                addresses,
-                request_headers,
-                max_bytes=max_bytes,
-                deadline=deadline,
-                timeout=timeout,
-                what=what,
-                shown=shown,
-            )
-            if isinstance(location, bytes):
-                return location
+            headers = dict(_HEADERS, Host=_host_header(current))
+            if auth and _origin(current) == origin:
+                headers["Authorization"] = auth
+            got = _get(fetch, current, addresses, headers, timeout=timeout, what=what, shown=shown)
+            if isinstance(got, bytes):
+                return got
             try:
-                current = _parse(current.join(location), what)
+                current = _parse(current.join(got), what)
             except UnsafeURLError as exc:
-                raise UnsafeURLError(
-                    f"The {what} URL {shown} redirects to a link that is not http(s); "
-                    "give the final address of the file.",
-                    field=what,
+                raise _refused(
+                    what,
+                    shown,
+                    "redirects to a link that is not http(s); give the final address of the file.",
+                    unsafe=True,
                 ) from exc
-    raise InputError(
-        f"The {what} URL {redact_url(url)} redirects more than {MAX_REDIRECTS} times; "
-        "give the final address of the file.",
-        field=what,
+    raise _refused(
+        what,
+        redact_url(url),
+        f"redirects more than {MAX_REDIRECTS} times; give the final address of the file.",
     )
 
 
 def _get(
-    client: httpx.Client,
+    fetch: Callable[..., bytes],
     url: httpx.URL,
     addresses: list[str],
     headers: dict[str, str],
     *,
-    max_bytes: int,
-    deadline: float,
     timeout: float,
     what: str,
     shown: str,
@@ -253,83 +248,77 @@ def _get(
     for address in addresses:
         pinned = url.copy_with(host=address, userinfo=b"", fragment=None)
         try:
-            with client.stream("GET", pinned, headers=headers, extensions=extensions) as response:
-                return _read(response, max_bytes, deadline, timeout, what, shown)
+            return fetch(pinned, headers=headers, extensions=extensions)
+        except httpx.HTTPStatusError as exc:
+            return _location(exc.response, what, shown)
         except httpx.ConnectError as exc:
             last_error = exc  # try the next checked address
         except httpx.TimeoutException as exc:
-            raise InputError(
-                f"The {what} URL {shown} did not answer within {timeout:.0f} s; "
-                "try again later or upload the file.",
-                field=what,
+            raise _refused(
+                what,
+                shown,
+                f"did not answer within {timeout:.0f} s; try again later or upload the file.",
             ) from exc
         except httpx.HTTPError as exc:
-            raise InputError(
-                f"The {what} URL {shown} could not be downloaded (the connection failed); "
-                "try again later or upload the file.",
-                field=what,
+            raise _refused(
+                what,
+                shown,
+                "could not be downloaded (the connection failed); try again later or upload "
+                "the file.",
             ) from exc
-    detail = str(last_error or "")
-    if "CERTIFICATE" in detail.upper():
-        raise InputError(
-            f"The {what} URL {shown} has a TLS certificate that is not valid; "
-            "use another link or upload the file.",
-            field=what,
-        ) from last_error
-    raise InputError(
-        f"The {what} URL {shown} could not be reached (connection refused or no route); "
-        "check the link or upload the file.",
-        field=what,
-    ) from last_error
-
-
-def _read(
-    response: httpx.Response,
-    max_bytes: int,
-    deadline: float,
-    timeout: float,
-    what: str,
-    shown: str,
-) -> bytes | str:
-    status = response.status_code
-    if status in _REDIRECT_STATUSES:
-        location = response.headers.get("location")
-        if not location:
-            raise InputError(
-                f"The {what} URL {shown} answered a redirect (HTTP {status}) without a "
-                "destination; give the final address of the file.",
-                field=what,
-            )
-        return location
-    if status != 200:
-        phrase = response.reason_phrase or "error"
-        raise InputError(
-            f"The {what} URL {shown} answered HTTP {status} ({phrase}) instead of the file; "
-            "check that the link is public and points at the file itself.",
-            field=what,
-        )
-    declared = response.headers.get("content-length", "").strip()
-    if declared.isdigit() and int(declared) > max_bytes:
-        raise UnsafeURLError(
-            f"The {what} at {shown} is {format_bytes(int(declared))}; the most this app "
-            f"downloads is {format_bytes(max_bytes)}: use a smaller file.",
-            field=what,
-        )
-    chunks: list[bytes] = []
-    received = 0
-    for chunk in response.iter_bytes():
-        received += len(chunk)
-        if received > max_bytes:
-            raise UnsafeURLError(
-                f"The {what} at {shown} is larger than {format_bytes(max_bytes)}, the most "
-                "this app downloads: use a smaller file.",
-                field=what,
-            )
-        if time.monotonic() > deadline:
+        except TooLarge as exc:
+            raise _too_large(exc, what, shown) from None
+        except TooSlow:
             raise InputError(
                 f"The {what} at {shown} did not finish downloading within {timeout:.0f} s; "
                 "try again later or upload the file.",
                 field=what,
-            )
-        chunks.append(chunk)
-    return b"".join(chunks)
+            ) from None
+    if "CERTIFICATE" in str(last_error or "").upper():
+        raise _refused(
+            what,
+            shown,
+            "has a TLS certificate that is not valid; use another link or upload the file.",
+        ) from last_error
+    raise _refused(
+        what,
+        shown,
+        "could not be reached (connection refused or no route); check the link or upload the file.",
+    ) from last_error
+
+
+def _location(response: httpx.Response, what: str, shown: str) -> str:
+    """Where a redirect points; InputError for any other answer that is not the file."""
+    status = response.status_code
+    if status not in _REDIRECT_STATUSES:
+        phrase = response.reason_phrase or "error"
+        raise _refused(
+            what,
+            shown,
+            f"answered HTTP {status} ({phrase}) instead of the file; check that the link is "
+            "public and points at the file itself.",
+        )
+    location = response.headers.get("location")
+    if not location:
+        raise _refused(
+            what,
+            shown,
+            f"answered a redirect (HTTP {status}) without a destination; give the final "
+            "address of the file.",
+        )
+    return location
+
+
+def _too_large(exc: TooLarge, what: str, shown: str) -> UnsafeURLError:
+    limit = format_bytes(exc.limit)
+    if exc.declared is not None:
+        return UnsafeURLError(
+            f"The {what} at {shown} is {format_bytes(exc.declared)}; the most this app "
+            f"downloads is {limit}: use a smaller file.",
+            field=what,
+        )
+    return UnsafeURLError(
+        f"The {what} at {shown} is larger than {limit}, the most this app downloads: use a "
+        "smaller file.",
+        field=what,
+    )

@@ -1,9 +1,10 @@
 """HTTP to Kling Avatar as CometAPI serves it: create, query, text to speech.
 
-Queries are retried on connection errors, 429 (honouring Retry-After) and 5xx. A create is
-retried only when it certainly did not reach the provider (connection refused, or a rate
-limit that rejected it); any other doubt becomes CreateOutcomeUnknownError, because a
-second create is a second paid task.
+Whether a failed request is sent again is decided in one place (provider/retry.py):
+queries on connection errors, 429 (honouring Retry-After) and 5xx; a create only when it
+certainly did not reach the provider (connection refused, or a rate limit that rejected
+it). Any other doubt about a create becomes CreateOutcomeUnknownError, because a second
+create is a second paid task.
 """
 
 from __future__ import annotations
@@ -19,10 +20,10 @@ from urllib.parse import quote
 import httpx
 
 from avatar_core import errors as e
-from avatar_core.config import Secret, http_timeout_from_env
+from avatar_core.config import DEFAULT_HTTP_TIMEOUT_S, Secret
 from avatar_core.provider.models import SpeechResult, TaskInfo
 from avatar_core.provider.protocol import parse_answer
-from avatar_core.provider.retry import RetryPolicy
+from avatar_core.provider.retry import NEVER_SENT, RetryPolicy, with_retries
 
 log = logging.getLogger(__name__)
 
@@ -33,10 +34,6 @@ QUERY_PATHS = (
 )
 TTS_PATH = "/kling/v1/audio/tts"
 USER_AGENT = "talking-avatar-studio/0.1"
-
-# Transport errors that mean the request never left this machine.
-_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
-_RETRYABLE = (e.RateLimitError, e.ServerError, e.ProviderConnectionError)
 
 
 @dataclass(frozen=True)
@@ -122,7 +119,7 @@ class KlingClient:
         base_url: str,
         api_key: Secret | str,
         *,
-        timeout: float | None = None,
+        timeout: float = DEFAULT_HTTP_TIMEOUT_S,
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
         http: httpx.Client | None = None,
@@ -131,8 +128,6 @@ class KlingClient:
         self._key = api_key if isinstance(api_key, Secret) else Secret(api_key)
         self._retry = retry or RetryPolicy()
         self._sleep = sleep
-        if timeout is None:
-            timeout = http_timeout_from_env()
         self._http = http or httpx.Client(
             timeout=httpx.Timeout(timeout, connect=min(10.0, timeout)),
             follow_redirects=False,
@@ -170,50 +165,27 @@ class KlingClient:
         except e.AvatarError as error:
             raise _scrubbed(error, self._key) from None
 
-    def _with_retries(self, attempt: Callable[[], dict[str, Any]], what: str) -> dict[str, Any]:
-        """Run `attempt` until it succeeds or fails for good; sleeps between tries."""
-        for number in range(1, self._retry.attempts + 1):
-            try:
-                return attempt()
-            except httpx.HTTPError as exc:
-                error: e.ProviderError = _connection_error(exc, what)
-            except _RETRYABLE as exc:
-                if getattr(exc, "code", None) == 1304:
-                    raise
-                error = exc
-            if number == self._retry.attempts:
-                raise error
-            wait = self._retry.delay(number, getattr(error, "retry_after", None))
-            log.info("%s: %s; retry %d in %.1f s", what, type(error).__name__, number, wait)
-            self._sleep(wait)
-        raise AssertionError("unreachable")
-
     # --- the API --------------------------------------------------------------------------
 
     def create_task(self, request: AvatarRequest) -> TaskInfo:
         """Submit one avatar task. Never repeated once it may have reached the provider."""
         external_id = request.external_task_id or ""
         body = request.to_json()
-        for number in range(1, self._retry.attempts + 1):
-            try:
-                response = self._send("POST", CREATE_PATH, body)
-            except _NOT_SENT as exc:
-                error: e.ProviderError = _connection_error(exc, "to create the task")
-            except httpx.HTTPError as exc:
-                raise self._unknown_outcome(external_id, _what_broke(exc)) from None
-            else:
-                try:
-                    return self._task(self._answer(response))
-                except e.RateLimitError as exc:
-                    if exc.code not in (None, 1302):
-                        raise
-                    error = exc
-                except (e.ServerError, e.ProviderConnectionError) as exc:
-                    raise self._unknown_outcome(external_id, exc.detail or exc.message) from None
-            if number == self._retry.attempts:
-                raise error
-            self._sleep(self._retry.delay(number, getattr(error, "retry_after", None)))
-        raise AssertionError("unreachable")
+        try:
+            data = with_retries(
+                lambda: self._answer(self._send("POST", CREATE_PATH, body)),
+                policy=self._retry,
+                sleep=self._sleep,
+                what="create",
+                create=True,
+            )
+        except NEVER_SENT as exc:
+            raise _connection_error(exc, "to create the task") from None
+        except httpx.HTTPError as exc:
+            raise self._unknown_outcome(external_id, _what_broke(exc)) from None
+        except e.ServerError as exc:
+            raise self._unknown_outcome(external_id, exc.detail or exc.message) from None
+        return self._task(data)
 
     def _unknown_outcome(self, external_id: str, why: str) -> e.CreateOutcomeUnknownError:
         return e.CreateOutcomeUnknownError(
@@ -226,9 +198,14 @@ class KlingClient:
 
     def get_task(self, task_id: str) -> TaskInfo:
         """Query a task by its task id (or external task id), with the route fallback."""
-        return self._task(
-            self._with_retries(lambda: self._query_once(task_id), "while checking the task")
-        )
+        what = "while checking the task"
+        try:
+            data = with_retries(
+                lambda: self._query_once(task_id), policy=self._retry, sleep=self._sleep, what=what
+            )
+        except httpx.HTTPError as exc:
+            raise _connection_error(exc, what) from None
+        return self._task(data)
 
     def _task(self, data: dict[str, Any]) -> TaskInfo:
         """The task as the provider describes it, with the key taken out of every text: a

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import logging
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,16 +32,19 @@ class TaskStatus(str, enum.Enum):
             return cls.UNKNOWN
 
 
-def _float(value: Any) -> float | None:
+def number(value: Any) -> float | None:
+    """A finite number the provider sent as a number or as a string, or None."""
     try:
-        return float(value)
+        parsed = float(value)
     except (TypeError, ValueError):
         return None
+    return parsed if math.isfinite(parsed) else None
 
 
-def _millis(value: Any) -> int | None:
-    number = _float(value)
-    return int(number) if number is not None else None
+def whole_number(value: Any) -> int | None:
+    """A code or a timestamp the provider sent as a number or as a string, or None."""
+    parsed = number(value)
+    return int(parsed) if parsed is not None else None
 
 
 @dataclass(frozen=True)
@@ -50,10 +54,11 @@ class TaskInfo:
     task_id: str
     status: TaskStatus
     raw_status: str = ""
-    status_message: str = ""
     external_task_id: str | None = None
     created_at_ms: int | None = None
     updated_at_ms: int | None = None
+    # how it ended
+    status_message: str = ""  # the provider's reason, when a task fails
     video_url: str | None = None
     video_duration_s: float | None = None
     units_charged: str | None = None
@@ -83,10 +88,10 @@ class TaskInfo:
             raw_status=str(data.get("task_status") or ""),
             status_message=str(data.get("task_status_msg") or ""),
             external_task_id=info.get("external_task_id") or data.get("external_task_id"),
-            created_at_ms=_millis(data.get("created_at")),
-            updated_at_ms=_millis(data.get("updated_at")),
+            created_at_ms=whole_number(data.get("created_at")),
+            updated_at_ms=whole_number(data.get("updated_at")),
             video_url=video.get("url") or None,
-            video_duration_s=_float(video.get("duration")),
+            video_duration_s=number(video.get("duration")),
             units_charged=str(units) if units not in (None, "") else None,
         )
 
@@ -108,6 +113,6 @@ class SpeechResult:
         return cls(
             audio_id=str(audio.get("id") or ""),
             url=audio.get("url") or None,
-            duration_s=_float(audio.get("duration")),
+            duration_s=number(audio.get("duration")),
             task_id=str(data.get("task_id")) if data.get("task_id") else None,
         )

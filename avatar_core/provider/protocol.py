@@ -16,6 +16,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 from avatar_core import errors as e
+from avatar_core.provider.models import whole_number
 
 _REQUEST_ID_IN_TEXT = re.compile(r"request id:?\s*([A-Za-z0-9_-]+)", re.IGNORECASE)
 
@@ -29,13 +30,6 @@ class ErrorInfo:
     request_id: str | None
 
 
-def _as_int(value: Any) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
-
-
 def _find_error(body: Any) -> ErrorInfo | None:
     """The error an answer carries, or None when it says success."""
     if not isinstance(body, dict):
@@ -44,18 +38,20 @@ def _find_error(body: Any) -> ErrorInfo | None:
     if isinstance(gateway, dict):
         message = str(gateway.get("message") or gateway.get("type") or "unknown error")
         found = _REQUEST_ID_IN_TEXT.search(message)
-        return ErrorInfo(_as_int(gateway.get("code")), message, found.group(1) if found else None)
+        return ErrorInfo(
+            whole_number(gateway.get("code")), message, found.group(1) if found else None
+        )
     if isinstance(gateway, str) and gateway:
         return ErrorInfo(None, gateway, None)
     outer = body.get("data")
     inner = outer.get("data") if isinstance(outer, dict) else None
-    if isinstance(inner, dict) and _as_int(inner.get("code")) not in (None, 0):
+    if isinstance(inner, dict) and whole_number(inner.get("code")) not in (None, 0):
         return ErrorInfo(
-            _as_int(inner.get("code")),
+            whole_number(inner.get("code")),
             str(inner.get("message") or body.get("message") or "unknown error"),
             inner.get("request_id") or body.get("request_id"),
         )
-    code = _as_int(body.get("code"))
+    code = whole_number(body.get("code"))
     if code not in (None, 0):
         return ErrorInfo(code, str(body.get("message") or "unknown error"), body.get("request_id"))
     if "code" in body and code is None and body.get("code") not in (None, ""):

@@ -1,16 +1,37 @@
-"""When to try a request again, and how long to wait first.
+"""When to try a request again, and how long to wait first: one decision, one loop.
 
 Own code rather than urllib3's Retry because the sleep must be injectable (tests never
-wait for real), the same policy serves sync and async callers, and a create must never be
-repeated once it may have reached the server.
+wait for real), the same decision serves the provider's API and its video links, and a
+create must never be repeated once it may have reached the server.
+
+The decision looks at the failure as it came: an httpx transport error (no whole answer),
+an httpx.HTTPStatusError (a download's answer other than 200), or the ProviderError an API
+answer was mapped to. Callers put their own sentences on whatever is finally raised.
 """
 
 from __future__ import annotations
 
+import itertools
+import logging
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+import httpx
+
+from avatar_core import errors as e
+from avatar_core.provider.protocol import retry_after_seconds
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504, 524})  # 524: a gateway's timeout
+NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+"""Transport errors that prove the request never left this machine."""
+
+IP_NOT_ALLOWED = 1304  # Kling's IP whitelist refusal: asking again cannot help
 
 
 @dataclass(frozen=True)
@@ -30,4 +51,56 @@ class RetryPolicy:
         return random.uniform(ceiling / 2, ceiling)
 
 
-NO_RETRY = RetryPolicy(attempts=1)
+def may_retry(error: Exception, *, create: bool = False) -> bool:
+    """Whether a request that failed with `error` may be sent again.
+
+    A create (`create=True`) only when it certainly never reached the provider: the
+    connection was never made, or a rate limit (1302, or a bare 429) turned it away.
+    Anything else may be retried on a broken connection, a rate limit or a server error.
+    """
+    if getattr(error, "code", None) == IP_NOT_ALLOWED:
+        return False
+    if create:
+        if isinstance(error, e.RateLimitError):
+            return error.code in (None, 1302)
+        return isinstance(error, NEVER_SENT)
+    if isinstance(error, httpx.HTTPStatusError):
+        return error.response.status_code in RETRY_STATUSES
+    return isinstance(error, (httpx.RequestError, e.RateLimitError, e.ServerError))
+
+
+def retry_delay(
+    error: Exception, retry_number: int, policy: RetryPolicy, *, create: bool = False
+) -> float | None:
+    """Seconds to wait before retry number `retry_number` after `error`; None: do not retry."""
+    if retry_number >= policy.attempts or not may_retry(error, create=create):
+        return None
+    if isinstance(error, httpx.HTTPStatusError):
+        retry_after = retry_after_seconds(error.response.headers)
+    else:
+        retry_after = getattr(error, "retry_after", None)
+    return policy.delay(retry_number, retry_after)
+
+
+def with_retries(
+    attempt: Callable[[], T],
+    *,
+    policy: RetryPolicy,
+    sleep: Callable[[float], None],
+    what: str,
+    create: bool = False,
+) -> T:
+    """`attempt()` until it succeeds or `retry_delay` says no; then its error is raised.
+
+    Only httpx errors and ProviderErrors are weighed; any other error ends at once.
+    """
+    for number in itertools.count(1):
+        try:
+            return attempt()
+        except (httpx.HTTPError, e.ProviderError) as error:
+            wait = retry_delay(error, number, policy, create=create)
+            if wait is None:
+                raise
+            log.info("%s: %s; retry %d in %.1f s", what, type(error).__name__, number, wait)
+        sleep(wait)
+    raise AssertionError("unreachable")

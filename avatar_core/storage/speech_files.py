@@ -3,7 +3,8 @@
 The provider answers text to speech with a link to the audio. The app plays a local copy
 instead of the link: links expire, and Gradio refuses to fetch links to loopback or
 private hosts, which is where the demo simulator serves its audio. The link comes from
-the provider, like a finished video's; no key is sent with it.
+the provider, like a finished video's; no key is sent with it. One try: a preview that
+fails costs only the preview.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from avatar_core.config import DEFAULT_HTTP_TIMEOUT_S
 from avatar_core.errors import ResultDownloadError
+from avatar_core.storage.download import TooLarge, fetch_to_file
 
 MAX_SPEECH_BYTES = 20 * 1024 * 1024  # a minute of speech is well under 2 MB
 _AUDIO_SUFFIXES = (".mp3", ".wav", ".m4a", ".aac", ".ogg")
@@ -28,35 +31,30 @@ def speech_path(data_dir: Path, audio_id: str, url: str) -> Path:
     return Path(data_dir) / "speech" / f"{_SAFE_NAME.sub('_', audio_id or 'speech')}{suffix}"
 
 
-def save_speech(url: str, data_dir: Path, audio_id: str, *, timeout: float = 30.0) -> Path:
-    """Copy the speech at `url` into the data folder; its path. ResultDownloadError if not."""
+def save_speech(
+    url: str, data_dir: Path, audio_id: str, *, timeout: float = DEFAULT_HTTP_TIMEOUT_S
+) -> Path:
+    """Copy the speech at `url` into the data folder; its path. ResultDownloadError if not.
+
+    `timeout` is how long the provider may take to answer (Settings.http_timeout_s).
+    """
     if not url.lower().startswith(("http://", "https://")):
         raise ResultDownloadError("The provider's speech link is not http(s): no preview.")
     destination = speech_path(data_dir, audio_id, url)
-    partial = destination.with_name(destination.name + ".part")
     try:
-        destination.parent.mkdir(parents=True, exist_ok=True)
-        with httpx.stream("GET", url, timeout=timeout, follow_redirects=True) as response:
-            if response.status_code != 200:
-                raise ResultDownloadError(
-                    f"The speech could not be fetched for a preview (HTTP {response.status_code})."
-                )
-            received = 0
-            with partial.open("wb") as out:
-                for chunk in response.iter_bytes():
-                    received += len(chunk)
-                    if received > MAX_SPEECH_BYTES:
-                        raise ResultDownloadError(
-                            "The speech file is larger than any speech should be: no preview."
-                        )
-                    out.write(chunk)
-        partial.replace(destination)
+        with httpx.Client(timeout=timeout, follow_redirects=True) as client:
+            return fetch_to_file(client, url, destination, max_bytes=MAX_SPEECH_BYTES)
+    except httpx.HTTPStatusError as exc:
+        raise ResultDownloadError(
+            f"The speech could not be fetched for a preview (HTTP {exc.response.status_code})."
+        ) from None
     except httpx.HTTPError:
         raise ResultDownloadError("The speech could not be fetched for a preview.") from None
+    except TooLarge:
+        raise ResultDownloadError(
+            "The speech file is larger than any speech should be: no preview."
+        ) from None
     except OSError as error:
         raise ResultDownloadError(
             f"The speech could not be saved for a preview ({error.strerror or error})."
         ) from None
-    finally:
-        partial.unlink(missing_ok=True)
-    return destination

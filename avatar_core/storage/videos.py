@@ -1,30 +1,25 @@
 """Bringing finished videos home: `<data_dir>/videos/<task_id>.mp4`.
 
-Provider links expire, so the video is copied as soon as the task succeeds: streamed to a
-temporary file, size-capped, checked to be an MP4, then renamed into place atomically. The
-API key is never sent along (result links point at a CDN, not at the API).
+Provider links expire, so the video is copied as soon as the task succeeds, through the
+one capped downloader (size-capped, whole, checked to be an MP4, renamed into place
+atomically), retried by the one retry decision. The API key is never sent along (result
+links point at a CDN, not at the API).
 """
 
 from __future__ import annotations
 
-import contextlib
 import errno
-import logging
-import os
 import re
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 
-from avatar_core.config import http_timeout_from_env
+from avatar_core.config import DEFAULT_HTTP_TIMEOUT_S
 from avatar_core.errors import ResultDownloadError, StorageError
-from avatar_core.provider.protocol import retry_after_seconds
-from avatar_core.provider.retry import RETRY_STATUSES, RetryPolicy
-
-log = logging.getLogger(__name__)
+from avatar_core.provider.retry import RetryPolicy, with_retries
+from avatar_core.storage.download import TooLarge, fetch_to_file
 
 MAX_VIDEO_BYTES = 500 * 1024 * 1024
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]")
@@ -39,15 +34,12 @@ def looks_like_mp4(head: bytes) -> bool:
     return len(head) >= 8 and head[4:8] in (b"ftyp", b"moov", b"mdat", b"free", b"wide")
 
 
-def _is_transient(exc: Exception) -> bool:
-    if isinstance(exc, httpx.TransportError):
-        return True
-    return isinstance(exc, _HTTPStatus) and exc.status in RETRY_STATUSES
-
-
-class _HTTPStatus(Exception):
-    def __init__(self, status: int, retry_after: float | None) -> None:
-        self.status, self.retry_after = status, retry_after
+def _must_be_mp4(head: bytes) -> None:
+    if not looks_like_mp4(head):
+        raise ResultDownloadError(
+            "The provider's video link gave something that is not an MP4 video: try the "
+            "lookup again later."
+        )
 
 
 def download_video(
@@ -58,49 +50,63 @@ def download_video(
     retry: RetryPolicy | None = None,
     sleep: Callable[[float], None] = time.sleep,
     max_bytes: int = MAX_VIDEO_BYTES,
-    timeout: float | None = None,
+    timeout: float = DEFAULT_HTTP_TIMEOUT_S,
 ) -> Path:
     """Download `url` to `destination` (atomically); returns the path.
 
-    `timeout` bounds each wait for the next piece of the file (default: twice
-    AVATAR_HTTP_TIMEOUT, since a CDN may pause longer than the API answers).
+    `timeout` is how long the provider may take to answer (Settings.http_timeout_s); the
+    wait for the next piece of the file is twice that, since a CDN may pause longer.
     """
     if not url.lower().startswith(("http://", "https://")):
         raise ResultDownloadError(
             f"The provider's video link is not http(s) ({url.split(':', 1)[0]}:): it was not "
             "downloaded."
         )
-    policy = retry or RetryPolicy()
-    own_client = http is None
-    wait = timeout if timeout is not None else 2 * http_timeout_from_env()
+    destination = Path(destination)
+    wait = 2 * timeout
     client = http or httpx.Client(
         timeout=httpx.Timeout(wait, connect=min(10.0, wait)), follow_redirects=True
     )
     try:
-        for number in range(1, policy.attempts + 1):
-            try:
-                return _download_once(client, url, Path(destination), max_bytes)
-            except (httpx.TransportError, _HTTPStatus) as exc:
-                if not _is_transient(exc) or number == policy.attempts:
-                    raise _download_error(exc) from None
-                wait = policy.delay(number, getattr(exc, "retry_after", None))
-                log.info("video download: %s; retry %d in %.1f s", type(exc).__name__, number, wait)
-                sleep(wait)
-        raise AssertionError("unreachable")
+        return with_retries(
+            lambda: fetch_to_file(
+                client, url, destination, max_bytes=max_bytes, check_head=_must_be_mp4
+            ),
+            policy=retry or RetryPolicy(),
+            sleep=sleep,
+            what="video download",
+        )
+    except httpx.HTTPError as exc:
+        raise _download_error(exc) from None
+    except TooLarge as exc:
+        raise _too_large(exc) from None
+    except OSError as exc:
+        raise _storage_error(exc, destination.parent) from None
     finally:
-        if own_client:
+        if http is None:
             client.close()
 
 
-def _download_error(exc: Exception) -> ResultDownloadError:
-    if isinstance(exc, _HTTPStatus):
-        if exc.status in (401, 403, 404, 410):
+def _too_large(exc: TooLarge) -> ResultDownloadError:
+    limit = f"{exc.limit / 1e6:.0f} MB"
+    if exc.declared is not None:
+        return ResultDownloadError(
+            f"The video is {exc.declared / 1e6:.0f} MB, over this app's limit of {limit}: it "
+            "was not downloaded."
+        )
+    return ResultDownloadError(f"The video is over this app's limit of {limit}: it was not kept.")
+
+
+def _download_error(exc: httpx.HTTPError) -> ResultDownloadError:
+    if isinstance(exc, httpx.HTTPStatusError):
+        status = exc.response.status_code
+        if status in (401, 403, 404, 410):
             return ResultDownloadError(
-                f"The provider's video link no longer works (HTTP {exc.status}; links expire): "
+                f"The provider's video link no longer works (HTTP {status}; links expire): "
                 "look the task up again to get a fresh link."
             )
         return ResultDownloadError(
-            f"The video could not be downloaded (HTTP {exc.status}): try the lookup again later."
+            f"The video could not be downloaded (HTTP {status}): try the lookup again later."
         )
     if isinstance(exc, httpx.TimeoutException):
         return ResultDownloadError(
@@ -126,53 +132,3 @@ def _storage_error(exc: OSError, folder: Path) -> StorageError:
         f"The video could not be written to {folder} ({exc.strerror or exc}): check that the "
         f"data folder is writable (AVATAR_DATA_DIR), {again}."
     )
-
-
-def _download_once(client: httpx.Client, url: str, destination: Path, max_bytes: int) -> Path:
-    try:
-        destination.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise _storage_error(exc, destination.parent) from None
-    with client.stream("GET", url) as response:
-        if response.status_code != 200:
-            raise _HTTPStatus(response.status_code, retry_after_seconds(response.headers))
-        declared = response.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > max_bytes:
-            raise ResultDownloadError(
-                f"The video is {int(declared) / 1e6:.0f} MB, over this app's limit of "
-                f"{max_bytes / 1e6:.0f} MB: it was not downloaded."
-            )
-        try:
-            fd, temp_name = tempfile.mkstemp(prefix=".part-", dir=destination.parent)
-        except OSError as exc:
-            raise _storage_error(exc, destination.parent) from None
-        try:
-            received = 0
-            head = b""
-            with os.fdopen(fd, "wb") as out:
-                for chunk in response.iter_bytes(1 << 16):
-                    received += len(chunk)
-                    if received > max_bytes:
-                        raise ResultDownloadError(
-                            f"The video is over this app's limit of {max_bytes / 1e6:.0f} MB: "
-                            "it was not kept."
-                        )
-                    if len(head) < 16:
-                        head += chunk[:16]
-                    out.write(chunk)
-                out.flush()
-                os.fsync(out.fileno())
-            if declared and declared.isdigit() and received != int(declared):
-                raise httpx.ReadError(f"got {received} of {declared} bytes")
-            if not looks_like_mp4(head):
-                raise ResultDownloadError(
-                    "The provider's video link gave something that is not an MP4 video: try the "
-                    "lookup again later."
-                )
-            os.replace(temp_name, destination)
-            return destination
-        except OSError as exc:
-            raise _storage_error(exc, destination.parent) from None
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(temp_name)

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from avatar_core.errors import ResultDownloadError
+from avatar_core.errors import ResultDownloadError, StorageError
 from avatar_core.inputs.ffmpeg import ffmpeg_exe
 from avatar_core.provider.client import AvatarRequest
 from avatar_core.storage.videos import download_video, video_path
@@ -89,3 +89,53 @@ def test_a_video_over_the_cap_is_not_kept(finished_task, tmp_path, fake_time):
 def test_only_http_links_are_followed(url, tmp_path):
     with pytest.raises(ResultDownloadError):
         download_video(url, tmp_path / "out" / "v.mp4")
+
+
+def test_a_busy_link_is_asked_again_after_its_retry_after(
+    finished_task, simulator, tmp_path, fake_time
+):
+    simulator.inject("result", "http", status=503, retry_after=4)
+    simulator.inject("result", "http", status=524)
+    sleeps_before = len(fake_time.sleeps)
+    path = download_video(
+        finished_task.video_url, tmp_path / "out" / "v.mp4", sleep=fake_time.sleep
+    )
+    assert _decodes(path)
+    waits = fake_time.sleeps[sleeps_before:]
+    assert len(waits) == 2 and waits[0] == 4
+
+
+def test_a_link_that_stays_busy_is_given_up_in_one_sentence(
+    finished_task, simulator, tmp_path, fake_time
+):
+    simulator.inject("result", "http", status=503, times=50)
+    with pytest.raises(ResultDownloadError) as caught:
+        download_video(finished_task.video_url, tmp_path / "out" / "v.mp4", sleep=fake_time.sleep)
+    assert str(caught.value) == (
+        "The video could not be downloaded (HTTP 503): try the lookup again later."
+    )
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_the_timeout_passed_down_bounds_each_wait_for_the_file(
+    finished_task, simulator, tmp_path, fake_time
+):
+    """`timeout` is the provider's answer time; the video waits twice that (1 s here), so a
+    link 2 s late times out once and comes whole on the retry."""
+    simulator.inject("result", "slow", delay=2)
+    sleeps_before = len(fake_time.sleeps)
+    path = download_video(
+        finished_task.video_url, tmp_path / "out" / "v.mp4", sleep=fake_time.sleep, timeout=0.5
+    )
+    assert _decodes(path)
+    assert len(fake_time.sleeps) == sleeps_before + 1
+
+
+def test_a_data_folder_that_cannot_be_written_is_a_storage_error(
+    finished_task, tmp_path, fake_time
+):
+    (tmp_path / "videos").write_bytes(b"a file where the folder should be")
+    with pytest.raises(StorageError) as caught:
+        download_video(finished_task.video_url, video_path(tmp_path, "1"), sleep=fake_time.sleep)
+    assert "could not be written to" in str(caught.value)
+    assert "AVATAR_DATA_DIR" in str(caught.value)
