@@ -210,6 +210,7 @@ class JobSteps:
                 video_path(self.settings.data_dir, task.task_id),
                 retry=self.retry,
                 sleep=self.sleep,
+                timeout=self.settings.http_timeout_s,
             )
         except e.AvatarError as error:
             self.journal.update(job, error=str(error))

@@ -97,7 +97,11 @@ class Studio:
         if settings.api_key is None or settings.api_key == self.settings.api_key:
             return self
         client = KlingClient(
-            settings.base_url, settings.api_key, retry=self._retry, sleep=self._sleep
+            settings.base_url,
+            settings.api_key,
+            retry=self._retry,
+            sleep=self._sleep,
+            timeout=settings.http_timeout_s,
         )
         return Studio(
             settings,
@@ -320,7 +324,11 @@ def open_studio(settings: Settings, **parts) -> Studio:
         else:
             base_url, key = settings.base_url, settings.api_key
         parts["client"] = KlingClient(
-            base_url, key, retry=parts.get("retry"), sleep=parts.get("sleep", time.sleep)
+            base_url,
+            key,
+            retry=parts.get("retry"),
+            sleep=parts.get("sleep", time.sleep),
+            timeout=settings.http_timeout_s,
         )
     studio = Studio(settings, **parts)
     if stop_demo is not None:
