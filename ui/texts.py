@@ -11,6 +11,9 @@ programmatic API returns stay in English.
 
 from __future__ import annotations
 
+import json
+import re
+
 import gradio as gr
 
 from avatar_core.demo import DEMO_NOTICE
@@ -80,7 +83,16 @@ TEXT: dict[str, tuple[str, str]] = {
     "use_key": ("Use this key", "使用此密钥"),
     "forget_key": ("Forget it", "忘记密钥"),
     "key_used": ("🔑 This browser session now uses your key.", "🔑 本浏览器会话现在使用你的密钥。"),
+    # followed by the reason the key could not be checked, and a closing parenthesis
+    "key_used_unchecked": (
+        "🔑 This browser session now uses your key (not checked just now:",
+        "🔑 本浏览器会话现在使用你的密钥（刚才未能验证：",
+    ),
     "key_forgotten": ("Key forgotten.", "密钥已忘记。"),
+    "speech_made": (
+        "✅ Speech made: its audio id is filled in below.",
+        "✅ 语音已生成：其音频 ID 已填入下方。",
+    ),
     "example": (
         "Try the example (public-domain portrait, made-here speech)",
         "试试示例（公有领域人像，本项目自制语音）",
@@ -110,3 +122,17 @@ def t(key: str) -> gr.i18n.I18nData:
     if key not in TEXT:
         raise KeyError(f"no interface text for {key!r}")
     return I18N(key)
+
+
+_MARKER = re.compile(r"__i18n__(\{[^}]*\})")
+
+
+def translate(text: str, language: str = "en") -> str:
+    """`text` as a browser in `language` shows it: its first `t(key)` replaced by that
+    key's text, as Gradio's page does (for tests and anything rendered outside a page)."""
+    found = _MARKER.search(text)
+    if found is None:
+        return text
+    key = json.loads(found.group(1))["key"]
+    words = {"en": EN, "zh": ZH}[language][key]
+    return text[: found.start()] + words + text[found.end() :]
