@@ -14,6 +14,7 @@ from live import free_port
 
 import app as app_module
 from avatar_core.config import Secret, Settings
+from avatar_core.demo import DEMO_KEY
 from avatar_core.jobs.studio import Studio
 from avatar_core.provider.client import KlingClient
 from avatar_core.simulator import Simulator
@@ -25,12 +26,14 @@ def make_studio(
     time: FakeTime,
     data_dir: Path,
     *,
-    key: str = "app-key",
+    key: str | None = "app-key",
     http_timeout: float = 30.0,
 ) -> Studio:
-    """A studio on `sim` with `key`, whose waiting follows the fake clock."""
-    settings = Settings(api_key=Secret(key), base_url=sim.base_url or "", data_dir=data_dir)
-    client = KlingClient(settings.base_url, key, sleep=time.sleep, timeout=http_timeout)
+    """A studio on `sim` with `key` (None: demo mode, on `sim` rather than the built-in
+    simulator), whose waiting follows the fake clock."""
+    secret = Secret(key) if key else None
+    settings = Settings(api_key=secret, base_url=sim.base_url or "", data_dir=data_dir)
+    client = KlingClient(settings.base_url, key or DEMO_KEY, sleep=time.sleep, timeout=http_timeout)
     options: dict[str, object] = {"client": client, "clock": time.clock, "sleep": time.sleep}
     if "scheduler" in inspect.signature(Studio).parameters:
         from avatar_core.waiting.scheduler import PollScheduler
