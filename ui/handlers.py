@@ -15,6 +15,7 @@ from typing import Any
 
 import gradio as gr
 
+import ui.formatting as fmt
 from avatar_core.errors import AuthenticationError, AvatarError, PermissionDeniedError
 from avatar_core.inputs.faces import face_warnings
 from avatar_core.jobs.pricing import estimate_cost
@@ -22,7 +23,6 @@ from avatar_core.jobs.studio import Progress, Step, afinal_progress, with_heartb
 from avatar_core.provider.voices import VOICES
 from avatar_core.storage.journal import Stage
 from avatar_core.storage.speech_files import save_speech
-from ui import formatting as fmt
 from ui.sessions import Sessions
 from ui.texts import t
 
@@ -274,10 +274,10 @@ def forget_key(sessions: Sessions) -> tuple[Update, str, Update, str]:
     return use_key(sessions, "")
 
 
-def api_use_key(sessions: Sessions, key_text: str | None) -> Update:
+def api_use_key(sessions: Sessions, key: str | None) -> Update:
     """`/use_key`: the session's key state only (the key is never returned to the caller:
     gradio_client does not receive State outputs)."""
-    return use_key(sessions, key_text)[0]
+    return use_key(sessions, key)[0]
 
 
 # --- history -----------------------------------------------------------------------------

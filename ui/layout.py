@@ -12,10 +12,10 @@ from pathlib import Path
 
 import gradio as gr
 
+import ui.formatting as fmt
+import ui.handlers as handlers
 from avatar_core.inputs.fields import DEFAULT_PROMPT
 from avatar_core.provider.voices import DEFAULT_VOICE, VOICES
-from ui import formatting as fmt
-from ui import handlers
 from ui.sessions import Sessions
 from ui.texts import t
 

@@ -10,8 +10,8 @@ from typing import Any
 
 import gradio as gr
 
-from ui import formatting as fmt
-from ui import handlers
+import ui.formatting as fmt
+import ui.handlers as handlers
 from ui.layout import Page
 from ui.sessions import Sessions
 
