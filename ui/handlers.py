@@ -3,7 +3,7 @@ studio) and its inputs' values, calls the core through the session's studio, and
 the answer for the page.
 
 Every call to a studio is in this module, so a change of the studio's API is a change
-here only. The layout binds `sessions` (functools.partial); tests call the handlers as
+here only. The wiring binds `sessions` (`Sessions.bind`); tests call the handlers as
 they are, on a studio pointed at the simulator.
 """
 
