@@ -25,35 +25,15 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]  # the app, and the tests' harness for it
 
-import gradio as gr  # noqa: E402
+from app_harness import CHROMIUM, CHROMIUM_ARGS, InProcessApp, demo_studio  # noqa: E402
 from PIL import Image  # noqa: E402
 from playwright.sync_api import expect, sync_playwright  # noqa: E402
 
-import app as app_module  # noqa: E402
-from avatar_core.config import Settings  # noqa: E402
-from avatar_core.demo import DEMO_KEY  # noqa: E402
 from avatar_core.inputs.ffmpeg import ffmpeg_exe  # noqa: E402
-from avatar_core.jobs.studio import Studio  # noqa: E402
-from avatar_core.provider.client import KlingClient  # noqa: E402
 from avatar_core.simulator import Simulator  # noqa: E402
-from avatar_core.waiting.pacing import Pacing  # noqa: E402
-from avatar_core.waiting.scheduler import PollScheduler  # noqa: E402
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-    "--disable-dev-shm-usage",
-    "--autoplay-policy=no-user-gesture-required",
-    "--hide-scrollbars",
-]
 WAIT_MS = 60_000
 DESKTOP = {"width": 1280, "height": 1100}
 PHONE = {"width": 390, "height": 844}
@@ -72,23 +52,6 @@ def _bad_inputs(folder: Path) -> tuple[Path, Path]:
     return small, short
 
 
-def _launch(sim: Simulator, data_dir: Path) -> tuple[gr.Blocks, str]:
-    settings = Settings(api_key=None, base_url=sim.base_url or "", data_dir=data_dir)
-    studio = Studio(
-        settings,
-        client=KlingClient(settings.base_url, DEMO_KEY),
-        scheduler=PollScheduler(pacing=Pacing(first_s=0.5, floor_s=0.3, cap_s=1.0)),
-    )
-    blocks = app_module.build_app(studio).queue()
-    _, url, _ = blocks.launch(
-        server_name="127.0.0.1",
-        prevent_thread_lock=True,
-        quiet=True,
-        **app_module.launch_options(settings),
-    )
-    return blocks, url
-
-
 def _page(browser, url: str, *, viewport=DESKTOP, locale: str = "en-US"):
     context = browser.new_context(viewport=viewport, locale=locale)
     context.set_default_timeout(WAIT_MS)
@@ -104,7 +67,7 @@ def _shoot(page, out: Path, name: str, *, full_page: bool = False) -> None:
     page.mouse.move(0, 0)  # no hover effects in the picture
     page.screenshot(path=str(path), full_page=full_page)
     Image.open(path).save(path, optimize=True)
-    print(f"wrote {path.relative_to(ROOT)}")
+    print(f"wrote {path}")
 
 
 def _add_inputs(page, portrait: Path, voice: Path) -> None:
@@ -119,16 +82,18 @@ def take(out: Path) -> None:
         folder = Path(temp)
         small, short = _bad_inputs(folder)
         with Simulator(task_seconds=2.0, submit_seconds=0.5, work_dir=folder / "sim") as sim:
-            blocks, url = _launch(sim, folder / "data")
+            app = InProcessApp(demo_studio(sim, folder / "data"))
             try:
                 with sync_playwright() as playwright:
                     browser = playwright.chromium.launch(
-                        executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+                        executable_path=str(CHROMIUM),
+                        headless=True,
+                        args=[*CHROMIUM_ARGS, "--hide-scrollbars"],
                     )
-                    _shoot_all(browser, url, sim, out, small, short)
+                    _shoot_all(browser, app.url, sim, out, small, short)
                     browser.close()
             finally:
-                blocks.close()
+                app.close()
 
 
 def _shoot_all(browser, url: str, sim: Simulator, out: Path, small: Path, short: Path) -> None:
@@ -186,7 +151,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent)
     args = parser.parse_args()
-    if not Path(CHROMIUM).exists():
+    if not CHROMIUM.exists():
         sys.exit(f"{CHROMIUM} is missing: apt-get install chromium")
     args.out.mkdir(parents=True, exist_ok=True)
     take(args.out)

@@ -1,7 +1,9 @@
-"""The real Gradio app in this process, on a free port, driven through gradio_client.
+"""The real Gradio app in this process, on a free port, driven through gradio_client or
+Debian's Chromium (the browser tests and docs/screenshots.py).
 
 The app's studio and its simulator share a fake clock, so polls, retries and back-offs
 cost no real time; only what the simulator does for real (renders, `slow` faults) does.
+A page a browser watches runs on real time instead (`demo_studio`).
 """
 
 from __future__ import annotations
@@ -13,11 +15,26 @@ from live import free_port
 
 import app as app_module
 from avatar_core.config import Secret, Settings
+from avatar_core.demo import DEMO_KEY
 from avatar_core.jobs.studio import Studio
 from avatar_core.provider.client import KlingClient
 from avatar_core.simulator import Simulator
+from avatar_core.waiting.pacing import Pacing
 from avatar_core.waiting.scheduler import PollScheduler
 from conftest import FakeTime
+
+CHROMIUM = Path("/usr/bin/chromium")  # Debian's package; never `playwright install`
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+    "--disable-dev-shm-usage",
+    "--autoplay-policy=no-user-gesture-required",
+]
 
 
 def make_studio(
@@ -25,20 +42,30 @@ def make_studio(
     time: FakeTime,
     data_dir: Path,
     *,
-    key: str = "app-key",
+    key: str | None = "app-key",
     http_timeout: float = 30.0,
 ) -> Studio:
-    """A studio on `sim` with `key`, whose waiting follows the fake clock; its client and
-    its downloads wait as `http_timeout` (Settings.http_timeout_s) says."""
+    """A studio on `sim` with `key` (None: demo mode, on `sim` rather than the built-in
+    simulator), whose waiting follows the fake clock; its client and its downloads wait as
+    `http_timeout` (Settings.http_timeout_s) says."""
+    secret = Secret(key) if key else None
     settings = Settings(
-        api_key=Secret(key),
-        base_url=sim.base_url or "",
-        data_dir=data_dir,
-        http_timeout_s=http_timeout,
+        api_key=secret, base_url=sim.base_url or "", data_dir=data_dir, http_timeout_s=http_timeout
     )
-    client = KlingClient(settings.base_url, key, sleep=time.sleep, timeout=http_timeout)
+    client = KlingClient(settings.base_url, key or DEMO_KEY, sleep=time.sleep, timeout=http_timeout)
     scheduler = PollScheduler(clock=time.clock, sleep=time.asleep)
     return Studio(settings, client=client, scheduler=scheduler, clock=time.clock, sleep=time.sleep)
+
+
+def demo_studio(sim: Simulator, data_dir: Path) -> Studio:
+    """Demo mode (no key) on `sim` in real time, polling about every second (for a page a
+    browser watches); a key pasted on the page goes to `sim` as well."""
+    settings = Settings(api_key=None, base_url=sim.base_url or "", data_dir=data_dir)
+    return Studio(
+        settings,
+        client=KlingClient(settings.base_url, DEMO_KEY),
+        scheduler=PollScheduler(pacing=Pacing(first_s=0.5, floor_s=0.3, cap_s=1.0)),
+    )
 
 
 class InProcessApp:

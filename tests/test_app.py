@@ -6,61 +6,22 @@ The app and the simulator share a fake clock, so tasks finish without anyone wai
 from __future__ import annotations
 
 import base64
-import socket
 import subprocess
 from pathlib import Path
 
 import httpx
 import pytest
-from gradio_client import Client, handle_file
+from app_harness import InProcessApp, generate, make_studio
 from gradio_client.exceptions import AppError
+from media import audio_bytes, image_bytes
 
-import app as app_module
-from avatar_core.config import Secret, Settings
+from avatar_core.config import Settings
 from avatar_core.demo import DEMO_NOTICE
 from avatar_core.inputs.ffmpeg import ffmpeg_exe
-from avatar_core.jobs.studio import Studio, open_studio
+from avatar_core.jobs.studio import open_studio
 from avatar_core.provider.client import AvatarRequest, KlingClient
 from avatar_core.simulator import Simulator
-from avatar_core.waiting.scheduler import PollScheduler
 from conftest import FakeTime
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class RunningApp:
-    def __init__(self, studio: Studio) -> None:
-        self.studio = studio
-        self.blocks = app_module.build_app(studio)
-        self.blocks.queue()
-        options = app_module.launch_options(studio.settings)
-        self.server, self.url, _ = self.blocks.launch(
-            server_name="127.0.0.1",
-            server_port=_free_port(),
-            prevent_thread_lock=True,
-            quiet=True,
-            **options,
-        )
-        app_module.add_callback_route(self.server, studio.callbacks)
-
-    def client(self) -> Client:
-        return Client(self.url, verbose=False)
-
-    def close(self) -> None:
-        self.blocks.close()
-
-
-def _studio(sim: Simulator, time: FakeTime, data_dir: Path, key: str | None = "app-key") -> Studio:
-    settings = Settings(
-        api_key=Secret(key) if key else None, base_url=sim.base_url, data_dir=data_dir
-    )
-    client = KlingClient(sim.base_url, settings.api_key or "", sleep=time.sleep)
-    scheduler = PollScheduler(clock=time.clock, sleep=time.asleep)
-    return Studio(settings, client=client, scheduler=scheduler, clock=time.clock, sleep=time.sleep)
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +44,7 @@ def data_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def running(sim, shared_time, data_dir):
-    app = RunningApp(_studio(sim, shared_time, data_dir))
+    app = InProcessApp(make_studio(sim, shared_time, data_dir))
     yield app
     app.close()
 
@@ -105,57 +66,47 @@ def _mp4_seconds(path: str) -> float:
     return Path(path).stat().st_size
 
 
-def _generate(client: Client, image, audio, prompt="", mode="std"):
-    return client.predict(
-        handle_file(str(image)), handle_file(str(audio)), prompt, mode, api_name="/generate"
-    )
-
-
 def test_generate_returns_the_finished_video(running, fresh_sim, portrait_path, speech_path):
-    video = _generate(running.client(), portrait_path, speech_path, "Wave hello", "pro")
+    video = generate(running.client(), portrait_path, speech_path, "Wave hello", "pro")
     assert Path(video).suffix == ".mp4"
     assert _mp4_seconds(video) > 1000
     assert fresh_sim.stats.creates == 1
 
 
-def test_a_too_short_clip_gets_its_sentence_and_costs_nothing(
-    running, fresh_sim, portrait_path, tmp_path
+def _inputs_with(bad: str, folder: Path, portrait: Path, speech: Path) -> tuple[Path, Path]:
+    """The example's portrait and speech, one of them replaced by a `bad` one."""
+    if bad == "small photo":
+        small = folder / "small.png"
+        small.write_bytes(image_bytes(200, 400))
+        return small, speech
+    voice = folder / ("short.wav" if bad == "short clip" else "voice.mp3")
+    voice.write_bytes(audio_bytes(1.2) if bad == "short clip" else b"definitely not audio" * 50)
+    return portrait, voice
+
+
+@pytest.mark.parametrize(
+    ("bad", "sentence"),
+    [
+        ("short clip", ("1.2 s", "2 to 60 s")),
+        ("small photo", ("200", "300")),
+        ("not audio", ("audio",)),
+    ],
+)
+def test_a_bad_input_gets_its_sentence_and_costs_nothing(
+    running, fresh_sim, portrait_path, speech_path, tmp_path, bad, sentence
 ):
-    clip = tmp_path / "short.wav"
-    subprocess.run(
-        [ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", "sine=duration=1.2", str(clip)],
-        check=True,
-    )
+    image, audio = _inputs_with(bad, tmp_path, portrait_path, speech_path)
     with pytest.raises(AppError) as caught:
-        _generate(running.client(), portrait_path, clip)
-    assert "1.2 s" in str(caught.value) and "2 to 60 s" in str(caught.value)
-    assert fresh_sim.stats.creates == 0
-
-
-def test_a_too_small_photo_gets_its_sentence(running, fresh_sim, speech_path, tmp_path):
-    from PIL import Image
-
-    small = tmp_path / "small.png"
-    Image.new("RGB", (200, 400), "gray").save(small)
-    with pytest.raises(AppError) as caught:
-        _generate(running.client(), small, speech_path)
-    assert "200" in str(caught.value) and "300" in str(caught.value)
-    assert fresh_sim.stats.creates == 0
-
-
-def test_a_file_that_is_not_audio_is_refused(running, fresh_sim, portrait_path, tmp_path):
-    junk = tmp_path / "voice.mp3"
-    junk.write_bytes(b"definitely not audio" * 50)
-    with pytest.raises(AppError) as caught:
-        _generate(running.client(), portrait_path, junk)
-    assert "audio" in str(caught.value).lower()
+        generate(running.client(), image, audio)
+    for words in sentence:
+        assert words in str(caught.value).lower()
     assert fresh_sim.stats.creates == 0
 
 
 def test_a_failed_task_shows_the_providers_reason(running, fresh_sim, portrait_path, speech_path):
     fresh_sim.plan_task(outcome="fail", reason="The face is covered")
     with pytest.raises(AppError) as caught:
-        _generate(running.client(), portrait_path, speech_path)
+        generate(running.client(), portrait_path, speech_path)
     assert "The face is covered" in str(caught.value)
 
 
@@ -166,16 +117,16 @@ def test_a_key_pasted_in_one_session_stays_in_that_session(
     mine, theirs = running.client(), running.client()
     mine.predict("empty-wallet", api_name="/use_key")
     with pytest.raises(AppError) as caught:
-        _generate(mine, portrait_path, speech_path)
+        generate(mine, portrait_path, speech_path)
     assert "balance is used up" in str(caught.value)
     assert "empty-wallet" not in str(caught.value)
-    assert Path(_generate(theirs, portrait_path, speech_path)).is_file()
+    assert Path(generate(theirs, portrait_path, speech_path)).is_file()
 
 
 def test_history_survives_a_restart(running, fresh_sim, sim, shared_time, data_dir):
     before = running.client().predict(api_name="/history")
     assert before["data"], "earlier tests made jobs"
-    restarted = RunningApp(_studio(sim, shared_time, data_dir))
+    restarted = InProcessApp(make_studio(sim, shared_time, data_dir))
     try:
         after = restarted.client().predict(api_name="/history")
     finally:
@@ -207,11 +158,11 @@ def test_an_unknown_task_id_is_explained(running, fresh_sim):
 
 def test_demo_mode_needs_no_key_and_says_so(tmp_path, portrait_path, speech_path):
     settings = Settings(api_key=None, data_dir=tmp_path / "demo-data", demo_task_seconds=1.0)
-    demo = RunningApp(open_studio(settings))
+    demo = InProcessApp(open_studio(settings))
     try:
         page = httpx.get(demo.url.rstrip("/") + "/config", timeout=30).text
         assert DEMO_NOTICE.split(":")[0] in page
-        video = _generate(demo.client(), portrait_path, speech_path)
+        video = generate(demo.client(), portrait_path, speech_path)
         assert _mp4_seconds(video) > 1000
         history = demo.client().predict(api_name="/history")
         assert history["data"][0][1] == "done (demo)"
@@ -239,5 +190,5 @@ def test_a_key_the_provider_refuses_is_not_taken(running, fresh_sim, portrait_pa
     fresh_sim.set_key_state("forbidden-key", "no_permission")
     client = running.client()
     client.predict("forbidden-key", api_name="/use_key")
-    video = _generate(client, portrait_path, speech_path)  # still the app's own key
+    video = generate(client, portrait_path, speech_path)  # still the app's own key
     assert Path(video).is_file()

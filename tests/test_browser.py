@@ -13,8 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from app_harness import CHROMIUM, CHROMIUM_ARGS, InProcessApp, demo_studio
 
-CHROMIUM = Path("/usr/bin/chromium")
 if not CHROMIUM.exists():
     pytest.skip(
         f"browser tests need Debian's chromium at {CHROMIUM} (apt-get install chromium)",
@@ -25,31 +25,14 @@ sync_api = pytest.importorskip(
 )
 expect = sync_api.expect
 
-from app_harness import InProcessApp  # noqa: E402
-
-from avatar_core.config import Settings  # noqa: E402
 from avatar_core.demo import DEMO_KEY  # noqa: E402
 from avatar_core.inputs.audio import prepare_audio  # noqa: E402
 from avatar_core.inputs.faces import NO_FACE_WARNING, detector_available  # noqa: E402
 from avatar_core.inputs.ffmpeg import ffmpeg_exe  # noqa: E402
 from avatar_core.jobs.pricing import PRICE_PER_SECOND, format_money  # noqa: E402
-from avatar_core.jobs.studio import Studio  # noqa: E402
 from avatar_core.provider.client import AvatarRequest, KlingClient  # noqa: E402
 from avatar_core.simulator import Simulator  # noqa: E402
-from avatar_core.waiting.pacing import Pacing  # noqa: E402
-from avatar_core.waiting.scheduler import PollScheduler  # noqa: E402
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-    "--disable-dev-shm-usage",
-    "--autoplay-policy=no-user-gesture-required",
-]
 WAIT_MS = 45_000  # the upper bound of any one wait; conditions usually hold in a second
 expect.set_options(timeout=WAIT_MS)
 
@@ -105,15 +88,7 @@ def sim(tmp_path_factory) -> Iterator[Simulator]:
 @pytest.fixture(scope="module")
 def app(sim, tmp_path_factory) -> Iterator[InProcessApp]:
     """Demo mode (no key) on this module's simulator; a pasted key goes to it as well."""
-    settings = Settings(
-        api_key=None, base_url=sim.base_url or "", data_dir=tmp_path_factory.mktemp("data")
-    )
-    studio = Studio(
-        settings,
-        client=KlingClient(settings.base_url, DEMO_KEY),
-        scheduler=PollScheduler(pacing=Pacing(first_s=0.5, floor_s=0.3, cap_s=1.0)),
-    )
-    running = InProcessApp(studio)
+    running = InProcessApp(demo_studio(sim, tmp_path_factory.mktemp("data")))
     yield running
     running.close()
 

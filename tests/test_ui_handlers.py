@@ -1,0 +1,362 @@
+"""The page's handlers, called directly: no running app, a studio on the simulator over
+HTTP (a fake clock, so tasks finish without anyone waiting), real media.
+
+What a handler returns may carry one translated text (`t(key)`); `translate` turns it into
+what an English (or Chinese) browser shows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import gradio as gr
+import pytest
+from app_harness import make_studio
+from media import audio_bytes, image_bytes
+
+from avatar_core.errors import InputError
+from avatar_core.jobs.pricing import PRICE_PER_SECOND, format_money
+from avatar_core.provider.voices import DEFAULT_VOICE
+from ui import build_app
+from ui import formatting as fmt
+from ui import handlers as h
+from ui.sessions import Sessions
+from ui.texts import EN, ZH, t, translate
+
+SKIP = gr.skip()
+SPEECH_TEXT = "Hello from a unit test. This sentence lasts a few seconds when spoken."
+
+
+def english(text: str) -> str:
+    return translate(text, "en")
+
+
+def updates_of(stream: AsyncIterator[tuple[str, object, str]]) -> list[tuple[str, object, str]]:
+    """Every (status, video, details) update a streaming handler yields."""
+
+    async def collect() -> list[tuple[str, object, str]]:
+        return [update async for update in stream]
+
+    return asyncio.run(collect())
+
+
+@pytest.fixture
+def sessions(simulator, fake_time, tmp_path) -> Sessions:
+    """The app's sessions around a studio with its own key, on the test simulator."""
+    return Sessions(make_studio(simulator, fake_time, tmp_path / "data"))
+
+
+@pytest.fixture
+def demo_sessions(simulator, fake_time, tmp_path) -> Sessions:
+    """Demo mode (no key), on the test simulator instead of the built-in one."""
+    return Sessions(make_studio(simulator, fake_time, tmp_path / "demo", key=None))
+
+
+@pytest.fixture
+def short_clip(tmp_path) -> Path:
+    clip = tmp_path / "short.wav"
+    clip.write_bytes(audio_bytes(1.2))
+    return clip
+
+
+def _generate(sessions: Sessions, portrait: Path, voice: Path, *, key=None, mode="std"):
+    return updates_of(
+        h.run_generate(
+            sessions, str(portrait), "", "file", str(voice), "", "", "", "", mode, False, key
+        )
+    )
+
+
+# --- verdicts ------------------------------------------------------------------------------
+
+
+def test_an_acceptable_portrait_gets_a_verdict_saying_what_is_sent(sessions, portrait_path):
+    verdict = h.check_portrait(sessions, str(portrait_path), "", None)
+    assert verdict.startswith("✅ Image:"), verdict
+    assert "512×512" in verdict
+
+
+def test_a_too_small_portrait_is_refused_with_its_size_and_the_rule(sessions, tmp_path):
+    small = tmp_path / "small.png"
+    small.write_bytes(image_bytes(200, 400))
+    verdict = h.check_portrait(sessions, str(small), "", None)
+    assert verdict.startswith("❌"), verdict
+    assert "200×400" in verdict and "at least 300 px" in verdict
+
+
+def test_no_portrait_no_verdict(sessions):
+    assert h.check_portrait(sessions, None, "   ", None) == ""
+
+
+def test_a_voice_gets_its_verdict_and_its_length(sessions, speech_path):
+    verdict, seconds = h.check_voice(sessions, str(speech_path), "", False, None)
+    assert verdict.startswith("✅ Audio:"), verdict
+    assert seconds == pytest.approx(7.3, abs=0.2)
+
+
+def test_a_too_short_voice_is_refused_with_its_length_and_the_rule(sessions, short_clip):
+    verdict, seconds = h.check_voice(sessions, str(short_clip), "", False, None)
+    assert verdict.startswith("❌"), verdict
+    assert "1.2 s" in verdict and "2 to 60 s" in verdict
+    assert seconds is None
+
+
+def test_trimming_turns_a_too_long_voice_into_a_fix(sessions, tmp_path):
+    long_clip = tmp_path / "long.wav"
+    long_clip.write_bytes(audio_bytes(65.0, sample_rate=8000))
+    refused, _ = h.check_voice(sessions, str(long_clip), "", False, None)
+    assert refused.startswith("❌"), refused
+    verdict, seconds = h.check_voice(sessions, str(long_clip), "", True, None)
+    assert verdict.startswith("✅"), verdict
+    assert "\n- 🔧 " in verdict  # the trim is listed as a change
+    assert seconds is not None and seconds <= 60.0
+
+
+def test_every_problem_of_an_input_gets_its_own_paragraph():
+    error = InputError("both", problems=["The photo is too small.", "The clip is too short."])
+    assert fmt.verdict_error(error) == "❌ The photo is too small.\n\n❌ The clip is too short."
+
+
+# --- the cost estimate ---------------------------------------------------------------------
+
+
+def test_the_cost_follows_the_checked_voice_and_the_mode(sessions, speech_path):
+    _, seconds = h.check_voice(sessions, str(speech_path), "", False, None)
+    assert seconds is not None
+    std = english(h.show_cost("file", seconds, None, "std"))
+    assert std.startswith("💰 Estimated cost, at assumed prices:"), std
+    assert format_money(seconds * PRICE_PER_SECOND["std"]) in std
+    assert f"({seconds:.1f} s × " in std and std.endswith(", std)")
+    pro = english(h.show_cost("file", seconds, None, "pro"))
+    assert format_money(seconds * PRICE_PER_SECOND["pro"]) in pro
+
+
+def test_a_spoken_voice_is_priced_by_the_speechs_length():
+    for spoken in ("tts", "audio_id"):
+        assert "(3.0 s × " in h.show_cost(spoken, 7.3, 3.0, "std")
+    for recorded in ("file", "url"):
+        assert "(7.3 s × " in h.show_cost(recorded, 7.3, 3.0, "std")
+
+
+def test_without_a_voice_the_cost_says_when_it_will_show():
+    text = h.show_cost("file", None, 3.0, "std")
+    assert english(text) == EN["cost_unknown"]
+    assert translate(text, "zh") == ZH["cost_unknown"]
+
+
+# --- the voice source ----------------------------------------------------------------------
+
+
+def test_choosing_a_voice_source_shows_its_group_only():
+    for chosen in h.VOICE_SOURCES:
+        shown = [update["visible"] for update in h.show_voice_source(chosen)]
+        assert shown == [source == chosen for source in h.VOICE_SOURCES]
+
+
+def test_the_voice_source_radio_has_stable_values_and_translated_labels(sessions):
+    page = build_app(sessions.default).get_config_file()
+    radio = next(c for c in page["components"] if c["props"].get("elem_id") == "voice_source")
+    choices = radio["props"]["choices"]
+    assert [value for _, value in choices] == ["file", "url", "tts", "audio_id"]
+    assert radio["props"]["value"] == "file"
+    labels = [translate(str(label), "en") for label, _ in choices]
+    assert labels == ["File or recording", "Audio URL", "Text to speech", "Audio id"]
+    assert translate(str(choices[2][0]), "zh") == "文字转语音"
+
+
+def test_only_the_chosen_sources_boxes_count():
+    boxes = ("voice.mp3", " https://example.org/v.mp3 ", " audio-1 ", " task-9 ")
+    assert h.voice_choice("file", *boxes) == ("voice.mp3", None, None)
+    assert h.voice_choice("url", *boxes) == ("https://example.org/v.mp3", None, None)
+    for spoken in ("tts", "audio_id"):
+        assert h.voice_choice(spoken, *boxes) == (None, "audio-1", "task-9")
+
+
+def test_a_file_left_behind_is_not_sent_when_the_source_is_an_audio_id(
+    sessions, simulator, portrait_path, speech_path
+):
+    updates = updates_of(
+        h.run_generate(sessions, str(portrait_path), "", "audio_id", str(speech_path), "",
+                       "  ", "", "", "std", False, None)
+    )  # fmt: skip
+    assert updates[-1][0].startswith("❌ No voice was given"), updates[-1]
+    assert simulator.stats.creates == 0
+
+
+def test_speech_fills_in_its_audio_id_and_a_preview_then_drives_the_avatar(
+    sessions, simulator, portrait_path, speech_path
+):
+    audio_id, task_id, preview, verdict, seconds = h.make_speech(
+        sessions, SPEECH_TEXT, DEFAULT_VOICE, 1.0, None
+    )
+    assert audio_id and task_id
+    assert preview is not None and Path(preview).is_file()
+    assert seconds is not None and seconds > 0
+    assert english(verdict) == f"{EN['speech_made']} ({seconds:.1f} s)"
+    assert translate(verdict, "zh").startswith("✅ 语音已生成")
+
+    updates = updates_of(
+        h.run_generate(sessions, str(portrait_path), "", "tts", str(speech_path), "",
+                       audio_id, task_id, "", "std", False, None)
+    )  # fmt: skip
+    assert updates[-1][0].startswith("✅ Done"), updates[-1]
+    assert simulator.stats.creates == 1
+
+
+def test_speech_the_provider_would_refuse_gets_its_sentence(sessions, simulator):
+    audio_id, task_id, preview, verdict, seconds = h.make_speech(
+        sessions, "   ", DEFAULT_VOICE, 1.0, None
+    )
+    assert (audio_id, task_id, preview, seconds) == (SKIP, SKIP, None, None)
+    assert verdict.startswith("❌"), verdict
+
+
+# --- generating, looking up, stopping -----------------------------------------------------
+
+
+def test_generate_streams_its_steps_and_ends_with_the_video(
+    sessions, simulator, portrait_path, speech_path
+):
+    updates = _generate(sessions, portrait_path, speech_path)
+    statuses = [status for status, _, _ in updates]
+    assert statuses[0].startswith("⏳"), statuses
+    assert statuses[-1].startswith("✅ Done"), statuses
+    _, video, details = updates[-1]
+    assert Path(str(video)).suffix == ".mp4" and Path(str(video)).is_file()
+    assert "**Task id:**" in details and "**Job:**" in details
+    assert all(video == SKIP for _, video, _ in updates[:-1])
+    assert simulator.stats.creates == 1
+
+
+def test_generate_without_a_portrait_says_what_to_add(sessions, speech_path):
+    updates = updates_of(
+        h.run_generate(sessions, None, " ", "file", str(speech_path), "", "", "", "", "std",
+                       False, None)
+    )  # fmt: skip
+    assert updates == [(updates[0][0], None, "")]
+    assert english(updates[0][0]) == "❌ " + EN["need_portrait"]
+
+
+def test_a_failed_task_shows_the_providers_reason(sessions, simulator, portrait_path, speech_path):
+    simulator.plan_task(outcome="fail", reason="The face is covered")
+    status, _, _ = _generate(sessions, portrait_path, speech_path)[-1]
+    assert status.startswith("❌") and "The face is covered" in status
+
+
+def test_lookup_needs_a_task_id_and_explains_an_unknown_one(sessions):
+    assert updates_of(h.run_lookup(sessions, "  ", None)) == [
+        ("❌ " + str(t("need_task_id")), None, "")
+    ]
+    status, _, _ = updates_of(h.run_lookup(sessions, "123456789", None))[-1]
+    assert status.startswith("❌") and "123456789" in status
+
+
+def test_stopping_says_the_task_goes_on():
+    assert english(h.stopped()) == "⏹️ " + EN["stopped"]
+
+
+def test_the_api_refuses_missing_or_bad_inputs_with_one_sentence(
+    sessions, simulator, portrait_path, short_clip
+):
+    with pytest.raises(gr.Error, match="Both a portrait image and a voice recording"):
+        asyncio.run(h.api_generate(sessions, str(portrait_path), None, "", "std", None))
+    with pytest.raises(gr.Error, match=re.escape("1.2 s")):
+        asyncio.run(h.api_generate(sessions, str(portrait_path), str(short_clip), "", "std", None))
+    assert simulator.stats.creates == 0
+
+
+# --- a person's own key --------------------------------------------------------------------
+
+
+def test_a_pasted_key_is_used_and_said_so_in_both_languages(
+    sessions, simulator, portrait_path, speech_path
+):
+    key, box, banner, note = h.use_key(sessions, "  sk-mine  ")
+    assert (key, box, banner["visible"]) == ("sk-mine", "", False)
+    assert english(note) == EN["key_used"] == "🔑 This browser session now uses your key."
+    assert translate(note, "zh") == ZH["key_used"]
+    simulator.set_key_state("sk-mine", "no_credit")  # the session's jobs now go to this key
+    status, _, _ = _generate(sessions, portrait_path, speech_path, key="sk-mine")[-1]
+    assert "balance is used up" in status and "sk-mine" not in status
+
+
+def test_forgetting_the_key_brings_back_the_apps_own_or_the_demo(sessions, demo_sessions):
+    key, box, banner, note = h.forget_key(sessions)
+    assert (key, box, banner["visible"]) == (None, "", False)
+    assert english(note) == EN["key_forgotten"] == "Key forgotten."
+    assert translate(note, "zh") == ZH["key_forgotten"]
+    assert h.forget_key(demo_sessions)[2]["visible"] is True  # the demo banner again
+    assert h.use_key(demo_sessions, "")[:3] == (None, "", banner | {"visible": True})
+
+
+def test_a_key_the_provider_refuses_is_not_taken(sessions, simulator):
+    simulator.set_key_state("sk-forbidden", "no_permission")
+    key, box, banner, note = h.use_key(sessions, "sk-forbidden")
+    assert (key, box, banner) == (SKIP, "", SKIP)
+    assert note.startswith("❌") and "sk-forbidden" not in note
+    assert h.api_use_key(sessions, "sk-forbidden") == SKIP
+
+
+def test_a_key_that_cannot_be_checked_just_now_is_taken_saying_so(sessions, simulator):
+    simulator.inject("query", "http", times=50, status=500)  # the provider is down a while
+    key, _, banner, note = h.use_key(sessions, "sk-unchecked")
+    assert (key, banner["visible"]) == ("sk-unchecked", False)
+    assert english(note).startswith(EN["key_used_unchecked"] + " ") and note.endswith(")")
+    assert "sk-unchecked" not in note
+
+
+def test_the_use_key_endpoint_gives_the_key_to_the_sessions_state_only(sessions):
+    assert h.api_use_key(sessions, " sk-api ") == "sk-api"
+    assert h.api_use_key(sessions, "") is None
+
+
+# --- history -------------------------------------------------------------------------------
+
+
+def test_history_rows_show_this_sessions_jobs_and_a_pick_brings_the_video(
+    sessions, portrait_path, speech_path
+):
+    _generate(sessions, portrait_path, speech_path, mode="pro")
+    (row,) = h.refresh_history(sessions)
+    created, stage, task_id, mode, seconds, note, job_id = row
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", created)
+    assert (stage, mode, note) == ("done", "pro", "")
+    assert task_id and job_id and float(seconds) > 0
+    video, picked = h.pick_history(sessions, None, row)
+    assert video is not None and Path(video).name == f"{task_id}.mp4"
+    assert picked == f"Task `{task_id}` · done"
+
+
+def test_another_keys_session_neither_lists_nor_picks_the_job(sessions, portrait_path, speech_path):
+    _generate(sessions, portrait_path, speech_path)
+    (row,) = h.refresh_history(sessions)
+    assert h.refresh_history(sessions, "sk-someone-else") == []
+    assert h.pick_history(sessions, "sk-someone-else", row) == (None, "")
+    assert h.pick_history(sessions, None, None) == (None, "")
+
+
+def test_a_failed_job_shows_its_reason_in_history(sessions, simulator, portrait_path, speech_path):
+    simulator.plan_task(outcome="fail", reason="The face is covered")
+    _generate(sessions, portrait_path, speech_path)
+    (row,) = h.refresh_history(sessions)
+    assert row[1] == "failed" and "The face is covered" in row[5]
+    video, picked = h.pick_history(sessions, None, row)
+    assert video is None
+    assert picked.startswith(f"Task `{row[2]}` · failed · ") and "The face is covered" in picked
+
+
+def test_demo_jobs_are_marked_as_such(demo_sessions, portrait_path, speech_path):
+    updates = _generate(demo_sessions, portrait_path, speech_path)
+    assert "**Simulated** (demo mode)" in updates[-1][2]
+    (row,) = h.refresh_history(demo_sessions)
+    assert row[1] == "done (demo)"
+
+
+def test_every_text_has_english_and_chinese():
+    assert EN.keys() == ZH.keys()
+    for key in EN:
+        assert EN[key].strip() and ZH[key].strip(), key
+    assert "{demo_notice}" not in EN["demo_banner"]

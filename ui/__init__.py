@@ -1,0 +1,32 @@
+"""The Gradio interface of Talking Avatar Studio (the core, `avatar_core`, never imports it).
+
+layout: the page's components; wiring: their events; handlers: what the events do;
+formatting: what the page shows; sessions: a pasted key's studio; texts: every word, in
+English and Chinese; assets: style and script.
+"""
+
+from __future__ import annotations
+
+import os
+
+# No usage analytics leave this app unless its operator asks for them (before gradio loads).
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+import gradio as gr
+
+from avatar_core.jobs.studio import Studio
+from ui.assets import page_options
+from ui.layout import build_page
+from ui.sessions import Sessions
+from ui.wiring import wire
+
+__all__ = ["build_app", "page_options"]
+
+
+def build_app(studio: Studio) -> gr.Blocks:
+    """The whole UI around one studio (tests pass one pointed at their simulator)."""
+    sessions = Sessions(studio)
+    with gr.Blocks(title="Talking Avatar Studio") as app:
+        page = build_page(sessions)
+        wire(app, page, sessions)
+    return app

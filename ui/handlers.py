@@ -1,0 +1,305 @@
+"""What the page's events do: each handler takes the app's `Sessions` (when it needs a
+studio) and its inputs' values, calls the core through the session's studio, and formats
+the answer for the page.
+
+Every call to a studio is in this module, so a change of the studio's API is a change
+here only. The wiring binds `sessions` (`Sessions.bind`); tests call the handlers as
+they are, on a studio pointed at the simulator.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+import ui.formatting as fmt
+from avatar_core.errors import AuthenticationError, AvatarError, PermissionDeniedError
+from avatar_core.jobs.events import Done, Progress, final_progress, with_heartbeat
+from avatar_core.jobs.pricing import estimate_cost
+from avatar_core.provider.voices import VOICES
+from avatar_core.storage.journal import Stage
+from avatar_core.storage.speech_files import save_speech
+from ui.sessions import Sessions
+from ui.texts import t
+
+# The voice source radio's values (stable keys) and the texts of their labels.
+VOICE_SOURCES: dict[str, str] = {
+    "file": "source_file",
+    "url": "source_url",
+    "tts": "source_tts",
+    "audio_id": "source_audio_id",
+}
+SPOKEN_SOURCES = ("tts", "audio_id")  # the voice is Kling text to speech, by its audio id
+
+Update = Any  # a component's new value, gr.update(...) or gr.skip()
+StreamUpdate = tuple[str, Any, str]  # (status, video, details)
+
+
+def _source(path: str | None, url: str | None) -> str | None:
+    """An uploaded file's path, else the typed URL, else None."""
+    return path or (url or "").strip() or None
+
+
+# --- checking inputs as they are added ---------------------------------------------------
+
+
+def check_portrait(
+    sessions: Sessions, image_path: str | None, image_url: str | None, key: str | None
+) -> str:
+    """The portrait's verdict: what will be sent, fixes, warnings (a missing face too)."""
+    source = _source(image_path, image_url)
+    if source is None:
+        return ""
+    try:
+        prepared = sessions.studio_for(key).check_image(source)
+    except AvatarError as error:
+        return fmt.verdict_error(error)
+    warnings = prepared.warnings + sessions.studio_for(key).inputs.face_warnings(prepared)
+    return fmt.verdict_ok(prepared.summary(), prepared.changes, warnings)
+
+
+def check_voice(
+    sessions: Sessions,
+    audio_path: str | None,
+    audio_url: str | None,
+    trim: bool,
+    key: str | None,
+) -> tuple[str, float | None]:
+    """The voice's verdict, and its length in seconds (for the cost estimate)."""
+    source = _source(audio_path, audio_url)
+    if source is None:
+        return "", None
+    try:
+        prepared = sessions.studio_for(key).check_audio(source, trim=bool(trim))
+    except AvatarError as error:
+        return fmt.verdict_error(error), None
+    verdict = fmt.verdict_ok(prepared.summary(), prepared.changes, prepared.warnings)
+    return verdict, prepared.duration_s
+
+
+def show_cost(
+    voice_source: str, file_seconds: float | None, speech_seconds: float | None, mode: str
+) -> str:
+    """The estimate for the chosen voice: the checked file's length, or the speech's."""
+    seconds = speech_seconds if voice_source in SPOKEN_SOURCES else file_seconds
+    return fmt.cost_text(estimate_cost(seconds, mode))
+
+
+def show_voice_source(voice_source: str) -> list[Update]:
+    """Show the group of the chosen source only (in VOICE_SOURCES' order)."""
+    return [gr.update(visible=voice_source == source) for source in VOICE_SOURCES]
+
+
+# --- text to speech ----------------------------------------------------------------------
+
+
+def make_speech(
+    sessions: Sessions, text: str, voice: str, speed: float, key: str | None
+) -> tuple[Update, Update, str | None, str, float | None]:
+    """Speech for the avatar: (audio id, its task id, a preview file, verdict, seconds).
+
+    The seconds go to a State (for the estimate); they are not part of what /tts returns.
+    """
+    studio = sessions.studio_for(key)
+    try:
+        result = studio.speak(text, voice, VOICES[voice][0], speed)
+    except AvatarError as error:
+        return gr.skip(), gr.skip(), None, fmt.verdict_error(error), None
+    try:  # a local copy to listen to (the link may expire, or be the demo's loopback)
+        preview = save_speech(
+            result.url or "",
+            studio.settings.data_dir,
+            result.audio_id,
+            timeout=studio.settings.http_timeout_s,
+        )
+    except AvatarError:
+        preview = None
+    length = f" ({result.duration_s:.1f} s)" if result.duration_s else ""
+    return (
+        result.audio_id,
+        result.task_id or "",
+        str(preview) if preview else None,
+        f"{t('speech_made')}{length}",
+        result.duration_s,
+    )
+
+
+# --- jobs on the page --------------------------------------------------------------------
+
+
+async def _stream(events: AsyncIterator[Progress]) -> AsyncIterator[StreamUpdate]:
+    """A flow's steps as (status, video, details) updates; its error as the status."""
+    try:
+        async for progress in with_heartbeat(events):
+            if isinstance(progress, Done):
+                done = fmt.status(progress.message, "done")
+                yield done, str(progress.video_path), fmt.details(progress)
+            else:
+                yield fmt.status(progress.message), gr.skip(), fmt.details(progress)
+    except AvatarError as error:
+        yield fmt.verdict_error(error), gr.skip(), gr.skip()
+
+
+def voice_choice(
+    voice_source: str,
+    audio_path: str | None,
+    audio_url: str | None,
+    audio_id: str | None,
+    prior_task_id: str | None,
+) -> tuple[str | None, str | None, str | None]:
+    """(audio, audio id, prior task id) for the chosen source; the other boxes are ignored."""
+    if voice_source == "file":
+        return audio_path or None, None, None
+    if voice_source == "url":
+        return (audio_url or "").strip() or None, None, None
+    return None, (audio_id or "").strip() or None, (prior_task_id or "").strip() or None
+
+
+async def run_generate(
+    sessions: Sessions,
+    image_path: str | None,
+    image_url: str | None,
+    voice_source: str,
+    audio_path: str | None,
+    audio_url: str | None,
+    audio_id: str | None,
+    prior_task_id: str | None,
+    prompt: str | None,
+    mode: str,
+    trim: bool,
+    key: str | None,
+) -> AsyncIterator[StreamUpdate]:
+    """Generate, streaming (status, video, details) as the job moves."""
+    image = _source(image_path, image_url)
+    if image is None:
+        yield fmt.status(str(t("need_portrait")), "error"), None, ""
+        return
+    audio, chosen_id, prior = voice_choice(
+        voice_source, audio_path, audio_url, audio_id, prior_task_id
+    )
+    events = sessions.studio_for(key).generate(
+        image,
+        audio,
+        audio_id=chosen_id,
+        prior_task_id=prior,
+        prompt=prompt,
+        mode=mode,
+        trim=bool(trim),
+    )
+    async for update in _stream(events):
+        yield update
+
+
+async def run_lookup(
+    sessions: Sessions, task_id: str | None, key: str | None
+) -> AsyncIterator[StreamUpdate]:
+    """Follow a task by its id to the end, streaming like `run_generate`."""
+    task_id = (task_id or "").strip()
+    if not task_id:
+        yield fmt.status(str(t("need_task_id")), "error"), None, ""
+        return
+    async for update in _stream(sessions.studio_for(key).follow(task_id)):
+        yield update
+
+
+def stopped() -> str:
+    """The status once a person stops waiting (the task goes on at the provider)."""
+    return fmt.status(str(t("stopped")), "stopped")
+
+
+# --- the programmatic API (answers stay in English) -------------------------------------
+
+
+def _error(message: str) -> gr.Error:
+    """An error for the caller; the console gets no traceback for an expected refusal."""
+    return gr.Error(message, print_exception=False)
+
+
+async def api_generate(
+    sessions: Sessions,
+    image_path: str | None,
+    audio_path: str | None,
+    prompt: str | None,
+    mode: str,
+    key: str | None,
+) -> str:
+    """`/generate`: the finished video's path; errors reach the caller as their sentence."""
+    if not image_path or not audio_path:
+        raise _error("Both a portrait image and a voice recording are needed.")
+    events = sessions.studio_for(key).generate(image_path, audio_path, prompt=prompt, mode=mode)
+    try:
+        done = await final_progress(events)
+    except AvatarError as error:
+        raise _error(str(error)) from None
+    return str(done.video_path)
+
+
+async def api_status(sessions: Sessions, task_id: str | None, key: str | None) -> str:
+    """`/status`: follow a task to the end; the video's path."""
+    events = sessions.studio_for(key).follow((task_id or "").strip())
+    try:
+        done = await final_progress(events)
+    except AvatarError as error:
+        raise _error(str(error)) from None
+    return str(done.video_path)
+
+
+# --- a person's own key ------------------------------------------------------------------
+
+
+def use_key(sessions: Sessions, key_text: str | None) -> tuple[Update, str, Update, str]:
+    """(the session's key, the emptied key box, the demo banner, a note) for a pasted key.
+
+    An empty box forgets the key. A key the provider refuses is not taken; one that could
+    not be checked just now is taken, saying so.
+    """
+    key = (key_text or "").strip() or None
+    if key is None:
+        return None, "", gr.update(visible=sessions.default.demo), str(t("key_forgotten"))
+    try:
+        sessions.studio_for(key).check_key()
+    except (AuthenticationError, PermissionDeniedError) as error:
+        return gr.skip(), "", gr.skip(), f"❌ {error}"
+    except AvatarError as error:
+        return key, "", gr.update(visible=False), f"{t('key_used_unchecked')} {error})"
+    return key, "", gr.update(visible=False), str(t("key_used"))
+
+
+def forget_key(sessions: Sessions) -> tuple[Update, str, Update, str]:
+    """Back to the app's own key (or demo mode)."""
+    return use_key(sessions, "")
+
+
+def api_use_key(sessions: Sessions, key: str | None) -> Update:
+    """`/use_key`: the session's key state only (the key is never returned to the caller:
+    gradio_client does not receive State outputs)."""
+    return use_key(sessions, key)[0]
+
+
+# --- history -----------------------------------------------------------------------------
+
+
+def refresh_history(sessions: Sessions, key: str | None = None) -> list[list[Any]]:
+    """This session's jobs: the app's own, or those made with the key it pasted."""
+    studio = sessions.studio_for(key)
+    return fmt.history_rows(studio.journal.recent(100, owner=studio.owner))
+
+
+def pick_history(
+    sessions: Sessions, key: str | None, row: Sequence[Any] | None
+) -> tuple[str | None, str]:
+    """(video, note) for a history row picked by this session (a job id it cannot see
+    shows nothing)."""
+    job_id = str(row[-1]) if row else ""
+    if not job_id:
+        return None, ""
+    studio = sessions.studio_for(key)
+    job = studio.journal.find(job_id, owner=studio.owner)
+    if job is None:
+        return None, ""
+    if job.stage is Stage.DONE and job.video_path and Path(job.video_path).is_file():
+        return job.video_path, fmt.history_note(job, with_video=True)
+    return None, fmt.history_note(job, with_video=False)
