@@ -95,10 +95,10 @@ class InputPreparer:
         image: Source,
         audio: Source | None = None,
         *,
+        trim: bool = False,  # keep the first 60 s of a longer voice
         audio_id: str | None = None,
         prompt: str | None = None,
         mode: str | None = "std",
-        trim: bool = False,
     ) -> PreparedInputs:
         """Check and fix every input; raises one InputError listing every problem.
 

@@ -135,12 +135,12 @@ class Studio:
         image: Source,
         audio: Source | None = None,
         *,
+        deadline_s: float = DEFAULT_DEADLINE_S,
+        trim: bool = False,  # keep the first 60 s of a longer voice
         audio_id: str | None = None,
-        prior_task_id: str | None = None,
+        prior_task_id: str | None = None,  # the TTS task `audio_id` came from
         prompt: str | None = None,
         mode: str = "std",
-        trim: bool = False,
-        deadline_s: float = DEFAULT_DEADLINE_S,
     ) -> AsyncIterator[Progress]:
         """The whole flow for new inputs; the last event is Done with the video's path."""
         start = self._clock()
