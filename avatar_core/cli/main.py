@@ -14,6 +14,7 @@ import argparse
 import contextlib
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TextIO
 
 from avatar_core import __version__
@@ -33,9 +34,15 @@ def _registrars() -> list[Registrar]:
     return [add_check_command, add_job_commands]
 
 
+def _program_name() -> str:
+    """`avatar-studio` when installed as that command, else `python -m avatar_core`."""
+    name = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else ""
+    return name if name.startswith("avatar-studio") else "python -m avatar_core"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m avatar_core",
+        prog=_program_name(),
         description="Talking Avatar Studio: one portrait and one voice make a talking-avatar "
         "video with Kling Avatar (CometAPI).",
     )
