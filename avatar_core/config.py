@@ -2,7 +2,8 @@
 
 - COMETAPI_KEY: the CometAPI key; unset means demo mode on the built-in simulator.
 - COMETAPI_BASE_URL: the API's base URL (default https://api.cometapi.com).
-- AVATAR_DATA_DIR: where the journal and the videos live (default ./data).
+- AVATAR_DATA_DIR: where the journal and the videos live (default ./data; on Hugging Face
+  Spaces, /data/avatar-studio when the Space has persistent storage).
 - AVATAR_PUBLIC_URL: the app's public base URL for provider callbacks (SPACE_HOST gives it too).
 - AVATAR_ALLOW_PRIVATE_URLS: "1" lets input URLs point at loopback or private hosts (local dev).
 - AVATAR_DEMO_TASK_SECONDS: how long a simulated task takes in demo mode (default 8).
@@ -63,6 +64,25 @@ def _seconds(value: str | None, *, default: float) -> float:
     return number if number >= 0 else default
 
 
+SPACES_STORAGE = Path("/data")  # Hugging Face Spaces' persistent storage, when bought
+
+
+def _data_dir(env: Mapping[str, str], spaces_storage: Path) -> tuple[Path, bool]:
+    """Where the journal and videos live, and whether they are lost at the next restart.
+
+    AVATAR_DATA_DIR wins; on Spaces (SPACE_ID set) persistent storage is used when it is
+    writable, and otherwise the default folder lives only as long as the Space's container.
+    """
+    chosen = (env.get("AVATAR_DATA_DIR") or "").strip()
+    if chosen:
+        return Path(chosen), False
+    if not (env.get("SPACE_ID") or "").strip():
+        return Path("data"), False
+    if spaces_storage.is_dir() and os.access(spaces_storage, os.W_OK | os.X_OK):
+        return spaces_storage / "avatar-studio", False
+    return Path("data"), True
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything configurable, with the defaults the README documents."""
@@ -70,6 +90,7 @@ class Settings:
     api_key: Secret | None = field(default=None, repr=False)
     base_url: str = DEFAULT_BASE_URL
     data_dir: Path = Path("data")
+    data_is_ephemeral: bool = False  # on Spaces without persistent storage
     public_url: str | None = None
     allow_private_urls: bool = False
     demo_task_seconds: float = 8.0
@@ -86,8 +107,11 @@ class Settings:
         return replace(self, api_key=Secret(cleaned) if cleaned else None)
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, *, spaces_storage: Path = SPACES_STORAGE
+    ) -> Settings:
         env = os.environ if environ is None else environ
+        data_dir, ephemeral = _data_dir(env, spaces_storage)
         key = (env.get("COMETAPI_KEY") or "").strip()
         public = (env.get("AVATAR_PUBLIC_URL") or "").strip()
         if not public and (env.get("SPACE_HOST") or "").strip():
@@ -95,7 +119,8 @@ class Settings:
         return cls(
             api_key=Secret(key) if key else None,
             base_url=((env.get("COMETAPI_BASE_URL") or "").strip() or DEFAULT_BASE_URL).rstrip("/"),
-            data_dir=Path((env.get("AVATAR_DATA_DIR") or "").strip() or "data"),
+            data_dir=data_dir,
+            data_is_ephemeral=ephemeral,
             public_url=public.rstrip("/") or None,
             allow_private_urls=_truthy(env.get("AVATAR_ALLOW_PRIVATE_URLS")),
             demo_task_seconds=_seconds(env.get("AVATAR_DEMO_TASK_SECONDS"), default=8.0),

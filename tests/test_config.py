@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from avatar_core.config import DEFAULT_HTTP_TIMEOUT_S, Settings
@@ -32,3 +34,29 @@ def test_the_key_base_url_and_data_folder_are_read_and_cleaned(tmp_path):
     assert settings.base_url == "https://gateway.example"
     assert settings.data_dir == tmp_path and not settings.demo_mode
     assert Settings.from_env({}).demo_mode
+
+
+def test_on_spaces_with_persistent_storage_the_data_lives_there(tmp_path):
+    storage = tmp_path / "data"
+    storage.mkdir()
+    settings = Settings.from_env({"SPACE_ID": "someone/avatar"}, spaces_storage=storage)
+    assert settings.data_dir == storage / "avatar-studio"
+    assert not settings.data_is_ephemeral
+
+
+def test_on_spaces_without_persistent_storage_the_page_is_told(tmp_path):
+    settings = Settings.from_env({"SPACE_ID": "someone/avatar"}, spaces_storage=tmp_path / "no")
+    assert settings.data_dir == Path("data") and settings.data_is_ephemeral
+
+
+def test_an_explicit_data_folder_wins_on_spaces_too(tmp_path):
+    storage = tmp_path / "data"
+    storage.mkdir()
+    env = {"SPACE_ID": "someone/avatar", "AVATAR_DATA_DIR": str(tmp_path / "mine")}
+    settings = Settings.from_env(env, spaces_storage=storage)
+    assert settings.data_dir == tmp_path / "mine" and not settings.data_is_ephemeral
+
+
+def test_off_spaces_the_default_folder_is_kept():
+    settings = Settings.from_env({})
+    assert settings.data_dir == Path("data") and not settings.data_is_ephemeral

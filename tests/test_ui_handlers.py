@@ -8,6 +8,7 @@ what an English (or Chinese) browser shows.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -360,3 +361,20 @@ def test_every_text_has_english_and_chinese():
     for key in EN:
         assert EN[key].strip() and ZH[key].strip(), key
     assert "{demo_notice}" not in EN["demo_banner"]
+
+
+def _banner_visible(studio) -> bool:
+    config = build_app(studio).get_config_file()
+    [banner] = [c for c in config["components"] if c["props"].get("elem_id") == "storage_banner"]
+    return banner["props"]["visible"]
+
+
+@pytest.mark.parametrize("ephemeral", [True, False])
+def test_the_page_warns_when_history_and_videos_will_not_survive_a_restart(
+    simulator, fake_time, tmp_path, ephemeral
+):
+    studio = make_studio(simulator, fake_time, tmp_path / "data")
+    studio.settings = dataclasses.replace(studio.settings, data_is_ephemeral=ephemeral)
+    assert _banner_visible(studio) is ephemeral
+    assert "lost at its next restart" in EN["storage_ephemeral"]
+    assert "重启" in ZH["storage_ephemeral"]

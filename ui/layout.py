@@ -125,6 +125,11 @@ def build_page(sessions: Sessions) -> Page:
     states = gr.State(None), gr.State(None), gr.State(None)
     gr.Markdown(t("intro"))
     banner = gr.Markdown(t("demo_banner"), visible=sessions.default.demo, elem_id="demo_banner")
+    gr.Markdown(
+        t("storage_ephemeral"),
+        visible=sessions.default.settings.data_is_ephemeral,
+        elem_id="storage_banner",
+    )
     with gr.Row():
         with gr.Column(scale=1):
             portrait = _portrait_inputs()
