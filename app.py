@@ -90,7 +90,10 @@ def main() -> None:
     blocks = build_app(studio).queue(default_concurrency_limit=8)
     server, _, _ = blocks.launch(prevent_thread_lock=True, **launch_options(settings))
     add_callback_route(server, studio.callbacks)
-    blocks.block_thread()
+    try:
+        blocks.block_thread()
+    finally:
+        studio.close()  # the demo simulator, the poll loop and the provider's connections
 
 
 if __name__ == "__main__":

@@ -87,15 +87,14 @@ class InProcessApp:
             except OSError:
                 if attempt == 2:
                     raise
-        add_route = getattr(app_module, "add_callback_route", None)
-        if add_route is not None:
-            add_route(self.server, studio.callbacks)
+        app_module.add_callback_route(self.server, studio.callbacks)
 
     def client(self) -> Client:
         return Client(self.url, verbose=False)
 
     def close(self) -> None:
         self.blocks.close()
+        self.studio.close()
 
 
 def generate(client: Client, image: Path, audio: Path, prompt: str = "", mode: str = "std") -> str:

@@ -20,6 +20,7 @@ from avatar_core.demo import DEMO_NOTICE
 from avatar_core.inputs.ffmpeg import ffmpeg_exe
 from avatar_core.jobs.studio import open_studio
 from avatar_core.provider.client import AvatarRequest, KlingClient
+from avatar_core.provider.voices import DEFAULT_VOICE
 from avatar_core.simulator import Simulator
 from conftest import FakeTime
 
@@ -192,3 +193,12 @@ def test_a_key_the_provider_refuses_is_not_taken(running, fresh_sim, portrait_pa
     client.predict("forbidden-key", api_name="/use_key")
     video = generate(client, portrait_path, speech_path)  # still the app's own key
     assert Path(video).is_file()
+
+
+def test_tts_through_the_api_answers_in_plain_words(running, fresh_sim):
+    client = running.client()
+    audio_id, task_id, _, note, *_ = client.predict(
+        "Hello from the programmatic side of the app.", DEFAULT_VOICE, 1.0, api_name="/tts"
+    )
+    assert audio_id and task_id
+    assert note.startswith("✅ Speech made") and "__i18n__" not in note

@@ -53,6 +53,18 @@ def assert_no_traceback(done: subprocess.CompletedProcess) -> None:
     assert "Traceback" not in done.stderr and "Traceback" not in done.stdout
 
 
+def test_the_command_line_polls_and_asks_for_no_callback_it_could_not_receive(
+    env, live_sim, portrait_path, speech_path
+):
+    """AVATAR_PUBLIC_URL names the app's callback route; this process serves none."""
+    env = {**env, "AVATAR_PUBLIC_URL": "http://127.0.0.1:9/app"}
+    done = run_cli("generate", "--image", str(portrait_path), "--audio", str(speech_path), env=env)
+    assert done.returncode == 0, done.stderr
+    stats = live_sim.stats
+    assert stats.creates == 1
+    assert stats.callbacks_sent == 0 and stats.callbacks_failed == 0
+
+
 def test_generate_prints_progress_on_stderr_and_the_path_on_stdout(
     env, live_sim, portrait_path, speech_path, tmp_path
 ):

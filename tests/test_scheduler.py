@@ -213,7 +213,7 @@ def test_a_crowd_the_budget_cannot_check_early_skips_the_early_check():
 
 
 def test_the_request_budget_spaces_creates_and_checks_alike(fake_time):
-    from avatar_core.waiting.scheduler import RequestBudget
+    from avatar_core.waiting.budget import RequestBudget
 
     budget = RequestBudget(4.0, clock=fake_time.clock)
     waits = [budget.reserve() for _ in range(6)]

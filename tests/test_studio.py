@@ -213,5 +213,19 @@ def test_pasted_keys_do_not_move_the_expected_task_time(
     studio.scheduler.model.learn("std", 100.0)  # the app has learnt from a slow task since
     expected = studio.scheduler.model.expected("std")
     for number in range(5):
-        studio.with_key(f"sk-visitor-{number}")
+        assert studio.with_key(f"sk-visitor-{number}").scheduler is studio.scheduler
     assert studio.scheduler.model.expected("std") == expected
+
+
+def test_resume_past_its_deadline_leaves_the_job_unclear_not_failed(
+    simulator, fake_time, tmp_path, portrait_path, speech_path
+):
+    simulator.plan_task(outcome="stuck")
+    first = make_studio(simulator, fake_time, tmp_path / "data")
+    with pytest.raises(e.TaskStillRunningError):
+        events(first.generate(portrait_path, speech_path, deadline_s=5))
+
+    restarted = make_studio(simulator, fake_time, tmp_path / "data")
+    [*_, last] = events(restarted.resume(deadline_s=5))
+    assert last.step is Step.UNCLEAR and "still" in last.message
+    assert last.job.stage is Stage.RUNNING  # the next resume or lookup goes on

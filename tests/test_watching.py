@@ -4,6 +4,8 @@ deadline, on the one pacing policy; the provider's answers follow a fake clock."
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import threading
 
 import pytest
 
@@ -47,8 +49,8 @@ def _watch(provider, fake, deadline_s=600.0, pacing=None) -> list[TaskInfo]:
 
 def test_it_yields_each_snapshot_and_stops_at_success(fake_time):
     seen = _watch(TimedProvider([(3, "processing"), (20, "succeed")], fake_time), fake_time)
-    assert seen[0].status is TaskStatus.SUBMITTED
-    assert seen[-1].status is TaskStatus.SUCCEED
+    watched = seen[1:]  # what the scheduler delivered after the first answer
+    assert watched[-1].status is TaskStatus.SUCCEED
     assert TaskStatus.PROCESSING in {s.status for s in seen}
     assert all(not s.is_terminal for s in seen[:-1])
 
@@ -80,3 +82,52 @@ def test_the_deadline_raises_with_how_to_pick_it_up_later(fake_time):
     assert caught.value.task_id == "t1"
     assert "status t1 --wait" in str(caught.value)
     assert max(provider.asked_at) - 1000.0 <= 30  # no check after the deadline
+
+
+class GatedProvider:
+    """Holds its first answer until released, so a watcher can leave while it is asked."""
+
+    base_url = "http://provider.invalid"
+
+    def __init__(self) -> None:
+        self.release, self.asked = threading.Event(), threading.Event()
+        self.calls = 0
+
+    def get_task(self, task_id: str) -> TaskInfo:
+        self.calls += 1
+        if self.calls == 1:
+            self.asked.set()
+            self.release.wait(10)
+        return TaskInfo(task_id=task_id, status=TaskStatus.PROCESSING, raw_status="processing")
+
+
+def test_watching_again_after_leaving_mid_check_still_gets_checks_and_its_deadline():
+    """Stop, then look the same task up at once: the new wait must not be orphaned."""
+    provider = GatedProvider()
+    scheduler = PollScheduler(pacing=Pacing(first_s=0.1, floor_s=0.1, cap_s=0.2))
+    first = TaskInfo(task_id="t1", status=TaskStatus.SUBMITTED, raw_status="submitted")
+
+    async def run() -> list[TaskInfo]:
+        async def watch(deadline_s: float, seen: list[TaskInfo]) -> None:
+            async for snapshot in scheduler.watch(provider, first, deadline_s=deadline_s):
+                seen.append(snapshot)
+
+        leaving = asyncio.create_task(watch(60, []))
+        while not provider.asked.is_set():
+            await asyncio.sleep(0.01)
+        leaving.cancel()  # the person pressed Stop while the check was on its way
+        with contextlib.suppress(asyncio.CancelledError):
+            await leaving
+        seen: list[TaskInfo] = []
+        again = asyncio.create_task(watch(1.0, seen))
+        await asyncio.sleep(0.05)
+        provider.release.set()
+        with pytest.raises(TaskStillRunningError):
+            await asyncio.wait_for(again, 20)
+        return seen
+
+    try:
+        seen = asyncio.run(run())
+    finally:
+        scheduler.close()
+    assert seen and all(s.status is TaskStatus.PROCESSING for s in seen)

@@ -10,8 +10,8 @@ from typing import Any
 
 from avatar_core.errors import AvatarError, InputError
 from avatar_core.inputs.fields import MAX_PROMPT_CHARS
+from avatar_core.jobs.events import Progress
 from avatar_core.jobs.pricing import Estimate, format_money, format_rate
-from avatar_core.jobs.studio import Progress
 from avatar_core.storage.journal import Job, Stage
 from ui.texts import t
 

@@ -23,7 +23,7 @@ from avatar_core.provider.voices import VOICES
 from avatar_core.storage.journal import Stage
 from avatar_core.storage.speech_files import save_speech
 from ui.sessions import Sessions
-from ui.texts import t
+from ui.texts import EN, t
 
 # The voice source radio's values (stable keys) and the texts of their labels.
 VOICE_SOURCES: dict[str, str] = {
@@ -122,7 +122,7 @@ def make_speech(
         result.audio_id,
         result.task_id or "",
         str(preview) if preview else None,
-        f"{t('speech_made')}{length}",
+        f"{EN['speech_made']}{length}",  # plain words: /tts returns it to programs too
         result.duration_s,
     )
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import shutil
 import sys
 from collections.abc import AsyncIterator, Callable
@@ -65,7 +66,8 @@ def _studio(err: TextIO) -> Studio:
     settings = Settings.from_env()
     if settings.demo_mode:
         print(DEMO_NOTICE, file=err)
-    return open_studio(settings)
+    # Callbacks reach the app's route, not this process: the command line polls instead.
+    return open_studio(dataclasses.replace(settings, public_url=None))
 
 
 def _print(progress: Progress, err: TextIO) -> None:

@@ -1,6 +1,6 @@
 """Every input of a create request, checked together: all problems are reported at once.
 
-Each part has its own preparer (image_prep, audio_prep, request_fields), so the UI can
+Each part has its own preparer (`image.py`, `audio.py`, `fields.py`), so the UI can
 check the portrait alone as soon as it is dropped in; `InputPreparer.prepare` runs them all and
 gathers every problem into one InputError, so a person can fix everything in one go.
 """

@@ -85,12 +85,13 @@ class Done(Progress):  # the video is home: `video_path`
     step = Step.DONE
 
 
-class Unclear(Progress):  # whether the provider has the task cannot be told yet
+class Unclear(Progress):  # not finished and not failed: a later resume or lookup goes on
     step = Step.UNCLEAR
 
 
 async def final_progress(events: AsyncIterator[Progress]) -> Progress:
-    """Run a flow to its end; its last event (Done, with the video's path)."""
+    """Run a flow to its end; its last event (for generate and follow, Done with the
+    video's path: they raise when they fail)."""
     last: Progress | None = None
     async for last in events:  # noqa: B007 - only the last one matters
         pass

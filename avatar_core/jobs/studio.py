@@ -225,7 +225,10 @@ class Studio:
                 yield progress
         except e.AvatarError as error:
             latest = await asyncio.to_thread(self.journal.get, job.job_id)
-            yield Failed(f"Job {job.job_id}: {error}", job=latest, error=error)
+            if latest is not None and latest.stage.is_finished:
+                yield Failed(f"Job {job.job_id}: {error}", job=latest, error=error)
+            else:  # still running, or its video not yet home: the next resume goes on
+                yield Unclear(f"Job {job.job_id}: {error}", job=latest)
 
     async def _finish(
         self,
@@ -330,7 +333,13 @@ def open_studio(settings: Settings, **parts) -> Studio:
             sleep=parts.get("sleep", time.sleep),
             timeout=settings.http_timeout_s,
         )
-    studio = Studio(settings, **parts)
+    try:
+        studio = Studio(settings, **parts)
+    except BaseException:  # e.g. a damaged journal: leave nothing running behind
+        parts["client"].close()
+        if stop_demo is not None:
+            stop_demo()
+        raise
     if stop_demo is not None:
         studio.on_close(stop_demo)
     if settings.demo_mode:  # the demo simulator's tasks take a known time

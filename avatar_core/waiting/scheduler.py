@@ -130,8 +130,13 @@ class PollScheduler:
             return len(self._entries)
 
     def close(self) -> None:
-        """Stop the loop and its threads; whoever still waits gets no more snapshots."""
-        self._closed = True
+        """Stop the loop and its threads; whoever still waits is told the wait ended."""
+        with self._lock:
+            self._closed = True
+            for entry in self._entries.values():
+                for watcher in entry.watchers:
+                    _deliver(watcher, _wait_ended(entry))
+            self._entries.clear()
         self._poke()
         self._pool.shutdown(wait=False, cancel_futures=True)
 
@@ -166,7 +171,7 @@ class PollScheduler:
             entry = self._entries.get(key)
             if entry is not None and watcher in entry.watchers:
                 entry.watchers.remove(watcher)
-                if not entry.watchers:
+                if not entry.watchers and not entry.in_flight:  # else its answer ends it
                     del self._entries[key]
 
     def _schedule(self, entry: _Entry, due: float) -> None:
@@ -208,11 +213,15 @@ class PollScheduler:
         asyncio.set_event_loop(self._loop)
         self._wake = asyncio.Event()
         self._ready.set()
-        self._loop.run_until_complete(self._serve())
+        try:
+            self._loop.run_until_complete(self._serve())
+        finally:
+            self._loop.close()
 
     def _poke(self) -> None:
         if self._loop is not None and self._wake is not None:
-            self._loop.call_soon_threadsafe(self._wake.set)
+            with contextlib.suppress(RuntimeError):  # the loop has closed
+                self._loop.call_soon_threadsafe(self._wake.set)
 
     async def _pause(self, seconds: float) -> None:
         """Wait up to `seconds`, or until poked; with nothing to follow, until poked."""
@@ -298,8 +307,10 @@ class PollScheduler:
                 entry.last = info
                 if info.status is TaskStatus.SUCCEED:
                     self.model.learn(entry.kind, _task_seconds(info, now - entry.started))
+            key = (entry.client.base_url, entry.task_id)
             if finished or not entry.watchers:  # nobody waits any more: stop checking
-                self._entries.pop((entry.client.base_url, entry.task_id), None)
+                if self._entries.get(key) is entry:
+                    del self._entries[key]
             else:
                 self._schedule(entry, now + self._next_delay(entry, now))
         for watcher in watchers:
@@ -313,6 +324,13 @@ def _still_running(entry: _Entry, waited_s: float) -> TaskStillRunningError:
         f"provider; pick it up later with `status {entry.task_id} --wait` or the lookup box.",
         task_id=entry.task_id,
         status=status,
+    )
+
+
+def _wait_ended(entry: _Entry) -> AvatarError:
+    return AvatarError(
+        f"Waiting for task {entry.task_id} stopped because the app is shutting down; the task "
+        f"goes on at the provider: pick it up later with `status {entry.task_id} --wait`."
     )
 
 
