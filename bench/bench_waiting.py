@@ -21,7 +21,11 @@ with one data folder for the whole series (so its journal can teach the pacing).
 `--sections` picks what runs (sections: latency, callbacks, crowd, baseline, cli), so a
 run stays short. `--root DIR` runs the app and the command line from another checkout (the
 working directory and the `sys.path` of their processes), so the same benchmark measures an
-older commit; the simulator and the baseline stay this checkout's.
+older commit; the simulator and the baseline stay this checkout's. The command line against
+the app, for one checkout, in about three minutes:
+
+    python bench/bench_waiting.py --sections latency,cli --task-seconds 10 --jitter 1 \
+        --root ../older-checkout
 
 A benchmark, not a test: it prints figures and judges nothing. On a shared machine they
 move from run to run: compare runs made alternately, not a single pair.
