@@ -21,14 +21,33 @@ prepare_inputs = InputPreparer().prepare
 # --- prompt -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("empty", [None, "", "   ", "\n\t\n", "\x00\x07\x1b"])
+@pytest.mark.parametrize("empty", [None, "", "   ", "\n\t\n", "\r\n\r"])
 def test_an_empty_prompt_becomes_the_default(empty):
     assert clean_prompt(empty) == DEFAULT_PROMPT
 
 
-def test_control_characters_go_but_newlines_and_words_stay():
-    cleaned = clean_prompt("Smile\x00 and\x1b[31m wave.\r\nThen nod.\x7f")
-    assert cleaned == "Smile and[31m wave.\nThen nod."
+def test_newlines_and_tabs_stay_in_a_prompt():
+    assert clean_prompt("Smile\tand wave.\r\nThen nod.") == "Smile and wave.\nThen nod."
+
+
+@pytest.mark.parametrize(
+    ("prompt", "found"),
+    [
+        ("Smile\x00 and wave.", "a NUL character (U+0000) at character 6"),
+        ("Smile and\x1b[31m wave.", "a control character (U+001B) at character 10"),
+        ("Then nod.\x7f", "a control character (U+007F) at character 10"),
+        ("\x9bnod", "a control character (U+009B) at character 1"),
+        ("Smile \ud800", "a lone surrogate (U+D800) at character 7"),
+    ],
+)
+def test_control_characters_nul_and_lone_surrogates_are_refused_in_one_sentence(prompt, found):
+    with pytest.raises(InputError) as caught:
+        clean_prompt(prompt)
+    assert str(caught.value) == (
+        f"The prompt holds {found}; it may hold only printable text, line breaks and tabs: "
+        "type or paste it again."
+    )
+    assert caught.value.field == "prompt"
 
 
 def test_runaway_whitespace_is_collapsed():
