@@ -1,4 +1,4 @@
-"""The small fields of a create request: prompt, mode, and the choice of voice source."""
+"""The small fields of a create request: prompt, mode, the choice of voice source, task ids."""
 
 from __future__ import annotations
 
@@ -14,6 +14,13 @@ MAX_AUDIO_ID_CHARS = 200
 
 _SPACES = re.compile(r"[^\S\n]+")  # whitespace runs other than newlines
 _BLANK_LINES = re.compile(r"\n{3,}")
+
+
+def check_task_id(task_id: str | None) -> str:
+    """A task id (or one of this app's job ids) as typed, without surrounding spaces;
+    InputError when it holds a control character, NUL or lone surrogate (it goes into the
+    provider's URLs and the journal's queries)."""
+    return check_text((task_id or "").strip(), what="task id", field="task_id")
 
 
 def clean_prompt(prompt: str | None) -> str:
@@ -80,10 +87,3 @@ def check_audio_choice(has_sound_file: bool, audio_id: str | None) -> str | None
             field="audio_id",
         )
     return cleaned
-
-
-def check_task_id(task_id: str | None) -> str:
-    """A task id (or one of this app's job ids) as typed, without surrounding spaces;
-    InputError when it holds a control character, NUL or lone surrogate (it goes into the
-    provider's URLs and the journal's queries)."""
-    return check_text((task_id or "").strip(), what="task id", field="task_id")
