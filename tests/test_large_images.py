@@ -272,3 +272,26 @@ def test_large_pictures_are_decoded_one_at_a_time():
     assert len(results) == 3
     assert GATE.turns == turns + 3
     assert GATE.most_at_once == 1
+
+
+# --- pictures that can only be decoded in full ----------------------------------------------
+
+
+def test_a_large_gif_is_refused_from_its_header_since_it_can_only_be_decoded_in_full():
+    buffer = io.BytesIO()
+    Image.new("P", (6400, 6400), 3).save(buffer, "GIF")  # 41 MP in a few kilobytes
+    with pytest.raises(InputError) as caught:
+        prepare_image(buffer.getvalue())
+    assert str(caught.value) == (
+        "The image is a GIF of 6400×6400 px (41 megapixels), which this app can only decode "
+        "in full; it opens such pictures up to 40 megapixels (JPEG and 8-bit PNG up to 100): "
+        "save it as JPEG or PNG, or resize it."
+    )
+
+
+def test_a_large_16_bit_png_is_refused_from_its_header_but_an_8_bit_one_is_opened():
+    header = struct.pack(">IIBBBBB", 7000, 7000, 16, 2, 0, 0, 0)
+    deep = png_of([(b"IHDR", header), (b"IDAT", zlib.compress(b"\0" * 16)), (b"IEND", b"")])
+    with pytest.raises(InputError, match=r"is a PNG of 7000×7000 px \(49 megapixels\), which"):
+        prepare_image(deep)
+    assert prepare_image(banded_png(7000, 7000)).width == 4096

@@ -21,7 +21,9 @@ Kling takes JPG/JPEG/PNG, at most 10 MB, each side at least 300 px, aspect ratio
   (`decode_gate`), so many people sending one each cost what one costs.
 - size: re-encoded output is JPEG quality 90; lower quality, then smaller sizes, are tried
   until it fits 10 MB.
-- safety: pictures above 100 megapixels are refused from their header, before decoding.
+- safety: pictures above 100 megapixels are refused from their header, before decoding;
+  so are pictures above 40 megapixels in a format that can only be decoded in full
+  (anything but JPEG and 8-bit PNG: Pillow holds a WebP of 81 MP in 1.3 GB).
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from avatar_core.errors import InputError
 from avatar_core.inputs.cache import PreparedCache, content_key
 from avatar_core.inputs.decode_gate import LARGE_PIXELS, one_large_decode
 from avatar_core.inputs.image_metadata import describe_dropped, png_exif, strip_jpeg, strip_png
-from avatar_core.inputs.png_bands import DamagedPNG, decode_png_reduced
+from avatar_core.inputs.png_bands import DamagedPNG, band_decodable, decode_png_reduced
 from avatar_core.inputs.sniff import sniff
 from avatar_core.inputs.sources import Source, read_source
 from avatar_core.units import MB, format_bytes, format_size
@@ -51,6 +53,7 @@ MIN_SIDE = 300
 MAX_RATIO = 2.5
 MAX_SIDE = 4096
 MAX_PIXELS = 100_000_000
+MAX_FULL_DECODE_PIXELS = 40_000_000  # formats decoded only in full (WebP: 15 bytes a pixel)
 SMALL_SIDE = 512  # below this a warning says the video will look soft
 JPEG_QUALITY = 90
 _QUALITY_STEPS = (90, 80, 70, 60)
@@ -270,6 +273,32 @@ def _looks_blank(img: Image.Image) -> bool:
 # --- the two paths ------------------------------------------------------------------------
 
 
+def _check_size(width: int, height: int, fmt: str, data: bytes, where: str) -> None:
+    """Refuse, from the header, what is too large to open or too small for Kling."""
+    megapixels = f"{width * height / 1e6:.0f} megapixels"
+    if width * height > MAX_PIXELS:
+        raise InputError(
+            f"The image{where} is {format_size(width, height)} px ({megapixels}); this app "
+            f"opens at most {MAX_PIXELS // 1_000_000} megapixels: resize it and try again.",
+            field="image",
+        )
+    reduced = fmt == "jpeg" or (fmt == "png" and band_decodable(data))
+    if width * height > MAX_FULL_DECODE_PIXELS and not reduced:
+        raise InputError(
+            f"The image{where} is a {fmt.upper()} of {format_size(width, height)} px "
+            f"({megapixels}), which this app can only decode in full; it opens such pictures "
+            f"up to {MAX_FULL_DECODE_PIXELS // 1_000_000} megapixels (JPEG and 8-bit PNG up to "
+            f"{MAX_PIXELS // 1_000_000}): save it as JPEG or PNG, or resize it.",
+            field="image",
+        )
+    if min(width, height) < MIN_SIDE:
+        raise InputError(
+            f"The image{where} is {format_size(width, height)} px; Kling needs each side to be "
+            f"at least {MIN_SIDE} px: use a larger picture.",
+            field="image",
+        )
+
+
 def _prepare(data: bytes, label: str) -> PreparedImage:
     img = _open(data, label)  # the header only: the size is known before any decoding
     with one_large_decode(img.width * img.height):
@@ -280,19 +309,7 @@ def _prepare_opened(img: Image.Image, data: bytes, label: str) -> PreparedImage:
     where = f" {label}" if label else ""
     fmt = _FORMAT_NAMES.get(img.format or "", (img.format or "unknown").lower())
     width, height = img.size
-    if width * height > MAX_PIXELS:
-        raise InputError(
-            f"The image{where} is {format_size(width, height)} px "
-            f"({width * height / 1e6:.0f} megapixels); this app opens at most "
-            f"{MAX_PIXELS // 1_000_000} megapixels: resize it and try again.",
-            field="image",
-        )
-    if min(width, height) < MIN_SIDE:
-        raise InputError(
-            f"The image{where} is {format_size(width, height)} px; Kling needs each side to be "
-            f"at least {MIN_SIDE} px: use a larger picture.",
-            field="image",
-        )
+    _check_size(width, height, fmt, data, where)
     exif = _exif(img, data, fmt)
     orientation = _orientation(exif)
     upright = (height, width) if orientation >= 5 else (width, height)

@@ -138,6 +138,15 @@ def _reducible(band: Image.Image) -> Image.Image:
     return band
 
 
+def band_decodable(data: bytes) -> bool:
+    """Whether this PNG is one that band decoding takes (8-bit, not interlaced, a still);
+    a broken one counts too: band decoding reports the damage."""
+    try:
+        return _header(data) is not None
+    except DamagedPNG:
+        return True
+
+
 def reduce_factor(size: tuple[int, int], wanted: tuple[int, int]) -> int:
     """The largest whole factor that keeps both sides at least `wanted`."""
     return max(1, min(size[0] // max(1, wanted[0]), size[1] // max(1, wanted[1])))
