@@ -15,9 +15,10 @@ import zlib
 import pytest
 from media import exif_block, make_image
 from PIL import Image, ImageChops, ImageStat
+from reliability import check_section, table
 
 from avatar_core.errors import InputError
-from avatar_core.inputs.decode_gate import GATE, LARGE_PIXELS
+from avatar_core.inputs.decode_gate import GATE
 from avatar_core.inputs.image import prepare_image
 from avatar_core.inputs.png_bands import DamagedPNG, decode_png_reduced, reduce_factor
 
@@ -218,80 +219,124 @@ def test_broken_image_data_is_damage():
 LARGE = (8200, 4100)  # 33.6 megapixels: over LARGE_PIXELS, and reduced by 2 while decoded
 
 
-def test_a_large_png_is_prepared_to_the_rules_with_the_pixels_of_a_full_decode():
-    assert LARGE[0] * LARGE[1] > LARGE_PIXELS
-    data = banded_png(*LARGE)
-    prepared = prepare_image(data)
+def _cut_in_half(data: bytes) -> bytes:
+    parts = chunks_of(data)
+    return png_of([parts[0], (b"IDAT", parts[1][1][: len(parts[1][1]) // 2]), (b"IEND", b"")])
+
+
+def _orientation_after_pixels(data: bytes) -> bytes:
+    """Orientation 6 in an eXIf chunk after the pixel data (where Pillow, to find it,
+    would decode the whole picture)."""
+    parts = chunks_of(data)
+    exif = exif_block(orientation=6, camera=False).tobytes()
+    return png_of([*parts[:-1], (b"eXIf", exif), parts[-1]])
+
+
+def _gif(width: int, height: int) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("P", (width, height), 3).save(buffer, "GIF")
+    return buffer.getvalue()
+
+
+def _deep_png(width: int, height: int) -> bytes:
+    """A 16-bit PNG header claiming width×height (refused before any decoding)."""
+    header = struct.pack(">IIBBBBB", width, height, 16, 2, 0, 0, 0)
+    return png_of([(b"IHDR", header), (b"IDAT", zlib.compress(b"\0" * 16)), (b"IEND", b"")])
+
+
+LARGE_CASES = {
+    "8-bit PNG, 8200×4100 (34 MP), a few hundred KB": lambda: banded_png(*LARGE),
+    "the same, orientation 6 in EXIF after the pixel data": lambda: _orientation_after_pixels(
+        banded_png(*LARGE)
+    ),
+    "the same, cut in the middle of its pixel data": lambda: _cut_in_half(banded_png(*LARGE)),
+    "8-bit PNG, 7000×7000 (49 MP)": lambda: banded_png(7000, 7000),
+    "16-bit PNG claiming 7000×7000": lambda: _deep_png(7000, 7000),
+    "GIF, 6400×6400 (41 MP)": lambda: _gif(6400, 6400),
+}
+
+
+@pytest.fixture(scope="module")
+def large_seen() -> dict[str, object]:
+    """Each large case prepared (a PreparedImage or the InputError), and three different
+    large PNGs prepared at once from three threads while a small one is prepared too."""
+    seen: dict[str, object] = {}
+    for name, make in LARGE_CASES.items():
+        try:
+            seen[name] = prepare_image(make())
+        except InputError as error:
+            seen[name] = error
+    pictures = [banded_png(*LARGE, seed=seed) for seed in range(1, 4)]
+    turns, results = GATE.turns, []
+    threads = [
+        threading.Thread(target=lambda data=data: results.append(prepare_image(data)))
+        for data in pictures
+    ]
+    for thread in threads:
+        thread.start()
+    prepare_image(saved_png(make_image(600, 600)))  # a small picture takes no turn
+    for thread in threads:
+        thread.join()
+    seen["at once"] = (len(results), GATE.turns - turns, GATE.most_at_once)
+    return seen
+
+
+def test_a_large_png_is_prepared_to_the_rules_with_the_pixels_of_a_full_decode(large_seen):
+    prepared = large_seen["8-bit PNG, 8200×4100 (34 MP), a few hundred KB"]
     assert (prepared.width, prepared.height) == (4096, 2048)
     assert prepared.changes[:2] == (
         "Converted from PNG to JPEG.",
         "Downscaled from 8200×4100 to 4096×2048 (longest side at most 4096 px).",
     )
     sent = Image.open(io.BytesIO(prepared.data)).convert("RGB")
-    reference = Image.open(io.BytesIO(data)).resize(sent.size, Image.Resampling.BICUBIC)
+    reference = Image.open(io.BytesIO(banded_png(*LARGE))).resize(sent.size, Image.BICUBIC)
     assert sum(ImageStat.Stat(ImageChops.difference(sent, reference)).mean) / 3 < 2.0
 
 
-def test_a_large_png_with_its_orientation_after_the_pixels_is_turned_upright():
-    """Pillow decodes a whole PNG to look for EXIF after its pixel data; it is read from
-    the chunks instead, and still obeyed."""
-    parts = chunks_of(banded_png(*LARGE))
-    exif = exif_block(orientation=6, camera=False).tobytes()
-    with_exif = png_of([*parts[:-1], (b"eXIf", exif), parts[-1]])  # after IDAT
-    prepared = prepare_image(with_exif)
+def test_a_large_png_with_its_orientation_after_the_pixels_is_turned_upright(large_seen):
+    prepared = large_seen["the same, orientation 6 in EXIF after the pixel data"]
     assert (prepared.width, prepared.height) == (2048, 4096)
     assert "Turned upright as the photo's orientation tag says." in prepared.changes
 
 
-def test_a_large_png_cut_short_gets_the_sentence_of_any_damaged_png():
-    data = banded_png(*LARGE)
-    parts = chunks_of(data)
-    cut = png_of([parts[0], (b"IDAT", parts[1][1][: len(parts[1][1]) // 2]), (b"IEND", b"")])
-    with pytest.raises(InputError) as caught:
-        prepare_image(cut)
-    assert str(caught.value) == (
+def test_a_large_png_cut_short_gets_the_sentence_of_any_damaged_png(large_seen):
+    assert str(large_seen["the same, cut in the middle of its pixel data"]) == (
         "The image is truncated or damaged (its PNG data could not be decoded); export or "
         "download it again."
     )
 
 
-def test_large_pictures_are_decoded_one_at_a_time():
-    pictures = [banded_png(*LARGE, seed=seed) for seed in range(3)]
-    turns, small = GATE.turns, make_image(600, 600)
-    results: list[object] = []
-
-    def prepare(data: bytes) -> None:
-        results.append(prepare_image(data))
-
-    threads = [threading.Thread(target=prepare, args=(data,)) for data in pictures]
-    for thread in threads:
-        thread.start()
-    prepare_image(saved_png(small))  # a small picture takes no turn
-    for thread in threads:
-        thread.join()
-    assert len(results) == 3
-    assert GATE.turns == turns + 3
-    assert GATE.most_at_once == 1
+def test_large_pictures_are_decoded_one_at_a_time(large_seen):
+    assert large_seen["at once"] == (3, 3, 1)  # 3 prepared, 3 turns taken, never 2 at once
 
 
-# --- pictures that can only be decoded in full ----------------------------------------------
-
-
-def test_a_large_gif_is_refused_from_its_header_since_it_can_only_be_decoded_in_full():
-    buffer = io.BytesIO()
-    Image.new("P", (6400, 6400), 3).save(buffer, "GIF")  # 41 MP in a few kilobytes
-    with pytest.raises(InputError) as caught:
-        prepare_image(buffer.getvalue())
-    assert str(caught.value) == (
+def test_what_can_only_be_decoded_in_full_is_refused_over_40_mp_from_the_header(large_seen):
+    assert str(large_seen["GIF, 6400×6400 (41 MP)"]) == (
         "The image is a GIF of 6400×6400 px (41 megapixels), which this app can only decode "
         "in full; it opens such pictures up to 40 megapixels (JPEG and 8-bit PNG up to 100): "
         "save it as JPEG or PNG, or resize it."
     )
+    deep = str(large_seen["16-bit PNG claiming 7000×7000"])
+    assert "is a PNG of 7000×7000 px (49 megapixels), which this app can only" in deep
+    assert large_seen["8-bit PNG, 7000×7000 (49 MP)"].width == 4096
 
 
-def test_a_large_16_bit_png_is_refused_from_its_header_but_an_8_bit_one_is_opened():
-    header = struct.pack(">IIBBBBB", 7000, 7000, 16, 2, 0, 0, 0)
-    deep = png_of([(b"IHDR", header), (b"IDAT", zlib.compress(b"\0" * 16)), (b"IEND", b"")])
-    with pytest.raises(InputError, match=r"is a PNG of 7000×7000 px \(49 megapixels\), which"):
-        prepare_image(deep)
-    assert prepare_image(banded_png(7000, 7000)).width == 4096
+def test_the_large_pictures_section_is_current(large_seen):
+    rows = []
+    for name in LARGE_CASES:
+        outcome = large_seen[name]
+        if isinstance(outcome, InputError):
+            rows.append((name, "refused (exit 2)", str(outcome)))
+        else:
+            rows.append((name, "prepared: " + outcome.summary(), " ".join(outcome.changes)))
+    done, turns, most = large_seen["at once"]
+    rows.append(
+        ("three different 34 MP PNGs from three threads at once, a small one meanwhile",
+         f"{done} prepared, {turns} turns taken", f"most large decodes at once: {most}")
+    )  # fmt: skip
+    body = (
+        "Pictures made by `tests/test_large_images.py`, prepared as the app and the command "
+        "line prepare them. What this saves in memory is measured by `bench/bench_memory.py`."
+        "\n\n" + table(("picture", "outcome", "what the person reads"), rows)
+    )
+    check_section("large-pictures", body)

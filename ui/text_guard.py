@@ -13,9 +13,15 @@ from __future__ import annotations
 from typing import Any
 
 import gradio as gr
+from gradio.exceptions import InvalidPathError
 
 from avatar_core.inputs.text import malformed_text_sentence, text_problem
 from ui.texts import EN
+
+NOT_UPLOADED = (
+    "A file given to this app must be uploaded to it first (POST /gradio_api/upload); "
+    "a path on the server is not accepted."
+)
 
 
 def first_problem(value: Any) -> str | None:
@@ -65,8 +71,9 @@ def malformed_input(inputs: list[Any], components: list[Any], event_data: Any) -
 class GuardedBlocks(gr.Blocks):
     """`gr.Blocks` whose every event refuses malformed text first (see the module).
 
-    Gradio's own refusals (a value outside a list of choices) are expected answers to a
-    caller too: they reach it without a traceback on the console.
+    Gradio's own refusals (a value outside a list of choices, a file path that was not
+    uploaded) are expected answers to a caller too: they reach it without a traceback on
+    the console, the path refused in one sentence that does not depend on what it names.
     """
 
     async def process_api(self, block_fn: Any, inputs: list[Any], *args: Any, **kwargs: Any):
@@ -80,3 +87,5 @@ class GuardedBlocks(gr.Blocks):
         except gr.Error as refusal:
             refusal.print_exception = False
             raise
+        except InvalidPathError:
+            raise gr.Error(NOT_UPLOADED, print_exception=False) from None
