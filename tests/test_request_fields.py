@@ -1,5 +1,6 @@
 """Prompt, mode and voice choice: tidy what can be tidied, refuse with a sentence otherwise.
-Also: every problem of a request is reported at once."""
+Also: every problem of a request is reported at once, and malformed text (control
+characters, NUL, lone surrogates) is refused in every field."""
 
 from __future__ import annotations
 
@@ -12,9 +13,12 @@ from avatar_core.inputs.fields import (
     MAX_PROMPT_CHARS,
     check_audio_choice,
     check_mode,
+    check_task_id,
     clean_prompt,
 )
 from avatar_core.inputs.preparation import InputPreparer
+from avatar_core.inputs.text import shown, text_problem
+from avatar_core.provider.speech import check_speech_request
 
 prepare_inputs = InputPreparer().prepare
 
@@ -143,3 +147,40 @@ def test_a_tts_audio_id_needs_no_file():
     assert inputs.audio is None and inputs.audio_id == "8787"
     assert inputs.prompt == DEFAULT_PROMPT
     assert any("audio_id 8787" in line for line in inputs.report_lines())
+
+
+# --- malformed text in the other fields -------------------------------------------------
+
+
+def test_the_mode_audio_id_and_task_id_refuse_malformed_text_without_echoing_it():
+    with pytest.raises(InputError) as caught:
+        check_mode("st\x00d")
+    assert str(caught.value) == (
+        "The mode holds a NUL character (U+0000) at character 3; it may hold only printable "
+        "text: type or paste it again."
+    )
+    with pytest.raises(InputError, match=r"audio_id holds a lone surrogate \(U\+D800\)"):
+        check_audio_choice(False, "87\ud80087")
+    with pytest.raises(InputError, match=r"task id holds a control character \(U\+000A\)"):
+        check_task_id(" 8787\n99 ")
+    assert check_task_id("  877505391037279506 \n") == "877505391037279506"
+
+
+def test_every_malformed_speech_field_is_named_at_once():
+    with pytest.raises(InputError) as caught:
+        check_speech_request("Hello\x00", "genshin\x1b", "e\ud800n", 1.0)
+    assert [problem.split(" holds")[0] for problem in caught.value.problems] == [
+        "The speech text",
+        "The voice id",
+        "The speech language",
+    ]
+    assert check_speech_request("Hello\nthere\t!", "genshin_vindi2", "en", 1.0)[0] == (
+        "Hello there !"
+    )
+
+
+def test_text_is_shown_in_sentences_with_what_cannot_be_printed_escaped():
+    assert shown("photo\udcff\x07.jpg") == "photo\\udcff\\x07.jpg"
+    assert shown("x" * 100, limit=5) == "xxxxx"
+    assert text_problem("Smile 😊 and\twave\n", multiline=True) is None
+    assert text_problem("tab\there") == "a control character (U+0009) at character 4"
