@@ -18,6 +18,8 @@ MODULES = (
     "test_fault_matrix.py",
     "test_crash_safety.py",
     "test_hostile_inputs.py",
+    "test_large_images.py",
+    "test_public_inputs.py",
     "test_secrets.py",
 )
 

@@ -231,6 +231,34 @@ def test_a_too_short_clip_and_a_too_small_photo_are_explained_before_anything_is
     assert sim.stats.creates == creates
 
 
+def test_server_paths_in_the_url_boxes_get_one_sentence_and_nothing_is_read(page, sim):
+    """Whatever a path names (a file, nothing, a folder, a device), the answer is the same:
+    the page says nothing about the server's files, and nothing is sent."""
+    boxes = [("portrait_url", "portrait_verdict", "image"), ("voice_url", "voice_verdict", "audio")]
+    creates = sim.stats.creates
+    page.locator("#voice_source").get_by_text("Audio URL").click()
+    for box, verdict_id, what in boxes:
+        typed = page.locator(f"#{box}").get_by_role("textbox")
+        verdict = page.locator(f"#{verdict_id}")
+        for path in ("/etc/passwd", "/nonexistent", "/root", "/dev/zero"):
+            typed.fill(path)
+            typed.press("Enter")
+            expect(verdict).to_have_text(
+                f"❌ The {what} link is not a web address: paste a link that starts with https://."
+            )
+            typed.fill("")
+            typed.press("Enter")
+            expect(verdict).to_have_text("")  # so that the next path's answer is its own
+    for box, _, _ in boxes:
+        page.locator(f"#{box}").get_by_role("textbox").fill("/dev/zero")
+    page.locator("#generate").click()
+    expect(page.locator("#status")).to_contain_text(
+        "The image link is not a web address: paste a link that starts with https://."
+    )
+    expect(page.locator("#status")).to_contain_text("The audio link is not a web address")
+    assert sim.stats.creates == creates
+
+
 @pytest.mark.skipif(not detector_available(), reason="dlib-bin (the face check) is not installed")
 def test_a_photo_without_a_face_is_accepted_with_a_warning(page, faceless_photo, portrait_path):
     verdict = page.locator("#portrait_verdict")

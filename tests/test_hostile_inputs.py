@@ -9,6 +9,7 @@ to is the "hostile inputs" section of RELIABILITY.md.
 from __future__ import annotations
 
 import io
+import os
 import re
 import subprocess
 import sys
@@ -39,7 +40,7 @@ from reliability import check_section, normalize, table
 
 from avatar_core.errors import InputError
 from avatar_core.inputs.audio import PreparedAudio, prepare_audio
-from avatar_core.inputs.fields import DEFAULT_PROMPT, MAX_PROMPT_CHARS, clean_prompt
+from avatar_core.inputs.fields import MAX_PROMPT_CHARS, clean_prompt
 from avatar_core.inputs.image import PreparedImage, prepare_image, ratio_ok
 from avatar_core.simulator import Simulator
 from conftest import FakeTime
@@ -243,12 +244,21 @@ def test_mutated_recordings_are_prepared_or_refused(data):
 
 
 @settings(FUZZ, max_examples=300)
-@given(st.text(max_size=3000) | st.text(alphabet=st.characters(max_codepoint=0x20), max_size=500))
-def test_any_prompt_is_cleaned_or_refused_with_its_length(text):
+@given(
+    st.text(max_size=3000)
+    | st.text(alphabet=st.characters(max_codepoint=0x20), max_size=500)
+    | st.text(alphabet=st.characters(codec=None, categories=["Cc", "Cs", "Lu"]), max_size=50)
+)
+def test_any_prompt_is_cleaned_or_refused_in_one_sentence(text):
     try:
         cleaned = clean_prompt(text)
     except InputError as error:
-        assert re.search(r"The prompt has \d+ characters; Kling takes at most 2500", str(error))
+        assert_one_sentence(str(error))
+        assert re.search(
+            r"The prompt has \d+ characters; Kling takes at most 2500|The prompt holds a "
+            r"(NUL character|control character|lone surrogate) \(U\+[0-9A-F]{4}\) at character",
+            str(error),
+        ), str(error)
         return
     assert 0 < len(cleaned) <= MAX_PROMPT_CHARS
     assert not any(ord(c) < 32 and c not in "\n\t" for c in cleaned)
@@ -298,11 +308,19 @@ def test_a_huge_file_is_refused_from_its_size_without_being_read(tmp_path, what,
     assert traced < 20 * MB  # had it been read, a gigabyte would have passed through memory
 
 
-def test_an_endless_device_is_read_only_up_to_the_cap():
-    with pytest.raises(InputError) as caught:
-        prepare_image("/dev/zero")
-    message = str(caught.value)
-    assert "more than 50 MB" in message and "the most this app reads is 50 MB" in message
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [("zero", "a device"), ("fifo", "a named pipe (FIFO)"), ("folder", "a folder")],
+)
+def test_what_is_not_a_regular_file_is_refused_without_being_read(tmp_path, name, kind):
+    """A device, a named pipe nobody writes to (reading it would wait for ever: the fresh
+    process would time out) and a folder, each refused from its metadata."""
+    target = {"zero": Path("/dev/zero"), "fifo": tmp_path / "voice.fifo", "folder": tmp_path}[name]
+    if name == "fifo":
+        os.mkfifo(target)
+    sentence, traced, _ = _measured("image", target)
+    assert sentence == (f"The image '{target.name}' is {kind}, not a regular file; choose a file.")
+    assert traced < 20 * MB  # /dev/zero was read up to the 50 MB cap before
 
 
 def test_a_tiny_file_that_decodes_to_gigabytes_is_measured_in_bounded_memory(tmp_path):
@@ -333,11 +351,22 @@ def test_a_100000_character_prompt_is_refused_by_the_cli_before_anything_is_sent
     assert jobs_of(tmp_path / "data") == []
 
 
-def test_control_characters_in_a_prompt_never_reach_the_provider_or_the_journal():
-    hostile = "\x1b[2J\x1b[31mSmile\x07\x00 and\u200b\r\nwave\x7f\x9b"
-    cleaned = clean_prompt(hostile)
-    assert cleaned == "[2J[31mSmile and\u200b\nwave"
-    assert clean_prompt("\x00\x01\x02\x1b\x7f" * 1000) == DEFAULT_PROMPT
+def test_control_characters_in_a_prompt_never_reach_the_provider_or_the_journal(
+    tmp_path, portrait_path, speech_path
+):
+    env = cli_env("http://127.0.0.1:9", tmp_path / "data")  # nothing listens: nothing is sent
+    done = run_cli(
+        "generate", "--image", str(portrait_path), "--audio", str(speech_path),
+        "--prompt", "\x1b[2J\x1b[31mSmile\x07 and\u200b\r\nwave\x7f", env=env,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert_no_traceback(done.stderr)
+    assert done.stderr.strip().splitlines()[-1] == (
+        "The prompt holds a control character (U+001B) at character 1; it may hold only "
+        "printable text, line breaks and tabs: type or paste it again."
+    )
+    assert jobs_of(tmp_path / "data") == []
+    assert clean_prompt("Smile\u200b and\r\nwave\t") == "Smile\u200b and\nwave"
 
 
 # --- the command line shows sentences, never Python's own complaints ------------------------
@@ -407,7 +436,9 @@ def test_hostile_prompts_through_the_app(app, portrait_path, speech_path):
         generate(client, portrait_path, speech_path, prompt="x" * 100_000)
     assert sim.stats.count("create") == 0
     hostile = "\x1b[31mSmile\x07\x00 and\r\nwave\x7f"
-    video = generate(client, portrait_path, speech_path, prompt=hostile)
-    assert Path(video).is_file()
+    with pytest.raises(AppError, match=r"holds a control character \(U\+001B\) at character 1"):
+        generate(client, portrait_path, speech_path, prompt=hostile)
+    assert sim.stats.count("create") == 0
+    video = generate(client, portrait_path, speech_path, prompt="Smile\tand\r\nwave")
     [job] = [j for j in running.studio.journal.recent(10) if j.task_id == Path(video).stem]
-    assert job.prompt == "[31mSmile and\nwave"  # what was sent: no control character left
+    assert job.prompt == "Smile and\nwave"  # tidied: tabs and line breaks are text

@@ -334,6 +334,23 @@ def test_missing_files_and_folders_are_explained(tmp_path):
         prepare_image(empty)
 
 
+def test_odd_file_names_are_read_and_a_nul_in_a_path_is_one_sentence(tmp_path):
+    """A name that is not UTF-8 (Python holds its bytes as lone surrogates) is a file like
+    any other, shown escaped; a NUL cannot be in a path."""
+    odd = tmp_path / "caf\udce9 \x07.png"
+    odd.write_bytes(image_bytes(320, 320))
+    assert prepare_image(odd).width == 320
+    with pytest.raises(InputError) as caught:
+        prepare_image(str(odd) + ".missing")
+    assert "'caf\\udce9 \\x07.png.missing' was not found" in str(caught.value)
+    with pytest.raises(InputError) as caught:
+        prepare_image(str(tmp_path / "a\x00b.png"))
+    assert str(caught.value) == (
+        "The image path holds a NUL character (U+0000), which no file path can hold; check "
+        "the path."
+    )
+
+
 def test_an_input_over_50_mb_is_refused_before_reading(tmp_path):
     big = tmp_path / "big.png"
     with big.open("wb") as handle:

@@ -1,5 +1,6 @@
 """Prompt, mode and voice choice: tidy what can be tidied, refuse with a sentence otherwise.
-Also: every problem of a request is reported at once."""
+Also: every problem of a request is reported at once, and malformed text (control
+characters, NUL, lone surrogates) is refused in every field."""
 
 from __future__ import annotations
 
@@ -12,23 +13,45 @@ from avatar_core.inputs.fields import (
     MAX_PROMPT_CHARS,
     check_audio_choice,
     check_mode,
+    check_task_id,
     clean_prompt,
 )
 from avatar_core.inputs.preparation import InputPreparer
+from avatar_core.inputs.text import shown, text_problem
+from avatar_core.provider.speech import check_speech_request
 
 prepare_inputs = InputPreparer().prepare
 
 # --- prompt -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("empty", [None, "", "   ", "\n\t\n", "\x00\x07\x1b"])
+@pytest.mark.parametrize("empty", [None, "", "   ", "\n\t\n", "\r\n\r"])
 def test_an_empty_prompt_becomes_the_default(empty):
     assert clean_prompt(empty) == DEFAULT_PROMPT
 
 
-def test_control_characters_go_but_newlines_and_words_stay():
-    cleaned = clean_prompt("Smile\x00 and\x1b[31m wave.\r\nThen nod.\x7f")
-    assert cleaned == "Smile and[31m wave.\nThen nod."
+def test_newlines_and_tabs_stay_in_a_prompt():
+    assert clean_prompt("Smile\tand wave.\r\nThen nod.") == "Smile and wave.\nThen nod."
+
+
+@pytest.mark.parametrize(
+    ("prompt", "found"),
+    [
+        ("Smile\x00 and wave.", "a NUL character (U+0000) at character 6"),
+        ("Smile and\x1b[31m wave.", "a control character (U+001B) at character 10"),
+        ("Then nod.\x7f", "a control character (U+007F) at character 10"),
+        ("\x9bnod", "a control character (U+009B) at character 1"),
+        ("Smile \ud800", "a lone surrogate (U+D800) at character 7"),
+    ],
+)
+def test_control_characters_nul_and_lone_surrogates_are_refused_in_one_sentence(prompt, found):
+    with pytest.raises(InputError) as caught:
+        clean_prompt(prompt)
+    assert str(caught.value) == (
+        f"The prompt holds {found}; it may hold only printable text, line breaks and tabs: "
+        "type or paste it again."
+    )
+    assert caught.value.field == "prompt"
 
 
 def test_runaway_whitespace_is_collapsed():
@@ -124,3 +147,40 @@ def test_a_tts_audio_id_needs_no_file():
     assert inputs.audio is None and inputs.audio_id == "8787"
     assert inputs.prompt == DEFAULT_PROMPT
     assert any("audio_id 8787" in line for line in inputs.report_lines())
+
+
+# --- malformed text in the other fields -------------------------------------------------
+
+
+def test_the_mode_audio_id_and_task_id_refuse_malformed_text_without_echoing_it():
+    with pytest.raises(InputError) as caught:
+        check_mode("st\x00d")
+    assert str(caught.value) == (
+        "The mode holds a NUL character (U+0000) at character 3; it may hold only printable "
+        "text: type or paste it again."
+    )
+    with pytest.raises(InputError, match=r"audio_id holds a lone surrogate \(U\+D800\)"):
+        check_audio_choice(False, "87\ud80087")
+    with pytest.raises(InputError, match=r"task id holds a control character \(U\+000A\)"):
+        check_task_id(" 8787\n99 ")
+    assert check_task_id("  877505391037279506 \n") == "877505391037279506"
+
+
+def test_every_malformed_speech_field_is_named_at_once():
+    with pytest.raises(InputError) as caught:
+        check_speech_request("Hello\x00", "genshin\x1b", "e\ud800n", 1.0)
+    assert [problem.split(" holds")[0] for problem in caught.value.problems] == [
+        "The speech text",
+        "The voice id",
+        "The speech language",
+    ]
+    assert check_speech_request("Hello\nthere\t!", "genshin_vindi2", "en", 1.0)[0] == (
+        "Hello there !"
+    )
+
+
+def test_text_is_shown_in_sentences_with_what_cannot_be_printed_escaped():
+    assert shown("photo\udcff\x07.jpg") == "photo\\udcff\\x07.jpg"
+    assert shown("x" * 100, limit=5) == "xxxxx"
+    assert text_problem("Smile 😊 and\twave\n", multiline=True) is None
+    assert text_problem("tab\there") == "a control character (U+0009) at character 4"

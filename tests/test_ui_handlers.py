@@ -170,7 +170,7 @@ def test_the_voice_source_radio_has_stable_values_and_translated_labels(sessions
 
 def test_only_the_chosen_sources_boxes_count():
     boxes = ("voice.mp3", " https://example.org/v.mp3 ", " audio-1 ", " task-9 ")
-    assert h.voice_choice("file", *boxes) == ("voice.mp3", None, None)
+    assert h.voice_choice("file", *boxes) == (Path("voice.mp3"), None, None)  # a received file
     assert h.voice_choice("url", *boxes) == ("https://example.org/v.mp3", None, None)
     for spoken in ("tts", "audio_id"):
         assert h.voice_choice(spoken, *boxes) == (None, "audio-1", "task-9")

@@ -22,6 +22,7 @@ from media import PORTRAIT
 from avatar_core.errors import InputError, UnsafeURLError
 from avatar_core.inputs import url_fetch
 from avatar_core.inputs.image import prepare_image
+from avatar_core.inputs.preparation import InputPreparer
 from avatar_core.inputs.url_fetch import blocked_reason, fetch_url, redact_url, resolve_host
 
 BODY = PORTRAIT.read_bytes()
@@ -124,6 +125,27 @@ def fake_dns(monkeypatch, answers: dict[str, list[str]]) -> dict[str, int]:
 
 def test_a_local_file_is_fetched_when_private_addresses_are_allowed(server):
     assert fetch_url(f"{base_of(server)}/portrait.jpg", max_bytes=10**6, allow_private=True) == BODY
+
+
+@pytest.mark.parametrize("scheme", ["http", " HTTP"])
+def test_where_strangers_type_only_web_addresses_are_taken_and_files_received_are_read(
+    server, tmp_path, scheme
+):
+    """The app's preparer (web_only): text is a web address or nothing; a file the app
+    received itself comes as a Path and is read."""
+    web_only = InputPreparer(web_only=True, allow_private_urls=True)
+    link = scheme + base_of(server).removeprefix("http") + "/portrait.jpg"
+    assert web_only.image(link).width == 512
+    received = tmp_path / "upload.jpg"
+    received.write_bytes(BODY)
+    assert web_only.image(received).width == 512
+    for typed in (str(received), "/etc/passwd", "file:///etc/passwd", "portrait.jpg"):
+        with pytest.raises(InputError) as caught:
+            web_only.image(typed)
+        assert str(caught.value) == (
+            "The image link is not a web address: paste a link that starts with https://."
+        )
+    assert InputPreparer().image(str(received)).width == 512  # the command line's preparer
 
 
 def test_loopback_is_refused_by_default_and_nothing_is_requested(server):

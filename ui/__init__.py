@@ -2,7 +2,8 @@
 
 layout: the page's components; wiring: their events; handlers: what the events do;
 formatting: what the page shows; sessions: a pasted key's studio; texts: every word, in
-English and Chinese; assets: style and script.
+English and Chinese; assets: style and script; text_guard: malformed text refused on
+every event.
 """
 
 from __future__ import annotations
@@ -18,15 +19,21 @@ from avatar_core.jobs.studio import Studio
 from ui.assets import page_options
 from ui.layout import build_page
 from ui.sessions import Sessions
+from ui.text_guard import GuardedBlocks
 from ui.wiring import wire
 
 __all__ = ["build_app", "page_options"]
 
 
 def build_app(studio: Studio) -> gr.Blocks:
-    """The whole UI around one studio (tests pass one pointed at their simulator)."""
+    """The whole UI around one studio (tests pass one pointed at their simulator).
+
+    Strangers type into its URL boxes, so the studio's preparer takes web addresses only
+    from then on (uploads reach it as files, never as typed text).
+    """
+    studio.inputs.web_only = True
     sessions = Sessions(studio)
-    with gr.Blocks(title="Talking Avatar Studio") as app:
+    with GuardedBlocks(title="Talking Avatar Studio") as app:
         page = build_page(sessions)
         wire(app, page, sessions)
     return app

@@ -38,9 +38,10 @@ Update = Any  # a component's new value, gr.update(...) or gr.skip()
 StreamUpdate = tuple[str, Any, str]  # (status, video, details)
 
 
-def _source(path: str | None, url: str | None) -> str | None:
-    """An uploaded file's path, else the typed URL, else None."""
-    return path or (url or "").strip() or None
+def _source(path: str | None, url: str | None) -> Path | str | None:
+    """An uploaded file (as a `Path`: a file the app received), else the typed URL (text:
+    the core takes web addresses only from it), else None."""
+    return Path(path) if path else (url or "").strip() or None
 
 
 # --- checking inputs as they are added ---------------------------------------------------
@@ -149,12 +150,12 @@ def voice_choice(
     audio_url: str | None,
     audio_id: str | None,
     prior_task_id: str | None,
-) -> tuple[str | None, str | None, str | None]:
+) -> tuple[Path | str | None, str | None, str | None]:
     """(audio, audio id, prior task id) for the chosen source; the other boxes are ignored."""
     if voice_source == "file":
-        return audio_path or None, None, None
+        return _source(audio_path, None), None, None
     if voice_source == "url":
-        return (audio_url or "").strip() or None, None, None
+        return _source(None, audio_url), None, None
     return None, (audio_id or "").strip() or None, (prior_task_id or "").strip() or None
 
 
@@ -229,7 +230,9 @@ async def api_generate(
     """`/generate`: the finished video's path; errors reach the caller as their sentence."""
     if not image_path or not audio_path:
         raise _error("Both a portrait image and a voice recording are needed.")
-    events = sessions.studio_for(key).generate(image_path, audio_path, prompt=prompt, mode=mode)
+    events = sessions.studio_for(key).generate(
+        Path(image_path), Path(audio_path), prompt=prompt, mode=mode
+    )
     try:
         done = await final_progress(events)
     except AvatarError as error:

@@ -20,7 +20,7 @@ from typing import TextIO
 from avatar_core.cli.codes import EXIT_FAILED, EXIT_OK
 from avatar_core.config import Settings
 from avatar_core.demo import DEMO_NOTICE
-from avatar_core.inputs.fields import MODES
+from avatar_core.inputs.fields import MODES, check_task_id
 from avatar_core.jobs.events import Done, Failed, Progress, Submitting, Unclear
 from avatar_core.jobs.studio import DEFAULT_DEADLINE_S, Studio, open_studio
 from avatar_core.provider.voices import DEFAULT_VOICE, voice_language
@@ -139,15 +139,16 @@ def run_generate(
 
 
 def run_status(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+    task_id = check_task_id(args.task_id)  # before anything: it goes into the request's path
     studio = _studio(err)
 
     def follow() -> AsyncIterator[Progress]:
-        return studio.follow(args.task_id, deadline_s=args.timeout)
+        return studio.follow(task_id, deadline_s=args.timeout)
 
     if args.wait:
         return _deliver(_run(studio, follow, err), args.out, out)
     try:
-        task = studio.client.get_task(args.task_id)
+        task = studio.client.get_task(task_id)
     except BaseException:
         studio.close()
         raise

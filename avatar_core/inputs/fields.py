@@ -1,11 +1,11 @@
-"""The small fields of a create request: prompt, mode, and the choice of voice source."""
+"""The small fields of a create request: prompt, mode, the choice of voice source, task ids."""
 
 from __future__ import annotations
 
 import re
-import unicodedata
 
 from avatar_core.errors import InputError
+from avatar_core.inputs.text import check_text
 
 DEFAULT_PROMPT = "The person speaks naturally to the camera with subtle, friendly expressions."
 MAX_PROMPT_CHARS = 2500
@@ -16,17 +16,23 @@ _SPACES = re.compile(r"[^\S\n]+")  # whitespace runs other than newlines
 _BLANK_LINES = re.compile(r"\n{3,}")
 
 
+def check_task_id(task_id: str | None) -> str:
+    """A task id (or one of this app's job ids) as typed, without surrounding spaces;
+    InputError when it holds a control character, NUL or lone surrogate (it goes into the
+    provider's URLs and the journal's queries)."""
+    return check_text((task_id or "").strip(), what="task id", field="task_id")
+
+
 def clean_prompt(prompt: str | None) -> str:
     """The prompt as it will be sent: tidy, never empty, at most 2500 characters.
 
-    Control characters go (except newline and tab), runs of spaces become one space, more
-    than one blank line becomes one, and an empty prompt becomes DEFAULT_PROMPT (CometAPI
-    refuses requests without one).
+    A control character other than a line break or a tab (an escape sequence, NUL, a lone
+    surrogate) is refused in one sentence; runs of spaces become one space, more than one
+    blank line becomes one, and an empty prompt becomes DEFAULT_PROMPT (CometAPI refuses
+    requests without one).
     """
-    text = (prompt or "").replace("\r\n", "\n").replace("\r", "\n")
-    text = "".join(
-        char for char in text if char in "\n\t" or unicodedata.category(char) not in ("Cc", "Cs")
-    )
+    text = check_text(prompt or "", what="prompt", field="prompt", multiline=True)
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
     text = _SPACES.sub(" ", text)
     text = "\n".join(line.strip() for line in text.split("\n"))
     text = _BLANK_LINES.sub("\n\n", text).strip()
@@ -43,6 +49,7 @@ def clean_prompt(prompt: str | None) -> str:
 
 def check_mode(mode: str | None) -> str:
     """`std` or `pro` (case and spaces forgiven); empty means `std`."""
+    check_text(mode or "", what="mode", field="mode")
     cleaned = (mode or "").strip().lower() or MODES[0]
     if cleaned not in MODES:
         shown = (mode or "").strip()[:40]
@@ -59,7 +66,7 @@ def check_audio_choice(has_sound_file: bool, audio_id: str | None) -> str | None
 
     Returns the cleaned audio_id (None when the sound file is the voice).
     """
-    cleaned = (audio_id or "").strip() or None
+    cleaned = check_text((audio_id or "").strip(), what="audio_id", field="audio_id") or None
     if has_sound_file and cleaned:
         raise InputError(
             "Both an audio file and an audio_id were given; Kling takes exactly one: "

@@ -15,10 +15,15 @@ Kling takes JPG/JPEG/PNG, at most 10 MB, each side at least 300 px, aspect ratio
 - aspect ratio out of range: padded (never cropped) to the nearest allowed ratio with a
   blurred, enlarged copy of the picture itself.
 - longest side above 4096 px: downscaled (JPEGs are decoded at a reduced scale when that
-  is enough, which keeps large photos fast).
+  is enough, which keeps large photos fast; large PNGs are decoded band by band, each
+  band reduced at once, so the full-size picture is never held).
+- memory: pictures over 16 megapixels are decoded one at a time per process
+  (`decode_gate`), so many people sending one each cost what one costs.
 - size: re-encoded output is JPEG quality 90; lower quality, then smaller sizes, are tried
   until it fits 10 MB.
-- safety: pictures above 100 megapixels are refused from their header, before decoding.
+- safety: pictures above 100 megapixels are refused from their header, before decoding;
+  so are pictures above 40 megapixels in a format that can only be decoded in full
+  (anything but JPEG and 8-bit PNG: Pillow holds a WebP of 81 MP in 1.3 GB).
 """
 
 from __future__ import annotations
@@ -35,7 +40,9 @@ from PIL import Image, ImageCms, ImageFilter, ImageOps, ImageStat, UnidentifiedI
 
 from avatar_core.errors import InputError
 from avatar_core.inputs.cache import PreparedCache, content_key
-from avatar_core.inputs.image_metadata import describe_dropped, strip_jpeg, strip_png
+from avatar_core.inputs.decode_gate import LARGE_PIXELS, one_large_decode
+from avatar_core.inputs.image_metadata import describe_dropped, png_exif, strip_jpeg, strip_png
+from avatar_core.inputs.png_bands import DamagedPNG, band_decodable, decode_png_reduced
 from avatar_core.inputs.sniff import sniff
 from avatar_core.inputs.sources import Source, read_source
 from avatar_core.units import MB, format_bytes, format_size
@@ -46,6 +53,7 @@ MIN_SIDE = 300
 MAX_RATIO = 2.5
 MAX_SIDE = 4096
 MAX_PIXELS = 100_000_000
+MAX_FULL_DECODE_PIXELS = 40_000_000  # formats decoded only in full (WebP: 15 bytes a pixel)
 SMALL_SIDE = 512  # below this a warning says the video will look soft
 JPEG_QUALITY = 90
 _QUALITY_STEPS = (90, 80, 70, 60)
@@ -166,21 +174,38 @@ def _open(data: bytes, label: str) -> Image.Image:
         ) from exc
 
 
-def _orientation(img: Image.Image) -> int:
+def _exif(img: Image.Image, data: bytes, fmt: str) -> Image.Exif:
+    """The picture's EXIF, read without decoding its pixels (to look for EXIF after a
+    PNG's pixel data, Pillow would decode all of it); empty when damaged."""
     try:
         with warnings.catch_warnings():  # damaged EXIF: Pillow warns on stderr, mid-CLI output
             warnings.simplefilter("ignore")
-            value = int(img.getexif().get(_ORIENTATION, 1))
+            if fmt != "png":
+                return img.getexif()
+            exif = Image.Exif()
+            body = png_exif(data)
+            if body:
+                exif.load(body)
+            return exif
+    except _DECODE_ERRORS:
+        return Image.Exif()
+
+
+def _orientation(exif: Image.Exif) -> int:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            value = int(exif.get(_ORIENTATION, 1))
     except _DECODE_ERRORS:
         return 1
     return value if 1 <= value <= 8 else 1
 
 
-def _has_gps(img: Image.Image) -> bool:
+def _has_gps(exif: Image.Exif) -> bool:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return bool(img.getexif().get_ifd(_GPS_IFD))
+            return bool(exif.get_ifd(_GPS_IFD))
     except _DECODE_ERRORS:
         return False
 
@@ -248,16 +273,22 @@ def _looks_blank(img: Image.Image) -> bool:
 # --- the two paths ------------------------------------------------------------------------
 
 
-def _prepare(data: bytes, label: str) -> PreparedImage:
-    where = f" {label}" if label else ""
-    img = _open(data, label)
-    fmt = _FORMAT_NAMES.get(img.format or "", (img.format or "unknown").lower())
-    width, height = img.size
+def _check_size(width: int, height: int, fmt: str, data: bytes, where: str) -> None:
+    """Refuse, from the header, what is too large to open or too small for Kling."""
+    megapixels = f"{width * height / 1e6:.0f} megapixels"
     if width * height > MAX_PIXELS:
         raise InputError(
-            f"The image{where} is {format_size(width, height)} px "
-            f"({width * height / 1e6:.0f} megapixels); this app opens at most "
-            f"{MAX_PIXELS // 1_000_000} megapixels: resize it and try again.",
+            f"The image{where} is {format_size(width, height)} px ({megapixels}); this app "
+            f"opens at most {MAX_PIXELS // 1_000_000} megapixels: resize it and try again.",
+            field="image",
+        )
+    reduced = fmt == "jpeg" or (fmt == "png" and band_decodable(data))
+    if width * height > MAX_FULL_DECODE_PIXELS and not reduced:
+        raise InputError(
+            f"The image{where} is a {fmt.upper()} of {format_size(width, height)} px "
+            f"({megapixels}), which this app can only decode in full; it opens such pictures "
+            f"up to {MAX_FULL_DECODE_PIXELS // 1_000_000} megapixels (JPEG and 8-bit PNG up to "
+            f"{MAX_PIXELS // 1_000_000}): save it as JPEG or PNG, or resize it.",
             field="image",
         )
     if min(width, height) < MIN_SIDE:
@@ -266,7 +297,21 @@ def _prepare(data: bytes, label: str) -> PreparedImage:
             f"at least {MIN_SIDE} px: use a larger picture.",
             field="image",
         )
-    orientation = _orientation(img)
+
+
+def _prepare(data: bytes, label: str) -> PreparedImage:
+    img = _open(data, label)  # the header only: the size is known before any decoding
+    with one_large_decode(img.width * img.height):
+        return _prepare_opened(img, data, label)
+
+
+def _prepare_opened(img: Image.Image, data: bytes, label: str) -> PreparedImage:
+    where = f" {label}" if label else ""
+    fmt = _FORMAT_NAMES.get(img.format or "", (img.format or "unknown").lower())
+    width, height = img.size
+    _check_size(width, height, fmt, data, where)
+    exif = _exif(img, data, fmt)
+    orientation = _orientation(exif)
     upright = (height, width) if orientation >= 5 else (width, height)
     target = _fit_longest(*upright)
     canvas = padded_size(*target)
@@ -280,7 +325,7 @@ def _prepare(data: bytes, label: str) -> PreparedImage:
         source_format=fmt, source_width=width, source_height=height, source_bytes=len(data)
     )
     stripped = _strip(data, fmt)
-    privacy = describe_dropped(_metadata_labels(img, stripped), gps=_has_gps(img))
+    privacy = describe_dropped(_metadata_labels(img, stripped), gps=_has_gps(exif))
     unchanged_geometry = orientation == 1 and target == upright and canvas == target
     if unchanged_geometry:
         kept = _keep_as_is(img, data, stripped, fmt, where)
@@ -297,7 +342,7 @@ def _prepare(data: bytes, label: str) -> PreparedImage:
                 warnings=tuple(warnings_),
                 **measured,
             )
-    out_img, changes = _fix(img, fmt, orientation, upright, target, canvas, where)
+    out_img, changes = _fix(img, data, fmt, orientation, (upright, target, canvas), where)
     if _looks_blank(out_img):
         warnings_.append(_BLANK_WARNING)
     icc = _rgb_icc(img)
@@ -386,25 +431,56 @@ def _frame_count(img: Image.Image, fmt: str, where: str) -> int:
         raise _damaged(fmt, where) from exc
 
 
+_TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}  # the EXIF orientation tag's values, as turns (a reduced PNG has no EXIF of its own)
+
+
+def _decode(
+    img: Image.Image, data: bytes, fmt: str, stored: tuple[int, int], where: str
+) -> Image.Image:
+    """The pixels, at a reduced scale when the format allows and `stored` (the wanted size,
+    before turning upright) is small enough: JPEG in draft mode, PNG band by band."""
+    if fmt == "jpeg" and stored != img.size:
+        img.draft(None, stored)  # libjpeg decodes at 1/2, 1/4 or 1/8 scale when enough
+    elif fmt == "png" and stored != img.size and img.width * img.height > LARGE_PIXELS:
+        try:
+            reduced = decode_png_reduced(data, stored)
+        except DamagedPNG as exc:
+            raise _damaged(fmt, where) from exc
+        if reduced is not None:
+            return reduced
+    _load(img, fmt, where)
+    return img
+
+
 def _fix(
     img: Image.Image,
+    data: bytes,
     fmt: str,
     orientation: int,
-    upright: tuple[int, int],
-    target: tuple[int, int],
-    canvas: tuple[int, int],
+    sizes: tuple[tuple[int, int], tuple[int, int], tuple[int, int]],
     where: str,
 ) -> tuple[Image.Image, list[str]]:
-    """Decode and apply orientation, colour, size and ratio fixes; JPEG encoding comes after."""
+    """Decode and apply orientation, colour, size and ratio fixes; JPEG encoding comes after.
+
+    `sizes` are the upright size, the target (longest side at most MAX_SIDE) and the
+    canvas (the target padded to an allowed ratio)."""
+    upright, target, canvas = sizes
     changes: list[str] = []
-    if fmt == "jpeg" and target != upright:
-        stored = (target[1], target[0]) if orientation >= 5 else target
-        img.draft(None, stored)  # libjpeg decodes at 1/2, 1/4 or 1/8 scale when enough
-    _load(img, fmt, where)
+    stored = (target[1], target[0]) if orientation >= 5 else target
+    decoded = _decode(img, data, fmt, stored, where)
     if _frame_count(img, fmt, where) > 1:
         changes.append(f"Used the first frame of the animated {fmt.upper()}.")
+    img = decoded
     if orientation != 1:
-        img = ImageOps.exif_transpose(img)
+        img = img.transpose(_TRANSPOSE[orientation])
         changes.append("Turned upright as the photo's orientation tag says.")
     img = _to_rgb(img, changes, where)
     if img.size != target:

@@ -160,6 +160,23 @@ def strip_png(data: bytes) -> tuple[bytes, list[str]] | None:
     return None
 
 
+def png_exif(data: bytes) -> bytes | None:
+    """The body of the PNG's eXIf chunk, wherever it is (before or after the pixels), found
+    by walking the chunks; None when there is none or the structure is broken."""
+    if not data.startswith(_PNG_SIGNATURE):
+        return None
+    i = len(_PNG_SIGNATURE)
+    while i + 12 <= len(data):
+        (length,) = struct.unpack(">I", data[i : i + 4])
+        chunk_type = data[i + 4 : i + 8]
+        if chunk_type == b"eXIf":
+            return data[i + 8 : i + 8 + length]
+        if chunk_type == b"IEND":
+            return None
+        i += 12 + length
+    return None
+
+
 def describe_dropped(labels: list[str], *, gps: bool) -> str | None:
     """One sentence for people about removed metadata, or None when nothing was removed."""
     kinds: list[str] = []

@@ -18,7 +18,7 @@ from avatar_core.inputs.cache import PreparedCache
 from avatar_core.inputs.faces import face_warnings
 from avatar_core.inputs.fields import DEFAULT_PROMPT, check_audio_choice, check_mode, clean_prompt
 from avatar_core.inputs.image import PreparedImage, prepare_image
-from avatar_core.inputs.sources import Source
+from avatar_core.inputs.sources import Source, require_web_address
 
 T = TypeVar("T")
 
@@ -68,20 +68,30 @@ def _blank(source: Source | None) -> bool:
 class InputPreparer:
     """Prepares inputs for one app: the same bytes are prepared (and looked at for a face)
     once, however many people send them (a size-bounded cache per kind, owned here, not
-    by the process)."""
+    by the process).
 
-    def __init__(self, *, allow_private_urls: bool = False) -> None:
+    `web_only` is for a preparer that strangers' text reaches (the app): a source given as
+    text must then be an http(s) address, never a path on this machine; files the app
+    received itself come as `Path` objects (or bytes) and are read as they are.
+    """
+
+    def __init__(self, *, allow_private_urls: bool = False, web_only: bool = False) -> None:
         self.allow_private_urls = allow_private_urls
+        self.web_only = web_only
         self.images: PreparedCache[PreparedImage] = PreparedCache(lambda p: p.size_bytes)
         self.voices: PreparedCache[PreparedAudio] = PreparedCache(lambda p: p.size_bytes)
         self.faces: PreparedCache[int] = PreparedCache(lambda _: 1, max_bytes=FACE_RESULTS_KEPT)
 
     def image(self, source: Source) -> PreparedImage:
         """The portrait as it would be sent; raises InputError with what is wrong."""
+        if self.web_only:
+            require_web_address(source, what="image")
         return prepare_image(source, allow_private_urls=self.allow_private_urls, cache=self.images)
 
     def audio(self, source: Source, *, trim: bool = False) -> PreparedAudio:
         """The voice as it would be sent; raises InputError with what is wrong."""
+        if self.web_only:
+            require_web_address(source, what="audio")
         return prepare_audio(
             source, trim=trim, allow_private_urls=self.allow_private_urls, cache=self.voices
         )

@@ -1,19 +1,29 @@
-"""Reading an input that is bytes, a local path, or an http(s) URL, under a size cap."""
+"""Reading an input that is bytes, a local path, or an http(s) URL, under a size cap.
+
+A local path is read only when it names a regular file: a folder, a device, a named pipe
+or a socket is refused from its metadata, before it is opened. Where strangers type the
+sources (the app), `require_web_address` keeps text to http(s) addresses: a path typed
+into a URL box is refused with the same sentence whatever it names, so the answer says
+nothing about the server's files.
+"""
 
 from __future__ import annotations
 
 import os
 import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
 from avatar_core.errors import InputError
+from avatar_core.inputs.text import check_text, shown
 from avatar_core.inputs.url_fetch import fetch_url, redact_url
 from avatar_core.units import format_bytes
 
 Source = str | os.PathLike | bytes | bytearray | memoryview
 
 _URL_LIKE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+_WEB_ADDRESS = re.compile(r"^https?://", re.IGNORECASE)
 DEFAULT_URL_TIMEOUT_S = 20.0
 
 
@@ -30,6 +40,18 @@ def looks_like_url(source: object) -> bool:
     return isinstance(source, str) and bool(_URL_LIKE.match(source.strip()))
 
 
+def require_web_address(source: Source, *, what: str) -> Source:
+    """`source` itself when a stranger may give it: bytes, a file the app received itself
+    (a `Path`), or text that is an http(s) address. Any other text is refused without
+    being looked at, in the same sentence whatever it names."""
+    if isinstance(source, str) and not _WEB_ADDRESS.match(source.strip()):
+        raise InputError(
+            f"The {what} link is not a web address: paste a link that starts with https://.",
+            field=what,
+        )
+    return source
+
+
 def read_source(
     source: Source,
     *,
@@ -42,7 +64,7 @@ def read_source(
     if isinstance(source, (bytes, bytearray, memoryview)):
         data, label = bytes(source), ""
     elif looks_like_url(source):
-        text = str(source).strip()
+        text = check_text(str(source).strip(), what=f"{what} link", field=what)
         data = fetch_url(
             text, max_bytes=max_bytes, timeout=timeout, allow_private=allow_private_urls, what=what
         )
@@ -70,25 +92,53 @@ def read_source(
     return SourceBytes(data, label)
 
 
+def _not_a_file(mode: int) -> str | None:
+    """What a path that is not a regular file names ("a folder", "a device", ...)."""
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO)"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "something other than a file"
+
+
+def _refuse_unless_regular(mode: int, what: str, label: str) -> None:
+    kind = _not_a_file(mode)
+    if kind is not None:
+        raise InputError(
+            f"The {what} {label} is {kind}, not a regular file; choose a file.", field=what
+        )
+
+
 def _read_file(path: Path, what: str, max_bytes: int) -> tuple[bytes, str]:
-    label = f"'{path.name}'"
+    label = f"'{shown(path.name)}'"
     if not str(path).strip():
         raise InputError(f"No {what} was given; choose a file.", field=what)
+    if "\x00" in str(path):
+        raise InputError(
+            f"The {what} path holds a NUL character (U+0000), which no file path can hold; "
+            "check the path.",
+            field=what,
+        )
     try:
-        if path.is_dir():
+        info = path.stat()
+        _refuse_unless_regular(info.st_mode, what, label)
+        if info.st_size > max_bytes:
             raise InputError(
-                f"The {what} {label} is a folder, not a file; choose a file.", field=what
-            )
-        size = path.stat().st_size
-        if size > max_bytes:
-            raise InputError(
-                f"The {what} file {label} is {format_bytes(size)}; the most this app reads is "
-                f"{format_bytes(max_bytes)}: use a smaller file.",
+                f"The {what} file {label} is {format_bytes(info.st_size)}; the most this app "
+                f"reads is {format_bytes(max_bytes)}: use a smaller file.",
                 field=what,
             )
-        with path.open("rb") as handle:
+        # Non-blocking, then checked again: a file swapped for a pipe since is not waited on.
+        with open(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as handle:
+            _refuse_unless_regular(os.fstat(handle.fileno()).st_mode, what, label)
             data = handle.read(max_bytes + 1)
-        if len(data) > max_bytes:  # a device or a growing file: its size said nothing
+        if len(data) > max_bytes:  # a file that grew while it was read
             raise InputError(
                 f"The {what} file {label} is more than {format_bytes(max_bytes)}; the most this "
                 f"app reads is {format_bytes(max_bytes)}: use a smaller file.",

@@ -19,8 +19,10 @@ from pathlib import Path
 from avatar_core import errors as e
 from avatar_core.config import Secret, Settings
 from avatar_core.inputs.audio import PreparedAudio
+from avatar_core.inputs.fields import check_task_id
 from avatar_core.inputs.image import PreparedImage
 from avatar_core.inputs.preparation import InputPreparer
+from avatar_core.inputs.text import check_text
 from avatar_core.jobs.events import (
     Done,
     Downloading,
@@ -93,6 +95,7 @@ class Studio:
 
         Nothing is learnt again: the duration model only learns from tasks that finish.
         """
+        check_text(key or "", what="API key", field="key")
         settings = self.settings.with_key(key)
         if settings.api_key is None or settings.api_key == self.settings.api_key:
             return self
@@ -144,6 +147,7 @@ class Studio:
     ) -> AsyncIterator[Progress]:
         """The whole flow for new inputs; the last event is Done with the video's path."""
         start = self._clock()
+        prior_task_id = check_task_id(prior_task_id) or None
         yield Preparing("Checking the portrait and the voice…")
         inputs = await asyncio.to_thread(
             functools.partial(
@@ -180,13 +184,14 @@ class Studio:
         self, task_id: str, *, deadline_s: float = DEFAULT_DEADLINE_S
     ) -> AsyncIterator[Progress]:
         """Follow any task id (or one of our job ids) to the end and store its video."""
+        task_id = check_task_id(task_id)
         start = self._clock()
         job = await asyncio.to_thread(self.steps.stored_job, task_id)
         if job is not None:
             yield Done(done_message(job), job=job)
             return
         await self._take_turn()
-        job, task = await asyncio.to_thread(self.steps.adopt, task_id.strip())
+        job, task = await asyncio.to_thread(self.steps.adopt, task_id)
         async for progress in self._finish(job, task, start=start, deadline_s=deadline_s):
             yield progress
 

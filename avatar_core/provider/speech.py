@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from avatar_core.errors import InputError
+from avatar_core.inputs.text import check_text
 from avatar_core.provider.voices import (
     TTS_LANGUAGES,
     TTS_MAX_CHARS,
@@ -16,6 +17,9 @@ def check_speech_request(
     text: str, voice_id: str, language: str | None, speed: float
 ) -> tuple[str, str, float]:
     """The cleaned (text, language, speed); raises InputError naming each problem."""
+    malformed = _malformed(text, voice_id, language)
+    if malformed:
+        raise InputError.gather(malformed)
     problems: list[InputError] = []
     text = " ".join((text or "").split())
     if not text:
@@ -65,3 +69,17 @@ def check_speech_request(
     if problems:
         raise InputError.gather(problems)
     return text, language, speed
+
+
+def _malformed(text: str, voice_id: str, language: str | None) -> list[InputError]:
+    """A sentence for each field holding a control character, NUL or lone surrogate
+    (checked first: the other checks quote these fields)."""
+    fields = (("speech text", "text", text, True), ("voice id", "voice_id", voice_id, False),
+              ("speech language", "voice_language", language, False))  # fmt: skip
+    found = []
+    for what, field, value, multiline in fields:
+        try:
+            check_text(value or "", what=what, field=field, multiline=multiline)
+        except InputError as error:
+            found.append(error)
+    return found

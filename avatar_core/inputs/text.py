@@ -1,0 +1,56 @@
+"""Text that people type or send: refused in one sentence when it holds what text may not.
+
+Three kinds of character are never accepted in a field: a lone surrogate (half of a UTF-16
+pair, which JSON lets a caller send but UTF-8 cannot encode, so SQLite, HTTP and the page
+would each fail on it), NUL (paths and C libraries end a string there) and the other
+control characters (terminal escapes, bells, C1 codes). Line breaks and tabs are accepted
+where a field may span lines. Sentences name the character by its code point and
+position, never by echoing it.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+from avatar_core.errors import InputError
+
+LINE_CONTROLS = "\n\r\t"  # what a field of several lines may hold among control characters
+
+
+def text_problem(text: str, *, multiline: bool = False) -> str | None:
+    """What makes `text` unacceptable, in words ("a NUL character (U+0000) at character
+    3"), or None when every character is acceptable."""
+    for index, char in enumerate(text, start=1):
+        category = unicodedata.category(char)
+        if category == "Cs":
+            kind = "a lone surrogate"
+        elif char == "\x00":
+            kind = "a NUL character"
+        elif category == "Cc" and not (multiline and char in LINE_CONTROLS):
+            kind = "a control character"
+        else:
+            continue
+        return f"{kind} (U+{ord(char):04X}) at character {index}"
+    return None
+
+
+def malformed_text_sentence(what: str, problem: str, *, multiline: bool = False) -> str:
+    """The one sentence for a field that holds `problem` (from `text_problem`)."""
+    allowed = "printable text, line breaks and tabs" if multiline else "printable text"
+    return f"The {what} holds {problem}; it may hold only {allowed}: type or paste it again."
+
+
+def check_text(text: str, *, what: str, field: str, multiline: bool = False) -> str:
+    """`text` itself; InputError (one sentence) when it holds a lone surrogate, a NUL or
+    another control character (line breaks and tabs pass when `multiline`)."""
+    problem = text_problem(text, multiline=multiline)
+    if problem is not None:
+        raise InputError(malformed_text_sentence(what, problem, multiline=multiline), field=field)
+    return text
+
+
+def shown(text: str, limit: int = 40) -> str:
+    """`text` safe to quote in a sentence: at most `limit` characters, any character that
+    is not printable written as its escape (a surrogate in a file name, say)."""
+    short = text[:limit]
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in short)
