@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504, 524})  # 524: a gateway's timeout
+LAGGING_LINK_STATUSES = frozenset({403, 404})
+"""What a video link may answer while the storage behind it lags the task's success."""
 NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 """Transport errors that prove the request never left this machine."""
 
@@ -51,12 +53,13 @@ class RetryPolicy:
         return random.uniform(ceiling / 2, ceiling)
 
 
-def may_retry(error: Exception, *, create: bool = False) -> bool:
+def may_retry(error: Exception, *, create: bool = False, fresh_link: bool = False) -> bool:
     """Whether a request that failed with `error` may be sent again.
 
     A create (`create=True`) only when it certainly never reached the provider: the
     connection was never made, or a rate limit (1302, or a bare 429) turned it away.
-    Anything else may be retried on a broken connection, a rate limit or a server error.
+    Anything else may be retried on a broken connection, a rate limit or a server error;
+    a video link handed out just now (`fresh_link=True`) also on 403 and 404.
     """
     if getattr(error, "code", None) == IP_NOT_ALLOWED:
         return False
@@ -65,15 +68,23 @@ def may_retry(error: Exception, *, create: bool = False) -> bool:
             return error.code in (None, 1302)
         return isinstance(error, NEVER_SENT)
     if isinstance(error, httpx.HTTPStatusError):
-        return error.response.status_code in RETRY_STATUSES
+        status = error.response.status_code
+        return status in RETRY_STATUSES or (fresh_link and status in LAGGING_LINK_STATUSES)
     return isinstance(error, (httpx.RequestError, e.RateLimitError, e.ServerError))
 
 
 def retry_delay(
-    error: Exception, retry_number: int, policy: RetryPolicy, *, create: bool = False
+    error: Exception,
+    retry_number: int,
+    policy: RetryPolicy,
+    *,
+    create: bool = False,
+    fresh_link: bool = False,
 ) -> float | None:
     """Seconds to wait before retry number `retry_number` after `error`; None: do not retry."""
-    if retry_number >= policy.attempts or not may_retry(error, create=create):
+    if retry_number >= policy.attempts:
+        return None
+    if not may_retry(error, create=create, fresh_link=fresh_link):
         return None
     if isinstance(error, httpx.HTTPStatusError):
         retry_after = retry_after_seconds(error.response.headers)
@@ -89,6 +100,7 @@ def with_retries(
     sleep: Callable[[float], None],
     what: str,
     create: bool = False,
+    fresh_link: bool = False,
 ) -> T:
     """`attempt()` until it succeeds or `retry_delay` says no; then its error is raised.
 
@@ -98,7 +110,7 @@ def with_retries(
         try:
             return attempt()
         except (httpx.HTTPError, e.ProviderError) as error:
-            wait = retry_delay(error, number, policy, create=create)
+            wait = retry_delay(error, number, policy, create=create, fresh_link=fresh_link)
             if wait is None:
                 raise
             log.info("%s: %s; retry %d in %.1f s", what, type(error).__name__, number, wait)
