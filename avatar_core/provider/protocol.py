@@ -24,6 +24,7 @@ from avatar_core import errors as e
 from avatar_core.provider.models import whole_number
 
 _REQUEST_ID_IN_TEXT = re.compile(r"request id:?\s*([A-Za-z0-9_-]+)", re.IGNORECASE)
+_REQUEST_ID_NOTE = re.compile(r"\s*\(request id:?\s*[A-Za-z0-9_-]+\)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,7 @@ def _find_error(body: Any) -> ErrorInfo | None:
         found = _REQUEST_ID_IN_TEXT.search(message)
         return ErrorInfo(
             whole_number(gateway.get("code")),
-            message,
+            _REQUEST_ID_NOTE.sub("", message).strip() or message,
             found.group(1) if found else None,
             _string_code(gateway.get("code")),
         )
