@@ -71,7 +71,7 @@ class ProviderError(AvatarError):
         code: int | None = None,
         request_id: str | None = None,
         detail: str | None = None,
-        gateway_code: str | None = None,
+        gateway_code: str = "",  # "" when the answer had none
     ) -> None:
         super().__init__(message)
         self.status = status

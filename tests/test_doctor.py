@@ -8,7 +8,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 from app_harness import make_studio
 from flows import final
 
@@ -23,31 +22,14 @@ AVATAR = "query /kling/v1/videos/avatar/image2video/{id} for an unknown task"
 GENERIC = "query /kling/v1/videos/image2video/{id} for an unknown task"
 
 
-@pytest.fixture
-def served(fake_time, tmp_path):
-    made: list[Simulator] = []
-
-    def start(profile: str, **options) -> Simulator:
-        sim = Simulator(
-            profile=profile, clock=fake_time.clock, work_dir=tmp_path / f"sim{len(made)}", **options
-        )
-        sim.start()
-        made.append(sim)
-        return sim
-
-    yield start
-    for sim in made:
-        sim.stop()
-
-
 def _line(report: str, start: str) -> str:
     return next(line for line in report.splitlines() if line.startswith(start))
 
 
 def test_on_kling_behaviour_the_key_is_accepted_and_both_routes_say_unknown(
-    served, fake_time, tmp_path
+    gateway, fake_time, tmp_path
 ):
-    sim = served("kling")
+    sim = gateway("kling")
     report = make_studio(sim, fake_time, tmp_path / "data", key=KEY).diagnose()
     text = report.text()
     assert report.ok and _line(text, "key accepted:") == "key accepted: yes"
@@ -59,21 +41,21 @@ def test_on_kling_behaviour_the_key_is_accepted_and_both_routes_say_unknown(
 
 
 def test_the_routes_of_a_gateway_that_answers_unserved_routes_with_json(
-    served, fake_time, tmp_path
+    gateway, fake_time, tmp_path
 ):
-    text = make_studio(served("cometapi-likely"), fake_time, tmp_path, key=KEY).diagnose().text()
+    text = make_studio(gateway("cometapi-likely"), fake_time, tmp_path, key=KEY).diagnose().text()
     assert _line(text, AVATAR).endswith(
         "HTTP 400, JSON, CometAPI code task_not_exist - says unknown here"
     )
-    text = make_studio(served("unserved-json-404"), fake_time, tmp_path, key=KEY).diagnose().text()
+    text = make_studio(gateway("unserved-json-404"), fake_time, tmp_path, key=KEY).diagnose().text()
     assert _line(text, AVATAR).endswith('HTTP 404, JSON, "Invalid URL" - says unknown here')
     assert _line(text, GENERIC).endswith("Kling code 1203 - says unknown here")
 
 
 def test_lookups_by_external_id_are_tried_on_a_task_made_here(
-    served, fake_time, tmp_path, portrait_path, speech_path
+    gateway, fake_time, tmp_path, portrait_path, speech_path
 ):
-    sim = served("kling", task_seconds=2, submit_seconds=1)
+    sim = gateway("kling", task_seconds=2, submit_seconds=1)
     studio = make_studio(sim, fake_time, tmp_path / "data", key=KEY)
     done = final(studio.generate(portrait_path, speech_path))
     job = done.job
@@ -89,8 +71,8 @@ def test_lookups_by_external_id_are_tried_on_a_task_made_here(
     assert sim.stats.count("create") == 1  # only the generate's own create
 
 
-def test_a_refused_key_is_reported_and_the_check_fails(served, fake_time, tmp_path):
-    sim = served("cometapi-codes", accepted_keys=["someone-else"])
+def test_a_refused_key_is_reported_and_the_check_fails(gateway, fake_time, tmp_path):
+    sim = gateway("cometapi-codes", accepted_keys=["someone-else"])
     report = make_studio(sim, fake_time, tmp_path, key=KEY).diagnose()
     assert report.key_accepted is False and not report.ok
     assert "CometAPI code invalid_api_key" in _line(report.text(), AVATAR)
@@ -120,9 +102,9 @@ def test_the_command_line_prints_the_report_without_the_key(tmp_path):
 
 
 def test_the_key_panels_button_shows_the_same_report_for_the_pasted_key(
-    served, fake_time, tmp_path
+    gateway, fake_time, tmp_path
 ):
-    sim = served("kling")
+    sim = gateway("kling")
     sessions = Sessions(make_studio(sim, fake_time, tmp_path / "data", key=None))
     shown = h.run_doctor(sessions, KEY)
     assert shown.startswith("```text\n") and shown.endswith("\n```")

@@ -21,34 +21,10 @@ from avatar_core.jobs.events import Step
 from avatar_core.jobs.studio import Studio
 from avatar_core.provider.client import GENERIC_QUERY, AvatarRequest, KlingClient
 from avatar_core.provider.routes import ROUTES_FILE, RouteMemory
-from avatar_core.simulator import Simulator
 from avatar_core.storage.journal import Journal, Stage
 from avatar_core.waiting.scheduler import PollScheduler
 
 KEY = "profile-key"
-
-
-@pytest.fixture
-def gateway(fake_time, tmp_path):
-    """A simulator in the gateway profile asked for, on the fake clock."""
-    made: list[Simulator] = []
-
-    def start(profile: str, **options) -> Simulator:
-        sim = Simulator(
-            profile=profile,
-            task_seconds=20.0,
-            submit_seconds=2.0,
-            clock=fake_time.clock,
-            work_dir=tmp_path / f"sim-{len(made)}",
-            **options,
-        )
-        sim.start()
-        made.append(sim)
-        return sim
-
-    yield start
-    for sim in made:
-        sim.stop()
 
 
 def studio_on(sim, fake_time, data_dir, *, routes: RouteMemory | None = None, **settings):
@@ -146,9 +122,8 @@ def test_without_external_id_lookups_a_lost_answer_stays_unclear_and_is_never_re
     sim = gateway("no-external-ids")
     sim.inject("create", "reset", after_create=True)  # the task exists and is paid for
     studio = studio_on(sim, fake_time, tmp_path / "data")
-    seen: list = []
     with pytest.raises(e.UnclearError) as caught:
-        seen.extend(events(studio.generate(portrait_path, speech_path)))
+        events(studio.generate(portrait_path, speech_path))
     [job] = studio.journal.recent()
     assert job.stage is Stage.OUTCOME_UNKNOWN and job.task_id is None
     said = str(caught.value)

@@ -111,9 +111,8 @@ def test_a_broken_create_is_unclear_looked_for_and_never_called_not_charged(
     the job stays unclear, is looked for by its external id for ten minutes, and the person
     is told it may exist and how to look it up; the create is never sent again."""
     simulator.inject("create", "reset", after_create=False)
-    seen: list = []
     with pytest.raises(e.UnclearError) as caught:
-        seen.extend(events(studio.generate(portrait_path, speech_path)))
+        events(studio.generate(portrait_path, speech_path))
     [job] = studio.journal.recent()
     assert job.stage is Stage.OUTCOME_UNKNOWN and job.task_id is None
     said = str(caught.value)

@@ -107,14 +107,7 @@ class JobSteps:
         except e.AvatarError as error:
             self.journal.update(job, stage=Stage.NOT_CREATED, error=str(error))
             raise
-        job = self.journal.update(
-            job,
-            stage=Stage.RUNNING,
-            task_id=task.task_id,
-            provider_status=task.raw_status,
-            error=None,
-        )
-        return job, task
+        return self._running(job, task), task
 
     def look_for(self, job: Job) -> tuple[Job, TaskInfo] | None:
         """One lookup of an unclear create by our external id; the job (journaled running)
@@ -125,14 +118,17 @@ class JobSteps:
         except e.AvatarError as error:
             log.info("job %s not found by its external id (%s)", job.job_id, type(error).__name__)
             return None
-        job = self.journal.update(
+        return self._running(job, task), task
+
+    def _running(self, job: Job, task: TaskInfo) -> Job:
+        """Journal that the provider has the job's task."""
+        return self.journal.update(
             job,
             stage=Stage.RUNNING,
             task_id=task.task_id,
             provider_status=task.raw_status,
             error=None,
         )
-        return job, task
 
     # --- finding tasks again ----------------------------------------------------------------
 

@@ -115,7 +115,7 @@ def error_for(
     """The exception (with its sentence for people) for an error answer."""
     code, detail, rid = info.code, _clean(info.message), info.request_id
     kw: dict[str, Any] = {"status": status, "code": code, "request_id": rid, "detail": detail}
-    kw["gateway_code"] = info.gateway_code
+    kw["gateway_code"] = info.gateway_code or ""
     if info.gateway_code:
         known = _gateway_error(info.gateway_code, detail, task_id, kw)
         if known is not None:

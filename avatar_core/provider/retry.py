@@ -38,12 +38,14 @@ IP_NOT_ALLOWED = 1304  # Kling's IP whitelist refusal: asking again cannot help
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Capped exponential backoff with full jitter, honouring Retry-After."""
+    """Capped exponential backoff with full jitter, honouring Retry-After. `fresh_link`:
+    the request is for a video link handed out just now (403 and 404 are worth a retry)."""
 
     attempts: int = 5  # tries in all, the first included
     base_delay_s: float = 0.5
     max_delay_s: float = 20.0
     max_retry_after_s: float = 60.0
+    fresh_link: bool = False
 
     def delay(self, retry_number: int, retry_after: float | None = None) -> float:
         """Seconds to wait before retry number `retry_number` (1 for the first retry)."""
@@ -74,17 +76,12 @@ def may_retry(error: Exception, *, create: bool = False, fresh_link: bool = Fals
 
 
 def retry_delay(
-    error: Exception,
-    retry_number: int,
-    policy: RetryPolicy,
-    *,
-    create: bool = False,
-    fresh_link: bool = False,
+    error: Exception, retry_number: int, policy: RetryPolicy, *, create: bool = False
 ) -> float | None:
     """Seconds to wait before retry number `retry_number` after `error`; None: do not retry."""
     if retry_number >= policy.attempts:
         return None
-    if not may_retry(error, create=create, fresh_link=fresh_link):
+    if not may_retry(error, create=create, fresh_link=policy.fresh_link):
         return None
     if isinstance(error, httpx.HTTPStatusError):
         retry_after = retry_after_seconds(error.response.headers)
@@ -100,7 +97,6 @@ def with_retries(
     sleep: Callable[[float], None],
     what: str,
     create: bool = False,
-    fresh_link: bool = False,
 ) -> T:
     """`attempt()` until it succeeds or `retry_delay` says no; then its error is raised.
 
@@ -110,7 +106,7 @@ def with_retries(
         try:
             return attempt()
         except (httpx.HTTPError, e.ProviderError) as error:
-            wait = retry_delay(error, number, policy, create=create, fresh_link=fresh_link)
+            wait = retry_delay(error, number, policy, create=create)
             if wait is None:
                 raise
             log.info("%s: %s; retry %d in %.1f s", what, type(error).__name__, number, wait)

@@ -12,6 +12,7 @@ import errno
 import re
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -75,10 +76,9 @@ def download_video(
             lambda: fetch_to_file(
                 client, url, destination, max_bytes=max_bytes, check_head=_must_be_mp4
             ),
-            policy=retry or RetryPolicy(),
+            policy=replace(retry or RetryPolicy(), fresh_link=fresh_link),
             sleep=sleep,
             what="video download",
-            fresh_link=fresh_link,
         )
     except httpx.HTTPError as exc:
         raise _download_error(exc) from None
