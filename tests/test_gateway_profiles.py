@@ -313,3 +313,17 @@ def test_only_after_a_fresh_link_fails_too_is_the_link_called_expired(
     assert job.stage is Stage.DOWNLOADING
     sim.options.video_link_misses = 0  # the storage caught up
     assert events(studio_on(sim, fake_time, data).resume())[-1].step is Step.DONE
+
+
+def test_a_task_unknown_on_one_route_is_unknown_whatever_page_the_other_shows(
+    gateway, fake_time
+):
+    """The avatar route says "no such task" in JSON; the generic route is not served and
+    shows a page: that is one miss (one request on each route), not a server error to retry."""
+    sim = gateway("kling")
+    sim.inject("query", "slow", delay=0)  # the avatar route answers as it would
+    sim.inject("query", "http", status=404, body="html")  # the generic route's page
+    client = KlingClient(sim.base_url, KEY, sleep=fake_time.sleep)
+    with client, pytest.raises(e.NotFoundError, match="on either of its query routes"):
+        client.get_task("123456789012345678")
+    assert sim.stats.count("query") == 2 and fake_time.sleeps == []

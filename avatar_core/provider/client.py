@@ -273,16 +273,22 @@ class KlingClient:
 
     def _query_once(self, task_id: str) -> dict[str, Any]:
         """One answer about the task: the remembered route first, then the others, while
-        each says the route or the task is unknown there."""
+        each says the route or the task is unknown there. A task unknown in so many words
+        on one route is unknown, whatever page another route answers with."""
         remembered = self.routes.get(self.base_url)
         order = [remembered] if remembered in QUERY_PATHS else []
         order += [template for template in QUERY_PATHS if template not in order]
+        unknown: e.NotFoundError | None = None
         for number, template in enumerate(order, 1):
             response = self._send("GET", template.format(id=quote(task_id, safe="")), None)
-            if says_unknown(response) and number < len(order):
-                log.info("query route %s: unknown there (HTTP %d); trying the next",
-                         template, response.status_code)  # fmt: skip
-                continue
+            if says_unknown(response):
+                unknown = unknown or self._unknown_task(response, task_id)
+                if number < len(order):
+                    log.info("query route %s: unknown there (HTTP %d); trying the next",
+                             template, response.status_code)  # fmt: skip
+                    continue
+                if unknown is not None:
+                    raise _unknown_everywhere(unknown, task_id, len(order))
             try:
                 data = self._answer(response, task_id=task_id)
             except e.NotFoundError as error:
@@ -290,6 +296,16 @@ class KlingClient:
             self.routes.remember(self.base_url, template)
             return data
         raise AssertionError("unreachable")
+
+    def _unknown_task(self, response: httpx.Response, task_id: str) -> e.NotFoundError | None:
+        """The answer's "no such task" error, if that is what it says (not a page)."""
+        try:
+            self._answer(response, task_id=task_id)
+        except e.NotFoundError as error:
+            return error
+        except e.AvatarError:
+            return None
+        return None
 
     def text_to_speech(
         self, text: str, voice_id: str, language: str = "en", speed: float = 1.0
