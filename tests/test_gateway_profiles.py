@@ -315,9 +315,7 @@ def test_only_after_a_fresh_link_fails_too_is_the_link_called_expired(
     assert events(studio_on(sim, fake_time, data).resume())[-1].step is Step.DONE
 
 
-def test_a_task_unknown_on_one_route_is_unknown_whatever_page_the_other_shows(
-    gateway, fake_time
-):
+def test_a_task_unknown_on_one_route_is_unknown_whatever_page_the_other_shows(gateway, fake_time):
     """The avatar route says "no such task" in JSON; the generic route is not served and
     shows a page: that is one miss (one request on each route), not a server error to retry."""
     sim = gateway("kling")
