@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 from avatar_core import errors as e
 from avatar_core.config import Settings
@@ -154,7 +155,7 @@ class JobSteps:
             job = self.journal.update(job, stage=Stage.RUNNING, task_id=task.task_id, error=None)
         return job, task
 
-    def _task_unknown(self, job: Job) -> None:
+    def _task_unknown(self, job: Job) -> NoReturn:
         """The provider does not know a task it gave us: lost for a restarted demo
         simulator or after Kling's 30 days, otherwise unclear (kept, looked for again)."""
         assert job.task_id is not None
