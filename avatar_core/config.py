@@ -10,6 +10,10 @@
 - AVATAR_HTTP_TIMEOUT: seconds to wait for the provider to answer one request (default 30;
   video downloads wait twice as long between two pieces of the file).
 - AVATAR_MAX_QUERIES_PER_S: the most status queries a second this process sends (default 10).
+- AVATAR_CREATE_TIMEOUT: seconds to wait for the answer to a create, whose body carries the
+  media as base64 (default 120).
+- AVATAR_FOLLOW_DEADLINE: seconds to follow a task before leaving it to a later lookup
+  (default 3600: real tasks have taken up to an hour at peak).
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ from pathlib import Path
 
 DEFAULT_BASE_URL = "https://api.cometapi.com"
 DEFAULT_HTTP_TIMEOUT_S = 30.0  # for HTTP clients made without Settings at hand
+DEFAULT_CREATE_TIMEOUT_S = 120.0  # a create carries megabytes of base64
+DEFAULT_FOLLOW_DEADLINE_S = 3600.0  # how long a flow follows a task by default
 
 
 class Secret:
@@ -96,6 +102,8 @@ class Settings:
     demo_task_seconds: float = 8.0
     http_timeout_s: float = DEFAULT_HTTP_TIMEOUT_S
     max_queries_per_s: float = 10.0
+    create_timeout_s: float = DEFAULT_CREATE_TIMEOUT_S
+    follow_deadline_s: float = DEFAULT_FOLLOW_DEADLINE_S
 
     @property
     def demo_mode(self) -> bool:
@@ -127,4 +135,12 @@ class Settings:
             http_timeout_s=_seconds(env.get("AVATAR_HTTP_TIMEOUT"), default=DEFAULT_HTTP_TIMEOUT_S)
             or DEFAULT_HTTP_TIMEOUT_S,
             max_queries_per_s=_seconds(env.get("AVATAR_MAX_QUERIES_PER_S"), default=10.0) or 10.0,
+            create_timeout_s=_seconds(
+                env.get("AVATAR_CREATE_TIMEOUT"), default=DEFAULT_CREATE_TIMEOUT_S
+            )
+            or DEFAULT_CREATE_TIMEOUT_S,
+            follow_deadline_s=_seconds(
+                env.get("AVATAR_FOLLOW_DEADLINE"), default=DEFAULT_FOLLOW_DEADLINE_S
+            )
+            or DEFAULT_FOLLOW_DEADLINE_S,
         )

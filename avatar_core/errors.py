@@ -59,7 +59,8 @@ class MediaToolError(AvatarError):
 class ProviderError(AvatarError):
     """The provider answered with an error, or could not be reached.
 
-    Carries what is known: the HTTP status, Kling's numeric code, the request id.
+    Carries what is known: the HTTP status, Kling's numeric code or the gateway's string
+    code (`gateway_code`), the request id.
     """
 
     def __init__(
@@ -70,12 +71,14 @@ class ProviderError(AvatarError):
         code: int | None = None,
         request_id: str | None = None,
         detail: str | None = None,
+        gateway_code: str = "",  # "" when the answer had none
     ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.request_id = request_id
         self.detail = detail
+        self.gateway_code = gateway_code
 
 
 class AuthenticationError(ProviderError):
@@ -87,7 +90,14 @@ class PermissionDeniedError(ProviderError):
 
 
 class QuotaError(ProviderError):
-    """The account is in arrears, out of credit, or otherwise blocked (Kling 1100-1102)."""
+    """The caller's own account is short of balance or blocked (CometAPI's
+    `insufficient_user_quota`)."""
+
+
+class UpstreamUnavailableError(ProviderError):
+    """The gateway could not serve the request upstream: its own Kling account (Kling
+    1100-1102 answered through CometAPI) or no channel for the model (`model_not_found`).
+    Not the caller's balance; a create refused this way made no task."""
 
 
 class RateLimitError(ProviderError):
@@ -129,9 +139,21 @@ class CreateOutcomeUnknownError(ProviderConnectionError):
     keeps the job with its `external_task_id` so a person can look it up.
     """
 
-    def __init__(self, message: str, *, external_task_id: str, **kwargs) -> None:
+    def __init__(self, message: str, *, external_task_id: str, why: str = "", **kwargs) -> None:
         super().__init__(message, **kwargs)
         self.external_task_id = external_task_id
+        self.why = why  # what went wrong, in a few words ("the connection broke")
+
+
+class UnclearError(ProviderError):
+    """Whether the provider has a job's task cannot be told just now: a create whose answer
+    was lost and whose lookup by external id found nothing, or a task unknown on every
+    query route. Never "failed", never "not charged": the job stays unfinished in the
+    journal and is looked for again; only a person may choose to send it again."""
+
+    def __init__(self, message: str, *, job_id: str, **kwargs) -> None:
+        super().__init__(message, **kwargs)
+        self.job_id = job_id
 
 
 # --- the task -----------------------------------------------------------------------------
@@ -157,6 +179,15 @@ class TaskStillRunningError(AvatarError):
 
 class ResultDownloadError(AvatarError):
     """The finished video could not be downloaded or is not a playable MP4."""
+
+
+class VideoLinkGoneError(ResultDownloadError):
+    """The video link answered 401, 403, 404 or 410 after every retry: expired, or not
+    in place yet. `status` is the last HTTP status."""
+
+    def __init__(self, message: str, *, status: int) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class StorageError(AvatarError):

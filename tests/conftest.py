@@ -53,6 +53,31 @@ def simulator(fake_time, tmp_path):
 
 
 @pytest.fixture
+def gateway(fake_time, tmp_path):
+    """Start simulators in a gateway profile, on the fake clock (tasks take 20 s unless
+    told): `gateway("no-external-ids", video_link_misses=6)`."""
+    from avatar_core.simulator import Simulator
+
+    made: list[Simulator] = []
+
+    def start(profile: str, **options) -> Simulator:
+        options = {"task_seconds": 20.0, "submit_seconds": 2.0, **options}
+        sim = Simulator(
+            profile=profile,
+            clock=fake_time.clock,
+            work_dir=tmp_path / f"sim-{len(made)}",
+            **options,
+        )
+        sim.start()
+        made.append(sim)
+        return sim
+
+    yield start
+    for sim in made:
+        sim.stop()
+
+
+@pytest.fixture
 def client(simulator, fake_time):
     from avatar_core.provider.client import KlingClient
 

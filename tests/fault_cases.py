@@ -14,9 +14,12 @@ from dataclasses import dataclass
 from avatar_core.simulator import Simulator
 from avatar_core.storage.journal import Stage
 
-NOT_CHARGED = (
-    r"The create request got no clear answer and the provider has no such task, so nothing was "
-    r"charged: press Generate again\."
+# A create whose answer was lost and whose lookups found nothing: never "not charged".
+UNCLEAR = (
+    r"Whether job tas-[0-9a-f]{32} reached the provider is still unclear after \d+ lookup\(s\) "
+    r"by its external id: the task may exist and be paid for; look it up later with "
+    r"`python -m avatar_core status tas-[0-9a-f]{32}` or the page's task lookup, or in the "
+    r"CometAPI console, and generate again only if you accept that it may cost twice\."
 )
 DONE = r"Done: task \d+, [\d.]+ s of video, \d+ units charged\."
 
@@ -32,6 +35,7 @@ class Fault:
     creates: int = 1
     create_requests: int = 1  # creates that reached the provider: one, never resent
     http_timeout: float | None = None  # AVATAR_HTTP_TIMEOUT for the run
+    create_timeout: float | None = None  # AVATAR_CREATE_TIMEOUT for the run
     deadline: float | None = None  # generate --timeout
     resume_to: Stage | None = None  # run `resume` afterwards; the stage it must reach
     resume_deadline: float | None = None
@@ -59,9 +63,38 @@ def _nothing(sim: Simulator) -> None:
     return None
 
 
+def _profile(name: str, **options: object) -> Callable[[Simulator], None]:
+    def arrange(sim: Simulator) -> None:
+        sim.use_profile(name)
+        sim.options.update(**options)
+
+    return arrange
+
+
 def _lost_answer_and_lookup(sim: Simulator) -> None:
     sim.inject("create", "reset", after_create=True)
-    sim.inject("query", "error", code=1103)  # not retried: the outcome stays unknown
+    sim.inject("query", "error", code=1103)  # not retried: this lookup cannot tell
+
+
+def _lost_answer_without_lookups(sim: Simulator) -> None:
+    sim.use_profile("no-external-ids")
+    sim.inject("create", "reset", after_create=True)
+
+
+def _unclear(key: str, injected: str, arrange: Callable[[Simulator], None], creates: int) -> Fault:
+    """A create whose outcome stays unclear: the command line looks for 1 s (--timeout 1),
+    the app for the whole window on its fake clock; `resume` looks once and leaves it."""
+    return Fault(
+        key,
+        injected,
+        arrange,
+        exit_code=1,
+        sentence=UNCLEAR,
+        stage=Stage.OUTCOME_UNKNOWN,
+        creates=creates,
+        deadline=1,
+        resume_to=Stage.OUTCOME_UNKNOWN,
+    )
 
 
 SERVER_500 = (
@@ -108,22 +141,21 @@ FAULTS: tuple[Fault, ...] = (
         resume_to=Stage.DONE,
     ),
     Fault(
+        "524-query",
+        "status queries answered HTTP 524 (a gateway's timeout), 3 in a row",
+        _inject("query", "http", 3, status=524),
+    ),
+    _unclear(
         "503-create",
-        "create answered HTTP 503 (nothing created)",
+        "create answered HTTP 503 (nothing created, but nothing says so)",
         _inject("create", "http", status=503),
-        exit_code=1,
-        sentence=NOT_CHARGED,
-        stage=Stage.NOT_CREATED,
         creates=0,
     ),
     # --- broken connections ----------------------------------------------------------------
-    Fault(
+    _unclear(
         "reset-before-create",
         "connection reset on the create, before the provider created anything",
         _inject("create", "reset"),
-        exit_code=1,
-        sentence=NOT_CHARGED,
-        stage=Stage.NOT_CREATED,
         creates=0,
     ),
     Fault(
@@ -133,23 +165,32 @@ FAULTS: tuple[Fault, ...] = (
     ),
     Fault(
         "outcome-unknown",
-        "connection reset after the task was created, and the lookup by external id refused "
-        "(Kling 1103)",
+        "connection reset after the task was created, and the first lookup by external id "
+        "refused (Kling 1103): unclear, then found by the next lookup 5 s later",
         _lost_answer_and_lookup,
-        exit_code=1,
-        sentence=r"The create request was sent but no clear answer came back \(the connection "
-        r"broke\); it was not resent, to avoid paying twice: look the task up by its external "
-        r"id tas-[0-9a-f]{32} before trying again\.",
-        stage=Stage.OUTCOME_UNKNOWN,
-        resume_to=Stage.DONE,
+    ),
+    _unclear(
+        "lost-answer-no-lookups",
+        "connection reset after the task was created, on a gateway that does not answer "
+        "lookups by external id (profile no-external-ids)",
+        _lost_answer_without_lookups,
+        creates=1,
     ),
     Fault("reset-query", "connection reset on a status query", _inject("query", "reset")),
     Fault("reset-download", "connection reset on the video download", _inject("result", "reset")),
     Fault(
-        "timeout-create",
-        "create answered 3 s late; AVATAR_HTTP_TIMEOUT=1 (the task was created)",
-        _inject("create", "slow", delay=3),
+        "slow-create",
+        "create answered 3 s late; AVATAR_HTTP_TIMEOUT=1, the create's own timeout left at "
+        "its 120 s (profile slow-creates)",
+        _profile("slow-creates"),
         http_timeout=1,
+    ),
+    Fault(
+        "timeout-create",
+        "create answered 3 s late; AVATAR_CREATE_TIMEOUT=1 (the task was created; the app "
+        "waits its 120 s)",
+        _inject("create", "slow", delay=3),
+        create_timeout=1,
     ),
     Fault(
         "timeout-query",
@@ -164,13 +205,10 @@ FAULTS: tuple[Fault, ...] = (
         http_timeout=1,
     ),
     # --- answers that are not what they should be --------------------------------------------
-    Fault(
+    _unclear(
         "malformed-create",
         "create answered with JSON cut in half (nothing created)",
         _inject("create", "malformed"),
-        exit_code=1,
-        sentence=NOT_CHARGED,
-        stage=Stage.NOT_CREATED,
         creates=0,
     ),
     Fault(
@@ -183,13 +221,10 @@ FAULTS: tuple[Fault, ...] = (
         "a status query answered with JSON cut in half",
         _inject("query", "malformed"),
     ),
-    Fault(
+    _unclear(
         "html-create",
         "create answered with an HTML page under HTTP 200",
         _inject("create", "html"),
-        exit_code=1,
-        sentence=NOT_CHARGED,
-        stage=Stage.NOT_CREATED,
         creates=0,
     ),
     Fault(
@@ -197,13 +232,10 @@ FAULTS: tuple[Fault, ...] = (
         "a status query answered with an HTML page under HTTP 200",
         _inject("query", "html"),
     ),
-    Fault(
+    _unclear(
         "code-create",
         "create answered HTTP 200 with code 5000",
         _inject("create", "code_in_200"),
-        exit_code=1,
-        sentence=NOT_CHARGED,
-        stage=Stage.NOT_CREATED,
         creates=0,
     ),
     Fault(
@@ -211,7 +243,44 @@ FAULTS: tuple[Fault, ...] = (
         "create answered HTTP 200 with code 1102 (no credit), gateway shape",
         _inject("create", "code_in_200", code=1102, shape="gateway"),
         exit_code=1,
-        sentence=r"Your CometAPI balance is used up \(Kling code 1102\): top up",
+        sentence=r"CometAPI's own Kling balance is used up \(Kling code 1102: the gateway's "
+        r"resource pack, not your CometAPI balance\): try again later",
+        stage=Stage.NOT_CREATED,
+        creates=0,
+    ),
+    Fault(
+        "500-invalid-request-create",
+        "create answered HTTP 500 with CometAPI code invalid_request (a refusal)",
+        _inject(
+            "create",
+            "gateway_error",
+            code="invalid_request",
+            status=500,
+            message="prompt is required",
+        ),
+        exit_code=1,
+        sentence=r"The provider refused the request \(CometAPI code invalid_request\): prompt "
+        r"is required\.",
+        stage=Stage.NOT_CREATED,
+        creates=0,
+    ),
+    Fault(
+        "quota-create",
+        "create answered HTTP 403 with CometAPI code insufficient_user_quota (the caller's "
+        "balance)",
+        _inject("create", "gateway_error", code="insufficient_user_quota", status=403),
+        exit_code=1,
+        sentence=r"Your CometAPI balance is too low for this request \(CometAPI code "
+        r"insufficient_user_quota\): top up your CometAPI account",
+        stage=Stage.NOT_CREATED,
+        creates=0,
+    ),
+    Fault(
+        "model-not-found-create",
+        "create answered HTTP 503 with CometAPI code model_not_found (no channel)",
+        _inject("create", "gateway_error", code="model_not_found", status=503),
+        exit_code=1,
+        sentence=r"CometAPI has no channel serving Kling Avatar for this key just now",
         stage=Stage.NOT_CREATED,
         creates=0,
     ),
@@ -224,6 +293,16 @@ FAULTS: tuple[Fault, ...] = (
         r"Sensitive content\)",
         stage=Stage.NOT_CREATED,
         creates=0,
+    ),
+    Fault(
+        "unserved-route-json-400",
+        "the avatar query route answers JSON 400 task_not_exist (profile unserved-json-400)",
+        _profile("unserved-json-400"),
+    ),
+    Fault(
+        "unserved-route-json-404",
+        'the avatar query route answers JSON 404 "Invalid URL" (profile unserved-json-404)',
+        _profile("unserved-json-404"),
     ),
     Fault(
         "code-query",
@@ -275,11 +354,22 @@ FAULTS: tuple[Fault, ...] = (
     ),
     # --- the video download --------------------------------------------------------------------
     Fault(
+        "lagging-link",
+        "the video link answers 404 twice right after success (profile lagging-links)",
+        _profile("lagging-links"),
+    ),
+    Fault(
+        "lagging-link-requery",
+        "the video link answers 404 six times: more than one round of retries",
+        _profile("lagging-links", video_link_misses=6),
+    ),
+    Fault(
         "expired-link",
-        "the video link answers 403 'Request has expired' (S3 XML)",
-        _inject("result", "expired"),
+        "the video link answers 403 'Request has expired' (S3 XML) ten times, a fresh link too",
+        _inject("result", "expired", 10),
         exit_code=1,
-        sentence=r"The provider's video link no longer works \(HTTP 403; links expire\)",
+        sentence=r"The provider's video link no longer works \(HTTP 403; links expire\), even "
+        r"the fresh one asked for just now",
         stage=Stage.DOWNLOADING,
         resume_to=Stage.DONE,
     ),

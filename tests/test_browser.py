@@ -336,6 +336,17 @@ def test_a_pasted_key_leaves_demo_mode_in_its_tab_only(
         theirs.context.close()
 
 
+def test_the_key_panel_checks_the_key_and_the_provider_for_free(page, sim):
+    creates = sim.stats.count("create")
+    _open_panel(page, "own_key")
+    page.locator("#doctor_button").click()
+    report = page.locator("#doctor_report")
+    expect(report).to_contain_text("key accepted: yes")
+    expect(report).to_contain_text("lookups by external id:")
+    expect(report).to_contain_text("demo mode: this is the built-in simulator, not CometAPI")
+    assert sim.stats.count("create") == creates  # free requests only
+
+
 def test_history_is_there_after_a_page_reload(page, portrait_path, speech_path):
     _add_inputs(page, portrait_path, speech_path)
     page.locator("#generate").click()

@@ -7,6 +7,7 @@ take a second or two of real time (the subprocess cannot share a fake clock).
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -161,3 +162,41 @@ def test_without_a_key_the_cli_says_it_is_in_demo_mode(tmp_path, portrait_path, 
     assert done.returncode == 0, done.stderr
     assert "Demo mode" in done.stderr
     assert Path(done.stdout.strip()).is_file()
+
+
+def test_the_follow_deadline_comes_from_avatar_follow_deadline(
+    env, live_sim, portrait_path, speech_path
+):
+    live_sim.plan_task(outcome="succeed", task_seconds=6.0)
+    done = run_cli(
+        "generate", "--image", str(portrait_path), "--audio", str(speech_path),
+        env={**env, "AVATAR_FOLLOW_DEADLINE": "1"},
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert re.search(r"Task \d+ is still \w+ after 1 s", done.stderr.strip().splitlines()[-1])
+    [job] = Journal(env["AVATAR_DATA_DIR"]).unfinished()
+    assert job.stage is Stage.RUNNING
+
+
+def test_an_unclear_create_says_how_to_look_it_up_and_resume_never_resends_it(
+    env, live_sim, portrait_path, speech_path
+):
+    live_sim.use_profile("no-external-ids")
+    live_sim.inject("create", "reset", after_create=True)
+    try:
+        done = run_cli(
+            "generate", "--image", str(portrait_path), "--audio", str(speech_path),
+            "--timeout", "1", env=env,
+        )  # fmt: skip
+        resumed = run_cli("resume", env=env)
+    finally:
+        live_sim.use_profile("kling")
+    assert done.returncode == 1 and done.stdout == ""
+    [job] = Journal(env["AVATAR_DATA_DIR"]).recent()
+    assert "[    unclear] The create request got no clear answer" in done.stderr
+    last = done.stderr.strip().splitlines()[-1]
+    assert f"python -m avatar_core status {job.job_id}" in last and "may cost twice" in last
+    assert resumed.returncode == 1 and "0 job(s) finished, 1 could not be." in resumed.stderr
+    assert job.stage is Stage.OUTCOME_UNKNOWN
+    assert live_sim.stats.count("create") == 1
+    assert_no_traceback(done)

@@ -50,9 +50,9 @@ CODE_CASES = [
     (1000, e.AuthenticationError, "API key"),
     (1002, e.AuthenticationError, "API key"),
     (1004, e.AuthenticationError, "API key"),
-    (1100, e.QuotaError, "account"),
-    (1101, e.QuotaError, "arrears"),
-    (1102, e.QuotaError, "balance is used up"),
+    (1100, e.UpstreamUnavailableError, "CometAPI's own Kling account"),
+    (1101, e.UpstreamUnavailableError, "arrears (Kling code 1101: the gateway's account"),
+    (1102, e.UpstreamUnavailableError, "not your CometAPI balance"),
     (1103, e.PermissionDeniedError, "may not use"),
     (1200, e.InvalidRequestError, "refused the request"),
     (1201, e.InvalidRequestError, "refused the request"),
@@ -111,12 +111,17 @@ def test_unknown_task_is_not_found(client):
     assert "999999999999999999" in str(caught.value)
 
 
-def test_a_wrong_key_is_refused_in_words(simulator, fake_time, avatar_request):
+def test_kling_1102_through_the_gateway_is_not_called_the_callers_balance(
+    simulator, fake_time, avatar_request
+):
+    """Under CometAPI, Kling's 1102 is the gateway's own resource pack: topping up the
+    caller's balance would not help, so the sentence must not say so."""
     simulator.set_key_state("spent-key", "no_credit")
     spent = KlingClient(simulator.base_url, "spent-key", sleep=fake_time.sleep)
-    with spent, pytest.raises(e.QuotaError) as caught:
+    with spent, pytest.raises(e.UpstreamUnavailableError) as caught:
         spent.create_task(avatar_request)
-    assert "top up" in str(caught.value)
+    assert "not your CometAPI balance" in str(caught.value)
+    assert "top up" not in str(caught.value)
     assert simulator.stats.creates == 0
 
 

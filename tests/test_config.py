@@ -6,7 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from avatar_core.config import DEFAULT_HTTP_TIMEOUT_S, Settings
+from avatar_core.config import (
+    DEFAULT_CREATE_TIMEOUT_S,
+    DEFAULT_FOLLOW_DEADLINE_S,
+    DEFAULT_HTTP_TIMEOUT_S,
+    Settings,
+)
+from avatar_core.jobs.studio import DEFAULT_DEADLINE_S
 
 
 @pytest.mark.parametrize(
@@ -60,3 +66,21 @@ def test_an_explicit_data_folder_wins_on_spaces_too(tmp_path):
 def test_off_spaces_the_default_folder_is_kept():
     settings = Settings.from_env({})
     assert settings.data_dir == Path("data") and not settings.data_is_ephemeral
+
+
+def test_a_create_waits_120_s_and_a_task_is_followed_for_an_hour_by_default():
+    settings = Settings.from_env({})
+    assert settings.create_timeout_s == DEFAULT_CREATE_TIMEOUT_S == 120.0
+    assert settings.follow_deadline_s == DEFAULT_FOLLOW_DEADLINE_S == 3600.0
+    assert settings.follow_deadline_s == DEFAULT_DEADLINE_S  # the studio's default
+
+
+@pytest.mark.parametrize(
+    ("value", "create", "follow"),
+    [("45", 45.0, 45.0), ("", 120.0, 3600.0), ("later", 120.0, 3600.0), ("0", 120.0, 3600.0)],
+)
+def test_the_create_timeout_and_the_follow_deadline_come_from_the_environment(
+    value, create, follow
+):
+    settings = Settings.from_env({"AVATAR_CREATE_TIMEOUT": value, "AVATAR_FOLLOW_DEADLINE": value})
+    assert (settings.create_timeout_s, settings.follow_deadline_s) == (create, follow)

@@ -13,8 +13,10 @@ RELIABILITY.md. The canary key used throughout must appear in none of it.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import re
 import subprocess
+import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -49,10 +51,16 @@ NOT_RUN = "not run here"
 
 @pytest.fixture(scope="module")
 def inputs(tmp_path_factory) -> dict[str, tuple[Path, Path]]:
-    """Small inputs (a 50 KB video) for most faults; the assets (a 440 KB one) for disks."""
+    """Small inputs (a 50 KB video) for most faults; the assets (a 440 KB one) for disks.
+
+    The small ones are this run's own bytes: Gradio keeps uploads under a folder named by
+    their hash, shared by every app on the machine, and an app that cleans its cache when
+    it stops would otherwise take this run's upload away mid-matrix."""
     folder = tmp_path_factory.mktemp("inputs")
-    (folder / "face.jpg").write_bytes(image_bytes(320, 320, fmt="JPEG"))
-    (folder / "voice.mp3").write_bytes(audio_bytes(2.5, fmt="mp3"))
+    mark = uuid.uuid4().hex
+    (folder / "face.jpg").write_bytes(image_bytes(320, 320, fmt="JPEG", comment=mark.encode()))
+    pitch = 200 + int(mark[:4], 16) % 100
+    (folder / "voice.mp3").write_bytes(audio_bytes(2.5, fmt="mp3", frequency=pitch))
     return {
         "small": (folder / "face.jpg", folder / "voice.mp3"),
         "big": (ASSETS / "astronaut.jpg", ASSETS / "hello.mp3"),
@@ -104,6 +112,8 @@ def _run_on_cli(fault: Fault, root: Path, inputs: dict[str, tuple[Path, Path]]) 
         ):
             fault.arrange(sim)
             extra = {"AVATAR_HTTP_TIMEOUT": f"{fault.http_timeout:g}"} if fault.http_timeout else {}
+            if fault.create_timeout:
+                extra["AVATAR_CREATE_TIMEOUT"] = f"{fault.create_timeout:g}"
             env = cli_env(sim.base_url or "", run.data_dir, key=CANARY_KEY, **extra)
             args = ["generate", "--image", str(image), "--audio", str(audio)]
             if fault.deadline is not None:
@@ -131,8 +141,9 @@ def _files(folder: Path) -> dict[Path, bytes]:
 
 
 # The slowest first (retries with back-off, a resume that waits), so the pool ends together.
-_SLOW_FIRST = ("truncated-always", "500-query-exhausted", "deadline", "file-size-limit",
-               "disk-full", "expired-link", "stuck")  # fmt: skip
+_SLOW_FIRST = ("truncated-always", "500-query-exhausted", "expired-link", "deadline",
+               "file-size-limit", "disk-full", "stuck", "outcome-unknown",
+               "lagging-link-requery")  # fmt: skip
 
 
 def _start_cli_matrix(root: Path, inputs, pool: ThreadPoolExecutor) -> dict[str, Future[CliRun]]:
@@ -305,8 +316,10 @@ def _app_matrix(root: Path, inputs) -> dict[str, AppRun]:
         app = InProcessApp(studio)
         try:
             client = app.client()
+            baseline = dataclasses.asdict(sim.options)
             for fault in (f for f in FAULTS if f.in_app):
                 sim.reset()
+                sim.options.update(**baseline)  # a profile is one fault's, not the next one's
                 fault.arrange(sim)
                 runs[fault.key] = _run_on_app(fault, client, sim, root / "data", image, audio)
         finally:

@@ -132,7 +132,7 @@ def _scenarios(sim: Simulator) -> list[tuple[str, callable, bool]]:
             ),
             True,
         ),
-        ("an expired video link", lambda: sim.inject("result", "expired"), True),
+        ("an expired video link", lambda: sim.inject("result", "expired", 10), True),
         ("a lost create answer", lambda: sim.inject("create", "reset", after_create=True), False),
         ("a read timeout on a query", lambda: sim.inject("query", "slow", delay=2), False),
     ]

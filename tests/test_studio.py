@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import socket
 import subprocess
 
 import pytest
@@ -78,14 +80,15 @@ def test_a_failed_task_gives_the_providers_reason(studio, simulator, portrait_pa
     assert job.stage is Stage.FAILED and "Face not detected" in job.error
 
 
-def test_no_credit_is_explained_and_nothing_is_created(
+def test_the_gateways_own_kling_balance_is_not_called_yours_and_nothing_is_created(
     simulator, fake_time, tmp_path, portrait_path, speech_path
 ):
-    simulator.set_key_state("poor-key", "no_credit")
+    simulator.set_key_state("poor-key", "no_credit")  # Kling's 1102, through the gateway
     studio = make_studio(simulator, fake_time, tmp_path / "data", key="poor-key")
-    with pytest.raises(e.QuotaError) as caught:
+    with pytest.raises(e.UpstreamUnavailableError) as caught:
         events(studio.generate(portrait_path, speech_path))
-    assert "top up" in str(caught.value)
+    assert "not your CometAPI balance" in str(caught.value)
+    assert "top up" not in str(caught.value)
     [job] = studio.journal.recent()
     assert job.stage is Stage.NOT_CREATED
     assert simulator.stats.creates == 0
@@ -101,16 +104,71 @@ def test_a_lost_create_answer_is_recovered_by_external_id_without_a_second_creat
     assert simulator.stats.count("create") == 1
 
 
-def test_a_create_that_did_not_happen_says_nothing_was_charged(
+def test_a_broken_create_is_unclear_looked_for_and_never_called_not_charged(
+    studio, simulator, portrait_path, speech_path
+):
+    """The connection broke before the provider made anything - but nothing proves that:
+    the job stays unclear, is looked for by its external id for ten minutes, and the person
+    is told it may exist and how to look it up; the create is never sent again."""
+    simulator.inject("create", "reset", after_create=False)
+    with pytest.raises(e.UnclearError) as caught:
+        events(studio.generate(portrait_path, speech_path))
+    [job] = studio.journal.recent()
+    assert job.stage is Stage.OUTCOME_UNKNOWN and job.task_id is None
+    said = str(caught.value)
+    assert "nothing was charged" not in said and "may cost twice" in said
+    assert f"status {job.job_id}" in said
+    assert simulator.stats.creates == 0
+    assert simulator.stats.count("create") == 1
+    assert simulator.stats.count("query") >= 10  # looked for again and again, never resent
+
+
+def test_the_unclear_create_is_announced_in_one_sentence_before_the_lookups(
     studio, simulator, portrait_path, speech_path
 ):
     simulator.inject("create", "reset", after_create=False)
+    flow = studio.generate(portrait_path, speech_path)
+    unclear = asyncio.run(_first_unclear(flow))
+    assert unclear.step is Step.UNCLEAR
+    assert "may exist" in unclear.message and "being looked for" in unclear.message
+    assert unclear.job is not None and unclear.job.stage is Stage.OUTCOME_UNKNOWN
+    assert unclear.job.job_id in unclear.message
+
+
+async def _first_unclear(flow):
+    async for event in flow:
+        if event.step is Step.UNCLEAR:
+            await flow.aclose()
+            return event
+    raise AssertionError("no Unclear event")
+
+
+def test_an_unclear_create_found_by_a_later_lookup_goes_on_to_its_video(
+    studio, simulator, portrait_path, speech_path
+):
+    simulator.inject("create", "reset", after_create=True)
+    simulator.inject("query", "error", code=5000, times=5)  # the first lookup cannot tell
+    seen = events(studio.generate(portrait_path, speech_path))
+    assert [ev.step for ev in seen].count(Step.UNCLEAR) == 1
+    assert seen[-1].step is Step.DONE and seen[-1].video_path.is_file()
+    assert simulator.stats.creates == 1 and simulator.stats.count("create") == 1
+
+
+def test_a_refused_connection_is_proof_that_nothing_was_charged(
+    fake_time, tmp_path, portrait_path, speech_path
+):
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()  # nothing listens there: the connection is refused
+    settings = Settings(api_key=Secret("k"), base_url=f"http://127.0.0.1:{port}", data_dir=tmp_path)
+    client = KlingClient(settings.base_url, "k", sleep=fake_time.sleep)
+    studio = Studio(settings, client=client, clock=fake_time.clock, sleep=fake_time.sleep)
     with pytest.raises(e.ProviderConnectionError) as caught:
         events(studio.generate(portrait_path, speech_path))
-    assert "nothing was charged" in str(caught.value)
+    assert "never left this machine, so nothing was charged" in str(caught.value)
     [job] = studio.journal.recent()
     assert job.stage is Stage.NOT_CREATED
-    assert simulator.stats.creates == 0
 
 
 def test_past_the_deadline_the_job_waits_in_the_journal_and_a_restart_finishes_it(

@@ -17,7 +17,7 @@ from ui.texts import t
 
 STAGE_LABELS = {
     Stage.CREATING: "sending",
-    Stage.OUTCOME_UNKNOWN: "unclear: check the external id",
+    Stage.OUTCOME_UNKNOWN: "unclear: may exist, look it up by its job id",
     Stage.NOT_CREATED: "not created",
     Stage.RUNNING: "running",
     Stage.DOWNLOADING: "downloading",
@@ -42,6 +42,11 @@ def verdict_error(error: AvatarError) -> str:
     """A refusal: each problem of an input error (or the error itself) in a paragraph."""
     problems = error.problems if isinstance(error, InputError) else [str(error)]
     return "\n\n".join(f"❌ {p}" for p in problems)
+
+
+def doctor_report(text: str) -> str:
+    """The doctor's report as a block to copy into a bug report."""
+    return f"```text\n{text}\n```"
 
 
 def status(text: str, kind: str = "info") -> str:

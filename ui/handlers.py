@@ -276,6 +276,16 @@ def forget_key(sessions: Sessions) -> tuple[Update, str, Update, str]:
     return use_key(sessions, "")
 
 
+def run_doctor(sessions: Sessions, key: str | None) -> str:
+    """The doctor's report (free requests only) for this session's key, to paste into a
+    bug report; the key is not in it."""
+    try:
+        report = sessions.studio_for(key).diagnose()
+    except AvatarError as error:
+        return fmt.verdict_error(error)
+    return fmt.doctor_report(report.text())
+
+
 def api_use_key(sessions: Sessions, key: str | None) -> Update:
     """`/use_key`: the session's key state only (the key is never returned to the caller:
     gradio_client does not receive State outputs)."""

@@ -79,6 +79,8 @@ class KeyPanel:
     use: gr.Button
     forget: gr.Button
     note: gr.Markdown
+    doctor: gr.Button  # the doctor's free check of the key and the provider's routes
+    report: gr.Markdown
 
 
 @dataclass
@@ -236,7 +238,9 @@ def _key_panel() -> KeyPanel:
             use = gr.Button(t("use_key"), elem_id="key_button")
             forget = gr.Button(t("forget_key"), elem_id="forget_button")
         note = gr.Markdown(elem_id="key_note")
-    return KeyPanel(box, use, forget, note)
+        doctor = gr.Button(t("doctor"), size="sm", elem_id="doctor_button")
+        report = gr.Markdown(elem_id="doctor_report")
+    return KeyPanel(box, use, forget, note, doctor, report)
 
 
 def _history_panel(sessions: Sessions) -> HistoryPanel:

@@ -125,6 +125,7 @@ def _wire_key(page: Page, sessions: Sessions) -> None:
     shown = [page.key_state, key.box, page.banner, key.note]
     key.use.click(sessions.bind(handlers.use_key), key.box, shown, **PRIVATE)
     key.forget.click(sessions.bind(handlers.forget_key), None, shown, **PRIVATE)
+    key.doctor.click(sessions.bind(handlers.run_doctor), page.key_state, key.report, **PRIVATE)
 
 
 def _wire_history(app: gr.Blocks, page: Page, sessions: Sessions) -> None:

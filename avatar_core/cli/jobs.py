@@ -22,8 +22,11 @@ from avatar_core.config import Settings
 from avatar_core.demo import DEMO_NOTICE
 from avatar_core.inputs.fields import MODES, check_task_id
 from avatar_core.jobs.events import Done, Failed, Progress, Submitting, Unclear
-from avatar_core.jobs.studio import DEFAULT_DEADLINE_S, Studio, open_studio
+from avatar_core.jobs.studio import Studio, open_studio
 from avatar_core.provider.voices import DEFAULT_VOICE, voice_language
+from avatar_core.simulator.options import PROFILES
+
+_TIMEOUT_HELP = "seconds to follow a task (default: AVATAR_FOLLOW_DEADLINE, 3600)"
 
 
 def add_job_commands(subparsers: argparse._SubParsersAction) -> None:
@@ -41,24 +44,27 @@ def add_job_commands(subparsers: argparse._SubParsersAction) -> None:
     gen.add_argument("--mode", choices=MODES, default="std")
     gen.add_argument("--trim", action="store_true", help="trim audio longer than 60 s")
     gen.add_argument("--out", type=Path, help="also copy the video to this file")
-    gen.add_argument("--timeout", type=float, default=DEFAULT_DEADLINE_S, help="seconds to wait")
+    gen.add_argument("--timeout", type=float, default=None, help=_TIMEOUT_HELP)
     gen.set_defaults(handler=run_generate)
 
     status = subparsers.add_parser("status", help="look up (and optionally finish) any task")
     status.add_argument("task_id")
     status.add_argument("--wait", action="store_true", help="follow it to the end")
     status.add_argument("--out", type=Path, help="copy the finished video to this file")
-    status.add_argument("--timeout", type=float, default=DEFAULT_DEADLINE_S)
+    status.add_argument("--timeout", type=float, default=None, help=_TIMEOUT_HELP)
     status.set_defaults(handler=run_status)
 
     resume = subparsers.add_parser("resume", help="finish every unfinished job in the journal")
-    resume.add_argument("--timeout", type=float, default=DEFAULT_DEADLINE_S)
+    resume.add_argument("--timeout", type=float, default=None, help=_TIMEOUT_HELP)
     resume.set_defaults(handler=run_resume)
 
     sim = subparsers.add_parser("simulator", help="serve the fake provider on loopback")
     sim.add_argument("--host", default="127.0.0.1")
     sim.add_argument("--port", type=int, default=8765)
     sim.add_argument("--task-seconds", type=float, default=8.0, help="how long a task takes")
+    sim.add_argument(
+        "--profile", choices=sorted(PROFILES), default=None, help="behave as this gateway profile"
+    )
     sim.set_defaults(handler=run_simulator)
 
 
@@ -186,5 +192,7 @@ def run_simulator(
 ) -> int:
     from avatar_core.simulator import serve_forever
 
-    serve_forever(host=args.host, port=args.port, task_seconds=args.task_seconds)
+    serve_forever(
+        host=args.host, port=args.port, task_seconds=args.task_seconds, profile=args.profile
+    )
     return EXIT_OK

@@ -20,6 +20,7 @@ from typing import TextIO
 from avatar_core import __version__
 from avatar_core.cli.check import add_check_command
 from avatar_core.cli.codes import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED
+from avatar_core.cli.doctor import add_doctor_command
 from avatar_core.cli.jobs import add_job_commands
 from avatar_core.errors import AvatarError, InputError
 
@@ -31,7 +32,7 @@ Registrar = Callable[[argparse._SubParsersAction], None]
 
 def _registrars() -> list[Registrar]:
     """Every module's command registrar, in the order `--help` lists them."""
-    return [add_check_command, add_job_commands]
+    return [add_check_command, add_job_commands, add_doctor_command]
 
 
 def _program_name() -> str:

@@ -8,23 +8,35 @@ raises, so a process killed between two steps leaves a job that `resume` can fin
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 from avatar_core import errors as e
 from avatar_core.config import Settings
 from avatar_core.inputs.preparation import PreparedInputs
+from avatar_core.jobs.unclear import being_checked, still_unclear, unknown_task
 from avatar_core.provider.client import AvatarRequest, KlingClient
 from avatar_core.provider.models import TaskInfo, TaskStatus
 from avatar_core.provider.retry import RetryPolicy
 from avatar_core.storage.journal import Job, Journal, Stage, creator_alive
 from avatar_core.storage.videos import download_video, video_path
 
+log = logging.getLogger(__name__)
+
 # When the process sending a create cannot be asked (another machine), a job still
-# `creating` this long after it was journaled has lost its create for good.
+# `creating` this long after it was journaled is no longer being sent: its outcome is
+# unclear (the create may or may not have arrived), never "not created".
 CREATE_GRACE_S = 15 * 60.0
+# Kling deletes tasks after 30 days: a task unknown everywhere after that is lost.
+TASK_LIFETIME_S = 30 * 24 * 3600.0
+
+
+def _no_wait() -> None:
+    return None
 
 
 def _sha256(data: bytes) -> str:
@@ -42,6 +54,7 @@ class JobSteps:
     owner: str | None = None
     retry: RetryPolicy | None = None  # for the video download
     sleep: Callable[[float], None] = time.sleep
+    turn: Callable[[], None] = _no_wait  # waits for the request budget before a lookup
 
     # --- before the create ------------------------------------------------------------------
 
@@ -77,40 +90,46 @@ class JobSteps:
     # --- the create -------------------------------------------------------------------------
 
     def submit(self, job: Job, request: AvatarRequest) -> tuple[Job, TaskInfo]:
-        """Create the task once; on doubt, look it up by our external id instead of resending."""
+        """Create the task once; on doubt, look it up by our external id instead of resending.
+
+        Raises UnclearError (the job stays `outcome_unknown`) when the create's answer was
+        lost and the lookup finds nothing; `not_created` is journaled only for a create that
+        never left or that the provider refused.
+        """
         try:
             task = self.client.create_task(request)
         except e.CreateOutcomeUnknownError as unknown:
             job = self.journal.update(job, stage=Stage.OUTCOME_UNKNOWN, error=str(unknown))
-            task = self._reconcile(job, unknown)
+            found = self.look_for(job)
+            if found is None:
+                why = being_checked(job.job_id, unknown.why)
+                raise e.UnclearError(why, job_id=job.job_id) from None
+            return found
         except e.AvatarError as error:
             self.journal.update(job, stage=Stage.NOT_CREATED, error=str(error))
             raise
-        job = self.journal.update(
+        return self._running(job, task), task
+
+    def look_for(self, job: Job) -> tuple[Job, TaskInfo] | None:
+        """One lookup of an unclear create by our external id; the job (journaled running)
+        and its task when the provider has it, None when this lookup cannot tell."""
+        self.turn()
+        try:
+            task = self.client.get_task(job.job_id)
+        except e.AvatarError as error:
+            log.info("job %s not found by its external id (%s)", job.job_id, type(error).__name__)
+            return None
+        return self._running(job, task), task
+
+    def _running(self, job: Job, task: TaskInfo) -> Job:
+        """Journal that the provider has the job's task."""
+        return self.journal.update(
             job,
             stage=Stage.RUNNING,
             task_id=task.task_id,
             provider_status=task.raw_status,
             error=None,
         )
-        return job, task
-
-    def _reconcile(self, job: Job, unknown: e.CreateOutcomeUnknownError) -> TaskInfo:
-        """After a create with no clear answer: does the provider have our task?"""
-        try:
-            return self.client.get_task(job.job_id)
-        except e.NotFoundError:
-            self.journal.update(
-                job,
-                stage=Stage.NOT_CREATED,
-                error="The provider has no task with this external id: nothing was charged.",
-            )
-            raise e.ProviderConnectionError(
-                "The create request got no clear answer and the provider has no such task, so "
-                "nothing was charged: press Generate again."
-            ) from None
-        except e.AvatarError:
-            raise unknown from None
 
     # --- finding tasks again ----------------------------------------------------------------
 
@@ -120,19 +139,27 @@ class JobSteps:
         return same_place and job.owner == self.owner
 
     def reattach(self, job: Job) -> tuple[Job, TaskInfo] | None:
-        """An unfinished job's task as the provider now sees it; None if it never got there."""
+        """An unfinished job's task as the provider now sees it; None while that cannot be
+        told (a create on its way, or an unclear one: the job stays unfinished)."""
         try:
             task = self.client.get_task(job.task_id or job.job_id)
         except e.NotFoundError:
             if job.task_id is None:
-                if _create_may_be_in_flight(job):
-                    return None  # another process may still be sending it: look again later
-                self.journal.update(
-                    job,
-                    stage=Stage.NOT_CREATED,
-                    error="The create never reached the provider: nothing was charged.",
-                )
+                if not _create_may_be_in_flight(job) and job.stage is Stage.CREATING:
+                    self.journal.update(
+                        job, stage=Stage.OUTCOME_UNKNOWN, error=str(still_unclear(job.job_id))
+                    )
                 return None
+            self._task_unknown(job)
+        if job.task_id is None or job.stage in (Stage.OUTCOME_UNKNOWN, Stage.CREATING):
+            job = self.journal.update(job, stage=Stage.RUNNING, task_id=task.task_id, error=None)
+        return job, task
+
+    def _task_unknown(self, job: Job) -> NoReturn:
+        """The provider does not know a task it gave us: lost for a restarted demo
+        simulator or after Kling's 30 days, otherwise unclear (kept, looked for again)."""
+        assert job.task_id is not None
+        if job.demo or time.time() - job.created_at > TASK_LIFETIME_S:
             self.journal.update(
                 job,
                 stage=Stage.LOST,
@@ -143,9 +170,9 @@ class JobSteps:
                 f"The provider no longer knows task {job.task_id}"
                 + (": demo tasks end when the app stops." if job.demo else ": check the task id.")
             ) from None
-        if job.task_id is None or job.stage in (Stage.OUTCOME_UNKNOWN, Stage.CREATING):
-            job = self.journal.update(job, stage=Stage.RUNNING, task_id=task.task_id, error=None)
-        return job, task
+        unclear = unknown_task(job.job_id, job.task_id)
+        self.journal.update(job, error=str(unclear))
+        raise unclear from None
 
     def stored_job(self, task_id: str) -> Job | None:
         """This owner's job for this id if its video is already home."""
@@ -153,10 +180,21 @@ class JobSteps:
         return job if job and _video_home(job) else None
 
     def adopt(self, task_id: str) -> tuple[Job, TaskInfo]:
-        """The task, and its job (journaled now if this app did not create it)."""
-        task = self.client.get_task(task_id)
-        job = self.journal.find(task_id, owner=self.owner) or self.journal.find(
-            task.task_id, owner=self.owner
+        """The task, and its job (journaled now if this app did not create it).
+
+        A task found by its id whose external id is one of our unclear jobs settles that
+        job; one of our unclear jobs that is still not found stays unclear."""
+        try:
+            task = self.client.get_task(task_id)
+        except e.NotFoundError:
+            ours = self.journal.find(task_id, owner=self.owner)
+            if ours is not None and ours.task_id is None and not ours.stage.is_finished:
+                raise still_unclear(ours.job_id) from None
+            raise
+        job = (
+            self.journal.find(task_id, owner=self.owner)
+            or self.journal.find(task.task_id, owner=self.owner)
+            or self._unclear_job(task.external_task_id)
         )
         if job is None:
             job = self.journal.create(
@@ -165,6 +203,11 @@ class JobSteps:
         if job.task_id is None or job.stage in (Stage.OUTCOME_UNKNOWN, Stage.CREATING):
             job = self.journal.update(job, stage=Stage.RUNNING, task_id=task.task_id)
         return job, task
+
+    def _unclear_job(self, external_id: str | None) -> Job | None:
+        """Our job sent under `external_id`, while its task id is not known yet."""
+        job = self.journal.find(external_id, owner=self.owner) if external_id else None
+        return job if job is not None and job.task_id is None else None
 
     # --- while and after the task runs ------------------------------------------------------
 
@@ -205,17 +248,43 @@ class JobSteps:
         if fresh and _video_home(fresh):
             return fresh  # another process brought it home meanwhile
         try:
-            path = download_video(
-                task.video_url or "",
-                video_path(self.settings.data_dir, task.task_id),
-                retry=self.retry,
-                sleep=self.sleep,
-                timeout=self.settings.http_timeout_s,
-            )
+            path = self._bring_home(job, task)
         except e.AvatarError as error:
             self.journal.update(job, error=str(error))
             raise
         return self.journal.update(job, stage=Stage.DONE, video_path=str(path), error=None)
+
+    def _bring_home(self, job: Job, task: TaskInfo) -> Path:
+        """The video's link, retried while its storage may lag the success; then the task
+        is asked again for a fresh link; only then is the link called expired."""
+        try:
+            return self._download(task.video_url or "", task.task_id)
+        except e.VideoLinkGoneError as gone:
+            log.info("video link of task %s: HTTP %d; asking for a fresh one", task.task_id,
+                     gone.status)  # fmt: skip
+        self.turn()
+        again = self.client.get_task(task.task_id)
+        link = again.video_url or task.video_url or ""
+        if link != job.video_url:
+            self.journal.update(job, video_url=link)
+        try:
+            return self._download(link, task.task_id)
+        except e.VideoLinkGoneError as gone:
+            raise e.VideoLinkGoneError(
+                f"The provider's video link no longer works (HTTP {gone.status}; links expire), "
+                "even the fresh one asked for just now: look the task up again later.",
+                status=gone.status,
+            ) from None
+
+    def _download(self, url: str, task_id: str) -> Path:
+        return download_video(
+            url,
+            video_path(self.settings.data_dir, task_id),
+            retry=self.retry,
+            sleep=self.sleep,
+            timeout=self.settings.http_timeout_s,
+            fresh_link=True,
+        )
 
 
 def _video_home(job: Job) -> bool:

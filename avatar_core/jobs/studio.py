@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 from avatar_core import errors as e
-from avatar_core.config import Secret, Settings
+from avatar_core.config import DEFAULT_FOLLOW_DEADLINE_S, Secret, Settings
 from avatar_core.inputs.audio import PreparedAudio
 from avatar_core.inputs.fields import check_task_id
 from avatar_core.inputs.image import PreparedImage
@@ -36,9 +36,12 @@ from avatar_core.jobs.events import (
     waiting_message,
 )
 from avatar_core.jobs.steps import JobSteps
+from avatar_core.jobs.unclear import UNCLEAR_WINDOW_S, look_again_delays, still_unclear
 from avatar_core.provider.client import KlingClient
+from avatar_core.provider.doctor import DoctorReport, diagnose, key_label
 from avatar_core.provider.models import SpeechResult, TaskInfo
 from avatar_core.provider.retry import RetryPolicy
+from avatar_core.provider.routes import RouteMemory
 from avatar_core.provider.speech import check_speech_request
 from avatar_core.storage.journal import Job, Journal, Stage
 from avatar_core.storage.owners import owner_tag
@@ -47,7 +50,7 @@ from avatar_core.waiting.scheduler import PollScheduler
 
 Source = str | Path | bytes
 
-DEFAULT_DEADLINE_S = 30 * 60.0
+DEFAULT_DEADLINE_S = DEFAULT_FOLLOW_DEADLINE_S  # Settings.follow_deadline_s when not told
 
 
 class Studio:
@@ -84,7 +87,9 @@ class Studio:
         self.scheduler = scheduler
         self.callbacks = callbacks or CallbackRegistry(self.scheduler)
         self.inputs = inputs or InputPreparer(allow_private_urls=settings.allow_private_urls)
-        self.steps = JobSteps(settings, client, self.journal, self.demo, owner, retry, sleep)
+        self.steps = JobSteps(
+            settings, client, self.journal, self.demo, owner, retry, sleep, self._wait_for_turn
+        )
         self._retry = retry
         self._clock = clock
         self._sleep = sleep
@@ -99,12 +104,9 @@ class Studio:
         settings = self.settings.with_key(key)
         if settings.api_key is None or settings.api_key == self.settings.api_key:
             return self
-        client = KlingClient(
-            settings.base_url,
-            settings.api_key,
-            retry=self._retry,
-            sleep=self._sleep,
-            timeout=settings.http_timeout_s,
+        routes = RouteMemory(settings.data_dir) if self.demo else self.client.routes
+        client = provider_client(
+            settings, settings.base_url, settings.api_key, self._retry, self._sleep, routes
         )
         return Studio(
             settings,
@@ -138,16 +140,20 @@ class Studio:
         image: Source,
         audio: Source | None = None,
         *,
-        deadline_s: float = DEFAULT_DEADLINE_S,
+        deadline_s: float | None = None,  # None: Settings.follow_deadline_s
         trim: bool = False,  # keep the first 60 s of a longer voice
         audio_id: str | None = None,
         prior_task_id: str | None = None,  # the TTS task `audio_id` came from
         prompt: str | None = None,
         mode: str = "std",
     ) -> AsyncIterator[Progress]:
-        """The whole flow for new inputs; the last event is Done with the video's path."""
+        """The whole flow for new inputs; the last event is Done with the video's path.
+
+        A create whose outcome is unclear is announced by an Unclear event, then looked for
+        by its external id for up to UNCLEAR_WINDOW_S; it is never sent again."""
         start = self._clock()
         prior_task_id = check_task_id(prior_task_id) or None
+        deadline_s = self._deadline(deadline_s)
         yield Preparing("Checking the portrait and the voice…")
         inputs = await asyncio.to_thread(
             functools.partial(
@@ -170,7 +176,12 @@ class Studio:
         try:
             request = self.steps.request(job, inputs, prior_task_id, callback_url)
             await self._take_turn()
-            job, task = await asyncio.to_thread(self.steps.submit, job, request)
+            try:
+                job, task = await asyncio.to_thread(self.steps.submit, job, request)
+            except e.UnclearError as unclear:
+                job = await asyncio.to_thread(self.journal.get, job.job_id) or job
+                yield Unclear(str(unclear), self._since(start), job)
+                job, task = await self._look_again(job, deadline_s)
             if secret:
                 self.callbacks.bind(secret, self.client.base_url, task.task_id)
             async for progress in self._finish(
@@ -181,11 +192,12 @@ class Studio:
             self.callbacks.retire(secret)
 
     async def follow(
-        self, task_id: str, *, deadline_s: float = DEFAULT_DEADLINE_S
+        self, task_id: str, *, deadline_s: float | None = None
     ) -> AsyncIterator[Progress]:
         """Follow any task id (or one of our job ids) to the end and store its video."""
         task_id = check_task_id(task_id)
         start = self._clock()
+        deadline_s = self._deadline(deadline_s)
         job = await asyncio.to_thread(self.steps.stored_job, task_id)
         if job is not None:
             yield Done(done_message(job), job=job)
@@ -195,11 +207,13 @@ class Studio:
         async for progress in self._finish(job, task, start=start, deadline_s=deadline_s):
             yield progress
 
-    async def resume(self, *, deadline_s: float = DEFAULT_DEADLINE_S) -> AsyncIterator[Progress]:
+    async def resume(self, *, deadline_s: float | None = None) -> AsyncIterator[Progress]:
         """Finish every unfinished job of this endpoint and key; one failing stops no other.
 
         Each job ends in a Done, a Failed or an Unclear event; nothing is raised for one job.
+        An unclear create gets one lookup here, not the flow's window of lookups.
         """
+        deadline_s = self._deadline(deadline_s)
         for listed in await asyncio.to_thread(self.journal.unfinished):
             job = await asyncio.to_thread(self.journal.get, listed.job_id)
             if job is None or job.stage.is_finished or not self.steps.owns(job):
@@ -214,26 +228,43 @@ class Studio:
             found = await asyncio.to_thread(self.steps.reattach, job)
             if found is None:
                 settled = await asyncio.to_thread(self.journal.get, job.job_id)
-                if settled and settled.stage is Stage.NOT_CREATED:
-                    yield Failed(
-                        f"Job {job.job_id} never reached the provider; nothing was charged.",
-                        job=settled,
+                if settled is not None and settled.stage is Stage.CREATING:
+                    message = (
+                        f"Job {job.job_id} is not known to the provider yet (its create may "
+                        "still be on its way); it will be checked again next time."
                     )
                 else:
-                    yield Unclear(
-                        f"Job {job.job_id} is not known to the provider yet (its create may "
-                        "still be on its way); it will be checked again next time.",
-                        job=settled,
-                    )
+                    message = f"Job {job.job_id}: {still_unclear(job.job_id)}"
+                yield Unclear(message, job=settled)
                 return
             async for progress in self._finish(*found, start=start, deadline_s=deadline_s):
                 yield progress
+        except e.UnclearError as unclear:
+            latest = await asyncio.to_thread(self.journal.get, job.job_id)
+            yield Unclear(f"Job {job.job_id}: {unclear}", job=latest)
         except e.AvatarError as error:
             latest = await asyncio.to_thread(self.journal.get, job.job_id)
             if latest is not None and latest.stage.is_finished:
                 yield Failed(f"Job {job.job_id}: {error}", job=latest, error=error)
             else:  # still running, or its video not yet home: the next resume goes on
                 yield Unclear(f"Job {job.job_id}: {error}", job=latest)
+
+    async def _look_again(self, job: Job, deadline_s: float) -> tuple[Job, TaskInfo]:
+        """Look for an unclear create by its external id now and then, for up to
+        UNCLEAR_WINDOW_S (or the flow's deadline); UnclearError when it stays unfound."""
+        began, lookups = self._clock(), 1
+        for delay in look_again_delays():
+            if self._clock() - began + delay > min(UNCLEAR_WINDOW_S, deadline_s):
+                break
+            await asyncio.to_thread(self._sleep, delay)
+            found = await asyncio.to_thread(self.steps.look_for, job)
+            lookups += 1
+            if found is not None:
+                return found
+        unclear = still_unclear(job.job_id, lookups)
+        latest = await asyncio.to_thread(self.journal.get, job.job_id)
+        await asyncio.to_thread(self.journal.update, latest or job, error=str(unclear))
+        raise unclear
 
     async def _finish(
         self,
@@ -268,6 +299,13 @@ class Studio:
         """Wait for this request's slot in the process's request budget."""
         await asyncio.sleep(self.scheduler.budget.reserve())
 
+    def _wait_for_turn(self) -> None:
+        """The same, for a step running in a thread."""
+        self._sleep(self.scheduler.budget.reserve())
+
+    def _deadline(self, deadline_s: float | None) -> float:
+        return self.settings.follow_deadline_s if deadline_s is None else deadline_s
+
     def _since(self, start: float) -> float:
         return self._clock() - start
 
@@ -281,6 +319,28 @@ class Studio:
             self.client.get_task("0")
         except e.NotFoundError:
             return
+
+    def diagnose(self) -> DoctorReport:
+        """The doctor's report on this studio's provider and key: free requests only."""
+        demo = ["demo mode: this is the built-in simulator, not CometAPI"] if self.demo else []
+        secret = self.settings.api_key
+        return diagnose(
+            self.client,
+            key_label="the demo key"
+            if self.demo
+            else key_label(secret.reveal() if secret else None),
+            known=self._made_here(),
+            notes=demo,
+            turn=self._wait_for_turn,
+        )
+
+    def _made_here(self) -> tuple[str, str] | None:
+        """(external id, task id) of this key's latest task made from this data folder."""
+        for job in self.journal.recent(200, owner=self.owner):
+            made_here = job.image_sha256 is not None  # adopted jobs were never sent by us
+            if made_here and job.task_id and self.steps.owns(job):
+                return job.job_id, job.task_id
+        return None
 
     def speak(
         self, text: str, voice_id: str, language: str = "en", speed: float = 1.0
@@ -316,6 +376,26 @@ def learn_from_journal(scheduler: PollScheduler, journal: Journal) -> None:
         scheduler.model.learn(mode, seconds)
 
 
+def provider_client(
+    settings: Settings,
+    base_url: str,
+    key: Secret | str | None,
+    retry: RetryPolicy | None,
+    sleep: Callable[[float], None],
+    routes: RouteMemory,
+) -> KlingClient:
+    """A client with the settings' timeouts, remembering its query route in `routes`."""
+    return KlingClient(
+        base_url,
+        key or "",
+        retry=retry,
+        sleep=sleep,
+        timeout=settings.http_timeout_s,
+        create_timeout=settings.create_timeout_s,
+        routes=routes,
+    )
+
+
 def open_studio(settings: Settings, **parts) -> Studio:
     """The studio for these settings: the provider's endpoint with the key, or (no key) the
     demo simulator, started here on loopback and stopped when the studio closes.
@@ -331,12 +411,9 @@ def open_studio(settings: Settings, **parts) -> Studio:
             base_url, key, stop_demo = simulator.base_url, Secret(DEMO_KEY), simulator.stop
         else:
             base_url, key = settings.base_url, settings.api_key
-        parts["client"] = KlingClient(
-            base_url,
-            key,
-            retry=parts.get("retry"),
-            sleep=parts.get("sleep", time.sleep),
-            timeout=settings.http_timeout_s,
+        routes = RouteMemory(None if settings.demo_mode else settings.data_dir)
+        parts["client"] = provider_client(
+            settings, base_url, key, parts.get("retry"), parts.get("sleep", time.sleep), routes
         )
     try:
         studio = Studio(settings, **parts)

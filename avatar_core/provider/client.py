@@ -4,7 +4,11 @@ Whether a failed request is sent again is decided in one place (provider/retry.p
 queries on connection errors, 429 (honouring Retry-After) and 5xx; a create only when it
 certainly did not reach the provider (connection refused, or a rate limit that rejected
 it). Any other doubt about a create becomes CreateOutcomeUnknownError, because a second
-create is a second paid task.
+create is a second paid task. A create waits longer than other requests for its answer
+(`create_timeout`): its body carries the media as base64.
+
+Queries try the route remembered for this base URL first, then the others, whenever an
+answer says the route or the task is unknown there, in any shape gateways use.
 """
 
 from __future__ import annotations
@@ -20,18 +24,18 @@ from urllib.parse import quote
 import httpx
 
 from avatar_core import errors as e
-from avatar_core.config import DEFAULT_HTTP_TIMEOUT_S, Secret
+from avatar_core.config import DEFAULT_CREATE_TIMEOUT_S, DEFAULT_HTTP_TIMEOUT_S, Secret
 from avatar_core.provider.models import SpeechResult, TaskInfo
-from avatar_core.provider.protocol import parse_answer
+from avatar_core.provider.protocol import find_error, parse_answer
 from avatar_core.provider.retry import NEVER_SENT, RetryPolicy, with_retries
+from avatar_core.provider.routes import RouteMemory
 
 log = logging.getLogger(__name__)
 
 CREATE_PATH = "/kling/v1/videos/avatar/image2video"
-QUERY_PATHS = (
-    "/kling/v1/videos/avatar/image2video/{id}",  # Kling's own route for avatar tasks
-    "/kling/v1/videos/image2video/{id}",  # CometAPI's generic route, the fallback
-)
+AVATAR_QUERY = "/kling/v1/videos/avatar/image2video/{id}"  # Kling's own route for avatar tasks
+GENERIC_QUERY = "/kling/v1/videos/image2video/{id}"  # CometAPI's generic route, the fallback
+QUERY_PATHS = (AVATAR_QUERY, GENERIC_QUERY)
 TTS_PATH = "/kling/v1/audio/tts"
 USER_AGENT = "talking-avatar-studio/0.1"
 
@@ -88,6 +92,31 @@ def _connection_error(exc: httpx.HTTPError, what: str) -> e.ProviderConnectionEr
     )
 
 
+def _never_sent(exc: httpx.HTTPError) -> e.ProviderConnectionError:
+    """A create that provably never left: the one case, besides a refusal, that proves
+    nothing was charged."""
+    return e.ProviderConnectionError(
+        f"The provider could not be reached to create the task ({type(exc).__name__}): the "
+        "request never left this machine, so nothing was charged; check the connection and "
+        "COMETAPI_BASE_URL, then try again."
+    )
+
+
+def _timeout(seconds: float) -> httpx.Timeout:
+    return httpx.Timeout(seconds, connect=min(10.0, seconds))
+
+
+def _unknown_everywhere(error: e.NotFoundError, task_id: str, routes: int) -> e.NotFoundError:
+    """The task is unknown on every query route: one sentence that says so."""
+    where = f"Kling code {error.code}" if error.code else f"HTTP {error.status}"
+    if error.gateway_code:
+        where = f"CometAPI code {error.gateway_code}"
+    on = " on either of its query routes" if routes > 1 else ""
+    error.message = f"The provider does not know task {task_id}{on} ({where}): check the task id."
+    error.args = (error.message,)
+    return error
+
+
 def _what_broke(exc: httpx.HTTPError) -> str:
     """A transport failure in words, for a sentence (not the exception's class name)."""
     if isinstance(exc, httpx.TimeoutException):
@@ -95,20 +124,27 @@ def _what_broke(exc: httpx.HTTPError) -> str:
     return "the connection broke"
 
 
-def _route_missing(response: httpx.Response) -> bool:
-    """True when the gateway does not serve this query route (not: the task is unknown)."""
-    if response.is_redirect:
+def says_unknown(response: httpx.Response) -> bool:
+    """True when the answer says this route, or this task, is unknown here, in any shape a
+    gateway uses: a redirect, an HTML page, a 404, a JSON 400 `task_not_exist`, a JSON
+    "Invalid URL", Kling's 1202 (no such route) or 1203 (no such task)."""
+    status = response.status_code
+    if response.is_redirect or status == 404:
         return True
-    head = response.content.lstrip()[:1]
-    if head == b"<" and response.status_code < 500:
-        return True
-    if response.status_code != 404:
-        return False
+    if response.content.lstrip()[:1] == b"<":
+        return status < 500
     try:
         body = response.json()
     except ValueError:
-        return True
-    return not (isinstance(body, dict) and str(body.get("code")) == "1203")
+        return False
+    found = find_error(body)
+    if found is None:
+        return False
+    return (
+        found.gateway_code == "task_not_exist"
+        or found.code in (1202, 1203)
+        or "invalid url" in found.message.lower()
+    )
 
 
 class KlingClient:
@@ -120,20 +156,21 @@ class KlingClient:
         api_key: Secret | str,
         *,
         timeout: float = DEFAULT_HTTP_TIMEOUT_S,
+        create_timeout: float = DEFAULT_CREATE_TIMEOUT_S,
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
         http: httpx.Client | None = None,
+        routes: RouteMemory | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._key = api_key if isinstance(api_key, Secret) else Secret(api_key)
         self._retry = retry or RetryPolicy()
         self._sleep = sleep
         self._http = http or httpx.Client(
-            timeout=httpx.Timeout(timeout, connect=min(10.0, timeout)),
-            follow_redirects=False,
-            headers={"User-Agent": USER_AGENT},
+            timeout=_timeout(timeout), follow_redirects=False, headers={"User-Agent": USER_AGENT}
         )
-        self._query_path: str | None = None  # the route that answered, once known
+        self._create_timeout = _timeout(create_timeout)
+        self.routes = routes or RouteMemory()  # the query route that answers, once known
 
     def __repr__(self) -> str:
         return f"KlingClient(base_url={self.base_url!r}, api_key=Secret('********'))"
@@ -149,13 +186,30 @@ class KlingClient:
 
     # --- requests -------------------------------------------------------------------------
 
-    def _send(self, method: str, path: str, body: dict[str, Any] | None) -> httpx.Response:
+    def _send(
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None,
+        timeout: httpx.Timeout | None = None,
+    ) -> httpx.Response:
         headers = {"Authorization": f"Bearer {self._key.reveal()}", "Accept": "application/json"}
         content = None
         if body is not None:
             headers["Content-Type"] = "application/json"
             content = json.dumps(body).encode()
-        return self._http.request(method, self.base_url + path, headers=headers, content=content)
+        extra: dict[str, Any] = {"timeout": timeout} if timeout is not None else {}
+        return self._http.request(
+            method, self.base_url + path, headers=headers, content=content, **extra
+        )
+
+    def scrub(self, text: str) -> str:
+        """`text` with this client's key taken out."""
+        return redact(text, self._key)
+
+    def ask(self, path: str) -> httpx.Response:
+        """One GET of `path` as it comes back: no retry, no parsing (for the doctor)."""
+        return self._send("GET", path, None)
 
     def _answer(self, response: httpx.Response, task_id: str | None = None) -> dict[str, Any]:
         try:
@@ -173,14 +227,14 @@ class KlingClient:
         body = request.to_json()
         try:
             data = with_retries(
-                lambda: self._answer(self._send("POST", CREATE_PATH, body)),
+                lambda: self._answer(self._send("POST", CREATE_PATH, body, self._create_timeout)),
                 policy=self._retry,
                 sleep=self._sleep,
                 what="create",
                 create=True,
             )
         except NEVER_SENT as exc:
-            raise _connection_error(exc, "to create the task") from None
+            raise _never_sent(exc) from None
         except httpx.HTTPError as exc:
             raise self._unknown_outcome(external_id, _what_broke(exc)) from None
         except e.ServerError as exc:
@@ -188,12 +242,13 @@ class KlingClient:
         return self._task(data)
 
     def _unknown_outcome(self, external_id: str, why: str) -> e.CreateOutcomeUnknownError:
+        why = redact(why, self._key)
         return e.CreateOutcomeUnknownError(
-            "The create request was sent but no clear answer came back "
-            f"({redact(why, self._key)}); "
+            f"The create request was sent but no clear answer came back ({why}); "
             f"it was not resent, to avoid paying twice: look the task up by its external id "
             f"{external_id} before trying again.",
             external_task_id=external_id,
+            why=why,
         )
 
     def get_task(self, task_id: str) -> TaskInfo:
@@ -217,22 +272,40 @@ class KlingClient:
         return replace(info, **changed) if changed else info
 
     def _query_once(self, task_id: str) -> dict[str, Any]:
-        paths = [self._query_path] if self._query_path else list(QUERY_PATHS)
-        for index, template in enumerate(paths):
-            path = template.format(id=quote(task_id, safe=""))
-            response = self._send("GET", path, None)
-            if _route_missing(response) and index + 1 < len(paths):
-                log.info(
-                    "query route %s not served (HTTP %d); trying the next",
-                    template,
-                    response.status_code,
-                )
-                continue
-            data = self._answer(response, task_id=task_id)
-            if self._query_path is None:
-                self._query_path = template
+        """One answer about the task: the remembered route first, then the others, while
+        each says the route or the task is unknown there. A task unknown in so many words
+        on one route is unknown, whatever page another route answers with."""
+        remembered = self.routes.get(self.base_url)
+        order = [remembered] if remembered in QUERY_PATHS else []
+        order += [template for template in QUERY_PATHS if template not in order]
+        unknown: e.NotFoundError | None = None
+        for number, template in enumerate(order, 1):
+            response = self._send("GET", template.format(id=quote(task_id, safe="")), None)
+            if says_unknown(response):
+                unknown = unknown or self._unknown_task(response, task_id)
+                if number < len(order):
+                    log.info("query route %s: unknown there (HTTP %d); trying the next",
+                             template, response.status_code)  # fmt: skip
+                    continue
+                if unknown is not None:
+                    raise _unknown_everywhere(unknown, task_id, len(order))
+            try:
+                data = self._answer(response, task_id=task_id)
+            except e.NotFoundError as error:
+                raise _unknown_everywhere(error, task_id, len(order)) from None
+            self.routes.remember(self.base_url, template)
             return data
         raise AssertionError("unreachable")
+
+    def _unknown_task(self, response: httpx.Response, task_id: str) -> e.NotFoundError | None:
+        """The answer's "no such task" error, if that is what it says (not a page)."""
+        try:
+            self._answer(response, task_id=task_id)
+        except e.NotFoundError as error:
+            return error
+        except e.AvatarError:
+            return None
+        return None
 
     def text_to_speech(
         self, text: str, voice_id: str, language: str = "en", speed: float = 1.0

@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504, 524})  # 524: a gateway's timeout
+LAGGING_LINK_STATUSES = frozenset({403, 404})
+"""What a video link may answer while the storage behind it lags the task's success."""
 NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 """Transport errors that prove the request never left this machine."""
 
@@ -36,12 +38,14 @@ IP_NOT_ALLOWED = 1304  # Kling's IP whitelist refusal: asking again cannot help
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Capped exponential backoff with full jitter, honouring Retry-After."""
+    """Capped exponential backoff with full jitter, honouring Retry-After. `fresh_link`:
+    the request is for a video link handed out just now (403 and 404 are worth a retry)."""
 
     attempts: int = 5  # tries in all, the first included
     base_delay_s: float = 0.5
     max_delay_s: float = 20.0
     max_retry_after_s: float = 60.0
+    fresh_link: bool = False
 
     def delay(self, retry_number: int, retry_after: float | None = None) -> float:
         """Seconds to wait before retry number `retry_number` (1 for the first retry)."""
@@ -51,12 +55,13 @@ class RetryPolicy:
         return random.uniform(ceiling / 2, ceiling)
 
 
-def may_retry(error: Exception, *, create: bool = False) -> bool:
+def may_retry(error: Exception, *, create: bool = False, fresh_link: bool = False) -> bool:
     """Whether a request that failed with `error` may be sent again.
 
     A create (`create=True`) only when it certainly never reached the provider: the
     connection was never made, or a rate limit (1302, or a bare 429) turned it away.
-    Anything else may be retried on a broken connection, a rate limit or a server error.
+    Anything else may be retried on a broken connection, a rate limit or a server error;
+    a video link handed out just now (`fresh_link=True`) also on 403 and 404.
     """
     if getattr(error, "code", None) == IP_NOT_ALLOWED:
         return False
@@ -65,7 +70,8 @@ def may_retry(error: Exception, *, create: bool = False) -> bool:
             return error.code in (None, 1302)
         return isinstance(error, NEVER_SENT)
     if isinstance(error, httpx.HTTPStatusError):
-        return error.response.status_code in RETRY_STATUSES
+        status = error.response.status_code
+        return status in RETRY_STATUSES or (fresh_link and status in LAGGING_LINK_STATUSES)
     return isinstance(error, (httpx.RequestError, e.RateLimitError, e.ServerError))
 
 
@@ -73,7 +79,9 @@ def retry_delay(
     error: Exception, retry_number: int, policy: RetryPolicy, *, create: bool = False
 ) -> float | None:
     """Seconds to wait before retry number `retry_number` after `error`; None: do not retry."""
-    if retry_number >= policy.attempts or not may_retry(error, create=create):
+    if retry_number >= policy.attempts:
+        return None
+    if not may_retry(error, create=create, fresh_link=policy.fresh_link):
         return None
     if isinstance(error, httpx.HTTPStatusError):
         retry_after = retry_after_seconds(error.response.headers)

@@ -1,14 +1,16 @@
 """Control routes under /_simulator/, for tests that drive a simulator in another process.
 
 `GET stats`; `POST faults` (one fault, or {"faults": [...]}), `plan`, `keys`, `reset`, and
-`settings` (any option of `SimulatorOptions`). Each does what the same-named `Simulator`
-method does; a refused action answers 400 with {"error": ...}.
+`settings` (any option of `SimulatorOptions`, and `profile`: a gateway profile's options).
+Each does what the same-named `Simulator` method does; a refused action answers 400 with
+{"error": ...}.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from avatar_core.simulator.options import profile_options
 from avatar_core.simulator.parts import SimulatorParts
 from avatar_core.simulator.tasks import Plan
 from avatar_core.simulator.validation import parse_body
@@ -53,6 +55,8 @@ def _act(parts: SimulatorParts, action: str, body: dict[str, Any]) -> dict[str, 
         parts.accounts.set_state(body["key"], body.get("state", "ok"))
         return {"ok": True}
     if action == "settings":
-        parts.options.update(**body)
+        changes = dict(body)
+        profile = changes.pop("profile", None)
+        parts.options.update(**{**(profile_options(profile) if profile else {}), **changes})
         return {"ok": True}
     raise ValueError(f"unknown control action {action!r}")

@@ -7,6 +7,8 @@ fault for its route; each fault serves `times` requests.
 kind          params (defaults)                          what the client gets
 error         code=5000, shape="kling", http_status=None, a Kling error in shape "kling", "gateway"
               message=None, retry_after=None             or "wrapped"; HTTP status from the code
+gateway_error code="invalid_request", status=500,        the gateway's own string code in its
+              message=None                               envelope ({"error": {"code": ...}})
 http          status=503, retry_after=None, body="json"  a bare HTTP failure ("json" or "html")
 html          status=200                                 an HTML page instead of JSON
 malformed     after_create=False                         HTTP 200, a JSON body cut in half
@@ -16,10 +18,10 @@ slow          delay=5.0                                  the normal answer, `del
 expired       (route "result" only)                      403, S3-style XML "Request has expired"
 truncated     (route "result" only)                      full Content-Length, half the bytes
 
-Some faults replace the answer outright (nothing is processed: `error`, `http`, `html`,
-`code_in_200`, `expired`, and `reset`/`malformed` on a create by default); the others let
-the request be handled and then spoil the answer (`slow`, `truncated`, and `reset`/
-`malformed` on other routes). For creates that difference is the whole point:
+Some faults replace the answer outright (nothing is processed: `error`, `gateway_error`,
+`http`, `html`, `code_in_200`, `expired`, and `reset`/`malformed` on a create by default);
+the others let the request be handled and then spoil the answer (`slow`, `truncated`, and
+`reset`/`malformed` on other routes). For creates that difference is the whole point:
 `after_create=True` means the task IS created and only the answer is lost - the case a
 client must never resolve by sending the create again. A `slow` create is always created.
 """
@@ -38,6 +40,7 @@ from avatar_core.simulator.wire import (
     Response,
     error_response,
     expired_url_response,
+    gateway_error_response,
     html_response,
     new_request_id,
 )
@@ -49,6 +52,7 @@ ANY_ROUTE = "*"
 KINDS: dict[str, dict[str, Any]] = {
     "error": {"code": 5000, "shape": "kling", "http_status": None, "message": None,
               "retry_after": None},
+    "gateway_error": {"code": "invalid_request", "status": 500, "message": None},
     "http": {"status": 503, "retry_after": None, "body": "json"},
     "html": {"status": 200},
     "malformed": {"after_create": False},
@@ -107,6 +111,9 @@ class Fault:
                 code, message, shape=p["shape"], http_status=status,
                 headers=_retry_after(p.get("retry_after")),
             )  # fmt: skip
+        if kind == "gateway_error":
+            message = p["message"] or f"{p['code']} (simulated gateway error)"
+            return gateway_error_response(int(p["status"]), str(p["code"]), message)
         if kind == "http":
             status = int(p["status"])
             reason = _REASONS.get(status, "Error")

@@ -5,6 +5,11 @@ The constructor (`Simulator(task_seconds=2, error_shape="gateway")`), tests
 all set the same fields, each checked when set. A new way the real gateway may behave is
 one field here with its check; the parts that care read it when they serve a request, so a
 change applies to the next request.
+
+`PROFILES` names sets of options for the ways a gateway in front of Kling may differ from
+Kling's own API (docs/provider.md says which source suggests each): `Simulator(profile=...)`,
+`simulator.use_profile(...)`, `POST /_simulator/settings {"profile": ...}` or
+`python -m avatar_core simulator --profile ...`.
 """
 
 from __future__ import annotations
@@ -53,6 +58,21 @@ def _error_shape(name: str, value: Any) -> str:
     return str(value)
 
 
+def _choice(*allowed: str) -> Callable[[str, Any], str]:
+    def check(name: str, value: Any) -> str:
+        if value not in allowed:
+            raise ValueError(f"unknown {name} {value!r}; use one of {', '.join(allowed)}")
+        return str(value)
+
+    return check
+
+
+def _count(name: str, value: Any) -> int:
+    if isinstance(value, bool) or int(value) != value or int(value) < 0:
+        raise ValueError(f"{name} must be a whole number, at least 0")
+    return int(value)
+
+
 def _side(name: str, value: Any) -> int:
     side = int(value)
     if side < 2:
@@ -68,6 +88,13 @@ class SimulatorOptions:
     submit_seconds: float = 1.0  # how long a new task stays "submitted"
     task_seconds_jitter: float = 0.0  # ± seconds, so tasks vary like real ones
     avatar_query_route: bool = True  # False: a gateway that serves only the generic query path
+    # how a query route the gateway does not serve answers: an HTML 404 page, JSON 400
+    # {"error": {"code": "task_not_exist"}}, or JSON 404 {"error": {"message": "Invalid URL"}}
+    unserved_route: str = "html"
+    external_id_lookups: bool = True  # False: queries find tasks by their task id only
+    error_codes: str = "kling"  # "cometapi": the gateway's string codes where it has its own
+    video_link_misses: int = 0  # the first downloads of each video answer 404 (lagging storage)
+    create_delay_s: float = 0.0  # creates answer this late (the task is made at once)
     error_shape: str = "kling"  # the shape of the simulator's own (non-fault) errors
     rate_limit_per_s: float | None = None  # API requests a second before 429 (1302); 0: none
     render_max_side: int = DEFAULT_MAX_SIDE  # the simulated video's longer side, in pixels
@@ -88,11 +115,47 @@ _CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "submit_seconds": _seconds,
     "task_seconds_jitter": _seconds,
     "avatar_query_route": _flag,
+    "unserved_route": _choice("html", "json_400", "json_404"),
+    "external_id_lookups": _flag,
+    "error_codes": _choice("kling", "cometapi"),
+    "video_link_misses": _count,
+    "create_delay_s": _seconds,
     "error_shape": _error_shape,
     "rate_limit_per_s": _limit,
     "render_max_side": _side,
     "callback_interval": _interval,
 }
+
+
+# Gateway profiles: how a gateway in front of Kling may differ from Kling's own API.
+PROFILES: dict[str, dict[str, Any]] = {
+    "kling": {},  # Kling's own behaviour, on CometAPI's paths
+    "unserved-json-400": {"avatar_query_route": False, "unserved_route": "json_400"},
+    "unserved-json-404": {"avatar_query_route": False, "unserved_route": "json_404"},
+    "no-external-ids": {"external_id_lookups": False},
+    "cometapi-codes": {"error_codes": "cometapi", "error_shape": "gateway"},
+    "lagging-links": {"video_link_misses": 2},
+    "slow-creates": {"create_delay_s": 3.0},
+    # what the sources suggest CometAPI does, every unconfirmed point at once
+    "cometapi-likely": {
+        "avatar_query_route": False,
+        "unserved_route": "json_400",
+        "external_id_lookups": False,
+        "error_codes": "cometapi",
+        "error_shape": "gateway",
+    },
+}
+
+
+def profile_options(name: str) -> dict[str, Any]:
+    """The options a gateway profile sets (every other option keeps its default)."""
+    if name not in PROFILES:
+        raise ValueError(f"unknown gateway profile {name!r}; use one of {', '.join(PROFILES)}")
+    defaults = {f.name: f.default for f in fields(SimulatorOptions) if f.name in _PROFILED}
+    return {**defaults, **PROFILES[name]}
+
+
+_PROFILED = frozenset(name for options in PROFILES.values() for name in options)
 
 
 def _check(name: str, value: Any) -> Any:

@@ -30,7 +30,9 @@ from avatar_core.simulator.wire import (
     WireError,
     error_response,
     expired_url_response,
+    gateway_error_response,
     html_response,
+    invalid_url_response,
     s3_error_response,
     success,
 )
@@ -99,10 +101,20 @@ class Routes:
         return "other", None
 
     def _not_found(self, request: Request) -> Response:
-        if request.path.startswith("/kling/") and not AVATAR_QUERY.match(request.path):
+        if AVATAR_QUERY.match(request.path):  # an avatar query route this gateway does not serve
+            return self._unserved(request)
+        if request.path.startswith("/kling/"):
             return error_response(
                 1202, f"Invalid request method or path: {request.method} {request.path}"
             )
+        return html_response(404, "404 Not Found", "The requested URL was not found.")
+
+    def _unserved(self, request: Request) -> Response:
+        answer = self.parts.options.unserved_route
+        if answer == "json_400":
+            return gateway_error_response(400, "task_not_exist", "task_not_exist")
+        if answer == "json_404":
+            return invalid_url_response(request.method, request.path)
         return html_response(404, "404 Not Found", "The requested URL was not found.")
 
     def _answer(self, handler: Handler, request: Request) -> Response:
@@ -112,7 +124,8 @@ class Routes:
             return self._error(exc)
 
     def _error(self, error: WireError) -> Response:
-        return error.response(self.parts.options.error_shape)
+        options = self.parts.options
+        return error.response(options.error_shape, options.error_codes)
 
     # --- the provider's routes ------------------------------------------------------
 
@@ -126,11 +139,14 @@ class Routes:
         checked = check_create_media(body, fields, parts.audio)
         task = parts.book.create(account, checked, request.base_url())
         parts.stats.created()
-        return success(create_data(task))
+        answer = success(create_data(task))
+        answer.delay = parts.options.create_delay_s  # a slow gateway: the task already exists
+        return answer
 
     def _query(self, request: Request, ident: str) -> Response:
         account = self.parts.accounts.authorize(request.header("authorization"), "query")
-        task = self.parts.book.find(account, ident)
+        by_external = self.parts.options.external_id_lookups
+        task = self.parts.book.find(account, ident, by_external_id=by_external)
         if task is None:
             raise WireError(1203, f"Task {ident} does not exist")
         return success(self.parts.book.snapshot(task))
@@ -147,6 +163,9 @@ class Routes:
         expires = request.query.get("expires", "")
         if expires.isdigit() and int(expires) < time.time():
             return expired_url_response()
+        earlier = self.parts.book.count_download(ident) if request.method == "GET" else 0
+        if earlier < self.parts.options.video_link_misses:  # storage not in place yet
+            return _file(None, "video/mp4")
         return _file(self.parts.book.results_dir / f"{ident}.mp4", "video/mp4")
 
     def _audio(self, request: Request, ident: str) -> Response:

@@ -16,7 +16,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from avatar_core.simulator.options import SimulatorOptions
+from avatar_core.simulator.options import SimulatorOptions, profile_options
 from avatar_core.simulator.parts import SimulatorParts
 from avatar_core.simulator.routes import Routes
 from avatar_core.simulator.server import SimulatorHTTPServer, start_server
@@ -42,7 +42,8 @@ class Simulator:
 
     `options` are the fields of `SimulatorOptions` (task_seconds, submit_seconds,
     avatar_query_route, error_shape, rate_limit_per_s, ...), also readable and settable
-    later through `simulator.options`. Task statuses follow `clock` only (default
+    later through `simulator.options`; `profile` names a gateway profile (options.PROFILES)
+    whose options come first. Task statuses follow `clock` only (default
     `time.monotonic`): pass a fake clock to move tasks along without sleeping. Results live
     under `work_dir` (a temporary directory, removed at stop, when None).
     """
@@ -57,8 +58,11 @@ class Simulator:
         clock: Clock = time.monotonic,
         accepted_keys: Iterable[str] | None = None,
         work_dir: str | Path | None = None,
+        profile: str | None = None,
         **options: Any,
     ) -> None:
+        if profile is not None:
+            options = {**profile_options(profile), **options}
         checked = SimulatorOptions(**options)  # before anything is made: a typo fails at once
         self._temp: tempfile.TemporaryDirectory[str] | None = None
         if work_dir is None:
@@ -128,6 +132,10 @@ class Simulator:
     def inject(self, route: str, kind: str, times: int = 1, **params: Any) -> None:
         """Queue a fault for the next `times` requests on `route` (see faults.py)."""
         self._parts.faults.inject(route, kind, times, **params)
+
+    def use_profile(self, name: str) -> None:
+        """Behave as the gateway profile `name` (options.PROFILES) from the next request."""
+        self.options.update(**profile_options(name))
 
     def plan_task(
         self,

@@ -119,6 +119,7 @@ class TaskBook:
         self._lock = threading.Lock()
         self._tasks: dict[str, Task] = {}
         self._by_external: dict[tuple[str, str], str] = {}
+        self._downloads: dict[str, int] = {}  # task id -> video downloads asked for
         self._plans: deque[list[Any]] = deque()  # [Plan, remaining]
 
     # --- plans ----------------------------------------------------------------------
@@ -187,14 +188,21 @@ class TaskBook:
         spread = random.uniform(-jitter, jitter) if jitter else 0.0
         return max(options.submit_seconds, options.task_seconds + spread)
 
-    def find(self, account: str, ident: str) -> Task | None:
-        """A task of `account` by its task_id or its external_task_id."""
+    def find(self, account: str, ident: str, *, by_external_id: bool = True) -> Task | None:
+        """A task of `account` by its task_id, or (`by_external_id`) its external_task_id."""
         with self._lock:
             task = self._tasks.get(ident)
             if task is not None and task.account == account:
                 return task
-            task_id = self._by_external.get((account, ident))
+            task_id = self._by_external.get((account, ident)) if by_external_id else None
             return self._tasks.get(task_id) if task_id else None
+
+    def count_download(self, task_id: str) -> int:
+        """How many times the task's video was asked for before this time."""
+        with self._lock:
+            earlier = self._downloads.get(task_id, 0)
+            self._downloads[task_id] = earlier + 1
+            return earlier
 
     def tasks(self) -> list[Task]:
         with self._lock:
@@ -216,6 +224,7 @@ class TaskBook:
         with self._lock:
             self._tasks.clear()
             self._by_external.clear()
+            self._downloads.clear()
             self._plans.clear()
 
     def pending_plans(self) -> int:

@@ -44,6 +44,17 @@ CODE_BY_STATUS: dict[int, int] = {
 }
 
 
+# Kling codes a gateway answers in its own words (the option error_codes="cometapi"):
+# its string code and HTTP status. The caller's account is the gateway's, so the
+# account's balance codes become the gateway's quota code.
+COMETAPI_EQUIVALENTS: dict[int, tuple[str, int]] = {
+    **{code: ("invalid_api_key", 401) for code in range(1000, 1005)},
+    1101: ("insufficient_user_quota", 403),
+    1102: ("insufficient_user_quota", 403),
+    1203: ("task_not_exist", 400),
+}
+
+
 def http_status_for(code: int) -> int:
     """The HTTP status the provider sends with a Kling error code (500 if unknown)."""
     for low, high, status in _STATUS_BY_CODE:
@@ -164,6 +175,34 @@ def error_response(
     return json_response(status, error_body(code, message, shape, new_request_id()), headers)
 
 
+def gateway_error_response(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> Response:
+    """An error in the gateway's own envelope with its string `code` ("invalid_request")."""
+    body = {
+        "error": {
+            "message": f"{message} (request id: {new_request_id()})",
+            "type": "comet_api_error",
+            "param": "",
+            "code": code,
+        }
+    }
+    return json_response(status, body, headers)
+
+
+def invalid_url_response(method: str, path: str) -> Response:
+    """What a gateway of CometAPI's family answers for a route it does not serve."""
+    body = {
+        "error": {
+            "message": f"Invalid URL ({method} {path})",
+            "type": "invalid_request_error",
+            "param": "",
+            "code": "",
+        }
+    }
+    return json_response(404, body)
+
+
 class WireError(Exception):
     """Raised inside request handling to answer with a Kling error."""
 
@@ -173,7 +212,13 @@ class WireError(Exception):
         self.message = message
         self.http_status = http_status
 
-    def response(self, shape: str = "kling") -> Response:
+    def response(self, shape: str = "kling", codes: str = "kling") -> Response:
+        """The answer in `shape`; with `codes="cometapi"`, in the gateway's own words where
+        it has them."""
+        equivalent = COMETAPI_EQUIVALENTS.get(self.code) if codes == "cometapi" else None
+        if equivalent is not None:
+            name, status = equivalent
+            return gateway_error_response(status, name, self.message)
         return error_response(self.code, self.message, shape=shape, http_status=self.http_status)
 
 

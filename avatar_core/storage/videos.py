@@ -12,12 +12,13 @@ import errno
 import re
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
 
 from avatar_core.config import DEFAULT_HTTP_TIMEOUT_S
-from avatar_core.errors import ResultDownloadError, StorageError
+from avatar_core.errors import ResultDownloadError, StorageError, VideoLinkGoneError
 from avatar_core.provider.retry import RetryPolicy, with_retries
 from avatar_core.storage.download import TooLarge, fetch_to_file
 
@@ -51,11 +52,14 @@ def download_video(
     sleep: Callable[[float], None] = time.sleep,
     max_bytes: int = MAX_VIDEO_BYTES,
     timeout: float = DEFAULT_HTTP_TIMEOUT_S,
+    fresh_link: bool = False,
 ) -> Path:
     """Download `url` to `destination` (atomically); returns the path.
 
     `timeout` is how long the provider may take to answer (Settings.http_timeout_s); the
-    wait for the next piece of the file is twice that, since a CDN may pause longer.
+    wait for the next piece of the file is twice that, since a CDN may pause longer. A link
+    handed out just now (`fresh_link`) is also retried on 403 and 404: the storage behind
+    it may lag the task's success. A link that keeps refusing raises VideoLinkGoneError.
     """
     if not url.lower().startswith(("http://", "https://")):
         raise ResultDownloadError(
@@ -72,7 +76,7 @@ def download_video(
             lambda: fetch_to_file(
                 client, url, destination, max_bytes=max_bytes, check_head=_must_be_mp4
             ),
-            policy=retry or RetryPolicy(),
+            policy=replace(retry or RetryPolicy(), fresh_link=fresh_link),
             sleep=sleep,
             what="video download",
         )
@@ -101,9 +105,10 @@ def _download_error(exc: httpx.HTTPError) -> ResultDownloadError:
     if isinstance(exc, httpx.HTTPStatusError):
         status = exc.response.status_code
         if status in (401, 403, 404, 410):
-            return ResultDownloadError(
+            return VideoLinkGoneError(
                 f"The provider's video link no longer works (HTTP {status}; links expire): "
-                "look the task up again to get a fresh link."
+                "look the task up again to get a fresh link.",
+                status=status,
             )
         return ResultDownloadError(
             f"The video could not be downloaded (HTTP {status}): try the lookup again later."

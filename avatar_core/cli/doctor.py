@@ -1,0 +1,35 @@
+"""`python -m avatar_core doctor`: what the provider behind COMETAPI_KEY really does.
+
+Free requests only (nothing is created): the report (stdout) says whether the key is
+accepted, how each query route answers an unknown task, whether lookups by external id
+are answered and the clock offset, for pasting into a bug report; the key is not in it.
+Without a key it examines the demo simulator and says so. Exit 0 when the key is accepted
+and a query route answers, else 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import TextIO
+
+from avatar_core.cli.codes import EXIT_FAILED, EXIT_OK
+from avatar_core.config import Settings
+from avatar_core.jobs.studio import open_studio
+
+
+def add_doctor_command(subparsers: argparse._SubParsersAction) -> None:
+    doctor = subparsers.add_parser(
+        "doctor", help="check the key and the provider's routes with free requests only"
+    )
+    doctor.set_defaults(handler=run_doctor)
+
+
+def run_doctor(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+    studio = open_studio(Settings.from_env())
+    try:
+        report = studio.diagnose()
+    finally:
+        studio.close()
+    print(report.text(), file=out, flush=True)
+    return EXIT_OK if report.ok else EXIT_FAILED
