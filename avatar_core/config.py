@@ -9,6 +9,8 @@
 - AVATAR_HTTP_TIMEOUT: seconds to wait for the provider to answer one request (default 30;
   video downloads wait twice as long between two pieces of the file).
 - AVATAR_MAX_QUERIES_PER_S: the most status queries a second this process sends (default 10).
+- AVATAR_PRICE_STD, AVATAR_PRICE_PRO: the ASSUMED US dollars per second of video in each
+  mode, for the cost estimate (default 0.056 and 0.112).
 """
 
 from __future__ import annotations
@@ -20,6 +22,11 @@ from pathlib import Path
 
 DEFAULT_BASE_URL = "https://api.cometapi.com"
 DEFAULT_HTTP_TIMEOUT_S = 30.0  # for HTTP clients made without Settings at hand
+
+# ASSUMED prices in US dollars per second of video: public resellers list Kling Avatar at
+# these; CometAPI's own price was not found. The operator sets the real ones.
+DEFAULT_PRICE_STD = 0.056
+DEFAULT_PRICE_PRO = 0.112
 
 
 class Secret:
@@ -63,6 +70,12 @@ def _seconds(value: str | None, *, default: float) -> float:
     return number if number >= 0 else default
 
 
+def _price(value: str | None, *, default: float) -> float:
+    """A price per second above 0; anything else keeps the default."""
+    price = _seconds(value, default=default)
+    return price if 0 < price < 1000 else default
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything configurable, with the defaults the README documents."""
@@ -75,6 +88,13 @@ class Settings:
     demo_task_seconds: float = 8.0
     http_timeout_s: float = DEFAULT_HTTP_TIMEOUT_S
     max_queries_per_s: float = 10.0
+    price_std: float = DEFAULT_PRICE_STD
+    price_pro: float = DEFAULT_PRICE_PRO
+
+    @property
+    def prices(self) -> dict[str, float]:
+        """Mode -> assumed US dollars per second of video, for the estimate."""
+        return {"std": self.price_std, "pro": self.price_pro}
 
     @property
     def demo_mode(self) -> bool:
@@ -102,4 +122,6 @@ class Settings:
             http_timeout_s=_seconds(env.get("AVATAR_HTTP_TIMEOUT"), default=DEFAULT_HTTP_TIMEOUT_S)
             or DEFAULT_HTTP_TIMEOUT_S,
             max_queries_per_s=_seconds(env.get("AVATAR_MAX_QUERIES_PER_S"), default=10.0) or 10.0,
+            price_std=_price(env.get("AVATAR_PRICE_STD"), default=DEFAULT_PRICE_STD),
+            price_pro=_price(env.get("AVATAR_PRICE_PRO"), default=DEFAULT_PRICE_PRO),
         )

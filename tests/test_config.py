@@ -32,3 +32,16 @@ def test_the_key_base_url_and_data_folder_are_read_and_cleaned(tmp_path):
     assert settings.base_url == "https://gateway.example"
     assert settings.data_dir == tmp_path and not settings.demo_mode
     assert Settings.from_env({}).demo_mode
+
+
+def test_prices_default_to_the_assumed_list_prices():
+    assert Settings.from_env({}).prices == {"std": 0.056, "pro": 0.112}
+
+
+@pytest.mark.parametrize(
+    ("value", "price"),
+    [("0.07", 0.07), (" 0.2 ", 0.2), ("", 0.056), ("cheap", 0.056), ("0", 0.056), ("-1", 0.056)],
+)
+def test_the_operator_sets_prices_with_avatar_price_std_and_pro(value, price):
+    settings = Settings.from_env({"AVATAR_PRICE_STD": value, "AVATAR_PRICE_PRO": "0.3"})
+    assert settings.prices == {"std": price, "pro": 0.3}

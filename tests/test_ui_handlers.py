@@ -126,23 +126,32 @@ def test_every_problem_of_an_input_gets_its_own_paragraph():
 def test_the_cost_follows_the_checked_voice_and_the_mode(sessions, speech_path):
     _, seconds = h.check_voice(sessions, str(speech_path), "", False, None)
     assert seconds is not None
-    std = english(h.show_cost("file", seconds, None, "std"))
+    std = english(h.show_cost(sessions, "file", seconds, None, "std"))
     assert std.startswith("💰 Estimated cost, at assumed prices:"), std
     assert format_money(seconds * PRICE_PER_SECOND["std"]) in std
     assert f"({seconds:.1f} s × " in std and std.endswith(", std)")
-    pro = english(h.show_cost("file", seconds, None, "pro"))
+    pro = english(h.show_cost(sessions, "file", seconds, None, "pro"))
     assert format_money(seconds * PRICE_PER_SECOND["pro"]) in pro
 
 
-def test_a_spoken_voice_is_priced_by_the_speechs_length():
+def test_the_operators_prices_set_the_estimate(simulator, fake_time, tmp_path):
+    studio = make_studio(simulator, fake_time, tmp_path / "data", price_std=0.5, price_pro=0.9)
+    priced = Sessions(studio)
+    std = english(h.show_cost(priced, "file", 10.0, None, "std"))
+    assert "**≈ $5.00**" in std and "$0.50/s" in std
+    assert std.startswith("💰 Estimated cost, at assumed prices:"), std
+    assert "**≈ $9.00**" in english(h.show_cost(priced, "file", 10.0, None, "pro"))
+
+
+def test_a_spoken_voice_is_priced_by_the_speechs_length(sessions):
     for spoken in ("tts", "audio_id"):
-        assert "(3.0 s × " in h.show_cost(spoken, 7.3, 3.0, "std")
+        assert "(3.0 s × " in h.show_cost(sessions, spoken, 7.3, 3.0, "std")
     for recorded in ("file", "url"):
-        assert "(7.3 s × " in h.show_cost(recorded, 7.3, 3.0, "std")
+        assert "(7.3 s × " in h.show_cost(sessions, recorded, 7.3, 3.0, "std")
 
 
-def test_without_a_voice_the_cost_says_when_it_will_show():
-    text = h.show_cost("file", None, 3.0, "std")
+def test_without_a_voice_the_cost_says_when_it_will_show(sessions):
+    text = h.show_cost(sessions, "file", None, 3.0, "std")
     assert english(text) == EN["cost_unknown"]
     assert translate(text, "zh") == ZH["cost_unknown"]
 

@@ -81,11 +81,16 @@ def check_voice(
 
 
 def show_cost(
-    voice_source: str, file_seconds: float | None, speech_seconds: float | None, mode: str
+    sessions: Sessions,
+    voice_source: str,
+    file_seconds: float | None,
+    speech_seconds: float | None,
+    mode: str,
 ) -> str:
-    """The estimate for the chosen voice: the checked file's length, or the speech's."""
+    """The estimate for the chosen voice (the checked file's length, or the speech's) at
+    the app's assumed prices."""
     seconds = speech_seconds if voice_source in SPOKEN_SOURCES else file_seconds
-    return fmt.cost_text(estimate_cost(seconds, mode))
+    return fmt.cost_text(estimate_cost(seconds, mode, sessions.default.settings.prices))
 
 
 def show_voice_source(voice_source: str) -> list[Update]:
