@@ -159,7 +159,42 @@ def test_speech_requests_are_checked_before_they_are_paid_for(studio, simulator)
     with pytest.raises(e.InputError) as caught:
         studio.speak("x" * 1001, "oversea_male1", "zh", 5.0)
     assert len(caught.value.problems) == 3
+    assert "'oversea_male1' speaks English only, not Chinese" in str(caught.value)
     assert simulator.stats.tts == 0
+
+
+def test_chinese_speech_with_a_voice_that_speaks_both_drives_an_avatar(
+    studio, simulator, portrait_path
+):
+    speech = studio.speak("你好，这是一段用中文说的测试语音。", "genshin_vindi2", "zh")
+    assert speech.duration_s is not None and 2 <= speech.duration_s <= 60
+    done = final(
+        studio.generate(portrait_path, audio_id=speech.audio_id, prior_task_id=speech.task_id)
+    )
+    assert done.video_path.is_file()
+
+
+def test_without_a_language_a_voice_speaks_its_first_one(studio, simulator):
+    studio.speak("这个音色只说中文，所以不用选语言。", "tiyuxi_xuedi")  # listed in Chinese only
+    studio.speak("This voice speaks English first.", "genshin_vindi2")
+    assert simulator.stats.tts == 2
+
+
+@pytest.mark.parametrize(
+    ("text", "measured", "fix"),
+    [("Hi.", "1.0 s", "say a little more"), ("Long. " * 150, "64.2 s", "shorten the text")],
+)
+def test_a_speech_too_short_or_too_long_for_an_avatar_is_refused_before_any_task(
+    studio, simulator, text, measured, fix
+):
+    with pytest.raises(e.InputError) as caught:
+        studio.speak(text, "oversea_male1")
+    [problem] = caught.value.problems
+    assert str(problem) == (
+        f"The speech lasts {measured}; Kling Avatar takes 2 to 60 s of audio: {fix} and make "
+        "the speech again."
+    )
+    assert simulator.stats.tts == 1 and simulator.stats.creates == 0
 
 
 CANARY = "sk-CANARY-31c0ffee"

@@ -215,6 +215,34 @@ def test_speech_fills_in_its_audio_id_and_a_preview_then_drives_the_avatar(
     assert simulator.stats.creates == 1
 
 
+def test_the_voice_list_shows_the_chosen_languages_voices(sessions):
+    chinese = h.show_voices("zh", "oversea_male1")  # an English-only voice gives way
+    assert chinese["value"] == "genshin_vindi2"
+    assert ("阳光少年 (genshin_vindi2)", "genshin_vindi2") in chinese["choices"]
+    assert ("运动少年 (tiyuxi_xuedi)", "tiyuxi_xuedi") in chinese["choices"]
+    assert all(voice != "oversea_male1" for _, voice in chinese["choices"])
+    assert h.show_voices("en", "genshin_vindi2")["value"] == "genshin_vindi2"  # speaks both
+    english = h.show_voices("en", "tiyuxi_xuedi")
+    assert english["value"] == DEFAULT_VOICE
+    assert ("Anchor (oversea_male1)", "oversea_male1") in english["choices"]
+
+
+def test_speech_in_chinese_is_made_with_the_chosen_language(sessions, simulator):
+    audio_id, task_id, _, verdict, seconds = h.make_speech(
+        sessions, "你好，这是一段用中文说的测试语音。", "genshin_vindi2", 1.0, None, "zh"
+    )
+    assert audio_id and task_id and seconds is not None and seconds >= 2
+    assert english(verdict).startswith(EN["speech_made"])
+
+
+def test_a_speech_too_long_for_an_avatar_gets_its_sentence_and_no_audio_id(sessions, simulator):
+    audio_id, task_id, preview, verdict, seconds = h.make_speech(
+        sessions, "Long. " * 150, DEFAULT_VOICE, 1.0, None, "en"
+    )
+    assert (audio_id, task_id, preview, seconds) == (SKIP, SKIP, None, None)
+    assert verdict.startswith("❌ The speech lasts 64.2 s; Kling Avatar takes 2 to 60 s"), verdict
+
+
 def test_speech_the_provider_would_refuse_gets_its_sentence(sessions, simulator):
     audio_id, task_id, preview, verdict, seconds = h.make_speech(
         sessions, "   ", DEFAULT_VOICE, 1.0, None

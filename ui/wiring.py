@@ -86,9 +86,12 @@ def _wire_voice_source(page: Page) -> None:
 
 def _wire_speech(page: Page, sessions: Sessions) -> None:
     speech, voice = page.voice.speech, page.voice
-    speech.button.click(
+    speech.language.change(
+        handlers.show_voices, [speech.language, speech.voice], speech.voice, **PRIVATE
+    )
+    speech.button.click(  # /tts: (text, voice, speed, language); the key is session state
         sessions.bind(handlers.make_speech),
-        [speech.text, speech.voice, speech.speed, page.key_state],
+        [speech.text, speech.voice, speech.speed, page.key_state, speech.language],
         [voice.audio_id, voice.prior_task_id, speech.preview, speech.verdict, page.speech_seconds],
         api_name="tts",
     ).then(sessions.bind(handlers.show_cost), _cost_inputs(page), page.job.cost, **QUIET)

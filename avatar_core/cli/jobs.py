@@ -22,7 +22,7 @@ from avatar_core.demo import DEMO_NOTICE
 from avatar_core.inputs.fields import MODES
 from avatar_core.jobs.events import Done, Failed, Progress, Submitting, Unclear
 from avatar_core.jobs.studio import DEFAULT_DEADLINE_S, Studio, open_studio
-from avatar_core.provider.voices import DEFAULT_VOICE, voice_language
+from avatar_core.provider.voices import DEFAULT_VOICE, TTS_LANGUAGES
 
 
 def add_job_commands(subparsers: argparse._SubParsersAction) -> None:
@@ -34,6 +34,12 @@ def add_job_commands(subparsers: argparse._SubParsersAction) -> None:
     voice.add_argument("--audio-id", help="an audio id from Kling text to speech")
     voice.add_argument("--tts-text", help="text for Kling text to speech to say")
     gen.add_argument("--voice-id", default=None, help=f"TTS voice (default {DEFAULT_VOICE})")
+    gen.add_argument(
+        "--voice-language",
+        choices=TTS_LANGUAGES,
+        default=None,
+        help="the language the TTS voice speaks (default: the voice's first language)",
+    )
     gen.add_argument("--voice-speed", type=float, default=1.0, help="TTS speed, 0.8 to 2.0")
     gen.add_argument("--task-id", dest="prior_task_id", help="the task the audio id belongs to")
     gen.add_argument("--prompt", default=None, help="how the avatar should perform")
@@ -112,9 +118,7 @@ def run_generate(
     if args.tts_text:
         voice_id = args.voice_id or DEFAULT_VOICE
         try:
-            speech = studio.speak(
-                args.tts_text, voice_id, voice_language(voice_id), args.voice_speed
-            )
+            speech = studio.speak(args.tts_text, voice_id, args.voice_language, args.voice_speed)
         except BaseException:
             studio.close()
             raise

@@ -37,7 +37,7 @@ from avatar_core.jobs.steps import JobSteps
 from avatar_core.provider.client import KlingClient
 from avatar_core.provider.models import SpeechResult, TaskInfo
 from avatar_core.provider.retry import RetryPolicy
-from avatar_core.provider.speech import check_speech_request
+from avatar_core.provider.speech import check_speech_length, check_speech_request
 from avatar_core.storage.journal import Job, Journal, Stage
 from avatar_core.storage.owners import owner_tag
 from avatar_core.waiting.callbacks import CallbackRegistry
@@ -275,12 +275,18 @@ class Studio:
             return
 
     def speak(
-        self, text: str, voice_id: str, language: str = "en", speed: float = 1.0
+        self, text: str, voice_id: str, language: str | None = None, speed: float = 1.0
     ) -> SpeechResult:
-        """Kling text-to-speech; its `audio_id` (and task id) can drive an avatar."""
+        """Kling text-to-speech; its `audio_id` (and task id) can drive an avatar.
+
+        `language` None: the voice's first language. Raises InputError before the request
+        when it would be refused, and after it when the speech cannot drive an avatar.
+        """
         text, language, speed = check_speech_request(text, voice_id, language, speed)
         time.sleep(self.scheduler.budget.reserve())
-        return self.client.text_to_speech(text, voice_id, language, speed)
+        speech = self.client.text_to_speech(text, voice_id, language, speed)
+        check_speech_length(speech)
+        return speech
 
     # --- inputs -----------------------------------------------------------------------------
 
