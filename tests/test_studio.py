@@ -11,15 +11,17 @@ from avatar_core import errors as e
 from avatar_core.config import Secret, Settings
 from avatar_core.inputs.ffmpeg import ffmpeg_exe
 from avatar_core.jobs.events import Step
-from avatar_core.jobs.studio import Studio
+from avatar_core.jobs.studio import Studio, open_studio
 from avatar_core.provider.client import KlingClient
 from avatar_core.storage.journal import Stage
 from avatar_core.waiting.scheduler import PollScheduler
 
 
-def make_studio(simulator, fake_time, data_dir, key="test-key") -> Studio:
-    settings = Settings(api_key=Secret(key), base_url=simulator.base_url, data_dir=data_dir)
-    client = KlingClient(simulator.base_url, key, sleep=fake_time.sleep)
+def make_studio(simulator, fake_time, data_dir, key: str | None = "test-key") -> Studio:
+    """A studio on the simulator with `key` (None: demo mode, on this simulator)."""
+    secret = Secret(key) if key else None
+    settings = Settings(api_key=secret, base_url=simulator.base_url, data_dir=data_dir)
+    client = KlingClient(simulator.base_url, key or "demo-key", sleep=fake_time.sleep)
     scheduler = PollScheduler(clock=fake_time.clock, sleep=fake_time.asleep)
     return Studio(
         settings, client=client, scheduler=scheduler, clock=fake_time.clock, sleep=fake_time.sleep
@@ -240,13 +242,66 @@ def test_resume_reports_a_failed_task_as_failed_never_done(
 def test_pasted_keys_do_not_move_the_expected_task_time(
     simulator, fake_time, tmp_path, portrait_path, speech_path
 ):
-    """Only a finished task teaches the duration model; a new session with a key does not."""
+    """Only a finished task teaches the duration model; a new session with a key does not,
+    nor does a task that failed."""
     data = tmp_path / "data"
     final(make_studio(simulator, fake_time, data).generate(portrait_path, speech_path))
     final(make_studio(simulator, fake_time, data).generate(portrait_path, speech_path))
     studio = make_studio(simulator, fake_time, data)
     studio.scheduler.model.learn("std", 100.0)  # the app has learnt from a slow task since
-    expected = studio.scheduler.model.expected("std")
+    expected = studio.scheduler.model.expectation("std", 7.3)
     for number in range(5):
         studio.with_key(f"sk-visitor-{number}")
-    assert studio.scheduler.model.expected("std") == expected
+    simulator.plan_task(outcome="fail", reason="blocked", task_seconds=500.0)
+    with pytest.raises(e.TaskFailedError):
+        events(studio.generate(portrait_path, speech_path))
+    assert studio.scheduler.model.expectation("std", 7.3) == expected
+
+
+def test_a_new_process_expects_what_the_journals_finished_tasks_took(
+    simulator, fake_time, tmp_path, portrait_path, speech_path
+):
+    """The app and the command line share the data folder, so they learn from each other."""
+    data = tmp_path / "data"
+    first = make_studio(simulator, fake_time, data)
+    assert first.scheduler.model.expectation("std", 7.3).guess  # a fresh install: the prior
+    final(first.generate(portrait_path, speech_path))
+    [job] = first.journal.recent()
+    assert job.task_seconds == pytest.approx(20.0) and job.audio_seconds == pytest.approx(
+        7.3, abs=0.3
+    )
+
+    restarted = _restarted(simulator, data)  # the CLI, or the app after a restart
+    expected = restarted.scheduler.model.expectation("std", job.audio_seconds)
+    assert not expected.guess and expected.seconds == pytest.approx(20.0, abs=0.01)
+    assert restarted.scheduler.model.expectation("pro", 7.3).guess  # each mode apart
+    restarted.close()
+
+
+def _restarted(simulator, data) -> Studio:
+    """A studio as a new process makes it: its own scheduler, taught by the journal."""
+    settings = Settings(api_key=Secret("test-key"), base_url=simulator.base_url, data_dir=data)
+    return Studio(settings, client=KlingClient(simulator.base_url, "test-key"))
+
+
+def test_demo_tasks_teach_nothing_about_the_real_provider(
+    simulator, fake_time, tmp_path, portrait_path, speech_path
+):
+    data = tmp_path / "data"
+    final(make_studio(simulator, fake_time, data, key=None).generate(portrait_path, speech_path))
+    keyed = _restarted(simulator, data)
+    assert keyed.scheduler.model.expectation("std", 7.3).guess
+    assert keyed.scheduler.model.expected("demo-std", 7.3) == pytest.approx(20.0)
+    keyed.close()
+
+
+def test_in_demo_mode_the_simulators_task_time_is_known_from_the_start(tmp_path):
+    studio = open_studio(Settings(data_dir=tmp_path / "data", demo_task_seconds=5.0))
+    try:
+        model = studio.scheduler.model
+        for audio in (3.0, 60.0):
+            demo = model.expectation("demo-std", audio)
+            assert demo.seconds == 5.0 and not demo.guess
+        assert model.expectation("std", 5.0).guess  # a pasted key's tasks: the prior
+    finally:
+        studio.close()

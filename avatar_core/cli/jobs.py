@@ -114,7 +114,7 @@ def run_generate(
     args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr
 ) -> int:
     studio = _studio(err)
-    audio_id, prior_task_id = args.audio_id, args.prior_task_id
+    audio_id, prior_task_id, spoken_s = args.audio_id, args.prior_task_id, None
     if args.tts_text:
         voice_id = args.voice_id or DEFAULT_VOICE
         try:
@@ -124,6 +124,7 @@ def run_generate(
             raise
         print(f"[     speech] audio id {speech.audio_id} ({speech.duration_s} s)", file=err)
         audio_id, prior_task_id = speech.audio_id, prior_task_id or speech.task_id
+        spoken_s = speech.duration_s
 
     def flow() -> AsyncIterator[Progress]:
         return studio.generate(
@@ -135,6 +136,7 @@ def run_generate(
             mode=args.mode,
             trim=args.trim,
             deadline_s=args.timeout,
+            audio_seconds=spoken_s,
         )
 
     return _deliver(_run(studio, flow, err), args.out, out)

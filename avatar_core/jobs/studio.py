@@ -19,6 +19,7 @@ from pathlib import Path
 from avatar_core import errors as e
 from avatar_core.config import Secret, Settings
 from avatar_core.inputs.audio import PreparedAudio
+from avatar_core.inputs.fields import MODES
 from avatar_core.inputs.image import PreparedImage
 from avatar_core.inputs.preparation import InputPreparer
 from avatar_core.jobs.events import (
@@ -41,6 +42,7 @@ from avatar_core.provider.speech import check_speech_length, check_speech_reques
 from avatar_core.storage.journal import Job, Journal, Stage
 from avatar_core.storage.owners import owner_tag
 from avatar_core.waiting.callbacks import CallbackRegistry
+from avatar_core.waiting.durations import Line, task_kind
 from avatar_core.waiting.scheduler import PollScheduler
 
 Source = str | Path | bytes
@@ -141,6 +143,7 @@ class Studio:
         prior_task_id: str | None = None,  # the TTS task `audio_id` came from
         prompt: str | None = None,
         mode: str = "std",
+        audio_seconds: float | None = None,  # how long the audio behind `audio_id` lasts
     ) -> AsyncIterator[Progress]:
         """The whole flow for new inputs; the last event is Done with the video's path."""
         start = self._clock()
@@ -156,7 +159,7 @@ class Studio:
                 trim=trim,
             )
         )
-        job = await asyncio.to_thread(self.steps.open_job, inputs)
+        job = await asyncio.to_thread(self.steps.open_job, inputs, audio_seconds)
         yield Submitting(
             "Sending the task to the provider…", self._since(start), job, inputs=inputs
         )
@@ -243,7 +246,12 @@ class Studio:
         if not task.is_terminal:  # the wait shows (and its clock ticks) from the start
             yield Running(waiting_message(task, self._since(start)), self._since(start), job, task)
         async for snapshot in self.scheduler.watch(
-            self.client, task, kind=job.mode, deadline_s=deadline_s, callbacks=callbacks
+            self.client,
+            task,
+            kind=task_kind(job.mode, job.demo),
+            audio_s=job.audio_seconds,
+            deadline_s=deadline_s,
+            callbacks=callbacks,
         ):
             job, task = await asyncio.to_thread(self.steps.note, job, snapshot), snapshot
             if not snapshot.is_terminal:
@@ -309,9 +317,11 @@ def done_message(job: Job) -> str:
 
 
 def learn_from_journal(scheduler: PollScheduler, journal: Journal) -> None:
-    """Pace checks from how long this data folder's finished tasks took."""
-    for mode, seconds in journal.task_durations():
-        scheduler.model.learn(mode, seconds)
+    """Pace checks from how long this data folder's finished tasks took (the app and the
+    command line share the folder, so each learns what the other saw)."""
+    for task in journal.task_durations():
+        kind = task_kind(task.mode, task.demo)
+        scheduler.model.learn(kind, task.task_seconds, task.audio_seconds)
 
 
 def open_studio(settings: Settings, **parts) -> Studio:
@@ -339,8 +349,8 @@ def open_studio(settings: Settings, **parts) -> Studio:
     studio = Studio(settings, **parts)
     if stop_demo is not None:
         studio.on_close(stop_demo)
-    if settings.demo_mode:  # the demo simulator's tasks take a known time
-        for mode in ("std", "pro"):
-            if not studio.scheduler.model.known(mode):
-                studio.scheduler.model.learn(mode, settings.demo_task_seconds)
+    if settings.demo_mode:  # the demo simulator's tasks take a known time, whatever the audio
+        for mode in MODES:
+            demo_line = Line(settings.demo_task_seconds, 0.0)
+            studio.scheduler.model.assume(task_kind(mode, demo=True), demo_line)
     return studio
