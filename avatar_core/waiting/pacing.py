@@ -56,7 +56,7 @@ class Pacing:
         if expected_s is None:
             return min(max(self.first_s, elapsed_s), self.cap_s)
         margin = max(self.margin_s, 2 * spread_s)
-        near = min(max(self.floor_s, spread_s / 2, self.near_share * expected_s), self.cap_s)
+        near = min(max(self.floor_s, spread_s / 4, self.near_share * expected_s), self.cap_s)
         remaining = expected_s - elapsed_s
         if remaining > margin + near:
             return min(remaining - margin, self.cap_s)
