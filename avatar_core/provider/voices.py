@@ -123,12 +123,6 @@ def languages_of(voice_id: str) -> tuple[str, ...]:
     return tuple(voice.language for voice in VOICES if voice.id == voice_id)
 
 
-def voice_language(voice_id: str) -> str | None:
-    """The first language a listed voice speaks (its default), or None for an unlisted id."""
-    languages = languages_of(voice_id)
-    return languages[0] if languages else None
-
-
 def speaks(voice_id: str, language: str) -> bool:
     """Whether the table lists this voice in this language."""
     return language in languages_of(voice_id)
