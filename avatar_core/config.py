@@ -14,6 +14,9 @@
   media as base64 (default 120).
 - AVATAR_FOLLOW_DEADLINE: seconds to follow a task before leaving it to a later lookup
   (default 3600: real tasks have taken up to an hour at peak).
+
+- AVATAR_PRICE_STD, AVATAR_PRICE_PRO: the ASSUMED US dollars per second of video in each
+  mode, for the cost estimate (default 0.056 and 0.112).
 """
 
 from __future__ import annotations
@@ -27,6 +30,11 @@ DEFAULT_BASE_URL = "https://api.cometapi.com"
 DEFAULT_HTTP_TIMEOUT_S = 30.0  # for HTTP clients made without Settings at hand
 DEFAULT_CREATE_TIMEOUT_S = 120.0  # a create carries megabytes of base64
 DEFAULT_FOLLOW_DEADLINE_S = 3600.0  # how long a flow follows a task by default
+
+# ASSUMED prices in US dollars per second of video: public resellers list Kling Avatar at
+# these; CometAPI's own price was not found. The operator sets the real ones.
+DEFAULT_PRICE_STD = 0.056
+DEFAULT_PRICE_PRO = 0.112
 
 
 class Secret:
@@ -89,6 +97,12 @@ def _data_dir(env: Mapping[str, str], spaces_storage: Path) -> tuple[Path, bool]
     return Path("data"), True
 
 
+def _price(value: str | None, *, default: float) -> float:
+    """A price per second above 0; anything else keeps the default."""
+    price = _seconds(value, default=default)
+    return price if 0 < price < 1000 else default
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything configurable, with the defaults the README documents."""
@@ -104,6 +118,14 @@ class Settings:
     max_queries_per_s: float = 10.0
     create_timeout_s: float = DEFAULT_CREATE_TIMEOUT_S
     follow_deadline_s: float = DEFAULT_FOLLOW_DEADLINE_S
+
+    price_std: float = DEFAULT_PRICE_STD
+    price_pro: float = DEFAULT_PRICE_PRO
+
+    @property
+    def prices(self) -> dict[str, float]:
+        """Mode -> assumed US dollars per second of video, for the estimate."""
+        return {"std": self.price_std, "pro": self.price_pro}
 
     @property
     def demo_mode(self) -> bool:
@@ -143,4 +165,6 @@ class Settings:
                 env.get("AVATAR_FOLLOW_DEADLINE"), default=DEFAULT_FOLLOW_DEADLINE_S
             )
             or DEFAULT_FOLLOW_DEADLINE_S,
+            price_std=_price(env.get("AVATAR_PRICE_STD"), default=DEFAULT_PRICE_STD),
+            price_pro=_price(env.get("AVATAR_PRICE_PRO"), default=DEFAULT_PRICE_PRO),
         )

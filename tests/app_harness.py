@@ -9,6 +9,7 @@ A page a browser watches runs on real time instead (`demo_studio`).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from gradio_client import Client, handle_file
 from live import free_port
@@ -44,13 +45,18 @@ def make_studio(
     *,
     key: str | None = "app-key",
     http_timeout: float = 30.0,
+    **more_settings: Any,
 ) -> Studio:
     """A studio on `sim` with `key` (None: demo mode, on `sim` rather than the built-in
     simulator), whose waiting follows the fake clock; its client and its downloads wait as
-    `http_timeout` (Settings.http_timeout_s) says."""
+    `http_timeout` (Settings.http_timeout_s) says. `more_settings` are more Settings fields."""
     secret = Secret(key) if key else None
     settings = Settings(
-        api_key=secret, base_url=sim.base_url or "", data_dir=data_dir, http_timeout_s=http_timeout
+        api_key=secret,
+        base_url=sim.base_url or "",
+        data_dir=data_dir,
+        http_timeout_s=http_timeout,
+        **more_settings,
     )
     client = KlingClient(settings.base_url, key or DEMO_KEY, sleep=time.sleep, timeout=http_timeout)
     scheduler = PollScheduler(clock=time.clock, sleep=time.asleep)

@@ -157,6 +157,19 @@ def test_an_unknown_task_id_is_explained(running, fresh_sim):
     assert "123456789" in str(caught.value)
 
 
+def test_tts_takes_a_language_and_keeps_its_three_argument_form(running, fresh_sim):
+    client = running.client()
+    audio_id, task_id, preview, verdict = client.predict(
+        "Hello there, this sentence is long enough to speak.", "genshin_vindi2", 1.0,
+        api_name="/tts",
+    )  # fmt: skip
+    assert audio_id and task_id and Path(preview).is_file() and "speech_made" in verdict
+    audio_id, *_ = client.predict(
+        "你好，这是一段用中文说的测试语音。", "tiyuxi_xuedi", 1.0, "zh", api_name="/tts"
+    )
+    assert audio_id and fresh_sim.stats.tts == 2
+
+
 def test_demo_mode_needs_no_key_and_says_so(tmp_path, portrait_path, speech_path):
     settings = Settings(api_key=None, data_dir=tmp_path / "demo-data", demo_task_seconds=1.0)
     demo = InProcessApp(open_studio(settings))

@@ -303,6 +303,23 @@ def test_text_to_speech_as_the_voice(page, sim, portrait_path):
     _wait_for_video(page)
 
 
+def test_the_voice_list_follows_the_chosen_language(page, sim):
+    page.locator("#voice_source").get_by_text("Text to speech").click()
+    voice = page.locator("#tts_voice").get_by_role("combobox")
+    expect(voice).to_have_value("Anchor (oversea_male1)")
+    page.locator("#tts_language").get_by_text("中文").click()
+    expect(voice).to_have_value("阳光少年 (genshin_vindi2)")
+    voice.click()
+    expect(page.get_by_role("option", name="运动少年 (tiyuxi_xuedi)")).to_be_visible()
+    expect(page.get_by_role("option", name="Anchor (oversea_male1)")).to_have_count(0)
+    page.keyboard.press("Escape")
+    page.locator("#tts_text").get_by_role("textbox").fill(
+        "你好，这是一段用中文说的浏览器测试语音。"
+    )
+    page.locator("#tts_button").click()
+    expect(page.locator("#tts_verdict")).to_contain_text("Speech made")
+
+
 # --- sessions, history, lookup, stop ------------------------------------------------------
 
 

@@ -151,6 +151,36 @@ def test_an_unknown_task_is_one_line_and_exit_1(env):
     assert_no_traceback(done)
 
 
+def test_generate_speaks_chinese_with_a_voice_of_both_languages(env, live_sim, portrait_path):
+    text = "你好，这是一段用中文说的测试语音。"
+    done = run_cli(
+        "generate", "--image", str(portrait_path), "--tts-text", text,
+        "--voice-id", "genshin_vindi2", "--voice-language", "zh", env=env,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "audio id" in done.stderr and Path(done.stdout.strip()).is_file()
+    assert live_sim.stats.tts == 1 and live_sim.stats.creates == 1
+
+
+@pytest.mark.parametrize(
+    ("voice", "text", "words"),
+    [
+        (["--voice-id", "oversea_male1", "--voice-language", "zh"], "你好，世界。",
+         "'oversea_male1' speaks English only, not Chinese"),
+        (["--voice-id", "uk_man2"], "Far too long. " * 70, "The speech lasts 69.9 s; Kling Avatar "
+         "takes 2 to 60 s of audio: shorten the text"),
+    ],
+)  # fmt: skip
+def test_speech_that_cannot_drive_an_avatar_exits_2_with_one_sentence(
+    env, live_sim, portrait_path, voice, text, words
+):
+    done = run_cli("generate", "--image", str(portrait_path), "--tts-text", text, *voice, env=env)
+    assert done.returncode == 2, done.stderr
+    assert words in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert live_sim.stats.creates == 0
+    assert_no_traceback(done)
+
+
 def test_without_a_key_the_cli_says_it_is_in_demo_mode(tmp_path, portrait_path, speech_path):
     env = {"AVATAR_DATA_DIR": str(tmp_path / "d"), "AVATAR_DEMO_TASK_SECONDS": "1"}
     clean = {k: v for k, v in os.environ.items() if k != "COMETAPI_KEY"}

@@ -84,3 +84,16 @@ def test_the_create_timeout_and_the_follow_deadline_come_from_the_environment(
 ):
     settings = Settings.from_env({"AVATAR_CREATE_TIMEOUT": value, "AVATAR_FOLLOW_DEADLINE": value})
     assert (settings.create_timeout_s, settings.follow_deadline_s) == (create, follow)
+
+
+def test_prices_default_to_the_assumed_list_prices():
+    assert Settings.from_env({}).prices == {"std": 0.056, "pro": 0.112}
+
+
+@pytest.mark.parametrize(
+    ("value", "price"),
+    [("0.07", 0.07), (" 0.2 ", 0.2), ("", 0.056), ("cheap", 0.056), ("0", 0.056), ("-1", 0.056)],
+)
+def test_the_operator_sets_prices_with_avatar_price_std_and_pro(value, price):
+    settings = Settings.from_env({"AVATAR_PRICE_STD": value, "AVATAR_PRICE_PRO": "0.3"})
+    assert settings.prices == {"std": price, "pro": 0.3}

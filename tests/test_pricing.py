@@ -17,6 +17,17 @@ def test_every_mode_the_app_offers_has_a_price():
     assert all(price > 0 for price in PRICE_PER_SECOND.values())
 
 
+def test_the_assumed_prices_are_the_public_list_prices():
+    assert PRICE_PER_SECOND == {"std": 0.056, "pro": 0.112}
+    assert estimate_cost(10.0, "std").total == pytest.approx(0.56)
+
+
+def test_the_estimate_uses_the_prices_it_is_given():
+    estimate = estimate_cost(10.0, "pro", {"std": 0.05, "pro": 0.2})
+    assert estimate is not None and estimate.total == pytest.approx(2.0)
+    assert estimate_cost(10.0, "pro", {"std": 0.05}) is None
+
+
 def test_the_estimate_is_seconds_times_the_modes_price():
     estimate = estimate_cost(10.0, "pro")
     assert estimate is not None

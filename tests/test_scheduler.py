@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import itertools
 import threading
 
 import pytest
@@ -13,7 +14,8 @@ from avatar_core import errors as e
 from avatar_core.provider.client import AvatarRequest, KlingClient
 from avatar_core.provider.models import TaskInfo, TaskStatus
 from avatar_core.waiting.callbacks import CallbackRegistry
-from avatar_core.waiting.pacing import DurationModel, Pacing
+from avatar_core.waiting.durations import DurationModel, Line
+from avatar_core.waiting.pacing import Pacing
 from avatar_core.waiting.scheduler import PollScheduler
 
 
@@ -76,19 +78,38 @@ def test_many_watchers_share_one_query_per_check(
 
 
 def test_once_durations_are_known_checks_land_just_after_the_end(
-    recording_client, fake_time, portrait_path, speech_path
+    recording_client, simulator, fake_time, portrait_path, speech_path
 ):
     model = DurationModel()
-    model.learn("std", 20.0)  # the simulator's tasks take 20 s (see conftest)
+    for _ in range(10):
+        model.learn("std", 300.0, audio_s=5.0)  # ten 5 s clips took five minutes each
+    simulator.plan_task(task_seconds=300.0)
     scheduler = _scheduler(fake_time, model=model)
     first = _create(recording_client, portrait_path, speech_path)
     created = fake_time.now
-    seen = asyncio.run(_follow(scheduler, recording_client, first))
+    seen = asyncio.run(_follow(scheduler, recording_client, first, audio_s=5.0))
     assert seen[-1].status is TaskStatus.SUCCEED
     times = [t - created for t in recording_client.query_times]
-    assert len(times) <= 5, times  # at most one query per 4 s of a 20 s task
-    assert times[-1] - 20.0 <= Pacing().floor_s + 0.01  # seen within a brisk check of the end
     assert times[0] <= Pacing().first_s + 0.01  # an early check catches quick failures
+    gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
+    assert gaps[:3] == pytest.approx([2.0, 4.0, 8.0])  # brisk at first, the gap doubling
+    assert len(times) <= 25, times  # then about one check per 30 s, closer at the end
+    assert times[-1] - 300.0 <= 6.0, times  # seen within seconds of the end
+
+
+def test_a_fresh_install_expects_minutes_and_waits_out_a_short_clip_in_few_checks(
+    recording_client, simulator, fake_time, portrait_path, speech_path
+):
+    """The prior (a guess from public reports) places the checks of a four-minute task."""
+    simulator.plan_task(task_seconds=240.0)
+    scheduler = _scheduler(fake_time)  # nothing learnt: the prior only
+    first = _create(recording_client, portrait_path, speech_path)
+    created = fake_time.now
+    asyncio.run(_follow(scheduler, recording_client, first, audio_s=5.0))
+    times = [t - created for t in recording_client.query_times]
+    assert len(times) <= 16, times
+    assert 0 < times[-1] - 240.0 <= Pacing().cap_s + 0.01, times
+    assert scheduler.model.known("std")  # and it learnt from the task once it finished
 
 
 def test_a_quick_failure_is_caught_by_the_early_check(
@@ -181,11 +202,15 @@ def test_a_callback_makes_the_scheduler_check_at_once(
     ("polls", "elapsed", "expected", "low", "high"),
     [
         (0, 0.0, 60.0, 2.0, 2.0),  # the early check
-        (1, 2.0, 20.0, 17.0, 17.0),  # one jump to just before the expected end
-        (1, 2.0, 600.0, 30.0, 30.0),  # a long task: jumps, capped
-        (3, 19.5, 20.0, 1.0, 1.0),  # brisk at the end
+        (1, 2.0, 600.0, 2.0, 2.0),  # brisk checks in the first seconds, the gap doubling
+        (3, 8.0, 600.0, 8.0, 8.0),
+        (1, 2.0, 5.0, 2.0, 2.0),  # ... unless the end is due sooner
+        (4, 16.0, 20.0, 3.0, 3.0),  # then one jump to just before the expected end
+        (4, 16.0, 600.0, 30.0, 30.0),  # a long task: jumps, capped
+        (5, 19.5, 20.0, 1.0, 1.0),  # brisk at the end
+        (5, 598.0, 600.0, 6.0, 6.0),  # around the end of a long task, a hundredth of it apart
         (9, 60.0, 20.0, 2.0, 30.0),  # slower once it overruns a lot
-        (2, 4.0, None, 4.0, 4.0),  # nothing learnt yet: the gap doubles
+        (2, 4.0, None, 4.0, 4.0),  # no model at all: the gap doubles
         (6, 64.0, None, 30.0, 30.0),  # ... up to the cap
     ],
 )
@@ -194,14 +219,61 @@ def test_pacing_places_checks_where_answers_change(polls, elapsed, expected, low
     assert low <= delay <= high
 
 
-def test_the_duration_model_learns_a_weighted_mean():
-    model = DurationModel()
+def test_the_less_certain_the_expectation_the_sooner_close_checks_start():
+    pacing = Pacing()
+    sure = pacing.delay(polls=5, elapsed_s=250.0, expected_s=300.0, spread_s=5.0)
+    unsure = pacing.delay(polls=5, elapsed_s=250.0, expected_s=300.0, spread_s=30.0)
+    assert sure == pacing.cap_s and unsure < sure
+    near_sure = pacing.delay(polls=9, elapsed_s=295.0, expected_s=300.0, spread_s=5.0)
+    near_unsure = pacing.delay(polls=9, elapsed_s=295.0, expected_s=300.0, spread_s=40.0)
+    assert near_sure < near_unsure <= pacing.cap_s
+
+
+def test_without_a_prior_the_duration_model_learns_a_weighted_mean():
+    model = DurationModel(priors={})
     assert model.expected("std") is None and not model.known("std")
     model.learn("std", 20)
     model.learn("std", 30)
     assert 20 < model.expected("std") < 30
     model.learn("std", -5)  # nonsense is ignored
     assert 20 < model.expected("std") < 30
+
+
+def test_the_prior_is_a_guess_of_minutes_growing_with_the_audio():
+    model = DurationModel()
+    short, long = model.expectation("std", 5.0), model.expectation("std", 60.0)
+    assert short.guess and long.guess and not model.known("std")
+    assert 180 <= short.seconds <= 300  # "about 4 minutes for a short clip"
+    assert 600 <= long.seconds <= 900  # "ten-odd minutes for 60 s of audio"
+    assert model.expected("pro", 5.0) > short.seconds
+
+
+def test_the_model_fits_a_line_through_finished_tasks_of_varied_lengths():
+    model = DurationModel()
+    for audio in (3.0, 10.0, 20.0, 40.0, 60.0) * 2:
+        model.learn("std", 60.0 + 5.0 * audio, audio)  # this provider: 60 s + 5 s per second
+    found = model.expectation("std", 30.0)
+    assert not found.guess
+    assert found.seconds == pytest.approx(210.0, rel=0.02)
+    assert model.expected("std", 60.0) == pytest.approx(360.0, rel=0.02)
+    assert found.spread_s < model.expectation("std", 30.0).seconds * 0.15  # it grew sure
+
+
+def test_one_finished_task_scales_the_prior_and_keeps_its_shape():
+    model = DurationModel()
+    model.learn("std", 120.0, 5.0)  # twice as fast as the guess for a 5 s clip
+    assert model.expected("std", 5.0) == pytest.approx(120.0)
+    guess = DurationModel().expected("std", 60.0) / DurationModel().expected("std", 5.0)
+    assert model.expected("std", 60.0) / 120.0 == pytest.approx(guess)
+
+
+def test_a_known_prior_is_no_guess_and_each_kind_learns_apart():
+    model = DurationModel()
+    model.assume("demo-std", Line(8.0, 0.0))
+    demo = model.expectation("demo-std", 30.0)
+    assert demo.seconds == 8.0 and not demo.guess and demo.spread_s == 0.0
+    model.learn("std", 400.0, 10.0)
+    assert model.expected("demo-std", 30.0) == 8.0
 
 
 def test_a_crowd_the_budget_cannot_check_early_skips_the_early_check():

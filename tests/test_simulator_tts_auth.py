@@ -89,9 +89,25 @@ def test_faster_speech_is_shorter_and_short_text_lasts_at_least_a_second(http):
     assert spoken(speak(http, text="Hi"))["duration"] == "1.0"
 
 
-def test_every_listed_voice_is_known(http):
-    for voice_id, (language, _) in VOICES.items():
-        spoken(speak(http, voice_id=voice_id, voice_language=language))
+def test_every_listed_voice_is_known_in_its_language(http):
+    for voice in VOICES:
+        spoken(speak(http, voice_id=voice.id, voice_language=voice.language))
+
+
+def test_one_voice_speaks_chinese_and_english(http):
+    english = spoken(speak(http, voice_id="genshin_vindi2", voice_language="en"))
+    hello = "你好，世界。"
+    chinese = spoken(speak(http, voice_id="genshin_vindi2", voice_language="zh", text=hello))
+    assert english["id"] != chinese["id"]
+    refused(speak(http, voice_id="oversea_male1", voice_language="zh"), 1201, "Voice id not found")
+    refused(speak(http, voice_id="tiyuxi_xuedi", voice_language="en"), 1201, "Voice id not found")
+
+
+def test_chinese_is_spoken_more_slowly_per_character(http):
+    text = "这是一段测试语音" * 5  # 40 characters
+    assert spoken(speak(http, voice_id="ai_kaiya", voice_language="zh", text=text))["duration"] == (
+        "8.0"
+    )
 
 
 def test_a_voice_in_the_wrong_language_is_not_found(http):

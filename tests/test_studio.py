@@ -13,15 +13,17 @@ from avatar_core import errors as e
 from avatar_core.config import Secret, Settings
 from avatar_core.inputs.ffmpeg import ffmpeg_exe
 from avatar_core.jobs.events import Step
-from avatar_core.jobs.studio import Studio
+from avatar_core.jobs.studio import Studio, open_studio
 from avatar_core.provider.client import KlingClient
 from avatar_core.storage.journal import Stage
 from avatar_core.waiting.scheduler import PollScheduler
 
 
-def make_studio(simulator, fake_time, data_dir, key="test-key") -> Studio:
-    settings = Settings(api_key=Secret(key), base_url=simulator.base_url, data_dir=data_dir)
-    client = KlingClient(simulator.base_url, key, sleep=fake_time.sleep)
+def make_studio(simulator, fake_time, data_dir, key: str | None = "test-key") -> Studio:
+    """A studio on the simulator with `key` (None: demo mode, on this simulator)."""
+    secret = Secret(key) if key else None
+    settings = Settings(api_key=secret, base_url=simulator.base_url, data_dir=data_dir)
+    client = KlingClient(simulator.base_url, key or "demo-key", sleep=fake_time.sleep)
     scheduler = PollScheduler(clock=fake_time.clock, sleep=fake_time.asleep)
     return Studio(
         settings, client=client, scheduler=scheduler, clock=fake_time.clock, sleep=fake_time.sleep
@@ -217,7 +219,42 @@ def test_speech_requests_are_checked_before_they_are_paid_for(studio, simulator)
     with pytest.raises(e.InputError) as caught:
         studio.speak("x" * 1001, "oversea_male1", "zh", 5.0)
     assert len(caught.value.problems) == 3
+    assert "'oversea_male1' speaks English only, not Chinese" in str(caught.value)
     assert simulator.stats.tts == 0
+
+
+def test_chinese_speech_with_a_voice_that_speaks_both_drives_an_avatar(
+    studio, simulator, portrait_path
+):
+    speech = studio.speak("你好，这是一段用中文说的测试语音。", "genshin_vindi2", "zh")
+    assert speech.duration_s is not None and 2 <= speech.duration_s <= 60
+    done = final(
+        studio.generate(portrait_path, audio_id=speech.audio_id, prior_task_id=speech.task_id)
+    )
+    assert done.video_path.is_file()
+
+
+def test_without_a_language_a_voice_speaks_its_first_one(studio, simulator):
+    studio.speak("这个音色只说中文，所以不用选语言。", "tiyuxi_xuedi")  # listed in Chinese only
+    studio.speak("This voice speaks English first.", "genshin_vindi2")
+    assert simulator.stats.tts == 2
+
+
+@pytest.mark.parametrize(
+    ("text", "measured", "fix"),
+    [("Hi.", "1.0 s", "say a little more"), ("Long. " * 150, "64.2 s", "shorten the text")],
+)
+def test_a_speech_too_short_or_too_long_for_an_avatar_is_refused_before_any_task(
+    studio, simulator, text, measured, fix
+):
+    with pytest.raises(e.InputError) as caught:
+        studio.speak(text, "oversea_male1")
+    [problem] = caught.value.problems
+    assert str(problem) == (
+        f"The speech lasts {measured}; Kling Avatar takes 2 to 60 s of audio: {fix} and make "
+        "the speech again."
+    )
+    assert simulator.stats.tts == 1 and simulator.stats.creates == 0
 
 
 CANARY = "sk-CANARY-31c0ffee"
@@ -263,16 +300,20 @@ def test_resume_reports_a_failed_task_as_failed_never_done(
 def test_pasted_keys_do_not_move_the_expected_task_time(
     simulator, fake_time, tmp_path, portrait_path, speech_path
 ):
-    """Only a finished task teaches the duration model; a new session with a key does not."""
+    """Only a finished task teaches the duration model; a new session with a key does not,
+    nor does a task that failed."""
     data = tmp_path / "data"
     final(make_studio(simulator, fake_time, data).generate(portrait_path, speech_path))
     final(make_studio(simulator, fake_time, data).generate(portrait_path, speech_path))
     studio = make_studio(simulator, fake_time, data)
     studio.scheduler.model.learn("std", 100.0)  # the app has learnt from a slow task since
-    expected = studio.scheduler.model.expected("std")
+    expected = studio.scheduler.model.expectation("std", 7.3)
     for number in range(5):
         assert studio.with_key(f"sk-visitor-{number}").scheduler is studio.scheduler
-    assert studio.scheduler.model.expected("std") == expected
+    simulator.plan_task(outcome="fail", reason="blocked", task_seconds=500.0)
+    with pytest.raises(e.TaskFailedError):
+        events(studio.generate(portrait_path, speech_path))
+    assert studio.scheduler.model.expectation("std", 7.3) == expected
 
 
 def test_resume_past_its_deadline_leaves_the_job_unclear_not_failed(
@@ -287,3 +328,52 @@ def test_resume_past_its_deadline_leaves_the_job_unclear_not_failed(
     [*_, last] = events(restarted.resume(deadline_s=5))
     assert last.step is Step.UNCLEAR and "still" in last.message
     assert last.job.stage is Stage.RUNNING  # the next resume or lookup goes on
+
+
+def test_a_new_process_expects_what_the_journals_finished_tasks_took(
+    simulator, fake_time, tmp_path, portrait_path, speech_path
+):
+    """The app and the command line share the data folder, so they learn from each other."""
+    data = tmp_path / "data"
+    first = make_studio(simulator, fake_time, data)
+    assert first.scheduler.model.expectation("std", 7.3).guess  # a fresh install: the prior
+    final(first.generate(portrait_path, speech_path))
+    [job] = first.journal.recent()
+    assert job.task_seconds == pytest.approx(20.0) and job.audio_seconds == pytest.approx(
+        7.3, abs=0.3
+    )
+
+    restarted = _restarted(simulator, data)  # the CLI, or the app after a restart
+    expected = restarted.scheduler.model.expectation("std", job.audio_seconds)
+    assert not expected.guess and expected.seconds == pytest.approx(20.0, abs=0.01)
+    assert restarted.scheduler.model.expectation("pro", 7.3).guess  # each mode apart
+    restarted.close()
+
+
+def _restarted(simulator, data) -> Studio:
+    """A studio as a new process makes it: its own scheduler, taught by the journal."""
+    settings = Settings(api_key=Secret("test-key"), base_url=simulator.base_url, data_dir=data)
+    return Studio(settings, client=KlingClient(simulator.base_url, "test-key"))
+
+
+def test_demo_tasks_teach_nothing_about_the_real_provider(
+    simulator, fake_time, tmp_path, portrait_path, speech_path
+):
+    data = tmp_path / "data"
+    final(make_studio(simulator, fake_time, data, key=None).generate(portrait_path, speech_path))
+    keyed = _restarted(simulator, data)
+    assert keyed.scheduler.model.expectation("std", 7.3).guess
+    assert keyed.scheduler.model.expected("demo-std", 7.3) == pytest.approx(20.0)
+    keyed.close()
+
+
+def test_in_demo_mode_the_simulators_task_time_is_known_from_the_start(tmp_path):
+    studio = open_studio(Settings(data_dir=tmp_path / "data", demo_task_seconds=5.0))
+    try:
+        model = studio.scheduler.model
+        for audio in (3.0, 60.0):
+            demo = model.expectation("demo-std", audio)
+            assert demo.seconds == 5.0 and not demo.guess
+        assert model.expectation("std", 5.0).guess  # a pasted key's tasks: the prior
+    finally:
+        studio.close()

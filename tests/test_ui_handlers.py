@@ -127,23 +127,32 @@ def test_every_problem_of_an_input_gets_its_own_paragraph():
 def test_the_cost_follows_the_checked_voice_and_the_mode(sessions, speech_path):
     _, seconds = h.check_voice(sessions, str(speech_path), "", False, None)
     assert seconds is not None
-    std = english(h.show_cost("file", seconds, None, "std"))
+    std = english(h.show_cost(sessions, "file", seconds, None, "std"))
     assert std.startswith("💰 Estimated cost, at assumed prices:"), std
     assert format_money(seconds * PRICE_PER_SECOND["std"]) in std
     assert f"({seconds:.1f} s × " in std and std.endswith(", std)")
-    pro = english(h.show_cost("file", seconds, None, "pro"))
+    pro = english(h.show_cost(sessions, "file", seconds, None, "pro"))
     assert format_money(seconds * PRICE_PER_SECOND["pro"]) in pro
 
 
-def test_a_spoken_voice_is_priced_by_the_speechs_length():
+def test_the_operators_prices_set_the_estimate(simulator, fake_time, tmp_path):
+    studio = make_studio(simulator, fake_time, tmp_path / "data", price_std=0.5, price_pro=0.9)
+    priced = Sessions(studio)
+    std = english(h.show_cost(priced, "file", 10.0, None, "std"))
+    assert "**≈ $5.00**" in std and "$0.50/s" in std
+    assert std.startswith("💰 Estimated cost, at assumed prices:"), std
+    assert "**≈ $9.00**" in english(h.show_cost(priced, "file", 10.0, None, "pro"))
+
+
+def test_a_spoken_voice_is_priced_by_the_speechs_length(sessions):
     for spoken in ("tts", "audio_id"):
-        assert "(3.0 s × " in h.show_cost(spoken, 7.3, 3.0, "std")
+        assert "(3.0 s × " in h.show_cost(sessions, spoken, 7.3, 3.0, "std")
     for recorded in ("file", "url"):
-        assert "(7.3 s × " in h.show_cost(recorded, 7.3, 3.0, "std")
+        assert "(7.3 s × " in h.show_cost(sessions, recorded, 7.3, 3.0, "std")
 
 
-def test_without_a_voice_the_cost_says_when_it_will_show():
-    text = h.show_cost("file", None, 3.0, "std")
+def test_without_a_voice_the_cost_says_when_it_will_show(sessions):
+    text = h.show_cost(sessions, "file", None, 3.0, "std")
     assert english(text) == EN["cost_unknown"]
     assert translate(text, "zh") == ZH["cost_unknown"]
 
@@ -205,6 +214,34 @@ def test_speech_fills_in_its_audio_id_and_a_preview_then_drives_the_avatar(
     )  # fmt: skip
     assert updates[-1][0].startswith("✅ Done"), updates[-1]
     assert simulator.stats.creates == 1
+
+
+def test_the_voice_list_shows_the_chosen_languages_voices(sessions):
+    chinese = h.show_voices("zh", "oversea_male1")  # an English-only voice gives way
+    assert chinese["value"] == "genshin_vindi2"
+    assert ("阳光少年 (genshin_vindi2)", "genshin_vindi2") in chinese["choices"]
+    assert ("运动少年 (tiyuxi_xuedi)", "tiyuxi_xuedi") in chinese["choices"]
+    assert all(voice != "oversea_male1" for _, voice in chinese["choices"])
+    assert h.show_voices("en", "genshin_vindi2")["value"] == "genshin_vindi2"  # speaks both
+    english = h.show_voices("en", "tiyuxi_xuedi")
+    assert english["value"] == DEFAULT_VOICE
+    assert ("Anchor (oversea_male1)", "oversea_male1") in english["choices"]
+
+
+def test_speech_in_chinese_is_made_with_the_chosen_language(sessions, simulator):
+    audio_id, task_id, _, verdict, seconds = h.make_speech(
+        sessions, "你好，这是一段用中文说的测试语音。", "genshin_vindi2", 1.0, None, "zh"
+    )
+    assert audio_id and task_id and seconds is not None and seconds >= 2
+    assert english(verdict).startswith(EN["speech_made"])
+
+
+def test_a_speech_too_long_for_an_avatar_gets_its_sentence_and_no_audio_id(sessions, simulator):
+    audio_id, task_id, preview, verdict, seconds = h.make_speech(
+        sessions, "Long. " * 150, DEFAULT_VOICE, 1.0, None, "en"
+    )
+    assert (audio_id, task_id, preview, seconds) == (SKIP, SKIP, None, None)
+    assert verdict.startswith("❌ The speech lasts 64.2 s; Kling Avatar takes 2 to 60 s"), verdict
 
 
 def test_speech_the_provider_would_refuse_gets_its_sentence(sessions, simulator):

@@ -19,7 +19,7 @@ import ui.formatting as fmt
 from avatar_core.errors import AuthenticationError, AvatarError, PermissionDeniedError
 from avatar_core.jobs.events import Done, Progress, final_progress, with_heartbeat
 from avatar_core.jobs.pricing import estimate_cost
-from avatar_core.provider.voices import VOICES
+from avatar_core.provider.voices import DEFAULT_VOICES, speaks, voices_in
 from avatar_core.storage.journal import Stage
 from avatar_core.storage.speech_files import save_speech
 from ui.sessions import Sessions
@@ -33,6 +33,8 @@ VOICE_SOURCES: dict[str, str] = {
     "audio_id": "source_audio_id",
 }
 SPOKEN_SOURCES = ("tts", "audio_id")  # the voice is Kling text to speech, by its audio id
+# The speech language radio: (label, value); each language's name in that language.
+SPEECH_LANGUAGES: dict[str, str] = {"English": "en", "中文": "zh"}
 
 Update = Any  # a component's new value, gr.update(...) or gr.skip()
 StreamUpdate = tuple[str, Any, str]  # (status, video, details)
@@ -82,11 +84,16 @@ def check_voice(
 
 
 def show_cost(
-    voice_source: str, file_seconds: float | None, speech_seconds: float | None, mode: str
+    sessions: Sessions,
+    voice_source: str,
+    file_seconds: float | None,
+    speech_seconds: float | None,
+    mode: str,
 ) -> str:
-    """The estimate for the chosen voice: the checked file's length, or the speech's."""
+    """The estimate for the chosen voice (the checked file's length, or the speech's) at
+    the app's assumed prices."""
     seconds = speech_seconds if voice_source in SPOKEN_SOURCES else file_seconds
-    return fmt.cost_text(estimate_cost(seconds, mode))
+    return fmt.cost_text(estimate_cost(seconds, mode, sessions.default.settings.prices))
 
 
 def show_voice_source(voice_source: str) -> list[Update]:
@@ -97,16 +104,33 @@ def show_voice_source(voice_source: str) -> list[Update]:
 # --- text to speech ----------------------------------------------------------------------
 
 
+def voice_choices(language: str) -> list[tuple[str, str]]:
+    """The voice list's (label, voice id) choices for one language."""
+    return [(f"{voice.label} ({voice.id})", voice.id) for voice in voices_in(language)]
+
+
+def show_voices(language: str, voice: str | None) -> Update:
+    """The voices of the chosen language; the chosen voice stays if it speaks it."""
+    keep = voice if voice and speaks(voice, language) else DEFAULT_VOICES.get(language)
+    return gr.update(choices=voice_choices(language), value=keep)
+
+
 def make_speech(
-    sessions: Sessions, text: str, voice: str, speed: float, key: str | None
+    sessions: Sessions,
+    text: str,
+    voice: str,
+    speed: float,
+    key: str | None,
+    language: str | None = None,
 ) -> tuple[Update, Update, str | None, str, float | None]:
     """Speech for the avatar: (audio id, its task id, a preview file, verdict, seconds).
 
-    The seconds go to a State (for the estimate); they are not part of what /tts returns.
+    `language` None: the voice's first language. The seconds go to a State (for the
+    estimate); they are not part of what /tts returns.
     """
     studio = sessions.studio_for(key)
     try:
-        result = studio.speak(text, voice, VOICES[voice][0], speed)
+        result = studio.speak(text, voice, language or None, speed)
     except AvatarError as error:
         return gr.skip(), gr.skip(), None, fmt.verdict_error(error), None
     try:  # a local copy to listen to (the link may expire, or be the demo's loopback)

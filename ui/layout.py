@@ -15,7 +15,7 @@ import gradio as gr
 import ui.formatting as fmt
 import ui.handlers as handlers
 from avatar_core.inputs.fields import DEFAULT_PROMPT
-from avatar_core.provider.voices import DEFAULT_VOICE, VOICES
+from avatar_core.provider.voices import DEFAULT_VOICES, TTS_LANGUAGES
 from ui.sessions import Sessions
 from ui.texts import t
 
@@ -34,6 +34,7 @@ class SpeechInputs:
     """Kling text to speech: it fills in the audio id the avatar then speaks."""
 
     text: gr.Textbox
+    language: gr.Radio  # the voice list shows this language's voices
     voice: gr.Dropdown
     speed: gr.Slider
     button: gr.Button
@@ -191,18 +192,26 @@ def _voice_inputs() -> VoiceInputs:
 
 def _speech_inputs() -> SpeechInputs:
     text = gr.Textbox(label=t("tts_text"), lines=3, elem_id="tts_text")
+    first = TTS_LANGUAGES[0]
     with gr.Row():
+        language = gr.Radio(
+            list(handlers.SPEECH_LANGUAGES.items()),
+            value=first,
+            label=t("tts_language"),
+            elem_id="tts_language",
+        )
         voice = gr.Dropdown(
-            [(f"{label} ({vid})", vid) for vid, (_, label) in VOICES.items()],
-            value=DEFAULT_VOICE,
+            handlers.voice_choices(first),
+            value=DEFAULT_VOICES[first],
             label=t("tts_voice"),
             elem_id="tts_voice",
+            allow_custom_value=True,  # a voice id the list lacks is the provider's to judge
         )
         speed = gr.Slider(0.8, 2.0, value=1.0, step=0.1, label=t("tts_speed"), elem_id="tts_speed")
     button = gr.Button(t("make_speech"), elem_id="tts_button")
     preview = gr.Audio(label=t("speech_preview"), interactive=False, elem_id="tts_preview")
     verdict = gr.Markdown(elem_id="tts_verdict", elem_classes="verdict")
-    return SpeechInputs(text, voice, speed, button, preview, verdict)
+    return SpeechInputs(text, language, voice, speed, button, preview, verdict)
 
 
 def _job_inputs() -> JobInputs:

@@ -58,6 +58,7 @@ def _wire_api(page: Page, sessions: Sessions) -> None:
 def _wire_checks(page: Page, sessions: Sessions) -> None:
     """Verdicts as inputs are added; the estimate as the voice or the mode changes."""
     portrait, voice = page.portrait, page.voice
+    show_cost = sessions.bind(handlers.show_cost)
     for trigger in (portrait.image.change, portrait.url.submit, portrait.url.blur):
         trigger(
             sessions.bind(handlers.check_portrait),
@@ -71,9 +72,9 @@ def _wire_checks(page: Page, sessions: Sessions) -> None:
             [voice.file, voice.url, voice.trim, page.key_state],
             [voice.verdict, page.voice_seconds],
             **PRIVATE,
-        ).then(handlers.show_cost, _cost_inputs(page), page.job.cost, **QUIET)
+        ).then(show_cost, _cost_inputs(page), page.job.cost, **QUIET)
     for trigger in (page.job.mode.change, voice.source.change):
-        trigger(handlers.show_cost, _cost_inputs(page), page.job.cost, **QUIET)
+        trigger(show_cost, _cost_inputs(page), page.job.cost, **QUIET)
     page.job.prompt.change(fmt.prompt_count, page.job.prompt, page.job.prompt_count, **QUIET)
 
 
@@ -85,12 +86,15 @@ def _wire_voice_source(page: Page) -> None:
 
 def _wire_speech(page: Page, sessions: Sessions) -> None:
     speech, voice = page.voice.speech, page.voice
-    speech.button.click(
+    speech.language.change(
+        handlers.show_voices, [speech.language, speech.voice], speech.voice, **PRIVATE
+    )
+    speech.button.click(  # /tts: (text, voice, speed, language); the key is session state
         sessions.bind(handlers.make_speech),
-        [speech.text, speech.voice, speech.speed, page.key_state],
+        [speech.text, speech.voice, speech.speed, page.key_state, speech.language],
         [voice.audio_id, voice.prior_task_id, speech.preview, speech.verdict, page.speech_seconds],
         api_name="tts",
-    ).then(handlers.show_cost, _cost_inputs(page), page.job.cost, **QUIET)
+    ).then(sessions.bind(handlers.show_cost), _cost_inputs(page), page.job.cost, **QUIET)
 
 
 def _wire_jobs(page: Page, sessions: Sessions) -> None:

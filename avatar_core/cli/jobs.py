@@ -23,7 +23,7 @@ from avatar_core.demo import DEMO_NOTICE
 from avatar_core.inputs.fields import MODES, check_task_id
 from avatar_core.jobs.events import Done, Failed, Progress, Submitting, Unclear
 from avatar_core.jobs.studio import Studio, open_studio
-from avatar_core.provider.voices import DEFAULT_VOICE, voice_language
+from avatar_core.provider.voices import DEFAULT_VOICE, TTS_LANGUAGES
 from avatar_core.simulator.options import PROFILES
 
 _TIMEOUT_HELP = "seconds to follow a task (default: AVATAR_FOLLOW_DEADLINE, 3600)"
@@ -38,6 +38,12 @@ def add_job_commands(subparsers: argparse._SubParsersAction) -> None:
     voice.add_argument("--audio-id", help="an audio id from Kling text to speech")
     voice.add_argument("--tts-text", help="text for Kling text to speech to say")
     gen.add_argument("--voice-id", default=None, help=f"TTS voice (default {DEFAULT_VOICE})")
+    gen.add_argument(
+        "--voice-language",
+        choices=TTS_LANGUAGES,
+        default=None,
+        help="the language the TTS voice speaks (default: the voice's first language)",
+    )
     gen.add_argument("--voice-speed", type=float, default=1.0, help="TTS speed, 0.8 to 2.0")
     gen.add_argument("--task-id", dest="prior_task_id", help="the task the audio id belongs to")
     gen.add_argument("--prompt", default=None, help="how the avatar should perform")
@@ -116,18 +122,17 @@ def run_generate(
     args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr
 ) -> int:
     studio = _studio(err)
-    audio_id, prior_task_id = args.audio_id, args.prior_task_id
+    audio_id, prior_task_id, spoken_s = args.audio_id, args.prior_task_id, None
     if args.tts_text:
         voice_id = args.voice_id or DEFAULT_VOICE
         try:
-            speech = studio.speak(
-                args.tts_text, voice_id, voice_language(voice_id), args.voice_speed
-            )
+            speech = studio.speak(args.tts_text, voice_id, args.voice_language, args.voice_speed)
         except BaseException:
             studio.close()
             raise
         print(f"[     speech] audio id {speech.audio_id} ({speech.duration_s} s)", file=err)
         audio_id, prior_task_id = speech.audio_id, prior_task_id or speech.task_id
+        spoken_s = speech.duration_s
 
     def flow() -> AsyncIterator[Progress]:
         return studio.generate(
@@ -139,6 +144,7 @@ def run_generate(
             mode=args.mode,
             trim=args.trim,
             deadline_s=args.timeout,
+            audio_seconds=spoken_s,
         )
 
     return _deliver(_run(studio, flow, err), args.out, out)

@@ -3,23 +3,24 @@
 Kling Avatar bills by the second of video, and the video is as long as the voice, so the
 estimate is the voice's seconds times the chosen mode's price per second.
 
-THE PRICES BELOW ARE ASSUMPTIONS, not figures published by CometAPI or Kling for this
-app: check the provider's current price list and edit `PRICE_PER_SECOND` (this is the
-only place prices live). The provider's own charge for a finished task, when it reports
-one, is shown beside the video as "credits charged".
+THE PRICES ARE ASSUMPTIONS, not figures published by CometAPI or Kling for this app: the
+defaults are public resellers' list prices (`config.DEFAULT_PRICE_STD`/`_PRO`), and the
+operator sets the real ones with AVATAR_PRICE_STD and AVATAR_PRICE_PRO (`Settings.prices`).
+The provider's own charge for a finished task, when it reports one, is shown beside the
+video as "credits charged".
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+
+from avatar_core.config import Settings
 
 CURRENCY_SYMBOL = "$"  # prices are in US dollars
 
-# mode -> ASSUMED price in USD per second of video. Edit to match the provider's price list.
-PRICE_PER_SECOND: dict[str, float] = {
-    "std": 0.06,  # ASSUMED
-    "pro": 0.12,  # ASSUMED
-}
+# mode -> ASSUMED price in USD per second of video when the operator sets none.
+PRICE_PER_SECOND: dict[str, float] = Settings().prices
 
 
 @dataclass(frozen=True)
@@ -32,9 +33,12 @@ class Estimate:
     total: float
 
 
-def estimate_cost(seconds: float | None, mode: str) -> Estimate | None:
-    """The estimate for a voice of `seconds` in `mode`; None when either is unknown."""
-    price = PRICE_PER_SECOND.get(mode)
+def estimate_cost(
+    seconds: float | None, mode: str, prices: Mapping[str, float] = PRICE_PER_SECOND
+) -> Estimate | None:
+    """The estimate for a voice of `seconds` in `mode` at `prices` (mode -> USD per
+    second, `Settings.prices`); None when either is unknown."""
+    price = prices.get(mode)
     if price is None or seconds is None or seconds <= 0:
         return None
     return Estimate(seconds=seconds, mode=mode, price_per_second=price, total=seconds * price)

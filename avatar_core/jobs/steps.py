@@ -58,8 +58,10 @@ class JobSteps:
 
     # --- before the create ------------------------------------------------------------------
 
-    def open_job(self, inputs: PreparedInputs) -> Job:
-        """Journal the job before anything is sent: a restart can then always find it."""
+    def open_job(self, inputs: PreparedInputs, audio_seconds: float | None = None) -> Job:
+        """Journal the job before anything is sent: a restart can then always find it.
+
+        `audio_seconds`: the length of the audio behind an audio id, when known."""
         return self.journal.create(
             base_url=self.client.base_url,
             demo=self.demo,
@@ -69,7 +71,7 @@ class JobSteps:
             audio_kind="file" if inputs.audio else "audio_id",
             image_sha256=_sha256(inputs.image.data),
             audio_sha256=_sha256(inputs.audio.data) if inputs.audio else None,
-            audio_seconds=inputs.audio.duration_s if inputs.audio else None,
+            audio_seconds=inputs.audio.duration_s if inputs.audio else audio_seconds,
         )
 
     @staticmethod

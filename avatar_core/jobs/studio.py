@@ -19,7 +19,7 @@ from pathlib import Path
 from avatar_core import errors as e
 from avatar_core.config import DEFAULT_FOLLOW_DEADLINE_S, Secret, Settings
 from avatar_core.inputs.audio import PreparedAudio
-from avatar_core.inputs.fields import check_task_id
+from avatar_core.inputs.fields import MODES, check_task_id
 from avatar_core.inputs.image import PreparedImage
 from avatar_core.inputs.preparation import InputPreparer
 from avatar_core.inputs.text import check_text
@@ -42,10 +42,11 @@ from avatar_core.provider.doctor import DoctorReport, diagnose, key_label
 from avatar_core.provider.models import SpeechResult, TaskInfo
 from avatar_core.provider.retry import RetryPolicy
 from avatar_core.provider.routes import RouteMemory
-from avatar_core.provider.speech import check_speech_request
+from avatar_core.provider.speech import check_speech_length, check_speech_request
 from avatar_core.storage.journal import Job, Journal, Stage
 from avatar_core.storage.owners import owner_tag
 from avatar_core.waiting.callbacks import CallbackRegistry
+from avatar_core.waiting.durations import Line, task_kind
 from avatar_core.waiting.scheduler import PollScheduler
 
 Source = str | Path | bytes
@@ -146,6 +147,7 @@ class Studio:
         prior_task_id: str | None = None,  # the TTS task `audio_id` came from
         prompt: str | None = None,
         mode: str = "std",
+        audio_seconds: float | None = None,  # how long the audio behind `audio_id` lasts
     ) -> AsyncIterator[Progress]:
         """The whole flow for new inputs; the last event is Done with the video's path.
 
@@ -166,7 +168,7 @@ class Studio:
                 trim=trim,
             )
         )
-        job = await asyncio.to_thread(self.steps.open_job, inputs)
+        job = await asyncio.to_thread(self.steps.open_job, inputs, audio_seconds)
         yield Submitting(
             "Sending the task to the provider…", self._since(start), job, inputs=inputs
         )
@@ -282,7 +284,12 @@ class Studio:
         if not task.is_terminal:  # the wait shows (and its clock ticks) from the start
             yield Running(waiting_message(task, self._since(start)), self._since(start), job, task)
         async for snapshot in self.scheduler.watch(
-            self.client, task, kind=job.mode, deadline_s=deadline_s, callbacks=callbacks
+            self.client,
+            task,
+            kind=task_kind(job.mode, job.demo),
+            audio_s=job.audio_seconds,
+            deadline_s=deadline_s,
+            callbacks=callbacks,
         ):
             job, task = await asyncio.to_thread(self.steps.note, job, snapshot), snapshot
             if not snapshot.is_terminal:
@@ -343,12 +350,18 @@ class Studio:
         return None
 
     def speak(
-        self, text: str, voice_id: str, language: str = "en", speed: float = 1.0
+        self, text: str, voice_id: str, language: str | None = None, speed: float = 1.0
     ) -> SpeechResult:
-        """Kling text-to-speech; its `audio_id` (and task id) can drive an avatar."""
+        """Kling text-to-speech; its `audio_id` (and task id) can drive an avatar.
+
+        `language` None: the voice's first language. Raises InputError before the request
+        when it would be refused, and after it when the speech cannot drive an avatar.
+        """
         text, language, speed = check_speech_request(text, voice_id, language, speed)
         time.sleep(self.scheduler.budget.reserve())
-        return self.client.text_to_speech(text, voice_id, language, speed)
+        speech = self.client.text_to_speech(text, voice_id, language, speed)
+        check_speech_length(speech)
+        return speech
 
     # --- inputs -----------------------------------------------------------------------------
 
@@ -371,9 +384,11 @@ def done_message(job: Job) -> str:
 
 
 def learn_from_journal(scheduler: PollScheduler, journal: Journal) -> None:
-    """Pace checks from how long this data folder's finished tasks took."""
-    for mode, seconds in journal.task_durations():
-        scheduler.model.learn(mode, seconds)
+    """Pace checks from how long this data folder's finished tasks took (the app and the
+    command line share the folder, so each learns what the other saw)."""
+    for task in journal.task_durations():
+        kind = task_kind(task.mode, task.demo)
+        scheduler.model.learn(kind, task.task_seconds, task.audio_seconds)
 
 
 def provider_client(
@@ -424,8 +439,8 @@ def open_studio(settings: Settings, **parts) -> Studio:
         raise
     if stop_demo is not None:
         studio.on_close(stop_demo)
-    if settings.demo_mode:  # the demo simulator's tasks take a known time
-        for mode in ("std", "pro"):
-            if not studio.scheduler.model.known(mode):
-                studio.scheduler.model.learn(mode, settings.demo_task_seconds)
+    if settings.demo_mode:  # the demo simulator's tasks take a known time, whatever the audio
+        for mode in MODES:
+            demo_line = Line(settings.demo_task_seconds, 0.0)
+            studio.scheduler.model.assume(task_kind(mode, demo=True), demo_line)
     return studio

@@ -1,22 +1,29 @@
-"""Checking a text-to-speech request before it is paid for."""
+"""Checking a text-to-speech request before it is paid for, and its speech when it comes
+back, before any avatar task is."""
 
 from __future__ import annotations
 
 from avatar_core.errors import InputError
+from avatar_core.inputs.audio import MAX_SECONDS, MIN_SECONDS
 from avatar_core.inputs.text import check_text
+from avatar_core.provider.models import SpeechResult
 from avatar_core.provider.voices import (
+    LANGUAGE_NAMES,
     TTS_LANGUAGES,
     TTS_MAX_CHARS,
     TTS_MAX_SPEED,
     TTS_MIN_SPEED,
-    voice_language,
+    languages_of,
 )
 
 
 def check_speech_request(
     text: str, voice_id: str, language: str | None, speed: float
 ) -> tuple[str, str, float]:
-    """The cleaned (text, language, speed); raises InputError naming each problem."""
+    """The cleaned (text, language, speed); raises InputError naming each problem.
+
+    `language` None: the voice's first language (English for an unlisted id).
+    """
     malformed = _malformed(text, voice_id, language)
     if malformed:
         raise InputError.gather(malformed)
@@ -34,8 +41,8 @@ def check_speech_request(
                 field="text",
             )
         )
-    known = voice_language(voice_id)
-    language = (language or known or "en").strip().lower()
+    known = languages_of(voice_id)
+    language = (language or (known[0] if known else "en")).strip().lower()
     if language not in TTS_LANGUAGES:
         problems.append(
             InputError(
@@ -44,11 +51,12 @@ def check_speech_request(
                 field="voice_language",
             )
         )
-    elif known is not None and known != language:
+    elif known and language not in known:
+        spoken = " and ".join(LANGUAGE_NAMES[each] for each in known)
         problems.append(
             InputError(
-                f"The voice '{voice_id}' speaks '{known}', not '{language}': pick a voice of that "
-                "language.",
+                f"The voice '{voice_id}' speaks {spoken} only, not {LANGUAGE_NAMES[language]}: "
+                "pick a voice of that language.",
                 field="voice_id",
             )
         )
@@ -83,3 +91,20 @@ def _malformed(text: str, voice_id: str, language: str | None) -> list[InputErro
         except InputError as error:
             found.append(error)
     return found
+
+
+def check_speech_length(speech: SpeechResult) -> None:
+    """Raises InputError when the speech is too short or too long to drive an avatar.
+
+    The speech is already made (and paid for) but no avatar task is: a 75 s speech would
+    be refused at create. A speech whose length the provider does not report passes.
+    """
+    seconds = speech.duration_s
+    if seconds is None or MIN_SECONDS <= seconds <= MAX_SECONDS:
+        return
+    fix = "shorten the text" if seconds > MAX_SECONDS else "say a little more"
+    raise InputError(
+        f"The speech lasts {seconds:.1f} s; Kling Avatar takes {MIN_SECONDS:g} to "
+        f"{MAX_SECONDS:g} s of audio: {fix} and make the speech again.",
+        field="text",
+    )

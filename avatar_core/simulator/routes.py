@@ -155,7 +155,9 @@ class Routes:
         parts = self.parts
         parts.accounts.authorize(request.header("authorization"), "tts")
         checked = check_tts(parse_body(request.body))
-        clip = parts.audio.speak(checked.text, checked.voice_id, checked.voice_speed)
+        clip = parts.audio.speak(
+            checked.text, checked.voice_id, checked.voice_speed, checked.voice_language
+        )
         parts.stats.spoke()
         return success(tts_data(clip, request.base_url()))
 

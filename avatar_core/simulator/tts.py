@@ -4,7 +4,8 @@ No speech engine is guaranteed on the machine (espeak-ng is optional), so the vo
 synthesised: a buzzing "voice" whose pitch depends on the voice id, with a loudness that
 follows the text - letters sound, spaces dip, punctuation pauses. It is not words, but it
 has the rhythm of speech, which is what the render's motion and the tests need. The same
-text and voice always give the same audio.
+text and voice always give the same audio. Every voice speaks each language the voice table
+lists it in; Chinese is spoken a character at a time, so it is slower per character.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from avatar_core.errors import MediaToolError
 from avatar_core.inputs.ffmpeg import run_ffmpeg
 from avatar_core.simulator.wire import new_numeric_id, now_ms
 
-CHARS_PER_SECOND = 14.0
+CHARS_PER_SECOND = {"en": 14.0, "zh": 5.0}  # letters of English, characters of Chinese
 MIN_SECONDS = 1.0
 SAMPLE_RATE = 22_050
 _HARMONICS = 10
@@ -61,16 +62,16 @@ def tts_data(clip: AudioClip, base_url: str) -> dict[str, Any]:
     }
 
 
-def speech_seconds(text: str, speed: float) -> float:
-    """How long the simulated voice takes to say `text` at `speed`."""
-    return max(MIN_SECONDS, len(text) / CHARS_PER_SECOND / speed)
+def speech_seconds(text: str, speed: float, language: str = "en") -> float:
+    """How long the simulated voice takes to say `text` at `speed` in `language`."""
+    return max(MIN_SECONDS, len(text) / CHARS_PER_SECOND[language] / speed)
 
 
-def synthesize(text: str, voice_id: str, speed: float = 1.0) -> np.ndarray:
+def synthesize(text: str, voice_id: str, speed: float = 1.0, language: str = "en") -> np.ndarray:
     """Speech-like mono float32 samples at SAMPLE_RATE."""
     seed = int.from_bytes(hashlib.sha256(f"{voice_id}\0{text}".encode()).digest()[:8], "little")
     rng = np.random.default_rng(seed)
-    total = round(speech_seconds(text, speed) * SAMPLE_RATE)
+    total = round(speech_seconds(text, speed, language) * SAMPLE_RATE)
     chars = text if text else " "
     bounds = np.linspace(0, total, len(chars) + 1).astype(int)
 
@@ -129,8 +130,8 @@ class AudioStore:
         self._lock = threading.Lock()
         self._clips: dict[str, AudioClip] = {}
 
-    def speak(self, text: str, voice_id: str, speed: float) -> AudioClip:
-        samples = synthesize(text, voice_id, speed)
+    def speak(self, text: str, voice_id: str, speed: float, language: str = "en") -> AudioClip:
+        samples = synthesize(text, voice_id, speed, language)
         self.folder.mkdir(parents=True, exist_ok=True)
         clip_id = new_numeric_id()
         path = self.folder / f"{clip_id}.mp3"

@@ -24,7 +24,7 @@ from avatar_core.provider.voices import (
     TTS_MAX_CHARS,
     TTS_MAX_SPEED,
     TTS_MIN_SPEED,
-    voice_language,
+    speaks,
 )
 from avatar_core.simulator.audio import AudioDecodeError, decode_bytes, duration_of, sniff_audio
 from avatar_core.simulator.tts import AudioClip, AudioStore
@@ -276,7 +276,7 @@ def check_tts(body: dict[str, Any]) -> TtsRequest:
         raise WireError(
             1201, f"voice_language {language!r} is not supported; use {' or '.join(TTS_LANGUAGES)}"
         )
-    if not isinstance(voice_id, str) or voice_language(voice_id) != language:
+    if not isinstance(voice_id, str) or not speaks(voice_id, language):
         raise WireError(1201, "Voice id not found")
     speed = _with_default(body, "voice_speed", 1.0)
     if isinstance(speed, bool) or not isinstance(speed, (int, float)):

@@ -68,6 +68,16 @@ class Job:
     creator: str | None = None  # "host:pid" of the process that sends its create
 
 
+@dataclass(frozen=True)
+class TaskDuration:
+    """How long one finished task took at the provider, by its own clock."""
+
+    mode: str
+    demo: bool
+    task_seconds: float
+    audio_seconds: float | None
+
+
 _COLUMNS = [f.name for f in fields(Job)]
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -243,15 +253,20 @@ class Journal:
             ).fetchall()
         return [_row_to_job(r) for r in rows]
 
-    def task_durations(self, limit: int = 50) -> list[tuple[str, float]]:
-        """(mode, seconds) of the latest finished tasks, oldest first: how long tasks take."""
+    def task_durations(self, limit: int = 50) -> list[TaskDuration]:
+        """How long the latest finished tasks took, oldest first, per mode: the provider's
+        own timestamps against the audio's length (the video's, when the audio's is not
+        journaled: an audio id)."""
         with self._connection() as db:
             rows = db.execute(
-                "SELECT mode, task_seconds FROM jobs WHERE task_seconds IS NOT NULL "
-                "ORDER BY created_at DESC LIMIT ?",
+                "SELECT mode, demo, task_seconds, COALESCE(audio_seconds, video_seconds) AS audio "
+                "FROM jobs WHERE task_seconds IS NOT NULL ORDER BY created_at DESC LIMIT ?",
                 (limit,),
             ).fetchall()
-        return [(row["mode"], row["task_seconds"]) for row in reversed(rows)]
+        return [
+            TaskDuration(row["mode"], bool(row["demo"]), row["task_seconds"], row["audio"])
+            for row in reversed(rows)
+        ]
 
     def unfinished(self) -> list[Job]:
         open_stages = [s.value for s in Stage if not s.is_finished]

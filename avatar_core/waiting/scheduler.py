@@ -24,7 +24,8 @@ from avatar_core.errors import AvatarError, TaskStillRunningError
 from avatar_core.provider.client import KlingClient
 from avatar_core.provider.models import TaskInfo, TaskStatus
 from avatar_core.waiting.budget import RequestBudget
-from avatar_core.waiting.pacing import DurationModel, Pacing
+from avatar_core.waiting.durations import DurationModel
+from avatar_core.waiting.pacing import Pacing
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,7 @@ class _Entry:
     client: KlingClient
     task_id: str
     kind: str
+    audio_s: float | None  # the audio's length, for the expected duration (None: unknown)
     started: float  # on the scheduler's clock, when the task was created (as far as known)
     watchers: list[_Watcher] = field(default_factory=list)
     polls: int = 0
@@ -93,17 +95,19 @@ class PollScheduler:
         first: TaskInfo,
         *,
         kind: str = "std",
+        audio_s: float | None = None,
         deadline_s: float,
         callbacks: bool = False,
     ) -> AsyncIterator[TaskInfo]:
         """Yield each new snapshot of the task after `first`, ending with a terminal one.
 
+        `kind` and `audio_s` (the audio's seconds) say how long the model expects it to take.
         Raises TaskStillRunningError past the deadline, or the error that ended polling.
         """
         if first.is_terminal:
             return
         watcher = _Watcher(asyncio.get_running_loop(), asyncio.Queue(), deadline_s)
-        key = self._subscribe(client, first, kind, watcher, deadline_s, callbacks)
+        key = self._subscribe(client, first, kind, audio_s, watcher, callbacks)
         try:
             while True:
                 item = await watcher.queue.get()
@@ -147,18 +151,19 @@ class PollScheduler:
         client: KlingClient,
         first: TaskInfo,
         kind: str,
+        audio_s: float | None,
         watcher: _Watcher,
-        deadline_s: float,
         callbacks: bool,
     ) -> tuple[str, str]:
         self._ensure_running()
         key = (client.base_url, first.task_id)
         now = self._clock()
-        watcher.deadline = now + deadline_s
+        watcher.deadline = now + watcher.limit_s
         with self._lock:
             entry = self._entries.get(key)
             if entry is None:
-                entry = _Entry(client, first.task_id, kind, now - _age_s(first), last=first)
+                started = now - _age_s(first)
+                entry = _Entry(client, first.task_id, kind, audio_s, started, last=first)
                 self._entries[key] = entry
                 self._schedule(entry, now + self._next_delay(entry, now))
             entry.callbacks = entry.callbacks or callbacks
@@ -187,10 +192,12 @@ class PollScheduler:
         """Must hold the lock. A crowd that the request budget cannot check early skips
         the early check, keeping the budget for the checks near each task's end."""
         crowded = len(self._entries) / self.budget.rate > self.pacing.first_s
+        expectation = self.model.expectation(entry.kind, entry.audio_s)
         return self.pacing.delay(
             polls=entry.polls,
             elapsed_s=now - entry.started,
-            expected_s=self.model.expected(entry.kind),
+            expected_s=expectation.seconds if expectation else None,
+            spread_s=expectation.spread_s if expectation else 0.0,
             callbacks=entry.callbacks,
             early_check=not crowded,
         )
@@ -305,8 +312,9 @@ class PollScheduler:
             finished = isinstance(info, BaseException) or info.is_terminal
             if isinstance(info, TaskInfo):
                 entry.last = info
-                if info.status is TaskStatus.SUCCEED:
-                    self.model.learn(entry.kind, _task_seconds(info, now - entry.started))
+                if info.status is TaskStatus.SUCCEED:  # only a finished task teaches the model
+                    audio_s = entry.audio_s or info.video_duration_s
+                    self.model.learn(entry.kind, _task_seconds(info, now - entry.started), audio_s)
             key = (entry.client.base_url, entry.task_id)
             if finished or not entry.watchers:  # nobody waits any more: stop checking
                 if self._entries.get(key) is entry:
