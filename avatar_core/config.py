@@ -9,6 +9,14 @@
 - AVATAR_HTTP_TIMEOUT: seconds to wait for the provider to answer one request (default 30;
   video downloads wait twice as long between two pieces of the file).
 - AVATAR_MAX_QUERIES_PER_S: the most status queries a second this process sends (default 10).
+- AVATAR_MAX_ACTIVE_PER_VISITOR: a visitor's jobs at once on the operator's key (default 2;
+  0: no limit).
+- AVATAR_MAX_DAILY_PER_VISITOR: a visitor's jobs and speeches per 24 h on the operator's key
+  (default 10; 0: no limit).
+- AVATAR_MAX_DAILY_VIDEO_SECONDS: all visitors' seconds of audio sent to make videos per 24 h
+  on the operator's key (default 0: no limit).
+- AVATAR_SHARED_HISTORY: "1" lets every visitor see (and look up) every job made on the
+  operator's key, for a private team demo.
 """
 
 from __future__ import annotations
@@ -55,6 +63,15 @@ def _truthy(value: str | None) -> bool:
     return (value or "").strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _count(value: str | None, *, default: int) -> int:
+    """A whole number of at least 0 (0 often meaning "no limit"); the default otherwise."""
+    try:
+        number = int((value or "").strip()) if (value or "").strip() else default
+    except ValueError:
+        return default
+    return number if number >= 0 else default
+
+
 def _seconds(value: str | None, *, default: float) -> float:
     try:
         number = float(value) if value not in (None, "") else default
@@ -75,6 +92,10 @@ class Settings:
     demo_task_seconds: float = 8.0
     http_timeout_s: float = DEFAULT_HTTP_TIMEOUT_S
     max_queries_per_s: float = 10.0
+    max_active_per_visitor: int = 2  # 0: no limit
+    max_daily_per_visitor: int = 10  # 0: no limit
+    max_daily_video_seconds: float = 0.0  # 0: no limit
+    shared_history: bool = False
 
     @property
     def demo_mode(self) -> bool:
@@ -102,4 +123,8 @@ class Settings:
             http_timeout_s=_seconds(env.get("AVATAR_HTTP_TIMEOUT"), default=DEFAULT_HTTP_TIMEOUT_S)
             or DEFAULT_HTTP_TIMEOUT_S,
             max_queries_per_s=_seconds(env.get("AVATAR_MAX_QUERIES_PER_S"), default=10.0) or 10.0,
+            max_active_per_visitor=_count(env.get("AVATAR_MAX_ACTIVE_PER_VISITOR"), default=2),
+            max_daily_per_visitor=_count(env.get("AVATAR_MAX_DAILY_PER_VISITOR"), default=10),
+            max_daily_video_seconds=_seconds(env.get("AVATAR_MAX_DAILY_VIDEO_SECONDS"), default=0),
+            shared_history=_truthy(env.get("AVATAR_SHARED_HISTORY")),
         )

@@ -45,18 +45,31 @@ class JobSteps:
 
     # --- before the create ------------------------------------------------------------------
 
-    def open_job(self, inputs: PreparedInputs) -> Job:
-        """Journal the job before anything is sent: a restart can then always find it."""
+    def voice_seconds(self, inputs: PreparedInputs) -> float | None:
+        """How long the voice lasts: the file's length, or the speech's if it was made here."""
+        if inputs.audio:
+            return inputs.audio.duration_s
+        return self.journal.speech_seconds(inputs.audio_id)
+
+    def open_job(
+        self, inputs: PreparedInputs, visitor: str | None = None, seconds: float | None = None
+    ) -> Job:
+        """Journal the job before anything is sent: a restart can then always find it.
+
+        `visitor` is the tag of the visitor who asked (None: the operator); `seconds` the
+        voice's length (`voice_seconds`).
+        """
         return self.journal.create(
             base_url=self.client.base_url,
             demo=self.demo,
             owner=self.owner,
+            visitor=visitor,
             mode=inputs.mode,
             prompt=inputs.prompt,
             audio_kind="file" if inputs.audio else "audio_id",
             image_sha256=_sha256(inputs.image.data),
             audio_sha256=_sha256(inputs.audio.data) if inputs.audio else None,
-            audio_seconds=inputs.audio.duration_s if inputs.audio else None,
+            audio_seconds=seconds,
         )
 
     @staticmethod
@@ -147,16 +160,14 @@ class JobSteps:
             job = self.journal.update(job, stage=Stage.RUNNING, task_id=task.task_id, error=None)
         return job, task
 
-    def stored_job(self, task_id: str) -> Job | None:
-        """This owner's job for this id if its video is already home."""
-        job = self.journal.find(task_id.strip(), owner=self.owner)
-        return job if job and _video_home(job) else None
-
-    def adopt(self, task_id: str) -> tuple[Job, TaskInfo]:
-        """The task, and its job (journaled now if this app did not create it)."""
+    def adopt(self, task_id: str, known: Job | None = None) -> tuple[Job, TaskInfo]:
+        """The task, and its job: `known`, else this owner's, else journaled now (a task
+        this app did not create)."""
         task = self.client.get_task(task_id)
-        job = self.journal.find(task_id, owner=self.owner) or self.journal.find(
-            task.task_id, owner=self.owner
+        job = (
+            known
+            or self.journal.find(task_id, owner=self.owner)
+            or self.journal.find(task.task_id, owner=self.owner)
         )
         if job is None:
             job = self.journal.create(
@@ -202,7 +213,7 @@ class JobSteps:
     def store(self, job: Job, task: TaskInfo) -> Job:
         """Copy the video home (provider links expire); the job stays resumable if it fails."""
         fresh = self.journal.get(job.job_id)
-        if fresh and _video_home(fresh):
+        if fresh and video_home(fresh):
             return fresh  # another process brought it home meanwhile
         try:
             path = download_video(
@@ -218,7 +229,8 @@ class JobSteps:
         return self.journal.update(job, stage=Stage.DONE, video_path=str(path), error=None)
 
 
-def _video_home(job: Job) -> bool:
+def video_home(job: Job) -> bool:
+    """Whether the job is done and its video is in the data folder."""
     return job.stage is Stage.DONE and bool(job.video_path) and Path(job.video_path).is_file()
 
 
