@@ -19,6 +19,7 @@ MODULES = (
     "test_crash_safety.py",
     "test_hostile_inputs.py",
     "test_secrets.py",
+    "test_visitors.py",
 )
 
 
