@@ -308,14 +308,23 @@ def test_a_pasted_key_leaves_demo_mode_in_its_tab_only(
         theirs.context.close()
 
 
-def test_history_is_there_after_a_page_reload(page, portrait_path, speech_path):
-    _add_inputs(page, portrait_path, speech_path)
+def _video_made(page, portrait: Path, voice: Path) -> str:
+    """Make a video from the page; its task id."""
+    _add_inputs(page, portrait, voice)
     page.locator("#generate").click()
     _wait_for_video(page)
-    task_id = _task_id(page)
+    return _task_id(page)
 
+
+def _reload(page) -> None:
     page.reload()
     expect(page.locator("#generate")).to_be_visible()
+
+
+def test_history_is_there_after_a_page_reload(page, portrait_path, speech_path):
+    task_id = _video_made(page, portrait_path, speech_path)
+
+    _reload(page)
     _open_panel(page, "history_panel")
 
     expect(_history_row(page, task_id)).to_contain_text("done (demo)")
@@ -323,12 +332,8 @@ def test_history_is_there_after_a_page_reload(page, portrait_path, speech_path):
 
 def test_lookup_by_task_id_brings_the_video(page, sim, portrait_path, speech_path):
     """A visitor's own task, looked up by its id once the page has forgotten it."""
-    _add_inputs(page, portrait_path, speech_path)
-    page.locator("#generate").click()
-    _wait_for_video(page)
-    task_id = _task_id(page)
-    page.reload()
-    expect(page.locator("#generate")).to_be_visible()
+    task_id = _video_made(page, portrait_path, speech_path)
+    _reload(page)
     _open_panel(page, "lookup")
     page.locator("#lookup_id").get_by_role("textbox").fill(task_id)
 
@@ -366,10 +371,7 @@ def _look_up(page, task_id: str) -> None:
 def test_a_second_browser_sees_nothing_of_the_first(browser, app, portrait_path, speech_path):
     first, second = _open(browser, app.url), _open(browser, app.url)
     try:
-        _add_inputs(first, portrait_path, speech_path)
-        first.locator("#generate").click()
-        _wait_for_video(first)
-        task_id = _task_id(first)
+        task_id = _video_made(first, portrait_path, speech_path)
         job_id = re.search(r"Job:\s*(tas-\w+)", first.locator("#details").inner_text())
         assert job_id, first.locator("#details").inner_text()
         shown = first.locator("#result video").get_attribute("src") or ""
@@ -378,11 +380,9 @@ def test_a_second_browser_sees_nothing_of_the_first(browser, app, portrait_path,
         _open_panel(first, "history_panel")
         expect(_history_row(first, task_id)).to_contain_text("done (demo)")
 
-        _add_inputs(second, portrait_path, speech_path)  # a job of its own, after the first's
-        second.locator("#generate").click()
-        _wait_for_video(second)
+        own = _video_made(second, portrait_path, speech_path)  # after the first's
         _open_panel(second, "history_panel")
-        expect(_history_row(second, _task_id(second))).to_contain_text("done (demo)")
+        expect(_history_row(second, own)).to_contain_text("done (demo)")
         expect(second.locator("#history")).not_to_contain_text(task_id)
         _open_panel(second, "lookup")
         for wanted in (task_id, job_id.group(1)):
@@ -434,11 +434,9 @@ def test_the_page_shows_how_many_videos_are_left_today(
     try:
         allowance = page.locator("#allowance")
         expect(allowance).to_contain_text("Videos left for you today: 3 / 3")
-        _add_inputs(page, portrait_path, speech_path)
-        page.locator("#generate").click()
-        _wait_for_video(page)
+        _video_made(page, portrait_path, speech_path)
         expect(allowance).to_contain_text("Videos left for you today: 2 / 3")
-        page.reload()
+        _reload(page)
         expect(page.locator("#allowance")).to_contain_text("2 / 3")  # counted in the journal
     finally:
         page.context.close()

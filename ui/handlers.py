@@ -278,12 +278,9 @@ async def api_generate(
 
 
 async def api_status(
-    sessions: Sessions,
-    task_id: str | None,
-    key: str | None,
-    browser: str | None = None,
-    request: gr.Request | None = None,
-) -> str:
+    sessions: Sessions, task_id: str | None, key: str | None,
+    browser: str | None = None, request: gr.Request | None = None,
+) -> str:  # fmt: skip
     """`/status`: follow one of the caller's tasks to the end; its video."""
     task_id = (task_id or "").strip()
     if not task_id:
