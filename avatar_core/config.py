@@ -15,6 +15,9 @@
   (default 10; 0: no limit).
 - AVATAR_MAX_DAILY_VIDEO_SECONDS: all visitors' seconds of audio sent to make videos per 24 h
   on the operator's key (default 0: no limit).
+- AVATAR_MAX_DAILY_PER_ADDRESS: jobs and speeches per 24 h from one network address on the
+  operator's key (default 0: no limit); for an app that sees its visitors' own addresses
+  (behind a proxy: uvicorn's FORWARDED_ALLOW_IPS names the proxy).
 - AVATAR_SHARED_HISTORY: "1" lets every visitor see (and look up) every job made on the
   operator's key, for a private team demo.
 """
@@ -95,6 +98,7 @@ class Settings:
     max_active_per_visitor: int = 2  # 0: no limit
     max_daily_per_visitor: int = 10  # 0: no limit
     max_daily_video_seconds: float = 0.0  # 0: no limit
+    max_daily_per_address: int = 0  # 0: no limit
     shared_history: bool = False
 
     @property
@@ -126,5 +130,6 @@ class Settings:
             max_active_per_visitor=_count(env.get("AVATAR_MAX_ACTIVE_PER_VISITOR"), default=2),
             max_daily_per_visitor=_count(env.get("AVATAR_MAX_DAILY_PER_VISITOR"), default=10),
             max_daily_video_seconds=_seconds(env.get("AVATAR_MAX_DAILY_VIDEO_SECONDS"), default=0),
+            max_daily_per_address=_count(env.get("AVATAR_MAX_DAILY_PER_ADDRESS"), default=0),
             shared_history=_truthy(env.get("AVATAR_SHARED_HISTORY")),
         )

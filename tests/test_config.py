@@ -45,9 +45,11 @@ def test_the_limits_on_visitors_come_from_the_environment():
             "AVATAR_MAX_DAILY_PER_VISITOR": " 25 ",
             "AVATAR_MAX_DAILY_VIDEO_SECONDS": "3600",
             "AVATAR_SHARED_HISTORY": "1",
+            "AVATAR_MAX_DAILY_PER_ADDRESS": "40",
         }
     )
     assert (settings.max_active_per_visitor, settings.max_daily_per_visitor) == (0, 25)
+    assert (default.max_daily_per_address, settings.max_daily_per_address) == (0, 40)
     assert settings.max_daily_video_seconds == 3600 and settings.shared_history
 
 

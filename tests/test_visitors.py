@@ -71,6 +71,16 @@ def _fetch_status(base: str, path: str) -> int:
     return httpx.get(f"{base.rstrip('/')}/gradio_api/file={path}", timeout=30).status_code
 
 
+def _sessions_at_once(work: dict[Client, list[Callable[[Client], object]]]) -> None:
+    """Each session makes its calls one after another; the sessions run at once."""
+    with ThreadPoolExecutor(len(work)) as pool:
+        list(pool.map(lambda item: [call(item[0]) for call in item[1]], work.items()))
+
+
+def _use_key(key: str) -> Callable[[Client], object]:
+    return lambda client: client.predict(key, api_name="/use_key")
+
+
 def _same_session(url: str, visitor: Client, **options: object) -> Client:
     client = Client(url, verbose=False, **options)  # type: ignore[arg-type]
     client.session_hash = visitor.session_hash
@@ -354,6 +364,41 @@ def _speech(client: Client, text: str) -> str:
     return f"refused: {verdict[2:]}" if verdict.startswith("❌ ") else "made"
 
 
+def _from(app: InProcessApp, address: str) -> Client:
+    """A new session whose requests say they come from `address` (X-Forwarded-For)."""
+    return Client(app.url, verbose=False, headers={"X-Forwarded-For": address})
+
+
+def _limits_address(sim, fake, root, inputs, run: LimitRun) -> None:
+    """Two a day per address: behind a trusted proxy (uvicorn trusts loopback by default),
+    then with loopback not trusted (FORWARDED_ALLOW_IPS names another proxy)."""
+    sim.reset()
+    studio = make_studio(sim, fake, root / "address", key=APP_KEY, max_daily_per_address=2)
+    app = InProcessApp(studio)
+    try:
+        for n in (1, 2, 3):
+            run.outcomes[f"visitor {n} from 203.0.113.7, behind the proxy (2 a day an address)"] = (
+                _outcome(_answer(lambda: generate(_from(app, "203.0.113.7"), inputs["face"],
+                                                  inputs["voice"]))))  # fmt: skip
+        run.outcomes["a visitor from 198.51.100.9"] = _outcome(
+            _answer(lambda: generate(_from(app, "198.51.100.9"), inputs["face"], inputs["voice"]))
+        )
+    finally:
+        app.close()
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("FORWARDED_ALLOW_IPS", "192.0.2.1")  # loopback is no proxy of ours now
+        sim.reset()
+        studio = make_studio(sim, fake, root / "spoofed", key=APP_KEY, max_daily_per_address=2)
+        app = InProcessApp(studio)
+    try:
+        for n, claimed in enumerate(("192.0.2.10", "192.0.2.11", "192.0.2.12"), start=1):
+            run.outcomes[f"visitor {n} claiming to come from {claimed}, not behind a proxy"] = (
+                _outcome(_answer(lambda c=claimed: generate(_from(app, c), inputs["face"],
+                                                            inputs["voice"]))))  # fmt: skip
+    finally:
+        app.close()
+
+
 def _outcome(answer: str) -> str:
     return "made" if answer.startswith("answer: ") else answer
 
@@ -366,6 +411,7 @@ def limits(tmp_path_factory, inputs) -> LimitRun:
         _limits_at_once(sim, fake, root, inputs, run)
         _limits_daily(sim, fake, root, inputs, run)
         _limits_seconds(sim, fake, root, inputs, run)
+        _limits_address(sim, fake, root, inputs, run)
     run.left = _journal_counts(root / "daily")
     return run
 
@@ -396,6 +442,20 @@ def test_the_daily_limit_counts_speech_and_survives_a_restart(limits):
 def test_the_daily_limit_is_per_visitor_and_not_for_a_pasted_key(limits):
     assert limits.outcomes["another visitor, the same day"] == "made"
     assert limits.outcomes["the same visitor with its own pasted key"] == "made"
+
+
+def test_the_daily_limit_per_address_counts_every_visitor_from_it(limits):
+    outcomes = [limits.outcomes[f"visitor {n} from 203.0.113.7, behind the proxy (2 a day an "
+                                "address)"] for n in (1, 2, 3)]  # fmt: skip
+    assert outcomes[:2] == ["made", "made"]
+    assert outcomes[2].startswith("refused: Your network address has used 2 of this app's 2")
+    assert limits.outcomes["a visitor from 198.51.100.9"] == "made"
+
+
+def test_an_address_claimed_without_a_trusted_proxy_is_not_believed(limits):
+    outcomes = [o for case, o in limits.outcomes.items() if case.endswith("not behind a proxy")]
+    assert outcomes[:2] == ["made", "made"] and len(outcomes) == 3
+    assert outcomes[2].startswith("refused: Your network address has used 2 of this app's 2")
 
 
 def test_the_daily_seconds_are_for_all_visitors_together(limits):
@@ -450,11 +510,8 @@ def flood(tmp_path_factory, inputs) -> Flood:
         try:
             first = app.client()
             first.predict(good[0], api_name="/use_key")
-            clients = [app.client() for _ in range(4)]
             keys = bad[:50] + good[1:] + bad[50:]
-            with ThreadPoolExecutor(4) as pool:
-                list(pool.map(lambda n: clients[n % 4].predict(keys[n], api_name="/use_key"),
-                              range(len(keys))))  # fmt: skip
+            _sessions_at_once({app.client(): [_use_key(k) for k in keys[n::4]] for n in range(4)})
             run.keys, run.accepted = len(keys) + 1, len(good)
             run.kept, run.made, run.closed = sessions.kept, sessions.made, sessions.closed
             run.checks_at_provider = sim.stats.count("query")
@@ -482,6 +539,10 @@ def test_each_key_is_checked_once_and_an_evicted_key_is_made_again(flood):
 # --- the request budget, counted at the simulator ------------------------------------------------
 
 
+def _lookup(task_id: str) -> Callable[[Client], object]:
+    return lambda client: _answer(lambda: client.predict(task_id, api_name="/status"))
+
+
 @dataclass
 class Budget:
     rate: float
@@ -496,8 +557,8 @@ BUDGET_RATE = 5.0
 
 @pytest.fixture(scope="module")
 def budget(tmp_path_factory) -> Budget:
-    """In real time: 15 keys the provider refuses, checked from three sessions at once,
-    beside 12 lookups of unknown task ids made with a pasted key; then 20 lookups by a
+    """In real time, six sessions at once: three paste 5 keys each that the provider
+    refuses, three with a pasted key look up 4 unknown task ids each; then 20 lookups by a
     visitor on the operator's key."""
     root = tmp_path_factory.mktemp("budget")
     run = Budget(rate=BUDGET_RATE)
@@ -506,17 +567,16 @@ def budget(tmp_path_factory) -> Budget:
         studio = real_time_studio(sim, root / "data", key=APP_KEY, rate_per_s=BUDGET_RATE)
         app = InProcessApp(studio)
         try:
-            keyed = app.client()
-            keyed.predict(PASTED, api_name="/use_key")
-            checkers = [app.client() for _ in range(3)]
+            keyed = [app.client() for _ in range(3)]
+            for client in keyed:
+                client.predict(PASTED, api_name="/use_key")
             sim.reset()
-            work = [lambda n=n: checkers[n % 3].predict(f"sk-flood-{n}", api_name="/use_key")
-                    for n in range(15)]  # fmt: skip
-            work += [lambda n=n: _answer(lambda: keyed.predict(str(10**17 + n), api_name="/status"))
-                     for n in range(12)]  # fmt: skip
+            work = {app.client(): [_use_key(f"sk-flood-{n}-{k}") for k in range(5)]
+                    for n in range(3)}  # fmt: skip
+            for n, client in enumerate(keyed):
+                work[client] = [_lookup(str(10**17 + 10 * n + k)) for k in range(4)]
             started = time.monotonic()
-            with ThreadPoolExecutor(6) as pool:
-                list(pool.map(lambda call: call(), work))
+            _sessions_at_once(work)
             run.seconds = time.monotonic() - started
             run.sent = _provider_requests(sim)
             visitor = app.client()

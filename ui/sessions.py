@@ -69,7 +69,11 @@ class Sessions:
         return len(self._kept)
 
     def visitor(self, browser_id: str | None, request: gr.Request | None) -> Visitor:
-        return self.default.visitor(visitor_id(browser_id, request))
+        """The visitor asking, and the network address it asks from (the peer's, as the
+        server sees it: behind a proxy named in FORWARDED_ALLOW_IPS, the visitor's own)."""
+        client = getattr(request, "client", None)
+        address = getattr(client, "host", None) if client else None
+        return self.default.visitor(visitor_id(browser_id, request), address or None)
 
     @contextlib.contextmanager
     def using(self, key: str | None) -> Iterator[Studio]:

@@ -45,6 +45,7 @@ class SpendingLimits:
         self.max_active = settings.max_active_per_visitor
         self.max_daily = settings.max_daily_per_visitor
         self.max_seconds = settings.max_daily_video_seconds
+        self.max_per_address = settings.max_daily_per_address
         self._journal = journal
         self._clock = clock
         self._lock = threading.Lock()
@@ -73,13 +74,23 @@ class SpendingLimits:
         if not speech:
             self._check_active(visitor.tag, now)
         self._check_daily(visitor.tag, now)
+        if visitor.address:
+            self._check_address(visitor.address, now)
 
     def allowance(self, visitor: Visitor) -> Allowance | None:
-        """What is left of the visitor's daily limit (None: no daily limit applies)."""
-        if visitor.tag is None or not self.max_daily:
+        """What is left of the visitor's daily limits, the tighter of its own and its
+        address's (None: no daily limit applies)."""
+        if visitor.tag is None:
             return None
-        used = len(self._journal.spent_at(visitor.tag, self._clock() - DAY_S))
-        return Allowance(max(self.max_daily - used, 0), self.max_daily)
+        since = self._clock() - DAY_S
+        found = []
+        if self.max_daily:
+            used = len(self._journal.spent_at(visitor.tag, since))
+            found.append(Allowance(max(self.max_daily - used, 0), self.max_daily))
+        if self.max_per_address and visitor.address:
+            used = len(self._journal.spent_at(visitor.address, since, by="address"))
+            found.append(Allowance(max(self.max_per_address - used, 0), self.max_per_address))
+        return min(found, key=lambda allowance: allowance.left, default=None)
 
     def _check_active(self, tag: str, now: float) -> None:
         if not self.max_active:
@@ -92,15 +103,22 @@ class SpendingLimits:
             )
 
     def _check_daily(self, tag: str, now: float) -> None:
-        if not self.max_daily:
+        self._check_day(tag, now, self.max_daily, by="visitor", who="You have")
+
+    def _check_address(self, address: str, now: float) -> None:
+        self._check_day(address, now, self.max_per_address, by="address",
+                        who="Your network address has")  # fmt: skip
+
+    def _check_day(self, tag: str, now: float, limit: int, *, by: str, who: str) -> None:
+        """Refuse when `tag` (a visitor, or an address) asked for `limit` things today."""
+        if not limit:
             return
-        spent = self._journal.spent_at(tag, now - DAY_S)
-        if len(spent) >= self.max_daily:
-            frees_in = spent[len(spent) - self.max_daily] + DAY_S - now
+        spent = self._journal.spent_at(tag, now - DAY_S, by=by)
+        if len(spent) >= limit:
+            frees_in = spent[len(spent) - limit] + DAY_S - now
             raise LimitReachedError(
-                f"You have used {len(spent)} of this app's {self.max_daily} videos and "
-                f"speeches a day for each visitor: the next one frees up in "
-                f"{_about(frees_in)}, {OWN_KEY_HINT}."
+                f"{who} used {len(spent)} of this app's {limit} videos and speeches a day for "
+                f"each {by}: the next one frees up in {_about(frees_in)}, {OWN_KEY_HINT}."
             )
 
     def _check_seconds(self, seconds: float) -> None:

@@ -21,6 +21,7 @@ from avatar_core.provider.models import TaskInfo, TaskStatus
 from avatar_core.provider.retry import RetryPolicy
 from avatar_core.storage.journal import Job, Journal, Stage, creator_alive
 from avatar_core.storage.videos import download_video, video_path
+from avatar_core.storage.visitors import OPERATOR, Visitor
 
 # When the process sending a create cannot be asked (another machine), a job still
 # `creating` this long after it was journaled has lost its create for good.
@@ -52,24 +53,24 @@ class JobSteps:
         return self.journal.speech_seconds(inputs.audio_id)
 
     def open_job(
-        self, inputs: PreparedInputs, visitor: str | None = None, seconds: float | None = None
+        self, inputs: PreparedInputs, visitor: Visitor = OPERATOR, seconds: float | None = None
     ) -> Job:
         """Journal the job before anything is sent: a restart can then always find it.
 
-        `visitor` is the tag of the visitor who asked (None: the operator); `seconds` the
-        voice's length (`voice_seconds`).
+        `visitor` is who asked (its tags are journaled); `seconds` the voice's length
+        (`voice_seconds`).
         """
         return self.journal.create(
             base_url=self.client.base_url,
             demo=self.demo,
             owner=self.owner,
-            visitor=visitor,
             mode=inputs.mode,
             prompt=inputs.prompt,
             audio_kind="file" if inputs.audio else "audio_id",
             image_sha256=_sha256(inputs.image.data),
             audio_sha256=_sha256(inputs.audio.data) if inputs.audio else None,
             audio_seconds=seconds,
+            **visitor.columns(),
         )
 
     @staticmethod

@@ -45,7 +45,7 @@ from avatar_core.provider.retry import RetryPolicy
 from avatar_core.provider.speech import check_speech_request
 from avatar_core.storage.journal import Job, Journal, Stage
 from avatar_core.storage.owners import owner_tag
-from avatar_core.storage.visitors import OPERATOR, Visitor, visitor_tag
+from avatar_core.storage.visitors import OPERATOR, Visitor, address_tag, visitor_tag
 from avatar_core.waiting.callbacks import CallbackRegistry
 from avatar_core.waiting.scheduler import PollScheduler
 
@@ -125,10 +125,15 @@ class Studio:
             limits=self.limits,
         )
 
-    def visitor(self, visitor_id: str) -> Visitor:
-        """The visitor known by `visitor_id` (a browser's kept id, or an API session's)."""
-        tag = visitor_tag(self.settings.data_dir, visitor_id)
-        return Visitor(tag, shared=self.settings.shared_history)
+    def visitor(self, visitor_id: str, address: str | None = None) -> Visitor:
+        """The visitor known by `visitor_id` (a browser's kept id, or an API session's),
+        asking from the network `address` (if known)."""
+        data_dir = self.settings.data_dir
+        return Visitor(
+            visitor_tag(data_dir, visitor_id),
+            shared=self.settings.shared_history,
+            address=address_tag(data_dir, address) if address else None,
+        )
 
     def _scope(self, visitor: Visitor) -> str | None:
         """Whose jobs `visitor` sees among this key's: None for all of them (the operator,
@@ -211,7 +216,7 @@ class Studio:
         """Journal the job, if the visitor's limits let it be sent (checked meanwhile)."""
         seconds = self.steps.voice_seconds(inputs)
         with self.limits.admit(self._spender(visitor), video_seconds=seconds):
-            return self.steps.open_job(inputs, visitor.tag, seconds)
+            return self.steps.open_job(inputs, visitor, seconds)
 
     async def follow(
         self,
@@ -342,7 +347,7 @@ class Studio:
         """
         text, language, speed = check_speech_request(text, voice_id, language, speed)
         with self.limits.admit(self._spender(visitor), speech=True):
-            speech_id = self.journal.open_speech(owner=self.owner, visitor=visitor.tag)
+            speech_id = self.journal.open_speech(owner=self.owner, **visitor.columns())
         try:
             self._sleep(self.scheduler.budget.reserve())
             result = self.client.text_to_speech(text, voice_id, language, speed)

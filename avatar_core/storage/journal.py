@@ -69,6 +69,7 @@ class Job:
     owner: str | None = None  # whose key made it (a keyed hash); None: the app's own key
     creator: str | None = None  # "host:pid" of the process that sends its create
     visitor: str | None = None  # the visitor who asked (a keyed hash); None: the operator
+    address: str | None = None  # the network address it asked from (a keyed hash)
 
 
 _COLUMNS = [f.name for f in fields(Job)]
@@ -96,7 +97,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     error TEXT,
     owner TEXT,
     creator TEXT,
-    visitor TEXT
+    visitor TEXT,
+    address TEXT
 );
 CREATE INDEX IF NOT EXISTS jobs_task ON jobs(task_id);
 CREATE INDEX IF NOT EXISTS jobs_created ON jobs(created_at);
@@ -109,6 +111,7 @@ CREATE TABLE IF NOT EXISTS speeches (
     created_at REAL NOT NULL,
     owner TEXT,
     visitor TEXT,
+    address TEXT,
     audio_id TEXT,
     task_id TEXT,
     seconds REAL
@@ -116,7 +119,8 @@ CREATE TABLE IF NOT EXISTS speeches (
 CREATE INDEX IF NOT EXISTS speeches_created ON speeches(created_at);
 CREATE INDEX IF NOT EXISTS jobs_visitor ON jobs(visitor, created_at);
 """
-_COUNTED = "owner IS NULL AND visitor = ? AND created_at >= ?"  # a visitor's, on our key
+# What a visitor (or an address: the column) asked for since a time, on our key.
+_COUNTED = "owner IS NULL AND {column} = ? AND created_at >= ?"
 
 
 def this_process() -> str:
@@ -288,20 +292,23 @@ class Journal:
         """How many of `visitor`'s jobs on our key, journaled since `since`, are unfinished."""
         open_stages = [s.value for s in Stage if not s.is_finished]
         marks = ", ".join("?" * len(open_stages))
+        counted = _COUNTED.format(column="visitor")
         with self._connection() as db:
             return db.execute(
-                f"SELECT COUNT(*) FROM jobs WHERE {_COUNTED} AND stage IN ({marks})",
+                f"SELECT COUNT(*) FROM jobs WHERE {counted} AND stage IN ({marks})",
                 (visitor, since, *open_stages),
             ).fetchone()[0]
 
-    def spent_at(self, visitor: str, since: float) -> list[float]:
-        """When `visitor` asked, since `since`, for each job (but those never created) and
-        each speech on our key, oldest first."""
+    def spent_at(self, tag: str, since: float, *, by: str = "visitor") -> list[float]:
+        """When the visitor `tag` (`by="address"`: anyone from the address `tag`) asked,
+        since `since`, for each job (but those never created) and each speech on our key,
+        oldest first."""
+        counted = _COUNTED.format(column={"visitor": "visitor", "address": "address"}[by])
         with self._connection() as db:
             rows = db.execute(
-                f"SELECT created_at FROM jobs WHERE {_COUNTED} AND stage != ? "
-                f"UNION ALL SELECT created_at FROM speeches WHERE {_COUNTED}",
-                (visitor, since, Stage.NOT_CREATED.value, visitor, since),
+                f"SELECT created_at FROM jobs WHERE {counted} AND stage != ? "
+                f"UNION ALL SELECT created_at FROM speeches WHERE {counted}",
+                (tag, since, Stage.NOT_CREATED.value, tag, since),
             ).fetchall()
         return sorted(row[0] for row in rows)
 
@@ -316,13 +323,16 @@ class Journal:
             ).fetchone()[0]
         return float(total or 0.0)
 
-    def open_speech(self, *, owner: str | None, visitor: str | None) -> str:
+    def open_speech(
+        self, *, owner: str | None, visitor: str | None, address: str | None = None
+    ) -> str:
         """Journal a text to speech request before it is sent; its id."""
         speech_id = "speech-" + uuid.uuid4().hex
         with self._connection() as db:
             db.execute(
-                "INSERT INTO speeches (speech_id, created_at, owner, visitor) VALUES (?, ?, ?, ?)",
-                (speech_id, time.time(), owner, visitor),
+                "INSERT INTO speeches (speech_id, created_at, owner, visitor, address) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (speech_id, time.time(), owner, visitor, address),
             )
         return speech_id
 

@@ -16,15 +16,21 @@ from avatar_core.storage.owners import keyed_tag
 
 @dataclass(frozen=True)
 class Visitor:
-    """A visitor's tag (None: the operator), and whether the operator shares the history
-    with every visitor (AVATAR_SHARED_HISTORY, for a private team demo)."""
+    """A visitor's tag (None: the operator), whether the operator shares the history with
+    every visitor (AVATAR_SHARED_HISTORY, for a private team demo), and the tag of the
+    network address it came from (None: not known)."""
 
     tag: str | None = None
     shared: bool = False
+    address: str | None = None
 
     @property
     def is_operator(self) -> bool:
         return self.tag is None
+
+    def columns(self) -> dict[str, str | None]:
+        """The journal's columns that say who asked (keyed tags only)."""
+        return {"visitor": self.tag, "address": self.address}
 
 
 OPERATOR = Visitor()
@@ -33,3 +39,8 @@ OPERATOR = Visitor()
 def visitor_tag(data_dir: Path, visitor_id: str) -> str:
     """The journal's tag for the visitor `visitor_id` (never the id itself)."""
     return keyed_tag(data_dir, "visitor\0" + visitor_id)
+
+
+def address_tag(data_dir: Path, address: str) -> str:
+    """The journal's tag for a visitor's network address (never the address itself)."""
+    return keyed_tag(data_dir, "address\0" + address)
