@@ -656,8 +656,9 @@ def test_the_visitors_section_is_current(strangers, default_data_folder, limits,
     files += [(f"`GET /gradio_api/file={normalize(name)}`", "`python app.py`, default `./data`",
                status) for name, status in default_data_folder.items()]  # fmt: skip
     spent = [(case, normalize(outcome, data)) for case, outcome in limits.outcomes.items()]
-    spent.append(("creates and speeches the refused requests caused",
-                  sum(limits.creates[c] for c in ("daily", "seconds"))))  # fmt: skip
+    spent.append(("creates at the simulator for the 6 at once", limits.creates["at once"]))
+    spent.append(("creates and speeches at the simulator for the refused daily and seconds "
+                  "cases", sum(limits.creates[c] for c in ("daily", "seconds"))))  # fmt: skip
     keys = [
         ("keys pasted through `/use_key` (4 sessions at once)", f"{flood.keys}: "
          f"{flood.accepted} accepted by the provider, the rest refused"),
