@@ -11,7 +11,6 @@ import asyncio
 import logging
 import sys
 import threading
-from pathlib import Path
 from typing import Any
 
 from fastapi import Request
@@ -21,6 +20,7 @@ from avatar_core.config import Settings
 from avatar_core.demo import DEMO_NOTICE
 from avatar_core.errors import AvatarError
 from avatar_core.jobs.studio import Studio, open_studio
+from avatar_core.storage.layout import private_paths
 from avatar_core.waiting.callbacks import CALLBACK_PATH, MAX_CALLBACK_BYTES, CallbackRegistry
 from ui import build_app, page_options
 
@@ -32,10 +32,14 @@ MAX_UPLOAD = "50mb"  # the provider takes 10 MB photos and 5 MB audio; bigger fi
 
 
 def launch_options(settings: Settings) -> dict[str, Any]:
-    """What `launch()` needs beyond the server address: limits, paths, the page's look."""
+    """What `launch()` needs beyond the server address: limits, paths, the page's look.
+
+    The data folder is not among the paths Gradio may serve, and what it holds is blocked
+    outright: videos reach visitors only as copies made by the handlers (ui/delivery.py).
+    """
     return {
         "max_file_size": MAX_UPLOAD,
-        "allowed_paths": [str(Path(settings.data_dir).resolve())],
+        "blocked_paths": private_paths(settings.data_dir),
         "max_threads": 200,
         **page_options(),
     }

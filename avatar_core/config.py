@@ -17,6 +17,18 @@
 
 - AVATAR_PRICE_STD, AVATAR_PRICE_PRO: the ASSUMED US dollars per second of video in each
   mode, for the cost estimate (default 0.056 and 0.112).
+
+- AVATAR_MAX_ACTIVE_PER_VISITOR: a visitor's jobs at once on the operator's key (default 2;
+  0: no limit).
+- AVATAR_MAX_DAILY_PER_VISITOR: a visitor's jobs and speeches per 24 h on the operator's key
+  (default 10; 0: no limit).
+- AVATAR_MAX_DAILY_VIDEO_SECONDS: all visitors' seconds of audio sent to make videos per 24 h
+  on the operator's key (default 0: no limit).
+- AVATAR_MAX_DAILY_PER_ADDRESS: jobs and speeches per 24 h from one network address on the
+  operator's key (default 0: no limit); for an app that sees its visitors' own addresses
+  (behind a proxy: uvicorn's FORWARDED_ALLOW_IPS names the proxy).
+- AVATAR_SHARED_HISTORY: "1" lets every visitor see (and look up) every job made on the
+  operator's key, for a private team demo.
 """
 
 from __future__ import annotations
@@ -68,6 +80,15 @@ class Secret:
 
 def _truthy(value: str | None) -> bool:
     return (value or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _count(value: str | None, *, default: int) -> int:
+    """A whole number of at least 0 (0 often meaning "no limit"); the default otherwise."""
+    try:
+        number = int((value or "").strip()) if (value or "").strip() else default
+    except ValueError:
+        return default
+    return number if number >= 0 else default
 
 
 def _seconds(value: str | None, *, default: float) -> float:
@@ -127,6 +148,12 @@ class Settings:
         """Mode -> assumed US dollars per second of video, for the estimate."""
         return {"std": self.price_std, "pro": self.price_pro}
 
+    max_active_per_visitor: int = 2  # 0: no limit
+    max_daily_per_visitor: int = 10  # 0: no limit
+    max_daily_video_seconds: float = 0.0  # 0: no limit
+    max_daily_per_address: int = 0  # 0: no limit
+    shared_history: bool = False
+
     @property
     def demo_mode(self) -> bool:
         """No key: the built-in simulator stands in for the provider."""
@@ -167,4 +194,9 @@ class Settings:
             or DEFAULT_FOLLOW_DEADLINE_S,
             price_std=_price(env.get("AVATAR_PRICE_STD"), default=DEFAULT_PRICE_STD),
             price_pro=_price(env.get("AVATAR_PRICE_PRO"), default=DEFAULT_PRICE_PRO),
+            max_active_per_visitor=_count(env.get("AVATAR_MAX_ACTIVE_PER_VISITOR"), default=2),
+            max_daily_per_visitor=_count(env.get("AVATAR_MAX_DAILY_PER_VISITOR"), default=10),
+            max_daily_video_seconds=_seconds(env.get("AVATAR_MAX_DAILY_VIDEO_SECONDS"), default=0),
+            max_daily_per_address=_count(env.get("AVATAR_MAX_DAILY_PER_ADDRESS"), default=0),
+            shared_history=_truthy(env.get("AVATAR_SHARED_HISTORY")),
         )

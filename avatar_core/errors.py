@@ -192,3 +192,16 @@ class VideoLinkGoneError(ResultDownloadError):
 
 class StorageError(AvatarError):
     """The data folder or the journal cannot be written or read (full disk, corruption)."""
+
+
+# --- this app's own rules for its visitors -------------------------------------------------
+
+
+class LimitReachedError(AvatarError):
+    """A visitor's job or speech would pass one of the operator's spending limits; nothing
+    was sent and nothing was journaled."""
+
+
+class NotYoursError(AvatarError):
+    """A visitor looked up a task that is not among its own jobs; nothing was asked of the
+    provider."""

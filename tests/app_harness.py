@@ -38,6 +38,9 @@ CHROMIUM_ARGS = [
 ]
 
 
+NO_LIMITS = {"max_active_per_visitor": 0, "max_daily_per_visitor": 0}
+
+
 def make_studio(
     sim: Simulator,
     time: FakeTime,
@@ -49,14 +52,15 @@ def make_studio(
 ) -> Studio:
     """A studio on `sim` with `key` (None: demo mode, on `sim` rather than the built-in
     simulator), whose waiting follows the fake clock; its client and its downloads wait as
-    `http_timeout` (Settings.http_timeout_s) says. `more_settings` are more Settings fields."""
+    `http_timeout` (Settings.http_timeout_s) says. `more_settings` are more Settings fields;
+    visitors have no spending limits unless they say so (max_daily_per_visitor=3...)."""
     secret = Secret(key) if key else None
     settings = Settings(
         api_key=secret,
         base_url=sim.base_url or "",
         data_dir=data_dir,
         http_timeout_s=http_timeout,
-        **more_settings,
+        **{**NO_LIMITS, **more_settings},
     )
     client = KlingClient(settings.base_url, key or DEMO_KEY, sleep=time.sleep, timeout=http_timeout)
     scheduler = PollScheduler(clock=time.clock, sleep=time.asleep)
@@ -66,20 +70,42 @@ def make_studio(
 def demo_studio(sim: Simulator, data_dir: Path) -> Studio:
     """Demo mode (no key) on `sim` in real time, polling about every second (for a page a
     browser watches); a key pasted on the page goes to `sim` as well."""
-    settings = Settings(api_key=None, base_url=sim.base_url or "", data_dir=data_dir)
+    return real_time_studio(sim, data_dir)
+
+
+def real_time_studio(
+    sim: Simulator,
+    data_dir: Path,
+    *,
+    key: str | None = None,
+    rate_per_s: float = 10.0,
+    **settings: object,
+) -> Studio:
+    """A studio on `sim` in real time, polling about every second, with `key` (None: demo
+    mode), a request budget of `rate_per_s`, and other Settings' fields (limits...)."""
+    options = {**NO_LIMITS, **settings} if key else settings
+    config = Settings(
+        api_key=Secret(key) if key else None,
+        base_url=sim.base_url or "",
+        data_dir=data_dir,
+        **options,  # type: ignore[arg-type]
+    )
     return Studio(
-        settings,
-        client=KlingClient(settings.base_url, DEMO_KEY),
-        scheduler=PollScheduler(pacing=Pacing(first_s=0.5, floor_s=0.3, cap_s=1.0)),
+        config,
+        client=KlingClient(config.base_url, key or DEMO_KEY),
+        scheduler=PollScheduler(
+            rate_per_s=rate_per_s, pacing=Pacing(first_s=0.5, floor_s=0.3, cap_s=1.0)
+        ),
     )
 
 
 class InProcessApp:
-    """`app.build_app(studio)` served on loopback, as `python app.py` serves it."""
+    """`app.build_app(studio)` served on loopback, as `python app.py` serves it; `options`
+    go to build_app (the sessions, to look into them; a quicker cache cleaning)."""
 
-    def __init__(self, studio: Studio) -> None:
+    def __init__(self, studio: Studio, **options: object) -> None:
         self.studio = studio
-        self.blocks = app_module.build_app(studio).queue()
+        self.blocks = app_module.build_app(studio, **options).queue()  # type: ignore[arg-type]
         for attempt in range(3):  # a free port can be taken by another process meanwhile
             try:
                 self.server, self.url, _ = self.blocks.launch(

@@ -178,10 +178,11 @@ def small_disk(path: Path, size: int) -> Iterator[Callable[[int], None]]:
 
 
 class AppProcess:
-    """`python app.py` on a free port, as a person starts it; output kept in `log`."""
+    """`python app.py` on a free port, as a person starts it; output kept in `log`; run
+    from `cwd` (the project's folder unless said otherwise)."""
 
-    def __init__(self, env: dict[str, str], log: Path) -> None:
-        self.env, self.log = env, log
+    def __init__(self, env: dict[str, str], log: Path, cwd: Path = ROOT) -> None:
+        self.env, self.log, self.cwd = env, log, cwd
         self._start()
 
     def _start(self) -> None:
@@ -190,7 +191,11 @@ class AppProcess:
         env = dict(self.env, GRADIO_SERVER_PORT=str(self.port), GRADIO_SERVER_NAME="127.0.0.1")
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
-                [sys.executable, "app.py"], env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT
+                [sys.executable, str(ROOT / "app.py")],
+                env=env,
+                cwd=self.cwd,
+                stdout=out,
+                stderr=subprocess.STDOUT,
             )
 
     def wait_ready(self, timeout: float = 90.0) -> AppProcess:
@@ -227,8 +232,8 @@ class AppProcess:
 
 
 @contextlib.contextmanager
-def running_app(env: dict[str, str], log: Path) -> Iterator[AppProcess]:
-    app = AppProcess(env, log)
+def running_app(env: dict[str, str], log: Path, cwd: Path = ROOT) -> Iterator[AppProcess]:
+    app = AppProcess(env, log, cwd)
     try:
         yield app
     finally:

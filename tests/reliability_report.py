@@ -21,6 +21,7 @@ MODULES = (
     "test_large_images.py",
     "test_public_inputs.py",
     "test_secrets.py",
+    "test_visitors.py",
 )
 
 

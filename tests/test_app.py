@@ -124,12 +124,17 @@ def test_a_key_pasted_in_one_session_stays_in_that_session(
     assert Path(generate(theirs, portrait_path, speech_path)).is_file()
 
 
-def test_history_survives_a_restart(running, fresh_sim, sim, shared_time, data_dir):
-    before = running.client().predict(api_name="/history")
-    assert before["data"], "earlier tests made jobs"
+def test_history_survives_a_restart(
+    running, fresh_sim, sim, shared_time, data_dir, portrait_path, speech_path
+):
+    visitor = running.client()
+    generate(visitor, portrait_path, speech_path)
+    before = visitor.predict(api_name="/history")
     restarted = InProcessApp(make_studio(sim, shared_time, data_dir))
     try:
-        after = restarted.client().predict(api_name="/history")
+        again = restarted.client()
+        again.session_hash = visitor.session_hash  # the same API session, after the restart
+        after = again.predict(api_name="/history")
     finally:
         restarted.close()
     assert [row[-1] for row in after["data"]] == [row[-1] for row in before["data"]]
@@ -137,8 +142,12 @@ def test_history_survives_a_restart(running, fresh_sim, sim, shared_time, data_d
 
 
 def test_lookup_by_task_id_brings_the_video_home(
-    running, fresh_sim, shared_time, portrait_path, speech_path
+    fresh_sim, shared_time, data_dir, portrait_path, speech_path
 ):
+    """With the history shared (a private team demo), a task made by another program on
+    the same account can be followed from the app; visitors of a public app cannot
+    (tests/test_visitors.py)."""
+    shared = InProcessApp(make_studio(fresh_sim, shared_time, data_dir, shared_history=True))
     with KlingClient(fresh_sim.base_url, "app-key", sleep=shared_time.sleep) as other:
         task = other.create_task(
             AvatarRequest(
@@ -147,7 +156,10 @@ def test_lookup_by_task_id_brings_the_video_home(
                 prompt="made elsewhere",
             )
         )
-    video = running.client().predict(task.task_id, api_name="/status")
+    try:
+        video = shared.client().predict(task.task_id, api_name="/status")
+    finally:
+        shared.close()
     assert Path(video).name == f"{task.task_id}.mp4"
 
 
@@ -176,9 +188,10 @@ def test_demo_mode_needs_no_key_and_says_so(tmp_path, portrait_path, speech_path
     try:
         page = httpx.get(demo.url.rstrip("/") + "/config", timeout=30).text
         assert DEMO_NOTICE.split(":")[0] in page
-        video = generate(demo.client(), portrait_path, speech_path)
+        visitor = demo.client()
+        video = generate(visitor, portrait_path, speech_path)
         assert _mp4_seconds(video) > 1000
-        history = demo.client().predict(api_name="/history")
+        history = visitor.predict(api_name="/history")
         assert history["data"][0][1] == "done (demo)"
     finally:
         demo.close()

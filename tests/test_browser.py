@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from app_harness import CHROMIUM, CHROMIUM_ARGS, InProcessApp, demo_studio
+from app_harness import CHROMIUM, CHROMIUM_ARGS, InProcessApp, demo_studio, real_time_studio
 
 if not CHROMIUM.exists():
     pytest.skip(
@@ -364,35 +364,39 @@ def test_the_key_panel_checks_the_key_and_the_provider_for_free(page, sim):
     assert sim.stats.count("create") == creates  # free requests only
 
 
-def test_history_is_there_after_a_page_reload(page, portrait_path, speech_path):
-    _add_inputs(page, portrait_path, speech_path)
+def _video_made(page, portrait: Path, voice: Path) -> str:
+    """Make a video from the page; its task id."""
+    _add_inputs(page, portrait, voice)
     page.locator("#generate").click()
     _wait_for_video(page)
-    task_id = _task_id(page)
+    return _task_id(page)
 
+
+def _reload(page) -> None:
     page.reload()
     expect(page.locator("#generate")).to_be_visible()
+
+
+def test_history_is_there_after_a_page_reload(page, portrait_path, speech_path):
+    task_id = _video_made(page, portrait_path, speech_path)
+
+    _reload(page)
     _open_panel(page, "history_panel")
 
     expect(_history_row(page, task_id)).to_contain_text("done (demo)")
 
 
 def test_lookup_by_task_id_brings_the_video(page, sim, portrait_path, speech_path):
-    with KlingClient(sim.base_url or "", DEMO_KEY) as other:  # another program, same account
-        task = other.create_task(
-            AvatarRequest(
-                image=base64.b64encode(portrait_path.read_bytes()).decode(),
-                sound_file=base64.b64encode(speech_path.read_bytes()).decode(),
-                prompt="made by another program",
-            )
-        )
+    """A visitor's own task, looked up by its id once the page has forgotten it."""
+    task_id = _video_made(page, portrait_path, speech_path)
+    _reload(page)
     _open_panel(page, "lookup")
-    page.locator("#lookup_id").get_by_role("textbox").fill(task.task_id)
+    page.locator("#lookup_id").get_by_role("textbox").fill(task_id)
 
     page.locator("#lookup_button").click()
 
     _wait_for_video(page)
-    expect(page.locator("#status")).to_contain_text(task.task_id)
+    expect(page.locator("#status")).to_contain_text(task_id)
 
 
 def test_stop_ends_the_wait_says_so_and_the_job_stays_in_history(
@@ -410,6 +414,88 @@ def test_stop_ends_the_wait_says_so_and_the_job_stays_in_history(
     _open_panel(page, "history_panel")
     expect(_history_row(page, task_id)).to_contain_text("running (demo)")
     expect(page.locator("#status")).to_contain_text("Stopped waiting")  # no late update
+
+
+# --- visitors: each browser sees its own ------------------------------------------------
+
+
+def _look_up(page, task_id: str) -> None:
+    page.locator("#lookup_id").get_by_role("textbox").fill(task_id)
+    page.locator("#lookup_button").click()
+
+
+def test_a_second_browser_sees_nothing_of_the_first(browser, app, portrait_path, speech_path):
+    first, second = _open(browser, app.url), _open(browser, app.url)
+    try:
+        task_id = _video_made(first, portrait_path, speech_path)
+        job_id = re.search(r"Job:\s*(tas-\w+)", first.locator("#details").inner_text())
+        assert job_id, first.locator("#details").inner_text()
+        shown = first.locator("#result video").get_attribute("src") or ""
+        data = app.studio.settings.data_dir
+        assert "/shown-" in shown and str(data) not in shown  # a copy, not the data folder
+        _open_panel(first, "history_panel")
+        expect(_history_row(first, task_id)).to_contain_text("done (demo)")
+
+        own = _video_made(second, portrait_path, speech_path)  # after the first's
+        _open_panel(second, "history_panel")
+        expect(_history_row(second, own)).to_contain_text("done (demo)")
+        expect(second.locator("#history")).not_to_contain_text(task_id)
+        _open_panel(second, "lookup")
+        for wanted in (task_id, job_id.group(1)):
+            _look_up(second, wanted)
+            expect(second.locator("#status")).to_contain_text(f"Task {wanted} is not one of")
+        expect(second.locator("#history_video video")).to_have_count(0)
+        for name in (f"videos/{task_id}.mp4", "journal.sqlite3", "owner.salt"):
+            answer = second.request.get(f"{app.url.rstrip('/')}/gradio_api/file={data / name}")
+            assert answer.status == 403, (name, answer.status)
+    finally:
+        first.context.close()
+        second.context.close()
+
+
+def test_a_task_made_elsewhere_on_the_account_is_not_shown_to_visitors(
+    page, sim, portrait_path, speech_path
+):
+    with KlingClient(sim.base_url or "", DEMO_KEY) as other:  # another program, same account
+        task = other.create_task(
+            AvatarRequest(
+                image=base64.b64encode(portrait_path.read_bytes()).decode(),
+                sound_file=base64.b64encode(speech_path.read_bytes()).decode(),
+                prompt="made by another program",
+            )
+        )
+    _open_panel(page, "lookup")
+
+    _look_up(page, task.task_id)
+
+    expect(page.locator("#status")).to_contain_text(f"Task {task.task_id} is not one of")
+    expect(page.locator("#result video")).to_have_count(0)
+
+
+@pytest.fixture(scope="module")
+def limited_app(sim, tmp_path_factory) -> Iterator[InProcessApp]:
+    """The operator's own key (on this module's simulator), 3 videos a day per visitor."""
+    studio = real_time_studio(
+        sim, tmp_path_factory.mktemp("limited"), key="operator-key", max_daily_per_visitor=3
+    )
+    running = InProcessApp(studio)
+    yield running
+    running.close()
+
+
+def test_the_page_shows_how_many_videos_are_left_today(
+    browser, limited_app, portrait_path, speech_path
+):
+    page = _open(browser, limited_app.url)
+    try:
+        allowance = page.locator("#allowance")
+        expect(allowance).to_contain_text("Videos left for you today: 3 / 3")
+        _video_made(page, portrait_path, speech_path)
+        expect(allowance).to_contain_text("Videos left for you today: 2 / 3")
+        _reload(page)
+        expect(page.locator("#allowance")).to_contain_text("2 / 3")  # counted in the journal
+    finally:
+        page.context.close()
 
 
 # --- for everyone --------------------------------------------------------------------------

@@ -97,3 +97,27 @@ def test_prices_default_to_the_assumed_list_prices():
 def test_the_operator_sets_prices_with_avatar_price_std_and_pro(value, price):
     settings = Settings.from_env({"AVATAR_PRICE_STD": value, "AVATAR_PRICE_PRO": "0.3"})
     assert settings.prices == {"std": price, "pro": 0.3}
+
+
+def test_the_limits_on_visitors_come_from_the_environment():
+    default = Settings.from_env({})
+    assert (default.max_active_per_visitor, default.max_daily_per_visitor) == (2, 10)
+    assert default.max_daily_video_seconds == 0 and not default.shared_history
+    assert Settings() == default.with_key(None)  # the dataclass has the documented defaults
+    settings = Settings.from_env(
+        {
+            "AVATAR_MAX_ACTIVE_PER_VISITOR": "0",
+            "AVATAR_MAX_DAILY_PER_VISITOR": " 25 ",
+            "AVATAR_MAX_DAILY_VIDEO_SECONDS": "3600",
+            "AVATAR_SHARED_HISTORY": "1",
+            "AVATAR_MAX_DAILY_PER_ADDRESS": "40",
+        }
+    )
+    assert (settings.max_active_per_visitor, settings.max_daily_per_visitor) == (0, 25)
+    assert (default.max_daily_per_address, settings.max_daily_per_address) == (0, 40)
+    assert settings.max_daily_video_seconds == 3600 and settings.shared_history
+
+
+@pytest.mark.parametrize("value", ["many", "-1", "2.5"])
+def test_a_limit_that_is_not_a_whole_number_keeps_its_default(value):
+    assert Settings.from_env({"AVATAR_MAX_DAILY_PER_VISITOR": value}).max_daily_per_visitor == 10

@@ -377,3 +377,61 @@ def test_in_demo_mode_the_simulators_task_time_is_known_from_the_start(tmp_path)
         assert model.expectation("std", 5.0).guess  # a pasted key's tasks: the prior
     finally:
         studio.close()
+
+
+# --- visitors and the operator --------------------------------------------------------------
+
+
+def _limited_studio(simulator, fake_time, data_dir, **limits) -> Studio:
+    settings = Settings(
+        api_key=Secret("test-key"), base_url=simulator.base_url, data_dir=data_dir, **limits
+    )
+    client = KlingClient(simulator.base_url, "test-key", sleep=fake_time.sleep)
+    scheduler = PollScheduler(clock=fake_time.clock, sleep=fake_time.asleep)
+    return Studio(
+        settings, client=client, scheduler=scheduler, clock=fake_time.clock, sleep=fake_time.sleep
+    )
+
+
+def test_a_visitor_sees_its_own_jobs_and_the_operator_sees_all_without_limits(
+    simulator, fake_time, tmp_path, portrait_path, speech_path
+):
+    studio = _limited_studio(simulator, fake_time, tmp_path / "data", max_daily_per_visitor=1)
+    mine, theirs = studio.visitor("browser:mine"), studio.visitor("browser:theirs")
+    made = final(studio.generate(portrait_path, speech_path, visitor=mine)).job
+    with pytest.raises(e.LimitReachedError, match="You have used 1 of this app's 1 videos"):
+        final(studio.generate(portrait_path, speech_path, visitor=mine))
+    for _ in range(2):  # the operator (the command line): no limits
+        final(studio.generate(portrait_path, speech_path))
+    assert simulator.stats.creates == 3
+
+    assert [job.job_id for job in studio.history(mine)] == [made.job_id]
+    assert studio.history(theirs) == []
+    assert len(studio.history()) == 3  # the operator sees every job
+    with pytest.raises(e.NotYoursError, match=f"Task {made.task_id} is not one of your jobs"):
+        final(studio.follow(made.task_id, visitor=theirs))
+    assert studio.job_of(theirs, made.job_id) is None
+    assert final(studio.follow(made.job_id, visitor=mine)).job.job_id == made.job_id
+    assert final(studio.follow(made.task_id)).job.job_id == made.job_id  # the operator
+
+
+def test_the_journal_keeps_a_keyed_tag_of_the_visitor_not_its_id(
+    studio, portrait_path, speech_path
+):
+    visitor = studio.visitor("browser:a-visitor-id-of-some-length")
+    job = final(studio.generate(portrait_path, speech_path, visitor=visitor)).job
+    stored = studio.journal.get(job.job_id)
+    assert stored.visitor == visitor.tag and "a-visitor-id" not in stored.visitor
+    for path in studio.settings.data_dir.rglob("*"):  # the journal, its WAL, the salt...
+        if path.is_file():
+            assert b"a-visitor-id-of-some-length" not in path.read_bytes(), path
+
+
+def test_a_shared_history_shows_every_visitor_every_job(
+    simulator, fake_time, tmp_path, portrait_path, speech_path
+):
+    studio = _limited_studio(simulator, fake_time, tmp_path / "data", shared_history=True)
+    made = final(studio.generate(portrait_path, speech_path, visitor=studio.visitor("a"))).job
+    other = studio.visitor("b")
+    assert [job.job_id for job in studio.history(other)] == [made.job_id]
+    assert final(studio.follow(made.task_id, visitor=other)).job.job_id == made.job_id

@@ -415,3 +415,70 @@ def test_the_page_warns_when_history_and_videos_will_not_survive_a_restart(
     assert _banner_visible(studio) is ephemeral
     assert "lost at its next restart" in EN["storage_ephemeral"]
     assert "重启" in ZH["storage_ephemeral"]
+
+
+# --- visitors -------------------------------------------------------------------------------
+
+VISITOR_A, VISITOR_B = "a" * 32, "b" * 32  # ids as a browser keeps them
+
+
+def test_each_visitor_lists_and_picks_its_own_jobs_only(sessions, portrait_path, speech_path):
+    updates_of(
+        h.run_generate(sessions, str(portrait_path), "", "file", str(speech_path), "", "", "",
+                       "", "std", False, None, VISITOR_A)
+    )  # fmt: skip
+    (row,) = h.refresh_history(sessions, None, VISITOR_A)
+    assert h.refresh_history(sessions, None, VISITOR_B) == []
+    assert h.pick_history(sessions, None, row, VISITOR_B) == (None, "")
+    video, _ = h.pick_history(sessions, None, row, VISITOR_A)
+    assert video is not None and Path(video).name == f"{row[2]}.mp4"
+    assert Path(video).parent.name.startswith("shown-")  # a copy, not the data folder's file
+    status, video, _ = updates_of(h.run_lookup(sessions, row[2], None, VISITOR_B))[-1]
+    assert "is not one of your jobs" in status and video == SKIP
+
+
+def test_the_page_shows_what_is_left_today(
+    simulator, fake_time, tmp_path, portrait_path, speech_path
+):
+    limited = Sessions(make_studio(simulator, fake_time, tmp_path / "d", max_daily_per_visitor=3))
+    left = english(h.show_allowance(limited, None, VISITOR_A))
+    assert left == f"{EN['allowance_left']} **3 / 3**"
+    _generate(limited, portrait_path, speech_path)  # another visitor (the local one)
+    h.make_speech(limited, SPEECH_TEXT, DEFAULT_VOICE, 1.0, None, browser=VISITOR_A)
+    assert english(h.show_allowance(limited, None, VISITOR_A)).endswith("**2 / 3**")
+    assert english(h.show_allowance(limited, "sk-own", VISITOR_A)) == EN["allowance_own_key"]
+
+
+def test_no_allowance_is_shown_without_a_daily_limit_or_in_demo_mode(sessions, demo_sessions):
+    assert h.show_allowance(sessions, None, VISITOR_A) == ""  # the tests' studio: no limits
+    assert h.show_allowance(demo_sessions, None, VISITOR_A) == ""
+
+
+def test_a_browser_without_a_plausible_id_gets_a_new_one_on_page_load(sessions):
+    browser_id, state, rows, _ = h.open_page(sessions, None, None)
+    assert browser_id == state and len(browser_id) >= 32 and rows == []
+    assert h.open_page(sessions, browser_id, None)[0] == browser_id
+    for odd in ("", "short", "<script>alert(1)</script>" * 3, 42, {"id": "x"}):
+        assert h.open_page(sessions, odd, None)[0] not in ("", odd)
+
+
+# --- pasted keys --------------------------------------------------------------------------
+
+
+def test_a_refused_key_keeps_nothing(sessions, simulator):
+    simulator.set_key_state("sk-refused", "no_permission")
+    h.use_key(sessions, "sk-refused")
+    assert (sessions.kept, sessions.made, sessions.closed) == (0, 1, 1)
+
+
+def test_the_least_recently_used_key_studio_is_dropped_and_closed_once_unused(sessions):
+    sessions.max_keys = 1
+    with sessions.using("sk-first") as first:
+        assert sessions.try_key("sk-second") is None and sessions.kept == 1
+        assert not first.client.closed  # still in use by a flow
+    assert first.client.closed
+    with sessions.using("sk-second") as second:
+        assert not second.client.closed
+    assert (sessions.made, sessions.closed) == (2, 1)
+    with sessions.using(None) as default, sessions.using("app-key") as same:
+        assert default is same is sessions.default  # the app's own key is no pasted key

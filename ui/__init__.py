@@ -1,9 +1,9 @@
 """The Gradio interface of Talking Avatar Studio (the core, `avatar_core`, never imports it).
 
 layout: the page's components; wiring: their events; handlers: what the events do;
-formatting: what the page shows; sessions: a pasted key's studio; texts: every word, in
-English and Chinese; assets: style and script; text_guard: malformed text refused on
-every event.
+formatting: what the page shows; sessions: visitors and pasted keys' studios; delivery:
+videos handed out as copies; texts: every word, in English and Chinese; assets: style and
+script; text_guard: malformed text refused on every event.
 """
 
 from __future__ import annotations
@@ -25,15 +25,26 @@ from ui.wiring import wire
 __all__ = ["build_app", "page_options"]
 
 
-def build_app(studio: Studio) -> gr.Blocks:
-    """The whole UI around one studio (tests pass one pointed at their simulator).
+# Every 10 minutes, Gradio deletes the uploads and handed-out copies older than an hour.
+CACHE_CLEANING = (600, 3600)
+
+
+def build_app(
+    studio: Studio,
+    *,
+    sessions: Sessions | None = None,
+    cache_cleaning: tuple[int, int] = CACHE_CLEANING,
+) -> gr.Blocks:
+    """The whole UI around one studio (tests pass one pointed at their simulator, and may
+    pass the sessions, to look into them, and a quicker cleaning of Gradio's cache:
+    (every how many seconds, files older than how many seconds)).
 
     Strangers type into its URL boxes, so the studio's preparer takes web addresses only
     from then on (uploads reach it as files, never as typed text).
     """
     studio.inputs.web_only = True
-    sessions = Sessions(studio)
-    with GuardedBlocks(title="Talking Avatar Studio") as app:
+    sessions = sessions or Sessions(studio)
+    with GuardedBlocks(title="Talking Avatar Studio", delete_cache=cache_cleaning) as app:
         page = build_page(sessions)
         wire(app, page, sessions)
     return app

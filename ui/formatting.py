@@ -11,6 +11,7 @@ from typing import Any
 from avatar_core.errors import AvatarError, InputError
 from avatar_core.inputs.fields import MAX_PROMPT_CHARS
 from avatar_core.jobs.events import Progress
+from avatar_core.jobs.limits import Allowance
 from avatar_core.jobs.pricing import Estimate, format_money, format_rate
 from avatar_core.storage.journal import Job, Stage
 from ui.texts import t
@@ -77,6 +78,13 @@ def cost_text(estimate: Estimate | None) -> str:
         f"💰 {t('cost_label')} **≈ {format_money(estimate.total)}** "
         f"({estimate.seconds:.1f} s × {format_rate(estimate.price_per_second)}, {estimate.mode})"
     )
+
+
+def allowance_text(allowance: Allowance | None) -> str:
+    """What a visitor has left today of its daily limit ("" when none applies)."""
+    if allowance is None:
+        return ""
+    return f"{t('allowance_left')} **{allowance.left} / {allowance.limit}**"
 
 
 def prompt_count(prompt: str | None) -> str:

@@ -4,11 +4,17 @@ the answer for the page.
 
 Every call to a studio is in this module, so a change of the studio's API is a change
 here only. The wiring binds `sessions` (`Sessions.bind`); tests call the handlers as
-they are, on a studio pointed at the simulator.
+they are, on a studio pointed at the simulator. Handlers that show or spend something
+take the visitor: `browser` (the id the browser keeps, None for API callers) and the
+event's `request` (whose session identifies an API caller); called without them, as in
+tests, they act for one local visitor. Videos and speech go out as copies
+(`delivery.page_copy`), never as paths into the data folder.
 """
 
 from __future__ import annotations
 
+import asyncio
+import re
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -19,10 +25,11 @@ import ui.formatting as fmt
 from avatar_core.errors import AuthenticationError, AvatarError, PermissionDeniedError
 from avatar_core.jobs.events import Done, Progress, final_progress, with_heartbeat
 from avatar_core.jobs.pricing import estimate_cost
+from avatar_core.jobs.steps import video_home
 from avatar_core.provider.voices import DEFAULT_VOICES, speaks, voices_in
-from avatar_core.storage.journal import Stage
 from avatar_core.storage.speech_files import save_speech
-from ui.sessions import Sessions
+from ui.delivery import page_copy
+from ui.sessions import Sessions, new_browser_id
 from ui.texts import EN, t
 
 # The voice source radio's values (stable keys) and the texts of their labels.
@@ -36,6 +43,7 @@ SPOKEN_SOURCES = ("tts", "audio_id")  # the voice is Kling text to speech, by it
 # The speech language radio: (label, value); each language's name in that language.
 SPEECH_LANGUAGES: dict[str, str] = {"English": "en", "中文": "zh"}
 
+BROWSER_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")  # what `new_browser_id` makes
 Update = Any  # a component's new value, gr.update(...) or gr.skip()
 StreamUpdate = tuple[str, Any, str]  # (status, video, details)
 
@@ -56,11 +64,12 @@ def check_portrait(
     source = _source(image_path, image_url)
     if source is None:
         return ""
-    try:
-        prepared = sessions.studio_for(key).check_image(source)
-    except AvatarError as error:
-        return fmt.verdict_error(error)
-    warnings = prepared.warnings + sessions.studio_for(key).inputs.face_warnings(prepared)
+    with sessions.using(key) as studio:
+        try:
+            prepared = studio.check_image(source)
+        except AvatarError as error:
+            return fmt.verdict_error(error)
+        warnings = prepared.warnings + studio.inputs.face_warnings(prepared)
     return fmt.verdict_ok(prepared.summary(), prepared.changes, warnings)
 
 
@@ -76,7 +85,8 @@ def check_voice(
     if source is None:
         return "", None
     try:
-        prepared = sessions.studio_for(key).check_audio(source, trim=bool(trim))
+        with sessions.using(key) as studio:
+            prepared = studio.check_audio(source, trim=bool(trim))
     except AvatarError as error:
         return fmt.verdict_error(error), None
     verdict = fmt.verdict_ok(prepared.summary(), prepared.changes, prepared.warnings)
@@ -122,31 +132,36 @@ def make_speech(
     speed: float,
     key: str | None,
     language: str | None = None,
+    browser: str | None = None,
+    request: gr.Request | None = None,
 ) -> tuple[Update, Update, str | None, str, float | None]:
     """Speech for the avatar: (audio id, its task id, a preview file, verdict, seconds).
 
     `language` None: the voice's first language. The seconds go to a State (for the
     estimate); they are not part of what /tts returns.
     """
-    studio = sessions.studio_for(key)
-    try:
-        result = studio.speak(text, voice, language or None, speed)
-    except AvatarError as error:
-        return gr.skip(), gr.skip(), None, fmt.verdict_error(error), None
-    try:  # a local copy to listen to (the link may expire, or be the demo's loopback)
-        preview = save_speech(
-            result.url or "",
-            studio.settings.data_dir,
-            result.audio_id,
-            timeout=studio.settings.http_timeout_s,
-        )
-    except AvatarError:
-        preview = None
+    visitor = sessions.visitor(browser, request)
+    with sessions.using(key) as studio:
+        try:
+            result = studio.speak(text, voice, language or None, speed, visitor=visitor)
+        except AvatarError as error:
+            return gr.skip(), gr.skip(), None, fmt.verdict_error(error), None
+        try:  # a local copy to listen to (the link may expire, or be the demo's loopback)
+            preview = page_copy(
+                save_speech(
+                    result.url or "",
+                    studio.settings.data_dir,
+                    result.audio_id,
+                    timeout=studio.settings.http_timeout_s,
+                )
+            )
+        except AvatarError:
+            preview = None
     length = f" ({result.duration_s:.1f} s)" if result.duration_s else ""
     return (
         result.audio_id,
         result.task_id or "",
-        str(preview) if preview else None,
+        preview,
         f"{EN['speech_made']}{length}",  # plain words: /tts returns it to programs too
         result.duration_s,
     )
@@ -161,7 +176,8 @@ async def _stream(events: AsyncIterator[Progress]) -> AsyncIterator[StreamUpdate
         async for progress in with_heartbeat(events):
             if isinstance(progress, Done):
                 done = fmt.status(progress.message, "done")
-                yield done, str(progress.video_path), fmt.details(progress)
+                video = await asyncio.to_thread(page_copy, progress.video_path)
+                yield done, video, fmt.details(progress)
             else:
                 yield fmt.status(progress.message), gr.skip(), fmt.details(progress)
     except AvatarError as error:
@@ -196,6 +212,8 @@ async def run_generate(
     mode: str,
     trim: bool,
     key: str | None,
+    browser: str | None = None,
+    request: gr.Request | None = None,
 ) -> AsyncIterator[StreamUpdate]:
     """Generate, streaming (status, video, details) as the job moves."""
     image = _source(image_path, image_url)
@@ -205,29 +223,39 @@ async def run_generate(
     audio, chosen_id, prior = voice_choice(
         voice_source, audio_path, audio_url, audio_id, prior_task_id
     )
-    events = sessions.studio_for(key).generate(
-        image,
-        audio,
-        audio_id=chosen_id,
-        prior_task_id=prior,
-        prompt=prompt,
-        mode=mode,
-        trim=bool(trim),
-    )
-    async for update in _stream(events):
-        yield update
+    visitor = sessions.visitor(browser, request)
+    with sessions.using(key) as studio:
+        events = studio.generate(
+            image,
+            audio,
+            audio_id=chosen_id,
+            prior_task_id=prior,
+            prompt=prompt,
+            mode=mode,
+            trim=bool(trim),
+            visitor=visitor,
+        )
+        async for update in _stream(events):
+            yield update
 
 
 async def run_lookup(
-    sessions: Sessions, task_id: str | None, key: str | None
+    sessions: Sessions,
+    task_id: str | None,
+    key: str | None,
+    browser: str | None = None,
+    request: gr.Request | None = None,
 ) -> AsyncIterator[StreamUpdate]:
-    """Follow a task by its id to the end, streaming like `run_generate`."""
+    """Follow one of the visitor's tasks by its id to the end, streaming like
+    `run_generate`."""
     task_id = (task_id or "").strip()
     if not task_id:
         yield fmt.status(str(t("need_task_id")), "error"), None, ""
         return
-    async for update in _stream(sessions.studio_for(key).follow(task_id)):
-        yield update
+    visitor = sessions.visitor(browser, request)
+    with sessions.using(key) as studio:
+        async for update in _stream(studio.follow(task_id, visitor=visitor)):
+            yield update
 
 
 def stopped() -> str:
@@ -243,6 +271,15 @@ def _error(message: str) -> gr.Error:
     return gr.Error(message, print_exception=False)
 
 
+async def _video_of(events: AsyncIterator[Progress]) -> str:
+    """The finished video of a flow, as a copy for the caller; its error as gr.Error."""
+    try:
+        done = await final_progress(events)
+        return await asyncio.to_thread(page_copy, done.video_path)
+    except AvatarError as error:
+        raise _error(str(error)) from None
+
+
 async def api_generate(
     sessions: Sessions,
     image_path: str | None,
@@ -250,28 +287,31 @@ async def api_generate(
     prompt: str | None,
     mode: str,
     key: str | None,
+    browser: str | None = None,
+    request: gr.Request | None = None,
 ) -> str:
-    """`/generate`: the finished video's path; errors reach the caller as their sentence."""
+    """`/generate`: the finished video; errors reach the caller as their sentence."""
     if not image_path or not audio_path:
         raise _error("Both a portrait image and a voice recording are needed.")
-    events = sessions.studio_for(key).generate(
-        Path(image_path), Path(audio_path), prompt=prompt, mode=mode
-    )
-    try:
-        done = await final_progress(events)
-    except AvatarError as error:
-        raise _error(str(error)) from None
-    return str(done.video_path)
+    visitor = sessions.visitor(browser, request)
+    with sessions.using(key) as studio:
+        events = studio.generate(
+            Path(image_path), Path(audio_path), prompt=prompt, mode=mode, visitor=visitor
+        )
+        return await _video_of(events)
 
 
-async def api_status(sessions: Sessions, task_id: str | None, key: str | None) -> str:
-    """`/status`: follow a task to the end; the video's path."""
-    events = sessions.studio_for(key).follow((task_id or "").strip())
-    try:
-        done = await final_progress(events)
-    except AvatarError as error:
-        raise _error(str(error)) from None
-    return str(done.video_path)
+async def api_status(
+    sessions: Sessions, task_id: str | None, key: str | None,
+    browser: str | None = None, request: gr.Request | None = None,
+) -> str:  # fmt: skip
+    """`/status`: follow one of the caller's tasks to the end; its video."""
+    task_id = (task_id or "").strip()
+    if not task_id:
+        raise _error("A task id is needed: the one /generate or the page showed.")
+    visitor = sessions.visitor(browser, request)
+    with sessions.using(key) as studio:
+        return await _video_of(studio.follow(task_id, visitor=visitor))
 
 
 # --- a person's own key ------------------------------------------------------------------
@@ -281,13 +321,14 @@ def use_key(sessions: Sessions, key_text: str | None) -> tuple[Update, str, Upda
     """(the session's key, the emptied key box, the demo banner, a note) for a pasted key.
 
     An empty box forgets the key. A key the provider refuses is not taken; one that could
-    not be checked just now is taken, saying so.
+    not be checked just now is taken, saying so. Nothing is kept for a key before the
+    provider has accepted it.
     """
     key = (key_text or "").strip() or None
     if key is None:
         return None, "", gr.update(visible=sessions.default.demo), str(t("key_forgotten"))
     try:
-        sessions.studio_for(key).check_key()
+        sessions.try_key(key)
     except (AuthenticationError, PermissionDeniedError) as error:
         return gr.skip(), "", gr.skip(), f"❌ {error}"
     except AvatarError as error:
@@ -303,10 +344,11 @@ def forget_key(sessions: Sessions) -> tuple[Update, str, Update, str]:
 def run_doctor(sessions: Sessions, key: str | None) -> str:
     """The doctor's report (free requests only) for this session's key, to paste into a
     bug report; the key is not in it."""
-    try:
-        report = sessions.studio_for(key).diagnose()
-    except AvatarError as error:
-        return fmt.verdict_error(error)
+    with sessions.using(key) as studio:
+        try:
+            report = studio.diagnose()
+        except AvatarError as error:
+            return fmt.verdict_error(error)
     return fmt.doctor_report(report.text())
 
 
@@ -316,27 +358,86 @@ def api_use_key(sessions: Sessions, key: str | None) -> Update:
     return use_key(sessions, key)[0]
 
 
-# --- history -----------------------------------------------------------------------------
+# --- the visitor: history and what is left today ------------------------------------------
 
 
-def refresh_history(sessions: Sessions, key: str | None = None) -> list[list[Any]]:
-    """This session's jobs: the app's own, or those made with the key it pasted."""
-    studio = sessions.studio_for(key)
-    return fmt.history_rows(studio.journal.recent(100, owner=studio.owner))
+def refresh_history(
+    sessions: Sessions,
+    key: str | None = None,
+    browser: str | None = None,
+    request: gr.Request | None = None,
+) -> list[list[Any]]:
+    """The visitor's jobs: on the app's own key, those it asked for (everyone's when the
+    operator shares the history); on a pasted key, those made with that key."""
+    visitor = sessions.visitor(browser, request)
+    with sessions.using(key) as studio:
+        return fmt.history_rows(studio.history(visitor))
 
 
 def pick_history(
-    sessions: Sessions, key: str | None, row: Sequence[Any] | None
+    sessions: Sessions,
+    key: str | None,
+    row: Sequence[Any] | None,
+    browser: str | None = None,
+    request: gr.Request | None = None,
 ) -> tuple[str | None, str]:
-    """(video, note) for a history row picked by this session (a job id it cannot see
+    """(video, note) for a history row picked by this visitor (a job id it may not see
     shows nothing)."""
     job_id = str(row[-1]) if row else ""
     if not job_id:
         return None, ""
-    studio = sessions.studio_for(key)
-    job = studio.journal.find(job_id, owner=studio.owner)
+    visitor = sessions.visitor(browser, request)
+    with sessions.using(key) as studio:
+        job = studio.job_of(visitor, job_id)
     if job is None:
         return None, ""
-    if job.stage is Stage.DONE and job.video_path and Path(job.video_path).is_file():
-        return job.video_path, fmt.history_note(job, with_video=True)
-    return None, fmt.history_note(job, with_video=False)
+    if not video_home(job):
+        return None, fmt.history_note(job, with_video=False)
+    try:
+        video = page_copy(job.video_path or "")
+    except AvatarError:
+        return None, fmt.history_note(job, with_video=False)
+    return video, fmt.history_note(job, with_video=True)
+
+
+def pick_from_history(
+    sessions: Sessions,
+    key: str | None,
+    browser: str | None,
+    event: gr.SelectData,
+    request: gr.Request,
+) -> tuple[str | None, str]:
+    """The History table's select event (Gradio gives the picked row to `event`)."""
+    return pick_history(sessions, key, event.row_value, browser, request)
+
+
+def show_allowance(
+    sessions: Sessions,
+    key: str | None,
+    browser: str | None = None,
+    request: gr.Request | None = None,
+) -> str:
+    """What the visitor has left today ("" when no daily limit applies)."""
+    if sessions.pasted(key):
+        return str(t("allowance_own_key"))
+    return fmt.allowance_text(sessions.default.allowance(sessions.visitor(browser, request)))
+
+
+def open_page(
+    sessions: Sessions,
+    browser_id: str | None,
+    key: str | None,
+    request: gr.Request | None = None,
+) -> tuple[str, str, list[list[Any]], str]:
+    """On page load: (the browser's visitor id, kept in the browser and in the session,
+    the visitor's history, what it has left today). A browser without a plausible id
+    gets a new one."""
+    if not _plausible_id(browser_id):
+        browser_id = new_browser_id()
+    rows = refresh_history(sessions, key, browser_id, request)
+    return browser_id, browser_id, rows, show_allowance(sessions, key, browser_id, request)
+
+
+def _plausible_id(browser_id: object) -> bool:
+    """An id `new_browser_id` could have made (anything else a browser sends is replaced)."""
+    return isinstance(browser_id, str) and BROWSER_ID.fullmatch(browser_id) is not None

@@ -20,6 +20,7 @@ from ui.sessions import Sessions
 from ui.texts import t
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
+BROWSER_ID_KEY = "talking-avatar-studio-visitor"
 
 
 @dataclass
@@ -63,6 +64,7 @@ class JobInputs:
     cost: gr.Markdown
     generate: gr.Button
     stop: gr.Button
+    allowance: gr.Markdown  # what the visitor has left today
 
 
 @dataclass
@@ -110,6 +112,8 @@ class ApiInputs:
 
 @dataclass
 class Page:
+    browser_id: gr.BrowserState  # the visitor's id, kept in the browser across visits
+    visitor_state: gr.State  # the same id for this session's events (None: an API caller)
     key_state: gr.State  # the key this browser session pasted (None: the app's own)
     voice_seconds: gr.State  # the checked voice file's length, for the estimate
     speech_seconds: gr.State  # the text to speech audio's length
@@ -125,7 +129,10 @@ class Page:
 
 def build_page(sessions: Sessions) -> Page:
     """Every component, in the page's order (inside a `gr.Blocks` context)."""
-    states = gr.State(None), gr.State(None), gr.State(None)
+    # A fixed storage key and secret: the id survives restarts (random ones would not).
+    # The secret only scrambles what the browser stores; the page itself carries it.
+    browser_id = gr.BrowserState(None, storage_key=BROWSER_ID_KEY, secret=BROWSER_ID_KEY)
+    states = browser_id, gr.State(None), gr.State(None), gr.State(None), gr.State(None)
     gr.Markdown(t("intro"))
     banner = gr.Markdown(t("demo_banner"), visible=sessions.default.demo, elem_id="demo_banner")
     gr.Markdown(
@@ -148,7 +155,7 @@ def build_page(sessions: Sessions) -> Page:
         cache_examples=False,
     )
     example.dataset.headers = ["🖼️", "🔊"]  # Gradio does not translate these headers
-    history = _history_panel(sessions)
+    history = _history_panel()
     return Page(*states, banner, portrait, voice, job, outputs, key, history, _api_inputs())
 
 
@@ -227,7 +234,8 @@ def _job_inputs() -> JobInputs:
     with gr.Row():
         generate = gr.Button(t("generate"), variant="primary", elem_id="generate")
         stop = gr.Button(t("stop"), variant="stop", elem_id="stop")
-    return JobInputs(prompt, prompt_count, mode, cost, generate, stop)
+    allowance = gr.Markdown(elem_id="allowance")
+    return JobInputs(prompt, prompt_count, mode, cost, generate, stop, allowance)
 
 
 def _outputs() -> Outputs:
@@ -252,11 +260,11 @@ def _key_panel() -> KeyPanel:
     return KeyPanel(box, use, forget, note, doctor, report)
 
 
-def _history_panel(sessions: Sessions) -> HistoryPanel:
+def _history_panel() -> HistoryPanel:
+    """Empty until the page loads: only then is the visitor known."""
     with gr.Accordion(t("history"), open=False, elem_id="history_panel"):
         table = gr.Dataframe(
             headers=fmt.HISTORY_HEADERS,
-            value=sessions.bind(handlers.refresh_history),
             interactive=False,
             wrap=True,
             elem_id="history",

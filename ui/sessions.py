@@ -1,43 +1,199 @@
-"""Browser sessions and their studios: a pasted key lives only in that session's state."""
+"""Sessions, visitors and the studios of pasted keys.
+
+A visitor is a browser (a random id it keeps in `gr.BrowserState`, copied into the
+session's `gr.State` when the page loads) or, for API callers, one gradio_client session
+(Gradio's session hash). A pasted key lives only in its session's `gr.State`; the studio
+it drives is kept here, checked with the provider before anything is kept, and at most
+`max_keys` of them at once (the least recently used goes first, its HTTP client closed
+as soon as no flow uses it).
+"""
 
 from __future__ import annotations
 
-import functools
+import contextlib
 import hashlib
+import inspect
+import secrets
 import threading
-from collections.abc import Callable
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
+import gradio as gr
+
 from avatar_core.jobs.studio import Studio
+from avatar_core.storage.visitors import Visitor
+
+MAX_KEY_STUDIOS = 32
+LOCAL_VISITOR = "local"  # a handler called outside any Gradio event (tests, scripts)
+
+
+def visitor_id(browser_id: str | None, request: gr.Request | None) -> str:
+    """Who is asking: the browser's kept id, else the API session's, else (a request
+    without a session) a visitor of this request only."""
+    if browser_id:
+        return f"browser:{browser_id}"
+    if request is None:
+        return LOCAL_VISITOR
+    session = getattr(request, "session_hash", None)
+    return f"session:{session}" if session else f"once:{secrets.token_hex(16)}"
+
+
+def new_browser_id() -> str:
+    """A visitor id for a browser that has none yet (unguessable)."""
+    return secrets.token_urlsafe(24)
+
+
+@dataclass
+class _KeyStudio:
+    studio: Studio
+    users: int = 0  # flows and requests using it right now
+    dropped: bool = False  # no longer kept: closed when its last user is done
 
 
 class Sessions:
-    """The app's studio, and one per pasted key (kept in memory, never written anywhere).
+    """The app's studio, and one a pasted key (kept in memory, never written anywhere)."""
 
-    A session holds its pasted key in a `gr.State`; handlers pass it here to get the
-    studio that key drives. Sessions with the same key share one studio.
-    """
-
-    def __init__(self, studio: Studio) -> None:
+    def __init__(self, studio: Studio, *, max_keys: int = MAX_KEY_STUDIOS) -> None:
         self.default = studio
-        self._by_key: dict[str, Studio] = {}
+        self.max_keys = max_keys
+        self.made = 0  # key studios made, and closed: what is open is the difference
+        self.closed = 0
+        self._kept: OrderedDict[str, _KeyStudio] = OrderedDict()
         self._lock = threading.Lock()
 
-    def studio_for(self, key: str | None) -> Studio:
-        """The studio of a session that pasted `key` (the app's own when it pasted none)."""
-        if not key:
-            return self.default
-        digest = hashlib.sha256(key.encode()).hexdigest()  # the key itself is no dict key
+    @property
+    def kept(self) -> int:
+        """Key studios kept for sessions to come back to."""
+        return len(self._kept)
+
+    def visitor(self, browser_id: str | None, request: gr.Request | None) -> Visitor:
+        """The visitor asking, and the network address it asks from (the peer's, as the
+        server sees it: behind a proxy named in FORWARDED_ALLOW_IPS, the visitor's own)."""
+        client = getattr(request, "client", None)
+        address = getattr(client, "host", None) if client else None
+        return self.default.visitor(visitor_id(browser_id, request), address or None)
+
+    @contextlib.contextmanager
+    def using(self, key: str | None) -> Iterator[Studio]:
+        """The studio of a session that pasted `key` (the app's own when it pasted none),
+        kept open while the caller uses it."""
+        pasted = self.pasted(key)
+        if pasted is None:
+            yield self.default
+            return
         with self._lock:
-            if digest not in self._by_key:
-                self._by_key[digest] = self.default.with_key(key)
-            return self._by_key[digest]
+            entry = self._kept.get(_digest(pasted))
+            if entry is not None:
+                self._kept.move_to_end(_digest(pasted))
+                entry.users += 1
+        if entry is None:
+            entry = self._keep(pasted, self._make(pasted), users=1)
+        try:
+            yield entry.studio
+        finally:
+            with self._lock:
+                entry.users -= 1
+                done = entry.dropped and entry.users == 0
+            if done:
+                self._close(entry.studio)
+
+    def try_key(self, key: str) -> None:
+        """Check a pasted key with the provider, keeping its studio only once accepted.
+
+        Raises what the check raised (a refusal, or why it could not be checked); nothing
+        is kept then. A key already kept is not checked again.
+        """
+        pasted = self.pasted(key)
+        if pasted is None:
+            return
+        with self._lock:
+            if _digest(pasted) in self._kept:
+                self._kept.move_to_end(_digest(pasted))
+                return
+        studio = self._make(pasted)
+        try:
+            studio.check_key()
+        except BaseException:
+            self._close(studio)
+            raise
+        self._keep(pasted, studio)
 
     def bind(self, handler: Callable[..., Any]) -> Callable[..., Any]:
         """`handler` with these sessions as its first argument, for an event to call.
 
-        It keeps the handler's name (Gradio names an event's endpoint after it).
+        A real function of the handler's kind (Gradio streams async generators and awaits
+        coroutines) whose signature is the handler's without `sessions`: Gradio names the
+        endpoint after it and fills in parameters annotated `gr.Request` or
+        `gr.SelectData`.
         """
-        bound = functools.partial(handler, self)
-        bound.__name__ = handler.__name__  # type: ignore[attr-defined]
+        if inspect.isasyncgenfunction(handler):
+
+            async def bound(*args: Any) -> Any:
+                async with contextlib.aclosing(handler(self, *args)) as updates:
+                    async for update in updates:
+                        yield update
+
+        elif inspect.iscoroutinefunction(handler):
+
+            async def bound(*args: Any) -> Any:
+                return await handler(self, *args)
+
+        else:
+
+            def bound(*args: Any) -> Any:
+                return handler(self, *args)
+
+        parameters = list(inspect.signature(handler).parameters.values())[1:]
+        bound.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+        bound.__annotations__ = {p.name: p.annotation for p in parameters}
+        bound.__wrapped__ = handler  # type: ignore[attr-defined]  # (its module's names)
+        bound.__name__ = bound.__qualname__ = handler.__name__
         return bound
+
+    # --- keeping and dropping key studios ----------------------------------------------------
+
+    def pasted(self, key: str | None) -> str | None:
+        """The pasted key, cleaned; None when it is empty or the app's own key."""
+        settings = self.default.settings.with_key(key)
+        if settings.api_key is None or settings.api_key == self.default.settings.api_key:
+            return None
+        return settings.api_key.reveal()
+
+    def _make(self, key: str) -> Studio:
+        studio = self.default.with_key(key)  # outside the lock: it makes an HTTP client
+        with self._lock:
+            self.made += 1
+        return studio
+
+    def _keep(self, key: str, studio: Studio, *, users: int = 0) -> _KeyStudio:
+        """Keep `studio` for `key` (unless another thread kept one meanwhile: then that one,
+        and `studio` is closed), most recently used; drop the least recently used beyond
+        `max_keys`, closing those no flow uses."""
+        digest, to_close = _digest(key), []
+        with self._lock:
+            entry = self._kept.get(digest)
+            if entry is None:
+                entry = self._kept[digest] = _KeyStudio(studio)
+            else:
+                to_close.append(studio)
+            entry.users += users
+            self._kept.move_to_end(digest)
+            while len(self._kept) > self.max_keys:
+                _, oldest = self._kept.popitem(last=False)
+                oldest.dropped = True
+                if oldest.users == 0:
+                    to_close.append(oldest.studio)
+        for unused in to_close:
+            self._close(unused)
+        return entry
+
+    def _close(self, studio: Studio) -> None:
+        studio.close()
+        with self._lock:
+            self.closed += 1
+
+
+def _digest(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()  # the key itself is no dict key

@@ -1,7 +1,9 @@
 """The page's events: which handler each control calls, with which inputs and outputs.
 
 The public endpoints (`/generate`, `/status`, `/use_key`, `/tts`, `/history`) keep their
-names and argument order; every other event is private.
+names and argument order; every other event is private. Handlers that show or spend
+something also get the visitor's id (`page.visitor_state`, a State: not an API argument)
+and the request (Gradio fills it in).
 """
 
 from __future__ import annotations
@@ -38,14 +40,14 @@ def _wire_api(page: Page, sessions: Sessions) -> None:
     api = page.api
     api.generate.click(
         sessions.bind(handlers.api_generate),
-        [api.image, api.audio, api.prompt, api.mode, page.key_state],
+        [api.image, api.audio, api.prompt, api.mode, page.key_state, page.visitor_state],
         api.video,
         api_name="generate",
         concurrency_limit=None,
     )
     api.status.click(
         sessions.bind(handlers.api_status),
-        [api.task_id, page.key_state],
+        [api.task_id, page.key_state, page.visitor_state],
         api.video,
         api_name="status",
         concurrency_limit=None,
@@ -89,64 +91,81 @@ def _wire_speech(page: Page, sessions: Sessions) -> None:
     speech.language.change(
         handlers.show_voices, [speech.language, speech.voice], speech.voice, **PRIVATE
     )
-    speech.button.click(  # /tts: (text, voice, speed, language); the key is session state
+    spoken = speech.button.click(  # /tts: (text, voice, speed, language); the rest is state
         sessions.bind(handlers.make_speech),
-        [speech.text, speech.voice, speech.speed, page.key_state, speech.language],
+        [speech.text, speech.voice, speech.speed, page.key_state, speech.language,
+         page.visitor_state],
         [voice.audio_id, voice.prior_task_id, speech.preview, speech.verdict, page.speech_seconds],
         api_name="tts",
-    ).then(sessions.bind(handlers.show_cost), _cost_inputs(page), page.job.cost, **QUIET)
+    )  # fmt: skip
+    spoken.then(sessions.bind(handlers.show_cost), _cost_inputs(page), page.job.cost, **QUIET)
+    spoken.then(*_allowance(page, sessions), **QUIET)
+
+
+def _visitor(page: Page) -> list[gr.components.Component]:
+    return [page.key_state, page.visitor_state]
+
+
+def _allowance(page: Page, sessions: Sessions) -> tuple[Any, Any, Any]:
+    """(handler, inputs, output) showing what the visitor has left today."""
+    return sessions.bind(handlers.show_allowance), _visitor(page), page.job.allowance
 
 
 def _wire_jobs(page: Page, sessions: Sessions) -> None:
     """Generate, stop waiting, look a task up; each ends by refreshing the history."""
     portrait, voice, job, outputs = page.portrait, page.voice, page.job, page.outputs
     shown = [outputs.status, outputs.result, outputs.details]
-    refresh = sessions.bind(handlers.refresh_history)
+    refresh = sessions.bind(handlers.refresh_history), _visitor(page), page.history.table
     generating = job.generate.click(
         sessions.bind(handlers.run_generate),
         [portrait.image, portrait.url, voice.source, voice.file, voice.url, voice.audio_id,
-         voice.prior_task_id, job.prompt, job.mode, voice.trim, page.key_state],
+         voice.prior_task_id, job.prompt, job.mode, voice.trim, *_visitor(page)],
         shown,
         concurrency_limit=None,
         **PRIVATE,
     )  # fmt: skip
-    generating.then(refresh, page.key_state, page.history.table, **PRIVATE)
+    generating.then(*refresh, **PRIVATE).then(*_allowance(page, sessions), **QUIET)
     job.stop.click(handlers.stopped, None, outputs.status, cancels=[generating], **PRIVATE).then(
-        refresh, page.key_state, page.history.table, **PRIVATE
+        *refresh, **PRIVATE
     )
     looking = outputs.lookup_button.click(
         sessions.bind(handlers.run_lookup),
-        [outputs.lookup_id, page.key_state],
+        [outputs.lookup_id, *_visitor(page)],
         shown,
         concurrency_limit=None,
         **PRIVATE,
     )
-    looking.then(refresh, page.key_state, page.history.table, **PRIVATE)
+    looking.then(*refresh, **PRIVATE)
 
 
 def _wire_key(page: Page, sessions: Sessions) -> None:
     key = page.key
     shown = [page.key_state, key.box, page.banner, key.note]
-    key.use.click(sessions.bind(handlers.use_key), key.box, shown, **PRIVATE)
-    key.forget.click(sessions.bind(handlers.forget_key), None, shown, **PRIVATE)
+    used = key.use.click(sessions.bind(handlers.use_key), key.box, shown, **PRIVATE)
+    forgotten = key.forget.click(sessions.bind(handlers.forget_key), None, shown, **PRIVATE)
+    for event in (used, forgotten):
+        event.then(*_allowance(page, sessions), **QUIET)
     key.doctor.click(sessions.bind(handlers.run_doctor), page.key_state, key.report, **PRIVATE)
 
 
 def _wire_history(app: gr.Blocks, page: Page, sessions: Sessions) -> None:
+    """The visitor is known once the page loads: its id, then its history and allowance."""
     history = page.history
-    refresh = sessions.bind(handlers.refresh_history)
-    history.refresh.click(refresh, page.key_state, history.table, api_name="history")
-    history.table.select(
-        _history_pick(sessions), page.key_state, [history.video, history.note], **PRIVATE
+    history.refresh.click(
+        sessions.bind(handlers.refresh_history),
+        _visitor(page),
+        history.table,
+        api_name="history",
     )
-    app.load(refresh, page.key_state, history.table, **PRIVATE)
-
-
-def _history_pick(sessions: Sessions) -> Any:
-    """The select handler: Gradio gives the picked row only to a parameter annotated
-    `gr.SelectData`, which a bound handler cannot declare."""
-
-    def pick_history(key: str | None, event: gr.SelectData) -> tuple[str | None, str]:
-        return handlers.pick_history(sessions, key, event.row_value)
-
-    return pick_history
+    history.table.select(
+        sessions.bind(handlers.pick_from_history),
+        _visitor(page),
+        [history.video, history.note],
+        **PRIVATE,
+    )
+    app.load(
+        sessions.bind(handlers.open_page),
+        [page.browser_id, page.key_state],
+        [page.browser_id, page.visitor_state, history.table, page.job.allowance],
+        **PRIVATE,
+    )

@@ -24,6 +24,7 @@ from avatar_core.provider.models import TaskInfo, TaskStatus
 from avatar_core.provider.retry import RetryPolicy
 from avatar_core.storage.journal import Job, Journal, Stage, creator_alive
 from avatar_core.storage.videos import download_video, video_path
+from avatar_core.storage.visitors import OPERATOR, Visitor
 
 log = logging.getLogger(__name__)
 
@@ -58,10 +59,20 @@ class JobSteps:
 
     # --- before the create ------------------------------------------------------------------
 
-    def open_job(self, inputs: PreparedInputs, audio_seconds: float | None = None) -> Job:
+    def voice_seconds(self, inputs: PreparedInputs) -> float | None:
+        """How long the voice lasts: the file's length, or the speech's if it was made here."""
+        if inputs.audio:
+            return inputs.audio.duration_s
+        return self.journal.speech_seconds(inputs.audio_id)
+
+    def open_job(
+        self, inputs: PreparedInputs, visitor: Visitor = OPERATOR, seconds: float | None = None
+    ) -> Job:
         """Journal the job before anything is sent: a restart can then always find it.
 
-        `audio_seconds`: the length of the audio behind an audio id, when known."""
+        `visitor` is who asked (its tags are journaled); `seconds` the voice's length
+        (`voice_seconds`).
+        """
         return self.journal.create(
             base_url=self.client.base_url,
             demo=self.demo,
@@ -71,7 +82,8 @@ class JobSteps:
             audio_kind="file" if inputs.audio else "audio_id",
             image_sha256=_sha256(inputs.image.data),
             audio_sha256=_sha256(inputs.audio.data) if inputs.audio else None,
-            audio_seconds=inputs.audio.duration_s if inputs.audio else audio_seconds,
+            audio_seconds=seconds,
+            **visitor.columns(),
         )
 
     @staticmethod
@@ -176,25 +188,21 @@ class JobSteps:
         self.journal.update(job, error=str(unclear))
         raise unclear from None
 
-    def stored_job(self, task_id: str) -> Job | None:
-        """This owner's job for this id if its video is already home."""
-        job = self.journal.find(task_id.strip(), owner=self.owner)
-        return job if job and _video_home(job) else None
+    def adopt(self, task_id: str, known: Job | None = None) -> tuple[Job, TaskInfo]:
+        """The task, and its job: `known`, else this owner's, else our unclear job sent
+        under the task's external id, else journaled now (a task this app did not create).
 
-    def adopt(self, task_id: str) -> tuple[Job, TaskInfo]:
-        """The task, and its job (journaled now if this app did not create it).
-
-        A task found by its id whose external id is one of our unclear jobs settles that
-        job; one of our unclear jobs that is still not found stays unclear."""
+        One of our unclear jobs that is still not found stays unclear."""
         try:
             task = self.client.get_task(task_id)
         except e.NotFoundError:
-            ours = self.journal.find(task_id, owner=self.owner)
+            ours = known or self.journal.find(task_id, owner=self.owner)
             if ours is not None and ours.task_id is None and not ours.stage.is_finished:
                 raise still_unclear(ours.job_id) from None
             raise
         job = (
-            self.journal.find(task_id, owner=self.owner)
+            known
+            or self.journal.find(task_id, owner=self.owner)
             or self.journal.find(task.task_id, owner=self.owner)
             or self._unclear_job(task.external_task_id)
         )
@@ -247,7 +255,7 @@ class JobSteps:
     def store(self, job: Job, task: TaskInfo) -> Job:
         """Copy the video home (provider links expire); the job stays resumable if it fails."""
         fresh = self.journal.get(job.job_id)
-        if fresh and _video_home(fresh):
+        if fresh and video_home(fresh):
             return fresh  # another process brought it home meanwhile
         try:
             path = self._bring_home(job, task)
@@ -289,7 +297,8 @@ class JobSteps:
         )
 
 
-def _video_home(job: Job) -> bool:
+def video_home(job: Job) -> bool:
+    """Whether the job is done and its video is in the data folder."""
     return job.stage is Stage.DONE and bool(job.video_path) and Path(job.video_path).is_file()
 
 

@@ -6,6 +6,10 @@ which holds no thread while the provider works, places each check by one pacing 
 keeps every request to the provider (creates, checks, lookups) within one budget. Failures are
 raised as AvatarError subclasses after the journal has been brought up to date; `resume`,
 which works through many jobs, reports each job's end as an event instead.
+
+Each flow is asked for by a `Visitor`: the operator (the command line, the default) sees
+every job; a visitor of the app sees and looks up its own jobs only, and spends on the
+operator's key within its limits (`limits.py`).
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from avatar_core.config import DEFAULT_FOLLOW_DEADLINE_S, Secret, Settings
 from avatar_core.inputs.audio import PreparedAudio
 from avatar_core.inputs.fields import MODES, check_task_id
 from avatar_core.inputs.image import PreparedImage
-from avatar_core.inputs.preparation import InputPreparer
+from avatar_core.inputs.preparation import InputPreparer, PreparedInputs
 from avatar_core.inputs.text import check_text
 from avatar_core.jobs.events import (
     Done,
@@ -35,7 +39,8 @@ from avatar_core.jobs.events import (
     Unclear,
     waiting_message,
 )
-from avatar_core.jobs.steps import JobSteps
+from avatar_core.jobs.limits import Allowance, SpendingLimits
+from avatar_core.jobs.steps import JobSteps, video_home
 from avatar_core.jobs.unclear import UNCLEAR_WINDOW_S, look_again_delays, still_unclear
 from avatar_core.provider.client import KlingClient
 from avatar_core.provider.doctor import DoctorReport, diagnose, key_label
@@ -45,6 +50,7 @@ from avatar_core.provider.routes import RouteMemory
 from avatar_core.provider.speech import check_speech_length, check_speech_request
 from avatar_core.storage.journal import Job, Journal, Stage
 from avatar_core.storage.owners import owner_tag
+from avatar_core.storage.visitors import OPERATOR, Visitor, address_tag, visitor_tag
 from avatar_core.waiting.callbacks import CallbackRegistry
 from avatar_core.waiting.durations import Line, task_kind
 from avatar_core.waiting.scheduler import PollScheduler
@@ -59,7 +65,7 @@ class Studio:
 
     Made by `open_studio` (which also starts the demo simulator when there is no key); a
     person's pasted key gets a studio of its own from `with_key`, sharing the journal, the
-    scheduler, the callbacks and the prepared-input caches.
+    scheduler, the callbacks, the spending limits and the prepared-input caches.
     """
 
     def __init__(
@@ -75,6 +81,7 @@ class Studio:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         owner: str | None = None,
+        limits: SpendingLimits | None = None,
     ) -> None:
         self.settings = settings
         self.demo = settings.demo_mode
@@ -91,6 +98,7 @@ class Studio:
         self.steps = JobSteps(
             settings, client, self.journal, self.demo, owner, retry, sleep, self._wait_for_turn
         )
+        self.limits = limits or SpendingLimits(settings, self.journal)
         self._retry = retry
         self._clock = clock
         self._sleep = sleep
@@ -120,7 +128,30 @@ class Studio:
             clock=self._clock,
             sleep=self._sleep,
             owner=owner_tag(settings.data_dir, settings.api_key.reveal()),
+            limits=self.limits,
         )
+
+    def visitor(self, visitor_id: str, address: str | None = None) -> Visitor:
+        """The visitor known by `visitor_id` (a browser's kept id, or an API session's),
+        asking from the network `address` (if known)."""
+        data_dir = self.settings.data_dir
+        return Visitor(
+            visitor_tag(data_dir, visitor_id),
+            shared=self.settings.shared_history,
+            address=address_tag(data_dir, address) if address else None,
+        )
+
+    def _scope(self, visitor: Visitor) -> str | None:
+        """Whose jobs `visitor` sees among this key's: None for all of them (the operator,
+        a shared history, or a pasted key, whose holder sees what it made), else its own."""
+        if visitor.is_operator or visitor.shared or self.owner is not None:
+            return None
+        return visitor.tag
+
+    def _spender(self, visitor: Visitor) -> Visitor:
+        """Who the limits count: the visitor on the operator's key; nobody in demo mode or
+        on a pasted key (its holder's money)."""
+        return visitor if self.owner is None and not self.demo else OPERATOR
 
     def on_close(self, action: Callable[[], None]) -> None:
         """Run `action` when the studio closes (e.g. stop the demo simulator)."""
@@ -148,14 +179,18 @@ class Studio:
         prompt: str | None = None,
         mode: str = "std",
         audio_seconds: float | None = None,  # how long the audio behind `audio_id` lasts
+        visitor: Visitor = OPERATOR,
     ) -> AsyncIterator[Progress]:
         """The whole flow for new inputs; the last event is Done with the video's path.
 
-        A create whose outcome is unclear is announced by an Unclear event, then looked for
-        by its external id for up to UNCLEAR_WINDOW_S; it is never sent again."""
+        A visitor past one of its limits is refused before anything is prepared or sent. A
+        create whose outcome is unclear is announced by an Unclear event, then looked for by
+        its external id for up to UNCLEAR_WINDOW_S; it is never sent again.
+        """
         start = self._clock()
         prior_task_id = check_task_id(prior_task_id) or None
         deadline_s = self._deadline(deadline_s)
+        await asyncio.to_thread(self.limits.check, self._spender(visitor))
         yield Preparing("Checking the portrait and the voice…")
         inputs = await asyncio.to_thread(
             functools.partial(
@@ -168,7 +203,7 @@ class Studio:
                 trim=trim,
             )
         )
-        job = await asyncio.to_thread(self.steps.open_job, inputs, audio_seconds)
+        job = await asyncio.to_thread(self._open_job, inputs, visitor, audio_seconds)
         yield Submitting(
             "Sending the task to the provider…", self._since(start), job, inputs=inputs
         )
@@ -193,19 +228,45 @@ class Studio:
         finally:
             self.callbacks.retire(secret)
 
+    def _open_job(
+        self, inputs: PreparedInputs, visitor: Visitor, audio_seconds: float | None = None
+    ) -> Job:
+        """Journal the job, if the visitor's limits let it be sent (checked meanwhile).
+
+        `audio_seconds`: the length of the audio behind an audio id, when the caller knows it.
+        """
+        seconds = self.steps.voice_seconds(inputs) or audio_seconds
+        with self.limits.admit(self._spender(visitor), video_seconds=seconds):
+            return self.steps.open_job(inputs, visitor, seconds)
+
     async def follow(
-        self, task_id: str, *, deadline_s: float | None = None
+        self,
+        task_id: str,
+        *,
+        deadline_s: float | None = None,
+        visitor: Visitor = OPERATOR,
     ) -> AsyncIterator[Progress]:
-        """Follow any task id (or one of our job ids) to the end and store its video."""
+        """Follow a task id (or one of our job ids) to the end and store its video.
+
+        The operator may follow any task of the account; a visitor on the operator's key
+        only its own jobs (anything else is refused without asking the provider).
+        """
         task_id = check_task_id(task_id)
         start = self._clock()
         deadline_s = self._deadline(deadline_s)
-        job = await asyncio.to_thread(self.steps.stored_job, task_id)
-        if job is not None:
-            yield Done(done_message(job), job=job)
+        known = await asyncio.to_thread(
+            self.journal.find, task_id, owner=self.owner, visitor=self._scope(visitor)
+        )
+        if known is not None and video_home(known):
+            yield Done(done_message(known), job=known)
             return
+        if known is None and self._scope(visitor) is not None:
+            raise e.NotYoursError(
+                f"Task {task_id} is not one of your jobs: this app looks up only the tasks "
+                "made in this browser (or API session), or with a key you pasted."
+            )
         await self._take_turn()
-        job, task = await asyncio.to_thread(self.steps.adopt, task_id)
+        job, task = await asyncio.to_thread(self.steps.adopt, task_id, known)
         async for progress in self._finish(job, task, start=start, deadline_s=deadline_s):
             yield progress
 
@@ -321,7 +382,7 @@ class Studio:
     def check_key(self) -> None:
         """Raises AuthenticationError (or PermissionDeniedError) when the provider refuses
         this studio's key; costs nothing (a lookup of a task that does not exist)."""
-        time.sleep(self.scheduler.budget.reserve())
+        self._sleep(self.scheduler.budget.reserve())
         try:
             self.client.get_task("0")
         except e.NotFoundError:
@@ -350,18 +411,46 @@ class Studio:
         return None
 
     def speak(
-        self, text: str, voice_id: str, language: str | None = None, speed: float = 1.0
+        self,
+        text: str,
+        voice_id: str,
+        language: str | None = None,
+        speed: float = 1.0,
+        *,
+        visitor: Visitor = OPERATOR,
     ) -> SpeechResult:
         """Kling text-to-speech; its `audio_id` (and task id) can drive an avatar.
 
-        `language` None: the voice's first language. Raises InputError before the request
-        when it would be refused, and after it when the speech cannot drive an avatar.
+        It is paid: journaled before it is sent, and counted in the visitor's day. `language`
+        None: the voice's first language. Raises InputError before the request when it would
+        be refused, and after it when the speech cannot drive an avatar (2 to 60 s).
         """
         text, language, speed = check_speech_request(text, voice_id, language, speed)
-        time.sleep(self.scheduler.budget.reserve())
-        speech = self.client.text_to_speech(text, voice_id, language, speed)
-        check_speech_length(speech)
-        return speech
+        with self.limits.admit(self._spender(visitor), speech=True):
+            speech_id = self.journal.open_speech(owner=self.owner, **visitor.columns())
+        try:
+            self._sleep(self.scheduler.budget.reserve())
+            result = self.client.text_to_speech(text, voice_id, language, speed)
+        except e.AvatarError:
+            self.journal.drop_speech(speech_id)
+            raise
+        self.journal.speech_made(speech_id, result.audio_id, result.task_id, result.duration_s)
+        check_speech_length(result)
+        return result
+
+    # --- what a visitor may see ---------------------------------------------------------------
+
+    def history(self, visitor: Visitor = OPERATOR, limit: int = 100) -> list[Job]:
+        """The latest jobs `visitor` may see on this key, newest first."""
+        return self.journal.recent(limit, owner=self.owner, visitor=self._scope(visitor))
+
+    def job_of(self, visitor: Visitor, job_or_task_id: str) -> Job | None:
+        """The job `visitor` may see with this id (None: none, or not the visitor's)."""
+        return self.journal.find(job_or_task_id, owner=self.owner, visitor=self._scope(visitor))
+
+    def allowance(self, visitor: Visitor) -> Allowance | None:
+        """What is left of the visitor's daily limit (None: no limit applies to it)."""
+        return self.limits.allowance(self._spender(visitor))
 
     # --- inputs -----------------------------------------------------------------------------
 

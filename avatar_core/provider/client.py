@@ -178,6 +178,10 @@ class KlingClient:
     def close(self) -> None:
         self._http.close()
 
+    @property
+    def closed(self) -> bool:
+        return self._http.is_closed
+
     def __enter__(self) -> KlingClient:
         return self
 

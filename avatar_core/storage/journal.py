@@ -1,8 +1,10 @@
 """The journal: every job, recorded before its create is sent, updated at each step.
 
 SQLite in the data folder, in WAL mode so the app, its workers and the CLI can write at
-once. It never holds the API key or media bytes: only ids, statuses, times, hashes,
-sizes, the provider's result URL and the local file's path.
+once. It never holds the API key, a visitor's id or media bytes: only ids, statuses,
+times, hashes, sizes, keyed tags, the provider's result URL and the local file's path.
+Text to speech, which is paid too, has a table of its own (`speeches`), so what a visitor
+spent in a day can be counted from the journal after a restart.
 """
 
 from __future__ import annotations
@@ -66,6 +68,8 @@ class Job:
     error: str | None = None
     owner: str | None = None  # whose key made it (a keyed hash); None: the app's own key
     creator: str | None = None  # "host:pid" of the process that sends its create
+    visitor: str | None = None  # the visitor who asked (a keyed hash); None: the operator
+    address: str | None = None  # the network address it asked from (a keyed hash)
 
 
 @dataclass(frozen=True)
@@ -102,11 +106,31 @@ CREATE TABLE IF NOT EXISTS jobs (
     task_seconds REAL,
     error TEXT,
     owner TEXT,
-    creator TEXT
+    creator TEXT,
+    visitor TEXT,
+    address TEXT
 );
 CREATE INDEX IF NOT EXISTS jobs_task ON jobs(task_id);
 CREATE INDEX IF NOT EXISTS jobs_created ON jobs(created_at);
 """
+# Text to speech asked for, one row a request, written before the request is sent; and the
+# index on jobs' visitors (run after `_add_new_columns` has given an old journal the column).
+_SPEECH_SCHEMA = """
+CREATE TABLE IF NOT EXISTS speeches (
+    speech_id TEXT PRIMARY KEY,
+    created_at REAL NOT NULL,
+    owner TEXT,
+    visitor TEXT,
+    address TEXT,
+    audio_id TEXT,
+    task_id TEXT,
+    seconds REAL
+);
+CREATE INDEX IF NOT EXISTS speeches_created ON speeches(created_at);
+CREATE INDEX IF NOT EXISTS jobs_visitor ON jobs(visitor, created_at);
+"""
+# What a visitor (or an address: the column) asked for since a time, on our key.
+_COUNTED = "owner IS NULL AND {column} = ? AND created_at >= ?"
 
 
 def this_process() -> str:
@@ -160,6 +184,7 @@ class Journal:
             db.execute("PRAGMA journal_mode=WAL")
             db.executescript(_SCHEMA)
             _add_new_columns(db)
+            db.executescript(_SPEECH_SCHEMA)
 
     @contextlib.contextmanager
     def _connection(self) -> Iterator[sqlite3.Connection]:
@@ -234,22 +259,30 @@ class Journal:
             row = db.execute("SELECT * FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
         return _row_to_job(row) if row else None
 
-    def find(self, task_or_job_id: str, *, owner: str | None = None) -> Job | None:
-        """`owner`'s job with this provider task id, or this job (external) id."""
+    def find(
+        self, task_or_job_id: str, *, owner: str | None = None, visitor: str | None = None
+    ) -> Job | None:
+        """`owner`'s job with this provider task id, or this job (external) id; with
+        `visitor`, only if that visitor asked for it."""
+        where, values = _whose(owner, visitor)
         with self._connection() as db:
             row = db.execute(
-                "SELECT * FROM jobs WHERE (task_id = ? OR job_id = ?) AND owner IS ? "
+                f"SELECT * FROM jobs WHERE (task_id = ? OR job_id = ?) AND {where} "
                 "ORDER BY created_at DESC",
-                (task_or_job_id, task_or_job_id, owner),
+                (task_or_job_id, task_or_job_id, *values),
             ).fetchone()
         return _row_to_job(row) if row else None
 
-    def recent(self, limit: int = 50, *, owner: str | None = None) -> list[Job]:
-        """`owner`'s latest jobs, newest first (owner None: the app's own key's)."""
+    def recent(
+        self, limit: int = 50, *, owner: str | None = None, visitor: str | None = None
+    ) -> list[Job]:
+        """`owner`'s latest jobs, newest first (owner None: the app's own key's); with
+        `visitor`, only those that visitor asked for."""
+        where, values = _whose(owner, visitor)
         with self._connection() as db:
             rows = db.execute(
-                "SELECT * FROM jobs WHERE owner IS ? ORDER BY created_at DESC LIMIT ?",
-                (owner, limit),
+                f"SELECT * FROM jobs WHERE {where} ORDER BY created_at DESC LIMIT ?",
+                (*values, limit),
             ).fetchall()
         return [_row_to_job(r) for r in rows]
 
@@ -268,6 +301,79 @@ class Journal:
             for row in reversed(rows)
         ]
 
+    # --- what visitors spend on the operator's key ---------------------------------------------
+
+    def active_jobs(self, visitor: str, since: float) -> int:
+        """How many of `visitor`'s jobs on our key, journaled since `since`, are unfinished."""
+        open_stages = [s.value for s in Stage if not s.is_finished]
+        marks = ", ".join("?" * len(open_stages))
+        counted = _COUNTED.format(column="visitor")
+        with self._connection() as db:
+            return db.execute(
+                f"SELECT COUNT(*) FROM jobs WHERE {counted} AND stage IN ({marks})",
+                (visitor, since, *open_stages),
+            ).fetchone()[0]
+
+    def spent_at(self, tag: str, since: float, *, by: str = "visitor") -> list[float]:
+        """When the visitor `tag` (`by="address"`: anyone from the address `tag`) asked,
+        since `since`, for each job (but those never created) and each speech on our key,
+        oldest first."""
+        counted = _COUNTED.format(column={"visitor": "visitor", "address": "address"}[by])
+        with self._connection() as db:
+            rows = db.execute(
+                f"SELECT created_at FROM jobs WHERE {counted} AND stage != ? "
+                f"UNION ALL SELECT created_at FROM speeches WHERE {counted}",
+                (tag, since, Stage.NOT_CREATED.value, tag, since),
+            ).fetchall()
+        return sorted(row[0] for row in rows)
+
+    def visitors_audio_seconds(self, since: float) -> float:
+        """Seconds of voice that visitors' jobs on our key sent since `since` (those never
+        created aside)."""
+        with self._connection() as db:
+            total = db.execute(
+                "SELECT SUM(audio_seconds) FROM jobs WHERE owner IS NULL AND visitor IS NOT "
+                "NULL AND created_at >= ? AND stage != ?",
+                (since, Stage.NOT_CREATED.value),
+            ).fetchone()[0]
+        return float(total or 0.0)
+
+    def open_speech(
+        self, *, owner: str | None, visitor: str | None, address: str | None = None
+    ) -> str:
+        """Journal a text to speech request before it is sent; its id."""
+        speech_id = "speech-" + uuid.uuid4().hex
+        with self._connection() as db:
+            db.execute(
+                "INSERT INTO speeches (speech_id, created_at, owner, visitor, address) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (speech_id, time.time(), owner, visitor, address),
+            )
+        return speech_id
+
+    def speech_made(
+        self, speech_id: str, audio_id: str, task_id: str | None, seconds: float | None
+    ) -> None:
+        with self._connection() as db:
+            db.execute(
+                "UPDATE speeches SET audio_id = ?, task_id = ?, seconds = ? WHERE speech_id = ?",
+                (audio_id, task_id, seconds, speech_id),
+            )
+
+    def drop_speech(self, speech_id: str) -> None:
+        """Forget a speech request the provider did not answer with speech (nothing made)."""
+        with self._connection() as db:
+            db.execute("DELETE FROM speeches WHERE speech_id = ?", (speech_id,))
+
+    def speech_seconds(self, audio_id: str | None) -> float | None:
+        """How long the speech `audio_id` lasts, if it was made here."""
+        with self._connection() as db:
+            row = db.execute(
+                "SELECT seconds FROM speeches WHERE audio_id = ? AND seconds IS NOT NULL",
+                (audio_id,),
+            ).fetchone()
+        return float(row[0]) if row else None
+
     def unfinished(self) -> list[Job]:
         open_stages = [s.value for s in Stage if not s.is_finished]
         marks = ", ".join("?" * len(open_stages))
@@ -276,6 +382,13 @@ class Journal:
                 f"SELECT * FROM jobs WHERE stage IN ({marks}) ORDER BY created_at", open_stages
             ).fetchall()
         return [_row_to_job(r) for r in rows]
+
+
+def _whose(owner: str | None, visitor: str | None) -> tuple[str, tuple[str | None, ...]]:
+    """The WHERE clause (and its values) for `owner`'s jobs, only `visitor`'s if given."""
+    if visitor is None:
+        return "owner IS ?", (owner,)
+    return "owner IS ? AND visitor = ?", (owner, visitor)
 
 
 # Columns a journal made by an earlier release may lack: every nullable one in _SCHEMA.

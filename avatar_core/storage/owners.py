@@ -3,6 +3,7 @@
 Jobs made with a person's own pasted key are theirs alone: the history and lookups of
 other sessions do not show them. The journal keeps only HMAC-SHA256(key) under a random
 salt that lives in the data folder, so neither the journal nor a copy of it gives the key.
+Visitors' ids are kept the same way (`visitors.py`).
 """
 
 from __future__ import annotations
@@ -39,6 +40,11 @@ def _salt(data_dir: Path) -> bytes:
     return path.read_bytes()
 
 
+def keyed_tag(data_dir: Path, text: str) -> str:
+    """A stable tag for `text` in this data folder; it does not reveal the text."""
+    return hmac.new(_salt(data_dir), text.encode(), hashlib.sha256).hexdigest()[:32]
+
+
 def owner_tag(data_dir: Path, key: str) -> str:
     """A stable tag for `key` in this data folder; it does not reveal the key."""
-    return hmac.new(_salt(data_dir), key.encode(), hashlib.sha256).hexdigest()[:32]
+    return keyed_tag(data_dir, key)

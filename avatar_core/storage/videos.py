@@ -23,11 +23,12 @@ from avatar_core.provider.retry import RetryPolicy, with_retries
 from avatar_core.storage.download import TooLarge, fetch_to_file
 
 MAX_VIDEO_BYTES = 500 * 1024 * 1024
+VIDEOS_FOLDER = "videos"
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]")
 
 
 def video_path(data_dir: Path, task_id: str) -> Path:
-    return Path(data_dir) / "videos" / f"{_SAFE_NAME.sub('_', task_id)}.mp4"
+    return Path(data_dir) / VIDEOS_FOLDER / f"{_SAFE_NAME.sub('_', task_id)}.mp4"
 
 
 def looks_like_mp4(head: bytes) -> bool:

@@ -1,0 +1,30 @@
+"""What the data folder holds, none of it to be served by path.
+
+The journal (every prompt, task id, tag and signed provider link), the salt of the keyed
+tags, the videos and the speech files. The app hands a video out only as a copy, to a
+visitor who may see it; `private_paths` is what a web server must refuse.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from avatar_core.storage.journal import JOURNAL_FILE
+from avatar_core.storage.owners import SALT_FILE
+from avatar_core.storage.speech_files import SPEECH_FOLDER
+from avatar_core.storage.videos import VIDEOS_FOLDER
+
+PRIVATE_NAMES = (
+    JOURNAL_FILE,
+    JOURNAL_FILE + "-wal",
+    JOURNAL_FILE + "-shm",
+    SALT_FILE,
+    VIDEOS_FOLDER,
+    SPEECH_FOLDER,
+)
+
+
+def private_paths(data_dir: Path | str) -> list[str]:
+    """Every file and folder of the data folder that holds something of someone's."""
+    root = Path(data_dir).resolve()
+    return [str(root / name) for name in PRIVATE_NAMES]

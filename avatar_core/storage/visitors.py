@@ -1,0 +1,46 @@
+"""Who asks: the operator, or one visitor of the app, known by a keyed hash of its id.
+
+A visitor is a browser (a random id the browser keeps) or one API session; the page
+gives its id, and the journal keeps only a keyed hash of it (as for pasted keys, see
+`owners.py`), so neither the journal nor a copy of it lets anyone act as that visitor.
+The command line is the operator: it sees every job and spends without limits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from avatar_core.storage.owners import keyed_tag
+
+
+@dataclass(frozen=True)
+class Visitor:
+    """A visitor's tag (None: the operator), whether the operator shares the history with
+    every visitor (AVATAR_SHARED_HISTORY, for a private team demo), and the tag of the
+    network address it came from (None: not known)."""
+
+    tag: str | None = None
+    shared: bool = False
+    address: str | None = None
+
+    @property
+    def is_operator(self) -> bool:
+        return self.tag is None
+
+    def columns(self) -> dict[str, str | None]:
+        """The journal's columns that say who asked (keyed tags only)."""
+        return {"visitor": self.tag, "address": self.address}
+
+
+OPERATOR = Visitor()
+
+
+def visitor_tag(data_dir: Path, visitor_id: str) -> str:
+    """The journal's tag for the visitor `visitor_id` (never the id itself)."""
+    return keyed_tag(data_dir, "visitor\0" + visitor_id)
+
+
+def address_tag(data_dir: Path, address: str) -> str:
+    """The journal's tag for a visitor's network address (never the address itself)."""
+    return keyed_tag(data_dir, "address\0" + address)
