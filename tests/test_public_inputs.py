@@ -116,7 +116,7 @@ def boxes(app, server_paths) -> tuple[dict[str, BoxesSeen], int]:
     seen = {}
     for typed in server_paths:
         path = typed.value
-        both_boxes = [None, path, "url", None, path, "", "", "", "std", False, None]
+        both_boxes = [None, path, "url", None, path, "", "", "", "std", False, None, None]
         as_file = {"path": path, "meta": {"_type": "gradio.FileData"}}
         seen[typed.shown] = BoxesSeen(
             portrait=_data(run_event(url, portrait, [None, path, None]))[0],
@@ -245,11 +245,11 @@ def malformed(app) -> tuple[list[TextCase], str, Answer, Answer]:
                     public = fn.api_visibility == "public"
                     case = TextCase(fn.api_name or "", public, fn.name, label, kind, answer)
                     cases.append(case)
-        table_id = next(fn for fn in running.blocks.fns.values() if fn.name == "pick_history")
+        table_id = next(fn for fn in running.blocks.fns.values() if fn.name == "pick_from_history")
         picked = run_event(
             running.url,
-            _index(running, "pick_history"),
-            [None],
+            _index(running, "pick_from_history"),
+            [None, None],
             event_data={"index": [0, 0], "value": "a\ud800b", "row_value": ["a\ud800b"]},
             trigger_id=table_id.targets[0][0],
         )

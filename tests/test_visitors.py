@@ -532,7 +532,9 @@ def test_a_key_flood_keeps_a_bounded_number_of_studios_and_clients(flood):
 
 
 def test_each_key_is_checked_once_and_an_evicted_key_is_made_again(flood):
-    assert flood.checks_at_provider == flood.keys
+    # one lookup a refused key; an accepted one asks both query routes while neither is
+    # known to answer (an unknown task proves no route)
+    assert flood.checks_at_provider == flood.keys + flood.accepted
     assert flood.evicted_key_still_works == "made"
 
 
@@ -590,7 +592,9 @@ def budget(tmp_path_factory) -> Budget:
 
 
 def test_key_checks_and_lookups_stay_within_the_request_budget(budget):
-    assert budget.sent == 27  # each check and each lookup: one request
+    # each check and each lookup: one request, or one on each query route while neither is
+    # known to answer; every one of them waits for its slot
+    assert 27 <= budget.sent <= 2 * 27
     # the budget spaces requests 1/rate apart from the first, so however the machine is
     # loaded, the requests that arrived cannot outnumber the slots of the time they took
     assert budget.sent <= budget.rate * budget.seconds + 1

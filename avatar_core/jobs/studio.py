@@ -99,6 +99,7 @@ class Studio:
             settings, client, self.journal, self.demo, owner, retry, sleep, self._wait_for_turn
         )
         self.limits = limits or SpendingLimits(settings, self.journal)
+        client.pace = self._pace  # every request, probes and retries too, takes a slot
         self._retry = retry
         self._clock = clock
         self._sleep = sleep
@@ -378,6 +379,10 @@ class Studio:
         return self._clock() - start
 
     # --- single requests --------------------------------------------------------------------
+
+    def _pace(self) -> None:
+        """Wait (in the calling thread) for a slot in the process's request budget."""
+        self._sleep(self.scheduler.budget.reserve())
 
     def check_key(self) -> None:
         """Raises AuthenticationError (or PermissionDeniedError) when the provider refuses

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
@@ -171,6 +172,10 @@ class KlingClient:
         )
         self._create_timeout = _timeout(create_timeout)
         self.routes = routes or RouteMemory()  # the query route that answers, once known
+        # Called before every request but an operation's first, whose slot in the request
+        # budget its caller took (route probing and retries make more than one request).
+        self.pace: Callable[[], None] | None = None
+        self._operation = threading.local()
 
     def __repr__(self) -> str:
         return f"KlingClient(base_url={self.base_url!r}, api_key=Secret('********'))"
@@ -197,6 +202,10 @@ class KlingClient:
         body: dict[str, Any] | None,
         timeout: httpx.Timeout | None = None,
     ) -> httpx.Response:
+        sent = getattr(self._operation, "sent", 0)
+        if sent and self.pace is not None:
+            self.pace()
+        self._operation.sent = sent + 1
         headers = {"Authorization": f"Bearer {self._key.reveal()}", "Accept": "application/json"}
         content = None
         if body is not None:
@@ -213,6 +222,7 @@ class KlingClient:
 
     def ask(self, path: str) -> httpx.Response:
         """One GET of `path` as it comes back: no retry, no parsing (for the doctor)."""
+        self._operation.sent = 0
         return self._send("GET", path, None)
 
     def _answer(self, response: httpx.Response, task_id: str | None = None) -> dict[str, Any]:
@@ -227,6 +237,7 @@ class KlingClient:
 
     def create_task(self, request: AvatarRequest) -> TaskInfo:
         """Submit one avatar task. Never repeated once it may have reached the provider."""
+        self._operation.sent = 0
         external_id = request.external_task_id or ""
         body = request.to_json()
         try:
@@ -257,6 +268,7 @@ class KlingClient:
 
     def get_task(self, task_id: str) -> TaskInfo:
         """Query a task by its task id (or external task id), with the route fallback."""
+        self._operation.sent = 0
         what = "while checking the task"
         try:
             data = with_retries(
@@ -315,6 +327,7 @@ class KlingClient:
         self, text: str, voice_id: str, language: str = "en", speed: float = 1.0
     ) -> SpeechResult:
         """Kling TTS; the result's `audio_id` can drive an avatar. Not retried (it is paid)."""
+        self._operation.sent = 0
         body = {
             "text": text,
             "voice_id": voice_id,
