@@ -8,6 +8,8 @@ A page a browser watches runs on real time instead (`demo_studio`).
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -134,3 +136,15 @@ def generate(client: Client, image: Path, audio: Path, prompt: str = "", mode: s
     return client.predict(
         handle_file(str(image)), handle_file(str(audio)), prompt, mode, api_name="/generate"
     )
+
+
+@contextlib.contextmanager
+def app_on_a_simulator(root: Path) -> Iterator[tuple[InProcessApp, Simulator]]:
+    """The app on a simulator of its own in `root`, both on one fake clock."""
+    fake = FakeTime()
+    with Simulator(task_seconds=20, clock=fake.clock, work_dir=root / "sim") as sim:
+        running = InProcessApp(make_studio(sim, fake, root / "data"))
+        try:
+            yield running, sim
+        finally:
+            running.close()

@@ -254,22 +254,21 @@ def test_an_invalid_request_on_a_query_is_not_retried(gateway, fake_time):
 # --- timeouts ----------------------------------------------------------------------------------
 
 
-def test_a_slow_create_is_waited_for_with_the_create_timeout(
-    gateway, fake_time, tmp_path, portrait_path, speech_path
+@pytest.mark.parametrize(
+    "timeouts",
+    [
+        # other requests wait 1 s here; the create, carrying the media, waits its own 120 s
+        {"http_timeout_s": 1.0},
+        # past its timeout the create is unclear, then found by its external id
+        {"create_timeout_s": 0.5},
+    ],
+    ids=["waited-for", "unclear-then-found"],
+)
+def test_a_slow_create_ends_in_its_one_video(
+    gateway, fake_time, tmp_path, portrait_path, speech_path, timeouts
 ):
-    """Other requests wait 1 s here; the create, carrying the media, waits its own 120 s."""
     sim = gateway("slow-creates", create_delay_s=1.5)
-    studio = studio_on(sim, fake_time, tmp_path / "data", http_timeout_s=1.0)
-    done = final(studio.generate(portrait_path, speech_path))
-    assert done.step is Step.DONE
-    assert sim.stats.count("create") == 1 and sim.stats.creates == 1
-
-
-def test_a_create_past_its_timeout_is_unclear_then_found_by_its_external_id(
-    gateway, fake_time, tmp_path, portrait_path, speech_path
-):
-    sim = gateway("slow-creates", create_delay_s=1.5)
-    studio = studio_on(sim, fake_time, tmp_path / "data", create_timeout_s=0.5)
+    studio = studio_on(sim, fake_time, tmp_path / "data", **timeouts)
     done = final(studio.generate(portrait_path, speech_path))
     assert done.step is Step.DONE
     assert sim.stats.count("create") == 1 and sim.stats.creates == 1

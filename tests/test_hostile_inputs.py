@@ -18,7 +18,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from app_harness import InProcessApp, generate, make_studio
+from app_harness import app_on_a_simulator, generate
 from gradio_client.exceptions import AppError
 from hostile_corpus import (
     AUDIO,
@@ -42,8 +42,6 @@ from avatar_core.errors import InputError
 from avatar_core.inputs.audio import PreparedAudio, prepare_audio
 from avatar_core.inputs.fields import MAX_PROMPT_CHARS, clean_prompt
 from avatar_core.inputs.image import PreparedImage, prepare_image, ratio_ok
-from avatar_core.simulator import Simulator
-from conftest import FakeTime
 
 MB = 1_000_000
 
@@ -403,13 +401,8 @@ def test_two_hostile_files_give_two_lines_and_exit_2(tmp_path):
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
     root = tmp_path_factory.mktemp("app")
-    fake = FakeTime()
-    with Simulator(task_seconds=20, clock=fake.clock, work_dir=root / "sim") as sim:
-        running = InProcessApp(make_studio(sim, fake, root / "data"))
-        try:
-            yield running, sim
-        finally:
-            running.close()
+    with app_on_a_simulator(root) as (running, sim):
+        yield running, sim
 
 
 def test_an_upload_over_50_mb_is_refused_by_the_app(app, tmp_path):

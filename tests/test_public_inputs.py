@@ -22,13 +22,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from app_harness import InProcessApp, make_studio
+from app_harness import InProcessApp, app_on_a_simulator
 from live import assert_no_traceback, cli_command, cli_env, jobs_of, run_cli
 from raw_gradio import Answer, call_api, run_event
 from reliability import check_section, normalize, table
 
-from avatar_core.simulator import Simulator
-from conftest import ASSETS, FakeTime
+from conftest import ASSETS
 
 NOT_WEB = "The {what} link is not a web address: paste a link that starts with https://."
 NOT_UPLOADED = (
@@ -46,13 +45,8 @@ TEXT_INPUTS = ("Textbox", "Dropdown", "Radio")
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
     root = tmp_path_factory.mktemp("public")
-    fake = FakeTime()
-    with Simulator(task_seconds=20, clock=fake.clock, work_dir=root / "sim") as sim:
-        running = InProcessApp(make_studio(sim, fake, root / "data"))
-        try:
-            yield running, sim, root
-        finally:
-            running.close()
+    with app_on_a_simulator(root) as (running, sim):
+        yield running, sim, root
 
 
 def _index(running: InProcessApp, name: str) -> int:

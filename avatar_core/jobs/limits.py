@@ -24,7 +24,7 @@ from avatar_core.storage.visitors import Visitor
 DAY_S = 24 * 3600.0
 # A job still unfinished this long after it was journaled is no longer waited on by anyone
 # (the longest wait of a flow), so it stops counting as one "at once".
-ACTIVE_WINDOW_S = 30 * 60.0
+ACTIVE_MARGIN_S = 5 * 60.0  # past a flow's deadline, for its download
 OWN_KEY_HINT = "or paste your own API key (its jobs have no limits here)"
 
 
@@ -46,6 +46,8 @@ class SpendingLimits:
         self.max_daily = settings.max_daily_per_visitor
         self.max_seconds = settings.max_daily_video_seconds
         self.max_per_address = settings.max_daily_per_address
+        # a job counts as at once while a flow may still be following it
+        self.active_window_s = settings.follow_deadline_s + ACTIVE_MARGIN_S
         self._journal = journal
         self._clock = clock
         self._lock = threading.Lock()
@@ -95,7 +97,7 @@ class SpendingLimits:
     def _check_active(self, tag: str, now: float) -> None:
         if not self.max_active:
             return
-        active = self._journal.active_jobs(tag, now - ACTIVE_WINDOW_S)
+        active = self._journal.active_jobs(tag, now - self.active_window_s)
         if active >= self.max_active:
             raise LimitReachedError(
                 f"You already have {active} videos being made, this app's limit at once for "

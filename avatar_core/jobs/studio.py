@@ -99,7 +99,7 @@ class Studio:
             settings, client, self.journal, self.demo, owner, retry, sleep, self._wait_for_turn
         )
         self.limits = limits or SpendingLimits(settings, self.journal)
-        client.pace = self._pace  # every request, probes and retries too, takes a slot
+        client.pace = self._wait_for_turn  # every request, probes and retries too, takes a slot
         self._retry = retry
         self._clock = clock
         self._sleep = sleep
@@ -320,7 +320,7 @@ class Studio:
         for delay in look_again_delays():
             if self._clock() - began + delay > min(UNCLEAR_WINDOW_S, deadline_s):
                 break
-            await asyncio.to_thread(self._sleep, delay)
+            await self._pause(delay)
             found = await asyncio.to_thread(self.steps.look_for, job)
             lookups += 1
             if found is not None:
@@ -369,8 +369,15 @@ class Studio:
         await asyncio.sleep(self.scheduler.budget.reserve())
 
     def _wait_for_turn(self) -> None:
-        """The same, for a step running in a thread."""
+        """The same, for a step running in a thread (every request the client sends)."""
         self._sleep(self.scheduler.budget.reserve())
+
+    async def _pause(self, seconds: float) -> None:
+        """Wait without holding a thread; an injected sleep (tests' fake clock) is used as is."""
+        if self._sleep is time.sleep:
+            await asyncio.sleep(seconds)
+        else:
+            await asyncio.to_thread(self._sleep, seconds)
 
     def _deadline(self, deadline_s: float | None) -> float:
         return self.settings.follow_deadline_s if deadline_s is None else deadline_s
@@ -380,14 +387,10 @@ class Studio:
 
     # --- single requests --------------------------------------------------------------------
 
-    def _pace(self) -> None:
-        """Wait (in the calling thread) for a slot in the process's request budget."""
-        self._sleep(self.scheduler.budget.reserve())
-
     def check_key(self) -> None:
         """Raises AuthenticationError (or PermissionDeniedError) when the provider refuses
         this studio's key; costs nothing (a lookup of a task that does not exist)."""
-        self._sleep(self.scheduler.budget.reserve())
+        self._wait_for_turn()
         try:
             self.client.get_task("0")
         except e.NotFoundError:
@@ -434,7 +437,7 @@ class Studio:
         with self.limits.admit(self._spender(visitor), speech=True):
             speech_id = self.journal.open_speech(owner=self.owner, **visitor.columns())
         try:
-            self._sleep(self.scheduler.budget.reserve())
+            self._wait_for_turn()
             result = self.client.text_to_speech(text, voice_id, language, speed)
         except e.AvatarError:
             self.journal.drop_speech(speech_id)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -127,3 +128,11 @@ def fetch_to_file(
         finally:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(temp_name)
+
+
+_UNSAFE_IN_NAMES = re.compile(r"[^A-Za-z0-9_.-]")
+
+
+def safe_file_name(text: str) -> str:
+    """`text` as a file name in the data folder: anything but letters, digits, `_.-` is `_`."""
+    return _UNSAFE_IN_NAMES.sub("_", text)

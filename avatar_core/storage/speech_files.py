@@ -9,7 +9,6 @@ fails costs only the preview.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -17,19 +16,18 @@ import httpx
 
 from avatar_core.config import DEFAULT_HTTP_TIMEOUT_S
 from avatar_core.errors import ResultDownloadError
-from avatar_core.storage.download import TooLarge, fetch_to_file
+from avatar_core.storage.download import TooLarge, fetch_to_file, safe_file_name
 
 SPEECH_FOLDER = "speech"
 MAX_SPEECH_BYTES = 20 * 1024 * 1024  # a minute of speech is well under 2 MB
 _AUDIO_SUFFIXES = (".mp3", ".wav", ".m4a", ".aac", ".ogg")
-_SAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]")
 
 
 def speech_path(data_dir: Path, audio_id: str, url: str) -> Path:
     """`<data_dir>/speech/<audio_id>.<suffix of the link, mp3 by default>`."""
     suffix = Path(urlsplit(url).path).suffix.lower()
     suffix = suffix if suffix in _AUDIO_SUFFIXES else ".mp3"
-    return Path(data_dir) / SPEECH_FOLDER / f"{_SAFE_NAME.sub('_', audio_id or 'speech')}{suffix}"
+    return Path(data_dir) / SPEECH_FOLDER / f"{safe_file_name(audio_id or 'speech')}{suffix}"
 
 
 def save_speech(

@@ -9,7 +9,6 @@ links point at a CDN, not at the API).
 from __future__ import annotations
 
 import errno
-import re
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -20,15 +19,14 @@ import httpx
 from avatar_core.config import DEFAULT_HTTP_TIMEOUT_S
 from avatar_core.errors import ResultDownloadError, StorageError, VideoLinkGoneError
 from avatar_core.provider.retry import RetryPolicy, with_retries
-from avatar_core.storage.download import TooLarge, fetch_to_file
+from avatar_core.storage.download import TooLarge, fetch_to_file, safe_file_name
 
 MAX_VIDEO_BYTES = 500 * 1024 * 1024
 VIDEOS_FOLDER = "videos"
-_SAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]")
 
 
 def video_path(data_dir: Path, task_id: str) -> Path:
-    return Path(data_dir) / VIDEOS_FOLDER / f"{_SAFE_NAME.sub('_', task_id)}.mp4"
+    return Path(data_dir) / VIDEOS_FOLDER / f"{safe_file_name(task_id)}.mp4"
 
 
 def looks_like_mp4(head: bytes) -> bool:
