@@ -17,6 +17,7 @@ from avatar_core.storage.journal import Job, Stage
 from ui.texts import t
 
 STAGE_LABELS = {
+    Stage.QUEUED: "in line",
     Stage.CREATING: "sending",
     Stage.OUTCOME_UNKNOWN: "unclear: may exist, look it up by its job id",
     Stage.NOT_CREATED: "not created",
