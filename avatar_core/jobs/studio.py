@@ -15,6 +15,7 @@ operator's key within its limits (`limits.py`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import time
 from collections.abc import AsyncIterator, Callable
@@ -225,10 +226,12 @@ class Studio:
             job, request = await asyncio.to_thread(
                 self._open_job, inputs, visitor, audio_seconds, prior_task_id, callback_url
             )
-            async for progress in self._through_line(
+            flow = self._through_line(
                 job, request, start=start, deadline_s=deadline_s, secret=secret, inputs=inputs
-            ):
-                yield progress
+            )
+            async with contextlib.aclosing(flow):  # Stop leaves the line at once
+                async for progress in flow:
+                    yield progress
         finally:
             self.callbacks.retire(secret)
 
@@ -391,10 +394,10 @@ class Studio:
             yield Failed(f"Job {job.job_id}: {latest.error if latest else ''}", job=latest)
             return
         try:
-            async for progress in self._through_line(
-                job, request, start=start, deadline_s=deadline_s
-            ):
-                yield progress
+            flow = self._through_line(job, request, start=start, deadline_s=deadline_s)
+            async with contextlib.aclosing(flow):
+                async for progress in flow:
+                    yield progress
         except e.AvatarError as error:
             latest = await asyncio.to_thread(self.journal.get, job.job_id)
             if latest is not None and latest.stage.is_finished:
