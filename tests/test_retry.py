@@ -60,8 +60,8 @@ def test_a_create_turned_away_by_a_limit_goes_back_in_line_not_into_a_retry(code
 
 def test_the_line_waits_what_the_provider_asks_for_else_a_backoff():
     assert refused_create_wait(_rate_limit(1302, retry_after=3), 1, POLICY) == 3
-    assert refused_create_wait(_rate_limit(1303), 1, POLICY, fallback_s=7) == 7
-    assert 0 < refused_create_wait(_rate_limit(1303), 2, POLICY) <= POLICY.max_delay_s
+    waits = [refused_create_wait(_rate_limit(1303), n, POLICY) for n in (1, 2, 40)]
+    assert 0 < waits[0] <= POLICY.base_delay_s <= waits[2] <= POLICY.max_delay_s
 
 
 def test_a_create_with_a_server_error_may_have_been_processed():

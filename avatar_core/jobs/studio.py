@@ -296,9 +296,7 @@ class Studio:
     def _back_in_line(self, ticket: Ticket, refused: e.RateLimitError, refusals: int) -> None:
         """A create the provider's limits refused goes back to the front of the line."""
         busy = refused.code == TOO_MANY_TASKS
-        wait_s = refused_create_wait(
-            refused, refusals, self._retry or RetryPolicy(), fallback_s=min(ticket.task_s / 4, 30)
-        )
+        wait_s = refused_create_wait(refused, refusals, self._retry or RetryPolicy())
         self.line.refused(ticket, busy=busy, wait_s=wait_s)
 
     @property

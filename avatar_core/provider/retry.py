@@ -82,16 +82,13 @@ def refused_create(error: Exception) -> bool:
     return isinstance(error, e.RateLimitError) and error.code in (None, 1302, TOO_MANY_TASKS)
 
 
-def refused_create_wait(
-    error: Exception, refusals: int, policy: RetryPolicy, *, fallback_s: float = 0.0
-) -> float:
+def refused_create_wait(error: Exception, refusals: int, policy: RetryPolicy) -> float:
     """Seconds the line waits before trying a refused create again, after its `refusals`-th
-    refusal: the Retry-After the provider asked for, else the policy's backoff (at least
-    `fallback_s`, e.g. a share of a task's expected time for a busy account)."""
+    refusal: the Retry-After the provider asked for, else the policy's growing backoff
+    (for an account whose tasks at once are all taken by others: no task of ours to wait
+    for)."""
     retry_after = getattr(error, "retry_after", None)
-    if retry_after is not None:
-        return policy.delay(refusals, retry_after)
-    return max(policy.delay(min(refusals, 8)), fallback_s)
+    return policy.delay(min(refusals, 16), retry_after)
 
 
 def retry_delay(
