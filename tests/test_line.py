@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from avatar_core.config import Secret, Settings
+from avatar_core.errors import TaskStillRunningError
 from avatar_core.jobs.events import Done, InLine, Progress, Submitted, Submitting, final_progress
 from avatar_core.jobs.line import FairLine, ordinal, place_message
 from avatar_core.jobs.steps import LEFT_LINE
@@ -166,6 +167,8 @@ def test_stop_while_in_line_sends_and_charges_nothing_and_frees_the_allowance(
             place = await until(waiting, InLine)
             assert place.position == 1 and place.job is not None
             assert kept_path(studio.settings.data_dir, place.job.job_id).is_file()
+            with pytest.raises(TaskStillRunningError, match="still waiting in line"):
+                await final_progress(studio.follow(place.job.job_id))  # a lookup meanwhile
             await waiting.aclose()  # what Stop does to the page's flow
             job = studio.journal.get(place.job.job_id)
             assert job is not None and job.stage is Stage.NOT_CREATED

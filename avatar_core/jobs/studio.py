@@ -349,6 +349,13 @@ class Studio:
         if known is not None and video_home(known):
             yield Done(done_message(known), job=known)
             return
+        if known is not None and known.stage is Stage.QUEUED:
+            raise e.TaskStillRunningError(
+                f"Job {known.job_id} is still waiting in line: nothing was sent yet; the page "
+                "or the command that asked for it shows its place, and a restart sends it.",
+                task_id=known.job_id,
+                status=Stage.QUEUED.value,
+            )
         if known is None and self._scope(visitor) is not None:
             raise e.NotYoursError(
                 f"Task {task_id} is not one of your jobs: this app looks up only the tasks "
