@@ -132,7 +132,7 @@ def run_without_line(sim: Simulator, root: Path, args: argparse.Namespace) -> di
         request = studio.steps.request(job, inputs, None, None)
         try:
             task = studio.client.create_task(request)
-        except e.RateLimitError:
+        except e.AvatarError:  # 1303 mostly; under this load, a broken connection too
             return False
         waits.append(time.monotonic() - start)
         while not studio.client.get_task(task.task_id).is_terminal:

@@ -285,7 +285,12 @@ class Studio:
             if secret:
                 self.callbacks.bind(secret, self.client.base_url, task.task_id)
             async for progress in self._finish(
-                job, task, start=start, deadline_s=deadline_s, callbacks=secret is not None
+                job,
+                task,
+                start=start,
+                deadline_s=deadline_s,
+                callbacks=secret is not None,
+                ended=functools.partial(self.line.leave, ticket),  # the download needs no slot
             ):
                 yield progress
         finally:
@@ -463,8 +468,10 @@ class Studio:
         start: float,
         deadline_s: float,
         callbacks: bool = False,
+        ended: Callable[[], None] | None = None,
     ) -> AsyncIterator[Progress]:
-        """From an accepted task to its video at home."""
+        """From an accepted task to its video at home; `ended` is called once the task is
+        seen to end (its slot in the line is free while the video comes home)."""
         yield Submitted(
             f"Task {task.task_id} accepted by the provider.", self._since(start), job, task
         )
@@ -482,6 +489,8 @@ class Studio:
             if not snapshot.is_terminal:
                 elapsed = self._since(start)
                 yield Running(waiting_message(snapshot, elapsed), elapsed, job, snapshot)
+        if ended is not None:
+            ended()
         job = await asyncio.to_thread(self.steps.conclude, job, task)
         yield Downloading(
             "The video is ready; copying it into the data folder…", self._since(start), job, task
