@@ -42,11 +42,13 @@ RESULT_COLUMNS = ("row", "task_id", "status", "seconds", "video", "error")
 
 
 class RowState(str, enum.Enum):
-    WAITING = "waiting"
-    PREPARING = "preparing"
-    RUNNING = "running"
-    DONE = "done"
-    FAILED = "failed"
+    """Where a row is; its value is the status column of results.csv."""
+
+    WAITING = "waiting"  # for its turn
+    PREPARING = "preparing"  # its inputs are read and fixed (and its speech made)
+    RUNNING = "running"  # journaled; sent, or followed from an earlier run
+    DONE = "done"  # its video is in the output folder
+    FAILED = "failed"  # it ended without a video (the error says whether to run it again)
     UNCLEAR = "unclear"  # running or its create unclear: running the file again follows it
 
     @property
@@ -101,9 +103,7 @@ class BatchRun:
         """Every row to an end (done, failed or unclear); one row's failure stops no other."""
         self._preparing = asyncio.Semaphore(PREPARING_AT_ONCE)
         self._at_provider = asyncio.Semaphore(self.jobs)
-        async with asyncio.TaskGroup() as group:
-            for result in self.results:
-                group.create_task(self._one(result))
+        await asyncio.gather(*(self._one(result) for result in self.results))
         return self.results
 
     # --- one row ------------------------------------------------------------------------------

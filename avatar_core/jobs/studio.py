@@ -231,12 +231,9 @@ class Studio:
             self.callbacks.retire(secret)
 
     def _open_job(
-        self,
-        inputs: PreparedInputs,
-        visitor: Visitor,
-        audio_seconds: float | None = None,
+        self, inputs: PreparedInputs, visitor: Visitor, audio_seconds: float | None = None,
         batch_key: str | None = None,
-    ) -> Job:
+    ) -> Job:  # fmt: skip
         """Journal the job, if the visitor's limits let it be sent (checked meanwhile).
 
         `audio_seconds`: the length of the audio behind an audio id, when the caller knows it.
