@@ -78,8 +78,9 @@ class BatchProgress:
                 return
             if result.state.ended:
                 self._bar.write(row_line(result), file=self._err)
+            self._bar.set_postfix_str(self.counts(), refresh=not result.state.ended)
+            if result.state.ended:
                 self._bar.update(1)
-            self._bar.set_postfix_str(self.counts())
 
     def close(self) -> None:
         if self._bar is not None:
