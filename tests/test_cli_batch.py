@@ -151,9 +151,10 @@ face.jpg,voice.mp3,,,,Fine,std
         (b"image,audio\n" + b"face.jpg,voice.mp3\n" * 1001, "it has 1001 rows; a batch takes"),
         (b"image,audio\nface.jpg,voice.mp3,extra\n", "Row 2: it has 3 cells but the header"),
         (b"image,audio\n", "it has a header but no rows"),
+        (b"image,prompt\nface.jpg," + b"x" * 140_000 + b"\n", "it is not a well-formed CSV file"),
     ],
     ids=["empty", "no-header", "unknown-columns", "not-utf8", "too-many-rows", "extra-cell",
-         "no-rows"],
+         "no-rows", "huge-cell"],
 )  # fmt: skip
 def test_a_file_that_cannot_be_a_batch_is_one_sentence_and_exit_2(batch, media, content, words):
     path = media / "rows.csv"

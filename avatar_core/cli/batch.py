@@ -92,6 +92,7 @@ def run_batch(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = 
     folder = (args.out or default_out(args.file)).expanduser().resolve()
     studio = cli_studio(err)
     try:
+        print(f"Checking {len(rows)} row(s)…", file=err, flush=True)
         try:
             rows = check_rows(rows, studio.inputs)
         except InputError as bad:

@@ -121,18 +121,32 @@ def _header(path: Path, cells: list[str]) -> list[str]:
     return names
 
 
+def _records(path: Path, text: str) -> list[list[str]]:
+    """The cells of each line, separated by commas (or, as some spreadsheets save CSV, by
+    semicolons or tabs: whichever the first line holds most of)."""
+    first = text.lstrip("\r\n").split("\n", 1)[0]
+    delimiter = max(",;\t", key=first.count)
+    try:
+        return list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+    except csv.Error as exc:
+        raise _file_error(
+            path, f"it is not a well-formed CSV file ({exc}): save it again as CSV UTF-8."
+        ) from None
+
+
 def read_rows(path: Path, *, max_rows: int = MAX_ROWS) -> list[BatchRow]:
     """The file's rows (blank ones skipped); InputError for a file that cannot be a batch."""
     path = Path(path)
-    text = _text_of(path)
-    records = list(csv.reader(io.StringIO(text, newline="")))
-    if not any(any(cell.strip() for cell in record) for record in records):
+    records = _records(path, _text_of(path))
+    filled = [
+        number for number, record in enumerate(records, start=1) if any(map(str.strip, record))
+    ]
+    if not filled:
         raise _file_error(path, "it is empty; put a header line and one row per video.")
-    names = _header(path, records[0])
+    names = _header(path, records[filled[0] - 1])
     rows, problems = [], []
-    for index, record in enumerate(records[1:], start=2):
-        if not any(cell.strip() for cell in record):
-            continue  # spreadsheets often end with blank rows
+    for index in filled[1:]:  # as a spreadsheet numbers rows; blank ones are skipped
+        record = records[index - 1]
         if len(record) > len(names):
             problems.append(
                 InputError(
