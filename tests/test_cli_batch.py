@@ -21,6 +21,7 @@ from media import PORTRAIT, REPO_ROOT, SPEECH, audio_bytes, image_bytes
 
 from avatar_core.cli import batch as batch_command
 from avatar_core.cli.main import main
+from avatar_core.jobs.batch import one_batch_at_a_time
 from avatar_core.simulator import Simulator
 from avatar_core.storage.journal import Journal
 
@@ -255,3 +256,13 @@ def test_a_row_still_running_is_followed_by_the_rerun_never_sent_again(batch, me
     assert row_again["task_id"] == row["task_id"] and row_again["status"] == "done"
     assert "following task" in err
     assert batch.sim.stats.creates == 1
+
+
+def test_a_second_batch_on_the_same_data_folder_is_refused_while_one_runs(batch, media, tmp_path):
+    """Two runs of one file at once would both find a row unsent: the second waits its turn."""
+    path = write_csv(media, GOOD_ROWS)
+    with one_batch_at_a_time(tmp_path / "data"):  # as a batch running in another terminal
+        code, _, err = batch(str(path))
+    assert code == 1
+    assert "Another batch is running on the data folder" in err.strip().splitlines()[-1]
+    assert batch.sim.stats.creates == 0 and batch.sim.stats.tts == 0

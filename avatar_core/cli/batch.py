@@ -19,8 +19,16 @@ from avatar_core.cli.batch_progress import BatchProgress
 from avatar_core.cli.codes import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
 from avatar_core.cli.jobs import cli_studio
 from avatar_core.errors import InputError, StorageError
-from avatar_core.jobs.batch import DEFAULT_JOBS, RESULTS_FILE, BatchRun, RowState, write_results
-from avatar_core.jobs.batch_rows import COLUMNS, MAX_ROWS, check_rows, read_rows
+from avatar_core.jobs.batch import (
+    DEFAULT_JOBS,
+    RESULTS_FILE,
+    BatchRun,
+    RowState,
+    one_batch_at_a_time,
+    write_results,
+)
+from avatar_core.jobs.batch_rows import COLUMNS, MAX_ROWS, BatchRow, check_rows, read_rows
+from avatar_core.jobs.studio import Studio
 
 
 def _positive(text: str) -> int:
@@ -101,17 +109,23 @@ def run_batch(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = 
             )
             raise InputError.gather([bad, refused]) from None
         print(f"Checked {len(rows)} row(s): every row is acceptable.", file=err, flush=True)
-        run = BatchRun(
-            studio,
-            rows,
-            _out_folder(folder),
-            jobs=args.jobs,
-            retry_failed=args.retry_failed,
-            deadline_s=args.timeout,
-        )
-        return _run(run, folder, out, err)
+        with one_batch_at_a_time(studio.settings.data_dir):
+            return _run(_batch(args, studio, rows, folder), folder, out, err)
     finally:
         studio.close()
+
+
+def _batch(
+    args: argparse.Namespace, studio: Studio, rows: list[BatchRow], folder: Path
+) -> BatchRun:
+    return BatchRun(
+        studio,
+        rows,
+        _out_folder(folder),
+        jobs=args.jobs,
+        retry_failed=args.retry_failed,
+        deadline_s=args.timeout,
+    )
 
 
 def _run(run: BatchRun, folder: Path, out: TextIO, err: TextIO) -> int:

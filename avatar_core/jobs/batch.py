@@ -271,6 +271,44 @@ class BatchRun:
         self._set(result, state)
 
 
+# --- one batch at a time per data folder ---------------------------------------------------
+
+LOCK_FILE = "batch.lock"
+
+
+@contextlib.contextmanager
+def one_batch_at_a_time(data_dir: Path) -> Iterator[None]:
+    """Hold the data folder's batch lock while a batch runs: two runs of one file at once
+    would both find a row unsent and send it twice. Released when the process ends, however
+    it ends. (Where the system has no `fcntl`, Windows, there is no lock.)"""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    path = Path(data_dir) / LOCK_FILE
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle = path.open("a+")
+    except OSError as exc:
+        raise e.StorageError(
+            f"The batch lock {path} cannot be made ({exc.strerror or exc}): make sure the data "
+            "folder is writable (AVATAR_DATA_DIR)."
+        ) from None
+    with handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise e.AvatarError(
+                f"Another batch is running on the data folder {path.parent}: wait for it to "
+                "end (or stop it), then run this one; nothing was sent."
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
 # --- results.csv ---------------------------------------------------------------------------
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")

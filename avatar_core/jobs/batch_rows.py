@@ -27,6 +27,7 @@ from avatar_core.inputs.preparation import InputPreparer
 from avatar_core.inputs.sources import looks_like_url, read_source
 from avatar_core.inputs.text import shown
 from avatar_core.provider.speech import check_speech_request
+from avatar_core.provider.voices import DEFAULT_VOICE
 
 COLUMNS = ("image", "audio", "tts_text", "voice_id", "voice_language", "prompt", "mode")
 MAX_ROWS = 1000
@@ -218,7 +219,10 @@ def _voice_problems(row: BatchRow) -> list[InputError]:
             if getattr(row, column)
         ]
     if not row.voice_id:
-        missing = "empty; a row with tts_text needs a voice id (see the README's voices)."
+        missing = (
+            f"empty; a row with tts_text needs a voice id, such as {DEFAULT_VOICE} (the list: "
+            "avatar_core/provider/voices.py)."
+        )
         return [_problem(row.number, "voice_id", missing)]
     try:
         check_speech_request(row.tts_text, row.voice_id, row.voice_language or None, 1.0)
