@@ -77,6 +77,15 @@ def video_name(row: BatchRow) -> str:
     return f"row-{row.number:03d}.mp4"
 
 
+def failed_before(job: Job) -> str:
+    """Why a row failed in an earlier run, and how to send it again."""
+    reason = (job.error or "no reason given").rstrip(".")
+    return (
+        f"The provider could not make this video in an earlier run ({reason}): change the "
+        "row, or run with --retry-failed to send it again."
+    )
+
+
 class BatchRun:
     """The rows of one checked file, run against `studio`, their videos into `out_dir`."""
 
@@ -118,8 +127,7 @@ class BatchRun:
                     await self._make(result, None)
                 else:
                     self._note(result, prior)
-                    again = "run with --retry-failed to send it again, or change the row"
-                    self._end(result, RowState.FAILED, f"{prior.error or 'failed'} ({again}).")
+                    self._end(result, RowState.FAILED, failed_before(prior))
             else:
                 await self._make(result, prior)
         except Exception as error:  # one row's end, whatever it is, stops no other row
@@ -195,7 +203,8 @@ class BatchRun:
         """Run a flow to its end, noting the job and its task; the job when its video is home."""
         if on_journaled is None:  # following a task the journal knows
             self._set(result, RowState.RUNNING)
-        async for event in flow:
+        done: Job | None = None
+        async for event in flow:  # to its end, so the flow closes itself
             if event.job is not None:
                 result.job_id = event.job.job_id
             if isinstance(event, (Submitted, Running)) and event.task is not None:
@@ -205,9 +214,11 @@ class BatchRun:
                 if on_journaled is not None:
                     on_journaled()
                 self._set(result, RowState.RUNNING)
-            if isinstance(event, Done) and event.job is not None:
-                return event.job
-        raise e.AvatarError("The flow ended without a video.")
+            if isinstance(event, Done):
+                done = event.job
+        if done is None:
+            raise e.AvatarError("The flow ended without a video.")
+        return done
 
     # --- the journal and the output folder ----------------------------------------------------
 
