@@ -227,15 +227,10 @@ def _voice_problems(row: BatchRow) -> list[InputError]:
     try:
         check_speech_request(row.tts_text, row.voice_id, row.voice_language or None, 1.0)
     except InputError as error:
-        return [
-            _problem(row.number, _SPEECH_FIELDS.get(error.field or "", "tts_text"), sentence)
-            for sentence in _sentences(error)
-        ]
+        # several problems at once keep no field each: name the columns they come from
+        column = _SPEECH_FIELDS.get(error.field or "", "tts_text, voice_id or voice_language")
+        return [_problem(row.number, column, sentence) for sentence in error.problems]
     return []
-
-
-def _sentences(error: InputError) -> list[str]:
-    return list(error.problems)
 
 
 def check_row(row: BatchRow, preparer: InputPreparer) -> tuple[BatchRow, list[InputError]]:
@@ -253,14 +248,14 @@ def check_row(row: BatchRow, preparer: InputPreparer) -> tuple[BatchRow, list[In
                 row, column, prepare, max_bytes, preparer.allow_private_urls
             )
         except InputError as error:
-            problems += [_problem(row.number, column, s) for s in _sentences(error)]
+            problems += [_problem(row.number, column, s) for s in error.problems]
     fields = {"prompt": clean_prompt, "mode": check_mode}
     cleaned: dict[str, str] = {}
     for column, check in fields.items():
         try:
             cleaned[column] = check(getattr(row, column) or None)
         except InputError as error:
-            problems += [_problem(row.number, column, s) for s in _sentences(error)]
+            problems += [_problem(row.number, column, s) for s in error.problems]
     if problems:
         return row, problems
     identity = [row.number, digests["image"], digests["audio"], row.tts_text, row.voice_id,
