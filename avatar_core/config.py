@@ -205,6 +205,12 @@ class Settings:
             return Secret("kling:" + (self.kling_access_key or Secret("")).reveal())
         return self.api_key
 
+    @property
+    def credentials(self) -> tuple[Secret | None, ...]:
+        """Every key these settings send with, to tell whether a pasted key is new (a
+        known access key with another secret key is another credential)."""
+        return (self.api_key, self.kling_access_key, self.kling_secret_key)
+
     def with_key(self, key: str | None) -> Settings:
         """These settings with a person's pasted key. On Kling's own API the paste is
         "ACCESS_KEY:SECRET_KEY"; elsewhere a CometAPI key. Empty: these settings' own key

@@ -12,6 +12,7 @@ import time
 import httpx
 import jwt
 import pytest
+from app_harness import InProcessApp, make_kling_studio
 from flows import events
 
 from avatar_core import errors as e
@@ -19,16 +20,18 @@ from avatar_core.cli.main import main
 from avatar_core.config import DEFAULT_KLING_BASE_URL, Secret, Settings
 from avatar_core.errors import SettingsError
 from avatar_core.jobs.events import Step
-from avatar_core.jobs.studio import Studio
 from avatar_core.provider.auth import KlingToken, sign_token
 from avatar_core.provider.client import KlingClient
+from avatar_core.provider.kling_messages import PASTE_RULE
 from avatar_core.provider.profiles import kling_profile
 from avatar_core.simulator import Simulator
 from avatar_core.storage.journal import Stage
-from avatar_core.waiting.scheduler import PollScheduler
+from ui.handlers import use_key
+from ui.sessions import Sessions
 
 ACCESS = "kling-access-7d21-0a0b0c0d0e0f10111213"
 SECRET = "kling-secret-e4c9-0123456789abcdef0123456789"
+OTHER_SECRET = "not-the-secret-0123456789abcdef0123"
 OWN_CREATE = "/v1/videos/avatar/image2video"
 
 
@@ -84,9 +87,11 @@ def test_a_refused_token_is_an_authentication_error_naming_the_kling_keys(kling_
     wrong = kling_profile(
         kling_sim.base_url, Secret(ACCESS), Secret("wrong-secret-0123456789abcdef0123456")
     )
-    with KlingClient(wrong.base_url, profile=wrong) as client:
-        with pytest.raises(e.AuthenticationError) as refused:
-            client.get_task("123")
+    with (
+        KlingClient(wrong.base_url, profile=wrong) as client,
+        pytest.raises(e.AuthenticationError) as refused,
+    ):
+        client.get_task("123")
     assert str(refused.value).startswith(
         "Kling did not accept the access key and secret key (Kling code 1000): check "
         "KLING_ACCESS_KEY and KLING_SECRET_KEY"
@@ -97,25 +102,10 @@ def test_a_refused_token_is_an_authentication_error_naming_the_kling_keys(kling_
 # --- a whole job on Kling's own routes --------------------------------------------------------
 
 
-def kling_studio(sim: Simulator, fake_time, data_dir, clock=None) -> Studio:
-    settings = Settings(
-        kling_access_key=Secret(ACCESS),
-        kling_secret_key=Secret(SECRET),
-        kling_base_url=sim.base_url or "",
-        data_dir=data_dir,
-    )
-    profile = kling_profile(settings.kling_base_url, Secret(ACCESS), Secret(SECRET), clock)
-    client = KlingClient(profile.base_url, profile=profile, sleep=fake_time.sleep)
-    scheduler = PollScheduler(clock=fake_time.clock, sleep=fake_time.asleep)
-    return Studio(
-        settings, client=client, scheduler=scheduler, clock=fake_time.clock, sleep=fake_time.sleep
-    )
-
-
 def test_a_whole_job_runs_on_kling_own_routes_with_a_jwt(
     kling_sim, fake_time, tmp_path, portrait_path, speech_path
 ):
-    studio = kling_studio(kling_sim, fake_time, tmp_path / "data")
+    studio = make_kling_studio(kling_sim, fake_time, tmp_path / "data", ACCESS, SECRET)
     try:
         seen = events(studio.generate(portrait_path, speech_path, prompt="Hello"))
     finally:
@@ -148,8 +138,8 @@ def test_a_token_has_the_documented_header_and_claims():
     token = KlingToken(Secret(ACCESS), Secret(SECRET), clock=lambda: 1_700_000_000.0)
     text = token.token()
     assert jwt.get_unverified_header(text) == {"alg": "HS256", "typ": "JWT"}
-    claims = jwt.decode(text, SECRET, algorithms=["HS256"], options={"verify_exp": False,
-                                                                    "verify_nbf": False})  # fmt: skip
+    unchecked = {"verify_exp": False, "verify_nbf": False}  # the fake clock is long past
+    claims = jwt.decode(text, SECRET, algorithms=["HS256"], options=unchecked)
     assert claims == {"iss": ACCESS, "exp": 1_700_001_800, "nbf": 1_699_999_995}
     assert SECRET not in repr(token) and ACCESS not in repr(token)
 
@@ -229,3 +219,27 @@ def test_the_cli_refuses_half_a_kling_key_in_one_line(monkeypatch, tmp_path):
         "KLING_ACCESS_KEY is set but KLING_SECRET_KEY is not: set both to use Kling's own "
         "API, or neither."
     )
+
+
+# --- the page names the provider, and its key box takes Kling's pair --------------------------
+
+
+def test_the_page_names_kling_and_asks_for_an_access_secret_pair(kling_sim, fake_time, tmp_path):
+    studio = make_kling_studio(kling_sim, fake_time, tmp_path / "data", ACCESS, SECRET)
+    app = InProcessApp(studio)
+    try:
+        config = httpx.get(app.url.rstrip("/") + "/config", timeout=30).text
+        sessions = Sessions(studio)
+        half = use_key(sessions, "no-colon-here")
+        wrong = use_key(sessions, f"{ACCESS}:{OTHER_SECRET}")
+        right = use_key(sessions, f"{ACCESS}:{SECRET}")
+    finally:
+        app.close()
+    host = kling_sim.base_url.split("//")[1]
+    assert "provider_kling" in config and f"({host})" in config
+    assert "key_box_kling" in config and SECRET not in config
+    assert half[0] is not None and not isinstance(half[0], str)  # skipped: nothing taken
+    assert half[3] == "❌ " + PASTE_RULE
+    assert wrong[3].startswith("❌ Kling did not accept the access key and secret key")
+    assert OTHER_SECRET not in wrong[3]
+    assert "key_used" in right[3] and sessions.kept == 0  # the app's own pair: nothing kept

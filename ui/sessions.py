@@ -157,7 +157,7 @@ class Sessions:
     def pasted(self, key: str | None) -> str | None:
         """The pasted key, cleaned; None when it is empty or the app's own key."""
         settings = self.default.settings.with_key(key)  # on Kling: ACCESS_KEY:SECRET_KEY
-        if settings.account is None or settings.account == self.default.settings.account:
+        if settings.account is None or settings.credentials == self.default.settings.credentials:
             return None
         return (key or "").strip()
 

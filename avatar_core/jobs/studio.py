@@ -119,7 +119,7 @@ class Studio:
         """
         check_text(key or "", what="API key", field="key")
         settings = self.settings.with_key(key)
-        if settings.account is None or settings.account == self.settings.account:
+        if settings.account is None or settings.credentials == self.settings.credentials:
             return self
         routes = RouteMemory(settings.data_dir) if self.demo else self.client.routes
         client = provider_client(settings, profile_for(settings), self._retry, self._sleep, routes)
@@ -416,11 +416,15 @@ class Studio:
         )
 
     @property
+    def provider_name(self) -> str:
+        """ "cometapi", "kling" or "demo": whom this studio speaks to."""
+        return "demo" if self.demo else self.client.profile.name
+
+    @property
     def provider(self) -> str:
         """Which provider this studio speaks to, as the page and the command line say it:
         "Provider: Kling (api-singapore.klingai.com)", "Provider: CometAPI (...)", demo."""
-        name = "demo" if self.demo else self.client.profile.name
-        return provider_line(name, self.client.base_url)
+        return provider_line(self.provider_name, self.client.base_url)
 
     def _key_label(self) -> str:
         settings = self.settings
