@@ -24,3 +24,7 @@ ACCOUNT = {
 }
 PROVIDER = "Provider: {label} ({where})"
 DEMO_WHERE = "the built-in simulator"
+SIMULATOR_NEEDS_KEYS = (
+    "--kling-auth needs KLING_ACCESS_KEY and KLING_SECRET_KEY in the environment: set both, "
+    "or leave --kling-auth out."
+)
