@@ -20,12 +20,14 @@ from avatar_core.cli.main import main
 from avatar_core.config import DEFAULT_KLING_BASE_URL, Secret, Settings
 from avatar_core.errors import SettingsError
 from avatar_core.jobs.events import Step
+from avatar_core.jobs.studio import Studio
 from avatar_core.provider.auth import KlingToken, sign_token
 from avatar_core.provider.client import KlingClient
 from avatar_core.provider.kling_messages import PASTE_RULE
 from avatar_core.provider.profiles import kling_profile
 from avatar_core.simulator import Simulator
 from avatar_core.storage.journal import Stage
+from avatar_core.waiting.scheduler import PollScheduler
 from ui.handlers import use_key
 from ui.sessions import Sessions
 
@@ -117,6 +119,39 @@ def test_a_whole_job_runs_on_kling_own_routes_with_a_jwt(
     assert job.stage is Stage.DONE and job.base_url == kling_sim.base_url  # resumed there only
     assert studio.provider == f"Provider: Kling ({kling_sim.base_url.split('//')[1]})"
     assert not (tmp_path / "data" / "provider_routes.json").exists()  # the route is known
+
+
+def test_a_job_made_on_kling_is_resumed_on_kling_only(
+    kling_sim, fake_time, tmp_path, portrait_path, speech_path
+):
+    job_dir = tmp_path / "data"
+    first = make_kling_studio(kling_sim, fake_time, job_dir, ACCESS, SECRET)
+    with pytest.raises(e.TaskStillRunningError):
+        events(first.generate(portrait_path, speech_path, deadline_s=5))
+    first.close()
+    [job] = first.journal.unfinished()
+    assert job.base_url == kling_sim.base_url
+
+    elsewhere = kling_sim.base_url.replace("127.0.0.1", "localhost")  # CometAPI's endpoint
+    settings = Settings(api_key=Secret("a-cometapi-key"), base_url=elsewhere, data_dir=job_dir)
+    cometapi = Studio(
+        settings,
+        client=KlingClient(elsewhere, "a-cometapi-key", sleep=fake_time.sleep),
+        scheduler=PollScheduler(clock=fake_time.clock, sleep=fake_time.asleep),
+        clock=fake_time.clock,
+        sleep=fake_time.sleep,
+    )
+    try:
+        assert events(cometapi.resume(deadline_s=5)) == []  # not its job: left alone
+    finally:
+        cometapi.close()
+    again = make_kling_studio(kling_sim, fake_time, tmp_path / "data", ACCESS, SECRET)
+    try:
+        seen = events(again.resume())
+    finally:
+        again.close()
+    assert seen[-1].step is Step.DONE and again.journal.unfinished() == []
+    assert kling_sim.stats.creates == 1
 
 
 def test_the_token_is_signed_again_when_near_its_expiry(kling_sim, fake_time, tmp_path):
