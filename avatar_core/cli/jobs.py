@@ -81,7 +81,8 @@ def add_job_commands(subparsers: argparse._SubParsersAction) -> None:
     sim.set_defaults(handler=run_simulator)
 
 
-def _studio(err: TextIO) -> Studio:
+def cli_studio(err: TextIO) -> Studio:
+    """The studio for a command: from the environment, polling (no callbacks)."""
     settings = Settings.from_env()
     if settings.demo_mode:
         print(DEMO_NOTICE, file=err)
@@ -128,7 +129,7 @@ def _deliver(progress: Progress | None, out_file: Path | None, out: TextIO) -> i
 def run_generate(
     args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr
 ) -> int:
-    studio = _studio(err)
+    studio = cli_studio(err)
     audio_id, prior_task_id, spoken_s = args.audio_id, args.prior_task_id, None
     if args.tts_text:
         voice_id = args.voice_id or DEFAULT_VOICE
@@ -159,7 +160,7 @@ def run_generate(
 
 def run_status(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
     task_id = check_task_id(args.task_id)  # before anything: it goes into the request's path
-    studio = _studio(err)
+    studio = cli_studio(err)
 
     def follow() -> AsyncIterator[Progress]:
         return studio.follow(task_id, deadline_s=args.timeout)
@@ -182,7 +183,7 @@ def run_status(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO =
 
 
 def run_resume(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
-    studio = _studio(err)
+    studio = cli_studio(err)
     ended: list[Progress] = []
 
     async def resume() -> AsyncIterator[Progress]:

@@ -186,6 +186,7 @@ class Studio:
         mode: str = "std",
         audio_seconds: float | None = None,  # how long the audio behind `audio_id` lasts
         visitor: Visitor = OPERATOR,
+        batch_key: str | None = None,  # the batch row this job makes (journaled with it)
     ) -> AsyncIterator[Progress]:
         """The whole flow for new inputs; the last event is Done with the video's path.
 
@@ -209,7 +210,7 @@ class Studio:
                 trim=trim,
             )
         )
-        job = await asyncio.to_thread(self._open_job, inputs, visitor, audio_seconds)
+        job = await asyncio.to_thread(self._open_job, inputs, visitor, audio_seconds, batch_key)
         yield Submitting(
             "Sending the task to the provider…", self._since(start), job, inputs=inputs
         )
@@ -235,15 +236,16 @@ class Studio:
             self.callbacks.retire(secret)
 
     def _open_job(
-        self, inputs: PreparedInputs, visitor: Visitor, audio_seconds: float | None = None
-    ) -> Job:
+        self, inputs: PreparedInputs, visitor: Visitor, audio_seconds: float | None = None,
+        batch_key: str | None = None,
+    ) -> Job:  # fmt: skip
         """Journal the job, if the visitor's limits let it be sent (checked meanwhile).
 
         `audio_seconds`: the length of the audio behind an audio id, when the caller knows it.
         """
         seconds = self.steps.voice_seconds(inputs) or audio_seconds
         with self.limits.admit(self._spender(visitor), video_seconds=seconds):
-            return self.steps.open_job(inputs, visitor, seconds)
+            return self.steps.open_job(inputs, visitor, seconds, batch_key)
 
     async def follow(
         self,
