@@ -82,12 +82,13 @@ def resume_in_background(studio: Studio) -> threading.Thread:
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # it logs every URL, signed links too
-    settings = Settings.from_env()
     try:
+        settings = Settings.from_env()  # e.g. only one of the two Kling keys: one sentence
         studio = open_studio(settings)
     except AvatarError as error:  # e.g. a damaged journal or an unwritable data folder
         print(error, file=sys.stderr)
         raise SystemExit(1) from None
+    log.info(studio.provider)
     if studio.demo:
         log.info(DEMO_NOTICE)
     resume_in_background(studio)

@@ -22,7 +22,12 @@ from typing import Any
 import gradio as gr
 
 import ui.formatting as fmt
-from avatar_core.errors import AuthenticationError, AvatarError, PermissionDeniedError
+from avatar_core.errors import (
+    AuthenticationError,
+    AvatarError,
+    PermissionDeniedError,
+    SettingsError,
+)
 from avatar_core.jobs.events import Done, Progress, final_progress, with_heartbeat
 from avatar_core.jobs.pricing import estimate_cost
 from avatar_core.jobs.steps import video_home
@@ -329,7 +334,7 @@ def use_key(sessions: Sessions, key_text: str | None) -> tuple[Update, str, Upda
         return None, "", gr.update(visible=sessions.default.demo), str(t("key_forgotten"))
     try:
         sessions.try_key(key)
-    except (AuthenticationError, PermissionDeniedError) as error:
+    except (AuthenticationError, PermissionDeniedError, SettingsError) as error:
         return gr.skip(), "", gr.skip(), f"❌ {error}"
     except AvatarError as error:
         return key, "", gr.update(visible=False), f"{t('key_used_unchecked')} {error})"

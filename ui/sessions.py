@@ -156,10 +156,10 @@ class Sessions:
 
     def pasted(self, key: str | None) -> str | None:
         """The pasted key, cleaned; None when it is empty or the app's own key."""
-        settings = self.default.settings.with_key(key)
-        if settings.api_key is None or settings.api_key == self.default.settings.api_key:
+        settings = self.default.settings.with_key(key)  # on Kling: ACCESS_KEY:SECRET_KEY
+        if settings.account is None or settings.credentials == self.default.settings.credentials:
             return None
-        return settings.api_key.reveal()
+        return (key or "").strip()
 
     def _make(self, key: str) -> Studio:
         studio = self.default.with_key(key)  # outside the lock: it makes an HTTP client

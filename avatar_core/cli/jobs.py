@@ -17,12 +17,13 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import TextIO
 
-from avatar_core.cli.codes import EXIT_FAILED, EXIT_OK
+from avatar_core.cli.codes import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
 from avatar_core.config import Settings
 from avatar_core.demo import DEMO_NOTICE
 from avatar_core.inputs.fields import MODES, check_task_id
 from avatar_core.jobs.events import Done, Failed, Progress, Submitting, Unclear
 from avatar_core.jobs.studio import Studio, open_studio
+from avatar_core.provider.kling_messages import SIMULATOR_NEEDS_KEYS
 from avatar_core.provider.voices import DEFAULT_VOICE, TTS_LANGUAGES
 from avatar_core.simulator.options import PROFILES
 
@@ -70,6 +71,12 @@ def add_job_commands(subparsers: argparse._SubParsersAction) -> None:
     sim.add_argument("--task-seconds", type=float, default=8.0, help="how long a task takes")
     sim.add_argument(
         "--profile", choices=sorted(PROFILES), default=None, help="behave as this gateway profile"
+    )
+    sim.add_argument(
+        "--kling-auth",
+        action="store_true",
+        help="Kling's own routes (no /kling prefix) take only JWTs signed with "
+        "KLING_ACCESS_KEY and KLING_SECRET_KEY from the environment",
     )
     sim.set_defaults(handler=run_simulator)
 
@@ -199,7 +206,19 @@ def run_simulator(
 ) -> int:
     from avatar_core.simulator import serve_forever
 
+    options = {}
+    if args.kling_auth:
+        settings = Settings.from_env()  # one Kling key without the other: one sentence
+        if settings.kling_access_key is None or settings.kling_secret_key is None:
+            print(SIMULATOR_NEEDS_KEYS, file=err)
+            return EXIT_BAD_INPUT
+        keys = (settings.kling_access_key.reveal(), settings.kling_secret_key.reveal())
+        options["kling_keys"] = keys
     serve_forever(
-        host=args.host, port=args.port, task_seconds=args.task_seconds, profile=args.profile
+        host=args.host,
+        port=args.port,
+        task_seconds=args.task_seconds,
+        profile=args.profile,
+        **options,
     )
     return EXIT_OK
