@@ -15,6 +15,7 @@ import hashlib
 import inspect
 import secrets
 import threading
+import typing
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -38,6 +39,12 @@ def visitor_id(browser_id: str | None, request: gr.Request | None) -> str:
         return LOCAL_VISITOR
     session = getattr(request, "session_hash", None)
     return f"session:{session}" if session else f"once:{secrets.token_hex(16)}"
+
+
+def peer_address(request: Any) -> str | None:
+    """The network address a request comes from, as the server sees it (None: unknown)."""
+    client = getattr(request, "client", None)
+    return getattr(client, "host", None) or None if client else None
 
 
 def new_browser_id() -> str:
@@ -71,9 +78,12 @@ class Sessions:
     def visitor(self, browser_id: str | None, request: gr.Request | None) -> Visitor:
         """The visitor asking, and the network address it asks from (the peer's, as the
         server sees it: behind a proxy named in FORWARDED_ALLOW_IPS, the visitor's own)."""
-        client = getattr(request, "client", None)
-        address = getattr(client, "host", None) if client else None
-        return self.default.visitor(visitor_id(browser_id, request), address or None)
+        return self.default.visitor(visitor_id(browser_id, request), peer_address(request))
+
+    def code_visitor(self, code: str, request: Any) -> Visitor:
+        """An MCP caller, known by the session code its tools hand out (Gradio's MCP
+        transport keeps no session), asking from the request's network address."""
+        return self.default.visitor(f"mcp:{code}", peer_address(request))
 
     @contextlib.contextmanager
     def using(self, key: str | None) -> Iterator[Studio]:
@@ -145,11 +155,17 @@ class Sessions:
             def bound(*args: Any) -> Any:
                 return handler(self, *args)
 
-        parameters = list(inspect.signature(handler).parameters.values())[1:]
-        bound.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+        hints = typing.get_type_hints(handler)  # types, not the strings of the source
+        parameters = [
+            p.replace(annotation=hints.get(p.name, p.annotation))
+            for p in list(inspect.signature(handler).parameters.values())[1:]
+        ]
+        returns = hints.get("return", inspect.Signature.empty)
+        bound.__signature__ = inspect.Signature(parameters, return_annotation=returns)  # type: ignore[attr-defined]
         bound.__annotations__ = {p.name: p.annotation for p in parameters}
         bound.__wrapped__ = handler  # type: ignore[attr-defined]  # (its module's names)
         bound.__name__ = bound.__qualname__ = handler.__name__
+        bound.__doc__ = handler.__doc__  # an API's or MCP tool's description
         return bound
 
     # --- keeping and dropping key studios ----------------------------------------------------

@@ -1,9 +1,12 @@
 """The page's events: which handler each control calls, with which inputs and outputs.
 
-The public endpoints (`/generate`, `/status`, `/use_key`, `/tts`, `/history`) keep their
-names and argument order; every other event is private. Handlers that show or spend
-something also get the visitor's id (`page.visitor_state`, a State: not an API argument)
-and the request (Gradio fills it in).
+The page's programmatic endpoints (`/generate`, `/status`, `/use_key`, `/tts`,
+`/history`) keep their names and argument order for gradio_client, undocumented: Gradio's
+MCP server makes a tool of every documented endpoint and calls queued ones through one
+loopback API session shared by every MCP caller (one history, one pasted key). The
+documented endpoints are the MCP tools (ui/mcp_tools.py); every other event is private.
+Handlers that show or spend something also get the visitor's id (`page.visitor_state`, a
+State: not an API argument) and the request (Gradio fills it in).
 """
 
 from __future__ import annotations
@@ -14,16 +17,19 @@ import gradio as gr
 
 import ui.formatting as fmt
 import ui.handlers as handlers
+import ui.mcp_tools as tools
 from ui.layout import Page
 from ui.sessions import Sessions
 
 PRIVATE: dict[str, Any] = {"api_visibility": "private"}
+PAGE_API: dict[str, Any] = {"api_visibility": "undocumented"}  # gradio_client's, not MCP's
 QUIET: dict[str, Any] = {"show_progress": "hidden", **PRIVATE}  # small, frequent updates
 
 
 def wire(app: gr.Blocks, page: Page, sessions: Sessions) -> None:
     """Connect every control of `page` (inside `app`'s context)."""
     _wire_api(page, sessions)  # first, so that their names stay exactly as documented
+    _wire_tools(sessions)
     _wire_checks(page, sessions)
     _wire_voice_source(page)
     _wire_speech(page, sessions)
@@ -44,6 +50,7 @@ def _wire_api(page: Page, sessions: Sessions) -> None:
         api.video,
         api_name="generate",
         concurrency_limit=None,
+        **PAGE_API,
     )
     api.status.click(
         sessions.bind(handlers.api_status),
@@ -51,10 +58,19 @@ def _wire_api(page: Page, sessions: Sessions) -> None:
         api.video,
         api_name="status",
         concurrency_limit=None,
+        **PAGE_API,
     )
     api.use_key.click(
-        sessions.bind(handlers.api_use_key), api.key, page.key_state, api_name="use_key"
-    )
+        sessions.bind(handlers.api_use_key), api.key, page.key_state, api_name="use_key",
+        **PAGE_API,
+    )  # fmt: skip
+
+
+def _wire_tools(sessions: Sessions) -> None:
+    """The MCP tools, named after their functions; unqueued (see ui/mcp_tools.py)."""
+    for tool in (tools.make_talking_avatar_video, tools.check_avatar_inputs,
+                 tools.follow_avatar_task):  # fmt: skip
+        gr.api(sessions.bind(tool), api_name=tool.__name__, queue=False)
 
 
 def _wire_checks(page: Page, sessions: Sessions) -> None:
@@ -97,6 +113,7 @@ def _wire_speech(page: Page, sessions: Sessions) -> None:
          page.visitor_state],
         [voice.audio_id, voice.prior_task_id, speech.preview, speech.verdict, page.speech_seconds],
         api_name="tts",
+        **PAGE_API,
     )  # fmt: skip
     spoken.then(sessions.bind(handlers.show_cost), _cost_inputs(page), page.job.cost, **QUIET)
     spoken.then(*_allowance(page, sessions), **QUIET)
@@ -156,6 +173,7 @@ def _wire_history(app: gr.Blocks, page: Page, sessions: Sessions) -> None:
         _visitor(page),
         history.table,
         api_name="history",
+        **PAGE_API,
     )
     history.table.select(
         sessions.bind(handlers.pick_from_history),
