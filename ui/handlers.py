@@ -150,6 +150,8 @@ def make_speech(
     request: gr.Request | None = None,
 ) -> tuple[Update, Update, str | None, str, float | None]:
     """Speech for the avatar: (audio id, its task id, a preview file, verdict, seconds).
+    The page's and gradio_client's `/tts`; an MCP caller is refused: make_talking_avatar_video
+    speaks a text itself.
 
     `language` None: the voice's first language. The seconds go to a State (for the
     estimate); they are not part of what /tts returns.

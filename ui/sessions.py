@@ -28,6 +28,14 @@ from avatar_core.storage.visitors import Visitor
 
 MAX_KEY_STUDIOS = 32
 LOCAL_VISITOR = "local"  # a handler called outside any Gradio event (tests, scripts)
+# Gradio's MCP server relays a call to a queued endpoint through one loopback API session,
+# shared by every MCP caller, marked with this header: no visitor can be told apart there.
+MCP_RELAY_HEADER = "x-gradio-user"
+MCP_RELAY_REFUSAL = (
+    "This endpoint is the page's and gradio_client's: through MCP, use "
+    "make_talking_avatar_video (its speech_text speaks a text), which keeps each caller's "
+    "videos apart."
+)
 
 
 def visitor_id(browser_id: str | None, request: gr.Request | None) -> str:
@@ -39,6 +47,12 @@ def visitor_id(browser_id: str | None, request: gr.Request | None) -> str:
         return LOCAL_VISITOR
     session = getattr(request, "session_hash", None)
     return f"session:{session}" if session else f"once:{secrets.token_hex(16)}"
+
+
+def relayed_by_mcp(request: Any) -> bool:
+    """Whether Gradio's MCP server relayed this call through its loopback API session."""
+    headers = getattr(request, "headers", None) or {}
+    return str(headers.get(MCP_RELAY_HEADER, "")).lower() == "mcp"
 
 
 def peer_address(request: Any) -> str | None:
@@ -77,7 +91,13 @@ class Sessions:
 
     def visitor(self, browser_id: str | None, request: gr.Request | None) -> Visitor:
         """The visitor asking, and the network address it asks from (the peer's, as the
-        server sees it: behind a proxy named in FORWARDED_ALLOW_IPS, the visitor's own)."""
+        server sees it: behind a proxy named in FORWARDED_ALLOW_IPS, the visitor's own).
+
+        A call relayed by Gradio's MCP server is refused (gr.Error): it comes from one
+        session and one address for every MCP caller.
+        """
+        if relayed_by_mcp(request):
+            raise gr.Error(MCP_RELAY_REFUSAL, print_exception=False)
         return self.default.visitor(visitor_id(browser_id, request), peer_address(request))
 
     def code_visitor(self, code: str, request: Any) -> Visitor:

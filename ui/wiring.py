@@ -1,10 +1,12 @@
 """The page's events: which handler each control calls, with which inputs and outputs.
 
 The page's programmatic endpoints (`/generate`, `/status`, `/use_key`, `/tts`,
-`/history`) keep their names and argument order for gradio_client, undocumented: Gradio's
-MCP server makes a tool of every documented endpoint and calls queued ones through one
-loopback API session shared by every MCP caller (one history, one pasted key). The
-documented endpoints are the MCP tools (ui/mcp_tools.py); every other event is private.
+`/history`) keep their names and argument order for gradio_client. Gradio's MCP server
+makes a tool of every documented endpoint and calls queued ones through one loopback API
+session shared by every MCP caller (one history, one pasted key), so they are
+undocumented, but for `/tts`: gradio_client fills its optional language only from the
+documented API. Relayed by MCP, `/tts` is refused (`Sessions.visitor`); the MCP tools are
+in ui/mcp_tools.py. Every other event is private.
 Handlers that show or spend something also get the visitor's id (`page.visitor_state`, a
 State: not an API argument) and the request (Gradio fills it in).
 """
@@ -112,8 +114,7 @@ def _wire_speech(page: Page, sessions: Sessions) -> None:
         [speech.text, speech.voice, speech.speed, page.key_state, speech.language,
          page.visitor_state],
         [voice.audio_id, voice.prior_task_id, speech.preview, speech.verdict, page.speech_seconds],
-        api_name="tts",
-        **PAGE_API,
+        api_name="tts",  # documented: see the module's docstring
     )  # fmt: skip
     spoken.then(sessions.bind(handlers.show_cost), _cost_inputs(page), page.job.cost, **QUIET)
     spoken.then(*_allowance(page, sessions), **QUIET)
