@@ -208,3 +208,15 @@ def test_the_pages_speech_endpoint_relayed_by_mcp_is_refused(running):
         running, "make_speech", {"text": "Hello there, long enough.", "voice": "genshin_vindi2"}
     )
     assert failed and "through MCP, use make_talking_avatar_video" in texts[0]
+
+
+def test_malformed_text_is_refused_naming_the_parameter(running):
+    before = jobs_made(running)
+    failed, texts = call(
+        running,
+        "make_talking_avatar_video",
+        {"portrait": "https://example.com/face.jpg", "speech_text": "hi", "prompt": "a\x00b"},
+    )
+    assert failed
+    assert texts[0].startswith('The parameter "prompt" holds a NUL character')
+    assert jobs_made(running) == before

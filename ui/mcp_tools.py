@@ -37,21 +37,12 @@ from avatar_core.storage.visitors import Visitor
 from ui.delivery import page_copy
 from ui.mcp_sources import FILE_ROUTE, app_root, tool_source
 from ui.sessions import Sessions, new_browser_id
+from ui.text_guard import Refusal as ToolError
 
 # MCP clients often give up on a tool call after 60 s; a task still running by then is
 # returned by its id (tests set 0: the answer comes as soon as the provider has the task).
 WAIT_S = 45.0
 ToolAnswer = tuple[str, str, str, str]  # (what happened, video link, task id, session code)
-
-
-class ToolError(gr.Error):
-    """A refusal for the assistant, as its plain sentence (no traceback on the console)."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message, print_exception=False)
-
-    def __str__(self) -> str:
-        return self.message
 
 
 def _refusal(error: AvatarError) -> ToolError:
