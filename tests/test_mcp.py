@@ -24,6 +24,7 @@ from conftest import FakeTime
 
 TOOLS = {"make_talking_avatar_video", "check_avatar_inputs", "follow_avatar_task"}
 DAILY = 2  # each visitor's videos and speeches a day on the limited app's key
+PER_ADDRESS = 3  # and each network address's
 
 
 @pytest.fixture(scope="module")
@@ -44,8 +45,9 @@ def limited(tmp_path_factory):
     fake, root = FakeTime(), tmp_path_factory.mktemp("mcp-limited")
     with Simulator(task_seconds=20, clock=fake.clock, work_dir=root / "sim") as sim:
         studio = make_studio(
-            sim, fake, root / "data", max_daily_per_visitor=DAILY, max_active_per_visitor=0
-        )
+            sim, fake, root / "data", max_daily_per_visitor=DAILY, max_active_per_visitor=0,
+            max_daily_per_address=PER_ADDRESS,
+        )  # fmt: skip
         app = InProcessApp(studio)
         yield app
         app.close()
@@ -170,7 +172,7 @@ def test_a_file_on_the_server_is_refused(running, speech_path, portrait, sentenc
     assert jobs_made(running) == before
 
 
-def test_a_long_task_is_returned_by_its_id_and_the_daily_limit_applies(
+def test_a_long_task_is_returned_by_its_id_and_the_daily_limits_apply(
     limited, portrait_path, speech_path, monkeypatch
 ):
     monkeypatch.setattr(mcp_tools, "WAIT_S", 0.0)  # answer once the provider has the task
@@ -181,8 +183,12 @@ def test_a_long_task_is_returned_by_its_id_and_the_daily_limit_applies(
     for _ in range(DAILY - 1):
         assert not call(limited, "make_talking_avatar_video", {**inputs, "session_code": code})[0]
     refused, texts = call(limited, "make_talking_avatar_video", {**inputs, "session_code": code})
-    assert refused and f"used {DAILY} of this app's {DAILY}" in texts[0]
-    assert jobs_made(limited) == DAILY
+    assert refused and f"You have used {DAILY} of this app's {DAILY}" in texts[0]
+    for _ in range(PER_ADDRESS - DAILY):  # a new session code is a new visitor...
+        assert not call(limited, "make_talking_avatar_video", inputs)[0]
+    refused, texts = call(limited, "make_talking_avatar_video", inputs)  # ...at one address
+    assert refused and f"Your network address has used {PER_ADDRESS}" in texts[0]
+    assert jobs_made(limited) == PER_ADDRESS
     monkeypatch.setattr(mcp_tools, "WAIT_S", 45.0)
     followed = call(limited, "follow_avatar_task", {"task_id": task_id, "session_code": code})
     assert not followed[0] and followed[1][1].endswith(f"{task_id}.mp4")

@@ -1,11 +1,12 @@
 """Sessions, visitors and the studios of pasted keys.
 
 A visitor is a browser (a random id it keeps in `gr.BrowserState`, copied into the
-session's `gr.State` when the page loads) or, for API callers, one gradio_client session
-(Gradio's session hash). A pasted key lives only in its session's `gr.State`; the studio
-it drives is kept here, checked with the provider before anything is kept, and at most
-`max_keys` of them at once (the least recently used goes first, its HTTP client closed
-as soon as no flow uses it).
+session's `gr.State` when the page loads), for API callers one gradio_client session
+(Gradio's session hash), or for MCP callers a session code the tools hand out
+(ui/mcp_tools.py); each asks from its request's network address. A pasted key lives only
+in its session's `gr.State`; the studio it drives is kept here, checked with the provider
+before anything is kept, and at most `max_keys` of them at once (the least recently used
+goes first, its HTTP client closed as soon as no flow uses it).
 """
 
 from __future__ import annotations
