@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sys
 import threading
 from typing import Any
@@ -36,11 +37,13 @@ def launch_options(settings: Settings) -> dict[str, Any]:
 
     The data folder is not among the paths Gradio may serve, and what it holds is blocked
     outright: videos reach visitors only as copies made by the handlers (ui/delivery.py).
+    Gradio's MCP server is on (at /gradio_api/mcp/) unless GRADIO_MCP_SERVER is "false".
     """
     return {
         "max_file_size": MAX_UPLOAD,
         "blocked_paths": private_paths(settings.data_dir),
         "max_threads": 200,
+        "mcp_server": os.environ.get("GRADIO_MCP_SERVER", "true").strip().lower() != "false",
         **page_options(),
     }
 
