@@ -10,7 +10,8 @@ if TYPE_CHECKING:
 DEMO_KEY = "demo-mode-key"  # accepted by the simulator only; not a secret
 DEMO_NOTICE = (
     "Demo mode: no COMETAPI_KEY is set, so videos come from the built-in simulator "
-    "(they are labelled SIMULATED). Set COMETAPI_KEY to use Kling Avatar for real."
+    "(they are labelled SIMULATED). Set COMETAPI_KEY, or KLING_ACCESS_KEY and "
+    "KLING_SECRET_KEY, to use Kling Avatar for real."
 )
 
 

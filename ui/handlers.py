@@ -22,10 +22,16 @@ from typing import Any
 import gradio as gr
 
 import ui.formatting as fmt
-from avatar_core.errors import AuthenticationError, AvatarError, PermissionDeniedError
+from avatar_core.errors import (
+    AuthenticationError,
+    AvatarError,
+    PermissionDeniedError,
+    SettingsError,
+)
 from avatar_core.jobs.events import Done, InLine, Progress, final_progress, with_heartbeat
 from avatar_core.jobs.pricing import estimate_cost
 from avatar_core.jobs.steps import video_home
+from avatar_core.jobs.studio import Source, Studio
 from avatar_core.provider.voices import DEFAULT_VOICES, speaks, voices_in
 from avatar_core.storage.speech_files import save_speech
 from ui.delivery import page_copy
@@ -65,11 +71,16 @@ def check_portrait(
     if source is None:
         return ""
     with sessions.using(key) as studio:
-        try:
-            prepared = studio.check_image(source)
-        except AvatarError as error:
-            return fmt.verdict_error(error)
-        warnings = prepared.warnings + studio.inputs.face_warnings(prepared)
+        return portrait_verdict(studio, source)
+
+
+def portrait_verdict(studio: Studio, source: Source) -> str:
+    """What `studio` would send of a portrait, or why not (for the page and the tools)."""
+    try:
+        prepared = studio.check_image(source)
+    except AvatarError as error:
+        return fmt.verdict_error(error)
+    warnings = prepared.warnings + studio.inputs.face_warnings(prepared)
     return fmt.verdict_ok(prepared.summary(), prepared.changes, warnings)
 
 
@@ -86,7 +97,15 @@ def check_voice(
         return "", None
     try:
         with sessions.using(key) as studio:
-            prepared = studio.check_audio(source, trim=bool(trim))
+            return voice_verdict(studio, source, bool(trim))
+    except AvatarError as error:  # a pasted key's studio could not be made
+        return fmt.verdict_error(error), None
+
+
+def voice_verdict(studio: Studio, source: Source, trim: bool) -> tuple[str, float | None]:
+    """What `studio` would send of a voice, or why not; its length in seconds."""
+    try:
+        prepared = studio.check_audio(source, trim=trim)
     except AvatarError as error:
         return fmt.verdict_error(error), None
     verdict = fmt.verdict_ok(prepared.summary(), prepared.changes, prepared.warnings)
@@ -136,6 +155,8 @@ def make_speech(
     request: gr.Request | None = None,
 ) -> tuple[Update, Update, str | None, str, float | None]:
     """Speech for the avatar: (audio id, its task id, a preview file, verdict, seconds).
+    The page's and gradio_client's `/tts`; an MCP caller is refused: make_talking_avatar_video
+    speaks a text itself.
 
     `language` None: the voice's first language. The seconds go to a State (for the
     estimate); they are not part of what /tts returns.
@@ -331,7 +352,7 @@ def use_key(sessions: Sessions, key_text: str | None) -> tuple[Update, str, Upda
         return None, "", gr.update(visible=sessions.default.demo), str(t("key_forgotten"))
     try:
         sessions.try_key(key)
-    except (AuthenticationError, PermissionDeniedError) as error:
+    except (AuthenticationError, PermissionDeniedError, SettingsError) as error:
         return gr.skip(), "", gr.skip(), f"❌ {error}"
     except AvatarError as error:
         return key, "", gr.update(visible=False), f"{t('key_used_unchecked')} {error})"

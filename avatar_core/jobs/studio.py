@@ -47,7 +47,14 @@ from avatar_core.jobs.steps import JobSteps, video_home
 from avatar_core.jobs.unclear import UNCLEAR_WINDOW_S, look_again_delays, still_unclear
 from avatar_core.provider.client import AvatarRequest, KlingClient
 from avatar_core.provider.doctor import DoctorReport, diagnose, key_label
+from avatar_core.provider.kling_messages import BOTH_SET
 from avatar_core.provider.models import SpeechResult, TaskInfo
+from avatar_core.provider.profiles import (
+    ProviderProfile,
+    cometapi_profile,
+    profile_for,
+    provider_line,
+)
 from avatar_core.provider.retry import (
     TOO_MANY_TASKS,
     RetryPolicy,
@@ -123,12 +130,10 @@ class Studio:
         """
         check_text(key or "", what="API key", field="key")
         settings = self.settings.with_key(key)
-        if settings.api_key is None or settings.api_key == self.settings.api_key:
+        if settings.account is None or settings.credentials == self.settings.credentials:
             return self
         routes = RouteMemory(settings.data_dir) if self.demo else self.client.routes
-        client = provider_client(
-            settings, settings.base_url, settings.api_key, self._retry, self._sleep, routes
-        )
+        client = provider_client(settings, profile_for(settings), self._retry, self._sleep, routes)
         return Studio(
             settings,
             client=client,
@@ -139,7 +144,7 @@ class Studio:
             retry=self._retry,
             clock=self._clock,
             sleep=self._sleep,
-            owner=owner_tag(settings.data_dir, settings.api_key.reveal()),
+            owner=owner_tag(settings.data_dir, settings.account.reveal()),
             limits=self.limits,
             line=self.line,
         )
@@ -193,6 +198,7 @@ class Studio:
         mode: str = "std",
         audio_seconds: float | None = None,  # how long the audio behind `audio_id` lasts
         visitor: Visitor = OPERATOR,
+        batch_key: str | None = None,  # the batch row this job makes (journaled with it)
     ) -> AsyncIterator[Progress]:
         """The whole flow for new inputs; the last event is Done with the video's path.
 
@@ -224,7 +230,13 @@ class Studio:
             secret, callback_url = self.callbacks.new_url(self.settings.public_url)
         try:
             job, request = await asyncio.to_thread(
-                self._open_job, inputs, visitor, audio_seconds, prior_task_id, callback_url
+                self._open_job,
+                inputs,
+                visitor,
+                audio_seconds,
+                prior_task_id,
+                callback_url,
+                batch_key,
             )
             flow = self._through_line(
                 job, request, start=start, deadline_s=deadline_s, secret=secret, inputs=inputs
@@ -316,15 +328,17 @@ class Studio:
         audio_seconds: float | None,
         prior_task_id: str | None,
         callback_url: str | None,
+        batch_key: str | None = None,
     ) -> tuple[Job, AvatarRequest]:
         """Journal the job in line with its inputs kept, if the visitor's limits let it be
         sent (checked meanwhile); the job and its create.
 
-        `audio_seconds`: the length of the audio behind an audio id, when the caller knows it.
+        `audio_seconds`: the length of the audio behind an audio id, when the caller knows
+        it; `batch_key`: the batch row the job makes, if any.
         """
         seconds = self.steps.voice_seconds(inputs) or audio_seconds
         with self.limits.admit(self._spender(visitor), video_seconds=seconds):
-            job = self.steps.open_job(inputs, visitor, seconds)
+            job = self.steps.open_job(inputs, visitor, seconds, batch_key)
         request = self.steps.request(job, inputs, prior_task_id, callback_url)
         try:
             self.steps.keep(job, request)
@@ -532,17 +546,36 @@ class Studio:
 
     def diagnose(self) -> DoctorReport:
         """The doctor's report on this studio's provider and key: free requests only."""
-        demo = ["demo mode: this is the built-in simulator, not CometAPI"] if self.demo else []
-        secret = self.settings.api_key
+        notes = ["demo mode: this is the built-in simulator, not CometAPI"] if self.demo else []
+        if self.settings.api_key and self.settings.kling_access_key:
+            notes.append(BOTH_SET)
         return diagnose(
             self.client,
-            key_label="the demo key"
-            if self.demo
-            else key_label(secret.reveal() if secret else None),
+            provider=self.provider,
+            key_label="the demo key" if self.demo else self._key_label(),
             known=self._made_here(),
-            notes=demo,
+            notes=notes,
             turn=self._wait_for_turn,
         )
+
+    @property
+    def provider_name(self) -> str:
+        """ "cometapi", "kling" or "demo": whom this studio speaks to."""
+        return "demo" if self.demo else self.client.profile.name
+
+    @property
+    def provider(self) -> str:
+        """Which provider this studio speaks to, as the page and the command line say it:
+        "Provider: Kling (api-singapore.klingai.com)", "Provider: CometAPI (...)", demo."""
+        return provider_line(self.provider_name, self.client.base_url)
+
+    def _key_label(self) -> str:
+        settings = self.settings
+        if self.client.profile.name == "kling" and settings.kling_access_key:
+            secret = settings.kling_secret_key.reveal() if settings.kling_secret_key else None
+            access = key_label(settings.kling_access_key.reveal())
+            return f"access key {access}; secret key {key_label(secret)}"
+        return key_label(settings.api_key.reveal() if settings.api_key else None)
 
     def _made_here(self) -> tuple[str, str] | None:
         """(external id, task id) of this key's latest task made from this data folder."""
@@ -624,16 +657,16 @@ def learn_from_journal(scheduler: PollScheduler, journal: Journal) -> None:
 
 def provider_client(
     settings: Settings,
-    base_url: str,
-    key: Secret | str | None,
+    profile: ProviderProfile,
     retry: RetryPolicy | None,
     sleep: Callable[[float], None],
     routes: RouteMemory,
 ) -> KlingClient:
-    """A client with the settings' timeouts, remembering its query route in `routes`."""
+    """A client for `profile` with the settings' timeouts, remembering its query route in
+    `routes`."""
     return KlingClient(
-        base_url,
-        key or "",
+        profile.base_url,
+        profile=profile,
         retry=retry,
         sleep=sleep,
         timeout=settings.http_timeout_s,
@@ -654,12 +687,13 @@ def open_studio(settings: Settings, **parts) -> Studio:
             from avatar_core.demo import DEMO_KEY, start_demo_simulator
 
             simulator = start_demo_simulator(settings.demo_task_seconds)
-            base_url, key, stop_demo = simulator.base_url, Secret(DEMO_KEY), simulator.stop
+            profile = cometapi_profile(simulator.base_url or "", Secret(DEMO_KEY))
+            stop_demo = simulator.stop
         else:
-            base_url, key = settings.base_url, settings.api_key
+            profile = profile_for(settings)
         routes = RouteMemory(None if settings.demo_mode else settings.data_dir)
         parts["client"] = provider_client(
-            settings, base_url, key, parts.get("retry"), parts.get("sleep", time.sleep), routes
+            settings, profile, parts.get("retry"), parts.get("sleep", time.sleep), routes
         )
     try:
         studio = Studio(settings, **parts)

@@ -73,6 +73,15 @@ def _count(name: str, value: Any) -> int:
     return int(value)
 
 
+def _key_pair(name: str, value: Any) -> tuple[str, str] | None:
+    if value is None:
+        return None
+    pair = tuple(value) if isinstance(value, (list, tuple)) else ()
+    if len(pair) != 2 or not all(isinstance(part, str) and part for part in pair):
+        raise ValueError(f"{name} must be an (access key, secret key) pair, or None")
+    return (pair[0], pair[1])
+
+
 def _side(name: str, value: Any) -> int:
     side = int(value)
     if side < 2:
@@ -100,6 +109,9 @@ class SimulatorOptions:
     max_running_tasks: int = 0  # an account's tasks running at once before 1303; 0: no limit
     render_max_side: int = DEFAULT_MAX_SIDE  # the simulated video's longer side, in pixels
     callback_interval: float = 0.1  # real seconds between looks for callbacks to send
+    # Kling's own routes (no /kling prefix) take a JWT signed with this (access key, secret
+    # key) pair (kling_auth.py); None: they take any accepted bearer key, as /kling/ does
+    kling_keys: tuple[str, str] | None = None
 
     def __setattr__(self, name: str, value: Any) -> None:
         super().__setattr__(name, _check(name, value))
@@ -126,6 +138,7 @@ _CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "max_running_tasks": _count,
     "render_max_side": _side,
     "callback_interval": _interval,
+    "kling_keys": _key_pair,
 }
 
 
