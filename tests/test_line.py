@@ -167,7 +167,7 @@ def test_stop_while_in_line_sends_and_charges_nothing_and_frees_the_allowance(
             place = await until(waiting, InLine)
             assert place.position == 1 and place.job is not None
             assert kept_path(studio.settings.data_dir, place.job.job_id).is_file()
-            with pytest.raises(TaskStillRunningError, match="still waiting in line"):
+            with pytest.raises(TaskStillRunningError, match="still waiting in line: nothing"):
                 await final_progress(studio.follow(place.job.job_id))  # a lookup meanwhile
             await waiting.aclose()  # what Stop does to the page's flow
             job = studio.journal.get(place.job.job_id)
@@ -225,3 +225,18 @@ def test_a_create_refused_with_1302_goes_back_in_line_and_is_sent_after_the_wait
     assert (fresh.stats.count("create", 429), fresh.stats.creates) == (1, 1)
     job = events[-1].job
     assert job is not None and job.stage is Stage.DONE and job.error is None
+
+
+def test_a_lookup_of_a_job_a_stopped_process_left_in_line_sends_it_once(
+    fresh, tmp_path, portrait_path, speech_path
+):
+    data = tmp_path / "data"
+    with closing(line_studio(fresh, data)) as before:
+        inputs = before.inputs.prepare(portrait_path, speech_path)
+        left, _ = before._open_job(inputs, before.visitor("v"), None, None, None)
+    with closing(line_studio(fresh, data)) as after:
+        done = asyncio.run(final_progress(after.follow(left.job_id)))
+        again = asyncio.run(final_progress(after.follow(left.job_id)))  # home: nothing sent
+    assert isinstance(done, Done) and done.job and done.job.job_id == left.job_id
+    assert isinstance(again, Done)
+    assert fresh.stats.creates == 1

@@ -369,12 +369,9 @@ class Studio:
             yield Done(done_message(known), job=known)
             return
         if known is not None and known.stage is Stage.QUEUED:
-            raise e.TaskStillRunningError(
-                f"Job {known.job_id} is still waiting in line: nothing was sent yet; the page "
-                "or the command that asked for it shows its place, and a restart sends it.",
-                task_id=known.job_id,
-                status=Stage.QUEUED.value,
-            )
+            async for progress in self._follow_queued(known, start, deadline_s):
+                yield progress
+            return
         if known is None and self._scope(visitor) is not None:
             raise e.NotYoursError(
                 f"Task {task_id} is not one of your jobs: this app looks up only the tasks "
@@ -404,12 +401,37 @@ class Studio:
             async for progress in resumed:
                 yield progress
 
+    def _in_a_live_line(self, job: Job) -> bool:
+        """Whether a job in line waits in this process's line or a running process's."""
+        elsewhere = job.creator != this_process() and creator_alive(job.creator) is not False
+        return elsewhere or self.line.knows(job.job_id)
+
+    async def _follow_queued(
+        self, job: Job, start: float, deadline_s: float
+    ) -> AsyncIterator[Progress]:
+        """Following a job in line: a live line's job is that line's to send (a lookup
+        says so); one a process that ended left in line is sent now, with its kept inputs."""
+        if self._in_a_live_line(job):
+            raise e.TaskStillRunningError(
+                f"Job {job.job_id} is still waiting in line: nothing was sent yet; the page "
+                "or the command that asked for it shows its place.",
+                task_id=job.job_id,
+                status=Stage.QUEUED.value,
+            )
+        request = await asyncio.to_thread(self.steps.kept, job)
+        if request is None:
+            latest = await asyncio.to_thread(self.journal.get, job.job_id)
+            raise e.StorageError(f"Job {job.job_id}: {latest.error if latest else ''}")
+        flow = self._through_line(job, request, start=start, deadline_s=deadline_s)
+        async with contextlib.aclosing(flow):
+            async for progress in flow:
+                yield progress
+
     async def _resume_queued(self, job: Job, deadline_s: float) -> AsyncIterator[Progress]:
         """A job left in line by a process that ended: back in this process's line, sent
         with its kept inputs (once: the journal's claim). A job in a live process's line
         is that process's to send."""
-        elsewhere = job.creator != this_process() and creator_alive(job.creator) is not False
-        if elsewhere or self.line.knows(job.job_id):
+        if self._in_a_live_line(job):
             return
         start = self._clock()
         request = await asyncio.to_thread(self.steps.kept, job)
