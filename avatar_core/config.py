@@ -35,6 +35,8 @@
 - AVATAR_MAX_DAILY_PER_ADDRESS: jobs and speeches per 24 h from one network address on the
   operator's key (default 0: no limit); for an app that sees its visitors' own addresses
   (behind a proxy: uvicorn's FORWARDED_ALLOW_IPS names the proxy).
+- AVATAR_MAX_RUNNING_TASKS: the most tasks running at the provider at once on one account
+  (default 0: not set; the line in front of creates learns it from the provider's 1303).
 - AVATAR_SHARED_HISTORY: "1" lets every visitor see (and look up) every job made on the
   operator's key, for a private team demo.
 """
@@ -182,6 +184,7 @@ class Settings:
     max_daily_video_seconds: float = 0.0  # 0: no limit
     max_daily_per_address: int = 0  # 0: no limit
     shared_history: bool = False
+    max_running_tasks: int = 0  # per account; 0: learnt from the provider's 1303 answers
 
     @property
     def provider(self) -> str:
@@ -267,4 +270,5 @@ class Settings:
             max_daily_video_seconds=_seconds(env.get("AVATAR_MAX_DAILY_VIDEO_SECONDS"), default=0),
             max_daily_per_address=_count(env.get("AVATAR_MAX_DAILY_PER_ADDRESS"), default=0),
             shared_history=_truthy(env.get("AVATAR_SHARED_HISTORY")),
+            max_running_tasks=_count(env.get("AVATAR_MAX_RUNNING_TASKS"), default=0),
         )

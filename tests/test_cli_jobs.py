@@ -230,3 +230,31 @@ def test_an_unclear_create_says_how_to_look_it_up_and_resume_never_resends_it(
     assert job.stage is Stage.OUTCOME_UNKNOWN
     assert live_sim.stats.count("create") == 1
     assert_no_traceback(done)
+
+
+def test_generate_waits_in_line_while_another_app_fills_the_account_and_says_so(
+    env, live_sim, portrait_path, speech_path
+):
+    import httpx
+    from simulator_support import b64, image_bytes, tone
+
+    live_sim.options.max_running_tasks = 1
+    live_sim.plan_task("succeed", task_seconds=6)  # outlasts the command's start
+    try:  # another app on the same key runs the one task at once
+        body = {"image": b64(image_bytes()), "sound_file": b64(tone(2.5)), "prompt": "Hi."}
+        other = httpx.post(
+            live_sim.base_url + "/kling/v1/videos/avatar/image2video",
+            json=body,
+            headers={"Authorization": "Bearer cli-key"},
+            timeout=30,
+        )
+        assert other.status_code == 200, other.text
+        done = run_cli("generate", "--image", str(portrait_path), "--audio", str(speech_path),
+                       env=env)  # fmt: skip
+    finally:
+        live_sim.options.max_running_tasks = 0
+    assert done.returncode == 0, done.stderr
+    assert re.search(r"\[\s*in_line\] 1st in line, (under a minute|about \d+ min)\.", done.stderr)
+    assert live_sim.stats.busy_refusals >= 1  # refused while the other app's task ran
+    assert live_sim.stats.creates == 2  # the other app's, and ours once
+    assert_no_traceback(done)

@@ -158,14 +158,15 @@ def test_queries_give_up_with_a_sentence_after_the_last_try(client, simulator, a
     assert "try again in a few minutes" in str(caught.value)
 
 
-def test_a_rate_limited_create_is_retried_because_it_was_refused(
+def test_a_rate_limited_create_is_left_to_the_line_with_the_wait_asked_for(
     client, simulator, avatar_request, fake_time
 ):
     simulator.inject("create", "error", code=1302, retry_after=3)
-    task = client.create_task(avatar_request)
-    assert task.task_id
-    assert fake_time.sleeps == [3]
-    assert simulator.stats.creates == 1
+    with pytest.raises(e.RateLimitError) as caught:
+        client.create_task(avatar_request)
+    assert (caught.value.code, caught.value.retry_after) == (1302, 3)
+    assert fake_time.sleeps == []  # the client does not wait: the line does (jobs/line.py)
+    assert simulator.stats.creates == 0
 
 
 @pytest.mark.parametrize(

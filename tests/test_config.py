@@ -121,3 +121,9 @@ def test_the_limits_on_visitors_come_from_the_environment():
 @pytest.mark.parametrize("value", ["many", "-1", "2.5"])
 def test_a_limit_that_is_not_a_whole_number_keeps_its_default(value):
     assert Settings.from_env({"AVATAR_MAX_DAILY_PER_VISITOR": value}).max_daily_per_visitor == 10
+
+
+def test_the_tasks_at_once_on_an_account_are_learnt_unless_avatar_max_running_tasks_says():
+    assert Settings.from_env({}).max_running_tasks == 0  # learnt from the provider's 1303
+    assert Settings.from_env({"AVATAR_MAX_RUNNING_TASKS": " 3 "}).max_running_tasks == 3
+    assert Settings.from_env({"AVATAR_MAX_RUNNING_TASKS": "lots"}).max_running_tasks == 0

@@ -7,7 +7,14 @@ import httpx
 import pytest
 
 from avatar_core import errors as e
-from avatar_core.provider.retry import RetryPolicy, may_retry, retry_delay, with_retries
+from avatar_core.provider.retry import (
+    RetryPolicy,
+    may_retry,
+    refused_create,
+    refused_create_wait,
+    retry_delay,
+    with_retries,
+)
 
 POLICY = RetryPolicy(attempts=5, base_delay_s=1.0, max_delay_s=8.0, max_retry_after_s=60.0)
 
@@ -43,9 +50,18 @@ def test_a_create_that_may_have_arrived_is_never_sent_again(error):
     assert may_retry(error)  # the same failure on a query is retried
 
 
-@pytest.mark.parametrize(("code", "again"), [(1302, True), (None, True), (1303, False)])
-def test_a_create_turned_away_by_a_rate_limit_may_be_sent_again(code, again):
-    assert may_retry(_rate_limit(code), create=True) is again
+@pytest.mark.parametrize(
+    ("code", "refused"), [(1302, True), (None, True), (1303, True), (1304, False)]
+)
+def test_a_create_turned_away_by_a_limit_goes_back_in_line_not_into_a_retry(code, refused):
+    assert not may_retry(_rate_limit(code), create=True)  # one decision: the line's
+    assert refused_create(_rate_limit(code)) is refused
+
+
+def test_the_line_waits_what_the_provider_asks_for_else_a_backoff():
+    assert refused_create_wait(_rate_limit(1302, retry_after=3), 1, POLICY) == 3
+    waits = [refused_create_wait(_rate_limit(1303), n, POLICY) for n in (1, 2, 40)]
+    assert 0 < waits[0] <= POLICY.base_delay_s <= waits[2] <= POLICY.max_delay_s
 
 
 def test_a_create_with_a_server_error_may_have_been_processed():

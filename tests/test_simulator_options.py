@@ -110,3 +110,22 @@ def test_a_new_task_time_applies_to_tasks_created_after_it(served):
     served.clock.advance(2.5)
     assert served.status_of(before) == "processing"  # still the 8 s it was created with
     assert served.status_of(after) == "failed"
+
+
+def test_an_account_runs_at_most_max_running_tasks_and_a_refused_create_makes_nothing(served):
+    served.sim.options.max_running_tasks = 2
+    body = {"image": b64(image_bytes()), "sound_file": b64(tone(2.5)), "prompt": "Hi."}
+    made = [served.http.post(CREATE, json=body) for _ in range(2)]
+    assert [answer.status_code for answer in made] == [200, 200]
+    refused = served.http.post(CREATE, json={**body, "external_task_id": "third"})
+    assert refused.status_code == 429
+    assert refused.json()["code"] == 1303
+    stats = served.sim.stats
+    assert (stats.creates, stats.busy_refusals) == (2, 1)
+    assert served.http.get(GENERIC_QUERY + "third").json()["code"] == 1203  # nothing made
+    served.clock.advance(served.sim.options.task_seconds + 1)  # both tasks end
+    for answer in made:  # a query waits for the task's render: both have ended
+        assert served.status_of(answer.json()["data"]["task_id"]) == "succeed"
+    again = served.http.post(CREATE, json={**body, "external_task_id": "third"})
+    assert again.status_code == 200, again.text
+    assert httpx.get(served.sim.base_url + "/_simulator/stats").json()["busy_refusals"] == 1

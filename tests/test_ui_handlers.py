@@ -269,6 +269,39 @@ def test_generate_streams_its_steps_and_ends_with_the_video(
     assert simulator.stats.creates == 1
 
 
+def test_a_job_waiting_in_line_shows_its_place_and_the_wait_in_both_languages(
+    simulator, fake_time, tmp_path, portrait_path, speech_path
+):
+    studio = make_studio(simulator, fake_time, tmp_path / "data", max_running_tasks=1)
+    sessions = Sessions(studio)
+
+    async def scenario() -> str:
+        first = studio.generate(portrait_path, speech_path)  # takes the one task at once
+        async for progress in first:
+            if progress.task is not None:
+                break
+        page = h.run_generate(
+            sessions, str(portrait_path), "", "file", str(speech_path), "", "", "", "", "std",
+            False, None,
+        )  # fmt: skip
+        try:
+            async for status, video, _ in page:
+                if "in_line" in status:
+                    assert video == SKIP
+                    return status
+        finally:
+            await page.aclose()  # Stop
+            await first.aclose()
+        raise AssertionError("the second job never showed its place in line")
+
+    status = asyncio.run(scenario())
+    assert re.fullmatch(
+        r"⏳ In line for the provider .*, place \*\*1\*\* · ≈ \d+ min", english(status)
+    )
+    assert f"{ZH['in_line']} **1** · ≈" in translate(status, "zh")
+    assert simulator.stats.creates == 1  # the one in line was never sent
+
+
 def test_generate_without_a_portrait_says_what_to_add(sessions, speech_path):
     updates = updates_of(
         h.run_generate(sessions, None, " ", "file", str(speech_path), "", "", "", "", "std",

@@ -6,17 +6,19 @@ Pure functions of the core's results; a string may carry one translated `t(key)`
 from __future__ import annotations
 
 import datetime as dt
+import math
 from typing import Any
 
 from avatar_core.errors import AvatarError, InputError
 from avatar_core.inputs.fields import MAX_PROMPT_CHARS
-from avatar_core.jobs.events import Progress
+from avatar_core.jobs.events import InLine, Progress
 from avatar_core.jobs.limits import Allowance
 from avatar_core.jobs.pricing import Estimate, format_money, format_rate
 from avatar_core.storage.journal import Job, Stage
 from ui.texts import t
 
 STAGE_LABELS = {
+    Stage.QUEUED: "in line",
     Stage.CREATING: "sending",
     Stage.OUTCOME_UNKNOWN: "unclear: may exist, look it up by its job id",
     Stage.NOT_CREATED: "not created",
@@ -53,6 +55,13 @@ def doctor_report(text: str) -> str:
 def status(text: str, kind: str = "info") -> str:
     """The status line: an icon for `kind` (info, done, error, stopped), then the text."""
     return f"{STATUS_ICONS[kind]} {text}"
+
+
+def in_line(progress: InLine) -> str:
+    """A job's place in the line and the expected wait: "In line…, place **3** · ≈ 2 min"."""
+    minutes = math.ceil(progress.estimate_s / 60)
+    wait = "< 1 min" if progress.estimate_s < 60 else f"≈ {minutes} min"
+    return status(f"{t('in_line')} **{progress.position}** · {wait}")
 
 
 def details(progress: Progress) -> str:

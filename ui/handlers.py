@@ -28,7 +28,7 @@ from avatar_core.errors import (
     PermissionDeniedError,
     SettingsError,
 )
-from avatar_core.jobs.events import Done, Progress, final_progress, with_heartbeat
+from avatar_core.jobs.events import Done, InLine, Progress, final_progress, with_heartbeat
 from avatar_core.jobs.pricing import estimate_cost
 from avatar_core.jobs.steps import video_home
 from avatar_core.jobs.studio import Source, Studio
@@ -199,6 +199,8 @@ async def _stream(events: AsyncIterator[Progress]) -> AsyncIterator[StreamUpdate
                 done = fmt.status(progress.message, "done")
                 video = await asyncio.to_thread(page_copy, progress.video_path)
                 yield done, video, fmt.details(progress)
+            elif isinstance(progress, InLine):
+                yield fmt.in_line(progress), gr.skip(), fmt.details(progress)
             else:
                 yield fmt.status(progress.message), gr.skip(), fmt.details(progress)
     except AvatarError as error:

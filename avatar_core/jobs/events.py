@@ -24,6 +24,7 @@ from avatar_core.storage.journal import Job
 
 class Step(str, enum.Enum):
     PREPARING = "preparing"
+    IN_LINE = "in_line"
     SUBMITTING = "submitting"
     SUBMITTED = "submitted"
     RUNNING = "running"
@@ -51,6 +52,16 @@ class Progress:
 
 class Preparing(Progress):  # the inputs are being checked and fixed; nothing was sent
     step = Step.PREPARING
+
+
+@dataclass(frozen=True)
+class InLine(Progress):
+    """The job waits in the line in front of creates (`line.py`): nothing was sent yet.
+    `position` 1 is next; `estimate_s` is the expected wait, from the expected task time."""
+
+    step = Step.IN_LINE
+    position: int = 1
+    estimate_s: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -21,8 +21,9 @@ from avatar_core.inputs.preparation import PreparedInputs
 from avatar_core.jobs.unclear import being_checked, still_unclear, unknown_task
 from avatar_core.provider.client import AvatarRequest, KlingClient
 from avatar_core.provider.models import TaskInfo, TaskStatus
-from avatar_core.provider.retry import RetryPolicy
-from avatar_core.storage.journal import Job, Journal, Stage, creator_alive
+from avatar_core.provider.retry import RetryPolicy, refused_create
+from avatar_core.storage.journal import Job, Journal, Stage, creator_alive, this_process
+from avatar_core.storage.kept_inputs import forget_request, keep_request, kept_request
 from avatar_core.storage.videos import download_video, video_path
 from avatar_core.storage.visitors import OPERATOR, Visitor
 
@@ -32,6 +33,7 @@ log = logging.getLogger(__name__)
 # `creating` this long after it was journaled is no longer being sent: its outcome is
 # unclear (the create may or may not have arrived), never "not created".
 CREATE_GRACE_S = 15 * 60.0
+LEFT_LINE = "Left the line before it was sent: nothing was sent, nothing charged."
 # Kling deletes tasks after 30 days: a task unknown everywhere after that is lost.
 TASK_LIFETIME_S = 30 * 24 * 3600.0
 
@@ -72,7 +74,7 @@ class JobSteps:
         seconds: float | None = None,
         batch_key: str | None = None,
     ) -> Job:
-        """Journal the job before anything is sent: a restart can then always find it.
+        """Journal the job, in line, before anything is sent: a restart can always find it.
 
         `visitor` is who asked (its tags are journaled); `seconds` the voice's length
         (`voice_seconds`); `batch_key` the identity of the batch row it makes, if any.
@@ -80,6 +82,7 @@ class JobSteps:
         return self.journal.create(
             base_url=self.client.base_url,
             demo=self.demo,
+            stage=Stage.QUEUED,
             owner=self.owner,
             mode=inputs.mode,
             prompt=inputs.prompt,
@@ -108,16 +111,39 @@ class JobSteps:
 
     # --- the create -------------------------------------------------------------------------
 
+    def keep(self, job: Job, request: AvatarRequest) -> None:
+        """Keep a job's create in the data folder while it waits in line."""
+        keep_request(self.settings.data_dir, job.job_id, request)
+
+    def kept(self, job: Job) -> AvatarRequest | None:
+        """A job in line's kept create; None (and the job ended, unsent) when it is gone."""
+        request = kept_request(self.settings.data_dir, job.job_id)
+        if request is None:
+            why = "Its inputs were not kept across the restart: nothing was sent, nothing charged."
+            self.journal.advance(job, Stage.QUEUED, stage=Stage.NOT_CREATED, error=why)
+        return request
+
+    def leave_line(self, job: Job) -> None:
+        """A job leaves the line unsent (Stop): journaled as never created, its inputs gone.
+        A job whose create is already on its way is left to its create."""
+        if self.journal.advance(job, Stage.QUEUED, stage=Stage.NOT_CREATED, error=LEFT_LINE):
+            forget_request(self.settings.data_dir, job.job_id)
+
     def submit(self, job: Job, request: AvatarRequest) -> tuple[Job, TaskInfo]:
         """Create the task once; on doubt, look it up by our external id instead of resending.
 
-        Raises UnclearError (the job stays `outcome_unknown`) when the create's answer was
-        lost and the lookup finds nothing; `not_created` is journaled only for a create that
-        never left or that the provider refused.
+        A job in line is claimed first (UnclearError when another process sent it). Raises
+        UnclearError (the job stays `outcome_unknown`) when the create's answer was lost and
+        the lookup finds nothing; a create the provider's limits turned away (nothing made)
+        goes back in line (`queued`) and its error is raised for the line; `not_created` is
+        journaled for a create that never left or that the provider refused.
         """
+        if job.stage is Stage.QUEUED:
+            job = self._claim(job)
         try:
             task = self.client.create_task(request)
         except e.CreateOutcomeUnknownError as unknown:
+            self._answered(job)
             job = self.journal.update(job, stage=Stage.OUTCOME_UNKNOWN, error=str(unknown))
             found = self.look_for(job)
             if found is None:
@@ -125,9 +151,31 @@ class JobSteps:
                 raise e.UnclearError(why, job_id=job.job_id) from None
             return found
         except e.AvatarError as error:
+            if refused_create(error):
+                back = f"Refused for now ({error}); nothing was created: back in line."
+                self.journal.update(job, stage=Stage.QUEUED, error=back)
+                raise
+            self._answered(job)
             self.journal.update(job, stage=Stage.NOT_CREATED, error=str(error))
             raise
+        self._answered(job)
         return self._running(job, task), task
+
+    def _claim(self, job: Job) -> Job:
+        claimed = self.journal.advance(
+            job, Stage.QUEUED, stage=Stage.CREATING, creator=this_process(), error=None
+        )
+        if claimed is None:
+            raise e.UnclearError(
+                f"Job {job.job_id} was sent by another process meanwhile: it is looked up by "
+                "its job id, never sent again.",
+                job_id=job.job_id,
+            )
+        return claimed
+
+    def _answered(self, job: Job) -> None:
+        """The create has its answer: the inputs kept for the line are no longer needed."""
+        forget_request(self.settings.data_dir, job.job_id)
 
     def look_for(self, job: Job) -> tuple[Job, TaskInfo] | None:
         """One lookup of an unclear create by our external id; the job (journaled running)

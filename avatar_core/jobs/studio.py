@@ -15,6 +15,7 @@ operator's key within its limits (`limits.py`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import time
 from collections.abc import AsyncIterator, Callable
@@ -31,6 +32,7 @@ from avatar_core.jobs.events import (
     Done,
     Downloading,
     Failed,
+    InLine,
     Preparing,
     Progress,
     Running,
@@ -40,9 +42,10 @@ from avatar_core.jobs.events import (
     waiting_message,
 )
 from avatar_core.jobs.limits import Allowance, SpendingLimits
+from avatar_core.jobs.line import FairLine, Ticket, place_message
 from avatar_core.jobs.steps import JobSteps, video_home
 from avatar_core.jobs.unclear import UNCLEAR_WINDOW_S, look_again_delays, still_unclear
-from avatar_core.provider.client import KlingClient
+from avatar_core.provider.client import AvatarRequest, KlingClient
 from avatar_core.provider.doctor import DoctorReport, diagnose, key_label
 from avatar_core.provider.kling_messages import BOTH_SET
 from avatar_core.provider.models import SpeechResult, TaskInfo
@@ -52,10 +55,15 @@ from avatar_core.provider.profiles import (
     profile_for,
     provider_line,
 )
-from avatar_core.provider.retry import RetryPolicy
+from avatar_core.provider.retry import (
+    TOO_MANY_TASKS,
+    RetryPolicy,
+    refused_create,
+    refused_create_wait,
+)
 from avatar_core.provider.routes import RouteMemory
 from avatar_core.provider.speech import check_speech_length, check_speech_request
-from avatar_core.storage.journal import Job, Journal, Stage
+from avatar_core.storage.journal import Job, Journal, Stage, creator_alive, this_process
 from avatar_core.storage.owners import owner_tag
 from avatar_core.storage.visitors import OPERATOR, Visitor, address_tag, visitor_tag
 from avatar_core.waiting.callbacks import CallbackRegistry
@@ -72,7 +80,8 @@ class Studio:
 
     Made by `open_studio` (which also starts the demo simulator when there is no key); a
     person's pasted key gets a studio of its own from `with_key`, sharing the journal, the
-    scheduler, the callbacks, the spending limits and the prepared-input caches.
+    scheduler, the callbacks, the spending limits, the line in front of creates and the
+    prepared-input caches.
     """
 
     def __init__(
@@ -89,6 +98,7 @@ class Studio:
         sleep: Callable[[float], None] = time.sleep,
         owner: str | None = None,
         limits: SpendingLimits | None = None,
+        line: FairLine | None = None,
     ) -> None:
         self.settings = settings
         self.demo = settings.demo_mode
@@ -106,6 +116,7 @@ class Studio:
             settings, client, self.journal, self.demo, owner, retry, sleep, self._wait_for_turn
         )
         self.limits = limits or SpendingLimits(settings, self.journal)
+        self.line = line or FairLine()  # shared by every studio of the process (`with_key`)
         client.pace = self._wait_for_turn  # every request, probes and retries too, takes a slot
         self._retry = retry
         self._clock = clock
@@ -135,6 +146,7 @@ class Studio:
             sleep=self._sleep,
             owner=owner_tag(settings.data_dir, settings.account.reveal()),
             limits=self.limits,
+            line=self.line,
         )
 
     def visitor(self, visitor_id: str, address: str | None = None) -> Visitor:
@@ -190,9 +202,12 @@ class Studio:
     ) -> AsyncIterator[Progress]:
         """The whole flow for new inputs; the last event is Done with the video's path.
 
-        A visitor past one of its limits is refused before anything is prepared or sent. A
-        create whose outcome is unclear is announced by an Unclear event, then looked for by
-        its external id for up to UNCLEAR_WINDOW_S; it is never sent again.
+        A visitor past one of its limits is refused before anything is prepared or sent. The
+        job is journaled in line (its inputs kept) and waits for its turn (`line.py`),
+        telling its place (InLine); a create the provider's limits refuse goes back to the
+        front of the line. A create whose outcome is unclear is announced by an Unclear
+        event, then looked for by its external id for up to UNCLEAR_WINDOW_S; it is never
+        sent again.
         """
         start = self._clock()
         prior_task_id = check_task_id(prior_task_id) or None
@@ -210,42 +225,127 @@ class Studio:
                 trim=trim,
             )
         )
-        job = await asyncio.to_thread(self._open_job, inputs, visitor, audio_seconds, batch_key)
-        yield Submitting(
-            "Sending the task to the provider…", self._since(start), job, inputs=inputs
-        )
         secret, callback_url = None, None
         if self.settings.public_url:
             secret, callback_url = self.callbacks.new_url(self.settings.public_url)
         try:
-            request = self.steps.request(job, inputs, prior_task_id, callback_url)
-            await self._take_turn()
-            try:
-                job, task = await asyncio.to_thread(self.steps.submit, job, request)
-            except e.UnclearError as unclear:
-                job = await asyncio.to_thread(self.journal.get, job.job_id) or job
-                yield Unclear(str(unclear), self._since(start), job)
-                job, task = await self._look_again(job, deadline_s)
-            if secret:
-                self.callbacks.bind(secret, self.client.base_url, task.task_id)
-            async for progress in self._finish(
-                job, task, start=start, deadline_s=deadline_s, callbacks=secret is not None
-            ):
-                yield progress
+            job, request = await asyncio.to_thread(
+                self._open_job,
+                inputs,
+                visitor,
+                audio_seconds,
+                prior_task_id,
+                callback_url,
+                batch_key,
+            )
+            flow = self._through_line(
+                job, request, start=start, deadline_s=deadline_s, secret=secret, inputs=inputs
+            )
+            async with contextlib.aclosing(flow):  # Stop leaves the line at once
+                async for progress in flow:
+                    yield progress
         finally:
             self.callbacks.retire(secret)
 
-    def _open_job(
-        self, inputs: PreparedInputs, visitor: Visitor, audio_seconds: float | None = None,
-        batch_key: str | None = None,
-    ) -> Job:  # fmt: skip
-        """Journal the job, if the visitor's limits let it be sent (checked meanwhile).
+    async def _through_line(
+        self,
+        job: Job,
+        request: AvatarRequest,
+        *,
+        start: float,
+        deadline_s: float,
+        secret: str | None = None,
+        inputs: PreparedInputs | None = None,
+    ) -> AsyncIterator[Progress]:
+        """A journaled job in line: its place while it waits, its create, then the wait.
 
-        `audio_seconds`: the length of the audio behind an audio id, when the caller knows it.
+        Its slot is given back once the follow ends, however it ends; a job that leaves the
+        line before its create (Stop, a closed tab) is journaled as never sent.
+        """
+        ticket = self.line.join(
+            self._account,
+            job.visitor or "operator",
+            job.job_id,
+            limit=self.settings.max_running_tasks if self.owner is None else 0,
+            task_s=self.scheduler.model.expected(task_kind(job.mode, job.demo), job.audio_seconds),
+        )
+        try:
+            refusals = 0
+            while True:
+                async for place in self.line.wait(ticket):
+                    yield InLine(place_message(place), self._since(start), job,
+                                 position=place.position, estimate_s=place.estimate_s)  # fmt: skip
+                yield Submitting(
+                    "Sending the task to the provider…", self._since(start), job, inputs=inputs
+                )
+                try:
+                    await self._take_turn()
+                    job, task = await asyncio.to_thread(self.steps.submit, job, request)
+                except e.UnclearError as unclear:
+                    job = await asyncio.to_thread(self.journal.get, job.job_id) or job
+                    yield Unclear(str(unclear), self._since(start), job)
+                    job, task = await self._look_again(job, deadline_s)
+                except e.RateLimitError as refused:
+                    if not refused_create(refused):
+                        raise
+                    refusals += 1
+                    job = await asyncio.to_thread(self.journal.get, job.job_id) or job
+                    self._back_in_line(ticket, refused, refusals)
+                    continue
+                break
+            self.line.started(ticket)
+            if secret:
+                self.callbacks.bind(secret, self.client.base_url, task.task_id)
+            async for progress in self._finish(
+                job,
+                task,
+                start=start,
+                deadline_s=deadline_s,
+                callbacks=secret is not None,
+                ended=functools.partial(self.line.leave, ticket),  # the download needs no slot
+            ):
+                yield progress
+        finally:
+            if ticket.state == "waiting":  # never sent: it leaves the line, uncharged
+                self.steps.leave_line(job)
+            self.line.leave(ticket)
+
+    def _back_in_line(self, ticket: Ticket, refused: e.RateLimitError, refusals: int) -> None:
+        """A create the provider's limits refused goes back to the front of the line."""
+        busy = refused.code == TOO_MANY_TASKS
+        wait_s = refused_create_wait(refused, refusals, self._retry or RetryPolicy())
+        self.line.refused(ticket, busy=busy, wait_s=wait_s)
+
+    @property
+    def _account(self) -> str:
+        """The provider account this studio's creates count against (base URL and key)."""
+        return f"{self.client.base_url} {self.owner or 'operator'}"
+
+    def _open_job(
+        self,
+        inputs: PreparedInputs,
+        visitor: Visitor,
+        audio_seconds: float | None,
+        prior_task_id: str | None,
+        callback_url: str | None,
+        batch_key: str | None = None,
+    ) -> tuple[Job, AvatarRequest]:
+        """Journal the job in line with its inputs kept, if the visitor's limits let it be
+        sent (checked meanwhile); the job and its create.
+
+        `audio_seconds`: the length of the audio behind an audio id, when the caller knows
+        it; `batch_key`: the batch row the job makes, if any.
         """
         seconds = self.steps.voice_seconds(inputs) or audio_seconds
         with self.limits.admit(self._spender(visitor), video_seconds=seconds):
-            return self.steps.open_job(inputs, visitor, seconds, batch_key)
+            job = self.steps.open_job(inputs, visitor, seconds, batch_key)
+        request = self.steps.request(job, inputs, prior_task_id, callback_url)
+        try:
+            self.steps.keep(job, request)
+        except e.AvatarError:
+            self.steps.leave_line(job)
+            raise
+        return job, request
 
     async def follow(
         self,
@@ -268,6 +368,10 @@ class Studio:
         if known is not None and video_home(known):
             yield Done(done_message(known), job=known)
             return
+        if known is not None and known.stage is Stage.QUEUED:
+            async for progress in self._follow_queued(known, start, deadline_s):
+                yield progress
+            return
         if known is None and self._scope(visitor) is not None:
             raise e.NotYoursError(
                 f"Task {task_id} is not one of your jobs: this app looks up only the tasks "
@@ -282,15 +386,70 @@ class Studio:
         """Finish every unfinished job of this endpoint and key; one failing stops no other.
 
         Each job ends in a Done, a Failed or an Unclear event; nothing is raised for one job.
-        An unclear create gets one lookup here, not the flow's window of lookups.
+        An unclear create gets one lookup here, not the flow's window of lookups. Jobs left
+        in line by a process that ended are sent in their order, with their kept inputs.
         """
         deadline_s = self._deadline(deadline_s)
         for listed in await asyncio.to_thread(self.journal.unfinished):
             job = await asyncio.to_thread(self.journal.get, listed.job_id)
             if job is None or job.stage.is_finished or not self.steps.owns(job):
                 continue  # another process moved it on, or it is not this key's
-            async for progress in self._resume_one(job, deadline_s):
+            if job.stage is Stage.QUEUED:
+                resumed = self._resume_queued(job, deadline_s)
+            else:
+                resumed = self._resume_one(job, deadline_s)
+            async for progress in resumed:
                 yield progress
+
+    def _in_a_live_line(self, job: Job) -> bool:
+        """Whether a job in line waits in this process's line or a running process's."""
+        elsewhere = job.creator != this_process() and creator_alive(job.creator) is not False
+        return elsewhere or self.line.knows(job.job_id)
+
+    async def _follow_queued(
+        self, job: Job, start: float, deadline_s: float
+    ) -> AsyncIterator[Progress]:
+        """Following a job in line: a live line's job is that line's to send (a lookup
+        says so); one a process that ended left in line is sent now, with its kept inputs."""
+        if self._in_a_live_line(job):
+            raise e.TaskStillRunningError(
+                f"Job {job.job_id} is still waiting in line: nothing was sent yet; the page "
+                "or the command that asked for it shows its place.",
+                task_id=job.job_id,
+                status=Stage.QUEUED.value,
+            )
+        request = await asyncio.to_thread(self.steps.kept, job)
+        if request is None:
+            latest = await asyncio.to_thread(self.journal.get, job.job_id)
+            raise e.StorageError(f"Job {job.job_id}: {latest.error if latest else ''}")
+        flow = self._through_line(job, request, start=start, deadline_s=deadline_s)
+        async with contextlib.aclosing(flow):
+            async for progress in flow:
+                yield progress
+
+    async def _resume_queued(self, job: Job, deadline_s: float) -> AsyncIterator[Progress]:
+        """A job left in line by a process that ended: back in this process's line, sent
+        with its kept inputs (once: the journal's claim). A job in a live process's line
+        is that process's to send."""
+        if self._in_a_live_line(job):
+            return
+        start = self._clock()
+        request = await asyncio.to_thread(self.steps.kept, job)
+        if request is None:
+            latest = await asyncio.to_thread(self.journal.get, job.job_id)
+            yield Failed(f"Job {job.job_id}: {latest.error if latest else ''}", job=latest)
+            return
+        try:
+            flow = self._through_line(job, request, start=start, deadline_s=deadline_s)
+            async with contextlib.aclosing(flow):
+                async for progress in flow:
+                    yield progress
+        except e.AvatarError as error:
+            latest = await asyncio.to_thread(self.journal.get, job.job_id)
+            if latest is not None and latest.stage.is_finished:
+                yield Failed(f"Job {job.job_id}: {error}", job=latest, error=error)
+            else:
+                yield Unclear(f"Job {job.job_id}: {error}", job=latest)
 
     async def _resume_one(self, job: Job, deadline_s: float) -> AsyncIterator[Progress]:
         start = self._clock()
@@ -345,8 +504,10 @@ class Studio:
         start: float,
         deadline_s: float,
         callbacks: bool = False,
+        ended: Callable[[], None] | None = None,
     ) -> AsyncIterator[Progress]:
-        """From an accepted task to its video at home."""
+        """From an accepted task to its video at home; `ended` is called once the task is
+        seen to end (its slot in the line is free while the video comes home)."""
         yield Submitted(
             f"Task {task.task_id} accepted by the provider.", self._since(start), job, task
         )
@@ -364,6 +525,8 @@ class Studio:
             if not snapshot.is_terminal:
                 elapsed = self._since(start)
                 yield Running(waiting_message(snapshot, elapsed), elapsed, job, snapshot)
+        if ended is not None:
+            ended()
         job = await asyncio.to_thread(self.steps.conclude, job, task)
         yield Downloading(
             "The video is ready; copying it into the data folder…", self._since(start), job, task

@@ -34,6 +34,7 @@ NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 """Transport errors that prove the request never left this machine."""
 
 IP_NOT_ALLOWED = 1304  # Kling's IP whitelist refusal: asking again cannot help
+TOO_MANY_TASKS = 1303  # the account runs as many tasks at once as its plan allows
 
 
 @dataclass(frozen=True)
@@ -58,21 +59,36 @@ class RetryPolicy:
 def may_retry(error: Exception, *, create: bool = False, fresh_link: bool = False) -> bool:
     """Whether a request that failed with `error` may be sent again.
 
-    A create (`create=True`) only when it certainly never reached the provider: the
-    connection was never made, or a rate limit (1302, or a bare 429) turned it away.
+    A create (`create=True`) only when the connection was never made: a create the
+    provider's limits turned away (1302, 1303, a bare 429) goes back in the line in front
+    of creates instead, after `refused_create_wait` (jobs/line.py).
     Anything else may be retried on a broken connection, a rate limit or a server error;
     a video link handed out just now (`fresh_link=True`) also on 403 and 404.
     """
     if getattr(error, "code", None) == IP_NOT_ALLOWED:
         return False
     if create:
-        if isinstance(error, e.RateLimitError):
-            return error.code in (None, 1302)
         return isinstance(error, NEVER_SENT)
     if isinstance(error, httpx.HTTPStatusError):
         status = error.response.status_code
         return status in RETRY_STATUSES or (fresh_link and status in LAGGING_LINK_STATUSES)
     return isinstance(error, (httpx.RequestError, e.RateLimitError, e.ServerError))
+
+
+def refused_create(error: Exception) -> bool:
+    """Whether a create was turned away by the provider's limits, creating nothing: too
+    many tasks at once (1303), or too many requests (1302, or a bare 429). Such a job goes
+    back to the front of the line in front of creates."""
+    return isinstance(error, e.RateLimitError) and error.code in (None, 1302, TOO_MANY_TASKS)
+
+
+def refused_create_wait(error: Exception, refusals: int, policy: RetryPolicy) -> float:
+    """Seconds the line waits before trying a refused create again, after its `refusals`-th
+    refusal: the Retry-After the provider asked for, else the policy's growing backoff
+    (for an account whose tasks at once are all taken by others: no task of ours to wait
+    for)."""
+    retry_after = getattr(error, "retry_after", None)
+    return policy.delay(min(refusals, 16), retry_after)
 
 
 def retry_delay(

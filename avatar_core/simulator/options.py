@@ -106,6 +106,7 @@ class SimulatorOptions:
     create_delay_s: float = 0.0  # creates answer this late (the task is made at once)
     error_shape: str = "kling"  # the shape of the simulator's own (non-fault) errors
     rate_limit_per_s: float | None = None  # API requests a second before 429 (1302); 0: none
+    max_running_tasks: int = 0  # an account's tasks running at once before 1303; 0: no limit
     render_max_side: int = DEFAULT_MAX_SIDE  # the simulated video's longer side, in pixels
     callback_interval: float = 0.1  # real seconds between looks for callbacks to send
     # Kling's own routes (no /kling prefix) take a JWT signed with this (access key, secret
@@ -134,6 +135,7 @@ _CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "create_delay_s": _seconds,
     "error_shape": _error_shape,
     "rate_limit_per_s": _limit,
+    "max_running_tasks": _count,
     "render_max_side": _side,
     "callback_interval": _interval,
     "kling_keys": _key_pair,

@@ -152,7 +152,12 @@ class Routes:
         if parts.book.external_id_taken(account, fields["external_task_id"]):
             raise duplicate_external_id(fields["external_task_id"])
         checked = check_create_media(body, fields, parts.audio)
-        task = parts.book.create(account, checked, request.base_url())
+        try:
+            task = parts.book.create(account, checked, request.base_url())
+        except WireError as refused:
+            if refused.code == 1303:
+                parts.stats.refused_busy()
+            raise
         parts.stats.created()
         answer = success(create_data(task))
         answer.delay = parts.options.create_delay_s  # a slow gateway: the task already exists

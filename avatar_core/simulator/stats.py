@@ -20,6 +20,7 @@ class Stats:
     faults_used: Counter[str] = field(default_factory=Counter)
     callbacks_sent: int = 0
     callbacks_failed: int = 0
+    busy_refusals: int = 0  # creates refused with 1303 (the account's tasks at once)
 
     def count(self, route: str, status: int | None = None) -> int:
         """Requests on `route` (with `status`, only those answered with it)."""
@@ -34,6 +35,7 @@ class Stats:
             "faults_used": dict(self.faults_used),
             "callbacks_sent": self.callbacks_sent,
             "callbacks_failed": self.callbacks_failed,
+            "busy_refusals": self.busy_refusals,
         }
 
 
@@ -52,6 +54,7 @@ class StatsRecorder:
             self._faults: Counter[str] = Counter()
             self._callbacks_sent = 0
             self._callbacks_failed = 0
+            self._busy = 0
 
     def request(self, route: str, status: int) -> None:
         with self._lock:
@@ -60,6 +63,10 @@ class StatsRecorder:
     def created(self) -> None:
         with self._lock:
             self._creates += 1
+
+    def refused_busy(self) -> None:
+        with self._lock:
+            self._busy += 1
 
     def spoke(self) -> None:
         with self._lock:
@@ -86,4 +93,5 @@ class StatsRecorder:
                 faults_used=Counter(self._faults),
                 callbacks_sent=self._callbacks_sent,
                 callbacks_failed=self._callbacks_failed,
+                busy_refusals=self._busy,
             )

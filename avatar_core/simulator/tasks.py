@@ -147,11 +147,13 @@ class TaskBook:
             return bool(external_task_id) and (account, external_task_id) in self._by_external
 
     def create(self, account: str, request: CreateRequest, base_url: str) -> Task:
-        """Record a task and start its render; raises WireError for a repeated external id."""
+        """Record a task and start its render; raises WireError for a repeated external id,
+        or (1303, nothing created) when the account runs `max_running_tasks` already."""
         ext = request.external_task_id
         with self._lock:
             if ext and (account, ext) in self._by_external:
                 raise duplicate_external_id(ext)
+            self._check_running(account)
             plan = self._next_plan()
             task_id = new_numeric_id()
             while task_id in self._tasks:
@@ -179,6 +181,30 @@ class TaskBook:
         if task.render_done is not None:
             self._start_render(task, request)
         return task
+
+    def _check_running(self, account: str) -> None:
+        """Kling's concurrency limit of the resource pack (code 1303); under `_lock`."""
+        limit = self.options.max_running_tasks
+        if not limit:
+            return
+        now = self.clock()
+        running = sum(
+            1
+            for task in self._tasks.values()
+            if task.account == account and not self._ended(task, now)
+        )
+        if running >= limit:
+            raise WireError(
+                1303,
+                f"The concurrency limit of the resource pack has been exceeded ({running} "
+                f"tasks running, limit {limit})",
+            )
+
+    @staticmethod
+    def _ended(task: Task, now: float) -> bool:
+        finished = task.render_done
+        done = finished is None or finished.is_set()
+        return task.state_at(now - task.created_clock, done)[0] in ("succeed", "failed")
 
     def _task_seconds(self, plan: Plan) -> float:
         if plan.task_seconds is not None:

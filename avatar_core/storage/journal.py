@@ -2,9 +2,11 @@
 
 SQLite in the data folder, in WAL mode so the app, its workers and the CLI can write at
 once. It never holds the API key, a visitor's id or media bytes: only ids, statuses,
-times, hashes, sizes, keyed tags, the provider's result URL and the local file's path.
-Text to speech, which is paid too, has a table of its own (`speeches`), so what a visitor
-spent in a day can be counted from the journal after a restart.
+times, hashes, sizes, keyed tags, the provider's result URL and the local file's path
+(a job in line keeps its inputs beside it: `kept_inputs.py`). A stage is stored as its
+text, so a new stage (`queued`: in the line in front of creates) needs no change to an
+existing journal. Text to speech, which is paid too, has a table of its own (`speeches`),
+so what a visitor spent in a day can be counted from the journal after a restart.
 """
 
 from __future__ import annotations
@@ -30,9 +32,10 @@ JOURNAL_FILE = "journal.sqlite3"
 
 
 class Stage(str, enum.Enum):
-    CREATING = "creating"  # journaled; the create is being sent
+    QUEUED = "queued"  # journaled, in the line in front of creates: nothing sent yet
+    CREATING = "creating"  # the create is being sent
     OUTCOME_UNKNOWN = "outcome_unknown"  # sent, but no clear answer: never resent
-    NOT_CREATED = "not_created"  # the provider refused it, or has no such task: no charge
+    NOT_CREATED = "not_created"  # refused, never sent (e.g. it left the line): no charge
     RUNNING = "running"  # the provider has it (task_id known)
     DOWNLOADING = "downloading"  # the provider finished; the video is being copied home
     DONE = "done"  # the video is in the data folder
@@ -213,7 +216,15 @@ class Journal:
 
     # --- writing --------------------------------------------------------------------------
 
-    def create(self, *, base_url: str, demo: bool, job_id: str | None = None, **values: Any) -> Job:
+    def create(
+        self,
+        *,
+        base_url: str,
+        demo: bool,
+        job_id: str | None = None,
+        stage: Stage = Stage.CREATING,
+        **values: Any,
+    ) -> Job:
         now = time.time()
         job = Job(
             job_id=job_id or new_job_id(),
@@ -221,7 +232,7 @@ class Journal:
             updated_at=now,
             base_url=base_url,
             demo=demo,
-            stage=Stage.CREATING,
+            stage=stage,
             creator=this_process(),
             **values,
         )
@@ -255,6 +266,21 @@ class Journal:
         if written == 0:
             return self.get(job.job_id) or updated
         return updated
+
+    def advance(self, job: Job, expected: Stage, **changes: Any) -> Job | None:
+        """Write `changes` only if the job is still at stage `expected`; None when it is not.
+
+        How a job leaves the line (Stage.QUEUED): claimed for its create by one process
+        only, even when two (the app and a `resume`) reach it at once; or ended unsent."""
+        changes["updated_at"] = time.time()
+        stored = {k: (v.value if isinstance(v, enum.Enum) else v) for k, v in changes.items()}
+        assignments = ", ".join(f"{k} = ?" for k in stored)
+        with self._connection() as db:
+            written = db.execute(
+                f"UPDATE jobs SET {assignments} WHERE job_id = ? AND stage = ?",
+                [*stored.values(), job.job_id, expected.value],
+            ).rowcount
+        return replace(job, **changes) if written == 1 else None
 
     # --- reading --------------------------------------------------------------------------
 

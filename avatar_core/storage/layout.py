@@ -1,8 +1,9 @@
 """What the data folder holds, none of it to be served by path.
 
 The journal (every prompt, task id, tag and signed provider link), the salt of the keyed
-tags, the videos and the speech files. The app hands a video out only as a copy, to a
-visitor who may see it; `private_paths` is what a web server must refuse.
+tags, the videos, the speech files and the inputs of jobs in line. The app hands a video
+out only as a copy, to a visitor who may see it; `private_paths` is what a web server must
+refuse.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from avatar_core.storage.journal import JOURNAL_FILE
+from avatar_core.storage.kept_inputs import LINE_FOLDER
 from avatar_core.storage.owners import SALT_FILE
 from avatar_core.storage.speech_files import SPEECH_FOLDER
 from avatar_core.storage.videos import VIDEOS_FOLDER
@@ -21,6 +23,7 @@ PRIVATE_NAMES = (
     SALT_FILE,
     VIDEOS_FOLDER,
     SPEECH_FOLDER,
+    LINE_FOLDER,  # the inputs of jobs waiting in the line
 )
 
 

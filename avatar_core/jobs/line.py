@@ -1,0 +1,302 @@
+"""The fair line in front of creates: at most so many tasks running at once per account.
+
+A Kling account runs only so many tasks at once (code 1303) and takes only so many
+requests a second (1302). Every create of this process goes through one `FairLine`: a job
+waits for a slot of its account (the provider's base URL and key), round-robin between
+visitors and first come first served within one visitor, so one visitor's ten jobs do not
+hold up another's first. The operator (the command line) counts as one visitor.
+
+Flows run in different event loops (Gradio's, the command line's `asyncio.run`, the app's
+start-up resume in a thread of its own), so the line is guarded by a threading lock and a
+waiter is an asyncio future of its own loop, woken with `call_soon_threadsafe`: no thread
+is held while a job waits.
+
+The slots. A slot is taken just before the create and held while a flow of this process
+follows the task; it is given back when the follow sees the task end, or when the flow
+stops following it (its deadline, Stop, a closed tab). A task no one follows any more is
+not counted: nobody would learn when it ends, so a slot held for it could hold the line
+for good. If such a task still runs at the provider, the provider says so with a 1303 on a
+later create: nothing was created, the job goes back to the front of the line, and the
+line lowers its estimate of the account's limit to the tasks it knows to be running (at
+least one), then waits for one of them to end. With none of ours running (other apps, or
+tasks no one follows, use the account), the line pauses for a backoff and tries again. A
+learnt estimate rises by one after `PROBE_AFTER_S` without a refusal, so a limit that
+frees up (a bigger plan, another app's tasks ending) is used again. A 1302 pauses the
+account's line for the wait the provider asks for (`retry.refused_create_wait`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import threading
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+
+PROBE_AFTER_S = 120.0  # a learnt limit is tried one higher after this long without a refusal
+REFRESH_S = 5.0  # a waiter's place and estimate are told again at least this often
+UNKNOWN_TASK_S = 120.0  # the expected task time when nothing is known yet
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where a job stands: `position` 1 is next; `estimate_s` the expected wait."""
+
+    position: int
+    estimate_s: float
+
+
+@dataclass(eq=False)
+class Ticket:
+    """One job's place in its account's line; `state`: waiting, sending, running, left."""
+
+    account: str
+    visitor: str
+    job_id: str
+    task_s: float = UNKNOWN_TASK_S  # how long its task is expected to take
+    state: str = "waiting"
+    future: asyncio.Future[None] | None = field(default=None, repr=False)
+    loop: asyncio.AbstractEventLoop | None = field(default=None, repr=False)
+
+
+class _Account:
+    """One account's queues and slots (used under the line's lock)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit  # the operator's AVATAR_MAX_RUNNING_TASKS (0: not set)
+        self.learnt: int | None = None  # from the provider's 1303 answers
+        self.learnt_at = 0.0
+        self.sending = 0  # slots taken by creates not answered yet
+        self.running = 0  # slots of accepted tasks a flow follows
+        self.queues: dict[str, deque[Ticket]] = {}
+        self.rotation: deque[str] = deque()  # visitors with jobs waiting, whose turn first
+        self.paused_until = 0.0
+
+    @property
+    def holding(self) -> int:
+        return self.sending + self.running
+
+    def capacity(self, now: float) -> int | None:
+        """How many tasks may run at once now (None: no limit known)."""
+        if self.learnt is not None and now - self.learnt_at >= PROBE_AFTER_S:
+            self.learnt, self.learnt_at = self.learnt + 1, now
+        limits = [n for n in (self.limit, self.learnt) if n]
+        return min(limits) if limits else None
+
+    def waiting(self) -> list[Ticket]:
+        return [ticket for queue in self.queues.values() for ticket in queue]
+
+    def position(self, ticket: Ticket) -> int:
+        """1 + the jobs served before `ticket` by the round-robin."""
+        index = self.queues[ticket.visitor].index(ticket)
+        ahead = 0
+        for turn, visitor in enumerate(self.rotation):
+            queued = len(self.queues[visitor])
+            ahead += min(queued, index)
+            if turn < self.rotation.index(ticket.visitor) and queued > index:
+                ahead += 1
+        return ahead + 1
+
+
+class FairLine:
+    """The line of every account this process sends creates to (thread-safe)."""
+
+    def __init__(
+        self, *, clock: Callable[[], float] = time.monotonic, refresh_s: float = REFRESH_S
+    ) -> None:
+        self._clock = clock
+        self._refresh_s = refresh_s
+        self._lock = threading.Lock()
+        self._accounts: dict[str, _Account] = {}
+        self._jobs: set[str] = set()  # the jobs of every ticket not left
+
+    def join(
+        self,
+        account: str,
+        visitor: str,
+        job_id: str,
+        *,
+        limit: int = 0,
+        task_s: float | None = None,
+    ) -> Ticket:
+        """A place at the end of `visitor`'s jobs in `account`'s line (`limit`: the
+        operator's setting for that account, 0 for none)."""
+        ticket = Ticket(account, visitor, job_id, task_s or UNKNOWN_TASK_S)
+        with self._lock:
+            line = self._accounts.setdefault(account, _Account(limit))
+            line.limit = limit
+            self._enqueue(line, ticket, front=False)
+            self._jobs.add(job_id)
+        return ticket
+
+    async def wait(self, ticket: Ticket) -> AsyncIterator[Place]:
+        """Wait for the ticket's slot, telling its place when it changes and now and then;
+        returns once the create may be sent. Nothing is yielded when a slot is free."""
+        loop = asyncio.get_running_loop()
+        told: Place | None = None
+        told_at = -math.inf
+        while True:
+            with self._lock:
+                if ticket.state != "waiting":
+                    return
+                ticket.future, ticket.loop = loop.create_future(), loop
+                future = ticket.future
+                line = self._accounts[ticket.account]
+                now = self._clock()
+                self._dispatch(line, now)
+                if ticket.state != "waiting":
+                    return
+                place = self._place(line, ticket, now)
+                timeout = self._refresh_s
+                if line.paused_until > now:
+                    timeout = min(timeout, line.paused_until - now + 0.01)
+            if place != told or self._clock() - told_at >= self._refresh_s:
+                told, told_at = place, self._clock()
+                yield place
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(future, timeout)
+
+    def started(self, ticket: Ticket) -> None:
+        """The provider accepted the ticket's create: its slot is a running task now."""
+        with self._lock:
+            if ticket.state != "sending":
+                return
+            line = self._accounts[ticket.account]
+            ticket.state = "running"
+            line.sending -= 1
+            line.running += 1
+            if line.learnt is not None and line.running > line.learnt:
+                line.learnt = line.running  # the provider took that many: no lower than that
+
+    def refused(self, ticket: Ticket, *, busy: bool, wait_s: float) -> None:
+        """The provider refused the create (nothing was created): back to the front.
+
+        `busy` (1303): the account runs as many tasks as it may; the estimate of its limit
+        falls to the tasks running, and with none of ours running the line pauses `wait_s`.
+        Otherwise (1302) the account's line pauses `wait_s`, the wait the provider asked for.
+        """
+        with self._lock:
+            if ticket.state != "sending":
+                return
+            line = self._accounts[ticket.account]
+            now = self._clock()
+            line.sending -= 1
+            ticket.state = "waiting"
+            self._enqueue(line, ticket, front=True)
+            if busy:
+                line.learnt, line.learnt_at = max(line.running, 1), now
+            if not busy or line.running == 0:
+                line.paused_until = max(line.paused_until, now + wait_s)
+            self._notify(line)
+
+    def leave(self, ticket: Ticket) -> None:
+        """The job leaves the line, or gives its slot back (idempotent)."""
+        with self._lock:
+            line = self._accounts.get(ticket.account)
+            if line is None or ticket.state == "left":
+                return
+            if ticket.state == "waiting":
+                self._dequeue(line, ticket)
+            elif ticket.state == "sending":
+                line.sending -= 1
+            else:
+                line.running -= 1
+            ticket.state = "left"
+            self._jobs.discard(ticket.job_id)
+            self._dispatch(line, self._clock())
+            self._notify(line)
+
+    def knows(self, job_id: str) -> bool:
+        """Whether the job waits in this line or holds one of its slots."""
+        with self._lock:
+            return job_id in self._jobs
+
+    def capacity(self, account: str) -> int | None:
+        """The tasks at once the line lets `account` run now (None: no limit known)."""
+        with self._lock:
+            line = self._accounts.get(account)
+            return line.capacity(self._clock()) if line else None
+
+    # --- under the lock -------------------------------------------------------------------
+
+    def _enqueue(self, line: _Account, ticket: Ticket, *, front: bool) -> None:
+        queue = line.queues.setdefault(ticket.visitor, deque())
+        if ticket.visitor in line.rotation and front:
+            line.rotation.remove(ticket.visitor)
+        if front:
+            queue.appendleft(ticket)
+            line.rotation.appendleft(ticket.visitor)
+        else:
+            queue.append(ticket)
+            if ticket.visitor not in line.rotation:
+                line.rotation.append(ticket.visitor)
+
+    def _dequeue(self, line: _Account, ticket: Ticket) -> None:
+        queue = line.queues[ticket.visitor]
+        queue.remove(ticket)
+        if not queue:
+            del line.queues[ticket.visitor]
+            line.rotation.remove(ticket.visitor)
+
+    def _dispatch(self, line: _Account, now: float) -> None:
+        """Hand free slots out, one visitor's turn after another."""
+        if now < line.paused_until:
+            return
+        capacity = line.capacity(now)
+        while line.rotation and (capacity is None or line.holding < capacity):
+            visitor = line.rotation.popleft()
+            queue = line.queues[visitor]
+            ticket = queue.popleft()
+            if queue:
+                line.rotation.append(visitor)
+            else:
+                del line.queues[visitor]
+            ticket.state = "sending"
+            line.sending += 1
+            _wake(ticket)
+
+    def _notify(self, line: _Account) -> None:
+        """Wake every waiter of the account, to tell its new place."""
+        for ticket in line.waiting():
+            _wake(ticket)
+
+    def _place(self, line: _Account, ticket: Ticket, now: float) -> Place:
+        position = line.position(ticket)
+        at_once = line.capacity(now) or max(line.holding, 1)
+        estimate = math.ceil(position / at_once) * ticket.task_s
+        return Place(position, estimate + max(line.paused_until - now, 0.0))
+
+
+def _wake(ticket: Ticket) -> None:
+    future, loop = ticket.future, ticket.loop
+    if future is None or loop is None:
+        return
+    with contextlib.suppress(RuntimeError):  # its loop has closed: `leave` frees its place
+        loop.call_soon_threadsafe(_resolve, future)
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+def ordinal(number: int) -> str:
+    """1st, 2nd, 3rd, 4th, 11th, 21st…"""
+    if 10 <= number % 100 <= 20:
+        return f"{number}th"
+    return f"{number}{ {1: 'st', 2: 'nd', 3: 'rd'}.get(number % 10, 'th') }"
+
+
+def about(seconds: float) -> str:
+    """A wait in words: "under a minute", "about 2 min"."""
+    if seconds < 60:
+        return "under a minute"
+    return f"about {math.ceil(seconds / 60)} min"
+
+
+def place_message(place: Place) -> str:
+    """What a person reads in line: "3rd in line, about 2 min"."""
+    return f"{ordinal(place.position)} in line, {about(place.estimate_s)}."
