@@ -266,3 +266,13 @@ def test_a_second_batch_on_the_same_data_folder_is_refused_while_one_runs(batch,
     assert code == 1
     assert "Another batch is running on the data folder" in err.strip().splitlines()[-1]
     assert batch.sim.stats.creates == 0 and batch.sim.stats.tts == 0
+
+
+def test_rows_go_through_the_line_so_an_account_of_two_tasks_at_once_fails_no_row(batch, media):
+    batch.sim.options.max_running_tasks = 2  # the account runs two tasks at once
+    rows = "\n".join([HEADER, *["face.jpg,voice.mp3,,,,,"] * 5]) + "\n"
+    code, _, err = batch(str(write_csv(media, rows)))
+    assert code == 0, err
+    assert [r["status"] for r in results_of(media / "rows-videos")] == ["done"] * 5
+    assert batch.sim.stats.creates == 5  # each row once
+    assert batch.sim.stats.busy_refusals > 0  # the account refused some: the line sent them again

@@ -63,7 +63,7 @@ def add_batch_command(subparsers: argparse._SubParsersAction) -> None:
         type=_positive,
         default=DEFAULT_JOBS,
         metavar="N",
-        help=f"rows at once at the provider (default {DEFAULT_JOBS})",
+        help=f"rows under way at once (default {DEFAULT_JOBS}); the line sends their creates",
     )
     batch.add_argument(
         "--retry-failed",

@@ -12,8 +12,11 @@ same file again looks each row up in the journal first:
   when asked (`retry_failed`): the task ended, so no task for it can still exist;
 - never journaled: sent.
 
-Two bounds: `PREPARING_AT_ONCE` rows read and fix their inputs at once (memory, two
-cores), and `jobs` rows at once hold a task at the provider (see `_provider_turn`).
+Two bounds, both for this machine: `PREPARING_AT_ONCE` rows read and fix their inputs at
+once (two cores), and `jobs` rows at once are under way (each holds its prepared inputs
+until its create is answered). When each create is sent is the line's to decide
+(`line.py`): as many at once as the account runs (`AVATAR_MAX_RUNNING_TASKS`, or learnt
+from the provider's refusals), fairly among the app's visitors.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from avatar_core.jobs.studio import Studio
 from avatar_core.storage.journal import Job, Stage
 
 PREPARING_AT_ONCE = 2  # rows whose inputs are read and fixed at once (memory, two cores)
-DEFAULT_JOBS = 3  # rows at once at the provider, until the line in front of creates decides
+DEFAULT_JOBS = 10  # rows under way at once (memory); the line decides the creates
 RESULTS_FILE = "results.csv"
 RESULT_COLUMNS = ("row", "task_id", "status", "seconds", "video", "error")
 
@@ -111,7 +114,7 @@ class BatchRun:
     async def run(self) -> list[RowResult]:
         """Every row to an end (done, failed or unclear); one row's failure stops no other."""
         self._preparing = asyncio.Semaphore(PREPARING_AT_ONCE)
-        self._at_provider = asyncio.Semaphore(self.jobs)
+        self._under_way = asyncio.Semaphore(self.jobs)
         await asyncio.gather(*(self._one(result) for result in self.results))
         return self.results
 
@@ -135,7 +138,7 @@ class BatchRun:
 
     async def _make(self, result: RowResult, prior: Job | None) -> None:
         """Follow the row's task when one may exist, else send it; then deliver its video."""
-        async with self._provider_turn():
+        async with self._under_way:
             if prior is not None and (prior.stage is Stage.DONE or not prior.stage.is_finished):
                 self._note(result, prior)
                 flow = self.studio.follow(prior.task_id or prior.job_id, deadline_s=self.deadline_s)
@@ -144,22 +147,13 @@ class BatchRun:
                 job = await self._send(result)
         await asyncio.to_thread(self._deliver, result, job)
 
-    @contextlib.asynccontextmanager
-    async def _provider_turn(self) -> AsyncIterator[None]:
-        """SEAM(line): a simple bound of rows at once at the provider (`--jobs`), from a
-        row's preparation to its video at home. The line in front of creates (issue 13's
-        first half, inside `Studio.generate`) replaces it: then every row starts at once
-        and the line decides when each create is sent."""
-        async with self._at_provider:
-            yield
-
     async def _send(self, result: RowResult) -> Job:
         """Prepare (a few rows at once), speak if the row says so, and run the flow."""
         row = result.row
         await self._preparing.acquire()
         released = False
 
-        def let_go() -> None:  # once the inputs are prepared and journaled
+        def let_go() -> None:  # once the inputs are prepared and the job journaled
             nonlocal released
             if not released:
                 released = True
@@ -209,10 +203,10 @@ class BatchRun:
                 result.job_id = event.job.job_id
             if isinstance(event, (Submitted, Running)) and event.task is not None:
                 result.task_id = event.task.task_id
+            if event.job is not None and on_journaled is not None:
+                on_journaled()  # in line or on its way: the next row may prepare
             if isinstance(event, Submitting):
                 result.sent = True
-                if on_journaled is not None:
-                    on_journaled()
                 self._set(result, RowState.RUNNING)
             if isinstance(event, Done):
                 done = event.job
