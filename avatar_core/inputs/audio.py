@@ -187,9 +187,7 @@ def _decode(data: bytes, kind: Kind, folder: Path, where: str) -> _Decoded:
         raise InputError(say("audio.silent_file", where=where, what=what), field="audio")
     truncated = any(hint in log.lower() for hint in _TRUNCATED_HINTS)
     if done.returncode != 0 or truncated or len(done.stdout) <= 44:
-        raise InputError(
-            say("audio.damaged", where=where, kind=kind.described), field="audio"
-        )
+        raise InputError(say("audio.damaged", where=where, kind=kind.described), field="audio")
     try:
         segment = AudioSegment.from_wav(io.BytesIO(done.stdout))
     except Exception as exc:  # pydub raises bare exceptions of several kinds

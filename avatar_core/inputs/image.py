@@ -174,7 +174,9 @@ def _open(data: bytes, label: str) -> Image.Image:
             reason = say("image.not_picture_kind", kind=kind.described)
         else:
             reason = say("image.not_picture")
-        raise InputError(say("image.unreadable", where=where, reason=reason), field="image") from exc
+        raise InputError(
+            say("image.unreadable", where=where, reason=reason), field="image"
+        ) from exc
 
 
 def _exif(img: Image.Image, data: bytes, fmt: str) -> Image.Exif:
@@ -329,9 +331,7 @@ def _prepare_opened(img: Image.Image, data: bytes, label: str) -> PreparedImage:
     canvas = padded_size(*target)
     warnings_: list[str] = []
     if min(upright) < SMALL_SIDE:
-        warnings_.append(
-            say("image.small", size=format_size(*upright), recommended=SMALL_SIDE)
-        )
+        warnings_.append(say("image.small", size=format_size(*upright), recommended=SMALL_SIDE))
     measured = dict(
         source_format=fmt, source_width=width, source_height=height, source_bytes=len(data)
     )
@@ -424,9 +424,7 @@ def _keep_as_is(
 
 
 def _damaged(fmt: str, where: str) -> InputError:
-    return InputError(
-        say("image.damaged", where=where, format=fmt.upper()), field="image"
-    )
+    return InputError(say("image.damaged", where=where, format=fmt.upper()), field="image")
 
 
 def _load(img: Image.Image, fmt: str, where: str) -> None:

@@ -107,9 +107,7 @@ def resolve_host(
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError, OSError) as exc:
-        raise _refused(
-            what, shown, say("url.host_not_found", host=host)
-        ) from exc
+        raise _refused(what, shown, say("url.host_not_found", host=host)) from exc
     addresses: list[str] = []
     for info in infos:
         text = str(info[4][0]).split("%", 1)[0]
@@ -150,9 +148,7 @@ def _parse(url: str | httpx.URL, what: str) -> httpx.URL:
         scheme = parsed.scheme or "none"
         raise UnsafeURLError(say("url.scheme", what=what, scheme=scheme), field=what)
     if not parsed.host:
-        raise _refused(
-            what, redact_url(parsed), say("url.no_host")
-        )
+        raise _refused(what, redact_url(parsed), say("url.no_host"))
     return parsed
 
 

@@ -30,6 +30,7 @@ from avatar_core.provider.models import SpeechResult, TaskInfo
 from avatar_core.provider.protocol import find_error, parse_answer
 from avatar_core.provider.retry import NEVER_SENT, RetryPolicy, with_retries
 from avatar_core.provider.routes import RouteMemory
+from avatar_core.words import Message, say
 
 log = logging.getLogger(__name__)
 
@@ -82,25 +83,18 @@ def _scrubbed(error: e.AvatarError, secret: Secret | None) -> e.AvatarError:
     return error
 
 
-def _connection_error(exc: httpx.HTTPError, what: str) -> e.ProviderConnectionError:
+def _connection_error(exc: httpx.HTTPError, what: Message) -> e.ProviderConnectionError:
     if isinstance(exc, httpx.TimeoutException):
-        return e.ProviderTimeoutError(
-            f"The provider did not answer {what} in time: check the connection and try again."
-        )
+        return e.ProviderTimeoutError(say("connection.no_answer", what=what))
     return e.ProviderConnectionError(
-        f"The provider could not be reached {what} ({type(exc).__name__}): check the "
-        "connection and COMETAPI_BASE_URL, then try again."
+        say("connection.unreachable", what=what, kind=type(exc).__name__)
     )
 
 
 def _never_sent(exc: httpx.HTTPError) -> e.ProviderConnectionError:
     """A create that provably never left: the one case, besides a refusal, that proves
     nothing was charged."""
-    return e.ProviderConnectionError(
-        f"The provider could not be reached to create the task ({type(exc).__name__}): the "
-        "request never left this machine, so nothing was charged; check the connection and "
-        "COMETAPI_BASE_URL, then try again."
-    )
+    return e.ProviderConnectionError(say("connection.never_sent", kind=type(exc).__name__))
 
 
 def _timeout(seconds: float) -> httpx.Timeout:
@@ -118,11 +112,11 @@ def _unknown_everywhere(error: e.NotFoundError, task_id: str, routes: int) -> e.
     return error
 
 
-def _what_broke(exc: httpx.HTTPError) -> str:
+def _what_broke(exc: httpx.HTTPError) -> Message:
     """A transport failure in words, for a sentence (not the exception's class name)."""
     if isinstance(exc, httpx.TimeoutException):
-        return "no answer came in time"
-    return "the connection broke"
+        return say("connection.no_answer_in_time")
+    return say("connection.broke")
 
 
 def says_unknown(response: httpx.Response) -> bool:
@@ -259,9 +253,7 @@ class KlingClient:
     def _unknown_outcome(self, external_id: str, why: str) -> e.CreateOutcomeUnknownError:
         why = redact(why, self._key)
         return e.CreateOutcomeUnknownError(
-            f"The create request was sent but no clear answer came back ({why}); "
-            f"it was not resent, to avoid paying twice: look the task up by its external id "
-            f"{external_id} before trying again.",
+            say("create.outcome_unknown", why=why, external_id=external_id),
             external_task_id=external_id,
             why=why,
         )
@@ -275,7 +267,7 @@ class KlingClient:
                 lambda: self._query_once(task_id), policy=self._retry, sleep=self._sleep, what=what
             )
         except httpx.HTTPError as exc:
-            raise _connection_error(exc, what) from None
+            raise _connection_error(exc, say("connection.checking_task")) from None
         return self._task(data)
 
     def _task(self, data: dict[str, Any]) -> TaskInfo:
@@ -337,8 +329,8 @@ class KlingClient:
         try:
             response = self._send("POST", TTS_PATH, body)
         except httpx.HTTPError as exc:
-            raise _connection_error(exc, "to make the speech") from None
+            raise _connection_error(exc, say("connection.making_speech")) from None
         result = SpeechResult.from_data(self._answer(response))
         if not result.audio_id:
-            raise e.ServerError("The provider's speech answer has no audio id: try again.")
+            raise e.ServerError(say("speech.no_audio_id"))
         return result

@@ -104,7 +104,7 @@ def in_language(text: object, language: str) -> str:
 
 
 def language_of(tags: str | Iterable[str] | None) -> Language:
-    """"zh" when the first language a reader asks for is Chinese (an Accept-Language
+    """ "zh" when the first language a reader asks for is Chinese (an Accept-Language
     header "zh-CN,zh;q=0.9,en;q=0.8", or a locale "zh_CN.UTF-8"), else "en"."""
     if tags is None:
         return "en"
