@@ -29,6 +29,9 @@
   (behind a proxy: uvicorn's FORWARDED_ALLOW_IPS names the proxy).
 - AVATAR_SHARED_HISTORY: "1" lets every visitor see (and look up) every job made on the
   operator's key, for a private team demo.
+
+- LC_ALL, LC_MESSAGES, LANG (the first one set, in that order, as POSIX locales go): the
+  command line's language; `zh_*` gives Chinese, anything else English.
 """
 
 from __future__ import annotations
@@ -37,6 +40,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+
+from avatar_core.words import Language, language_of
 
 DEFAULT_BASE_URL = "https://api.cometapi.com"
 DEFAULT_HTTP_TIMEOUT_S = 30.0  # for HTTP clients made without Settings at hand
@@ -200,3 +205,13 @@ class Settings:
             max_daily_per_address=_count(env.get("AVATAR_MAX_DAILY_PER_ADDRESS"), default=0),
             shared_history=_truthy(env.get("AVATAR_SHARED_HISTORY")),
         )
+
+
+def terminal_language(environ: Mapping[str, str] | None = None) -> Language:
+    """The command line's language from the locale: "zh" for `zh_CN.UTF-8` and the like."""
+    env = os.environ if environ is None else environ
+    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        value = (env.get(name) or "").strip()
+        if value:
+            return language_of(value)
+    return "en"

@@ -54,6 +54,7 @@ from avatar_core.storage.visitors import OPERATOR, Visitor, address_tag, visitor
 from avatar_core.waiting.callbacks import CallbackRegistry
 from avatar_core.waiting.durations import Line, task_kind
 from avatar_core.waiting.scheduler import PollScheduler
+from avatar_core.words import Message, say
 
 Source = str | Path | bytes
 
@@ -192,7 +193,7 @@ class Studio:
         prior_task_id = check_task_id(prior_task_id) or None
         deadline_s = self._deadline(deadline_s)
         await asyncio.to_thread(self.limits.check, self._spender(visitor))
-        yield Preparing("Checking the portrait and the voice…")
+        yield Preparing(say("step.preparing"))
         inputs = await asyncio.to_thread(
             functools.partial(
                 self.inputs.prepare,
@@ -205,9 +206,7 @@ class Studio:
             )
         )
         job = await asyncio.to_thread(self._open_job, inputs, visitor, audio_seconds)
-        yield Submitting(
-            "Sending the task to the provider…", self._since(start), job, inputs=inputs
-        )
+        yield Submitting(say("step.submitting"), self._since(start), job, inputs=inputs)
         secret, callback_url = None, None
         if self.settings.public_url:
             secret, callback_url = self.callbacks.new_url(self.settings.public_url)
@@ -218,7 +217,7 @@ class Studio:
                 job, task = await asyncio.to_thread(self.steps.submit, job, request)
             except e.UnclearError as unclear:
                 job = await asyncio.to_thread(self.journal.get, job.job_id) or job
-                yield Unclear(str(unclear), self._since(start), job)
+                yield Unclear(unclear.message, self._since(start), job)
                 job, task = await self._look_again(job, deadline_s)
             if secret:
                 self.callbacks.bind(secret, self.client.base_url, task.task_id)
@@ -262,10 +261,7 @@ class Studio:
             yield Done(done_message(known), job=known)
             return
         if known is None and self._scope(visitor) is not None:
-            raise e.NotYoursError(
-                f"Task {task_id} is not one of your jobs: this app looks up only the tasks "
-                "made in this browser (or API session), or with a key you pasted."
-            )
+            raise e.NotYoursError(say("task.not_yours", task_id=task_id))
         await self._take_turn()
         job, task = await asyncio.to_thread(self.steps.adopt, task_id, known)
         async for progress in self._finish(job, task, start=start, deadline_s=deadline_s):
@@ -293,25 +289,22 @@ class Studio:
             if found is None:
                 settled = await asyncio.to_thread(self.journal.get, job.job_id)
                 if settled is not None and settled.stage is Stage.CREATING:
-                    message = (
-                        f"Job {job.job_id} is not known to the provider yet (its create may "
-                        "still be on its way); it will be checked again next time."
-                    )
+                    message = say("job.not_known_yet", job_id=job.job_id)
                 else:
-                    message = f"Job {job.job_id}: {still_unclear(job.job_id)}"
+                    message = _of_job(job, still_unclear(job.job_id))
                 yield Unclear(message, job=settled)
                 return
             async for progress in self._finish(*found, start=start, deadline_s=deadline_s):
                 yield progress
         except e.UnclearError as unclear:
             latest = await asyncio.to_thread(self.journal.get, job.job_id)
-            yield Unclear(f"Job {job.job_id}: {unclear}", job=latest)
+            yield Unclear(_of_job(job, unclear), job=latest)
         except e.AvatarError as error:
             latest = await asyncio.to_thread(self.journal.get, job.job_id)
             if latest is not None and latest.stage.is_finished:
-                yield Failed(f"Job {job.job_id}: {error}", job=latest, error=error)
+                yield Failed(_of_job(job, error), job=latest, error=error)
             else:  # still running, or its video not yet home: the next resume goes on
-                yield Unclear(f"Job {job.job_id}: {error}", job=latest)
+                yield Unclear(_of_job(job, error), job=latest)
 
     async def _look_again(self, job: Job, deadline_s: float) -> tuple[Job, TaskInfo]:
         """Look for an unclear create by its external id now and then, for up to
@@ -340,9 +333,7 @@ class Studio:
         callbacks: bool = False,
     ) -> AsyncIterator[Progress]:
         """From an accepted task to its video at home."""
-        yield Submitted(
-            f"Task {task.task_id} accepted by the provider.", self._since(start), job, task
-        )
+        yield Submitted(say("step.submitted", task_id=task.task_id), self._since(start), job, task)
         if not task.is_terminal:  # the wait shows (and its clock ticks) from the start
             yield Running(waiting_message(task, self._since(start)), self._since(start), job, task)
         async for snapshot in self.scheduler.watch(
@@ -358,9 +349,7 @@ class Studio:
                 elapsed = self._since(start)
                 yield Running(waiting_message(snapshot, elapsed), elapsed, job, snapshot)
         job = await asyncio.to_thread(self.steps.conclude, job, task)
-        yield Downloading(
-            "The video is ready; copying it into the data folder…", self._since(start), job, task
-        )
+        yield Downloading(say("step.downloading"), self._since(start), job, task)
         job = await asyncio.to_thread(self.steps.store, job, task)
         yield Done(done_message(job), self._since(start), job, task)
 
@@ -471,13 +460,15 @@ class Studio:
         return self.inputs.audio(source, trim=trim)
 
 
-def done_message(job: Job) -> str:
-    parts = [f"Done: task {job.task_id}"]
-    if job.video_seconds:
-        parts.append(f"{job.video_seconds:.1f} s of video")
-    if job.units_charged:
-        parts.append(f"{job.units_charged} units charged")
-    return ", ".join(parts) + "."
+def done_message(job: Job) -> Message:
+    video = say("done.video", seconds=job.video_seconds) if job.video_seconds else ""
+    units = say("done.units", units=job.units_charged) if job.units_charged else ""
+    return say("step.done", task_id=job.task_id, video=video, units=units)
+
+
+def _of_job(job: Job, error: e.AvatarError) -> Message:
+    """An error's sentence, prefixed with the job it is about (for `resume`)."""
+    return say("job.sentence", job_id=job.job_id, sentence=error.message)
 
 
 def learn_from_journal(scheduler: PollScheduler, journal: Journal) -> None:
