@@ -120,14 +120,9 @@ def _read_file(path: Path, what: str, max_bytes: int) -> tuple[bytes, str]:
         info = path.stat()
         _refuse_unless_regular(info.st_mode, what, label)
         if info.st_size > max_bytes:
+            size, most = format_bytes(info.st_size), format_bytes(max_bytes)
             raise InputError(
-                say(
-                    "source.file_too_large",
-                    what=what,
-                    label=label,
-                    size=format_bytes(info.st_size),
-                    maximum=format_bytes(max_bytes),
-                ),
+                say("source.file_too_large", what=what, label=label, size=size, maximum=most),
                 field=what,
             )
         # Non-blocking, then checked again: a file swapped for a pipe since is not waited on.
