@@ -83,6 +83,10 @@ def uncatalogued(paths: list[Path], root: Path = ROOT) -> list[str]:
     found = []
     for path in paths:
         for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Assign) and _words_in(node.value):
+                targets = [t for t in node.targets if isinstance(t, ast.Attribute)]
+                if any(t.attr == "message" for t in targets):  # `error.message = "..."`
+                    found.append((path.relative_to(root), node.lineno, "message"))
             if not isinstance(node, ast.Call):
                 continue
             name = _called(node)
@@ -151,9 +155,15 @@ def test_the_check_names_an_english_only_sentence_by_file_and_line(tmp_path):
         "    print('[     speech] ok' if False else say('cli.ready'))\n"
         "    print(f'{n} done.')\n"
         "    raise InputError(say('voice.none'), field='audio')\n"
+        "def rename(error):\n"
+        "    error.message = 'Something else went wrong.'\n"
     )
     found = uncatalogued([module], root=tmp_path)
-    assert found == ["avatar_core/cli/fresh.py:4 InputError", "avatar_core/cli/fresh.py:6 print"]
+    assert found == [
+        "avatar_core/cli/fresh.py:4 InputError",
+        "avatar_core/cli/fresh.py:6 print",
+        "avatar_core/cli/fresh.py:9 message",
+    ]
 
 
 # --- rendering -------------------------------------------------------------------------------

@@ -181,7 +181,7 @@ def _decode(data: bytes, kind: Kind, folder: Path, where: str) -> _Decoded:
     streams = [m.groups() for m in map(_STREAM.search, log.splitlines()) if m]
     audio = [s for s in streams if s[0] == "Audio"]
     video = [s for s in streams if s[0] == "Video" and "attached pic" not in s[2]]
-    named = f"{kind.name} file" if kind.family != "media" else kind.name
+    named = say("audio.named_file", name=kind.name) if kind.family != "media" else kind.name
     if not audio and (video or (done.returncode != 0 and "matches no streams" in log)):
         what = say("audio.video_without_sound") if video else say("audio.no_sound", named=named)
         raise InputError(say("audio.silent_file", where=where, what=what), field="audio")

@@ -103,11 +103,14 @@ def _timeout(seconds: float) -> httpx.Timeout:
 
 def _unknown_everywhere(error: e.NotFoundError, task_id: str, routes: int) -> e.NotFoundError:
     """The task is unknown on every query route: one sentence that says so."""
-    where = f"Kling code {error.code}" if error.code else f"HTTP {error.status}"
     if error.gateway_code:
-        where = f"CometAPI code {error.gateway_code}"
-    on = " on either of its query routes" if routes > 1 else ""
-    error.message = f"The provider does not know task {task_id}{on} ({where}): check the task id."
+        where = say("where.gateway", name=error.gateway_code)
+    elif error.code:
+        where = say("where.kling_code", code=error.code)
+    else:
+        where = say("where.http", status=error.status)
+    on = say("provider.on_both_routes") if routes > 1 else ""
+    error.message = say("provider.unknown_task", task_id=task_id, on=on, where=where)
     error.args = (error.message,)
     return error
 

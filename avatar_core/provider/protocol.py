@@ -49,7 +49,7 @@ def _string_code(value: Any) -> str | None:
 def _find_error(body: Any) -> ErrorInfo | None:
     """The error an answer carries, or None when it says success."""
     if not isinstance(body, dict):
-        return ErrorInfo(None, "the answer is not a JSON object", None)
+        return ErrorInfo(None, say("provider.not_json_object"), None)
     gateway = body.get("error")
     if isinstance(gateway, dict):
         message = str(gateway.get("message") or gateway.get("type") or "unknown error")
