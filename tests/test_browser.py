@@ -546,6 +546,8 @@ def test_a_chinese_browser_gets_a_too_short_clip_explained_in_chinese(browser, a
         expect(verdict).to_contain_text("❌ 音频长 1.2 s；Kling 需要 2 到 60 s 的音频。")
         expect(verdict).to_contain_text("请录制更长的片段")
         assert "Record a longer clip" not in verdict.inner_text()
+        _open_panel(chinese, "history_panel")
+        expect(chinese.locator("#history")).to_contain_text("任务编号")
     finally:
         chinese.context.close()
 

@@ -29,7 +29,8 @@ STAGE_LABELS = {  # a job's stage -> its label's key in texts.json
     Stage.FAILED: "stage_failed",
     Stage.LOST: "stage_lost",
 }
-HISTORY_HEADERS = ["created", "status", "task id", "mode", "video s", "note", "job"]
+HISTORY_COLUMNS = ["created", "status", "task_id", "mode", "video_s", "note", "job"]
+HISTORY_HEADERS = [words(f"history_col_{column}", "en") for column in HISTORY_COLUMNS]
 STATUS_ICONS = {"info": "⏳", "done": "✅", "error": "❌", "stopped": "⏹️"}
 
 
@@ -111,6 +112,11 @@ def prompt_count(prompt: str | None) -> str:
 def stage_label(job: Job, language: str = "en") -> str:
     label = words(STAGE_LABELS[job.stage], language)
     return label + (words("stage_demo", language) if job.demo else "")
+
+
+def history_headers(language: str = "en") -> list[str]:
+    """The History table's column names in `language`."""
+    return [words(f"history_col_{column}", language) for column in HISTORY_COLUMNS]
 
 
 def history_rows(jobs: list[Job], language: str = "en") -> list[list[Any]]:

@@ -446,14 +446,15 @@ def open_page(
     browser_id: str | None,
     key: str | None,
     request: gr.Request | None = None,
-) -> tuple[str, str, list[list[Any]], str]:
+) -> tuple[str, str, Update, str]:
     """On page load: (the browser's visitor id, kept in the browser and in the session,
-    the visitor's history, what it has left today). A browser without a plausible id
-    gets a new one."""
+    the visitor's history with its headers in the visitor's language, what it has left
+    today). A browser without a plausible id gets a new one."""
     if not _plausible_id(browser_id):
         browser_id = new_browser_id()
     rows = refresh_history(sessions, key, browser_id, request)
-    return browser_id, browser_id, rows, show_allowance(sessions, key, browser_id, request)
+    table = gr.update(value=rows, headers=fmt.history_headers(visitor_language(request)))
+    return browser_id, browser_id, table, show_allowance(sessions, key, browser_id, request)
 
 
 def _plausible_id(browser_id: object) -> bool:
