@@ -306,7 +306,7 @@ async def api_generate(
 ) -> str:
     """`/generate`: the finished video; errors reach the caller as their sentence."""
     if not image_path or not audio_path:
-        raise _error("Both a portrait image and a voice recording are needed.")
+        raise _error(words("api_need_inputs", visitor_language(request)))
     visitor = sessions.visitor(browser, request)
     with sessions.using(key) as studio:
         events = studio.generate(
@@ -322,7 +322,7 @@ async def api_status(
     """`/status`: follow one of the caller's tasks to the end; its video."""
     task_id = (task_id or "").strip()
     if not task_id:
-        raise _error("A task id is needed: the one /generate or the page showed.")
+        raise _error(words("api_need_task_id", visitor_language(request)))
     visitor = sessions.visitor(browser, request)
     with sessions.using(key) as studio:
         return await _video_of(studio.follow(task_id, visitor=visitor), visitor_language(request))
