@@ -141,7 +141,11 @@ def test_every_key_the_code_says_exists_and_every_key_is_said():
 
 
 def test_no_sentence_for_people_is_written_outside_the_catalogue():
-    assert uncatalogued(_core_sources()) == []
+    found = uncatalogued(_core_sources())
+    assert found == [], (
+        "write each as say('area.what', name=value) from avatar_core.words and add the key, "
+        "in English and Chinese, to avatar_core/words/messages.json: " + ", ".join(found)
+    )
 
 
 def test_the_check_names_an_english_only_sentence_by_file_and_line(tmp_path):
