@@ -64,6 +64,10 @@ def _words_in(node: ast.AST) -> bool:
         text = "".join(part.value for part in node.values if isinstance(part, ast.Constant))
     elif isinstance(node, ast.BinOp):
         return _words_in(node.left) or _words_in(node.right)
+    elif isinstance(node, ast.IfExp):
+        return _words_in(node.body) or _words_in(node.orelse)
+    elif isinstance(node, ast.BoolOp):
+        return any(_words_in(value) for value in node.values)
     else:
         return False
     while "[" in text and "]" in text.split("[", 1)[1]:
@@ -156,7 +160,7 @@ def test_the_check_names_an_english_only_sentence_by_file_and_line(tmp_path):
         "def check(n):\n"
         "    if n < 3:\n"
         "        raise InputError(f'Only {n} items; at least 3 are needed.', field='n')\n"
-        "    print('[     speech] ok' if False else say('cli.ready'))\n"
+        "    print(say('cli.ready') if n else '[     speech]')\n"
         "    print(f'{n} done.')\n"
         "    raise InputError(say('voice.none'), field='audio')\n"
         "def rename(error):\n"
