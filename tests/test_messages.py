@@ -257,3 +257,25 @@ def test_the_command_line_explains_a_too_short_clip_in_chinese(tmp_path, portrai
     )  # fmt: skip
     assert done.returncode == 2, done.stderr
     assert done.stderr.strip() == "音频长 1.2 s；Kling 需要 2 到 60 s 的音频。请录制更长的片段。"
+
+
+def test_the_page_renders_the_cores_sentences_and_its_labels_in_the_visitors_language():
+    from types import SimpleNamespace
+
+    import ui.formatting as fmt
+    from ui.texts import visitor_language
+
+    chinese = SimpleNamespace(headers={"accept-language": "zh-CN,zh;q=0.9"})
+    program = SimpleNamespace(headers={"user-agent": "python-httpx"})
+    assert (visitor_language(chinese), visitor_language(program), visitor_language(None)) == (
+        "zh",
+        "en",
+        "en",
+    )
+    error = InputError(say("image.none"), field="image")
+    assert fmt.verdict_error(error, "zh").startswith("❌ 没有提供肖像图片；请添加一张肖像")
+    assert fmt.verdict_error(error) == f"❌ {error}"
+    waiting = say("wait.elapsed", what=say("wait.queued"), clock="0:07")
+    assert fmt.status(waiting, "info", "zh") == "⏳ 在服务商处排队中… 已用时 0:07。"
+    assert fmt.history_headers("zh")[:2] == ["创建时间", "状态"]
+    assert fmt.history_headers() == fmt.HISTORY_HEADERS

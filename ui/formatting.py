@@ -17,7 +17,7 @@ from avatar_core.jobs.limits import Allowance
 from avatar_core.jobs.pricing import Estimate, format_money, format_rate
 from avatar_core.storage.journal import Job, Stage
 from avatar_core.words import in_language
-from ui.texts import t, words
+from ui.texts import t, ui_text
 
 STAGE_LABELS = {  # a job's stage -> its label's key in texts.json
     Stage.CREATING: "stage_creating",
@@ -30,7 +30,7 @@ STAGE_LABELS = {  # a job's stage -> its label's key in texts.json
     Stage.LOST: "stage_lost",
 }
 HISTORY_COLUMNS = ["created", "status", "task_id", "mode", "video_s", "note", "job"]
-HISTORY_HEADERS = [words(f"history_col_{column}", "en") for column in HISTORY_COLUMNS]
+HISTORY_HEADERS = [ui_text(f"history_col_{column}", "en") for column in HISTORY_COLUMNS]
 STATUS_ICONS = {"info": "⏳", "done": "✅", "error": "❌", "stopped": "⏹️"}
 
 
@@ -69,7 +69,7 @@ def details(progress: Progress, language: str = "en") -> str:
         return ""
 
     def label(key: str) -> str:
-        return f"**{words(key, language)}:**"
+        return f"**{ui_text(key, language)}:**"
 
     rows = [f"{label('detail_task_id')} `{job.task_id}`" if job.task_id else ""]
     rows.append(f"{label('detail_job')} `{job.job_id}`")
@@ -78,7 +78,7 @@ def details(progress: Progress, language: str = "en") -> str:
     if job.units_charged:
         rows.append(f"{label('detail_credits')} {job.units_charged}")
     if job.demo:
-        rows.append(words("detail_simulated", language))
+        rows.append(ui_text("detail_simulated", language))
     return " · ".join(r for r in rows if r)
 
 
@@ -110,13 +110,13 @@ def prompt_count(prompt: str | None) -> str:
 
 
 def stage_label(job: Job, language: str = "en") -> str:
-    label = words(STAGE_LABELS[job.stage], language)
-    return label + (words("stage_demo", language) if job.demo else "")
+    label = ui_text(STAGE_LABELS[job.stage], language)
+    return label + (ui_text("stage_demo", language) if job.demo else "")
 
 
 def history_headers(language: str = "en") -> list[str]:
     """The History table's column names in `language`."""
-    return [words(f"history_col_{column}", language) for column in HISTORY_COLUMNS]
+    return [ui_text(f"history_col_{column}", language) for column in HISTORY_COLUMNS]
 
 
 def history_rows(jobs: list[Job], language: str = "en") -> list[list[Any]]:
@@ -141,7 +141,7 @@ def history_rows(jobs: list[Job], language: str = "en") -> list[list[Any]]:
 def history_note(job: Job, *, with_video: bool, language: str = "en") -> str:
     """The line under a job picked in the history (its error too when it has no video;
     the journal keeps that sentence as it was said, in English)."""
-    task, stage = words("detail_task", language), words(STAGE_LABELS[job.stage], language)
+    task, stage = ui_text("detail_task", language), ui_text(STAGE_LABELS[job.stage], language)
     if with_video:
         return f"{task} `{job.task_id}` · {stage}"
     return f"{task} `{job.task_id or '-'}` · {stage} · {job.error or ''}"

@@ -32,7 +32,7 @@ from avatar_core.provider.voices import DEFAULT_VOICES, speaks, voices_in
 from avatar_core.storage.speech_files import save_speech
 from ui.delivery import page_copy
 from ui.sessions import Sessions, new_browser_id
-from ui.texts import t, visitor_language, words
+from ui.texts import t, ui_text, visitor_language
 
 # The voice source radio's values (stable keys) and the texts of their labels.
 VOICE_SOURCES: dict[str, str] = {
@@ -172,7 +172,7 @@ def make_speech(
         result.audio_id,
         result.task_id or "",
         preview,
-        f"{words('speech_made', reader)}{length}",  # plain words: /tts returns it to programs
+        f"{ui_text('speech_made', reader)}{length}",  # plain words: /tts returns it to programs
         result.duration_s,
     )
 
@@ -306,7 +306,7 @@ async def api_generate(
 ) -> str:
     """`/generate`: the finished video; errors reach the caller as their sentence."""
     if not image_path or not audio_path:
-        raise _error(words("api_need_inputs", visitor_language(request)))
+        raise _error(ui_text("api_need_inputs", visitor_language(request)))
     visitor = sessions.visitor(browser, request)
     with sessions.using(key) as studio:
         events = studio.generate(
@@ -322,7 +322,7 @@ async def api_status(
     """`/status`: follow one of the caller's tasks to the end; its video."""
     task_id = (task_id or "").strip()
     if not task_id:
-        raise _error(words("api_need_task_id", visitor_language(request)))
+        raise _error(ui_text("api_need_task_id", visitor_language(request)))
     visitor = sessions.visitor(browser, request)
     with sessions.using(key) as studio:
         return await _video_of(studio.follow(task_id, visitor=visitor), visitor_language(request))

@@ -74,7 +74,7 @@ def visitor_language(request: gr.Request | None) -> str:
     return language_of(headers.get("accept-language") if headers is not None else None)
 
 
-def words(key: str, language: str) -> str:
+def ui_text(key: str, language: str) -> str:
     """The interface text `key` in `language`, rendered here rather than in the browser
     (for sentences that hold more than one key, or come from the core)."""
     return TEXTS.get(language, EN)[key]
