@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sys
 import threading
 from typing import Any
@@ -36,11 +37,13 @@ def launch_options(settings: Settings) -> dict[str, Any]:
 
     The data folder is not among the paths Gradio may serve, and what it holds is blocked
     outright: videos reach visitors only as copies made by the handlers (ui/delivery.py).
+    Gradio's MCP server is on (at /gradio_api/mcp/) unless GRADIO_MCP_SERVER is "false".
     """
     return {
         "max_file_size": MAX_UPLOAD,
         "blocked_paths": private_paths(settings.data_dir),
         "max_threads": 200,
+        "mcp_server": os.environ.get("GRADIO_MCP_SERVER", "true").strip().lower() != "false",
         **page_options(),
     }
 
@@ -82,12 +85,13 @@ def resume_in_background(studio: Studio) -> threading.Thread:
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # it logs every URL, signed links too
-    settings = Settings.from_env()
     try:
+        settings = Settings.from_env()  # e.g. only one of the two Kling keys: one sentence
         studio = open_studio(settings)
     except AvatarError as error:  # e.g. a damaged journal or an unwritable data folder
         print(error, file=sys.stderr)
         raise SystemExit(1) from None
+    log.info(studio.provider)
     if studio.demo:
         log.info(DEMO_NOTICE)
     resume_in_background(studio)

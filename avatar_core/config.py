@@ -2,6 +2,14 @@
 
 - COMETAPI_KEY: the CometAPI key; unset means demo mode on the built-in simulator.
 - COMETAPI_BASE_URL: the API's base URL (default https://api.cometapi.com).
+- KLING_ACCESS_KEY, KLING_SECRET_KEY: Kling's own API instead of CometAPI (both needed: the
+  client signs a JWT with the secret key, see provider/auth.py).
+- KLING_BASE_URL: Kling's own API's base URL (default https://api-singapore.klingai.com, the
+  global endpoint; https://api-beijing.klingai.com serves mainland China).
+
+  Which provider is used (`Settings.provider`): COMETAPI_KEY set -> CometAPI (the Kling keys
+  are then ignored, so a deployment that works keeps working); else both Kling keys set ->
+  Kling; else the demo simulator. One Kling key without the other is refused at start-up.
 - AVATAR_DATA_DIR: where the journal and the videos live (default ./data; on Hugging Face
   Spaces, /data/avatar-studio when the Space has persistent storage).
 - AVATAR_PUBLIC_URL: the app's public base URL for provider callbacks (SPACE_HOST gives it too).
@@ -41,9 +49,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from avatar_core.errors import SettingsError
+from avatar_core.provider.kling_messages import HALF_SET, PASTE_RULE
 from avatar_core.words import Language, language_of
 
 DEFAULT_BASE_URL = "https://api.cometapi.com"
+DEFAULT_KLING_BASE_URL = "https://api-singapore.klingai.com"  # Kling's global endpoint
 DEFAULT_HTTP_TIMEOUT_S = 30.0  # for HTTP clients made without Settings at hand
 DEFAULT_CREATE_TIMEOUT_S = 120.0  # a create carries megabytes of base64
 DEFAULT_FOLLOW_DEADLINE_S = 3600.0  # how long a flow follows a task by default
@@ -129,12 +140,29 @@ def _price(value: str | None, *, default: float) -> float:
     return price if 0 < price < 1000 else default
 
 
+def _kling_keys(env: Mapping[str, str]) -> tuple[str, str]:
+    """(access key, secret key); a SettingsError when only one of the two is set."""
+    access = (env.get("KLING_ACCESS_KEY") or "").strip()
+    secret = (env.get("KLING_SECRET_KEY") or "").strip()
+    if bool(access) != bool(secret):
+        given, missing = (
+            ("KLING_ACCESS_KEY", "KLING_SECRET_KEY")
+            if access
+            else ("KLING_SECRET_KEY", "KLING_ACCESS_KEY")
+        )
+        raise SettingsError(HALF_SET.format(given=given, missing=missing))
+    return access, secret
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything configurable, with the defaults the README documents."""
 
     api_key: Secret | None = field(default=None, repr=False)
     base_url: str = DEFAULT_BASE_URL
+    kling_access_key: Secret | None = field(default=None, repr=False)
+    kling_secret_key: Secret | None = field(default=None, repr=False)
+    kling_base_url: str = DEFAULT_KLING_BASE_URL
     data_dir: Path = Path("data")
     data_is_ephemeral: bool = False  # on Spaces without persistent storage
     public_url: str | None = None
@@ -160,13 +188,46 @@ class Settings:
     shared_history: bool = False
 
     @property
+    def provider(self) -> str:
+        """ "cometapi" (COMETAPI_KEY set; it wins), "kling" (both Kling keys), else "demo"."""
+        if self.api_key is not None:
+            return "cometapi"
+        if self.kling_access_key and self.kling_secret_key:
+            return "kling"
+        return "demo"
+
+    @property
     def demo_mode(self) -> bool:
         """No key: the built-in simulator stands in for the provider."""
-        return self.api_key is None
+        return self.provider == "demo"
+
+    @property
+    def account(self) -> Secret | None:
+        """What tells whose account pays: the CometAPI key, or Kling's access key (never
+        the secret key); None in demo mode. Its keyed tag is a pasted key's owner tag."""
+        if self.provider == "kling":
+            return Secret("kling:" + (self.kling_access_key or Secret("")).reveal())
+        return self.api_key
+
+    @property
+    def credentials(self) -> tuple[Secret | None, ...]:
+        """Every key these settings send with, to tell whether a pasted key is new (a
+        known access key with another secret key is another credential)."""
+        return (self.api_key, self.kling_access_key, self.kling_secret_key)
 
     def with_key(self, key: str | None) -> Settings:
+        """These settings with a person's pasted key. On Kling's own API the paste is
+        "ACCESS_KEY:SECRET_KEY"; elsewhere a CometAPI key. Empty: these settings' own key
+        (on Kling) or none (demo mode)."""
         cleaned = (key or "").strip()
-        return replace(self, api_key=Secret(cleaned) if cleaned else None)
+        if self.provider != "kling":
+            return replace(self, api_key=Secret(cleaned) if cleaned else None)
+        if not cleaned:
+            return self
+        access, colon, secret = (part.strip() for part in cleaned.partition(":"))
+        if not (colon and access and secret):
+            raise SettingsError(PASTE_RULE)
+        return replace(self, kling_access_key=Secret(access), kling_secret_key=Secret(secret))
 
     @classmethod
     def from_env(
@@ -175,12 +236,18 @@ class Settings:
         env = os.environ if environ is None else environ
         data_dir, ephemeral = _data_dir(env, spaces_storage)
         key = (env.get("COMETAPI_KEY") or "").strip()
+        access, secret = _kling_keys(env)
         public = (env.get("AVATAR_PUBLIC_URL") or "").strip()
         if not public and (env.get("SPACE_HOST") or "").strip():
             public = "https://" + env["SPACE_HOST"].strip()
         return cls(
             api_key=Secret(key) if key else None,
             base_url=((env.get("COMETAPI_BASE_URL") or "").strip() or DEFAULT_BASE_URL).rstrip("/"),
+            kling_access_key=Secret(access) if access else None,
+            kling_secret_key=Secret(secret) if secret else None,
+            kling_base_url=(
+                (env.get("KLING_BASE_URL") or "").strip() or DEFAULT_KLING_BASE_URL
+            ).rstrip("/"),
             data_dir=data_dir,
             data_is_ephemeral=ephemeral,
             public_url=public.rstrip("/") or None,

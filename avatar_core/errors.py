@@ -214,3 +214,11 @@ class LimitReachedError(AvatarError):
 class NotYoursError(AvatarError):
     """A visitor looked up a task that is not among its own jobs; nothing was asked of the
     provider."""
+
+
+# --- settings ------------------------------------------------------------------------------
+
+
+class SettingsError(AvatarError):
+    """A setting from the environment cannot be used as it is (e.g. only one of the two
+    Kling keys); nothing was started."""

@@ -9,7 +9,7 @@ A page a browser watches runs on real time instead (`demo_studio`).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from avatar_core.config import Secret, Settings
 from avatar_core.demo import DEMO_KEY
 from avatar_core.jobs.studio import Studio
 from avatar_core.provider.client import KlingClient
+from avatar_core.provider.profiles import kling_profile
 from avatar_core.simulator import Simulator
 from avatar_core.waiting.pacing import Pacing
 from avatar_core.waiting.scheduler import PollScheduler
@@ -65,6 +66,32 @@ def make_studio(
         **{**NO_LIMITS, **more_settings},
     )
     client = KlingClient(settings.base_url, key or DEMO_KEY, sleep=time.sleep, timeout=http_timeout)
+    scheduler = PollScheduler(clock=time.clock, sleep=time.asleep)
+    return Studio(settings, client=client, scheduler=scheduler, clock=time.clock, sleep=time.sleep)
+
+
+def make_kling_studio(
+    sim: Simulator,
+    time: FakeTime,
+    data_dir: Path,
+    access_key: str,
+    secret_key: str,
+    token_clock: Callable[[], float] | None = None,
+) -> Studio:
+    """A studio on `sim` speaking Kling's own API (its routes, a JWT signed with the
+    secret key), whose waiting follows the fake clock; the token follows `token_clock`
+    (Unix seconds; the real clock by default, as the simulator checks tokens by it)."""
+    settings = Settings(
+        kling_access_key=Secret(access_key),
+        kling_secret_key=Secret(secret_key),
+        kling_base_url=sim.base_url or "",
+        data_dir=data_dir,
+        **NO_LIMITS,
+    )
+    profile = kling_profile(
+        settings.kling_base_url, Secret(access_key), Secret(secret_key), token_clock
+    )
+    client = KlingClient(profile.base_url, profile=profile, sleep=time.sleep)
     scheduler = PollScheduler(clock=time.clock, sleep=time.asleep)
     return Studio(settings, client=client, scheduler=scheduler, clock=time.clock, sleep=time.sleep)
 

@@ -4,12 +4,19 @@ through their statuses without any test sleeping for real."""
 from __future__ import annotations
 
 import asyncio
+import os
+import tempfile
 import threading
 from pathlib import Path
 
 import pytest
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
+
+# Gradio keeps uploads at paths named by their content, and an app deletes the files it made
+# when it stops: two test processes (or a test and an app it started) uploading the same media
+# into one shared cache would delete each other's uploads. Each test process has its own.
+os.environ["GRADIO_TEMP_DIR"] = tempfile.mkdtemp(prefix="gradio-tests-")
 
 
 class FakeTime:

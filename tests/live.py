@@ -189,6 +189,7 @@ class AppProcess:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = dict(self.env, GRADIO_SERVER_PORT=str(self.port), GRADIO_SERVER_NAME="127.0.0.1")
+        env["GRADIO_TEMP_DIR"] = str(self.log.with_suffix(".gradio-cache"))  # its own uploads
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
                 [sys.executable, str(ROOT / "app.py")],

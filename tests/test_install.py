@@ -44,7 +44,7 @@ def test_pip_install_gives_a_working_avatar_studio_command(tmp_path):
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("usage: avatar-studio")
-    for command_name in ("check", "generate", "status", "resume", "simulator"):
+    for command_name in ("check", "generate", "status", "resume", "batch", "simulator"):
         assert command_name in done.stdout
     located = subprocess.run(
         [sys.executable, "-c", "import avatar_core; print(avatar_core.__file__)"],

@@ -27,7 +27,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-from app_harness import InProcessApp, generate, make_studio
+from app_harness import InProcessApp, generate, make_kling_studio, make_studio
 from flows import final
 from gradio_client import Client
 from gradio_client.exceptions import AppError
@@ -240,6 +240,79 @@ def _outcome(answer: str) -> str:
     if answer.startswith("answer: "):
         return "the video's path"
     return answer
+
+
+# --- Kling's own API: the secret key, the access key and the token -----------------------------
+
+KLING_CANARY_ACCESS = "ak-canary-kling-4e0b9a1c-never-show-me"
+KLING_CANARY_SECRET = "sk-canary-kling-77d3e2f5-never-show-me-either"
+KLING_PASTED_SECRET = "sk-canary-kling-pasted-0c9a-never-show-me"
+
+
+@pytest.fixture(scope="module")
+def kling_canary_run(tmp_path_factory, inputs) -> tuple[CanaryRun, list[str]]:
+    """The app on Kling's own API with canary keys, every logger at DEBUG, a provider that
+    echoes the secret key, the access key and the token back; a visitor pastes another
+    pair. Returns the run and the texts that must be nowhere (the keys and the tokens)."""
+    root = tmp_path_factory.mktemp("kling-canary")
+    run, fake = CanaryRun(), FakeTime()
+    keys = (KLING_CANARY_ACCESS, KLING_CANARY_SECRET)
+    with (
+        Simulator(task_seconds=20, clock=fake.clock, work_dir=root / "sim", kling_keys=keys) as sim,
+        everything_logged() as (handler, printed),
+    ):
+        studio = make_kling_studio(sim, fake, root / "data", *keys)
+        token = studio.client.profile.credential.token()
+        app = InProcessApp(studio)
+        try:
+            client = app.client()
+            echoed = f"access {KLING_CANARY_ACCESS} secret {KLING_CANARY_SECRET} token {token}"
+            scenarios = {
+                "success": lambda: None,
+                "a failure reason that quotes the keys and the token": lambda: sim.plan_task(
+                    "fail", reason=echoed
+                ),
+                "a refused create that quotes them (1004)": lambda: sim.inject(
+                    "create", "error", code=1004, message=echoed
+                ),
+            }
+            for name, arrange in scenarios.items():
+                arrange()
+                run.answers[name] = _answer(
+                    lambda: generate(client, inputs["face"], inputs["voice"])
+                )
+            pasted = f"{KLING_CANARY_ACCESS}-other:{KLING_PASTED_SECRET}"
+            run.answers["/use_key with another pair"] = repr(
+                client.predict(pasted, api_name="/use_key")
+            )
+            run.answers["/history"] = json.dumps(client.predict(api_name="/history"))
+            for page in ("/", "/config", "/gradio_api/info", "/gradio_api/openapi.json"):
+                run.pages[page] = httpx.get(app.url.rstrip("/") + page, timeout=30).text
+        finally:
+            app.close()
+        run.journal = [repr(job) for job in studio.journal.recent(1000)]
+        run.logs, run.printed = list(handler.lines), printed.getvalue()
+    run.files = {p: p.read_bytes() for p in (root / "data").rglob("*") if p.is_file()}
+    return run, [KLING_CANARY_SECRET, KLING_CANARY_ACCESS, KLING_PASTED_SECRET, token]
+
+
+def test_the_kling_canary_run_really_used_kling_own_api(kling_canary_run):
+    run, _ = kling_canary_run
+    assert run.answers["success"].startswith("answer: ")
+    refused = run.answers["a refused create that quotes them (1004)"]
+    assert "Kling did not accept the access key and secret key (Kling code 1004)" in refused
+    assert "********" in run.answers["a failure reason that quotes the keys and the token"]
+    assert run.files and run.journal and "provider_kling" in run.pages["/config"]
+
+
+@pytest.mark.parametrize("place", list(PLACES))
+def test_the_kling_secret_key_access_key_and_token_are_nowhere(kling_canary_run, place):
+    run, hidden = kling_canary_run
+    texts = PLACES[place](run)
+    assert texts
+    for text in texts:
+        for value in hidden:
+            assert value not in text, (hidden.index(value), text[:2000])
 
 
 # --- a pasted key --------------------------------------------------------------------------

@@ -24,10 +24,16 @@ from typing import Any
 import gradio as gr
 
 import ui.formatting as fmt
-from avatar_core.errors import AuthenticationError, AvatarError, PermissionDeniedError
+from avatar_core.errors import (
+    AuthenticationError,
+    AvatarError,
+    PermissionDeniedError,
+    SettingsError,
+)
 from avatar_core.jobs.events import Done, Progress, final_progress, with_heartbeat
 from avatar_core.jobs.pricing import estimate_cost
 from avatar_core.jobs.steps import video_home
+from avatar_core.jobs.studio import Source, Studio
 from avatar_core.provider.voices import DEFAULT_VOICES, speaks, voices_in
 from avatar_core.storage.speech_files import save_speech
 from ui.delivery import page_copy
@@ -72,11 +78,16 @@ def check_portrait(
         return ""
     language = visitor_language(request)
     with sessions.using(key) as studio:
-        try:
-            prepared = studio.check_image(source)
-        except AvatarError as error:
-            return fmt.verdict_error(error, language)
-        warnings = prepared.warnings + studio.inputs.face_warnings(prepared)
+        return portrait_verdict(studio, source, language)
+
+
+def portrait_verdict(studio: Studio, source: Source, language: str = "en") -> str:
+    """What `studio` would send of a portrait, or why not (for the page and the tools)."""
+    try:
+        prepared = studio.check_image(source)
+    except AvatarError as error:
+        return fmt.verdict_error(error, language)
+    warnings = prepared.warnings + studio.inputs.face_warnings(prepared)
     return fmt.verdict_ok(prepared.summary(), prepared.changes, warnings, language)
 
 
@@ -95,7 +106,17 @@ def check_voice(
     language = visitor_language(request)
     try:
         with sessions.using(key) as studio:
-            prepared = studio.check_audio(source, trim=bool(trim))
+            return voice_verdict(studio, source, bool(trim), language)
+    except AvatarError as error:  # a pasted key's studio could not be made
+        return fmt.verdict_error(error, language), None
+
+
+def voice_verdict(
+    studio: Studio, source: Source, trim: bool, language: str = "en"
+) -> tuple[str, float | None]:
+    """What `studio` would send of a voice, or why not; its length in seconds."""
+    try:
+        prepared = studio.check_audio(source, trim=trim)
     except AvatarError as error:
         return fmt.verdict_error(error, language), None
     verdict = fmt.verdict_ok(prepared.summary(), prepared.changes, prepared.warnings, language)
@@ -145,6 +166,8 @@ def make_speech(
     request: gr.Request | None = None,
 ) -> tuple[Update, Update, str | None, str, float | None]:
     """Speech for the avatar: (audio id, its task id, a preview file, verdict, seconds).
+    The page's and gradio_client's `/tts`; an MCP caller is refused: make_talking_avatar_video
+    speaks a text itself.
 
     `language` None: the voice's first language. The seconds go to a State (for the
     estimate); they are not part of what /tts returns.
@@ -345,7 +368,7 @@ def use_key(
         return None, "", gr.update(visible=sessions.default.demo), str(t("key_forgotten"))
     try:
         sessions.try_key(key)
-    except (AuthenticationError, PermissionDeniedError) as error:
+    except (AuthenticationError, PermissionDeniedError, SettingsError) as error:
         return gr.skip(), "", gr.skip(), fmt.verdict_error(error, visitor_language(request))
     except AvatarError as error:
         why = error.in_language(visitor_language(request))

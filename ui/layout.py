@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import gradio as gr
 
@@ -135,6 +136,7 @@ def build_page(sessions: Sessions) -> Page:
     states = browser_id, gr.State(None), gr.State(None), gr.State(None), gr.State(None)
     gr.Markdown(t("intro"))
     banner = gr.Markdown(t("demo_banner"), visible=sessions.default.demo, elem_id="demo_banner")
+    gr.Markdown(_provider_text(sessions), elem_id="provider_line")
     gr.Markdown(
         t("storage_ephemeral"),
         visible=sessions.default.settings.data_is_ephemeral,
@@ -147,7 +149,7 @@ def build_page(sessions: Sessions) -> Page:
             job = _job_inputs()
         with gr.Column(scale=1, elem_id="output_column"):
             outputs = _outputs()
-            key = _key_panel()
+            key = _key_panel(kling=sessions.default.provider_name == "kling")
     example = gr.Examples(
         [[str(ASSETS / "astronaut.jpg"), str(ASSETS / "hello.mp3")]],
         inputs=[portrait.image, voice.file],
@@ -248,9 +250,22 @@ def _outputs() -> Outputs:
     return Outputs(status, result, details, lookup_id, lookup_button)
 
 
-def _key_panel() -> KeyPanel:
-    with gr.Accordion(t("own_key"), open=False, elem_id="own_key"):
-        box = gr.Textbox(label=t("key_box"), type="password", elem_id="key_box")
+def _provider_text(sessions: Sessions) -> str:
+    """ "Provider: Kling (api-singapore.klingai.com)", in the browser's language (the host
+    stays as it is; demo mode names no host)."""
+    studio = sessions.default
+    line = str(t(f"provider_{studio.provider_name}"))
+    if studio.demo:
+        return line
+    return f"{line} ({urlsplit(studio.client.base_url).netloc or studio.client.base_url})"
+
+
+def _key_panel(*, kling: bool = False) -> KeyPanel:
+    """The box for a person's own key, for the provider in use: on Kling's own API the
+    access key and the secret key pasted as ACCESS_KEY:SECRET_KEY."""
+    suffix = "_kling" if kling else ""
+    with gr.Accordion(t("own_key" + suffix), open=False, elem_id="own_key"):
+        box = gr.Textbox(label=t("key_box" + suffix), type="password", elem_id="key_box")
         with gr.Row():
             use = gr.Button(t("use_key"), elem_id="key_button")
             forget = gr.Button(t("forget_key"), elem_id="forget_button")

@@ -1,11 +1,12 @@
 """Sessions, visitors and the studios of pasted keys.
 
 A visitor is a browser (a random id it keeps in `gr.BrowserState`, copied into the
-session's `gr.State` when the page loads) or, for API callers, one gradio_client session
-(Gradio's session hash). A pasted key lives only in its session's `gr.State`; the studio
-it drives is kept here, checked with the provider before anything is kept, and at most
-`max_keys` of them at once (the least recently used goes first, its HTTP client closed
-as soon as no flow uses it).
+session's `gr.State` when the page loads), for API callers one gradio_client session
+(Gradio's session hash), or for MCP callers a session code the tools hand out
+(ui/mcp_tools.py); each asks from its request's network address. A pasted key lives only
+in its session's `gr.State`; the studio it drives is kept here, checked with the provider
+before anything is kept, and at most `max_keys` of them at once (the least recently used
+goes first, its HTTP client closed as soon as no flow uses it).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import hashlib
 import inspect
 import secrets
 import threading
+import typing
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -27,6 +29,14 @@ from avatar_core.storage.visitors import Visitor
 
 MAX_KEY_STUDIOS = 32
 LOCAL_VISITOR = "local"  # a handler called outside any Gradio event (tests, scripts)
+# Gradio's MCP server relays a call to a queued endpoint through one loopback API session,
+# shared by every MCP caller, marked with this header: no visitor can be told apart there.
+MCP_RELAY_HEADER = "x-gradio-user"
+MCP_RELAY_REFUSAL = (
+    "This endpoint is the page's and gradio_client's: through MCP, use "
+    "make_talking_avatar_video (its speech_text speaks a text), which keeps each caller's "
+    "videos apart."
+)
 
 
 def visitor_id(browser_id: str | None, request: gr.Request | None) -> str:
@@ -38,6 +48,18 @@ def visitor_id(browser_id: str | None, request: gr.Request | None) -> str:
         return LOCAL_VISITOR
     session = getattr(request, "session_hash", None)
     return f"session:{session}" if session else f"once:{secrets.token_hex(16)}"
+
+
+def relayed_by_mcp(request: Any) -> bool:
+    """Whether Gradio's MCP server relayed this call through its loopback API session."""
+    headers = getattr(request, "headers", None) or {}
+    return str(headers.get(MCP_RELAY_HEADER, "")).lower() == "mcp"
+
+
+def peer_address(request: Any) -> str | None:
+    """The network address a request comes from, as the server sees it (None: unknown)."""
+    client = getattr(request, "client", None)
+    return getattr(client, "host", None) or None if client else None
 
 
 def new_browser_id() -> str:
@@ -70,10 +92,19 @@ class Sessions:
 
     def visitor(self, browser_id: str | None, request: gr.Request | None) -> Visitor:
         """The visitor asking, and the network address it asks from (the peer's, as the
-        server sees it: behind a proxy named in FORWARDED_ALLOW_IPS, the visitor's own)."""
-        client = getattr(request, "client", None)
-        address = getattr(client, "host", None) if client else None
-        return self.default.visitor(visitor_id(browser_id, request), address or None)
+        server sees it: behind a proxy named in FORWARDED_ALLOW_IPS, the visitor's own).
+
+        A call relayed by Gradio's MCP server is refused (gr.Error): it comes from one
+        session and one address for every MCP caller.
+        """
+        if relayed_by_mcp(request):
+            raise gr.Error(MCP_RELAY_REFUSAL, print_exception=False)
+        return self.default.visitor(visitor_id(browser_id, request), peer_address(request))
+
+    def code_visitor(self, code: str, request: Any) -> Visitor:
+        """An MCP caller, known by the session code its tools hand out (Gradio's MCP
+        transport keeps no session), asking from the request's network address."""
+        return self.default.visitor(f"mcp:{code}", peer_address(request))
 
     @contextlib.contextmanager
     def using(self, key: str | None) -> Iterator[Studio]:
@@ -145,21 +176,27 @@ class Sessions:
             def bound(*args: Any) -> Any:
                 return handler(self, *args)
 
-        parameters = list(inspect.signature(handler).parameters.values())[1:]
-        bound.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+        hints = typing.get_type_hints(handler)  # types, not the strings of the source
+        parameters = [
+            p.replace(annotation=hints.get(p.name, p.annotation))
+            for p in list(inspect.signature(handler).parameters.values())[1:]
+        ]
+        returns = hints.get("return", inspect.Signature.empty)
+        bound.__signature__ = inspect.Signature(parameters, return_annotation=returns)  # type: ignore[attr-defined]
         bound.__annotations__ = {p.name: p.annotation for p in parameters}
         bound.__wrapped__ = handler  # type: ignore[attr-defined]  # (its module's names)
         bound.__name__ = bound.__qualname__ = handler.__name__
+        bound.__doc__ = handler.__doc__  # an API's or MCP tool's description
         return bound
 
     # --- keeping and dropping key studios ----------------------------------------------------
 
     def pasted(self, key: str | None) -> str | None:
         """The pasted key, cleaned; None when it is empty or the app's own key."""
-        settings = self.default.settings.with_key(key)
-        if settings.api_key is None or settings.api_key == self.default.settings.api_key:
+        settings = self.default.settings.with_key(key)  # on Kling: ACCESS_KEY:SECRET_KEY
+        if settings.account is None or settings.credentials == self.default.settings.credentials:
             return None
-        return settings.api_key.reveal()
+        return (key or "").strip()
 
     def _make(self, key: str) -> Studio:
         studio = self.default.with_key(key)  # outside the lock: it makes an HTTP client

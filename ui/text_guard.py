@@ -13,7 +13,9 @@ from __future__ import annotations
 from typing import Any
 
 import gradio as gr
+from gradio.components.api_component import Api
 from gradio.exceptions import InvalidPathError
+from gradio.utils import get_function_params
 
 from avatar_core.inputs.text import malformed_text_sentence, text_problem
 from ui.texts import EN
@@ -42,10 +44,24 @@ def first_problem(value: Any) -> str | None:
     return None
 
 
+class Refusal(gr.Error):
+    """A refusal in one sentence, without a traceback on the console; its str() is the
+    sentence itself (Gradio shows `message`; an MCP client receives str())."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, print_exception=False)
+
+    def __str__(self) -> str:
+        return str(self.message)
+
+
 def field_name(component: Any) -> str:
-    """How a sentence names an input: its label in English, else its kind."""
+    """How a sentence names an input: its label in English, else its kind (an API
+    endpoint's parameter, by its name)."""
     if component is None:  # a value beyond the event's inputs
         return "field"
+    if isinstance(component, str):  # a parameter of a function served with gr.api
+        return f'parameter "{component}"'
     label = getattr(component, "label", None)
     key = getattr(label, "key", None)
     if isinstance(key, str):
@@ -79,9 +95,9 @@ class GuardedBlocks(gr.Blocks):
     async def process_api(self, block_fn: Any, inputs: list[Any], *args: Any, **kwargs: Any):
         if kwargs.get("iterator") is None:  # a generator's next step brings no new values
             fn = self.fns[block_fn] if isinstance(block_fn, int) else block_fn
-            sentence = malformed_input(inputs or [], list(fn.inputs), kwargs.get("event_data"))
+            sentence = malformed_input(inputs or [], _fields(fn), kwargs.get("event_data"))
             if sentence is not None:
-                raise gr.Error(sentence, print_exception=False)
+                raise Refusal(sentence)
         try:
             return await super().process_api(block_fn, inputs, *args, **kwargs)
         except gr.Error as refusal:
@@ -89,3 +105,10 @@ class GuardedBlocks(gr.Blocks):
             raise
         except InvalidPathError:
             raise gr.Error(NOT_UPLOADED, print_exception=False) from None
+
+
+def _fields(block_fn: Any) -> list[Any]:
+    """An event's inputs: its components, or a gr.api function's parameter names."""
+    if block_fn.inputs and all(isinstance(each, Api) for each in block_fn.inputs):
+        return [name for name, *_ in get_function_params(block_fn.fn)]
+    return list(block_fn.inputs)

@@ -1,9 +1,14 @@
 """The page's events: which handler each control calls, with which inputs and outputs.
 
-The public endpoints (`/generate`, `/status`, `/use_key`, `/tts`, `/history`) keep their
-names and argument order; every other event is private. Handlers that show or spend
-something also get the visitor's id (`page.visitor_state`, a State: not an API argument)
-and the request (Gradio fills it in).
+The page's programmatic endpoints (`/generate`, `/status`, `/use_key`, `/tts`,
+`/history`) keep their names and argument order for gradio_client. Gradio's MCP server
+makes a tool of every documented endpoint and calls queued ones through one loopback API
+session shared by every MCP caller (one history, one pasted key), so they are
+undocumented, but for `/tts`: gradio_client fills its optional language only from the
+documented API. Relayed by MCP, `/tts` is refused (`Sessions.visitor`); the MCP tools are
+in ui/mcp_tools.py. Every other event is private.
+Handlers that show or spend something also get the visitor's id (`page.visitor_state`, a
+State: not an API argument) and the request (Gradio fills it in).
 """
 
 from __future__ import annotations
@@ -14,16 +19,19 @@ import gradio as gr
 
 import ui.formatting as fmt
 import ui.handlers as handlers
+import ui.mcp_tools as tools
 from ui.layout import Page
 from ui.sessions import Sessions
 
 PRIVATE: dict[str, Any] = {"api_visibility": "private"}
+PAGE_API: dict[str, Any] = {"api_visibility": "undocumented"}  # gradio_client's, not MCP's
 QUIET: dict[str, Any] = {"show_progress": "hidden", **PRIVATE}  # small, frequent updates
 
 
 def wire(app: gr.Blocks, page: Page, sessions: Sessions) -> None:
     """Connect every control of `page` (inside `app`'s context)."""
     _wire_api(page, sessions)  # first, so that their names stay exactly as documented
+    _wire_tools(sessions)
     _wire_checks(page, sessions)
     _wire_voice_source(page)
     _wire_speech(page, sessions)
@@ -44,6 +52,7 @@ def _wire_api(page: Page, sessions: Sessions) -> None:
         api.video,
         api_name="generate",
         concurrency_limit=None,
+        **PAGE_API,
     )
     api.status.click(
         sessions.bind(handlers.api_status),
@@ -51,10 +60,19 @@ def _wire_api(page: Page, sessions: Sessions) -> None:
         api.video,
         api_name="status",
         concurrency_limit=None,
+        **PAGE_API,
     )
     api.use_key.click(
-        sessions.bind(handlers.api_use_key), api.key, page.key_state, api_name="use_key"
-    )
+        sessions.bind(handlers.api_use_key), api.key, page.key_state, api_name="use_key",
+        **PAGE_API,
+    )  # fmt: skip
+
+
+def _wire_tools(sessions: Sessions) -> None:
+    """The MCP tools, named after their functions; unqueued (see ui/mcp_tools.py)."""
+    for tool in (tools.make_talking_avatar_video, tools.check_avatar_inputs,
+                 tools.follow_avatar_task):  # fmt: skip
+        gr.api(sessions.bind(tool), api_name=tool.__name__, queue=False)
 
 
 def _wire_checks(page: Page, sessions: Sessions) -> None:
@@ -96,7 +114,7 @@ def _wire_speech(page: Page, sessions: Sessions) -> None:
         [speech.text, speech.voice, speech.speed, page.key_state, speech.language,
          page.visitor_state],
         [voice.audio_id, voice.prior_task_id, speech.preview, speech.verdict, page.speech_seconds],
-        api_name="tts",
+        api_name="tts",  # documented: see the module's docstring
     )  # fmt: skip
     spoken.then(sessions.bind(handlers.show_cost), _cost_inputs(page), page.job.cost, **QUIET)
     spoken.then(*_allowance(page, sessions), **QUIET)
@@ -156,6 +174,7 @@ def _wire_history(app: gr.Blocks, page: Page, sessions: Sessions) -> None:
         _visitor(page),
         history.table,
         api_name="history",
+        **PAGE_API,
     )
     history.table.select(
         sessions.bind(handlers.pick_from_history),

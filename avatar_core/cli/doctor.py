@@ -1,6 +1,7 @@
-"""`python -m avatar_core doctor`: what the provider behind COMETAPI_KEY really does.
+"""`python -m avatar_core doctor`: what the provider behind the keys really does.
 
-Free requests only (nothing is created): the report (stdout) says whether the key is
+Free requests only (nothing is created): the report (stdout) names the provider (CometAPI,
+Kling's own API or demo: see Settings.provider) and says whether the key is
 accepted, how each query route answers an unknown task, whether lookups by external id
 are answered and the clock offset, for pasting into a bug report; the key is not in it.
 Without a key it examines the demo simulator and says so. Exit 0 when the key is accepted

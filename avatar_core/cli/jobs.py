@@ -17,12 +17,13 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import TextIO
 
-from avatar_core.cli.codes import EXIT_FAILED, EXIT_OK
+from avatar_core.cli.codes import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
 from avatar_core.config import Settings
 from avatar_core.demo import DEMO_NOTICE
 from avatar_core.inputs.fields import MODES, check_task_id
 from avatar_core.jobs.events import Done, Failed, Progress, Submitting, Unclear
 from avatar_core.jobs.studio import Studio, open_studio
+from avatar_core.provider.kling_messages import SIMULATOR_NEEDS_KEYS
 from avatar_core.provider.voices import DEFAULT_VOICE, TTS_LANGUAGES
 from avatar_core.simulator.options import PROFILES
 from avatar_core.words import in_language, say
@@ -72,6 +73,12 @@ def add_job_commands(subparsers: argparse._SubParsersAction) -> None:
     sim.add_argument(
         "--profile", choices=sorted(PROFILES), default=None, help="behave as this gateway profile"
     )
+    sim.add_argument(
+        "--kling-auth",
+        action="store_true",
+        help="Kling's own routes (no /kling prefix) take only JWTs signed with "
+        "KLING_ACCESS_KEY and KLING_SECRET_KEY from the environment",
+    )
     sim.set_defaults(handler=run_simulator)
 
 
@@ -79,7 +86,8 @@ def _language(args: argparse.Namespace) -> str:
     return getattr(args, "language", "en")  # set by `main` from LANG
 
 
-def _studio(err: TextIO, language: str = "en") -> Studio:
+def cli_studio(err: TextIO, language: str = "en") -> Studio:
+    """The studio for a command: from the environment, polling (no callbacks)."""
     settings = Settings.from_env()
     if settings.demo_mode:
         print(DEMO_NOTICE.in_language(language), file=err)
@@ -130,7 +138,7 @@ def _deliver(progress: Progress | None, out_file: Path | None, out: TextIO) -> i
 def run_generate(
     args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr
 ) -> int:
-    studio = _studio(err, _language(args))
+    studio = cli_studio(err, _language(args))
     audio_id, prior_task_id, spoken_s = args.audio_id, args.prior_task_id, None
     if args.tts_text:
         voice_id = args.voice_id or DEFAULT_VOICE
@@ -162,7 +170,7 @@ def run_generate(
 
 def run_status(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
     task_id = check_task_id(args.task_id)  # before anything: it goes into the request's path
-    studio = _studio(err, _language(args))
+    studio = cli_studio(err, _language(args))
 
     def follow() -> AsyncIterator[Progress]:
         return studio.follow(task_id, deadline_s=args.timeout)
@@ -185,7 +193,7 @@ def run_status(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO =
 
 
 def run_resume(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
-    studio = _studio(err, _language(args))
+    studio = cli_studio(err, _language(args))
     ended: list[Progress] = []
 
     async def resume() -> AsyncIterator[Progress]:
@@ -209,7 +217,19 @@ def run_simulator(
 ) -> int:
     from avatar_core.simulator import serve_forever
 
+    options = {}
+    if args.kling_auth:
+        settings = Settings.from_env()  # one Kling key without the other: one sentence
+        if settings.kling_access_key is None or settings.kling_secret_key is None:
+            print(SIMULATOR_NEEDS_KEYS, file=err)
+            return EXIT_BAD_INPUT
+        keys = (settings.kling_access_key.reveal(), settings.kling_secret_key.reveal())
+        options["kling_keys"] = keys
     serve_forever(
-        host=args.host, port=args.port, task_seconds=args.task_seconds, profile=args.profile
+        host=args.host,
+        port=args.port,
+        task_seconds=args.task_seconds,
+        profile=args.profile,
+        **options,
     )
     return EXIT_OK

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TextIO
 
 from avatar_core import __version__
+from avatar_core.cli.batch import add_batch_command
 from avatar_core.cli.check import add_check_command
 from avatar_core.cli.codes import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED
 from avatar_core.cli.doctor import add_doctor_command
@@ -34,7 +35,7 @@ Registrar = Callable[[argparse._SubParsersAction], None]
 
 def _registrars() -> list[Registrar]:
     """Every module's command registrar, in the order `--help` lists them."""
-    return [add_check_command, add_job_commands, add_doctor_command]
+    return [add_check_command, add_job_commands, add_batch_command, add_doctor_command]
 
 
 def _program_name() -> str:

@@ -67,12 +67,16 @@ class JobSteps:
         return self.journal.speech_seconds(inputs.audio_id)
 
     def open_job(
-        self, inputs: PreparedInputs, visitor: Visitor = OPERATOR, seconds: float | None = None
+        self,
+        inputs: PreparedInputs,
+        visitor: Visitor = OPERATOR,
+        seconds: float | None = None,
+        batch_key: str | None = None,
     ) -> Job:
         """Journal the job before anything is sent: a restart can then always find it.
 
         `visitor` is who asked (its tags are journaled); `seconds` the voice's length
-        (`voice_seconds`).
+        (`voice_seconds`); `batch_key` the identity of the batch row it makes, if any.
         """
         return self.journal.create(
             base_url=self.client.base_url,
@@ -84,6 +88,7 @@ class JobSteps:
             image_sha256=_sha256(inputs.image.data),
             audio_sha256=_sha256(inputs.audio.data) if inputs.audio else None,
             audio_seconds=seconds,
+            batch_key=batch_key,
             **visitor.columns(),
         )
 

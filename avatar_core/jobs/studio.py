@@ -44,7 +44,14 @@ from avatar_core.jobs.steps import JobSteps, video_home
 from avatar_core.jobs.unclear import UNCLEAR_WINDOW_S, look_again_delays, still_unclear
 from avatar_core.provider.client import KlingClient
 from avatar_core.provider.doctor import DoctorReport, diagnose, key_label
+from avatar_core.provider.kling_messages import BOTH_SET
 from avatar_core.provider.models import SpeechResult, TaskInfo
+from avatar_core.provider.profiles import (
+    ProviderProfile,
+    cometapi_profile,
+    profile_for,
+    provider_line,
+)
 from avatar_core.provider.retry import RetryPolicy
 from avatar_core.provider.routes import RouteMemory
 from avatar_core.provider.speech import check_speech_length, check_speech_request
@@ -113,12 +120,10 @@ class Studio:
         """
         check_text(key or "", what="API key", field="key")
         settings = self.settings.with_key(key)
-        if settings.api_key is None or settings.api_key == self.settings.api_key:
+        if settings.account is None or settings.credentials == self.settings.credentials:
             return self
         routes = RouteMemory(settings.data_dir) if self.demo else self.client.routes
-        client = provider_client(
-            settings, settings.base_url, settings.api_key, self._retry, self._sleep, routes
-        )
+        client = provider_client(settings, profile_for(settings), self._retry, self._sleep, routes)
         return Studio(
             settings,
             client=client,
@@ -129,7 +134,7 @@ class Studio:
             retry=self._retry,
             clock=self._clock,
             sleep=self._sleep,
-            owner=owner_tag(settings.data_dir, settings.api_key.reveal()),
+            owner=owner_tag(settings.data_dir, settings.account.reveal()),
             limits=self.limits,
         )
 
@@ -182,6 +187,7 @@ class Studio:
         mode: str = "std",
         audio_seconds: float | None = None,  # how long the audio behind `audio_id` lasts
         visitor: Visitor = OPERATOR,
+        batch_key: str | None = None,  # the batch row this job makes (journaled with it)
     ) -> AsyncIterator[Progress]:
         """The whole flow for new inputs; the last event is Done with the video's path.
 
@@ -205,7 +211,7 @@ class Studio:
                 trim=trim,
             )
         )
-        job = await asyncio.to_thread(self._open_job, inputs, visitor, audio_seconds)
+        job = await asyncio.to_thread(self._open_job, inputs, visitor, audio_seconds, batch_key)
         yield Submitting(say("step.submitting"), self._since(start), job, inputs=inputs)
         secret, callback_url = None, None
         if self.settings.public_url:
@@ -229,15 +235,16 @@ class Studio:
             self.callbacks.retire(secret)
 
     def _open_job(
-        self, inputs: PreparedInputs, visitor: Visitor, audio_seconds: float | None = None
-    ) -> Job:
+        self, inputs: PreparedInputs, visitor: Visitor, audio_seconds: float | None = None,
+        batch_key: str | None = None,
+    ) -> Job:  # fmt: skip
         """Journal the job, if the visitor's limits let it be sent (checked meanwhile).
 
         `audio_seconds`: the length of the audio behind an audio id, when the caller knows it.
         """
         seconds = self.steps.voice_seconds(inputs) or audio_seconds
         with self.limits.admit(self._spender(visitor), video_seconds=seconds):
-            return self.steps.open_job(inputs, visitor, seconds)
+            return self.steps.open_job(inputs, visitor, seconds, batch_key)
 
     async def follow(
         self,
@@ -387,17 +394,36 @@ class Studio:
 
     def diagnose(self) -> DoctorReport:
         """The doctor's report on this studio's provider and key: free requests only."""
-        demo = ["demo mode: this is the built-in simulator, not CometAPI"] if self.demo else []
-        secret = self.settings.api_key
+        notes = ["demo mode: this is the built-in simulator, not CometAPI"] if self.demo else []
+        if self.settings.api_key and self.settings.kling_access_key:
+            notes.append(BOTH_SET)
         return diagnose(
             self.client,
-            key_label="the demo key"
-            if self.demo
-            else key_label(secret.reveal() if secret else None),
+            provider=self.provider,
+            key_label="the demo key" if self.demo else self._key_label(),
             known=self._made_here(),
-            notes=demo,
+            notes=notes,
             turn=self._wait_for_turn,
         )
+
+    @property
+    def provider_name(self) -> str:
+        """ "cometapi", "kling" or "demo": whom this studio speaks to."""
+        return "demo" if self.demo else self.client.profile.name
+
+    @property
+    def provider(self) -> str:
+        """Which provider this studio speaks to, as the page and the command line say it:
+        "Provider: Kling (api-singapore.klingai.com)", "Provider: CometAPI (...)", demo."""
+        return provider_line(self.provider_name, self.client.base_url)
+
+    def _key_label(self) -> str:
+        settings = self.settings
+        if self.client.profile.name == "kling" and settings.kling_access_key:
+            secret = settings.kling_secret_key.reveal() if settings.kling_secret_key else None
+            access = key_label(settings.kling_access_key.reveal())
+            return f"access key {access}; secret key {key_label(secret)}"
+        return key_label(settings.api_key.reveal() if settings.api_key else None)
 
     def _made_here(self) -> tuple[str, str] | None:
         """(external id, task id) of this key's latest task made from this data folder."""
@@ -481,16 +507,16 @@ def learn_from_journal(scheduler: PollScheduler, journal: Journal) -> None:
 
 def provider_client(
     settings: Settings,
-    base_url: str,
-    key: Secret | str | None,
+    profile: ProviderProfile,
     retry: RetryPolicy | None,
     sleep: Callable[[float], None],
     routes: RouteMemory,
 ) -> KlingClient:
-    """A client with the settings' timeouts, remembering its query route in `routes`."""
+    """A client for `profile` with the settings' timeouts, remembering its query route in
+    `routes`."""
     return KlingClient(
-        base_url,
-        key or "",
+        profile.base_url,
+        profile=profile,
         retry=retry,
         sleep=sleep,
         timeout=settings.http_timeout_s,
@@ -511,12 +537,13 @@ def open_studio(settings: Settings, **parts) -> Studio:
             from avatar_core.demo import DEMO_KEY, start_demo_simulator
 
             simulator = start_demo_simulator(settings.demo_task_seconds)
-            base_url, key, stop_demo = simulator.base_url, Secret(DEMO_KEY), simulator.stop
+            profile = cometapi_profile(simulator.base_url or "", Secret(DEMO_KEY))
+            stop_demo = simulator.stop
         else:
-            base_url, key = settings.base_url, settings.api_key
+            profile = profile_for(settings)
         routes = RouteMemory(None if settings.demo_mode else settings.data_dir)
         parts["client"] = provider_client(
-            settings, base_url, key, parts.get("retry"), parts.get("sleep", time.sleep), routes
+            settings, profile, parts.get("retry"), parts.get("sleep", time.sleep), routes
         )
     try:
         studio = Studio(settings, **parts)

@@ -1,4 +1,6 @@
-"""HTTP to Kling Avatar as CometAPI serves it: create, query, text to speech.
+"""HTTP to Kling Avatar, as CometAPI serves it or Kling's own API: create, query, text to
+speech. Which routes and which credential is the client's `ProviderProfile` (profiles.py);
+the client only asks the credential for its header.
 
 Whether a failed request is sent again is decided in one place (provider/retry.py):
 queries on connection errors, 429 (honouring Retry-After) and 5xx; a create only when it
@@ -8,7 +10,8 @@ create is a second paid task. A create waits longer than other requests for its 
 (`create_timeout`): its body carries the media as base64.
 
 Queries try the route remembered for this base URL first, then the others, whenever an
-answer says the route or the task is unknown there, in any shape gateways use.
+answer says the route or the task is unknown there, in any shape gateways use (a provider
+with one known query route, Kling's own, has nothing to discover).
 """
 
 from __future__ import annotations
@@ -27,6 +30,12 @@ import httpx
 from avatar_core import errors as e
 from avatar_core.config import DEFAULT_CREATE_TIMEOUT_S, DEFAULT_HTTP_TIMEOUT_S, Secret
 from avatar_core.provider.models import SpeechResult, TaskInfo
+from avatar_core.provider.profiles import (
+    COMETAPI_PATHS,
+    ProviderProfile,
+    cometapi_profile,
+    reworded,
+)
 from avatar_core.provider.protocol import find_error, parse_answer
 from avatar_core.provider.retry import NEVER_SENT, RetryPolicy, with_retries
 from avatar_core.provider.routes import RouteMemory
@@ -34,11 +43,10 @@ from avatar_core.words import Message, say
 
 log = logging.getLogger(__name__)
 
-CREATE_PATH = "/kling/v1/videos/avatar/image2video"
-AVATAR_QUERY = "/kling/v1/videos/avatar/image2video/{id}"  # Kling's own route for avatar tasks
-GENERIC_QUERY = "/kling/v1/videos/image2video/{id}"  # CometAPI's generic route, the fallback
-QUERY_PATHS = (AVATAR_QUERY, GENERIC_QUERY)
-TTS_PATH = "/kling/v1/audio/tts"
+CREATE_PATH = COMETAPI_PATHS.create
+AVATAR_QUERY, GENERIC_QUERY = COMETAPI_PATHS.queries  # Kling's avatar route, then CometAPI's
+QUERY_PATHS = COMETAPI_PATHS.queries
+TTS_PATH = COMETAPI_PATHS.tts
 USER_AGENT = "talking-avatar-studio/0.1"
 
 
@@ -68,33 +76,41 @@ class AvatarRequest:
         return body
 
 
-def redact(text: str, secret: Secret | None) -> str:
-    if secret and secret.reveal() and secret.reveal() in text:
-        return text.replace(secret.reveal(), "********")
+def redact(text: str, hidden: Secret | tuple[str, ...] | None) -> str:
+    """`text` with every hidden text (a key, a secret, a token) masked."""
+    if isinstance(hidden, Secret):
+        hidden = (hidden.reveal(),)
+    for value in sorted(hidden or (), key=len, reverse=True):
+        if value and value in text:
+            text = text.replace(value, "********")
     return text
 
 
-def _scrubbed(error: e.AvatarError, secret: Secret | None) -> e.AvatarError:
-    """The same error with the key taken out of every text it carries."""
-    error.message = redact(error.message, secret)
+def _scrubbed(error: e.AvatarError, hidden: tuple[str, ...]) -> e.AvatarError:
+    """The same error with the credential taken out of every text it carries."""
+    error.message = redact(error.message, hidden)
     error.args = (error.message,)
     if isinstance(error, e.ProviderError) and error.detail:
-        error.detail = redact(error.detail, secret)
+        error.detail = redact(error.detail, hidden)
     return error
 
 
-def _connection_error(exc: httpx.HTTPError, what: Message) -> e.ProviderConnectionError:
+def _connection_error(
+    exc: httpx.HTTPError, what: Message, setting: str = "COMETAPI_BASE_URL"
+) -> e.ProviderConnectionError:
     if isinstance(exc, httpx.TimeoutException):
         return e.ProviderTimeoutError(say("connection.no_answer", what=what))
     return e.ProviderConnectionError(
-        say("connection.unreachable", what=what, kind=type(exc).__name__)
+        say("connection.unreachable", what=what, kind=type(exc).__name__, setting=setting)
     )
 
 
-def _never_sent(exc: httpx.HTTPError) -> e.ProviderConnectionError:
+def _never_sent(exc: httpx.HTTPError, setting: str) -> e.ProviderConnectionError:
     """A create that provably never left: the one case, besides a refusal, that proves
     nothing was charged."""
-    return e.ProviderConnectionError(say("connection.never_sent", kind=type(exc).__name__))
+    return e.ProviderConnectionError(
+        say("connection.never_sent", kind=type(exc).__name__, setting=setting)
+    )
 
 
 def _timeout(seconds: float) -> httpx.Timeout:
@@ -146,13 +162,18 @@ def says_unknown(response: httpx.Response) -> bool:
 
 
 class KlingClient:
-    """A small synchronous client; one per key. Thread-safe (httpx.Client is)."""
+    """A small synchronous client; one per key. Thread-safe (httpx.Client is).
+
+    `KlingClient(base_url, key)` speaks to CometAPI (or the simulator) with a bearer key;
+    `profile` (profiles.py) chooses another provider, its routes and its credential.
+    """
 
     def __init__(
         self,
         base_url: str,
-        api_key: Secret | str,
+        api_key: Secret | str = "",
         *,
+        profile: ProviderProfile | None = None,
         timeout: float = DEFAULT_HTTP_TIMEOUT_S,
         create_timeout: float = DEFAULT_CREATE_TIMEOUT_S,
         retry: RetryPolicy | None = None,
@@ -160,8 +181,10 @@ class KlingClient:
         http: httpx.Client | None = None,
         routes: RouteMemory | None = None,
     ) -> None:
-        self.base_url = base_url.rstrip("/")
-        self._key = api_key if isinstance(api_key, Secret) else Secret(api_key)
+        self.profile = profile or cometapi_profile(base_url, api_key)
+        self.base_url = self.profile.base_url
+        self._credential = self.profile.credential
+        self._paths = self.profile.paths
         self._retry = retry or RetryPolicy()
         self._sleep = sleep
         self._http = http or httpx.Client(
@@ -175,7 +198,7 @@ class KlingClient:
         self._operation = threading.local()
 
     def __repr__(self) -> str:
-        return f"KlingClient(base_url={self.base_url!r}, api_key=Secret('********'))"
+        return f"KlingClient(base_url={self.base_url!r}, credential={self._credential!r})"
 
     def close(self) -> None:
         self._http.close()
@@ -203,7 +226,8 @@ class KlingClient:
         if sent and self.pace is not None:
             self.pace()
         self._operation.sent = sent + 1
-        headers = {"Authorization": f"Bearer {self._key.reveal()}", "Accept": "application/json"}
+        authorization = self._credential.authorization()
+        headers = {"Authorization": authorization, "Accept": "application/json"}
         content = None
         if body is not None:
             headers["Content-Type"] = "application/json"
@@ -213,9 +237,14 @@ class KlingClient:
             method, self.base_url + path, headers=headers, content=content, **extra
         )
 
+    @property
+    def query_paths(self) -> tuple[str, ...]:
+        """The provider's query route templates, in the order first tried."""
+        return self._paths.queries
+
     def scrub(self, text: str) -> str:
-        """`text` with this client's key taken out."""
-        return redact(text, self._key)
+        """`text` with this client's credential (key, secret, token) taken out."""
+        return redact(text, self._credential.hidden())
 
     def ask(self, path: str) -> httpx.Response:
         """One GET of `path` as it comes back: no retry, no parsing (for the doctor)."""
@@ -227,8 +256,10 @@ class KlingClient:
             return parse_answer(
                 response.status_code, response.headers, response.content, task_id=task_id
             )
+        except e.ProviderError as error:
+            raise _scrubbed(reworded(self.profile, error), self._credential.hidden()) from None
         except e.AvatarError as error:
-            raise _scrubbed(error, self._key) from None
+            raise _scrubbed(error, self._credential.hidden()) from None
 
     # --- the API --------------------------------------------------------------------------
 
@@ -239,14 +270,16 @@ class KlingClient:
         body = request.to_json()
         try:
             data = with_retries(
-                lambda: self._answer(self._send("POST", CREATE_PATH, body, self._create_timeout)),
+                lambda: self._answer(
+                    self._send("POST", self._paths.create, body, self._create_timeout)
+                ),
                 policy=self._retry,
                 sleep=self._sleep,
                 what="create",
                 create=True,
             )
         except NEVER_SENT as exc:
-            raise _never_sent(exc) from None
+            raise _never_sent(exc, self.profile.base_setting) from None
         except httpx.HTTPError as exc:
             raise self._unknown_outcome(external_id, _what_broke(exc)) from None
         except e.ServerError as exc:
@@ -254,7 +287,7 @@ class KlingClient:
         return self._task(data)
 
     def _unknown_outcome(self, external_id: str, why: str) -> e.CreateOutcomeUnknownError:
-        why = redact(why, self._key)
+        why = self.scrub(why)
         return e.CreateOutcomeUnknownError(
             say("create.outcome_unknown", why=why, external_id=external_id),
             external_task_id=external_id,
@@ -270,7 +303,8 @@ class KlingClient:
                 lambda: self._query_once(task_id), policy=self._retry, sleep=self._sleep, what=what
             )
         except httpx.HTTPError as exc:
-            raise _connection_error(exc, say("connection.checking_task")) from None
+            checking = say("connection.checking_task")
+            raise _connection_error(exc, checking, self.profile.base_setting) from None
         return self._task(data)
 
     def _task(self, data: dict[str, Any]) -> TaskInfo:
@@ -278,7 +312,7 @@ class KlingClient:
         reason or a link that echoes the key would otherwise reach the journal and the page."""
         info = TaskInfo.from_data(data)
         texts = {f.name: getattr(info, f.name) for f in fields(info)}
-        scrubbed = {k: redact(v, self._key) for k, v in texts.items() if type(v) is str}
+        scrubbed = {k: self.scrub(v) for k, v in texts.items() if type(v) is str}
         changed = {k: v for k, v in scrubbed.items() if v != texts[k]}
         return replace(info, **changed) if changed else info
 
@@ -286,9 +320,10 @@ class KlingClient:
         """One answer about the task: the remembered route first, then the others, while
         each says the route or the task is unknown there. A task unknown in so many words
         on one route is unknown, whatever page another route answers with."""
-        remembered = self.routes.get(self.base_url)
-        order = [remembered] if remembered in QUERY_PATHS else []
-        order += [template for template in QUERY_PATHS if template not in order]
+        paths = self._paths.queries
+        remembered = self.routes.get(self.base_url) if self._paths.discovered else None
+        order = [remembered] if remembered in paths else []
+        order += [template for template in paths if template not in order]
         unknown: e.NotFoundError | None = None
         for number, template in enumerate(order, 1):
             response = self._send("GET", template.format(id=quote(task_id, safe="")), None)
@@ -304,7 +339,8 @@ class KlingClient:
                 data = self._answer(response, task_id=task_id)
             except e.NotFoundError as error:
                 raise _unknown_everywhere(error, task_id, len(order)) from None
-            self.routes.remember(self.base_url, template)
+            if self._paths.discovered:
+                self.routes.remember(self.base_url, template)
             return data
         raise AssertionError("unreachable")
 
@@ -330,9 +366,10 @@ class KlingClient:
             "voice_speed": round(float(speed), 1),
         }
         try:
-            response = self._send("POST", TTS_PATH, body)
+            response = self._send("POST", self._paths.tts, body)
         except httpx.HTTPError as exc:
-            raise _connection_error(exc, say("connection.making_speech")) from None
+            setting = self.profile.base_setting
+            raise _connection_error(exc, say("connection.making_speech"), setting) from None
         result = SpeechResult.from_data(self._answer(response))
         if not result.audio_id:
             raise e.ServerError(say("speech.no_audio_id"))

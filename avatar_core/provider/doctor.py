@@ -20,7 +20,7 @@ import httpx
 
 from avatar_core import __version__
 from avatar_core import errors as e
-from avatar_core.provider.client import QUERY_PATHS, KlingClient, says_unknown
+from avatar_core.provider.client import KlingClient, says_unknown
 from avatar_core.provider.protocol import find_error, parse_answer
 
 UNKNOWN_TASK_ID = "000000000000000000"  # the form of Kling's ids; no task has it
@@ -45,6 +45,7 @@ class DoctorReport:
     clock_offset_s: float | None
     remembered_route: str | None
     notes: list[str] = field(default_factory=list)
+    provider: str = ""  # "Provider: Kling (api-singapore.klingai.com)"
 
     @property
     def key_accepted(self) -> bool | None:
@@ -66,6 +67,7 @@ class DoctorReport:
         accepted = {True: "yes", False: "no", None: "could not tell"}[self.key_accepted]
         lines = [
             f"Talking Avatar Studio {__version__} doctor (free requests only: nothing created)",
+            *([self.provider] if self.provider else []),
             f"base URL: {self.base_url}",
             f"key: {self.key_label}",
             f"key accepted: {accepted}",
@@ -97,12 +99,13 @@ def diagnose(
     known: tuple[str, str] | None = None,
     notes: list[str] | None = None,
     turn: Callable[[], None] = _no_wait,
+    provider: str = "",
 ) -> DoctorReport:
     """The report for `client`'s base URL and key. `known` is (external id, task id) of a
     task this data folder saw made there, for the external-id check; `turn` waits for the
     request budget before each request."""
     answers, offset = [], None
-    for template in QUERY_PATHS:
+    for template in client.query_paths:
         turn()
         answer, response = _ask_route(client, template)
         answers.append(answer)
@@ -114,8 +117,11 @@ def diagnose(
         routes=answers,
         external_ids=_external_ids(client, known, turn),
         clock_offset_s=offset,
-        remembered_route=client.routes.get(client.base_url),
+        remembered_route=client.routes.get(client.base_url)
+        if len(client.query_paths) > 1
+        else client.query_paths[0],  # one known route: nothing to discover
         notes=list(notes or []),
+        provider=provider,
     )
     return _scrubbed(report, client)
 
@@ -222,4 +228,5 @@ def _scrubbed(report: DoctorReport, client: KlingClient) -> DoctorReport:
         report.clock_offset_s,
         report.remembered_route,
         [client.scrub(note) for note in report.notes],
+        report.provider,
     )

@@ -73,9 +73,13 @@ class Accounts:
         account = account_id(key)
         if self._accepted is not None and account not in self._accepted:
             raise WireError(1002, "Authorization failed: the API key is invalid")
+        self.check_state(account, route)
+        return account
+
+    def check_state(self, account: str, route: str) -> None:
+        """Raises WireError when the account's state blocks `route`."""
         with self._lock:
             state = self._states.get(account, "ok")
         blocked = _BLOCKS.get(state)
         if blocked and route in blocked[2]:
             raise WireError(blocked[0], blocked[1])
-        return account

@@ -73,6 +73,15 @@ def _count(name: str, value: Any) -> int:
     return int(value)
 
 
+def _key_pair(name: str, value: Any) -> tuple[str, str] | None:
+    if value is None:
+        return None
+    pair = tuple(value) if isinstance(value, (list, tuple)) else ()
+    if len(pair) != 2 or not all(isinstance(part, str) and part for part in pair):
+        raise ValueError(f"{name} must be an (access key, secret key) pair, or None")
+    return (pair[0], pair[1])
+
+
 def _side(name: str, value: Any) -> int:
     side = int(value)
     if side < 2:
@@ -99,6 +108,9 @@ class SimulatorOptions:
     rate_limit_per_s: float | None = None  # API requests a second before 429 (1302); 0: none
     render_max_side: int = DEFAULT_MAX_SIDE  # the simulated video's longer side, in pixels
     callback_interval: float = 0.1  # real seconds between looks for callbacks to send
+    # Kling's own routes (no /kling prefix) take a JWT signed with this (access key, secret
+    # key) pair (kling_auth.py); None: they take any accepted bearer key, as /kling/ does
+    kling_keys: tuple[str, str] | None = None
 
     def __setattr__(self, name: str, value: Any) -> None:
         super().__setattr__(name, _check(name, value))
@@ -124,6 +136,7 @@ _CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "rate_limit_per_s": _limit,
     "render_max_side": _side,
     "callback_interval": _interval,
+    "kling_keys": _key_pair,
 }
 
 

@@ -3,6 +3,10 @@
 Framework-free on purpose: `server.py` turns HTTP into `Request` and writes the answer;
 everything the provider decides (auth, validation, task state, faults, the rate limit)
 happens here, on the `SimulatorParts` the routes are given.
+
+Both route sets are served: CometAPI's (`/kling/v1/...`, a bearer key) and Kling's own
+(`/v1/...`, the same routes without the prefix; with the `kling_keys` option set, a JWT
+checked by `kling_auth.py`). Faults and stats name the route the same on both.
 """
 
 from __future__ import annotations
@@ -14,7 +18,9 @@ from functools import partial
 from pathlib import Path
 from urllib.parse import unquote
 
+from avatar_core.simulator.accounts import account_id
 from avatar_core.simulator.control import CONTROL_PREFIX, answer_control
+from avatar_core.simulator.kling_auth import verify_token
 from avatar_core.simulator.parts import SimulatorParts
 from avatar_core.simulator.tasks import create_data, duplicate_external_id
 from avatar_core.simulator.tts import tts_data
@@ -41,6 +47,8 @@ CREATE_PATH = "/kling/v1/videos/avatar/image2video"
 AVATAR_QUERY = re.compile(r"^/kling/v1/videos/avatar/image2video/([^/]+)$")
 GENERIC_QUERY = re.compile(r"^/kling/v1/videos/image2video/([^/]+)$")
 TTS_PATH = "/kling/v1/audio/tts"
+GATEWAY_PREFIX = "/kling"  # Kling's own routes are the same without it
+OWN_ROUTES = ("/v1/videos/avatar/image2video", "/v1/audio/tts")
 VIDEO_RESULT = re.compile(r"^/results/(\d+)\.mp4$")
 AUDIO_RESULT = re.compile(r"^/results/audio/(\d+)\.mp3$")
 
@@ -80,7 +88,7 @@ class Routes:
         return fault.spoil(self._answer(handler, request))
 
     def _match(self, request: Request) -> tuple[str, Handler | None]:
-        method, path = request.method, request.path
+        method, path = request.method, _gateway_path(request.path)
         if path == CREATE_PATH:
             return "create", (self._create if method == "POST" else None)
         if path == TTS_PATH:
@@ -90,7 +98,14 @@ class Routes:
             if found:
                 if method != "GET":
                     return "query", None
-                if pattern is AVATAR_QUERY and not self.parts.options.avatar_query_route:
+                if path != request.path and pattern is GENERIC_QUERY:
+                    return "other", None  # Kling's own API: the avatar query route only
+                gateway = path == request.path
+                if (
+                    gateway
+                    and pattern is AVATAR_QUERY
+                    and not self.parts.options.avatar_query_route
+                ):
                     return "query", None  # a gateway that does not serve this path
                 return "query", partial(self._query, ident=unquote(found.group(1)))
         for pattern, serve in ((VIDEO_RESULT, self._video), (AUDIO_RESULT, self._audio)):
@@ -103,7 +118,7 @@ class Routes:
     def _not_found(self, request: Request) -> Response:
         if AVATAR_QUERY.match(request.path):  # an avatar query route this gateway does not serve
             return self._unserved(request)
-        if request.path.startswith("/kling/"):
+        if request.path.startswith(("/kling/", "/v1/")):
             return error_response(
                 1202, f"Invalid request method or path: {request.method} {request.path}"
             )
@@ -131,7 +146,7 @@ class Routes:
 
     def _create(self, request: Request) -> Response:
         parts = self.parts
-        account = parts.accounts.authorize(request.header("authorization"), "create")
+        account = self._authorize(request, "create")
         body = parse_body(request.body)
         fields = check_create_fields(body)
         if parts.book.external_id_taken(account, fields["external_task_id"]):
@@ -144,7 +159,7 @@ class Routes:
         return answer
 
     def _query(self, request: Request, ident: str) -> Response:
-        account = self.parts.accounts.authorize(request.header("authorization"), "query")
+        account = self._authorize(request, "query")
         by_external = self.parts.options.external_id_lookups
         task = self.parts.book.find(account, ident, by_external_id=by_external)
         if task is None:
@@ -153,13 +168,24 @@ class Routes:
 
     def _tts(self, request: Request) -> Response:
         parts = self.parts
-        parts.accounts.authorize(request.header("authorization"), "tts")
+        self._authorize(request, "tts")
         checked = check_tts(parse_body(request.body))
         clip = parts.audio.speak(
             checked.text, checked.voice_id, checked.voice_speed, checked.voice_language
         )
         parts.stats.spoke()
         return success(tts_data(clip, request.base_url()))
+
+    def _authorize(self, request: Request, route: str) -> str:
+        """The caller's account: a bearer key on /kling/ routes; on Kling's own routes, with
+        `kling_keys` set, the access key of a valid JWT (its state set by that key)."""
+        keys = self.parts.options.kling_keys
+        authorization = request.header("authorization")
+        if keys is None or not request.path.startswith("/v1/"):
+            return self.parts.accounts.authorize(authorization, route)
+        access = verify_token(authorization, *keys)
+        self.parts.accounts.check_state(account_id(access), route)
+        return account_id(access)
 
     def _video(self, request: Request, ident: str) -> Response:
         expires = request.query.get("expires", "")
@@ -173,6 +199,13 @@ class Routes:
     def _audio(self, request: Request, ident: str) -> Response:
         clip = self.parts.audio.get(ident)
         return _file(clip.path if clip else None, "audio/mpeg")
+
+
+def _gateway_path(path: str) -> str:
+    """Kling's own route as the same route under CometAPI's prefix, to match one table."""
+    if path.startswith(OWN_ROUTES):
+        return GATEWAY_PREFIX + path
+    return path
 
 
 def _file(path: Path | None, content_type: str) -> Response:

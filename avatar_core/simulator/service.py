@@ -38,7 +38,8 @@ class _Option:
 
 
 class Simulator:
-    """A local Kling Avatar provider (CometAPI paths) for demo mode and tests.
+    """A local Kling Avatar provider for demo mode and tests: CometAPI's paths (a bearer
+    key) and Kling's own (no `/kling` prefix; with `kling_keys=(access, secret)`, a JWT).
 
     `options` are the fields of `SimulatorOptions` (task_seconds, submit_seconds,
     avatar_query_route, error_shape, rate_limit_per_s, ...), also readable and settable

@@ -71,6 +71,7 @@ class Job:
     creator: str | None = None  # "host:pid" of the process that sends its create
     visitor: str | None = None  # the visitor who asked (a keyed hash); None: the operator
     address: str | None = None  # the network address it asked from (a keyed hash)
+    batch_key: str | None = None  # a batch row's identity (its content and position)
 
 
 @dataclass(frozen=True)
@@ -109,13 +110,15 @@ CREATE TABLE IF NOT EXISTS jobs (
     owner TEXT,
     creator TEXT,
     visitor TEXT,
-    address TEXT
+    address TEXT,
+    batch_key TEXT
 );
 CREATE INDEX IF NOT EXISTS jobs_task ON jobs(task_id);
 CREATE INDEX IF NOT EXISTS jobs_created ON jobs(created_at);
 """
 # Text to speech asked for, one row a request, written before the request is sent; and the
-# index on jobs' visitors (run after `_add_new_columns` has given an old journal the column).
+# indexes on jobs' visitors and batch rows (run after `_add_new_columns` has given an old
+# journal the columns).
 _SPEECH_SCHEMA = """
 CREATE TABLE IF NOT EXISTS speeches (
     speech_id TEXT PRIMARY KEY,
@@ -129,6 +132,7 @@ CREATE TABLE IF NOT EXISTS speeches (
 );
 CREATE INDEX IF NOT EXISTS speeches_created ON speeches(created_at);
 CREATE INDEX IF NOT EXISTS jobs_visitor ON jobs(visitor, created_at);
+CREATE INDEX IF NOT EXISTS jobs_batch ON jobs(batch_key, created_at);
 """
 # What a visitor (or an address: the column) asked for since a time, on our key.
 _COUNTED = "owner IS NULL AND {column} = ? AND created_at >= ?"
@@ -285,6 +289,16 @@ class Journal:
                 (*values, limit),
             ).fetchall()
         return [_row_to_job(r) for r in rows]
+
+    def batch_job(self, batch_key: str, *, owner: str | None = None) -> Job | None:
+        """`owner`'s latest job for the batch row `batch_key` (None: never journaled)."""
+        with self._connection() as db:
+            row = db.execute(
+                "SELECT * FROM jobs WHERE batch_key = ? AND owner IS ? "
+                "ORDER BY created_at DESC LIMIT 1",
+                (batch_key, owner),
+            ).fetchone()
+        return _row_to_job(row) if row else None
 
     def task_durations(self, limit: int = 50) -> list[TaskDuration]:
         """How long the latest finished tasks took, oldest first, per mode: the provider's

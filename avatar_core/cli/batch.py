@@ -1,0 +1,164 @@
+"""`batch FILE.csv [--out DIR]`: many videos from a spreadsheet, resumable.
+
+Every row is checked before anything is sent (exit 2 naming each bad row and column);
+then the rows run as the same flows as `generate`, a few at once, with a progress bar on
+stderr; `results.csv` and the videos (`row-NNN.mp4`) go into the output folder, whose path
+is printed on stdout. Running the same file again sends nothing twice (`jobs/batch.py`).
+Exit codes: 0 every row done; 1 some row failed (listed at the end); 2 a bad file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+from typing import TextIO
+
+from avatar_core.cli.batch_progress import BatchProgress
+from avatar_core.cli.codes import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
+from avatar_core.cli.jobs import cli_studio
+from avatar_core.errors import InputError, StorageError
+from avatar_core.jobs.batch import (
+    DEFAULT_JOBS,
+    RESULTS_FILE,
+    BatchRun,
+    RowState,
+    one_batch_at_a_time,
+    write_results,
+)
+from avatar_core.jobs.batch_rows import COLUMNS, MAX_ROWS, BatchRow, check_rows, read_rows
+from avatar_core.jobs.studio import Studio
+
+
+def _positive(text: str) -> int:
+    try:
+        number = int(text)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number of at least 1")
+    return number
+
+
+def add_batch_command(subparsers: argparse._SubParsersAction) -> None:
+    """Register `batch FILE.csv [--out DIR] [--jobs N] [--retry-failed] [--timeout S]`."""
+    batch = subparsers.add_parser(
+        "batch",
+        help="make many videos from a CSV file (resumable)",
+        description=f"One video per row of a CSV file with the columns {', '.join(COLUMNS)} "
+        "(image, then audio or tts_text with voice_id; paths are relative to the CSV's "
+        f"folder, or http(s) URLs). At most {MAX_ROWS} rows. Every row is checked before "
+        "anything is sent; running the same file again sends nothing twice.",
+    )
+    batch.add_argument("file", type=Path, metavar="FILE.csv")
+    batch.add_argument(
+        "--out",
+        type=Path,
+        metavar="DIR",
+        help="where the videos and results.csv go (default: FILE-videos beside the CSV)",
+    )
+    batch.add_argument(
+        "--jobs",
+        type=_positive,
+        default=DEFAULT_JOBS,
+        metavar="N",
+        help=f"rows at once at the provider (default {DEFAULT_JOBS})",
+    )
+    batch.add_argument(
+        "--retry-failed",
+        action="store_true",
+        help="send again the rows whose task failed at the provider in an earlier run",
+    )
+    batch.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        help="seconds to follow each task (default: AVATAR_FOLLOW_DEADLINE, 3600)",
+    )
+    batch.set_defaults(handler=run_batch)
+
+
+def default_out(csv_file: Path) -> Path:
+    """`<the CSV's folder>/<its name>-videos`."""
+    return csv_file.parent / f"{csv_file.stem}-videos"
+
+
+def _out_folder(folder: Path) -> Path:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StorageError(
+            f"The output folder {folder} cannot be made ({exc.strerror or exc}): choose "
+            "another one with --out."
+        ) from None
+    return folder
+
+
+def run_batch(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+    rows = read_rows(args.file)
+    folder = (args.out or default_out(args.file)).expanduser().resolve()
+    studio = cli_studio(err)
+    try:
+        print(f"Checking {len(rows)} row(s)…", file=err, flush=True)
+        try:
+            rows = check_rows(rows, studio.inputs)
+        except InputError as bad:
+            refused = InputError(
+                f"Nothing was sent: fix the row(s) above in {args.file}, then run it again."
+            )
+            raise InputError.gather([bad, refused]) from None
+        print(f"Checked {len(rows)} row(s): every row is acceptable.", file=err, flush=True)
+        with one_batch_at_a_time(studio.settings.data_dir):
+            return _run(_batch(args, studio, rows, folder), folder, out, err)
+    finally:
+        studio.close()
+
+
+def _batch(
+    args: argparse.Namespace, studio: Studio, rows: list[BatchRow], folder: Path
+) -> BatchRun:
+    return BatchRun(
+        studio,
+        rows,
+        _out_folder(folder),
+        jobs=args.jobs,
+        retry_failed=args.retry_failed,
+        deadline_s=args.timeout,
+    )
+
+
+def _run(run: BatchRun, folder: Path, out: TextIO, err: TextIO) -> int:
+    progress = BatchProgress(run.results, err)
+    run.listener = progress
+    stopped = False
+    try:
+        asyncio.run(run.run())
+    except KeyboardInterrupt:
+        stopped = True
+    finally:
+        progress.close()
+        results = write_results(folder, run.results)
+    if stopped:
+        print(
+            f"Stopped. What was sent is in the journal and {results}; run the same command "
+            "again to go on (nothing is sent twice).",
+            file=err,
+            flush=True,
+        )
+        return EXIT_INTERRUPTED
+    return _summary(run, results, out, err)
+
+
+def _summary(run: BatchRun, results: Path, out: TextIO, err: TextIO) -> int:
+    not_done = [r for r in run.results if r.state is not RowState.DONE]
+    done = len(run.results) - len(not_done)
+    for result in not_done:
+        print(f"row {result.row.number} ({result.state.value}): {result.error}", file=err)
+    print(
+        f"{done} of {len(run.results)} row(s) done; videos and {RESULTS_FILE} in {results.parent}.",
+        file=err,
+        flush=True,
+    )
+    print(results, file=out, flush=True)
+    return EXIT_FAILED if not_done else EXIT_OK

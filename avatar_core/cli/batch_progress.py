@@ -1,0 +1,87 @@
+"""What a batch shows while it runs, on stderr.
+
+On a terminal, a tqdm bar counts the rows that ended and shows done, failed, running and
+waiting, with one line above it as each row ends. Elsewhere (CI, a pipe, a file) there is
+no bar and no control character: one plain line when a row is sent and when it ends, each
+with the counts.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from typing import TextIO
+
+from tqdm import tqdm
+
+from avatar_core.jobs.batch import RowResult, RowState
+
+
+def _is_terminal(stream: TextIO) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    try:
+        return bool(isatty and isatty())
+    except (ValueError, OSError):  # a closed or odd stream
+        return False
+
+
+def row_line(result: RowResult) -> str:
+    """One row's news, for people."""
+    number, task = result.row.number, result.task_id
+    if result.state is RowState.RUNNING:
+        if result.sent:
+            return f"row {number}: sent to the provider"
+        return f"row {number}: following task {task} from an earlier run"
+    if result.state is RowState.DONE:
+        name = result.video.name if result.video else "?"
+        when = "" if result.sent else ", made by an earlier run"
+        return f"row {number}: done, {name} (task {task}{when})"
+    if result.state is RowState.PREPARING:
+        return f"row {number}: preparing"
+    return f"row {number}: {result.state.value}: {result.error}"
+
+
+class BatchProgress:
+    """A listener for `BatchRun`: call it with each row whose state changed."""
+
+    def __init__(self, results: list[RowResult], err: TextIO) -> None:
+        self._results = results
+        self._err = err
+        self._lock = threading.Lock()  # rows end in worker threads too
+        self._bar = None
+        if _is_terminal(err):
+            self._bar = tqdm(
+                total=len(results), file=err, unit="row", desc="batch", dynamic_ncols=True
+            )
+            self._bar.set_postfix_str(self.counts())
+
+    def counts(self) -> str:
+        """done, failed (unclear), running and waiting rows, in words."""
+        seen = Counter(result.state for result in self._results)
+        parts = [f"done {seen[RowState.DONE]}", f"failed {seen[RowState.FAILED]}"]
+        if seen[RowState.UNCLEAR]:
+            parts.append(f"unclear {seen[RowState.UNCLEAR]}")
+        parts.append(f"running {seen[RowState.RUNNING] + seen[RowState.PREPARING]}")
+        parts.append(f"waiting {seen[RowState.WAITING]}")
+        return ", ".join(parts)
+
+    def __call__(self, result: RowResult) -> None:
+        with self._lock:
+            if self._bar is None:
+                if result.state is not RowState.PREPARING:
+                    ended = sum(r.state.ended for r in self._results)
+                    print(
+                        f"[{ended}/{len(self._results)}] {row_line(result)} ({self.counts()})",
+                        file=self._err,
+                        flush=True,
+                    )
+                return
+            if result.state.ended:
+                self._bar.write(row_line(result), file=self._err)
+            self._bar.set_postfix_str(self.counts(), refresh=not result.state.ended)
+            if result.state.ended:
+                self._bar.update(1)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()

@@ -1,0 +1,356 @@
+"""Running a checked batch: every row through the same flow as `generate`, a few at once.
+
+Each row is a `Studio.generate` flow (or, for text to speech, `Studio.speak` and then the
+flow with its audio id), journaled with the row's identity (`BatchRow.key`). Running the
+same file again looks each row up in the journal first:
+
+- done: nothing is sent; its video is copied into the output folder if it is not there;
+- running, or its create unclear: it is followed (`Studio.follow`), never sent again;
+- refused at create (`not_created`: the provider refused it, nothing was charged): sent
+  again;
+- failed at the provider (or lost): reported again with its reason, and sent again only
+  when asked (`retry_failed`): the task ended, so no task for it can still exist;
+- never journaled: sent.
+
+Two bounds: `PREPARING_AT_ONCE` rows read and fix their inputs at once (memory, two
+cores), and `jobs` rows at once hold a task at the provider (see `_provider_turn`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import csv
+import enum
+import os
+import shutil
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from avatar_core import errors as e
+from avatar_core.jobs.batch_rows import BatchRow
+from avatar_core.jobs.events import Done, Progress, Running, Submitted, Submitting
+from avatar_core.jobs.steps import video_home
+from avatar_core.jobs.studio import Studio
+from avatar_core.storage.journal import Job, Stage
+
+PREPARING_AT_ONCE = 2  # rows whose inputs are read and fixed at once (memory, two cores)
+DEFAULT_JOBS = 3  # rows at once at the provider, until the line in front of creates decides
+RESULTS_FILE = "results.csv"
+RESULT_COLUMNS = ("row", "task_id", "status", "seconds", "video", "error")
+
+
+class RowState(str, enum.Enum):
+    """Where a row is; its value is the status column of results.csv."""
+
+    WAITING = "waiting"  # for its turn
+    PREPARING = "preparing"  # its inputs are read and fixed (and its speech made)
+    RUNNING = "running"  # journaled; sent, or followed from an earlier run
+    DONE = "done"  # its video is in the output folder
+    FAILED = "failed"  # it ended without a video (the error says whether to run it again)
+    UNCLEAR = "unclear"  # running or its create unclear: running the file again follows it
+
+    @property
+    def ended(self) -> bool:
+        return self in (RowState.DONE, RowState.FAILED, RowState.UNCLEAR)
+
+
+@dataclass
+class RowResult:
+    """What became of one row (so far)."""
+
+    row: BatchRow
+    state: RowState = RowState.WAITING
+    job_id: str | None = None
+    task_id: str | None = None
+    seconds: float | None = None  # from journaling the job to its video at home
+    video: Path | None = None
+    error: str = ""
+    sent: bool = False  # whether this run sent its create
+
+
+Listener = Callable[[RowResult], None]
+
+
+def video_name(row: BatchRow) -> str:
+    return f"row-{row.number:03d}.mp4"
+
+
+def failed_before(job: Job) -> str:
+    """Why a row failed in an earlier run, and how to send it again."""
+    reason = (job.error or "no reason given").rstrip(".")
+    return (
+        f"The provider could not make this video in an earlier run ({reason}): change the "
+        "row, or run with --retry-failed to send it again."
+    )
+
+
+class BatchRun:
+    """The rows of one checked file, run against `studio`, their videos into `out_dir`."""
+
+    def __init__(
+        self,
+        studio: Studio,
+        rows: list[BatchRow],
+        out_dir: Path,
+        *,
+        jobs: int = DEFAULT_JOBS,
+        retry_failed: bool = False,
+        deadline_s: float | None = None,
+        listener: Listener | None = None,
+    ) -> None:
+        self.studio = studio
+        self.out_dir = Path(out_dir)
+        self.results = [RowResult(row) for row in rows]
+        self.jobs = max(1, jobs)
+        self.retry_failed = retry_failed
+        self.deadline_s = deadline_s
+        self.listener = listener or (lambda _: None)  # told of each row whose state changed
+
+    async def run(self) -> list[RowResult]:
+        """Every row to an end (done, failed or unclear); one row's failure stops no other."""
+        self._preparing = asyncio.Semaphore(PREPARING_AT_ONCE)
+        self._at_provider = asyncio.Semaphore(self.jobs)
+        await asyncio.gather(*(self._one(result) for result in self.results))
+        return self.results
+
+    # --- one row ------------------------------------------------------------------------------
+
+    async def _one(self, result: RowResult) -> None:
+        try:
+            prior = await asyncio.to_thread(self._journaled, result.row)
+            if prior is not None and video_home(prior):
+                await asyncio.to_thread(self._deliver, result, prior)
+            elif prior is not None and prior.stage in (Stage.FAILED, Stage.LOST):
+                if self.retry_failed:
+                    await self._make(result, None)
+                else:
+                    self._note(result, prior)
+                    self._end(result, RowState.FAILED, failed_before(prior))
+            else:
+                await self._make(result, prior)
+        except Exception as error:  # one row's end, whatever it is, stops no other row
+            await asyncio.to_thread(self._failed, result, error)
+
+    async def _make(self, result: RowResult, prior: Job | None) -> None:
+        """Follow the row's task when one may exist, else send it; then deliver its video."""
+        async with self._provider_turn():
+            if prior is not None and (prior.stage is Stage.DONE or not prior.stage.is_finished):
+                self._note(result, prior)
+                flow = self.studio.follow(prior.task_id or prior.job_id, deadline_s=self.deadline_s)
+                job = await self._through(result, flow)
+            else:  # never journaled, or refused at create (nothing charged)
+                job = await self._send(result)
+        await asyncio.to_thread(self._deliver, result, job)
+
+    @contextlib.asynccontextmanager
+    async def _provider_turn(self) -> AsyncIterator[None]:
+        """SEAM(line): a simple bound of rows at once at the provider (`--jobs`), from a
+        row's preparation to its video at home. The line in front of creates (issue 13's
+        first half, inside `Studio.generate`) replaces it: then every row starts at once
+        and the line decides when each create is sent."""
+        async with self._at_provider:
+            yield
+
+    async def _send(self, result: RowResult) -> Job:
+        """Prepare (a few rows at once), speak if the row says so, and run the flow."""
+        row = result.row
+        await self._preparing.acquire()
+        released = False
+
+        def let_go() -> None:  # once the inputs are prepared and journaled
+            nonlocal released
+            if not released:
+                released = True
+                self._preparing.release()
+
+        try:
+            self._set(result, RowState.PREPARING)
+            audio, audio_id, prior_task_id, seconds = None, None, None, None
+            if row.speaks:
+                speech = await asyncio.to_thread(
+                    self.studio.speak, row.tts_text, row.voice_id, row.voice_language or None
+                )
+                audio_id, prior_task_id, seconds = (
+                    speech.audio_id,
+                    speech.task_id,
+                    speech.duration_s,
+                )
+            else:
+                audio = row.source("audio")
+            flow = self.studio.generate(
+                row.source("image"),
+                audio,
+                audio_id=audio_id,
+                prior_task_id=prior_task_id,
+                prompt=row.prompt or None,
+                mode=row.mode,
+                deadline_s=self.deadline_s,
+                audio_seconds=seconds,
+                batch_key=row.key,
+            )
+            return await self._through(result, flow, on_journaled=let_go)
+        finally:
+            let_go()
+
+    async def _through(
+        self,
+        result: RowResult,
+        flow: AsyncIterator[Progress],
+        on_journaled: Callable[[], None] | None = None,
+    ) -> Job:
+        """Run a flow to its end, noting the job and its task; the job when its video is home."""
+        if on_journaled is None:  # following a task the journal knows
+            self._set(result, RowState.RUNNING)
+        done: Job | None = None
+        async for event in flow:  # to its end, so the flow closes itself
+            if event.job is not None:
+                result.job_id = event.job.job_id
+            if isinstance(event, (Submitted, Running)) and event.task is not None:
+                result.task_id = event.task.task_id
+            if isinstance(event, Submitting):
+                result.sent = True
+                if on_journaled is not None:
+                    on_journaled()
+                self._set(result, RowState.RUNNING)
+            if isinstance(event, Done):
+                done = event.job
+        if done is None:
+            raise e.AvatarError("The flow ended without a video.")
+        return done
+
+    # --- the journal and the output folder ----------------------------------------------------
+
+    def _journaled(self, row: BatchRow) -> Job | None:
+        """This row's latest job on this studio's endpoint and key (None: never journaled)."""
+        job = self.studio.journal.batch_job(row.key, owner=self.studio.owner)
+        return job if job is not None and self.studio.steps.owns(job) else None
+
+    def _deliver(self, result: RowResult, job: Job) -> None:
+        """The job's video into the output folder (copied only if it is not there yet)."""
+        self._note(result, job)
+        source = Path(job.video_path or "")
+        target = self.out_dir / video_name(result.row)
+        try:
+            if not (target.is_file() and target.stat().st_size == source.stat().st_size):
+                partial = target.with_name(f".{target.name}.partial")
+                shutil.copyfile(source, partial)
+                os.replace(partial, target)
+        except OSError as exc:
+            self._end(
+                result,
+                RowState.FAILED,
+                f"The video {source} could not be copied to {target} ({exc.strerror or exc}); "
+                "free some space or choose another --out folder, then run the file again.",
+            )
+            return
+        result.video = target
+        result.seconds = round(job.updated_at - job.created_at, 1)
+        self._end(result, RowState.DONE)
+
+    def _failed(self, result: RowResult, error: Exception) -> None:
+        """Say how the row ended, from the journal: failed (it ended) or unclear (it may
+        still run; running the file again follows it)."""
+        if not isinstance(error, e.AvatarError):
+            error = e.AvatarError(f"Unexpected error: {type(error).__name__}: {error}")
+        job = self.studio.journal.get(result.job_id) if result.job_id else None
+        if job is not None:
+            self._note(result, job)
+        if job is None and isinstance(error, e.InputError):  # e.g. a speech too long
+            self._end(result, RowState.FAILED, f"{error} (no video task was sent for this row).")
+        elif job is None or job.stage is Stage.NOT_CREATED:
+            again = "no video task was made; running the file again sends this row again"
+            self._end(result, RowState.FAILED, f"{error} ({again}).")
+        elif job.stage.is_finished:
+            self._end(result, RowState.FAILED, str(error))
+        else:
+            again = "running the file again follows it; it is never sent twice"
+            self._end(result, RowState.UNCLEAR, f"{error} ({again}).")
+
+    @staticmethod
+    def _note(result: RowResult, job: Job) -> None:
+        result.job_id, result.task_id = job.job_id, job.task_id or result.task_id
+
+    def _set(self, result: RowResult, state: RowState) -> None:
+        if result.state is not state:
+            result.state = state
+            self.listener(result)
+
+    def _end(self, result: RowResult, state: RowState, error: str = "") -> None:
+        result.error = error
+        self._set(result, state)
+
+
+# --- one batch at a time per data folder ---------------------------------------------------
+
+LOCK_FILE = "batch.lock"
+
+
+@contextlib.contextmanager
+def one_batch_at_a_time(data_dir: Path) -> Iterator[None]:
+    """Hold the data folder's batch lock while a batch runs: two runs of one file at once
+    would both find a row unsent and send it twice. Released when the process ends, however
+    it ends. (Where the system has no `fcntl`, Windows, there is no lock.)"""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    path = Path(data_dir) / LOCK_FILE
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle = path.open("a+")
+    except OSError as exc:
+        raise e.StorageError(
+            f"The batch lock {path} cannot be made ({exc.strerror or exc}): make sure the data "
+            "folder is writable (AVATAR_DATA_DIR)."
+        ) from None
+    with handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise e.AvatarError(
+                f"Another batch is running on the data folder {path.parent}: wait for it to "
+                "end (or stop it), then run this one; nothing was sent."
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+# --- results.csv ---------------------------------------------------------------------------
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: object) -> str:
+    """A cell a spreadsheet shows as text: never read as a formula (the provider's words
+    reach the error column)."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def _result_rows(results: list[RowResult]) -> Iterator[list[str]]:
+    for result in results:
+        row = result.row.number, result.task_id, result.state.value, result.seconds
+        yield [_cell(value) for value in (*row, result.video, result.error)]
+
+
+def write_results(out_dir: Path, results: list[RowResult]) -> Path:
+    """`results.csv` in `out_dir`, replaced whole (a reader never sees half of it)."""
+    target = Path(out_dir) / RESULTS_FILE
+    partial = target.with_name(f".{RESULTS_FILE}.partial")
+    try:
+        with partial.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(RESULT_COLUMNS)
+            writer.writerows(_result_rows(results))
+        os.replace(partial, target)
+    except OSError as exc:
+        raise e.StorageError(
+            f"The results could not be written to {target} ({exc.strerror or exc}): choose an "
+            "--out folder you can write to; running the file again writes them."
+        ) from None
+    return target

@@ -1,0 +1,274 @@
+"""A batch file (CSV) read and checked row by row, before anything is sent.
+
+Columns: `image`, then `audio` or `tts_text` with `voice_id` (and `voice_language`), then
+optional `prompt` and `mode`. Paths are relative to the CSV's folder; http(s) URLs are read
+as `generate` reads them. Every problem of every row is gathered into one InputError whose
+sentences each name the row (as a spreadsheet numbers it: the header is row 1) and the
+column. A row's identity (`BatchRow.key`) is a hash of its position and its content (the
+bytes of its files, the text of its fields), so a rerun finds the job it made.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from avatar_core.errors import InputError
+from avatar_core.inputs.audio import MAX_SOURCE_BYTES as MAX_AUDIO_BYTES
+from avatar_core.inputs.fields import check_mode, clean_prompt
+from avatar_core.inputs.image import MAX_SOURCE_BYTES as MAX_IMAGE_BYTES
+from avatar_core.inputs.preparation import InputPreparer
+from avatar_core.inputs.sources import looks_like_url, read_source
+from avatar_core.inputs.text import shown
+from avatar_core.provider.speech import check_speech_request
+from avatar_core.provider.voices import DEFAULT_VOICE
+
+COLUMNS = ("image", "audio", "tts_text", "voice_id", "voice_language", "prompt", "mode")
+MAX_ROWS = 1000
+MAX_FILE_BYTES = 10 * 1024 * 1024
+CHECKS_AT_ONCE = 2  # rows whose files are read and measured at once (memory, two cores)
+_NO_IMAGE = "empty; every row needs a portrait (a path from the CSV's folder, or an http(s) URL)."
+_SPEECH_FIELDS = {"text": "tts_text", "voice_id": "voice_id", "voice_language": "voice_language"}
+
+
+@dataclass(frozen=True)
+class BatchRow:
+    """One row of the file, as given, and (once checked) its identity."""
+
+    number: int  # as a spreadsheet numbers it: the header is row 1
+    image: str
+    audio: str = ""
+    tts_text: str = ""
+    voice_id: str = ""
+    voice_language: str = ""
+    prompt: str = ""
+    mode: str = ""
+    folder: Path = Path(".")  # the CSV's folder, which relative paths start from
+    key: str = ""  # the row's identity, set by `check_rows`
+
+    @property
+    def speaks(self) -> bool:
+        """Whether the voice is made by text to speech."""
+        return bool(self.tts_text.strip())
+
+    def source(self, column: str) -> str | Path:
+        """The image or audio as `generate` takes it: a URL as it is, a path from the folder."""
+        value = getattr(self, column).strip()
+        return value if looks_like_url(value) else self.folder / Path(value).expanduser()
+
+
+def _problem(number: int, column: str, sentence: str) -> InputError:
+    return InputError(f"Row {number}, column {column}: {sentence}", field=column)
+
+
+def _file_error(path: Path, sentence: str) -> InputError:
+    return InputError(f"The batch file {path}: {sentence}", field="file")
+
+
+# --- reading the file ----------------------------------------------------------------------
+
+
+def _text_of(path: Path) -> str:
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise _file_error(
+                path,
+                f"it is {size / 1e6:.1f} MB; a batch file may be at most "
+                f"{MAX_FILE_BYTES // (1024 * 1024)} MB: split it into smaller files.",
+            )
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise _file_error(path, "it was not found; check the path.") from None
+    except IsADirectoryError:
+        raise _file_error(path, "it is a folder; give a CSV file.") from None
+    except OSError as exc:
+        raise _file_error(path, f"it cannot be read ({exc.strerror or exc}).") from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise _file_error(
+            path,
+            f"it is not UTF-8 text (byte {exc.start + 1} is 0x{data[exc.start]:02x}): save it "
+            "as 'CSV UTF-8' and run again.",
+        ) from None
+
+
+def _header(path: Path, cells: list[str]) -> list[str]:
+    names = [cell.strip().lower() for cell in cells]
+    unknown = [shown(cell) for cell, name in zip(cells, names, strict=True) if name not in COLUMNS]
+    if "image" not in names:
+        seen = ", ".join(f"'{shown(cell)}'" for cell in cells[:4])
+        raise _file_error(
+            path,
+            f"its first line ({seen}) is not a header naming the columns: put a first line "
+            f"such as 'image,audio,prompt,mode' (known columns: {', '.join(COLUMNS)}).",
+        )
+    if unknown:
+        raise _file_error(
+            path,
+            f"unknown column(s) {', '.join(repr(u) for u in unknown)}; the known columns are "
+            f"{', '.join(COLUMNS)}: rename or remove them.",
+        )
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise _file_error(path, f"the column(s) {', '.join(twice)} appear twice: keep one.")
+    return names
+
+
+def _records(path: Path, text: str) -> list[list[str]]:
+    """The cells of each line, separated by commas (or, as some spreadsheets save CSV, by
+    semicolons or tabs: whichever the first line holds most of)."""
+    first = text.lstrip("\r\n").split("\n", 1)[0]
+    delimiter = max(",;\t", key=first.count)
+    try:
+        return list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+    except csv.Error as exc:
+        raise _file_error(
+            path, f"it is not a well-formed CSV file ({exc}): save it again as CSV UTF-8."
+        ) from None
+
+
+def read_rows(path: Path, *, max_rows: int = MAX_ROWS) -> list[BatchRow]:
+    """The file's rows (blank ones skipped); InputError for a file that cannot be a batch."""
+    path = Path(path)
+    records = _records(path, _text_of(path))
+    filled = [
+        number for number, record in enumerate(records, start=1) if any(map(str.strip, record))
+    ]
+    if not filled:
+        raise _file_error(path, "it is empty; put a header line and one row per video.")
+    names = _header(path, records[filled[0] - 1])
+    rows, problems = [], []
+    for index in filled[1:]:  # as a spreadsheet numbers rows; blank ones are skipped
+        record = records[index - 1]
+        if len(record) > len(names):
+            problems.append(
+                InputError(
+                    f"Row {index}: it has {len(record)} cells but the header names "
+                    f"{len(names)} columns; put a cell holding a comma in double quotes, or "
+                    "remove the extra cells.",
+                    field="file",
+                )
+            )
+            continue
+        values = dict(zip(names, (cell.strip() for cell in record), strict=False))
+        rows.append(BatchRow(number=index, folder=path.parent.resolve(), **values))
+    if len(rows) > max_rows:
+        raise _file_error(
+            path,
+            f"it has {len(rows)} rows; a batch takes at most {max_rows}: split it into files "
+            f"of {max_rows} rows or fewer.",
+        )
+    if problems:
+        raise InputError.gather(problems)
+    if not rows:
+        raise _file_error(path, "it has a header but no rows; add one row per video.")
+    return rows
+
+
+# --- checking each row ---------------------------------------------------------------------
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _checked_file(
+    row: BatchRow,
+    column: str,
+    prepare: Callable[[bytes], object],
+    max_bytes: int,
+    allow_private_urls: bool,
+) -> str:
+    """The digest of the row's file in `column`, once it passed `prepare`'s checks."""
+    source = row.source(column)
+    read = read_source(
+        source, what=column, max_bytes=max_bytes, allow_private_urls=allow_private_urls
+    )
+    prepare(read.data)
+    return _digest(read.data)
+
+
+def _voice_problems(row: BatchRow) -> list[InputError]:
+    """The choice of voice: exactly one of audio and tts_text; voice fields only with text."""
+    if row.audio and row.speaks:
+        both = "both are filled; a row takes exactly one voice: clear one of them."
+        return [_problem(row.number, "audio and tts_text", both)]
+    if not row.audio and not row.speaks:
+        neither = (
+            "neither is filled; give an audio file (2 to 60 s) or a text for Kling's text to "
+            "speech (with a voice_id)."
+        )
+        return [_problem(row.number, "audio or tts_text", neither)]
+    if row.audio:
+        return [
+            _problem(
+                row.number,
+                column,
+                f"'{shown(getattr(row, column))}' is given but the row's voice is an audio file; "
+                f"{column} is for tts_text rows only: clear it, or clear the audio.",
+            )
+            for column in ("voice_id", "voice_language")
+            if getattr(row, column)
+        ]
+    if not row.voice_id:
+        missing = (
+            f"empty; a row with tts_text needs a voice id, such as {DEFAULT_VOICE} (the list: "
+            "avatar_core/provider/voices.py)."
+        )
+        return [_problem(row.number, "voice_id", missing)]
+    try:
+        check_speech_request(row.tts_text, row.voice_id, row.voice_language or None, 1.0)
+    except InputError as error:
+        # several problems at once keep no field each: name the columns they come from
+        column = _SPEECH_FIELDS.get(error.field or "", "tts_text, voice_id or voice_language")
+        return [_problem(row.number, column, sentence) for sentence in error.problems]
+    return []
+
+
+def check_row(row: BatchRow, preparer: InputPreparer) -> tuple[BatchRow, list[InputError]]:
+    """The row with its identity, and its problems (each naming its row and column)."""
+    problems = _voice_problems(row)
+    digests: dict[str, str | None] = {"image": None, "audio": None}
+    files = {"image": (preparer.image, MAX_IMAGE_BYTES), "audio": (preparer.audio, MAX_AUDIO_BYTES)}
+    for column, (prepare, max_bytes) in files.items():
+        if not getattr(row, column):
+            if column == "image":
+                problems.append(_problem(row.number, "image", _NO_IMAGE))
+            continue
+        try:
+            digests[column] = _checked_file(
+                row, column, prepare, max_bytes, preparer.allow_private_urls
+            )
+        except InputError as error:
+            problems += [_problem(row.number, column, s) for s in error.problems]
+    fields = {"prompt": clean_prompt, "mode": check_mode}
+    cleaned: dict[str, str] = {}
+    for column, check in fields.items():
+        try:
+            cleaned[column] = check(getattr(row, column) or None)
+        except InputError as error:
+            problems += [_problem(row.number, column, s) for s in error.problems]
+    if problems:
+        return row, problems
+    identity = [row.number, digests["image"], digests["audio"], row.tts_text, row.voice_id,
+                row.voice_language.lower(), cleaned["prompt"], cleaned["mode"]]  # fmt: skip
+    key = "batch-" + _digest(json.dumps(identity, ensure_ascii=False).encode())
+    return replace(row, mode=cleaned["mode"], key=key), []
+
+
+def check_rows(rows: list[BatchRow], preparer: InputPreparer) -> list[BatchRow]:
+    """Every row checked (a few at once); one InputError naming every problem of every row."""
+    with ThreadPoolExecutor(max_workers=CHECKS_AT_ONCE, thread_name_prefix="batch-check") as pool:
+        outcomes = list(pool.map(lambda row: check_row(row, preparer), rows))
+    problems = [problem for _, found in outcomes for problem in found]
+    if problems:
+        raise InputError.gather(problems)
+    return [row for row, _ in outcomes]

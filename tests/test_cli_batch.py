@@ -1,0 +1,268 @@
+"""`python -m avatar_core batch FILE.csv` as a person runs it, against the simulator.
+
+A bad file is refused by a real subprocess (exit 2, nothing sent). The runs go through
+`main` in this process with a studio on the simulator's fake clock (the harness's
+`make_studio`), so tasks of 20 s cost no real time; everything else is the command's own:
+reading and checking the file, the flows, the journal, the videos and results.csv.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from app_harness import make_studio
+from media import PORTRAIT, REPO_ROOT, SPEECH, audio_bytes, image_bytes
+
+from avatar_core.cli import batch as batch_command
+from avatar_core.cli.main import main
+from avatar_core.jobs.batch import one_batch_at_a_time
+from avatar_core.simulator import Simulator
+from avatar_core.storage.journal import Journal
+
+SPOKEN = "Hello, this row is spoken by Kling's text to speech and lasts a few seconds."
+HEADER = "image,audio,tts_text,voice_id,voice_language,prompt,mode"
+
+
+def write_csv(folder: Path, text: str, name: str = "rows.csv") -> Path:
+    path = folder / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def media(tmp_path) -> Path:
+    """A folder with a portrait and a voice, as a person's batch folder would hold."""
+    folder = tmp_path / "batch"
+    folder.mkdir()
+    (folder / "face.jpg").write_bytes(PORTRAIT.read_bytes())
+    (folder / "voice.mp3").write_bytes(SPEECH.read_bytes())
+    return folder
+
+
+GOOD_ROWS = f"""{HEADER}
+face.jpg,voice.mp3,,,,Nod and smile,pro
+face.jpg,,"{SPOKEN}",genshin_vindi2,en,,
+face.jpg,voice.mp3,,,,,
+"""
+
+
+class Batch:
+    """`batch` run in this process on the simulator; each run has a studio of its own
+    (as each command has) over one data folder."""
+
+    def __init__(self, sim: Simulator, fake_time, data_dir: Path, monkeypatch) -> None:
+        self.sim = sim
+
+        def studio(err):
+            return make_studio(sim, fake_time, data_dir)
+
+        monkeypatch.setattr(batch_command, "cli_studio", studio)
+        self.journal = Journal(data_dir)
+
+    def __call__(self, *args: str) -> tuple[int, str, str]:
+        out, err = io.StringIO(), io.StringIO()
+        code = main(["batch", *args], out=out, err=err)
+        return code, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture
+def batch(simulator, fake_time, tmp_path, monkeypatch) -> Batch:
+    return Batch(simulator, fake_time, tmp_path / "data", monkeypatch)
+
+
+def results_of(folder: Path) -> list[dict[str, str]]:
+    with (folder / "results.csv").open(encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+# --- a bad file: refused whole, nothing sent ----------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def live_sim(tmp_path_factory):
+    with Simulator(task_seconds=0.2, work_dir=tmp_path_factory.mktemp("sim")) as sim:
+        yield sim
+
+
+def test_a_bad_file_names_each_bad_row_and_column_and_sends_nothing(live_sim, media, tmp_path):
+    (media / "tiny.png").write_bytes(image_bytes(120, 120, fmt="PNG"))
+    (media / "short.wav").write_bytes(audio_bytes(0.5))
+    (media / "notes.wav").write_text("not a wave file")
+    rows = f"""{HEADER}
+missing.jpg,voice.mp3,,,,,
+tiny.png,short.wav,,,,,
+face.jpg,voice.mp3,"{SPOKEN}",uk_man2,,,
+face.jpg,,,,,,
+face.jpg,voice.mp3,,,,,ultra
+face.jpg,,你好，这是一段测试语音。,oversea_male1,zh,,
+face.jpg,,"{SPOKEN}",,,,
+face.jpg,notes.wav,,,,,
+face.jpg,voice.mp3,,,,Fine,std
+"""
+    env = {
+        **os.environ,
+        "COMETAPI_KEY": "batch-key",
+        "COMETAPI_BASE_URL": live_sim.base_url,
+        "AVATAR_DATA_DIR": str(tmp_path / "data"),
+        "PYTHONIOENCODING": "utf-8",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "avatar_core", "batch", str(write_csv(media, rows))],
+        capture_output=True, text=True, encoding="utf-8", env=env, cwd=REPO_ROOT, timeout=120,
+        check=False,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    expected = {
+        "Row 2, column image: The image file 'missing.jpg' was not found",
+        "Row 3, column image: ",
+        "Row 3, column audio: ",
+        "Row 4, column audio and tts_text: both are filled",
+        "Row 5, column audio or tts_text: neither is filled",
+        "Row 6, column mode: The mode 'ultra' is not one Kling knows",
+        "Row 7, column voice_id: The voice 'oversea_male1' speaks English only, not Chinese",
+        "Row 8, column voice_id: empty",
+        "Row 9, column audio: ",
+    }
+    for start in expected:
+        assert any(line.startswith(start) for line in lines), (start, done.stderr)
+    assert "120×120" in done.stderr or "120x120" in done.stderr
+    assert not any(line.startswith("Row 10") for line in lines)  # the good row
+    assert lines[-1].startswith("Nothing was sent: fix the row(s) above")
+    assert "Traceback" not in done.stderr
+    assert live_sim.stats.creates == 0 and live_sim.stats.tts == 0
+    assert Journal(tmp_path / "data").recent() == []
+    assert not (media / "rows-videos").exists()
+
+
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [
+        (b"", "it is empty"),
+        (b"face.jpg,voice.mp3\n", "is not a header naming the columns"),
+        (b"image,audio,voice,speed\nface.jpg,voice.mp3,a,1\n",
+         "unknown column(s) 'voice', 'speed'"),
+        ("image,audio\nvisage-\u00e9t\u00e9.jpg,voice.mp3\n".encode("latin-1"), "is not UTF-8"),
+        (b"image,audio\n" + b"face.jpg,voice.mp3\n" * 1001, "it has 1001 rows; a batch takes"),
+        (b"image,audio\nface.jpg,voice.mp3,extra\n", "Row 2: it has 3 cells but the header"),
+        (b"image,audio\n", "it has a header but no rows"),
+        (b"image,prompt\nface.jpg," + b"x" * 140_000 + b"\n", "it is not a well-formed CSV file"),
+    ],
+    ids=["empty", "no-header", "unknown-columns", "not-utf8", "too-many-rows", "extra-cell",
+         "no-rows", "huge-cell"],
+)  # fmt: skip
+def test_a_file_that_cannot_be_a_batch_is_one_sentence_and_exit_2(batch, media, content, words):
+    path = media / "rows.csv"
+    path.write_bytes(content)
+    code, out, err = batch(str(path))
+    assert code == 2 and out == ""
+    assert words in err, err
+    assert batch.sim.stats.creates == 0
+
+
+# --- runs ------------------------------------------------------------------------------------
+
+
+def test_a_run_makes_every_video_and_results_csv_and_a_rerun_sends_nothing(batch, media):
+    path = write_csv(media, GOOD_ROWS)
+    code, out, err = batch(str(path))
+    assert code == 0, err
+    folder = media / "rows-videos"  # the default: beside the CSV, named after it
+    assert out.strip() == str(folder / "results.csv")
+    results = results_of(folder)
+    assert [r["row"] for r in results] == ["2", "3", "4"]
+    for result in results:
+        assert result["status"] == "done" and result["error"] == "", result
+        video = Path(result["video"])
+        assert video.parent == folder and video.read_bytes()[4:8] == b"ftyp"
+        assert result["task_id"] and float(result["seconds"]) >= 0
+    assert sorted(p.name for p in folder.glob("*.mp4")) == [
+        "row-002.mp4", "row-003.mp4", "row-004.mp4"
+    ]  # fmt: skip
+    assert batch.sim.stats.creates == 3 and batch.sim.stats.tts == 1
+    assert "\r" not in err and "\x1b" not in err  # not a terminal: plain lines
+    assert "done 3, failed 0, running 0, waiting 0" in err
+    jobs = {job.task_id: job for job in batch.journal.recent()}
+    assert {jobs[r["task_id"]].mode for r in results} == {"pro", "std"}
+
+    (folder / "row-003.mp4").unlink()  # a video lost from the output folder
+    again, _, err = batch(str(path))
+    assert again == 0, err
+    assert batch.sim.stats.creates == 3 and batch.sim.stats.tts == 1  # nothing sent twice
+    assert (folder / "row-003.mp4").read_bytes()[4:8] == b"ftyp"
+    assert "made by an earlier run" in err
+    assert [r["task_id"] for r in results_of(folder)] == [r["task_id"] for r in results]
+
+
+def test_a_row_failing_at_the_provider_exits_1_is_listed_and_retried_only_when_asked(
+    batch, media, tmp_path
+):
+    path = write_csv(media, GOOD_ROWS)
+    out_dir = tmp_path / "out"
+    batch.sim.plan_task(outcome="fail", reason="Image contains no recognisable face")
+    code, _, err = batch(str(path), "--out", str(out_dir), "--jobs", "2")
+    assert code == 1
+    [failed] = [r for r in results_of(out_dir) if r["status"] == "failed"]
+    assert "Image contains no recognisable face" in failed["error"] and failed["video"] == ""
+    last = err.strip().splitlines()
+    assert any(
+        line.startswith(f"row {failed['row']} (failed): ") and "recognisable face" in line
+        for line in last
+    )
+    assert last[-1] == f"2 of 3 row(s) done; videos and results.csv in {out_dir}."
+    assert len(list(out_dir.glob("*.mp4"))) == 2 and batch.sim.stats.creates == 3
+
+    again, _, err = batch(str(path), "--out", str(out_dir))
+    assert again == 1 and "--retry-failed" in err
+    assert batch.sim.stats.creates == 3  # reported again, not sent again
+
+    retried, _, err = batch(str(path), "--out", str(out_dir), "--retry-failed")
+    assert retried == 0, err
+    assert batch.sim.stats.creates == 4  # only the failed row
+    assert all(r["status"] == "done" for r in results_of(out_dir))
+
+
+def test_a_row_refused_at_create_charged_nothing_and_the_rerun_sends_it(batch, media):
+    path = write_csv(media, f"{HEADER}\nface.jpg,voice.mp3,,,,,\nface.jpg,voice.mp3,,,,,pro\n")
+    batch.sim.inject("create", "code_in_200", code=1102, shape="gateway")  # no credit
+    code, _, err = batch(str(path), "--jobs", "1")
+    assert code == 1
+    [refused] = [r for r in results_of(media / "rows-videos") if r["status"] == "failed"]
+    assert "running the file again sends this row again" in refused["error"]
+    assert refused["task_id"] == ""
+
+    again, _, err = batch(str(path))
+    assert again == 0, err
+    assert batch.sim.stats.count("create") == 3  # the refused row once more, the other never
+
+
+def test_a_row_still_running_is_followed_by_the_rerun_never_sent_again(batch, media):
+    path = write_csv(media, f"{HEADER}\nface.jpg,voice.mp3,,,,,\n")
+    batch.sim.plan_task(outcome="succeed", task_seconds=500)
+    code, _, err = batch(str(path), "--timeout", "60")
+    assert code == 1
+    [row] = results_of(media / "rows-videos")
+    assert row["status"] == "unclear" and "never sent twice" in row["error"]
+
+    again, _, err = batch(str(path))
+    assert again == 0, err
+    [row_again] = results_of(media / "rows-videos")
+    assert row_again["task_id"] == row["task_id"] and row_again["status"] == "done"
+    assert "following task" in err
+    assert batch.sim.stats.creates == 1
+
+
+def test_a_second_batch_on_the_same_data_folder_is_refused_while_one_runs(batch, media, tmp_path):
+    """Two runs of one file at once would both find a row unsent: the second waits its turn."""
+    path = write_csv(media, GOOD_ROWS)
+    with one_batch_at_a_time(tmp_path / "data"):  # as a batch running in another terminal
+        code, _, err = batch(str(path))
+    assert code == 1
+    assert "Another batch is running on the data folder" in err.strip().splitlines()[-1]
+    assert batch.sim.stats.creates == 0 and batch.sim.stats.tts == 0

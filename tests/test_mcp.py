@@ -1,0 +1,228 @@
+"""The app as an MCP server: its tools as an assistant sees them, driven by the `mcp`
+package's client over streamable HTTP against the real app in demo mode."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from app_harness import InProcessApp, make_studio
+from mcp import ClientSession
+from mcp.client.streamable_http import streamable_http_client
+
+import ui.mcp_tools as mcp_tools
+from avatar_core.config import Settings
+from avatar_core.inputs.ffmpeg import ffmpeg_exe
+from avatar_core.jobs.studio import open_studio
+from avatar_core.simulator import Simulator
+from conftest import FakeTime
+
+TOOLS = {"make_talking_avatar_video", "check_avatar_inputs", "follow_avatar_task"}
+DAILY = 2  # each visitor's videos and speeches a day on the limited app's key
+PER_ADDRESS = 3  # and each network address's
+
+
+@pytest.fixture(scope="module")
+def running(tmp_path_factory):
+    """The app in demo mode, as `python app.py` runs without a key (tasks of 0.3 s)."""
+    settings = Settings(
+        api_key=None, data_dir=tmp_path_factory.mktemp("mcp-data"), demo_task_seconds=0.3
+    )
+    app = InProcessApp(open_studio(settings))
+    yield app
+    app.close()
+
+
+@pytest.fixture(scope="module")
+def limited(tmp_path_factory):
+    """The app on its own key (a simulator on a fake clock), with a daily limit for each
+    visitor: demo mode spends nothing, so no limit applies there."""
+    fake, root = FakeTime(), tmp_path_factory.mktemp("mcp-limited")
+    with Simulator(task_seconds=20, clock=fake.clock, work_dir=root / "sim") as sim:
+        studio = make_studio(
+            sim, fake, root / "data", max_daily_per_visitor=DAILY, max_active_per_visitor=0,
+            max_daily_per_address=PER_ADDRESS,
+        )  # fmt: skip
+        app = InProcessApp(studio)
+        yield app
+        app.close()
+
+
+def call(app: InProcessApp, tool: str, arguments: dict[str, Any]) -> tuple[bool, list[str]]:
+    """One MCP session calling one tool: (whether it is an error, its texts)."""
+
+    async def session() -> Any:
+        async with (
+            streamable_http_client(app.url + "gradio_api/mcp/") as (read, write, _),
+            ClientSession(read, write) as client,
+        ):
+            await client.initialize()
+            return await client.call_tool(tool, arguments)
+
+    result = asyncio.run(session())
+    return bool(result.isError), [item.text for item in result.content]
+
+
+def uploaded(app: InProcessApp, path: Path) -> str:
+    """The link Gradio's upload route (and its upload_file_to_gradio tool) gives a file."""
+    with path.open("rb") as file:
+        answer = httpx.post(app.url + "gradio_api/upload", files={"files": file}, timeout=30)
+    return f"{app.url}gradio_api/file={answer.json()[0]}"
+
+
+def jobs_made(app: InProcessApp) -> int:
+    return len(app.studio.history())
+
+
+@pytest.fixture(scope="module")
+def made(running, portrait_path, speech_path) -> tuple[bool, list[str]]:
+    """One video made through MCP from uploaded files."""
+    portrait, voice = uploaded(running, portrait_path), uploaded(running, speech_path)
+    return call(running, "make_talking_avatar_video", {"portrait": portrait, "voice": voice})
+
+
+def test_the_schema_lists_the_tools_and_none_of_the_pages_events(running):
+    schema = httpx.get(running.url + "gradio_api/mcp/schema", timeout=30).json()
+    tools = {tool["name"]: tool for tool in schema}
+    assert set(tools) >= TOOLS
+    page_events = {"run_generate", "check_portrait", "run_lookup", "use_key", "open_page",
+                   "api_generate", "api_status", "refresh_history"}  # fmt: skip
+    assert not set(tools) & page_events
+    make = tools["make_talking_avatar_video"]
+    assert "2 to 60 s" in make["inputSchema"]["properties"]["voice"]["description"]
+    assert "300 px" in make["inputSchema"]["properties"]["portrait"]["description"]
+    assert make["inputSchema"]["required"] == ["portrait"]
+    assert {"speech_text", "voice_id", "language", "mode", "session_code"} <= set(
+        make["inputSchema"]["properties"]
+    )
+    assert "charges nothing" in make["description"] and "Returns:" in make["description"]
+    assert "nothing is charged" in tools["check_avatar_inputs"]["description"]
+    assert tools["follow_avatar_task"]["inputSchema"]["required"] == ["task_id", "session_code"]
+
+
+def test_an_mcp_session_checks_inputs_without_sending_them(running, portrait_path, speech_path):
+    before = jobs_made(running)
+    inline = "data:image/jpeg;base64," + base64.b64encode(portrait_path.read_bytes()).decode()
+    failed, (portrait, voice) = call(
+        running,
+        "check_avatar_inputs",
+        {"portrait": inline, "voice": uploaded(running, speech_path)},
+    )
+    assert not failed
+    assert portrait.startswith("✅") and "512×512" in portrait
+    assert voice.startswith("✅")
+    assert jobs_made(running) == before
+
+
+def test_an_mcp_session_makes_a_video_it_can_fetch(running, made):
+    failed, (message, link, task_id, code) = made
+    assert not failed, message
+    assert task_id in message and "Simulated" in message
+    video = httpx.get(link, timeout=30)
+    assert video.status_code == 200
+    decoded = subprocess.run(
+        [ffmpeg_exe(), "-v", "error", "-f", "mp4", "-i", "pipe:", "-f", "null", "-"],
+        input=video.content,
+        capture_output=True,
+        check=False,
+    )
+    assert decoded.returncode == 0 and len(video.content) > 1000
+    again = call(running, "follow_avatar_task", {"task_id": task_id, "session_code": code})
+    assert not again[0] and again[1][2] == task_id and again[1][1]
+
+
+def test_another_session_cannot_follow_the_task(running, made):
+    _, (_, _, task_id, code) = made
+    stranger = call(
+        running, "follow_avatar_task", {"task_id": task_id, "session_code": "x" * len(code)}
+    )
+    assert stranger[0]
+    assert "not one of this session code's videos" in stranger[1][0]
+    no_code = call(running, "follow_avatar_task", {"task_id": task_id, "session_code": ""})
+    assert no_code[0] and "session code is needed" in no_code[1][0]
+
+
+@pytest.mark.parametrize(
+    ("portrait", "sentence"),
+    [
+        ("/etc/passwd", "is not a web address: this app reads no file on its server"),
+        ("file:///etc/passwd", "is not a web address"),
+        ("{app}gradio_api/file=/etc/passwd", "was not uploaded to it"),
+        ("{app}gradio_api/file={upload}/../../../etc/passwd", "was not uploaded to it"),
+        ("{app}gradio_api/queue/status", "a loopback address"),  # the core's URL guard
+    ],
+)
+def test_a_file_on_the_server_is_refused(running, speech_path, portrait, sentence):
+    from gradio.utils import get_upload_folder
+
+    before = jobs_made(running)
+    portrait = portrait.format(app=running.url, upload=get_upload_folder())
+    failed, texts = call(
+        running,
+        "make_talking_avatar_video",
+        {"portrait": portrait, "voice": uploaded(running, speech_path)},
+    )
+    assert failed
+    assert sentence in texts[0] and "Traceback" not in texts[0]
+    assert jobs_made(running) == before
+
+
+def test_a_long_task_is_returned_by_its_id_and_the_daily_limits_apply(
+    limited, portrait_path, speech_path, monkeypatch
+):
+    monkeypatch.setattr(mcp_tools, "WAIT_S", 0.0)  # answer once the provider has the task
+    inputs = {"portrait": uploaded(limited, portrait_path), "voice": uploaded(limited, speech_path)}
+    failed, (message, link, task_id, code) = call(limited, "make_talking_avatar_video", inputs)
+    assert not failed and not link and task_id
+    assert "still being made" in message and "follow_avatar_task" in message and code in message
+    for _ in range(DAILY - 1):
+        assert not call(limited, "make_talking_avatar_video", {**inputs, "session_code": code})[0]
+    refused, texts = call(limited, "make_talking_avatar_video", {**inputs, "session_code": code})
+    assert refused and f"You have used {DAILY} of this app's {DAILY}" in texts[0]
+    for _ in range(PER_ADDRESS - DAILY):  # a new session code is a new visitor...
+        assert not call(limited, "make_talking_avatar_video", inputs)[0]
+    refused, texts = call(limited, "make_talking_avatar_video", inputs)  # ...at one address
+    assert refused and f"Your network address has used {PER_ADDRESS}" in texts[0]
+    assert jobs_made(limited) == PER_ADDRESS
+    monkeypatch.setattr(mcp_tools, "WAIT_S", 45.0)
+    followed = call(limited, "follow_avatar_task", {"task_id": task_id, "session_code": code})
+    assert not followed[0] and followed[1][1].endswith(f"{task_id}.mp4")
+
+
+def test_text_to_speech_makes_the_voice(running, portrait_path):
+    failed, (message, link, _, _) = call(
+        running,
+        "make_talking_avatar_video",
+        {
+            "portrait": uploaded(running, portrait_path),
+            "speech_text": "你好，这是一段用中文说的测试语音。",
+            "voice_id": "tiyuxi_xuedi",
+            "language": "zh",
+        },
+    )
+    assert not failed, message
+    assert link.endswith(".mp4")
+
+
+def test_the_pages_speech_endpoint_relayed_by_mcp_is_refused(running):
+    failed, texts = call(
+        running, "make_speech", {"text": "Hello there, long enough.", "voice": "genshin_vindi2"}
+    )
+    assert failed and "through MCP, use make_talking_avatar_video" in texts[0]
+
+
+def test_malformed_text_is_refused_naming_the_parameter(running):
+    before = jobs_made(running)
+    failed, texts = call(
+        running,
+        "make_talking_avatar_video",
+        {"portrait": "https://example.com/face.jpg", "speech_text": "hi", "prompt": "a\x00b"},
+    )
+    assert failed
+    assert texts[0].startswith('The parameter "prompt" holds a NUL character')
+    assert jobs_made(running) == before
