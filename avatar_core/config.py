@@ -50,8 +50,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from avatar_core.errors import SettingsError
-from avatar_core.provider.kling_messages import HALF_SET, PASTE_RULE
-from avatar_core.words import Language, language_of
+from avatar_core.words import Language, language_of, say
 
 DEFAULT_BASE_URL = "https://api.cometapi.com"
 DEFAULT_KLING_BASE_URL = "https://api-singapore.klingai.com"  # Kling's global endpoint
@@ -150,7 +149,7 @@ def _kling_keys(env: Mapping[str, str]) -> tuple[str, str]:
             if access
             else ("KLING_SECRET_KEY", "KLING_ACCESS_KEY")
         )
-        raise SettingsError(HALF_SET.format(given=given, missing=missing))
+        raise SettingsError(say("settings.half_set", given=given, missing=missing))
     return access, secret
 
 
@@ -226,7 +225,7 @@ class Settings:
             return self
         access, colon, secret = (part.strip() for part in cleaned.partition(":"))
         if not (colon and access and secret):
-            raise SettingsError(PASTE_RULE)
+            raise SettingsError(say("settings.paste_rule"))
         return replace(self, kling_access_key=Secret(access), kling_secret_key=Secret(secret))
 
     @classmethod

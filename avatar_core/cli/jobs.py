@@ -23,7 +23,6 @@ from avatar_core.demo import DEMO_NOTICE
 from avatar_core.inputs.fields import MODES, check_task_id
 from avatar_core.jobs.events import Done, Failed, Progress, Submitting, Unclear
 from avatar_core.jobs.studio import Studio, open_studio
-from avatar_core.provider.kling_messages import SIMULATOR_NEEDS_KEYS
 from avatar_core.provider.voices import DEFAULT_VOICE, TTS_LANGUAGES
 from avatar_core.simulator.options import PROFILES
 from avatar_core.words import in_language, say
@@ -221,7 +220,7 @@ def run_simulator(
     if args.kling_auth:
         settings = Settings.from_env()  # one Kling key without the other: one sentence
         if settings.kling_access_key is None or settings.kling_secret_key is None:
-            print(SIMULATOR_NEEDS_KEYS, file=err)
+            print(say("cli.simulator_needs_keys").in_language(_language(args)), file=err)
             return EXIT_BAD_INPUT
         keys = (settings.kling_access_key.reveal(), settings.kling_secret_key.reveal())
         options["kling_keys"] = keys

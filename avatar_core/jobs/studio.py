@@ -44,7 +44,6 @@ from avatar_core.jobs.steps import JobSteps, video_home
 from avatar_core.jobs.unclear import UNCLEAR_WINDOW_S, look_again_delays, still_unclear
 from avatar_core.provider.client import KlingClient
 from avatar_core.provider.doctor import DoctorReport, diagnose, key_label
-from avatar_core.provider.kling_messages import BOTH_SET
 from avatar_core.provider.models import SpeechResult, TaskInfo
 from avatar_core.provider.profiles import (
     ProviderProfile,
@@ -396,7 +395,7 @@ class Studio:
         """The doctor's report on this studio's provider and key: free requests only."""
         notes = ["demo mode: this is the built-in simulator, not CometAPI"] if self.demo else []
         if self.settings.api_key and self.settings.kling_access_key:
-            notes.append(BOTH_SET)
+            notes.append(say("settings.both_set"))
         return diagnose(
             self.client,
             provider=self.provider,

@@ -223,7 +223,12 @@ def parse_answer(
             return_error = error_for(status, info, retry_after=retry_after_seconds(headers))
             if isinstance(return_error, (e.NotFoundError, e.InvalidRequestError)):
                 raise e.ServerError(
-                    say("provider.odd_answer_url", kind=kind, status=status),
+                    say(
+                        "provider.odd_answer_url",
+                        kind=kind,
+                        status=status,
+                        setting="COMETAPI_BASE_URL",
+                    ),
                     status=status,
                     detail=kind,
                 )
