@@ -129,7 +129,7 @@ def _batch(
 
 
 def _run(run: BatchRun, folder: Path, out: TextIO, err: TextIO, language: str) -> int:
-    progress = BatchProgress(run.results, err)
+    progress = BatchProgress(run.results, err, language)
     run.listener = progress
     stopped = False
     try:
