@@ -39,6 +39,9 @@
   (default 0: not set; the line in front of creates learns it from the provider's 1303).
 - AVATAR_SHARED_HISTORY: "1" lets every visitor see (and look up) every job made on the
   operator's key, for a private team demo.
+
+- LC_ALL, LC_MESSAGES, LANG (the first one set, in that order, as POSIX locales go): the
+  command line's language; `zh_*` gives Chinese, anything else English.
 """
 
 from __future__ import annotations
@@ -49,7 +52,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from avatar_core.errors import SettingsError
-from avatar_core.provider.kling_messages import HALF_SET, PASTE_RULE
+from avatar_core.words import Language, language_of, say
 
 DEFAULT_BASE_URL = "https://api.cometapi.com"
 DEFAULT_KLING_BASE_URL = "https://api-singapore.klingai.com"  # Kling's global endpoint
@@ -148,7 +151,7 @@ def _kling_keys(env: Mapping[str, str]) -> tuple[str, str]:
             if access
             else ("KLING_SECRET_KEY", "KLING_ACCESS_KEY")
         )
-        raise SettingsError(HALF_SET.format(given=given, missing=missing))
+        raise SettingsError(say("settings.half_set", given=given, missing=missing))
     return access, secret
 
 
@@ -225,7 +228,7 @@ class Settings:
             return self
         access, colon, secret = (part.strip() for part in cleaned.partition(":"))
         if not (colon and access and secret):
-            raise SettingsError(PASTE_RULE)
+            raise SettingsError(say("settings.paste_rule"))
         return replace(self, kling_access_key=Secret(access), kling_secret_key=Secret(secret))
 
     @classmethod
@@ -272,3 +275,13 @@ class Settings:
             shared_history=_truthy(env.get("AVATAR_SHARED_HISTORY")),
             max_running_tasks=_count(env.get("AVATAR_MAX_RUNNING_TASKS"), default=0),
         )
+
+
+def terminal_language(environ: Mapping[str, str] | None = None) -> Language:
+    """The command line's language from the locale: "zh" for `zh_CN.UTF-8` and the like."""
+    env = os.environ if environ is None else environ
+    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        value = (env.get(name) or "").strip()
+        if value:
+            return language_of(value)
+    return "en"

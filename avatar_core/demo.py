@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from avatar_core.words import say
+
 if TYPE_CHECKING:
     from avatar_core.simulator import Simulator
 
 DEMO_KEY = "demo-mode-key"  # accepted by the simulator only; not a secret
-DEMO_NOTICE = (
-    "Demo mode: no COMETAPI_KEY is set, so videos come from the built-in simulator "
-    "(they are labelled SIMULATED). Set COMETAPI_KEY, or KLING_ACCESS_KEY and "
-    "KLING_SECRET_KEY, to use Kling Avatar for real."
-)
+DEMO_NOTICE = say("demo.notice")
 
 
 def start_demo_simulator(task_seconds: float = 8.0) -> Simulator:

@@ -3,9 +3,14 @@
 Every error carries `message`: one sentence a person can act on (what happened, the
 measured value where there is one, the rule, and the fix). `str(error)` is that sentence,
 so the UI and the CLI print it as it is and never show a traceback.
+
+The sentence is a catalogued `Message` (`say(key, ...)` from `avatar_core.words`): its
+`str` is English, and `error.in_language("zh")` gives it in Chinese.
 """
 
 from __future__ import annotations
+
+from avatar_core.words import in_language, say
 
 
 class AvatarError(Exception):
@@ -17,6 +22,10 @@ class AvatarError(Exception):
 
     def __str__(self) -> str:
         return self.message
+
+    def in_language(self, language: str) -> str:
+        """The sentence in `language` ("en", "zh"), as far as the catalogue has it."""
+        return in_language(self.message, language)
 
 
 # --- inputs -------------------------------------------------------------------------------
@@ -42,7 +51,7 @@ class InputError(AvatarError):
         if len(errors) == 1:
             return errors[0]
         problems = [p for e in errors for p in e.problems]
-        return cls(" ".join(problems), problems=problems)
+        return cls(say("sentences", problems=problems), problems=problems)
 
 
 class UnsafeURLError(InputError):

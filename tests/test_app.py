@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 from app_harness import InProcessApp, generate, make_studio
+from gradio_client import Client
 from gradio_client.exceptions import AppError
 from media import audio_bytes, image_bytes
 
@@ -101,6 +102,17 @@ def test_a_bad_input_gets_its_sentence_and_costs_nothing(
         generate(running.client(), image, audio)
     for words in sentence:
         assert words in str(caught.value).lower()
+    assert fresh_sim.stats.creates == 0
+
+
+def test_a_program_that_asks_for_chinese_gets_the_sentence_in_chinese(
+    running, fresh_sim, portrait_path, speech_path, tmp_path
+):
+    image, audio = _inputs_with("short clip", tmp_path, portrait_path, speech_path)
+    chinese = Client(running.url, verbose=False, headers={"Accept-Language": "zh-CN,zh;q=0.9"})
+    with pytest.raises(AppError) as caught:
+        generate(chinese, image, audio)
+    assert "Kling 需要 2 到 60 s 的音频" in str(caught.value)
     assert fresh_sim.stats.creates == 0
 
 

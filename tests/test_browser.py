@@ -537,6 +537,21 @@ def test_a_chinese_browser_gets_the_chinese_interface(browser, app):
         chinese.context.close()
 
 
+def test_a_chinese_browser_gets_a_too_short_clip_explained_in_chinese(browser, app, short_clip):
+    """The core's sentences follow the browser's language too, not only the interface's."""
+    chinese = _open(browser, app.url, locale="zh-CN")
+    try:
+        _upload(chinese, "voice", short_clip)
+        verdict = chinese.locator("#voice_verdict")
+        expect(verdict).to_contain_text("❌ 音频长 1.2 s；Kling 需要 2 到 60 s 的音频。")
+        expect(verdict).to_contain_text("请录制更长的片段")
+        assert "Record a longer clip" not in verdict.inner_text()
+        _open_panel(chinese, "history_panel")
+        expect(chinese.locator("#history")).to_contain_text("任务编号")
+    finally:
+        chinese.context.close()
+
+
 def test_an_english_browser_gets_the_english_interface(page):
     expect(page.locator("#generate")).to_have_text("Generate")
     expect(page.locator("#prompt_count")).to_contain_text("characters")

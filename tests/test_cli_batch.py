@@ -59,7 +59,7 @@ class Batch:
     def __init__(self, sim: Simulator, fake_time, data_dir: Path, monkeypatch) -> None:
         self.sim = sim
 
-        def studio(err):
+        def studio(err, language="en"):
             return make_studio(sim, fake_time, data_dir)
 
         monkeypatch.setattr(batch_command, "cli_studio", studio)

@@ -18,7 +18,7 @@ import pytest
 from avatar_core.config import Secret, Settings
 from avatar_core.errors import TaskStillRunningError
 from avatar_core.jobs.events import Done, InLine, Progress, Submitted, Submitting, final_progress
-from avatar_core.jobs.line import FairLine, ordinal, place_message
+from avatar_core.jobs.line import FairLine, Place, place_message
 from avatar_core.jobs.steps import LEFT_LINE
 from avatar_core.jobs.studio import Studio
 from avatar_core.provider.client import KlingClient
@@ -127,9 +127,12 @@ def test_one_visitors_many_jobs_do_not_starve_anothers_first():
 
 
 def test_a_place_in_line_reads_as_people_say_it():
-    assert [ordinal(n) for n in (1, 2, 3, 4, 11, 12, 13, 21, 102)] == [
+    places = [str(place_message(Place(n, 30))) for n in (1, 2, 3, 4, 11, 12, 13, 21, 102)]
+    assert [place.split(" ")[0] for place in places] == [
         "1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "102nd"
     ]  # fmt: skip
+    assert place_message(Place(3, 30)).in_language("zh") == "排队第 3 位，不到 1 分钟。"
+    assert place_message(Place(3, 90)).in_language("zh") == "排队第 3 位，约 2 分钟。"
     line = FairLine()
     for number in range(4):
         line.join("account", f"visitor-{number}", f"job-{number}", limit=1, task_s=50)

@@ -488,8 +488,8 @@ def test_no_allowance_is_shown_without_a_daily_limit_or_in_demo_mode(sessions, d
 
 
 def test_a_browser_without_a_plausible_id_gets_a_new_one_on_page_load(sessions):
-    browser_id, state, rows, _ = h.open_page(sessions, None, None)
-    assert browser_id == state and len(browser_id) >= 32 and rows == []
+    browser_id, state, table, _ = h.open_page(sessions, None, None)
+    assert browser_id == state and len(browser_id) >= 32 and table["value"] == []
     assert h.open_page(sessions, browser_id, None)[0] == browser_id
     for odd in ("", "short", "<script>alert(1)</script>" * 3, 42, {"id": "x"}):
         assert h.open_page(sessions, odd, None)[0] not in ("", odd)

@@ -1,6 +1,8 @@
 """What the page shows, as Markdown and table rows: verdicts, status, details, cost, history.
 
-Pure functions of the core's results; a string may carry one translated `t(key)`.
+Pure functions of the core's results; a string may carry one translated `t(key)`. The
+core's sentences (catalogued `Message`s) and the labels around them are rendered here in
+the visitor's `language` ("en" or "zh").
 """
 
 from __future__ import annotations
@@ -15,36 +17,41 @@ from avatar_core.jobs.events import InLine, Progress
 from avatar_core.jobs.limits import Allowance
 from avatar_core.jobs.pricing import Estimate, format_money, format_rate
 from avatar_core.storage.journal import Job, Stage
-from ui.texts import t
+from avatar_core.words import in_language
+from ui.texts import t, ui_text
 
-STAGE_LABELS = {
-    Stage.QUEUED: "in line",
-    Stage.CREATING: "sending",
-    Stage.OUTCOME_UNKNOWN: "unclear: may exist, look it up by its job id",
-    Stage.NOT_CREATED: "not created",
-    Stage.RUNNING: "running",
-    Stage.DOWNLOADING: "downloading",
-    Stage.DONE: "done",
-    Stage.FAILED: "failed",
-    Stage.LOST: "lost",
+STAGE_LABELS = {  # a job's stage -> its label's key in texts.json
+    Stage.QUEUED: "stage_queued",
+    Stage.CREATING: "stage_creating",
+    Stage.OUTCOME_UNKNOWN: "stage_outcome_unknown",
+    Stage.NOT_CREATED: "stage_not_created",
+    Stage.RUNNING: "stage_running",
+    Stage.DOWNLOADING: "stage_downloading",
+    Stage.DONE: "stage_done",
+    Stage.FAILED: "stage_failed",
+    Stage.LOST: "stage_lost",
 }
-HISTORY_HEADERS = ["created", "status", "task id", "mode", "video s", "note", "job"]
+HISTORY_COLUMNS = ["created", "status", "task_id", "mode", "video_s", "note", "job"]
+HISTORY_HEADERS = [ui_text(f"history_col_{column}", "en") for column in HISTORY_COLUMNS]
 STATUS_ICONS = {"info": "⏳", "done": "✅", "error": "❌", "stopped": "⏹️"}
 
 
-def _bullets(lines: list[str] | tuple[str, ...], mark: str) -> str:
-    return "".join(f"\n- {mark} {line}" for line in lines)
+def _bullets(lines: list[str] | tuple[str, ...], mark: str, language: str) -> str:
+    return "".join(f"\n- {mark} {in_language(line, language)}" for line in lines)
 
 
-def verdict_ok(summary: str, changes: tuple[str, ...], warnings: tuple[str, ...]) -> str:
+def verdict_ok(
+    summary: str, changes: tuple[str, ...], warnings: tuple[str, ...], language: str = "en"
+) -> str:
     """An accepted input: its summary, then what was fixed and what to watch."""
-    return f"✅ {summary}" + _bullets(changes, "🔧") + _bullets(warnings, "⚠️")
+    head = f"✅ {in_language(summary, language)}"
+    return head + _bullets(changes, "🔧", language) + _bullets(warnings, "⚠️", language)
 
 
-def verdict_error(error: AvatarError) -> str:
+def verdict_error(error: AvatarError, language: str = "en") -> str:
     """A refusal: each problem of an input error (or the error itself) in a paragraph."""
-    problems = error.problems if isinstance(error, InputError) else [str(error)]
-    return "\n\n".join(f"❌ {p}" for p in problems)
+    problems = error.problems if isinstance(error, InputError) else [error.message]
+    return "\n\n".join(f"❌ {in_language(p, language)}" for p in problems)
 
 
 def doctor_report(text: str) -> str:
@@ -52,30 +59,35 @@ def doctor_report(text: str) -> str:
     return f"```text\n{text}\n```"
 
 
-def status(text: str, kind: str = "info") -> str:
+def status(text: str, kind: str = "info", language: str = "en") -> str:
     """The status line: an icon for `kind` (info, done, error, stopped), then the text."""
-    return f"{STATUS_ICONS[kind]} {text}"
+    return f"{STATUS_ICONS[kind]} {in_language(text, language)}"
 
 
-def in_line(progress: InLine) -> str:
+def in_line(progress: InLine, language: str = "en") -> str:
     """A job's place in the line and the expected wait: "In line…, place **3** · ≈ 2 min"."""
     minutes = math.ceil(progress.estimate_s / 60)
     wait = "< 1 min" if progress.estimate_s < 60 else f"≈ {minutes} min"
-    return status(f"{t('in_line')} **{progress.position}** · {wait}")
+    return status(f"{t('in_line')} **{progress.position}** · {wait}", language=language)
 
 
-def details(progress: Progress) -> str:
+def details(progress: Progress, language: str = "en") -> str:
     """The job's identifiers and facts under the video, once the job exists."""
     job = progress.job
     if job is None:
         return ""
-    rows = [f"**Task id:** `{job.task_id}`" if job.task_id else "", f"**Job:** `{job.job_id}`"]
+
+    def label(key: str) -> str:
+        return f"**{ui_text(key, language)}:**"
+
+    rows = [f"{label('detail_task_id')} `{job.task_id}`" if job.task_id else ""]
+    rows.append(f"{label('detail_job')} `{job.job_id}`")
     if job.video_seconds:
-        rows.append(f"**Video:** {job.video_seconds:.1f} s")
+        rows.append(f"{label('detail_video')} {job.video_seconds:.1f} s")
     if job.units_charged:
-        rows.append(f"**Credits charged:** {job.units_charged}")
+        rows.append(f"{label('detail_credits')} {job.units_charged}")
     if job.demo:
-        rows.append("**Simulated** (demo mode)")
+        rows.append(ui_text("detail_simulated", language))
     return " · ".join(r for r in rows if r)
 
 
@@ -106,11 +118,17 @@ def prompt_count(prompt: str | None) -> str:
     return f"{used} / {MAX_PROMPT_CHARS} {t('chars')}"
 
 
-def stage_label(job: Job) -> str:
-    return STAGE_LABELS[job.stage] + (" (demo)" if job.demo else "")
+def stage_label(job: Job, language: str = "en") -> str:
+    label = ui_text(STAGE_LABELS[job.stage], language)
+    return label + (ui_text("stage_demo", language) if job.demo else "")
 
 
-def history_rows(jobs: list[Job]) -> list[list[Any]]:
+def history_headers(language: str = "en") -> list[str]:
+    """The History table's column names in `language`."""
+    return [ui_text(f"history_col_{column}", language) for column in HISTORY_COLUMNS]
+
+
+def history_rows(jobs: list[Job], language: str = "en") -> list[list[Any]]:
     """One row a job, in HISTORY_HEADERS' order; the job id last (a selection reads it)."""
     rows = []
     for job in jobs:
@@ -118,7 +136,7 @@ def history_rows(jobs: list[Job]) -> list[list[Any]]:
         rows.append(
             [
                 when,
-                stage_label(job),
+                stage_label(job, language),
                 job.task_id or "",
                 job.mode,
                 f"{job.video_seconds:.1f}" if job.video_seconds else "",
@@ -129,8 +147,10 @@ def history_rows(jobs: list[Job]) -> list[list[Any]]:
     return rows
 
 
-def history_note(job: Job, *, with_video: bool) -> str:
-    """The line under a job picked in the history (its error too when it has no video)."""
+def history_note(job: Job, *, with_video: bool, language: str = "en") -> str:
+    """The line under a job picked in the history (its error too when it has no video;
+    the journal keeps that sentence as it was said, in English)."""
+    task, stage = ui_text("detail_task", language), ui_text(STAGE_LABELS[job.stage], language)
     if with_video:
-        return f"Task `{job.task_id}` · {STAGE_LABELS[job.stage]}"
-    return f"Task `{job.task_id or '-'}` · {STAGE_LABELS[job.stage]} · {job.error or ''}"
+        return f"{task} `{job.task_id}` · {stage}"
+    return f"{task} `{job.task_id or '-'}` · {stage} · {job.error or ''}"

@@ -8,7 +8,9 @@ they are, on a studio pointed at the simulator. Handlers that show or spend some
 take the visitor: `browser` (the id the browser keeps, None for API callers) and the
 event's `request` (whose session identifies an API caller); called without them, as in
 tests, they act for one local visitor. Videos and speech go out as copies
-(`delivery.page_copy`), never as paths into the data folder.
+(`delivery.page_copy`), never as paths into the data folder. What the core says is shown
+in the language the request asks for (`visitor_language`: the browser's, or English for a
+program that asks for none).
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from avatar_core.provider.voices import DEFAULT_VOICES, speaks, voices_in
 from avatar_core.storage.speech_files import save_speech
 from ui.delivery import page_copy
 from ui.sessions import Sessions, new_browser_id
-from ui.texts import EN, t
+from ui.texts import t, ui_text, visitor_language
 
 # The voice source radio's values (stable keys) and the texts of their labels.
 VOICE_SOURCES: dict[str, str] = {
@@ -64,24 +66,29 @@ def _source(path: str | None, url: str | None) -> Path | str | None:
 
 
 def check_portrait(
-    sessions: Sessions, image_path: str | None, image_url: str | None, key: str | None
+    sessions: Sessions,
+    image_path: str | None,
+    image_url: str | None,
+    key: str | None,
+    request: gr.Request | None = None,
 ) -> str:
     """The portrait's verdict: what will be sent, fixes, warnings (a missing face too)."""
     source = _source(image_path, image_url)
     if source is None:
         return ""
+    language = visitor_language(request)
     with sessions.using(key) as studio:
-        return portrait_verdict(studio, source)
+        return portrait_verdict(studio, source, language)
 
 
-def portrait_verdict(studio: Studio, source: Source) -> str:
+def portrait_verdict(studio: Studio, source: Source, language: str = "en") -> str:
     """What `studio` would send of a portrait, or why not (for the page and the tools)."""
     try:
         prepared = studio.check_image(source)
     except AvatarError as error:
-        return fmt.verdict_error(error)
+        return fmt.verdict_error(error, language)
     warnings = prepared.warnings + studio.inputs.face_warnings(prepared)
-    return fmt.verdict_ok(prepared.summary(), prepared.changes, warnings)
+    return fmt.verdict_ok(prepared.summary(), prepared.changes, warnings, language)
 
 
 def check_voice(
@@ -90,25 +97,29 @@ def check_voice(
     audio_url: str | None,
     trim: bool,
     key: str | None,
+    request: gr.Request | None = None,
 ) -> tuple[str, float | None]:
     """The voice's verdict, and its length in seconds (for the cost estimate)."""
     source = _source(audio_path, audio_url)
     if source is None:
         return "", None
+    language = visitor_language(request)
     try:
         with sessions.using(key) as studio:
-            return voice_verdict(studio, source, bool(trim))
+            return voice_verdict(studio, source, bool(trim), language)
     except AvatarError as error:  # a pasted key's studio could not be made
-        return fmt.verdict_error(error), None
+        return fmt.verdict_error(error, language), None
 
 
-def voice_verdict(studio: Studio, source: Source, trim: bool) -> tuple[str, float | None]:
+def voice_verdict(
+    studio: Studio, source: Source, trim: bool, language: str = "en"
+) -> tuple[str, float | None]:
     """What `studio` would send of a voice, or why not; its length in seconds."""
     try:
         prepared = studio.check_audio(source, trim=trim)
     except AvatarError as error:
-        return fmt.verdict_error(error), None
-    verdict = fmt.verdict_ok(prepared.summary(), prepared.changes, prepared.warnings)
+        return fmt.verdict_error(error, language), None
+    verdict = fmt.verdict_ok(prepared.summary(), prepared.changes, prepared.warnings, language)
     return verdict, prepared.duration_s
 
 
@@ -162,11 +173,12 @@ def make_speech(
     estimate); they are not part of what /tts returns.
     """
     visitor = sessions.visitor(browser, request)
+    reader = visitor_language(request)
     with sessions.using(key) as studio:
         try:
             result = studio.speak(text, voice, language or None, speed, visitor=visitor)
         except AvatarError as error:
-            return gr.skip(), gr.skip(), None, fmt.verdict_error(error), None
+            return gr.skip(), gr.skip(), None, fmt.verdict_error(error, reader), None
         try:  # a local copy to listen to (the link may expire, or be the demo's loopback)
             preview = page_copy(
                 save_speech(
@@ -183,7 +195,7 @@ def make_speech(
         result.audio_id,
         result.task_id or "",
         preview,
-        f"{EN['speech_made']}{length}",  # plain words: /tts returns it to programs too
+        f"{ui_text('speech_made', reader)}{length}",  # plain words: /tts returns it to programs
         result.duration_s,
     )
 
@@ -191,20 +203,23 @@ def make_speech(
 # --- jobs on the page --------------------------------------------------------------------
 
 
-async def _stream(events: AsyncIterator[Progress]) -> AsyncIterator[StreamUpdate]:
+async def _stream(
+    events: AsyncIterator[Progress], language: str = "en"
+) -> AsyncIterator[StreamUpdate]:
     """A flow's steps as (status, video, details) updates; its error as the status."""
     try:
         async for progress in with_heartbeat(events):
+            shown = fmt.details(progress, language)
             if isinstance(progress, Done):
-                done = fmt.status(progress.message, "done")
+                done = fmt.status(progress.message, "done", language)
                 video = await asyncio.to_thread(page_copy, progress.video_path)
-                yield done, video, fmt.details(progress)
+                yield done, video, shown
             elif isinstance(progress, InLine):
-                yield fmt.in_line(progress), gr.skip(), fmt.details(progress)
+                yield fmt.in_line(progress, language), gr.skip(), shown
             else:
-                yield fmt.status(progress.message), gr.skip(), fmt.details(progress)
+                yield fmt.status(progress.message, "info", language), gr.skip(), shown
     except AvatarError as error:
-        yield fmt.verdict_error(error), gr.skip(), gr.skip()
+        yield fmt.verdict_error(error, language), gr.skip(), gr.skip()
 
 
 def voice_choice(
@@ -258,7 +273,7 @@ async def run_generate(
             trim=bool(trim),
             visitor=visitor,
         )
-        async for update in _stream(events):
+        async for update in _stream(events, visitor_language(request)):
             yield update
 
 
@@ -277,7 +292,8 @@ async def run_lookup(
         return
     visitor = sessions.visitor(browser, request)
     with sessions.using(key) as studio:
-        async for update in _stream(studio.follow(task_id, visitor=visitor)):
+        follow = studio.follow(task_id, visitor=visitor)
+        async for update in _stream(follow, visitor_language(request)):
             yield update
 
 
@@ -286,7 +302,7 @@ def stopped() -> str:
     return fmt.status(str(t("stopped")), "stopped")
 
 
-# --- the programmatic API (answers stay in English) -------------------------------------
+# --- the programmatic API (English, unless the request's Accept-Language asks for zh) -----
 
 
 def _error(message: str) -> gr.Error:
@@ -294,13 +310,13 @@ def _error(message: str) -> gr.Error:
     return gr.Error(message, print_exception=False)
 
 
-async def _video_of(events: AsyncIterator[Progress]) -> str:
+async def _video_of(events: AsyncIterator[Progress], language: str = "en") -> str:
     """The finished video of a flow, as a copy for the caller; its error as gr.Error."""
     try:
         done = await final_progress(events)
         return await asyncio.to_thread(page_copy, done.video_path)
     except AvatarError as error:
-        raise _error(str(error)) from None
+        raise _error(error.in_language(language)) from None
 
 
 async def api_generate(
@@ -315,13 +331,13 @@ async def api_generate(
 ) -> str:
     """`/generate`: the finished video; errors reach the caller as their sentence."""
     if not image_path or not audio_path:
-        raise _error("Both a portrait image and a voice recording are needed.")
+        raise _error(ui_text("api_need_inputs", visitor_language(request)))
     visitor = sessions.visitor(browser, request)
     with sessions.using(key) as studio:
         events = studio.generate(
             Path(image_path), Path(audio_path), prompt=prompt, mode=mode, visitor=visitor
         )
-        return await _video_of(events)
+        return await _video_of(events, visitor_language(request))
 
 
 async def api_status(
@@ -331,16 +347,18 @@ async def api_status(
     """`/status`: follow one of the caller's tasks to the end; its video."""
     task_id = (task_id or "").strip()
     if not task_id:
-        raise _error("A task id is needed: the one /generate or the page showed.")
+        raise _error(ui_text("api_need_task_id", visitor_language(request)))
     visitor = sessions.visitor(browser, request)
     with sessions.using(key) as studio:
-        return await _video_of(studio.follow(task_id, visitor=visitor))
+        return await _video_of(studio.follow(task_id, visitor=visitor), visitor_language(request))
 
 
 # --- a person's own key ------------------------------------------------------------------
 
 
-def use_key(sessions: Sessions, key_text: str | None) -> tuple[Update, str, Update, str]:
+def use_key(
+    sessions: Sessions, key_text: str | None, request: gr.Request | None = None
+) -> tuple[Update, str, Update, str]:
     """(the session's key, the emptied key box, the demo banner, a note) for a pasted key.
 
     An empty box forgets the key. A key the provider refuses is not taken; one that could
@@ -353,9 +371,10 @@ def use_key(sessions: Sessions, key_text: str | None) -> tuple[Update, str, Upda
     try:
         sessions.try_key(key)
     except (AuthenticationError, PermissionDeniedError, SettingsError) as error:
-        return gr.skip(), "", gr.skip(), f"❌ {error}"
+        return gr.skip(), "", gr.skip(), fmt.verdict_error(error, visitor_language(request))
     except AvatarError as error:
-        return key, "", gr.update(visible=False), f"{t('key_used_unchecked')} {error})"
+        why = error.in_language(visitor_language(request))
+        return key, "", gr.update(visible=False), f"{t('key_used_unchecked')} {why})"
     return key, "", gr.update(visible=False), str(t("key_used"))
 
 
@@ -364,14 +383,14 @@ def forget_key(sessions: Sessions) -> tuple[Update, str, Update, str]:
     return use_key(sessions, "")
 
 
-def run_doctor(sessions: Sessions, key: str | None) -> str:
+def run_doctor(sessions: Sessions, key: str | None, request: gr.Request | None = None) -> str:
     """The doctor's report (free requests only) for this session's key, to paste into a
     bug report; the key is not in it."""
     with sessions.using(key) as studio:
         try:
             report = studio.diagnose()
         except AvatarError as error:
-            return fmt.verdict_error(error)
+            return fmt.verdict_error(error, visitor_language(request))
     return fmt.doctor_report(report.text())
 
 
@@ -394,7 +413,7 @@ def refresh_history(
     operator shares the history); on a pasted key, those made with that key."""
     visitor = sessions.visitor(browser, request)
     with sessions.using(key) as studio:
-        return fmt.history_rows(studio.history(visitor))
+        return fmt.history_rows(studio.history(visitor), visitor_language(request))
 
 
 def pick_history(
@@ -414,13 +433,14 @@ def pick_history(
         job = studio.job_of(visitor, job_id)
     if job is None:
         return None, ""
+    language = visitor_language(request)
     if not video_home(job):
-        return None, fmt.history_note(job, with_video=False)
+        return None, fmt.history_note(job, with_video=False, language=language)
     try:
         video = page_copy(job.video_path or "")
     except AvatarError:
-        return None, fmt.history_note(job, with_video=False)
-    return video, fmt.history_note(job, with_video=True)
+        return None, fmt.history_note(job, with_video=False, language=language)
+    return video, fmt.history_note(job, with_video=True, language=language)
 
 
 def pick_from_history(
@@ -451,14 +471,15 @@ def open_page(
     browser_id: str | None,
     key: str | None,
     request: gr.Request | None = None,
-) -> tuple[str, str, list[list[Any]], str]:
+) -> tuple[str, str, Update, str]:
     """On page load: (the browser's visitor id, kept in the browser and in the session,
-    the visitor's history, what it has left today). A browser without a plausible id
-    gets a new one."""
+    the visitor's history with its headers in the visitor's language, what it has left
+    today). A browser without a plausible id gets a new one."""
     if not _plausible_id(browser_id):
         browser_id = new_browser_id()
     rows = refresh_history(sessions, key, browser_id, request)
-    return browser_id, browser_id, rows, show_allowance(sessions, key, browser_id, request)
+    table = gr.update(value=rows, headers=fmt.history_headers(visitor_language(request)))
+    return browser_id, browser_id, table, show_allowance(sessions, key, browser_id, request)
 
 
 def _plausible_id(browser_id: object) -> bool:

@@ -8,8 +8,11 @@ returns may hold one `t(key)` among plain text (Gradio translates the first key 
 string only, so a message is one key plus numbers, never two keys). `key_used_unchecked`
 is followed by the reason and a closing parenthesis.
 
-What the core says (checks of the inputs, progress, provider errors) and what the
-programmatic API returns stay in English.
+What the core says (checks of the inputs, progress, provider errors) comes from the
+core's own catalogue (`avatar_core.words`): a handler renders it in the visitor's language,
+which it reads from the request's Accept-Language header (`visitor_language`: zh* gives
+Chinese, anything else English). A program calling the API sends no such header unless it
+asks for Chinese, so API answers are English by default.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from pathlib import Path
 import gradio as gr
 
 from avatar_core.demo import DEMO_NOTICE
+from avatar_core.words import language_of
 
 CATALOGUE = Path(__file__).with_name("texts.json")
 LANGUAGES = ("en", "zh")
@@ -33,7 +37,8 @@ def _load(path: Path) -> dict[str, dict[str, str]]:
     for key, texts in entries.items():
         for language in LANGUAGES:
             text = texts[language]
-            by_language[language][key] = text.replace("{demo_notice}", DEMO_NOTICE)
+            notice = DEMO_NOTICE.in_language(language)
+            by_language[language][key] = text.replace("{demo_notice}", notice)
     return by_language
 
 
@@ -60,3 +65,16 @@ def translate(text: str, language: str = "en") -> str:
         return text
     key = json.loads(found.group(1))["key"]
     return text[: found.start()] + TEXTS[language][key] + text[found.end() :]
+
+
+def visitor_language(request: gr.Request | None) -> str:
+    """The language of the page's visitor (or API caller): "zh" when its Accept-Language
+    header puts Chinese first, else "en" (also with no request, as in tests)."""
+    headers = getattr(request, "headers", None)
+    return language_of(headers.get("accept-language") if headers is not None else None)
+
+
+def ui_text(key: str, language: str) -> str:
+    """The interface text `key` in `language`, rendered here rather than in the browser
+    (for sentences that hold more than one key, or come from the core)."""
+    return TEXTS.get(language, EN)[key]

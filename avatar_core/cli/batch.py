@@ -29,6 +29,7 @@ from avatar_core.jobs.batch import (
 )
 from avatar_core.jobs.batch_rows import COLUMNS, MAX_ROWS, BatchRow, check_rows, read_rows
 from avatar_core.jobs.studio import Studio
+from avatar_core.words import say
 
 
 def _positive(text: str) -> int:
@@ -89,8 +90,7 @@ def _out_folder(folder: Path) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise StorageError(
-            f"The output folder {folder} cannot be made ({exc.strerror or exc}): choose "
-            "another one with --out."
+            say("batch.out_folder", folder=folder, reason=exc.strerror or exc)
         ) from None
     return folder
 
@@ -98,19 +98,19 @@ def _out_folder(folder: Path) -> Path:
 def run_batch(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
     rows = read_rows(args.file)
     folder = (args.out or default_out(args.file)).expanduser().resolve()
-    studio = cli_studio(err)
+    language = getattr(args, "language", "en")  # set by `main` from LANG
+    studio = cli_studio(err, language)
     try:
-        print(f"Checking {len(rows)} row(s)…", file=err, flush=True)
+        print(say("batch.checking", rows=len(rows)).in_language(language), file=err, flush=True)
         try:
             rows = check_rows(rows, studio.inputs)
         except InputError as bad:
-            refused = InputError(
-                f"Nothing was sent: fix the row(s) above in {args.file}, then run it again."
-            )
+            refused = InputError(say("batch.nothing_sent", file=args.file))
             raise InputError.gather([bad, refused]) from None
-        print(f"Checked {len(rows)} row(s): every row is acceptable.", file=err, flush=True)
+        checked = say("batch.checked", rows=len(rows)).in_language(language)
+        print(checked, file=err, flush=True)
         with one_batch_at_a_time(studio.settings.data_dir):
-            return _run(_batch(args, studio, rows, folder), folder, out, err)
+            return _run(_batch(args, studio, rows, folder), folder, out, err, language)
     finally:
         studio.close()
 
@@ -128,8 +128,8 @@ def _batch(
     )
 
 
-def _run(run: BatchRun, folder: Path, out: TextIO, err: TextIO) -> int:
-    progress = BatchProgress(run.results, err)
+def _run(run: BatchRun, folder: Path, out: TextIO, err: TextIO, language: str) -> int:
+    progress = BatchProgress(run.results, err, language)
     run.listener = progress
     stopped = False
     try:
@@ -140,25 +140,21 @@ def _run(run: BatchRun, folder: Path, out: TextIO, err: TextIO) -> int:
         progress.close()
         results = write_results(folder, run.results)
     if stopped:
-        print(
-            f"Stopped. What was sent is in the journal and {results}; run the same command "
-            "again to go on (nothing is sent twice).",
-            file=err,
-            flush=True,
-        )
+        stopped_line = say("batch.stopped", results=results).in_language(language)
+        print(stopped_line, file=err, flush=True)
         return EXIT_INTERRUPTED
-    return _summary(run, results, out, err)
+    return _summary(run, results, out, err, language)
 
 
-def _summary(run: BatchRun, results: Path, out: TextIO, err: TextIO) -> int:
+def _summary(run: BatchRun, results: Path, out: TextIO, err: TextIO, language: str) -> int:
     not_done = [r for r in run.results if r.state is not RowState.DONE]
     done = len(run.results) - len(not_done)
     for result in not_done:
-        print(f"row {result.row.number} ({result.state.value}): {result.error}", file=err)
-    print(
-        f"{done} of {len(run.results)} row(s) done; videos and {RESULTS_FILE} in {results.parent}.",
-        file=err,
-        flush=True,
-    )
+        line = say("batch.row_ended", row=result.row.number, state=result.state.value,
+                   error=result.error)  # fmt: skip
+        print(line.in_language(language), file=err)
+    summary = say("batch.summary", done=done, rows=len(run.results), results=RESULTS_FILE,
+                  folder=results.parent)  # fmt: skip
+    print(summary.in_language(language), file=err, flush=True)
     print(results, file=out, flush=True)
     return EXIT_FAILED if not_done else EXIT_OK

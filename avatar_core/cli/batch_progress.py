@@ -15,6 +15,7 @@ from typing import TextIO
 from tqdm import tqdm
 
 from avatar_core.jobs.batch import RowResult, RowState
+from avatar_core.words import say
 
 
 def _is_terminal(stream: TextIO) -> bool:
@@ -25,28 +26,31 @@ def _is_terminal(stream: TextIO) -> bool:
         return False
 
 
-def row_line(result: RowResult) -> str:
+def row_line(result: RowResult, language: str = "en") -> str:
     """One row's news, for people."""
     number, task = result.row.number, result.task_id
-    if result.state is RowState.RUNNING:
-        if result.sent:
-            return f"row {number}: sent to the provider"
-        return f"row {number}: following task {task} from an earlier run"
-    if result.state is RowState.DONE:
+    if result.state is RowState.RUNNING and result.sent:
+        line = say("batch.row_sent", row=number)
+    elif result.state is RowState.RUNNING:
+        line = say("batch.row_following", row=number, task_id=task)
+    elif result.state is RowState.DONE:
         name = result.video.name if result.video else "?"
-        when = "" if result.sent else ", made by an earlier run"
-        return f"row {number}: done, {name} (task {task}{when})"
-    if result.state is RowState.PREPARING:
-        return f"row {number}: preparing"
-    return f"row {number}: {result.state.value}: {result.error}"
+        when = "" if result.sent else say("batch.earlier_run")
+        line = say("batch.row_done", row=number, name=name, task_id=task, when=when)
+    elif result.state is RowState.PREPARING:
+        line = say("batch.row_preparing", row=number)
+    else:
+        line = say("batch.row_state", row=number, state=result.state.value, error=result.error)
+    return line.in_language(language)
 
 
 class BatchProgress:
     """A listener for `BatchRun`: call it with each row whose state changed."""
 
-    def __init__(self, results: list[RowResult], err: TextIO) -> None:
+    def __init__(self, results: list[RowResult], err: TextIO, language: str = "en") -> None:
         self._results = results
         self._err = err
+        self._language = language
         self._lock = threading.Lock()  # rows end in worker threads too
         self._bar = None
         if _is_terminal(err):
@@ -58,12 +62,16 @@ class BatchProgress:
     def counts(self) -> str:
         """done, failed (unclear), running and waiting rows, in words."""
         seen = Counter(result.state for result in self._results)
-        parts = [f"done {seen[RowState.DONE]}", f"failed {seen[RowState.FAILED]}"]
-        if seen[RowState.UNCLEAR]:
-            parts.append(f"unclear {seen[RowState.UNCLEAR]}")
-        parts.append(f"running {seen[RowState.RUNNING] + seen[RowState.PREPARING]}")
-        parts.append(f"waiting {seen[RowState.WAITING]}")
-        return ", ".join(parts)
+        unclear = seen[RowState.UNCLEAR]
+        counts = say(
+            "batch.counts",
+            done=seen[RowState.DONE],
+            failed=seen[RowState.FAILED],
+            unclear=say("batch.count_unclear", count=unclear) if unclear else "",
+            running=seen[RowState.RUNNING] + seen[RowState.PREPARING],
+            waiting=seen[RowState.WAITING],
+        )
+        return counts.in_language(self._language)
 
     def __call__(self, result: RowResult) -> None:
         with self._lock:
@@ -71,13 +79,14 @@ class BatchProgress:
                 if result.state is not RowState.PREPARING:
                     ended = sum(r.state.ended for r in self._results)
                     print(
-                        f"[{ended}/{len(self._results)}] {row_line(result)} ({self.counts()})",
+                        f"[{ended}/{len(self._results)}] {row_line(result, self._language)} "
+                        f"({self.counts()})",
                         file=self._err,
                         flush=True,
                     )
                 return
             if result.state.ended:
-                self._bar.write(row_line(result), file=self._err)
+                self._bar.write(row_line(result, self._language), file=self._err)
             self._bar.set_postfix_str(self.counts(), refresh=not result.state.ended)
             if result.state.ended:
                 self._bar.update(1)

@@ -11,6 +11,7 @@ from avatar_core.cli.codes import EXIT_OK
 from avatar_core.config import Settings
 from avatar_core.errors import StorageError
 from avatar_core.inputs.preparation import InputPreparer
+from avatar_core.words import in_language, say
 
 
 def add_check_command(subparsers: argparse._SubParsersAction) -> None:
@@ -37,8 +38,9 @@ def run_check(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = 
     settings = Settings.from_env()
     preparer = InputPreparer(allow_private_urls=settings.allow_private_urls)
     inputs = preparer.prepare(args.image, args.audio, trim=args.trim)
+    language = getattr(args, "language", "en")
     for line in inputs.report_lines():
-        print(line, file=out)
+        print(in_language(line, language), file=out)
     if args.save is not None:
         folder: Path = args.save
         files = {"image": inputs.image, "audio": inputs.audio}
@@ -49,11 +51,10 @@ def run_check(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = 
                     continue
                 target = folder / f"{name}.{prepared.extension}"
                 target.write_bytes(prepared.data)
-                print(f"Saved {target}", file=out)
+                print(say("cli.saved", path=target).in_language(language), file=out)
         except OSError as exc:
             raise StorageError(
-                f"Could not write the files into {folder} ({exc.strerror or exc}); "
-                "choose a folder you can write to."
+                say("cli.not_saved", folder=folder, reason=exc.strerror or exc)
             ) from exc
-    print("Ready: the inputs meet Kling's rules (nothing was sent).", file=out)
+    print(say("cli.ready").in_language(language), file=out)
     return EXIT_OK

@@ -23,9 +23,9 @@ from avatar_core.demo import DEMO_NOTICE
 from avatar_core.inputs.fields import MODES, check_task_id
 from avatar_core.jobs.events import Done, Failed, Progress, Submitting, Unclear
 from avatar_core.jobs.studio import Studio, open_studio
-from avatar_core.provider.kling_messages import SIMULATOR_NEEDS_KEYS
 from avatar_core.provider.voices import DEFAULT_VOICE, TTS_LANGUAGES
 from avatar_core.simulator.options import PROFILES
+from avatar_core.words import in_language, say
 
 _TIMEOUT_HELP = "seconds to follow a task (default: AVATAR_FOLLOW_DEADLINE, 3600)"
 
@@ -81,31 +81,39 @@ def add_job_commands(subparsers: argparse._SubParsersAction) -> None:
     sim.set_defaults(handler=run_simulator)
 
 
-def cli_studio(err: TextIO) -> Studio:
+def _language(args: argparse.Namespace) -> str:
+    return getattr(args, "language", "en")  # set by `main` from LANG
+
+
+def cli_studio(err: TextIO, language: str = "en") -> Studio:
     """The studio for a command: from the environment, polling (no callbacks)."""
     settings = Settings.from_env()
     if settings.demo_mode:
-        print(DEMO_NOTICE, file=err)
+        print(DEMO_NOTICE.in_language(language), file=err)
     # Callbacks reach the app's route, not this process: the command line polls instead.
     return open_studio(dataclasses.replace(settings, public_url=None))
 
 
-def _print(progress: Progress, err: TextIO) -> None:
-    print(f"[{progress.step.value:>11}] {progress.message}", file=err, flush=True)
+def _print(progress: Progress, err: TextIO, language: str) -> None:
+    message = in_language(progress.message, language)
+    print(f"[{progress.step.value:>11}] {message}", file=err, flush=True)
     if isinstance(progress, Submitting) and progress.inputs is not None:
         for line in progress.inputs.report_lines():
-            print(f"{'':14}{line}", file=err)
+            print(f"{'':14}{in_language(line, language)}", file=err)
 
 
 def _run(
-    studio: Studio, flow: Callable[[], AsyncIterator[Progress]], err: TextIO
+    studio: Studio,
+    flow: Callable[[], AsyncIterator[Progress]],
+    err: TextIO,
+    language: str = "en",
 ) -> Progress | None:
     """Run one flow to its end, printing each step on stderr; its last event."""
 
     async def render() -> Progress | None:
         last = None
         async for last in flow():
-            _print(last, err)
+            _print(last, err, language)
         return last
 
     try:
@@ -129,7 +137,7 @@ def _deliver(progress: Progress | None, out_file: Path | None, out: TextIO) -> i
 def run_generate(
     args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr
 ) -> int:
-    studio = cli_studio(err)
+    studio = cli_studio(err, _language(args))
     audio_id, prior_task_id, spoken_s = args.audio_id, args.prior_task_id, None
     if args.tts_text:
         voice_id = args.voice_id or DEFAULT_VOICE
@@ -138,7 +146,8 @@ def run_generate(
         except BaseException:
             studio.close()
             raise
-        print(f"[     speech] audio id {speech.audio_id} ({speech.duration_s} s)", file=err)
+        spoken = say("cli.speech", audio_id=speech.audio_id, seconds=speech.duration_s)
+        print(f"[     speech] {spoken.in_language(_language(args))}", file=err)
         audio_id, prior_task_id = speech.audio_id, prior_task_id or speech.task_id
         spoken_s = speech.duration_s
 
@@ -155,35 +164,35 @@ def run_generate(
             audio_seconds=spoken_s,
         )
 
-    return _deliver(_run(studio, flow, err), args.out, out)
+    return _deliver(_run(studio, flow, err, _language(args)), args.out, out)
 
 
 def run_status(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
     task_id = check_task_id(args.task_id)  # before anything: it goes into the request's path
-    studio = cli_studio(err)
+    studio = cli_studio(err, _language(args))
 
     def follow() -> AsyncIterator[Progress]:
         return studio.follow(task_id, deadline_s=args.timeout)
 
     if args.wait:
-        return _deliver(_run(studio, follow, err), args.out, out)
+        return _deliver(_run(studio, follow, err, _language(args)), args.out, out)
     try:
         task = studio.client.get_task(task_id)
     except BaseException:
         studio.close()
         raise
-    line = f"task {task.task_id}: {task.raw_status or task.status.value}"
-    if task.status_message:
-        line += f" ({task.status_message})"
-    print(line, file=err)
+    detail = say("cli.task_detail", detail=task.status_message) if task.status_message else ""
+    status = task.raw_status or task.status.value
+    line = say("cli.task_status", task_id=task.task_id, status=status, detail=detail)
+    print(line.in_language(_language(args)), file=err)
     if task.is_terminal and task.video_url:
-        return _deliver(_run(studio, follow, err), args.out, out)
+        return _deliver(_run(studio, follow, err, _language(args)), args.out, out)
     studio.close()
     return EXIT_FAILED if task.is_terminal else EXIT_OK
 
 
 def run_resume(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
-    studio = cli_studio(err)
+    studio = cli_studio(err, _language(args))
     ended: list[Progress] = []
 
     async def resume() -> AsyncIterator[Progress]:
@@ -194,10 +203,11 @@ def run_resume(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO =
                 ended.append(progress)
             yield progress
 
-    _run(studio, resume, err)
+    _run(studio, resume, err, _language(args))
     finished = sum(isinstance(p, Done) for p in ended)
     failures = len(ended) - finished
-    print(f"{finished} job(s) finished, {failures} could not be.", file=err)
+    summary = say("cli.resumed", finished=finished, failures=failures)
+    print(summary.in_language(_language(args)), file=err)
     return EXIT_FAILED if failures else EXIT_OK
 
 
@@ -210,7 +220,7 @@ def run_simulator(
     if args.kling_auth:
         settings = Settings.from_env()  # one Kling key without the other: one sentence
         if settings.kling_access_key is None or settings.kling_secret_key is None:
-            print(SIMULATOR_NEEDS_KEYS, file=err)
+            print(say("cli.simulator_needs_keys").in_language(_language(args)), file=err)
             return EXIT_BAD_INPUT
         keys = (settings.kling_access_key.reveal(), settings.kling_secret_key.reveal())
         options["kling_keys"] = keys

@@ -23,7 +23,9 @@ from avatar_core.cli.check import add_check_command
 from avatar_core.cli.codes import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED
 from avatar_core.cli.doctor import add_doctor_command
 from avatar_core.cli.jobs import add_job_commands
+from avatar_core.config import terminal_language
 from avatar_core.errors import AvatarError, InputError
+from avatar_core.words import in_language, say
 
 Registrar = Callable[[argparse._SubParsersAction], None]
 
@@ -80,18 +82,20 @@ def main(
     if handler is None:
         parser.print_help(err)
         return EXIT_BAD_INPUT
+    language = args.language = terminal_language()  # the sentences follow LANG
     try:
         return handler(args, out, err)
     except InputError as error:
         for problem in error.problems:
-            print(problem, file=err)
+            print(in_language(problem, language), file=err)
         return EXIT_BAD_INPUT
     except AvatarError as error:
-        print(error.message, file=err)
+        print(error.in_language(language), file=err)
         return EXIT_FAILED
     except KeyboardInterrupt:
-        print("Stopped.", file=err)
+        print(say("cli.stopped").in_language(language), file=err)
         return EXIT_INTERRUPTED
     except Exception as error:  # the promise: one line, never a traceback
-        print(f"Unexpected error: {type(error).__name__}: {error}", file=err)
+        unexpected = say("cli.unexpected", kind=type(error).__name__, error=error)
+        print(unexpected.in_language(language), file=err)
         return EXIT_FAILED

@@ -34,6 +34,7 @@ from avatar_core.inputs.ffmpeg import run_ffmpeg
 from avatar_core.inputs.sniff import Kind, sniff
 from avatar_core.inputs.sources import Source, read_source
 from avatar_core.units import MB, format_bytes, format_seconds
+from avatar_core.words import Message, say
 
 with warnings.catch_warnings():  # pydub warns at import: no ffmpeg on PATH, audioop's future
     warnings.simplefilter("ignore", RuntimeWarning)
@@ -96,18 +97,24 @@ class PreparedAudio:
 
     def summary(self) -> str:
         """One line of what was measured, and what will be sent."""
-        channels = {1: "mono", 2: "stereo"}.get(self.channels, f"{self.channels} channels")
-        after = (
-            f"{self.format.upper()} {format_seconds(self.duration_s)}, "
-            f"{self.sample_rate / 1000:g} kHz {channels}, {format_bytes(self.size_bytes)}"
+        channels = {1: say("audio.mono"), 2: say("audio.stereo")}.get(
+            self.channels, say("audio.channels", count=self.channels)
+        )
+        after = say(
+            "audio.measured",
+            format=self.format.upper(),
+            length=format_seconds(self.duration_s),
+            khz=f"{self.sample_rate / 1000:g}",
+            channels=channels,
+            size=format_bytes(self.size_bytes),
         )
         if not self.changes:
-            return f"Audio: {after}; sent as it is."
+            return say("audio.summary_kept", after=after)
         before = f"{self.source_format.upper()}, {format_bytes(self.source_bytes)}"
         if self.source_duration_s is not None:
             before = f"{self.source_format.upper()} {format_seconds(self.source_duration_s)}, "
             before += format_bytes(self.source_bytes)
-        return f"Audio: {before} → sent as {after}."
+        return say("audio.summary_changed", before=before, after=after)
 
 
 @dataclass(frozen=True)
@@ -145,12 +152,10 @@ def _prepare(data: bytes, label: str, *, trim: bool) -> PreparedAudio:
     where = f" {label}" if label else ""
     kind = sniff(data)
     if kind is None or kind.demuxer is None:
-        reason = f"it looks like {kind.described}" if kind else "its format is not recognised"
-        raise InputError(
-            f"The audio{where} is not a sound file this app can read ({reason}); "
-            "use an MP3, WAV or M4A recording.",
-            field="audio",
+        reason = (
+            say("audio.looks_like", kind=kind.described) if kind else say("audio.unknown_format")
         )
+        raise InputError(say("audio.not_sound", where=where, reason=reason), field="audio")
     with tempfile.TemporaryDirectory(prefix="avatar-audio-") as folder:
         decoded = _decode(data, kind, Path(folder), where)
         return _check_and_fix(data, kind, decoded, where, trim=trim, folder=Path(folder))
@@ -176,23 +181,17 @@ def _decode(data: bytes, kind: Kind, folder: Path, where: str) -> _Decoded:
     streams = [m.groups() for m in map(_STREAM.search, log.splitlines()) if m]
     audio = [s for s in streams if s[0] == "Audio"]
     video = [s for s in streams if s[0] == "Video" and "attached pic" not in s[2]]
-    named = f"{kind.name} file" if kind.family != "media" else kind.name
+    named = say("audio.named_file", name=kind.name) if kind.family != "media" else kind.name
     if not audio and (video or (done.returncode != 0 and "matches no streams" in log)):
-        what = "a video without a sound track" if video else f"a {named} without any sound"
-        raise InputError(
-            f"The audio{where} is {what}; use a recording with a voice in it.", field="audio"
-        )
+        what = say("audio.video_without_sound") if video else say("audio.no_sound", named=named)
+        raise InputError(say("audio.silent_file", where=where, what=what), field="audio")
     truncated = any(hint in log.lower() for hint in _TRUNCATED_HINTS)
     if done.returncode != 0 or truncated or len(done.stdout) <= 44:
-        raise InputError(
-            f"The audio{where} looks like {kind.described} but is truncated or damaged "
-            "(it could not be decoded); export or record it again.",
-            field="audio",
-        )
+        raise InputError(say("audio.damaged", where=where, kind=kind.described), field="audio")
     try:
         segment = AudioSegment.from_wav(io.BytesIO(done.stdout))
     except Exception as exc:  # pydub raises bare exceptions of several kinds
-        raise MediaToolError("ffmpeg produced WAV that could not be read back.") from exc
+        raise MediaToolError(say("ffmpeg.wav_unreadable")) from exc
     found = _DURATION.search(log)
     header_seconds = None
     if found:
@@ -258,30 +257,21 @@ def _check_and_fix(
         source_seconds = header if header and header >= seconds else None
     if source_seconds is not None:
         shown = format_seconds(source_seconds, MIN_SECONDS, MAX_SECONDS)
-        length = f"{shown} long"
+        length = say("audio.length", shown=shown)
     else:
-        shown = f"more than {MAX_ANALYSED_SECONDS:g} s"
-        length = f"longer than {MAX_ANALYSED_SECONDS:g} s"
+        shown = say("audio.more_than", seconds=MAX_ANALYSED_SECONDS)
+        length = say("audio.longer_than", seconds=MAX_ANALYSED_SECONDS)
     if kind.name == "WAV" and _wav_claims_more(data):
-        raise InputError(
-            f"The audio{where} is a WAV file cut short (its header promises more sound than it "
-            "holds); export or record it again.",
-            field="audio",
-        )
+        raise InputError(say("audio.wav_cut_short", where=where), field="audio")
     if seconds < MIN_SECONDS:
         raise InputError(
-            f"Audio is {length}; Kling needs {MIN_SECONDS:g} to {MAX_SECONDS:g} s. "
-            "Record a longer clip.",
+            say("audio.too_short", length=length, minimum=MIN_SECONDS, maximum=MAX_SECONDS),
             field="audio",
         )
     changes: list[str] = []
     too_long = decoded.hit_cap or seconds > MAX_SECONDS
     if too_long and not trim:
-        raise InputError(
-            f"Audio is {length}; Kling takes at most {MAX_SECONDS:g} s. Shorten it, or "
-            f"turn on trimming to keep the first {MAX_SECONDS:g} s.",
-            field="audio",
-        )
+        raise InputError(say("audio.too_long", length=length, maximum=MAX_SECONDS), field="audio")
     if too_long:
         segment = segment[: int(MAX_SECONDS * 1000)].fade_out(TRIM_FADE_MS)
     warnings_ = _loudness_warnings(segment)
@@ -309,12 +299,9 @@ def _check_and_fix(
             source_duration_s=source_seconds,
         )
     out, bitrate = _encode_mp3(segment, folder)
-    target = f"MP3 (mono, {OUTPUT_RATE / 1000:g} kHz, {bitrate[:-1]} kb/s)"
+    target = say("audio.mp3_target", khz=f"{OUTPUT_RATE / 1000:g}", kbps=bitrate[:-1])
     if too_long:
-        changes.append(
-            f"Trimmed from {shown} to the first {MAX_SECONDS:g} s (Kling takes at most "
-            f"{MAX_SECONDS:g} s) and saved it as {target}."
-        )
+        changes.append(say("audio.trimmed", shown=shown, maximum=MAX_SECONDS, target=target))
     else:
         changes.append(_conversion_sentence(kind, decoded, source_format, len(data), target))
     return PreparedAudio(
@@ -338,38 +325,40 @@ def _source_format(kind: Kind, decoded: _Decoded) -> str:
 
 
 def _conversion_sentence(
-    kind: Kind, decoded: _Decoded, source_format: str, size: int, target: str
-) -> str:
+    kind: Kind, decoded: _Decoded, source_format: str, size: int, target: Message
+) -> Message:
     if decoded.has_video:
-        return f"Took the sound track out of the {kind.name} video and converted it to {target}."
+        return say("audio.from_video", kind=kind.name, target=target)
     if kind.name in _KEEP_FORMATS and size > MAX_OUTPUT_BYTES:
-        return (
-            f"Converted to {target} because the {source_format.upper()} file is "
-            f"{format_bytes(size)} and Kling takes at most {format_bytes(MAX_OUTPUT_BYTES)}."
+        return say(
+            "audio.converted_size",
+            target=target,
+            format=source_format.upper(),
+            size=format_bytes(size),
+            maximum=format_bytes(MAX_OUTPUT_BYTES),
         )
     if kind.name in _KEEP_FORMATS and decoded.source_format is None:
-        return f"Converted to {target}: a voice needs no more than two channels."
+        return say("audio.converted_channels", target=target)
     if kind.name in _KEEP_FORMATS and decoded.source_format[0] not in _DECODE_RATES:
         rate = decoded.source_format[0]
-        return f"Converted to {target}: Kling may not read {rate / 1000:g} kHz sound."
+        return say("audio.converted_rate", target=target, khz=f"{rate / 1000:g}")
     if kind.name in _KEEP_FORMATS:
-        codec = decoded.codec or "its encoding"
-        return f"Converted to {target}: Kling may not read {source_format.upper()} with {codec}."
-    return f"Converted from {kind.name} ({decoded.codec}) to {target}; Kling takes MP3/WAV/M4A/AAC."
+        codec = decoded.codec or say("audio.its_encoding")
+        return say(
+            "audio.converted_codec", target=target, format=source_format.upper(), codec=codec
+        )
+    return say("audio.converted_from", kind=kind.name, codec=decoded.codec, target=target)
 
 
 def _loudness_warnings(segment: AudioSegment) -> list[str]:
     peak = segment.max_dBFS
     if peak == float("-inf"):
-        return ["The audio is silent (every sample is zero): the avatar would not talk."]
+        return [say("audio.silent")]
     if peak < NEARLY_SILENT_PEAK_DBFS:
-        return [f"The audio is nearly silent (peak {peak:.0f} dBFS): the avatar would not talk."]
+        return [say("audio.nearly_silent", peak=peak)]
     rms = segment.dBFS
     if rms < QUIET_RMS_DBFS:
-        return [
-            f"The audio is very quiet (average {rms:.0f} dBFS): the avatar may barely move; "
-            "record closer to the microphone."
-        ]
+        return [say("audio.quiet", rms=rms)]
     return []
 
 
@@ -391,8 +380,8 @@ def _encode_mp3(segment: AudioSegment, folder: Path) -> tuple[bytes, str]:
         )  # fmt: skip
         if done.returncode != 0 or not target.is_file():
             reason = done.stderr.decode("utf-8", "replace").strip().splitlines()[-1:]
-            raise MediaToolError(f"ffmpeg could not encode MP3 ({' '.join(reason)}).")
+            raise MediaToolError(say("ffmpeg.mp3_failed", reason=" ".join(reason)))
         out = target.read_bytes()
         if len(out) <= MAX_OUTPUT_BYTES:
             return out, bitrate
-    raise MediaToolError("The MP3 stayed above Kling's 5 MB limit even at 64 kb/s.")
+    raise MediaToolError(say("audio.mp3_too_large"))

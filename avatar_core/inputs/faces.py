@@ -25,14 +25,11 @@ from typing import Any
 from PIL import Image, ImageOps
 
 from avatar_core.inputs.cache import PreparedCache, content_key
+from avatar_core.words import say
 
 CHECK_SIDE = 640  # the picture is shrunk to this longest side before looking
 UPSAMPLE = 1  # dlib looks at a 2x enlarged copy too: faces down to ~40 px at CHECK_SIDE
-NO_FACE_WARNING = (
-    "No face was found in the portrait (the check looks for a face turned towards the "
-    "camera); Kling needs one clearly visible face, so the video may fail or look wrong: "
-    "use a photo with the face large and facing forward."
-)
+NO_FACE_WARNING = say("image.no_face")
 
 _lock = threading.Lock()  # one detection at a time: dlib's detector is not documented as
 # thread-safe

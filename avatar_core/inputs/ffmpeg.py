@@ -12,6 +12,7 @@ import subprocess
 from collections.abc import Sequence
 
 from avatar_core.errors import MediaToolError
+from avatar_core.words import say
 
 DEFAULT_TIMEOUT_S = 120.0
 
@@ -25,9 +26,7 @@ def ffmpeg_exe() -> str:
     try:
         import imageio_ffmpeg
     except ImportError as exc:  # pragma: no cover - it is in requirements.txt
-        raise MediaToolError(
-            "ffmpeg was not found: install the imageio-ffmpeg package (pip) or a system ffmpeg."
-        ) from exc
+        raise MediaToolError(say("ffmpeg.missing")) from exc
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
@@ -48,6 +47,6 @@ def run_ffmpeg(
             check=False,
         )
     except subprocess.TimeoutExpired as exc:
-        raise MediaToolError(f"ffmpeg took longer than {timeout:.0f} s and was stopped.") from exc
+        raise MediaToolError(say("ffmpeg.timeout", seconds=timeout)) from exc
     except OSError as exc:
-        raise MediaToolError(f"ffmpeg could not be started ({exc.strerror}).") from exc
+        raise MediaToolError(say("ffmpeg.not_started", reason=exc.strerror)) from exc

@@ -6,6 +6,7 @@ import re
 
 from avatar_core.errors import InputError
 from avatar_core.inputs.text import check_text
+from avatar_core.words import say
 
 DEFAULT_PROMPT = "The person speaks naturally to the camera with subtle, friendly expressions."
 MAX_PROMPT_CHARS = 2500
@@ -40,8 +41,12 @@ def clean_prompt(prompt: str | None) -> str:
         return DEFAULT_PROMPT
     if len(text) > MAX_PROMPT_CHARS:
         raise InputError(
-            f"The prompt has {len(text)} characters; Kling takes at most {MAX_PROMPT_CHARS}: "
-            f"shorten it by {len(text) - MAX_PROMPT_CHARS}.",
+            say(
+                "prompt.too_long",
+                length=len(text),
+                maximum=MAX_PROMPT_CHARS,
+                over=len(text) - MAX_PROMPT_CHARS,
+            ),
             field="prompt",
         )
     return text
@@ -53,11 +58,7 @@ def check_mode(mode: str | None) -> str:
     cleaned = (mode or "").strip().lower() or MODES[0]
     if cleaned not in MODES:
         shown = (mode or "").strip()[:40]
-        raise InputError(
-            f"The mode '{shown}' is not one Kling knows; use std (cheaper, faster) or pro "
-            "(higher quality).",
-            field="mode",
-        )
+        raise InputError(say("mode.unknown", mode=shown), field="mode")
     return cleaned
 
 
@@ -68,22 +69,13 @@ def check_audio_choice(has_sound_file: bool, audio_id: str | None) -> str | None
     """
     cleaned = check_text((audio_id or "").strip(), what="audio_id", field="audio_id") or None
     if has_sound_file and cleaned:
-        raise InputError(
-            "Both an audio file and an audio_id were given; Kling takes exactly one: "
-            "remove one of them.",
-            field="audio",
-        )
+        raise InputError(say("voice.both"), field="audio")
     if not has_sound_file and not cleaned:
-        raise InputError(
-            "No voice was given; add an audio file (2 to 60 s) or an audio_id from Kling "
-            "text-to-speech.",
-            field="audio",
-        )
+        raise InputError(say("voice.none"), field="audio")
     odd = cleaned is not None and any(c.isspace() or not c.isprintable() for c in cleaned)
     if cleaned and (odd or len(cleaned) > MAX_AUDIO_ID_CHARS):
         raise InputError(
-            f"The audio_id '{cleaned[:40]}' is not a Kling audio id (one word of letters, "
-            f"digits and dashes, at most {MAX_AUDIO_ID_CHARS} characters); copy it again.",
+            say("voice.bad_audio_id", audio_id=cleaned[:40], maximum=MAX_AUDIO_ID_CHARS),
             field="audio_id",
         )
     return cleaned

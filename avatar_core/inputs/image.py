@@ -46,6 +46,7 @@ from avatar_core.inputs.png_bands import DamagedPNG, band_decodable, decode_png_
 from avatar_core.inputs.sniff import sniff
 from avatar_core.inputs.sources import Source, read_source
 from avatar_core.units import MB, format_bytes, format_size
+from avatar_core.words import say
 
 MAX_SOURCE_BYTES = 50 * MB  # what is read from a file or URL at all
 MAX_OUTPUT_BYTES = 10 * MB  # Kling's limit (decimal megabytes: the stricter reading)
@@ -111,8 +112,8 @@ class PreparedImage:
             f"{format_bytes(self.size_bytes)}"
         )
         if not self.changes:
-            return f"Image: {before}; sent as it is."
-        return f"Image: {before} → sent as {after}."
+            return say("image.summary_kept", before=before)
+        return say("image.summary_changed", before=before, after=after)
 
 
 def prepare_image(
@@ -155,22 +156,26 @@ def _open(data: bytes, label: str) -> Image.Image:
             return Image.open(io.BytesIO(data), formats=_open_formats())
     except Image.DecompressionBombError as exc:
         found = re.search(r"\((\d+) pixels\)", str(exc))
-        claimed = f" claims {int(found.group(1)) / 1e6:.0f} megapixels and" if found else ""
+        claimed = say("image.claims", megapixels=int(found.group(1)) / 1e6) if found else ""
         raise InputError(
-            f"The image{where}{claimed} is larger than this app opens ({MAX_PIXELS // 1_000_000} "
-            "megapixels at most): resize it and try again.",
+            say(
+                "image.too_large_to_open",
+                where=where,
+                claimed=claimed,
+                maximum=MAX_PIXELS // 1_000_000,
+            ),
             field="image",
         ) from exc
     except (UnidentifiedImageError, *_DECODE_ERRORS) as exc:
         kind = sniff(data)
         if kind is not None and kind.family == "image":
-            reason = f"is {kind.described}, which this app cannot read or which is damaged"
+            reason = say("image.unreadable_kind", kind=kind.described)
         elif kind is not None:
-            reason = f"is not a picture: it looks like {kind.described}"
+            reason = say("image.not_picture_kind", kind=kind.described)
         else:
-            reason = "is not a picture this app can read"
+            reason = say("image.not_picture")
         raise InputError(
-            f"The image{where} {reason}; use a JPG or PNG photo.", field="image"
+            say("image.unreadable", where=where, reason=reason), field="image"
         ) from exc
 
 
@@ -275,27 +280,36 @@ def _looks_blank(img: Image.Image) -> bool:
 
 def _check_size(width: int, height: int, fmt: str, data: bytes, where: str) -> None:
     """Refuse, from the header, what is too large to open or too small for Kling."""
-    megapixels = f"{width * height / 1e6:.0f} megapixels"
+    size = format_size(width, height)
+    megapixels = width * height / 1e6
     if width * height > MAX_PIXELS:
         raise InputError(
-            f"The image{where} is {format_size(width, height)} px ({megapixels}); this app "
-            f"opens at most {MAX_PIXELS // 1_000_000} megapixels: resize it and try again.",
+            say(
+                "image.too_many_pixels",
+                where=where,
+                size=size,
+                megapixels=megapixels,
+                maximum=MAX_PIXELS // 1_000_000,
+            ),
             field="image",
         )
     reduced = fmt == "jpeg" or (fmt == "png" and band_decodable(data))
     if width * height > MAX_FULL_DECODE_PIXELS and not reduced:
         raise InputError(
-            f"The image{where} is a {fmt.upper()} of {format_size(width, height)} px "
-            f"({megapixels}), which this app can only decode in full; it opens such pictures "
-            f"up to {MAX_FULL_DECODE_PIXELS // 1_000_000} megapixels (JPEG and 8-bit PNG up to "
-            f"{MAX_PIXELS // 1_000_000}): save it as JPEG or PNG, or resize it.",
+            say(
+                "image.full_decode_too_large",
+                where=where,
+                format=fmt.upper(),
+                size=size,
+                megapixels=megapixels,
+                full=MAX_FULL_DECODE_PIXELS // 1_000_000,
+                maximum=MAX_PIXELS // 1_000_000,
+            ),
             field="image",
         )
     if min(width, height) < MIN_SIDE:
         raise InputError(
-            f"The image{where} is {format_size(width, height)} px; Kling needs each side to be "
-            f"at least {MIN_SIDE} px: use a larger picture.",
-            field="image",
+            say("image.too_small", where=where, size=size, minimum=MIN_SIDE), field="image"
         )
 
 
@@ -317,10 +331,7 @@ def _prepare_opened(img: Image.Image, data: bytes, label: str) -> PreparedImage:
     canvas = padded_size(*target)
     warnings_: list[str] = []
     if min(upright) < SMALL_SIDE:
-        warnings_.append(
-            f"The image is only {format_size(*upright)} px; a portrait of at least "
-            f"{SMALL_SIDE} px per side gives a sharper video."
-        )
+        warnings_.append(say("image.small", size=format_size(*upright), recommended=SMALL_SIDE))
     measured = dict(
         source_format=fmt, source_width=width, source_height=height, source_bytes=len(data)
     )
@@ -350,17 +361,24 @@ def _prepare_opened(img: Image.Image, data: bytes, label: str) -> PreparedImage:
     clean_size = len(stripped[0]) if stripped else len(data)
     if quality < JPEG_QUALITY or clean_size > MAX_OUTPUT_BYTES:
         changes.append(
-            f"Saved at JPEG quality {quality} to stay under Kling's "
-            f"{format_bytes(MAX_OUTPUT_BYTES)} limit (the file was {format_bytes(len(data))})."
+            say(
+                "image.quality",
+                quality=quality,
+                maximum=format_bytes(MAX_OUTPUT_BYTES),
+                size=format_bytes(len(data)),
+            )
         )
     if out_img.size != canvas:
         changes.append(
-            f"Downscaled to {format_size(*out_img.size)} to stay under Kling's "
-            f"{format_bytes(MAX_OUTPUT_BYTES)} limit."
+            say(
+                "image.downscaled_for_size",
+                size=format_size(*out_img.size),
+                maximum=format_bytes(MAX_OUTPUT_BYTES),
+            )
         )
     if fmt != "jpeg":
-        reason = "" if fmt == "png" else " (Kling takes only JPEG or PNG)"
-        changes.insert(0, f"Converted from {fmt.upper()} to JPEG{reason}.")
+        reason = "" if fmt == "png" else say("image.only_jpeg_png")
+        changes.insert(0, say("image.converted", format=fmt.upper(), reason=reason))
     if privacy:
         changes.append(privacy)
     return PreparedImage(
@@ -374,9 +392,7 @@ def _prepare_opened(img: Image.Image, data: bytes, label: str) -> PreparedImage:
     )
 
 
-_BLANK_WARNING = (
-    "The image looks blank (one flat colour); Kling needs a clearly visible face to animate."
-)
+_BLANK_WARNING = say("image.blank")
 
 
 def _keep_as_is(
@@ -408,11 +424,7 @@ def _keep_as_is(
 
 
 def _damaged(fmt: str, where: str) -> InputError:
-    return InputError(
-        f"The image{where} is truncated or damaged (its {fmt.upper()} data could not be "
-        "decoded); export or download it again.",
-        field="image",
-    )
+    return InputError(say("image.damaged", where=where, format=fmt.upper()), field="image")
 
 
 def _load(img: Image.Image, fmt: str, where: str) -> None:
@@ -477,24 +489,33 @@ def _fix(
     stored = (target[1], target[0]) if orientation >= 5 else target
     decoded = _decode(img, data, fmt, stored, where)
     if _frame_count(img, fmt, where) > 1:
-        changes.append(f"Used the first frame of the animated {fmt.upper()}.")
+        changes.append(say("image.first_frame", format=fmt.upper()))
     img = decoded
     if orientation != 1:
         img = img.transpose(_TRANSPOSE[orientation])
-        changes.append("Turned upright as the photo's orientation tag says.")
+        changes.append(say("image.upright"))
     img = _to_rgb(img, changes, where)
     if img.size != target:
         img = img.resize(target, Image.Resampling.BICUBIC, reducing_gap=2.0)
         changes.append(
-            f"Downscaled from {format_size(*upright)} to {format_size(*target)} "
-            f"(longest side at most {MAX_SIDE} px)."
+            say(
+                "image.downscaled",
+                before=format_size(*upright),
+                after=format_size(*target),
+                maximum=MAX_SIDE,
+            )
         )
     if canvas != target:
         img = _pad(img, canvas)
         changes.append(
-            f"Padded from {format_size(*target)} (ratio {format_ratio(*target)}) to "
-            f"{format_size(*canvas)} ({format_ratio(*canvas)}; Kling takes 1:{MAX_RATIO} to "
-            f"{MAX_RATIO}:1) with a blurred fill; nothing was cropped."
+            say(
+                "image.padded",
+                before=format_size(*target),
+                before_ratio=format_ratio(*target),
+                after=format_size(*canvas),
+                after_ratio=format_ratio(*canvas),
+                ratio=MAX_RATIO,
+            )
         )
     return img, changes
 
@@ -518,7 +539,7 @@ def _to_rgb(img: Image.Image, changes: list[str], where: str) -> Image.Image:
         img = _to_8bit(img)
     elif mode == "CMYK":
         img = _cmyk_to_rgb(img)
-        changes.append("Converted print colours (CMYK) to screen colours (RGB).")
+        changes.append(say("image.cmyk"))
     has_alpha = img.mode in ("RGBA", "LA", "PA", "La", "RGBa") or (
         img.mode in ("P", "L", "RGB", "1") and "transparency" in img.info
     )
@@ -529,19 +550,12 @@ def _to_rgb(img: Image.Image, changes: list[str], where: str) -> Image.Image:
             if alpha.getextrema()[0] < 255:
                 flat = Image.new("RGB", rgba.size, (255, 255, 255))
                 flat.paste(rgba, mask=alpha)
-                changes.append(
-                    "Filled the transparent background with white (the video needs an opaque "
-                    "picture)."
-                )
+                changes.append(say("image.transparent"))
                 return flat
             return rgba.convert("RGB")
         return img if img.mode == "RGB" else img.convert("RGB")
     except ValueError as exc:
-        raise InputError(
-            f"The image{where} uses the colour mode {mode}, which cannot be converted; "
-            "save it as an RGB JPG or PNG.",
-            field="image",
-        ) from exc
+        raise InputError(say("image.colour_mode", where=where, mode=mode), field="image") from exc
 
 
 def _cmyk_to_rgb(img: Image.Image) -> Image.Image:
@@ -594,9 +608,7 @@ def _encode_jpeg(img: Image.Image, icc: bytes | None) -> tuple[bytes, Image.Imag
         size = (round(img.width * _SHRINK_FACTOR), round(img.height * _SHRINK_FACTOR))
         if min(size) < MIN_SIDE:
             raise InputError(
-                f"The image cannot be made smaller than {format_bytes(MAX_OUTPUT_BYTES)} "
-                "without going under 300 px; use a simpler picture.",
-                field="image",
+                say("image.cannot_shrink", maximum=format_bytes(MAX_OUTPUT_BYTES)), field="image"
             )
         if not ratio_ok(*size):  # rounding may tip a ratio of exactly 2.5 over
             size = padded_size(*size)

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import struct
 
+from avatar_core.words import Message, say
+
 TRAILING = "extra data after the picture"
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -177,13 +179,13 @@ def png_exif(data: bytes) -> bytes | None:
     return None
 
 
-def describe_dropped(labels: list[str], *, gps: bool) -> str | None:
+def describe_dropped(labels: list[str], *, gps: bool) -> Message | None:
     """One sentence for people about removed metadata, or None when nothing was removed."""
     kinds: list[str] = []
     for label in labels:
-        text = "EXIF with GPS location" if label == "EXIF" and gps else label
+        text = say("image.exif_gps") if label == "EXIF" and gps else label
         if text not in kinds:
             kinds.append(text)
     if not kinds:
         return None
-    return f"Removed embedded metadata ({', '.join(kinds)}) for privacy."
+    return say("image.metadata_removed", kinds=", ".join(kinds))

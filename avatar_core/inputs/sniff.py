@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from avatar_core.words import say
+
 
 @dataclass(frozen=True)
 class Kind:
@@ -16,7 +18,7 @@ class Kind:
 
     name: str  # short name for people: "MP3", "WAV", "PNG"
     family: str  # "audio", "media" (audio or video), "image", "document", "archive", "text"
-    described: str  # for sentences: "an MP3 audio file"
+    described: str  # for sentences: say("kind.mp3")
     demuxer: str | None = None  # ffmpeg's -f for containers that can hold sound
 
 
@@ -35,14 +37,14 @@ def _mpeg_audio_kind(data: bytes, offset: int) -> Kind | None:
     layer = (b1 >> 1) & 0x03
     if layer == 0:
         if (b1 & 0xF6) == 0xF0 and ((b2 >> 2) & 0x0F) < 13:
-            return Kind("AAC", "audio", "an AAC (ADTS) audio file", "aac")
+            return Kind("AAC", "audio", say("kind.aac"), "aac")
         return None
     version = (b1 >> 3) & 0x03
     bitrate_index = (b2 >> 4) & 0x0F
     rate_index = (b2 >> 2) & 0x03
     if version == 1 or bitrate_index == 0x0F or rate_index == 3:
         return None
-    return Kind("MP3", "audio", "an MP3 audio file", "mp3")
+    return Kind("MP3", "audio", say("kind.mp3"), "mp3")
 
 
 def _after_id3(data: bytes) -> int:
@@ -60,16 +62,16 @@ def sniff(data: bytes) -> Kind | None:
     if len(head) < 4:
         return None
     if head[:4] in (b"RIFF", b"RF64", b"BW64") and head[8:12] == b"WAVE":
-        return Kind("WAV", "audio", "a WAV audio file", "wav")
+        return Kind("WAV", "audio", say("kind.wav"), "wav")
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return Kind("WebP", "image", "a WebP picture")
+        return Kind("WebP", "image", say("kind.webp"))
     if head[:4] == b"RIFF" and head[8:12] == b"AVI ":
-        return Kind("AVI", "media", "an AVI video", "avi")
+        return Kind("AVI", "media", say("kind.avi"), "avi")
     if head[:3] == b"ID3" and len(data) >= 10:
         found = _mpeg_audio_kind(data, _after_id3(data))
         if found is not None and found.name == "AAC":
             return found
-        return Kind("MP3", "audio", "an MP3 audio file", "mp3")
+        return Kind("MP3", "audio", say("kind.mp3"), "mp3")
     mpeg = _mpeg_audio_kind(data, 0)
     if mpeg is not None:
         return mpeg
@@ -77,53 +79,53 @@ def sniff(data: bytes) -> Kind | None:
         brand = head[8:12]
         if brand in _IMAGE_BRANDS:
             name = "AVIF" if brand.startswith(b"avi") else "HEIC"
-            return Kind(name, "image", f"a {name} picture")
+            return Kind(name, "image", say("kind.picture", name=name))
         if brand in _AUDIO_BRANDS:
-            return Kind("M4A", "media", "an M4A audio file", "mov")
+            return Kind("M4A", "media", say("kind.m4a"), "mov")
         if brand.startswith(b"qt"):
-            return Kind("MOV", "media", "a QuickTime movie", "mov")
+            return Kind("MOV", "media", say("kind.quicktime"), "mov")
         if brand.startswith(b"3g"):
-            return Kind("3GP", "media", "a 3GP recording", "mov")
-        return Kind("MP4", "media", "an MP4 file", "mov")
+            return Kind("3GP", "media", say("kind.3gp"), "mov")
+        return Kind("MP4", "media", say("kind.mp4"), "mov")
     if head[4:8] in (b"moov", b"mdat", b"wide", b"free", b"skip"):
-        return Kind("MOV", "media", "a QuickTime movie", "mov")
+        return Kind("MOV", "media", say("kind.quicktime"), "mov")
     if head[:4] == b"OggS":
-        return Kind("Ogg", "audio", "an Ogg audio file", "ogg")
+        return Kind("Ogg", "audio", say("kind.ogg"), "ogg")
     if head[:4] == b"\x1a\x45\xdf\xa3":
         if b"webm" in data[:64]:
-            return Kind("WebM", "media", "a WebM recording", "matroska")
-        return Kind("Matroska", "media", "a Matroska (MKV) file", "matroska")
+            return Kind("WebM", "media", say("kind.webm"), "matroska")
+        return Kind("Matroska", "media", say("kind.mkv"), "matroska")
     if head[:4] == b"fLaC":
-        return Kind("FLAC", "audio", "a FLAC audio file", "flac")
+        return Kind("FLAC", "audio", say("kind.flac"), "flac")
     if head[:4] == b"FORM" and head[8:12] in (b"AIFF", b"AIFC"):
-        return Kind("AIFF", "audio", "an AIFF audio file", "aiff")
+        return Kind("AIFF", "audio", say("kind.aiff"), "aiff")
     if head[:4] == b"caff":
-        return Kind("CAF", "audio", "a Core Audio (CAF) file", "caf")
+        return Kind("CAF", "audio", say("kind.caf"), "caf")
     if head[:5] == b"#!AMR":
-        return Kind("AMR", "audio", "an AMR voice recording", "amr")
+        return Kind("AMR", "audio", say("kind.amr"), "amr")
     if head[:3] == b"\xff\xd8\xff":
-        return Kind("JPEG", "image", "a JPEG picture")
+        return Kind("JPEG", "image", say("kind.jpeg"))
     if head[:8] == b"\x89PNG\r\n\x1a\n":
-        return Kind("PNG", "image", "a PNG picture")
+        return Kind("PNG", "image", say("kind.png"))
     if head[:6] in (b"GIF87a", b"GIF89a"):
-        return Kind("GIF", "image", "a GIF picture")
+        return Kind("GIF", "image", say("kind.gif"))
     if head[:2] == b"BM":
-        return Kind("BMP", "image", "a BMP picture")
+        return Kind("BMP", "image", say("kind.bmp"))
     if head[:4] in (b"II*\x00", b"MM\x00*"):
-        return Kind("TIFF", "image", "a TIFF picture")
+        return Kind("TIFF", "image", say("kind.tiff"))
     if head[:4] == b"%PDF":
-        return Kind("PDF", "document", "a PDF document")
+        return Kind("PDF", "document", say("kind.pdf"))
     if head[:4] == b"PK\x03\x04":
-        return Kind("ZIP", "archive", "a ZIP archive (or an Office document)")
+        return Kind("ZIP", "archive", say("kind.zip"))
     if head[:6] == b"7z\xbc\xaf\x27\x1c" or head[:4] == b"Rar!":
-        return Kind("archive", "archive", "a compressed archive")
+        return Kind("archive", "archive", say("kind.archive"))
     text = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
     if text.startswith((b"<!doctype html", b"<html", b"<head", b"<body")):
-        return Kind("HTML", "text", "a web page (HTML), not the file itself")
+        return Kind("HTML", "text", say("kind.html"))
     if text.startswith(b"<svg") or (text.startswith(b"<?xml") and b"<svg" in data[:1024].lower()):
-        return Kind("SVG", "image", "an SVG drawing")
+        return Kind("SVG", "image", say("kind.svg"))
     if text.startswith((b"#extm3u", b"[playlist]")):
-        return Kind("playlist", "text", "a playlist, not a sound file")
+        return Kind("playlist", "text", say("kind.playlist"))
     if text.startswith((b"{", b"[")):
-        return Kind("JSON", "text", "a JSON text")
+        return Kind("JSON", "text", say("kind.json"))
     return None

@@ -19,6 +19,7 @@ from avatar_core.errors import InputError
 from avatar_core.inputs.text import check_text, shown
 from avatar_core.inputs.url_fetch import fetch_url, redact_url
 from avatar_core.units import format_bytes
+from avatar_core.words import Message, say
 
 Source = str | os.PathLike | bytes | bytearray | memoryview
 
@@ -45,10 +46,7 @@ def require_web_address(source: Source, *, what: str) -> Source:
     (a `Path`), or text that is an http(s) address. Any other text is refused without
     being looked at, in the same sentence whatever it names."""
     if isinstance(source, str) and not _WEB_ADDRESS.match(source.strip()):
-        raise InputError(
-            f"The {what} link is not a web address: paste a link that starts with https://.",
-            field=what,
-        )
+        raise InputError(say("source.not_web_address", what=what), field=what)
     return source
 
 
@@ -73,65 +71,58 @@ def read_source(
         data, label = _read_file(Path(os.fspath(source)).expanduser(), what, max_bytes)
     else:
         raise InputError(
-            f"The {what} is a {type(source).__name__}; give a file path, an http(s) URL "
-            "or the file's bytes.",
-            field=what,
+            say("source.wrong_type", what=what, type=type(source).__name__), field=what
         )
     if not data:
         where = f" {label}" if label else ""
-        raise InputError(
-            f"The {what}{where} is empty (0 bytes); choose another file.",
-            field=what,
-        )
+        raise InputError(say("source.empty", what=what, where=where), field=what)
     if len(data) > max_bytes:
         raise InputError(
-            f"The {what} is {format_bytes(len(data))}; the most this app reads is "
-            f"{format_bytes(max_bytes)}: use a smaller file.",
+            say(
+                "source.too_large",
+                what=what,
+                size=format_bytes(len(data)),
+                maximum=format_bytes(max_bytes),
+            ),
             field=what,
         )
     return SourceBytes(data, label)
 
 
-def _not_a_file(mode: int) -> str | None:
+def _not_a_file(mode: int) -> Message | None:
     """What a path that is not a regular file names ("a folder", "a device", ...)."""
     if stat.S_ISREG(mode):
         return None
     if stat.S_ISDIR(mode):
-        return "a folder"
+        return say("source.folder")
     if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return "a device"
+        return say("source.device")
     if stat.S_ISFIFO(mode):
-        return "a named pipe (FIFO)"
+        return say("source.fifo")
     if stat.S_ISSOCK(mode):
-        return "a socket"
-    return "something other than a file"
+        return say("source.socket")
+    return say("source.other")
 
 
 def _refuse_unless_regular(mode: int, what: str, label: str) -> None:
     kind = _not_a_file(mode)
     if kind is not None:
-        raise InputError(
-            f"The {what} {label} is {kind}, not a regular file; choose a file.", field=what
-        )
+        raise InputError(say("source.not_regular", what=what, label=label, kind=kind), field=what)
 
 
 def _read_file(path: Path, what: str, max_bytes: int) -> tuple[bytes, str]:
     label = f"'{shown(path.name)}'"
     if not str(path).strip():
-        raise InputError(f"No {what} was given; choose a file.", field=what)
+        raise InputError(say("source.none", what=what), field=what)
     if "\x00" in str(path):
-        raise InputError(
-            f"The {what} path holds a NUL character (U+0000), which no file path can hold; "
-            "check the path.",
-            field=what,
-        )
+        raise InputError(say("source.nul_in_path", what=what), field=what)
     try:
         info = path.stat()
         _refuse_unless_regular(info.st_mode, what, label)
         if info.st_size > max_bytes:
+            size, most = format_bytes(info.st_size), format_bytes(max_bytes)
             raise InputError(
-                f"The {what} file {label} is {format_bytes(info.st_size)}; the most this app "
-                f"reads is {format_bytes(max_bytes)}: use a smaller file.",
+                say("source.file_too_large", what=what, label=label, size=size, maximum=most),
                 field=what,
             )
         # Non-blocking, then checked again: a file swapped for a pipe since is not waited on.
@@ -140,23 +131,21 @@ def _read_file(path: Path, what: str, max_bytes: int) -> tuple[bytes, str]:
             data = handle.read(max_bytes + 1)
         if len(data) > max_bytes:  # a file that grew while it was read
             raise InputError(
-                f"The {what} file {label} is more than {format_bytes(max_bytes)}; the most this "
-                f"app reads is {format_bytes(max_bytes)}: use a smaller file.",
+                say("source.file_grew", what=what, label=label, maximum=format_bytes(max_bytes)),
                 field=what,
             )
     except FileNotFoundError as exc:
-        raise InputError(
-            f"The {what} file {label} was not found; check the path.", field=what
-        ) from exc
+        raise InputError(say("source.not_found", what=what, label=label), field=what) from exc
     except PermissionError as exc:
-        raise InputError(
-            f"The {what} file {label} cannot be read (permission denied); check its permissions.",
-            field=what,
-        ) from exc
+        raise InputError(say("source.permission", what=what, label=label), field=what) from exc
     except OSError as exc:
         raise InputError(
-            f"The {what} file {label} cannot be read ({exc.strerror or 'input/output error'}); "
-            "check the path.",
+            say(
+                "source.unreadable",
+                what=what,
+                label=label,
+                reason=exc.strerror or say("source.io_error"),
+            ),
             field=what,
         ) from exc
     return data, label

@@ -13,31 +13,32 @@ from __future__ import annotations
 import unicodedata
 
 from avatar_core.errors import InputError
+from avatar_core.words import Message, say
 
 LINE_CONTROLS = "\n\r\t"  # what a field of several lines may hold among control characters
 
 
-def text_problem(text: str, *, multiline: bool = False) -> str | None:
+def text_problem(text: str, *, multiline: bool = False) -> Message | None:
     """What makes `text` unacceptable, in words ("a NUL character (U+0000) at character
     3"), or None when every character is acceptable."""
     for index, char in enumerate(text, start=1):
         category = unicodedata.category(char)
         if category == "Cs":
-            kind = "a lone surrogate"
+            kind = say("text.lone_surrogate")
         elif char == "\x00":
-            kind = "a NUL character"
+            kind = say("text.nul")
         elif category == "Cc" and not (multiline and char in LINE_CONTROLS):
-            kind = "a control character"
+            kind = say("text.control")
         else:
             continue
-        return f"{kind} (U+{ord(char):04X}) at character {index}"
+        return say("text.problem", kind=kind, code=f"U+{ord(char):04X}", index=index)
     return None
 
 
-def malformed_text_sentence(what: str, problem: str, *, multiline: bool = False) -> str:
+def malformed_text_sentence(what: str, problem: str, *, multiline: bool = False) -> Message:
     """The one sentence for a field that holds `problem` (from `text_problem`)."""
-    allowed = "printable text, line breaks and tabs" if multiline else "printable text"
-    return f"The {what} holds {problem}; it may hold only {allowed}: type or paste it again."
+    allowed = say("text.allowed_lines") if multiline else say("text.allowed")
+    return say("text.malformed", what=what, problem=problem, allowed=allowed)
 
 
 def check_text(text: str, *, what: str, field: str, multiline: bool = False) -> str:

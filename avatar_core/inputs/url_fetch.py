@@ -31,6 +31,7 @@ import httpx
 from avatar_core.errors import InputError, UnsafeURLError
 from avatar_core.storage.download import TooLarge, TooSlow, fetch_bytes
 from avatar_core.units import format_bytes
+from avatar_core.words import Message, say
 
 ALLOWED_SCHEMES = ("http", "https")
 MAX_REDIRECTS = 5
@@ -64,7 +65,7 @@ def redact_url(url: str | httpx.URL, limit: int = 100) -> str:
     return shown
 
 
-def blocked_reason(address: IPAddress) -> str | None:
+def blocked_reason(address: IPAddress) -> Message | None:
     """Why an address may not be fetched from ("a private address"), or None when public."""
     if isinstance(address, ipaddress.IPv6Address):
         embedded = address.ipv4_mapped or address.sixtofour
@@ -73,25 +74,25 @@ def blocked_reason(address: IPAddress) -> str | None:
         if embedded is not None:
             return blocked_reason(embedded)
     checks = (
-        (address.is_unspecified, "an unspecified address"),
-        (address.is_loopback, "a loopback address (this machine)"),
-        (address.is_link_local, "a link-local address"),
-        (address.is_multicast, "a multicast address"),
-        (address.is_private, "a private network address"),
-        (address.is_reserved, "a reserved address"),
-        (not address.is_global, "not a public internet address"),
+        (address.is_unspecified, "url.unspecified"),
+        (address.is_loopback, "url.loopback"),
+        (address.is_link_local, "url.link_local"),
+        (address.is_multicast, "url.multicast"),
+        (address.is_private, "url.private"),
+        (address.is_reserved, "url.reserved"),
+        (not address.is_global, "url.not_global"),
     )
     for hit, reason in checks:
         if hit:
-            return reason
+            return say(reason)
     return None
 
 
-def _refused(what: str, shown: str, rest: str, *, unsafe: bool = False) -> InputError:
+def _refused(what: str, shown: str, rest: Message, *, unsafe: bool = False) -> InputError:
     """The sentence `The <what> URL <shown> <rest>`, tagged with the input it is about;
     UnsafeURLError when the URL may not be fetched at all."""
     kind = UnsafeURLError if unsafe else InputError
-    return kind(f"The {what} URL {shown} {rest}", field=what)
+    return kind(say("url.refused", what=what, shown=shown, rest=rest), field=what)
 
 
 def resolve_host(
@@ -106,9 +107,7 @@ def resolve_host(
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError, OSError) as exc:
-        raise _refused(
-            what, shown, f"names a host ({host}) that could not be found; check the address."
-        ) from exc
+        raise _refused(what, shown, say("url.host_not_found", host=host)) from exc
     addresses: list[str] = []
     for info in infos:
         text = str(info[4][0]).split("%", 1)[0]
@@ -118,7 +117,7 @@ def resolve_host(
             raise _refused(
                 what,
                 shown,
-                "resolves to an address that is not an IP address; use a public http(s) link.",
+                say("url.not_ip"),
                 unsafe=True,
             ) from exc
         reason = None if allow_private else blocked_reason(address)
@@ -126,14 +125,13 @@ def resolve_host(
             raise _refused(
                 what,
                 shown,
-                f"points at {address}, {reason}; only files on the public internet can be "
-                "fetched: upload the file instead.",
+                say("url.blocked", address=address, reason=reason),
                 unsafe=True,
             )
         if text not in addresses:
             addresses.append(text)
     if not addresses:
-        raise _refused(what, shown, f"names a host ({host}) with no address; check the address.")
+        raise _refused(what, shown, say("url.no_address", host=host))
     return addresses
 
 
@@ -144,19 +142,13 @@ def _parse(url: str | httpx.URL, what: str) -> httpx.URL:
         raise _refused(
             what,
             redact_url(str(url)),
-            "is not a valid web address; give an http:// or https:// link.",
+            say("url.invalid"),
         ) from exc
     if parsed.scheme not in ALLOWED_SCHEMES:
         scheme = parsed.scheme or "none"
-        raise UnsafeURLError(
-            f"The {what} URL uses the scheme '{scheme}'; only http:// and https:// links "
-            "can be fetched: use a web link or upload the file.",
-            field=what,
-        )
+        raise UnsafeURLError(say("url.scheme", what=what, scheme=scheme), field=what)
     if not parsed.host:
-        raise _refused(
-            what, redact_url(parsed), "has no host name; give a full https://host/path link."
-        )
+        raise _refused(what, redact_url(parsed), say("url.no_host"))
     return parsed
 
 
@@ -222,13 +214,13 @@ def fetch_url(
                 raise _refused(
                     what,
                     shown,
-                    "redirects to a link that is not http(s); give the final address of the file.",
+                    say("url.redirect_scheme"),
                     unsafe=True,
                 ) from exc
     raise _refused(
         what,
         redact_url(url),
-        f"redirects more than {MAX_REDIRECTS} times; give the final address of the file.",
+        say("url.redirects", count=MAX_REDIRECTS),
     )
 
 
@@ -257,33 +249,30 @@ def _get(
             raise _refused(
                 what,
                 shown,
-                f"did not answer within {timeout:.0f} s; try again later or upload the file.",
+                say("url.no_answer", seconds=timeout),
             ) from exc
         except httpx.HTTPError as exc:
             raise _refused(
                 what,
                 shown,
-                "could not be downloaded (the connection failed); try again later or upload "
-                "the file.",
+                say("url.connection_failed"),
             ) from exc
         except TooLarge as exc:
             raise _too_large(exc, what, shown) from None
         except TooSlow:
             raise InputError(
-                f"The {what} at {shown} did not finish downloading within {timeout:.0f} s; "
-                "try again later or upload the file.",
-                field=what,
+                say("url.too_slow", what=what, shown=shown, seconds=timeout), field=what
             ) from None
     if "CERTIFICATE" in str(last_error or "").upper():
         raise _refused(
             what,
             shown,
-            "has a TLS certificate that is not valid; use another link or upload the file.",
+            say("url.tls"),
         ) from last_error
     raise _refused(
         what,
         shown,
-        "could not be reached (connection refused or no route); check the link or upload the file.",
+        say("url.unreachable"),
     ) from last_error
 
 
@@ -295,16 +284,14 @@ def _location(response: httpx.Response, what: str, shown: str) -> str:
         raise _refused(
             what,
             shown,
-            f"answered HTTP {status} ({phrase}) instead of the file; check that the link is "
-            "public and points at the file itself.",
+            say("url.http_status", status=status, phrase=phrase),
         )
     location = response.headers.get("location")
     if not location:
         raise _refused(
             what,
             shown,
-            f"answered a redirect (HTTP {status}) without a destination; give the final "
-            "address of the file.",
+            say("url.redirect_nowhere", status=status),
         )
     return location
 
@@ -313,12 +300,13 @@ def _too_large(exc: TooLarge, what: str, shown: str) -> UnsafeURLError:
     limit = format_bytes(exc.limit)
     if exc.declared is not None:
         return UnsafeURLError(
-            f"The {what} at {shown} is {format_bytes(exc.declared)}; the most this app "
-            f"downloads is {limit}: use a smaller file.",
+            say(
+                "url.declared_too_large",
+                what=what,
+                shown=shown,
+                size=format_bytes(exc.declared),
+                maximum=limit,
+            ),
             field=what,
         )
-    return UnsafeURLError(
-        f"The {what} at {shown} is larger than {limit}, the most this app downloads: use a "
-        "smaller file.",
-        field=what,
-    )
+    return UnsafeURLError(say("url.too_large", what=what, shown=shown, maximum=limit), field=what)

@@ -37,6 +37,7 @@ from avatar_core.jobs.events import Done, Progress, Running, Submitted, Submitti
 from avatar_core.jobs.steps import video_home
 from avatar_core.jobs.studio import Studio
 from avatar_core.storage.journal import Job, Stage
+from avatar_core.words import say
 
 PREPARING_AT_ONCE = 2  # rows whose inputs are read and fixed at once (memory, two cores)
 DEFAULT_JOBS = 10  # rows under way at once (memory); the line decides the creates
@@ -211,7 +212,7 @@ class BatchRun:
             if isinstance(event, Done):
                 done = event.job
         if done is None:
-            raise e.AvatarError("The flow ended without a video.")
+            raise e.AvatarError(say("batch.no_video"))
         return done
 
     # --- the journal and the output folder ----------------------------------------------------
@@ -247,7 +248,7 @@ class BatchRun:
         """Say how the row ended, from the journal: failed (it ended) or unclear (it may
         still run; running the file again follows it)."""
         if not isinstance(error, e.AvatarError):
-            error = e.AvatarError(f"Unexpected error: {type(error).__name__}: {error}")
+            error = e.AvatarError(say("cli.unexpected", kind=type(error).__name__, error=error))
         job = self.studio.journal.get(result.job_id) if result.job_id else None
         if job is not None:
             self._note(result, job)
@@ -296,18 +297,12 @@ def one_batch_at_a_time(data_dir: Path) -> Iterator[None]:
         path.parent.mkdir(parents=True, exist_ok=True)
         handle = path.open("a+")
     except OSError as exc:
-        raise e.StorageError(
-            f"The batch lock {path} cannot be made ({exc.strerror or exc}): make sure the data "
-            "folder is writable (AVATAR_DATA_DIR)."
-        ) from None
+        raise e.StorageError(say("batch.lock", path=path, reason=exc.strerror or exc)) from None
     with handle:
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
-            raise e.AvatarError(
-                f"Another batch is running on the data folder {path.parent}: wait for it to "
-                "end (or stop it), then run this one; nothing was sent."
-            ) from None
+            raise e.AvatarError(say("batch.another", folder=path.parent)) from None
         try:
             yield
         finally:
@@ -344,7 +339,6 @@ def write_results(out_dir: Path, results: list[RowResult]) -> Path:
         os.replace(partial, target)
     except OSError as exc:
         raise e.StorageError(
-            f"The results could not be written to {target} ({exc.strerror or exc}): choose an "
-            "--out folder you can write to; running the file again writes them."
+            say("batch.results_not_written", path=target, reason=exc.strerror or exc)
         ) from None
     return target

@@ -28,12 +28,13 @@ from avatar_core.inputs.sources import looks_like_url, read_source
 from avatar_core.inputs.text import shown
 from avatar_core.provider.speech import check_speech_request
 from avatar_core.provider.voices import DEFAULT_VOICE
+from avatar_core.words import Message, say
 
 COLUMNS = ("image", "audio", "tts_text", "voice_id", "voice_language", "prompt", "mode")
 MAX_ROWS = 1000
 MAX_FILE_BYTES = 10 * 1024 * 1024
 CHECKS_AT_ONCE = 2  # rows whose files are read and measured at once (memory, two cores)
-_NO_IMAGE = "empty; every row needs a portrait (a path from the CSV's folder, or an http(s) URL)."
+_NO_IMAGE = say("batch.no_image")
 _SPEECH_FIELDS = {"text": "tts_text", "voice_id": "voice_id", "voice_language": "voice_language"}
 
 
@@ -63,12 +64,13 @@ class BatchRow:
         return value if looks_like_url(value) else self.folder / Path(value).expanduser()
 
 
-def _problem(number: int, column: str, sentence: str) -> InputError:
-    return InputError(f"Row {number}, column {column}: {sentence}", field=column)
+def _problem(number: int, column: str, sentence: Message) -> InputError:
+    return InputError(say("batch.row_problem", row=number, column=column, sentence=sentence),
+                      field=column)  # fmt: skip
 
 
-def _file_error(path: Path, sentence: str) -> InputError:
-    return InputError(f"The batch file {path}: {sentence}", field="file")
+def _file_error(path: Path, sentence: Message) -> InputError:
+    return InputError(say("batch.file_problem", path=path, sentence=sentence), field="file")
 
 
 # --- reading the file ----------------------------------------------------------------------
@@ -78,26 +80,20 @@ def _text_of(path: Path) -> str:
     try:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
-            raise _file_error(
-                path,
-                f"it is {size / 1e6:.1f} MB; a batch file may be at most "
-                f"{MAX_FILE_BYTES // (1024 * 1024)} MB: split it into smaller files.",
-            )
+            most = MAX_FILE_BYTES // (1024 * 1024)
+            raise _file_error(path, say("batch.file_too_large", size=size / 1e6, maximum=most))
         data = path.read_bytes()
     except FileNotFoundError:
-        raise _file_error(path, "it was not found; check the path.") from None
+        raise _file_error(path, say("batch.not_found")) from None
     except IsADirectoryError:
-        raise _file_error(path, "it is a folder; give a CSV file.") from None
+        raise _file_error(path, say("batch.folder")) from None
     except OSError as exc:
-        raise _file_error(path, f"it cannot be read ({exc.strerror or exc}).") from None
+        raise _file_error(path, say("batch.unreadable", reason=exc.strerror or exc)) from None
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise _file_error(
-            path,
-            f"it is not UTF-8 text (byte {exc.start + 1} is 0x{data[exc.start]:02x}): save it "
-            "as 'CSV UTF-8' and run again.",
-        ) from None
+        byte = f"0x{data[exc.start]:02x}"
+        raise _file_error(path, say("batch.not_utf8", at=exc.start + 1, byte=byte)) from None
 
 
 def _header(path: Path, cells: list[str]) -> list[str]:
@@ -105,20 +101,15 @@ def _header(path: Path, cells: list[str]) -> list[str]:
     unknown = [shown(cell) for cell, name in zip(cells, names, strict=True) if name not in COLUMNS]
     if "image" not in names:
         seen = ", ".join(f"'{shown(cell)}'" for cell in cells[:4])
-        raise _file_error(
-            path,
-            f"its first line ({seen}) is not a header naming the columns: put a first line "
-            f"such as 'image,audio,prompt,mode' (known columns: {', '.join(COLUMNS)}).",
-        )
+        raise _file_error(path, say("batch.no_header", seen=seen, known=", ".join(COLUMNS)))
     if unknown:
+        strange = ", ".join(repr(u) for u in unknown)
         raise _file_error(
-            path,
-            f"unknown column(s) {', '.join(repr(u) for u in unknown)}; the known columns are "
-            f"{', '.join(COLUMNS)}: rename or remove them.",
+            path, say("batch.unknown_columns", unknown=strange, known=", ".join(COLUMNS))
         )
     twice = sorted({name for name in names if names.count(name) > 1})
     if twice:
-        raise _file_error(path, f"the column(s) {', '.join(twice)} appear twice: keep one.")
+        raise _file_error(path, say("batch.columns_twice", columns=", ".join(twice)))
     return names
 
 
@@ -130,9 +121,7 @@ def _records(path: Path, text: str) -> list[list[str]]:
     try:
         return list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
     except csv.Error as exc:
-        raise _file_error(
-            path, f"it is not a well-formed CSV file ({exc}): save it again as CSV UTF-8."
-        ) from None
+        raise _file_error(path, say("batch.not_csv", reason=exc)) from None
 
 
 def read_rows(path: Path, *, max_rows: int = MAX_ROWS) -> list[BatchRow]:
@@ -151,9 +140,7 @@ def read_rows(path: Path, *, max_rows: int = MAX_ROWS) -> list[BatchRow]:
         if len(record) > len(names):
             problems.append(
                 InputError(
-                    f"Row {index}: it has {len(record)} cells but the header names "
-                    f"{len(names)} columns; put a cell holding a comma in double quotes, or "
-                    "remove the extra cells.",
+                    say("batch.extra_cells", row=index, cells=len(record), columns=len(names)),
                     field="file",
                 )
             )
@@ -161,15 +148,11 @@ def read_rows(path: Path, *, max_rows: int = MAX_ROWS) -> list[BatchRow]:
         values = dict(zip(names, (cell.strip() for cell in record), strict=False))
         rows.append(BatchRow(number=index, folder=path.parent.resolve(), **values))
     if len(rows) > max_rows:
-        raise _file_error(
-            path,
-            f"it has {len(rows)} rows; a batch takes at most {max_rows}: split it into files "
-            f"of {max_rows} rows or fewer.",
-        )
+        raise _file_error(path, say("batch.too_many_rows", rows=len(rows), maximum=max_rows))
     if problems:
         raise InputError.gather(problems)
     if not rows:
-        raise _file_error(path, "it has a header but no rows; add one row per video.")
+        raise _file_error(path, say("batch.no_rows"))
     return rows
 
 
@@ -199,30 +182,21 @@ def _checked_file(
 def _voice_problems(row: BatchRow) -> list[InputError]:
     """The choice of voice: exactly one of audio and tts_text; voice fields only with text."""
     if row.audio and row.speaks:
-        both = "both are filled; a row takes exactly one voice: clear one of them."
-        return [_problem(row.number, "audio and tts_text", both)]
+        return [_problem(row.number, "audio and tts_text", say("batch.both_voices"))]
     if not row.audio and not row.speaks:
-        neither = (
-            "neither is filled; give an audio file (2 to 60 s) or a text for Kling's text to "
-            "speech (with a voice_id)."
-        )
-        return [_problem(row.number, "audio or tts_text", neither)]
+        return [_problem(row.number, "audio or tts_text", say("batch.no_voice"))]
     if row.audio:
         return [
             _problem(
                 row.number,
                 column,
-                f"'{shown(getattr(row, column))}' is given but the row's voice is an audio file; "
-                f"{column} is for tts_text rows only: clear it, or clear the audio.",
+                say("batch.tts_field", value=shown(getattr(row, column)), column=column),
             )
             for column in ("voice_id", "voice_language")
             if getattr(row, column)
         ]
     if not row.voice_id:
-        missing = (
-            f"empty; a row with tts_text needs a voice id, such as {DEFAULT_VOICE} (the list: "
-            "avatar_core/provider/voices.py)."
-        )
+        missing = say("batch.no_voice_id", example=DEFAULT_VOICE)
         return [_problem(row.number, "voice_id", missing)]
     try:
         check_speech_request(row.tts_text, row.voice_id, row.voice_language or None, 1.0)

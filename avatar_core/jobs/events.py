@@ -1,8 +1,9 @@
 """What a job reports as it goes: one typed event per step, for the page and the terminal.
 
 Each event says what happened (its class, and `step` for code that prefers a value) and
-carries the words for people (`message`) and the facts for code (the job, the task). The
-page and the command line render the same events; neither decides what happened.
+carries the words for people (`message`, a catalogued `Message`: English as a `str`, any
+language with `in_language`) and the facts for code (the job, the task). The page and the
+command line render the same events; neither decides what happened.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from avatar_core.errors import AvatarError
 from avatar_core.inputs.preparation import PreparedInputs
 from avatar_core.provider.models import TaskInfo, TaskStatus
 from avatar_core.storage.journal import Job
+from avatar_core.words import Message, say
 
 
 class Step(str, enum.Enum):
@@ -107,7 +109,7 @@ async def final_progress(events: AsyncIterator[Progress]) -> Progress:
     async for last in events:  # noqa: B007 - only the last one matters
         pass
     if last is None:
-        raise AvatarError("Nothing happened: the flow produced no step.")
+        raise AvatarError(say("flow.no_step"))
     return last
 
 
@@ -116,13 +118,15 @@ def clock_text(seconds: float) -> str:
     return f"{minutes}:{secs:02d}"
 
 
-def waiting_message(task: TaskInfo, elapsed: float) -> str:
+def waiting_message(task: TaskInfo, elapsed: float) -> Message:
     """What a person reads while the provider works."""
-    what = {
-        TaskStatus.SUBMITTED: "Queued at the provider",
-        TaskStatus.PROCESSING: "The provider is making the video",
-    }.get(task.status, f"The provider says '{task.raw_status}'")
-    return f"{what}… {clock_text(elapsed)} elapsed."
+    if task.status is TaskStatus.SUBMITTED:
+        what = say("wait.queued")
+    elif task.status is TaskStatus.PROCESSING:
+        what = say("wait.processing")
+    else:
+        what = say("wait.provider_says", status=task.raw_status)
+    return say("wait.elapsed", what=what, clock=clock_text(elapsed))
 
 
 async def with_heartbeat(

@@ -20,12 +20,13 @@ from avatar_core.errors import LimitReachedError
 from avatar_core.inputs.audio import MAX_SECONDS
 from avatar_core.storage.journal import Journal
 from avatar_core.storage.visitors import Visitor
+from avatar_core.words import Message, say
 
 DAY_S = 24 * 3600.0
 # A job still unfinished this long after it was journaled is no longer waited on by anyone
 # (the longest wait of a flow), so it stops counting as one "at once".
 ACTIVE_MARGIN_S = 5 * 60.0  # past a flow's deadline, for its download
-OWN_KEY_HINT = "or paste your own API key (its jobs have no limits here)"
+OWN_KEY_HINT = say("limit.own_key")
 
 
 @dataclass(frozen=True)
@@ -100,18 +101,17 @@ class SpendingLimits:
         active = self._journal.active_jobs(tag, now - self.active_window_s)
         if active >= self.max_active:
             raise LimitReachedError(
-                f"You already have {active} videos being made, this app's limit at once for "
-                f"each visitor ({self.max_active}): wait for one to finish, {OWN_KEY_HINT}."
+                say("limit.active", active=active, limit=self.max_active, hint=OWN_KEY_HINT)
             )
 
     def _check_daily(self, tag: str, now: float) -> None:
-        self._check_day(tag, now, self.max_daily, by="visitor", who="You have")
+        self._check_day(tag, now, self.max_daily, by="visitor", key="limit.daily_visitor")
 
     def _check_address(self, address: str, now: float) -> None:
         self._check_day(address, now, self.max_per_address, by="address",
-                        who="Your network address has")  # fmt: skip
+                        key="limit.daily_address")  # fmt: skip
 
-    def _check_day(self, tag: str, now: float, limit: int, *, by: str, who: str) -> None:
+    def _check_day(self, tag: str, now: float, limit: int, *, by: str, key: str) -> None:
         """Refuse when `tag` (a visitor, or an address) asked for `limit` things today."""
         if not limit:
             return
@@ -119,8 +119,7 @@ class SpendingLimits:
         if len(spent) >= limit:
             frees_in = spent[len(spent) - limit] + DAY_S - now
             raise LimitReachedError(
-                f"{who} used {len(spent)} of this app's {limit} videos and speeches a day for "
-                f"each {by}: the next one frees up in {_about(frees_in)}, {OWN_KEY_HINT}."
+                say(key, used=len(spent), limit=limit, wait=_about(frees_in), hint=OWN_KEY_HINT)
             )
 
     def _check_seconds(self, seconds: float) -> None:
@@ -129,14 +128,18 @@ class SpendingLimits:
         used = self._journal.visitors_audio_seconds(self._clock() - DAY_S)
         if used + seconds > self.max_seconds:
             raise LimitReachedError(
-                f"This app's videos for today are used up: visitors have sent {used:.1f} of "
-                f"its {self.max_seconds:.0f} s of voice a day, and this voice lasts "
-                f"{seconds:.1f} s: try a shorter voice or come back later, {OWN_KEY_HINT}."
+                say(
+                    "limit.seconds",
+                    used=used,
+                    limit=self.max_seconds,
+                    seconds=seconds,
+                    hint=OWN_KEY_HINT,
+                )
             )
 
 
-def _about(seconds: float) -> str:
+def _about(seconds: float) -> Message:
     """A wait in words: "about 3 h", "about 12 min"."""
     if seconds >= 3600:
-        return f"about {math.ceil(seconds / 3600)} h"
-    return f"about {max(math.ceil(seconds / 60), 1)} min"
+        return say("wait.hours", hours=math.ceil(seconds / 3600))
+    return say("wait.minutes", minutes=max(math.ceil(seconds / 60), 1))

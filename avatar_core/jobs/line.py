@@ -36,6 +36,8 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
+from avatar_core.words import Message, say
+
 PROBE_AFTER_S = 120.0  # a learnt limit is tried one higher after this long without a refusal
 REFRESH_S = 5.0  # a waiter's place and estimate are told again at least this often
 UNKNOWN_TASK_S = 120.0  # the expected task time when nothing is known yet
@@ -283,20 +285,10 @@ def _resolve(future: asyncio.Future[None]) -> None:
         future.set_result(None)
 
 
-def ordinal(number: int) -> str:
-    """1st, 2nd, 3rd, 4th, 11th, 21st…"""
-    if 10 <= number % 100 <= 20:
-        return f"{number}th"
-    return f"{number}{ {1: 'st', 2: 'nd', 3: 'rd'}.get(number % 10, 'th') }"
-
-
-def about(seconds: float) -> str:
-    """A wait in words: "under a minute", "about 2 min"."""
-    if seconds < 60:
-        return "under a minute"
-    return f"about {math.ceil(seconds / 60)} min"
-
-
-def place_message(place: Place) -> str:
+def place_message(place: Place) -> Message:
     """What a person reads in line: "3rd in line, about 2 min"."""
-    return f"{ordinal(place.position)} in line, {about(place.estimate_s)}."
+    if place.estimate_s < 60:
+        wait = say("line.under_a_minute")
+    else:
+        wait = say("line.about_minutes", minutes=math.ceil(place.estimate_s / 60))
+    return say("line.place", position=place.position, wait=wait)

@@ -26,6 +26,7 @@ from avatar_core.storage.journal import Job, Journal, Stage, creator_alive, this
 from avatar_core.storage.kept_inputs import forget_request, keep_request, kept_request
 from avatar_core.storage.videos import download_video, video_path
 from avatar_core.storage.visitors import OPERATOR, Visitor
+from avatar_core.words import say
 
 log = logging.getLogger(__name__)
 
@@ -166,11 +167,7 @@ class JobSteps:
             job, Stage.QUEUED, stage=Stage.CREATING, creator=this_process(), error=None
         )
         if claimed is None:
-            raise e.UnclearError(
-                f"Job {job.job_id} was sent by another process meanwhile: it is looked up by "
-                "its job id, never sent again.",
-                job_id=job.job_id,
-            )
+            raise e.UnclearError(say("line.sent_by_another", job_id=job.job_id), job_id=job.job_id)
         return claimed
 
     def _answered(self, job: Job) -> None:
@@ -233,10 +230,8 @@ class JobSteps:
                 error="The provider no longer knows this task"
                 + (" (the demo simulator was restarted)." if job.demo else "."),
             )
-            raise e.NotFoundError(
-                f"The provider no longer knows task {job.task_id}"
-                + (": demo tasks end when the app stops." if job.demo else ": check the task id.")
-            ) from None
+            key = "task.forgotten_demo" if job.demo else "task.forgotten"
+            raise e.NotFoundError(say(key, task_id=job.task_id)) from None
         unclear = unknown_task(job.job_id, job.task_id)
         self.journal.update(job, error=str(unclear))
         raise unclear from None
@@ -285,17 +280,13 @@ class JobSteps:
             reason = task.status_message or "no reason given"
             self.journal.update(job, stage=Stage.FAILED, error=reason)
             raise e.TaskFailedError(
-                f"The provider could not make this video: {reason.rstrip('.')}. Nothing more will "
-                "happen with this task; change the inputs and try again.",
+                say("task.failed", reason=reason.rstrip(".")),
                 task_id=task.task_id,
                 reason=reason,
             )
         if not task.video_url:
             self.journal.update(job, stage=Stage.FAILED, error="no video link in the result")
-            raise e.ServerError(
-                f"Task {task.task_id} succeeded but the provider sent no video link: look it up "
-                "again later."
-            )
+            raise e.ServerError(say("task.no_video_link", task_id=task.task_id))
         return self.journal.update(
             job,
             stage=Stage.DOWNLOADING,
@@ -334,8 +325,7 @@ class JobSteps:
             return self._download(link, task.task_id)
         except e.VideoLinkGoneError as gone:
             raise e.VideoLinkGoneError(
-                f"The provider's video link no longer works (HTTP {gone.status}; links expire), "
-                "even the fresh one asked for just now: look the task up again later.",
+                say("video.link_gone_again", status=gone.status),
                 status=gone.status,
             ) from None
 

@@ -47,7 +47,6 @@ from avatar_core.jobs.steps import JobSteps, video_home
 from avatar_core.jobs.unclear import UNCLEAR_WINDOW_S, look_again_delays, still_unclear
 from avatar_core.provider.client import AvatarRequest, KlingClient
 from avatar_core.provider.doctor import DoctorReport, diagnose, key_label
-from avatar_core.provider.kling_messages import BOTH_SET
 from avatar_core.provider.models import SpeechResult, TaskInfo
 from avatar_core.provider.profiles import (
     ProviderProfile,
@@ -69,6 +68,7 @@ from avatar_core.storage.visitors import OPERATOR, Visitor, address_tag, visitor
 from avatar_core.waiting.callbacks import CallbackRegistry
 from avatar_core.waiting.durations import Line, task_kind
 from avatar_core.waiting.scheduler import PollScheduler
+from avatar_core.words import Message, say
 
 Source = str | Path | bytes
 
@@ -213,7 +213,7 @@ class Studio:
         prior_task_id = check_task_id(prior_task_id) or None
         deadline_s = self._deadline(deadline_s)
         await asyncio.to_thread(self.limits.check, self._spender(visitor))
-        yield Preparing("Checking the portrait and the voice…")
+        yield Preparing(say("step.preparing"))
         inputs = await asyncio.to_thread(
             functools.partial(
                 self.inputs.prepare,
@@ -275,9 +275,7 @@ class Studio:
                 async for place in self.line.wait(ticket):
                     yield InLine(place_message(place), self._since(start), job,
                                  position=place.position, estimate_s=place.estimate_s)  # fmt: skip
-                yield Submitting(
-                    "Sending the task to the provider…", self._since(start), job, inputs=inputs
-                )
+                yield Submitting(say("step.submitting"), self._since(start), job, inputs=inputs)
                 try:
                     await self._take_turn()
                     job, task = await asyncio.to_thread(self.steps.submit, job, request)
@@ -373,10 +371,7 @@ class Studio:
                 yield progress
             return
         if known is None and self._scope(visitor) is not None:
-            raise e.NotYoursError(
-                f"Task {task_id} is not one of your jobs: this app looks up only the tasks "
-                "made in this browser (or API session), or with a key you pasted."
-            )
+            raise e.NotYoursError(say("task.not_yours", task_id=task_id))
         await self._take_turn()
         job, task = await asyncio.to_thread(self.steps.adopt, task_id, known)
         async for progress in self._finish(job, task, start=start, deadline_s=deadline_s):
@@ -413,15 +408,14 @@ class Studio:
         says so); one a process that ended left in line is sent now, with its kept inputs."""
         if self._in_a_live_line(job):
             raise e.TaskStillRunningError(
-                f"Job {job.job_id} is still waiting in line: nothing was sent yet; the page "
-                "or the command that asked for it shows its place.",
+                say("line.still_waiting", job_id=job.job_id),
                 task_id=job.job_id,
                 status=Stage.QUEUED.value,
             )
         request = await asyncio.to_thread(self.steps.kept, job)
         if request is None:
             latest = await asyncio.to_thread(self.journal.get, job.job_id)
-            raise e.StorageError(f"Job {job.job_id}: {latest.error if latest else ''}")
+            raise e.StorageError(_of_job_text(job, latest))
         flow = self._through_line(job, request, start=start, deadline_s=deadline_s)
         async with contextlib.aclosing(flow):
             async for progress in flow:
@@ -437,7 +431,7 @@ class Studio:
         request = await asyncio.to_thread(self.steps.kept, job)
         if request is None:
             latest = await asyncio.to_thread(self.journal.get, job.job_id)
-            yield Failed(f"Job {job.job_id}: {latest.error if latest else ''}", job=latest)
+            yield Failed(_of_job_text(job, latest), job=latest)
             return
         try:
             flow = self._through_line(job, request, start=start, deadline_s=deadline_s)
@@ -447,9 +441,9 @@ class Studio:
         except e.AvatarError as error:
             latest = await asyncio.to_thread(self.journal.get, job.job_id)
             if latest is not None and latest.stage.is_finished:
-                yield Failed(f"Job {job.job_id}: {error}", job=latest, error=error)
+                yield Failed(_of_job(job, error), job=latest, error=error)
             else:
-                yield Unclear(f"Job {job.job_id}: {error}", job=latest)
+                yield Unclear(_of_job(job, error), job=latest)
 
     async def _resume_one(self, job: Job, deadline_s: float) -> AsyncIterator[Progress]:
         start = self._clock()
@@ -459,25 +453,22 @@ class Studio:
             if found is None:
                 settled = await asyncio.to_thread(self.journal.get, job.job_id)
                 if settled is not None and settled.stage is Stage.CREATING:
-                    message = (
-                        f"Job {job.job_id} is not known to the provider yet (its create may "
-                        "still be on its way); it will be checked again next time."
-                    )
+                    message = say("job.not_known_yet", job_id=job.job_id)
                 else:
-                    message = f"Job {job.job_id}: {still_unclear(job.job_id)}"
+                    message = _of_job(job, still_unclear(job.job_id))
                 yield Unclear(message, job=settled)
                 return
             async for progress in self._finish(*found, start=start, deadline_s=deadline_s):
                 yield progress
         except e.UnclearError as unclear:
             latest = await asyncio.to_thread(self.journal.get, job.job_id)
-            yield Unclear(f"Job {job.job_id}: {unclear}", job=latest)
+            yield Unclear(_of_job(job, unclear), job=latest)
         except e.AvatarError as error:
             latest = await asyncio.to_thread(self.journal.get, job.job_id)
             if latest is not None and latest.stage.is_finished:
-                yield Failed(f"Job {job.job_id}: {error}", job=latest, error=error)
+                yield Failed(_of_job(job, error), job=latest, error=error)
             else:  # still running, or its video not yet home: the next resume goes on
-                yield Unclear(f"Job {job.job_id}: {error}", job=latest)
+                yield Unclear(_of_job(job, error), job=latest)
 
     async def _look_again(self, job: Job, deadline_s: float) -> tuple[Job, TaskInfo]:
         """Look for an unclear create by its external id now and then, for up to
@@ -508,9 +499,7 @@ class Studio:
     ) -> AsyncIterator[Progress]:
         """From an accepted task to its video at home; `ended` is called once the task is
         seen to end (its slot in the line is free while the video comes home)."""
-        yield Submitted(
-            f"Task {task.task_id} accepted by the provider.", self._since(start), job, task
-        )
+        yield Submitted(say("step.submitted", task_id=task.task_id), self._since(start), job, task)
         if not task.is_terminal:  # the wait shows (and its clock ticks) from the start
             yield Running(waiting_message(task, self._since(start)), self._since(start), job, task)
         async for snapshot in self.scheduler.watch(
@@ -528,9 +517,7 @@ class Studio:
         if ended is not None:
             ended()
         job = await asyncio.to_thread(self.steps.conclude, job, task)
-        yield Downloading(
-            "The video is ready; copying it into the data folder…", self._since(start), job, task
-        )
+        yield Downloading(say("step.downloading"), self._since(start), job, task)
         job = await asyncio.to_thread(self.steps.store, job, task)
         yield Done(done_message(job), self._since(start), job, task)
 
@@ -570,7 +557,7 @@ class Studio:
         """The doctor's report on this studio's provider and key: free requests only."""
         notes = ["demo mode: this is the built-in simulator, not CometAPI"] if self.demo else []
         if self.settings.api_key and self.settings.kling_access_key:
-            notes.append(BOTH_SET)
+            notes.append(say("settings.both_set"))
         return diagnose(
             self.client,
             provider=self.provider,
@@ -660,13 +647,20 @@ class Studio:
         return self.inputs.audio(source, trim=trim)
 
 
-def done_message(job: Job) -> str:
-    parts = [f"Done: task {job.task_id}"]
-    if job.video_seconds:
-        parts.append(f"{job.video_seconds:.1f} s of video")
-    if job.units_charged:
-        parts.append(f"{job.units_charged} units charged")
-    return ", ".join(parts) + "."
+def done_message(job: Job) -> Message:
+    video = say("done.video", seconds=job.video_seconds) if job.video_seconds else ""
+    units = say("done.units", units=job.units_charged) if job.units_charged else ""
+    return say("step.done", task_id=job.task_id, video=video, units=units)
+
+
+def _of_job(job: Job, error: e.AvatarError) -> Message:
+    """An error's sentence, prefixed with the job it is about (for `resume`)."""
+    return say("job.sentence", job_id=job.job_id, sentence=error.message)
+
+
+def _of_job_text(job: Job, latest: Job | None) -> Message:
+    """A job's stored error (as it was said), prefixed with the job it is about."""
+    return say("job.sentence", job_id=job.job_id, sentence=latest.error if latest else "")
 
 
 def learn_from_journal(scheduler: PollScheduler, journal: Journal) -> None:

@@ -39,6 +39,7 @@ from avatar_core.provider.profiles import (
 from avatar_core.provider.protocol import find_error, parse_answer
 from avatar_core.provider.retry import NEVER_SENT, RetryPolicy, with_retries
 from avatar_core.provider.routes import RouteMemory
+from avatar_core.words import Message, say
 
 log = logging.getLogger(__name__)
 
@@ -95,15 +96,12 @@ def _scrubbed(error: e.AvatarError, hidden: tuple[str, ...]) -> e.AvatarError:
 
 
 def _connection_error(
-    exc: httpx.HTTPError, what: str, setting: str = "COMETAPI_BASE_URL"
+    exc: httpx.HTTPError, what: Message, setting: str = "COMETAPI_BASE_URL"
 ) -> e.ProviderConnectionError:
     if isinstance(exc, httpx.TimeoutException):
-        return e.ProviderTimeoutError(
-            f"The provider did not answer {what} in time: check the connection and try again."
-        )
+        return e.ProviderTimeoutError(say("connection.no_answer", what=what))
     return e.ProviderConnectionError(
-        f"The provider could not be reached {what} ({type(exc).__name__}): check the "
-        f"connection and {setting}, then try again."
+        say("connection.unreachable", what=what, kind=type(exc).__name__, setting=setting)
     )
 
 
@@ -111,9 +109,7 @@ def _never_sent(exc: httpx.HTTPError, setting: str) -> e.ProviderConnectionError
     """A create that provably never left: the one case, besides a refusal, that proves
     nothing was charged."""
     return e.ProviderConnectionError(
-        f"The provider could not be reached to create the task ({type(exc).__name__}): the "
-        f"request never left this machine, so nothing was charged; check the connection and "
-        f"{setting}, then try again."
+        say("connection.never_sent", kind=type(exc).__name__, setting=setting)
     )
 
 
@@ -123,20 +119,23 @@ def _timeout(seconds: float) -> httpx.Timeout:
 
 def _unknown_everywhere(error: e.NotFoundError, task_id: str, routes: int) -> e.NotFoundError:
     """The task is unknown on every query route: one sentence that says so."""
-    where = f"Kling code {error.code}" if error.code else f"HTTP {error.status}"
     if error.gateway_code:
-        where = f"CometAPI code {error.gateway_code}"
-    on = " on either of its query routes" if routes > 1 else ""
-    error.message = f"The provider does not know task {task_id}{on} ({where}): check the task id."
+        where = say("where.gateway", name=error.gateway_code)
+    elif error.code:
+        where = say("where.kling_code", code=error.code)
+    else:
+        where = say("where.http", status=error.status)
+    on = say("provider.on_both_routes") if routes > 1 else ""
+    error.message = say("provider.unknown_task", task_id=task_id, on=on, where=where)
     error.args = (error.message,)
     return error
 
 
-def _what_broke(exc: httpx.HTTPError) -> str:
+def _what_broke(exc: httpx.HTTPError) -> Message:
     """A transport failure in words, for a sentence (not the exception's class name)."""
     if isinstance(exc, httpx.TimeoutException):
-        return "no answer came in time"
-    return "the connection broke"
+        return say("connection.no_answer_in_time")
+    return say("connection.broke")
 
 
 def says_unknown(response: httpx.Response) -> bool:
@@ -290,9 +289,7 @@ class KlingClient:
     def _unknown_outcome(self, external_id: str, why: str) -> e.CreateOutcomeUnknownError:
         why = self.scrub(why)
         return e.CreateOutcomeUnknownError(
-            f"The create request was sent but no clear answer came back ({why}); "
-            f"it was not resent, to avoid paying twice: look the task up by its external id "
-            f"{external_id} before trying again.",
+            say("create.outcome_unknown", why=why, external_id=external_id),
             external_task_id=external_id,
             why=why,
         )
@@ -306,7 +303,8 @@ class KlingClient:
                 lambda: self._query_once(task_id), policy=self._retry, sleep=self._sleep, what=what
             )
         except httpx.HTTPError as exc:
-            raise _connection_error(exc, what, self.profile.base_setting) from None
+            checking = say("connection.checking_task")
+            raise _connection_error(exc, checking, self.profile.base_setting) from None
         return self._task(data)
 
     def _task(self, data: dict[str, Any]) -> TaskInfo:
@@ -371,8 +369,8 @@ class KlingClient:
             response = self._send("POST", self._paths.tts, body)
         except httpx.HTTPError as exc:
             setting = self.profile.base_setting
-            raise _connection_error(exc, "to make the speech", setting) from None
+            raise _connection_error(exc, say("connection.making_speech"), setting) from None
         result = SpeechResult.from_data(self._answer(response))
         if not result.audio_id:
-            raise e.ServerError("The provider's speech answer has no audio id: try again.")
+            raise e.ServerError(say("speech.no_audio_id"))
         return result

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from avatar_core import errors as e
 from avatar_core.config import Secret, Settings
 from avatar_core.provider.auth import ApiKey, Credential, KlingToken
-from avatar_core.provider.kling_messages import ACCOUNT, AUTH_REFUSED, DEMO_WHERE, PROVIDER
+from avatar_core.words import Message, say
 
 
 @dataclass(frozen=True)
@@ -112,8 +112,10 @@ def profile_for(settings: Settings) -> ProviderProfile:
 
 def provider_line(name: str, base_url: str) -> str:
     """The line the page and the command line show: "Provider: Kling (host)"."""
-    where = DEMO_WHERE if name == "demo" else (urlsplit(base_url).netloc or base_url)
-    return PROVIDER.format(label=LABELS[name], where=where)
+    where = (
+        say("provider.demo_where") if name == "demo" else (urlsplit(base_url).netloc or base_url)
+    )
+    return say("provider.line", label=LABELS[name], where=where)
 
 
 def reworded(profile: ProviderProfile, error: e.ProviderError) -> e.ProviderError:
@@ -129,10 +131,21 @@ def reworded(profile: ProviderProfile, error: e.ProviderError) -> e.ProviderErro
         "detail": error.detail,
     }
     if isinstance(error, e.AuthenticationError):
-        where = f" (Kling code {error.code})" if error.code else f" (HTTP {error.status})"
-        return e.AuthenticationError(AUTH_REFUSED.format(where=where), **kw)
-    if error.code in ACCOUNT:
-        return e.QuotaError(ACCOUNT[error.code].format(detail=error.detail or ""), **kw)
-    error.message = error.message.replace("COMETAPI_BASE_URL", profile.base_setting)
+        where = (
+            say("where.kling_code", code=error.code)
+            if error.code
+            else say("where.http", status=error.status)
+        )
+        return e.AuthenticationError(say("kling.auth_refused", where=where), **kw)
+    if error.code == 1100:
+        return e.QuotaError(say("kling.account_1100", detail=error.detail or ""), **kw)
+    if error.code in (1101, 1102):
+        key = "kling.account_1101" if error.code == 1101 else "kling.account_1102"
+        return e.QuotaError(say(key), **kw)
+    message = error.message
+    if isinstance(message, Message) and "setting" in message.params:
+        error.message = say(message.key, **{**message.params, "setting": profile.base_setting})
+    else:
+        error.message = message.replace("COMETAPI_BASE_URL", profile.base_setting)
     error.args = (error.message,)
     return error

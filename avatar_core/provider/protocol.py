@@ -22,6 +22,7 @@ from typing import Any
 
 from avatar_core import errors as e
 from avatar_core.provider.models import whole_number
+from avatar_core.words import Message, say
 
 _REQUEST_ID_IN_TEXT = re.compile(r"request id:?\s*([A-Za-z0-9_-]+)", re.IGNORECASE)
 _REQUEST_ID_NOTE = re.compile(r"\s*\(request id:?\s*[A-Za-z0-9_-]+\)", re.IGNORECASE)
@@ -48,7 +49,7 @@ def _string_code(value: Any) -> str | None:
 def _find_error(body: Any) -> ErrorInfo | None:
     """The error an answer carries, or None when it says success."""
     if not isinstance(body, dict):
-        return ErrorInfo(None, "the answer is not a JSON object", None)
+        return ErrorInfo(None, say("provider.not_json_object"), None)
     gateway = body.get("error")
     if isinstance(gateway, dict):
         message = str(gateway.get("message") or gateway.get("type") or "unknown error")
@@ -120,35 +121,21 @@ def error_for(
         known = _gateway_error(info.gateway_code, detail, task_id, kw)
         if known is not None:
             return known
-    where = f" (Kling code {code})" if code else f" (HTTP {status})"
+    where = say("where.kling_code", code=code) if code else say("where.http", status=status)
     if info.gateway_code and not code:
-        where = f" (CometAPI code {info.gateway_code}, HTTP {status})"
+        where = say("where.gateway_code_http", name=info.gateway_code, status=status)
     if code in (1100, 1101, 1102):
         return _upstream_account(code, detail, kw)
     return _by_code_and_status(status, code, detail, where, retry_after, task_id, kw)
 
 
-# CometAPI's string codes: the class of each, and its sentence ({where} names the code).
+# CometAPI's string codes: the class of each, and its sentence's key ({where} names the code).
 _GATEWAY_CODES: dict[str, tuple[type[e.ProviderError], str]] = {
-    "invalid_api_key": (
-        e.AuthenticationError,
-        "CometAPI did not accept the API key {where}: check COMETAPI_KEY or paste a valid key.",
-    ),
-    "insufficient_user_quota": (
-        e.QuotaError,
-        "Your CometAPI balance is too low for this request {where}: top up your CometAPI "
-        "account, then try again.",
-    ),
-    "model_not_found": (
-        e.UpstreamUnavailableError,
-        "CometAPI has no channel serving Kling Avatar for this key just now {where}: try again "
-        "later, or check in the CometAPI console which models the key may use.",
-    ),
-    "invalid_request": (
-        e.InvalidRequestError,
-        "The provider refused the request {where}: {detail}.",
-    ),
-    "task_not_exist": (e.NotFoundError, "The provider does not know {what} {where}."),
+    "invalid_api_key": (e.AuthenticationError, "gateway.invalid_api_key"),
+    "insufficient_user_quota": (e.QuotaError, "gateway.insufficient_user_quota"),
+    "model_not_found": (e.UpstreamUnavailableError, "gateway.model_not_found"),
+    "invalid_request": (e.InvalidRequestError, "gateway.invalid_request"),
+    "task_not_exist": (e.NotFoundError, "gateway.task_not_exist"),
 }
 
 
@@ -159,85 +146,60 @@ def _gateway_error(
     known = _GATEWAY_CODES.get(name)
     if known is None:
         return None
-    kind, sentence = known
-    what = f"task {task_id}" if task_id else "what was asked for"
-    text = sentence.format(where=f"(CometAPI code {name})", detail=detail, what=what)
-    return kind(text, **kw)
+    kind, key = known
+    where = say("where.gateway_code", name=name)
+    return kind(say(key, where=where, detail=detail, what=_asked_for(task_id)), **kw)
+
+
+def _asked_for(task_id: str | None) -> Message:
+    return say("provider.task", task_id=task_id) if task_id else say("provider.what_asked")
 
 
 def _upstream_account(code: int, detail: str, kw: dict[str, Any]) -> e.UpstreamUnavailableError:
     """Kling's account codes, answered through CometAPI: the gateway's Kling account."""
     what = {
-        1102: "CometAPI's own Kling balance is used up (Kling code 1102: the gateway's "
-        "resource pack, not your CometAPI balance)",
-        1101: "CometAPI's own Kling account is in arrears (Kling code 1101: the gateway's "
-        "account, not yours)",
-    }.get(code, f"CometAPI's own Kling account reports a problem (Kling code 1100: {detail})")
-    return e.UpstreamUnavailableError(
-        f"{what}: try again later, or tell CometAPI's support if it lasts.", **kw
-    )
+        1102: say("upstream.balance"),
+        1101: say("upstream.arrears"),
+    }.get(code, say("upstream.problem", detail=detail))
+    return e.UpstreamUnavailableError(say("upstream.unavailable", what=what), **kw)
 
 
 def _by_code_and_status(
     status: int,
     code: int | None,
     detail: str,
-    where: str,
+    where: Message,
     retry_after: float | None,
     task_id: str | None,
     kw: dict[str, Any],
 ) -> e.ProviderError:
     """The error for Kling's numeric codes, else for the HTTP status alone."""
     if code in range(1000, 1005) or (code is None and status == 401):
-        return e.AuthenticationError(
-            f"CometAPI did not accept the API key{where}: check COMETAPI_KEY or paste a valid key.",
-            **kw,
-        )
+        return e.AuthenticationError(say("provider.bad_key", where=where), **kw)
     if code == 1103 or (code is None and status == 403):
-        return e.PermissionDeniedError(
-            f"This key may not use Kling Avatar{where}: enable the model for your account or use "
-            "another key.",
-            **kw,
-        )
+        return e.PermissionDeniedError(say("provider.not_permitted", where=where), **kw)
     if code == 1303:
-        return e.RateLimitError(
-            "Your plan's limit of tasks at once is reached (Kling code 1303): wait for a task to "
-            "finish, then try again.",
-            retry_after=retry_after,
-            **kw,
-        )
+        return e.RateLimitError(say("provider.plan_limit"), retry_after=retry_after, **kw)
     if code == 1304:
-        return e.RateLimitError(
-            "The provider refused this machine's IP address (Kling code 1304): check the IP "
-            "whitelist of your account.",
-            retry_after=retry_after,
-            **kw,
-        )
+        return e.RateLimitError(say("provider.ip_refused"), retry_after=retry_after, **kw)
     if code == 1302 or (code is None and status == 429):
         return e.RateLimitError(
-            f"The provider is limiting the rate of requests{where}: wait a moment and try again.",
-            retry_after=retry_after,
-            **kw,
+            say("provider.rate_limited", where=where), retry_after=retry_after, **kw
         )
     if code in (1300, 1301):
-        return e.ContentPolicyError(
-            f"The provider's content policy blocked this request (Kling code {code}: {detail}): "
-            "try another photo, voice or prompt.",
-            **kw,
-        )
+        return e.ContentPolicyError(say("provider.content_policy", code=code, detail=detail), **kw)
     if code == 1203 or (code is None and status == 404):
-        what = f"task {task_id}" if task_id else "what was asked for"
         return e.NotFoundError(
-            f"The provider does not know {what}{where}: check the task id.", **kw
+            say("provider.not_found", what=_asked_for(task_id), where=where), **kw
         )
     if code in (1200, 1201, 1202) or (code is None and status in (400, 405, 422)):
-        return e.InvalidRequestError(f"The provider refused the request{where}: {detail}.", **kw)
+        return e.InvalidRequestError(say("provider.refused", where=where, detail=detail), **kw)
     if code in (5000, 5001, 5002) or status >= 500:
-        label = {5001: "is under maintenance", 5002: "timed out"}.get(code or 0, "had an error")
-        return e.ServerError(
-            f"The provider {label} on its side{where}: try again in a few minutes.", **kw
+        key = {5001: "provider.maintenance", 5002: "provider.timed_out"}.get(
+            code or 0, "provider.server_error"
         )
-    return e.ProviderError(f"The provider answered with an error{where}: {detail}.", **kw)
+        return e.ServerError(say(key, where=where), **kw)
+    return e.ProviderError(say("provider.error", where=where, detail=detail), **kw)
 
 
 def parse_answer(
@@ -255,19 +217,24 @@ def parse_answer(
         parsed = None
     if parsed is None:
         looks_html = "html" in content_type or body.lstrip()[:1] == b"<"
-        kind = "an HTML page" if looks_html else "something that is not JSON"
+        kind = say("provider.html") if looks_html else say("provider.not_json")
         info = ErrorInfo(None, kind, None)
         if status >= 400:
             return_error = error_for(status, info, retry_after=retry_after_seconds(headers))
             if isinstance(return_error, (e.NotFoundError, e.InvalidRequestError)):
                 raise e.ServerError(
-                    f"The provider answered with {kind} (HTTP {status}): check COMETAPI_BASE_URL.",
+                    say(
+                        "provider.odd_answer_url",
+                        kind=kind,
+                        status=status,
+                        setting="COMETAPI_BASE_URL",
+                    ),
                     status=status,
                     detail=kind,
                 )
             raise return_error
         raise e.ServerError(
-            f"The provider answered with {kind} (HTTP {status}): try again in a few minutes.",
+            say("provider.odd_answer", kind=kind, status=status),
             status=status,
             detail=kind,
         )
@@ -278,7 +245,7 @@ def parse_answer(
     data = parsed.get("data")
     if not isinstance(data, dict):
         raise e.ServerError(
-            f"The provider's answer has no task data (HTTP {status}): try again in a few minutes.",
+            say("provider.no_task_data", status=status),
             status=status,
             request_id=parsed.get("request_id"),
         )

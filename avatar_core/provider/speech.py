@@ -15,6 +15,7 @@ from avatar_core.provider.voices import (
     TTS_MIN_SPEED,
     languages_of,
 )
+from avatar_core.words import say
 
 
 def check_speech_request(
@@ -30,15 +31,11 @@ def check_speech_request(
     problems: list[InputError] = []
     text = " ".join((text or "").split())
     if not text:
-        problems.append(
-            InputError("The speech text is empty: type what the avatar should say.", field="text")
-        )
+        problems.append(InputError(say("speech.empty"), field="text"))
     elif len(text) > TTS_MAX_CHARS:
         problems.append(
             InputError(
-                f"The speech text has {len(text)} characters; Kling speaks at most "
-                f"{TTS_MAX_CHARS}: shorten it.",
-                field="text",
+                say("speech.too_long_text", length=len(text), maximum=TTS_MAX_CHARS), field="text"
             )
         )
     known = languages_of(voice_id)
@@ -46,22 +43,27 @@ def check_speech_request(
     if language not in TTS_LANGUAGES:
         problems.append(
             InputError(
-                f"The speech language is '{language}'; Kling speaks {' or '.join(TTS_LANGUAGES)}: "
-                "pick one of those.",
+                say("speech.language", language=language, known=" / ".join(TTS_LANGUAGES)),
                 field="voice_language",
             )
         )
     elif known and language not in known:
-        spoken = " and ".join(LANGUAGE_NAMES[each] for each in known)
+        spoken = [say("speech.language_name", name=LANGUAGE_NAMES[each]) for each in known]
         problems.append(
             InputError(
-                f"The voice '{voice_id}' speaks {spoken} only, not {LANGUAGE_NAMES[language]}: "
-                "pick a voice of that language.",
+                say(
+                    "speech.voice_language",
+                    voice_id=voice_id,
+                    spoken=spoken[0]
+                    if len(spoken) == 1
+                    else say("speech.and", first=spoken[0], second=spoken[-1]),
+                    language=LANGUAGE_NAMES[language],
+                ),
                 field="voice_id",
             )
         )
     if not voice_id:
-        problems.append(InputError("No voice is chosen: pick a voice.", field="voice_id"))
+        problems.append(InputError(say("speech.no_voice"), field="voice_id"))
     try:
         speed = round(float(speed), 1)
     except (TypeError, ValueError):
@@ -69,8 +71,7 @@ def check_speech_request(
     if not TTS_MIN_SPEED <= speed <= TTS_MAX_SPEED:
         problems.append(
             InputError(
-                f"The speech speed is {speed}; Kling takes {TTS_MIN_SPEED} to {TTS_MAX_SPEED}: "
-                "pick a speed in that range.",
+                say("speech.speed", speed=speed, minimum=TTS_MIN_SPEED, maximum=TTS_MAX_SPEED),
                 field="voice_speed",
             )
         )
@@ -102,9 +103,14 @@ def check_speech_length(speech: SpeechResult) -> None:
     seconds = speech.duration_s
     if seconds is None or MIN_SECONDS <= seconds <= MAX_SECONDS:
         return
-    fix = "shorten the text" if seconds > MAX_SECONDS else "say a little more"
+    fix = say("speech.shorten") if seconds > MAX_SECONDS else say("speech.say_more")
     raise InputError(
-        f"The speech lasts {seconds:.1f} s; Kling Avatar takes {MIN_SECONDS:g} to "
-        f"{MAX_SECONDS:g} s of audio: {fix} and make the speech again.",
+        say(
+            "speech.length",
+            seconds=seconds,
+            minimum=MIN_SECONDS,
+            maximum=MAX_SECONDS,
+            fix=fix,
+        ),
         field="text",
     )

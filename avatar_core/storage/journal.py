@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from avatar_core.errors import StorageError
+from avatar_core.words import say
 
 JOURNAL_FILE = "journal.sqlite3"
 
@@ -184,8 +185,7 @@ class Journal:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StorageError(
-                f"The data folder {self.path.parent} cannot be created ({exc.strerror}): "
-                "set AVATAR_DATA_DIR to a writable folder."
+                say("data.not_created", folder=self.path.parent, reason=exc.strerror)
             ) from None
         with self._connection() as db:
             db.execute("PRAGMA journal_mode=WAL")
@@ -463,21 +463,11 @@ def _disk_full(path: Path) -> bool:
 def _storage_error(path: Path, exc: sqlite3.DatabaseError) -> StorageError:
     text = str(exc).lower()
     if "full" in text or ("disk i/o" in text and _disk_full(path)):
-        return StorageError(
-            f"The disk holding the journal {path} is full: free some space, then try again."
-        )
+        return StorageError(say("journal.disk_full", path=path))
     if "locked" in text or "busy" in text:
-        return StorageError(
-            f"The journal {path} stayed locked by another process: try again in a moment."
-        )
+        return StorageError(say("journal.locked", path=path))
     if "not a database" in text or "malformed" in text or "corrupt" in text:
-        return StorageError(
-            f"The journal {path} is damaged ({exc}): move it aside and restart; a new one "
-            "will be made."
-        )
+        return StorageError(say("journal.damaged", path=path, reason=exc))
     if "disk i/o" in text or "readonly" in text or "unable to open" in text:
-        return StorageError(
-            f"The journal {path} could not be written ({exc}): make sure the data folder is "
-            "writable and its disk has room (AVATAR_DATA_DIR), then try again."
-        )
-    return StorageError(f"The journal {path} could not be used ({exc}): check the data folder.")
+        return StorageError(say("journal.not_written", path=path, reason=exc))
+    return StorageError(say("journal.unusable", path=path, reason=exc))

@@ -15,6 +15,7 @@ from pathlib import Path
 from avatar_core.errors import StorageError
 from avatar_core.provider.client import AvatarRequest
 from avatar_core.storage.download import safe_file_name
+from avatar_core.words import say
 
 LINE_FOLDER = "line"
 _KEPT = ("image", "prompt", "sound_file", "audio_id", "mode", "task_id", "external_task_id")
@@ -35,8 +36,7 @@ def keep_request(data_dir: Path | str, job_id: str, request: AvatarRequest) -> N
         os.replace(partial, path)
     except OSError as exc:
         raise StorageError(
-            f"The inputs of job {job_id} could not be kept in {path.parent} ({exc.strerror}): "
-            "make sure the data folder is writable and its disk has room, then try again."
+            say("line.inputs_not_kept", job_id=job_id, folder=path.parent, reason=exc.strerror)
         ) from None
 
 

@@ -15,6 +15,7 @@ import secrets
 from pathlib import Path
 
 from avatar_core.errors import StorageError
+from avatar_core.words import say
 
 SALT_FILE = "owner.salt"
 
@@ -34,8 +35,7 @@ def _salt(data_dir: Path) -> bytes:
         pass
     except OSError as exc:
         raise StorageError(
-            f"The data folder {path.parent} cannot be written ({exc.strerror}): set "
-            "AVATAR_DATA_DIR to a writable folder."
+            say("data.not_writable", folder=path.parent, reason=exc.strerror)
         ) from None
     return path.read_bytes()
 

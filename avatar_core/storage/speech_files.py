@@ -17,6 +17,7 @@ import httpx
 from avatar_core.config import DEFAULT_HTTP_TIMEOUT_S
 from avatar_core.errors import ResultDownloadError
 from avatar_core.storage.download import TooLarge, fetch_to_file, safe_file_name
+from avatar_core.words import say
 
 SPEECH_FOLDER = "speech"
 MAX_SPEECH_BYTES = 20 * 1024 * 1024  # a minute of speech is well under 2 MB
@@ -38,22 +39,18 @@ def save_speech(
     `timeout` is how long the provider may take to answer (Settings.http_timeout_s).
     """
     if not url.lower().startswith(("http://", "https://")):
-        raise ResultDownloadError("The provider's speech link is not http(s): no preview.")
+        raise ResultDownloadError(say("speech.link_not_http"))
     destination = speech_path(data_dir, audio_id, url)
     try:
         with httpx.Client(timeout=timeout, follow_redirects=True) as client:
             return fetch_to_file(client, url, destination, max_bytes=MAX_SPEECH_BYTES)
     except httpx.HTTPStatusError as exc:
         raise ResultDownloadError(
-            f"The speech could not be fetched for a preview (HTTP {exc.response.status_code})."
+            say("speech.fetch_status", status=exc.response.status_code)
         ) from None
     except httpx.HTTPError:
-        raise ResultDownloadError("The speech could not be fetched for a preview.") from None
+        raise ResultDownloadError(say("speech.fetch_failed")) from None
     except TooLarge:
-        raise ResultDownloadError(
-            "The speech file is larger than any speech should be: no preview."
-        ) from None
+        raise ResultDownloadError(say("speech.file_too_large")) from None
     except OSError as error:
-        raise ResultDownloadError(
-            f"The speech could not be saved for a preview ({error.strerror or error})."
-        ) from None
+        raise ResultDownloadError(say("speech.not_saved", reason=error.strerror or error)) from None

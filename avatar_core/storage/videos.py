@@ -20,6 +20,7 @@ from avatar_core.config import DEFAULT_HTTP_TIMEOUT_S
 from avatar_core.errors import ResultDownloadError, StorageError, VideoLinkGoneError
 from avatar_core.provider.retry import RetryPolicy, with_retries
 from avatar_core.storage.download import TooLarge, fetch_to_file, safe_file_name
+from avatar_core.words import say
 
 MAX_VIDEO_BYTES = 500 * 1024 * 1024
 VIDEOS_FOLDER = "videos"
@@ -36,10 +37,7 @@ def looks_like_mp4(head: bytes) -> bool:
 
 def _must_be_mp4(head: bytes) -> None:
     if not looks_like_mp4(head):
-        raise ResultDownloadError(
-            "The provider's video link gave something that is not an MP4 video: try the "
-            "lookup again later."
-        )
+        raise ResultDownloadError(say("video.not_mp4"))
 
 
 def download_video(
@@ -61,10 +59,7 @@ def download_video(
     it may lag the task's success. A link that keeps refusing raises VideoLinkGoneError.
     """
     if not url.lower().startswith(("http://", "https://")):
-        raise ResultDownloadError(
-            f"The provider's video link is not http(s) ({url.split(':', 1)[0]}:): it was not "
-            "downloaded."
-        )
+        raise ResultDownloadError(say("video.not_http", scheme=url.split(":", 1)[0]))
     destination = Path(destination)
     wait = 2 * timeout
     client = http or httpx.Client(
@@ -94,45 +89,29 @@ def _too_large(exc: TooLarge) -> ResultDownloadError:
     limit = f"{exc.limit / 1e6:.0f} MB"
     if exc.declared is not None:
         return ResultDownloadError(
-            f"The video is {exc.declared / 1e6:.0f} MB, over this app's limit of {limit}: it "
-            "was not downloaded."
+            say("video.declared_too_large", size=f"{exc.declared / 1e6:.0f} MB", limit=limit)
         )
-    return ResultDownloadError(f"The video is over this app's limit of {limit}: it was not kept.")
+    return ResultDownloadError(say("video.too_large", limit=limit))
 
 
 def _download_error(exc: httpx.HTTPError) -> ResultDownloadError:
     if isinstance(exc, httpx.HTTPStatusError):
         status = exc.response.status_code
         if status in (401, 403, 404, 410):
-            return VideoLinkGoneError(
-                f"The provider's video link no longer works (HTTP {status}; links expire): "
-                "look the task up again to get a fresh link.",
-                status=status,
-            )
-        return ResultDownloadError(
-            f"The video could not be downloaded (HTTP {status}): try the lookup again later."
-        )
+            return VideoLinkGoneError(say("video.link_gone", status=status), status=status)
+        return ResultDownloadError(say("video.http_status", status=status))
     if isinstance(exc, httpx.TimeoutException):
-        return ResultDownloadError(
-            "The video download stalled (nothing arrived for too long): try the lookup again later."
-        )
-    return ResultDownloadError(
-        "The video download broke off before the end of the file (the connection closed): try "
-        "the lookup again later."
-    )
+        return ResultDownloadError(say("video.stalled"))
+    return ResultDownloadError(say("video.broke_off"))
 
 
 def _storage_error(exc: OSError, folder: Path) -> StorageError:
     """One sentence for a video that could not be written: what happened, what to do."""
-    again = "then look the task up again to download its video"
+    again = say("video.look_again")
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        return StorageError(f"The disk holding {folder} is full: free some space, {again}.")
+        return StorageError(say("video.disk_full", folder=folder, again=again))
     if exc.errno == errno.EFBIG:
-        return StorageError(
-            f"The video is larger than this system lets the app write to {folder} (a file size "
-            f"limit, such as ulimit -f): raise the limit, {again}."
-        )
+        return StorageError(say("video.file_size_limit", folder=folder, again=again))
     return StorageError(
-        f"The video could not be written to {folder} ({exc.strerror or exc}): check that the "
-        f"data folder is writable (AVATAR_DATA_DIR), {again}."
+        say("video.not_written", folder=folder, reason=exc.strerror or exc, again=again)
     )

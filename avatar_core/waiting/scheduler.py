@@ -26,6 +26,7 @@ from avatar_core.provider.models import TaskInfo, TaskStatus
 from avatar_core.waiting.budget import RequestBudget
 from avatar_core.waiting.durations import DurationModel
 from avatar_core.waiting.pacing import Pacing
+from avatar_core.words import say
 
 log = logging.getLogger(__name__)
 
@@ -299,7 +300,7 @@ class PollScheduler:
             info = error
         except Exception as error:  # a bug must not kill the loop for everyone
             log.exception("polling task %s failed", entry.task_id)
-            info = AvatarError(f"Checking task {entry.task_id} failed unexpectedly ({error}).")
+            info = AvatarError(say("poll.unexpected", task_id=entry.task_id, error=error))
         self.queries += 1
         self._in_flight -= 1
         assert self._wake is not None
@@ -328,18 +329,14 @@ class PollScheduler:
 def _still_running(entry: _Entry, waited_s: float) -> TaskStillRunningError:
     status = entry.last.status.value if entry.last else TaskStatus.UNKNOWN.value
     return TaskStillRunningError(
-        f"Task {entry.task_id} is still {status} after {waited_s:.0f} s: it goes on at the "
-        f"provider; pick it up later with `status {entry.task_id} --wait` or the lookup box.",
+        say("poll.still_running", task_id=entry.task_id, status=status, seconds=waited_s),
         task_id=entry.task_id,
         status=status,
     )
 
 
 def _wait_ended(entry: _Entry) -> AvatarError:
-    return AvatarError(
-        f"Waiting for task {entry.task_id} stopped because the app is shutting down; the task "
-        f"goes on at the provider: pick it up later with `status {entry.task_id} --wait`."
-    )
+    return AvatarError(say("poll.shutting_down", task_id=entry.task_id))
 
 
 def _deliver(watcher: _Watcher, item: object) -> None:

@@ -1,0 +1,281 @@
+"""Every sentence the core shows people comes from one catalogue, in English and Chinese.
+
+Read from the source (like test_architecture): a sentence raised or reported as a plain
+string or f-string, instead of `say(key, ...)`, fails here with its file and line, so a
+new English-only sentence is caught when it is written.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import string
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from media import wav_seconds
+
+from avatar_core.config import terminal_language
+from avatar_core.errors import InputError
+from avatar_core.words import Message, in_language, language_of, say
+from avatar_core.words.catalogue import CATALOGUE
+
+ROOT = Path(__file__).resolve().parent.parent
+CORE = ROOT / "avatar_core"
+ENTRIES: dict[str, dict[str, str]] = json.loads(CATALOGUE.read_text(encoding="utf-8"))
+# Not the provider's words (the simulator plays the provider) and not the catalogue itself.
+NOT_PEOPLES = ("simulator", "words")
+# Nouns are looked up by value (`{what!n}`), never by a literal key in the code.
+LOOKED_UP_BY_VALUE = "noun."
+
+
+def _core_sources() -> list[Path]:
+    return [
+        path
+        for path in sorted(CORE.rglob("*.py"))
+        if not any(part in NOT_PEOPLES for part in path.relative_to(CORE).parts)
+    ]
+
+
+def _classes_in(path: Path) -> set[str]:
+    return {n.name for n in ast.walk(ast.parse(path.read_text())) if isinstance(n, ast.ClassDef)}
+
+
+ERRORS = _classes_in(CORE / "errors.py")  # every class there descends from AvatarError
+EVENTS = _classes_in(CORE / "jobs" / "events.py") - {"Step"}
+
+
+def _called(node: ast.Call) -> str:
+    func = node.func
+    if isinstance(func, ast.Name):
+        return func.id
+    return func.attr if isinstance(func, ast.Attribute) else ""
+
+
+def _words_in(node: ast.AST) -> bool:
+    """A literal (or the literal parts of an f-string, or of a `+`) holding words; a
+    bracketed tag such as "[     speech]" is not a sentence."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        text = node.value
+    elif isinstance(node, ast.JoinedStr):
+        text = "".join(part.value for part in node.values if isinstance(part, ast.Constant))
+    elif isinstance(node, ast.BinOp):
+        return _words_in(node.left) or _words_in(node.right)
+    elif isinstance(node, ast.IfExp):
+        return _words_in(node.body) or _words_in(node.orelse)
+    elif isinstance(node, ast.BoolOp):
+        return any(_words_in(value) for value in node.values)
+    else:
+        return False
+    while "[" in text and "]" in text.split("[", 1)[1]:
+        head, rest = text.split("[", 1)
+        text = head + rest.split("]", 1)[1]
+    return any(char.isalpha() for char in text)
+
+
+def _sentence_of(node: ast.Call) -> ast.AST | None:
+    if node.args:
+        return node.args[0]
+    return next((k.value for k in node.keywords if k.arg == "message"), None)
+
+
+def uncatalogued(paths: list[Path], root: Path = ROOT) -> list[str]:
+    """file:line of every error raised, event made or line printed with a literal sentence."""
+    found = []
+    for path in paths:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Assign) and _words_in(node.value):
+                targets = [t for t in node.targets if isinstance(t, ast.Attribute)]
+                if any(t.attr == "message" for t in targets):  # `error.message = "..."`
+                    found.append((path.relative_to(root), node.lineno, "message"))
+            if not isinstance(node, ast.Call):
+                continue
+            name = _called(node)
+            if name in ERRORS or name in EVENTS or (name == "print" and "cli" in path.parts):
+                sentence = _sentence_of(node)
+                if sentence is not None and _words_in(sentence):
+                    found.append((path.relative_to(root), node.lineno, name))
+    return [f"{path}:{line} {name}" for path, line, name in sorted(found)]
+
+
+def _keys_said(paths: list[Path]) -> tuple[set[str], set[str]]:
+    """(keys given to `say` literally, every string constant in the code)."""
+    said, constants = set(), set()
+    for path in paths:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                constants.add(node.value)
+            if isinstance(node, ast.Call) and _called(node) == "say" and node.args:
+                first = node.args[0]
+                if isinstance(first, ast.Constant):
+                    said.add(first.value)
+    return said, constants
+
+
+def _fields(template: str) -> set[tuple[str, str | None]]:
+    return {
+        (name, conversion)
+        for _, name, _, conversion in string.Formatter().parse(template)
+        if name is not None
+    }
+
+
+# --- the catalogue ---------------------------------------------------------------------------
+
+
+def test_every_sentence_has_english_and_chinese_with_the_same_placeholders():
+    wrong = []
+    for key, texts in ENTRIES.items():
+        if set(texts) != {"en", "zh"} or not texts["en"].strip() or not texts["zh"].strip():
+            wrong.append(f"{key}: languages {sorted(texts)}")
+        elif _fields(texts["en"]) != _fields(texts["zh"]):
+            wrong.append(f"{key}: {_fields(texts['en'])} != {_fields(texts['zh'])}")
+    assert wrong == []
+
+
+def test_every_key_the_code_says_exists_and_every_key_is_said():
+    paths = [*_core_sources(), *sorted((ROOT / "ui").rglob("*.py"))]
+    said, constants = _keys_said(paths)
+    assert sorted(said - set(ENTRIES)) == []
+    unused = {k for k in ENTRIES if k not in constants and not k.startswith(LOOKED_UP_BY_VALUE)}
+    assert sorted(unused) == []
+
+
+def test_no_sentence_for_people_is_written_outside_the_catalogue():
+    found = uncatalogued(_core_sources())
+    assert found == [], (
+        "write each as say('area.what', name=value) from avatar_core.words and add the key, "
+        "in English and Chinese, to avatar_core/words/messages.json: " + ", ".join(found)
+    )
+
+
+def test_the_check_names_an_english_only_sentence_by_file_and_line(tmp_path):
+    module = tmp_path / "avatar_core" / "cli" / "fresh.py"
+    module.parent.mkdir(parents=True)
+    module.write_text(
+        "from avatar_core.errors import InputError\n"
+        "def check(n):\n"
+        "    if n < 3:\n"
+        "        raise InputError(f'Only {n} items; at least 3 are needed.', field='n')\n"
+        "    print(say('cli.ready') if n else '[     speech]')\n"
+        "    print(f'{n} done.')\n"
+        "    raise InputError(say('voice.none'), field='audio')\n"
+        "def rename(error):\n"
+        "    error.message = 'Something else went wrong.'\n"
+    )
+    found = uncatalogued([module], root=tmp_path)
+    assert found == [
+        "avatar_core/cli/fresh.py:4 InputError",
+        "avatar_core/cli/fresh.py:6 print",
+        "avatar_core/cli/fresh.py:9 message",
+    ]
+
+
+# --- rendering -------------------------------------------------------------------------------
+
+
+def test_a_message_is_its_english_sentence_and_renders_in_chinese():
+    message = say("audio.too_short", length=say("audio.length", shown="1.2 s"), minimum=2.0,
+                  maximum=60.0)  # fmt: skip
+    assert isinstance(message, str) and isinstance(message, Message)
+    assert message == "Audio is 1.2 s long; Kling needs 2 to 60 s. Record a longer clip."
+    assert message.in_language("zh") == (
+        "音频长 1.2 s；Kling 需要 2 到 60 s 的音频。请录制更长的片段。"
+    )
+    assert message.in_language("fr") == message  # a language the catalogue lacks: English
+
+
+def test_an_error_keeps_its_message_and_each_problem_its_own_language():
+    error = InputError.gather(
+        [
+            InputError(say("image.none"), field="image"),
+            InputError(say("text.malformed", what="prompt", problem=say("text.problem",
+                       kind=say("text.nul"), code="U+0000", index=3), allowed=say("text.allowed"))),
+        ]
+    )  # fmt: skip
+    assert str(error).startswith("No image was given; add a portrait")
+    assert "The prompt holds a NUL character (U+0000) at character 3" in str(error)
+    chinese = error.in_language("zh")
+    assert (
+        chinese.startswith("没有提供肖像图片")
+        and "提示词中含有第 3 个字符处的一个 NUL 字符" in chinese
+    )
+    assert [in_language(p, "zh")[:4] for p in error.problems] == ["没有提供", "提示词中"]
+    assert in_language("a path as it is", "zh") == "a path as it is"
+
+
+def test_a_message_survives_a_copy_and_a_pickle():
+    import copy
+    import pickle
+
+    message = say("wait.minutes", minutes=2)
+    for again in (copy.deepcopy(message), pickle.loads(pickle.dumps(message))):
+        assert isinstance(again, Message) and again.in_language("zh") == "约 2 分钟"
+
+
+@pytest.mark.parametrize(
+    ("header", "language"),
+    [
+        ("zh-CN,zh;q=0.9,en;q=0.8", "zh"),
+        ("zh-TW", "zh"),
+        ("en-US,en;q=0.9,zh-CN;q=0.8", "en"),
+        ("", "en"),
+        (None, "en"),
+        ("*", "en"),
+    ],
+)
+def test_the_page_follows_the_browsers_first_language(header, language):
+    assert language_of(header) == language
+
+
+@pytest.mark.parametrize(
+    ("env", "language"),
+    [
+        ({"LANG": "zh_CN.UTF-8"}, "zh"),
+        ({"LANG": "en_US.UTF-8", "LC_MESSAGES": "zh_TW.UTF-8"}, "zh"),
+        ({"LANG": "zh_CN.UTF-8", "LC_ALL": "C.UTF-8"}, "en"),
+        ({"LC_ALL": "", "LANG": "zh_SG"}, "zh"),
+        ({}, "en"),
+    ],
+)
+def test_the_command_line_follows_the_locale(env, language):
+    assert terminal_language(env) == language
+
+
+def test_the_command_line_explains_a_too_short_clip_in_chinese(tmp_path, portrait_path):
+    clip = tmp_path / "short.wav"
+    clip.write_bytes(wav_seconds(1.2))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LC_", "LANG"))}
+    env.update(LANG="zh_CN.UTF-8", AVATAR_DATA_DIR=str(tmp_path / "data"))
+    done = subprocess.run(
+        [sys.executable, "-m", "avatar_core", "check", "--image", str(portrait_path),
+         "--audio", str(clip)],
+        capture_output=True, text=True, encoding="utf-8", env=env, cwd=ROOT, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip() == "音频长 1.2 s；Kling 需要 2 到 60 s 的音频。请录制更长的片段。"
+
+
+def test_the_page_renders_the_cores_sentences_and_its_labels_in_the_visitors_language():
+    from types import SimpleNamespace
+
+    import ui.formatting as fmt
+    from ui.texts import visitor_language
+
+    chinese = SimpleNamespace(headers={"accept-language": "zh-CN,zh;q=0.9"})
+    program = SimpleNamespace(headers={"user-agent": "python-httpx"})
+    assert (visitor_language(chinese), visitor_language(program), visitor_language(None)) == (
+        "zh",
+        "en",
+        "en",
+    )
+    error = InputError(say("image.none"), field="image")
+    assert fmt.verdict_error(error, "zh").startswith("❌ 没有提供肖像图片；请添加一张肖像")
+    assert fmt.verdict_error(error) == f"❌ {error}"
+    waiting = say("wait.elapsed", what=say("wait.queued"), clock="0:07")
+    assert fmt.status(waiting, "info", "zh") == "⏳ 在服务商处排队中… 已用时 0:07。"
+    assert fmt.history_headers("zh")[:2] == ["创建时间", "状态"]
+    assert fmt.history_headers() == fmt.HISTORY_HEADERS
