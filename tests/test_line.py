@@ -19,7 +19,7 @@ from avatar_core.config import Secret, Settings
 from avatar_core.errors import TaskStillRunningError
 from avatar_core.jobs.events import Done, InLine, Progress, Submitted, Submitting, final_progress
 from avatar_core.jobs.line import FairLine, Place, place_message
-from avatar_core.jobs.steps import LEFT_LINE
+from avatar_core.words import say
 from avatar_core.jobs.studio import Studio
 from avatar_core.provider.client import KlingClient
 from avatar_core.simulator import Simulator
@@ -175,7 +175,7 @@ def test_stop_while_in_line_sends_and_charges_nothing_and_frees_the_allowance(
             await waiting.aclose()  # what Stop does to the page's flow
             job = studio.journal.get(place.job.job_id)
             assert job is not None and job.stage is Stage.NOT_CREATED
-            assert job.error == LEFT_LINE
+            assert job.error == say("line.left")
             assert not kept_path(studio.settings.data_dir, job.job_id).exists()
             studio.limits.check(visitor)  # its one job at once is free again
             await running.aclose()

@@ -81,10 +81,14 @@ class _Account:
     def holding(self) -> int:
         return self.sending + self.running
 
-    def capacity(self, now: float) -> int | None:
-        """How many tasks may run at once now (None: no limit known)."""
+    def probe(self, now: float) -> None:
+        """Try a learnt limit one higher after PROBE_AFTER_S without a refusal (only when
+        slots are handed out, so reading the capacity changes nothing)."""
         if self.learnt is not None and now - self.learnt_at >= PROBE_AFTER_S:
             self.learnt, self.learnt_at = self.learnt + 1, now
+
+    def capacity(self) -> int | None:
+        """How many tasks may run at once (None: no limit known)."""
         limits = [n for n in (self.limit, self.learnt) if n]
         return min(limits) if limits else None
 
@@ -113,7 +117,7 @@ class FairLine:
         self._refresh_s = refresh_s
         self._lock = threading.Lock()
         self._accounts: dict[str, _Account] = {}
-        self._jobs: set[str] = set()  # the jobs of every ticket not left
+        self._tickets: set[Ticket] = set()  # every ticket not left (one job may have two)
 
     def join(
         self,
@@ -131,7 +135,7 @@ class FairLine:
             line = self._accounts.setdefault(account, _Account(limit))
             line.limit = limit
             self._enqueue(line, ticket, front=False)
-            self._jobs.add(job_id)
+            self._tickets.add(ticket)
         return ticket
 
     async def wait(self, ticket: Ticket) -> AsyncIterator[Place]:
@@ -158,7 +162,7 @@ class FairLine:
             if place != told or self._clock() - told_at >= self._refresh_s:
                 told, told_at = place, self._clock()
                 yield place
-            with contextlib.suppress(TimeoutError):
+            with contextlib.suppress(asyncio.TimeoutError):  # not the builtin before 3.11
                 await asyncio.wait_for(future, timeout)
 
     def started(self, ticket: Ticket) -> None:
@@ -207,20 +211,20 @@ class FairLine:
             else:
                 line.running -= 1
             ticket.state = "left"
-            self._jobs.discard(ticket.job_id)
+            self._tickets.discard(ticket)
             self._dispatch(line, self._clock())
             self._notify(line)
 
     def knows(self, job_id: str) -> bool:
         """Whether the job waits in this line or holds one of its slots."""
         with self._lock:
-            return job_id in self._jobs
+            return any(ticket.job_id == job_id for ticket in self._tickets)
 
     def capacity(self, account: str) -> int | None:
         """The tasks at once the line lets `account` run now (None: no limit known)."""
         with self._lock:
             line = self._accounts.get(account)
-            return line.capacity(self._clock()) if line else None
+            return line.capacity() if line else None
 
     # --- under the lock -------------------------------------------------------------------
 
@@ -247,7 +251,8 @@ class FairLine:
         """Hand free slots out, one visitor's turn after another."""
         if now < line.paused_until:
             return
-        capacity = line.capacity(now)
+        line.probe(now)
+        capacity = line.capacity()
         while line.rotation and (capacity is None or line.holding < capacity):
             visitor = line.rotation.popleft()
             queue = line.queues[visitor]
@@ -267,7 +272,7 @@ class FairLine:
 
     def _place(self, line: _Account, ticket: Ticket, now: float) -> Place:
         position = line.position(ticket)
-        at_once = line.capacity(now) or max(line.holding, 1)
+        at_once = line.capacity() or max(line.holding, 1)
         estimate = math.ceil(position / at_once) * ticket.task_s
         return Place(position, estimate + max(line.paused_until - now, 0.0))
 

@@ -414,6 +414,17 @@ class Journal:
             ).fetchone()
         return float(row[0]) if row else None
 
+    def queued_count(self, base_url: str, owner: str | None, *, demo: bool) -> int:
+        """How many jobs of an endpoint (any demo simulator's, for `demo`) and key are in
+        the line in front of creates."""
+        place = "demo = 1" if demo else "demo = 0 AND base_url = ?"
+        values = () if demo else (base_url,)
+        with self._connection() as db:
+            return db.execute(
+                f"SELECT COUNT(*) FROM jobs WHERE stage = 'queued' AND owner IS ? AND {place}",
+                (owner, *values),
+            ).fetchone()[0]
+
     def unfinished(self) -> list[Job]:
         open_stages = [s.value for s in Stage if not s.is_finished]
         marks = ", ".join("?" * len(open_stages))
