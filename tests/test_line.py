@@ -27,6 +27,7 @@ from avatar_core.errors import LimitReachedError, TaskStillRunningError
 from avatar_core.jobs import steps
 from avatar_core.jobs.events import (
     Done,
+    Downloading,
     Failed,
     InLine,
     Progress,
@@ -133,7 +134,7 @@ def test_one_visitors_many_jobs_do_not_starve_anothers_first():
         served.append(ticket.job_id)
         line.started(ticket)
         await asyncio.sleep(0)  # the task runs
-        line.leave(ticket)
+        line.leave(ticket, ended=True)  # and its follow sees it end
 
     async def everyone() -> None:
         await asyncio.gather(*(flow(ticket) for ticket in [*many, first]))
@@ -280,7 +281,8 @@ async def stop_after_the_slot_is_handed(studio: Studio, flow: AsyncIterator[Prog
     running = studio.generate(*studio._test_inputs)  # type: ignore[attr-defined]
     await until(running, Submitted)
     await until(flow, InLine)
-    await running.aclose()  # its slot is given back: the waiter is handed it
+    await until(running, Downloading)  # its task ended: the waiter is handed the slot
+    await running.aclose()
     await flow.aclose()
 
 
@@ -336,7 +338,6 @@ async def stop_while_the_job_is_journaled(studio: Studio, flow: AsyncIterator[Pr
 def test_stop_before_the_create_is_on_its_way_withdraws_the_job(
     fresh, tmp_path, portrait_path, speech_path, stop
 ):
-    fresh.plan_task("succeed", task_seconds=30)  # a job running meanwhile runs long
     data = tmp_path / "data"
     with closing(line_studio(fresh, data, max_running_tasks=1, max_active_per_visitor=1)) as studio:
         studio._test_inputs = (portrait_path, speech_path)  # type: ignore[attr-defined]
@@ -513,3 +514,39 @@ def test_waits_in_line_catch_asyncios_timeout_on_every_python():
         if uses_wait_for and bare:
             wrong += [f"{path.relative_to(core)}:{line}" for line in bare]
     assert wrong == []
+
+
+def test_a_task_no_flow_follows_holds_its_slot_until_its_expected_end():
+    now = [0.0]
+    line = FairLine(clock=lambda: now[0])
+    abandoned = line.join("account", "closed-tab", "job-1", limit=1, task_s=100)
+    asyncio.run(collect(line.wait(abandoned)))
+    line.started(abandoned)
+    waiting = line.join("account", "next", "job-2", limit=1, task_s=100)
+    now[0] = 10.0
+    line.leave(abandoned)  # the tab closed: its task still runs at the provider
+    assert waiting.state == "waiting"  # a create now would be refused (1303)
+    now[0] = 101.0  # the task's expected end
+    assert asyncio.run(collect(line.wait(waiting))) == []  # sent at once
+    assert waiting.state == "sending"
+
+
+def test_a_job_waiting_in_line_keeps_its_row_fresh_so_no_one_takes_it_for_an_orphan(
+    fresh, tmp_path, portrait_path, speech_path, monkeypatch
+):
+    monkeypatch.setattr("avatar_core.jobs.studio.QUEUED_TOUCH_S", 0.0)  # at every place told
+    fresh.plan_task("succeed", task_seconds=30)  # the one task at once runs long
+    with closing(line_studio(fresh, tmp_path / "data", max_running_tasks=1)) as studio:
+
+        async def scenario() -> tuple[Job, Job]:
+            running = studio.generate(portrait_path, speech_path)
+            await until(running, Submitted)
+            waiting = studio.generate(portrait_path, speech_path)
+            place = await until(waiting, InLine)
+            row = await asyncio.to_thread(studio.journal.get, place.job.job_id)  # type: ignore[union-attr]
+            await waiting.aclose()
+            await running.aclose()
+            return place.job, row  # type: ignore[return-value]
+
+        journaled, row = asyncio.run(scenario())
+    assert row.stage is Stage.QUEUED and row.updated_at > journaled.updated_at

@@ -12,13 +12,16 @@ waiter is an asyncio future of its own loop, woken with `call_soon_threadsafe`: 
 is held while a job waits.
 
 The slots. A slot is taken just before the create and held while a flow of this process
-follows the task; it is given back when the follow sees the task end, or when the flow
-stops following it (its deadline, Stop, a closed tab). A task no one follows any more is
-not counted: nobody would learn when it ends, so a slot held for it could hold the line
-for good. If such a task still runs at the provider, the provider says so with a 1303 on a
-later create: nothing was created, the job goes back to the front of the line, and the
-line lowers its estimate of the account's limit to the tasks it knows to be running (at
-least one), then waits for one of them to end. With none of ours running (other apps, or
+follows the task; it is given back when the follow sees the task end. A task no flow
+follows any more (its deadline, Stop, a closed tab, a short MCP answer) is still running
+at the provider: its slot is held until the task's expected end (from its start and the
+expected task time), then given back, since nobody would learn when it really ends and a
+slot held for good could hold the line for good. If such a task runs longer, the provider
+says so with a 1303 on a later create: nothing was created, the job goes back to the front
+of the line, and the line lowers its estimate of the account's limit to the tasks it
+knows to be running, those held past their follow included (at least one), then waits
+for one of them to end. The operator's AVATAR_MAX_RUNNING_TASKS does not floor the
+estimate: other apps on the same account take slots too. With none of ours running (other apps, or
 tasks no one follows, use the account), the line pauses for a backoff and tries again. A
 learnt estimate rises by one after `PROBE_AFTER_S` without a refusal, so a limit that
 frees up (a bigger plan, another app's tasks ending) is used again. A 1302 pauses the
@@ -60,6 +63,7 @@ class Ticket:
     job_id: str
     task_s: float = UNKNOWN_TASK_S  # how long its task is expected to take
     state: str = "waiting"
+    started_at: float = 0.0  # when the provider accepted its create (the line's clock)
     future: asyncio.Future[None] | None = field(default=None, repr=False)
     loop: asyncio.AbstractEventLoop | None = field(default=None, repr=False)
 
@@ -73,13 +77,18 @@ class _Account:
         self.learnt_at = 0.0
         self.sending = 0  # slots taken by creates not answered yet
         self.running = 0  # slots of accepted tasks a flow follows
+        self.unfollowed: list[float] = []  # expected ends of tasks no flow follows any more
         self.queues: dict[str, deque[Ticket]] = {}
         self.rotation: deque[str] = deque()  # visitors with jobs waiting, whose turn first
         self.paused_until = 0.0
 
     @property
     def holding(self) -> int:
-        return self.sending + self.running
+        return self.sending + self.running + len(self.unfollowed)
+
+    def expire(self, now: float) -> None:
+        """Give back the slots of unfollowed tasks past their expected end."""
+        self.unfollowed = [end for end in self.unfollowed if end > now]
 
     def probe(self, now: float) -> None:
         """Try a learnt limit one higher after PROBE_AFTER_S without a refusal (only when
@@ -171,7 +180,7 @@ class FairLine:
             if ticket.state != "sending":
                 return
             line = self._accounts[ticket.account]
-            ticket.state = "running"
+            ticket.state, ticket.started_at = "running", self._clock()
             line.sending -= 1
             line.running += 1
             if line.learnt is not None and line.running > line.learnt:
@@ -193,13 +202,15 @@ class FairLine:
             ticket.state = "waiting"
             self._enqueue(line, ticket, front=True)
             if busy:
-                line.learnt, line.learnt_at = max(line.running, 1), now
+                line.expire(now)
+                line.learnt, line.learnt_at = max(line.running + len(line.unfollowed), 1), now
             if not busy or line.running == 0:
                 line.paused_until = max(line.paused_until, now + wait_s)
             self._notify(line)
 
-    def leave(self, ticket: Ticket) -> None:
-        """The job leaves the line, or gives its slot back (idempotent)."""
+    def leave(self, ticket: Ticket, *, ended: bool = False) -> None:
+        """The job leaves the line, or gives its slot back (idempotent): at once when its
+        task was seen to end (`ended`) or never started, else at the task's expected end."""
         with self._lock:
             line = self._accounts.get(ticket.account)
             if line is None or ticket.state == "left":
@@ -210,6 +221,9 @@ class FairLine:
                 line.sending -= 1
             else:
                 line.running -= 1
+                end = ticket.started_at + ticket.task_s
+                if not ended and end > self._clock():
+                    line.unfollowed.append(end)
             ticket.state = "left"
             self._tickets.discard(ticket)
             self._dispatch(line, self._clock())
@@ -249,6 +263,7 @@ class FairLine:
 
     def _dispatch(self, line: _Account, now: float) -> None:
         """Hand free slots out, one visitor's turn after another."""
+        line.expire(now)
         if now < line.paused_until:
             return
         line.probe(now)

@@ -311,7 +311,7 @@ class Studio:
                 start=start,
                 deadline_s=deadline_s,
                 callbacks=secret is not None,
-                ended=functools.partial(self.line.leave, ticket),  # the download needs no slot
+                ended=functools.partial(self.line.leave, ticket, ended=True),  # no slot to download
             ):
                 yield progress
         finally:
@@ -416,20 +416,25 @@ class Studio:
         sent as the line allows and followed at once; their other events name their job.
         """
         deadline_s = self._deadline(deadline_s)
-        flows: list[AsyncIterator[Progress]] = []
-        tickets: list[Ticket] = []
+        flows: list[tuple[Job, AsyncIterator[Progress]]] = []
+        to_send: list[tuple[Job, AvatarRequest]] = []
+        for listed in await asyncio.to_thread(self.journal.unfinished):
+            job = await asyncio.to_thread(self.journal.get, listed.job_id)
+            if job is None or job.stage.is_finished or not self.steps.owns(job):
+                continue  # another process moved it on, or it is not this key's
+            if job.stage is not Stage.QUEUED:
+                flows.append((job, self._resume_one(job, deadline_s)))
+                continue
+            left = await self._left_in_line(job, deadline_s)
+            if isinstance(left, tuple):
+                to_send.append(left)
+            elif left is not None:
+                flows.append((job, left))
+        tickets = [self._join(job) for job, _ in to_send]  # at once, in the journal's order
         try:
-            for listed in await asyncio.to_thread(self.journal.unfinished):
-                job = await asyncio.to_thread(self.journal.get, listed.job_id)
-                if job is None or job.stage.is_finished or not self.steps.owns(job):
-                    continue  # another process moved it on, or it is not this key's
-                if job.stage is Stage.QUEUED:
-                    flow = await self._resume_queued(job, deadline_s, tickets)
-                else:
-                    flow = self._resume_one(job, deadline_s)
-                if flow is not None:
-                    flows.append(_named(flow, job))
-            async for progress in merged(flows):
+            for (job, request), ticket in zip(to_send, tickets, strict=True):
+                flows.append((job, self._send_left(job, request, deadline_s, ticket)))
+            async for progress in merged([_named(flow, job) for job, flow in flows]):
                 yield progress
         finally:
             for ticket in tickets:  # those whose flow never started leave (still queued)
@@ -463,51 +468,54 @@ class Studio:
             async for progress in flow:
                 yield progress
 
-    async def _resume_queued(
-        self, job: Job, deadline_s: float, tickets: list[Ticket]
-    ) -> AsyncIterator[Progress] | None:
-        """The flow of a job in line that `resume` sends, having joined the line now (its
-        ticket added to `tickets`); None for a live line's job. One whose creator cannot
-        be asked and whose row is fresh is looked at again once its grace has passed."""
+    async def _left_in_line(
+        self, job: Job, deadline_s: float
+    ) -> tuple[Job, AvatarRequest] | AsyncIterator[Progress] | None:
+        """What `resume` does with a job in line: an orphan's job and kept create, to send
+        (now this process's); None for a live line's job; else a flow: the end of one whose
+        inputs are gone, or, for one whose creator cannot be asked and whose row is fresh,
+        a look again once its grace has passed."""
         wait_s = self._orphaned_in(job)
         if wait_s is None:
             return None
         if wait_s > 0:
             return self._resume_after_grace(job, wait_s, deadline_s)
-        job = await asyncio.to_thread(self.steps.take_over, job)
-        if job is None:
-            return None  # it left the line meanwhile
-        request = await asyncio.to_thread(self.steps.kept, job)
+        return await self._take_left(job)
+
+    async def _take_left(
+        self, job: Job
+    ) -> tuple[Job, AvatarRequest] | AsyncIterator[Progress] | None:
+        """An orphan in line becomes this process's: its job and kept create; the end of
+        one whose inputs are gone; None when it left the line meanwhile."""
+        taken = await asyncio.to_thread(self.steps.take_over, job)
+        if taken is None:
+            return None
+        request = await asyncio.to_thread(self.steps.kept, taken)
         if request is None:
-            return self._lost_inputs(job)
-        ticket = self._join(job)
-        tickets.append(ticket)
-        return self._send_left(job, request, deadline_s, ticket)
+            return self._lost_inputs(taken)
+        return taken, request
 
     async def _resume_after_grace(
         self, job: Job, wait_s: float, deadline_s: float
     ) -> AsyncIterator[Progress]:
         await self._pause(wait_s)
         latest = await asyncio.to_thread(self.journal.get, job.job_id)
-        if latest is None or latest.stage is not Stage.QUEUED or self._orphaned_in(latest) != 0:
+        if latest is None or latest.updated_at != job.updated_at or self.line.knows(job.job_id):
             return  # touched meanwhile (a live line elsewhere holds it), or moved on
-        tickets: list[Ticket] = []
-        flow = await self._resume_queued(latest, deadline_s, tickets)
-        try:
-            if flow is not None:
-                async with contextlib.aclosing(flow):
-                    async for progress in flow:
-                        yield progress
-        finally:
-            for ticket in tickets:
-                self.line.leave(ticket)
+        left = await self._take_left(latest)
+        if isinstance(left, tuple):
+            left = self._send_left(*left, deadline_s, self._join(left[0]))
+        if left is not None:
+            async with contextlib.aclosing(left):
+                async for progress in left:
+                    yield progress
 
     async def _lost_inputs(self, job: Job) -> AsyncIterator[Progress]:
         latest = await asyncio.to_thread(self.journal.get, job.job_id)
         yield Failed(_of_job_text(job, latest), job=latest)
 
     async def _send_left(
-        self, job: Job, request: AvatarRequest, deadline_s: float, ticket: Ticket
+        self, job: Job, request: AvatarRequest, deadline_s: float, ticket: Ticket | None = None
     ) -> AsyncIterator[Progress]:
         """A job left in line, in line again: sent with its kept inputs (once: the
         journal's claim). Stopped before its create, it stays in line for the next resume."""
