@@ -749,7 +749,9 @@ class _Opening:
         self._stopped = False
         self._job: Job | None = None
 
-    async def run(self, open_job: Callable[[], tuple[Job, AvatarRequest]]):
+    async def run(
+        self, open_job: Callable[[], tuple[Job, AvatarRequest]]
+    ) -> tuple[Job, AvatarRequest]:
         try:
             return await asyncio.to_thread(self._open, open_job)
         except BaseException:
@@ -759,7 +761,7 @@ class _Opening:
                 self._withdraw(job)
             raise
 
-    def _open(self, open_job: Callable[[], tuple[Job, AvatarRequest]]):
+    def _open(self, open_job: Callable[[], tuple[Job, AvatarRequest]]) -> tuple[Job, AvatarRequest]:
         job, request = open_job()
         with self._lock:
             if not self._stopped:
