@@ -21,12 +21,14 @@ says so with a 1303 on a later create: nothing was created, the job goes back to
 of the line, and the line lowers its estimate of the account's limit to the tasks it
 knows to be running, those held past their follow included (at least one), then waits
 for one of them to end. The operator's AVATAR_MAX_RUNNING_TASKS does not floor the
-estimate: other apps on the same account take slots too. Tasks that `resume` follows after
-a restart (sent before it) hold no slot either; a 1303 tells of them the same way. With none of ours running (other apps, or
-tasks no one follows, use the account), the line pauses for a backoff and tries again. A
-learnt estimate rises by one after `PROBE_AFTER_S` without a refusal, so a limit that
-frees up (a bigger plan, another app's tasks ending) is used again. A 1302 pauses the
-account's line for the wait the provider asks for (`retry.refused_create_wait`).
+estimate: other apps on the same account take slots too. Tasks that `resume` follows
+after a restart (sent before it) hold no slot; a 1303 tells of them the same way. With
+none of ours running (other apps, or tasks no one follows, use the account), the line
+pauses for a backoff and tries again. A learnt estimate rises by one after
+`PROBE_AFTER_S` without a refusal (tried when slots are handed out, never when read), so
+a limit that frees up (a bigger plan, another app's tasks ending) is used again. A 1302
+pauses the account's line for the wait the provider asks for
+(`retry.refused_create_wait`).
 """
 
 from __future__ import annotations
