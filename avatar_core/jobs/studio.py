@@ -649,7 +649,10 @@ class Studio:
 
 def done_message(job: Job) -> Message:
     video = say("done.video", seconds=job.video_seconds) if job.video_seconds else ""
-    units = say("done.units", units=job.units_charged) if job.units_charged else ""
+    if job.demo:  # the demo simulator's units are make-believe
+        units = say("done.simulated")
+    else:
+        units = say("done.units", units=job.units_charged) if job.units_charged else ""
     return say("step.done", task_id=job.task_id, video=video, units=units)
 
 
