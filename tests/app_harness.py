@@ -17,6 +17,7 @@ from gradio_client import Client, handle_file
 from live import free_port
 
 import app as app_module
+import ui
 from avatar_core.config import Secret, Settings
 from avatar_core.demo import DEMO_KEY
 from avatar_core.jobs.studio import Studio
@@ -137,7 +138,8 @@ class InProcessApp:
         self.blocks = app_module.build_app(studio, **options).queue()  # type: ignore[arg-type]
         for attempt in range(3):  # a free port can be taken by another process meanwhile
             try:
-                self.server, self.url, _ = self.blocks.launch(
+                self.server, self.url, _ = ui.launch(
+                    self.blocks,
                     server_name="127.0.0.1",
                     server_port=free_port(),
                     prevent_thread_lock=True,

@@ -12,6 +12,7 @@ import threading
 from collections.abc import Iterator
 
 import ui.mcp_words as words
+from avatar_core.config import Settings
 from ui.text_guard import Refusal
 
 CALLS_AT_ONCE = 8
@@ -37,3 +38,27 @@ class CallGate:
 
 
 MCP_CALLS = CallGate()  # every MCP tool call of the process
+
+
+def mcp_spending_note(settings: Settings, mcp_server: bool) -> str | None:
+    """What the operator should know at start-up about MCP callers spending on its key.
+
+    A caller may leave the session code empty on every call: each call is then a new
+    visitor, so only the limit for each network address bounds what one stranger spends.
+    It stays 0 (no limit) by default, as documented: a default would also refuse the
+    page's visitors who share one address (an office, a phone network).
+    """
+    if not mcp_server or settings.demo_mode:
+        return None
+    most = settings.max_daily_per_address
+    if most:
+        return (
+            f"MCP server on: its callers spend on this app's key, at most {most} videos a "
+            "day for each network address (AVATAR_MAX_DAILY_PER_ADDRESS)."
+        )
+    return (
+        "MCP server on: its callers spend on this app's key, and one caller can be a new "
+        "visitor at every call (a new session code), so the limits for each visitor do not "
+        "bound it and AVATAR_MAX_DAILY_PER_ADDRESS is 0 (no limit): set it on a public app, "
+        "or GRADIO_MCP_SERVER=false."
+    )
