@@ -30,7 +30,7 @@ class CallGate:
     @contextlib.contextmanager
     def call(self) -> Iterator[None]:
         if not self._slots.acquire(blocking=False):
-            raise Refusal(words.busy(self.limit))
+            raise Refusal(busy_sentence())
         try:
             yield
         finally:
@@ -38,6 +38,10 @@ class CallGate:
 
 
 MCP_CALLS = CallGate()  # every MCP tool call of the process
+
+
+def busy_sentence() -> str:
+    return words.busy(MCP_CALLS.limit)
 
 
 def mcp_spending_note(settings: Settings, mcp_server: bool) -> str | None:

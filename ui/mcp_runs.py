@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 import ui.mcp_words as words
 from avatar_core.errors import AvatarError
-from avatar_core.jobs.events import Progress, Unclear
+from avatar_core.jobs.events import InLine, Progress, Unclear
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +38,7 @@ class Run:
     run_id: str
     code: str
     last: Progress | None = None
+    place: str = ""  # the latest place in line told ("1st in line, under a minute.")
     error: AvatarError | None = None
     ended: asyncio.Event = field(default_factory=asyncio.Event)
     news: asyncio.Event = field(default_factory=asyncio.Event)  # ended, or unclear
@@ -97,6 +98,8 @@ async def _drive(run: Run, flow: AsyncIterator[Progress]) -> None:
         async with contextlib.aclosing(flow):  # type: ignore[type-var]
             async for progress in flow:
                 run.last = progress
+                if isinstance(progress, InLine):
+                    run.place = progress.message
                 if isinstance(progress, Unclear):
                     run.news.set()
     except AvatarError as error:

@@ -35,7 +35,7 @@ import ui.formatting as fmt
 import ui.handlers as handlers
 import ui.mcp_words as words
 from avatar_core.errors import AvatarError, InputError, NotYoursError
-from avatar_core.jobs.events import Done, InLine, Progress, Unclear
+from avatar_core.jobs.events import Done, Progress, Unclear
 from avatar_core.jobs.studio import Source, Studio
 from avatar_core.provider.voices import DEFAULT_VOICES
 from avatar_core.storage.visitors import Visitor
@@ -250,8 +250,7 @@ def _answer(run: Run, code: str, request: Any, asked: str = "") -> ToolAnswer:
     if run.task_id:
         return words.still_running(run.task_id, code, status), "", run.task_id, code
     if run.job_id:
-        place = status if isinstance(last, InLine) else ""
-        return words.in_line(run.job_id, code, place), "", run.job_id, code
+        return words.in_line(run.job_id, code, run.place), "", run.job_id, code
     return words.preparing(run.run_id, code), "", run.run_id, code
 
 
