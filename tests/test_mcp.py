@@ -331,3 +331,19 @@ def test_a_job_still_in_line_is_answered_by_its_id_and_goes_on(
     assert not failed and link.endswith(f"{task_id}.mp4"), message
     (job,) = app.studio.history()
     assert job.job_id == job_id and job.video_path
+
+
+def test_the_operator_is_told_at_start_up_what_bounds_mcp_callers(tmp_path):
+    from avatar_core.config import Secret
+
+    keyed = Settings(api_key=Secret("k"), data_dir=tmp_path)
+    note = limits.mcp_spending_note(keyed, mcp_server=True)
+    assert note and "AVATAR_MAX_DAILY_PER_ADDRESS is 0 (no limit)" in note
+    assert "new session code" in note and "GRADIO_MCP_SERVER=false" in note
+    bounded = Settings(api_key=Secret("k"), data_dir=tmp_path, max_daily_per_address=5)
+    assert "at most 5 videos a day for each network address" in (
+        limits.mcp_spending_note(bounded, mcp_server=True) or ""
+    )
+    assert limits.mcp_spending_note(keyed, mcp_server=False) is None
+    assert limits.mcp_spending_note(Settings(data_dir=tmp_path), mcp_server=True) is None  # demo
+    assert Settings.from_env({}).max_daily_per_address == 0  # the documented default stays

@@ -118,7 +118,7 @@ async def make_talking_avatar_video(
     session_code: str = "",
     request: gr.Request | None = None,
 ) -> ToolAnswer:
-    """Make a talking-avatar video with Kling Avatar: the person in a portrait photo speaks a voice recording, or a text read by one of Kling's voices. It is paid for on this app's key, within its limits for each visitor and each network address (videos at once, videos a day); check_avatar_inputs checks the inputs first and charges nothing. In demo mode (no key set) the video comes from a simulator and says so. The call waits for the video up to about 45 s; a task still being made then goes on at the provider and is returned by its id, to follow with follow_avatar_task.
+    """Make a talking-avatar video with Kling Avatar: the person in a portrait photo speaks a voice recording, or a text read by one of Kling's voices. It is paid for on this app's key, within its limits for each visitor and each network address (videos at once, videos a day); check_avatar_inputs checks the inputs first and charges nothing. In demo mode (no key set) the video comes from a simulator and says so. The call answers within about 45 s: a job not done by then goes on in this app (waiting in line for its turn, then made and stored) and is returned by its id, to follow with follow_avatar_task.
 
     Args:
         portrait: The photo of one face: an https:// link, the link an upload to this app returned (POST /gradio_api/upload, or Gradio's upload_file_to_gradio tool: …/gradio_api/file=…), or a data: URL (base64). Never a path on the server. JPG or PNG (other pictures are converted), each side at least 300 px, sides at most 2.5 times each other; larger pictures are scaled down to 10 MB.
@@ -131,7 +131,7 @@ async def make_talking_avatar_video(
         trim: Keep the first 60 s of a longer recording instead of refusing it.
         session_code: The session code an earlier call returned, to keep this conversation's videos together; empty on a first call (a new one is returned). follow_avatar_task needs it.
     Returns:
-        What happened, in one sentence; the link to download the video (an .mp4; empty while it is being made); the task id; the session code, for follow_avatar_task and later calls.
+        What happened, in one sentence; the link to download the video (an .mp4; empty while it is being made); the task id (or the job's id before it is sent), for follow_avatar_task; the session code, for follow_avatar_task and later calls.
     """  # noqa: E501 - Gradio reads each of these lines whole
     with MCP_CALLS.call():
         code = _session_code(session_code)
@@ -174,6 +174,8 @@ async def follow_avatar_task(
         runs = runs_of(sessions)
         run = runs.find(task_id, code)
         if run is None or (run.ended.is_set() and run.job_id):  # the journal knows best
+            if runs.under_way() >= MAX_RUNS:
+                raise ToolError(words.too_many_runs(MAX_RUNS))
             ref = (run.task_id or run.job_id) if run is not None else task_id
             visitor = sessions.code_visitor(code, request)
             run = runs.start(sessions.default.follow(ref, visitor=visitor), code)
