@@ -162,7 +162,7 @@ async def follow_avatar_task(
     """Follow a talking-avatar task that make_talking_avatar_video started, until its video is made (waits up to about 45 s a call; call again while it is still being made). A job still waiting in line for its turn is answered with its place. Only the tasks made with the same session code can be followed.
 
     Args:
-        task_id: The task id (or the job id) make_talking_avatar_video returned.
+        task_id: The id make_talking_avatar_video returned: a task id, or a job id (not sent yet), or an mcp-… id (still being prepared).
         session_code: The session code returned with it.
     Returns:
         What happened, in one sentence; the link to download the video (an .mp4; empty while it is being made); the task id; the session code.
