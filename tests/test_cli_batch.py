@@ -187,7 +187,7 @@ def test_a_run_makes_every_video_and_results_csv_and_a_rerun_sends_nothing(batch
     ]  # fmt: skip
     assert batch.sim.stats.creates == 3 and batch.sim.stats.tts == 1
     assert "\r" not in err and "\x1b" not in err  # not a terminal: plain lines
-    assert "done 3, failed 0, running 0, waiting 0" in err
+    assert "done 3, failed 0, running 0, in line 0, waiting 0" in err
     jobs = {job.task_id: job for job in batch.journal.recent()}
     assert {jobs[r["task_id"]].mode for r in results} == {"pro", "std"}
 
