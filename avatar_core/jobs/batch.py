@@ -245,7 +245,7 @@ class BatchRun:
                 RowState.FAILED,
                 say("batch.not_copied", source=source, target=target, reason=reason),
             )
-            return  # fmt: skip
+            return
         result.video = target
         result.seconds = round(job.updated_at - job.created_at, 1)
         self._end(result, RowState.DONE)
