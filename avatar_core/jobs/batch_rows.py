@@ -55,6 +55,7 @@ class BatchRow:
     mode: str = ""
     folder: Path = Path(".")  # the CSV's folder, which relative paths start from
     key: str = ""  # the row's identity, set by `check_rows`
+    former_key: str = ""  # its identity as batches made it before, with its line number
 
     @property
     def speaks(self) -> bool:
@@ -239,7 +240,8 @@ def check_row(row: BatchRow, preparer: InputPreparer) -> tuple[BatchRow, list[In
     content = [digests["image"], digests["audio"], row.tts_text, row.voice_id,
                row.voice_language.lower(), cleaned["prompt"], cleaned["mode"]]  # fmt: skip
     key = _digest(json.dumps(content, ensure_ascii=False).encode())  # made whole by check_rows
-    return replace(row, mode=cleaned["mode"], key=key), []
+    former = "batch-" + _digest(json.dumps([row.number, *content], ensure_ascii=False).encode())
+    return replace(row, mode=cleaned["mode"], key=key, former_key=former), []
 
 
 def check_rows(rows: list[BatchRow], preparer: InputPreparer) -> list[BatchRow]:
