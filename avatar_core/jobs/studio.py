@@ -587,10 +587,13 @@ class Studio:
         return key_label(settings.api_key.reveal() if settings.api_key else None)
 
     def _made_here(self) -> tuple[str, str] | None:
-        """(external id, task id) of this key's latest task made from this data folder."""
+        """(external id, task id) of this key's latest task made from this data folder; in
+        demo mode, of this run's simulator only (each run starts one that knows no other
+        run's task: asking it for one would say lookups are not answered)."""
         for job in self.journal.recent(200, owner=self.owner):
             made_here = job.image_sha256 is not None  # adopted jobs were never sent by us
-            if made_here and job.task_id and self.steps.owns(job):
+            this_simulator = not self.demo or job.base_url == self.client.base_url
+            if made_here and this_simulator and job.task_id and self.steps.owns(job):
                 return job.job_id, job.task_id
         return None
 
