@@ -23,13 +23,14 @@ from avatar_core.errors import AvatarError
 from avatar_core.jobs.studio import Studio, open_studio
 from avatar_core.storage.layout import private_paths
 from avatar_core.waiting.callbacks import CALLBACK_PATH, MAX_CALLBACK_BYTES, CallbackRegistry
-from ui import build_app, page_options
+from ui import build_app, launch, page_options
+from ui.limits import CALLS_AT_ONCE, MAX_UPLOAD_BYTES, mcp_spending_note
 
 __all__ = ["add_callback_route", "build_app", "launch_options", "main", "resume_in_background"]
 
 log = logging.getLogger("talking_avatar_studio")
 
-MAX_UPLOAD = "50mb"  # the provider takes 10 MB photos and 5 MB audio; bigger files get fixed
+MAX_UPLOAD = MAX_UPLOAD_BYTES  # the MCP tools' data: URLs are capped at it too (ui/limits.py)
 
 
 def launch_options(settings: Settings) -> dict[str, Any]:
@@ -95,8 +96,12 @@ def main() -> None:
     if studio.demo:
         log.info(DEMO_NOTICE)
     resume_in_background(studio)
-    blocks = build_app(studio).queue(default_concurrency_limit=8)
-    server, _, _ = blocks.launch(prevent_thread_lock=True, **launch_options(settings))
+    options = launch_options(settings)
+    note = mcp_spending_note(settings, options["mcp_server"])
+    if note:
+        log.log(logging.INFO if settings.max_daily_per_address else logging.WARNING, note)
+    blocks = build_app(studio).queue(default_concurrency_limit=CALLS_AT_ONCE)
+    server, _, _ = launch(blocks, prevent_thread_lock=True, **options)
     add_callback_route(server, studio.callbacks)
     try:
         blocks.block_thread()

@@ -17,7 +17,8 @@
 - AVATAR_DEMO_TASK_SECONDS: how long a simulated task takes in demo mode (default 8).
 - AVATAR_HTTP_TIMEOUT: seconds to wait for the provider to answer one request (default 30;
   video downloads wait twice as long between two pieces of the file).
-- AVATAR_MAX_QUERIES_PER_S: the most status queries a second this process sends (default 10).
+- AVATAR_MAX_QUERIES_PER_S: the most requests a second this process sends the provider
+  (default 10): creates, status checks and text to speech share this one budget.
 - AVATAR_CREATE_TIMEOUT: seconds to wait for the answer to a create, whose body carries the
   media as base64 (default 120).
 - AVATAR_FOLLOW_DEADLINE: seconds to follow a task before leaving it to a later lookup

@@ -17,11 +17,13 @@ from gradio_client import Client, handle_file
 from live import free_port
 
 import app as app_module
+import ui
 from avatar_core.config import Secret, Settings
 from avatar_core.demo import DEMO_KEY
 from avatar_core.jobs.studio import Studio
 from avatar_core.provider.client import KlingClient
 from avatar_core.provider.profiles import kling_profile
+from avatar_core.provider.retry import RetryPolicy
 from avatar_core.simulator import Simulator
 from avatar_core.waiting.pacing import Pacing
 from avatar_core.waiting.scheduler import PollScheduler
@@ -51,11 +53,13 @@ def make_studio(
     *,
     key: str | None = "app-key",
     http_timeout: float = 30.0,
+    retry: RetryPolicy | None = None,
     **more_settings: Any,
 ) -> Studio:
     """A studio on `sim` with `key` (None: demo mode, on `sim` rather than the built-in
     simulator), whose waiting follows the fake clock; its client and its downloads wait as
-    `http_timeout` (Settings.http_timeout_s) says. `more_settings` are more Settings fields;
+    `http_timeout` (Settings.http_timeout_s) says, and backs off as `retry` says (the
+    line's waits after a refused create too). `more_settings` are more Settings fields;
     visitors have no spending limits unless they say so (max_daily_per_visitor=3...)."""
     secret = Secret(key) if key else None
     settings = Settings(
@@ -67,7 +71,10 @@ def make_studio(
     )
     client = KlingClient(settings.base_url, key or DEMO_KEY, sleep=time.sleep, timeout=http_timeout)
     scheduler = PollScheduler(clock=time.clock, sleep=time.asleep)
-    return Studio(settings, client=client, scheduler=scheduler, clock=time.clock, sleep=time.sleep)
+    return Studio(
+        settings, client=client, scheduler=scheduler, clock=time.clock, sleep=time.sleep,
+        retry=retry,
+    )  # fmt: skip
 
 
 def make_kling_studio(
@@ -137,7 +144,8 @@ class InProcessApp:
         self.blocks = app_module.build_app(studio, **options).queue()  # type: ignore[arg-type]
         for attempt in range(3):  # a free port can be taken by another process meanwhile
             try:
-                self.server, self.url, _ = self.blocks.launch(
+                self.server, self.url, _ = ui.launch(
+                    self.blocks,
                     server_name="127.0.0.1",
                     server_port=free_port(),
                     prevent_thread_lock=True,

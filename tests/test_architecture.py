@@ -111,3 +111,36 @@ def test_the_package_root_holds_few_modules():
 def test_app_py_is_a_thin_entry():
     lines = len((ROOT / "app.py").read_text().splitlines())
     assert lines <= MAX_APP_LINES, f"app.py has {lines} lines"
+
+
+# The line's wait (avatar_core/jobs/line.py) is fixed on another branch; drop it from here
+# once that is merged.
+TIMEOUT_EXEMPT: set[str] = set()
+
+
+def _builtin_timeouts_caught(path: Path) -> list[int]:
+    """Lines of `path` catching the builtin TimeoutError (`except`, `suppress`)."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ExceptHandler) and node.type is not None:
+            caught = node.type.elts if isinstance(node.type, ast.Tuple) else [node.type]
+        elif isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "suppress":
+            caught = node.args
+        else:
+            continue
+        if any(isinstance(each, ast.Name) and each.id == "TimeoutError" for each in caught):
+            found.append(node.lineno)
+    return found
+
+
+def test_asyncio_timeouts_are_caught_as_asyncio_timeout_error():
+    """Python 3.10 (pyproject's floor): asyncio.wait_for raises asyncio.TimeoutError, which
+    is the builtin TimeoutError only from 3.11 on."""
+    wrong = {}
+    for path in _sources(CORE, ROOT / "ui", ROOT / "app.py"):
+        named = str(path.relative_to(ROOT))
+        if named in TIMEOUT_EXEMPT or "wait_for" not in path.read_text():
+            continue
+        if lines := _builtin_timeouts_caught(path):
+            wrong[named] = lines
+    assert not wrong

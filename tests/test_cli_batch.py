@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -21,7 +22,9 @@ from media import PORTRAIT, REPO_ROOT, SPEECH, audio_bytes, image_bytes
 
 from avatar_core.cli import batch as batch_command
 from avatar_core.cli.main import main
+from avatar_core.inputs.preparation import InputPreparer
 from avatar_core.jobs.batch import one_batch_at_a_time
+from avatar_core.jobs.batch_rows import check_rows, read_rows
 from avatar_core.simulator import Simulator
 from avatar_core.storage.journal import Journal
 
@@ -58,9 +61,10 @@ class Batch:
 
     def __init__(self, sim: Simulator, fake_time, data_dir: Path, monkeypatch) -> None:
         self.sim = sim
+        self.settings: dict[str, object] = {}  # more Settings fields for the next runs
 
         def studio(err, language="en"):
-            return make_studio(sim, fake_time, data_dir)
+            return make_studio(sim, fake_time, data_dir, **self.settings)
 
         monkeypatch.setattr(batch_command, "cli_studio", studio)
         self.journal = Journal(data_dir)
@@ -187,7 +191,7 @@ def test_a_run_makes_every_video_and_results_csv_and_a_rerun_sends_nothing(batch
     ]  # fmt: skip
     assert batch.sim.stats.creates == 3 and batch.sim.stats.tts == 1
     assert "\r" not in err and "\x1b" not in err  # not a terminal: plain lines
-    assert "done 3, failed 0, running 0, waiting 0" in err
+    assert "done 3, failed 0, running 0, in line 0, waiting 0" in err
     jobs = {job.task_id: job for job in batch.journal.recent()}
     assert {jobs[r["task_id"]].mode for r in results} == {"pro", "std"}
 
@@ -276,3 +280,89 @@ def test_rows_go_through_the_line_so_an_account_of_two_tasks_at_once_fails_no_ro
     assert [r["status"] for r in results_of(media / "rows-videos")] == ["done"] * 5
     assert batch.sim.stats.creates == 5  # each row once
     assert batch.sim.stats.busy_refusals > 0  # the account refused some: the line sent them again
+
+
+# --- what a rerun pays for, and what it says --------------------------------------------------
+
+SHORT_ROW = "face.jpg,,你好,genshin_vindi2,zh,,"  # about 1 s of speech: too short for Kling
+
+
+def test_a_too_short_speech_is_said_in_chinese_and_the_rerun_does_not_pay_for_it_again(
+    batch, media, monkeypatch
+):
+    for name in ("LC_ALL", "LC_MESSAGES"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("LANG", "zh_CN.UTF-8")
+    path = write_csv(media, f"{HEADER}\n{SHORT_ROW}\n")
+    code, _, err = batch(str(path))
+    assert code == 1 and batch.sim.stats.tts == 1 and batch.sim.stats.creates == 0
+    [ended] = [line for line in err.splitlines() if line.startswith("第 2 行（")]
+    assert ended.startswith("第 2 行（失败）：语音时长 1.0 s；Kling Avatar 接受 2 到 60 s"), ended
+    assert ended.endswith("然后重新生成语音。该行没有发送任何视频任务。"), ended
+    english = ("failed", "The speech", "no video task", "say a little more")
+    assert not any(word in err for word in english), err
+    assert "失败 1" in err  # the counts too
+    [row] = results_of(media / "rows-videos")
+    assert row["status"] == "failed" and row["error"].startswith("语音时长 1.0 s")
+
+    again, _, err_again = batch(str(path))
+    assert again == 1 and batch.sim.stats.tts == 1  # refused again, not paid again
+    assert [line for line in err_again.splitlines() if line.startswith("第 2 行（")] == [ended]
+
+
+def test_a_spoken_row_refused_at_create_reuses_its_speech_on_the_rerun(batch, media):
+    path = write_csv(media, f'{HEADER}\nface.jpg,,"{SPOKEN}",genshin_vindi2,en,,\n')
+    batch.sim.inject("create", "code_in_200", code=1102, shape="gateway")  # no credit
+    code, _, err = batch(str(path))
+    assert code == 1 and batch.sim.stats.tts == 1
+    assert "No video task was made; running the file again sends this row again." in err
+
+    again, _, err = batch(str(path))
+    assert again == 0, err
+    assert batch.sim.stats.tts == 1  # the speech of the first run, not paid for again
+    assert batch.sim.stats.count("create") == 2
+    [job] = [j for j in batch.journal.recent() if j.task_id]
+    assert job.audio_kind == "audio_id"
+
+
+def test_blank_lines_and_a_new_row_above_send_nothing_twice(batch, media):
+    rows = ["face.jpg,voice.mp3,,,,,", "face.jpg,voice.mp3,,,,Wave,", "face.jpg,voice.mp3,,,,,"]
+    path = write_csv(media, "\n".join([HEADER, *rows]) + "\n")
+    code, _, err = batch(str(path))
+    assert code == 0 and batch.sim.stats.creates == 3, err
+
+    moved = [HEADER, "", "face.jpg,voice.mp3,,,,Smile,", rows[0], "", "", *rows[1:]]
+    write_csv(media, "\n".join(moved) + "\n")
+    again, _, err = batch(str(path))
+    assert again == 0, err
+    assert batch.sim.stats.creates == 4  # only the new row; the same rows lower down are found
+    assert [r["row"] for r in results_of(media / "rows-videos")] == ["3", "4", "7", "8"]
+
+
+def test_a_journal_of_rows_known_by_their_line_number_sends_nothing_twice(batch, media):
+    """Batches journaled rows by line number and content before: such a journal still finds
+    its rows (the data folder of an earlier release)."""
+    rows = "\n".join([HEADER, *["face.jpg,voice.mp3,,,,,"] * 2]) + "\n"
+    path = write_csv(media, rows)
+    code, _, err = batch(str(path))
+    assert code == 0 and batch.sim.stats.creates == 2, err
+    checked = check_rows(read_rows(path), InputPreparer())
+    with sqlite3.connect(batch.journal.path) as db:  # as the earlier release journaled them
+        for row in checked:
+            db.execute(
+                "UPDATE jobs SET batch_key = ? WHERE batch_key = ?", (row.former_key, row.key)
+            )
+    again, _, err = batch(str(path))
+    assert again == 0, err
+    assert batch.sim.stats.creates == 2
+
+
+def test_rows_waiting_in_line_are_counted_in_line_not_running(batch, media):
+    batch.settings["max_running_tasks"] = 1  # the line sends one create at a time
+    rows = "\n".join([HEADER, *["face.jpg,voice.mp3,,,,,"] * 3]) + "\n"
+    code, _, err = batch(str(write_csv(media, rows)), "--jobs", "3")
+    assert code == 0, err
+    waiting = [line for line in err.splitlines() if "in line, not sent yet" in line]
+    assert waiting, err
+    assert any("running 1, in line 2" in line for line in waiting), waiting
+    assert batch.sim.stats.creates == 3

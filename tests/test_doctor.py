@@ -112,3 +112,19 @@ def test_the_key_panels_button_shows_the_same_report_for_the_pasted_key(
     assert KEY not in shown
     demo = h.run_doctor(sessions, None)
     assert "demo mode" in demo and "key: the demo key" in demo
+
+
+def test_in_demo_mode_the_lookup_asks_only_for_a_task_of_this_runs_simulator(
+    fake_time, tmp_path, portrait_path, speech_path
+):
+    """Each demo run starts a new simulator: an earlier run's task is unknown to it."""
+    data = tmp_path / "data"
+    with Simulator(task_seconds=0.1, work_dir=tmp_path / "first") as first:
+        earlier = make_studio(first, fake_time, data, key=None)
+        final(earlier.generate(portrait_path, speech_path))
+        earlier.close()
+    with Simulator(task_seconds=0.1, work_dir=tmp_path / "second") as second:
+        studio = make_studio(second, fake_time, data, key=None)
+        text = studio.diagnose().text()
+        studio.close()
+    assert _line(text, "lookups by external id:").startswith("lookups by external id: could not")

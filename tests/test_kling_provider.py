@@ -22,7 +22,7 @@ from avatar_core.errors import SettingsError
 from avatar_core.jobs.events import Step
 from avatar_core.jobs.studio import Studio
 from avatar_core.provider.auth import KlingToken, sign_token
-from avatar_core.provider.client import KlingClient
+from avatar_core.provider.client import KlingClient, redact
 from avatar_core.provider.profiles import kling_profile
 from avatar_core.simulator import Simulator
 from avatar_core.storage.journal import Stage
@@ -167,6 +167,9 @@ def test_the_token_is_signed_again_when_near_its_expiry(kling_sim, fake_time, tm
     second = token.token()
     assert second != first and token.signed == 2
     assert _ask(kling_sim, second).json()["code"] == 1203
+    # an error formatted meanwhile may echo the token its request was signed with
+    echoed = redact(f"401 for Bearer {first}, now {second}", token.hidden())
+    assert first not in echoed and second not in echoed
 
 
 def test_a_token_has_the_documented_header_and_claims():

@@ -10,7 +10,6 @@ inputs no line will send are deleted when a studio opens.
 
 from __future__ import annotations
 
-import ast
 import asyncio
 import contextlib
 import os
@@ -495,25 +494,6 @@ def test_reading_the_lines_capacity_does_not_raise_its_learnt_limit():
         now[0] += PROBE_AFTER_S + 1
         readings.append(line.capacity("account"))
     assert readings == [1, 1, 1]  # only handing out slots tries one more
-
-
-def test_waits_in_line_catch_asyncios_timeout_on_every_python():
-    """`asyncio.wait_for` raises `asyncio.TimeoutError`, the builtin's alias from 3.11 only."""
-    core = Path(__file__).resolve().parent.parent / "avatar_core"
-    wrong = []
-    for path in sorted(core.rglob("*.py")):
-        tree = ast.parse(path.read_text(encoding="utf-8"))
-        uses_wait_for = any(
-            isinstance(node, ast.Attribute) and node.attr == "wait_for" for node in ast.walk(tree)
-        )
-        bare = [
-            node.lineno
-            for node in ast.walk(tree)
-            if isinstance(node, ast.Name) and node.id == "TimeoutError"
-        ]
-        if uses_wait_for and bare:
-            wrong += [f"{path.relative_to(core)}:{line}" for line in bare]
-    assert wrong == []
 
 
 def test_a_task_no_flow_follows_holds_its_slot_until_its_expected_end():

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import subprocess
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -15,16 +17,21 @@ from app_harness import InProcessApp, make_studio
 from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 
+import app as app_module
+import ui.limits as limits
 import ui.mcp_tools as mcp_tools
 from avatar_core.config import Settings
 from avatar_core.inputs.ffmpeg import ffmpeg_exe
+from avatar_core.jobs.events import Step
 from avatar_core.jobs.studio import open_studio
+from avatar_core.provider.retry import RetryPolicy
 from avatar_core.simulator import Simulator
 from conftest import FakeTime
 
 TOOLS = {"make_talking_avatar_video", "check_avatar_inputs", "follow_avatar_task"}
 DAILY = 2  # each visitor's videos and speeches a day on the limited app's key
 PER_ADDRESS = 3  # and each network address's
+CALL_GUARD_S = 180  # a call that never answers fails the test rather than hang it
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +40,10 @@ def running(tmp_path_factory):
     settings = Settings(
         api_key=None, data_dir=tmp_path_factory.mktemp("mcp-data"), demo_task_seconds=0.3
     )
-    app = InProcessApp(open_studio(settings))
+    with warnings.catch_warnings(record=True) as started:  # what starting it warns of
+        warnings.simplefilter("always")
+        app = InProcessApp(open_studio(settings))
+    app.warned = [str(warning.message) for warning in started]  # type: ignore[attr-defined]
     yield app
     app.close()
 
@@ -64,7 +74,7 @@ def call(app: InProcessApp, tool: str, arguments: dict[str, Any]) -> tuple[bool,
             await client.initialize()
             return await client.call_tool(tool, arguments)
 
-    result = asyncio.run(session())
+    result = asyncio.run(asyncio.wait_for(session(), CALL_GUARD_S))
     return bool(result.isError), [item.text for item in result.content]
 
 
@@ -172,14 +182,10 @@ def test_a_file_on_the_server_is_refused(running, speech_path, portrait, sentenc
     assert jobs_made(running) == before
 
 
-def test_a_long_task_is_returned_by_its_id_and_the_daily_limits_apply(
-    limited, portrait_path, speech_path, monkeypatch
-):
-    monkeypatch.setattr(mcp_tools, "WAIT_S", 0.0)  # answer once the provider has the task
+def test_the_daily_limits_apply_to_mcp_calls(limited, portrait_path, speech_path):
     inputs = {"portrait": uploaded(limited, portrait_path), "voice": uploaded(limited, speech_path)}
     failed, (message, link, task_id, code) = call(limited, "make_talking_avatar_video", inputs)
-    assert not failed and not link and task_id
-    assert "still being made" in message and "follow_avatar_task" in message and code in message
+    assert not failed and link and task_id, message
     for _ in range(DAILY - 1):
         assert not call(limited, "make_talking_avatar_video", {**inputs, "session_code": code})[0]
     refused, texts = call(limited, "make_talking_avatar_video", {**inputs, "session_code": code})
@@ -189,7 +195,6 @@ def test_a_long_task_is_returned_by_its_id_and_the_daily_limits_apply(
     refused, texts = call(limited, "make_talking_avatar_video", inputs)  # ...at one address
     assert refused and f"Your network address has used {PER_ADDRESS}" in texts[0]
     assert jobs_made(limited) == PER_ADDRESS
-    monkeypatch.setattr(mcp_tools, "WAIT_S", 45.0)
     followed = call(limited, "follow_avatar_task", {"task_id": task_id, "session_code": code})
     assert not followed[0] and followed[1][1].endswith(f"{task_id}.mp4")
 
@@ -226,3 +231,119 @@ def test_malformed_text_is_refused_naming_the_parameter(running):
     assert failed
     assert texts[0].startswith('The parameter "prompt" holds a NUL character')
     assert jobs_made(running) == before
+
+
+def test_starting_the_app_warns_of_no_state_input_and_tts_stays_documented(running):
+    assert not [text for text in running.warned if "gr.State input" in text]
+    assert (
+        "/tts"
+        in running.client().view_api(print_info=False, return_format="dict")["named_endpoints"]
+    )
+
+
+def test_calls_beyond_the_apps_concurrency_are_refused_at_once(running, portrait_path):
+    inline = "data:image/jpeg;base64," + base64.b64encode(portrait_path.read_bytes()).decode()
+    with contextlib.ExitStack() as held:  # every slot taken, as by that many callers
+        for _ in range(limits.MCP_CALLS.limit):
+            held.enter_context(limits.MCP_CALLS.call())
+        for tool, arguments in (
+            ("check_avatar_inputs", {"portrait": inline}),
+            ("make_talking_avatar_video", {"portrait": inline, "speech_text": "Hello."}),
+            ("follow_avatar_task", {"task_id": "1", "session_code": "x" * 32}),
+        ):
+            failed, texts = call(running, tool, arguments)
+            assert failed and texts == [limits.busy_sentence()], (tool, texts)
+    failed, (verdict, _) = call(running, "check_avatar_inputs", {"portrait": inline})
+    assert not failed and verdict.startswith("✅")
+
+
+def test_a_data_url_is_capped_at_the_pages_upload_limit(
+    running, portrait_path, speech_path, monkeypatch
+):
+    assert app_module.launch_options(running.studio.settings)["max_file_size"] == (
+        limits.MAX_UPLOAD_BYTES
+    )
+    size = portrait_path.stat().st_size
+    monkeypatch.setattr(limits, "MAX_UPLOAD_BYTES", size - 1)  # this portrait is just over
+    inline = "data:image/jpeg;base64," + base64.b64encode(portrait_path.read_bytes()).decode()
+    before = jobs_made(running)
+    checked, (verdict, _) = call(running, "check_avatar_inputs", {"portrait": inline})
+    assert not checked and verdict.startswith("❌")
+    assert "more than the" in verdict and "this app takes as an upload" in verdict
+    failed, texts = call(
+        running,
+        "make_talking_avatar_video",
+        {"portrait": inline, "voice": uploaded(running, speech_path)},
+    )
+    assert failed and "this app takes as an upload" in texts[0]
+    assert jobs_made(running) == before
+
+
+@pytest.fixture
+def crowded(tmp_path, portrait_path, speech_path):
+    """The app on an account that runs one task at a time, taken by another app's task
+    that stays running until the test moves the simulator's clock (nothing of this app
+    runs meanwhile, so nothing else moves it); the app's refused creates retry quickly."""
+    fake = FakeTime()
+    with Simulator(task_seconds=20, clock=fake.clock, work_dir=tmp_path / "sim") as sim:
+        sim.options.max_running_tasks = 1
+        other = make_studio(sim, FakeTime(), tmp_path / "other")
+        asyncio.run(_sent(other.generate(portrait_path, speech_path)))
+        other.close()
+        quick = RetryPolicy(base_delay_s=0.05, max_delay_s=0.2)
+        app = InProcessApp(make_studio(sim, fake, tmp_path / "data", retry=quick))
+        yield app, sim, fake
+        app.close()
+
+
+async def _sent(flow) -> None:
+    async with contextlib.aclosing(flow):
+        async for progress in flow:
+            if progress.step is Step.SUBMITTED:
+                return
+
+
+def test_a_job_still_in_line_is_answered_by_its_id_and_goes_on(
+    crowded, portrait_path, speech_path, monkeypatch
+):
+    app, sim, fake = crowded
+    monkeypatch.setattr(mcp_tools, "WAIT_S", 0.5)  # counted from the call
+    inputs = {"portrait": uploaded(app, portrait_path), "voice": uploaded(app, speech_path)}
+    failed, (message, link, ref, code) = call(app, "make_talking_avatar_video", inputs)
+    assert not failed and not link and ref, message
+    assert f'task_id "{ref}"' in message and code in message and "follow_avatar_task" in message
+    for _ in range(40):  # until it is journaled and waits in line (preparing comes first)
+        failed, (message, _, job_id, _) = call(
+            app, "follow_avatar_task", {"task_id": ref, "session_code": code}
+        )
+        assert not failed, message
+        if "1st in line" in message:
+            break
+    assert f"Job {job_id} waits in line" in message and "1st in line" in message
+    assert sim.stats.creates == 1  # only the other app's task: nothing of ours was sent
+    again = call(app, "follow_avatar_task", {"task_id": job_id, "session_code": code})
+    assert not again[0] and "1st in line" in again[1][0]  # the job id tells its place too
+    fake.now += 100  # the other app's task ends: the account has a free slot
+    monkeypatch.setattr(mcp_tools, "WAIT_S", 60.0)
+    failed, (message, link, task_id, _) = call(
+        app, "follow_avatar_task", {"task_id": job_id, "session_code": code}
+    )
+    assert not failed and link.endswith(f"{task_id}.mp4"), message
+    (job,) = app.studio.history()
+    assert job.job_id == job_id and job.video_path
+
+
+def test_the_operator_is_told_at_start_up_what_bounds_mcp_callers(tmp_path):
+    from avatar_core.config import Secret
+
+    keyed = Settings(api_key=Secret("k"), data_dir=tmp_path)
+    note = limits.mcp_spending_note(keyed, mcp_server=True)
+    assert note and "AVATAR_MAX_DAILY_PER_ADDRESS is 0 (no limit)" in note
+    assert "new session code" in note and "GRADIO_MCP_SERVER=false" in note
+    bounded = Settings(api_key=Secret("k"), data_dir=tmp_path, max_daily_per_address=5)
+    assert "at most 5 videos a day for each network address" in (
+        limits.mcp_spending_note(bounded, mcp_server=True) or ""
+    )
+    assert limits.mcp_spending_note(keyed, mcp_server=False) is None
+    assert limits.mcp_spending_note(Settings(data_dir=tmp_path), mcp_server=True) is None  # demo
+    assert Settings.from_env({}).max_daily_per_address == 0  # the documented default stays

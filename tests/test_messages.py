@@ -101,6 +101,98 @@ def uncatalogued(paths: list[Path], root: Path = ROOT) -> list[str]:
     return [f"{path}:{line} {name}" for path, line, name in sorted(found)]
 
 
+# What holds a catalogued sentence: an error, a Message, `x.message`, a job's or a row's
+# stored `x.error`, `say(...)`, and any name made from one of these.
+BEARING = ERRORS | {"Exception", "BaseException", "Message"}
+# Sentences written around a Message that another change rewrites (file, start of the text).
+KNOWN_ELSEWHERE: set[tuple[str, str]] = set()
+
+
+def _names_bearing(func: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
+    """The names in `func` that hold a sentence: parameters annotated with an error or a
+    Message, `except SomeError as name`, and names assigned from what holds one."""
+    names = set()
+    for arg in [*func.args.posonlyargs, *func.args.args, *func.args.kwonlyargs]:
+        annotation = arg.annotation
+        if annotation is not None and BEARING & {_name_of(n) for n in ast.walk(annotation)}:
+            names.add(arg.arg)
+    for node in ast.walk(func):
+        caught = isinstance(node, ast.ExceptHandler) and node.name and node.type is not None
+        if caught and BEARING & {_name_of(n) for n in ast.walk(node.type)}:
+            names.add(node.name)
+    for _ in range(3):  # names made from names made from…
+        for node in ast.walk(func):
+            if isinstance(node, ast.Assign) and _bears(node.value, names):
+                names |= {t.id for t in node.targets if isinstance(t, ast.Name)}
+    return names
+
+
+def _names_worded(func: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
+    """The names in `func` given literal words (`again = "running it again follows it"`)."""
+    return {
+        target.id
+        for node in ast.walk(func)
+        if isinstance(node, ast.Assign) and _words_in(node.value)
+        for target in node.targets
+        if isinstance(target, ast.Name)
+    }
+
+
+def _name_of(node: ast.AST) -> str:
+    if isinstance(node, ast.Name):
+        return node.id
+    return node.attr if isinstance(node, ast.Attribute) else ""
+
+
+def _bears(node: ast.AST, names: set[str]) -> bool:
+    """Whether the expression holds (or is made from) a catalogued sentence (an error's
+    `type(error)` is its class, not its sentence)."""
+    if isinstance(node, ast.Name):
+        return node.id in names
+    if isinstance(node, ast.Attribute) and node.attr in ("message", "error"):
+        return True
+    if isinstance(node, ast.Call) and _called(node) in ("say", "type"):
+        return _called(node) == "say"
+    return any(_bears(child, names) for child in ast.iter_child_nodes(node))
+
+
+def _literal_text(node: ast.AST) -> str:
+    if isinstance(node, ast.JoinedStr):
+        return "".join(p.value for p in node.values if isinstance(p, ast.Constant))
+    return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else ""
+
+
+def english_around_messages(paths: list[Path], root: Path = ROOT) -> list[str]:
+    """file:line of every f-string or `+` that writes English words around a sentence
+    (which turns it into English whatever the reader's language): write the words as a
+    catalogued template with the sentence as its parameter instead."""
+    found = []
+    for path in paths:
+        relative = path.relative_to(root)
+        for func in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            names, worded = _names_bearing(func), _names_worded(func)
+            for node in ast.walk(func):
+                if isinstance(node, ast.JoinedStr):
+                    inside = [p.value for p in node.values if isinstance(p, ast.FormattedValue)]
+                    words = _literal_text(node)
+                elif isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+                    inside = [node.left, node.right]
+                    words = _literal_text(node.left) + _literal_text(node.right)
+                else:
+                    continue
+                spelt = any(isinstance(v, ast.Name) and v.id in worded for v in inside)
+                if not (_words_in(node) or spelt):  # none, or a bracketed tag: "[   speech] "
+                    continue
+                if any(_bears(value, names) for value in inside):
+                    known = any(str(relative) == f and words.startswith(w)
+                                for f, w in KNOWN_ELSEWHERE)  # fmt: skip
+                    if not known:
+                        found.append(f"{relative}:{node.lineno}")
+    return sorted(set(found))
+
+
 def _keys_said(paths: list[Path]) -> tuple[set[str], set[str]]:
     """(keys given to `say` literally, every string constant in the code)."""
     said, constants = set(), set()
@@ -150,6 +242,46 @@ def test_no_sentence_for_people_is_written_outside_the_catalogue():
         "write each as say('area.what', name=value) from avatar_core.words and add the key, "
         "in English and Chinese, to avatar_core/words/messages.json: " + ", ".join(found)
     )
+
+
+def test_no_sentence_is_turned_into_english_by_words_written_around_it():
+    found = english_around_messages(_core_sources())
+    assert found == [], (
+        "a catalogued sentence (an error, a Message, a job's error) is put inside English "
+        "words: make the words a catalogue template taking it as a parameter: " + ", ".join(found)
+    )
+
+
+def test_the_check_names_english_words_around_a_sentence(tmp_path):
+    module = tmp_path / "avatar_core" / "jobs" / "fresh.py"
+    module.parent.mkdir(parents=True)
+    module.write_text(
+        "def failed(self, result, error: Exception) -> None:\n"
+        "    self._end(result, 'failed', f'{error} (no video task was sent).')\n"
+        "def before(job) -> str:\n"
+        "    reason = (job.error or 'none').rstrip('.')\n"
+        "    return f'It failed in an earlier run ({reason}): run again.'\n"
+        "def told(problem):\n"
+        "    sentence = say('voice.none')\n"
+        "    line = 'Row 3: ' + sentence\n"
+        "    return f'{problem}: {problem}', f'[{sentence}]', line\n"
+        "def unclear(error: AvatarError):\n"
+        "    again = 'running the file again follows it'\n"
+        "    return f'{error} ({again}).'\n"
+        "def caught():\n"
+        "    try:\n"
+        "        pass\n"
+        "    except InputError as bad:\n"
+        "        print(f'Bad: {bad.message}')\n"
+    )
+    found = english_around_messages([module], root=tmp_path)
+    assert found == [
+        "avatar_core/jobs/fresh.py:12",
+        "avatar_core/jobs/fresh.py:17",
+        "avatar_core/jobs/fresh.py:2",
+        "avatar_core/jobs/fresh.py:5",
+        "avatar_core/jobs/fresh.py:8",
+    ]
 
 
 def test_the_check_names_an_english_only_sentence_by_file_and_line(tmp_path):

@@ -63,6 +63,15 @@ def test_generate_reports_each_step_and_stores_a_playable_video(
     assert simulator.stats.tasks_by_external_id[job.job_id] == job.task_id
 
 
+def test_a_demo_video_says_nothing_was_charged(simulator, fake_time, tmp_path, portrait_path,
+                                               speech_path):  # fmt: skip
+    demo = make_studio(simulator, fake_time, tmp_path / "data", key=None)
+    done = final(demo.generate(portrait_path, speech_path))
+    assert done.job.demo and done.job.units_charged  # the simulator still reports units
+    assert "simulated: nothing charged" in done.message and "units charged" not in done.message
+    assert "未扣费" in done.message.in_language("zh")
+
+
 def test_bad_input_is_refused_before_anything_is_sent_or_journaled(
     studio, simulator, portrait_path, tmp_path
 ):

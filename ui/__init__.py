@@ -9,6 +9,8 @@ script; text_guard: malformed text refused on every event.
 from __future__ import annotations
 
 import os
+import warnings
+from typing import Any
 
 # No usage analytics leave this app unless its operator asks for them (before gradio loads).
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -22,7 +24,12 @@ from ui.sessions import Sessions
 from ui.text_guard import GuardedBlocks
 from ui.wiring import wire
 
-__all__ = ["build_app", "page_options"]
+__all__ = ["build_app", "launch", "page_options"]
+
+# Gradio lists the documented /tts as an MCP tool too (ui/wiring.py) and warns at every
+# start that its gr.State inputs keep their first value between tool calls: true, and
+# why the app refuses /tts relayed by MCP (`Sessions.visitor`). Only that warning is hushed.
+STATE_INPUT_WARNING = r"This MCP server includes a tool that has a gr\.State input"
 
 
 # Every 10 minutes, Gradio deletes the uploads and handed-out copies older than an hour.
@@ -48,3 +55,10 @@ def build_app(
         page = build_page(sessions)
         wire(app, page, sessions)
     return app
+
+
+def launch(app: gr.Blocks, **options: Any) -> tuple[Any, str, Any]:
+    """`app.launch(**options)` without Gradio's warning about /tts's State inputs."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=STATE_INPUT_WARNING, category=UserWarning)
+        return app.launch(**options)

@@ -84,7 +84,7 @@ def details(progress: Progress, language: str = "en") -> str:
     rows.append(f"{label('detail_job')} `{job.job_id}`")
     if job.video_seconds:
         rows.append(f"{label('detail_video')} {job.video_seconds:.1f} s")
-    if job.units_charged:
+    if job.units_charged and not job.demo:
         rows.append(f"{label('detail_credits')} {job.units_charged}")
     if job.demo:
         rows.append(ui_text("detail_simulated", language))

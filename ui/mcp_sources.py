@@ -22,11 +22,11 @@ from urllib.parse import unquote, urlsplit
 from gradio.route_utils import get_root_url
 from gradio.utils import get_upload_folder
 
+import ui.limits as limits
 from avatar_core.errors import InputError
 from avatar_core.jobs.studio import Source
 
 FILE_ROUTE = "/gradio_api/file="
-MAX_DATA_URL_CHARS = 140 * 1024 * 1024  # base64 of the largest voice source the core reads
 _WEB = re.compile(r"https?://", re.IGNORECASE)
 _DATA = re.compile(r"data:[^,;]*(;[^,;]*)*;base64,", re.IGNORECASE)
 HOW = (
@@ -95,12 +95,17 @@ def _uploaded_file(url: str, what: str, blocked: Sequence[Path]) -> Path:
 
 
 def _data_url_bytes(text: str, what: str) -> bytes:
-    """The bytes of a base64 data: URL (the core checks what they are and their size)."""
+    """The bytes of a base64 data: URL, at most the page's upload limit (the core checks
+    what they are); its size is told from its length, before anything is decoded."""
     header = _DATA.match(text)
-    if header is None or len(text) > MAX_DATA_URL_CHARS:
+    if header is None:
+        raise InputError(f"The {what} data: URL is not a base64 file; {HOW}.", field=what)
+    size = (len(text) - header.end()) * 3 // 4
+    most = limits.MAX_UPLOAD_BYTES
+    if size > most:
         raise InputError(
-            f"The {what} data: URL is not a base64 file of at most "
-            f"{MAX_DATA_URL_CHARS // (1024 * 1024)} MB of text; {HOW}.",
+            f"The {what} data: URL holds a file of about {_mb(size)} MB, more than the "
+            f"{_mb(most)} MB this app takes as an upload: give a smaller file, or a link.",
             field=what,
         )
     try:
@@ -110,3 +115,7 @@ def _data_url_bytes(text: str, what: str) -> bytes:
             f"The {what} data: URL does not hold valid base64; encode the file again.",
             field=what,
         ) from None
+
+
+def _mb(size: int) -> str:
+    return f"{size / (1024 * 1024):.1f}".removesuffix(".0")

@@ -18,6 +18,7 @@ from typing import TextIO
 from avatar_core.cli.batch_progress import BatchProgress
 from avatar_core.cli.codes import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
 from avatar_core.cli.jobs import cli_studio
+from avatar_core.config import terminal_language
 from avatar_core.errors import InputError, StorageError
 from avatar_core.jobs.batch import (
     DEFAULT_JOBS,
@@ -38,7 +39,8 @@ def _positive(text: str) -> int:
     except ValueError:
         number = 0
     if number < 1:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number of at least 1")
+        wrong = say("batch.not_positive", text=text)
+        raise argparse.ArgumentTypeError(wrong.in_language(terminal_language()))
     return number
 
 
@@ -138,7 +140,7 @@ def _run(run: BatchRun, folder: Path, out: TextIO, err: TextIO, language: str) -
         stopped = True
     finally:
         progress.close()
-        results = write_results(folder, run.results)
+        results = write_results(folder, run.results, language)
     if stopped:
         stopped_line = say("batch.stopped", results=results).in_language(language)
         print(stopped_line, file=err, flush=True)

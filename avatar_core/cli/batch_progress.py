@@ -1,9 +1,10 @@
 """What a batch shows while it runs, on stderr.
 
-On a terminal, a tqdm bar counts the rows that ended and shows done, failed, running and
-waiting, with one line above it as each row ends. Elsewhere (CI, a pipe, a file) there is
-no bar and no control character: one plain line when a row is sent and when it ends, each
-with the counts.
+On a terminal, a tqdm bar counts the rows that ended and shows done, failed, running, in
+line (journaled, waiting for the line to send their create: nothing sent yet) and waiting,
+with one line above it as each row ends. Elsewhere (CI, a pipe, a file) there is no bar
+and no control character: one plain line when a row takes or changes its place in line,
+when it is sent and when it ends, each with the counts.
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ def row_line(result: RowResult, language: str = "en") -> str:
         line = say("batch.row_done", row=number, name=name, task_id=task, when=when)
     elif result.state is RowState.PREPARING:
         line = say("batch.row_preparing", row=number)
+    elif result.state is RowState.IN_LINE:
+        line = say("batch.row_in_line", row=number, place=result.place or 1)
     else:
         line = say("batch.row_state", row=number, state=result.state.value, error=result.error)
     return line.in_language(language)
@@ -60,7 +63,8 @@ class BatchProgress:
             self._bar.set_postfix_str(self.counts())
 
     def counts(self) -> str:
-        """done, failed (unclear), running and waiting rows, in words."""
+        """done, failed (unclear), running, in line and waiting rows, in words (a row being
+        prepared counts as running: its inputs are being fixed, its speech made)."""
         seen = Counter(result.state for result in self._results)
         unclear = seen[RowState.UNCLEAR]
         counts = say(
@@ -69,6 +73,7 @@ class BatchProgress:
             failed=seen[RowState.FAILED],
             unclear=say("batch.count_unclear", count=unclear) if unclear else "",
             running=seen[RowState.RUNNING] + seen[RowState.PREPARING],
+            in_line=seen[RowState.IN_LINE],
             waiting=seen[RowState.WAITING],
         )
         return counts.in_language(self._language)
@@ -78,12 +83,14 @@ class BatchProgress:
             if self._bar is None:
                 if result.state is not RowState.PREPARING:
                     ended = sum(r.state.ended for r in self._results)
-                    print(
-                        f"[{ended}/{len(self._results)}] {row_line(result, self._language)} "
-                        f"({self.counts()})",
-                        file=self._err,
-                        flush=True,
+                    line = say(
+                        "batch.plain_line",
+                        ended=ended,
+                        rows=len(self._results),
+                        news=row_line(result, self._language),
+                        counts=self.counts(),
                     )
+                    print(line.in_language(self._language), file=self._err, flush=True)  # fmt: skip
                 return
             if result.state.ended:
                 self._bar.write(row_line(result, self._language), file=self._err)

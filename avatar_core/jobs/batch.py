@@ -12,6 +12,9 @@ same file again looks each row up in the journal first:
   when asked (`retry_failed`): the task ended, so no task for it can still exist;
 - never journaled: sent.
 
+A row's text to speech, paid too and made before its job is journaled, is kept with the
+row's identity and used again by a rerun, never paid twice (`batch_speech.py`).
+
 Two bounds, both for this machine: `PREPARING_AT_ONCE` rows read and fix their inputs at
 once (two cores), and `jobs` rows at once are under way (each holds its prepared inputs
 until its create is answered). When each create is sent is the line's to decide
@@ -33,11 +36,12 @@ from pathlib import Path
 
 from avatar_core import errors as e
 from avatar_core.jobs.batch_rows import BatchRow
-from avatar_core.jobs.events import Done, Progress, Running, Submitted, Submitting
+from avatar_core.jobs.batch_speech import forget, speak_once
+from avatar_core.jobs.events import Done, InLine, Progress, Running, Submitted, Submitting
 from avatar_core.jobs.steps import video_home
 from avatar_core.jobs.studio import Studio
 from avatar_core.storage.journal import Job, Stage
-from avatar_core.words import say
+from avatar_core.words import Message, in_language, say
 
 PREPARING_AT_ONCE = 2  # rows whose inputs are read and fixed at once (memory, two cores)
 DEFAULT_JOBS = 10  # rows under way at once (memory); the line decides the creates
@@ -50,6 +54,7 @@ class RowState(str, enum.Enum):
 
     WAITING = "waiting"  # for its turn
     PREPARING = "preparing"  # its inputs are read and fixed (and its speech made)
+    IN_LINE = "in line"  # journaled, waiting in the line in front of creates: not sent yet
     RUNNING = "running"  # journaled; sent, or followed from an earlier run
     DONE = "done"  # its video is in the output folder
     FAILED = "failed"  # it ended without a video (the error says whether to run it again)
@@ -70,8 +75,10 @@ class RowResult:
     task_id: str | None = None
     seconds: float | None = None  # from journaling the job to its video at home
     video: Path | None = None
-    error: str = ""
+    error: str = ""  # a catalogued Message where the sentence is this program's
     sent: bool = False  # whether this run sent its create
+    place: int | None = None  # its place in line (1: next), while IN_LINE
+    spoken_before: bool = False  # its speech was made by an earlier run, not paid again
 
 
 Listener = Callable[[RowResult], None]
@@ -81,13 +88,10 @@ def video_name(row: BatchRow) -> str:
     return f"row-{row.number:03d}.mp4"
 
 
-def failed_before(job: Job) -> str:
+def failed_before(job: Job) -> Message:
     """Why a row failed in an earlier run, and how to send it again."""
-    reason = (job.error or "no reason given").rstrip(".")
-    return (
-        f"The provider could not make this video in an earlier run ({reason}): change the "
-        "row, or run with --retry-failed to send it again."
-    )
+    reason = job.error.rstrip(".") if job.error else say("batch.no_reason")
+    return say("batch.failed_before", reason=reason)
 
 
 class BatchRun:
@@ -164,9 +168,7 @@ class BatchRun:
             self._set(result, RowState.PREPARING)
             audio, audio_id, prior_task_id, seconds = None, None, None, None
             if row.speaks:
-                speech = await asyncio.to_thread(
-                    self.studio.speak, row.tts_text, row.voice_id, row.voice_language or None
-                )
+                speech, result.spoken_before = await asyncio.to_thread(speak_once, self.studio, row)
                 audio_id, prior_task_id, seconds = (
                     speech.audio_id,
                     speech.task_id,
@@ -206,8 +208,12 @@ class BatchRun:
                 result.task_id = event.task.task_id
             if event.job is not None and on_journaled is not None:
                 on_journaled()  # in line or on its way: the next row may prepare
+            if isinstance(event, InLine):
+                moved = result.place != event.position
+                result.place = event.position
+                self._set(result, RowState.IN_LINE, news=moved)
             if isinstance(event, Submitting):
-                result.sent = True
+                result.sent, result.place = True, None
                 self._set(result, RowState.RUNNING)
             if isinstance(event, Done):
                 done = event.job
@@ -218,9 +224,13 @@ class BatchRun:
     # --- the journal and the output folder ----------------------------------------------------
 
     def _journaled(self, row: BatchRow) -> Job | None:
-        """This row's latest job on this studio's endpoint and key (None: never journaled)."""
-        job = self.studio.journal.batch_job(row.key, owner=self.studio.owner)
-        return job if job is not None and self.studio.steps.owns(job) else None
+        """This row's latest job on this studio's endpoint and key (None: never journaled);
+        a journal of an earlier release knows it by its former key."""
+        for key in (row.key, row.former_key):
+            job = self.studio.journal.batch_job(key, owner=self.studio.owner) if key else None
+            if job is not None and self.studio.steps.owns(job):
+                return job
+        return None
 
     def _deliver(self, result: RowResult, job: Job) -> None:
         """The job's video into the output folder (copied only if it is not there yet)."""
@@ -233,11 +243,11 @@ class BatchRun:
                 shutil.copyfile(source, partial)
                 os.replace(partial, target)
         except OSError as exc:
+            reason = exc.strerror or exc
             self._end(
                 result,
                 RowState.FAILED,
-                f"The video {source} could not be copied to {target} ({exc.strerror or exc}); "
-                "free some space or choose another --out folder, then run the file again.",
+                say("batch.not_copied", source=source, target=target, reason=reason),
             )
             return
         result.video = target
@@ -252,23 +262,25 @@ class BatchRun:
         job = self.studio.journal.get(result.job_id) if result.job_id else None
         if job is not None:
             self._note(result, job)
+        sentence = error.message
         if job is None and isinstance(error, e.InputError):  # e.g. a speech too long
-            self._end(result, RowState.FAILED, f"{error} (no video task was sent for this row).")
+            self._end(result, RowState.FAILED, say("batch.no_task_sent", error=sentence))
         elif job is None or job.stage is Stage.NOT_CREATED:
-            again = "no video task was made; running the file again sends this row again"
-            self._end(result, RowState.FAILED, f"{error} ({again}).")
+            if result.spoken_before and isinstance(error, (e.InvalidRequestError, e.NotFoundError)):
+                forget(self.studio, result.row)  # its kept audio id was refused: speak again
+            self._end(result, RowState.FAILED, say("batch.not_created", error=sentence))
         elif job.stage.is_finished:
-            self._end(result, RowState.FAILED, str(error))
+            self._end(result, RowState.FAILED, sentence)
         else:
-            again = "running the file again follows it; it is never sent twice"
-            self._end(result, RowState.UNCLEAR, f"{error} ({again}).")
+            self._end(result, RowState.UNCLEAR, say("batch.unclear", error=sentence))
 
     @staticmethod
     def _note(result: RowResult, job: Job) -> None:
         result.job_id, result.task_id = job.job_id, job.task_id or result.task_id
 
-    def _set(self, result: RowResult, state: RowState) -> None:
-        if result.state is not state:
+    def _set(self, result: RowResult, state: RowState, *, news: bool = False) -> None:
+        """Tell the listener of a new state (or, `news`, of a new place in line)."""
+        if result.state is not state or news:
             result.state = state
             self.listener(result)
 
@@ -321,21 +333,23 @@ def _cell(value: object) -> str:
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 
-def _result_rows(results: list[RowResult]) -> Iterator[list[str]]:
+def _result_rows(results: list[RowResult], language: str) -> Iterator[list[str]]:
     for result in results:
         row = result.row.number, result.task_id, result.state.value, result.seconds
-        yield [_cell(value) for value in (*row, result.video, result.error)]
+        error = in_language(result.error, language)
+        yield [_cell(value) for value in (*row, result.video, error)]
 
 
-def write_results(out_dir: Path, results: list[RowResult]) -> Path:
-    """`results.csv` in `out_dir`, replaced whole (a reader never sees half of it)."""
+def write_results(out_dir: Path, results: list[RowResult], language: str = "en") -> Path:
+    """`results.csv` in `out_dir`, replaced whole (a reader never sees half of it); its
+    status column holds the states' values (done, failed…), its errors are in `language`."""
     target = Path(out_dir) / RESULTS_FILE
     partial = target.with_name(f".{RESULTS_FILE}.partial")
     try:
         with partial.open("w", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle)
             writer.writerow(RESULT_COLUMNS)
-            writer.writerows(_result_rows(results))
+            writer.writerows(_result_rows(results, language))
         os.replace(partial, target)
     except OSError as exc:
         raise e.StorageError(

@@ -4,8 +4,11 @@ Columns: `image`, then `audio` or `tts_text` with `voice_id` (and `voice_languag
 optional `prompt` and `mode`. Paths are relative to the CSV's folder; http(s) URLs are read
 as `generate` reads them. Every problem of every row is gathered into one InputError whose
 sentences each name the row (as a spreadsheet numbers it: the header is row 1) and the
-column. A row's identity (`BatchRow.key`) is a hash of its position and its content (the
-bytes of its files, the text of its fields), so a rerun finds the job it made.
+column. A row's identity (`BatchRow.key`) is a hash of its content (the bytes of its
+files, the text of its fields) and of how many rows above it hold the same content, so a
+rerun finds the job it made. Not its line number: a blank line added or removed, or a new
+row put above it, leaves every other row's identity as it was (nothing is sent twice);
+two identical rows are two videos.
 """
 
 from __future__ import annotations
@@ -52,6 +55,7 @@ class BatchRow:
     mode: str = ""
     folder: Path = Path(".")  # the CSV's folder, which relative paths start from
     key: str = ""  # the row's identity, set by `check_rows`
+    former_key: str = ""  # its identity as batches made it before, with its line number
 
     @property
     def speaks(self) -> bool:
@@ -132,7 +136,7 @@ def read_rows(path: Path, *, max_rows: int = MAX_ROWS) -> list[BatchRow]:
         number for number, record in enumerate(records, start=1) if any(map(str.strip, record))
     ]
     if not filled:
-        raise _file_error(path, "it is empty; put a header line and one row per video.")
+        raise _file_error(path, say("batch.empty_file"))
     names = _header(path, records[filled[0] - 1])
     rows, problems = [], []
     for index in filled[1:]:  # as a spreadsheet numbers rows; blank ones are skipped
@@ -208,7 +212,8 @@ def _voice_problems(row: BatchRow) -> list[InputError]:
 
 
 def check_row(row: BatchRow, preparer: InputPreparer) -> tuple[BatchRow, list[InputError]]:
-    """The row with its identity, and its problems (each naming its row and column)."""
+    """The row with the digest of its content as `key` (`check_rows` adds how many rows
+    above hold the same), and its problems (each naming its row and column)."""
     problems = _voice_problems(row)
     digests: dict[str, str | None] = {"image": None, "audio": None}
     files = {"image": (preparer.image, MAX_IMAGE_BYTES), "audio": (preparer.audio, MAX_AUDIO_BYTES)}
@@ -232,10 +237,11 @@ def check_row(row: BatchRow, preparer: InputPreparer) -> tuple[BatchRow, list[In
             problems += [_problem(row.number, column, s) for s in error.problems]
     if problems:
         return row, problems
-    identity = [row.number, digests["image"], digests["audio"], row.tts_text, row.voice_id,
-                row.voice_language.lower(), cleaned["prompt"], cleaned["mode"]]  # fmt: skip
-    key = "batch-" + _digest(json.dumps(identity, ensure_ascii=False).encode())
-    return replace(row, mode=cleaned["mode"], key=key), []
+    content = [digests["image"], digests["audio"], row.tts_text, row.voice_id,
+               row.voice_language.lower(), cleaned["prompt"], cleaned["mode"]]  # fmt: skip
+    key = _digest(json.dumps(content, ensure_ascii=False).encode())  # made whole by check_rows
+    former = "batch-" + _digest(json.dumps([row.number, *content], ensure_ascii=False).encode())
+    return replace(row, mode=cleaned["mode"], key=key, former_key=former), []
 
 
 def check_rows(rows: list[BatchRow], preparer: InputPreparer) -> list[BatchRow]:
@@ -245,4 +251,11 @@ def check_rows(rows: list[BatchRow], preparer: InputPreparer) -> list[BatchRow]:
     problems = [problem for _, found in outcomes for problem in found]
     if problems:
         raise InputError.gather(problems)
-    return [row for row, _ in outcomes]
+    seen: dict[str, int] = {}  # content -> rows above holding it
+    checked = []
+    for row, _ in outcomes:
+        occurrence = seen.get(row.key, 0)
+        seen[row.key] = occurrence + 1
+        key = "batch-" + _digest(f"{row.key}:{occurrence}".encode())
+        checked.append(replace(row, key=key))
+    return checked

@@ -676,10 +676,13 @@ class Studio:
         return key_label(settings.api_key.reveal() if settings.api_key else None)
 
     def _made_here(self) -> tuple[str, str] | None:
-        """(external id, task id) of this key's latest task made from this data folder."""
+        """(external id, task id) of this key's latest task made from this data folder; in
+        demo mode, of this run's simulator only (each run starts one that knows no other
+        run's task: asking it for one would say lookups are not answered)."""
         for job in self.journal.recent(200, owner=self.owner):
             made_here = job.image_sha256 is not None  # adopted jobs were never sent by us
-            if made_here and job.task_id and self.steps.owns(job):
+            this_simulator = not self.demo or job.base_url == self.client.base_url
+            if made_here and this_simulator and job.task_id and self.steps.owns(job):
                 return job.job_id, job.task_id
         return None
 
@@ -784,7 +787,10 @@ async def _named(flow: AsyncIterator[Progress], job: Job) -> AsyncIterator[Progr
 
 def done_message(job: Job) -> Message:
     video = say("done.video", seconds=job.video_seconds) if job.video_seconds else ""
-    units = say("done.units", units=job.units_charged) if job.units_charged else ""
+    if job.demo:  # the demo simulator's units are make-believe
+        units = say("done.simulated")
+    else:
+        units = say("done.units", units=job.units_charged) if job.units_charged else ""
     return say("step.done", task_id=job.task_id, video=video, units=units)
 
 

@@ -11,6 +11,7 @@ client can take them out of any error or reason the provider echoes back.
 
 from __future__ import annotations
 
+import collections
 import threading
 import time
 from collections.abc import Callable
@@ -23,6 +24,7 @@ from avatar_core.config import Secret
 TOKEN_LIFETIME_S = 1800  # exp = now + 30 min, as Kling's documentation signs them
 NOT_BEFORE_SLACK_S = 5  # nbf = now - 5 s: a server clock a little behind still accepts it
 RENEW_BEFORE_S = 300  # sign a new token when less than 5 min is left
+KEPT_TOKENS = 2  # earlier tokens still hidden (one is still valid for RENEW_BEFORE_S)
 
 
 class Credential(Protocol):
@@ -79,6 +81,7 @@ class KlingToken:
         self._renew_before = renew_before_s
         self._lock = threading.Lock()
         self._token = ""
+        self._earlier: collections.deque[str] = collections.deque(maxlen=KEPT_TOKENS)
         self._expires = 0.0
         self.signed = 0
 
@@ -87,6 +90,8 @@ class KlingToken:
         with self._lock:
             now = self._clock()
             if not self._token or self._expires - now < self._renew_before:
+                if self._token:
+                    self._earlier.append(self._token)
                 self._token = sign_token(self._access.reveal(), self._secret.reveal(), now)
                 self._expires = int(now) + TOKEN_LIFETIME_S
                 self.signed += 1
@@ -96,9 +101,11 @@ class KlingToken:
         return f"Bearer {self.token()}"
 
     def hidden(self) -> tuple[str, ...]:
+        """What an error must never show: the keys, the token and the ones before it (a
+        request signed before another thread renewed it may echo the older one)."""
         with self._lock:
-            current = (self._token,) if self._token else ()
-        return (self._secret.reveal(), self._access.reveal(), *current)
+            tokens = (self._token, *self._earlier) if self._token else tuple(self._earlier)
+        return (self._secret.reveal(), self._access.reveal(), *tokens)
 
     def __repr__(self) -> str:
         return "KlingToken(access_key='********', secret_key='********')"

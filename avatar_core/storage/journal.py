@@ -136,9 +136,29 @@ CREATE TABLE IF NOT EXISTS speeches (
 CREATE INDEX IF NOT EXISTS speeches_created ON speeches(created_at);
 CREATE INDEX IF NOT EXISTS jobs_visitor ON jobs(visitor, created_at);
 CREATE INDEX IF NOT EXISTS jobs_batch ON jobs(batch_key, created_at);
+CREATE TABLE IF NOT EXISTS row_speeches (
+    batch_key TEXT NOT NULL,
+    place TEXT NOT NULL,
+    owner TEXT,
+    made_at REAL NOT NULL,
+    audio_id TEXT,
+    task_id TEXT,
+    seconds REAL
+);
+CREATE INDEX IF NOT EXISTS row_speeches_key ON row_speeches(batch_key, made_at);
 """
 # What a visitor (or an address: the column) asked for since a time, on our key.
 _COUNTED = "owner IS NULL AND {column} = ? AND created_at >= ?"
+
+
+@dataclass(frozen=True)
+class RowSpeech:
+    """The text to speech made for one batch row, kept so that a rerun does not pay again."""
+
+    made_at: float
+    audio_id: str | None  # None: refused (too short or too long) after it was made
+    task_id: str | None
+    seconds: float | None
 
 
 def this_process() -> str:
@@ -424,6 +444,38 @@ class Journal:
                 f"SELECT COUNT(*) FROM jobs WHERE stage = 'queued' AND owner IS ? AND {place}",
                 (owner, *values),
             ).fetchone()[0]
+
+    def remember_row_speech(self, batch_key: str, place: str, owner: str | None,
+                            speech: RowSpeech) -> None:  # fmt: skip
+        """Keep the speech made for the batch row `batch_key` on the endpoint `place`
+        (`audio_id` None: the speech was refused as too short or too long)."""
+        with self._connection() as db:
+            db.execute(
+                "INSERT INTO row_speeches (batch_key, place, owner, made_at, audio_id, task_id, "
+                "seconds) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (batch_key, place, owner, speech.made_at, speech.audio_id, speech.task_id,
+                 speech.seconds),
+            )  # fmt: skip
+
+    def row_speech(
+        self, batch_key: str, place: str, owner: str | None, since: float
+    ) -> RowSpeech | None:
+        """The latest speech kept for the batch row since `since` (None: none)."""
+        with self._connection() as db:
+            row = db.execute(
+                "SELECT made_at, audio_id, task_id, seconds FROM row_speeches WHERE batch_key = ? "
+                "AND place = ? AND owner IS ? AND made_at >= ? ORDER BY made_at DESC LIMIT 1",
+                (batch_key, place, owner, since),
+            ).fetchone()
+        return RowSpeech(*row) if row else None
+
+    def forget_row_speech(self, batch_key: str, place: str, owner: str | None) -> None:
+        """Forget the row's kept speech (the provider refused its audio id)."""
+        with self._connection() as db:
+            db.execute(
+                "DELETE FROM row_speeches WHERE batch_key = ? AND place = ? AND owner IS ?",
+                (batch_key, place, owner),
+            )
 
     def unfinished(self) -> list[Job]:
         open_stages = [s.value for s in Stage if not s.is_finished]

@@ -1,0 +1,68 @@
+"""The app's bounds on work a stranger can start: shared by the page and the MCP tools.
+
+`CALLS_AT_ONCE` is the page's queue concurrency (app.py) and the most MCP tool calls
+answered at once (the tools are unqueued, so Gradio's queue does not bound them);
+`MAX_UPLOAD_BYTES` is the page's upload limit and the largest file a data: URL may hold.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator
+
+import ui.mcp_words as words
+from avatar_core.config import Settings
+from ui.text_guard import Refusal
+
+CALLS_AT_ONCE = 8
+MAX_UPLOAD_BYTES = 50 * 1024 * 1024  # the provider takes 10 MB photos and 5 MB audio
+
+
+class CallGate:
+    """At most `limit` calls at once; one more is refused at once, in one sentence (a
+    caller waiting for a slot would hold its connection and its inputs meanwhile)."""
+
+    def __init__(self, limit: int = CALLS_AT_ONCE) -> None:
+        self.limit = limit
+        self._slots = threading.BoundedSemaphore(limit)
+
+    @contextlib.contextmanager
+    def call(self) -> Iterator[None]:
+        if not self._slots.acquire(blocking=False):
+            raise Refusal(busy_sentence())
+        try:
+            yield
+        finally:
+            self._slots.release()
+
+
+MCP_CALLS = CallGate()  # every MCP tool call of the process
+
+
+def busy_sentence() -> str:
+    return words.busy(MCP_CALLS.limit)
+
+
+def mcp_spending_note(settings: Settings, mcp_server: bool) -> str | None:
+    """What the operator should know at start-up about MCP callers spending on its key.
+
+    A caller may leave the session code empty on every call: each call is then a new
+    visitor, so only the limit for each network address bounds what one stranger spends.
+    It stays 0 (no limit) by default, as documented: a default would also refuse the
+    page's visitors who share one address (an office, a phone network).
+    """
+    if not mcp_server or settings.demo_mode:
+        return None
+    most = settings.max_daily_per_address
+    if most:
+        return (
+            f"MCP server on: its callers spend on this app's key, at most {most} videos a "
+            "day for each network address (AVATAR_MAX_DAILY_PER_ADDRESS)."
+        )
+    return (
+        "MCP server on: its callers spend on this app's key, and one caller can be a new "
+        "visitor at every call (a new session code), so the limits for each visitor do not "
+        "bound it and AVATAR_MAX_DAILY_PER_ADDRESS is 0 (no limit): set it on a public app, "
+        "or GRADIO_MCP_SERVER=false."
+    )
