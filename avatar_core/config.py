@@ -38,6 +38,9 @@
   (behind a proxy: uvicorn's FORWARDED_ALLOW_IPS names the proxy).
 - AVATAR_MAX_RUNNING_TASKS: the most tasks running at the provider at once on one account
   (default 0: not set; the line in front of creates learns it from the provider's 1303).
+- AVATAR_MAX_IN_LINE: the most jobs waiting in the line of one account at once (default
+  100; 0: no limit); a job beyond it is refused before its inputs are kept, so strangers
+  cannot fill the disk with kept inputs.
 - AVATAR_SHARED_HISTORY: "1" lets every visitor see (and look up) every job made on the
   operator's key, for a private team demo.
 
@@ -189,6 +192,7 @@ class Settings:
     max_daily_per_address: int = 0  # 0: no limit
     shared_history: bool = False
     max_running_tasks: int = 0  # per account; 0: learnt from the provider's 1303 answers
+    max_in_line: int = 100  # jobs waiting in one account's line; 0: no limit
 
     @property
     def provider(self) -> str:
@@ -275,6 +279,7 @@ class Settings:
             max_daily_per_address=_count(env.get("AVATAR_MAX_DAILY_PER_ADDRESS"), default=0),
             shared_history=_truthy(env.get("AVATAR_SHARED_HISTORY")),
             max_running_tasks=_count(env.get("AVATAR_MAX_RUNNING_TASKS"), default=0),
+            max_in_line=_count(env.get("AVATAR_MAX_IN_LINE"), default=100),
         )
 
 

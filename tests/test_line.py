@@ -3,12 +3,18 @@
 Against the simulator with `max_running_tasks=3`, in real time with tasks of 0.2 s: every
 visitor gets a video, with or without AVATAR_MAX_RUNNING_TASKS; visitors take turns; Stop
 while in line sends and charges nothing; a restart sends the jobs left in line, in order,
-once; a create refused with 1302 goes back in line.
+once, all of them at once; a create refused with 1302 goes back in line; jobs a container
+that restarted under a new hostname left in line are sent; the line has a bound; kept
+inputs no line will send are deleted when a studio opens.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
+import threading
+import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import closing
 from pathlib import Path
@@ -16,18 +22,29 @@ from pathlib import Path
 import pytest
 
 from avatar_core.config import Secret, Settings
-from avatar_core.errors import TaskStillRunningError
-from avatar_core.jobs.events import Done, InLine, Progress, Submitted, Submitting, final_progress
-from avatar_core.jobs.line import FairLine, Place, place_message
-from avatar_core.jobs.steps import LEFT_LINE
-from avatar_core.jobs.studio import Studio
+from avatar_core.errors import LimitReachedError, TaskStillRunningError
+from avatar_core.jobs import steps
+from avatar_core.jobs.events import (
+    Done,
+    Downloading,
+    Failed,
+    InLine,
+    Progress,
+    Submitted,
+    Submitting,
+    Unclear,
+    final_progress,
+)
+from avatar_core.jobs.line import PROBE_AFTER_S, FairLine, Place, place_message
+from avatar_core.jobs.studio import Studio, open_studio
 from avatar_core.provider.client import KlingClient
 from avatar_core.simulator import Simulator
-from avatar_core.storage.journal import Stage
-from avatar_core.storage.kept_inputs import kept_path
+from avatar_core.storage.journal import Job, Stage
+from avatar_core.storage.kept_inputs import KEPT_MAX_AGE_S, keep_request, kept_path
 from avatar_core.storage.visitors import Visitor
 from avatar_core.waiting.pacing import Pacing
 from avatar_core.waiting.scheduler import PollScheduler
+from avatar_core.words import say
 
 KEY = "line-key"
 NO_LIMITS = {"max_active_per_visitor": 0, "max_daily_per_visitor": 0}
@@ -116,7 +133,7 @@ def test_one_visitors_many_jobs_do_not_starve_anothers_first():
         served.append(ticket.job_id)
         line.started(ticket)
         await asyncio.sleep(0)  # the task runs
-        line.leave(ticket)
+        line.leave(ticket, ended=True)  # and its follow sees it end
 
     async def everyone() -> None:
         await asyncio.gather(*(flow(ticket) for ticket in [*many, first]))
@@ -175,7 +192,7 @@ def test_stop_while_in_line_sends_and_charges_nothing_and_frees_the_allowance(
             await waiting.aclose()  # what Stop does to the page's flow
             job = studio.journal.get(place.job.job_id)
             assert job is not None and job.stage is Stage.NOT_CREATED
-            assert job.error == LEFT_LINE
+            assert job.error == say("line.left")
             assert not kept_path(studio.settings.data_dir, job.job_id).exists()
             studio.limits.check(visitor)  # its one job at once is free again
             await running.aclose()
@@ -243,3 +260,273 @@ def test_a_lookup_of_a_job_a_stopped_process_left_in_line_sends_it_once(
     assert isinstance(done, Done) and done.job and done.job.job_id == left.job_id
     assert isinstance(again, Done)
     assert fresh.stats.creates == 1
+
+
+# --- Stop at any point before the create is on its way -----------------------------------
+
+
+def left_jobs(studio: Studio, image: Path, voice: Path, count: int, visitor: str) -> list[Job]:
+    """Jobs as a process that ended while they waited leaves them: journaled, kept."""
+    inputs = studio.inputs.prepare(image, voice)
+    return [
+        studio._open_job(inputs, studio.visitor(f"{visitor}{n}"), None, None, None)[0]
+        for n in range(count)
+    ]
+
+
+async def stop_after_the_slot_is_handed(studio: Studio, flow: AsyncIterator[Progress]) -> None:
+    """The one slot frees while the flow waits at its place: the line hands it the slot,
+    and Stop comes before the flow takes it up."""
+    running = studio.generate(*studio._test_inputs)  # type: ignore[attr-defined]
+    await until(running, Submitted)
+    await until(flow, InLine)
+    await until(running, Downloading)  # its task ended: the waiter is handed the slot
+    await running.aclose()
+    await flow.aclose()
+
+
+async def stop_at_submitting(studio: Studio, flow: AsyncIterator[Progress]) -> None:
+    await until(flow, Submitting)
+    await flow.aclose()
+
+
+async def stop_in_the_request_budget_wait(studio: Studio, flow: AsyncIterator[Progress]) -> None:
+    entered = asyncio.Event()
+
+    async def a_long_wait() -> None:  # the request budget is busy under load
+        entered.set()
+        await asyncio.Event().wait()
+
+    studio._take_turn = a_long_wait  # type: ignore[method-assign]
+    task = asyncio.ensure_future(final_progress(flow))
+    await entered.wait()
+    task.cancel()  # e.g. the page's heartbeat cancelling the flow, or Ctrl-C
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+async def stop_while_the_job_is_journaled(studio: Studio, flow: AsyncIterator[Progress]) -> None:
+    journaled, release = threading.Event(), threading.Event()
+    real = studio._open_job
+
+    def slow_open(*args: object) -> object:
+        opened = real(*args)  # type: ignore[arg-type]
+        journaled.set()
+        release.wait(30)
+        return opened
+
+    studio._open_job = slow_open  # type: ignore[method-assign]
+    task = asyncio.ensure_future(final_progress(flow))
+    await asyncio.to_thread(journaled.wait, 30)
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    release.set()  # the thread ends after the flow has stopped (asyncio.run waits for it)
+
+
+@pytest.mark.parametrize(
+    "stop",
+    [
+        stop_after_the_slot_is_handed,
+        stop_at_submitting,
+        stop_in_the_request_budget_wait,
+        stop_while_the_job_is_journaled,
+    ],
+    ids=["slot-handed", "submitting", "budget-wait", "journaling"],
+)
+def test_stop_before_the_create_is_on_its_way_withdraws_the_job(
+    fresh, tmp_path, portrait_path, speech_path, stop
+):
+    data = tmp_path / "data"
+    with closing(line_studio(fresh, data, max_running_tasks=1, max_active_per_visitor=1)) as studio:
+        studio._test_inputs = (portrait_path, speech_path)  # type: ignore[attr-defined]
+        visitor = studio.visitor("stopper")
+        asyncio.run(stop(studio, studio.generate(portrait_path, speech_path, visitor=visitor)))
+        mine = [job for job in studio.journal.recent(10) if job.visitor == visitor.tag]
+        assert [job.stage for job in mine] == [Stage.NOT_CREATED]
+        assert mine[0].error == say("line.left")
+        assert not list((data / "line").glob("*"))  # its kept inputs are deleted
+        studio.limits.check(visitor)  # its one job at once is free again
+        creates = fresh.stats.creates
+        resumed = asyncio.run(collect(studio.resume(deadline_s=0.5)))
+        assert not [p for p in resumed if p.job and p.job.job_id == mine[0].job_id]
+        assert fresh.stats.creates == creates  # a later resume sends nothing of it
+        assert studio.journal.spent_at(visitor.tag or "", 0) == []  # nothing counted
+
+
+async def collect(events: AsyncIterator[Progress]) -> list[Progress]:
+    return [progress async for progress in events]
+
+
+# --- jobs left in line by another machine --------------------------------------------------
+
+
+def untouched_since(studio: Studio, job: Job, seconds_ago: float) -> None:
+    """The job's row as a line on a machine that went away last left it."""
+    with studio.journal._connection() as db:
+        db.execute(
+            "UPDATE jobs SET creator = ?, updated_at = ? WHERE job_id = ?",
+            ("old-container-hostname:1", time.time() - seconds_ago, job.job_id),
+        )
+
+
+def test_jobs_a_restarted_container_left_in_line_are_sent_once_their_grace_is_over(
+    fresh, tmp_path, portrait_path, speech_path, monkeypatch
+):
+    data = tmp_path / "data"
+    with closing(line_studio(fresh, data)) as before:
+        old, recent, looked_up = left_jobs(before, portrait_path, speech_path, 3, "v")
+        untouched_since(before, old, 3600)  # the Space restarted an hour ago
+        untouched_since(before, looked_up, 3600)
+        untouched_since(before, recent, 0)  # its line may still live on that machine
+    with closing(line_studio(fresh, data)) as after:
+        with pytest.raises(TaskStillRunningError, match="still waiting in line"):
+            asyncio.run(final_progress(after.follow(recent.job_id)))  # within its grace
+        done = asyncio.run(final_progress(after.follow(looked_up.job_id)))
+        assert isinstance(done, Done)
+        monkeypatch.setattr(steps, "QUEUED_GRACE_S", 0.2)  # a resume waits out the grace
+        ends = asyncio.run(collect(after.resume()))
+        assert {p.job.job_id for p in ends if isinstance(p, Done) and p.job} == {
+            old.job_id,
+            recent.job_id,
+        }
+        assert {job.stage for job in after.journal.recent(10)} == {Stage.DONE}
+    assert fresh.stats.creates == 3
+
+
+# --- a resume sends every job left in line as the line allows --------------------------------
+
+
+def test_a_resume_joins_every_job_left_in_line_first_and_runs_them_at_once(
+    fresh, tmp_path, portrait_path, speech_path
+):
+    data = tmp_path / "data"
+    with closing(line_studio(fresh, data, max_running_tasks=LIMIT)) as before:
+        left = left_jobs(before, portrait_path, speech_path, LIMIT, "v")
+    with closing(line_studio(fresh, data, max_running_tasks=LIMIT)) as after:
+        events = asyncio.run(collect(after.resume()))
+    kinds = [type(p) for p in events]
+    assert kinds.count(Submitted) == LIMIT
+    last_sent = max(i for i, kind in enumerate(kinds) if kind is Submitted)
+    assert last_sent < kinds.index(Done)  # all sent before the first video is home
+    ends = [p for p in events if isinstance(p, (Done, Failed, Unclear))]
+    assert sorted(p.job.job_id for p in ends if p.job) == sorted(job.job_id for job in left)
+    assert all(isinstance(p, Done) for p in ends)  # one end per job
+    for progress in events:  # interleaved steps say whose they are
+        if not isinstance(progress, Done) and progress.job:
+            assert progress.message.startswith(f"Job {progress.job.job_id}: ")
+    assert fresh.stats.creates == LIMIT and fresh.stats.busy_refusals == 0
+
+
+# --- the line's bound, and the kept inputs no line will send ---------------------------------
+
+
+def test_a_full_line_refuses_in_one_sentence_before_anything_is_kept(
+    fresh, tmp_path, portrait_path, speech_path
+):
+    data = tmp_path / "data"
+    with closing(line_studio(fresh, data, max_in_line=2)) as studio:
+        left_jobs(studio, portrait_path, speech_path, 2, "v")
+        with pytest.raises(LimitReachedError) as refused:
+            asyncio.run(final_progress(studio.generate(portrait_path, speech_path)))
+        assert len(studio.journal.recent(10)) == 2  # nothing journaled
+    assert len(list((data / "line").glob("*"))) == 2  # nothing kept
+    assert fresh.stats.creates == 0
+    sentence = str(refused.value)
+    assert "2 jobs are waiting" in sentence and "AVATAR_MAX_IN_LINE" in sentence
+    assert "AVATAR_MAX_IN_LINE" in refused.value.message.in_language("zh")
+    assert Settings.from_env({"AVATAR_MAX_IN_LINE": "7"}).max_in_line == 7
+    assert Settings.from_env({}).max_in_line == 100
+
+
+def test_opening_a_studio_deletes_kept_inputs_no_line_will_send(
+    fresh, tmp_path, portrait_path, speech_path
+):
+    data = tmp_path / "data"
+    with closing(line_studio(fresh, data)) as before:
+        ended, stale, waiting = left_jobs(before, portrait_path, speech_path, 3, "v")
+        before.steps.leave_line(ended)
+        keep_request(data, ended.job_id, before.steps.kept(waiting))  # a crash left it
+        keep_request(data, "a-job-the-journal-never-had", before.steps.kept(waiting))
+    week_ago = time.time() - KEPT_MAX_AGE_S - 60
+    os.utime(kept_path(data, stale.job_id), (week_ago, week_ago))
+    settings = Settings(api_key=Secret(KEY), base_url=fresh.base_url or "", data_dir=data)
+    with closing(open_studio(settings)) as after:
+        assert sorted((data / "line").glob("*")) == [kept_path(data, waiting.job_id)]
+        gone = after.journal.get(stale.job_id)
+        assert gone is not None and gone.stage is Stage.NOT_CREATED
+        assert gone.error == say("line.waited_too_long", days=7)
+        assert after.journal.get(waiting.job_id).stage is Stage.QUEUED  # type: ignore[union-attr]
+
+
+def test_kept_inputs_are_readable_by_their_owner_only(fresh, tmp_path, portrait_path, speech_path):
+    with closing(line_studio(fresh, tmp_path / "data")) as studio:
+        (job,) = left_jobs(studio, portrait_path, speech_path, 1, "v")
+    assert kept_path(tmp_path / "data", job.job_id).stat().st_mode & 0o777 == 0o600
+
+
+# --- the line's bookkeeping ---------------------------------------------------------------------
+
+
+def test_two_tickets_for_one_job_leave_one_at_a_time():
+    line = FairLine()
+    first = line.join("account", "visitor", "job", limit=1)
+    second = line.join("account", "visitor", "job", limit=1)  # e.g. a resume meanwhile
+    line.leave(first)
+    assert line.knows("job")  # the other ticket still waits
+    line.leave(second)
+    assert not line.knows("job")
+
+
+def test_reading_the_lines_capacity_does_not_raise_its_learnt_limit():
+    now = [0.0]
+    line = FairLine(clock=lambda: now[0])
+    ticket = line.join("account", "visitor", "job")
+
+    async def refused_once() -> None:
+        async for _ in line.wait(ticket):
+            pass
+        line.refused(ticket, busy=True, wait_s=0)
+
+    asyncio.run(refused_once())
+    readings = []
+    for _ in range(3):
+        now[0] += PROBE_AFTER_S + 1
+        readings.append(line.capacity("account"))
+    assert readings == [1, 1, 1]  # only handing out slots tries one more
+
+
+def test_a_task_no_flow_follows_holds_its_slot_until_its_expected_end():
+    now = [0.0]
+    line = FairLine(clock=lambda: now[0])
+    abandoned = line.join("account", "closed-tab", "job-1", limit=1, task_s=100)
+    asyncio.run(collect(line.wait(abandoned)))
+    line.started(abandoned)
+    waiting = line.join("account", "next", "job-2", limit=1, task_s=100)
+    now[0] = 10.0
+    line.leave(abandoned)  # the tab closed: its task still runs at the provider
+    assert waiting.state == "waiting"  # a create now would be refused (1303)
+    now[0] = 101.0  # the task's expected end
+    assert asyncio.run(collect(line.wait(waiting))) == []  # sent at once
+    assert waiting.state == "sending"
+
+
+def test_a_job_waiting_in_line_keeps_its_row_fresh_so_no_one_takes_it_for_an_orphan(
+    fresh, tmp_path, portrait_path, speech_path, monkeypatch
+):
+    monkeypatch.setattr("avatar_core.jobs.studio.QUEUED_TOUCH_S", 0.0)  # at every place told
+    fresh.plan_task("succeed", task_seconds=30)  # the one task at once runs long
+    with closing(line_studio(fresh, tmp_path / "data", max_running_tasks=1)) as studio:
+
+        async def scenario() -> tuple[Job, Job]:
+            running = studio.generate(portrait_path, speech_path)
+            await until(running, Submitted)
+            waiting = studio.generate(portrait_path, speech_path)
+            place = await until(waiting, InLine)
+            row = await asyncio.to_thread(studio.journal.get, place.job.job_id)  # type: ignore[union-attr]
+            await waiting.aclose()
+            await running.aclose()
+            return place.job, row  # type: ignore[return-value]
+
+        journaled, row = asyncio.run(scenario())
+    assert row.stage is Stage.QUEUED and row.updated_at > journaled.updated_at

@@ -12,17 +12,23 @@ waiter is an asyncio future of its own loop, woken with `call_soon_threadsafe`: 
 is held while a job waits.
 
 The slots. A slot is taken just before the create and held while a flow of this process
-follows the task; it is given back when the follow sees the task end, or when the flow
-stops following it (its deadline, Stop, a closed tab). A task no one follows any more is
-not counted: nobody would learn when it ends, so a slot held for it could hold the line
-for good. If such a task still runs at the provider, the provider says so with a 1303 on a
-later create: nothing was created, the job goes back to the front of the line, and the
-line lowers its estimate of the account's limit to the tasks it knows to be running (at
-least one), then waits for one of them to end. With none of ours running (other apps, or
-tasks no one follows, use the account), the line pauses for a backoff and tries again. A
-learnt estimate rises by one after `PROBE_AFTER_S` without a refusal, so a limit that
-frees up (a bigger plan, another app's tasks ending) is used again. A 1302 pauses the
-account's line for the wait the provider asks for (`retry.refused_create_wait`).
+follows the task; it is given back when the follow sees the task end. A task no flow
+follows any more (its deadline, Stop, a closed tab, a short MCP answer) is still running
+at the provider: its slot is held until the task's expected end (from its start and the
+expected task time), then given back, since nobody would learn when it really ends and a
+slot held for good could hold the line for good. If such a task runs longer, the provider
+says so with a 1303 on a later create: nothing was created, the job goes back to the front
+of the line, and the line lowers its estimate of the account's limit to the tasks it
+knows to be running, those held past their follow included (at least one), then waits
+for one of them to end. The operator's AVATAR_MAX_RUNNING_TASKS does not floor the
+estimate: other apps on the same account take slots too. Tasks that `resume` follows
+after a restart (sent before it) hold no slot; a 1303 tells of them the same way. With
+none of ours running (other apps, or tasks no one follows, use the account), the line
+pauses for a backoff and tries again. A learnt estimate rises by one after
+`PROBE_AFTER_S` without a refusal (tried when slots are handed out, never when read), so
+a limit that frees up (a bigger plan, another app's tasks ending) is used again. A 1302
+pauses the account's line for the wait the provider asks for
+(`retry.refused_create_wait`).
 """
 
 from __future__ import annotations
@@ -60,6 +66,7 @@ class Ticket:
     job_id: str
     task_s: float = UNKNOWN_TASK_S  # how long its task is expected to take
     state: str = "waiting"
+    started_at: float = 0.0  # when the provider accepted its create (the line's clock)
     future: asyncio.Future[None] | None = field(default=None, repr=False)
     loop: asyncio.AbstractEventLoop | None = field(default=None, repr=False)
 
@@ -73,18 +80,27 @@ class _Account:
         self.learnt_at = 0.0
         self.sending = 0  # slots taken by creates not answered yet
         self.running = 0  # slots of accepted tasks a flow follows
+        self.unfollowed: list[float] = []  # expected ends of tasks no flow follows any more
         self.queues: dict[str, deque[Ticket]] = {}
         self.rotation: deque[str] = deque()  # visitors with jobs waiting, whose turn first
         self.paused_until = 0.0
 
     @property
     def holding(self) -> int:
-        return self.sending + self.running
+        return self.sending + self.running + len(self.unfollowed)
 
-    def capacity(self, now: float) -> int | None:
-        """How many tasks may run at once now (None: no limit known)."""
+    def expire(self, now: float) -> None:
+        """Give back the slots of unfollowed tasks past their expected end."""
+        self.unfollowed = [end for end in self.unfollowed if end > now]
+
+    def probe(self, now: float) -> None:
+        """Try a learnt limit one higher after PROBE_AFTER_S without a refusal (only when
+        slots are handed out, so reading the capacity changes nothing)."""
         if self.learnt is not None and now - self.learnt_at >= PROBE_AFTER_S:
             self.learnt, self.learnt_at = self.learnt + 1, now
+
+    def capacity(self) -> int | None:
+        """How many tasks may run at once (None: no limit known)."""
         limits = [n for n in (self.limit, self.learnt) if n]
         return min(limits) if limits else None
 
@@ -113,7 +129,7 @@ class FairLine:
         self._refresh_s = refresh_s
         self._lock = threading.Lock()
         self._accounts: dict[str, _Account] = {}
-        self._jobs: set[str] = set()  # the jobs of every ticket not left
+        self._tickets: set[Ticket] = set()  # every ticket not left (one job may have two)
 
     def join(
         self,
@@ -131,7 +147,7 @@ class FairLine:
             line = self._accounts.setdefault(account, _Account(limit))
             line.limit = limit
             self._enqueue(line, ticket, front=False)
-            self._jobs.add(job_id)
+            self._tickets.add(ticket)
         return ticket
 
     async def wait(self, ticket: Ticket) -> AsyncIterator[Place]:
@@ -158,7 +174,7 @@ class FairLine:
             if place != told or self._clock() - told_at >= self._refresh_s:
                 told, told_at = place, self._clock()
                 yield place
-            with contextlib.suppress(TimeoutError):
+            with contextlib.suppress(asyncio.TimeoutError):  # not the builtin before 3.11
                 await asyncio.wait_for(future, timeout)
 
     def started(self, ticket: Ticket) -> None:
@@ -167,7 +183,7 @@ class FairLine:
             if ticket.state != "sending":
                 return
             line = self._accounts[ticket.account]
-            ticket.state = "running"
+            ticket.state, ticket.started_at = "running", self._clock()
             line.sending -= 1
             line.running += 1
             if line.learnt is not None and line.running > line.learnt:
@@ -189,13 +205,15 @@ class FairLine:
             ticket.state = "waiting"
             self._enqueue(line, ticket, front=True)
             if busy:
-                line.learnt, line.learnt_at = max(line.running, 1), now
+                line.expire(now)
+                line.learnt, line.learnt_at = max(line.running + len(line.unfollowed), 1), now
             if not busy or line.running == 0:
                 line.paused_until = max(line.paused_until, now + wait_s)
             self._notify(line)
 
-    def leave(self, ticket: Ticket) -> None:
-        """The job leaves the line, or gives its slot back (idempotent)."""
+    def leave(self, ticket: Ticket, *, ended: bool = False) -> None:
+        """The job leaves the line, or gives its slot back (idempotent): at once when its
+        task was seen to end (`ended`) or never started, else at the task's expected end."""
         with self._lock:
             line = self._accounts.get(ticket.account)
             if line is None or ticket.state == "left":
@@ -206,21 +224,24 @@ class FairLine:
                 line.sending -= 1
             else:
                 line.running -= 1
+                end = ticket.started_at + ticket.task_s
+                if not ended and end > self._clock():
+                    line.unfollowed.append(end)
             ticket.state = "left"
-            self._jobs.discard(ticket.job_id)
+            self._tickets.discard(ticket)
             self._dispatch(line, self._clock())
             self._notify(line)
 
     def knows(self, job_id: str) -> bool:
         """Whether the job waits in this line or holds one of its slots."""
         with self._lock:
-            return job_id in self._jobs
+            return any(ticket.job_id == job_id for ticket in self._tickets)
 
     def capacity(self, account: str) -> int | None:
         """The tasks at once the line lets `account` run now (None: no limit known)."""
         with self._lock:
             line = self._accounts.get(account)
-            return line.capacity(self._clock()) if line else None
+            return line.capacity() if line else None
 
     # --- under the lock -------------------------------------------------------------------
 
@@ -245,9 +266,11 @@ class FairLine:
 
     def _dispatch(self, line: _Account, now: float) -> None:
         """Hand free slots out, one visitor's turn after another."""
+        line.expire(now)
         if now < line.paused_until:
             return
-        capacity = line.capacity(now)
+        line.probe(now)
+        capacity = line.capacity()
         while line.rotation and (capacity is None or line.holding < capacity):
             visitor = line.rotation.popleft()
             queue = line.queues[visitor]
@@ -267,7 +290,7 @@ class FairLine:
 
     def _place(self, line: _Account, ticket: Ticket, now: float) -> Place:
         position = line.position(ticket)
-        at_once = line.capacity(now) or max(line.holding, 1)
+        at_once = line.capacity() or max(line.holding, 1)
         estimate = math.ceil(position / at_once) * ticket.task_s
         return Place(position, estimate + max(line.paused_until - now, 0.0))
 

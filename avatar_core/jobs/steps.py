@@ -34,7 +34,11 @@ log = logging.getLogger(__name__)
 # `creating` this long after it was journaled is no longer being sent: its outcome is
 # unclear (the create may or may not have arrived), never "not created".
 CREATE_GRACE_S = 15 * 60.0
-LEFT_LINE = "Left the line before it was sent: nothing was sent, nothing charged."
+# A job in line whose creator cannot be asked (another machine: a Space or a container
+# restarted under a new hostname) is an orphan once its row has not been touched for this
+# long; a line touches the rows of its waiting jobs every QUEUED_TOUCH_S.
+QUEUED_GRACE_S = 3 * 60.0
+QUEUED_TOUCH_S = 30.0
 # Kling deletes tasks after 30 days: a task unknown everywhere after that is lost.
 TASK_LIFETIME_S = 30 * 24 * 3600.0
 
@@ -120,14 +124,24 @@ class JobSteps:
         """A job in line's kept create; None (and the job ended, unsent) when it is gone."""
         request = kept_request(self.settings.data_dir, job.job_id)
         if request is None:
-            why = "Its inputs were not kept across the restart: nothing was sent, nothing charged."
+            why = str(say("line.inputs_lost"))
             self.journal.advance(job, Stage.QUEUED, stage=Stage.NOT_CREATED, error=why)
         return request
+
+    def waiting_in_line(self) -> int:
+        """How many jobs of this endpoint and key wait in line (any process's)."""
+        return self.journal.queued_count(self.client.base_url, self.owner, demo=self.demo)
+
+    def take_over(self, job: Job) -> Job | None:
+        """An orphan in line becomes this process's to send (so other processes see its
+        line alive); None when it left the line meanwhile."""
+        return self.journal.advance(job, Stage.QUEUED, creator=this_process())
 
     def leave_line(self, job: Job) -> None:
         """A job leaves the line unsent (Stop): journaled as never created, its inputs gone.
         A job whose create is already on its way is left to its create."""
-        if self.journal.advance(job, Stage.QUEUED, stage=Stage.NOT_CREATED, error=LEFT_LINE):
+        left = str(say("line.left"))
+        if self.journal.advance(job, Stage.QUEUED, stage=Stage.NOT_CREATED, error=left):
             forget_request(self.settings.data_dir, job.job_id)
 
     def submit(self, job: Job, request: AvatarRequest) -> tuple[Job, TaskInfo]:
@@ -153,8 +167,8 @@ class JobSteps:
             return found
         except e.AvatarError as error:
             if refused_create(error):
-                back = f"Refused for now ({error}); nothing was created: back in line."
-                self.journal.update(job, stage=Stage.QUEUED, error=back)
+                back = str(say("line.refused_for_now", reason=str(error).rstrip(".")))
+                self.journal.advance(job, Stage.CREATING, stage=Stage.QUEUED, error=back)
                 raise
             self._answered(job)
             self.journal.update(job, stage=Stage.NOT_CREATED, error=str(error))
@@ -343,6 +357,20 @@ class JobSteps:
 def video_home(job: Job) -> bool:
     """Whether the job is done and its video is in the data folder."""
     return job.stage is Stage.DONE and bool(job.video_path) and Path(job.video_path).is_file()
+
+
+def orphaned_in(job: Job, now: float | None = None) -> float | None:
+    """For a job in line that no line of this process holds: 0 when it is an orphan (its
+    creator ended, or is this process; or, when the creator cannot be asked, its row has
+    not been touched for QUEUED_GRACE_S), the seconds until it would be one if no line
+    touches it meanwhile, None when a live process on this machine holds it."""
+    if job.creator == this_process():
+        return 0.0
+    alive = creator_alive(job.creator)
+    if alive is None:
+        now = time.time() if now is None else now
+        return max(job.updated_at + QUEUED_GRACE_S - now, 0.0)
+    return None if alive else 0.0
 
 
 def _create_may_be_in_flight(job: Job) -> bool:

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
+import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -43,7 +45,8 @@ from avatar_core.jobs.events import (
 )
 from avatar_core.jobs.limits import Allowance, SpendingLimits
 from avatar_core.jobs.line import FairLine, Ticket, place_message
-from avatar_core.jobs.steps import JobSteps, video_home
+from avatar_core.jobs.merge import merged
+from avatar_core.jobs.steps import QUEUED_TOUCH_S, JobSteps, orphaned_in, video_home
 from avatar_core.jobs.unclear import UNCLEAR_WINDOW_S, look_again_delays, still_unclear
 from avatar_core.provider.client import AvatarRequest, KlingClient
 from avatar_core.provider.doctor import DoctorReport, diagnose, key_label
@@ -62,7 +65,8 @@ from avatar_core.provider.retry import (
 )
 from avatar_core.provider.routes import RouteMemory
 from avatar_core.provider.speech import check_speech_length, check_speech_request
-from avatar_core.storage.journal import Job, Journal, Stage, creator_alive, this_process
+from avatar_core.storage.journal import Job, Journal, Stage
+from avatar_core.storage.kept_inputs import sweep_kept
 from avatar_core.storage.owners import owner_tag
 from avatar_core.storage.visitors import OPERATOR, Visitor, address_tag, visitor_tag
 from avatar_core.waiting.callbacks import CallbackRegistry
@@ -228,15 +232,18 @@ class Studio:
         secret, callback_url = None, None
         if self.settings.public_url:
             secret, callback_url = self.callbacks.new_url(self.settings.public_url)
+        opening = _Opening(self.steps.leave_line)
         try:
-            job, request = await asyncio.to_thread(
-                self._open_job,
-                inputs,
-                visitor,
-                audio_seconds,
-                prior_task_id,
-                callback_url,
-                batch_key,
+            job, request = await opening.run(
+                functools.partial(
+                    self._open_job,
+                    inputs,
+                    visitor,
+                    audio_seconds,
+                    prior_task_id,
+                    callback_url,
+                    batch_key,
+                )
             )
             flow = self._through_line(
                 job, request, start=start, deadline_s=deadline_s, secret=secret, inputs=inputs
@@ -256,23 +263,27 @@ class Studio:
         deadline_s: float,
         secret: str | None = None,
         inputs: PreparedInputs | None = None,
+        ticket: Ticket | None = None,
+        withdraw: bool = True,
     ) -> AsyncIterator[Progress]:
         """A journaled job in line: its place while it waits, its create, then the wait.
 
-        Its slot is given back once the follow ends, however it ends; a job that leaves the
-        line before its create (Stop, a closed tab) is journaled as never sent.
+        Its slot is given back once the follow ends, however it ends. A job whose flow
+        stops before its create is on its way (Stop, a closed tab, a cancel at any await
+        up to the claim) is journaled as never sent, its inputs deleted (`withdraw`; else,
+        for a job a resume or a lookup sends, it stays in line for the next one). The
+        journal's claim (queued to creating) decides a race with the create's thread.
+        `ticket`: its place, when it joined the line already.
         """
-        ticket = self.line.join(
-            self._account,
-            job.visitor or "operator",
-            job.job_id,
-            limit=self.settings.max_running_tasks if self.owner is None else 0,
-            task_s=self.scheduler.model.expected(task_kind(job.mode, job.demo), job.audio_seconds),
-        )
+        ticket = ticket or self._join(job)
+        touched = self._clock()
         try:
             refusals = 0
             while True:
                 async for place in self.line.wait(ticket):
+                    if self._clock() - touched >= QUEUED_TOUCH_S:  # alive: not an orphan
+                        touched = self._clock()
+                        await asyncio.to_thread(self.journal.advance, job, Stage.QUEUED)
                     yield InLine(place_message(place), self._since(start), job,
                                  position=place.position, estimate_s=place.estimate_s)  # fmt: skip
                 yield Submitting(say("step.submitting"), self._since(start), job, inputs=inputs)
@@ -300,13 +311,23 @@ class Studio:
                 start=start,
                 deadline_s=deadline_s,
                 callbacks=secret is not None,
-                ended=functools.partial(self.line.leave, ticket),  # the download needs no slot
+                ended=functools.partial(self.line.leave, ticket, ended=True),  # no slot to download
             ):
                 yield progress
         finally:
-            if ticket.state == "waiting":  # never sent: it leaves the line, uncharged
+            if withdraw:  # a no-op once claimed: the create is on its way, or made
                 self.steps.leave_line(job)
             self.line.leave(ticket)
+
+    def _join(self, job: Job) -> Ticket:
+        """The journaled job's place at the end of its visitor's jobs in the line."""
+        return self.line.join(
+            self._account,
+            job.visitor or "operator",
+            job.job_id,
+            limit=self.settings.max_running_tasks if self.owner is None else 0,
+            task_s=self.scheduler.model.expected(task_kind(job.mode, job.demo), job.audio_seconds),
+        )
 
     def _back_in_line(self, ticket: Ticket, refused: e.RateLimitError, refusals: int) -> None:
         """A create the provider's limits refused goes back to the front of the line."""
@@ -335,7 +356,8 @@ class Studio:
         it; `batch_key`: the batch row the job makes, if any.
         """
         seconds = self.steps.voice_seconds(inputs) or audio_seconds
-        with self.limits.admit(self._spender(visitor), video_seconds=seconds):
+        with _ROOM, self.limits.admit(self._spender(visitor), video_seconds=seconds):
+            self._check_room()
             job = self.steps.open_job(inputs, visitor, seconds, batch_key)
         request = self.steps.request(job, inputs, prior_task_id, callback_url)
         try:
@@ -344,6 +366,13 @@ class Studio:
             self.steps.leave_line(job)
             raise
         return job, request
+
+    def _check_room(self) -> None:
+        """Refuse a job when its account's line is full (AVATAR_MAX_IN_LINE)."""
+        most = self.settings.max_in_line
+        waiting = self.steps.waiting_in_line() if most else 0
+        if most and waiting >= most:
+            raise e.LimitReachedError(say("line.full", waiting=waiting, limit=most))
 
     async def follow(
         self,
@@ -380,61 +409,121 @@ class Studio:
     async def resume(self, *, deadline_s: float | None = None) -> AsyncIterator[Progress]:
         """Finish every unfinished job of this endpoint and key; one failing stops no other.
 
-        Each job ends in a Done, a Failed or an Unclear event; nothing is raised for one job.
+        Each job ends in one Done, Failed or Unclear event; nothing is raised for one job.
         An unclear create gets one lookup here, not the flow's window of lookups. Jobs left
-        in line by a process that ended are sent in their order, with their kept inputs.
+        in line by a process that ended (`steps.orphaned_in`) join this process's line
+        first, in their journal order (ahead of anyone who comes later), then every job is
+        sent as the line allows and followed at once; their other events name their job.
         """
         deadline_s = self._deadline(deadline_s)
+        flows: list[tuple[Job, AsyncIterator[Progress]]] = []
+        to_send: list[tuple[Job, AvatarRequest]] = []
         for listed in await asyncio.to_thread(self.journal.unfinished):
             job = await asyncio.to_thread(self.journal.get, listed.job_id)
             if job is None or job.stage.is_finished or not self.steps.owns(job):
                 continue  # another process moved it on, or it is not this key's
-            if job.stage is Stage.QUEUED:
-                resumed = self._resume_queued(job, deadline_s)
-            else:
-                resumed = self._resume_one(job, deadline_s)
-            async for progress in resumed:
+            if job.stage is not Stage.QUEUED:
+                flows.append((job, self._resume_one(job, deadline_s)))
+                continue
+            left = await self._left_in_line(job, deadline_s)
+            if isinstance(left, tuple):
+                to_send.append(left)
+            elif left is not None:
+                flows.append((job, left))
+        tickets = [self._join(job) for job, _ in to_send]  # at once, in the journal's order
+        try:
+            for (job, request), ticket in zip(to_send, tickets, strict=True):
+                flows.append((job, self._send_left(job, request, deadline_s, ticket)))
+            async for progress in merged([_named(flow, job) for job, flow in flows]):
                 yield progress
+        finally:
+            for ticket in tickets:  # those whose flow never started leave (still queued)
+                self.line.leave(ticket)
 
-    def _in_a_live_line(self, job: Job) -> bool:
-        """Whether a job in line waits in this process's line or a running process's."""
-        elsewhere = job.creator != this_process() and creator_alive(job.creator) is not False
-        return elsewhere or self.line.knows(job.job_id)
+    def _orphaned_in(self, job: Job) -> float | None:
+        """0 when a job in line is an orphan (no live line holds it), the seconds until it
+        is one if no line touches it meanwhile, None when a live line holds it."""
+        if self.line.knows(job.job_id):
+            return None
+        return orphaned_in(job)
 
     async def _follow_queued(
         self, job: Job, start: float, deadline_s: float
     ) -> AsyncIterator[Progress]:
         """Following a job in line: a live line's job is that line's to send (a lookup
-        says so); one a process that ended left in line is sent now, with its kept inputs."""
-        if self._in_a_live_line(job):
+        says so); an orphan (`_orphaned_in`) is sent now, with its kept inputs."""
+        if self._orphaned_in(job) != 0:
             raise e.TaskStillRunningError(
                 say("line.still_waiting", job_id=job.job_id),
                 task_id=job.job_id,
                 status=Stage.QUEUED.value,
             )
+        job = await asyncio.to_thread(self.steps.take_over, job) or job
         request = await asyncio.to_thread(self.steps.kept, job)
         if request is None:
             latest = await asyncio.to_thread(self.journal.get, job.job_id)
             raise e.StorageError(_of_job_text(job, latest))
-        flow = self._through_line(job, request, start=start, deadline_s=deadline_s)
+        flow = self._through_line(job, request, start=start, deadline_s=deadline_s, withdraw=False)
         async with contextlib.aclosing(flow):
             async for progress in flow:
                 yield progress
 
-    async def _resume_queued(self, job: Job, deadline_s: float) -> AsyncIterator[Progress]:
-        """A job left in line by a process that ended: back in this process's line, sent
-        with its kept inputs (once: the journal's claim). A job in a live process's line
-        is that process's to send."""
-        if self._in_a_live_line(job):
-            return
-        start = self._clock()
-        request = await asyncio.to_thread(self.steps.kept, job)
+    async def _left_in_line(
+        self, job: Job, deadline_s: float
+    ) -> tuple[Job, AvatarRequest] | AsyncIterator[Progress] | None:
+        """What `resume` does with a job in line: an orphan's job and kept create, to send
+        (now this process's); None for a live line's job; else a flow: the end of one whose
+        inputs are gone, or, for one whose creator cannot be asked and whose row is fresh,
+        a look again once its grace has passed."""
+        wait_s = self._orphaned_in(job)
+        if wait_s is None:
+            return None
+        if wait_s > 0:
+            return self._resume_after_grace(job, wait_s, deadline_s)
+        return await self._take_left(job)
+
+    async def _take_left(
+        self, job: Job
+    ) -> tuple[Job, AvatarRequest] | AsyncIterator[Progress] | None:
+        """An orphan in line becomes this process's: its job and kept create; the end of
+        one whose inputs are gone; None when it left the line meanwhile."""
+        taken = await asyncio.to_thread(self.steps.take_over, job)
+        if taken is None:
+            return None
+        request = await asyncio.to_thread(self.steps.kept, taken)
         if request is None:
-            latest = await asyncio.to_thread(self.journal.get, job.job_id)
-            yield Failed(_of_job_text(job, latest), job=latest)
-            return
+            return self._lost_inputs(taken)
+        return taken, request
+
+    async def _resume_after_grace(
+        self, job: Job, wait_s: float, deadline_s: float
+    ) -> AsyncIterator[Progress]:
+        await self._pause(wait_s)
+        latest = await asyncio.to_thread(self.journal.get, job.job_id)
+        if latest is None or latest.updated_at != job.updated_at or self.line.knows(job.job_id):
+            return  # touched meanwhile (a live line elsewhere holds it), or moved on
+        left = await self._take_left(latest)
+        if isinstance(left, tuple):
+            left = self._send_left(*left, deadline_s, self._join(left[0]))
+        if left is not None:
+            async with contextlib.aclosing(left):
+                async for progress in left:
+                    yield progress
+
+    async def _lost_inputs(self, job: Job) -> AsyncIterator[Progress]:
+        latest = await asyncio.to_thread(self.journal.get, job.job_id)
+        yield Failed(_of_job_text(job, latest), job=latest)
+
+    async def _send_left(
+        self, job: Job, request: AvatarRequest, deadline_s: float, ticket: Ticket | None = None
+    ) -> AsyncIterator[Progress]:
+        """A job left in line, in line again: sent with its kept inputs (once: the
+        journal's claim). Stopped before its create, it stays in line for the next resume."""
+        start = self._clock()
+        flow = self._through_line(
+            job, request, start=start, deadline_s=deadline_s, ticket=ticket, withdraw=False
+        )
         try:
-            flow = self._through_line(job, request, start=start, deadline_s=deadline_s)
             async with contextlib.aclosing(flow):
                 async for progress in flow:
                     yield progress
@@ -650,6 +739,52 @@ class Studio:
         return self.inputs.audio(source, trim=trim)
 
 
+_ROOM = threading.Lock()  # counting a line's jobs and journaling one more, at once
+
+
+class _Opening:
+    """A job being journaled in a thread, withdrawn (`withdraw`) if its flow stops before
+    it has the job: whichever of the thread and the stop comes second withdraws it."""
+
+    def __init__(self, withdraw: Callable[[Job], None]) -> None:
+        self._withdraw = withdraw
+        self._lock = threading.Lock()
+        self._stopped = False
+        self._job: Job | None = None
+
+    async def run(
+        self, open_job: Callable[[], tuple[Job, AvatarRequest]]
+    ) -> tuple[Job, AvatarRequest]:
+        try:
+            return await asyncio.to_thread(self._open, open_job)
+        except BaseException:
+            with self._lock:
+                self._stopped, job, self._job = True, self._job, None
+            if job is not None:
+                self._withdraw(job)
+            raise
+
+    def _open(self, open_job: Callable[[], tuple[Job, AvatarRequest]]) -> tuple[Job, AvatarRequest]:
+        job, request = open_job()
+        with self._lock:
+            if not self._stopped:
+                self._job = job
+                return job, request
+        self._withdraw(job)  # its flow stopped meanwhile
+        return job, request
+
+
+async def _named(flow: AsyncIterator[Progress], job: Job) -> AsyncIterator[Progress]:
+    """A resumed job's events, its steps prefixed with its job (they come interleaved);
+    its end (Done, Failed, Unclear) already names its task or its job."""
+    async with contextlib.aclosing(flow):
+        async for progress in flow:
+            if not isinstance(progress, (Done, Failed, Unclear)):
+                sentence = say("job.sentence", job_id=job.job_id, sentence=progress.message)
+                progress = dataclasses.replace(progress, message=sentence)
+            yield progress
+
+
 def done_message(job: Job) -> Message:
     video = say("done.video", seconds=job.video_seconds) if job.video_seconds else ""
     if job.demo:  # the demo simulator's units are make-believe
@@ -726,6 +861,8 @@ def open_studio(settings: Settings, **parts) -> Studio:
         raise
     if stop_demo is not None:
         studio.on_close(stop_demo)
+    with contextlib.suppress(OSError):  # kept inputs no line will send (disk, privacy)
+        sweep_kept(settings.data_dir, studio.journal)
     if settings.demo_mode:  # the demo simulator's tasks take a known time, whatever the audio
         for mode in MODES:
             demo_line = Line(settings.demo_task_seconds, 0.0)

@@ -434,6 +434,17 @@ class Journal:
             ).fetchone()
         return float(row[0]) if row else None
 
+    def queued_count(self, base_url: str, owner: str | None, *, demo: bool) -> int:
+        """How many jobs of an endpoint (any demo simulator's, for `demo`) and key are in
+        the line in front of creates."""
+        place = "demo = 1" if demo else "demo = 0 AND base_url = ?"
+        values = () if demo else (base_url,)
+        with self._connection() as db:
+            return db.execute(
+                f"SELECT COUNT(*) FROM jobs WHERE stage = 'queued' AND owner IS ? AND {place}",
+                (owner, *values),
+            ).fetchone()[0]
+
     def remember_row_speech(self, batch_key: str, place: str, owner: str | None,
                             speech: RowSpeech) -> None:  # fmt: skip
         """Keep the speech made for the batch row `batch_key` on the endpoint `place`
