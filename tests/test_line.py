@@ -394,6 +394,28 @@ def test_jobs_a_restarted_container_left_in_line_are_sent_once_their_grace_is_ov
     assert fresh.stats.creates == 3
 
 
+def test_a_resume_waits_while_an_old_container_still_touches_a_job_then_sends_it(
+    fresh, tmp_path, portrait_path, speech_path, monkeypatch
+):
+    data = tmp_path / "data"
+    with closing(line_studio(fresh, data)) as before:
+        [job] = left_jobs(before, portrait_path, speech_path, 1, "v")
+        untouched_since(before, job, 0)  # a rolling restart: the old container still runs
+    monkeypatch.setattr(steps, "QUEUED_GRACE_S", 0.6)
+    with closing(line_studio(fresh, data)) as after:
+
+        async def old_container_touches_once_then_stops() -> list[Progress]:
+            resumed = asyncio.ensure_future(collect(after.resume()))
+            await asyncio.sleep(0.2)
+            after.journal.advance(after.journal.get(job.job_id), Stage.QUEUED)  # its last touch
+            return await resumed
+
+        ends = asyncio.run(old_container_touches_once_then_stops())
+        assert [p.job.job_id for p in ends if isinstance(p, Done) and p.job] == [job.job_id]
+        assert after.journal.get(job.job_id).stage is Stage.DONE
+    assert fresh.stats.creates == 1
+
+
 # --- a resume sends every job left in line as the line allows --------------------------------
 
 

@@ -498,10 +498,22 @@ class Studio:
     async def _resume_after_grace(
         self, job: Job, wait_s: float, deadline_s: float
     ) -> AsyncIterator[Progress]:
-        await self._pause(wait_s)
-        latest = await asyncio.to_thread(self.journal.get, job.job_id)
-        if latest is None or latest.updated_at != job.updated_at or self.line.knows(job.job_id):
-            return  # touched meanwhile (a live line elsewhere holds it), or moved on
+        """Look again once the grace has passed, and again while another line touches the
+        row (an old container still running beside this one), within the deadline: the
+        job is taken over once its row stays untouched for a whole grace."""
+        start = self._clock()
+        latest: Job | None = job
+        while wait_s > 0:
+            if self._since(start) + wait_s > deadline_s:
+                return  # a later resume or a lookup looks again
+            await self._pause(wait_s)
+            latest = await asyncio.to_thread(self.journal.get, job.job_id)
+            if latest is None or latest.stage is not Stage.QUEUED or self.line.knows(job.job_id):
+                return  # moved on, or this process's line holds it
+            wait_s = self._orphaned_in(latest)
+            if wait_s is None:
+                return  # a live process on this machine holds it
+        assert latest is not None
         left = await self._take_left(latest)
         if isinstance(left, tuple):
             left = self._send_left(*left, deadline_s, self._join(left[0]))
