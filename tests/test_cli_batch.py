@@ -325,6 +325,27 @@ def test_a_spoken_row_refused_at_create_reuses_its_speech_on_the_rerun(batch, me
     assert job.audio_kind == "audio_id"
 
 
+def test_a_row_refused_for_its_picture_or_prompt_never_pays_its_speech_again(batch, media):
+    path = write_csv(media, f'{HEADER}\nface.jpg,,"{SPOKEN}",genshin_vindi2,en,Smile,\n')
+    batch.sim.inject("create", "code_in_200", times=3, code=1201, shape="gateway",
+                     message="prompt contains words that are not allowed")  # fmt: skip
+    for _ in range(3):
+        code, _, err = batch(str(path))
+        assert code == 1, err
+    assert batch.sim.stats.tts == 1  # the speech of the first run, kept for every rerun
+
+
+def test_a_row_whose_kept_audio_id_is_refused_speaks_again_on_the_next_run(batch, media):
+    path = write_csv(media, f'{HEADER}\nface.jpg,,"{SPOKEN}",genshin_vindi2,en,,\n')
+    batch.sim.inject("create", "code_in_200", times=2, code=1201, shape="gateway",
+                     message="audio_id was not found: use an id the TTS returned")  # fmt: skip
+    assert batch(str(path))[0] == 1 and batch.sim.stats.tts == 1
+    assert batch(str(path))[0] == 1 and batch.sim.stats.tts == 1  # reused, refused: forgotten
+    code, _, err = batch(str(path))
+    assert code == 0, err
+    assert batch.sim.stats.tts == 2  # spoken again, once
+
+
 def test_blank_lines_and_a_new_row_above_send_nothing_twice(batch, media):
     rows = ["face.jpg,voice.mp3,,,,,", "face.jpg,voice.mp3,,,,Wave,", "face.jpg,voice.mp3,,,,,"]
     path = write_csv(media, "\n".join([HEADER, *rows]) + "\n")

@@ -94,6 +94,15 @@ def failed_before(job: Job) -> Message:
     return say("batch.failed_before", reason=reason)
 
 
+def refused_its_audio(error: Exception) -> bool:
+    """Whether the provider refused a create for its audio id (gone, unknown), as its own
+    words say; a refusal for the picture, the prompt or a parameter keeps the row's speech,
+    so that running the file again does not pay for it again."""
+    if not isinstance(error, (e.InvalidRequestError, e.NotFoundError)):
+        return False
+    return "audio" in (error.detail or "").lower()
+
+
 class BatchRun:
     """The rows of one checked file, run against `studio`, their videos into `out_dir`."""
 
@@ -266,7 +275,7 @@ class BatchRun:
         if job is None and isinstance(error, e.InputError):  # e.g. a speech too long
             self._end(result, RowState.FAILED, say("batch.no_task_sent", error=sentence))
         elif job is None or job.stage is Stage.NOT_CREATED:
-            if result.spoken_before and isinstance(error, (e.InvalidRequestError, e.NotFoundError)):
+            if result.spoken_before and refused_its_audio(error):
                 forget(self.studio, result.row)  # its kept audio id was refused: speak again
             self._end(result, RowState.FAILED, say("batch.not_created", error=sentence))
         elif job.stage.is_finished:
