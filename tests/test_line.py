@@ -470,11 +470,18 @@ def test_opening_a_studio_deletes_kept_inputs_no_line_will_send(
         before.steps.leave_line(ended)
         keep_request(data, ended.job_id, before.steps.kept(waiting))  # a crash left it
         keep_request(data, "a-job-the-journal-never-had", before.steps.kept(waiting))
-    week_ago = time.time() - KEPT_MAX_AGE_S - 60
+        keep_request(data, "a-job-another-process-journals", before.steps.kept(waiting))
+        sending = left_jobs(before, portrait_path, speech_path, 1, "w")[0]
+        before.journal.advance(sending, Stage.QUEUED, stage=Stage.CREATING)  # another's create
+    week_ago, hours_ago = time.time() - KEPT_MAX_AGE_S - 60, time.time() - 2 * 3600
     os.utime(kept_path(data, stale.job_id), (week_ago, week_ago))
+    os.utime(kept_path(data, "a-job-the-journal-never-had"), (hours_ago, hours_ago))
     settings = Settings(api_key=Secret(KEY), base_url=fresh.base_url or "", data_dir=data)
     with closing(open_studio(settings)) as after:
-        assert sorted((data / "line").glob("*")) == [kept_path(data, waiting.job_id)]
+        assert sorted((data / "line").glob("*")) == sorted(
+            kept_path(data, job_id)
+            for job_id in (waiting.job_id, sending.job_id, "a-job-another-process-journals")
+        )  # a create on its way may be refused as busy and go back in line
         gone = after.journal.get(stale.job_id)
         assert gone is not None and gone.stage is Stage.NOT_CREATED
         assert gone.error == say("line.waited_too_long", days=7)

@@ -7,7 +7,9 @@ leaves the line). The folder is never served (`layout.py`): it holds portraits a
 so its files are readable by their owner only (0600).
 
 `sweep_kept` (when a studio opens) deletes what no line will send: the files of jobs gone
-from the journal or no longer in line, and files older than KEPT_MAX_AGE_S (e.g. a pasted
+from the journal (after PARTIAL_MAX_AGE_S: another process may be journaling one) or
+neither in line nor being sent (a create refused as busy goes back in line, so another
+process's sweep must leave it), and files older than KEPT_MAX_AGE_S (e.g. a pasted
 key's jobs, which no restart resumes), whose jobs are then ended unsent.
 """
 
@@ -87,8 +89,11 @@ def sweep_kept(data_dir: Path | str, journal: Journal, max_age_s: float = KEPT_M
             stale = age > PARTIAL_MAX_AGE_S
         else:
             job = journal.get(job_id)
-            stale = job is None or job.stage is not Stage.QUEUED
-            if not stale and age > max_age_s:
+            if job is None:  # not journaled yet (another process writing it), or gone
+                stale = age > PARTIAL_MAX_AGE_S
+            else:  # a create on its way may be refused as busy and go back in line
+                stale = job.stage not in (Stage.QUEUED, Stage.CREATING)
+            if job is not None and job.stage is Stage.QUEUED and age > max_age_s:
                 why = str(say("line.waited_too_long", days=round(max_age_s / 86400)))
                 journal.advance(job, Stage.QUEUED, stage=Stage.NOT_CREATED, error=why)
                 stale = True  # ended now, or it left the line meanwhile: unneeded either way
