@@ -88,3 +88,30 @@ def test_updates_refuse_unknown_fields(tmp_path):
     journal = Journal(tmp_path)
     with pytest.raises(ValueError):
         journal.update(_job(journal), api_key="nope")
+
+
+def test_a_jobs_error_is_kept_as_its_sentence_so_history_reads_in_each_language(tmp_path):
+    from avatar_core.words import Message, say
+    from ui.formatting import history_note, history_rows
+
+    journal = Journal(tmp_path)
+    lost = _job(journal)
+    journal.update(lost, stage=Stage.LOST, error=say("job.lost", why=say("job.lost_demo")))
+    failed = _job(journal)
+    journal.update(failed, stage=Stage.FAILED, error="the provider's own words")  # kept as is
+    again = Journal(tmp_path)  # another process, or after a restart
+    kept = again.get(lost.job_id)
+    assert isinstance(kept.error, Message)
+    assert (
+        kept.error == "The provider no longer knows this task (the demo simulator was restarted)."
+    )
+    assert kept.error.in_language("zh") == "服务商已不再知道这个任务（演示模拟器已重启）。"
+    assert again.get(failed.job_id).error == "the provider's own words"
+    [row] = history_rows([kept], "zh")
+    assert "服务商已不再知道这个任务" in row[5]
+    assert "演示模拟器已重启" in history_note(kept, with_video=False, language="zh")
+
+    with sqlite3.connect(tmp_path / JOURNAL_FILE) as db:  # a key a later release dropped
+        db.execute("UPDATE jobs SET error_said = ? WHERE job_id = ?",
+                   ('{"say": "no.such.key", "params": {}}', lost.job_id))  # fmt: skip
+    assert Journal(tmp_path).get(lost.job_id).error == kept.error  # its English, as kept

@@ -140,7 +140,7 @@ def history_rows(jobs: list[Job], language: str = "en") -> list[list[Any]]:
                 job.task_id or "",
                 job.mode,
                 f"{job.video_seconds:.1f}" if job.video_seconds else "",
-                job.error or "",
+                in_language(job.error, language),
                 job.job_id,
             ]
         )
@@ -148,9 +148,9 @@ def history_rows(jobs: list[Job], language: str = "en") -> list[list[Any]]:
 
 
 def history_note(job: Job, *, with_video: bool, language: str = "en") -> str:
-    """The line under a job picked in the history (its error too when it has no video;
-    the journal keeps that sentence as it was said, in English)."""
+    """The line under a job picked in the history (its error too when it has no video,
+    in `language` when the journal kept it as a catalogued sentence)."""
     task, stage = ui_text("detail_task", language), ui_text(STAGE_LABELS[job.stage], language)
     if with_video:
         return f"{task} `{job.task_id}` · {stage}"
-    return f"{task} `{job.task_id or '-'}` · {stage} · {job.error or ''}"
+    return f"{task} `{job.task_id or '-'}` · {stage} · {in_language(job.error, language)}"

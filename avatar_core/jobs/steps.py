@@ -124,7 +124,7 @@ class JobSteps:
         """A job in line's kept create; None (and the job ended, unsent) when it is gone."""
         request = kept_request(self.settings.data_dir, job.job_id)
         if request is None:
-            why = str(say("line.inputs_lost"))
+            why = say("line.inputs_lost")
             self.journal.advance(job, Stage.QUEUED, stage=Stage.NOT_CREATED, error=why)
         return request
 
@@ -140,7 +140,7 @@ class JobSteps:
     def leave_line(self, job: Job) -> None:
         """A job leaves the line unsent (Stop): journaled as never created, its inputs gone.
         A job whose create is already on its way is left to its create."""
-        left = str(say("line.left"))
+        left = say("line.left")
         if self.journal.advance(job, Stage.QUEUED, stage=Stage.NOT_CREATED, error=left):
             forget_request(self.settings.data_dir, job.job_id)
 
@@ -159,7 +159,7 @@ class JobSteps:
             task = self.client.create_task(request)
         except e.CreateOutcomeUnknownError as unknown:
             self._answered(job)
-            job = self.journal.update(job, stage=Stage.OUTCOME_UNKNOWN, error=str(unknown))
+            job = self.journal.update(job, stage=Stage.OUTCOME_UNKNOWN, error=unknown.message)
             found = self.look_for(job)
             if found is None:
                 why = being_checked(job.job_id, unknown.why)
@@ -167,11 +167,11 @@ class JobSteps:
             return found
         except e.AvatarError as error:
             if refused_create(error):
-                back = str(say("line.refused_for_now", reason=str(error).rstrip(".")))
+                back = say("line.refused_for_now", reason=str(error).rstrip("."))
                 self.journal.advance(job, Stage.CREATING, stage=Stage.QUEUED, error=back)
                 raise
             self._answered(job)
-            self.journal.update(job, stage=Stage.NOT_CREATED, error=str(error))
+            self.journal.update(job, stage=Stage.NOT_CREATED, error=error.message)
             raise
         self._answered(job)
         return self._running(job, task), task
@@ -225,7 +225,7 @@ class JobSteps:
             if job.task_id is None:
                 if not _create_may_be_in_flight(job) and job.stage is Stage.CREATING:
                     self.journal.update(
-                        job, stage=Stage.OUTCOME_UNKNOWN, error=str(still_unclear(job.job_id))
+                        job, stage=Stage.OUTCOME_UNKNOWN, error=still_unclear(job.job_id).message
                     )
                 return None
             self._task_unknown(job)
@@ -241,13 +241,12 @@ class JobSteps:
             self.journal.update(
                 job,
                 stage=Stage.LOST,
-                error="The provider no longer knows this task"
-                + (" (the demo simulator was restarted)." if job.demo else "."),
+                error=say("job.lost", why=say("job.lost_demo") if job.demo else ""),
             )
             key = "task.forgotten_demo" if job.demo else "task.forgotten"
             raise e.NotFoundError(say(key, task_id=job.task_id)) from None
         unclear = unknown_task(job.job_id, job.task_id)
-        self.journal.update(job, error=str(unclear))
+        self.journal.update(job, error=unclear.message)
         raise unclear from None
 
     def adopt(self, task_id: str, known: Job | None = None) -> tuple[Job, TaskInfo]:
@@ -299,7 +298,7 @@ class JobSteps:
                 reason=reason,
             )
         if not task.video_url:
-            self.journal.update(job, stage=Stage.FAILED, error="no video link in the result")
+            self.journal.update(job, stage=Stage.FAILED, error=say("job.no_video_link"))
             raise e.ServerError(say("task.no_video_link", task_id=task.task_id))
         return self.journal.update(
             job,
@@ -318,7 +317,7 @@ class JobSteps:
         try:
             path = self._bring_home(job, task)
         except e.AvatarError as error:
-            self.journal.update(job, error=str(error))
+            self.journal.update(job, error=error.message)
             raise
         return self.journal.update(job, stage=Stage.DONE, video_path=str(path), error=None)
 

@@ -585,7 +585,7 @@ class Studio:
                 return found
         unclear = still_unclear(job.job_id, lookups)
         latest = await asyncio.to_thread(self.journal.get, job.job_id)
-        await asyncio.to_thread(self.journal.update, latest or job, error=str(unclear))
+        await asyncio.to_thread(self.journal.update, latest or job, error=unclear.message)
         raise unclear
 
     async def _finish(
@@ -812,7 +812,7 @@ def _of_job(job: Job, error: e.AvatarError) -> Message:
 
 
 def _of_job_text(job: Job, latest: Job | None) -> Message:
-    """A job's stored error (as it was said), prefixed with the job it is about."""
+    """A job's stored error, prefixed with the job it is about."""
     return say("job.sentence", job_id=job.job_id, sentence=latest.error if latest else "")
 
 

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from avatar_core.errors import StorageError
-from avatar_core.words import say
+from avatar_core.words import Message, message_from_json, message_to_json, say
 
 JOURNAL_FILE = "journal.sqlite3"
 
@@ -110,6 +110,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     units_charged TEXT,
     task_seconds REAL,
     error TEXT,
+    error_said TEXT,
     owner TEXT,
     creator TEXT,
     visitor TEXT,
@@ -191,7 +192,21 @@ def _row_to_job(row: sqlite3.Row) -> Job:
     values: dict[str, Any] = dict(row)
     values["stage"] = Stage(values["stage"])
     values["demo"] = bool(values["demo"])
+    said = message_from_json(values.pop("error_said", None))
+    if said is not None:  # the sentence, to be shown in each reader's language
+        values["error"] = said
     return Job(**values)
+
+
+def _stored(changes: dict[str, Any]) -> dict[str, Any]:
+    """The columns to write for `changes`: stages by value, and an error that is a
+    catalogued sentence kept as such too (`error_said`), beside its English text."""
+    stored = {k: (v.value if isinstance(v, enum.Enum) else v) for k, v in changes.items()}
+    if "error" in changes:
+        error = changes["error"]
+        stored["error"] = None if error is None else str(error)
+        stored["error_said"] = message_to_json(error) if isinstance(error, Message) else None
+    return stored
 
 
 class Journal:
@@ -273,7 +288,7 @@ class Journal:
             raise ValueError(f"unknown job fields: {sorted(unknown)}")
         changes["updated_at"] = time.time()
         updated = replace(job, **changes)
-        stored = {k: (v.value if isinstance(v, enum.Enum) else v) for k, v in changes.items()}
+        stored = _stored(changes)
         assignments = ", ".join(f"{k} = ?" for k in stored)
         # A job whose video is home is final: another process (a second resumer, the app
         # beside the CLI) working from an older copy must not take it back.
@@ -293,7 +308,7 @@ class Journal:
         How a job leaves the line (Stage.QUEUED): claimed for its create by one process
         only, even when two (the app and a `resume`) reach it at once; or ended unsent."""
         changes["updated_at"] = time.time()
-        stored = {k: (v.value if isinstance(v, enum.Enum) else v) for k, v in changes.items()}
+        stored = _stored(changes)
         assignments = ", ".join(f"{k} = ?" for k in stored)
         with self._connection() as db:
             written = db.execute(

@@ -94,7 +94,7 @@ def sweep_kept(data_dir: Path | str, journal: Journal, max_age_s: float = KEPT_M
             else:  # a create on its way may be refused as busy and go back in line
                 stale = job.stage not in (Stage.QUEUED, Stage.CREATING)
             if job is not None and job.stage is Stage.QUEUED and age > max_age_s:
-                why = str(say("line.waited_too_long", days=round(max_age_s / 86400)))
+                why = say("line.waited_too_long", days=round(max_age_s / 86400))
                 journal.advance(job, Stage.QUEUED, stage=Stage.NOT_CREATED, error=why)
                 stale = True  # ended now, or it left the line meanwhile: unneeded either way
         if stale:

@@ -14,5 +14,15 @@ from avatar_core.words.catalogue import (
     language_of,
     say,
 )
+from avatar_core.words.kept import message_from_json, message_to_json
 
-__all__ = ["LANGUAGES", "Language", "Message", "in_language", "language_of", "say"]
+__all__ = [
+    "LANGUAGES",
+    "Language",
+    "Message",
+    "in_language",
+    "language_of",
+    "message_from_json",
+    "message_to_json",
+    "say",
+]

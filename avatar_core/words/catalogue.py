@@ -104,7 +104,7 @@ def say(key: str, /, **params: Any) -> Message:
 
 def in_language(text: object, language: str) -> str:
     """`text` in `language` when it is a catalogued `Message`, else `str(text)` unchanged
-    (a job's stored error, a path, the provider's own words)."""
+    (a job's error journaled by an earlier release, a path, the provider's own words)."""
     if isinstance(text, Message):
         return text.in_language(language)
     message = getattr(text, "message", None)  # an AvatarError keeps its Message
