@@ -113,11 +113,6 @@ def test_app_py_is_a_thin_entry():
     assert lines <= MAX_APP_LINES, f"app.py has {lines} lines"
 
 
-# The line's wait (avatar_core/jobs/line.py) is fixed on another branch; drop it from here
-# once that is merged.
-TIMEOUT_EXEMPT: set[str] = set()
-
-
 def _builtin_timeouts_caught(path: Path) -> list[int]:
     """Lines of `path` catching the builtin TimeoutError (`except`, `suppress`)."""
     found = []
@@ -139,7 +134,7 @@ def test_asyncio_timeouts_are_caught_as_asyncio_timeout_error():
     wrong = {}
     for path in _sources(CORE, ROOT / "ui", ROOT / "app.py"):
         named = str(path.relative_to(ROOT))
-        if named in TIMEOUT_EXEMPT or "wait_for" not in path.read_text():
+        if "wait_for" not in path.read_text():
             continue
         if lines := _builtin_timeouts_caught(path):
             wrong[named] = lines

@@ -104,8 +104,6 @@ def uncatalogued(paths: list[Path], root: Path = ROOT) -> list[str]:
 # What holds a catalogued sentence: an error, a Message, `x.message`, a job's or a row's
 # stored `x.error`, `say(...)`, and any name made from one of these.
 BEARING = ERRORS | {"Exception", "BaseException", "Message"}
-# Sentences written around a Message that another change rewrites (file, start of the text).
-KNOWN_ELSEWHERE: set[tuple[str, str]] = set()
 
 
 def _names_bearing(func: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
@@ -156,12 +154,6 @@ def _bears(node: ast.AST, names: set[str]) -> bool:
     return any(_bears(child, names) for child in ast.iter_child_nodes(node))
 
 
-def _literal_text(node: ast.AST) -> str:
-    if isinstance(node, ast.JoinedStr):
-        return "".join(p.value for p in node.values if isinstance(p, ast.Constant))
-    return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else ""
-
-
 def english_around_messages(paths: list[Path], root: Path = ROOT) -> list[str]:
     """file:line of every f-string or `+` that writes English words around a sentence
     (which turns it into English whatever the reader's language): write the words as a
@@ -176,20 +168,15 @@ def english_around_messages(paths: list[Path], root: Path = ROOT) -> list[str]:
             for node in ast.walk(func):
                 if isinstance(node, ast.JoinedStr):
                     inside = [p.value for p in node.values if isinstance(p, ast.FormattedValue)]
-                    words = _literal_text(node)
                 elif isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
                     inside = [node.left, node.right]
-                    words = _literal_text(node.left) + _literal_text(node.right)
                 else:
                     continue
                 spelt = any(isinstance(v, ast.Name) and v.id in worded for v in inside)
                 if not (_words_in(node) or spelt):  # none, or a bracketed tag: "[   speech] "
                     continue
                 if any(_bears(value, names) for value in inside):
-                    known = any(str(relative) == f and words.startswith(w)
-                                for f, w in KNOWN_ELSEWHERE)  # fmt: skip
-                    if not known:
-                        found.append(f"{relative}:{node.lineno}")
+                    found.append(f"{relative}:{node.lineno}")
     return sorted(set(found))
 
 
