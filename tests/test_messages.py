@@ -239,10 +239,18 @@ def test_no_sentence_is_turned_into_english_by_words_written_around_it():
     )
 
 
-def test_the_check_names_english_words_around_a_sentence(tmp_path):
-    module = tmp_path / "avatar_core" / "jobs" / "fresh.py"
+def fresh_module(root: Path, package: str, source: str) -> Path:
+    """A module of the core written for a guard to read: `avatar_core/<package>/fresh.py`."""
+    module = root / "avatar_core" / package / "fresh.py"
     module.parent.mkdir(parents=True)
-    module.write_text(
+    module.write_text(source)
+    return module
+
+
+def test_the_check_names_english_words_around_a_sentence(tmp_path):
+    module = fresh_module(
+        tmp_path,
+        "jobs",
         "def failed(self, result, error: Exception) -> None:\n"
         "    self._end(result, 'failed', f'{error} (no video task was sent).')\n"
         "def before(job) -> str:\n"
@@ -259,7 +267,7 @@ def test_the_check_names_english_words_around_a_sentence(tmp_path):
         "    try:\n"
         "        pass\n"
         "    except InputError as bad:\n"
-        "        print(f'Bad: {bad.message}')\n"
+        "        print(f'Bad: {bad.message}')\n",
     )
     found = english_around_messages([module], root=tmp_path)
     assert found == [
@@ -272,9 +280,9 @@ def test_the_check_names_english_words_around_a_sentence(tmp_path):
 
 
 def test_the_check_names_an_english_only_sentence_by_file_and_line(tmp_path):
-    module = tmp_path / "avatar_core" / "cli" / "fresh.py"
-    module.parent.mkdir(parents=True)
-    module.write_text(
+    module = fresh_module(
+        tmp_path,
+        "cli",
         "from avatar_core.errors import InputError\n"
         "def check(n):\n"
         "    if n < 3:\n"
@@ -283,7 +291,7 @@ def test_the_check_names_an_english_only_sentence_by_file_and_line(tmp_path):
         "    print(f'{n} done.')\n"
         "    raise InputError(say('voice.none'), field='audio')\n"
         "def rename(error):\n"
-        "    error.message = 'Something else went wrong.'\n"
+        "    error.message = 'Something else went wrong.'\n",
     )
     found = uncatalogued([module], root=tmp_path)
     assert found == [
