@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import math
+
+from avatar_core.words import Message, say
+
 MB = 1_000_000
 
 
@@ -28,3 +32,10 @@ def format_seconds(value: float, *limits: float) -> str:
 
 def format_size(width: int, height: int) -> str:
     return f"{width}×{height}"
+
+
+def about(seconds: float) -> Message:
+    """A wait in words: "about 3 h", "about 12 min" (at least a minute)."""
+    if seconds >= 3600:
+        return say("wait.hours", hours=math.ceil(seconds / 3600))
+    return say("wait.minutes", minutes=max(math.ceil(seconds / 60), 1))

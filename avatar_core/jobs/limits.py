@@ -8,7 +8,6 @@ requests are on the operator's key (a pasted key's are its owner's money).
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -20,7 +19,8 @@ from avatar_core.errors import LimitReachedError
 from avatar_core.inputs.audio import MAX_SECONDS
 from avatar_core.storage.journal import Journal
 from avatar_core.storage.visitors import Visitor
-from avatar_core.words import Message, say
+from avatar_core.units import about
+from avatar_core.words import say
 
 DAY_S = 24 * 3600.0
 # A job still unfinished this long after it was journaled is no longer waited on by anyone
@@ -119,7 +119,7 @@ class SpendingLimits:
         if len(spent) >= limit:
             frees_in = spent[len(spent) - limit] + DAY_S - now
             raise LimitReachedError(
-                say(key, used=len(spent), limit=limit, wait=_about(frees_in), hint=OWN_KEY_HINT)
+                say(key, used=len(spent), limit=limit, wait=about(frees_in), hint=OWN_KEY_HINT)
             )
 
     def _check_seconds(self, seconds: float) -> None:
@@ -136,10 +136,3 @@ class SpendingLimits:
                     hint=OWN_KEY_HINT,
                 )
             )
-
-
-def _about(seconds: float) -> Message:
-    """A wait in words: "about 3 h", "about 12 min"."""
-    if seconds >= 3600:
-        return say("wait.hours", hours=math.ceil(seconds / 3600))
-    return say("wait.minutes", minutes=max(math.ceil(seconds / 60), 1))

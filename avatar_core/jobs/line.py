@@ -42,6 +42,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
+from avatar_core.units import about
 from avatar_core.words import Message, say
 
 PROBE_AFTER_S = 120.0  # a learnt limit is tried one higher after this long without a refusal
@@ -310,8 +311,5 @@ def _resolve(future: asyncio.Future[None]) -> None:
 
 def place_message(place: Place) -> Message:
     """What a person reads in line: "3rd in line, about 2 min"."""
-    if place.estimate_s < 60:
-        wait = say("line.under_a_minute")
-    else:
-        wait = say("line.about_minutes", minutes=math.ceil(place.estimate_s / 60))
+    wait = say("line.under_a_minute") if place.estimate_s < 60 else about(place.estimate_s)
     return say("line.place", position=place.position, wait=wait)
