@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import io
 import os
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -22,9 +21,7 @@ from media import PORTRAIT, REPO_ROOT, SPEECH, audio_bytes, image_bytes
 
 from avatar_core.cli import batch as batch_command
 from avatar_core.cli.main import main
-from avatar_core.inputs.preparation import InputPreparer
 from avatar_core.jobs.batch import one_batch_at_a_time
-from avatar_core.jobs.batch_rows import check_rows, read_rows
 from avatar_core.simulator import Simulator
 from avatar_core.storage.journal import Journal
 
@@ -358,24 +355,6 @@ def test_blank_lines_and_a_new_row_above_send_nothing_twice(batch, media):
     assert again == 0, err
     assert batch.sim.stats.creates == 4  # only the new row; the same rows lower down are found
     assert [r["row"] for r in results_of(media / "rows-videos")] == ["3", "4", "7", "8"]
-
-
-def test_a_journal_of_rows_known_by_their_line_number_sends_nothing_twice(batch, media):
-    """Batches journaled rows by line number and content before: such a journal still finds
-    its rows (the data folder of an earlier release)."""
-    rows = "\n".join([HEADER, *["face.jpg,voice.mp3,,,,,"] * 2]) + "\n"
-    path = write_csv(media, rows)
-    code, _, err = batch(str(path))
-    assert code == 0 and batch.sim.stats.creates == 2, err
-    checked = check_rows(read_rows(path), InputPreparer())
-    with sqlite3.connect(batch.journal.path) as db:  # as the earlier release journaled them
-        for row in checked:
-            db.execute(
-                "UPDATE jobs SET batch_key = ? WHERE batch_key = ?", (row.former_key, row.key)
-            )
-    again, _, err = batch(str(path))
-    assert again == 0, err
-    assert batch.sim.stats.creates == 2
 
 
 def test_rows_waiting_in_line_are_counted_in_line_not_running(batch, media):

@@ -233,13 +233,9 @@ class BatchRun:
     # --- the journal and the output folder ----------------------------------------------------
 
     def _journaled(self, row: BatchRow) -> Job | None:
-        """This row's latest job on this studio's endpoint and key (None: never journaled);
-        a journal of an earlier release knows it by its former key."""
-        for key in (row.key, row.former_key):
-            job = self.studio.journal.batch_job(key, owner=self.studio.owner) if key else None
-            if job is not None and self.studio.steps.owns(job):
-                return job
-        return None
+        """This row's latest job on this studio's endpoint and key (None: never journaled)."""
+        job = self.studio.journal.batch_job(row.key, owner=self.studio.owner)
+        return job if job is not None and self.studio.steps.owns(job) else None
 
     def _deliver(self, result: RowResult, job: Job) -> None:
         """The job's video into the output folder (copied only if it is not there yet)."""

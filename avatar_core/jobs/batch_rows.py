@@ -55,7 +55,6 @@ class BatchRow:
     mode: str = ""
     folder: Path = Path(".")  # the CSV's folder, which relative paths start from
     key: str = ""  # the row's identity, set by `check_rows`
-    former_key: str = ""  # its identity as batches made it before, with its line number
 
     @property
     def speaks(self) -> bool:
@@ -240,8 +239,7 @@ def check_row(row: BatchRow, preparer: InputPreparer) -> tuple[BatchRow, list[In
     content = [digests["image"], digests["audio"], row.tts_text, row.voice_id,
                row.voice_language.lower(), cleaned["prompt"], cleaned["mode"]]  # fmt: skip
     key = _digest(json.dumps(content, ensure_ascii=False).encode())  # made whole by check_rows
-    former = "batch-" + _digest(json.dumps([row.number, *content], ensure_ascii=False).encode())
-    return replace(row, mode=cleaned["mode"], key=key, former_key=former), []
+    return replace(row, mode=cleaned["mode"], key=key), []
 
 
 def check_rows(rows: list[BatchRow], preparer: InputPreparer) -> list[BatchRow]:

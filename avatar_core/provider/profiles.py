@@ -49,11 +49,6 @@ KLING_PATHS = ProviderPaths(
 
 # What people read about each provider (and which settings to check when it refuses).
 LABELS = {"cometapi": "CometAPI", "kling": "Kling", "demo": "demo"}
-KEY_SETTINGS = {
-    "cometapi": "COMETAPI_KEY",
-    "kling": "KLING_ACCESS_KEY and KLING_SECRET_KEY",
-    "demo": "COMETAPI_KEY",
-}
 BASE_SETTINGS = {
     "cometapi": "COMETAPI_BASE_URL",
     "kling": "KLING_BASE_URL",
@@ -73,11 +68,6 @@ class ProviderProfile:
     @property
     def label(self) -> str:
         return LABELS[self.name]
-
-    @property
-    def key_settings(self) -> str:
-        """The settings that hold the credential, for a sentence that says what to check."""
-        return KEY_SETTINGS[self.name]
 
     @property
     def base_setting(self) -> str:
