@@ -165,6 +165,8 @@ def test_another_session_cannot_follow_the_task(running, made):
         ("{app}gradio_api/file=/etc/passwd", "was not uploaded to it"),
         ("{app}gradio_api/file={upload}/../../../etc/passwd", "was not uploaded to it"),
         ("{app}gradio_api/queue/status", "a loopback address"),  # the core's URL guard
+        ("{app}?x=/gradio_api/file=a", "a loopback address"),  # the route in its query only
+        ("{app}gradio_api/file={upload}/" + "a" * 300, "no longer on this app"),  # too long
     ],
 )
 def test_a_file_on_the_server_is_refused(running, speech_path, portrait, sentence):

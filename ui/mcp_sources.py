@@ -60,7 +60,7 @@ def tool_source(
             f"server; {HOW}.",
             field=what,
         )
-    if _same_app(text, root) and FILE_ROUTE in text:
+    if _same_app(text, root) and FILE_ROUTE in urlsplit(text).path:
         return _uploaded_file(text, what, blocked)
     return text  # the core fetches it, through its guards
 
@@ -85,7 +85,11 @@ def _uploaded_file(url: str, what: str, blocked: Sequence[Path]) -> Path:
             f"The {what} link points at a file of this app that was not uploaded to it; {HOW}.",
             field=what,
         )
-    if not path.is_file():
+    try:
+        present = path.is_file()
+    except OSError:  # a name too long for the file system, say: no upload has it
+        present = False
+    if not present:
         raise InputError(
             f"The uploaded {what} is no longer on this app (uploads are deleted after an "
             "hour): upload it again and give the new link.",

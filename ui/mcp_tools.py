@@ -140,8 +140,10 @@ async def make_talking_avatar_video(
         runs = runs_of(sessions)
         if runs.under_way() >= MAX_RUNS:
             raise ToolError(words.too_many_runs(MAX_RUNS))
-        try:
-            found = _sources(studio, request, portrait=portrait, voice=voice)
+        try:  # decoding a data: URL of up to 50 MB is no work for the event loop
+            found = await asyncio.to_thread(
+                _sources, studio, request, portrait=portrait, voice=voice
+            )
             if found["portrait"] is None:
                 raise InputError(words.NO_PORTRAIT, field="image")
             _check_voice(found["voice"], speech_text)
@@ -152,8 +154,8 @@ async def make_talking_avatar_video(
             prompt=prompt, mode=mode, trim=bool(trim),
         )  # fmt: skip
         run = runs.start(flow, code)
-        await run.watch(WAIT_S)
-        return _answer(run, code, request)
+    await run.watch(WAIT_S)  # holding no slot: a wait costs nothing
+    return _answer(run, code, request)
 
 
 async def follow_avatar_task(
@@ -179,8 +181,8 @@ async def follow_avatar_task(
             ref = (run.task_id or run.job_id) if run is not None else task_id
             visitor = sessions.code_visitor(code, request)
             run = runs.start(sessions.default.follow(ref, visitor=visitor), code)
-        await run.watch(WAIT_S, until_ended=True)
-        return _answer(run, code, request, asked=task_id)
+    await run.watch(WAIT_S, until_ended=True)  # holding no slot: a wait costs nothing
+    return _answer(run, code, request, asked=task_id)
 
 
 def _session_code(given: str | None) -> str:
