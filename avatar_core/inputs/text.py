@@ -10,29 +10,34 @@ position, never by echoing it.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 from avatar_core.errors import InputError
 from avatar_core.words import Message, say
 
-LINE_CONTROLS = "\n\r\t"  # what a field of several lines may hold among control characters
+# The characters refused (C0 and C1 controls, lone surrogates), as one compiled search: a
+# text of megabytes is read in C, not character by character in Python.
+_REFUSED = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+_REFUSED_IN_LINES = re.compile(  # a field of several lines: line breaks and tabs pass
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]"
+)
 
 
 def text_problem(text: str, *, multiline: bool = False) -> Message | None:
     """What makes `text` unacceptable, in words ("a NUL character (U+0000) at character
     3"), or None when every character is acceptable."""
-    for index, char in enumerate(text, start=1):
-        category = unicodedata.category(char)
-        if category == "Cs":
-            kind = say("text.lone_surrogate")
-        elif char == "\x00":
-            kind = say("text.nul")
-        elif category == "Cc" and not (multiline and char in LINE_CONTROLS):
-            kind = say("text.control")
-        else:
-            continue
-        return say("text.problem", kind=kind, code=f"U+{ord(char):04X}", index=index)
-    return None
+    found = (_REFUSED_IN_LINES if multiline else _REFUSED).search(text)
+    if found is None:
+        return None
+    char = found.group()
+    if unicodedata.category(char) == "Cs":
+        kind = say("text.lone_surrogate")
+    elif char == "\x00":
+        kind = say("text.nul")
+    else:
+        kind = say("text.control")
+    return say("text.problem", kind=kind, code=f"U+{ord(char):04X}", index=found.start() + 1)
 
 
 def malformed_text_sentence(what: str, problem: str, *, multiline: bool = False) -> Message:
