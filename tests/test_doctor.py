@@ -128,3 +128,14 @@ def test_in_demo_mode_the_lookup_asks_only_for_a_task_of_this_runs_simulator(
         text = studio.diagnose().text()
         studio.close()
     assert _line(text, "lookups by external id:").startswith("lookups by external id: could not")
+
+
+def test_the_pages_report_on_the_apps_own_key_shows_no_visitors_job(
+    simulator, fake_time, tmp_path, portrait_path, speech_path
+):
+    studio = make_studio(simulator, fake_time, tmp_path / "data")
+    done = final(studio.generate(portrait_path, speech_path, visitor=studio.visitor("a")))
+    assert studio.diagnose().text().count(done.job.job_id) >= 1  # the operator's report asks
+    shown = h.run_doctor(Sessions(studio), None)  # a stranger's click on the page
+    assert done.job.job_id not in shown and done.job.task_id not in shown
+    assert "lookups by external id: could not" in shown

@@ -387,8 +387,8 @@ def run_doctor(sessions: Sessions, key: str | None, request: gr.Request | None =
     """The doctor's report (free requests only) for this session's key, to paste into a
     bug report; the key is not in it."""
     with sessions.using(key) as studio:
-        try:
-            report = studio.diagnose()
+        try:  # the app's own key's latest job is some visitor's: its ids are not shown
+            report = studio.diagnose(ask_about_a_job=studio is not sessions.default)
         except AvatarError as error:
             return fmt.verdict_error(error, visitor_language(request))
     return fmt.doctor_report(report.text())

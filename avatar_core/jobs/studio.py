@@ -654,8 +654,11 @@ class Studio:
         except e.NotFoundError:
             return
 
-    def diagnose(self) -> DoctorReport:
-        """The doctor's report on this studio's provider and key: free requests only."""
+    def diagnose(self, *, ask_about_a_job: bool = True) -> DoctorReport:
+        """The doctor's report on this studio's provider and key: free requests only.
+
+        `ask_about_a_job`: whether to look up this key's latest job (its ids are in the
+        report); the page says False for the app's own key, whose jobs are its visitors'."""
         notes = ["demo mode: this is the built-in simulator, not CometAPI"] if self.demo else []
         if self.settings.api_key and self.settings.kling_access_key:
             notes.append(say("settings.both_set"))
@@ -663,7 +666,7 @@ class Studio:
             self.client,
             provider=self.provider,
             key_label="the demo key" if self.demo else self._key_label(),
-            known=self._made_here(),
+            known=self._made_here() if ask_about_a_job else None,
             notes=notes,
             turn=self._wait_for_turn,
         )
