@@ -16,6 +16,7 @@ import pytest
 from app_harness import InProcessApp, make_studio
 from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
+from media import image_bytes
 
 import app as app_module
 import ui.limits as limits
@@ -214,6 +215,21 @@ def test_text_to_speech_makes_the_voice(running, portrait_path):
     )
     assert not failed, message
     assert link.endswith(".mp4")
+
+
+def test_no_speech_is_paid_for_a_portrait_that_would_be_refused(tmp_path):
+    fake = FakeTime()
+    with Simulator(task_seconds=20, clock=fake.clock, work_dir=tmp_path / "sim") as sim:
+        app = InProcessApp(make_studio(sim, fake, tmp_path / "data"))
+        try:
+            tiny = "data:image/png;base64," + base64.b64encode(image_bytes(120, 120)).decode()
+            spoken = {"speech_text": "Hello there, this is long enough to speak.",
+                      "voice_id": "genshin_vindi2", "language": "en"}  # fmt: skip
+            failed, texts = call(app, "make_talking_avatar_video", {"portrait": tiny, **spoken})
+            assert failed and "at least 300 px" in texts[0]
+            assert sim.stats.tts == 0 and sim.stats.creates == 0
+        finally:
+            app.close()
 
 
 def test_the_pages_speech_endpoint_relayed_by_mcp_is_refused(running):

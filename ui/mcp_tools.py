@@ -212,8 +212,13 @@ async def _job(
     **options: Any,
 ) -> AsyncIterator[Progress]:
     """The whole job: the speech when a text is given (a paid request, counted in the
-    visitor's day), then the studio's flow."""
-    spoken = {} if audio is not None else await _speech(studio, visitor, text, voice_id, language)
+    visitor's day, made only once the visitor may start a job and the portrait passes),
+    then the studio's flow."""
+    spoken = {}
+    if audio is None:
+        await asyncio.to_thread(studio.check_allowed, visitor)
+        await asyncio.to_thread(studio.check_image, portrait)
+        spoken = await _speech(studio, visitor, text, voice_id, language)
     flow = studio.generate(portrait, audio, visitor=visitor, **options, **spoken)
     async with contextlib.aclosing(flow):
         async for progress in flow:

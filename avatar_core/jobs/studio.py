@@ -216,7 +216,7 @@ class Studio:
         start = self._clock()
         prior_task_id = check_task_id(prior_task_id) or None
         deadline_s = self._deadline(deadline_s)
-        await asyncio.to_thread(self.limits.check, self._spender(visitor))
+        await asyncio.to_thread(self.check_allowed, visitor)
         yield Preparing(say("step.preparing"))
         inputs = await asyncio.to_thread(
             functools.partial(
@@ -738,6 +738,10 @@ class Studio:
     def job_of(self, visitor: Visitor, job_or_task_id: str) -> Job | None:
         """The job `visitor` may see with this id (None: none, or not the visitor's)."""
         return self.journal.find(job_or_task_id, owner=self.owner, visitor=self._scope(visitor))
+
+    def check_allowed(self, visitor: Visitor) -> None:
+        """LimitReachedError (one sentence) when `visitor` may not start a job now."""
+        self.limits.check(self._spender(visitor))
 
     def allowance(self, visitor: Visitor) -> Allowance | None:
         """What is left of the visitor's daily limit (None: no limit applies to it)."""
