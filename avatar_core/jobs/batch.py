@@ -28,8 +28,7 @@ import asyncio
 import contextlib
 import csv
 import enum
-import os
-import shutil
+import io
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +39,7 @@ from avatar_core.jobs.batch_speech import forget, speak_once
 from avatar_core.jobs.events import Done, InLine, Progress, Running, Submitted, Submitting
 from avatar_core.jobs.steps import video_home
 from avatar_core.jobs.studio import Studio
+from avatar_core.storage.atomic import write_atomically
 from avatar_core.storage.journal import Job, Stage
 from avatar_core.words import Message, in_language, say
 
@@ -244,9 +244,7 @@ class BatchRun:
         target = self.out_dir / video_name(result.row)
         try:
             if not (target.is_file() and target.stat().st_size == source.stat().st_size):
-                partial = target.with_name(f".{target.name}.partial")
-                shutil.copyfile(source, partial)
-                os.replace(partial, target)
+                write_atomically(target, copy_from=source)
         except OSError as exc:
             reason = exc.strerror or exc
             self._end(
@@ -349,13 +347,12 @@ def write_results(out_dir: Path, results: list[RowResult], language: str = "en")
     """`results.csv` in `out_dir`, replaced whole (a reader never sees half of it); its
     status column holds the states' values (done, failed…), its errors are in `language`."""
     target = Path(out_dir) / RESULTS_FILE
-    partial = target.with_name(f".{RESULTS_FILE}.partial")
+    table = io.StringIO()
+    writer = csv.writer(table)
+    writer.writerow(RESULT_COLUMNS)
+    writer.writerows(_result_rows(results, language))
     try:
-        with partial.open("w", newline="", encoding="utf-8") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(RESULT_COLUMNS)
-            writer.writerows(_result_rows(results, language))
-        os.replace(partial, target)
+        write_atomically(target, table.getvalue())
     except OSError as exc:
         raise e.StorageError(
             say("batch.results_not_written", path=target, reason=exc.strerror or exc)

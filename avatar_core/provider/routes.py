@@ -8,13 +8,12 @@ template}), so a restart does not rediscover it; without a data folder it lives 
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
-import os
-import tempfile
 import threading
 from pathlib import Path
+
+from avatar_core.storage.atomic import write_atomically
 
 log = logging.getLogger(__name__)
 
@@ -60,15 +59,7 @@ class RouteMemory:
         """Atomically; a folder that cannot be written only costs a rediscovery later."""
         if self.path is None:
             return
-        temp: str | None = None
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, temp = tempfile.mkstemp(prefix=".routes-", dir=self.path.parent)
-            with os.fdopen(fd, "w", encoding="utf-8") as out:
-                json.dump(known, out, indent=1, sort_keys=True)
-            os.replace(temp, self.path)
+            write_atomically(self.path, json.dumps(known, indent=1, sort_keys=True))
         except OSError as exc:
             log.warning("could not remember the query route in %s (%s)", self.path, exc)
-            if temp is not None:
-                with contextlib.suppress(OSError):
-                    os.unlink(temp)

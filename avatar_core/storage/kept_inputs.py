@@ -16,12 +16,12 @@ key's jobs, which no restart resumes), whose jobs are then ended unsent.
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 
 from avatar_core.errors import StorageError
 from avatar_core.provider.client import AvatarRequest
+from avatar_core.storage.atomic import write_atomically
 from avatar_core.storage.download import safe_file_name
 from avatar_core.storage.journal import Journal, Stage
 from avatar_core.words import say
@@ -41,13 +41,7 @@ def keep_request(data_dir: Path | str, job_id: str, request: AvatarRequest) -> N
     path = kept_path(data_dir, job_id)
     body = {name: getattr(request, name) for name in _KEPT}
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(".part")
-        partial.unlink(missing_ok=True)  # a crash's leftover may have other permissions
-        descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "w", encoding="utf-8") as file:
-            file.write(json.dumps(body))
-        os.replace(partial, path)
+        write_atomically(path, json.dumps(body), private=True)
     except OSError as exc:
         raise StorageError(
             say("line.inputs_not_kept", job_id=job_id, folder=path.parent, reason=exc.strerror)
