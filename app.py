@@ -30,8 +30,6 @@ __all__ = ["add_callback_route", "build_app", "launch_options", "main", "resume_
 
 log = logging.getLogger("talking_avatar_studio")
 
-MAX_UPLOAD = MAX_UPLOAD_BYTES  # the MCP tools' data: URLs are capped at it too (ui/limits.py)
-
 
 def launch_options(settings: Settings) -> dict[str, Any]:
     """What `launch()` needs beyond the server address: limits, paths, the page's look.
@@ -41,7 +39,7 @@ def launch_options(settings: Settings) -> dict[str, Any]:
     Gradio's MCP server is on (at /gradio_api/mcp/) unless GRADIO_MCP_SERVER is "false".
     """
     return {
-        "max_file_size": MAX_UPLOAD,
+        "max_file_size": MAX_UPLOAD_BYTES,  # the MCP tools' data: URLs too (ui/limits.py)
         "blocked_paths": private_paths(settings.data_dir),
         "max_threads": 200,
         "mcp_server": os.environ.get("GRADIO_MCP_SERVER", "true").strip().lower() != "false",
