@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import sys
 import threading
 from typing import Any
@@ -19,7 +18,7 @@ from fastapi.responses import JSONResponse
 
 from avatar_core.config import Settings
 from avatar_core.demo import DEMO_NOTICE
-from avatar_core.errors import AvatarError
+from avatar_core.errors import AvatarError, SettingsError
 from avatar_core.jobs.studio import Studio, open_studio
 from avatar_core.storage.layout import private_paths
 from avatar_core.waiting.callbacks import CALLBACK_PATH, MAX_CALLBACK_BYTES, CallbackRegistry
@@ -36,13 +35,13 @@ def launch_options(settings: Settings) -> dict[str, Any]:
 
     The data folder is not among the paths Gradio may serve, and what it holds is blocked
     outright: videos reach visitors only as copies made by the handlers (ui/delivery.py).
-    Gradio's MCP server is on (at /gradio_api/mcp/) unless GRADIO_MCP_SERVER is "false".
+    Gradio's MCP server is on (at /gradio_api/mcp/) unless GRADIO_MCP_SERVER is off.
     """
     return {
         "max_file_size": MAX_UPLOAD_BYTES,  # the MCP tools' data: URLs too (ui/limits.py)
         "blocked_paths": private_paths(settings.data_dir),
         "max_threads": 200,
-        "mcp_server": os.environ.get("GRADIO_MCP_SERVER", "true").strip().lower() != "false",
+        "mcp_server": settings.mcp_server,
         **page_options(),
     }
 
@@ -84,8 +83,12 @@ def resume_in_background(studio: Studio) -> threading.Thread:
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # it logs every URL, signed links too
+    try:  # a setting that cannot be read stops the app before it serves: one sentence
+        settings = Settings.from_env()
+    except SettingsError as error:
+        print(error, file=sys.stderr)
+        raise SystemExit(2) from None
     try:
-        settings = Settings.from_env()  # e.g. only one of the two Kling keys: one sentence
         studio = open_studio(settings)
     except AvatarError as error:  # e.g. a damaged journal or an unwritable data folder
         print(error, file=sys.stderr)

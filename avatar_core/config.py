@@ -1,4 +1,7 @@
-"""Settings from the environment, read in one place.
+"""Settings from the environment, read in one place, strictly (env_values.py): a value that
+cannot be read stops start-up with one sentence naming the variable, the value and the form
+expected; an unset or empty variable takes its default. Switches read 1/0, true/false,
+yes/no, on/off.
 
 - COMETAPI_KEY: the CometAPI key; unset means demo mode on the built-in simulator.
 - COMETAPI_BASE_URL: the API's base URL (default https://api.cometapi.com).
@@ -13,7 +16,7 @@
 - AVATAR_DATA_DIR: where the journal and the videos live (default ./data; on Hugging Face
   Spaces, /data/avatar-studio when the Space has persistent storage).
 - AVATAR_PUBLIC_URL: the app's public base URL for provider callbacks (SPACE_HOST gives it too).
-- AVATAR_ALLOW_PRIVATE_URLS: "1" lets input URLs point at loopback or private hosts (local dev).
+- AVATAR_ALLOW_PRIVATE_URLS: on lets input URLs point at loopback or private hosts (local dev).
 - AVATAR_DEMO_TASK_SECONDS: how long a simulated task takes in demo mode (default 8).
 - AVATAR_HTTP_TIMEOUT: seconds to wait for the provider to answer one request (default 30;
   video downloads wait twice as long between two pieces of the file).
@@ -41,8 +44,14 @@
 - AVATAR_MAX_IN_LINE: the most jobs waiting in the line of one account at once (default
   100; 0: no limit); a job beyond it is refused before its inputs are kept, so strangers
   cannot fill the disk with kept inputs.
-- AVATAR_SHARED_HISTORY: "1" lets every visitor see (and look up) every job made on the
+- AVATAR_SHARED_HISTORY: on lets every visitor see (and look up) every job made on the
   operator's key, for a private team demo.
+- AVATAR_MAX_SPEECH_SECONDS: the longest speech one video may carry (default 600); longer
+  than the provider's part limit, it is split and joined.
+- AVATAR_KEEP_DAYS: days a finished video is kept in the data folder (default 7 in demo
+  mode, 0 with a key; 0: for ever).
+- GRADIO_MCP_SERVER: Gradio's MCP server and the tools it serves (default on); off, they
+  are reachable by no route.
 
 - LC_ALL, LC_MESSAGES, LANG (the first one set, in that order, as POSIX locales go): the
   command line's language; `zh_*` gives Chinese, anything else English.
@@ -55,6 +64,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from avatar_core import env_values as read
 from avatar_core.errors import SettingsError
 from avatar_core.words import Language, language_of, say
 
@@ -68,6 +78,8 @@ DEFAULT_FOLLOW_DEADLINE_S = 3600.0  # how long a flow follows a task by default
 # these; CometAPI's own price was not found. The operator sets the real ones.
 DEFAULT_PRICE_STD = 0.056
 DEFAULT_PRICE_PRO = 0.112
+DEFAULT_MAX_SPEECH_SECONDS = 600
+DEMO_KEEP_DAYS = 7  # AVATAR_KEEP_DAYS in demo mode; with a key it is 0 (for ever)
 
 
 class Secret:
@@ -99,27 +111,6 @@ class Secret:
         raise TypeError("a Secret is not to be pickled")
 
 
-def _truthy(value: str | None) -> bool:
-    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
-
-
-def _count(value: str | None, *, default: int) -> int:
-    """A whole number of at least 0 (0 often meaning "no limit"); the default otherwise."""
-    try:
-        number = int((value or "").strip()) if (value or "").strip() else default
-    except ValueError:
-        return default
-    return number if number >= 0 else default
-
-
-def _seconds(value: str | None, *, default: float) -> float:
-    try:
-        number = float(value) if value not in (None, "") else default
-    except ValueError:
-        return default
-    return number if number >= 0 else default
-
-
 SPACES_STORAGE = Path("/data")  # Hugging Face Spaces' persistent storage, when bought
 
 
@@ -139,16 +130,10 @@ def _data_dir(env: Mapping[str, str], spaces_storage: Path) -> tuple[Path, bool]
     return Path("data"), True
 
 
-def _price(value: str | None, *, default: float) -> float:
-    """A price per second above 0; anything else keeps the default."""
-    price = _seconds(value, default=default)
-    return price if 0 < price < 1000 else default
-
-
 def _kling_keys(env: Mapping[str, str]) -> tuple[str, str]:
     """(access key, secret key); a SettingsError when only one of the two is set."""
-    access = (env.get("KLING_ACCESS_KEY") or "").strip()
-    secret = (env.get("KLING_SECRET_KEY") or "").strip()
+    access = read.key(env, "KLING_ACCESS_KEY")
+    secret = read.key(env, "KLING_SECRET_KEY")
     if bool(access) != bool(secret):
         given, missing = (
             ("KLING_ACCESS_KEY", "KLING_SECRET_KEY")
@@ -193,6 +178,9 @@ class Settings:
     shared_history: bool = False
     max_running_tasks: int = 0  # per account; 0: learnt from the provider's 1303 answers
     max_in_line: int = 100  # jobs waiting in one account's line; 0: no limit
+    max_speech_seconds: int = DEFAULT_MAX_SPEECH_SECONDS  # one video's speech, split if longer
+    keep_days: int = DEMO_KEEP_DAYS  # a finished video's days in the data folder; 0: for ever
+    mcp_server: bool = True  # Gradio's MCP server (GRADIO_MCP_SERVER)
 
     @property
     def provider(self) -> str:
@@ -242,45 +230,98 @@ class Settings:
     ) -> Settings:
         env = os.environ if environ is None else environ
         data_dir, ephemeral = _data_dir(env, spaces_storage)
-        key = (env.get("COMETAPI_KEY") or "").strip()
+        key = read.key(env, "COMETAPI_KEY")
         access, secret = _kling_keys(env)
-        public = (env.get("AVATAR_PUBLIC_URL") or "").strip()
-        if not public and (env.get("SPACE_HOST") or "").strip():
-            public = "https://" + env["SPACE_HOST"].strip()
         return cls(
             api_key=Secret(key) if key else None,
-            base_url=((env.get("COMETAPI_BASE_URL") or "").strip() or DEFAULT_BASE_URL).rstrip("/"),
+            base_url=read.web_address(env, "COMETAPI_BASE_URL", DEFAULT_BASE_URL,
+                                      example=DEFAULT_BASE_URL),
             kling_access_key=Secret(access) if access else None,
             kling_secret_key=Secret(secret) if secret else None,
-            kling_base_url=(
-                (env.get("KLING_BASE_URL") or "").strip() or DEFAULT_KLING_BASE_URL
-            ).rstrip("/"),
+            kling_base_url=read.web_address(env, "KLING_BASE_URL", DEFAULT_KLING_BASE_URL,
+                                            example=DEFAULT_KLING_BASE_URL),
             data_dir=data_dir,
             data_is_ephemeral=ephemeral,
-            public_url=public.rstrip("/") or None,
-            allow_private_urls=_truthy(env.get("AVATAR_ALLOW_PRIVATE_URLS")),
-            demo_task_seconds=_seconds(env.get("AVATAR_DEMO_TASK_SECONDS"), default=8.0),
-            http_timeout_s=_seconds(env.get("AVATAR_HTTP_TIMEOUT"), default=DEFAULT_HTTP_TIMEOUT_S)
-            or DEFAULT_HTTP_TIMEOUT_S,
-            max_queries_per_s=_seconds(env.get("AVATAR_MAX_QUERIES_PER_S"), default=10.0) or 10.0,
-            create_timeout_s=_seconds(
-                env.get("AVATAR_CREATE_TIMEOUT"), default=DEFAULT_CREATE_TIMEOUT_S
+            public_url=_public_url(env),
+            allow_private_urls=read.switch(env, "AVATAR_ALLOW_PRIVATE_URLS", False),
+            demo_task_seconds=read.seconds(env, "AVATAR_DEMO_TASK_SECONDS", 8.0, example="8",
+                                           zero=True),
+            **_waits(env),
+            price_std=read.price(env, "AVATAR_PRICE_STD", DEFAULT_PRICE_STD, example="0.056"),
+            price_pro=read.price(env, "AVATAR_PRICE_PRO", DEFAULT_PRICE_PRO, example="0.112"),
+            **_limits(env),
+            shared_history=read.switch(env, "AVATAR_SHARED_HISTORY", False),
+            keep_days=read.days(env, "AVATAR_KEEP_DAYS", 0 if key or access else DEMO_KEEP_DAYS,
+                                example=DEMO_KEEP_DAYS),
+            mcp_server=read.switch(env, "GRADIO_MCP_SERVER", True),
+        )  # fmt: skip
+
+
+def _public_url(env: Mapping[str, str]) -> str | None:
+    """AVATAR_PUBLIC_URL, else the address Hugging Face Spaces gives (SPACE_HOST)."""
+    example = "https://avatar.example.org"
+    public = read.web_address(env, "AVATAR_PUBLIC_URL", "", example=example)
+    host = read.given(env, "SPACE_HOST")
+    if not public and host:
+        public = "https://" + host
+        if not read.is_web_address(public) or "/" in host:
+            raise read.refusal(
+                "SPACE_HOST", host, "settings.rule.host", example="someone-avatar.hf.space"
             )
-            or DEFAULT_CREATE_TIMEOUT_S,
-            follow_deadline_s=_seconds(
-                env.get("AVATAR_FOLLOW_DEADLINE"), default=DEFAULT_FOLLOW_DEADLINE_S
-            )
-            or DEFAULT_FOLLOW_DEADLINE_S,
-            price_std=_price(env.get("AVATAR_PRICE_STD"), default=DEFAULT_PRICE_STD),
-            price_pro=_price(env.get("AVATAR_PRICE_PRO"), default=DEFAULT_PRICE_PRO),
-            max_active_per_visitor=_count(env.get("AVATAR_MAX_ACTIVE_PER_VISITOR"), default=2),
-            max_daily_per_visitor=_count(env.get("AVATAR_MAX_DAILY_PER_VISITOR"), default=10),
-            max_daily_video_seconds=_seconds(env.get("AVATAR_MAX_DAILY_VIDEO_SECONDS"), default=0),
-            max_daily_per_address=_count(env.get("AVATAR_MAX_DAILY_PER_ADDRESS"), default=0),
-            shared_history=_truthy(env.get("AVATAR_SHARED_HISTORY")),
-            max_running_tasks=_count(env.get("AVATAR_MAX_RUNNING_TASKS"), default=0),
-            max_in_line=_count(env.get("AVATAR_MAX_IN_LINE"), default=100),
-        )
+    return public or None
+
+
+def _waits(env: Mapping[str, str]) -> dict[str, float]:
+    """How long to wait for the provider: each a number of seconds above 0."""
+    return {
+        "http_timeout_s": read.seconds(env, "AVATAR_HTTP_TIMEOUT", DEFAULT_HTTP_TIMEOUT_S,
+                                       example="30"),
+        "max_queries_per_s": read.rate(env, "AVATAR_MAX_QUERIES_PER_S", 10.0, example="10"),
+        "create_timeout_s": read.seconds(env, "AVATAR_CREATE_TIMEOUT",
+                                         DEFAULT_CREATE_TIMEOUT_S, example="120"),
+        "follow_deadline_s": read.seconds(env, "AVATAR_FOLLOW_DEADLINE",
+                                          DEFAULT_FOLLOW_DEADLINE_S, example="3600"),
+    }  # fmt: skip
+
+
+def _limits(env: Mapping[str, str]) -> dict[str, int]:
+    """The limits on what is spent and kept: whole numbers, 0 (where allowed) no limit."""
+    return {
+        "max_active_per_visitor": read.limit(env, "AVATAR_MAX_ACTIVE_PER_VISITOR", 2,
+                                             example=2),
+        "max_daily_per_visitor": read.limit(env, "AVATAR_MAX_DAILY_PER_VISITOR", 10,
+                                            example=10),
+        "max_daily_video_seconds": read.limit_seconds(env, "AVATAR_MAX_DAILY_VIDEO_SECONDS", 0,
+                                                      example=600),
+        "max_daily_per_address": read.limit(env, "AVATAR_MAX_DAILY_PER_ADDRESS", 0,
+                                            example=40),
+        "max_running_tasks": read.limit(env, "AVATAR_MAX_RUNNING_TASKS", 0, example=3),
+        "max_in_line": read.limit(env, "AVATAR_MAX_IN_LINE", 100, example=100),
+        "max_speech_seconds": read.whole_seconds(env, "AVATAR_MAX_SPEECH_SECONDS",
+                                                 DEFAULT_MAX_SPEECH_SECONDS, example=600),
+    }  # fmt: skip
+
+
+def limits_in_force(settings: Settings) -> list[str]:
+    """What the doctor says of the limits these settings put on visitors and keeping (each
+    line its variable, its value, and what it bounds; 0: no limit)."""
+    values = [
+        ("AVATAR_MAX_ACTIVE_PER_VISITOR", settings.max_active_per_visitor, "doctor.active"),
+        ("AVATAR_MAX_DAILY_PER_VISITOR", settings.max_daily_per_visitor, "doctor.daily"),
+        ("AVATAR_MAX_DAILY_PER_ADDRESS", settings.max_daily_per_address, "doctor.address"),
+        ("AVATAR_MAX_DAILY_VIDEO_SECONDS", int(settings.max_daily_video_seconds),
+         "doctor.seconds"),
+        ("AVATAR_MAX_IN_LINE", settings.max_in_line, "doctor.in_line"),
+        ("AVATAR_MAX_RUNNING_TASKS", settings.max_running_tasks, "doctor.running"),
+        ("AVATAR_MAX_SPEECH_SECONDS", settings.max_speech_seconds, "doctor.speech"),
+        ("AVATAR_KEEP_DAYS", settings.keep_days, "doctor.keep"),
+        ("AVATAR_MAX_QUERIES_PER_S", f"{settings.max_queries_per_s:g}", "doctor.rate"),
+        ("GRADIO_MCP_SERVER", int(settings.mcp_server), "doctor.mcp"),
+    ]  # fmt: skip
+    return [say("doctor.limits")] + [
+        say("doctor.limit_line", name=name, value=value, meaning=say(meaning))
+        for name, value, meaning in values
+    ]
 
 
 def terminal_language(environ: Mapping[str, str] | None = None) -> Language:

@@ -252,7 +252,7 @@ def test_the_cli_doctor_names_kling_as_the_provider(kling_sim, monkeypatch, tmp_
 
 def test_the_cli_refuses_half_a_kling_key_in_one_line(monkeypatch, tmp_path):
     code, out, err = _doctor(monkeypatch, tmp_path, {"KLING_ACCESS_KEY": ACCESS})
-    assert code == 1 and out == ""
+    assert code == 2 and out == ""  # a setting not acceptable: nothing sent
     assert err.strip() == (
         "KLING_ACCESS_KEY is set but KLING_SECRET_KEY is not: set both to use Kling's own "
         "API, or neither."

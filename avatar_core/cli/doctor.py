@@ -4,6 +4,7 @@ Free requests only (nothing is created): the report (stdout) names the provider 
 Kling's own API or demo: see Settings.provider) and says whether the key is
 accepted, how each query route answers an unknown task, whether lookups by external id
 are answered and the clock offset, for pasting into a bug report; the key is not in it.
+Then the limits in force on visitors, the line and keeping videos (`limits_in_force`).
 Without a key it examines the demo simulator and says so. Exit 0 when the key is accepted
 and a query route answers, else 1.
 """
@@ -15,7 +16,7 @@ import sys
 from typing import TextIO
 
 from avatar_core.cli.codes import EXIT_FAILED, EXIT_OK
-from avatar_core.config import Settings
+from avatar_core.config import Settings, limits_in_force
 from avatar_core.jobs.studio import open_studio
 
 
@@ -27,10 +28,17 @@ def add_doctor_command(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_doctor(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
-    studio = open_studio(Settings.from_env())
+    settings = Settings.from_env()
+    studio = open_studio(settings)
     try:
         report = studio.diagnose()
     finally:
         studio.close()
-    print(report.text(), file=out, flush=True)
+    print(report.text(), file=out)
+    limits = limits_in_force(settings)  # what visitors may spend, and what is kept
+    print(
+        "\n".join(line.in_language(getattr(args, "language", "en")) for line in limits),
+        file=out,
+        flush=True,
+    )
     return EXIT_OK if report.ok else EXIT_FAILED

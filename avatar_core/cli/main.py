@@ -5,7 +5,7 @@ module adds its commands with a registrar function listed in `_registrars()`. `m
 turns every error into one line per problem on stderr, never a traceback.
 
 Exit codes: 0 done; 1 the provider or the task failed (or something unexpected);
-2 the input is not acceptable (nothing was sent).
+2 the input or a setting is not acceptable (nothing was sent).
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from avatar_core.cli.check import add_check_command
 from avatar_core.cli.codes import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED
 from avatar_core.cli.doctor import add_doctor_command
 from avatar_core.cli.jobs import add_job_commands
-from avatar_core.config import terminal_language
-from avatar_core.errors import AvatarError, InputError
+from avatar_core.config import Settings, terminal_language
+from avatar_core.errors import AvatarError, InputError, SettingsError
 from avatar_core.words import in_language, say
 
 Registrar = Callable[[argparse._SubParsersAction], None]
@@ -84,10 +84,14 @@ def main(
         return EXIT_BAD_INPUT
     language = args.language = terminal_language()  # the sentences follow LANG
     try:
+        Settings.from_env()  # every setting read strictly before any command starts
         return handler(args, out, err)
     except InputError as error:
         for problem in error.problems:
             print(in_language(problem, language), file=err)
+        return EXIT_BAD_INPUT
+    except SettingsError as error:
+        print(error.in_language(language), file=err)
         return EXIT_BAD_INPUT
     except AvatarError as error:
         print(error.in_language(language), file=err)
