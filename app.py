@@ -21,9 +21,11 @@ from avatar_core.demo import DEMO_NOTICE
 from avatar_core.errors import AvatarError, SettingsError
 from avatar_core.jobs.studio import Studio, open_studio
 from avatar_core.storage.layout import private_paths
+from avatar_core.storage.retention import keep_days, keep_sweeping
 from avatar_core.waiting.callbacks import CALLBACK_PATH, MAX_CALLBACK_BYTES, CallbackRegistry
 from ui import build_app, launch, page_options
-from ui.limits import CALLS_AT_ONCE, MAX_UPLOAD_BYTES, mcp_spending_note
+from ui.limits import MAX_UPLOAD_BYTES, mcp_spending_note, queue_options
+from ui.request_limits import request_limits
 
 __all__ = ["add_callback_route", "build_app", "launch_options", "main", "resume_in_background"]
 
@@ -36,8 +38,10 @@ def launch_options(settings: Settings) -> dict[str, Any]:
     The data folder is not among the paths Gradio may serve, and what it holds is blocked
     outright: videos reach visitors only as copies made by the handlers (ui/delivery.py).
     Gradio's MCP server is on (at /gradio_api/mcp/) unless GRADIO_MCP_SERVER is off.
+    Request bodies and uploads are bounded before they are read (ui/request_limits.py).
     """
     return {
+        "app_kwargs": {"middleware": [request_limits()]},
         "max_file_size": MAX_UPLOAD_BYTES,  # the MCP tools' data: URLs too (ui/limits.py)
         "blocked_paths": private_paths(settings.data_dir),
         "max_threads": 200,
@@ -89,6 +93,7 @@ def main() -> None:
         print(error, file=sys.stderr)
         raise SystemExit(2) from None
     try:
+        days = keep_days(settings)  # AVATAR_KEEP_DAYS
         studio = open_studio(settings)
     except AvatarError as error:  # e.g. a damaged journal or an unwritable data folder
         print(error, file=sys.stderr)
@@ -97,11 +102,12 @@ def main() -> None:
     if studio.demo:
         log.info(DEMO_NOTICE)
     resume_in_background(studio)
+    keep_sweeping(settings.data_dir, days)  # finished videos older than that are deleted
     options = launch_options(settings)
     note = mcp_spending_note(settings, options["mcp_server"])
     if note:
         log.log(logging.INFO if settings.max_daily_per_address else logging.WARNING, note)
-    blocks = build_app(studio).queue(default_concurrency_limit=CALLS_AT_ONCE)
+    blocks = build_app(studio).queue(**queue_options())
     server, _, _ = launch(blocks, prevent_thread_lock=True, **options)
     add_callback_route(server, studio.callbacks)
     try:

@@ -18,6 +18,7 @@ from live import free_port
 
 import app as app_module
 import ui
+import ui.limits
 from avatar_core.config import Secret, Settings
 from avatar_core.demo import DEMO_KEY
 from avatar_core.jobs.studio import Studio
@@ -28,6 +29,7 @@ from avatar_core.simulator import Simulator
 from avatar_core.waiting.pacing import Pacing
 from avatar_core.waiting.scheduler import PollScheduler
 from conftest import FakeTime
+from ui.request_limits import request_limits
 
 CHROMIUM = Path("/usr/bin/chromium")  # Debian's package; never `playwright install`
 CHROMIUM_ARGS = [
@@ -119,7 +121,7 @@ def real_time_studio(
 ) -> Studio:
     """A studio on `sim` in real time, polling about every second, with `key` (None: demo
     mode), a request budget of `rate_per_s`, and other Settings' fields (limits...)."""
-    options = {**NO_LIMITS, **settings} if key else settings
+    options = {**NO_LIMITS, **settings}  # demo mode has the visitors' limits too
     config = Settings(
         api_key=Secret(key) if key else None,
         base_url=sim.base_url or "",
@@ -136,12 +138,25 @@ def real_time_studio(
 
 
 class InProcessApp:
-    """`app.build_app(studio)` served on loopback, as `python app.py` serves it; `options`
-    go to build_app (the sessions, to look into them; a quicker cache cleaning)."""
+    """`app.build_app(studio)` served on loopback, as `python app.py` serves it (its queue
+    and its request limits; `queue` overrides some of the queue's options, `ledger` is the
+    request limits' own, to look into it); `options` go to build_app (the sessions, to
+    look into them; a quicker cache cleaning)."""
 
-    def __init__(self, studio: Studio, **options: object) -> None:
+    def __init__(
+        self,
+        studio: Studio,
+        *,
+        queue: dict[str, Any] | None = None,
+        ledger: Any = None,
+        **options: object,
+    ) -> None:
         self.studio = studio
-        self.blocks = app_module.build_app(studio, **options).queue()  # type: ignore[arg-type]
+        queued = {**ui.limits.queue_options(), **(queue or {})}
+        self.blocks = app_module.build_app(studio, **options).queue(**queued)  # type: ignore[arg-type]
+        launch = app_module.launch_options(studio.settings)
+        if ledger is not None:
+            launch["app_kwargs"] = {"middleware": [request_limits(ledger)]}
         for attempt in range(3):  # a free port can be taken by another process meanwhile
             try:
                 self.server, self.url, _ = ui.launch(
@@ -150,7 +165,7 @@ class InProcessApp:
                     server_port=free_port(),
                     prevent_thread_lock=True,
                     quiet=True,
-                    **app_module.launch_options(studio.settings),
+                    **launch,
                 )
                 break
             except OSError:

@@ -3,6 +3,10 @@
 `CALLS_AT_ONCE` is the page's queue concurrency (app.py) and the most MCP tool calls
 answered at once (the tools are unqueued, so Gradio's queue does not bound them);
 `MAX_UPLOAD_BYTES` is the page's upload limit and the largest file a data: URL may hold.
+The queue holds at most QUEUE_MAX_SIZE waiting events (one more is told the queue is
+full); the heavy events share limits whatever triggers them: every voice check together
+(a file, a URL typed or left, the trim box), every portrait check, every generate (the
+page's and /generate). What a request body may hold is in ui/request_limits.py.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Iterator
+from typing import Any
 
 import ui.mcp_words as words
 from avatar_core.config import Settings
@@ -17,6 +22,24 @@ from ui.text_guard import Refusal
 
 CALLS_AT_ONCE = 8
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024  # the provider takes 10 MB photos and 5 MB audio
+QUEUE_MAX_SIZE = 64  # events waiting in Gradio's queue, all kinds together
+CHECKS_AT_ONCE = 4  # voice checks at once, all their triggers together; portrait checks too
+GENERATES_AT_ONCE = 64  # mostly waiting on the provider; their inputs' checks are gated too
+
+VOICE_CHECKS: dict[str, Any] = {
+    "concurrency_id": "voice_check",
+    "concurrency_limit": CHECKS_AT_ONCE,
+}
+PORTRAIT_CHECKS: dict[str, Any] = {
+    "concurrency_id": "portrait_check",
+    "concurrency_limit": CHECKS_AT_ONCE,
+}
+GENERATES: dict[str, Any] = {"concurrency_id": "generate", "concurrency_limit": GENERATES_AT_ONCE}
+
+
+def queue_options() -> dict[str, Any]:
+    """What `Blocks.queue()` is given (app.py, and the tests' app)."""
+    return {"default_concurrency_limit": CALLS_AT_ONCE, "max_size": QUEUE_MAX_SIZE}
 
 
 class CallGate:

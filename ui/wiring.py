@@ -21,6 +21,7 @@ import ui.formatting as fmt
 import ui.handlers as handlers
 import ui.mcp_tools as tools
 from ui.layout import Page
+from ui.limits import GENERATES, PORTRAIT_CHECKS, VOICE_CHECKS
 from ui.sessions import Sessions
 
 PRIVATE: dict[str, Any] = {"api_visibility": "private"}
@@ -51,7 +52,7 @@ def _wire_api(page: Page, sessions: Sessions) -> None:
         [api.image, api.audio, api.prompt, api.mode, page.key_state, page.visitor_state],
         api.video,
         api_name="generate",
-        concurrency_limit=None,
+        **GENERATES,
         **PAGE_API,
     )
     api.status.click(
@@ -84,6 +85,7 @@ def _wire_checks(page: Page, sessions: Sessions) -> None:
             sessions.bind(handlers.check_portrait),
             [portrait.image, portrait.url, page.key_state],
             portrait.verdict,
+            **PORTRAIT_CHECKS,
             **PRIVATE,
         )
     for trigger in (voice.file.change, voice.url.submit, voice.url.blur, voice.trim.change):
@@ -91,6 +93,7 @@ def _wire_checks(page: Page, sessions: Sessions) -> None:
             sessions.bind(handlers.check_voice),
             [voice.file, voice.url, voice.trim, page.key_state],
             [voice.verdict, page.voice_seconds],
+            **VOICE_CHECKS,
             **PRIVATE,
         ).then(show_cost, _cost_inputs(page), page.job.cost, **QUIET)
     for trigger in (page.job.mode.change, voice.source.change):
@@ -139,7 +142,7 @@ def _wire_jobs(page: Page, sessions: Sessions) -> None:
         [portrait.image, portrait.url, voice.source, voice.file, voice.url, voice.audio_id,
          voice.prior_task_id, job.prompt, job.mode, voice.trim, *_visitor(page)],
         shown,
-        concurrency_limit=None,
+        **GENERATES,
         **PRIVATE,
     )  # fmt: skip
     generating.then(*refresh, **PRIVATE).then(*_allowance(page, sessions), **QUIET)

@@ -6,9 +6,12 @@ does about each:
 - format: detected from the content (never the name) and handed to ffmpeg as an explicit
   demuxer, so a file cannot make ffmpeg open playlists or other files. Anything ffmpeg
   decodes among common sound formats is accepted (a browser's WebM/Opus recording too).
-- measuring: the sound is decoded to 16-bit WAV through ffmpeg and measured with pydub
-  (pydub's own probing needs ffprobe, which is not there); the duration is counted in
-  samples, not read from headers, which lie for VBR MP3s and browser recordings.
+- measuring: the sound is decoded to 16-bit WAV through ffmpeg and read as it comes:
+  every sample is counted (the duration is counted, not read from headers, which lie for
+  VBR MP3s and browser recordings) but only the first 60 s, what can be sent, are held and
+  measured with pydub (pydub's own probing needs ffprobe, which is not there). Ten minutes
+  of sound in a small FLAC cost what one minute costs; a source over LARGE_SOUND_BYTES is
+  read and decoded one at a time per process (inputs/decode_gate.py).
 - a compliant MP3, 16-bit PCM WAV, AAC-in-M4A or ADTS AAC file up to 5 MB is sent byte for
   byte as it is; anything else is transcoded to MP3, mono, 44.1 kHz, 128 kb/s (60 s of that
   is under 1 MB).
@@ -20,17 +23,18 @@ does about each:
 from __future__ import annotations
 
 import base64
-import io
 import re
 import struct
 import tempfile
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 from avatar_core.errors import InputError, MediaToolError
 from avatar_core.inputs.cache import PreparedCache, content_key
-from avatar_core.inputs.ffmpeg import run_ffmpeg
+from avatar_core.inputs.decode_gate import one_large_sound
+from avatar_core.inputs.ffmpeg import StreamedRun, run_ffmpeg, stream_ffmpeg
 from avatar_core.inputs.sniff import Kind, sniff
 from avatar_core.inputs.sources import Source, read_source
 from avatar_core.units import MB, format_bytes, format_seconds
@@ -46,6 +50,8 @@ MAX_OUTPUT_BYTES = 5 * MB  # Kling's limit (decimal megabytes: the stricter read
 MIN_SECONDS = 2.0
 MAX_SECONDS = 60.0
 MAX_ANALYSED_SECONDS = 600.0  # longer sources are measured from their header beyond this
+KEPT_SECONDS = MAX_SECONDS  # what of the decoded sound is held: what can be sent
+_READ_BYTES = 1024 * 1024  # the decoded sound is read in pieces of this size
 NEARLY_SILENT_PEAK_DBFS = -45.0
 QUIET_RMS_DBFS = -55.0
 OUTPUT_RATE = 44_100
@@ -119,7 +125,8 @@ class PreparedAudio:
 
 @dataclass(frozen=True)
 class _Decoded:
-    segment: AudioSegment
+    segment: AudioSegment  # the first KEPT_SECONDS
+    seconds: float  # of all that was decoded
     codec: str
     has_video: bool
     header_seconds: float | None
@@ -139,16 +146,35 @@ def prepare_audio(
     Raises InputError with one sentence when it cannot be used. With a `cache`, the same
     bytes (and options) are prepared once.
     """
-    read = read_source(
-        source, what="audio", max_bytes=MAX_SOURCE_BYTES, allow_private_urls=allow_private_urls
-    )
-    if cache is None:
-        return _prepare(read.data, read.label, trim=trim)
-    key = content_key(read.data, read.label, trim)
-    return cache.get_or_make(key, lambda: _prepare(read.data, read.label, trim=trim))
+    known = _known_size(source)  # a large local file waits its turn before it is read
+    with one_large_sound(known or 0):
+        read = read_source(
+            source, what="audio", max_bytes=MAX_SOURCE_BYTES, allow_private_urls=allow_private_urls
+        )
+        if cache is None:
+            return _prepare(read.data, read.label, trim=trim, gated=known is not None)
+        key = content_key(read.data, read.label, trim)
+        return cache.get_or_make(
+            key, lambda: _prepare(read.data, read.label, trim=trim, gated=known is not None)
+        )
 
 
-def _prepare(data: bytes, label: str, *, trim: bool) -> PreparedAudio:
+def _known_size(source: Source) -> int | None:
+    """The size of a source before it is read (bytes, a local file), else None (a URL)."""
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return len(source)
+    if isinstance(source, Path):
+        try:
+            return source.stat().st_size
+        except OSError:
+            return None  # read_source says why, in its sentence
+    return None
+
+
+def _prepare(data: bytes, label: str, *, trim: bool, gated: bool) -> PreparedAudio:
+    if not gated:  # read from a URL: its size is known only now
+        with one_large_sound(len(data)):
+            return _prepare(data, label, trim=trim, gated=True)
     where = f" {label}" if label else ""
     kind = sniff(data)
     if kind is None or kind.demuxer is None:
@@ -165,47 +191,97 @@ def _prepare(data: bytes, label: str, *, trim: bool) -> PreparedAudio:
 
 
 def _decode(data: bytes, kind: Kind, folder: Path, where: str) -> _Decoded:
-    """The first audio stream as 16-bit PCM, plus what ffmpeg says about the file."""
+    """The first audio stream as 16-bit PCM (its first KEPT_SECONDS held, the rest only
+    counted), plus what ffmpeg says about the file."""
     source = folder / "input"
     source.write_bytes(data)  # a file, not a pipe: M4A needs to seek to its index
-    done = run_ffmpeg(
+    with stream_ffmpeg(
         [
             "-v", "info", "-nostats",
             "-f", kind.demuxer or "", "-i", f"file:{source}",
             "-map", "0:a:0", "-vn", "-sn", "-dn", "-af", _BOUNDED_PCM,
             "-t", f"{MAX_ANALYSED_SECONDS:g}",
             "-f", "wav", "-acodec", "pcm_s16le", "pipe:1",
-        ]
-    )  # fmt: skip
-    log = done.stderr.decode("utf-8", "replace")
+        ],
+        log=folder / "ffmpeg.log",
+    ) as run:  # fmt: skip
+        pcm = _read_pcm(run)
+    log = run.log_text()
     streams = [m.groups() for m in map(_STREAM.search, log.splitlines()) if m]
     audio = [s for s in streams if s[0] == "Audio"]
     video = [s for s in streams if s[0] == "Video" and "attached pic" not in s[2]]
     named = say("audio.named_file", name=kind.name) if kind.family != "media" else kind.name
-    if not audio and (video or (done.returncode != 0 and "matches no streams" in log)):
+    if not audio and (video or (run.returncode != 0 and "matches no streams" in log)):
         what = say("audio.video_without_sound") if video else say("audio.no_sound", named=named)
         raise InputError(say("audio.silent_file", where=where, what=what), field="audio")
     truncated = any(hint in log.lower() for hint in _TRUNCATED_HINTS)
-    if done.returncode != 0 or truncated or len(done.stdout) <= 44:
+    if run.returncode != 0 or truncated or pcm is None or pcm.frames == 0:
         raise InputError(say("audio.damaged", where=where, kind=kind.described), field="audio")
-    try:
-        segment = AudioSegment.from_wav(io.BytesIO(done.stdout))
-    except Exception as exc:  # pydub raises bare exceptions of several kinds
-        raise MediaToolError(say("ffmpeg.wav_unreadable")) from exc
     found = _DURATION.search(log)
     header_seconds = None
     if found:
         hours, minutes, seconds = found.groups()
         header_seconds = int(hours) * 3600 + int(minutes) * 60 + float(seconds)
-    seconds = segment.frame_count() / segment.frame_rate
+    seconds = pcm.frames / pcm.segment.frame_rate
     return _Decoded(
-        segment=segment,
+        segment=pcm.segment,
+        seconds=seconds,
         codec=audio[0][1] if audio else "",
         has_video=bool(video),
         header_seconds=header_seconds,
         hit_cap=seconds >= MAX_ANALYSED_SECONDS - 0.01,
         source_format=_plain_format(audio[0][2]) if audio else None,
     )
+
+
+@dataclass(frozen=True)
+class _Pcm:
+    segment: AudioSegment  # the first KEPT_SECONDS
+    frames: int  # all that was decoded
+
+
+def _read_pcm(run: StreamedRun) -> _Pcm | None:
+    """ffmpeg's WAV as it comes: the first KEPT_SECONDS kept, every frame counted; None
+    when it is not 16-bit PCM WAV (a damaged source gives no header)."""
+    header = _wav_stream_header(run.output)
+    if header is None:
+        return None
+    rate, channels = header
+    frame_bytes = 2 * channels
+    keep = int(KEPT_SECONDS * rate) * frame_bytes
+    kept, total = bytearray(), 0
+    while piece := run.output.read(_READ_BYTES):
+        total += len(piece)
+        if len(kept) < keep:
+            kept += piece[: keep - len(kept)]
+    del kept[len(kept) - len(kept) % frame_bytes :]
+    try:
+        segment = AudioSegment(data=bytes(kept), sample_width=2, frame_rate=rate, channels=channels)
+    except Exception as exc:  # pydub raises bare exceptions of several kinds
+        raise MediaToolError(say("ffmpeg.wav_unreadable")) from exc
+    return _Pcm(segment, total // frame_bytes)
+
+
+def _wav_stream_header(stream: IO[bytes]) -> tuple[int, int] | None:
+    """(Hz, channels) from the header of a 16-bit PCM WAV being read, up to its samples
+    (a piped WAV's sizes are placeholders: only the chunks before "data" are read)."""
+    read = stream.read
+    start = read(12)
+    if len(start) < 12 or start[:4] != b"RIFF" or start[8:12] != b"WAVE":
+        return None
+    shape = None
+    while len(chunk := read(8)) == 8:
+        name, size = chunk[:4], struct.unpack("<I", chunk[4:])[0]
+        if name == b"data":
+            return shape
+        if size > 1024 * 1024:
+            return None
+        body = read(size + (size & 1))
+        if name == b"fmt " and len(body) >= 16:
+            tag, channels, rate, _, _, bits = struct.unpack("<HHIIHH", body[:16])
+            if bits == 16 and tag in (1, 0xFFFE) and channels in (1, 2) and rate > 0:
+                shape = rate, channels
+    return None
 
 
 def _plain_format(stream_text: str) -> tuple[int, int] | None:
@@ -250,7 +326,7 @@ def _check_and_fix(
     data: bytes, kind: Kind, decoded: _Decoded, where: str, *, trim: bool, folder: Path
 ) -> PreparedAudio:
     segment = decoded.segment
-    seconds = segment.frame_count() / segment.frame_rate
+    seconds = decoded.seconds
     source_seconds: float | None = seconds
     if decoded.hit_cap:
         header = decoded.header_seconds

@@ -6,10 +6,14 @@ static binary inside the `imageio-ffmpeg` wheel. Nothing here needs ffprobe.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import shutil
 import subprocess
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import IO
 
 from avatar_core.errors import MediaToolError
 from avatar_core.words import say
@@ -50,3 +54,60 @@ def run_ffmpeg(
         raise MediaToolError(say("ffmpeg.timeout", seconds=timeout)) from exc
     except OSError as exc:
         raise MediaToolError(say("ffmpeg.not_started", reason=exc.strerror)) from exc
+
+
+class StreamedRun:
+    """A running ffmpeg whose output is read as it comes (`output`), so what it decodes is
+    never held whole; its messages go to a file. `returncode` once the `with` is over."""
+
+    def __init__(self, output: IO[bytes], log: Path) -> None:
+        self.output = output
+        self.log = log
+        self.returncode: int | None = None
+
+    def log_text(self) -> str:
+        try:
+            return self.log.read_bytes().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+
+@contextlib.contextmanager
+def stream_ffmpeg(
+    args: Sequence[str], *, log: Path, timeout: float = DEFAULT_TIMEOUT_S
+) -> Iterator[StreamedRun]:
+    """Run ffmpeg with `args`, its output a pipe read through the yielded run, its messages
+    (at ffmpeg's `-v` level given in `args`) written to `log`.
+
+    Leaving the `with` on an error stops ffmpeg. Raises MediaToolError when ffmpeg cannot run at
+    all or runs longer than `timeout` (it is then stopped).
+    """
+    command = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-v", "error", *args]
+    with log.open("wb") as messages:
+        try:
+            process = subprocess.Popen(
+                command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=messages
+            )
+        except OSError as exc:
+            raise MediaToolError(say("ffmpeg.not_started", reason=exc.strerror)) from exc
+        expired = threading.Event()
+
+        def stop_late() -> None:
+            expired.set()
+            process.kill()
+
+        timer = threading.Timer(timeout, stop_late)
+        timer.daemon = True
+        timer.start()
+        run = StreamedRun(process.stdout, log)  # type: ignore[arg-type]  # a pipe was asked
+        try:
+            yield run
+        except BaseException:
+            process.kill()
+            raise
+        finally:
+            process.stdout.close()  # type: ignore[union-attr]  # unread output ends it too
+            run.returncode = process.wait()  # (the timer still stops it when late)
+            timer.cancel()
+    if expired.is_set():
+        raise MediaToolError(say("ffmpeg.timeout", seconds=timeout))

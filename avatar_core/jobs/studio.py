@@ -171,9 +171,10 @@ class Studio:
         return visitor.tag
 
     def _spender(self, visitor: Visitor) -> Visitor:
-        """Who the limits count: the visitor on the operator's key; nobody in demo mode or
-        on a pasted key (its holder's money)."""
-        return visitor if self.owner is None and not self.demo else OPERATOR
+        """Who the limits count: the visitor on the operator's key, and in demo mode (free,
+        but its videos fill the same disk and the same line); nobody on a pasted key (its
+        holder's money)."""
+        return visitor if self.owner is None else OPERATOR
 
     def on_close(self, action: Callable[[], None]) -> None:
         """Run `action` when the studio closes (e.g. stop the demo simulator)."""

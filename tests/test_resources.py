@@ -1,0 +1,333 @@
+"""What a stranger's requests may cost the machine: memory, CPU and disk stay bounded.
+
+Memory and CPU: a long sound is measured holding its first minute only, large sound
+files are checked one at a time, the heavy events share limits and the queue has an end,
+and a request body over its cap is refused before it is read. Disk: uploads are limited
+per network address and deleted after a short time, a video on another disk is copied
+once however often it is viewed, demo mode has the visitors' limits, and old videos are
+deleted (AVATAR_KEEP_DAYS). The figures (megabytes, seconds) are bench/bench_memory.py's.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import select
+import socket
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from app_harness import InProcessApp, generate, make_studio
+from gradio.utils import get_upload_folder
+from gradio_client.exceptions import AppError
+from live import wait_until
+from media import speech_with_pauses, wav_seconds
+
+import ui.limits as limits
+from avatar_core.config import Secret, Settings
+from avatar_core.errors import SettingsError
+from avatar_core.inputs import audio
+from avatar_core.inputs.audio import prepare_audio
+from avatar_core.inputs.decode_gate import LARGE_SOUND_BYTES, SOUND_GATE, one_large_sound
+from avatar_core.inputs.sniff import sniff
+from avatar_core.jobs.steps import video_home
+from avatar_core.simulator import Simulator
+from avatar_core.storage.retention import DAY_S, delete_old_videos, keep_days
+from conftest import FakeTime
+from ui.delivery import COPY_PREFIX
+from ui.request_limits import SWEEP_EVERY_S, UploadLedger, network_of
+
+BODY_TOO_LARGE = "This request is larger than the"
+TOO_MANY_UPLOADS = "Too many uploads from this network address"
+
+
+class Clock:
+    """A clock the test moves (the upload ledger's)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@contextlib.contextmanager
+def running_app(root: Path, *, key: str | None = "app-key", data_dir: Path | None = None,
+                queue: dict | None = None, ledger: UploadLedger | None = None,
+                **settings: object) -> Iterator[InProcessApp]:  # fmt: skip
+    """The app on a simulator of its own, on one fake clock."""
+    fake = FakeTime()
+    with Simulator(task_seconds=20, clock=fake.clock, work_dir=root / "sim") as sim:
+        studio = make_studio(sim, fake, data_dir or root / "data", key=key, **settings)
+        running = InProcessApp(studio, queue=queue, ledger=ledger)
+        try:
+            yield running
+        finally:
+            running.close()
+
+
+def upload(running: InProcessApp, *files: tuple[str, bytes]) -> httpx.Response:
+    return httpx.post(
+        running.url + "gradio_api/upload",
+        files=[("files", (name, data, "application/octet-stream")) for name, data in files],
+        timeout=60,
+    )
+
+
+def uploaded_files(name: str) -> list[Path]:
+    return sorted(Path(get_upload_folder()).rglob(name))
+
+
+# --- memory and CPU -------------------------------------------------------------------------
+
+
+def test_a_ten_minute_flac_is_counted_whole_but_only_its_first_minute_is_held(tmp_path):
+    data = speech_with_pauses(600)
+    decoded = audio._decode(data, sniff(data), tmp_path, "")
+    assert decoded.seconds == pytest.approx(600, abs=0.05)
+    assert decoded.segment.duration_seconds == pytest.approx(audio.KEPT_SECONDS, abs=0.01)
+    prepared = prepare_audio(data, trim=True)
+    assert prepared.source_duration_s == pytest.approx(600, abs=0.05)
+    assert prepared.duration_s == pytest.approx(60, abs=0.1)
+    assert "600" in prepared.changes[0] and prepared.warnings == ()
+    with pytest.raises(Exception, match=r"10 min|600"):
+        prepare_audio(data, trim=False)
+
+
+def test_large_sound_files_are_checked_one_at_a_time(tmp_path):
+    big = wav_seconds(100)  # 8.8 MB of WAV
+    assert len(big) > LARGE_SOUND_BYTES
+    paths = []
+    for n in range(3):
+        path = tmp_path / f"long-{n}.wav"
+        path.write_bytes(big[:-2] + bytes([n, n]))  # each file different: no cache shared
+        paths.append(path)
+    turns, results = SOUND_GATE.turns, []
+    checks = [
+        threading.Thread(target=lambda p=p: results.append(prepare_audio(p, trim=True)))
+        for p in paths
+    ]
+    for check in checks:
+        check.start()
+    for check in checks:
+        check.join()
+    assert [r.duration_s for r in results] == [pytest.approx(60, abs=0.1)] * 3
+    assert SOUND_GATE.turns - turns == 3 and SOUND_GATE.most_at_once == 1
+
+
+def _join(running: InProcessApp, fn_index: int, data: list) -> httpx.Response:
+    body = {"data": data, "fn_index": fn_index, "session_hash": uuid.uuid4().hex,
+            "event_data": None, "trigger_id": None}  # fmt: skip
+    return httpx.post(running.url + "gradio_api/queue/join", json=body, timeout=30)
+
+
+def test_voice_checks_share_one_limit_whatever_triggers_them_and_the_queue_has_an_end(
+    tmp_path,
+):
+    with running_app(tmp_path, queue={"max_size": 2}) as running:
+        triggers = [i for i, fn in running.blocks.fns.items() if fn.name == "check_voice"]
+        assert len(triggers) == 4  # a file, a URL typed or left, the trim box
+        answer = upload(running, ("long.wav", wav_seconds(100)))
+        assert answer.status_code == 200, answer.text
+        voice = {"path": answer.json()[0], "meta": {"_type": "gradio.FileData"}}
+        waiting = running.blocks._queue
+        with one_large_sound(LARGE_SOUND_BYTES + 1):  # every check of it waits its turn
+            for index in triggers:  # one through each trigger: four at once, the most
+                assert _join(running, index, [voice, None, True, None]).status_code == 200
+                wait_until(lambda: len(waiting) == 0, "the check to start")
+            for index in triggers[:2]:  # a fifth and a sixth wait, whatever their trigger
+                assert _join(running, index, [voice, None, True, None]).status_code == 200
+            assert len(waiting) == 2
+            full = _join(running, triggers[2], [voice, None, True, None])
+            assert full.status_code == 503 and "Queue is full" in full.text
+        wait_until(lambda: len(waiting) == 0, "the waiting checks to run")
+    assert limits.queue_options()["max_size"] == limits.QUEUE_MAX_SIZE > 0
+
+
+def _raw_request(url: str, head: str) -> socket.socket:
+    host, port = url.split("//")[1].strip("/").split(":")
+    connection = socket.create_connection((host, int(port)), timeout=30)
+    connection.sendall(head.encode())
+    return connection
+
+
+def _answer(connection: socket.socket) -> str:
+    """What the server answered, up to the end its content-length gives."""
+    received = b""
+    while True:
+        head, _, body = received.partition(b"\r\n\r\n")
+        if _:
+            fields = dict(line.split(b":", 1) for line in head.split(b"\r\n")[1:] if b":" in line)
+            if len(body) >= int(fields.get(b"content-length", b"0")):
+                break
+        try:
+            piece = connection.recv(65536)
+        except OSError:  # reset once answered, with the body left unread
+            break
+        if not piece:
+            break
+        received += piece
+    return received.decode("utf-8", "replace")
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory):
+    with running_app(tmp_path_factory.mktemp("resources")) as running:
+        yield running
+
+
+@pytest.mark.parametrize("path", ["/gradio_api/queue/join", "/gradio_api/upload",
+                                  "/gradio_api/mcp/", "/kling/callback/x"])  # fmt: skip
+def test_a_declared_body_over_its_cap_is_refused_before_it_is_read(app, path):
+    with _raw_request(app.url, (
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {200 * 1024 * 1024}\r\n\r\n"
+    )) as connection:  # fmt: skip
+        answer = _answer(connection)  # not a byte of the 200 MB was sent
+    assert answer.startswith("HTTP/1.1 413"), answer[:200]
+    assert BODY_TOO_LARGE in answer
+
+
+def test_a_body_without_a_length_is_refused_once_it_goes_over(app):
+    with _raw_request(app.url, (
+        "POST /gradio_api/queue/join HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+    )) as connection:  # fmt: skip
+        piece, sent = b"x" * 65536, 0
+        chunk = f"{len(piece):x}\r\n".encode() + piece + b"\r\n"
+        while sent < 200 * 1024 * 1024:
+            if select.select([connection], [], [], 0)[0]:
+                break  # answered: it read no further
+            try:
+                connection.sendall(chunk)
+            except OSError:
+                break
+            sent += len(piece)
+        answer = _answer(connection)
+    assert answer.startswith("HTTP/1.1 413"), answer[:200]
+    assert sent < 20 * 1024 * 1024  # it stopped soon after the 2 MB cap, not at 200 MB
+
+
+def test_a_body_under_its_cap_is_read_as_before(app, speech_path):
+    answer = upload(app, ("hello.mp3", speech_path.read_bytes()))
+    assert answer.status_code == 200 and Path(answer.json()[0]).is_file()
+
+
+# --- disk -------------------------------------------------------------------------------------
+
+
+def test_uploads_are_limited_per_address_in_files_and_bytes_a_minute(tmp_path):
+    clock = Clock()
+    ledger = UploadLedger(files_per_minute=3, bytes_per_minute=1024 * 1024, clock=clock)
+    tag = uuid.uuid4().hex
+    with running_app(tmp_path, ledger=ledger) as running:
+        for n in range(3):
+            assert upload(running, (f"{tag}-{n}.txt", b"a" * 100)).status_code == 200
+        refused = upload(running, (f"{tag}-3.txt", b"a" * 100))
+        assert refused.status_code == 429 and TOO_MANY_UPLOADS in refused.text
+        assert not uploaded_files(f"{tag}-3.txt")  # not kept
+        clock.now += 61  # a new minute
+        many = upload(running, *((f"{tag}-many-{n}.txt", bytes([n]) * 10) for n in range(4)))
+        assert many.status_code == 429 and not uploaded_files(f"{tag}-many-*")
+        clock.now += 61
+        heavy = upload(running, (f"{tag}-heavy.bin", b"b" * (1024 * 1024 + 1)))
+        assert heavy.status_code == 429 and not uploaded_files(f"{tag}-heavy.bin")
+        assert upload(running, (f"{tag}-small.txt", b"c")).status_code == 200
+
+
+def test_an_ipv6_address_is_counted_by_its_network():
+    assert network_of("2001:db8:1:2::1") == network_of("2001:db8:1:2:ffff::9")
+    assert network_of("2001:db8:1:3::1") != network_of("2001:db8:1:2::1")
+    assert network_of("203.0.113.7") != network_of("203.0.113.8")
+    assert network_of("::ffff:203.0.113.7") == network_of("203.0.113.7")
+
+
+def test_uploads_are_deleted_a_short_time_after_their_upload(tmp_path):
+    clock = Clock()
+    ledger = UploadLedger(keep_s=600, clock=clock)
+    tag = uuid.uuid4().hex
+    with running_app(tmp_path, ledger=ledger) as running:
+        first = Path(upload(running, (f"{tag}-old.txt", b"old")).json()[0])
+        clock.now += 400
+        second = Path(upload(running, (f"{tag}-new.txt", b"new")).json()[0])
+        clock.now += 200 + SWEEP_EVERY_S
+        assert httpx.get(running.url + "config", timeout=30).status_code == 200
+        assert not first.exists() and second.is_file()
+        clock.now += 600
+        httpx.get(running.url + "config", timeout=30)
+        assert not second.exists()
+
+
+@pytest.fixture
+def other_disk() -> Iterator[Path]:
+    """A data folder on another filesystem than Gradio's upload folder (as Spaces' /data)."""
+    shm = Path("/dev/shm")
+    if not shm.is_dir() or os.stat(shm).st_dev == os.stat(get_upload_folder()).st_dev:
+        pytest.skip("no second filesystem here")
+    with tempfile.TemporaryDirectory(dir=shm) as folder:
+        yield Path(folder)
+
+
+def test_a_video_on_another_disk_is_copied_once_however_often_it_is_viewed(
+    tmp_path, other_disk, portrait_path, speech_path
+):
+    with running_app(tmp_path, data_dir=other_disk) as running:
+        client = running.client()
+        generate(client, portrait_path, speech_path)
+        (job,) = running.studio.history()
+        name = Path(job.video_path).name
+        before = handed_out(name)
+        assert len(before) == 1  # /generate's
+        for _ in range(3):
+            client.predict(job.task_id, api_name="/status")
+        assert handed_out(name) == before
+
+
+def handed_out(name: str) -> set[int]:
+    """The files (inodes) the app handed out under `name` (gradio_client downloads into
+    the same folder: those are not counted)."""
+    shown = [p for p in uploaded_files(name) if p.parent.name.startswith(COPY_PREFIX)]
+    return {os.stat(p).st_ino for p in shown}
+
+
+def test_demo_mode_has_the_visitors_limits(tmp_path, portrait_path, speech_path):
+    with running_app(tmp_path, key=None, max_daily_per_visitor=1) as running:
+        assert running.studio.demo
+        client = running.client()
+        assert Path(generate(client, portrait_path, speech_path)).is_file()
+        with pytest.raises(AppError, match="You have used 1 of this app's 1 videos"):
+            generate(client, portrait_path, speech_path)
+
+
+def test_old_videos_are_deleted_in_demo_mode_and_kept_with_a_key(
+    tmp_path, portrait_path, speech_path
+):
+    with running_app(tmp_path, key=None) as running:
+        generate(running.client(), portrait_path, speech_path)
+        data_dir = running.studio.settings.data_dir
+        (job,) = running.studio.history()
+        days = keep_days(running.studio.settings, env={})
+        assert days == 7
+        assert delete_old_videos(data_dir, days, now=lambda: time.time() + 6 * DAY_S) == []
+        assert video_home(job)
+        eight_days_on = delete_old_videos(data_dir, days, now=lambda: time.time() + 8 * DAY_S)
+        assert eight_days_on == [Path(job.video_path)] and not video_home(job)
+    with_key = Settings(api_key=Secret("k"), data_dir=tmp_path)
+    assert keep_days(with_key, env={}) == 0  # for ever: the operator paid for them
+    assert keep_days(Settings(), env={"AVATAR_KEEP_DAYS": "0"}) == 0
+    assert delete_old_videos(tmp_path, 0, now=lambda: time.time() + 1e9) == []
+    with pytest.raises(SettingsError, match="AVATAR_KEEP_DAYS=1O: not a whole number"):
+        keep_days(with_key, env={"AVATAR_KEEP_DAYS": "1O"})
+
+
+def test_the_readme_states_the_retention():
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    hosting = readme.split("Hosting it publicly", 1)[1]
+    assert "AVATAR_KEEP_DAYS" in hosting and json.dumps(7) in hosting
