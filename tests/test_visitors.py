@@ -584,6 +584,30 @@ def test_jobs_in_line_are_checked_against_the_day_again_as_they_are_sent(tmp_pat
     assert "5.0 of its 6 s" in answers[2] and sim.stats.creates == 2
 
 
+def test_an_ipv6_network_of_64_bits_is_one_address(tmp_path, inputs):
+    """Two a day an address: visitors from three addresses of one IPv6 /64 (behind the
+    proxy) are one address; another /64, and an IPv4 address, are others."""
+    fake = FakeTime()
+    with Simulator(task_seconds=20, clock=fake.clock, work_dir=tmp_path / "sim") as sim:
+        app = InProcessApp(make_studio(sim, fake, tmp_path / "data", key=APP_KEY,
+                                       max_daily_per_address=2))  # fmt: skip
+        voice = inputs["face"], inputs["voice"]
+        try:
+            addresses = ["2001:db8:5:6::1", "2001:db8:5:6:ffff::2", "2001:db8:5:6:1:2:3:4",
+                         "2001:db8:5:7::1", "::ffff:198.51.100.9", "198.51.100.9",
+                         "198.51.100.9"]  # fmt: skip
+            answers = [_outcome(_answer(lambda a=a: generate(_from(app, a), *voice)))
+                       for a in addresses]  # fmt: skip
+        finally:
+            app.close()
+    assert answers[:2] == ["made", "made"], answers
+    assert answers[2].startswith("refused: Your network address has used 2 of this app's 2")
+    assert answers[3:5] == ["made", "made"], answers  # another /64; an IPv4 address
+    assert answers[5] == "made"  # the same IPv4 address, written as itself: its second
+    assert answers[6].startswith("refused: Your network address has used 2"), answers
+    assert sim.stats.creates == 5
+
+
 def _submit(client: Client, inputs) -> object:
     return client.submit(handle_file(str(inputs["face"])), handle_file(str(inputs["voice"])),
                          "", "std", api_name="/generate")  # fmt: skip
