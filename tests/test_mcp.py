@@ -14,9 +14,10 @@ from typing import Any
 import httpx
 import pytest
 from app_harness import InProcessApp, make_studio
+from gradio_client.exceptions import AppError
 from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
-from media import image_bytes
+from media import audio_bytes, image_bytes
 
 import app as app_module
 import ui.limits as limits
@@ -230,6 +231,89 @@ def test_no_speech_is_paid_for_a_portrait_that_would_be_refused(tmp_path):
             assert sim.stats.tts == 0 and sim.stats.creates == 0
         finally:
             app.close()
+
+
+def _inline(data: bytes, kind: str) -> str:
+    return f"data:{kind};base64," + base64.b64encode(data).decode()
+
+
+def test_no_speech_is_paid_for_once_the_days_seconds_are_used_up(tmp_path):
+    """A 2.5 s video leaves 0.5 s of a 3 s day: a call with speech_text asks the question
+    the page's /tts asks (may this visitor still make the video?) before paying for it."""
+    fake = FakeTime()
+    with Simulator(task_seconds=20, clock=fake.clock, work_dir=tmp_path / "sim") as sim:
+        app = InProcessApp(make_studio(sim, fake, tmp_path / "data", max_daily_video_seconds=3))
+        try:
+            face = _inline(image_bytes(320, 320, fmt="JPEG"), "image/jpeg")
+            voice = _inline(audio_bytes(2.5), "audio/wav")
+            failed, texts = call(
+                app, "make_talking_avatar_video", {"portrait": face, "voice": voice}
+            )
+            assert not failed, texts
+            spoken = {"speech_text": "Hello there, this is long enough to speak.",
+                      "voice_id": "genshin_vindi2", "language": "en"}  # fmt: skip
+            answers = [call(app, "make_talking_avatar_video", {"portrait": face, **spoken})
+                       for _ in range(3)]  # fmt: skip
+        finally:
+            app.close()
+    assert sim.stats.tts == 0 and sim.stats.creates == 1, answers
+    for failed, texts in answers:
+        assert failed and texts[0].startswith("This app's videos for today are used up"), texts
+
+
+@pytest.mark.parametrize("spelling", ["false", "0", "no", "OFF", " Off "])
+def test_every_spelling_of_off_turns_the_mcp_server_off(spelling, tmp_path):
+    settings = Settings.from_env({"GRADIO_MCP_SERVER": spelling, "COMETAPI_KEY": "k"})
+    assert app_module.launch_options(settings)["mcp_server"] is False
+    assert limits.mcp_spending_note(settings, settings.mcp_server) is None  # nothing to warn of
+
+
+def test_with_the_mcp_server_off_the_tools_answer_by_no_route(tmp_path):
+    fake = FakeTime()
+    with Simulator(task_seconds=20, clock=fake.clock, work_dir=tmp_path / "sim") as sim:
+        app = InProcessApp(make_studio(sim, fake, tmp_path / "data", mcp_server=False))
+        try:
+            client = app.client()
+            listed = client.view_api(return_format="dict", print_info=False)
+            face = _inline(image_bytes(320, 320, fmt="JPEG"), "image/jpeg")
+            voice = _inline(audio_bytes(2.5), "audio/wav")
+            answers = {}
+            for tool in sorted(TOOLS):
+                with pytest.raises(ValueError, match="Cannot find a function"):
+                    client.predict(face, voice, api_name=f"/{tool}")
+                for route in (f"gradio_api/call/{tool}", f"gradio_api/run/{tool}"):
+                    answer = httpx.post(app.url + route, json={"data": [face, voice]}, timeout=30)
+                    answers[route] = answer.status_code
+            answers["mcp"] = httpx.get(app.url + "gradio_api/mcp/schema", timeout=30).status_code
+        finally:
+            app.close()
+    assert not TOOLS & {name.strip("/") for name in listed["named_endpoints"]}
+    assert all(status >= 400 for status in answers.values()), answers
+    assert sim.stats.creates == 0 and sim.stats.tts == 0
+
+
+def test_through_gradios_api_a_tool_obeys_the_pages_limits(tmp_path):
+    """One gradio_client session calling the tool as an API endpoint is one visitor, as
+    on the page: one video a day, whatever session code it gives."""
+    fake = FakeTime()
+    with Simulator(task_seconds=20, clock=fake.clock, work_dir=tmp_path / "sim") as sim:
+        app = InProcessApp(make_studio(sim, fake, tmp_path / "data", max_daily_per_visitor=1))
+        try:
+            client = app.client()
+            face = _inline(image_bytes(320, 320, fmt="JPEG"), "image/jpeg")
+            voice = _inline(audio_bytes(2.5), "audio/wav")
+            answers = []
+            for code in ("", "", mcp_tools.new_browser_id()):
+                try:
+                    client.predict(portrait=face, voice=voice, session_code=code,
+                                   api_name="/make_talking_avatar_video")  # fmt: skip
+                    answers.append("made")
+                except AppError as error:
+                    answers.append(str(error))
+        finally:
+            app.close()
+    assert answers[0] == "made" and sim.stats.creates == 1, answers
+    assert all("You have used 1 of this app's 1" in answer for answer in answers[1:]), answers
 
 
 def test_the_pages_speech_endpoint_relayed_by_mcp_is_refused(running):

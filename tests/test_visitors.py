@@ -28,6 +28,7 @@ from pathlib import Path
 import httpx
 import pytest
 from app_harness import InProcessApp, generate, make_studio, real_time_studio
+from flows import final
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from live import cli_env, running_app, wait_until
@@ -37,6 +38,7 @@ from reliability import check_section, normalize, table
 from avatar_core.provider.client import AvatarRequest, KlingClient
 from avatar_core.provider.voices import DEFAULT_VOICE
 from avatar_core.simulator import Simulator
+from avatar_core.simulator.tts import speech_seconds as sim_speech_seconds
 from avatar_core.storage.journal import Journal
 from avatar_core.storage.layout import PRIVATE_NAMES
 from conftest import FakeTime
@@ -463,8 +465,156 @@ def test_the_daily_seconds_are_for_all_visitors_together(limits):
     assert limits.outcomes["the second visitor's 2.5 s voice (6 s a day for all)"] == "made"
     outcome = limits.outcomes["a third visitor's 2.5 s voice"]
     assert outcome.startswith("refused: This app's videos for today are used up"), outcome
-    assert "5.0 of its 6 s" in outcome and "2.5 s" in outcome
+    assert "5.0 of its 6 s" in outcome and "at least 2 s" in outcome  # 1 s left: no video fits
     assert limits.creates["seconds"] == 0
+
+
+# --- every paid request counts; a line holds no one else's share ------------------------------
+
+SPOKEN = "Hello there, this is a speech of a few seconds."  # 3.4 s at the simulator
+
+
+def test_no_speech_is_paid_for_once_the_days_seconds_are_used_up(tmp_path, inputs):
+    """Two 2.5 s videos of a 6 s day leave 1 s, less than any video takes: five new
+    sessions asking /tts for a speech are refused before anything is paid for."""
+    fake = FakeTime()
+    with Simulator(task_seconds=20, clock=fake.clock, work_dir=tmp_path / "sim") as sim:
+        app = InProcessApp(make_studio(sim, fake, tmp_path / "data", key=APP_KEY,
+                                       max_daily_video_seconds=6))  # fmt: skip
+        try:
+            for _ in range(2):
+                generate(app.client(), inputs["face"], inputs["voice"])
+            answers = [_speech(app.client(), SPOKEN) for _ in range(5)]
+        finally:
+            app.close()
+    assert sim.stats.tts == 0, answers
+    for answer in answers:
+        assert answer.startswith("refused: This app's videos for today are used up"), answer
+        assert "5.0 of its 6 s" in answer and "at least 2 s" in answer
+
+
+def test_a_speech_counts_toward_the_days_seconds_once(tmp_path, inputs):
+    """A's speech is paid for and its video is to come: B's videos find the day's 10 s
+    holding it (two of 2.5 s, not three); A's video from the speech counts it once."""
+    assert 2.5 < sim_speech_seconds(SPOKEN, 1.0) <= 5
+    fake = FakeTime()
+    with Simulator(task_seconds=20, clock=fake.clock, work_dir=tmp_path / "sim") as sim:
+        studio = make_studio(sim, fake, tmp_path / "data", key=APP_KEY,
+                             max_daily_video_seconds=10)  # fmt: skip
+        app = InProcessApp(studio)
+        try:
+            a, b = app.client(), app.client()
+            assert _speech(a, SPOKEN) == "made"
+            said = sim_speech_seconds(SPOKEN, 1.0)
+            answers = [_outcome(_answer(lambda: generate(b, inputs["face"], inputs["voice"])))
+                       for _ in range(3)]  # fmt: skip
+            used = studio.journal.visitors_audio_seconds(0)
+        finally:
+            app.close()
+        other = make_studio(sim, fake, tmp_path / "other", key=APP_KEY, max_daily_video_seconds=60)
+        try:
+            c = other.visitor("c")
+            made = other.speak(SPOKEN, DEFAULT_VOICE, visitor=c)
+            before = other.journal.visitors_audio_seconds(0)
+            spoken = {"audio_id": made.audio_id, "prior_task_id": made.task_id}
+            final(
+                other.generate(inputs["face"], audio_seconds=made.duration_s, visitor=c, **spoken)
+            )
+            after = other.journal.visitors_audio_seconds(0)
+        finally:
+            other.close()
+    assert answers[:2] == ["made", "made"]
+    assert answers[2].startswith("refused: This app's videos for today are used up"), answers
+    assert f"{said + 5:.1f} of its 10 s" in answers[2]
+    assert used == pytest.approx(said + 5, abs=0.1)
+    assert before == pytest.approx(said, abs=0.1)
+    assert after == pytest.approx(before, abs=0.1)  # the video of a speech counts it once
+
+
+def test_throwaway_sessions_in_line_cannot_shut_out_another_visitor(tmp_path, inputs):
+    """The account runs one task at a time and one is stuck: five throwaway sessions
+    queue a 2.5 s video each behind it (more than the 10 s day holds). A sixth visitor
+    is still let into the line: each job in line holds only its own visitor's share."""
+    fake = FakeTime()
+    with Simulator(task_seconds=20, clock=fake.clock, work_dir=tmp_path / "sim") as sim:
+        sim.plan_task("stuck", times=1)
+        studio = make_studio(sim, fake, tmp_path / "data", key=APP_KEY,
+                             max_daily_video_seconds=10, max_running_tasks=1)  # fmt: skip
+        app = InProcessApp(studio)
+        waiting = []
+        try:
+            waiting.append(_submit(app.client(), inputs))
+            wait_until(lambda: sim.stats.creates == 1, "the stuck task")
+            for n in range(2, 7):
+                waiting.append(_submit(app.client(), inputs))
+                wait_until(lambda n=n: _in_line(studio) == n - 1 or waiting[-1].done(),
+                           f"job {n} in line or refused")  # fmt: skip
+            sixth = waiting[-1]
+            shut_out = sixth.done() and _answer(sixth.result)
+            queued = _in_line(studio)
+        finally:
+            for job in waiting:
+                job.cancel()
+            app.close()
+    assert not shut_out, shut_out
+    assert queued == 5 and sim.stats.creates == 1
+
+
+def test_jobs_in_line_are_checked_against_the_day_again_as_they_are_sent(tmp_path, inputs):
+    """One task at a time: two more visitors' 2.5 s videos wait behind a running one on a
+    6 s day (each let in: its own share fits). As they leave the line, the second one sent
+    fills the day and the third is refused unsent, in one sentence."""
+    fake, provider_time = FakeTime(), FakeTime()  # the provider's tasks end when told
+    with Simulator(task_seconds=20, clock=provider_time.clock, work_dir=tmp_path / "sim") as sim:
+        studio = make_studio(sim, fake, tmp_path / "data", key=APP_KEY,
+                             max_daily_video_seconds=6, max_running_tasks=1)  # fmt: skip
+        app = InProcessApp(studio)
+        try:
+            jobs = [_submit(app.client(), inputs)]
+            wait_until(lambda: sim.stats.creates == 1, "the first task")
+            for n in (1, 2):
+                jobs.append(_submit(app.client(), inputs))
+                wait_until(lambda n=n: _in_line(studio) == n, f"{n} in line")
+            wait_until(lambda: provider_time.sleep(30) or all(j.done() for j in jobs), "the end")
+            answers = [_outcome(_answer(job.result)) for job in jobs]
+        finally:
+            app.close()
+    assert answers[:2] == ["made", "made"], answers
+    assert answers[2].startswith("refused: This app's videos for today are used up"), answers
+    assert "5.0 of its 6 s" in answers[2] and sim.stats.creates == 2
+
+
+def test_an_ipv6_network_of_64_bits_is_one_address(tmp_path, inputs):
+    """Two a day an address: visitors from three addresses of one IPv6 /64 (behind the
+    proxy) are one address; another /64, and an IPv4 address, are others."""
+    fake = FakeTime()
+    with Simulator(task_seconds=20, clock=fake.clock, work_dir=tmp_path / "sim") as sim:
+        app = InProcessApp(make_studio(sim, fake, tmp_path / "data", key=APP_KEY,
+                                       max_daily_per_address=2))  # fmt: skip
+        voice = inputs["face"], inputs["voice"]
+        try:
+            addresses = ["2001:db8:5:6::1", "2001:db8:5:6:ffff::2", "2001:db8:5:6:1:2:3:4",
+                         "2001:db8:5:7::1", "::ffff:198.51.100.9", "198.51.100.9",
+                         "198.51.100.9"]  # fmt: skip
+            answers = [_outcome(_answer(lambda a=a: generate(_from(app, a), *voice)))
+                       for a in addresses]  # fmt: skip
+        finally:
+            app.close()
+    assert answers[:2] == ["made", "made"], answers
+    assert answers[2].startswith("refused: Your network address has used 2 of this app's 2")
+    assert answers[3:5] == ["made", "made"], answers  # another /64; an IPv4 address
+    assert answers[5] == "made"  # the same IPv4 address, written as itself: its second
+    assert answers[6].startswith("refused: Your network address has used 2"), answers
+    assert sim.stats.creates == 5
+
+
+def _submit(client: Client, inputs) -> object:
+    return client.submit(handle_file(str(inputs["face"])), handle_file(str(inputs["voice"])),
+                         "", "std", api_name="/generate")  # fmt: skip
+
+
+def _in_line(studio) -> int:
+    return studio.journal.queued_count(studio.client.base_url, None, demo=False)
 
 
 # --- a flood of pasted keys ---------------------------------------------------------------------

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import AsyncIterator
 from typing import Any, Literal
 from urllib.parse import quote
@@ -212,11 +213,11 @@ async def _job(
     **options: Any,
 ) -> AsyncIterator[Progress]:
     """The whole job: the speech when a text is given (a paid request, counted in the
-    visitor's day, made only once the visitor may start a job and the portrait passes),
-    then the studio's flow."""
+    visitor's day, made only once the visitor may still make its video, the question the
+    page's /tts asks too, and the portrait passes), then the studio's flow."""
     spoken = {}
     if audio is None:
-        await asyncio.to_thread(studio.check_allowed, visitor)
+        await asyncio.to_thread(functools.partial(studio.check_allowed, visitor, speech=True))
         await asyncio.to_thread(studio.check_image, portrait)
         spoken = await _speech(studio, visitor, text, voice_id, language)
     flow = studio.generate(portrait, audio, visitor=visitor, **options, **spoken)

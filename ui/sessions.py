@@ -103,8 +103,12 @@ class Sessions:
 
     def code_visitor(self, code: str, request: Any) -> Visitor:
         """An MCP caller, known by the session code its tools hand out (Gradio's MCP
-        transport keeps no session), asking from the request's network address."""
-        return self.default.visitor(f"mcp:{code}", peer_address(request))
+        transport keeps no session), asking from the request's network address. A tool
+        called through Gradio's API instead (gradio_client) has a session, as the page's
+        API calls do: its caller is that session's visitor, whatever code it gives."""
+        session = getattr(request, "session_hash", None)
+        known_as = f"session:{session}" if session else f"mcp:{code}"
+        return self.default.visitor(known_as, peer_address(request))
 
     @contextlib.contextmanager
     def using(self, key: str | None) -> Iterator[Studio]:

@@ -70,7 +70,11 @@ def _wire_api(page: Page, sessions: Sessions) -> None:
 
 
 def _wire_tools(sessions: Sessions) -> None:
-    """The MCP tools, named after their functions; unqueued (see ui/mcp_tools.py)."""
+    """The MCP tools, named after their functions; unqueued (see ui/mcp_tools.py). With the
+    MCP server off (GRADIO_MCP_SERVER) they are not made at all: an endpoint of Gradio's
+    API would still answer them."""
+    if not sessions.default.settings.mcp_server:
+        return
     for tool in (tools.make_talking_avatar_video, tools.check_avatar_inputs,
                  tools.follow_avatar_task):  # fmt: skip
         gr.api(sessions.bind(tool), api_name=tool.__name__, queue=False)

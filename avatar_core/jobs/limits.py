@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from avatar_core.config import Settings
 from avatar_core.errors import LimitReachedError
-from avatar_core.inputs.audio import MAX_SECONDS
+from avatar_core.inputs.audio import MAX_SECONDS, MIN_SECONDS
 from avatar_core.storage.journal import Journal
 from avatar_core.storage.visitors import Visitor
 from avatar_core.units import about
@@ -55,30 +55,57 @@ class SpendingLimits:
 
     @contextmanager
     def admit(
-        self, visitor: Visitor, *, video_seconds: float | None = None, speech: bool = False
+        self,
+        visitor: Visitor,
+        *,
+        video_seconds: float | None = None,
+        speech: bool = False,
+        audio_id: str | None = None,
     ) -> Iterator[None]:
         """Check, then let the caller journal the request while no other can be checked.
 
         `video_seconds` is a video's voice length (None: unknown, counted as the longest a
-        voice may be); `speech` marks text to speech (counted a day, not at once).
+        voice may be); `audio_id` the speech made here that it speaks, if any (its seconds
+        are counted once); `speech` marks text to speech, admitted only when the video it
+        is for could follow (`check`).
         """
         with self._lock:
             self.check(visitor, speech=speech)
-            if not speech and not visitor.is_operator:
-                self._check_seconds(MAX_SECONDS if video_seconds is None else video_seconds)
+            if not speech and visitor.tag is not None:
+                seconds = MAX_SECONDS if video_seconds is None else video_seconds
+                self._check_seconds(visitor.tag, seconds, audio_id)
             yield
 
     def check(self, visitor: Visitor, *, speech: bool = False) -> None:
-        """Raise LimitReachedError when the visitor has as many jobs at once (but for a
-        speech) or as many requests today as it may."""
+        """Raise LimitReachedError unless the visitor may still make a video now: fewer jobs
+        at once and requests today than it may, and a video's least seconds left of the
+        day's. A `speech` is a request of its own before its video: the day must have room
+        for both."""
         if visitor.tag is None:
             return
         now = self._clock()
-        if not speech:
-            self._check_active(visitor.tag, now)
-        self._check_daily(visitor.tag, now)
+        room = 2 if speech else 1
+        self._check_active(visitor.tag, now)
+        self._check_daily(visitor.tag, now, room)
         if visitor.address:
-            self._check_address(visitor.address, now)
+            self._check_address(visitor.address, now, room)
+        self._check_seconds_left(visitor.tag, now)
+
+    @contextmanager
+    def sending(
+        self, visitor_tag: str | None, seconds: float | None, job_id: str
+    ) -> Iterator[None]:
+        """Check a visitor's job in line once more as it leaves the line for its create, and
+        let the caller claim it while no other can be checked: the seconds of jobs in line
+        are counted for their own visitor only, so the day's cap holds again here."""
+        with self._lock:
+            if visitor_tag is not None and self.max_seconds:
+                used = self._journal.visitors_audio_seconds(self._clock() - DAY_S)
+                used -= self._journal.job_speech_seconds(job_id)
+                seconds = MAX_SECONDS if seconds is None else seconds
+                if used + seconds > self.max_seconds:
+                    raise self._seconds_refusal(used, seconds)
+            yield
 
     def allowance(self, visitor: Visitor) -> Allowance | None:
         """What is left of the visitor's daily limits, the tighter of its own and its
@@ -104,35 +131,48 @@ class SpendingLimits:
                 say("limit.active", active=active, limit=self.max_active, hint=OWN_KEY_HINT)
             )
 
-    def _check_daily(self, tag: str, now: float) -> None:
-        self._check_day(tag, now, self.max_daily, by="visitor", key="limit.daily_visitor")
+    def _check_daily(self, tag: str, now: float, room: int) -> None:
+        self._check_day(tag, now, self.max_daily, room, by="visitor", key="limit.daily_visitor")
 
-    def _check_address(self, address: str, now: float) -> None:
-        self._check_day(address, now, self.max_per_address, by="address",
+    def _check_address(self, address: str, now: float, room: int) -> None:
+        self._check_day(address, now, self.max_per_address, room, by="address",
                         key="limit.daily_address")  # fmt: skip
 
-    def _check_day(self, tag: str, now: float, limit: int, *, by: str, key: str) -> None:
-        """Refuse when `tag` (a visitor, or an address) asked for `limit` things today."""
+    def _check_day(self, tag: str, now: float, limit: int, room: int, *, by: str, key: str) -> None:
+        """Refuse when `tag` (a visitor, or an address) asked for `limit` things today, or
+        has fewer than `room` left (a speech and its video)."""
         if not limit:
             return
         spent = self._journal.spent_at(tag, now - DAY_S, by=by)
-        if len(spent) >= limit:
-            frees_in = spent[len(spent) - limit] + DAY_S - now
-            raise LimitReachedError(
-                say(key, used=len(spent), limit=limit, wait=about(frees_in), hint=OWN_KEY_HINT)
-            )
+        if len(spent) + room > limit:
+            first = min(max(len(spent) + room - limit - 1, 0), len(spent) - 1)
+            frees_in = spent[first] + DAY_S - now if spent else 0.0
+            why = say(key, used=len(spent), limit=limit, wait=about(frees_in), hint=OWN_KEY_HINT)
+            if len(spent) < limit:  # room for the speech, not for its video too
+                why = say("limit.speech_room", why=why)
+            raise LimitReachedError(why)
 
-    def _check_seconds(self, seconds: float) -> None:
+    def _check_seconds(self, tag: str, seconds: float, audio_id: str | None) -> None:
         if not self.max_seconds:
             return
-        used = self._journal.visitors_audio_seconds(self._clock() - DAY_S)
+        since = self._clock() - DAY_S
+        used = self._journal.visitors_audio_seconds(since, visitor=tag, except_audio=audio_id)
         if used + seconds > self.max_seconds:
+            raise self._seconds_refusal(used, seconds)
+
+    def _check_seconds_left(self, tag: str, now: float) -> None:
+        """Refuse when the day's seconds cannot hold even the shortest voice a video takes."""
+        if not self.max_seconds:
+            return
+        used = self._journal.visitors_audio_seconds(now - DAY_S, visitor=tag)
+        if used + MIN_SECONDS > self.max_seconds:
             raise LimitReachedError(
-                say(
-                    "limit.seconds",
-                    used=used,
-                    limit=self.max_seconds,
-                    seconds=seconds,
-                    hint=OWN_KEY_HINT,
-                )
-            )
+                say("limit.seconds_left", used=used, limit=self.max_seconds,
+                    minimum=MIN_SECONDS, hint=OWN_KEY_HINT)
+            )  # fmt: skip
+
+    def _seconds_refusal(self, used: float, seconds: float) -> LimitReachedError:
+        return LimitReachedError(
+            say("limit.seconds", used=used, limit=self.max_seconds, seconds=seconds,
+                hint=OWN_KEY_HINT)
+        )  # fmt: skip

@@ -137,10 +137,11 @@ class JobSteps:
         line alive); None when it left the line meanwhile."""
         return self.journal.advance(job, Stage.QUEUED, creator=this_process())
 
-    def leave_line(self, job: Job) -> None:
-        """A job leaves the line unsent (Stop): journaled as never created, its inputs gone.
-        A job whose create is already on its way is left to its create."""
-        left = say("line.left")
+    def leave_line(self, job: Job, why: str | None = None) -> None:
+        """A job leaves the line unsent (Stop; or `why`, e.g. the day's seconds were used up
+        meanwhile): journaled as never created, its inputs gone. A job whose create is
+        already on its way is left to its create."""
+        left = why or say("line.left")
         if self.journal.advance(job, Stage.QUEUED, stage=Stage.NOT_CREATED, error=left):
             forget_request(self.settings.data_dir, job.job_id)
 
@@ -154,7 +155,7 @@ class JobSteps:
         journaled for a create that never left or that the provider refused.
         """
         if job.stage is Stage.QUEUED:
-            job = self._claim(job)
+            job = self.claim(job)
         try:
             task = self.client.create_task(request)
         except e.CreateOutcomeUnknownError as unknown:
@@ -176,7 +177,9 @@ class JobSteps:
         self._answered(job)
         return self._running(job, task), task
 
-    def _claim(self, job: Job) -> Job:
+    def claim(self, job: Job) -> Job:
+        """The job in line, journaled as being sent by this process (UnclearError when
+        another process claimed it first)."""
         claimed = self.journal.advance(
             job, Stage.QUEUED, stage=Stage.CREATING, creator=this_process(), error=None
         )

@@ -290,7 +290,7 @@ class Studio:
                 yield Submitting(say("step.submitting"), self._since(start), job, inputs=inputs)
                 try:
                     await self._take_turn()
-                    job, task = await asyncio.to_thread(self.steps.submit, job, request)
+                    job, task = await asyncio.to_thread(self._send, job, request)
                 except e.UnclearError as unclear:
                     job = await asyncio.to_thread(self.journal.get, job.job_id) or job
                     yield Unclear(str(unclear), self._since(start), job)
@@ -319,6 +319,20 @@ class Studio:
             if withdraw:  # a no-op once claimed: the create is on its way, or made
                 self.steps.leave_line(job)
             self.line.leave(ticket)
+
+    def _send(self, job: Job, request: AvatarRequest) -> tuple[Job, TaskInfo]:
+        """Claim the job in line and create its task. A visitor's job on the operator's key
+        is checked against the day's seconds once more as it is claimed (a job in line
+        holds only its own visitor's share of the day); refused, it leaves the line unsent."""
+        if job.stage is Stage.QUEUED:
+            counted = job.visitor if self.owner is None and not self.demo else None
+            try:
+                with self.limits.sending(counted, job.audio_seconds, job.job_id):
+                    job = self.steps.claim(job)
+            except e.LimitReachedError as refused:
+                self.steps.leave_line(job, refused.message)
+                raise
+        return self.steps.submit(job, request)
 
     def _join(self, job: Job) -> Ticket:
         """The journaled job's place at the end of its visitor's jobs in the line."""
@@ -357,9 +371,12 @@ class Studio:
         it; `batch_key`: the batch row the job makes, if any.
         """
         seconds = self.steps.voice_seconds(inputs) or audio_seconds
-        with _ROOM, self.limits.admit(self._spender(visitor), video_seconds=seconds):
+        spender, audio_id = self._spender(visitor), inputs.audio_id
+        with _ROOM, self.limits.admit(spender, video_seconds=seconds, audio_id=audio_id):
             self._check_room()
             job = self.steps.open_job(inputs, visitor, seconds, batch_key)
+            if audio_id:  # the speech's seconds now count as this job's
+                self.journal.speech_used(audio_id, job.job_id)
         request = self.steps.request(job, inputs, prior_task_id, callback_url)
         try:
             self.steps.keep(job, request)
@@ -713,7 +730,9 @@ class Studio:
     ) -> SpeechResult:
         """Kling text-to-speech; its `audio_id` (and task id) can drive an avatar.
 
-        It is paid: journaled before it is sent, and counted in the visitor's day. `language`
+        It is paid: made only when the visitor may still make the video it is for
+        (`check_allowed(speech=True)`, every limit), journaled before it is sent, counted in
+        the visitor's day and its seconds in the day's (until a video uses it). `language`
         None: the voice's first language. Raises InputError before the request when it would
         be refused, and after it when the speech cannot drive an avatar (2 to 60 s).
         """
@@ -740,9 +759,11 @@ class Studio:
         """The job `visitor` may see with this id (None: none, or not the visitor's)."""
         return self.journal.find(job_or_task_id, owner=self.owner, visitor=self._scope(visitor))
 
-    def check_allowed(self, visitor: Visitor) -> None:
-        """LimitReachedError (one sentence) when `visitor` may not start a job now."""
-        self.limits.check(self._spender(visitor))
+    def check_allowed(self, visitor: Visitor, *, speech: bool = False) -> None:
+        """LimitReachedError (one sentence) when `visitor` may not start a job now (every
+        limit, the day's seconds too); `speech`: nor a speech for a job (the one question
+        the page's /tts and the MCP tools ask before paying for speech, see `speak`)."""
+        self.limits.check(self._spender(visitor), speech=speech)
 
     def allowance(self, visitor: Visitor) -> Allowance | None:
         """What is left of the visitor's daily limit (None: no limit applies to it)."""

@@ -132,7 +132,8 @@ CREATE TABLE IF NOT EXISTS speeches (
     address TEXT,
     audio_id TEXT,
     task_id TEXT,
-    seconds REAL
+    seconds REAL,
+    job_id TEXT
 );
 CREATE INDEX IF NOT EXISTS speeches_created ON speeches(created_at);
 CREATE INDEX IF NOT EXISTS jobs_visitor ON jobs(visitor, created_at);
@@ -402,16 +403,46 @@ class Journal:
             ).fetchall()
         return sorted(row[0] for row in rows)
 
-    def visitors_audio_seconds(self, since: float) -> float:
-        """Seconds of voice that visitors' jobs on our key sent since `since` (those never
-        created aside)."""
+    def visitors_audio_seconds(
+        self, since: float, *, visitor: str | None = None, except_audio: str | None = None
+    ) -> float:
+        """Seconds of voice visitors spent on our key since `since`: the jobs sent (those
+        never created aside, and those still in line but for `visitor`'s own: a job in
+        line holds only its own visitor's share until it is sent), and the speeches made
+        that no such job uses (a speech is paid for, and its video is to come), but the
+        speech `except_audio` (the one the job being checked is made from)."""
+        counted = (
+            "SELECT job_id, audio_seconds FROM jobs WHERE owner IS NULL AND visitor IS NOT "
+            "NULL AND created_at >= ? AND stage != ? AND (stage != ? OR visitor IS ?)"
+        )
+        values = (since, Stage.NOT_CREATED.value, Stage.QUEUED.value, visitor)
         with self._connection() as db:
-            total = db.execute(
-                "SELECT SUM(audio_seconds) FROM jobs WHERE owner IS NULL AND visitor IS NOT "
-                "NULL AND created_at >= ? AND stage != ?",
-                (since, Stage.NOT_CREATED.value),
-            ).fetchone()[0]
-        return float(total or 0.0)
+            jobs = db.execute(f"SELECT SUM(audio_seconds) FROM ({counted})", values).fetchone()
+            speeches = db.execute(
+                "SELECT SUM(seconds) FROM speeches WHERE owner IS NULL AND visitor IS NOT NULL "
+                "AND created_at >= ? AND audio_id IS NOT ? AND (job_id IS NULL OR job_id NOT "
+                f"IN (SELECT job_id FROM ({counted})))",
+                (since, except_audio, *values),
+            ).fetchone()
+        return float(jobs[0] or 0.0) + float(speeches[0] or 0.0)
+
+    def job_speech_seconds(self, job_id: str) -> float:
+        """Seconds of the speech made here that the job `job_id` is made from (0: none)."""
+        with self._connection() as db:
+            row = db.execute(
+                "SELECT SUM(seconds) FROM speeches WHERE job_id = ?", (job_id,)
+            ).fetchone()
+        return float(row[0] or 0.0)
+
+    def speech_used(self, audio_id: str, job_id: str) -> None:
+        """The job `job_id` is made from the speech `audio_id` (made here): the speech's
+        seconds are counted as the job's from now on (unless its job never leaves)."""
+        with self._connection() as db:
+            db.execute(
+                "UPDATE speeches SET job_id = ? WHERE audio_id = ? AND (job_id IS NULL OR "
+                "job_id IN (SELECT job_id FROM jobs WHERE stage = ?))",
+                (job_id, audio_id, Stage.NOT_CREATED.value),
+            )
 
     def open_speech(
         self, *, owner: str | None, visitor: str | None, address: str | None = None
@@ -511,6 +542,7 @@ def _whose(owner: str | None, visitor: str | None) -> tuple[str, tuple[str | Non
 
 # Columns a journal made by an earlier release may lack: every nullable one in _SCHEMA.
 _NULLABLE_COLUMNS = re.findall(r"^\s+(\w+) (TEXT|REAL|INTEGER),?$", _SCHEMA, re.MULTILINE)
+_SPEECH_COLUMNS = [("job_id", "TEXT")]  # added to the speeches table after its first release
 
 
 def _add_new_columns(db: sqlite3.Connection) -> None:
@@ -519,14 +551,17 @@ def _add_new_columns(db: sqlite3.Connection) -> None:
     A journal outlives upgrades (a Space's persistent storage): without this, every write
     naming a newer column fails, and its paid tasks could never be finished.
     """
-    present = {row[1] for row in db.execute("PRAGMA table_info(jobs)")}
-    for name, kind in _NULLABLE_COLUMNS:
-        if name not in present:
-            try:
-                db.execute(f"ALTER TABLE jobs ADD COLUMN {name} {kind}")
-            except sqlite3.OperationalError as exc:  # another process added it first
-                if "duplicate column" not in str(exc):
-                    raise
+    for table, columns in (("jobs", _NULLABLE_COLUMNS), ("speeches", _SPEECH_COLUMNS)):
+        present = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+        if table == "speeches" and not present:
+            continue  # made whole by _SPEECH_SCHEMA
+        for name, kind in columns:
+            if name not in present:
+                try:
+                    db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
+                except sqlite3.OperationalError as exc:  # another process added it first
+                    if "duplicate column" not in str(exc):
+                        raise
 
 
 def _disk_full(path: Path) -> bool:

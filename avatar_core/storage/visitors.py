@@ -8,6 +8,7 @@ The command line is the operator: it sees every job and spends without limits.
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,5 +43,23 @@ def visitor_tag(data_dir: Path, visitor_id: str) -> str:
 
 
 def address_tag(data_dir: Path, address: str) -> str:
-    """The journal's tag for a visitor's network address (never the address itself)."""
-    return keyed_tag(data_dir, "address\0" + address)
+    """The journal's tag for a visitor's network address (never the address itself); an
+    IPv6 address counts as its /64 network (`network_of`)."""
+    return keyed_tag(data_dir, "address\0" + network_of(address))
+
+
+IPV6_NETWORK_BITS = 64  # one subscriber's network: its holder has 2**64 addresses in it
+
+
+def network_of(address: str) -> str:
+    """What one address limit counts: an IPv4 address itself (an IPv4-mapped IPv6 address
+    too), an IPv6 address's /64 network; anything else (a host name) as it is."""
+    try:
+        parsed = ipaddress.ip_address(address.strip().split("%", 1)[0])  # no zone index
+    except ValueError:
+        return address
+    if isinstance(parsed, ipaddress.IPv6Address) and parsed.ipv4_mapped is not None:
+        parsed = parsed.ipv4_mapped
+    if isinstance(parsed, ipaddress.IPv4Address):
+        return str(parsed)
+    return str(ipaddress.IPv6Network(f"{parsed}/{IPV6_NETWORK_BITS}", strict=False))
