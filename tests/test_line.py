@@ -293,11 +293,12 @@ async def stop_at_submitting(studio: Studio, flow: AsyncIterator[Progress]) -> N
 async def stop_in_the_request_budget_wait(studio: Studio, flow: AsyncIterator[Progress]) -> None:
     entered = asyncio.Event()
 
-    async def a_long_wait() -> None:  # the request budget is busy under load
+    async def a_long_wait(*args: object, **kwargs: object) -> float:  # the budget is busy
         entered.set()
         await asyncio.Event().wait()
+        return 0.0
 
-    studio._take_turn = a_long_wait  # type: ignore[method-assign]
+    studio.scheduler.budget.take_async = a_long_wait  # type: ignore[method-assign]
     task = asyncio.ensure_future(final_progress(flow))
     await entered.wait()
     task.cancel()  # e.g. the page's heartbeat cancelling the flow, or Ctrl-C

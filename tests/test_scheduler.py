@@ -284,16 +284,6 @@ def test_a_crowd_the_budget_cannot_check_early_skips_the_early_check():
     assert skipped == min(20.0 - pacing.margin_s, pacing.cap_s)  # straight to the long jump
 
 
-def test_the_request_budget_spaces_creates_and_checks_alike(fake_time):
-    from avatar_core.waiting.budget import RequestBudget
-
-    budget = RequestBudget(4.0, clock=fake_time.clock)
-    waits = [budget.reserve() for _ in range(6)]
-    assert waits == pytest.approx([0.0, 0.25, 0.5, 0.75, 1.0, 1.25])
-    fake_time.sleep(10)
-    assert budget.wait_needed() == 0.0 and budget.reserve() == 0.0
-
-
 def test_only_a_callback_that_may_mean_the_end_checks_at_once(
     recording_client, fake_time, portrait_path, speech_path
 ):

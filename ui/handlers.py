@@ -369,7 +369,7 @@ def use_key(
     if key is None:
         return None, "", gr.update(visible=sessions.default.demo), str(t("key_forgotten"))
     try:
-        sessions.try_key(key)
+        sessions.try_key(key, request)
     except (AuthenticationError, PermissionDeniedError, SettingsError) as error:
         return gr.skip(), "", gr.skip(), fmt.verdict_error(error, visitor_language(request))
     except AvatarError as error:
@@ -388,7 +388,9 @@ def run_doctor(sessions: Sessions, key: str | None, request: gr.Request | None =
     bug report; the key is not in it."""
     with sessions.using(key) as studio:
         try:  # the app's own key's latest job is some visitor's: its ids are not shown
-            report = studio.diagnose(ask_about_a_job=studio is not sessions.default)
+            report = studio.diagnose(
+                ask_about_a_job=studio is not sessions.default, visitor=sessions.asker(request)
+            )
         except AvatarError as error:
             return fmt.verdict_error(error, visitor_language(request))
     return fmt.doctor_report(report.text())

@@ -6,7 +6,8 @@ session's `gr.State` when the page loads), for API callers one gradio_client ses
 (ui/mcp_tools.py); each asks from its request's network address. A pasted key lives only
 in its session's `gr.State`; the studio it drives is kept here, checked with the provider
 before anything is kept, and at most `max_keys` of them at once (the least recently used
-goes first, its HTTP client closed as soon as no flow uses it).
+goes first, closed as soon as no flow uses it). A key's studio is light: its provider
+session sends on the process's one HTTP connection pool, within the one request budget.
 """
 
 from __future__ import annotations
@@ -134,11 +135,18 @@ class Sessions:
             if done:
                 self._close(entry.studio)
 
-    def try_key(self, key: str) -> None:
+    def asker(self, request: Any) -> Visitor:
+        """Who sends `request`, for the request budget's turns: its API or page session
+        (a visitor of this request only when it has none) and its network address."""
+        return self.default.visitor(visitor_id(None, request), peer_address(request))
+
+    def try_key(self, key: str, request: Any = None) -> None:
         """Check a pasted key with the provider, keeping its studio only once accepted.
 
         Raises what the check raised (a refusal, or why it could not be checked); nothing
-        is kept then. A key already kept is not checked again.
+        is kept then. A key already kept is not checked again. The check is a question of
+        the session behind `request` in the request budget: a flood of checks waits its
+        own turns, after paid work and beside other visitors' questions.
         """
         pasted = self.pasted(key)
         if pasted is None:
@@ -149,7 +157,7 @@ class Sessions:
                 return
         studio = self._make(pasted)
         try:
-            studio.check_key()
+            studio.check_key(self.asker(request))
         except BaseException:
             self._close(studio)
             raise
@@ -203,7 +211,7 @@ class Sessions:
         return (key or "").strip()
 
     def _make(self, key: str) -> Studio:
-        studio = self.default.with_key(key)  # outside the lock: it makes an HTTP client
+        studio = self.default.with_key(key)  # outside the lock: it reads the key's settings
         with self._lock:
             self.made += 1
         return studio

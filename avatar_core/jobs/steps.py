@@ -43,10 +43,6 @@ QUEUED_TOUCH_S = 30.0
 TASK_LIFETIME_S = 30 * 24 * 3600.0
 
 
-def _no_wait() -> None:
-    return None
-
-
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -62,7 +58,6 @@ class JobSteps:
     owner: str | None = None
     retry: RetryPolicy | None = None  # for the video download
     sleep: Callable[[float], None] = time.sleep
-    turn: Callable[[], None] = _no_wait  # waits for the request budget before a lookup
 
     # --- before the create ------------------------------------------------------------------
 
@@ -194,7 +189,6 @@ class JobSteps:
     def look_for(self, job: Job) -> tuple[Job, TaskInfo] | None:
         """One lookup of an unclear create by our external id; the job (journaled running)
         and its task when the provider has it, None when this lookup cannot tell."""
-        self.turn()
         try:
             task = self.client.get_task(job.job_id)
         except e.AvatarError as error:
@@ -332,7 +326,6 @@ class JobSteps:
         except e.VideoLinkGoneError as gone:
             log.info("video link of task %s: HTTP %d; asking for a fresh one", task.task_id,
                      gone.status)  # fmt: skip
-        self.turn()
         again = self.client.get_task(task.task_id)
         link = again.video_url or task.video_url or ""
         if link != job.video_url:

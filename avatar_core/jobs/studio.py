@@ -3,7 +3,9 @@
 Every flow is an async generator of events (`events.py`): the page iterates it in its event
 loop, the command line runs it with `asyncio.run`. Both wait through the same poll scheduler,
 which holds no thread while the provider works, places each check by one pacing policy, and
-keeps every request to the provider (creates, checks, lookups) within one budget. Failures are
+keeps every request to the provider (creates, checks, lookups) within one budget: each
+request takes its slot in the client's send, a paid job's before anyone's questions (`PAID`),
+a visitor's questions in turn with other visitors' (`provider/budget.py`). Failures are
 raised as AvatarError subclasses after the journal has been brought up to date; `resume`,
 which works through many jobs, reports each job's end as an event instead.
 
@@ -22,6 +24,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import TypeVar
 
 from avatar_core import errors as e
 from avatar_core.config import DEFAULT_FOLLOW_DEADLINE_S, Secret, Settings
@@ -48,7 +51,9 @@ from avatar_core.jobs.line import FairLine, Ticket, place_message
 from avatar_core.jobs.merge import merged
 from avatar_core.jobs.steps import QUEUED_TOUCH_S, JobSteps, orphaned_in, video_home
 from avatar_core.jobs.unclear import UNCLEAR_WINDOW_S, look_again_delays, still_unclear
+from avatar_core.provider.budget import PAID, Claim, Priority, asking
 from avatar_core.provider.client import AvatarRequest, KlingClient
+from avatar_core.provider.connection import ProviderConnection
 from avatar_core.provider.doctor import DoctorReport, diagnose, key_label
 from avatar_core.provider.models import SpeechResult, TaskInfo
 from avatar_core.provider.profiles import (
@@ -75,6 +80,7 @@ from avatar_core.waiting.scheduler import PollScheduler
 from avatar_core.words import Message, say
 
 Source = str | Path | bytes
+T = TypeVar("T")
 
 DEFAULT_DEADLINE_S = DEFAULT_FOLLOW_DEADLINE_S  # Settings.follow_deadline_s when not told
 
@@ -116,12 +122,10 @@ class Studio:
         self.scheduler = scheduler
         self.callbacks = callbacks or CallbackRegistry(self.scheduler)
         self.inputs = inputs or InputPreparer(allow_private_urls=settings.allow_private_urls)
-        self.steps = JobSteps(
-            settings, client, self.journal, self.demo, owner, retry, sleep, self._wait_for_turn
-        )
+        self.steps = JobSteps(settings, client, self.journal, self.demo, owner, retry, sleep)
         self.limits = limits or SpendingLimits(settings, self.journal)
         self.line = line or FairLine()  # shared by every studio of the process (`with_key`)
-        client.pace = self._wait_for_turn  # every request, probes and retries too, takes a slot
+        client.connection.within(self.scheduler.budget)  # the process's one budget
         self._retry = retry
         self._clock = clock
         self._sleep = sleep
@@ -137,7 +141,14 @@ class Studio:
         if settings.account is None or settings.credentials == self.settings.credentials:
             return self
         routes = RouteMemory(settings.data_dir) if self.demo else self.client.routes
-        client = provider_client(settings, profile_for(settings), self._retry, self._sleep, routes)
+        client = provider_client(
+            settings,
+            profile_for(settings),
+            self._retry,
+            self._sleep,
+            routes,
+            connection=self.client.connection,  # the process's pool: no HTTP client per key
+        )
         return Studio(
             settings,
             client=client,
@@ -289,8 +300,7 @@ class Studio:
                                  position=place.position, estimate_s=place.estimate_s)  # fmt: skip
                 yield Submitting(say("step.submitting"), self._since(start), job, inputs=inputs)
                 try:
-                    await self._take_turn()
-                    job, task = await asyncio.to_thread(self._send, job, request)
+                    job, task = await self._paid(self._send, job, request)
                 except e.UnclearError as unclear:
                     job = await asyncio.to_thread(self.journal.get, job.job_id) or job
                     yield Unclear(str(unclear), self._since(start), job)
@@ -325,7 +335,7 @@ class Studio:
         is checked against the day's seconds once more as it is claimed (a job in line
         holds only its own visitor's share of the day); refused, it leaves the line unsent."""
         if job.stage is Stage.QUEUED:
-            counted = job.visitor if self.owner is None and not self.demo else None
+            counted = job.visitor if self.owner is None else None  # demo mode counts too
             try:
                 with self.limits.sending(counted, job.audio_seconds, job.job_id):
                     job = self.steps.claim(job)
@@ -419,8 +429,9 @@ class Studio:
             return
         if known is None and self._scope(visitor) is not None:
             raise e.NotYoursError(say("task.not_yours", task_id=task_id))
-        await self._take_turn()
-        job, task = await asyncio.to_thread(self.steps.adopt, task_id, known)
+        job, task = await self.scheduler.budget.run(
+            self.steps.adopt, task_id, known, claim=question_of(visitor), asleep=self._pause
+        )
         async for progress in self._finish(job, task, start=start, deadline_s=deadline_s):
             yield progress
 
@@ -567,8 +578,7 @@ class Studio:
     async def _resume_one(self, job: Job, deadline_s: float) -> AsyncIterator[Progress]:
         start = self._clock()
         try:
-            await self._take_turn()
-            found = await asyncio.to_thread(self.steps.reattach, job)
+            found = await self._paid(self.steps.reattach, job)
             if found is None:
                 settled = await asyncio.to_thread(self.journal.get, job.job_id)
                 if settled is not None and settled.stage is Stage.CREATING:
@@ -597,7 +607,7 @@ class Studio:
             if self._clock() - began + delay > min(UNCLEAR_WINDOW_S, deadline_s):
                 break
             await self._pause(delay)
-            found = await asyncio.to_thread(self.steps.look_for, job)
+            found = await self._paid(self.steps.look_for, job)
             lookups += 1
             if found is not None:
                 return found
@@ -637,16 +647,14 @@ class Studio:
             ended()
         job = await asyncio.to_thread(self.steps.conclude, job, task)
         yield Downloading(say("step.downloading"), self._since(start), job, task)
-        job = await asyncio.to_thread(self.steps.store, job, task)
+        with asking(PAID):  # a fresh link for the video is this job's own request
+            job = await asyncio.to_thread(self.steps.store, job, task)
         yield Done(done_message(job), self._since(start), job, task)
 
-    async def _take_turn(self) -> None:
-        """Wait for this request's slot in the process's request budget."""
-        await asyncio.sleep(self.scheduler.budget.reserve())
-
-    def _wait_for_turn(self) -> None:
-        """The same, for a step running in a thread (every request the client sends)."""
-        self._sleep(self.scheduler.budget.reserve())
+    async def _paid(self, step: Callable[..., T], *args: object) -> T:
+        """A step of a paid job that asks the provider, in a thread, its first request's
+        slot awaited first (holding no thread) ahead of anyone's questions."""
+        return await self.scheduler.budget.run(step, *args, claim=PAID, asleep=self._pause)
 
     async def _pause(self, seconds: float) -> None:
         """Wait without holding a thread; an injected sleep (tests' fake clock) is used as is."""
@@ -663,31 +671,39 @@ class Studio:
 
     # --- single requests --------------------------------------------------------------------
 
-    def check_key(self) -> None:
+    def check_key(self, visitor: Visitor = OPERATOR) -> None:
         """Raises AuthenticationError (or PermissionDeniedError) when the provider refuses
-        this studio's key; costs nothing (a lookup of a task that does not exist)."""
-        self._wait_for_turn()
+        this studio's key, or cannot even read it (HTTP 431 or 400: it is no key); costs
+        nothing (a lookup of a task that does not exist), a question of `visitor`'s."""
         try:
-            self.client.get_task("0")
+            with asking(question_of(visitor)):
+                self.client.get_task("0")
         except e.NotFoundError:
             return
+        except e.ProviderError as error:
+            if could_not_read(error):
+                raise unreadable_key(error.status or 0, self.settings) from None
+            raise
 
-    def diagnose(self, *, ask_about_a_job: bool = True) -> DoctorReport:
-        """The doctor's report on this studio's provider and key: free requests only.
+    def diagnose(
+        self, *, ask_about_a_job: bool = True, visitor: Visitor = OPERATOR
+    ) -> DoctorReport:
+        """The doctor's report on this studio's provider and key: free requests only, each
+        a question of `visitor`'s in the request budget.
 
         `ask_about_a_job`: whether to look up this key's latest job (its ids are in the
         report); the page says False for the app's own key, whose jobs are its visitors'."""
         notes = ["demo mode: this is the built-in simulator, not CometAPI"] if self.demo else []
         if self.settings.api_key and self.settings.kling_access_key:
             notes.append(say("settings.both_set"))
-        return diagnose(
-            self.client,
-            provider=self.provider,
-            key_label="the demo key" if self.demo else self._key_label(),
-            known=self._made_here() if ask_about_a_job else None,
-            notes=notes,
-            turn=self._wait_for_turn,
-        )
+        with asking(question_of(visitor)):
+            return diagnose(
+                self.client,
+                provider=self.provider,
+                key_label="the demo key" if self.demo else self._key_label(),
+                known=self._made_here() if ask_about_a_job else None,
+                notes=notes,
+            )
 
     @property
     def provider_name(self) -> str:
@@ -740,8 +756,8 @@ class Studio:
         with self.limits.admit(self._spender(visitor), speech=True):
             speech_id = self.journal.open_speech(owner=self.owner, **visitor.columns())
         try:
-            self._wait_for_turn()
-            result = self.client.text_to_speech(text, voice_id, language, speed)
+            with asking(PAID):
+                result = self.client.text_to_speech(text, voice_id, language, speed)
         except e.AvatarError:
             self.journal.drop_speech(speech_id)
             raise
@@ -845,6 +861,26 @@ def _of_job_text(job: Job, latest: Job | None) -> Message:
     return say("job.sentence", job_id=job.job_id, sentence=latest.error if latest else "")
 
 
+def question_of(visitor: Visitor) -> Claim:
+    """Whom a visitor's questions to the provider (key checks, lookups) are for, in the
+    request budget: its turn comes with its network's and its own."""
+    return Claim(Priority.QUESTION, address=visitor.address or "", visitor=visitor.tag)
+
+
+def could_not_read(error: e.ProviderError) -> bool:
+    """Whether a key check's answer says the request could not even be read: HTTP 431
+    (headers too large), or a 400 page from the provider's front server (the API itself
+    answers a lookup of an unknown task in JSON)."""
+    return error.status == 431 or (error.status == 400 and isinstance(error, e.ServerError))
+
+
+def unreadable_key(status: int, settings: Settings) -> e.AuthenticationError:
+    """A key the provider could not read: refused, in one sentence."""
+    key = settings.account.reveal() if settings.account else ""
+    message = say("provider.unreadable_key", status=status, length=len(key))
+    return e.AuthenticationError(message, status=status)
+
+
 def learn_from_journal(scheduler: PollScheduler, journal: Journal) -> None:
     """Pace checks from how long this data folder's finished tasks took (the app and the
     command line share the folder, so each learns what the other saw)."""
@@ -859,9 +895,11 @@ def provider_client(
     retry: RetryPolicy | None,
     sleep: Callable[[float], None],
     routes: RouteMemory,
+    connection: ProviderConnection | None = None,
 ) -> KlingClient:
     """A client for `profile` with the settings' timeouts, remembering its query route in
-    `routes`."""
+    `routes`, sending on `connection` (None: a connection of its own, with the settings'
+    request budget until a studio makes it the process's)."""
     return KlingClient(
         profile.base_url,
         profile=profile,
@@ -870,6 +908,7 @@ def provider_client(
         timeout=settings.http_timeout_s,
         create_timeout=settings.create_timeout_s,
         routes=routes,
+        connection=connection,
     )
 
 

@@ -9,6 +9,9 @@ it). Any other doubt about a create becomes CreateOutcomeUnknownError, because a
 create is a second paid task. A create waits longer than other requests for its answer
 (`create_timeout`): its body carries the media as base64.
 
+Every request goes through `_send`, which takes its slot in the process's request budget
+(`connection.py`, `budget.py`) on the HTTP connection pool the process's sessions share.
+
 Queries try the route remembered for this base URL first, then the others, whenever an
 answer says the route or the task is unknown there, in any shape gateways use (a provider
 with one known query route, Kling's own, has nothing to discover).
@@ -18,7 +21,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
@@ -29,6 +31,7 @@ import httpx
 
 from avatar_core import errors as e
 from avatar_core.config import DEFAULT_CREATE_TIMEOUT_S, DEFAULT_HTTP_TIMEOUT_S, Secret
+from avatar_core.provider.connection import ProviderConnection, http_timeout
 from avatar_core.provider.models import SpeechResult, TaskInfo
 from avatar_core.provider.profiles import (
     COMETAPI_PATHS,
@@ -47,7 +50,6 @@ CREATE_PATH = COMETAPI_PATHS.create
 AVATAR_QUERY, GENERIC_QUERY = COMETAPI_PATHS.queries  # Kling's avatar route, then CometAPI's
 QUERY_PATHS = COMETAPI_PATHS.queries
 TTS_PATH = COMETAPI_PATHS.tts
-USER_AGENT = "talking-avatar-studio/0.1"
 
 
 @dataclass(frozen=True)
@@ -113,10 +115,6 @@ def _never_sent(exc: httpx.HTTPError, setting: str) -> e.ProviderConnectionError
     )
 
 
-def _timeout(seconds: float) -> httpx.Timeout:
-    return httpx.Timeout(seconds, connect=min(10.0, seconds))
-
-
 def _unknown_everywhere(error: e.NotFoundError, task_id: str, routes: int) -> e.NotFoundError:
     """The task is unknown on every query route: one sentence that says so."""
     if error.gateway_code:
@@ -162,10 +160,13 @@ def says_unknown(response: httpx.Response) -> bool:
 
 
 class KlingClient:
-    """A small synchronous client; one per key. Thread-safe (httpx.Client is).
+    """A provider session: one account's base URL, credential and routes, sending on a
+    `ProviderConnection` (its pool and request budget) that a process's sessions share.
+    A light object: one per key. Thread-safe.
 
     `KlingClient(base_url, key)` speaks to CometAPI (or the simulator) with a bearer key;
-    `profile` (profiles.py) chooses another provider, its routes and its credential.
+    `profile` (profiles.py) chooses another provider, its routes and its credential. With
+    no `connection`, it makes one of its own (closed with it).
     """
 
     def __init__(
@@ -178,7 +179,7 @@ class KlingClient:
         create_timeout: float = DEFAULT_CREATE_TIMEOUT_S,
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
-        http: httpx.Client | None = None,
+        connection: ProviderConnection | None = None,
         routes: RouteMemory | None = None,
     ) -> None:
         self.profile = profile or cometapi_profile(base_url, api_key)
@@ -187,25 +188,25 @@ class KlingClient:
         self._paths = self.profile.paths
         self._retry = retry or RetryPolicy()
         self._sleep = sleep
-        self._http = http or httpx.Client(
-            timeout=_timeout(timeout), follow_redirects=False, headers={"User-Agent": USER_AGENT}
-        )
-        self._create_timeout = _timeout(create_timeout)
+        self._owns_connection = connection is None
+        self.connection = connection or ProviderConnection(timeout=timeout)
+        self._timeout = http_timeout(timeout)
+        self._create_timeout = http_timeout(create_timeout)
         self.routes = routes or RouteMemory()  # the query route that answers, once known
-        # Called before every request but an operation's first, whose slot in the request
-        # budget its caller took (route probing and retries make more than one request).
-        self.pace: Callable[[], None] | None = None
-        self._operation = threading.local()
+        self._closed = False
 
     def __repr__(self) -> str:
         return f"KlingClient(base_url={self.base_url!r}, credential={self._credential!r})"
 
     def close(self) -> None:
-        self._http.close()
+        """Done with this session; its connection too when it is the session's own."""
+        self._closed = True
+        if self._owns_connection:
+            self.connection.close()
 
     @property
     def closed(self) -> bool:
-        return self._http.is_closed
+        return self._closed or self.connection.closed
 
     def __enter__(self) -> KlingClient:
         return self
@@ -222,19 +223,20 @@ class KlingClient:
         body: dict[str, Any] | None,
         timeout: httpx.Timeout | None = None,
     ) -> httpx.Response:
-        sent = getattr(self._operation, "sent", 0)
-        if sent and self.pace is not None:
-            self.pace()
-        self._operation.sent = sent + 1
+        """Every request to the provider: its slot in the budget, then the request."""
         authorization = self._credential.authorization()
         headers = {"Authorization": authorization, "Accept": "application/json"}
         content = None
         if body is not None:
             headers["Content-Type"] = "application/json"
             content = json.dumps(body).encode()
-        extra: dict[str, Any] = {"timeout": timeout} if timeout is not None else {}
-        return self._http.request(
-            method, self.base_url + path, headers=headers, content=content, **extra
+        return self.connection.send(
+            method,
+            self.base_url + path,
+            sleep=self._sleep,
+            headers=headers,
+            content=content,
+            timeout=timeout or self._timeout,
         )
 
     @property
@@ -248,7 +250,6 @@ class KlingClient:
 
     def ask(self, path: str) -> httpx.Response:
         """One GET of `path` as it comes back: no retry, no parsing (for the doctor)."""
-        self._operation.sent = 0
         return self._send("GET", path, None)
 
     def _answer(self, response: httpx.Response, task_id: str | None = None) -> dict[str, Any]:
@@ -265,7 +266,6 @@ class KlingClient:
 
     def create_task(self, request: AvatarRequest) -> TaskInfo:
         """Submit one avatar task. Never repeated once it may have reached the provider."""
-        self._operation.sent = 0
         external_id = request.external_task_id or ""
         body = request.to_json()
         try:
@@ -296,7 +296,6 @@ class KlingClient:
 
     def get_task(self, task_id: str) -> TaskInfo:
         """Query a task by its task id (or external task id), with the route fallback."""
-        self._operation.sent = 0
         what = "while checking the task"
         try:
             data = with_retries(
@@ -358,7 +357,6 @@ class KlingClient:
         self, text: str, voice_id: str, language: str = "en", speed: float = 1.0
     ) -> SpeechResult:
         """Kling TTS; the result's `audio_id` can drive an avatar. Not retried (it is paid)."""
-        self._operation.sent = 0
         body = {
             "text": text,
             "voice_id": voice_id,

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 
@@ -88,25 +87,19 @@ def key_label(key: str | None) -> str:
     return f"set, {len(key)} characters (not shown)" if key else "none"
 
 
-def _no_wait() -> None:
-    return None
-
-
 def diagnose(
     client: KlingClient,
     *,
     key_label: str,
     known: tuple[str, str] | None = None,
     notes: list[str] | None = None,
-    turn: Callable[[], None] = _no_wait,
     provider: str = "",
 ) -> DoctorReport:
     """The report for `client`'s base URL and key. `known` is (external id, task id) of a
-    task this data folder saw made there, for the external-id check; `turn` waits for the
-    request budget before each request."""
+    task this data folder saw made there, for the external-id check. Each request takes its
+    slot in the request budget as every request does (the client's send)."""
     answers, offset = [], None
     for template in client.query_paths:
-        turn()
         answer, response = _ask_route(client, template)
         answers.append(answer)
         if offset is None and response is not None:
@@ -115,7 +108,7 @@ def diagnose(
         base_url=client.base_url,
         key_label=key_label,
         routes=answers,
-        external_ids=_external_ids(client, known, turn),
+        external_ids=_external_ids(client, known),
         clock_offset_s=offset,
         remembered_route=client.routes.get(client.base_url)
         if len(client.query_paths) > 1
@@ -177,13 +170,10 @@ def _verdict(response: httpx.Response) -> str:
     return "accepted"
 
 
-def _external_ids(
-    client: KlingClient, known: tuple[str, str] | None, turn: Callable[[], None]
-) -> str:
+def _external_ids(client: KlingClient, known: tuple[str, str] | None) -> str:
     if known is None:
         return "could not tell (no task made from this data folder to look up)"
     external_id, task_id = known
-    turn()
     try:
         found = client.get_task(external_id)
     except e.NotFoundError:

@@ -66,9 +66,10 @@ class Routes:
     def handle(self, request: Request) -> Response:
         if request.path.startswith(CONTROL_PREFIX):
             return answer_control(self.parts, request)
+        arrived = time.monotonic()
         route, handler = self._match(request)
         response = self._answer_route(route, handler, request)
-        self.parts.stats.request(route, response.status)
+        self.parts.stats.request(route, response.status, None if route == "result" else arrived)
         return response
 
     def _answer_route(self, route: str, handler: Handler | None, request: Request) -> Response:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +21,7 @@ class Stats:
     callbacks_sent: int = 0
     callbacks_failed: int = 0
     busy_refusals: int = 0  # creates refused with 1303 (the account's tasks at once)
+    busiest_second: int = 0  # the most API requests that arrived within one second, in real time
 
     def count(self, route: str, status: int | None = None) -> int:
         """Requests on `route` (with `status`, only those answered with it)."""
@@ -36,6 +37,7 @@ class Stats:
             "callbacks_sent": self.callbacks_sent,
             "callbacks_failed": self.callbacks_failed,
             "busy_refusals": self.busy_refusals,
+            "busiest_second": self.busiest_second,
         }
 
 
@@ -55,10 +57,20 @@ class StatsRecorder:
             self._callbacks_sent = 0
             self._callbacks_failed = 0
             self._busy = 0
+            self._last_second: deque[float] = deque()  # when the last second's requests came
+            self._busiest = 0
 
-    def request(self, route: str, status: int) -> None:
+    def request(self, route: str, status: int, arrived: float | None = None) -> None:
+        """Count an answered request; an API request (`arrived`: when it came, on the real
+        monotonic clock) counts toward the busiest second too."""
         with self._lock:
             self._requests[(route, status)] += 1
+            if arrived is None:
+                return
+            while self._last_second and self._last_second[0] <= arrived - 1.0:
+                self._last_second.popleft()
+            self._last_second.append(arrived)
+            self._busiest = max(self._busiest, len(self._last_second))
 
     def created(self) -> None:
         with self._lock:
@@ -94,4 +106,5 @@ class StatsRecorder:
                 callbacks_sent=self._callbacks_sent,
                 callbacks_failed=self._callbacks_failed,
                 busy_refusals=self._busy,
+                busiest_second=self._busiest,
             )

@@ -2,9 +2,10 @@
 
 Waiting people hold no thread: they await an asyncio queue that this loop feeds. The loop
 runs in one background thread of its own, asks the provider about each task once however
-many people watch it, places each check by `Pacing`, keeps under a global rate of
-requests per second, and checks at once when a provider callback says something changed.
-The blocking client runs briefly in a small thread pool.
+many people watch it, places each check by `Pacing`, and checks at once when a provider
+callback says something changed. Each check awaits its slot in the process's request budget
+(`provider/budget.py`) as paid work (a followed task comes before questions), holding no
+thread meanwhile; then the blocking client runs briefly in a small thread pool.
 """
 
 from __future__ import annotations
@@ -21,16 +22,16 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from avatar_core.errors import AvatarError, TaskStillRunningError
+from avatar_core.provider.budget import PAID, RequestBudget
 from avatar_core.provider.client import KlingClient
+from avatar_core.provider.connection import DEFAULT_RATE_PER_S
 from avatar_core.provider.models import TaskInfo, TaskStatus
-from avatar_core.waiting.budget import RequestBudget
 from avatar_core.waiting.durations import DurationModel
 from avatar_core.waiting.pacing import Pacing
 from avatar_core.words import say
 
 log = logging.getLogger(__name__)
 
-DEFAULT_RATE_PER_S = 10.0
 _EPSILON = 1e-3  # seconds: closer than this counts as now (float sums drift)
 
 
@@ -252,18 +253,16 @@ class PollScheduler:
         while not self._closed:
             now = self._clock()
             self._expire_watchers(now)
-            throttle = self.budget.wait_needed()
-            if throttle > 0:  # over the rate: nothing may be sent before the next slot
-                await self._pause(throttle)
-                continue
             entry, wait = self._next_due(now)
             if entry is None:
                 await self._pause(wait)
                 continue
-            self.budget.reserve()
             entry.in_flight = True
+            # its slot in the budget (paid work: before questions), the clock moving only as
+            # `_pause` lets it (with an injected clock, not past an answer on its way)
+            granted_at = await self.budget.take_async(self._pause, claim=PAID)
             self._in_flight += 1
-            asyncio.get_running_loop().create_task(self._poll(entry))
+            asyncio.get_running_loop().create_task(self._poll(entry, granted_at))
             await asyncio.sleep(0)
 
     def _next_due(self, now: float) -> tuple[_Entry | None, float]:
@@ -292,10 +291,15 @@ class PollScheduler:
                 if late and not entry.watchers and not entry.in_flight:
                     del self._entries[key]
 
-    async def _poll(self, entry: _Entry) -> None:
-        loop = asyncio.get_running_loop()
+    async def _poll(self, entry: _Entry, granted_at: float) -> None:
         try:
-            info = await loop.run_in_executor(self._pool, entry.client.get_task, entry.task_id)
+            info = await self.budget.run(
+                entry.client.get_task,
+                entry.task_id,
+                claim=PAID,
+                executor=self._pool,
+                granted_at=granted_at,
+            )
         except AvatarError as error:
             info = error
         except Exception as error:  # a bug must not kill the loop for everyone

@@ -1,0 +1,72 @@
+"""The process's one way to its providers: one HTTP connection pool, one request budget.
+
+Every provider session (`KlingClient`: an account's base URL, credential and routes) of a
+process sends through the same `ProviderConnection`, so a pasted key costs a light object,
+not an HTTP client of its own (its TLS context and connection pool), and every request of
+every key takes its slot in the one budget before it goes. The budget is the process's
+(`Studio` hands its own to the connection of the client it is given); a connection made
+outside any studio (a script's or a test's own client) has none until then.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from avatar_core.config import DEFAULT_HTTP_TIMEOUT_S
+from avatar_core.provider.budget import RequestBudget
+
+USER_AGENT = "talking-avatar-studio/0.1"
+DEFAULT_RATE_PER_S = 10.0  # AVATAR_MAX_QUERIES_PER_S when not told
+
+
+def http_timeout(seconds: float) -> httpx.Timeout:
+    return httpx.Timeout(seconds, connect=min(10.0, seconds))
+
+
+class ProviderConnection:
+    """An HTTP connection pool shared by the process's provider sessions, and the budget
+    each of their requests takes a slot in. Thread-safe (httpx.Client is)."""
+
+    def __init__(
+        self,
+        budget: RequestBudget | None = None,  # None: none until a studio gives its own
+        *,
+        timeout: float = DEFAULT_HTTP_TIMEOUT_S,
+        http: httpx.Client | None = None,
+    ) -> None:
+        self.budget = budget
+        self._http = http or httpx.Client(
+            timeout=http_timeout(timeout),
+            follow_redirects=False,
+            headers={"User-Agent": USER_AGENT},
+            limits=httpx.Limits(max_connections=64, max_keepalive_connections=16),
+        )
+
+    def within(self, budget: RequestBudget) -> None:
+        """Take every request's slot in `budget` from now on (the process's own, when this
+        connection was made before the process's services were)."""
+        self.budget = budget
+
+    def send(
+        self,
+        method: str,
+        url: str,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        **options: Any,
+    ) -> httpx.Response:
+        """One request, once its slot in the budget has come (waiting with `sleep`)."""
+        if self.budget is not None:
+            self.budget.take(sleep)
+        return self._http.request(method, url, **options)
+
+    def close(self) -> None:
+        self._http.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._http.is_closed

@@ -1,0 +1,208 @@
+"""The request budget: every request takes its slot on the one path, paid work first, each
+visitor's and each address's questions in turn, and never more than the budget in a second.
+
+- The order of slots, on the fake clock: paid work before any waiting question; questions
+  alternate between addresses, and between the visitors of one address; a thread's
+  request and an event loop's share one line.
+- Slots never put more than the budget in one second, however many wait.
+- 200 keys pasted at once (the page's key check, many sessions, real time): the simulator
+  never sees more than the budget in any second, and no HTTP client is made for them.
+- A key the provider cannot even read (HTTP 431) is refused in one sentence, not taken as
+  "could not be checked", and nothing is kept for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+from app_harness import real_time_studio
+
+from avatar_core import errors as e
+from avatar_core.provider.budget import PAID, Claim, Priority, RequestBudget, asking
+from avatar_core.simulator import Simulator
+from conftest import FakeTime
+from ui import handlers
+from ui.sessions import Sessions
+
+APP_KEY = "the-operators-key"
+
+
+def _question(address: str, visitor: str) -> Claim:
+    return Claim(Priority.QUESTION, address=address, visitor=visitor)
+
+
+def _order_of_slots(budget: RequestBudget, fake: FakeTime, claims: list[tuple[str, Claim]]):
+    """The names of `claims`, in the order their requests got their slots, all of them
+    waiting before the first slot (one was just taken) comes free."""
+    order: list[str] = []
+    everyone_waits = asyncio.Event()
+
+    async def asleep(seconds: float) -> None:  # the fake clock moves once everyone waits
+        await everyone_waits.wait()
+        await fake.asleep(seconds)
+
+    async def ask(name: str, claim: Claim) -> None:
+        await budget.take_async(asleep, claim=claim)
+        order.append(name)
+
+    async def main() -> None:
+        await budget.take_async(asleep, claim=PAID)  # the slot now: the others must wait
+        tasks = [asyncio.create_task(ask(name, claim)) for name, claim in claims]
+        for _ in range(3):
+            await asyncio.sleep(0)  # each task joins the line before its first await
+        everyone_waits.set()
+        await asyncio.gather(*tasks)
+
+    everyone_waits.set()  # for the first slot
+    asyncio.run(_first_then_rest(main, everyone_waits))
+    return order
+
+
+async def _first_then_rest(main, everyone_waits: asyncio.Event) -> None:
+    everyone_waits.clear()
+    await main()
+
+
+def test_paid_work_goes_before_every_waiting_question(fake_time):
+    budget = RequestBudget(2.0, clock=fake_time.clock)
+    claims = [(f"question {n}", _question("addr-a", "visitor-a")) for n in range(4)]
+    claims += [("create", PAID), ("check of a followed task", PAID)]
+    order = _order_of_slots(budget, fake_time, claims)
+    assert order[:2] == ["create", "check of a followed task"]
+    assert order[2:] == [f"question {n}" for n in range(4)]
+
+
+def test_questions_take_turns_by_address_then_by_visitor(fake_time):
+    budget = RequestBudget(5.0, clock=fake_time.clock)
+    flood = [(f"flooder {n}", _question("addr-a", "flooder")) for n in range(6)]
+    neighbour = [(f"neighbour {n}", _question("addr-a", "neighbour")) for n in range(2)]
+    elsewhere = [(f"elsewhere {n}", _question("addr-b", "someone")) for n in range(2)]
+    order = _order_of_slots(budget, fake_time, flood + neighbour + elsewhere)
+    # an address each in turn: addr-b's two questions are not behind addr-a's eight
+    assert order[:4] == ["flooder 0", "elsewhere 0", "neighbour 0", "elsewhere 1"]
+    # within addr-a, its visitors in turn: the flooder's six do not hold back the neighbour
+    assert order[4:] == ["flooder 1", "neighbour 1", "flooder 2", "flooder 3", "flooder 4",
+                         "flooder 5"]  # fmt: skip
+
+
+def test_a_threads_request_and_an_event_loops_share_one_line(fake_time):
+    """A question waiting in a thread (the client's send) is passed by paid work that an
+    event loop awaits (the poll scheduler), then has its slot."""
+    budget = RequestBudget(1.0, clock=fake_time.clock)
+    budget.take(fake_time.sleep)  # the slot now
+    order: list[str] = []
+    joined = threading.Event()
+
+    def question() -> None:
+        with asking(_question("addr-a", "visitor")):
+            joined.set()
+            budget.take(lambda s: None)  # waits for its turn without moving the clock
+        order.append("question")
+
+    thread = threading.Thread(target=question)
+    thread.start()
+    joined.wait()
+
+    async def paid() -> None:
+        while len(budget._waiting) < 1:
+            await asyncio.sleep(0.01)
+        await budget.take_async(fake_time.asleep, claim=PAID)
+        order.append("paid")
+
+    asyncio.run(paid())
+    fake_time.sleep(2.0)  # the question's slot comes
+    thread.join(timeout=30)
+    assert order == ["paid", "question"]
+
+
+def test_no_second_holds_more_than_the_budget(fake_time):
+    budget = RequestBudget(4.0, clock=fake_time.clock)
+    times: list[float] = []
+
+    async def one() -> None:
+        times.append(await budget.take_async(fake_time.asleep))
+
+    async def main() -> None:
+        await asyncio.gather(*(one() for _ in range(30)))
+
+    asyncio.run(main())
+    times.sort()
+    assert len(times) == 30
+    for i, start in enumerate(times):
+        assert len([t for t in times[i:] if t < start + 1.0]) <= 4, times
+
+
+# --- 200 pasted keys, at the simulator ----------------------------------------------------------
+
+
+RATE = 40.0  # a quick budget for the test; the default 10 behaves the same, slower
+GOOD_KEYS = [f"sk-good-{n:03d}" for n in range(40)]
+KEYS = GOOD_KEYS + [f"sk-random-{n:03d}" for n in range(160)]
+
+
+def _open_http_clients() -> int:
+    gc.collect()
+    return sum(1 for o in gc.get_objects() if isinstance(o, httpx.Client) and not o.is_closed)
+
+
+@pytest.fixture(scope="module")
+def pasted(tmp_path_factory) -> dict[str, object]:
+    """200 keys pasted at once from 25 sessions through the page's key check, on an app
+    whose budget is RATE requests a second."""
+    root = tmp_path_factory.mktemp("pasted")
+    with Simulator(task_seconds=5, work_dir=root / "sim",
+                   accepted_keys=[APP_KEY, *GOOD_KEYS]) as sim:  # fmt: skip
+        studio = real_time_studio(sim, root / "data", key=APP_KEY, rate_per_s=RATE)
+        sessions = Sessions(studio, max_keys=64)
+        try:
+            clients_before = _open_http_clients()
+            sim.reset()
+            with ThreadPoolExecutor(25) as pool:
+                notes = list(pool.map(lambda k: handlers.use_key(sessions, k)[3], KEYS))
+            stats = sim.stats
+            return {
+                "requests": stats.count("query"),
+                "busiest second": stats.busiest_second,
+                "kept": sessions.kept,
+                "new HTTP clients": _open_http_clients() - clients_before,
+                "notes": notes,
+            }
+        finally:
+            studio.close()
+
+
+def test_200_pasted_keys_never_put_more_than_the_budget_in_one_second(pasted):
+    assert pasted["requests"] >= len(KEYS)  # every key was checked with the provider
+    assert 0 < pasted["busiest second"] <= RATE, pasted
+
+
+def test_pasted_keys_share_the_apps_http_connection_pool(pasted):
+    assert pasted["kept"] == len(GOOD_KEYS)
+    assert pasted["new HTTP clients"] == 0
+
+
+# --- a key the provider cannot read ---------------------------------------------------------------
+
+
+def test_a_key_the_provider_cannot_read_is_refused_in_one_sentence(tmp_path):
+    huge = "sk-" + "x" * 100_000  # over any server's header limit: HTTP 431
+    with Simulator(task_seconds=5, work_dir=tmp_path / "sim") as sim:
+        studio = real_time_studio(sim, tmp_path / "data", key=APP_KEY)
+        sessions = Sessions(studio)
+        try:
+            with pytest.raises(e.AuthenticationError) as refused:
+                sessions.try_key(huge)
+            key_state, _, _, note = handlers.use_key(sessions, huge)
+            kept = sessions.kept
+        finally:
+            studio.close()
+    sentence = str(refused.value)
+    assert "could not even read this key (HTTP 431, 100003 characters)" in sentence
+    assert "x" * 20 not in sentence  # the key is not repeated back
+    assert key_state != huge and "could not even read" in note and "unchecked" not in note
+    assert kept == 0
