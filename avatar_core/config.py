@@ -215,6 +215,8 @@ class Settings:
         "ACCESS_KEY:SECRET_KEY"; elsewhere a CometAPI key. Empty: these settings' own key
         (on Kling) or none (demo mode)."""
         cleaned = (key or "").strip()
+        if cleaned and not read.is_key(cleaned):  # a header could not carry it
+            raise SettingsError(say("settings.paste_characters"))
         if self.provider != "kling":
             return replace(self, api_key=Secret(cleaned) if cleaned else None)
         if not cleaned:
