@@ -130,6 +130,13 @@ def _data_dir(env: Mapping[str, str], spaces_storage: Path) -> tuple[Path, bool]
     return Path("data"), True
 
 
+def _pasted(key: str) -> str:
+    """A pasted key as it is, if an HTTP header can carry it (else one sentence)."""
+    if not read.is_key(key):
+        raise SettingsError(say("settings.paste_characters"))
+    return key
+
+
 def _kling_keys(env: Mapping[str, str]) -> tuple[str, str]:
     """(access key, secret key); a SettingsError when only one of the two is set."""
     access = read.key(env, "KLING_ACCESS_KEY")
@@ -216,12 +223,13 @@ class Settings:
         (on Kling) or none (demo mode)."""
         cleaned = (key or "").strip()
         if self.provider != "kling":
-            return replace(self, api_key=Secret(cleaned) if cleaned else None)
+            return replace(self, api_key=Secret(_pasted(cleaned)) if cleaned else None)
         if not cleaned:
             return self
         access, colon, secret = (part.strip() for part in cleaned.partition(":"))
         if not (colon and access and secret):
             raise SettingsError(say("settings.paste_rule"))
+        access, secret = _pasted(access), _pasted(secret)
         return replace(self, kling_access_key=Secret(access), kling_secret_key=Secret(secret))
 
     @classmethod

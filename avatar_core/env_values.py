@@ -155,6 +155,12 @@ def key(env: Mapping[str, str], name: str) -> str:
     """An API key as the provider can read it: printable ASCII without spaces. The
     refusal never repeats the value (it is a secret)."""
     value = given(env, name)
-    if value and not _KEY_CHARACTERS.fullmatch(value):
+    if value and not is_key(value):
         raise SettingsError(say("settings.bad_key", name=name))
     return value
+
+
+def is_key(value: str) -> bool:
+    """Whether `value` could be an API key: printable ASCII without spaces (an HTTP header
+    carries nothing else)."""
+    return bool(_KEY_CHARACTERS.fullmatch(value))

@@ -109,6 +109,17 @@ def test_a_failed_task_exits_1_with_the_reason(env, live_sim, portrait_path, spe
     assert_no_traceback(done)
 
 
+def test_the_providers_words_reach_the_terminal_without_escape_sequences(
+    env, live_sim, portrait_path, speech_path
+):
+    live_sim.plan_task(outcome="fail", reason="\x1b[2J\x1b[31mNo face\x1b[0m\x1b]0;owned\x07 here")
+    done = run_cli("generate", "--image", str(portrait_path), "--audio", str(speech_path), env=env)
+    assert done.returncode == 1
+    assert "No face here" in done.stderr and "\x1b" not in done.stderr + done.stdout
+    assert "owned" not in done.stderr
+    assert_no_traceback(done)
+
+
 def test_a_timed_out_job_is_finished_by_resume(env, live_sim, portrait_path, speech_path):
     live_sim.plan_task(outcome="succeed", task_seconds=6.0)
     first = run_cli(

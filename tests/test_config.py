@@ -272,3 +272,9 @@ def test_doctor_lists_the_limits_in_force(tmp_path):
     assert "  AVATAR_MAX_DAILY_PER_ADDRESS=40: videos and speeches a day" in ran.stdout
     assert "  AVATAR_MAX_DAILY_PER_VISITOR=10:" in ran.stdout
     assert "  AVATAR_KEEP_DAYS=7:" in ran.stdout and "  GRADIO_MCP_SERVER=0:" in ran.stdout
+
+
+@pytest.mark.parametrize("pasted", ["sk-clé", "sk abc", "sk-\u200babc", "密钥"])
+def test_a_pasted_key_no_header_could_carry_is_refused_in_one_sentence(pasted):
+    with pytest.raises(SettingsError, match=r"^An API key is made of letters, digits"):
+        Settings.from_env({}).with_key(pasted)

@@ -36,6 +36,7 @@ from hypothesis import strategies as st
 from live import ROOT, assert_no_traceback, cli_env, jobs_of, run_cli
 from media import audio_bytes, decoded_seconds, exif_block, image_bytes, png_claiming
 from PIL import Image
+from raw_gradio import run_event
 from reliability import check_section, normalize, table
 
 from avatar_core.errors import InputError
@@ -435,3 +436,43 @@ def test_hostile_prompts_through_the_app(app, portrait_path, speech_path):
     video = generate(client, portrait_path, speech_path, prompt="Smile\tand\r\nwave")
     [job] = [j for j in running.studio.journal.recent(10) if j.task_id == Path(video).stem]
     assert job.prompt == "Smile and\nwave"  # tidied: tabs and line breaks are text
+
+
+WRONG_TYPES = [123, 1.5, True, {"a": 1}, [1, 2]]
+
+
+def test_values_of_the_wrong_type_get_one_sentence_and_no_traceback(app, capfd):
+    """Every event with inputs, private ones too, sent a number, a switch, an object or a
+    list for each of its values, as a program may: one sentence each, nothing logged as a
+    traceback, nothing sent."""
+    running, sim = app
+    sim.reset()
+    capfd.readouterr()
+    refused = {}
+    for index, fn in running.blocks.fns.items():
+        for wrong in WRONG_TYPES if fn.inputs else []:
+            answer = run_event(running.url, index, [wrong] * len(fn.inputs), timeout=60)
+            if not answer.success:
+                refused[f"{fn.api_name} {wrong!r}"] = answer.error or ""
+    logged = capfd.readouterr()
+    assert "Traceback" not in logged.out + logged.err, logged.err[-3000:]
+    assert len(refused) > 50
+    for sentence in refused.values():
+        assert_one_sentence(sentence)
+    assert any(s.startswith('The parameter "task_id" takes text') for s in refused.values())
+    assert sim.stats.count("create") == 0 and sim.stats.tts == 0
+
+
+def test_a_pasted_key_with_letters_no_key_has_is_refused_in_one_sentence(app, capfd):
+    running, sim = app
+    sim.reset()
+    capfd.readouterr()
+    [use_key] = [
+        i for i, fn in running.blocks.fns.items() if getattr(fn.fn, "__name__", "") == "use_key"
+    ]
+    answer = run_event(running.url, use_key, ["sk-clé-ünïcode-密钥"])
+    note = answer.output["data"][3]
+    logged = capfd.readouterr()
+    assert answer.success and note.startswith("❌ An API key is made of letters, digits"), note
+    assert "Traceback" not in logged.out + logged.err
+    assert "clé" not in note and sim.stats.count("query") == 0  # the provider was not asked

@@ -317,6 +317,26 @@ def test_a_failed_task_shows_the_providers_reason(sessions, simulator, portrait_
     assert status.startswith("❌") and "The face is covered" in status
 
 
+HOSTILE_REASON = (
+    "Refused <img src=x onerror=alert(1)> \x1b[31mred\x1b[0m\x1b]0;title\x07 "
+    "![seen](http://tracker.example/p.png) \u202eevil"
+)
+
+
+def test_the_providers_failure_text_is_shown_as_text(
+    sessions, simulator, portrait_path, speech_path
+):
+    simulator.plan_task(outcome="fail", reason=HOSTILE_REASON)
+    status, _, _ = _generate(sessions, portrait_path, speech_path)[-1]
+    (row,) = h.refresh_history(sessions)
+    _, picked = h.pick_history(sessions, None, row)
+    for shown in (status, picked):
+        assert "&lt;img src=x onerror=alert(1)&gt;" in shown and "<img" not in shown, shown
+        assert "!\\[seen\\](http://tracker.example/p.png)" in shown, shown
+        assert "red" in shown and "\x1b" not in shown and "title" not in shown
+        assert "\u202e" not in shown
+
+
 def test_lookup_needs_a_task_id_and_explains_an_unknown_one(sessions):
     assert updates_of(h.run_lookup(sessions, "  ", None)) == [
         ("❌ " + str(t("need_task_id")), None, "")

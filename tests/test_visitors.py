@@ -495,7 +495,8 @@ def test_no_speech_is_paid_for_once_the_days_seconds_are_used_up(tmp_path, input
 
 def test_a_speech_counts_toward_the_days_seconds_once(tmp_path, inputs):
     """A's speech is paid for and its video is to come: B's videos find the day's 10 s
-    holding it (two of 2.5 s, not three); A's video from the speech counts it once."""
+    holding it (two of 2.5 s, not three). On a 5 s day, a video made from a 3.4 s speech
+    is let in (its seconds are the speech's, counted already) and counts them once."""
     assert 2.5 < sim_speech_seconds(SPOKEN, 1.0) <= 5
     fake = FakeTime()
     with Simulator(task_seconds=20, clock=fake.clock, work_dir=tmp_path / "sim") as sim:
@@ -511,7 +512,7 @@ def test_a_speech_counts_toward_the_days_seconds_once(tmp_path, inputs):
             used = studio.journal.visitors_audio_seconds(0)
         finally:
             app.close()
-        other = make_studio(sim, fake, tmp_path / "other", key=APP_KEY, max_daily_video_seconds=60)
+        other = make_studio(sim, fake, tmp_path / "other", key=APP_KEY, max_daily_video_seconds=5)
         try:
             c = other.visitor("c")
             made = other.speak(SPOKEN, DEFAULT_VOICE, visitor=c)

@@ -36,6 +36,17 @@ HISTORY_HEADERS = [ui_text(f"history_col_{column}", "en") for column in HISTORY_
 STATUS_ICONS = {"info": "⏳", "done": "✅", "error": "❌", "stopped": "⏹️"}
 
 
+# What Markdown (and the HTML it lets through) would read as markup in a sentence that
+# may carry text from outside (the provider's failure reason, a file's name).
+_MARKUP = {"&": "&amp;", "<": "&lt;", ">": "&gt;", "[": "\\[", "]": "\\]", "\\": "\\\\"}
+_AS_TEXT = str.maketrans(_MARKUP)
+
+
+def as_text(text: str) -> str:
+    """`text` shown as it is on a Markdown component: no tag, link or image of it acts."""
+    return str(text).translate(_AS_TEXT)
+
+
 def _bullets(lines: list[str] | tuple[str, ...], mark: str, language: str) -> str:
     return "".join(f"\n- {mark} {in_language(line, language)}" for line in lines)
 
@@ -51,7 +62,7 @@ def verdict_ok(
 def verdict_error(error: AvatarError, language: str = "en") -> str:
     """A refusal: each problem of an input error (or the error itself) in a paragraph."""
     problems = error.problems if isinstance(error, InputError) else [error.message]
-    return "\n\n".join(f"❌ {in_language(p, language)}" for p in problems)
+    return "\n\n".join(f"❌ {as_text(in_language(p, language))}" for p in problems)
 
 
 def doctor_report(text: str) -> str:
@@ -61,14 +72,15 @@ def doctor_report(text: str) -> str:
 
 def status(text: str, kind: str = "info", language: str = "en") -> str:
     """The status line: an icon for `kind` (info, done, error, stopped), then the text."""
-    return f"{STATUS_ICONS[kind]} {in_language(text, language)}"
+    return f"{STATUS_ICONS[kind]} {as_text(in_language(text, language))}"
 
 
 def in_line(progress: InLine, language: str = "en") -> str:
     """A job's place in the line and the expected wait: "In line…, place **3** · ≈ 2 min"."""
     minutes = math.ceil(progress.estimate_s / 60)
     wait = "< 1 min" if progress.estimate_s < 60 else f"≈ {minutes} min"
-    return status(f"{t('in_line')} **{progress.position}** · {wait}", language=language)
+    line = f"{in_language(t('in_line'), language)} **{progress.position}** · {wait}"
+    return f"{STATUS_ICONS['info']} {line}"  # the page's own words and markup
 
 
 def details(progress: Progress, language: str = "en") -> str:
@@ -153,4 +165,4 @@ def history_note(job: Job, *, with_video: bool, language: str = "en") -> str:
     task, stage = ui_text("detail_task", language), ui_text(STAGE_LABELS[job.stage], language)
     if with_video:
         return f"{task} `{job.task_id}` · {stage}"
-    return f"{task} `{job.task_id or '-'}` · {stage} · {in_language(job.error, language)}"
+    return f"{task} `{job.task_id or '-'}` · {stage} · {as_text(in_language(job.error, language))}"

@@ -2,10 +2,11 @@
 
 Each value a page or a program sends (text boxes, choices, file names, a selection's
 data) is looked at first: text holding a lone surrogate, a NUL or a control character
-other than line breaks and tabs is refused in one sentence naming the field, and nothing
-runs. Left to them, Gradio's choice checks echo such a value with a traceback, JSON cannot
-carry a surrogate back, and SQLite and HTTP fail on it; the core checks each field again
-in its own words (the command line reaches it directly).
+other than line breaks and tabs, and a value of the wrong type (ui/value_types.py), are
+refused in one sentence naming the field, and nothing runs. Left to them, Gradio's
+choice checks echo such a value with a traceback, JSON cannot carry a surrogate back, and
+SQLite and HTTP fail on it; the core checks each field again in its own words (the
+command line reaches it directly).
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ from gradio.exceptions import InvalidPathError
 from gradio.utils import get_function_params
 
 from avatar_core.inputs.text import malformed_text_sentence, text_problem
+from avatar_core.words import say
 from ui.texts import EN
+from ui.value_types import missing_selection, wrong_value
 
 NOT_UPLOADED = (
     "A file given to this app must be uploaded to it first (POST /gradio_api/upload); "
@@ -96,6 +99,9 @@ class GuardedBlocks(gr.Blocks):
         if kwargs.get("iterator") is None:  # a generator's next step brings no new values
             fn = self.fns[block_fn] if isinstance(block_fn, int) else block_fn
             sentence = malformed_input(inputs or [], _fields(fn), kwargs.get("event_data"))
+            sentence = sentence or wrong_value(fn, inputs or [], field_name)
+            if sentence is None and missing_selection(fn, kwargs.get("event_data")):
+                sentence = str(say("input.no_selection"))
             if sentence is not None:
                 raise Refusal(sentence)
         try:

@@ -70,17 +70,17 @@ class SpendingLimits:
         is for could follow (`check`).
         """
         with self._lock:
-            self.check(visitor, speech=speech)
+            self.check(visitor, speech=speech, audio_id=audio_id)
             if not speech and visitor.tag is not None:
                 seconds = MAX_SECONDS if video_seconds is None else video_seconds
                 self._check_seconds(visitor.tag, seconds, audio_id)
             yield
 
-    def check(self, visitor: Visitor, *, speech: bool = False) -> None:
+    def check(self, visitor: Visitor, *, speech: bool = False, audio_id: str | None = None) -> None:
         """Raise LimitReachedError unless the visitor may still make a video now: fewer jobs
         at once and requests today than it may, and a video's least seconds left of the
-        day's. A `speech` is a request of its own before its video: the day must have room
-        for both."""
+        day's (the speech `audio_id` it is made from, already counted, aside). A `speech`
+        is a request of its own before its video: the day must have room for both."""
         if visitor.tag is None:
             return
         now = self._clock()
@@ -89,7 +89,7 @@ class SpendingLimits:
         self._check_daily(visitor.tag, now, room)
         if visitor.address:
             self._check_address(visitor.address, now, room)
-        self._check_seconds_left(visitor.tag, now)
+        self._check_seconds_left(visitor.tag, now, audio_id)
 
     @contextmanager
     def sending(
@@ -160,11 +160,12 @@ class SpendingLimits:
         if used + seconds > self.max_seconds:
             raise self._seconds_refusal(used, seconds)
 
-    def _check_seconds_left(self, tag: str, now: float) -> None:
+    def _check_seconds_left(self, tag: str, now: float, audio_id: str | None) -> None:
         """Refuse when the day's seconds cannot hold even the shortest voice a video takes."""
         if not self.max_seconds:
             return
-        used = self._journal.visitors_audio_seconds(now - DAY_S, visitor=tag)
+        since = now - DAY_S
+        used = self._journal.visitors_audio_seconds(since, visitor=tag, except_audio=audio_id)
         if used + MIN_SECONDS > self.max_seconds:
             raise LimitReachedError(
                 say("limit.seconds_left", used=used, limit=self.max_seconds,

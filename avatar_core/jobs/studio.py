@@ -228,7 +228,7 @@ class Studio:
         start = self._clock()
         prior_task_id = check_task_id(prior_task_id) or None
         deadline_s = self._deadline(deadline_s)
-        await asyncio.to_thread(self.check_allowed, visitor)
+        await asyncio.to_thread(functools.partial(self.check_allowed, visitor, audio_id=audio_id))
         yield Preparing(say("step.preparing"))
         inputs = await asyncio.to_thread(
             functools.partial(
@@ -775,11 +775,14 @@ class Studio:
         """The job `visitor` may see with this id (None: none, or not the visitor's)."""
         return self.journal.find(job_or_task_id, owner=self.owner, visitor=self._scope(visitor))
 
-    def check_allowed(self, visitor: Visitor, *, speech: bool = False) -> None:
+    def check_allowed(
+        self, visitor: Visitor, *, speech: bool = False, audio_id: str | None = None
+    ) -> None:
         """LimitReachedError (one sentence) when `visitor` may not start a job now (every
-        limit, the day's seconds too); `speech`: nor a speech for a job (the one question
-        the page's /tts and the MCP tools ask before paying for speech, see `speak`)."""
-        self.limits.check(self._spender(visitor), speech=speech)
+        limit, the day's seconds too, but for the speech `audio_id` it would speak, counted
+        already); `speech`: nor a speech for a job (the one question the page's /tts and
+        the MCP tools ask before paying for speech, see `speak`)."""
+        self.limits.check(self._spender(visitor), speech=speech, audio_id=audio_id)
 
     def allowance(self, visitor: Visitor) -> Allowance | None:
         """What is left of the visitor's daily limit (None: no limit applies to it)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import logging
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +31,22 @@ class TaskStatus(str, enum.Enum):
         except ValueError:
             log.warning("unknown task_status %r: treating it as still running", text[:40])
             return cls.UNKNOWN
+
+
+# The provider's words are text from outside: a terminal must not run their escape
+# sequences, nor a reader's screen turn their direction (`outside_text`).
+_ESCAPE_SEQUENCE = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)?|[@-_])")
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+OUTSIDE_TEXT_LIMIT = 500  # characters of the provider's words kept
+
+
+def outside_text(value: Any, limit: int = OUTSIDE_TEXT_LIMIT) -> str:
+    """The provider's words (a failure reason, an error message) as plain text: escape
+    sequences (ANSI colours, titles) and control characters dropped, white space folded,
+    at most `limit` characters."""
+    text = _ESCAPE_SEQUENCE.sub("", str(value if value is not None else ""))
+    text = " ".join(_CONTROLS.sub(" ", text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def number(value: Any) -> float | None:
@@ -86,7 +103,7 @@ class TaskInfo:
             task_id=str(data.get("task_id") or ""),
             status=TaskStatus.parse(data.get("task_status")),
             raw_status=str(data.get("task_status") or ""),
-            status_message=str(data.get("task_status_msg") or ""),
+            status_message=outside_text(data.get("task_status_msg") or ""),
             external_task_id=info.get("external_task_id") or data.get("external_task_id"),
             created_at_ms=whole_number(data.get("created_at")),
             updated_at_ms=whole_number(data.get("updated_at")),

@@ -21,7 +21,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 from avatar_core import errors as e
-from avatar_core.provider.models import whole_number
+from avatar_core.provider.models import outside_text, whole_number
 from avatar_core.words import Message, say
 
 _REQUEST_ID_IN_TEXT = re.compile(r"request id:?\s*([A-Za-z0-9_-]+)", re.IGNORECASE)
@@ -85,8 +85,7 @@ def find_error(body: Any) -> ErrorInfo | None:
 
 
 def _clean(text: str, limit: int = 200) -> str:
-    text = " ".join(text.split()).rstrip(".")
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return outside_text(text, limit).rstrip(".")
 
 
 def _parse_retry_after(value: str | None) -> float | None:
