@@ -1,9 +1,10 @@
 """One budget of requests a second to the provider, taken by every request the process sends.
 
-Each request takes its slot here, in the client's one send (`KlingClient._send`): nothing
-for a caller to remember. Slots are at least 1/rate apart, and no window of one second plus
-`MARGIN_S` (room for the way from here to the provider) holds more than the budget, so the
-provider never sees more than the budget in any second.
+Each request takes its slot here, in the client's one send (`ProviderConnection.send`):
+nothing for a caller to remember. Slots are at least 1/rate apart, and a request counts
+from its slot until a second after its answer came: the provider counts it somewhere in
+between, so however the request or the answer was delayed on its way (a loaded machine,
+the network), the provider never sees more than the budget in any second.
 
 When requests wait, who goes first is decided when a slot comes free, not by arrival:
 
@@ -36,7 +37,7 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-MARGIN_S = 0.05  # a slot's request reaches the provider within this; no second holds more
+IN_FLIGHT_S = 30.0  # a request still unanswered after this long no longer holds its place
 _EPSILON = 1e-3  # seconds: closer than this counts as now (float sums drift)
 _MEMORY = 4096  # askers whose last turn is remembered (the fair order), at most
 T = TypeVar("T")
@@ -84,15 +85,21 @@ class _Waiter:
 
 
 @dataclass(eq=False)
-class _Slot:
-    """A slot awaited in an event loop for a call in a thread: its first request uses it."""
+class Slot:
+    """One request's place in the budget: from its grant until a second after it ended."""
 
     budget: RequestBudget
-    at: float
-    used: bool = False
+    granted: float
+    ended: float | None = None  # when its answer (or its failure) came; None: on its way
+    used: bool = False  # awaited for a call in a thread (`run`): its first request took it
+
+    def counts_until(self) -> float:
+        """Until when it may still count toward a second at the provider."""
+        ended = self.granted + IN_FLIGHT_S if self.ended is None else self.ended
+        return min(ended, self.granted + IN_FLIGHT_S) + 1.0
 
 
-_SLOT: contextvars.ContextVar[_Slot | None] = contextvars.ContextVar("request_slot", default=None)
+_SLOT: contextvars.ContextVar[Slot | None] = contextvars.ContextVar("request_slot", default=None)
 
 
 @dataclass
@@ -132,7 +139,8 @@ class RequestBudget:
         self.rate = rate
         self._clock = clock
         self._per_window = max(1, math.floor(rate))
-        self._granted: deque[float] = deque(maxlen=self._per_window)
+        self._recent: deque[Slot] = deque()  # the slots that may still count
+        self._last = float("-inf")  # when the last slot was given
         self._waiting: list[_Waiter] = []
         self._chosen: _Waiter | None = None
         self._turns = _Turns()
@@ -143,20 +151,22 @@ class RequestBudget:
 
     # --- taking a slot ----------------------------------------------------------------------
 
-    def take(self, sleep: Callable[[float], None] = time.sleep) -> None:
-        """Wait (in this thread, sleeping with `sleep`) for this request's slot."""
-        if self._prepaid():
-            return
+    def take(self, sleep: Callable[[float], None] = time.sleep) -> Slot:
+        """Wait (in this thread, sleeping with `sleep`) for this request's slot; the caller
+        says `done` once its answer came or it failed."""
+        prepaid = self._prepaid()
+        if prepaid is not None:
+            return prepaid
         event = threading.Event()
         waiter = self._join(event.set)
         try:
             while True:
                 event.clear()
                 wait = self._try(waiter)
-                if wait == 0.0:
-                    return
+                if isinstance(wait, Slot):
+                    return wait
                 if wait is None:
-                    event.wait()
+                    event.wait(IN_FLIGHT_S)  # woken when its turn comes or a request ends
                 else:
                     sleep(wait)
         except BaseException:
@@ -168,8 +178,8 @@ class RequestBudget:
         asleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         *,
         claim: Claim | None = None,
-    ) -> float:
-        """Wait in this event loop, holding no thread, for a slot; when it was given.
+    ) -> Slot:
+        """Wait in this event loop, holding no thread, for a slot (`done` once used).
         `claim`: whom it is for (None: whoever is asking here)."""
         loop = asyncio.get_running_loop()
         event = asyncio.Event()
@@ -183,10 +193,11 @@ class RequestBudget:
             while True:
                 event.clear()
                 wait = self._try(waiter)
-                if wait == 0.0:
-                    return self._clock()
+                if isinstance(wait, Slot):
+                    return wait
                 if wait is None:
-                    await event.wait()
+                    with contextlib.suppress(asyncio.TimeoutError):
+                        await asyncio.wait_for(event.wait(), IN_FLIGHT_S)
                 else:
                     await asleep(wait)
         except BaseException:
@@ -200,40 +211,58 @@ class RequestBudget:
         claim: Claim | None = None,
         asleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         executor: Executor | None = None,
-        granted_at: float | None = None,
+        slot: Slot | None = None,
     ) -> T:
         """`call(*args)` in a thread (of `executor`), its first request's slot awaited here
         first, holding no thread meanwhile; any further request it sends waits in its
-        thread. `claim`: whom it is for (None: whoever is asking here); `granted_at`: the
-        slot already awaited for it (`take_async`'s answer)."""
+        thread. `claim`: whom it is for (None: whoever is asking here); `slot`: the slot
+        already awaited for it (`take_async`'s answer)."""
         claim = claim or current_claim()
-        if granted_at is None:
-            granted_at = await self.take_async(asleep, claim=claim)
+        slot = slot or await self.take_async(asleep, claim=claim)
         context = contextvars.copy_context()
         context.run(_CLAIM.set, claim)
-        context.run(_SLOT.set, _Slot(self, granted_at))
+        context.run(_SLOT.set, slot)
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(executor, functools.partial(context.run, call, *args))
+        try:
+            return await loop.run_in_executor(executor, functools.partial(context.run, call, *args))
+        finally:
+            if not slot.used:  # the call sent nothing: the slot is free again a second on
+                self.done(slot)
+
+    def done(self, slot: Slot) -> None:
+        """The request of `slot` has its answer, or failed: it counts for a second more."""
+        with self._lock:
+            slot.ended = self._clock()
+            if self._chosen is not None:  # a place may have come free for whoever is next
+                self._chosen.wake()
 
     # --- inside --------------------------------------------------------------------------
 
-    def _prepaid(self) -> bool:
-        """Whether this thread's call has a slot of this budget awaited for it, still fresh
-        (a slot used late could land in the next second's share)."""
+    def _prepaid(self) -> Slot | None:
+        """The slot of this budget awaited for this thread's call, if it has one unused."""
         slot = _SLOT.get()
         if slot is None or slot.budget is not self or slot.used:
-            return False
+            return None
         slot.used = True
-        return self._clock() - slot.at <= MARGIN_S
+        return slot
 
-    def _next_free(self) -> float:
-        """Must hold the lock. When the next slot is free."""
-        if not self._granted:
-            return float("-inf")
-        spaced = self._granted[-1] + 1.0 / self.rate
-        if len(self._granted) < self._per_window:
+    def _next_free(self, now: float) -> float | None:
+        """Must hold the lock. When the next slot is free; None while that waits for a
+        request on its way to end."""
+        while self._recent and self._recent[0].counts_until() <= now:
+            self._recent.popleft()
+        spaced = self._last + 1.0 / self.rate
+        counting = sorted(
+            (slot.counts_until(), slot.ended is None)
+            for slot in self._recent
+            if slot.counts_until() > now
+        )
+        if len(counting) < self._per_window:
             return spaced
-        return max(spaced, self._granted[0] + 1.0 + MARGIN_S)
+        frees, on_its_way = counting[len(counting) - self._per_window]
+        if on_its_way and frees - 1.0 > now:  # its answer decides: `done` wakes the next
+            return None
+        return max(spaced, frees)
 
     def _join(self, wake: Callable[[], None], claim: Claim | None = None) -> _Waiter:
         waiter = _Waiter(claim or current_claim(), next(self._orders), wake)
@@ -255,19 +284,23 @@ class RequestBudget:
             chosen.wake()
         self._chosen = chosen
 
-    def _try(self, waiter: _Waiter) -> float | None:
-        """0 when `waiter` has its slot now; the seconds until its slot when it is next;
-        None when it is not next."""
+    def _try(self, waiter: _Waiter) -> Slot | float | None:
+        """`waiter`'s slot when it has it now; the seconds until its slot when it is next;
+        None when it is not next, or its slot waits for a request on its way to end."""
         with self._lock:
             if waiter is not self._chosen:
                 return None
             now = self._clock()
-            wait = self._next_free() - now
-            if wait > _EPSILON:
-                return wait
-            self._granted.append(max(now, self._next_free()))
+            free = self._next_free(now)
+            if free is None:
+                return None
+            if free - now > _EPSILON:
+                return free - now
+            slot = Slot(self, max(now, free))
+            self._recent.append(slot)
+            self._last = slot.granted
             self._turns.served(waiter.claim, next(self._grants))
             self.sent += 1
             self._waiting.remove(waiter)
             self._choose()
-            return 0.0
+            return slot

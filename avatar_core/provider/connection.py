@@ -59,10 +59,16 @@ class ProviderConnection:
         sleep: Callable[[float], None] = time.sleep,
         **options: Any,
     ) -> httpx.Response:
-        """One request, once its slot in the budget has come (waiting with `sleep`)."""
-        if self.budget is not None:
-            self.budget.take(sleep)
-        return self._http.request(method, url, **options)
+        """One request, once its slot in the budget has come (waiting with `sleep`); the
+        slot counts until its answer came (the provider counted it meanwhile)."""
+        budget = self.budget
+        if budget is None:
+            return self._http.request(method, url, **options)
+        slot = budget.take(sleep)
+        try:
+            return self._http.request(method, url, **options)
+        finally:
+            budget.done(slot)
 
     def close(self) -> None:
         self._http.close()

@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from avatar_core.errors import AvatarError, TaskStillRunningError
-from avatar_core.provider.budget import PAID, RequestBudget
+from avatar_core.provider.budget import PAID, RequestBudget, Slot
 from avatar_core.provider.client import KlingClient
 from avatar_core.provider.connection import DEFAULT_RATE_PER_S
 from avatar_core.provider.models import TaskInfo, TaskStatus
@@ -260,9 +260,9 @@ class PollScheduler:
             entry.in_flight = True
             # its slot in the budget (paid work: before questions), the clock moving only as
             # `_pause` lets it (with an injected clock, not past an answer on its way)
-            granted_at = await self.budget.take_async(self._pause, claim=PAID)
+            slot = await self.budget.take_async(self._pause, claim=PAID)
             self._in_flight += 1
-            asyncio.get_running_loop().create_task(self._poll(entry, granted_at))
+            asyncio.get_running_loop().create_task(self._poll(entry, slot))
             await asyncio.sleep(0)
 
     def _next_due(self, now: float) -> tuple[_Entry | None, float]:
@@ -291,14 +291,14 @@ class PollScheduler:
                 if late and not entry.watchers and not entry.in_flight:
                     del self._entries[key]
 
-    async def _poll(self, entry: _Entry, granted_at: float) -> None:
+    async def _poll(self, entry: _Entry, slot: Slot) -> None:
         try:
             info = await self.budget.run(
                 entry.client.get_task,
                 entry.task_id,
                 claim=PAID,
                 executor=self._pool,
-                granted_at=granted_at,
+                slot=slot,
             )
         except AvatarError as error:
             info = error
