@@ -242,6 +242,32 @@ def test_uploads_are_limited_per_address_in_files_and_bytes_a_minute(tmp_path):
         assert upload(running, (f"{tag}-small.txt", b"c")).status_code == 200
 
 
+def test_an_upload_without_a_length_that_goes_over_leaves_nothing_behind(tmp_path):
+    ledger = UploadLedger(bytes_per_minute=1024 * 1024, clock=Clock())
+    folder = Path(get_upload_folder())
+    with running_app(tmp_path, ledger=ledger) as running:
+        boundary = uuid.uuid4().hex
+        head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; "
+                f"filename=\"{boundary}.bin\"\r\nContent-Type: application/octet-stream"
+                "\r\n\r\n").encode()  # fmt: skip
+
+        def body() -> Iterator[bytes]:  # no length: sent chunked
+            yield head
+            for _ in range(40):
+                yield b"z" * 65536
+            yield f"\r\n--{boundary}--\r\n".encode()
+
+        before = set(folder.iterdir())
+        answer = httpx.post(
+            running.url + "gradio_api/upload",
+            content=body(),
+            headers={"content-type": f"multipart/form-data; boundary={boundary}"},
+            timeout=60,
+        )
+        assert answer.status_code == 429 and TOO_MANY_UPLOADS in answer.text
+        assert set(folder.iterdir()) - before == set() and not uploaded_files(f"{boundary}.bin")
+
+
 def test_an_ipv6_address_is_counted_by_its_network():
     assert network_of("2001:db8:1:2::1") == network_of("2001:db8:1:2:ffff::9")
     assert network_of("2001:db8:1:3::1") != network_of("2001:db8:1:2::1")
