@@ -13,6 +13,9 @@ ffmpeg children's):
   the page sends it) of a different 10-minute FLAC each (stereo 48 kHz, one second of
   tone in ten, about 2.8 MB; made here with ffmpeg), with trimming on; N is each of
   `--checks` (targets: 8 under 600 MB, 32 under 1 GB);
+- 8 calls at once of the MCP tool `check_avatar_inputs` (through its API endpoint, as
+  Gradio's MCP server calls it; at most 8 tool calls run at once), each with the link
+  of a different uploaded 10-minute FLAC, trimming on (target: under 600 MB);
 - a 200 MB JSON body to /gradio_api/queue/join (target: refused before it is read).
 
 Uploads go in batches; a batch refused by the upload limit (30 files a minute for an
@@ -225,6 +228,31 @@ def checks_at_once(app: App, paths: list[str]) -> str:
     return "; ".join(f"{n}× {a!r}" for a, n in sorted(counts.items()))
 
 
+def tool_checks_at_once(app: App, paths: list[str]) -> str:
+    """The MCP tool check_avatar_inputs on every uploaded path at once (its voice a link
+    to the upload, trimming on); each verdict's start."""
+    answers: list[str] = []
+
+    def call(path: str) -> None:
+        link = f"{app.url}gradio_api/file={path}"
+        try:
+            answer = httpx.post(app.url + "gradio_api/run/check_avatar_inputs",
+                                json={"data": ["", link, True]}, timeout=600).json()  # fmt: skip
+            answers.append(str(answer.get("data", [None, answer])[1])[:40])
+        except (httpx.HTTPError, ValueError) as error:
+            answers.append(type(error).__name__)
+
+    threads = [threading.Thread(target=call, args=(p,)) for p in paths]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    counts: dict[str, int] = {}
+    for answer in answers:
+        counts[answer] = counts.get(answer, 0) + 1
+    return "; ".join(f"{n}× {a!r}" for a, n in sorted(counts.items()))
+
+
 def large_body(app: App, size: int = 200 * MB) -> str:
     """POST a `size` JSON body to the queue; what the app answered and how much was sent."""
     sent = 0
@@ -269,19 +297,25 @@ def main() -> None:
         work = Path(folder)
         trees = {f"before ({args.before})": unpack(args.before, work / "before"),
                  "after (this tree)": ROOT}  # fmt: skip
-        flacs = long_flacs(work / "flacs", max(args.checks))
+        flacs = long_flacs(work / "flacs", max([8, *args.checks]))
         print(f"{len(flacs)} FLACs of 10 minutes, {flacs[0].stat().st_size / MB:.1f} MB each")
         with Simulator(task_seconds=1.0, submit_seconds=0.2, render_max_side=256) as sim:
             cases = [(f"{n} page voice checks at once, trimming", n) for n in args.checks]
+            cases.append(("8 MCP check_avatar_inputs calls at once, trimming", -8))
             cases.append(("a 200 MB JSON body to /gradio_api/queue/join", 0))
             for title, n in cases:
                 print(f"\n{title}:")
                 for name, tree in trees.items():
                     app = App(tree, work / f"{name[:6]}-{n}", sim.base_url or "")
                     try:
-                        if n:
+                        if n > 0:
                             paths = app.upload(flacs[:n])
                             figures = measure(app, lambda app=app, p=paths: checks_at_once(app, p))
+                        elif n < 0:
+                            paths = app.upload(flacs[:-n])
+                            figures = measure(
+                                app, lambda app=app, p=paths: tool_checks_at_once(app, p)
+                            )
                         else:
                             figures = measure(app, lambda app=app: large_body(app))
                     finally:

@@ -14,6 +14,8 @@ import contextlib
 import os
 import select
 import socket
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -350,6 +352,17 @@ def test_old_videos_are_deleted_in_demo_mode_and_kept_with_a_key(
     assert delete_old_videos(tmp_path, 0, now=lambda: time.time() + 1e9) == []
     with pytest.raises(SettingsError, match="AVATAR_KEEP_DAYS=1O: not a whole number"):
         keep_days(with_key, env={"AVATAR_KEEP_DAYS": "1O"})
+
+
+def test_a_malformed_keep_days_stops_the_app_in_one_sentence(tmp_path):
+    root = Path(__file__).resolve().parent.parent
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("COMETAPI_", "AVATAR_"))}
+    env.update(AVATAR_DATA_DIR=str(tmp_path / "data"), AVATAR_KEEP_DAYS="7 days",
+               GRADIO_SERVER_PORT="9", PYTHONPATH=str(root))  # fmt: skip
+    done = subprocess.run([sys.executable, "app.py"], cwd=root, env=env, capture_output=True,
+                          timeout=120, text=True)  # fmt: skip
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert "AVATAR_KEEP_DAYS=7 days: not a whole number of days" in done.stderr
 
 
 def test_the_readme_states_the_retention():
