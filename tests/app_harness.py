@@ -29,7 +29,7 @@ from avatar_core.simulator import Simulator
 from avatar_core.waiting.pacing import Pacing
 from avatar_core.waiting.scheduler import PollScheduler
 from conftest import FakeTime
-from ui.request_limits import request_limits
+from ui.request_limits import UploadLedger, request_limits
 
 CHROMIUM = Path("/usr/bin/chromium")  # Debian's package; never `playwright install`
 CHROMIUM_ARGS = [
@@ -140,8 +140,8 @@ def real_time_studio(
 class InProcessApp:
     """`app.build_app(studio)` served on loopback, as `python app.py` serves it (its queue
     and its request limits; `queue` overrides some of the queue's options, `ledger` is the
-    request limits' own, to look into it); `options` go to build_app (the sessions, to
-    look into them; a quicker cache cleaning)."""
+    request limits' own, to look into it or to limit uploads); `options` go to build_app
+    (the sessions, to look into them; a quicker cache cleaning)."""
 
     def __init__(
         self,
@@ -155,8 +155,10 @@ class InProcessApp:
         queued = {**ui.limits.queue_options(), **(queue or {})}
         self.blocks = app_module.build_app(studio, **options).queue(**queued)  # type: ignore[arg-type]
         launch = app_module.launch_options(studio.settings)
-        if ledger is not None:
-            launch["app_kwargs"] = {"middleware": [request_limits(ledger)]}
+        # every test's requests come from one address: uploads have no limit a minute
+        # unless a test brings its ledger (as visitors have no spending limits, NO_LIMITS)
+        ledger = ledger or UploadLedger(files_per_minute=10**6, bytes_per_minute=2**50)
+        launch["app_kwargs"] = {"middleware": [request_limits(ledger)]}
         for attempt in range(3):  # a free port can be taken by another process meanwhile
             try:
                 self.server, self.url, _ = ui.launch(

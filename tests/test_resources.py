@@ -11,10 +11,11 @@ deleted (AVATAR_KEEP_DAYS). The figures (megabytes, seconds) are bench/bench_mem
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import select
 import socket
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -242,6 +243,32 @@ def test_uploads_are_limited_per_address_in_files_and_bytes_a_minute(tmp_path):
         assert upload(running, (f"{tag}-small.txt", b"c")).status_code == 200
 
 
+def test_an_upload_without_a_length_that_goes_over_leaves_nothing_behind(tmp_path):
+    ledger = UploadLedger(bytes_per_minute=1024 * 1024, clock=Clock())
+    folder = Path(get_upload_folder())
+    with running_app(tmp_path, ledger=ledger) as running:
+        boundary = uuid.uuid4().hex
+        head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; "
+                f"filename=\"{boundary}.bin\"\r\nContent-Type: application/octet-stream"
+                "\r\n\r\n").encode()  # fmt: skip
+
+        def body() -> Iterator[bytes]:  # no length: sent chunked
+            yield head
+            for _ in range(40):
+                yield b"z" * 65536
+            yield f"\r\n--{boundary}--\r\n".encode()
+
+        before = set(folder.iterdir())
+        answer = httpx.post(
+            running.url + "gradio_api/upload",
+            content=body(),
+            headers={"content-type": f"multipart/form-data; boundary={boundary}"},
+            timeout=60,
+        )
+        assert answer.status_code == 429 and TOO_MANY_UPLOADS in answer.text
+        assert set(folder.iterdir()) - before == set() and not uploaded_files(f"{boundary}.bin")
+
+
 def test_an_ipv6_address_is_counted_by_its_network():
     assert network_of("2001:db8:1:2::1") == network_of("2001:db8:1:2:ffff::9")
     assert network_of("2001:db8:1:3::1") != network_of("2001:db8:1:2::1")
@@ -280,14 +307,14 @@ def test_a_video_on_another_disk_is_copied_once_however_often_it_is_viewed(
 ):
     with running_app(tmp_path, data_dir=other_disk) as running:
         client = running.client()
+        earlier = handed_out("*.mp4")  # other tests' (their task ids can be the same)
         generate(client, portrait_path, speech_path)
         (job,) = running.studio.history()
-        name = Path(job.video_path).name
-        before = handed_out(name)
-        assert len(before) == 1  # /generate's
+        made = handed_out(Path(job.video_path).name) - earlier
+        assert len(made) == 1  # /generate's
         for _ in range(3):
             client.predict(job.task_id, api_name="/status")
-        assert handed_out(name) == before
+        assert handed_out(Path(job.video_path).name) - earlier == made
 
 
 def handed_out(name: str) -> set[int]:
@@ -327,7 +354,18 @@ def test_old_videos_are_deleted_in_demo_mode_and_kept_with_a_key(
         keep_days(with_key, env={"AVATAR_KEEP_DAYS": "1O"})
 
 
+def test_a_malformed_keep_days_stops_the_app_in_one_sentence(tmp_path):
+    root = Path(__file__).resolve().parent.parent
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("COMETAPI_", "AVATAR_"))}
+    env.update(AVATAR_DATA_DIR=str(tmp_path / "data"), AVATAR_KEEP_DAYS="7 days",
+               GRADIO_SERVER_PORT="9", PYTHONPATH=str(root))  # fmt: skip
+    done = subprocess.run([sys.executable, "app.py"], cwd=root, env=env, capture_output=True,
+                          timeout=120, text=True)  # fmt: skip
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert "AVATAR_KEEP_DAYS=7 days: not a whole number of days" in done.stderr
+
+
 def test_the_readme_states_the_retention():
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
     hosting = readme.split("Hosting it publicly", 1)[1]
-    assert "AVATAR_KEEP_DAYS" in hosting and json.dumps(7) in hosting
+    assert "AVATAR_KEEP_DAYS" in hosting and "default 7 in demo mode" in hosting

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from gradio.utils import get_upload_folder
+from starlette.formparsers import MultiPartException
 from starlette.middleware import Middleware
 
 from avatar_core.words import language_of, say
@@ -152,8 +153,12 @@ def _remove(path: Path) -> None:
         pass  # the folder holds another upload, or it is gone already
 
 
-class _TooLarge(Exception):
-    pass
+class _TooLarge(MultiPartException):
+    """A body over its cap. Gradio's upload parser deletes its half-written files for
+    this kind of error (and answers, an answer `_Reply` replaces with ours)."""
+
+    def __init__(self) -> None:
+        super().__init__("request body too large")
 
 
 class RequestLimits:
@@ -180,7 +185,9 @@ class RequestLimits:
             await self.app(scope, receive, send)
             return
         self.ledger.sweep()
-        path, headers = scope.get("path", ""), _headers(scope)
+        path, headers, root = scope.get("path", ""), _headers(scope), scope.get("root_path", "")
+        if root and path.startswith(root):  # (behind a proxy that serves the app under a path)
+            path = path[len(root) :]
         cap, language = body_cap(path, self.max_upload), language_of(headers.get("accept-language"))
         declared = _declared_length(headers)
         if declared is not None and declared > cap:

@@ -215,7 +215,7 @@ def _decode(data: bytes, kind: Kind, folder: Path, where: str) -> _Decoded:
         what = say("audio.video_without_sound") if video else say("audio.no_sound", named=named)
         raise InputError(say("audio.silent_file", where=where, what=what), field="audio")
     truncated = any(hint in log.lower() for hint in _TRUNCATED_HINTS)
-    if run.returncode != 0 or truncated or pcm is None or pcm.frames == 0:
+    if run.returncode != 0 or truncated or pcm is None:
         raise InputError(say("audio.damaged", where=where, kind=kind.described), field="audio")
     found = _DURATION.search(log)
     header_seconds = None
