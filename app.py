@@ -21,7 +21,7 @@ from avatar_core.demo import DEMO_NOTICE
 from avatar_core.errors import AvatarError, SettingsError
 from avatar_core.jobs.studio import Studio, open_studio
 from avatar_core.storage.layout import private_paths
-from avatar_core.storage.retention import keep_days, keep_sweeping
+from avatar_core.storage.retention import keep_sweeping
 from avatar_core.waiting.callbacks import CALLBACK_PATH, MAX_CALLBACK_BYTES, CallbackRegistry
 from ui import build_app, launch, page_options
 from ui.limits import MAX_UPLOAD_BYTES, mcp_spending_note, queue_options
@@ -93,7 +93,6 @@ def main() -> None:
         print(error, file=sys.stderr)
         raise SystemExit(2) from None
     try:
-        days = keep_days(settings)  # AVATAR_KEEP_DAYS
         studio = open_studio(settings)
     except AvatarError as error:  # e.g. a damaged journal or an unwritable data folder
         print(error, file=sys.stderr)
@@ -102,7 +101,7 @@ def main() -> None:
     if studio.demo:
         log.info(DEMO_NOTICE)
     resume_in_background(studio)
-    keep_sweeping(settings.data_dir, days)  # finished videos older than that are deleted
+    keep_sweeping(settings.data_dir, settings.keep_days)  # deletes videos older than that
     options = launch_options(settings)
     note = mcp_spending_note(settings, options["mcp_server"])
     if note:

@@ -32,7 +32,7 @@ from live import wait_until
 from media import speech_with_pauses, wav_seconds
 
 import ui.limits as limits
-from avatar_core.config import Secret, Settings
+from avatar_core.config import Settings
 from avatar_core.errors import SettingsError
 from avatar_core.inputs import audio
 from avatar_core.inputs.audio import prepare_audio
@@ -40,7 +40,7 @@ from avatar_core.inputs.decode_gate import LARGE_SOUND_BYTES, SOUND_GATE, one_la
 from avatar_core.inputs.sniff import sniff
 from avatar_core.jobs.steps import video_home
 from avatar_core.simulator import Simulator
-from avatar_core.storage.retention import DAY_S, delete_old_videos, keep_days
+from avatar_core.storage.retention import DAY_S, delete_old_videos
 from conftest import FakeTime
 from ui.delivery import COPY_PREFIX
 from ui.request_limits import SWEEP_EVERY_S, UploadLedger, network_of
@@ -340,18 +340,18 @@ def test_old_videos_are_deleted_in_demo_mode_and_kept_with_a_key(
         generate(running.client(), portrait_path, speech_path)
         data_dir = running.studio.settings.data_dir
         (job,) = running.studio.history()
-        days = keep_days(running.studio.settings, env={})
+        days = running.studio.settings.keep_days
         assert days == 7
         assert delete_old_videos(data_dir, days, now=lambda: time.time() + 6 * DAY_S) == []
         assert video_home(job)
         eight_days_on = delete_old_videos(data_dir, days, now=lambda: time.time() + 8 * DAY_S)
         assert eight_days_on == [Path(job.video_path)] and not video_home(job)
-    with_key = Settings(api_key=Secret("k"), data_dir=tmp_path)
-    assert keep_days(with_key, env={}) == 0  # for ever: the operator paid for them
-    assert keep_days(Settings(), env={"AVATAR_KEEP_DAYS": "0"}) == 0
+    with_key = {"COMETAPI_KEY": "k"}
+    assert Settings.from_env(with_key).keep_days == 0  # for ever: the operator paid for them
+    assert Settings.from_env({"AVATAR_KEEP_DAYS": "0"}).keep_days == 0
     assert delete_old_videos(tmp_path, 0, now=lambda: time.time() + 1e9) == []
     with pytest.raises(SettingsError, match="AVATAR_KEEP_DAYS=1O: not a whole number"):
-        keep_days(with_key, env={"AVATAR_KEEP_DAYS": "1O"})
+        Settings.from_env({**with_key, "AVATAR_KEEP_DAYS": "1O"})
 
 
 def test_a_malformed_keep_days_stops_the_app_in_one_sentence(tmp_path):

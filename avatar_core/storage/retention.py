@@ -11,40 +11,17 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 
-from avatar_core.config import Settings
-from avatar_core.errors import SettingsError
 from avatar_core.storage.videos import VIDEOS_FOLDER
-from avatar_core.words import say
 
-KEEP_DAYS_VARIABLE = "AVATAR_KEEP_DAYS"
-DEMO_KEEP_DAYS = 7.0
 DAY_S = 86_400.0
 SWEEP_EVERY_S = 3600.0
 
 log = logging.getLogger(__name__)
-
-
-def keep_days(settings: Settings, env: Mapping[str, str] | None = None) -> float:
-    """The days a finished video is kept (0: for ever), from AVATAR_KEEP_DAYS, else 7 in
-    demo mode and 0 with a key. Raises SettingsError, in one sentence, for a value that is
-    not a whole number of days of 0 or more.
-
-    Read here until Settings carries it (`settings.keep_days` wins when it does)."""
-    kept = getattr(settings, "keep_days", None)
-    if kept is not None:
-        return float(kept)
-    text = (os.environ if env is None else env).get(KEEP_DAYS_VARIABLE, "").strip()
-    if not text:
-        return DEMO_KEEP_DAYS if settings.demo_mode else 0.0
-    if not text.isdigit():
-        raise SettingsError(say("settings.keep_days", value=text[:40]))
-    return float(int(text))
 
 
 def delete_old_videos(
