@@ -33,7 +33,7 @@ from typing import IO
 
 from avatar_core.errors import InputError, MediaToolError
 from avatar_core.inputs.cache import PreparedCache, content_key
-from avatar_core.inputs.decode_gate import one_large_sound
+from avatar_core.inputs.decode_gate import give_back_freed_memory, one_large_sound
 from avatar_core.inputs.ffmpeg import StreamedRun, run_ffmpeg, stream_ffmpeg
 from avatar_core.inputs.sniff import Kind, sniff
 from avatar_core.inputs.sources import Source, read_source
@@ -182,9 +182,12 @@ def _prepare(data: bytes, label: str, *, trim: bool, gated: bool) -> PreparedAud
             say("audio.looks_like", kind=kind.described) if kind else say("audio.unknown_format")
         )
         raise InputError(say("audio.not_sound", where=where, reason=reason), field="audio")
-    with tempfile.TemporaryDirectory(prefix="avatar-audio-") as folder:
-        decoded = _decode(data, kind, Path(folder), where)
-        return _check_and_fix(data, kind, decoded, where, trim=trim, folder=Path(folder))
+    try:
+        with tempfile.TemporaryDirectory(prefix="avatar-audio-") as folder:
+            decoded = _decode(data, kind, Path(folder), where)
+            return _check_and_fix(data, kind, decoded, where, trim=trim, folder=Path(folder))
+    finally:  # the decode's pieces were freed in this thread's pool: hand them back
+        give_back_freed_memory()
 
 
 # --- decoding and measuring ---------------------------------------------------------------

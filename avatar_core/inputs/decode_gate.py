@@ -48,7 +48,7 @@ class DecodeGate:
             finally:
                 with self._count:
                     self.running -= 1
-                _give_back_freed_memory()
+                give_back_freed_memory()
 
 
 @functools.cache
@@ -59,7 +59,7 @@ def _malloc_trim() -> Callable[[int], int] | None:
         return None
 
 
-def _give_back_freed_memory() -> None:
+def give_back_freed_memory() -> None:
     """Ask the C library to return what the decode freed to the system. glibc keeps freed
     memory in one pool per thread that allocated it, so without this, each of the many
     threads that take a turn would keep a large picture's worth of memory for ever."""
