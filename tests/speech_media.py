@@ -72,12 +72,12 @@ def speech_like(
         now += length
         gap = rng.uniform(*pause)
         pauses.append((now, now + gap))
-        pieces.append(np.zeros(int(round((now + gap) * rate)) - int(round(now * rate))))
+        pieces.append(np.zeros(round((now + gap) * rate) - round(now * rate)))
         now += gap
     voiced = np.concatenate(pieces)
-    frames = int(round(seconds * rate))
+    frames = round(seconds * rate)
     mono = np.zeros(frames)
-    start = int(round(lead * rate))
+    start = round(lead * rate)
     mono[start : start + len(voiced)] = voiced[: frames - start]
     mono += rng.normal(0.0, 1e-4, frames)  # a quiet room, not digital silence
     last = (start + len(voiced)) / rate
@@ -113,7 +113,7 @@ def encode(source: Path, out: Path, *args: str) -> Path:
 
 def decode(path: Path, *, rate: int = 16_000) -> np.ndarray:
     """The first audio stream of `path` as mono float32 at `rate`."""
-    done = run_ffmpeg(["-i", str(path), "-map", "0:a:0", "-ac", "1", "-ar", str(rate)]
-                      + ["-f", "f32le", "pipe:1"])  # fmt: skip
+    args = ["-i", str(path), "-map", "0:a:0", "-ac", "1", "-ar", str(rate)]
+    done = run_ffmpeg([*args, "-f", "f32le", "pipe:1"])
     assert done.returncode == 0, done.stderr.decode()
     return np.frombuffer(done.stdout, dtype="<f4")

@@ -63,8 +63,16 @@ def test_the_command_line_check_reports_the_silence_and_the_saving(tmp_path):
     speech = speech_like(12.0, lead=2.0, tail=2.0)
     voice = write_wav(tmp_path / "voice.wav", speech)
     done = subprocess.run(
-        [sys.executable, "-m", "avatar_core", "check", "--image", str(PORTRAIT)]
-        + ["--audio", str(voice)],
+        [
+            sys.executable,
+            "-m",
+            "avatar_core",
+            "check",
+            "--image",
+            str(PORTRAIT),
+            "--audio",
+            str(voice),
+        ],
         capture_output=True,
         text=True,
         cwd=REPO_ROOT,

@@ -177,16 +177,18 @@ def split_file(
         SpeechPart(i, folder / f"part-{i + 1:02d}.mp3", start, end)
         for i, (start, end) in enumerate(spans)
     ]
-    command = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-v", "error", "-y",
-               "-i", f"file:{speech}", "-filter_complex", graph]  # fmt: skip
+    command = ["-y", "-i", f"file:{speech}", "-filter_complex", graph]
     for part in parts:
         command += ["-map", f"[p{part.index}]", "-c:a", "libmp3lame", "-b:a", PART_BITRATE]
         command += ["-map_metadata", "-1", "-f", "mp3", f"file:{part.path}"]
-    _run(command, timeout)
+    run_ffmpeg_file(command, timeout=timeout)
     return parts
 
 
-def _run(command: list[str], timeout: float) -> None:
+def run_ffmpeg_file(args: list[str], *, timeout: float = SPLIT_TIMEOUT_S) -> None:
+    """Run ffmpeg with `args` on files (nothing through pipes, so nothing piles up in
+    memory here; its messages go to a temporary file); MediaToolError when it fails."""
+    command = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-v", "error", *args]
     with tempfile.TemporaryFile() as errors:
         try:
             done = subprocess.run(command, stderr=errors, timeout=timeout, check=False)
