@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Sequence
 
 from avatar_core.errors import MediaToolError
@@ -50,3 +51,21 @@ def run_ffmpeg(
         raise MediaToolError(say("ffmpeg.timeout", seconds=timeout)) from exc
     except OSError as exc:
         raise MediaToolError(say("ffmpeg.not_started", reason=exc.strerror)) from exc
+
+
+def run_ffmpeg_files(args: Sequence[str], *, timeout: float, failed: str) -> None:
+    """Run ffmpeg with `args` that read and write files: nothing comes through a pipe, so
+    nothing of the media is held here, and its messages go to a temporary file. Raises
+    MediaToolError with the catalogued sentence `failed` (given `reason`) when it fails."""
+    command = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-v", "error", *args]
+    with tempfile.TemporaryFile() as errors:
+        try:
+            done = subprocess.run(command, stderr=errors, timeout=timeout, check=False)
+        except subprocess.TimeoutExpired as exc:
+            raise MediaToolError(say("ffmpeg.timeout", seconds=timeout)) from exc
+        except OSError as exc:
+            raise MediaToolError(say("ffmpeg.not_started", reason=exc.strerror)) from exc
+        if done.returncode != 0:
+            errors.seek(0)
+            reason = errors.read().decode("utf-8", "replace").strip().splitlines()[-1:]
+            raise MediaToolError(say(failed, reason=" ".join(reason)))

@@ -21,11 +21,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from avatar_core.inputs import speech_parts
+from avatar_core.inputs.ffmpeg import run_ffmpeg_files
 from avatar_core.inputs.loudness import envelope_of_file
 from avatar_core.inputs.silence import SilencePlan, plan_silence
 from avatar_core.inputs.speech_parts import PartPlan, SpeechPart
 
 SPEECH_RATE = 48_000
+TIMEOUT_S = 600.0
 _FRAME = SPEECH_RATE // 100  # samples of one 10 ms loudness window
 
 
@@ -51,7 +53,11 @@ def keep_only(source: str | Path, silence: SilencePlan, out: Path) -> Path:
         f"asetnsamples=n={_FRAME}:p=0,aselect='{wanted}',asetpts=N/SR/TB"
     )
     command = ["-y", "-i", f"file:{source}", "-map", "0:a:0", "-vn", "-af", chain]
-    speech_parts.run_ffmpeg_file([*command, "-c:a", "flac", "-f", "flac", f"file:{out}"])
+    run_ffmpeg_files(
+        [*command, "-c:a", "flac", "-f", "flac", f"file:{out}"],
+        timeout=TIMEOUT_S,
+        failed="speech.not_written",
+    )
     return out
 
 
@@ -59,7 +65,11 @@ def write_speech(source: str | Path, out: Path) -> Path:
     """The whole of `source` as the speech as sent (FLAC, 48 kHz, mono or stereo)."""
     chain = f"aresample={SPEECH_RATE},aformat=sample_fmts=s16:channel_layouts=mono|stereo"
     command = ["-y", "-i", f"file:{source}", "-map", "0:a:0", "-vn", "-af", chain]
-    speech_parts.run_ffmpeg_file([*command, "-c:a", "flac", "-f", "flac", f"file:{out}"])
+    run_ffmpeg_files(
+        [*command, "-c:a", "flac", "-f", "flac", f"file:{out}"],
+        timeout=TIMEOUT_S,
+        failed="speech.not_written",
+    )
     return out
 
 

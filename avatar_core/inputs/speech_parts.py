@@ -21,15 +21,13 @@ that rate.
 from __future__ import annotations
 
 import itertools
-import subprocess
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from avatar_core.errors import InputError, MediaToolError
-from avatar_core.inputs.ffmpeg import ffmpeg_exe
+from avatar_core.errors import InputError
+from avatar_core.inputs.ffmpeg import run_ffmpeg_files
 from avatar_core.inputs.loudness import Envelope
 from avatar_core.units import format_seconds
 from avatar_core.words import say
@@ -181,22 +179,5 @@ def split_file(
     for part in parts:
         command += ["-map", f"[p{part.index}]", "-c:a", "libmp3lame", "-b:a", PART_BITRATE]
         command += ["-map_metadata", "-1", "-f", "mp3", f"file:{part.path}"]
-    run_ffmpeg_file(command, timeout=timeout)
+    run_ffmpeg_files(command, timeout=timeout, failed="speech.not_split")
     return parts
-
-
-def run_ffmpeg_file(args: list[str], *, timeout: float = SPLIT_TIMEOUT_S) -> None:
-    """Run ffmpeg with `args` on files (nothing through pipes, so nothing piles up in
-    memory here; its messages go to a temporary file); MediaToolError when it fails."""
-    command = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-v", "error", *args]
-    with tempfile.TemporaryFile() as errors:
-        try:
-            done = subprocess.run(command, stderr=errors, timeout=timeout, check=False)
-        except subprocess.TimeoutExpired as exc:
-            raise MediaToolError(say("ffmpeg.timeout", seconds=timeout)) from exc
-        except OSError as exc:
-            raise MediaToolError(say("ffmpeg.not_started", reason=exc.strerror)) from exc
-        if done.returncode != 0:
-            errors.seek(0)
-            reason = errors.read().decode("utf-8", "replace").strip().splitlines()[-1:]
-            raise MediaToolError(say("speech.not_split", reason=" ".join(reason)))

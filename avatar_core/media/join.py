@@ -29,8 +29,8 @@ from fractions import Fraction
 from pathlib import Path
 
 from avatar_core.errors import MediaToolError
+from avatar_core.inputs.ffmpeg import run_ffmpeg_files
 from avatar_core.inputs.loudness import envelope_of_file
-from avatar_core.inputs.speech_parts import run_ffmpeg_file
 from avatar_core.media.probe import VideoFacts, probe_video
 from avatar_core.words import say
 
@@ -98,11 +98,12 @@ def _reencode(part: VideoFacts, reference: VideoFacts, frames: int, out: Path) -
         f"pad={width}:{height}:(ow-iw)/2:(oh-ih)/2,setsar=1,fps={fps},"
         f"tpad=stop_mode=clone:stop_duration={hold:.3f},format=yuv420p"
     )
-    run_ffmpeg_file(
+    run_ffmpeg_files(
         ["-y", "-i", f"file:{part.path}", "-map", "0:v:0", "-vf", chain,
          "-frames:v", str(frames), "-c:v", "libx264", "-preset", PRESET, "-crf", CRF,
          "-an", "-f", "mp4", f"file:{out}"],
         timeout=JOIN_TIMEOUT_S,
+        failed="join.failed",
     )  # fmt: skip
     return out
 
@@ -124,20 +125,22 @@ def _concatenate(
 ) -> None:
     listing = _concat_list(pieces, folder)
     codec = ["-c:v", "copy"] if copy else ["-c:v", "libx264", "-preset", PRESET, "-crf", CRF]
-    run_ffmpeg_file(
+    run_ffmpeg_files(
         ["-y", "-f", "concat", "-safe", "0", "-i", f"file:{listing}", "-map", "0:v:0",
          *codec, "-an", "-f", "mp4", f"file:{out}"],
         timeout=JOIN_TIMEOUT_S,
+        failed="join.failed",
     )  # fmt: skip
 
 
 def _lay_over(picture: Path, speech: Path, out: Path) -> None:
     """The picture with `speech` as its only sound, playable in a browser."""
-    run_ffmpeg_file(
+    run_ffmpeg_files(
         ["-y", "-i", f"file:{picture}", "-i", f"file:{speech}", "-map", "0:v:0", "-map", "1:a:0",
          "-c:v", "copy", "-c:a", "aac", "-b:a", AUDIO_BITRATE, "-map_metadata", "-1",
          "-movflags", "+faststart", "-f", "mp4", f"file:{out}"],
         timeout=JOIN_TIMEOUT_S,
+        failed="join.failed",
     )  # fmt: skip
 
 
