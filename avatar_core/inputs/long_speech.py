@@ -23,7 +23,7 @@ from pathlib import Path
 from avatar_core.inputs import speech_parts
 from avatar_core.inputs.ffmpeg import run_ffmpeg_files
 from avatar_core.inputs.loudness import envelope_of_file
-from avatar_core.inputs.silence import SilencePlan, plan_silence
+from avatar_core.inputs.silence import SilencePlan, kept_envelope, plan_silence
 from avatar_core.inputs.speech_parts import PartPlan, SpeechPart
 
 SPEECH_RATE = 48_000
@@ -54,7 +54,7 @@ def keep_only(source: str | Path, silence: SilencePlan, out: Path) -> Path:
     )
     command = ["-y", "-i", f"file:{source}", "-map", "0:a:0", "-vn", "-af", chain]
     run_ffmpeg_files(
-        [*command, "-c:a", "flac", "-f", "flac", f"file:{out}"],
+        [*command, "-c:a", "flac", "-compression_level", "1", "-f", "flac", f"file:{out}"],
         timeout=TIMEOUT_S,
         failed="speech.not_written",
     )
@@ -66,7 +66,7 @@ def write_speech(source: str | Path, out: Path) -> Path:
     chain = f"aresample={SPEECH_RATE},aformat=sample_fmts=s16:channel_layouts=mono|stereo"
     command = ["-y", "-i", f"file:{source}", "-map", "0:a:0", "-vn", "-af", chain]
     run_ffmpeg_files(
-        [*command, "-c:a", "flac", "-f", "flac", f"file:{out}"],
+        [*command, "-c:a", "flac", "-compression_level", "1", "-f", "flac", f"file:{out}"],
         timeout=TIMEOUT_S,
         failed="speech.not_written",
     )
@@ -94,7 +94,7 @@ def prepare_long_speech(
         keep_only(source, silence, speech)
     else:
         write_speech(source, speech)
-    envelope = envelope_of_file(speech)
+    envelope = kept_envelope(measured, silence)
     plan = speech_parts.plan_parts(envelope, max_part_s=max_part_s)
     parts = speech_parts.split_file(speech, plan, folder / "parts")
     return LongSpeech(speech, silence, plan, parts)

@@ -85,6 +85,15 @@ class SilencePlan:
         return said
 
 
+def kept_envelope(envelope: Envelope, plan: SilencePlan) -> Envelope:
+    """The envelope of the voice as `plan` keeps it (the windows of the kept stretches),
+    so the kept voice need not be measured again."""
+    window = envelope.window_s
+    pieces = [envelope.levels[round(a / window) : round(b / window)] for a, b in plan.keep]
+    levels = np.concatenate(pieces) if pieces else envelope.levels[:0]
+    return Envelope(levels, window, min(plan.kept_s, len(levels) * window))
+
+
 def unchanged(source_s: float) -> SilencePlan:
     return SilencePlan(keep=((0.0, source_s),), source_s=source_s)
 
