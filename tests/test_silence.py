@@ -13,13 +13,17 @@ import sys
 
 import numpy as np
 import pytest
+from flows import final
 from media import PORTRAIT, REPO_ROOT
 from speech_media import decode, encode, speech_like, wav_bytes, write_wav
 
-from avatar_core.config import Settings
+from avatar_core.config import Secret, Settings
 from avatar_core.inputs.audio import prepare_audio
 from avatar_core.inputs.silence import EDGE_KEEP_S, PAUSE_KEPT_S
 from avatar_core.jobs.pricing import silence_saving
+from avatar_core.jobs.studio import Studio
+from avatar_core.provider.client import KlingClient
+from avatar_core.waiting.scheduler import PollScheduler
 
 RATE = 16_000
 
@@ -135,3 +139,26 @@ def test_a_voice_over_the_limit_only_by_its_silence_is_accepted():
 def test_the_price_comes_from_the_operators_settings():
     prices = Settings(price_std=1.0, price_pro=2.0).prices
     assert "about $3.00 in std mode, $6.00 in pro" in silence_saving(3.0, prices)
+
+
+def test_the_video_plays_the_voice_as_sent_without_its_silence(
+    simulator, fake_time, tmp_path, portrait_path
+):
+    speech = speech_like(10.0, lead=2.5, tail=2.5)
+    voice = write_wav(tmp_path / "voice.wav", speech)
+    settings = Settings(api_key=Secret("test-key"), base_url=simulator.base_url,
+                        data_dir=tmp_path / "data")  # fmt: skip
+    studio = Studio(
+        settings,
+        client=KlingClient(simulator.base_url, "test-key", sleep=fake_time.sleep),
+        scheduler=PollScheduler(clock=fake_time.clock, sleep=fake_time.asleep),
+        clock=fake_time.clock,
+        sleep=fake_time.sleep,
+    )
+    done = final(studio.generate(portrait_path, str(voice), prompt="Speak."))
+    heard = decode(done.video_path)
+    first, _last = _first_and_last_sound(heard)
+    spoken = speech.last_sound - speech.first_sound
+    assert len(heard) / RATE == pytest.approx(spoken + 2 * EDGE_KEEP_S, abs=0.1)
+    assert first == pytest.approx(EDGE_KEEP_S, abs=0.1)
+    assert studio.journal.get(done.job.job_id).video_seconds < 10.0 - 4.0

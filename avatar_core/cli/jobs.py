@@ -50,6 +50,12 @@ def add_job_commands(subparsers: argparse._SubParsersAction) -> None:
     gen.add_argument("--prompt", default=None, help="how the avatar should perform")
     gen.add_argument("--mode", choices=MODES, default="std")
     gen.add_argument("--trim", action="store_true", help="trim audio longer than 60 s")
+    gen.add_argument(
+        "--shorten-pauses",
+        action="store_true",
+        help="shorten pauses longer than 1.5 s inside the voice (silence at its start and end "
+        "is always left out)",
+    )
     gen.add_argument("--out", type=Path, help="also copy the video to this file")
     gen.add_argument("--timeout", type=float, default=None, help=_TIMEOUT_HELP)
     gen.set_defaults(handler=run_generate)
@@ -160,6 +166,7 @@ def run_generate(
             prompt=args.prompt,
             mode=args.mode,
             trim=args.trim,
+            shorten_pauses=getattr(args, "shorten_pauses", False),
             deadline_s=args.timeout,
             audio_seconds=spoken_s,
         )
