@@ -12,6 +12,7 @@ import pytest
 from media import PORTRAIT
 from speech_media import decode, speech_like, write_wav
 
+from avatar_core.errors import MediaToolError
 from avatar_core.inputs.ffmpeg import run_ffmpeg
 from avatar_core.inputs.long_speech import prepare_long_speech
 from avatar_core.media.join import frame_targets, join_parts
@@ -159,3 +160,30 @@ def test_when_a_reencoded_part_cannot_match_the_first_the_picture_is_reencoded_w
 def test_frame_targets_put_each_seam_on_its_nearest_frame():
     assert frame_targets([10.0, 20.01], 29.99, Fraction(25)) == [250, 250, 250]
     assert frame_targets([], 7.3, Fraction(25)) == [183]
+
+
+def test_parts_at_an_ntsc_frame_rate_keep_their_seams(tmp_path):
+    voice = write_wav(tmp_path / "voice.wav", speech_like(20.0, seed=12))
+    ntsc = Fraction(30000, 1001)
+    parts = []
+    for index, frames in enumerate(frame_targets([10.0], 20.0, ntsc)):
+        path = tmp_path / f"n{index}.mp4"
+        done = run_ffmpeg(
+            ["-y", "-f", "lavfi", "-i", "testsrc2=size=128x128:rate=30000/1001",
+             "-frames:v", str(frames), "-c:v", "libx264", "-preset", "veryfast",
+             "-pix_fmt", "yuv420p", str(path)]
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr.decode()
+        parts.append(path)
+    joined = join_parts(parts, voice, tmp_path / "out.mp4", seams=[10.0], work=tmp_path / "w")
+    assert joined.fps == ntsc and joined.reencoded == ()
+    assert abs(joined.seams[0] - 10.0) <= float(1 / ntsc)
+    assert abs(probe_video(joined.path).seconds - 20.0) <= float(1 / ntsc)
+
+
+def test_a_file_without_a_picture_is_refused_in_one_sentence(tmp_path):
+    voice = write_wav(tmp_path / "voice.wav", speech_like(5.0, seed=13))
+    with pytest.raises(MediaToolError) as refused:
+        join_parts([voice], voice, tmp_path / "out.mp4", seams=[], work=tmp_path / "w")
+    assert str(refused.value) == "The part's video voice.wav has no picture ffmpeg can read."
+    assert not (tmp_path / "out.mp4").exists()

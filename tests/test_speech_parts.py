@@ -125,3 +125,19 @@ def test_a_speech_over_the_speech_limit_is_refused_in_one_sentence(three_minutes
         "(AVATAR_MAX_SPEECH_SECONDS). Shorten it or split it into several videos."
     )
     assert not (tmp_path / "made" / "parts").exists()  # nothing cut, nothing to send
+
+
+def test_long_pauses_shortened_in_a_long_speech_leave_the_rest_sample_for_sample(tmp_path):
+    speech = speech_like(100.0, lead=2.0, tail=2.0, pause=(2.0, 3.0), seed=9)
+    source = write_wav(tmp_path / "voice.wav", speech)
+    made = prepare_long_speech(source, tmp_path / "made", max_part_s=60.0, shorten_pauses=True)
+
+    assert made.silence.pauses_shortened == len(speech.pauses)
+    sent = decode(made.speech, rate=RATE)
+    assert len(sent) / RATE == pytest.approx(made.silence.kept_s, abs=0.02)
+    whole = decode(source, rate=RATE)
+    kept = np.concatenate([whole[round(a * RATE) : round(b * RATE)] for a, b in made.silence.keep])
+    n = min(len(kept), len(sent))
+    assert abs(len(kept) - len(sent)) <= RATE * 0.02
+    assert np.corrcoef(kept[:n], sent[:n])[0, 1] > 0.999  # the kept stretches, in order
+    assert all(MIN_PART_S <= part.seconds <= 60.0 for part in made.parts)

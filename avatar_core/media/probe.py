@@ -53,8 +53,13 @@ def _fps(text: str) -> Fraction:
     if "/" in text:
         top, bottom = text.split("/")
         return Fraction(int(top), int(bottom))
-    fps = Fraction(text).limit_denominator(1001)
-    return fps
+    shown = float(text)  # ffmpeg rounds to two decimals: 29.97 is 30000/1001
+    candidates = [Fraction(round(shown * d), d) for d in (1, 2, 4)]
+    candidates.append(Fraction(round(shown * 1.001) * 1000, 1001))  # NTSC rates
+    for fps in candidates:
+        if abs(float(fps) - shown) < 0.005:
+            return fps
+    return Fraction(text).limit_denominator(1001)
 
 
 def probe_video(path: Path) -> VideoFacts:
