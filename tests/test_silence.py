@@ -162,3 +162,12 @@ def test_the_video_plays_the_voice_as_sent_without_its_silence(
     assert len(heard) / RATE == pytest.approx(spoken + 2 * EDGE_KEEP_S, abs=0.1)
     assert first == pytest.approx(EDGE_KEEP_S, abs=0.1)
     assert studio.journal.get(done.job.job_id).video_seconds < 10.0 - 4.0
+
+
+def test_a_voice_that_needs_converting_says_why_besides_the_silence_left_out(tmp_path):
+    speech = speech_like(8.0, lead=2.0, tail=2.0)
+    ogg = encode(write_wav(tmp_path / "v.wav", speech), tmp_path / "v.ogg", "-c:a", "libvorbis")
+    prepared = prepare_audio(ogg)
+    said = " ".join(prepared.changes)
+    assert "Left out" in said and "Converted from Ogg (vorbis) to MP3" in said
+    assert prepared.format == "mp3"

@@ -315,17 +315,15 @@ def _check_and_fix(
     warnings_ = _loudness_warnings(segment)
     source_format = _source_format(kind, decoded)
     keep_format = _KEEP_FORMATS.get(kind.name)
-    keep = (
-        not too_long
-        and not silence.changed
-        and keep_format is not None
+    compliant = (  # the file as it came would be sent as it is
+        keep_format is not None
         and _KEEP_CODECS[kind.name] == decoded.codec
         and not decoded.has_video
         and len(data) <= MAX_OUTPUT_BYTES
         and (kind.name != "WAV" or _wav_is_sound(data))
         and decoded.source_format == (segment.frame_rate, segment.channels)
     )
-    if keep:
+    if compliant and not too_long and not silence.changed:
         return PreparedAudio(
             data=data,
             format=keep_format or "",
@@ -342,7 +340,7 @@ def _check_and_fix(
     changes += silence.sentences()
     if too_long:
         changes.append(say("audio.trimmed", shown=shown, maximum=MAX_SECONDS, target=target))
-    elif silence.changed:
+    elif silence.changed and compliant:
         changes.append(say("audio.saved_trimmed", target=target))
     else:
         changes.append(_conversion_sentence(kind, decoded, source_format, len(data), target))
