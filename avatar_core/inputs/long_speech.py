@@ -34,7 +34,7 @@ _FRAME = SPEECH_RATE // 100  # samples of one 10 ms loudness window
 @dataclass(frozen=True)
 class LongSpeech:
     speech: Path  # the speech as sent: what the video plays
-    silence: SilencePlan  # what was left out of the source
+    silence: SilencePlan | None  # what was left out of the source (None: made before)
     plan: PartPlan  # where it is cut (seconds of the speech as sent)
     parts: list[SpeechPart]
 
