@@ -7,10 +7,13 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 from flows import final
+from live import sigkill
 from media import PORTRAIT, REPO_ROOT
 from speech_media import decode, speech_like, write_wav
 
@@ -21,6 +24,7 @@ from avatar_core.jobs.long_voice import LongVoiceRun, SpeechDone, part_key
 from avatar_core.jobs.studio import Studio
 from avatar_core.media.probe import probe_video
 from avatar_core.provider.client import KlingClient
+from avatar_core.simulator import Simulator
 from avatar_core.storage.journal import Stage
 from avatar_core.waiting.scheduler import PollScheduler
 
@@ -153,3 +157,35 @@ def test_the_command_line_makes_one_video_of_a_long_voice_in_demo_mode(tmp_path)
     assert "Part 2 of 2 is ready" in done.stderr or "Part 1 of 2 is ready" in done.stderr
     seconds = probe_video(tmp_path / "out.mp4").seconds
     assert seconds == pytest.approx(73.4, abs=0.1)  # without 2 s of silent edges (0.2 s kept)
+
+
+def test_a_command_killed_after_two_creates_finishes_with_one_create_a_part(tmp_path):
+    """The process is SIGKILLed once the provider has seen two creates (creates answer a
+    second late, so others may be on their way); the same command again makes the video
+    and the provider has seen exactly one create a part."""
+    speech = speech_like(250.0, lead=0.5, tail=0.5, seed=23)
+    voice = write_wav(tmp_path / "voice.wav", speech)
+    command = [sys.executable, "-m", "avatar_core", "generate", "--image", str(PORTRAIT),
+               "--audio", str(voice)]  # fmt: skip
+    with Simulator(
+        task_seconds=4.0, submit_seconds=0.5, create_delay_s=1.0, render_max_side=128,
+        work_dir=tmp_path / "sim",
+    ) as sim:  # fmt: skip
+        env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "COMETAPI_KEY": "test-key",
+               "COMETAPI_BASE_URL": sim.base_url,
+               "AVATAR_DATA_DIR": str(tmp_path / "data")}  # fmt: skip
+        first = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL)  # fmt: skip
+        try:
+            while sim.stats.creates < 2 and first.poll() is None:
+                time.sleep(0.005)
+        finally:
+            sigkill(first)
+        assert sim.stats.creates >= 2
+        again = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True,
+                               timeout=600, check=False)  # fmt: skip
+        assert again.returncode == 0, again.stderr[-3000:]
+        parts = list((tmp_path / "data" / "long_speeches").glob("*/parts/part-*.mp3"))
+        assert len(parts) >= 5
+        assert sim.stats.creates == len(parts)
+        assert Path(again.stdout.strip()).is_file()
