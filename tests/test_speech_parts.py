@@ -141,3 +141,10 @@ def test_long_pauses_shortened_in_a_long_speech_leave_the_rest_sample_for_sample
     assert abs(len(kept) - len(sent)) <= RATE * 0.02
     assert np.corrcoef(kept[:n], sent[:n])[0, 1] > 0.999  # the kept stretches, in order
     assert all(MIN_PART_S <= part.seconds <= 60.0 for part in made.parts)
+
+
+def test_a_speech_is_cut_into_as_few_parts_as_its_pauses_allow():
+    speech = speech_like(170.0, seed=14)  # three parts of at most 60 s can hold it
+    plan = plan_parts(_envelope(speech), max_part_s=60.0)
+    assert len(plan.spans) == 3
+    assert all(_inside_a_pause(cut.at_s, speech.pauses) for cut in plan.cuts)

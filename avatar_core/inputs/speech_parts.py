@@ -5,13 +5,15 @@ a speech may be up to the operator's `AVATAR_MAX_SPEECH_SECONDS` (600 s by defau
 to cut is read from the loudness envelope (`loudness.py`), never from the samples held in
 memory:
 
-- each cut lies in the last `search_s` before a part would reach the limit;
-- there it falls in the middle of the longest pause (a run of windows under the
-  recording's silence threshold at least `MIN_PAUSE_S` long), so no word is cut; without a
-  pause there, in the quietest `QUIET_SPAN_S` (the cut is then marked `in_pause=False`);
-- no part is shorter than `min_part_s` (2 s, the provider's minimum): a cut is never
-  placed so close to the end that a short tail would be left; the tail stays with its
-  neighbour.
+- every cut falls in the middle of a pause (a run of windows under the recording's
+  silence threshold at least `MIN_PAUSE_S` long), so no word is cut;
+- among the ways to cut at pauses, the one with the fewest parts (fewer seams, fewer
+  tasks, and more of them run at once), then with the longest pauses;
+- no part is longer than `max_part_s`, nor shorter than `min_part_s` (2 s, the provider's
+  minimum: a short tail stays with its neighbour);
+- a speech with a stretch longer than a part and no pause in it is cut part by part
+  instead: in the last `search_s` before each limit, in its longest pause, or without
+  one in the quietest `QUIET_SPAN_S` (that cut is marked `in_pause=False`).
 
 `split_file` then writes each part as an MP3 the provider takes (mono, 24 kHz), cut to
 the sample in one ffmpeg pass: the parts together are the speech, sample for sample at
@@ -131,6 +133,52 @@ def _cut_between(envelope: Envelope, smooth: np.ndarray, quiet: np.ndarray, lo: 
     return Cut(quietest * window, float(smooth[quietest]), False)
 
 
+def _pauses(envelope: Envelope, smooth: np.ndarray, quiet: np.ndarray) -> list[tuple[Cut, int]]:
+    """A cut in the middle of every pause, with the pause's length in windows."""
+    shortest = max(1, round(MIN_PAUSE_S / envelope.window_s))
+    found = []
+    padded = np.concatenate(([False], quiet, [False])).astype(np.int8)
+    edges = np.flatnonzero(np.diff(padded))
+    for start, end in zip(edges[::2], edges[1::2], strict=True):
+        if end - start >= shortest:
+            middle = int(start + end) // 2
+            cut = Cut(middle * envelope.window_s, float(smooth[middle]), True)
+            found.append((cut, int(end - start)))
+    return found
+
+
+def _fewest_cuts_at_pauses(
+    envelope: Envelope, smooth: np.ndarray, quiet: np.ndarray, max_part_s: float, min_part_s: float
+) -> list[Cut] | None:
+    """The cuts at pauses that make the fewest parts within the limits (then the longest
+    pauses in all); None when no such way exists. A shortest-path search over the pauses:
+    `best[i]` is the best way to end a part at pause i."""
+    total = envelope.duration_s
+    pauses = _pauses(envelope, smooth, quiet)
+    points = [0.0] + [cut.at_s for cut, _ in pauses] + [total]
+    weights = [0] + [length for _, length in pauses] + [0]
+    unreached = (len(points) + 1, 0)
+    best = [(0, 0)] + [unreached] * (len(points) - 1)  # (parts, -pause windows) to here
+    previous = [-1] * len(points)
+    for i in range(1, len(points)):
+        for j in range(i - 1, -1, -1):
+            span = points[i] - points[j]
+            if span > max_part_s:
+                break
+            if best[j] == unreached or span < min_part_s:
+                continue
+            option = (best[j][0] + 1, best[j][1] - weights[i])
+            if option < best[i]:
+                best[i], previous[i] = option, j
+    if best[-1] == unreached:
+        return None
+    chosen, i = [], previous[-1]
+    while i > 0:
+        chosen.append(pauses[i - 1][0])
+        i = previous[i]
+    return chosen[::-1]
+
+
 def plan_parts(
     envelope: Envelope,
     *,
@@ -149,6 +197,11 @@ def plan_parts(
     quiet = ~envelope.sound_mask() if envelope.silence_threshold() is not None else None
     if quiet is None:  # silence throughout: every place is as good; cut at the limit
         quiet = np.zeros(len(envelope.levels), dtype=bool)
+    if total <= max_part_s:
+        return PartPlan((), total)
+    at_pauses = _fewest_cuts_at_pauses(envelope, smooth, quiet, max_part_s, min_part_s)
+    if at_pauses is not None:
+        return PartPlan(tuple(at_pauses), total)
     cuts: list[Cut] = []
     start = 0.0
     while total - start > max_part_s:
