@@ -18,6 +18,7 @@ many tasks at once as there are parts. A benchmark, not a test: it prints figure
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 import tempfile
 import time
@@ -39,11 +40,24 @@ PORTRAIT = ROOT / "assets" / "astronaut.jpg"
 
 
 def timed(flow) -> float:
-    import asyncio
-
     started = time.perf_counter()
     asyncio.run(final_progress(flow))
     return time.perf_counter() - started
+
+
+def phases(flow) -> dict[str, float]:
+    """Seconds from the start to the split, to the last part's video home, to the end."""
+    started = time.perf_counter()
+    seen: dict[str, float] = {}
+
+    async def run() -> None:
+        async for event in flow:
+            key = getattr(event.message, "key", "")
+            seen[key] = time.perf_counter() - started
+
+    asyncio.run(run())
+    seen["end"] = time.perf_counter() - started
+    return seen
 
 
 def main() -> None:
@@ -78,7 +92,8 @@ def main() -> None:
                         alone = timed(studio.generate(str(PORTRAIT), str(one)))
                         print(f"baseline: one job of a 55 s part: {alone:.1f} s")
                     run = LongVoiceRun(studio, PORTRAIT, voice)
-                    took = timed(run.run())
+                    seen = phases(run.run())
+                    took = seen["end"]
                     parts = sim.stats.creates - (1 if at_once == args.at_once else 0)
                 finally:
                     studio.close()
@@ -86,6 +101,10 @@ def main() -> None:
                     f"long voice, {args.minutes:g} min in {parts} parts, {at_once} task(s) at "
                     f"once: {took:.1f} s ({took / alone:.2f}x one part; target at "
                     f"{args.at_once} at once: <= 1.2x + 10 s = {1.2 * alone + 10:.1f} s)"
+                )
+                print(
+                    f"  split by {seen['long.split']:.1f} s, every part home by "
+                    f"{seen['long.joining']:.1f} s, joined by {took:.1f} s"
                 )
 
 
