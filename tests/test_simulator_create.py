@@ -251,3 +251,10 @@ def test_a_chunked_request_body_is_read_whole(http):
     answer = http.post(CREATE, content=chunks, headers={"Content-Type": "application/json"})
     assert answer.request.headers["transfer-encoding"] == "chunked"
     assert_created(answer)
+
+
+def test_the_long_parts_gateway_takes_up_to_300_s_of_audio_a_task(sim, http):
+    assert_refused(create(http, sound_file=b64(tone(90.0))), 1201, "2 to 60 s")
+    sim.use_profile("long-parts")
+    assert create(http, sound_file=b64(tone(300.0))).json()["code"] == 0
+    assert_refused(create(http, sound_file=b64(tone(300.5))), 1201, "300.5 s", "2 to 300 s")

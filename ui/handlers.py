@@ -31,7 +31,7 @@ from avatar_core.errors import (
     SettingsError,
 )
 from avatar_core.jobs.events import Done, InLine, Progress, final_progress, with_heartbeat
-from avatar_core.jobs.pricing import estimate_cost
+from avatar_core.jobs.pricing import estimate_cost, silence_saving
 from avatar_core.jobs.steps import video_home
 from avatar_core.jobs.studio import Source, Studio
 from avatar_core.provider.voices import DEFAULT_VOICES, speaks, voices_in
@@ -119,7 +119,9 @@ def voice_verdict(
         prepared = studio.check_audio(source, trim=trim)
     except AvatarError as error:
         return fmt.verdict_error(error, language), None
-    verdict = fmt.verdict_ok(prepared.summary(), prepared.changes, prepared.warnings, language)
+    saving = silence_saving(prepared.silence_left_out_s, studio.settings.prices)
+    changes = prepared.changes + ((saving,) if saving else ())
+    verdict = fmt.verdict_ok(prepared.summary(), changes, prepared.warnings, language)
     return verdict, prepared.duration_s
 
 

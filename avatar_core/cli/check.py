@@ -11,6 +11,7 @@ from avatar_core.cli.codes import EXIT_OK
 from avatar_core.config import Settings
 from avatar_core.errors import StorageError
 from avatar_core.inputs.preparation import InputPreparer
+from avatar_core.jobs.pricing import silence_saving
 from avatar_core.words import in_language, say
 
 
@@ -26,6 +27,12 @@ def add_check_command(subparsers: argparse._SubParsersAction) -> None:
     check.add_argument("--audio", required=True, help="voice: a local path or an http(s) URL")
     check.add_argument("--trim", action="store_true", help="keep the first 60 s of longer audio")
     check.add_argument(
+        "--shorten-pauses",
+        action="store_true",
+        help="shorten pauses longer than 1.5 s inside the speech (silence at its start and "
+        "end is always left out)",
+    )
+    check.add_argument(
         "--save",
         type=Path,
         metavar="DIR",
@@ -37,10 +44,14 @@ def add_check_command(subparsers: argparse._SubParsersAction) -> None:
 def run_check(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
     settings = Settings.from_env()
     preparer = InputPreparer(allow_private_urls=settings.allow_private_urls)
-    inputs = preparer.prepare(args.image, args.audio, trim=args.trim)
+    shorten_pauses = getattr(args, "shorten_pauses", False)
+    inputs = preparer.prepare(args.image, args.audio, trim=args.trim, shorten_pauses=shorten_pauses)
     language = getattr(args, "language", "en")
     for line in inputs.report_lines():
         print(in_language(line, language), file=out)
+    saving = inputs.audio and silence_saving(inputs.audio.silence_left_out_s, settings.prices)
+    if saving:
+        print(saving.in_language(language), file=out)
     if args.save is not None:
         folder: Path = args.save
         files = {"image": inputs.image, "audio": inputs.audio}

@@ -18,6 +18,9 @@ does about each:
 - under 2 s: refused. Over 60 s: refused with the measured length, unless `trim` is set;
   then the first 60 s are kept, with a short fade-out so it does not end on a click.
 - silent or nearly silent: a warning (the avatar would not move its lips), not a refusal.
+- silence before the first word and after the last is left out before anything else is
+  judged, and long pauses shortened on request (`silence.py`): it is paid for and shows as
+  a still face. What is left out is said among the changes.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ import re
 import struct
 import tempfile
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO
 
@@ -35,6 +38,7 @@ from avatar_core.errors import InputError, MediaToolError
 from avatar_core.inputs.cache import PreparedCache, content_key
 from avatar_core.inputs.decode_gate import give_back_freed_memory, one_large_sound
 from avatar_core.inputs.ffmpeg import StreamedRun, run_ffmpeg, stream_ffmpeg
+from avatar_core.inputs.silence import SilencePlan, leave_out_silence, unchanged
 from avatar_core.inputs.sniff import Kind, sniff
 from avatar_core.inputs.sources import Source, read_source
 from avatar_core.units import MB, format_bytes, format_seconds
@@ -87,6 +91,7 @@ class PreparedAudio:
     changes: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
     source_duration_s: float | None = None  # None when only "longer than" is known
+    silence_left_out_s: float = 0.0  # not sent: silence at the edges, and long pauses
 
     @property
     def base64(self) -> str:
@@ -138,25 +143,26 @@ def prepare_audio(
     source: Source,
     *,
     trim: bool = False,
+    shorten_pauses: bool = False,
     allow_private_urls: bool = False,
     cache: PreparedCache[PreparedAudio] | None = None,
 ) -> PreparedAudio:
     """Read, check and fix a voice recording (bytes, a local path or an http(s) URL).
 
     Raises InputError with one sentence when it cannot be used. With a `cache`, the same
-    bytes (and options) are prepared once.
+    bytes (and options) are prepared once. `shorten_pauses`: long pauses inside the speech
+    are shortened too (silence at its edges is always left out).
     """
     known = _known_size(source)  # a large local file waits its turn before it is read
+    options = {"trim": trim, "shorten_pauses": shorten_pauses, "gated": known is not None}
     with one_large_sound(known or 0):
         read = read_source(
             source, what="audio", max_bytes=MAX_SOURCE_BYTES, allow_private_urls=allow_private_urls
         )
         if cache is None:
-            return _prepare(read.data, read.label, trim=trim, gated=known is not None)
-        key = content_key(read.data, read.label, trim)
-        return cache.get_or_make(
-            key, lambda: _prepare(read.data, read.label, trim=trim, gated=known is not None)
-        )
+            return _prepare(read.data, read.label, **options)
+        key = content_key(read.data, read.label, trim, shorten_pauses)
+        return cache.get_or_make(key, lambda: _prepare(read.data, read.label, **options))
 
 
 def _known_size(source: Source) -> int | None:
@@ -171,10 +177,12 @@ def _known_size(source: Source) -> int | None:
     return None
 
 
-def _prepare(data: bytes, label: str, *, trim: bool, gated: bool) -> PreparedAudio:
+def _prepare(
+    data: bytes, label: str, *, trim: bool, shorten_pauses: bool, gated: bool
+) -> PreparedAudio:
     if not gated:  # read from a URL: its size is known only now
         with one_large_sound(len(data)):
-            return _prepare(data, label, trim=trim, gated=True)
+            return _prepare(data, label, trim=trim, shorten_pauses=shorten_pauses, gated=True)
     where = f" {label}" if label else ""
     kind = sniff(data)
     if kind is None or kind.demuxer is None:
@@ -185,7 +193,10 @@ def _prepare(data: bytes, label: str, *, trim: bool, gated: bool) -> PreparedAud
     try:
         with tempfile.TemporaryDirectory(prefix="avatar-audio-") as folder:
             decoded = _decode(data, kind, Path(folder), where)
-            return _check_and_fix(data, kind, decoded, where, trim=trim, folder=Path(folder))
+            decoded, silence = _without_silence(decoded, shorten_pauses)
+            return _check_and_fix(
+                data, kind, decoded, where, trim=trim, folder=Path(folder), silence=silence
+            )
     finally:  # the decode's pieces were freed in this thread's pool: hand them back
         give_back_freed_memory()
 
@@ -287,6 +298,26 @@ def _wav_stream_header(stream: IO[bytes]) -> tuple[int, int] | None:
     return None
 
 
+def _without_silence(decoded: _Decoded, shorten_pauses: bool) -> tuple[_Decoded, SilencePlan]:
+    """The decoded voice without the silence `silence.py` leaves out (a voice longer than
+    is analysed is left as it is: it is refused or cut to its first seconds anyway)."""
+    segment = decoded.segment
+    held = segment.frame_count() / segment.frame_rate
+    if decoded.hit_cap or decoded.seconds > held + 0.01:  # only its first minute is held
+        return decoded, unchanged(decoded.seconds)
+    pcm, plan = leave_out_silence(
+        segment.raw_data,
+        channels=segment.channels,
+        rate=segment.frame_rate,
+        shorten_pauses=shorten_pauses,
+        min_seconds=MIN_SECONDS,
+    )
+    if not plan.changed:
+        return decoded, plan
+    kept = segment._spawn(pcm)
+    return replace(decoded, segment=kept, seconds=kept.frame_count() / kept.frame_rate), plan
+
+
 def _plain_format(stream_text: str) -> tuple[int, int] | None:
     """(Hz, channels) from ffmpeg's description of a mono or stereo stream, else None."""
     found = _RATE_AND_LAYOUT.search(stream_text)
@@ -326,16 +357,24 @@ def _wav_claims_more(data: bytes) -> bool:
 
 
 def _check_and_fix(
-    data: bytes, kind: Kind, decoded: _Decoded, where: str, *, trim: bool, folder: Path
+    data: bytes,
+    kind: Kind,
+    decoded: _Decoded,
+    where: str,
+    *,
+    trim: bool,
+    folder: Path,
+    silence: SilencePlan,
 ) -> PreparedAudio:
     segment = decoded.segment
     seconds = decoded.seconds
-    source_seconds: float | None = seconds
+    source_seconds: float | None = silence.source_s if silence.changed else seconds
     if decoded.hit_cap:
         header = decoded.header_seconds
         source_seconds = header if header and header >= seconds else None
     if source_seconds is not None:
-        shown = format_seconds(source_seconds, MIN_SECONDS, MAX_SECONDS)
+        measured = seconds if silence.changed else source_seconds  # what the rules judge
+        shown = format_seconds(measured, MIN_SECONDS, MAX_SECONDS)
         length = say("audio.length", shown=shown)
     else:
         shown = say("audio.more_than", seconds=MAX_ANALYSED_SECONDS)
@@ -356,16 +395,15 @@ def _check_and_fix(
     warnings_ = _loudness_warnings(segment)
     source_format = _source_format(kind, decoded)
     keep_format = _KEEP_FORMATS.get(kind.name)
-    keep = (
-        not too_long
-        and keep_format is not None
+    compliant = (  # the file as it came would be sent as it is
+        keep_format is not None
         and _KEEP_CODECS[kind.name] == decoded.codec
         and not decoded.has_video
         and len(data) <= MAX_OUTPUT_BYTES
         and (kind.name != "WAV" or _wav_is_sound(data))
         and decoded.source_format == (segment.frame_rate, segment.channels)
     )
-    if keep:
+    if compliant and not too_long and not silence.changed:
         return PreparedAudio(
             data=data,
             format=keep_format or "",
@@ -379,8 +417,11 @@ def _check_and_fix(
         )
     out, bitrate = _encode_mp3(segment, folder)
     target = say("audio.mp3_target", khz=f"{OUTPUT_RATE / 1000:g}", kbps=bitrate[:-1])
+    changes += silence.sentences()
     if too_long:
         changes.append(say("audio.trimmed", shown=shown, maximum=MAX_SECONDS, target=target))
+    elif silence.changed and compliant:
+        changes.append(say("audio.saved_trimmed", target=target))
     else:
         changes.append(_conversion_sentence(kind, decoded, source_format, len(data), target))
     return PreparedAudio(
@@ -394,6 +435,7 @@ def _check_and_fix(
         changes=tuple(changes),
         warnings=tuple(warnings_),
         source_duration_s=source_seconds,
+        silence_left_out_s=silence.removed_s,
     )
 
 

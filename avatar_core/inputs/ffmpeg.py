@@ -10,6 +10,7 @@ import contextlib
 import functools
 import shutil
 import subprocess
+import tempfile
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -111,3 +112,21 @@ def stream_ffmpeg(
             timer.cancel()
     if expired.is_set():
         raise MediaToolError(say("ffmpeg.timeout", seconds=timeout))
+
+
+def run_ffmpeg_files(args: Sequence[str], *, timeout: float, failed: str) -> None:
+    """Run ffmpeg with `args` that read and write files: nothing comes through a pipe, so
+    nothing of the media is held here, and its messages go to a temporary file. Raises
+    MediaToolError with the catalogued sentence `failed` (given `reason`) when it fails."""
+    command = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-v", "error", *args]
+    with tempfile.TemporaryFile() as errors:
+        try:
+            done = subprocess.run(command, stderr=errors, timeout=timeout, check=False)
+        except subprocess.TimeoutExpired as exc:
+            raise MediaToolError(say("ffmpeg.timeout", seconds=timeout)) from exc
+        except OSError as exc:
+            raise MediaToolError(say("ffmpeg.not_started", reason=exc.strerror)) from exc
+        if done.returncode != 0:
+            errors.seek(0)
+            reason = errors.read().decode("utf-8", "replace").strip().splitlines()[-1:]
+            raise MediaToolError(say(failed, reason=" ".join(reason)))

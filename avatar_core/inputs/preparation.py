@@ -89,12 +89,18 @@ class InputPreparer:
             require_web_address(source, what="image")
         return prepare_image(source, allow_private_urls=self.allow_private_urls, cache=self.images)
 
-    def audio(self, source: Source, *, trim: bool = False) -> PreparedAudio:
+    def audio(
+        self, source: Source, *, trim: bool = False, shorten_pauses: bool = False
+    ) -> PreparedAudio:
         """The voice as it would be sent; raises InputError with what is wrong."""
         if self.web_only:
             require_web_address(source, what="audio")
         return prepare_audio(
-            source, trim=trim, allow_private_urls=self.allow_private_urls, cache=self.voices
+            source,
+            trim=trim,
+            shorten_pauses=shorten_pauses,
+            allow_private_urls=self.allow_private_urls,
+            cache=self.voices,
         )
 
     def face_warnings(self, image: PreparedImage) -> tuple[str, ...]:
@@ -107,6 +113,7 @@ class InputPreparer:
         audio: Source | None = None,
         *,
         trim: bool = False,  # keep the first 60 s of a longer voice
+        shorten_pauses: bool = False,  # long pauses inside the speech shortened
         audio_id: str | None = None,
         prompt: str | None = None,
         mode: str | None = "std",
@@ -120,7 +127,11 @@ class InputPreparer:
         has_audio = not _blank(audio)
         with ThreadPoolExecutor(max_workers=2, thread_name_prefix="prepare") as pool:
             image_job = None if _blank(image) else pool.submit(_attempt, self.image, image)
-            audio_job = pool.submit(_attempt, self.audio, audio, trim=trim) if has_audio else None
+            audio_job = (
+                pool.submit(_attempt, self.audio, audio, trim=trim, shorten_pauses=shorten_pauses)
+                if has_audio
+                else None
+            )
             choice = _attempt(check_audio_choice, has_audio, audio_id)
             prompt_ = _attempt(clean_prompt, prompt)
             mode_ = _attempt(check_mode, mode)

@@ -16,6 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from avatar_core.config import Settings
+from avatar_core.units import format_seconds
+from avatar_core.words import Message, say
 
 CURRENCY_SYMBOL = "$"  # prices are in US dollars
 
@@ -57,3 +59,14 @@ def format_rate(price_per_second: float) -> str:
     if len(text.split(".")[1]) < 2:
         text = f"{price_per_second:.2f}"
     return f"{CURRENCY_SYMBOL}{text}/s"
+
+
+def silence_saving(
+    seconds: float, prices: Mapping[str, float] = PRICE_PER_SECOND
+) -> Message | None:
+    """What leaving `seconds` of silence out of a voice saves, in each mode; None when
+    nothing was left out."""
+    if seconds <= 0:
+        return None
+    std, pro = (format_money(seconds * prices.get(mode, 0.0)) for mode in ("std", "pro"))
+    return say("silence.saves", seconds=format_seconds(seconds), std=std, pro=pro)

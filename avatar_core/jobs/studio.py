@@ -208,6 +208,7 @@ class Studio:
         *,
         deadline_s: float | None = None,  # None: Settings.follow_deadline_s
         trim: bool = False,  # keep the first 60 s of a longer voice
+        shorten_pauses: bool = False,  # pauses over 1.5 s inside the voice shortened
         audio_id: str | None = None,
         prior_task_id: str | None = None,  # the TTS task `audio_id` came from
         prompt: str | None = None,
@@ -239,6 +240,7 @@ class Studio:
                 prompt=prompt,
                 mode=mode,
                 trim=trim,
+                shorten_pauses=shorten_pauses,
             )
         )
         secret, callback_url = None, None

@@ -47,6 +47,8 @@ KLING_PATHS = ProviderPaths(
     tts="/v1/audio/tts",
 )
 
+DEFAULT_MAX_PART_SECONDS = 60.0
+
 # What people read about each provider (and which settings to check when it refuses).
 LABELS = {"cometapi": "CometAPI", "kling": "Kling", "demo": "demo"}
 BASE_SETTINGS = {
@@ -64,6 +66,10 @@ class ProviderProfile:
     base_url: str
     paths: ProviderPaths
     credential: Credential = field(repr=False)
+    # The longest audio one task takes; a longer speech is split into parts of at most
+    # this (inputs/speech_parts.py). 60 s on every provider until a larger limit is
+    # confirmed: CometAPI documents 60 s, Kling's own documents 300 s.
+    max_part_seconds: float = DEFAULT_MAX_PART_SECONDS
 
     @property
     def label(self) -> str:

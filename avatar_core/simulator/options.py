@@ -107,6 +107,7 @@ class SimulatorOptions:
     error_shape: str = "kling"  # the shape of the simulator's own (non-fault) errors
     rate_limit_per_s: float | None = None  # API requests a second before 429 (1302); 0: none
     max_running_tasks: int = 0  # an account's tasks running at once before 1303; 0: no limit
+    max_audio_seconds: float = 60.0  # the longest audio a task takes (the part limit)
     render_max_side: int = DEFAULT_MAX_SIDE  # the simulated video's longer side, in pixels
     callback_interval: float = 0.1  # real seconds between looks for callbacks to send
     # Kling's own routes (no /kling prefix) take a JWT signed with this (access key, secret
@@ -136,6 +137,7 @@ _CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "error_shape": _error_shape,
     "rate_limit_per_s": _limit,
     "max_running_tasks": _count,
+    "max_audio_seconds": _interval,
     "render_max_side": _side,
     "callback_interval": _interval,
     "kling_keys": _key_pair,
@@ -151,6 +153,8 @@ PROFILES: dict[str, dict[str, Any]] = {
     "cometapi-codes": {"error_codes": "cometapi", "error_shape": "gateway"},
     "lagging-links": {"video_link_misses": 2},
     "slow-creates": {"create_delay_s": 3.0},
+    # a gateway taking Kling's own documented 300 s of audio a task (CometAPI: 60 s)
+    "long-parts": {"max_audio_seconds": 300.0},
     # what the sources suggest CometAPI does, every unconfirmed point at once
     "cometapi-likely": {
         "avatar_query_route": False,

@@ -152,7 +152,9 @@ class Routes:
         fields = check_create_fields(body)
         if parts.book.external_id_taken(account, fields["external_task_id"]):
             raise duplicate_external_id(fields["external_task_id"])
-        checked = check_create_media(body, fields, parts.audio)
+        checked = check_create_media(
+            body, fields, parts.audio, max_audio_seconds=parts.options.max_audio_seconds
+        )
         try:
             task = parts.book.create(account, checked, request.base_url())
         except WireError as refused:

@@ -184,15 +184,15 @@ def check_image(data: bytes) -> str:
     return IMAGE_FORMATS[kind]
 
 
-def check_duration(seconds: float, field: str) -> None:
-    low, high = AUDIO_MIN_SECONDS, AUDIO_MAX_SECONDS
+def check_duration(seconds: float, field: str, high: float = AUDIO_MAX_SECONDS) -> None:
+    low = AUDIO_MIN_SECONDS
     if seconds < low - _DURATION_SLACK or seconds > high + _DURATION_SLACK:
         raise WireError(
             1201, f"{field} lasts {_seconds(seconds)} s; it must last {low:g} to {high:g} s"
         )
 
 
-def check_sound(data: bytes) -> tuple[str, float]:
+def check_sound(data: bytes, max_seconds: float = AUDIO_MAX_SECONDS) -> tuple[str, float]:
     """The sound file's format and its duration measured by decoding."""
     kind = sniff_audio(data)
     if kind is None:
@@ -201,7 +201,7 @@ def check_sound(data: bytes) -> tuple[str, float]:
         seconds = duration_of(decode_bytes(data))
     except AudioDecodeError as exc:
         raise WireError(1201, f"sound_file could not be decoded as {kind.upper()} audio") from exc
-    check_duration(seconds, "sound_file")
+    check_duration(seconds, "sound_file", max_seconds)
     return kind, seconds
 
 
@@ -235,15 +235,19 @@ def check_create_fields(body: dict[str, Any]) -> dict[str, Any]:
 
 
 def check_create_media(
-    body: dict[str, Any], fields: dict[str, Any], audio_store: AudioStore
+    body: dict[str, Any],
+    fields: dict[str, Any],
+    audio_store: AudioStore,
+    max_audio_seconds: float = AUDIO_MAX_SECONDS,
 ) -> CreateRequest:
-    """The expensive checks: fetch or decode the image and the audio."""
+    """The expensive checks: fetch or decode the image and the audio (at most
+    `max_audio_seconds` of it: the gateway's part limit)."""
     image = media_bytes(body["image"], "image", IMAGE_MAX_BYTES)
     image_format = check_image(image)
     sound = sound_format = clip = None
     if body.get("sound_file") not in (None, ""):
         sound = media_bytes(body["sound_file"], "sound_file", SOUND_MAX_BYTES)
-        sound_format, seconds = check_sound(sound)
+        sound_format, seconds = check_sound(sound, max_audio_seconds)
     else:
         audio_id = body["audio_id"]
         if not isinstance(audio_id, str):
@@ -252,7 +256,7 @@ def check_create_media(
         if clip is None:
             raise WireError(1201, f"audio_id {audio_id} was not found: use an id the TTS returned")
         seconds = clip.duration
-        check_duration(seconds, "audio_id's audio")
+        check_duration(seconds, "audio_id's audio", max_audio_seconds)
     return CreateRequest(
         image=image,
         image_format=image_format,

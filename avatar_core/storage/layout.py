@@ -1,7 +1,8 @@
 """What the data folder holds, none of it to be served by path.
 
 The journal (every prompt, task id, tag and signed provider link), the salt of the keyed
-tags, the videos, the speech files and the inputs of jobs in line. The app hands a video
+tags, the videos, the speech files, the inputs of jobs in line and the parts of long
+voices. The app hands a video
 out only as a copy, to a visitor who may see it; `private_paths` is what a web server must
 refuse.
 """
@@ -16,6 +17,8 @@ from avatar_core.storage.owners import SALT_FILE
 from avatar_core.storage.speech_files import SPEECH_FOLDER
 from avatar_core.storage.videos import VIDEOS_FOLDER
 
+LONG_SPEECH_FOLDER = "long_speeches"  # a long voice's speech, parts and join (jobs/long_voice)
+
 PRIVATE_NAMES = (
     JOURNAL_FILE,
     JOURNAL_FILE + "-wal",
@@ -24,6 +27,7 @@ PRIVATE_NAMES = (
     VIDEOS_FOLDER,
     SPEECH_FOLDER,
     LINE_FOLDER,  # the inputs of jobs waiting in the line
+    LONG_SPEECH_FOLDER,
 )
 
 

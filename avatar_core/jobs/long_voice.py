@@ -1,0 +1,233 @@
+"""A voice longer than the provider's part limit made into one video, for the operator.
+
+The command line's `generate` of a local voice file longer than a task takes
+(`ProviderProfile.max_part_seconds`) runs here instead of one job:
+
+1. the voice is made ready (`inputs/long_speech.py`: silence left out, the speech as sent
+   written, split at pauses) into `<data>/long_speeches/<key>/`, where `key` names these
+   inputs (the voice, the portrait, the prompt, the mode and the options); a plan made
+   before is used again as it is, so the parts of a speech never change under its jobs;
+2. each part is a job of its own in the journal, tagged with the speech's key and its
+   number (the journal's `batch_key`, as a batch tags its rows: `speech:<key>:<n>`), made
+   through the studio's ordinary flow, so it is journaled before its create, waits in the
+   line like any job and is followed like any job; the parts run at once as the line
+   allows;
+3. once every part's video is home, they are joined with the speech as sent laid over
+   them (`media/join.py`) into `<data>/videos/speech-<key>.mp4`.
+
+Running the same command again goes on where it stopped, like a batch: a part whose video
+is home is not made again, a part whose task may exist is followed (never sent again), a
+part never journaled (or refused at its create) is sent; a part that failed is made again
+(only that part is paid again). `resume` finishes the parts' jobs too; the same command
+then only joins. A failed part keeps the others: the error says which part and why.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from avatar_core import errors as e
+from avatar_core.inputs.long_speech import LongSpeech, prepare_long_speech
+from avatar_core.inputs.loudness import envelope_of_file
+from avatar_core.inputs.silence import plan_silence
+from avatar_core.inputs.speech_parts import (
+    DEFAULT_MAX_SPEECH_S,
+    MIN_PART_S,
+    Cut,
+    PartPlan,
+    SpeechPart,
+)
+from avatar_core.jobs.events import Done, Failed, Preparing, Progress
+from avatar_core.jobs.merge import merged
+from avatar_core.jobs.steps import video_home
+from avatar_core.jobs.studio import Studio
+from avatar_core.media.join import join_parts
+from avatar_core.storage.atomic import write_atomically
+from avatar_core.storage.journal import Job, Stage
+from avatar_core.storage.layout import LONG_SPEECH_FOLDER
+from avatar_core.storage.videos import VIDEOS_FOLDER
+from avatar_core.units import format_seconds
+from avatar_core.words import say
+
+PLAN_FILE = "plan.json"
+
+
+@dataclass(frozen=True)
+class SpeechDone(Done):
+    """Every part is made and joined: `joined` is the speech's video."""
+
+    joined: Path | None = None
+
+    @property
+    def video_path(self) -> Path | None:
+        return self.joined
+
+
+def part_key(speech_key: str, number: int) -> str:
+    """The journal's tag of a speech's part (`number` from 1)."""
+    return f"speech:{speech_key}:{number}"
+
+
+def speech_key(image: str | Path, voice: Path, **options: object) -> str:
+    """A name for these inputs: the same voice, portrait (its bytes, or its address) and
+    options give the same key."""
+    digest = hashlib.sha256(hashlib.sha256(voice.read_bytes()).digest())
+    picture = Path(image)
+    is_file = not str(image).lower().startswith(("http://", "https://")) and picture.is_file()
+    digest.update(hashlib.sha256(picture.read_bytes() if is_file else str(image).encode()).digest())
+    digest.update(json.dumps(options, sort_keys=True, default=str).encode())
+    return digest.hexdigest()[:20]
+
+
+def speaks_longer_than(voice: Path, seconds: float, *, shorten_pauses: bool = False) -> bool:
+    """Whether `voice`, without the silence that is left out, lasts longer than `seconds`."""
+    envelope = envelope_of_file(voice)
+    if envelope.duration_s <= seconds:
+        return False
+    plan = plan_silence(envelope, shorten_pauses=shorten_pauses, min_seconds=MIN_PART_S)
+    return plan.kept_s > seconds
+
+
+def _made_before(folder: Path) -> LongSpeech | None:
+    """The speech and parts written by an earlier run, when every file is still there."""
+    try:
+        saved = json.loads((folder / PLAN_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    parts = [
+        SpeechPart(i, folder / part["path"], part["start"], part["end"])
+        for i, part in enumerate(saved["parts"])
+    ]
+    speech = folder / saved["speech"]
+    if not speech.is_file() or not all(part.path.is_file() for part in parts):
+        return None
+    cuts = tuple(Cut(at, 0.0, True) for at in saved["seams"])
+    return LongSpeech(speech, None, PartPlan(cuts, saved["seconds"]), parts)
+
+
+def _ready(voice: Path, folder: Path, **options) -> LongSpeech:
+    """The speech made ready, or as an earlier run made it."""
+    before = _made_before(folder)
+    if before is not None:
+        return before
+    made = prepare_long_speech(voice, folder, **options)
+    plan = {
+        "speech": made.speech.name,
+        "seconds": made.seconds,
+        "seams": made.plan.seams,
+        "parts": [
+            {"path": str(p.path.relative_to(folder)), "start": p.start_s, "end": p.end_s}
+            for p in made.parts
+        ],
+    }
+    write_atomically(folder / PLAN_FILE, json.dumps(plan))
+    return made
+
+
+class LongVoiceRun:
+    """One long voice made into one video through `studio` (see the module's docstring)."""
+
+    def __init__(
+        self,
+        studio: Studio,
+        image: str | Path,
+        voice: Path,
+        *,
+        prompt: str | None = None,
+        mode: str = "std",
+        shorten_pauses: bool = False,
+        max_speech_s: float = DEFAULT_MAX_SPEECH_S,
+        deadline_s: float | None = None,
+    ) -> None:
+        self.studio = studio
+        self.image, self.voice = str(image), Path(voice)
+        self.prompt, self.mode, self.deadline_s = prompt, mode, deadline_s
+        self.shorten_pauses = shorten_pauses
+        self.max_speech_s = max_speech_s
+        self.max_part_s = studio.client.profile.max_part_seconds
+        self.key = speech_key(
+            self.image, self.voice, prompt=prompt, mode=mode,
+            shorten_pauses=shorten_pauses, max_part_s=self.max_part_s,
+        )  # fmt: skip
+
+    async def run(self) -> AsyncIterator[Progress]:
+        """The parts' events as they come, "part 2 of 5 ready" as each video is home, and
+        SpeechDone with the joined video; AvatarError naming a part that did not end."""
+        yield Preparing(say("step.preparing"))
+        folder = self.studio.settings.data_dir / LONG_SPEECH_FOLDER / self.key
+        speech = await asyncio.to_thread(
+            _ready, self.voice, folder, max_part_s=self.max_part_s,
+            max_speech_s=self.max_speech_s, shorten_pauses=self.shorten_pauses,
+        )  # fmt: skip
+        count = len(speech.parts)
+        seams = ", ".join(format_seconds(seam) for seam in speech.plan.seams)
+        yield Preparing(
+            say("long.split", seconds=format_seconds(speech.seconds), count=count, seams=seams)
+        )
+        videos: dict[int, Path] = {}
+        failures: dict[int, str] = {}
+        flows = [self._part(part, count) for part in speech.parts]
+        async for number, event in merged(flows):
+            if isinstance(event, Done) and event.video_path is not None:
+                videos[number] = event.video_path
+                ready = say("long.part_ready", number=number, count=count, done=len(videos))
+                yield Preparing(ready, event.elapsed_s, event.job)
+                continue
+            if isinstance(event, Failed):
+                failures[number] = event.message
+            part_said = say("long.of_part", number=number, count=count, message=event.message)
+            yield replace(event, message=part_said)
+        if len(videos) < count:
+            raise e.AvatarError(self._missing(speech, videos, failures))
+        yield Preparing(say("long.joining", count=count))
+        out = self.studio.settings.data_dir / VIDEOS_FOLDER / f"speech-{self.key}.mp4"
+        joined = await asyncio.to_thread(
+            join_parts, [videos[n] for n in range(1, count + 1)], speech.speech, out,
+            seams=speech.plan.seams, work=folder / "join", audio_s=speech.seconds,
+        )  # fmt: skip
+        seams_at = ", ".join(format_seconds(seam) for seam in joined.seams)
+        yield SpeechDone(say("long.done", count=count, seams=seams_at or "-"), joined=joined.path)
+
+    def _missing(self, speech: LongSpeech, videos: dict[int, Path], failures: dict[int, str]):
+        number = next(n for n in range(1, len(speech.parts) + 1) if n not in videos)
+        part = speech.parts[number - 1]
+        reason = failures.get(number) or say("long.part_unfinished")
+        return say(
+            "long.part_failed", number=number, count=len(speech.parts),
+            start=format_seconds(part.start_s), end=format_seconds(part.end_s), reason=reason,
+        )  # fmt: skip
+
+    async def _part(self, part: SpeechPart, count: int) -> AsyncIterator[tuple[int, Progress]]:
+        """One part's events, each with its number; its failure is a Failed event, so one
+        part's end stops no other part."""
+        number = part.index + 1
+        key = part_key(self.key, number)
+        prior = await asyncio.to_thread(self._journaled, key)
+        last: Job | None = prior
+        try:
+            if prior is not None and video_home(prior):
+                yield number, Done(say("long.part_made_before", number=number), job=prior)
+                return
+            if prior is not None and (prior.stage is Stage.DONE or not prior.stage.is_finished):
+                flow = self.studio.follow(prior.task_id or prior.job_id, deadline_s=self.deadline_s)
+            else:  # never journaled, refused at its create, or failed: (made again)
+                flow = self.studio.generate(
+                    self.image, str(part.path), prompt=self.prompt, mode=self.mode,
+                    deadline_s=self.deadline_s, batch_key=key,
+                )  # fmt: skip
+            async with contextlib.aclosing(flow):
+                async for event in flow:
+                    last = event.job or last
+                    yield number, event
+        except e.AvatarError as error:
+            yield number, Failed(error.message, job=last, error=error)
+
+    def _journaled(self, key: str) -> Job | None:
+        job = self.studio.journal.batch_job(key, owner=self.studio.owner)
+        return job if job is not None and self.studio.steps.owns(job) else None
