@@ -54,7 +54,7 @@ MAX_OUTPUT_BYTES = 5 * MB  # Kling's limit (decimal megabytes: the stricter read
 MIN_SECONDS = 2.0
 MAX_SECONDS = 60.0
 MAX_ANALYSED_SECONDS = 600.0  # longer sources are measured from their header beyond this
-KEPT_SECONDS = MAX_SECONDS  # what of the decoded sound is held: what can be sent
+KEPT_SECONDS = 2 * MAX_SECONDS  # held: what can be sent, and room for silence left out
 _READ_BYTES = 1024 * 1024  # the decoded sound is read in pieces of this size
 NEARLY_SILENT_PEAK_DBFS = -45.0
 QUIET_RMS_DBFS = -55.0
@@ -303,7 +303,7 @@ def _without_silence(decoded: _Decoded, shorten_pauses: bool) -> tuple[_Decoded,
     is analysed is left as it is: it is refused or cut to its first seconds anyway)."""
     segment = decoded.segment
     held = segment.frame_count() / segment.frame_rate
-    if decoded.hit_cap or decoded.seconds > held + 0.01:  # only its first minute is held
+    if decoded.hit_cap or decoded.seconds > held + 0.01:  # only its start is held
         return decoded, unchanged(decoded.seconds)
     pcm, plan = leave_out_silence(
         segment.raw_data,
