@@ -76,6 +76,7 @@ def test_a_three_minute_voice_becomes_one_video_of_its_parts(
     n = min(len(heard), len(sent))
     assert np.corrcoef(heard[:n], sent[:n])[0, 1] > 0.999  # the speech, not the parts' sound
     assert "seams are at" in done.message
+    assert not (tmp_path / "data" / "long_speeches" / run.key / "join").exists()  # cleaned up
 
 
 def test_a_run_stopped_after_two_parts_were_sent_finishes_with_one_create_a_part(

@@ -28,6 +28,7 @@ import asyncio
 import contextlib
 import hashlib
 import json
+import shutil
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -191,6 +192,7 @@ class LongVoiceRun:
             join_parts, [videos[n] for n in range(1, count + 1)], speech.speech, out,
             seams=speech.plan.seams, work=folder / "join", audio_s=speech.seconds,
         )  # fmt: skip
+        await asyncio.to_thread(shutil.rmtree, folder / "join", True)  # its intermediate files
         seams_at = ", ".join(format_seconds(seam) for seam in joined.seams)
         yield SpeechDone(say("long.done", count=count, seams=seams_at or "-"), joined=joined.path)
 
