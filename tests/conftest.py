@@ -45,12 +45,22 @@ SLOW_MODULES = (
 )
 
 
+# The heaviest cases of quick modules (every voice, a photo over 10 MB...): their lighter
+# siblings stay in the quick tier.
+SLOW_TESTS = (
+    "test_simulator_tts_auth.py::test_every_listed_voice_is_known_in_its_language",
+    "test_studio.py::test_pasted_keys_do_not_move_the_expected_task_time",
+    "test_image.py::test_a_real_photo_over_10_mb_comes_out_under_it",
+)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark the slow modules' tests and run those modules first, heaviest first (a stable
-    sort: each module's own order is kept)."""
+    """Mark the slow modules' and cases' tests, and run the slow modules first, heaviest
+    first (a stable sort: each module's own order is kept)."""
     rank = {name: index for index, name in enumerate(SLOW_MODULES)}
     for item in items:
-        if item.path.stem in rank:
+        case = f"{item.path.name}::{item.name.split('[')[0]}"
+        if item.path.stem in rank or case in SLOW_TESTS:
             item.add_marker(pytest.mark.slow)
     items.sort(key=lambda item: rank.get(item.path.stem, len(rank)))
 
