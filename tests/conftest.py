@@ -26,21 +26,21 @@ os.environ["GRADIO_TEMP_DIR"] = tempfile.mkdtemp(prefix="gradio-tests-")
 # Heaviest first: they also run first, so that the two workers (pytest-xdist) start them
 # early and end together. A new module that takes more than a few seconds belongs here.
 SLOW_MODULES = (
-    "test_visitors",
     "test_fault_matrix",
-    "test_cli_jobs",
+    "test_visitors",
     "test_crash_safety",
-    "test_secrets",
+    "test_cli_jobs",
     "test_browser",
-    "test_ui_handlers",
-    "test_app",
-    "test_cli_batch",
-    "test_public_inputs",
-    "test_hostile_inputs",
+    "test_secrets",
     "test_large_images",
-    "test_doctor",
+    "test_hostile_inputs",
+    "test_cli_batch",
     "test_mcp",
     "test_install",
+    "test_public_inputs",
+    "test_app",
+    "test_ui_handlers",
+    "test_doctor",
     "test_simulator_process",
 )
 
