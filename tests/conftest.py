@@ -1,5 +1,7 @@
 """Shared fixtures: a fake clock that the simulator and the client share, so tasks move
-through their statuses without any test sleeping for real."""
+through their statuses without any test sleeping for real; one real render per distinct
+input for the whole process; and the `slow` mark for the modules that start processes,
+apps and browsers or wait in real time (`pytest -m "not slow"` is the quick tier)."""
 
 from __future__ import annotations
 
@@ -17,6 +19,50 @@ ASSETS = Path(__file__).resolve().parent.parent / "assets"
 # when it stops: two test processes (or a test and an app it started) uploading the same media
 # into one shared cache would delete each other's uploads. Each test process has its own.
 os.environ["GRADIO_TEMP_DIR"] = tempfile.mkdtemp(prefix="gradio-tests-")
+
+
+# The modules that start processes, apps or a browser (the page's tests launch the app),
+# wait in real time or fuzz: marked `slow`, so `pytest -m "not slow"` is the quick tier.
+# Heaviest first: they also run first, so that the two workers (pytest-xdist) start them
+# early and end together. A new module that takes more than a few seconds belongs here.
+SLOW_MODULES = (
+    "test_fault_matrix",
+    "test_visitors",
+    "test_crash_safety",
+    "test_cli_jobs",
+    "test_browser",
+    "test_secrets",
+    "test_large_images",
+    "test_hostile_inputs",
+    "test_cli_batch",
+    "test_mcp",
+    "test_install",
+    "test_public_inputs",
+    "test_app",
+    "test_ui_handlers",
+    "test_doctor",
+    "test_simulator_process",
+)
+
+
+# The heaviest cases of quick modules (every voice, a photo over 10 MB...): their lighter
+# siblings stay in the quick tier.
+SLOW_TESTS = (
+    "test_simulator_tts_auth.py::test_every_listed_voice_is_known_in_its_language",
+    "test_studio.py::test_pasted_keys_do_not_move_the_expected_task_time",
+    "test_image.py::test_a_real_photo_over_10_mb_comes_out_under_it",
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark the slow modules' and cases' tests, and run the slow modules first, heaviest
+    first (a stable sort: each module's own order is kept)."""
+    rank = {name: index for index, name in enumerate(SLOW_MODULES)}
+    for item in items:
+        case = f"{item.path.name}::{item.name.split('[')[0]}"
+        if item.path.stem in rank or case in SLOW_TESTS:
+            item.add_marker(pytest.mark.slow)
+    items.sort(key=lambda item: rank.get(item.path.stem, len(rank)))
 
 
 class FakeTime:
@@ -39,6 +85,19 @@ class FakeTime:
         """For the poll scheduler: time moves, nobody waits."""
         self.now += seconds
         await asyncio.sleep(0)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def shared_renders(tmp_path_factory):
+    """Every simulator in this process renders each distinct input once (render_cache.py)."""
+    from render_cache import SharedRenders
+
+    from avatar_core.simulator import tasks
+
+    shared = SharedRenders(tasks.render_avatar, tmp_path_factory.mktemp("renders"))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(tasks, "render_avatar", shared)
+        yield shared
 
 
 @pytest.fixture

@@ -199,7 +199,9 @@ class AppProcess:
                 stderr=subprocess.STDOUT,
             )
 
-    def wait_ready(self, timeout: float = 90.0) -> AppProcess:
+    def wait_ready(self, timeout: float = 180.0) -> AppProcess:
+        # A generous bound: on a loaded machine (the suite's two workers, other work) importing
+        # gradio alone has taken over a minute.
         tries = [2]  # starts left if another process took the free port first
 
         def answers() -> bool:

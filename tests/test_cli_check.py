@@ -1,7 +1,11 @@
-"""`python -m avatar_core check` as a person runs it: a real subprocess, real files."""
+"""`python -m avatar_core check` as a person runs it, on real files: once as a real
+subprocess (the installed entry point, its streams and exit code), and otherwise through
+the same `main(argv)` the module runs, in this process, with its own streams and
+environment (a process start costs more than most checks)."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import subprocess
@@ -28,7 +32,8 @@ from avatar_core.cli import check as check_command
 from avatar_core.cli import main as cli
 
 
-def run_check(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+def run_check_process(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """`python -m avatar_core check ARGS` in a process of its own."""
     environment = {k: v for k, v in os.environ.items() if k != "AVATAR_ALLOW_PRIVATE_URLS"}
     environment.update(env or {})
     return subprocess.run(
@@ -41,6 +46,33 @@ def run_check(*args: str, env: dict[str, str] | None = None) -> subprocess.Compl
         timeout=120,
         check=False,
     )
+
+
+@contextlib.contextmanager
+def _environment(env: dict[str, str]):
+    saved = dict(os.environ)
+    os.environ.pop("AVATAR_ALLOW_PRIVATE_URLS", None)
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def run_check(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """`check ARGS` through `main(argv)` in this process, as `python -m avatar_core` runs
+    it: its environment (AVATAR_ALLOW_PRIVATE_URLS only when given), stdout and stderr
+    (argparse's usage errors too) captured, the exit code returned."""
+    out, err = io.StringIO(), io.StringIO()
+    argv = ["check", *args]
+    with (
+        _environment(env or {}),
+        contextlib.redirect_stdout(out),
+        contextlib.redirect_stderr(err),
+    ):
+        code = cli.main(argv, out=out, err=err)
+    return subprocess.CompletedProcess(argv, code, out.getvalue(), err.getvalue())
 
 
 def assert_no_traceback(done: subprocess.CompletedProcess) -> None:
@@ -63,8 +95,9 @@ def files(tmp_path_factory) -> dict[str, Path]:
     return {name: folder / name for name in made}
 
 
+@pytest.mark.slow
 def test_good_inputs_exit_0_and_say_what_was_measured():
-    done = run_check("--image", str(PORTRAIT), "--audio", str(SPEECH))
+    done = run_check_process("--image", str(PORTRAIT), "--audio", str(SPEECH))
     assert_no_traceback(done)
     assert done.returncode == 0, done.stderr
     assert "Image: JPEG 512×512" in done.stdout

@@ -1,7 +1,9 @@
 """`python -m avatar_core generate | status | resume` as a person runs them.
 
 The CLI runs as a real subprocess against a simulator served from the test process; tasks
-take a second or two of real time (the subprocess cannot share a fake clock).
+take a second or two of real time (the subprocess cannot share a fake clock). A task meant
+to outlast a command is ended by pushing the simulator's clock forward once the command
+is seen waiting for it, so nobody waits out its seconds.
 """
 
 from __future__ import annotations
@@ -10,9 +12,12 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from live import SkippableClock, wait_until
 
 from avatar_core.simulator import Simulator
 from avatar_core.storage.journal import Journal, Stage
@@ -21,9 +26,18 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
-def live_sim(tmp_path_factory):
+def skip_time() -> SkippableClock:
+    """The simulator's clock: real time, pushed forward to end a task sooner."""
+    return SkippableClock()
+
+
+@pytest.fixture(scope="module")
+def live_sim(tmp_path_factory, skip_time):
     with Simulator(
-        task_seconds=1.5, submit_seconds=0.3, work_dir=tmp_path_factory.mktemp("sim")
+        task_seconds=1.5,
+        submit_seconds=0.3,
+        clock=skip_time,
+        work_dir=tmp_path_factory.mktemp("sim"),
     ) as sim:
         yield sim
 
@@ -38,6 +52,42 @@ def run_cli(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess
         timeout=timeout,
         check=False,
     )
+
+
+def run_cli_until(
+    *args: str,
+    env: dict[str, str],
+    seen: Callable[[str], object],
+    what: str,
+    then: Callable[[], None],
+) -> subprocess.CompletedProcess:
+    """The CLI in the background; once `seen(its stderr so far)` holds (`what` it waits
+    for), `then()`; its finished run."""
+    with tempfile.TemporaryFile("w+", encoding="utf-8") as errors:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "avatar_core", *args],
+            stdout=subprocess.PIPE,
+            stderr=errors,
+            text=True,
+            env={**os.environ, **env},
+            cwd=ROOT,
+        )
+
+        def stderr_so_far() -> str:
+            errors.seek(0)
+            return errors.read()
+
+        try:
+            wait_until(lambda: seen(stderr_so_far()) or process.poll() is not None, what)
+            then()
+            stdout, _ = process.communicate(timeout=120)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.communicate()
+        return subprocess.CompletedProcess(
+            process.args, process.returncode, stdout, stderr_so_far()
+        )
 
 
 @pytest.fixture
@@ -120,7 +170,9 @@ def test_the_providers_words_reach_the_terminal_without_escape_sequences(
     assert_no_traceback(done)
 
 
-def test_a_timed_out_job_is_finished_by_resume(env, live_sim, portrait_path, speech_path):
+def test_a_timed_out_job_is_finished_by_resume(
+    env, live_sim, skip_time, portrait_path, speech_path
+):
     live_sim.plan_task(outcome="succeed", task_seconds=6.0)
     first = run_cli(
         "generate", "--image", str(portrait_path), "--audio", str(speech_path),
@@ -130,15 +182,22 @@ def test_a_timed_out_job_is_finished_by_resume(env, live_sim, portrait_path, spe
     assert "resume" in first.stderr or "status" in first.stderr
     [job] = Journal(env["AVATAR_DATA_DIR"]).unfinished()
 
-    resumed = run_cli("resume", env=env)
+    queries = live_sim.stats.count("query")
+    resumed = run_cli_until(
+        "resume", env=env,
+        seen=lambda _: live_sim.stats.count("query") > queries,
+        what="resume to look the running task up", then=lambda: skip_time.advance(6.0),
+    )  # fmt: skip
     assert resumed.returncode == 0, resumed.stderr
     assert resumed.stdout.strip().endswith(f"{job.task_id}.mp4")
     assert Journal(env["AVATAR_DATA_DIR"]).get(job.job_id).stage is Stage.DONE
     assert live_sim.stats.creates == 1
 
 
-def test_status_looks_up_and_waits_for_any_task(env, live_sim, portrait_path, speech_path):
-    live_sim.plan_task(outcome="succeed", task_seconds=3.0)
+def test_status_looks_up_and_waits_for_any_task(
+    env, live_sim, skip_time, portrait_path, speech_path
+):
+    live_sim.plan_task(outcome="succeed", task_seconds=6.0)
     first = run_cli(
         "generate", "--image", str(portrait_path), "--audio", str(speech_path),
         "--timeout", "0.2", env=env,
@@ -150,7 +209,12 @@ def test_status_looks_up_and_waits_for_any_task(env, live_sim, portrait_path, sp
     assert peek.returncode == 0
     assert f"task {job.task_id}:" in peek.stderr
 
-    waited = run_cli("status", job.task_id, "--wait", env=env)
+    queries = live_sim.stats.count("query")
+    waited = run_cli_until(
+        "status", job.task_id, "--wait", env=env,
+        seen=lambda _: live_sim.stats.count("query") > queries,
+        what="status --wait to look the running task up", then=lambda: skip_time.advance(6.0),
+    )  # fmt: skip
     assert waited.returncode == 0, waited.stderr
     assert Path(waited.stdout.strip()).is_file()
 
@@ -244,7 +308,7 @@ def test_an_unclear_create_says_how_to_look_it_up_and_resume_never_resends_it(
 
 
 def test_generate_waits_in_line_while_another_app_fills_the_account_and_says_so(
-    env, live_sim, portrait_path, speech_path
+    env, live_sim, skip_time, portrait_path, speech_path
 ):
     import httpx
     from simulator_support import b64, image_bytes, tone
@@ -260,8 +324,12 @@ def test_generate_waits_in_line_while_another_app_fills_the_account_and_says_so(
             timeout=30,
         )
         assert other.status_code == 200, other.text
-        done = run_cli("generate", "--image", str(portrait_path), "--audio", str(speech_path),
-                       env=env)  # fmt: skip
+        done = run_cli_until(  # the other app's task ends once ours says it waits for it
+            "generate", "--image", str(portrait_path), "--audio", str(speech_path), env=env,
+            seen=lambda stderr: "in_line" in stderr,
+            what="the command to say it waits in line",
+            then=lambda: skip_time.advance(6.0),
+        )  # fmt: skip
     finally:
         live_sim.options.max_running_tasks = 0
     assert done.returncode == 0, done.stderr

@@ -69,18 +69,18 @@ def test_a_good_token_is_accepted_on_kling_own_route(kling_sim):
 
 @pytest.mark.parametrize(
     ("token", "code"),
-    [
-        (None, 1001),
-        ("not-a-jwt", 1002),
-        (sign_token(ACCESS, "another-secret-0123456789abcdef01234", time.time()), 1000),
-        (sign_token("another-access", SECRET, time.time()), 1000),
-        (sign_token(ACCESS, SECRET, time.time() - 3600), 1004),  # expired 30 min ago
-        (sign_token(ACCESS, SECRET, time.time() + 600), 1003),  # valid from 10 min on
+    [  # each token signed when its test runs (not when tests are collected, maybe long before)
+        (lambda: None, 1001),
+        (lambda: "not-a-jwt", 1002),
+        (lambda: sign_token(ACCESS, "another-secret-0123456789abcdef01234", time.time()), 1000),
+        (lambda: sign_token("another-access", SECRET, time.time()), 1000),
+        (lambda: sign_token(ACCESS, SECRET, time.time() - 3600), 1004),  # expired 30 min ago
+        (lambda: sign_token(ACCESS, SECRET, time.time() + 600), 1003),  # valid from 10 min on
     ],
     ids=["missing", "malformed", "wrong signature", "wrong iss", "expired", "nbf in the future"],
 )
 def test_a_bad_token_is_refused_with_kling_auth_code(kling_sim, token, code):
-    answer = _ask(kling_sim, token)
+    answer = _ask(kling_sim, token())
     assert answer.status_code == 401
     assert answer.json()["code"] == code
 

@@ -18,7 +18,10 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def test_serve_forever_prints_its_url_serves_and_stops_on_ctrl_c():
+    # Ctrl-C as at a terminal, even when this test runs from a shell's background job
+    # (which starts its children with SIGINT ignored, and Python then leaves it ignored).
     code = (
+        "import signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
         "from avatar_core.simulator import serve_forever; "
         "serve_forever(host='127.0.0.1', port=0, task_seconds=0.0, submit_seconds=0.0)"
     )
