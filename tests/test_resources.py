@@ -213,7 +213,7 @@ def test_a_body_without_a_length_is_refused_once_it_goes_over(app):
             sent += len(piece)
         answer = _answer(connection)
     assert answer.startswith("HTTP/1.1 413"), answer[:200]
-    assert sent < 20 * 1024 * 1024  # it stopped soon after the 2 MB cap, not at 200 MB
+    assert sent < 20 * 1024 * 1024  # it stopped soon after the 4 MB cap, not at 200 MB
 
 
 def test_a_body_under_its_cap_is_read_as_before(app, speech_path):

@@ -3,8 +3,10 @@
 - Every request body has a cap (`body_cap`): a declared length over it is refused (413)
   before a byte of the body is read; a body sent without one (chunked) is counted as it
   streams in and refused as soon as it goes over. An upload's cap is one file of the
-  upload limit; an MCP call's, the data: URLs of two such files; anything else (the
-  queue's JSON, the API's, the provider's callbacks) DEFAULT_BODY_BYTES.
+  upload limit (it is streamed to disk); anything else (the queue's JSON, the API's, MCP
+  calls, the provider's callbacks), read into memory, DEFAULT_BODY_BYTES: what Gradio's
+  MCP server takes itself (the `mcp` package's transport refuses more), so a data: URL
+  reaches a tool up to about 3 MB of file, by MCP or by the API alike.
 - Uploads (`/gradio_api/upload`) are limited per network address (an IPv6 /64 is one),
   in files and bytes a minute (`UploadLedger`): one more is refused (429) before it is
   read, and an upload found over the files limit once parsed is deleted and refused.
@@ -41,8 +43,7 @@ Asgi = Callable[[Scope, Receive, Send], Awaitable[None]]
 KB = 1024
 MB = 1024 * KB
 UPLOAD_PATH = "/gradio_api/upload"
-MCP_PREFIX = "/gradio_api/mcp"
-DEFAULT_BODY_BYTES = 2 * MB  # the page's and the API's JSON: texts of a few kilobytes
+DEFAULT_BODY_BYTES = 4 * MB  # the mcp package's own cap (DEFAULT_MAX_REQUEST_BODY_SIZE)
 MULTIPART_SLACK = 64 * KB  # a multipart body's headers and boundaries around its file
 UPLOADS_PER_MINUTE = 30  # files, per network address
 UPLOAD_BYTES_PER_MINUTE = 150 * MB  # per network address
@@ -56,8 +57,6 @@ def body_cap(path: str, max_upload: int | None = None) -> int:
     most = MAX_UPLOAD_BYTES if max_upload is None else max_upload
     if path == UPLOAD_PATH or path.startswith(UPLOAD_PATH + "/"):
         return most + MULTIPART_SLACK
-    if path.startswith(MCP_PREFIX):
-        return 2 * (most * 4 // 3 + 4) + DEFAULT_BODY_BYTES  # two files as base64 data: URLs
     return DEFAULT_BODY_BYTES
 
 
