@@ -171,3 +171,37 @@ def test_a_voice_that_needs_converting_says_why_besides_the_silence_left_out(tmp
     said = " ".join(prepared.changes)
     assert "Left out" in said and "Converted from Ogg (vorbis) to MP3" in said
     assert prepared.format == "mp3"
+
+
+def test_a_damaged_long_file_is_measured_or_refused_without_hanging(tmp_path):
+    """A damaged MP3 makes ffmpeg write far more messages than a pipe holds: reading its
+    loudness must still end (with an envelope or one sentence), never wait on the pipe."""
+    import threading
+
+    from avatar_core.errors import MediaToolError
+    from avatar_core.inputs.ffmpeg import ffmpeg_exe
+    from avatar_core.inputs.loudness import envelope_of_file
+
+    clean = tmp_path / "tone.mp3"
+    subprocess.run(
+        [ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", "sine=frequency=220:duration=300",
+         "-b:a", "64k", str(clean)],
+        check=True,
+    )  # fmt: skip
+    data = bytearray(clean.read_bytes())
+    for at in range(1000, len(data) - 8, 300):  # 8 bytes garbled every 300
+        data[at : at + 8] = b"\xff\x00\xa5\x5a\xff\x00\xa5\x5a"
+    damaged = tmp_path / "damaged.mp3"
+    damaged.write_bytes(bytes(data))
+    answers: list[object] = []
+
+    def measure() -> None:
+        try:
+            answers.append(envelope_of_file(damaged, timeout=600))
+        except MediaToolError as refused:
+            answers.append(refused)
+
+    worker = threading.Thread(target=measure, daemon=True)
+    worker.start()
+    worker.join(900)  # a bound for a hang, not a speed check: a hang never ends
+    assert answers, "reading the damaged file's loudness never ended"

@@ -12,14 +12,14 @@ quiet room's hiss is silence beside the voice, and a whisper is still sound.
 
 from __future__ import annotations
 
-import subprocess
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from avatar_core.errors import MediaToolError
-from avatar_core.inputs.ffmpeg import ffmpeg_exe
+from avatar_core.inputs.ffmpeg import stream_ffmpeg
 from avatar_core.words import say
 
 WINDOW_S = 0.01
@@ -102,40 +102,32 @@ def envelope_of_pcm(pcm: bytes | memoryview, *, channels: int, rate: int) -> Env
 def envelope_of_file(path: str | Path, *, timeout: float = DECODE_TIMEOUT_S) -> Envelope:
     """The envelope of a sound file's first audio stream, decoded by ffmpeg to mono
     16 kHz through a pipe and measured as it comes (memory stays a few hundred KB)."""
-    command = [
-        ffmpeg_exe(), "-hide_banner", "-nostdin", "-v", "error", "-i", f"file:{path}",
-        "-map", "0:a:0", "-vn", "-ac", "1", "-ar", str(ANALYSIS_RATE),
+    args = [
+        "-i", f"file:{path}", "-map", "0:a:0", "-vn", "-ac", "1", "-ar", str(ANALYSIS_RATE),
         "-f", "s16le", "-acodec", "pcm_s16le", "pipe:1",
     ]  # fmt: skip
     per_window = ANALYSIS_RATE // 100
     parts: list[np.ndarray] = []
     samples = 0
     carry = b""
-    try:
-        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    except OSError as exc:
-        raise MediaToolError(say("ffmpeg.not_started", reason=exc.strerror)) from exc
-    with process:
-        assert process.stdout is not None
-        while chunk := process.stdout.read(_READ_BYTES):
-            data = carry + chunk
-            whole = len(data) // (2 * per_window) * (2 * per_window)
-            data, carry = data[:whole], data[whole:]
-            if data:
-                squared = np.square(np.frombuffer(data, dtype="<i2").astype(np.float64))
-                parts.append(_levels(squared, per_window))
-                samples += len(data) // 2
+    # ffmpeg's messages go to a file and a timer stops it: a damaged file's many messages
+    # never fill a pipe nobody reads, and a decode never outlasts `timeout`
+    with tempfile.TemporaryDirectory(prefix="avatar-loudness-") as folder:
+        with stream_ffmpeg(args, log=Path(folder) / "ffmpeg.log", timeout=timeout) as run:
+            while chunk := run.output.read(_READ_BYTES):
+                data = carry + chunk
+                whole = len(data) // (2 * per_window) * (2 * per_window)
+                data, carry = data[:whole], data[whole:]
+                if data:
+                    squared = np.square(np.frombuffer(data, dtype="<i2").astype(np.float64))
+                    parts.append(_levels(squared, per_window))
+                    samples += len(data) // 2
         if len(carry) >= 2:
             tail = np.frombuffer(carry[: len(carry) // 2 * 2], dtype="<i2").astype(np.float64)
             parts.append(_levels(np.square(tail), per_window))
             samples += len(tail)
-        try:
-            errors = process.communicate(timeout=timeout)[1]
-        except subprocess.TimeoutExpired as exc:
-            process.kill()
-            raise MediaToolError(say("ffmpeg.timeout", seconds=timeout)) from exc
-    if process.returncode != 0 or samples == 0:
-        reason = errors.decode("utf-8", "replace").strip().splitlines()[-1:]
-        raise MediaToolError(say("speech.undecodable", reason=" ".join(reason) or "no samples"))
+        if run.returncode != 0 or samples == 0:
+            reason = " ".join(run.log_text().strip().splitlines()[-1:]) or "no samples"
+            raise MediaToolError(say("speech.undecodable", reason=reason))
     levels = np.concatenate(parts)
     return Envelope(levels, per_window / ANALYSIS_RATE, samples / ANALYSIS_RATE)
