@@ -190,3 +190,25 @@ def test_a_command_killed_after_two_creates_finishes_with_one_create_a_part(tmp_
         assert len(parts) >= 5
         assert sim.stats.creates == len(parts)
         assert Path(again.stdout.strip()).is_file()
+
+
+def test_each_part_is_sent_whole_even_where_it_was_cut_in_a_long_pause(
+    small_videos, fake_time, tmp_path, portrait_path
+):
+    """Parts are cut in the middle of pauses: a part's silent edge is where the speech was
+    cut, and leaving it out again would set the part's lips ahead of the speech laid over
+    the join. Each part is sent as long as its span."""
+    import json
+
+    speech = speech_like(150.0, lead=0.5, tail=0.5, pause=(1.8, 2.6), rate=16_000, seed=5)
+    voice = write_wav(tmp_path / "long-pauses.wav", speech)
+    studio = _studio(small_videos, fake_time, tmp_path / "data")
+    run = LongVoiceRun(studio, portrait_path, voice, prompt="Speak.")
+    assert isinstance(final(run.run()), SpeechDone)
+    plan = json.loads((tmp_path / "data" / "long_speeches" / run.key / "plan.json").read_text())
+    parts = plan["parts"] if isinstance(plan, dict) else plan
+    assert len(parts) >= 3
+    for number, part in enumerate(parts, start=1):
+        job = studio.journal.batch_job(part_key(run.key, number))
+        assert job is not None and job.audio_seconds is not None
+        assert abs(job.audio_seconds - (part["end"] - part["start"])) < 0.05, number

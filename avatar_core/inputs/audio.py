@@ -144,6 +144,7 @@ def prepare_audio(
     *,
     trim: bool = False,
     shorten_pauses: bool = False,
+    keep_silence: bool = False,
     allow_private_urls: bool = False,
     cache: PreparedCache[PreparedAudio] | None = None,
 ) -> PreparedAudio:
@@ -154,14 +155,15 @@ def prepare_audio(
     are shortened too (silence at its edges is always left out).
     """
     known = _known_size(source)  # a large local file waits its turn before it is read
-    options = {"trim": trim, "shorten_pauses": shorten_pauses, "gated": known is not None}
+    silence = "keep" if keep_silence else "pauses" if shorten_pauses else "edges"
+    options = {"trim": trim, "silence": silence, "gated": known is not None}
     with one_large_sound(known or 0):
         read = read_source(
             source, what="audio", max_bytes=MAX_SOURCE_BYTES, allow_private_urls=allow_private_urls
         )
         if cache is None:
             return _prepare(read.data, read.label, **options)
-        key = content_key(read.data, read.label, trim, shorten_pauses)
+        key = content_key(read.data, read.label, trim, silence)
         return cache.get_or_make(key, lambda: _prepare(read.data, read.label, **options))
 
 
@@ -177,12 +179,10 @@ def _known_size(source: Source) -> int | None:
     return None
 
 
-def _prepare(
-    data: bytes, label: str, *, trim: bool, shorten_pauses: bool, gated: bool
-) -> PreparedAudio:
+def _prepare(data: bytes, label: str, *, trim: bool, silence: str, gated: bool) -> PreparedAudio:
     if not gated:  # read from a URL: its size is known only now
         with one_large_sound(len(data)):
-            return _prepare(data, label, trim=trim, shorten_pauses=shorten_pauses, gated=True)
+            return _prepare(data, label, trim=trim, silence=silence, gated=True)
     where = f" {label}" if label else ""
     kind = sniff(data)
     if kind is None or kind.demuxer is None:
@@ -193,9 +193,9 @@ def _prepare(
     try:
         with tempfile.TemporaryDirectory(prefix="avatar-audio-") as folder:
             decoded = _decode(data, kind, Path(folder), where)
-            decoded, silence = _without_silence(decoded, shorten_pauses)
+            decoded, plan = _without_silence(decoded, silence)
             return _check_and_fix(
-                data, kind, decoded, where, trim=trim, folder=Path(folder), silence=silence
+                data, kind, decoded, where, trim=trim, folder=Path(folder), silence=plan
             )
     finally:  # the decode's pieces were freed in this thread's pool: hand them back
         give_back_freed_memory()
@@ -298,18 +298,20 @@ def _wav_stream_header(stream: IO[bytes]) -> tuple[int, int] | None:
     return None
 
 
-def _without_silence(decoded: _Decoded, shorten_pauses: bool) -> tuple[_Decoded, SilencePlan]:
-    """The decoded voice without the silence `silence.py` leaves out (a voice longer than
-    is analysed is left as it is: it is refused or cut to its first seconds anyway)."""
+def _without_silence(decoded: _Decoded, silence: str) -> tuple[_Decoded, SilencePlan]:
+    """The decoded voice without the silence `silence.py` leaves out: at its edges
+    ("edges"), and long pauses too ("pauses"); nothing ("keep": a long speech's part, whose
+    edges are where the speech was cut). A voice longer than is held is left as it is: it
+    is refused or cut to its first seconds anyway."""
     segment = decoded.segment
     held = segment.frame_count() / segment.frame_rate
-    if decoded.hit_cap or decoded.seconds > held + 0.01:  # only its start is held
+    if silence == "keep" or decoded.hit_cap or decoded.seconds > held + 0.01:
         return decoded, unchanged(decoded.seconds)
     pcm, plan = leave_out_silence(
         segment.raw_data,
         channels=segment.channels,
         rate=segment.frame_rate,
-        shorten_pauses=shorten_pauses,
+        shorten_pauses=silence == "pauses",
         min_seconds=MIN_SECONDS,
     )
     if not plan.changed:

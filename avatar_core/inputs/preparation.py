@@ -90,7 +90,12 @@ class InputPreparer:
         return prepare_image(source, allow_private_urls=self.allow_private_urls, cache=self.images)
 
     def audio(
-        self, source: Source, *, trim: bool = False, shorten_pauses: bool = False
+        self,
+        source: Source,
+        *,
+        trim: bool = False,
+        shorten_pauses: bool = False,
+        keep_silence: bool = False,
     ) -> PreparedAudio:
         """The voice as it would be sent; raises InputError with what is wrong."""
         if self.web_only:
@@ -99,6 +104,7 @@ class InputPreparer:
             source,
             trim=trim,
             shorten_pauses=shorten_pauses,
+            keep_silence=keep_silence,
             allow_private_urls=self.allow_private_urls,
             cache=self.voices,
         )
@@ -114,6 +120,7 @@ class InputPreparer:
         *,
         trim: bool = False,  # keep the first 60 s of a longer voice
         shorten_pauses: bool = False,  # long pauses inside the speech shortened
+        keep_silence: bool = False,  # nothing left out (a long speech's part, cut already)
         audio_id: str | None = None,
         prompt: str | None = None,
         mode: str | None = "std",
@@ -128,7 +135,14 @@ class InputPreparer:
         with ThreadPoolExecutor(max_workers=2, thread_name_prefix="prepare") as pool:
             image_job = None if _blank(image) else pool.submit(_attempt, self.image, image)
             audio_job = (
-                pool.submit(_attempt, self.audio, audio, trim=trim, shorten_pauses=shorten_pauses)
+                pool.submit(
+                    _attempt,
+                    self.audio,
+                    audio,
+                    trim=trim,
+                    shorten_pauses=shorten_pauses,
+                    keep_silence=keep_silence,
+                )
                 if has_audio
                 else None
             )

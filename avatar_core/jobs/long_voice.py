@@ -221,7 +221,7 @@ class LongVoiceRun:
             else:  # never journaled, refused at its create, or failed: (made again)
                 flow = self.studio.generate(
                     self.image, str(part.path), prompt=self.prompt, mode=self.mode,
-                    deadline_s=self.deadline_s, batch_key=key,
+                    deadline_s=self.deadline_s, batch_key=key, keep_silence=True,
                 )  # fmt: skip
             async with contextlib.aclosing(flow):
                 async for event in flow:

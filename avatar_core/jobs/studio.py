@@ -209,6 +209,7 @@ class Studio:
         deadline_s: float | None = None,  # None: Settings.follow_deadline_s
         trim: bool = False,  # keep the first 60 s of a longer voice
         shorten_pauses: bool = False,  # pauses over 1.5 s inside the voice shortened
+        keep_silence: bool = False,  # a long speech's part: its edges stay as they were cut
         audio_id: str | None = None,
         prior_task_id: str | None = None,  # the TTS task `audio_id` came from
         prompt: str | None = None,
@@ -241,6 +242,7 @@ class Studio:
                 mode=mode,
                 trim=trim,
                 shorten_pauses=shorten_pauses,
+                keep_silence=keep_silence,
             )
         )
         secret, callback_url = None, None
