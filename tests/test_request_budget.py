@@ -3,8 +3,10 @@ visitor's and each address's questions in turn, and never more than the budget i
 
 - The order of slots, on the fake clock: paid work before any waiting question; questions
   alternate between addresses, and between the visitors of one address; a thread's
-  request and an event loop's share one line.
-- Slots never put more than the budget in one second, however many wait.
+  request and an event loop's share one line; a share of each second is kept for paid
+  work.
+- Slots never put more than the budget in one second, however many wait and however late
+  their answers come.
 - 200 keys pasted at once (the page's key check, many sessions, real time): the simulator
   never sees more than the budget in any second, and no HTTP client is made for them.
 - A key the provider cannot even read (HTTP 431) is refused in one sentence, not taken as
@@ -212,3 +214,32 @@ def test_a_key_the_provider_cannot_read_is_refused_in_one_sentence(tmp_path):
     assert "x" * 20 not in sentence  # the key is not repeated back
     assert key_state != huge and "could not even read" in note and "unchecked" not in note
     assert kept == 0
+
+
+def test_a_share_of_each_second_is_kept_for_paid_work(fake_time):
+    """Questions whose answers have not come yet fill their share of the second, and one
+    more waits; a paid request still has its place at once (it does not wait for their
+    answers), and the waiting question has its own once they come."""
+    budget = RequestBudget(5.0, clock=fake_time.clock)
+    flooder = _question("addr-a", "flooder")
+    got: dict[str, object] = {}
+
+    def request(name: str, claim: Claim) -> None:
+        with asking(claim):
+            got[name] = budget.take(fake_time.sleep)
+
+    with asking(flooder):
+        held = [budget.take(fake_time.sleep) for _ in range(4)]  # on their way, unanswered
+    question = threading.Thread(target=request, args=("question", flooder))
+    question.start()
+    while not budget._waiting and "question" not in got:  # in line (or through)
+        threading.Event().wait(0.01)
+    paid = threading.Thread(target=request, args=("paid", PAID))
+    paid.start()
+    paid.join(timeout=60)
+    paid_first = sorted(got)
+    for slot in held:
+        budget.done(slot)
+    question.join(timeout=60)
+    assert paid_first == ["paid"], "paid work waited for the questions' answers"
+    assert sorted(got) == ["paid", "question"]

@@ -9,7 +9,9 @@ the network), the provider never sees more than the budget in any second.
 When requests wait, who goes first is decided when a slot comes free, not by arrival:
 
 1. paid work (`PAID`): creates, speech, the checks of tasks being followed, a job's own
-   lookups; among them, first come first served;
+   lookups; among them, first come first served. A share of each second
+   (`PAID_SHARE`) is kept for it: questions alone never fill the whole budget, so paid
+   work never waits for their answers to free a place;
 2. then questions (key checks, lookups, the doctor, `status`): each network address in turn,
    and within an address each visitor in turn, so a flood from one visitor or one address
    delays its own questions, not anyone else's nor anyone's paid work.
@@ -37,6 +39,7 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+PAID_SHARE = 0.2  # of each second's requests, kept for paid work (at least one)
 IN_FLIGHT_S = 30.0  # a request still unanswered after this long no longer holds its place
 _EPSILON = 1e-3  # seconds: closer than this counts as now (float sums drift)
 _MEMORY = 4096  # askers whose last turn is remembered (the fair order), at most
@@ -139,6 +142,8 @@ class RequestBudget:
         self.rate = rate
         self._clock = clock
         self._per_window = max(1, math.floor(rate))
+        kept = max(1, math.floor(self._per_window * PAID_SHARE))
+        self._per_window_asked = max(1, self._per_window - kept)  # the most for questions
         self._recent: deque[Slot] = deque()  # the slots that may still count
         self._last = float("-inf")  # when the last slot was given
         self._waiting: list[_Waiter] = []
@@ -246,9 +251,9 @@ class RequestBudget:
         slot.used = True
         return slot
 
-    def _next_free(self, now: float) -> float | None:
-        """Must hold the lock. When the next slot is free; None while that waits for a
-        request on its way to end."""
+    def _next_free(self, now: float, places: int) -> float | None:
+        """Must hold the lock. When the next slot is free, for a request that may have one
+        of `places` in a second; None while that waits for a request on its way to end."""
         while self._recent and self._recent[0].counts_until() <= now:
             self._recent.popleft()
         spaced = self._last + 1.0 / self.rate
@@ -257,9 +262,9 @@ class RequestBudget:
             for slot in self._recent
             if slot.counts_until() > now
         )
-        if len(counting) < self._per_window:
+        if len(counting) < places:
             return spaced
-        frees, on_its_way = counting[len(counting) - self._per_window]
+        frees, on_its_way = counting[len(counting) - places]
         if on_its_way and frees - 1.0 > now:  # its answer decides: `done` wakes the next
             return None
         return max(spaced, frees)
@@ -291,7 +296,8 @@ class RequestBudget:
             if waiter is not self._chosen:
                 return None
             now = self._clock()
-            free = self._next_free(now)
+            paid = waiter.claim.priority is Priority.PAID
+            free = self._next_free(now, self._per_window if paid else self._per_window_asked)
             if free is None:
                 return None
             if free - now > _EPSILON:
