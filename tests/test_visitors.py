@@ -35,6 +35,7 @@ from live import cli_env, running_app, wait_until
 from media import audio_bytes, image_bytes
 from reliability import check_section, normalize, table
 
+from avatar_core.errors import LimitReachedError
 from avatar_core.provider.client import AvatarRequest, KlingClient
 from avatar_core.provider.voices import DEFAULT_VOICE
 from avatar_core.simulator import Simulator
@@ -491,6 +492,31 @@ def test_no_speech_is_paid_for_once_the_days_seconds_are_used_up(tmp_path, input
     for answer in answers:
         assert answer.startswith("refused: This app's videos for today are used up"), answer
         assert "5.0 of its 6 s" in answer and "at least 2 s" in answer
+
+
+def test_a_speech_longer_than_the_days_seconds_left_is_refused_before_it_is_paid(tmp_path):
+    """The day's 10 s hold 6.8 s of A's speeches: B's text, which would speak for about
+    50 s, is refused before anything is paid for, and C, who asked for nothing, may still
+    make a video."""
+    long_text = " ".join(
+        ["This sentence makes the speech last much longer than the day allows."] * 9
+    )
+    assert sim_speech_seconds(long_text, 1.0) > 10
+    fake = FakeTime()
+    with Simulator(task_seconds=20, clock=fake.clock, work_dir=tmp_path / "sim") as sim:
+        studio = make_studio(sim, fake, tmp_path / "data", key=APP_KEY,
+                             max_daily_video_seconds=10)  # fmt: skip
+        try:
+            a, b, c = (studio.visitor(f"browser:{name}") for name in "abc")
+            for _ in range(2):
+                studio.speak(SPOKEN, DEFAULT_VOICE, visitor=a)
+            paid = sim.stats.tts
+            with pytest.raises(LimitReachedError, match="of its 10 s"):
+                studio.speak(long_text, DEFAULT_VOICE, visitor=b)
+            assert sim.stats.tts == paid  # nothing more was paid for
+            studio.check_allowed(c)  # C is not shut out
+        finally:
+            studio.close()
 
 
 def test_a_speech_counts_toward_the_days_seconds_once(tmp_path, inputs):

@@ -67,13 +67,14 @@ class SpendingLimits:
         `video_seconds` is a video's voice length (None: unknown, counted as the longest a
         voice may be); `audio_id` the speech made here that it speaks, if any (its seconds
         are counted once); `speech` marks text to speech, admitted only when the video it
-        is for could follow (`check`).
+        is for could follow (`check`) and the day's seconds hold the speech's expected
+        length (`video_seconds`), which its journal row holds until it is made.
         """
         with self._lock:
             self.check(visitor, speech=speech, audio_id=audio_id)
-            if not speech and visitor.tag is not None:
+            if visitor.tag is not None and not (speech and video_seconds is None):
                 seconds = MAX_SECONDS if video_seconds is None else video_seconds
-                self._check_seconds(visitor.tag, seconds, audio_id)
+                self._check_seconds(visitor.tag, seconds, None if speech else audio_id)
             yield
 
     def check(self, visitor: Visitor, *, speech: bool = False, audio_id: str | None = None) -> None:

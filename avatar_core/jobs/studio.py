@@ -28,6 +28,7 @@ from typing import TypeVar
 
 from avatar_core import errors as e
 from avatar_core.config import DEFAULT_FOLLOW_DEADLINE_S, Secret, Settings
+from avatar_core.inputs.audio import MAX_SECONDS as MAX_AUDIO_SECONDS
 from avatar_core.inputs.audio import PreparedAudio
 from avatar_core.inputs.fields import MODES, check_task_id
 from avatar_core.inputs.image import PreparedImage
@@ -70,6 +71,7 @@ from avatar_core.provider.retry import (
 )
 from avatar_core.provider.routes import RouteMemory
 from avatar_core.provider.speech import check_speech_length, check_speech_request
+from avatar_core.provider.speech_groups import estimated_seconds
 from avatar_core.storage.journal import Job, Journal, Stage
 from avatar_core.storage.kept_inputs import sweep_kept
 from avatar_core.storage.owners import owner_tag
@@ -757,8 +759,11 @@ class Studio:
         be refused, and after it when the speech cannot drive an avatar (2 to 60 s).
         """
         text, language, speed = check_speech_request(text, voice_id, language, speed)
-        with self.limits.admit(self._spender(visitor), speech=True):
-            speech_id = self.journal.open_speech(owner=self.owner, **visitor.columns())
+        expected = min(estimated_seconds(text, speed), MAX_AUDIO_SECONDS)  # held till it is made
+        with self.limits.admit(self._spender(visitor), speech=True, video_seconds=expected):
+            speech_id = self.journal.open_speech(
+                owner=self.owner, seconds=expected, **visitor.columns()
+            )
         try:
             with asking(PAID):
                 result = self.client.text_to_speech(text, voice_id, language, speed)

@@ -445,15 +445,21 @@ class Journal:
             )
 
     def open_speech(
-        self, *, owner: str | None, visitor: str | None, address: str | None = None
+        self,
+        *,
+        owner: str | None,
+        visitor: str | None,
+        address: str | None = None,
+        seconds: float | None = None,
     ) -> str:
-        """Journal a text to speech request before it is sent; its id."""
+        """Journal a text to speech request before it is sent (`seconds`: its expected
+        length, counted in the day's seconds until the speech's own is known); its id."""
         speech_id = "speech-" + uuid.uuid4().hex
         with self._connection() as db:
             db.execute(
-                "INSERT INTO speeches (speech_id, created_at, owner, visitor, address) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (speech_id, time.time(), owner, visitor, address),
+                "INSERT INTO speeches (speech_id, created_at, owner, visitor, address, seconds) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (speech_id, time.time(), owner, visitor, address, seconds),
             )
         return speech_id
 
@@ -462,7 +468,8 @@ class Journal:
     ) -> None:
         with self._connection() as db:
             db.execute(
-                "UPDATE speeches SET audio_id = ?, task_id = ?, seconds = ? WHERE speech_id = ?",
+                "UPDATE speeches SET audio_id = ?, task_id = ?, seconds = COALESCE(?, seconds) "
+                "WHERE speech_id = ?",
                 (audio_id, task_id, seconds, speech_id),
             )
 
