@@ -243,3 +243,36 @@ def test_a_share_of_each_second_is_kept_for_paid_work(fake_time):
     question.join(timeout=60)
     assert paid_first == ["paid"], "paid work waited for the questions' answers"
     assert sorted(got) == ["paid", "question"]
+
+
+def test_no_cookie_one_account_was_given_goes_out_with_another_accounts_request():
+    """Every key's requests share one connection pool: a cookie set in answer to one
+    account's request must not be sent with the next, maybe another account's."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from avatar_core.provider.connection import ProviderConnection
+
+    cookies_seen: list[str | None] = []
+
+    class SetsACookie(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            cookies_seen.append(self.headers.get("Cookie"))
+            self.send_response(200)
+            self.send_header("Set-Cookie", "session=account-a; Path=/")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), SetsACookie)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    connection = ProviderConnection()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/"
+        for _ in range(2):
+            connection.send("GET", url)
+    finally:
+        connection.close()
+        server.shutdown()
+    assert cookies_seen == [None, None]

@@ -21,6 +21,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -41,9 +42,10 @@ from avatar_core.inputs.sniff import sniff
 from avatar_core.jobs.steps import video_home
 from avatar_core.simulator import Simulator
 from avatar_core.storage.retention import DAY_S, delete_old_videos
+from avatar_core.storage.visitors import network_of
 from conftest import FakeTime
 from ui.delivery import COPY_PREFIX
-from ui.request_limits import SWEEP_EVERY_S, UploadLedger, network_of
+from ui.request_limits import SWEEP_EVERY_S, UploadLedger
 
 BODY_TOO_LARGE = "This request is larger than the"
 TOO_MANY_UPLOADS = "Too many uploads from this network address"
@@ -241,6 +243,21 @@ def test_uploads_are_limited_per_address_in_files_and_bytes_a_minute(tmp_path):
         heavy = upload(running, (f"{tag}-heavy.bin", b"b" * (1024 * 1024 + 1)))
         assert heavy.status_code == 429 and not uploaded_files(f"{tag}-heavy.bin")
         assert upload(running, (f"{tag}-small.txt", b"c")).status_code == 200
+
+
+def test_uploads_sent_at_once_share_the_minutes_bytes(tmp_path):
+    """Eight uploads of 300 KB at once from one address, with 1 MB a minute: the room is
+    held as each is let in, so no more than three get through (each saw the whole minute's
+    room when it was only read at the start)."""
+    ledger = UploadLedger(files_per_minute=100, bytes_per_minute=1024 * 1024, clock=Clock())
+    tag = uuid.uuid4().hex
+    with running_app(tmp_path, ledger=ledger) as running, ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(
+            lambda n: upload(running, (f"{tag}-{n}.bin", bytes([n]) * 300_000)), range(8)
+        ))  # fmt: skip
+        codes = sorted(answer.status_code for answer in answers)
+        assert codes.count(200) <= 3 and set(codes) <= {200, 429}, codes
+        assert len(uploaded_files(f"{tag}-*.bin")) == codes.count(200)
 
 
 def test_an_upload_without_a_length_that_goes_over_leaves_nothing_behind(tmp_path):

@@ -17,7 +17,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import threading
 import time
@@ -31,6 +30,7 @@ from gradio.utils import get_upload_folder
 from starlette.formparsers import MultiPartException
 from starlette.middleware import Middleware
 
+from avatar_core.storage.visitors import network_of
 from avatar_core.words import language_of, say
 from ui.limits import MAX_UPLOAD_BYTES
 
@@ -60,22 +60,12 @@ def body_cap(path: str, max_upload: int | None = None) -> int:
     return DEFAULT_BODY_BYTES
 
 
-def network_of(host: str | None) -> str:
-    """The address a limit counts: an IPv4 address, or the /64 an IPv6 address is in."""
-    try:
-        address = ipaddress.ip_address((host or "").split("%")[0])
-    except ValueError:
-        return host or "unknown"
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is None:
-        return str(ipaddress.ip_network(f"{address}/64", strict=False))
-    return str(getattr(address, "ipv4_mapped", None) or address)
-
-
 @dataclass
 class _Spent:
-    """One address's uploads in the last minute: (time, files, bytes) per request."""
+    """One address's uploads in the last minute: [time, files, bytes] per request (an
+    upload under way holds the bytes it may still send, settled once it is read)."""
 
-    requests: deque[tuple[float, int, int]] = field(default_factory=deque)
+    requests: deque[list[float]] = field(default_factory=deque)
 
     def totals(self, now: float) -> tuple[int, int]:
         while self.requests and self.requests[0][0] <= now - WINDOW_S:
@@ -113,7 +103,27 @@ class UploadLedger:
     def spend(self, address: str, files: int, size: int) -> None:
         with self._lock:
             spent = self._spent.setdefault(address, _Spent())
-            spent.requests.append((self.clock(), files, size))
+            spent.requests.append([self.clock(), files, size])
+
+    def reserve(self, address: str, most: int, declared: int | None) -> list[float] | None:
+        """Hold room for an upload about to be read: its declared bytes, else at most
+        `most`, as one check and one entry (uploads sent at once cannot each see the whole
+        minute's room); None when the address has no room left. `settle` it once read."""
+        with self._lock:
+            spent = self._spent.setdefault(address, _Spent())
+            files, size = spent.totals(self.clock())
+            left = self.bytes_per_minute - size
+            held = min(most, left) if declared is None else declared
+            if files >= self.files_per_minute or left <= 0 or held > left:
+                return None
+            entry = [self.clock(), 0, held]
+            spent.requests.append(entry)
+            return entry
+
+    def settle(self, entry: list[float], size: int) -> None:
+        """The bytes a reserved upload really brought."""
+        with self._lock:
+            entry[2] = size
 
     def keep(self, paths: list[Path]) -> None:
         """Remember uploaded files, to delete them once their time is up."""
@@ -193,13 +203,12 @@ class RequestLimits:
             await _refuse(send, *self._over(False, cap), language)
             return
         upload = scope.get("method") == "POST" and path.rstrip("/") == UPLOAD_PATH
-        address = network_of((scope.get("client") or (None,))[0])
-        if upload:
-            files, size = self.ledger.room(address)
-            if files <= 0 or size < (declared or 1):
-                await _refuse(send, *self._over(True, cap), language)
-                return
-        counted = _Counted(receive, min(cap, size) if upload else cap)
+        address = network_of((scope.get("client") or ("unknown",))[0] or "unknown")
+        held = self.ledger.reserve(address, cap, declared) if upload else None
+        if upload and held is None:
+            await _refuse(send, *self._over(True, cap), language)
+            return
+        counted = _Counted(receive, min(cap, int(held[2])) if held else cap)
         refusal = lambda: _refuse(  # noqa: E731  # the answer once the body went over
             send, *self._over(upload and counted.bytes <= cap, cap), language
         )
@@ -211,8 +220,8 @@ class RequestLimits:
                 await refusal()
             return
         finally:
-            if upload:
-                self.ledger.spend(address, 0, counted.bytes)
+            if held is not None:
+                self.ledger.settle(held, counted.bytes)
         if upload and not counted.over:
             await self._hand_on(reply, send, address, language)
 

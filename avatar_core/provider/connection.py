@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any
 
 import httpx
@@ -25,6 +26,12 @@ DEFAULT_RATE_PER_S = 10.0  # AVATAR_MAX_QUERIES_PER_S when not told
 
 def http_timeout(seconds: float) -> httpx.Timeout:
     return httpx.Timeout(seconds, connect=min(10.0, seconds))
+
+
+def _refusing_cookies() -> CookieJar:
+    """A jar that keeps no cookie: one pool serves every key, so a cookie one account's
+    answer set would go out with every other account's requests."""
+    return CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
 
 
 class ProviderConnection:
@@ -44,6 +51,7 @@ class ProviderConnection:
             follow_redirects=False,
             headers={"User-Agent": USER_AGENT},
             limits=httpx.Limits(max_connections=64, max_keepalive_connections=16),
+            cookies=_refusing_cookies(),
         )
 
     def within(self, budget: RequestBudget) -> None:
