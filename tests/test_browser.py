@@ -336,6 +336,8 @@ def test_a_typed_text_and_one_press_give_a_video_and_the_same_speech_is_reused(
         page.wait_for_function(PLAYING, timeout=WAIT_MS)
         expect(page.locator("#tts_preview")).to_be_visible()  # the speech, playable
         expect(page.locator("#tts_preview audio").first).to_be_attached()
+        assert _in_first_screen(page, "#generate")  # the laptop's one screen, at every stage
+        assert _in_first_screen(page, "#result video", half=True)
         assert (sim.stats.tts, sim.stats.creates) == (speeches + 1, creates + 1)
         page.locator("#make_another").click()
         page.locator("#generate").click()  # the same text and voice again

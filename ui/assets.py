@@ -10,11 +10,14 @@ from ui.texts import I18N
 
 CSS = """
 #intro h1 {font-size: 1.45em; margin: 0 0 2px 0}
-#intro, #demo_banner {padding-top: 0 !important; padding-bottom: 0 !important}
-#voice .waveform-container, #voice .timestamps {display: none !important}
+#intro, #demo_banner, #storage_banner {padding: 0 !important; min-height: 0 !important}
+#input_column, #output_column, #face_and_voice > .column {gap: 10px}
+#voice_source label {padding: 4px 8px !important}
+#voice .waveform-container, #voice .timestamps,
+#tts_preview .waveform-container, #tts_preview .timestamps {display: none !important}
 #voice .component-wrapper {padding: 0 !important}
 #intro p {margin: 0; opacity: 0.85}
-#demo_banner blockquote, #storage_banner blockquote {margin: 0; padding: 4px 10px}
+#demo_banner blockquote, #storage_banner blockquote {margin: 0 !important; padding: 4px 10px}
 #status {min-height: 2.2em}
 #status p {margin: 0.1em 0; font-weight: 600}
 .verdict p {margin: 0.2em 0}
@@ -26,10 +29,9 @@ CSS = """
     min-height: 0 !important; height: auto !important; padding: 2px !important;
 }
 #voice .or, #portrait .or, #result .or {display: none}
-#result {position: relative}
-#simulated_badge {position: relative; z-index: 5; margin-bottom: -2.4em; pointer-events: none}
-#simulated_badge p {
-    display: inline-block; margin: 6px 0 0 8px; padding: 2px 10px; border-radius: 6px;
+#simulated_badge {padding: 0 !important; min-height: 0 !important}
+#simulated_badge p {  /* above the video, never over the stamp the video carries */
+    display: inline-block; margin: 0; padding: 2px 10px; border-radius: 6px;
     background: rgba(190, 30, 45, 0.9); color: white; font-weight: 700; letter-spacing: 0.05em;
 }
 #tts_voice ul.options {max-height: 40vh !important}
@@ -50,7 +52,6 @@ button:focus-visible, input:focus-visible, textarea:focus-visible {
     }
     #portrait {height: auto !important}
     #voice_source .wrap {gap: 6px}
-    #voice_source label {padding: 4px 8px !important}
 }
 """
 # Screen readers announce the status and the verdicts as they change (Gradio renders the

@@ -148,7 +148,7 @@ def cost_text(
         return str(t("cost_unknown"))
     money = format_money(estimate.total)
     if demo:
-        return f"{ui_text('cost_demo', language)} {money})"
+        return f"{ui_text('cost_demo', language)} {money}{'）' if language == 'zh' else ')'}"
     seconds = f"{estimate.seconds:.1f} s"
     if guessed:
         seconds = f"≈ {estimate.seconds:.0f} s, {ui_text('cost_speech_guess', language)}"

@@ -224,7 +224,7 @@ def _voice_choice() -> tuple[gr.Radio, list[gr.Group], gr.Audio, SpeechInputs, g
         text = gr.Textbox(
             label=t("tts_text"),
             placeholder=t("tts_placeholder"),
-            lines=3,
+            lines=2,
             max_lines=6,
             elem_id="tts_text",
         )
