@@ -13,6 +13,7 @@ State: not an API argument) and the request (Gradio fills it in).
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import gradio as gr
@@ -90,7 +91,23 @@ def _wire_tools(sessions: Sessions) -> None:
     """The MCP tools, named after their functions; unqueued (see ui/mcp_tools.py)."""
     for tool in (tools.make_talking_avatar_video, tools.check_avatar_inputs,
                  tools.follow_avatar_task):  # fmt: skip
-        gr.api(sessions.bind(tool), api_name=tool.__name__, queue=False)
+        bound = sessions.bind(tool)
+        gr.api(bound, api_name=tool.__name__, queue=False)
+        _name_arguments(bound, tools.RETURNS[tool.__name__])
+
+
+def _name_arguments(bound: Any, returns: tuple[str, ...]) -> None:
+    """gradio_client's names for an endpoint gr.api just made: its parameters' names and
+    `returns`, instead of Gradio's "1st", "2nd" (what MCP reads is the docstring's)."""
+    context = gr.context.get_blocks_context()
+    block = context.fns[max(context.fns)] if context is not None else None
+    if block is None or block.fn is not bound:
+        return
+    names = [name for name in inspect.signature(bound).parameters if name != "request"]
+    for component, name in zip(block.inputs, names, strict=False):
+        component.label = name
+    for component, name in zip(block.outputs, returns, strict=False):
+        component.label = name
 
 
 def _wire_checks(page: Page, sessions: Sessions) -> None:
