@@ -737,3 +737,20 @@ def test_a_chinese_browser_reads_a_chinese_page(browser, app, portrait_path, spe
         assert not latin, [line for line in shown.splitlines() if set(words.findall(line)) & latin]
     finally:
         page.context.close()
+
+
+@pytest.mark.parametrize("locale", LANGUAGES)
+def test_an_example_fills_everything_in_and_one_press_makes_its_video(browser, app, locale):
+    page = _open(browser, app.url, locale=locale, width=1366, height=768)
+    try:
+        examples = page.locator(f"#examples_{locale[:2]} button")
+        expect(examples).to_have_count(3)
+        examples.nth(0 if locale == "zh-CN" else 1).click()  # a typed text, with a face
+        expect(page.locator("#tts_text").get_by_role("textbox")).not_to_have_value("")
+        expect(page.locator("#portrait img")).to_have_count(1)
+
+        page.locator("#generate").click()
+
+        _wait_for_video_in_any_language(page)
+    finally:
+        page.context.close()
