@@ -577,12 +577,13 @@ def test_demo_mode_shows_what_a_key_would_cost_and_charges_nothing(demo_sessions
 
 def test_stop_says_what_is_true_at_that_moment():
     for phase, key in h.STOP_SENTENCES.items():
-        status, stop, generate = h.stopped_at(phase)
+        status, stop, generate = asyncio.run(h.stopped_at(phase))
         assert english(status) == "⏹️ " + EN[key]
         assert (stop["visible"], generate["interactive"]) == (False, True)
     assert "nothing is charged" in EN["stopped_in_line"]
     assert "will appear in History" in EN["stopped"]
-    assert h.stopped_at("")[0] == SKIP  # nothing was under way: nothing to say
+    unknown = english(asyncio.run(h.stopped_at(None))[0])  # true however far it got
+    assert unknown == "⏹️ " + EN["stopped_sending"]
 
 
 def test_a_job_stopped_on_the_page_shows_finished_once_the_provider_finished_it(

@@ -540,13 +540,17 @@ async def run_make(
                 yield status, video, details, skip, skip, phase, skip
 
 
-def stopped_at(phase: str | None) -> tuple[str, Update, Update]:
+STOP_SETTLE_S = 0.5  # the stopped stream's last updates land before Stop's sentence
+
+
+async def stopped_at(phase: str | None) -> tuple[str, Update, Update]:
     """Stop: (the status, Stop hidden, Generate back). What it says is what is true at
-    that moment: nothing under way, in line (nothing sent, nothing charged), being sent,
-    or sent (the task goes on and will appear in History)."""
-    key = STOP_SENTENCES.get(phase or "")
-    shown = fmt.status(str(t(key)), "stopped") if key else gr.skip()
-    return shown, gr.update(visible=False), gr.update(interactive=True)
+    that moment: in line (nothing sent, nothing charged), being sent, or sent (the task
+    goes on and will appear in History); not knowing how far it got, what is true in
+    every case (if the provider took it, it will appear in History)."""
+    await asyncio.sleep(STOP_SETTLE_S)
+    key = STOP_SENTENCES.get(phase or "", "stopped_sending")
+    return fmt.status(str(t(key)), "stopped"), gr.update(visible=False), gr.update(interactive=True)
 
 
 def running_buttons() -> tuple[Update, Update, Update]:
