@@ -27,6 +27,9 @@ from ui.sessions import Sessions
 PRIVATE: dict[str, Any] = {"api_visibility": "private"}
 PAGE_API: dict[str, Any] = {"api_visibility": "undocumented"}  # gradio_client's, not MCP's
 QUIET: dict[str, Any] = {"show_progress": "hidden", **PRIVATE}  # small, frequent updates
+# The History waits on the provider (its unfinished jobs asked about, at most
+# handlers.REFRESH_WAIT_S): no visitor's History queues behind another's.
+GALLERY: dict[str, Any] = {**QUIET, "concurrency_limit": None}
 
 
 def wire(app: gr.Blocks, page: Page, sessions: Sessions) -> None:
@@ -183,7 +186,7 @@ def _wire_jobs(page: Page, sessions: Sessions) -> None:
         **PRIVATE,
     )  # fmt: skip
     ended = generating.then(handlers.idle_buttons, outputs.result, buttons, **QUIET)
-    ended.then(*_badge(page, sessions), **QUIET).then(*_gallery(page, sessions), **QUIET).then(
+    ended.then(*_badge(page, sessions), **QUIET).then(*_gallery(page, sessions), **GALLERY).then(
         *_allowance(page, sessions), **QUIET
     )
     stopping = job.stop.click(
@@ -193,7 +196,7 @@ def _wire_jobs(page: Page, sessions: Sessions) -> None:
         cancels=[generating],
         **PRIVATE,
     )
-    stopping.then(*_gallery(page, sessions), **QUIET)
+    stopping.then(*_gallery(page, sessions), **GALLERY)
     outputs.make_another.click(
         handlers.make_another,
         None,
@@ -207,7 +210,7 @@ def _wire_jobs(page: Page, sessions: Sessions) -> None:
         concurrency_limit=None,
         **PRIVATE,
     )
-    looking.then(*_badge(page, sessions), **QUIET).then(*_gallery(page, sessions), **QUIET)
+    looking.then(*_badge(page, sessions), **QUIET).then(*_gallery(page, sessions), **GALLERY)
 
 
 def _badge(page: Page, sessions: Sessions) -> tuple[Any, Any, Any]:
@@ -236,7 +239,7 @@ def _wire_history(app: gr.Blocks, page: Page, sessions: Sessions) -> None:
     """The visitor is known once the page loads: its id, then its History (its unfinished
     jobs asked about) and allowance; the page's language sets the speech's."""
     history = page.history
-    history.refresh.click(*_gallery(page, sessions), **PRIVATE)
+    history.refresh.click(*_gallery(page, sessions), **PRIVATE, concurrency_limit=None)
     history.gallery.select(
         sessions.bind(handlers.pick_from_gallery),
         [*_visitor(page), history.jobs],
@@ -255,4 +258,4 @@ def _wire_history(app: gr.Blocks, page: Page, sessions: Sessions) -> None:
         [page.browser_id, page.key_state],
         [page.browser_id, page.visitor_state, page.api.history, page.job.allowance],
         **PRIVATE,
-    ).then(*_gallery(page, sessions), **QUIET)
+    ).then(*_gallery(page, sessions), **GALLERY)
