@@ -3,13 +3,13 @@
 Launches the app in demo mode on a simulator of its own (short tasks, a temporary data
 folder), drives Debian's Chromium with playwright and writes PNGs beside this file:
 
-    01-empty.png           the page as it opens
-    02-inputs-checked.png  a portrait and a voice checked, with their verdicts and the cost
+    01-empty.png           the page as it opens on a laptop (1366×768)
+    02-inputs-checked.png  a face and a voice checked, with their verdicts and the cost
     03-generating.png      the task under way, its status moving
     04-finished.png        the finished (simulated) video playing
     05-input-error.png     a too-small photo and a too-short clip, explained
-    06-phone.png           the page at a phone's width (390 px)
-    07-chinese.png         the page in a browser whose language is Chinese
+    06-phone.png           a phone (390×844): the finished video right under Generate
+    07-chinese.png         a Chinese browser, a typed text made into speech and video
 
 Needs chromium at /usr/bin/chromium (`apt-get install chromium`) and the playwright
 package (requirements-dev.txt; never `playwright install`). Emoji and Chinese glyphs need
@@ -35,10 +35,11 @@ from avatar_core.inputs.ffmpeg import ffmpeg_exe  # noqa: E402
 from avatar_core.simulator import Simulator  # noqa: E402
 
 WAIT_MS = 60_000
-DESKTOP = {"width": 1280, "height": 1100}
+DESKTOP = {"width": 1366, "height": 768}
 PHONE = {"width": 390, "height": 844}
 PORTRAIT = ROOT / "assets" / "astronaut.jpg"
 SPEECH = ROOT / "assets" / "hello.mp3"
+SPOKEN_ZH = "大家好！我是一名宇航员。今天我来给大家讲讲在太空中生活是什么感觉。"
 
 
 def _bad_inputs(folder: Path) -> tuple[Path, Path]:
@@ -96,30 +97,34 @@ def take(out: Path) -> None:
                 app.close()
 
 
-def _shoot_all(browser, url: str, sim: Simulator, out: Path, small: Path, short: Path) -> None:
-    page = _page(browser, url)
-    _shoot(page, out, "01-empty.png")
-
-    _add_inputs(page, PORTRAIT, SPEECH)
-    page.locator("#prompt textarea").fill("Smile and greet the viewer warmly.")
-    expect(page.locator("#cost")).to_contain_text("≈")
-    page.evaluate("window.scrollTo(0, 0)")
-    _shoot(page, out, "02-inputs-checked.png", full_page=True)
-
-    sim.plan_task(task_seconds=8.0)  # long enough to be seen under way
-    page.locator("#generate").click()
-    expect(page.locator("#status")).to_contain_text("elapsed", timeout=WAIT_MS)
-    page.locator("#generate").scroll_into_view_if_needed()
-    page.wait_for_timeout(1500)  # a few seconds on the clock
-    _shoot(page, out, "03-generating.png")
-
-    expect(page.locator("#status")).to_contain_text("Done", timeout=WAIT_MS)
+def _finished(page) -> None:
+    """Until the video plays (a second in), then paused for the picture."""
+    expect(page.locator("#status")).to_contain_text("✅", timeout=WAIT_MS)
     page.wait_for_function(
         "() => { const v = document.querySelector('#result video');"
         " return v && v.currentTime > 1.5; }",
         timeout=WAIT_MS,
     )
     page.evaluate("document.querySelector('#result video').pause()")
+    page.wait_for_timeout(800)  # a smooth scroll, if any, has ended
+
+
+def _shoot_all(browser, url: str, sim: Simulator, out: Path, small: Path, short: Path) -> None:
+    page = _page(browser, url)
+    _shoot(page, out, "01-empty.png")
+
+    _add_inputs(page, PORTRAIT, SPEECH)
+    expect(page.locator("#cost")).to_contain_text("$")
+    page.evaluate("window.scrollTo(0, 0)")
+    _shoot(page, out, "02-inputs-checked.png")
+
+    sim.plan_task(task_seconds=8.0)  # long enough to be seen under way
+    page.locator("#generate").click()
+    expect(page.locator("#status")).to_contain_text("elapsed", timeout=WAIT_MS)
+    page.wait_for_timeout(1500)  # a few seconds on the clock
+    _shoot(page, out, "03-generating.png")
+
+    _finished(page)
     _shoot(page, out, "04-finished.png")
     page.context.close()
 
@@ -128,14 +133,23 @@ def _shoot_all(browser, url: str, sim: Simulator, out: Path, small: Path, short:
     page.locator("#generate").click()
     expect(page.locator("#status")).to_contain_text("300", timeout=WAIT_MS)
     page.evaluate("window.scrollTo(0, 0)")
-    _shoot(page, out, "05-input-error.png", full_page=True)
+    _shoot(page, out, "05-input-error.png")
     page.context.close()
 
     page = _page(browser, url, viewport=PHONE)
-    _shoot(page, out, "06-phone.png", full_page=True)
+    _add_inputs(page, PORTRAIT, SPEECH)
+    page.locator("#generate").click()
+    _finished(page)
+    _shoot(page, out, "06-phone.png")
     page.context.close()
 
     page = _page(browser, url, locale="zh-CN")
+    page.locator("#voice_source label").nth(1).click()
+    page.locator("#tts_text textarea").fill(SPOKEN_ZH)
+    page.locator("#portrait input[type=file]").set_input_files(str(PORTRAIT))
+    expect(page.locator("#portrait_verdict")).to_contain_text("✅", timeout=WAIT_MS)
+    page.locator("#generate").click()
+    _finished(page)
     _shoot(page, out, "07-chinese.png")
     page.context.close()
 

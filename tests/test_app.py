@@ -6,6 +6,7 @@ The app and the simulator share a fake clock, so tasks finish without anyone wai
 from __future__ import annotations
 
 import base64
+import re
 import subprocess
 from pathlib import Path
 
@@ -240,3 +241,17 @@ def test_tts_through_the_api_answers_in_plain_words(running, fresh_sim):
     )
     assert audio_id and task_id
     assert note.startswith("✅ Speech made") and "__i18n__" not in note
+
+
+def test_every_listed_endpoint_names_its_arguments_and_returns(running):
+    """gradio_client's view_api reads names a person understands, not "1st", "2nd"."""
+    listed = running.client().view_api(print_info=False, return_format="dict")
+    endpoints = listed["named_endpoints"]
+    assert [r["label"] for r in endpoints["/tts"]["returns"]] == [
+        "audio_id", "task_id", "speech_file", "message"
+    ]  # fmt: skip
+    made = endpoints["/make_talking_avatar_video"]
+    assert [r["label"] for r in made["returns"]][:2] == ["message", "video_url"]
+    for name, endpoint in endpoints.items():
+        labels = [p["label"] for p in endpoint["parameters"] + endpoint["returns"]]
+        assert not any(re.fullmatch(r"\d+(st|nd|rd|th)", label) for label in labels), name

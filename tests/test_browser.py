@@ -103,8 +103,8 @@ def browser() -> Iterator[object]:
         chromium.close()
 
 
-def _open(browser, url: str, *, locale: str = "en-US", width: int = 1280):
-    context = browser.new_context(locale=locale, viewport={"width": width, "height": 1000})
+def _open(browser, url: str, *, locale: str = "en-US", width: int = 1280, height: int = 1000):
+    context = browser.new_context(locale=locale, viewport={"width": width, "height": height})
     context.set_default_timeout(WAIT_MS)
     page = context.new_page()
     page.goto(url)
@@ -169,16 +169,38 @@ def _open_panel(page, elem_id: str) -> None:
     page.locator(f"#{elem_id} button.label-wrap").click()
 
 
+def _details(page):
+    """The folded Details (the ids), opened to read them."""
+    if page.locator("#details").count() == 0 or page.locator("#details").is_hidden():
+        _open_panel(page, "details_panel")
+    return page.locator("#details")
+
+
 def _task_id(page) -> str:
-    expect(page.locator("#details")).to_contain_text("Task id:")
+    """The task id, from the folded Details."""
+    expect(_details(page)).to_contain_text("Task id:")
     found = re.search(r"Task id:\s*(\S+)", page.locator("#details").inner_text())
     assert found, page.locator("#details").inner_text()
     return found.group(1)
 
 
-def _history_row(page, task_id: str):
-    """The row of the History table (a grid of div rows, not a <table>) showing task_id."""
-    return page.locator("#history [role=row]", has_text=task_id)
+def _open_options(page, elem_id: str | None = None) -> None:
+    """Unfold "More options" (and one panel inside it)."""
+    if page.locator("#prompt").is_hidden():
+        _open_panel(page, "more_options")
+    if elem_id is not None:
+        _open_panel(page, elem_id)
+
+
+def _history_items(page):
+    """The History's pictures, each with its caption (when, the state in words)."""
+    return page.locator("#history .thumbnail-item")
+
+
+def _choose_text(page) -> None:
+    """Step 2's second choice: "Type a text" (in either language)."""
+    page.locator("#voice_source label").nth(1).click()
+    expect(page.locator("#tts_text")).to_be_visible()
 
 
 def _wait_for_video(page) -> None:
@@ -207,7 +229,8 @@ def test_upload_generate_watch_the_status_move_and_the_video_play(
     seen = page.evaluate("window.statusSeen")
     assert any("accepted" in text or "elapsed" in text for text in seen), seen
     assert seen[-1].startswith("✅ Done"), seen
-    expect(page.locator("#details")).to_contain_text("Simulated")
+    expect(_details(page)).to_contain_text("Simulated")
+    expect(page.locator("#simulated_badge")).to_contain_text("SIMULATED")
     assert sim.stats.creates == creates + 1
 
 
@@ -236,7 +259,7 @@ def test_server_paths_in_the_url_boxes_get_one_sentence_and_nothing_is_read(page
     the page says nothing about the server's files, and nothing is sent."""
     boxes = [("portrait_url", "portrait_verdict", "image"), ("voice_url", "voice_verdict", "audio")]
     creates = sim.stats.creates
-    page.locator("#voice_source").get_by_text("Audio URL").click()
+    _open_options(page)  # the web addresses are under "More options"
     for box, verdict_id, what in boxes:
         typed = page.locator(f"#{box}").get_by_role("textbox")
         verdict = page.locator(f"#{verdict_id}")
@@ -271,53 +294,76 @@ def test_a_photo_without_a_face_is_accepted_with_a_warning(page, faceless_photo,
     expect(verdict).not_to_contain_text("No face")
 
 
-def test_the_cost_estimate_follows_the_voice_and_the_mode(page, speech_path):
+def test_the_cost_in_demo_mode_says_nothing_is_charged_and_follows_voice_and_mode(
+    page, speech_path
+):
+    """Demo mode shows no price as a charge: what a key would cost, said as such."""
     seconds = prepare_audio(speech_path).duration_s
     cost = page.locator("#cost")
-    expect(cost).to_contain_text("shown once a voice is added")
+    expect(cost).to_contain_text("The cost shows once a voice is added")
 
     _upload(page, "voice", speech_path)
-    expect(cost).to_contain_text(format_money(seconds * PRICE_PER_SECOND["std"]))
-    expect(cost).to_contain_text(f"{seconds:.1f} s")
-    expect(cost).to_contain_text("assumed prices")
-
+    std = format_money(seconds * PRICE_PER_SECOND["std"])
+    expect(cost).to_have_text(
+        f"Demo: free, nothing is charged (with a key this would cost about {std})"
+    )
+    _open_options(page)
     page.locator("#mode").get_by_text("Professional").click()
     expect(cost).to_contain_text(format_money(seconds * PRICE_PER_SECOND["pro"]))
+    assert "Estimated cost" not in page.locator("body").inner_text()
 
 
-def test_text_to_speech_as_the_voice(page, sim, portrait_path):
-    page.locator("#voice_source").get_by_text("Text to speech").click()
-    page.locator("#tts_text").get_by_role("textbox").fill(
-        "Hello from a browser test. This sentence is long enough to last a few seconds."
-    )
-    page.locator("#tts_button").click()
-    expect(page.locator("#tts_verdict")).to_contain_text("Speech made")
-    expect(page.locator("#cost")).to_contain_text(" s × ")
-    page.locator("#voice_source").get_by_text("Audio id").click()
-    expect(page.locator("#audio_id").get_by_role("textbox")).not_to_have_value("")
-    page.locator("#voice_source").get_by_text("Text to speech").click()
-    _add_inputs(page, portrait_path)
+@pytest.mark.parametrize("locale", ["en-US", "zh-CN"])
+def test_a_typed_text_and_one_press_give_a_video_and_the_same_speech_is_reused(
+    browser, app, sim, portrait_path, locale
+):
+    page = _open(browser, app.url, locale=locale, width=1366, height=768)
+    try:
+        _choose_text(page)
+        text = (
+            "Hello from a browser test, said by text to speech."
+            if locale == "en-US"
+            else ("你好，这是一段浏览器测试里用文字生成的语音。")
+        )
+        page.locator("#tts_text").get_by_role("textbox").fill(text)
+        expect(page.locator("#cost")).to_contain_text(re.compile(r"\$\d"))
+        _add_inputs(page, portrait_path)
+        speeches, creates = sim.stats.tts, sim.stats.creates
 
-    page.locator("#generate").click()
+        page.locator("#generate").click()
 
-    _wait_for_video(page)
+        expect(page.locator("#status")).to_contain_text("✅", timeout=WAIT_MS)
+        page.wait_for_function(PLAYING, timeout=WAIT_MS)
+        expect(page.locator("#tts_preview")).to_be_visible()  # the speech, playable
+        expect(page.locator("#tts_preview audio").first).to_be_attached()
+        assert _in_first_screen(page, "#generate")  # the laptop's one screen, at every stage
+        assert _in_first_screen(page, "#result video", half=True)
+        assert (sim.stats.tts, sim.stats.creates) == (speeches + 1, creates + 1)
+        page.locator("#make_another").click()
+        page.locator("#generate").click()  # the same text and voice again
+        expect(page.locator("#status")).to_contain_text("✅", timeout=WAIT_MS)
+        assert (sim.stats.tts, sim.stats.creates) == (speeches + 1, creates + 2)
+    finally:
+        page.context.close()
 
 
-def test_the_voice_list_follows_the_chosen_language(page, sim):
-    page.locator("#voice_source").get_by_text("Text to speech").click()
+def test_the_voice_list_follows_the_chosen_language(page, sim, portrait_path):
+    _choose_text(page)
     voice = page.locator("#tts_voice").get_by_role("combobox")
-    expect(voice).to_have_value("Anchor (oversea_male1)")
-    page.locator("#tts_language").get_by_text("中文").click()
-    expect(voice).to_have_value("阳光少年 (genshin_vindi2)")
+    expect(voice).to_have_value("Anchor")
+    _open_options(page)
+    page.locator("#tts_language").get_by_text("Chinese").click()
+    expect(voice).to_have_value("阳光少年")
     voice.click()
-    expect(page.get_by_role("option", name="运动少年 (tiyuxi_xuedi)")).to_be_visible()
-    expect(page.get_by_role("option", name="Anchor (oversea_male1)")).to_have_count(0)
+    expect(page.get_by_role("option", name="运动少年", exact=True)).to_be_visible()
+    expect(page.get_by_role("option", name="Anchor")).to_have_count(0)
     page.keyboard.press("Escape")
     page.locator("#tts_text").get_by_role("textbox").fill(
         "你好，这是一段用中文说的浏览器测试语音。"
     )
-    page.locator("#tts_button").click()
-    expect(page.locator("#tts_verdict")).to_contain_text("Speech made")
+    _add_inputs(page, portrait_path)
+    page.locator("#generate").click()
+    _wait_for_video(page)
 
 
 # --- sessions, history, lookup, stop ------------------------------------------------------
@@ -332,7 +378,7 @@ def test_a_pasted_key_leaves_demo_mode_in_its_tab_only(
     theirs = _open(browser, app.url)
     try:
         expect(mine.locator("#demo_banner")).to_be_visible()
-        _open_panel(mine, "own_key")
+        _open_options(mine, "own_key")
         mine.locator("#key_box").get_by_role("textbox").fill(key)
         mine.locator("#key_button").click()
         expect(mine.locator("#key_note")).to_contain_text("uses your key")
@@ -346,7 +392,7 @@ def test_a_pasted_key_leaves_demo_mode_in_its_tab_only(
         _add_inputs(theirs, portrait_path, speech_path)
         theirs.locator("#generate").click()
         _wait_for_video(theirs)
-        expect(theirs.locator("#details")).to_contain_text("Simulated")
+        expect(_details(theirs)).to_contain_text("Simulated")
         assert key not in theirs.content()
     finally:
         mine.context.close()
@@ -355,7 +401,7 @@ def test_a_pasted_key_leaves_demo_mode_in_its_tab_only(
 
 def test_the_key_panel_checks_the_key_and_the_provider_for_free(page, sim):
     creates = sim.stats.count("create")
-    _open_panel(page, "own_key")
+    _open_options(page, "own_key")
     page.locator("#doctor_button").click()
     report = page.locator("#doctor_report")
     expect(report).to_contain_text("key accepted: yes")
@@ -378,42 +424,75 @@ def _reload(page) -> None:
 
 
 def test_history_is_there_after_a_page_reload(page, portrait_path, speech_path):
-    task_id = _video_made(page, portrait_path, speech_path)
+    _video_made(page, portrait_path, speech_path)
 
     _reload(page)
     _open_panel(page, "history_panel")
 
-    expect(_history_row(page, task_id)).to_contain_text("done (demo)")
+    expect(_history_items(page).first).to_contain_text("done (demo)")
 
 
 def test_lookup_by_task_id_brings_the_video(page, sim, portrait_path, speech_path):
     """A visitor's own task, looked up by its id once the page has forgotten it."""
     task_id = _video_made(page, portrait_path, speech_path)
     _reload(page)
-    _open_panel(page, "lookup")
+    _open_options(page, "lookup")
     page.locator("#lookup_id").get_by_role("textbox").fill(task_id)
 
     page.locator("#lookup_button").click()
 
     _wait_for_video(page)
-    expect(page.locator("#status")).to_contain_text(task_id)
+    assert _task_id(page) == task_id
 
 
-def test_stop_ends_the_wait_says_so_and_the_job_stays_in_history(
+def test_stop_shows_only_while_a_job_runs_and_says_what_is_true_then(
     page, sim, portrait_path, speech_path
 ):
     sim.plan_task(outcome="stuck")  # the provider never finishes this one
+    stop = page.locator("#stop")
+    expect(stop).to_be_hidden()
     _add_inputs(page, portrait_path, speech_path)
     page.locator("#generate").click()
     expect(page.locator("#status")).to_contain_text("elapsed")
-    task_id = _task_id(page)
+    _task_id(page)
 
-    page.locator("#stop").click()
+    stop.click()
 
     expect(page.locator("#status")).to_contain_text("Stopped waiting")
+    expect(page.locator("#status")).to_contain_text("will appear in History")
+    expect(stop).to_be_hidden()
     _open_panel(page, "history_panel")
-    expect(_history_row(page, task_id)).to_contain_text("running (demo)")
+    expect(_history_items(page).first).to_contain_text("running (demo)")
     expect(page.locator("#status")).to_contain_text("Stopped waiting")  # no late update
+
+
+def test_after_stop_and_a_reload_the_history_shows_the_finished_job_and_plays_it(
+    browser, app, sim, portrait_path, speech_path
+):
+    """The provider finished a task the person stopped waiting for: the History asks."""
+    sim.plan_task(task_seconds=4.0)
+    page = _open(browser, app.url, width=1366, height=768)
+    try:
+        _add_inputs(page, portrait_path, speech_path)
+        page.locator("#generate").click()
+        expect(page.locator("#status")).to_contain_text("elapsed")
+        page.locator("#stop").click()
+        expect(page.locator("#status")).to_contain_text("Stopped waiting")
+        page.wait_for_timeout(5000)  # the task ends at the provider meanwhile
+
+        _reload(page)
+        _open_panel(page, "history_panel")
+
+        item = _history_items(page).first
+        expect(item).to_contain_text("done (demo)")
+        item.click()
+        page.wait_for_function(
+            "() => { const v = document.querySelector('#history_video video');"
+            " return v !== null && v.readyState >= 2; }",
+            timeout=WAIT_MS,
+        )
+    finally:
+        page.context.close()
 
 
 # --- visitors: each browser sees its own ------------------------------------------------
@@ -428,24 +507,24 @@ def test_a_second_browser_sees_nothing_of_the_first(browser, app, portrait_path,
     first, second = _open(browser, app.url), _open(browser, app.url)
     try:
         task_id = _video_made(first, portrait_path, speech_path)
-        job_id = re.search(r"Job:\s*(tas-\w+)", first.locator("#details").inner_text())
-        assert job_id, first.locator("#details").inner_text()
+        job_id = app.studio.journal.find(task_id).job_id
         shown = first.locator("#result video").get_attribute("src") or ""
         data = app.studio.settings.data_dir
         assert "/shown-" in shown and str(data) not in shown  # a copy, not the data folder
         _open_panel(first, "history_panel")
-        expect(_history_row(first, task_id)).to_contain_text("done (demo)")
+        expect(_history_items(first).first).to_contain_text("done (demo)")
 
-        own = _video_made(second, portrait_path, speech_path)  # after the first's
+        _video_made(second, portrait_path, speech_path)  # after the first's
         _open_panel(second, "history_panel")
-        expect(_history_row(second, own)).to_contain_text("done (demo)")
-        expect(second.locator("#history")).not_to_contain_text(task_id)
-        _open_panel(second, "lookup")
-        for wanted in (task_id, job_id.group(1)):
+        expect(_history_items(second)).to_have_count(1)
+        expect(_history_items(second).first).to_contain_text("done (demo)")
+        _open_options(second, "lookup")
+        for wanted in (task_id, job_id):
             _look_up(second, wanted)
             expect(second.locator("#status")).to_contain_text(f"Task {wanted} is not one of")
         expect(second.locator("#history_video video")).to_have_count(0)
-        for name in (f"videos/{task_id}.mp4", "journal.sqlite3", "owner.salt"):
+        for name in (f"videos/{task_id}.mp4", f"videos/{task_id}.jpg", "journal.sqlite3",
+                     "owner.salt"):  # fmt: skip
             answer = second.request.get(f"{app.url.rstrip('/')}/gradio_api/file={data / name}")
             assert answer.status == 403, (name, answer.status)
     finally:
@@ -464,7 +543,7 @@ def test_a_task_made_elsewhere_on_the_account_is_not_shown_to_visitors(
                 prompt="made by another program",
             )
         )
-    _open_panel(page, "lookup")
+    _open_options(page, "lookup")
 
     _look_up(page, task.task_id)
 
@@ -503,10 +582,10 @@ def test_the_page_shows_how_many_videos_are_left_today(
 
 def test_every_control_is_labelled_and_the_status_is_announced(page):
     assert page.evaluate(UNLABELLED) == []
-    _open_panel(page, "own_key")
+    _open_options(page, "own_key")
     _open_panel(page, "lookup")
-    page.locator("#voice_source").get_by_text("Text to speech").click()
-    expect(page.locator("#tts_text")).to_be_visible()
+    _open_panel(page, "history_panel")
+    _choose_text(page)
     assert page.evaluate(UNLABELLED) == []
     status = page.locator("#status")
     expect(status).to_have_attribute("aria-live", "polite")
@@ -514,7 +593,7 @@ def test_every_control_is_labelled_and_the_status_is_announced(page):
 
 
 def test_generate_is_reachable_and_operable_by_keyboard(page):
-    page.locator("#prompt").get_by_role("textbox").focus()
+    page.locator("#voice_source input").first.focus()
     for _ in range(20):
         if page.evaluate("document.activeElement.id") == "generate":
             break
@@ -523,7 +602,7 @@ def test_generate_is_reachable_and_operable_by_keyboard(page):
 
     page.keyboard.press("Enter")
 
-    expect(page.locator("#status")).to_contain_text("Add a portrait first")
+    expect(page.locator("#status")).to_contain_text("Add a face first")
 
 
 def test_a_chinese_browser_gets_the_chinese_interface(browser, app):
@@ -531,7 +610,8 @@ def test_a_chinese_browser_gets_the_chinese_interface(browser, app):
     try:
         expect(chinese.locator("#generate")).to_have_text("生成")
         expect(chinese.locator("#demo_banner")).to_contain_text("演示模式")
-        expect(chinese.locator("#portrait")).to_contain_text("人像")
+        expect(chinese.locator("#portrait")).to_contain_text("一张脸")
+        _open_options(chinese)
         expect(chinese.locator("#prompt_count")).to_contain_text("个字符")
     finally:
         chinese.context.close()
@@ -546,14 +626,14 @@ def test_a_chinese_browser_gets_a_too_short_clip_explained_in_chinese(browser, a
         expect(verdict).to_contain_text("❌ 音频长 1.2 s；Kling 需要 2 到 60 s 的音频。")
         expect(verdict).to_contain_text("请录制更长的片段")
         assert "Record a longer clip" not in verdict.inner_text()
-        _open_panel(chinese, "history_panel")
-        expect(chinese.locator("#history")).to_contain_text("任务编号")
+        expect(chinese.locator("#history_panel")).to_contain_text("历史记录")
     finally:
         chinese.context.close()
 
 
 def test_an_english_browser_gets_the_english_interface(page):
     expect(page.locator("#generate")).to_have_text("Generate")
+    _open_options(page)
     expect(page.locator("#prompt_count")).to_contain_text("characters")
 
 
@@ -565,3 +645,112 @@ def test_a_phone_wide_screen_needs_no_sideways_scrolling(browser, app):
         assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390
     finally:
         phone.context.close()
+
+
+# --- one screen, honest words, both languages ---------------------------------------------
+
+SCREENS = [(1366, 768), (390, 844)]
+LANGUAGES = ["en-US", "zh-CN"]
+# Every environment variable the app reads (DESIGN.md): the operator's words, never a page's.
+SETTING_NAMES = re.compile(r"\b(COMETAPI_\w+|KLING_\w+_KEY|KLING_BASE_URL|AVATAR_\w+|GRADIO_\w+)")
+# In Chinese, Latin letters are for brand names, file formats and units only.
+LATIN_ALLOWED = {"Kling", "CometAPI", "Avatar", "Gradio", "API", "MCP", "MP3", "WAV", "M4A",
+                 "AAC", "JPG", "JPEG", "PNG", "px", "s", "x", "KB", "MB", "kHz", "std",
+                 "pro"}  # fmt: skip
+
+
+def _in_first_screen(page, selector: str, *, half: bool = False) -> bool:
+    """Whether the element (its upper half, with `half`) is on screen without scrolling."""
+    box = page.locator(selector).bounding_box()
+    height = page.viewport_size["height"]
+    bottom = box["y"] + (box["height"] / 2 if half else box["height"])
+    return box is not None and box["y"] >= 0 and bottom <= height
+
+
+@pytest.mark.parametrize("locale", LANGUAGES)
+@pytest.mark.parametrize("width,height", SCREENS)
+def test_generate_then_the_video_are_on_screen_without_scrolling(
+    browser, app, portrait_path, speech_path, width, height, locale
+):
+    page = _open(browser, app.url, locale=locale, width=width, height=height)
+    try:
+        assert _in_first_screen(page, "#generate"), page.locator("#generate").bounding_box()
+        _add_inputs(page, portrait_path, speech_path)
+        page.evaluate("window.scrollTo(0, 0)")
+        if width > 1000:  # the laptop: everything stays where it is
+            assert _in_first_screen(page, "#generate")
+        page.locator("#generate").dispatch_event("click")  # a press, with no scrolling
+
+        page.wait_for_function(PLAYING, timeout=WAIT_MS)
+        page.wait_for_timeout(1000)  # a smooth scroll, if any, has ended
+        assert _in_first_screen(page, "#result video", half=True)
+        if width > 1000:
+            assert _in_first_screen(page, "#status")
+    finally:
+        page.context.close()
+
+
+@pytest.mark.parametrize("locale", LANGUAGES)
+def test_no_setting_name_or_charge_is_shown_to_a_visitor_in_demo_mode(
+    browser, app, portrait_path, speech_path, locale
+):
+    page = _open(browser, app.url, locale=locale, width=1366, height=768)
+    try:
+        _add_inputs(page, portrait_path, speech_path)
+        _open_options(page, "own_key")
+        _open_panel(page, "lookup")
+        _open_panel(page, "details_panel")
+        page.locator("#doctor_button").click()
+        expect(page.locator("#doctor_report")).not_to_be_empty()
+        page.locator("#generate").click()
+        _wait_for_video_in_any_language(page)
+        shown = page.locator("body").inner_text()
+        assert SETTING_NAMES.findall(shown) == []
+        demo = "Demo: free, nothing is charged" if locale == "en-US" else "演示：免费，不会扣费"
+        expect(page.locator("#cost")).to_contain_text(demo)
+        assert not re.search(r"(Estimated cost|预估费用)", shown)
+    finally:
+        page.context.close()
+
+
+def _wait_for_video_in_any_language(page) -> None:
+    expect(page.locator("#status")).to_contain_text("✅")
+    page.wait_for_function(PLAYING, timeout=WAIT_MS)
+
+
+def test_a_chinese_browser_reads_a_chinese_page(browser, app, portrait_path, speech_path):
+    page = _open(browser, app.url, locale="zh-CN", width=1366, height=768)
+    try:
+        _choose_text(page)
+        expect(page.locator("#tts_voice").get_by_role("combobox")).to_have_value("阳光少年")
+        page.locator("#voice_source label").nth(0).click()
+        _add_inputs(page, portrait_path, speech_path)
+        page.locator("#generate").click()
+        _wait_for_video_in_any_language(page)
+        expect(page.locator("#simulated_badge")).to_contain_text("模拟视频")
+        _open_options(page)
+        _open_panel(page, "history_panel")
+        expect(page.locator("#prompt").get_by_role("textbox")).to_have_value(re.compile("眨眼"))
+        shown = page.locator("body").inner_text()
+        words = re.compile(r"[A-Za-z][A-Za-z0-9]*")
+        latin = set(words.findall(shown)) - LATIN_ALLOWED
+        assert not latin, [line for line in shown.splitlines() if set(words.findall(line)) & latin]
+    finally:
+        page.context.close()
+
+
+@pytest.mark.parametrize("locale", LANGUAGES)
+def test_an_example_fills_everything_in_and_one_press_makes_its_video(browser, app, locale):
+    page = _open(browser, app.url, locale=locale, width=1366, height=768)
+    try:
+        examples = page.locator(f"#examples_{locale[:2]} button")
+        expect(examples).to_have_count(3)
+        examples.nth(0 if locale == "zh-CN" else 1).click()  # a typed text, with a face
+        expect(page.locator("#tts_text").get_by_role("textbox")).not_to_have_value("")
+        expect(page.locator("#portrait img")).to_have_count(1)
+
+        page.locator("#generate").click()
+
+        _wait_for_video_in_any_language(page)
+    finally:
+        page.context.close()

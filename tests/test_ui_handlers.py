@@ -170,11 +170,11 @@ def test_the_voice_source_radio_has_stable_values_and_translated_labels(sessions
     page = build_app(sessions.default).get_config_file()
     radio = next(c for c in page["components"] if c["props"].get("elem_id") == "voice_source")
     choices = radio["props"]["choices"]
-    assert [value for _, value in choices] == ["file", "url", "tts", "audio_id"]
+    assert [value for _, value in choices] == ["file", "tts"]  # one choice: record or type
     assert radio["props"]["value"] == "file"
     labels = [translate(str(label), "en") for label, _ in choices]
-    assert labels == ["File or recording", "Audio URL", "Text to speech", "Audio id"]
-    assert translate(str(choices[2][0]), "zh") == "文字转语音"
+    assert labels == ["Record or upload", "Type a text"]
+    assert translate(str(choices[1][0]), "zh") == "输入文字"
 
 
 def test_only_the_chosen_sources_boxes_count():
@@ -219,13 +219,14 @@ def test_speech_fills_in_its_audio_id_and_a_preview_then_drives_the_avatar(
 def test_the_voice_list_shows_the_chosen_languages_voices(sessions):
     chinese = h.show_voices("zh", "oversea_male1")  # an English-only voice gives way
     assert chinese["value"] == "genshin_vindi2"
-    assert ("阳光少年 (genshin_vindi2)", "genshin_vindi2") in chinese["choices"]
-    assert ("运动少年 (tiyuxi_xuedi)", "tiyuxi_xuedi") in chinese["choices"]
+    assert ("阳光少年", "genshin_vindi2") in chinese["choices"]  # named in the language
+    assert ("运动少年", "tiyuxi_xuedi") in chinese["choices"]
+    assert ("元气少女 2", "guanxiaofang-v2") in chinese["choices"]  # a name given twice
     assert all(voice != "oversea_male1" for _, voice in chinese["choices"])
     assert h.show_voices("en", "genshin_vindi2")["value"] == "genshin_vindi2"  # speaks both
     english = h.show_voices("en", "tiyuxi_xuedi")
     assert english["value"] == DEFAULT_VOICE
-    assert ("Anchor (oversea_male1)", "oversea_male1") in english["choices"]
+    assert ("Anchor", "oversea_male1") in english["choices"]
 
 
 def test_speech_in_chinese_is_made_with_the_chosen_language(sessions, simulator):
@@ -264,7 +265,7 @@ def test_generate_streams_its_steps_and_ends_with_the_video(
     assert statuses[-1].startswith("✅ Done"), statuses
     _, video, details = updates[-1]
     assert Path(str(video)).suffix == ".mp4" and Path(str(video)).is_file()
-    assert "**Task id:**" in details and "**Job:**" in details
+    assert "**Task id:**" in details and "**Job:**" not in details  # the job id: unsent only
     assert all(video == SKIP for _, video, _ in updates[:-1])
     assert simulator.stats.creates == 1
 
@@ -535,3 +536,125 @@ def test_the_least_recently_used_key_studio_is_dropped_and_closed_once_unused(se
     assert (sessions.made, sessions.closed) == (2, 1)
     with sessions.using(None) as default, sessions.using("app-key") as same:
         assert default is same is sessions.default  # the app's own key is no pasted key
+
+
+# --- the page's one press, its estimate, Stop and the History as pictures ------------------
+
+
+def _make(sessions, portrait, text, *, spoken=None, voice=DEFAULT_VOICE, language="en", key=None):
+    """Every update of Generate with "Type a text" (the page's one press)."""
+    return updates_of(
+        h.run_make(sessions, str(portrait), "", "tts", None, "", "", "", text, voice, language,
+                   1.0, "", "std", False, spoken, key)
+    )  # fmt: skip
+
+
+def test_a_typed_text_and_one_press_make_the_speech_and_the_video(
+    sessions, simulator, portrait_path
+):
+    updates = _make(sessions, portrait_path, SPEECH_TEXT)
+    status, video, _, _, spoken, phase, _ = updates[-1]
+    assert status.startswith("✅ Done") and Path(str(video)).suffix == ".mp4"
+    assert (simulator.stats.tts, simulator.stats.creates, phase) == (1, 1, "done")
+    made = next(update for update in updates if isinstance(update[4], h.Spoken))
+    spoken = made[4]
+    assert spoken.audio_id and spoken.seconds and made[3]["visible"] is True  # playable
+    assert Path(made[3]["value"]).is_file()
+    assert f"{spoken.seconds:.1f} s × " in english(made[6])  # priced by the speech made
+
+    again = _make(sessions, portrait_path, f"  {SPEECH_TEXT} ", spoken=spoken)
+    assert again[-1][0].startswith("✅ Done")
+    assert (simulator.stats.tts, simulator.stats.creates) == (1, 2)  # the speech reused
+    assert any(EN["speech_reused"] in update[0] for update in again)
+
+    _make(sessions, portrait_path, SPEECH_TEXT + " Again.", spoken=spoken)
+    assert simulator.stats.tts == 2  # another text: another speech
+
+
+def test_no_speech_is_paid_for_without_a_face_or_with_a_bad_one(sessions, simulator, tmp_path):
+    updates = updates_of(
+        h.run_make(sessions, None, "", "tts", None, "", "", "", SPEECH_TEXT, DEFAULT_VOICE,
+                   "en", 1.0, "", "std", False, None, None)
+    )  # fmt: skip
+    assert english(updates[-1][0]) == "❌ " + EN["need_portrait"]
+    small = tmp_path / "small.png"
+    small.write_bytes(image_bytes(200, 200))
+    status = _make(sessions, small, SPEECH_TEXT)[-1][0]
+    assert status.startswith("❌") and "200×200" in status
+    assert english(_make(sessions, small, "   ")[-1][0]) == "❌ " + EN["need_text"]
+    assert (simulator.stats.tts, simulator.stats.creates) == (0, 0)
+
+
+def test_demo_mode_shows_what_a_key_would_cost_and_charges_nothing(demo_sessions, sessions):
+    demo = english(h.show_cost(demo_sessions, "file", 10.0, None, "std"))
+    assert demo.startswith(EN["cost_demo"]) and demo.endswith("$0.56)")
+    assert "Estimated" not in demo
+    assert "Estimated cost" in english(h.show_cost(demo_sessions, "file", 10.0, None, "std",
+                                                   key="sk-own"))  # fmt: skip
+    guessed = english(h.show_cost(sessions, "tts", None, None, "std", "a" * 140, "en"))
+    assert "≈ 10 s" in guessed and EN["cost_speech_extra"] in guessed  # the speech on top
+
+
+def test_stop_says_what_is_true_at_that_moment():
+    for phase, key in h.STOP_SENTENCES.items():
+        status, stop, generate = asyncio.run(h.stopped_at(phase))
+        assert english(status) == "⏹️ " + EN[key]
+        assert (stop["visible"], generate["interactive"]) == (False, True)
+    assert "nothing is charged" in EN["stopped_in_line"]
+    assert "will appear in History" in EN["stopped"]
+    unknown = english(asyncio.run(h.stopped_at(None))[0])  # true however far it got
+    assert unknown == "⏹️ " + EN["stopped_sending"]
+
+
+def test_a_job_stopped_on_the_page_shows_finished_once_the_provider_finished_it(
+    sessions, simulator, fake_time, portrait_path, speech_path
+):
+    async def stop_while_it_runs() -> None:
+        page = h.run_generate(sessions, str(portrait_path), "", "file", str(speech_path), "",
+                              "", "", "", "std", False, None)  # fmt: skip
+        async for status, _, _ in page:
+            if "elapsed" in english(status):
+                break
+        await page.aclose()  # Stop
+
+    asyncio.run(stop_while_it_runs())
+    (row,) = h.refresh_history(sessions)
+    assert row[1] == "running"
+    fake_time.now += 60  # the provider finishes meanwhile
+
+    items, jobs = asyncio.run(h.history_gallery(sessions))
+
+    ((picture, caption),) = items
+    assert "· done ·" in caption and Path(picture).suffix == ".jpg"
+    assert jobs == [row[-1]]
+    video, note = h.pick_history(sessions, None, jobs)
+    assert video is not None and "done" in note
+
+
+def test_a_failed_job_shows_its_sentence_under_its_picture(
+    sessions, simulator, portrait_path, speech_path
+):
+    simulator.plan_task(outcome="fail", reason="The face is covered")
+    _generate(sessions, portrait_path, speech_path)
+    ((picture, caption),), _ = asyncio.run(h.history_gallery(sessions))
+    assert "failed" in caption and "The face is covered" in caption
+    assert Path(picture).suffix == ".png"  # no video: a blank picture
+
+
+def test_the_examples_speak_both_languages_and_fill_everything_in():
+    for language in ("en", "zh"):
+        rows = h.example_rows(Path("assets"), language)
+        labels = h.example_labels(language)
+        assert len(rows) == len(labels) >= 3
+        kinds = {row[1] for row in rows}
+        assert kinds == {"file", "tts"}  # a recording and a typed text
+        assert all(row[4] for row in rows)  # each with its performance
+        typed = next(row[3] for row in rows if row[1] == "tts")
+        assert bool(re.search("[\u4e00-\u9fff]", typed)) is (language == "zh")
+
+
+def test_the_default_prompt_asks_for_expressions_and_blinking_in_both_languages():
+    assert "blinking" in EN[fmt.style_key(None)] and "眨眼" in ZH[fmt.style_key(None)]
+    for style in fmt.PROMPT_STYLES:
+        assert EN[f"style_{style}"] and ZH[f"style_{style}"]
+        assert h.show_style(style) == EN[fmt.style_key(style)]

@@ -9,9 +9,33 @@ import gradio as gr
 from ui.texts import I18N
 
 CSS = """
-#status {min-height: 3em}
+#intro h1 {font-size: 1.45em; margin: 0 0 2px 0}
+#intro, #demo_banner, #storage_banner {padding: 0 !important; min-height: 0 !important}
+#input_column, #output_column, #face_and_voice > .column {gap: 10px}
+#voice_source label {padding: 4px 8px !important}
+#voice .waveform-container, #voice .timestamps,
+#tts_preview .waveform-container, #tts_preview .timestamps {display: none !important}
+#voice .component-wrapper {padding: 0 !important}
+#intro p {margin: 0; opacity: 0.85}
+#demo_banner blockquote, #storage_banner blockquote {margin: 0 !important; padding: 4px 10px}
+#status {min-height: 2.2em}
+#status p {margin: 0.1em 0; font-weight: 600}
 .verdict p {margin: 0.2em 0}
-#cost p {margin: 0.2em 0}
+#cost p {margin: 0.1em 0}
+/* compact upload areas: the whole path fits one laptop screen */
+#voice button.upload-container, #portrait button.upload-container {min-height: 0 !important}
+#voice button.upload-container {height: 92px !important}
+#voice .upload-container .wrap, #portrait .upload-container .wrap {
+    min-height: 0 !important; height: auto !important; padding: 2px !important;
+}
+#voice .or, #portrait .or, #result .or {display: none}
+#simulated_badge {padding: 0 !important; min-height: 0 !important}
+#simulated_badge p {  /* above the video, never over the stamp the video carries */
+    display: inline-block; margin: 0; padding: 2px 10px; border-radius: 6px;
+    background: rgba(190, 30, 45, 0.9); color: white; font-weight: 700; letter-spacing: 0.05em;
+}
+#tts_voice ul.options {max-height: 40vh !important}
+#history .caption-label {white-space: normal !important; font-size: 0.8em}
 button:focus-visible, input:focus-visible, textarea:focus-visible {
     outline: 3px solid #4f46e5; outline-offset: 2px;
 }
@@ -19,13 +43,20 @@ button:focus-visible, input:focus-visible, textarea:focus-visible {
     #output_column {position: sticky; top: 12px; align-self: flex-start}
 }
 .gradio-container {overflow: clip !important}  /* "hidden" would stop the sticking */
-@media (max-width: 480px) {
-    .gradio-container {padding-left: 6px !important; padding-right: 6px !important}
+@media (max-width: 480px) {  /* a phone: Generate in the first screen, the video under it */
+    .gradio-container {padding: 4px 6px !important}
     #result video {max-height: 60vh}
+    #intro h1 {font-size: 1.25em}
+    #portrait .image-container, #portrait button.upload-container {
+        height: 170px !important; max-height: 170px !important;
+    }
+    #portrait {height: auto !important}
+    #voice_source .wrap {gap: 6px}
 }
 """
 # Screen readers announce the status and the verdicts as they change (Gradio renders the
-# page itself, so the attributes are set once its elements exist).
+# page itself, so the attributes are set once its elements exist); a new video is scrolled
+# into view once, when it is not on screen already.
 A11Y_JS = """
 () => {
     const live = {status: "status", portrait_verdict: null, voice_verdict: null, cost: null};
@@ -38,8 +69,22 @@ A11Y_JS = """
             if (role) element.setAttribute("role", role);
         }
     };
-    mark();
-    new MutationObserver(mark).observe(document.body, {childList: true, subtree: true});
+    // A finished video is brought into view once (on a phone it is under Generate).
+    let shownVideo = null;
+    const bringVideo = () => {
+        const video = document.querySelector("#result video");
+        const source = video && video.getAttribute("src");
+        if (!source || source === shownVideo) return;
+        shownVideo = source;
+        const box = video.getBoundingClientRect();
+        const seen = box.top >= 0 && box.top + box.height / 2 <= window.innerHeight;
+        if (!seen) video.scrollIntoView({block: "center", behavior: "smooth"});
+    };
+    const watch = () => { mark(); bringVideo(); };
+    watch();
+    new MutationObserver(watch).observe(document.body, {
+        childList: true, subtree: true, attributes: true, attributeFilter: ["src"],
+    });
 }
 """
 

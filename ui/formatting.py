@@ -13,11 +13,12 @@ from typing import Any
 
 from avatar_core.errors import AvatarError, InputError
 from avatar_core.inputs.fields import MAX_PROMPT_CHARS
-from avatar_core.jobs.events import InLine, Progress
+from avatar_core.jobs.events import Done, InLine, Progress
 from avatar_core.jobs.limits import Allowance
 from avatar_core.jobs.pricing import Estimate, format_money, format_rate
 from avatar_core.storage.journal import Job, Stage
-from avatar_core.words import in_language
+from avatar_core.units import about
+from avatar_core.words import in_language, say
 from ui.texts import t, ui_text
 
 STAGE_LABELS = {  # a job's stage -> its label's key in texts.json
@@ -31,9 +32,16 @@ STAGE_LABELS = {  # a job's stage -> its label's key in texts.json
     Stage.FAILED: "stage_failed",
     Stage.LOST: "stage_lost",
 }
+ENDED_WITHOUT_VIDEO = (Stage.FAILED, Stage.LOST, Stage.NOT_CREATED, Stage.OUTCOME_UNKNOWN)
 HISTORY_COLUMNS = ["created", "status", "task_id", "mode", "video_s", "note", "job"]
 HISTORY_HEADERS = [ui_text(f"history_col_{column}", "en") for column in HISTORY_COLUMNS]
 STATUS_ICONS = {"info": "⏳", "done": "✅", "error": "❌", "stopped": "⏹️"}
+# The prompt's named styles (texts.json: style_<name> and style_<name>_prompt); the first
+# is the default, asking for natural expressions and blinking (without an expressive
+# prompt the avatar tends to stare).
+PROMPT_STYLES = ("natural", "calm", "lively", "minimal", "friendly")
+# Speech guessed from a text before it is made: characters a second, by language.
+CHARS_PER_SECOND = {"en": 14.0, "zh": 4.5}
 
 
 # What Markdown (and the HTML it lets through) would read as markup in a sentence that
@@ -75,6 +83,27 @@ def status(text: str, kind: str = "info", language: str = "en") -> str:
     return f"{STATUS_ICONS[kind]} {as_text(in_language(text, language))}"
 
 
+def done_status(done: Done, language: str = "en") -> str:
+    """ "✅ Done: your video is ready, 2.0 s of video, simulated: nothing charged." (the
+    task's id is in the details)."""
+    job = done.job
+    text = ui_text("video_ready", language)
+    if job is not None and job.video_seconds:
+        text += in_language(say("done.video", seconds=job.video_seconds), language)
+    if job is not None and job.demo:
+        text += in_language(say("done.simulated"), language)
+    elif job is not None and job.units_charged:
+        text += in_language(say("done.units", units=job.units_charged), language)
+    return f"{STATUS_ICONS['done']} {text}{'。' if language == 'zh' else '.'}"
+
+
+def expected(seconds: float | None, language: str = "en") -> str:
+    """ " · usually about 4 min" after the elapsed time ("" when nothing is known)."""
+    if not seconds:
+        return ""
+    return f" · {ui_text('expected', language)} {in_language(about(seconds), language)}"
+
+
 def in_line(progress: InLine, language: str = "en") -> str:
     """A job's place in the line and the expected wait: "In line…, place **3** · ≈ 2 min"."""
     minutes = math.ceil(progress.estimate_s / 60)
@@ -92,8 +121,10 @@ def details(progress: Progress, language: str = "en") -> str:
     def label(key: str) -> str:
         return f"**{ui_text(key, language)}:**"
 
-    rows = [f"{label('detail_task_id')} `{job.task_id}`" if job.task_id else ""]
-    rows.append(f"{label('detail_job')} `{job.job_id}`")
+    if job.task_id:  # the job's own id only while the provider's is not known
+        rows = [f"{label('detail_task_id')} `{job.task_id}`"]
+    else:
+        rows = [f"{label('detail_job')} `{job.job_id}`"]
     if job.video_seconds:
         rows.append(f"{label('detail_video')} {job.video_seconds:.1f} s")
     if job.units_charged and not job.demo:
@@ -103,14 +134,40 @@ def details(progress: Progress, language: str = "en") -> str:
     return " · ".join(r for r in rows if r)
 
 
-def cost_text(estimate: Estimate | None) -> str:
-    """The estimate beside the mode (one translated label plus the numbers)."""
+def style_key(style: str | None) -> str:
+    """The texts.json key of a style's prompt (the default style's for an unknown one)."""
+    return f"style_{style if style in PROMPT_STYLES else PROMPT_STYLES[0]}_prompt"
+
+
+def guessed_speech_seconds(text: str | None, language: str) -> float | None:
+    """How long the speech of `text` will likely last (None for no text)."""
+    letters = len(" ".join((text or "").split()))
+    return letters / CHARS_PER_SECOND.get(language, CHARS_PER_SECOND["en"]) if letters else None
+
+
+def cost_text(
+    estimate: Estimate | None,
+    *,
+    demo: bool = False,
+    guessed: bool = False,
+    language: str = "en",
+) -> str:
+    """The estimate under the inputs: in demo mode, that nothing is charged and what a key
+    would cost; for a text not spoken yet, its speech's length is a guess and the speech
+    itself is paid on top. One translated label plus numbers, or all rendered in
+    `language`."""
     if estimate is None:
         return str(t("cost_unknown"))
-    return (
-        f"💰 {t('cost_label')} **≈ {format_money(estimate.total)}** "
-        f"({estimate.seconds:.1f} s × {format_rate(estimate.price_per_second)}, {estimate.mode})"
-    )
+    money = format_money(estimate.total)
+    if demo:
+        return f"{ui_text('cost_demo', language)} {money}{'）' if language == 'zh' else ')'}"
+    seconds = f"{estimate.seconds:.1f} s"
+    if guessed:
+        seconds = f"≈ {estimate.seconds:.0f} s, {ui_text('cost_speech_guess', language)}"
+    rate = format_rate(estimate.price_per_second)
+    label = ui_text("cost_label", language)
+    text = f"💰 {label} **≈ {money}** ({seconds} × {rate}, {estimate.mode})"
+    return text + (f" + {ui_text('cost_speech_extra', language)}" if guessed else "")
 
 
 def allowance_text(allowance: Allowance | None) -> str:
@@ -157,6 +214,19 @@ def history_rows(jobs: list[Job], language: str = "en") -> list[list[Any]]:
             ]
         )
     return rows
+
+
+def history_caption(job: Job, language: str = "en") -> str:
+    """A job under its picture in the History: when, its state in words, its length, and
+    for a failed job its one sentence."""
+    when = dt.datetime.fromtimestamp(job.created_at).strftime("%m-%d %H:%M")
+    parts = [when, stage_label(job, language)]
+    if job.video_seconds:
+        parts.append(f"{job.video_seconds:.1f} s")
+    caption = " · ".join(parts)
+    if job.error and job.stage in ENDED_WITHOUT_VIDEO:
+        caption += f": {in_language(job.error, language)}"
+    return caption
 
 
 def history_note(job: Job, *, with_video: bool, language: str = "en") -> str:

@@ -16,8 +16,13 @@ program that asks for none).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import hashlib
+import json
 import re
+from collections import Counter
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,26 +35,35 @@ from avatar_core.errors import (
     PermissionDeniedError,
     SettingsError,
 )
-from avatar_core.jobs.events import Done, InLine, Progress, final_progress, with_heartbeat
+from avatar_core.jobs.events import (
+    Done,
+    InLine,
+    Progress,
+    Running,
+    Step,
+    Submitted,
+    final_progress,
+    with_heartbeat,
+)
 from avatar_core.jobs.pricing import estimate_cost, silence_saving
 from avatar_core.jobs.steps import video_home
 from avatar_core.jobs.studio import Source, Studio
 from avatar_core.provider.voices import DEFAULT_VOICES, speaks, voices_in
+from avatar_core.storage.journal import Job, Stage
 from avatar_core.storage.speech_files import save_speech
+from avatar_core.storage.thumbnails import blank_picture, first_frame
+from avatar_core.waiting.durations import task_kind
 from ui.delivery import page_copy
 from ui.sessions import Sessions, new_browser_id
 from ui.texts import t, ui_text, visitor_language
 
-# The voice source radio's values (stable keys) and the texts of their labels.
-VOICE_SOURCES: dict[str, str] = {
-    "file": "source_file",
-    "url": "source_url",
-    "tts": "source_tts",
-    "audio_id": "source_audio_id",
-}
+# The voice source radio's values (stable keys) and the texts of their labels: record or
+# upload a voice, or type a text. A voice's web address and an earlier speech's audio id
+# are under "More options" (used when no recording is given).
+VOICE_SOURCES: dict[str, str] = {"file": "source_file", "tts": "source_tts"}
 SPOKEN_SOURCES = ("tts", "audio_id")  # the voice is Kling text to speech, by its audio id
-# The speech language radio: (label, value); each language's name in that language.
-SPEECH_LANGUAGES: dict[str, str] = {"English": "en", "中文": "zh"}
+# The speech language radio: (label's text key, value).
+SPEECH_LANGUAGES: dict[str, str] = {"language_en": "en", "language_zh": "zh"}
 
 BROWSER_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")  # what `new_browser_id` makes
 Update = Any  # a component's new value, gr.update(...) or gr.skip()
@@ -131,11 +145,24 @@ def show_cost(
     file_seconds: float | None,
     speech_seconds: float | None,
     mode: str,
+    text: str | None = None,
+    language: str | None = None,
+    key: str | None = None,
+    request: gr.Request | None = None,
 ) -> str:
-    """The estimate for the chosen voice (the checked file's length, or the speech's) at
-    the app's assumed prices."""
+    """The estimate for the chosen voice (the checked file's length, or the speech's; for
+    a typed text not spoken yet, a guess from its length) at the app's assumed prices. In
+    demo mode (the app's own studio without a key, no key pasted), what nothing is charged
+    for."""
     seconds = speech_seconds if voice_source in SPOKEN_SOURCES else file_seconds
-    return fmt.cost_text(estimate_cost(seconds, mode, sessions.default.settings.prices))
+    guessed = False
+    if voice_source == "tts" and seconds is None:
+        seconds = fmt.guessed_speech_seconds(text, language or "en")
+        guessed = seconds is not None
+    estimate = estimate_cost(seconds, mode, sessions.default.settings.prices)
+    demo = sessions.default.demo and not sessions.pasted(key)
+    reader = visitor_language(request)
+    return fmt.cost_text(estimate, demo=demo, guessed=guessed, language=reader)
 
 
 def show_voice_source(voice_source: str) -> list[Update]:
@@ -147,8 +174,14 @@ def show_voice_source(voice_source: str) -> list[Update]:
 
 
 def voice_choices(language: str) -> list[tuple[str, str]]:
-    """The voice list's (label, voice id) choices for one language."""
-    return [(f"{voice.label} ({voice.id})", voice.id) for voice in voices_in(language)]
+    """The voice list's (label, voice id) choices for one language, named in it (a name
+    the list gives twice is numbered)."""
+    choices, seen = [], Counter[str]()
+    for voice in voices_in(language):
+        seen[voice.label] += 1
+        label = voice.label if seen[voice.label] == 1 else f"{voice.label} {seen[voice.label]}"
+        choices.append((label, voice.id))
+    return choices
 
 
 def show_voices(language: str, voice: str | None) -> Update:
@@ -205,23 +238,48 @@ def make_speech(
 # --- jobs on the page --------------------------------------------------------------------
 
 
-async def _stream(
-    events: AsyncIterator[Progress], language: str = "en"
-) -> AsyncIterator[StreamUpdate]:
-    """A flow's steps as (status, video, details) updates; its error as the status."""
+def expected_seconds(studio: Studio, job: Job | None) -> float | None:
+    """How long the provider usually takes for this job (the studio's learnt model)."""
+    if job is None:
+        return None
+    return studio.scheduler.model.expected(task_kind(job.mode, job.demo), job.audio_seconds)
+
+
+async def _stream_steps(
+    events: AsyncIterator[Progress], language: str = "en", studio: Studio | None = None
+) -> AsyncIterator[tuple[str, Any, str, str]]:
+    """A flow's steps as (status, video, details, phase) updates; its error as the status.
+    The ids stay in the details (folded on the page); the status says the stage in words,
+    with the time elapsed and (given the `studio`) how long it usually takes."""
+    phase = ""
     try:
         async for progress in with_heartbeat(events):
             shown = fmt.details(progress, language)
+            phase = PHASES.get(progress.step, phase)
             if isinstance(progress, Done):
-                done = fmt.status(progress.message, "done", language)
+                done = fmt.done_status(progress, language)
                 video = await asyncio.to_thread(page_copy, progress.video_path)
-                yield done, video, shown
+                yield done, video, shown, "done"
             elif isinstance(progress, InLine):
-                yield fmt.in_line(progress, language), gr.skip(), shown
+                yield fmt.in_line(progress, language), gr.skip(), shown, phase
+            elif isinstance(progress, Submitted):
+                yield fmt.status(ui_text("sent_page", language)), gr.skip(), shown, phase
             else:
-                yield fmt.status(progress.message, "info", language), gr.skip(), shown
+                status = fmt.status(progress.message, "info", language)
+                if isinstance(progress, Running) and studio is not None:
+                    status += fmt.expected(expected_seconds(studio, progress.job), language)
+                yield status, gr.skip(), shown, phase
     except AvatarError as error:
-        yield fmt.verdict_error(error, language), gr.skip(), gr.skip()
+        yield fmt.verdict_error(error, language), gr.skip(), gr.skip(), "done"
+
+
+async def _stream(
+    events: AsyncIterator[Progress], language: str = "en", studio: Studio | None = None
+) -> AsyncIterator[StreamUpdate]:
+    """A flow's steps as (status, video, details) updates; its error as the status."""
+    async with contextlib.aclosing(_stream_steps(events, language, studio)) as steps:
+        async for status, video, details, _ in steps:
+            yield status, video, details
 
 
 def voice_choice(
@@ -232,11 +290,53 @@ def voice_choice(
     prior_task_id: str | None,
 ) -> tuple[Path | str | None, str | None, str | None]:
     """(audio, audio id, prior task id) for the chosen source; the other boxes are ignored."""
-    if voice_source == "file":
+    spoken = (audio_id or "").strip() or None, (prior_task_id or "").strip() or None
+    if voice_source in SPOKEN_SOURCES:
+        return None, *spoken
+    if voice_source == "file" and audio_path:
         return _source(audio_path, None), None, None
-    if voice_source == "url":
-        return _source(None, audio_url), None, None
-    return None, (audio_id or "").strip() or None, (prior_task_id or "").strip() or None
+    recorded = _source(None, audio_url)  # "More options": a web address, else an audio id
+    return (recorded, None, None) if recorded is not None else (None, *spoken)
+
+
+async def _generate_steps(
+    sessions: Sessions,
+    image_path: str | None,
+    image_url: str | None,
+    voice_source: str,
+    audio_path: str | None,
+    audio_url: str | None,
+    audio_id: str | None,
+    prior_task_id: str | None,
+    prompt: str | None,
+    mode: str,
+    trim: bool,
+    key: str | None,
+    browser: str | None = None,
+    request: gr.Request | None = None,
+) -> AsyncIterator[tuple[str, Any, str, str]]:
+    """Generate, streaming (status, video, details, phase) as the job moves."""
+    image = _source(image_path, image_url)
+    if image is None:
+        yield fmt.status(str(t("need_portrait")), "error"), None, "", ""
+        return
+    audio, chosen_id, prior = voice_choice(
+        voice_source, audio_path, audio_url, audio_id, prior_task_id
+    )
+    visitor = sessions.visitor(browser, request)
+    with sessions.using(key) as studio:
+        events = studio.generate(
+            image,
+            audio,
+            audio_id=chosen_id,
+            prior_task_id=prior,
+            prompt=prompt,
+            mode=mode,
+            trim=bool(trim),
+            visitor=visitor,
+        )
+        async for update in _stream_steps(events, visitor_language(request), studio):
+            yield update
 
 
 async def run_generate(
@@ -255,28 +355,14 @@ async def run_generate(
     browser: str | None = None,
     request: gr.Request | None = None,
 ) -> AsyncIterator[StreamUpdate]:
-    """Generate, streaming (status, video, details) as the job moves."""
-    image = _source(image_path, image_url)
-    if image is None:
-        yield fmt.status(str(t("need_portrait")), "error"), None, ""
-        return
-    audio, chosen_id, prior = voice_choice(
-        voice_source, audio_path, audio_url, audio_id, prior_task_id
-    )
-    visitor = sessions.visitor(browser, request)
-    with sessions.using(key) as studio:
-        events = studio.generate(
-            image,
-            audio,
-            audio_id=chosen_id,
-            prior_task_id=prior,
-            prompt=prompt,
-            mode=mode,
-            trim=bool(trim),
-            visitor=visitor,
-        )
-        async for update in _stream(events, visitor_language(request)):
-            yield update
+    """Generate from a recorded voice (a file, a web address or an audio id), streaming
+    (status, video, details) as the job moves."""
+    steps = _generate_steps(sessions, image_path, image_url, voice_source, audio_path,
+                            audio_url, audio_id, prior_task_id, prompt, mode, trim, key,
+                            browser, request)  # fmt: skip
+    async with contextlib.aclosing(steps):
+        async for status, video, details, _ in steps:
+            yield status, video, details
 
 
 async def run_lookup(
@@ -295,13 +381,246 @@ async def run_lookup(
     visitor = sessions.visitor(browser, request)
     with sessions.using(key) as studio:
         follow = studio.follow(task_id, visitor=visitor)
-        async for update in _stream(follow, visitor_language(request)):
+        async for update in _stream(follow, visitor_language(request), studio):
             yield update
 
 
 def stopped() -> str:
     """The status once a person stops waiting (the task goes on at the provider)."""
     return fmt.status(str(t("stopped")), "stopped")
+
+
+# --- the page's one press: a typed text becomes speech, then the video ------------------
+
+PageUpdate = tuple[str, Any, str, Update, Update, str, Update]
+# (status, video, details, speech preview, spoken state, phase, cost)
+PHASES = {  # a flow's event -> how far the job got, for Stop's sentence
+    Step.PREPARING: "line",
+    Step.IN_LINE: "line",
+    Step.SUBMITTING: "sending",
+    Step.SUBMITTED: "sent",
+    Step.RUNNING: "sent",
+    Step.DOWNLOADING: "sent",
+}
+STOP_SENTENCES = {  # phase -> what Stop says then ("" / unknown: nothing was under way)
+    "speech": "stopped_speech",
+    "line": "stopped_in_line",
+    "sending": "stopped_sending",
+    "sent": "stopped",
+}
+
+
+@dataclass(frozen=True)
+class Spoken:
+    """A speech made from a typed text, kept in the session for the same text and voice."""
+
+    fingerprint: str
+    audio_id: str
+    task_id: str | None
+    seconds: float | None
+    preview: str | None
+
+
+def speech_fingerprint(
+    sessions: Sessions, text: str, voice: str, language: str, speed: float, key: str | None
+) -> str:
+    """What makes a speech the same one: the text as sent, the voice, its language and
+    speed, and the key that paid for it (as a digest: the key itself is kept nowhere)."""
+    words = " ".join((text or "").split())
+    what = json.dumps([words, voice, language, round(float(speed or 1.0), 1),
+                       sessions.pasted(key) or ""])  # fmt: skip
+    return hashlib.sha256(what.encode()).hexdigest()
+
+
+def _preview_of(studio: Studio, url: str | None, audio_id: str) -> str | None:
+    """A copy of the speech to listen to (None when it cannot be fetched: only the
+    preview is lost)."""
+    try:
+        kept = save_speech(
+            url or "", studio.settings.data_dir, audio_id, timeout=studio.settings.http_timeout_s
+        )
+        return page_copy(kept)
+    except AvatarError:
+        return None
+
+
+async def _spoken_for(
+    studio: Studio,
+    visitor: Any,
+    image: Source,
+    text: str,
+    voice: str,
+    language: str,
+    speed: float,
+    fingerprint: str,
+) -> Spoken:
+    """Speech for `text`, paid only once the visitor may start a job and the portrait
+    passes (as the MCP tool does)."""
+    await asyncio.to_thread(studio.check_allowed, visitor)
+    await asyncio.to_thread(studio.check_image, image)
+    result = await asyncio.to_thread(
+        studio.speak, text, voice, language or None, speed, visitor=visitor
+    )
+    preview = await asyncio.to_thread(_preview_of, studio, result.url, result.audio_id)
+    return Spoken(fingerprint, result.audio_id, result.task_id, result.duration_s, preview)
+
+
+async def run_make(
+    sessions: Sessions,
+    image_path: str | None,
+    image_url: str | None,
+    voice_source: str,
+    audio_path: str | None,
+    audio_url: str | None,
+    audio_id: str | None,
+    prior_task_id: str | None,
+    text: str | None,
+    voice: str | None,
+    language: str | None,
+    speed: float | None,
+    prompt: str | None,
+    mode: str,
+    trim: bool,
+    spoken: Spoken | None,
+    key: str | None,
+    browser: str | None = None,
+    request: gr.Request | None = None,
+) -> AsyncIterator[PageUpdate]:
+    """Generate on the page: with "Type a text", the speech first (or the one already
+    made from the same text and voice), then the video, streaming each step."""
+    reader = visitor_language(request)
+    skip = gr.skip()
+    typed = " ".join((text or "").split())
+    if voice_source != "tts" or (not typed and (audio_id or "").strip()):
+        flow = _generate_steps(sessions, image_path, image_url, "file" if voice_source != "tts"
+                               else "audio_id", audio_path, audio_url, audio_id, prior_task_id,
+                               prompt, mode, trim, key, browser, request)  # fmt: skip
+        async with contextlib.aclosing(flow):
+            async for status, video, details, phase in flow:
+                yield status, video, details, skip, skip, phase, skip
+        return
+    image = _source(image_path, image_url)
+    if image is None or not typed:
+        missing = "need_portrait" if image is None else "need_text"
+        yield fmt.status(ui_text(missing, reader), "error"), None, "", skip, skip, "", skip
+        return
+    language = language or ("zh" if reader == "zh" else "en")
+    voice = (voice or "").strip() or DEFAULT_VOICES.get(language, "")
+    speed = float(speed or 1.0)
+    fingerprint = speech_fingerprint(sessions, typed, voice, language, speed, key)
+    visitor = sessions.visitor(browser, request)
+    with sessions.using(key) as studio:
+        if spoken is None or spoken.fingerprint != fingerprint:
+            making = fmt.status(ui_text("making_speech", reader), "info")
+            yield making, skip, "", skip, skip, "speech", skip
+            try:
+                spoken = await _spoken_for(
+                    studio, visitor, image, typed, voice, language, speed, fingerprint
+                )
+            except AvatarError as error:
+                yield fmt.verdict_error(error, reader), skip, "", skip, None, "", skip
+                return
+            said = ""
+        else:
+            said = ui_text("speech_reused", reader)
+        preview = gr.update(value=spoken.preview, visible=spoken.preview is not None)
+        cost = show_cost(sessions, "tts", None, spoken.seconds, mode, typed, language, key,
+                         request)  # fmt: skip
+        yield fmt.status(said, "info") if said else skip, skip, "", preview, spoken, "line", cost
+        events = studio.generate(
+            image,
+            None,
+            audio_id=spoken.audio_id,
+            prior_task_id=spoken.task_id,
+            audio_seconds=spoken.seconds,
+            prompt=prompt,
+            mode=mode,
+            visitor=visitor,
+        )
+        async with contextlib.aclosing(_stream_steps(events, reader, studio)) as steps:
+            async for status, video, details, phase in steps:
+                yield status, video, details, skip, skip, phase, skip
+
+
+STOP_SETTLE_S = 0.5  # the stopped stream's last updates land before Stop's sentence
+
+
+async def stopped_at(phase: str | None) -> tuple[str, Update, Update]:
+    """Stop: (the status, Stop hidden, Generate back). What it says is what is true at
+    that moment: in line (nothing sent, nothing charged), being sent, or sent (the task
+    goes on and will appear in History); not knowing how far it got, what is true in
+    every case (if the provider took it, it will appear in History)."""
+    await asyncio.sleep(STOP_SETTLE_S)
+    key = STOP_SENTENCES.get(phase or "", "stopped_sending")
+    return fmt.status(str(t(key)), "stopped"), gr.update(visible=False), gr.update(interactive=True)
+
+
+def running_buttons() -> tuple[Update, Update, Update]:
+    """While a job runs: Stop shown, Generate not pressable twice, no "Make another"."""
+    return gr.update(visible=True), gr.update(interactive=False), gr.update(visible=False)
+
+
+def idle_buttons(video: str | None) -> tuple[Update, Update, Update]:
+    """Once it ended: Stop hidden, Generate back, "Make another" under a video."""
+    return gr.update(visible=False), gr.update(interactive=True), gr.update(visible=bool(video))
+
+
+def make_another() -> tuple[str, None, str, Update, str]:
+    """A fresh start for the result: (status, video, details, Make another, phase)."""
+    return str(t("ready")), None, "", gr.update(visible=False), ""
+
+
+def badge_for(sessions: Sessions, video: str | None, key: str | None) -> Update:
+    """The SIMULATED badge over a demo video, in the page's language."""
+    return gr.update(visible=bool(video) and sessions.default.demo and not sessions.pasted(key))
+
+
+def show_style(style: str, request: gr.Request | None = None) -> str:
+    """The prompt of a named style, in the visitor's language (the text stays editable)."""
+    return ui_text(fmt.style_key(style), visitor_language(request))
+
+
+def page_language(request: gr.Request | None = None) -> tuple[Update, ...]:
+    """On load: the speech's language, its voices and the prompt follow the page's
+    language, and the examples in it are shown."""
+    language = visitor_language(request)
+    return (
+        gr.update(value=language),
+        gr.update(choices=voice_choices(language), value=DEFAULT_VOICES[language]),
+        gr.update(value=ui_text(fmt.style_key(None), language)),
+        gr.update(visible=language == "en"),
+        gr.update(visible=language == "zh"),
+    )
+
+
+EXAMPLE_TEXTS = {
+    "en": ("Hello! I am an astronaut. Today I will tell you what it is like to live in space.",
+           "Welcome to our studio. Upload a face, add a voice, and press Generate."),
+    "zh": ("大家好！我是一名宇航员。今天我来给大家讲讲在太空中生活是什么感觉。",
+           "欢迎来到我们的工作室。上传一张脸，加上一段声音，然后按“生成”。"),
+}  # fmt: skip
+
+
+def example_labels(language: str) -> list[str]:
+    """What each example is, in words of the page's language (in example_rows' order)."""
+    keys = ("example_recorded", "example_typed_1", "example_typed_2")
+    if language == "zh":
+        keys = (keys[1], keys[2], keys[0])
+    return [ui_text(key, language) for key in keys]
+
+
+def example_rows(assets: Path, language: str) -> list[list[Any]]:
+    """The examples for a page in `language`: (face, voice kind, recording, text, prompt);
+    the recording is English speech made here, the texts are spoken by text to speech."""
+    face, recording = str(assets / "astronaut.jpg"), str(assets / "hello.mp3")
+    first, second = EXAMPLE_TEXTS[language]
+    style = {name: ui_text(fmt.style_key(name), language) for name in fmt.PROMPT_STYLES}
+    rows = [
+        [face, "tts", None, first, style["friendly"]],
+        [face, "tts", None, second, style["calm"]],
+        [face, "file", recording, "", style["lively"]],
+    ]
+    return rows if language == "zh" else [rows[2], rows[0], rows[1]]
 
 
 # --- the programmatic API (English, unless the request's Accept-Language asks for zh) -----
@@ -445,6 +764,84 @@ def pick_history(
     except AvatarError:
         return None, fmt.history_note(job, with_video=False, language=language)
     return video, fmt.history_note(job, with_video=True, language=language)
+
+
+REFRESHED_AT_ONCE = 5  # unfinished jobs asked about when the History is shown
+REFRESH_WAIT_S = 20.0  # the longest a History waits for those answers
+
+
+async def _look_again(studio: Studio, visitor: Any, task_id: str) -> None:
+    """Ask the provider once about one unfinished task (through the studio's request
+    budget); a finished one's video is brought home. A task still running stays so."""
+    follow = studio.follow(task_id, visitor=visitor)
+    async with contextlib.aclosing(follow):
+        async for progress in follow:
+            if progress.step is Step.RUNNING:
+                return  # still being made: the next History look asks again
+
+
+async def refresh_unfinished(studio: Studio, visitor: Any, jobs: list[Any]) -> bool:
+    """Bring the visitor's unfinished jobs up to date (a job stopped on the page may have
+    finished at the provider since); whether any was asked about."""
+    unfinished = [job.task_id for job in jobs
+                  if job.task_id and job.stage in (Stage.RUNNING, Stage.DOWNLOADING)]  # fmt: skip
+    if not unfinished:
+        return False
+    looks = [_look_again(studio, visitor, task) for task in unfinished[:REFRESHED_AT_ONCE]]
+    with contextlib.suppress(asyncio.TimeoutError):
+        results = await asyncio.wait_for(
+            asyncio.gather(*looks, return_exceptions=True), REFRESH_WAIT_S
+        )
+        for result in results:  # an error is the job's own: the History shows its state
+            if isinstance(result, BaseException) and not isinstance(result, Exception):
+                raise result
+    return True
+
+
+async def history_gallery(
+    sessions: Sessions,
+    key: str | None = None,
+    browser: str | None = None,
+    request: gr.Request | None = None,
+) -> tuple[list[tuple[str, str]], list[str]]:
+    """The History as pictures: (first frame or a blank, its state in words) for each of
+    the visitor's jobs, newest first, and their job ids; unfinished ones asked about
+    first."""
+    visitor = sessions.visitor(browser, request)
+    language = visitor_language(request)
+    with sessions.using(key) as studio:
+        jobs = await asyncio.to_thread(studio.history, visitor)
+        if await refresh_unfinished(studio, visitor, jobs):
+            jobs = await asyncio.to_thread(studio.history, visitor)
+        items = await asyncio.to_thread(_gallery_items, studio, jobs, language)
+    return items, [job.job_id for job in jobs]
+
+
+def _gallery_items(studio: Studio, jobs: list[Any], language: str) -> list[tuple[str, str]]:
+    items = []
+    for job in jobs:
+        picture = first_frame(job.video_path) if video_home(job) else None
+        try:
+            shown = page_copy(picture or blank_picture(studio.settings.data_dir))
+        except AvatarError:
+            continue
+        items.append((shown, fmt.history_caption(job, language)))
+    return items
+
+
+def pick_from_gallery(
+    sessions: Sessions,
+    key: str | None,
+    browser: str | None,
+    jobs: list[str] | None,
+    event: gr.SelectData,
+    request: gr.Request,
+) -> tuple[str | None, str]:
+    """A picture picked in the History: its video and one line (a failed job's
+    sentence)."""
+    index = event.index if isinstance(event.index, int) else -1
+    job_id = (jobs or [])[index] if 0 <= index < len(jobs or []) else ""
+    return pick_history(sessions, key, [job_id], browser, request)
 
 
 def pick_from_history(

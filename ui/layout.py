@@ -1,5 +1,10 @@
 """The page's components, built section by section.
 
+One screen, three steps: the inputs on the left (1 a face, 2 a voice, 3 make it), the
+status and the video on the right, with the examples under them and everything else
+folded under "More options". On a phone the columns stack, so the video comes right
+under Generate.
+
 Each section returns a small dataclass of its components, so the wiring (ui/wiring.py)
 names them plainly. The `elem_id`s are a contract: the browser tests and the
 screenshots find components by them.
@@ -15,10 +20,9 @@ import gradio as gr
 
 import ui.formatting as fmt
 import ui.handlers as handlers
-from avatar_core.inputs.fields import DEFAULT_PROMPT
-from avatar_core.provider.voices import DEFAULT_VOICES, TTS_LANGUAGES
+from avatar_core.provider.voices import DEFAULT_VOICES
 from ui.sessions import Sessions
-from ui.texts import t
+from ui.texts import t, ui_text
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 BROWSER_ID_KEY = "talking-avatar-studio-visitor"
@@ -33,20 +37,19 @@ class PortraitInputs:
 
 @dataclass
 class SpeechInputs:
-    """Kling text to speech: it fills in the audio id the avatar then speaks."""
+    """A typed text: Generate makes its speech (Kling text to speech), then the video."""
 
     text: gr.Textbox
     language: gr.Radio  # the voice list shows this language's voices
     voice: gr.Dropdown
     speed: gr.Slider
-    button: gr.Button
-    preview: gr.Audio
+    preview: gr.Audio  # the speech made, to listen to
     verdict: gr.Markdown
 
 
 @dataclass
 class VoiceInputs:
-    source: gr.Radio
+    source: gr.Radio  # "file" (record or upload) or "tts" (type a text)
     groups: list[gr.Group]  # one a source, in handlers.VOICE_SOURCES' order
     file: gr.Audio
     url: gr.Textbox
@@ -59,6 +62,7 @@ class VoiceInputs:
 
 @dataclass
 class JobInputs:
+    style: gr.Dropdown
     prompt: gr.Textbox
     prompt_count: gr.Markdown
     mode: gr.Radio
@@ -71,7 +75,9 @@ class JobInputs:
 @dataclass
 class Outputs:
     status: gr.Markdown
+    badge: gr.Markdown  # "SIMULATED" over a demo video, in the page's language
     result: gr.Video
+    make_another: gr.Button
     details: gr.Markdown
     lookup_id: gr.Textbox
     lookup_button: gr.Button
@@ -89,7 +95,8 @@ class KeyPanel:
 
 @dataclass
 class HistoryPanel:
-    table: gr.Dataframe
+    gallery: gr.Gallery
+    jobs: gr.State  # the job ids in the gallery's order
     refresh: gr.Button
     video: gr.Video
     note: gr.Markdown
@@ -97,7 +104,8 @@ class HistoryPanel:
 
 @dataclass
 class ApiInputs:
-    """Hidden components behind the programmatic endpoints."""
+    """Hidden components behind the programmatic endpoints (their labels name the API's
+    arguments and returns)."""
 
     image: gr.File
     audio: gr.File
@@ -106,9 +114,20 @@ class ApiInputs:
     task_id: gr.Textbox
     key: gr.Textbox
     video: gr.File
+    history: gr.Dataframe
+    tts_text: gr.Textbox
+    tts_voice: gr.Textbox
+    tts_speed: gr.Number
+    tts_language: gr.Textbox
+    tts_audio_id: gr.Textbox
+    tts_task_id: gr.Textbox
+    tts_file: gr.File
+    tts_message: gr.Textbox
     generate: gr.Button
     status: gr.Button
     use_key: gr.Button
+    tts: gr.Button
+    list_history: gr.Button
 
 
 @dataclass
@@ -118,11 +137,14 @@ class Page:
     key_state: gr.State  # the key this browser session pasted (None: the app's own)
     voice_seconds: gr.State  # the checked voice file's length, for the estimate
     speech_seconds: gr.State  # the text to speech audio's length
+    spoken: gr.State  # the speech made from the typed text (reused for the same text)
+    phase: gr.State  # how far the running job got, for Stop's sentence
     banner: gr.Markdown
     portrait: PortraitInputs
     voice: VoiceInputs
     job: JobInputs
     outputs: Outputs
+    examples: list[gr.Column]  # English, Chinese: the page shows its language's
     key: KeyPanel
     history: HistoryPanel
     api: ApiInputs
@@ -133,121 +155,205 @@ def build_page(sessions: Sessions) -> Page:
     # A fixed storage key and secret: the id survives restarts (random ones would not).
     # The secret only scrambles what the browser stores; the page itself carries it.
     browser_id = gr.BrowserState(None, storage_key=BROWSER_ID_KEY, secret=BROWSER_ID_KEY)
-    states = browser_id, gr.State(None), gr.State(None), gr.State(None), gr.State(None)
-    gr.Markdown(t("intro"))
+    states = browser_id, *(gr.State(None) for _ in range(6))
+    gr.Markdown(t("intro"), elem_id="intro")
     banner = gr.Markdown(t("demo_banner"), visible=sessions.default.demo, elem_id="demo_banner")
-    gr.Markdown(_provider_text(sessions), elem_id="provider_line")
     gr.Markdown(
         t("storage_ephemeral"),
         visible=sessions.default.settings.data_is_ephemeral,
         elem_id="storage_banner",
     )
-    with gr.Row():
-        with gr.Column(scale=1):
-            portrait = _portrait_inputs()
-            voice = _voice_inputs()
-            job = _job_inputs()
-        with gr.Column(scale=1, elem_id="output_column"):
-            outputs = _outputs()
-            key = _key_panel(kling=sessions.default.provider_name == "kling")
-    example = gr.Examples(
-        [[str(ASSETS / "astronaut.jpg"), str(ASSETS / "hello.mp3")]],
-        inputs=[portrait.image, voice.file],
-        label=t("example"),
-        cache_examples=False,
+    with gr.Row(equal_height=False, elem_id="main_row"):
+        with gr.Column(scale=5, min_width=320, elem_id="input_column"):
+            with gr.Row(equal_height=False, elem_id="face_and_voice"):
+                with gr.Column(min_width=200):
+                    portrait = _portrait_image()
+                with gr.Column(min_width=200):
+                    voice_source, groups, file, speech, verdict = _voice_choice()
+            job = _make_it()
+        with gr.Column(scale=6, min_width=320, elem_id="output_column"):
+            outputs = _outputs(demo=sessions.default.demo)
+            examples = _examples()
+            with gr.Accordion(t("more_options"), open=False, elem_id="more_options"):
+                url, audio_id, prior_task_id, trim = _more_options(portrait, speech, job)
+                outputs.lookup_id, outputs.lookup_button = _lookup()
+                key = _key_panel(kling=sessions.default.provider_name == "kling")
+                gr.Markdown(  # demo mode: the banner says it all
+                    _provider_text(sessions),
+                    visible=not sessions.default.demo,
+                    elem_id="provider_line",
+                )
+            history = _history_panel()
+    voice = VoiceInputs(
+        voice_source, groups, file, url, speech, audio_id, prior_task_id, trim, verdict
     )
-    example.dataset.headers = ["🖼️", "🔊"]  # Gradio does not translate these headers
-    history = _history_panel()
-    return Page(*states, banner, portrait, voice, job, outputs, key, history, _api_inputs())
+    page = Page(
+        *states, banner, portrait, voice, job, outputs, examples, key, history, _api_inputs()
+    )
+    fill_examples(page)
+    return page
 
 
-def _portrait_inputs() -> PortraitInputs:
+def _portrait_image() -> PortraitInputs:
     image = gr.Image(
         label=t("portrait"),
         type="filepath",
         image_mode=None,
         sources=["upload", "webcam", "clipboard"],
         elem_id="portrait",
-        height=320,
+        placeholder=t("portrait_hint"),
+        height=230,
     )
-    url = gr.Textbox(label=t("portrait_url"), placeholder="https://…", elem_id="portrait_url")
     verdict = gr.Markdown(elem_id="portrait_verdict", elem_classes="verdict")
-    return PortraitInputs(image, url, verdict)
+    return PortraitInputs(image, None, verdict)  # type: ignore[arg-type]  # url: More options
 
 
-def _voice_inputs() -> VoiceInputs:
+def _voice_choice() -> tuple[gr.Radio, list[gr.Group], gr.Audio, SpeechInputs, gr.Markdown]:
+    """Step 2: one choice, recording or uploading a voice, or typing a text."""
     source = gr.Radio(
         [(t(label), value) for value, label in handlers.VOICE_SOURCES.items()],
         value="file",
         label=t("voice_from"),
         elem_id="voice_source",
     )
-    with gr.Group(visible=True) as file_group:
+    with gr.Group(visible=True, elem_id="file_group") as file_group:
         file = gr.Audio(
             label=t("voice"), type="filepath", sources=["upload", "microphone"], elem_id="voice"
         )
-    with gr.Group(visible=False) as url_group:
-        url = gr.Textbox(label=t("voice_url"), placeholder="https://….mp3", elem_id="voice_url")
-    with gr.Group(visible=False) as speech_group:
-        speech = _speech_inputs()
-    with gr.Group(visible=False) as audio_id_group:
-        audio_id = gr.Textbox(label=t("audio_id"), elem_id="audio_id")
-        prior_task_id = gr.Textbox(label=t("prior_task_id"), elem_id="prior_task_id")
-    trim = gr.Checkbox(label=t("trim"), value=False, elem_id="trim")
-    verdict = gr.Markdown(elem_id="voice_verdict", elem_classes="verdict")
-    groups = [file_group, url_group, speech_group, audio_id_group]
-    return VoiceInputs(source, groups, file, url, speech, audio_id, prior_task_id, trim, verdict)
-
-
-def _speech_inputs() -> SpeechInputs:
-    text = gr.Textbox(label=t("tts_text"), lines=3, elem_id="tts_text")
-    first = TTS_LANGUAGES[0]
-    with gr.Row():
-        language = gr.Radio(
-            list(handlers.SPEECH_LANGUAGES.items()),
-            value=first,
-            label=t("tts_language"),
-            elem_id="tts_language",
+    with gr.Group(visible=False, elem_id="tts_group") as speech_group:
+        text = gr.Textbox(
+            label=t("tts_text"),
+            placeholder=t("tts_placeholder"),
+            lines=2,
+            max_lines=6,
+            elem_id="tts_text",
         )
         voice = gr.Dropdown(
-            handlers.voice_choices(first),
-            value=DEFAULT_VOICES[first],
+            handlers.voice_choices("en"),
+            value=DEFAULT_VOICES["en"],
             label=t("tts_voice"),
             elem_id="tts_voice",
             allow_custom_value=True,  # a voice id the list lacks is the provider's to judge
         )
-        speed = gr.Slider(0.8, 2.0, value=1.0, step=0.1, label=t("tts_speed"), elem_id="tts_speed")
-    button = gr.Button(t("make_speech"), elem_id="tts_button")
-    preview = gr.Audio(label=t("speech_preview"), interactive=False, elem_id="tts_preview")
-    verdict = gr.Markdown(elem_id="tts_verdict", elem_classes="verdict")
-    return SpeechInputs(text, language, voice, speed, button, preview, verdict)
+    preview = gr.Audio(
+        label=t("speech_preview"), interactive=False, visible=False, elem_id="tts_preview"
+    )
+    verdict = gr.Markdown(elem_id="voice_verdict", elem_classes="verdict")
+    tts_verdict = gr.Markdown(elem_id="tts_verdict", elem_classes="verdict")
+    speech = SpeechInputs(text, None, voice, None, preview, tts_verdict)  # type: ignore[arg-type]
+    return source, [file_group, speech_group], file, speech, verdict
 
 
-def _job_inputs() -> JobInputs:
-    prompt = gr.Textbox(label=t("prompt"), placeholder=DEFAULT_PROMPT, lines=2, elem_id="prompt")
-    prompt_count = gr.Markdown(fmt.prompt_count(""), elem_id="prompt_count")
-    mode = gr.Radio(
+def _make_it() -> JobInputs:
+    """Step 3: the cost, Generate and (while a job runs) Stop."""
+    cost = gr.Markdown(fmt.cost_text(None), elem_id="cost")
+    with gr.Row(elem_id="buttons"):
+        generate = gr.Button(t("generate"), variant="primary", elem_id="generate", scale=3)
+        stop = gr.Button(t("stop"), variant="stop", elem_id="stop", visible=False, scale=1)
+    allowance = gr.Markdown(elem_id="allowance")
+    return JobInputs(None, None, None, None, cost, generate, stop, allowance)  # type: ignore[arg-type]
+
+
+def _more_options(
+    portrait: PortraitInputs, speech: SpeechInputs, job: JobInputs
+) -> tuple[gr.Textbox, gr.Textbox, gr.Textbox, gr.Checkbox]:
+    """What a tester rarely needs: the prompt and its styles, the mode, the speech's
+    language and speed, web addresses, an earlier speech's id, trimming."""
+    job.style = gr.Dropdown(
+        [(t(f"style_{name}"), name) for name in fmt.PROMPT_STYLES],
+        value=fmt.PROMPT_STYLES[0],
+        label=t("prompt_style"),
+        elem_id="prompt_style",
+    )
+    job.prompt = gr.Textbox(
+        label=t("prompt"),
+        value=ui_text(fmt.style_key(fmt.PROMPT_STYLES[0]), "en"),
+        placeholder=t(fmt.style_key(fmt.PROMPT_STYLES[0])),
+        lines=2,
+        elem_id="prompt",
+    )
+    job.prompt_count = gr.Markdown(fmt.prompt_count(""), elem_id="prompt_count")
+    job.mode = gr.Radio(
         [(t("mode_std"), "std"), (t("mode_pro"), "pro")],
         value="std",
         label=t("mode"),
         elem_id="mode",
     )
-    cost = gr.Markdown(fmt.cost_text(None), elem_id="cost")
     with gr.Row():
-        generate = gr.Button(t("generate"), variant="primary", elem_id="generate")
-        stop = gr.Button(t("stop"), variant="stop", elem_id="stop")
-    allowance = gr.Markdown(elem_id="allowance")
-    return JobInputs(prompt, prompt_count, mode, cost, generate, stop, allowance)
+        speech.language = gr.Radio(
+            [(t(label), value) for label, value in handlers.SPEECH_LANGUAGES.items()],
+            value="en",
+            label=t("tts_language"),
+            elem_id="tts_language",
+        )
+        speech.speed = gr.Slider(
+            0.8, 2.0, value=1.0, step=0.1, label=t("tts_speed"), elem_id="tts_speed"
+        )
+    portrait.url = gr.Textbox(
+        label=t("portrait_url"), placeholder="https://…", elem_id="portrait_url"
+    )
+    url = gr.Textbox(label=t("voice_url"), placeholder="https://….mp3", elem_id="voice_url")
+    audio_id = gr.Textbox(label=t("audio_id"), elem_id="audio_id")
+    prior_task_id = gr.Textbox(label=t("prior_task_id"), elem_id="prior_task_id")
+    trim = gr.Checkbox(label=t("trim"), value=False, elem_id="trim")
+    return url, audio_id, prior_task_id, trim
 
 
-def _outputs() -> Outputs:
+def _outputs(*, demo: bool) -> Outputs:
     status = gr.Markdown(t("ready"), elem_id="status")
-    result = gr.Video(label=t("result"), elem_id="result", autoplay=True)
-    details = gr.Markdown(elem_id="details")
+    badge = gr.Markdown(t("simulated_badge"), visible=False, elem_id="simulated_badge")
+    result = gr.Video(
+        label=t("result"),
+        show_label=False,
+        elem_id="result",
+        autoplay=True,
+        interactive=False,
+        height=360,
+        buttons=["download"],
+    )
+    make_another = gr.Button(t("make_another"), visible=False, size="sm", elem_id="make_another")
+    with gr.Accordion(t("details"), open=False, elem_id="details_panel"):
+        details = gr.Markdown(elem_id="details")
+    return Outputs(status, badge, result, make_another, details, None, None)  # type: ignore[arg-type]
+
+
+def _examples() -> list[gr.Column]:
+    """Examples in the page's language (the page shows one column at load); each fills in
+    the face, the voice's kind, the recording or the text, and the performance."""
+    columns = []
+    for language in ("en", "zh"):
+        with gr.Column(visible=language == "en", elem_id=f"examples_{language}") as column:
+            columns.append(column)
+    return columns
+
+
+def fill_examples(page: Page) -> None:
+    """The examples' rows, once the inputs exist (inside their columns)."""
+    inputs = [
+        page.portrait.image,
+        page.voice.source,
+        page.voice.file,
+        page.voice.speech.text,
+        page.job.prompt,
+    ]
+    for language, column in zip(("en", "zh"), page.examples, strict=True):
+        with column:
+            rows = handlers.example_rows(ASSETS, language)
+            gr.Examples(
+                rows,
+                inputs=inputs,
+                label=ui_text("example", language),
+                example_labels=handlers.example_labels(language),
+                cache_examples=False,
+                examples_per_page=6,
+            )
+
+
+def _lookup() -> tuple[gr.Textbox, gr.Button]:
     with gr.Accordion(t("lookup"), open=False, elem_id="lookup"):
         lookup_id = gr.Textbox(label=t("task_id"), elem_id="lookup_id")
         lookup_button = gr.Button(t("follow"), elem_id="lookup_button")
-    return Outputs(status, result, details, lookup_id, lookup_button)
+    return lookup_id, lookup_button
 
 
 def _provider_text(sessions: Sessions) -> str:
@@ -278,16 +384,20 @@ def _key_panel(*, kling: bool = False) -> KeyPanel:
 def _history_panel() -> HistoryPanel:
     """Empty until the page loads: only then is the visitor known."""
     with gr.Accordion(t("history"), open=False, elem_id="history_panel"):
-        table = gr.Dataframe(
-            headers=fmt.HISTORY_HEADERS,
-            interactive=False,
-            wrap=True,
+        gallery = gr.Gallery(
+            show_label=False,
+            label=t("history"),
+            columns=3,
+            height="auto",
+            allow_preview=False,
+            object_fit="cover",
             elem_id="history",
         )
-        refresh = gr.Button(t("history_refresh"), elem_id="history_refresh")
-        video = gr.Video(label=t("history_video"), elem_id="history_video")
-        note = gr.Markdown()
-    return HistoryPanel(table, refresh, video, note)
+        jobs = gr.State([])
+        refresh = gr.Button(t("history_refresh"), size="sm", elem_id="history_refresh")
+        video = gr.Video(label=t("history_video"), elem_id="history_video", buttons=["download"])
+        note = gr.Markdown(elem_id="history_note")
+    return HistoryPanel(gallery, jobs, refresh, video, note)
 
 
 def _api_inputs() -> ApiInputs:
@@ -300,7 +410,18 @@ def _api_inputs() -> ApiInputs:
             task_id=gr.Textbox(label="task_id"),
             key=gr.Textbox(label="key"),
             video=gr.File(label="video_path"),
+            history=gr.Dataframe(headers=fmt.HISTORY_HEADERS, label="jobs"),
+            tts_text=gr.Textbox(label="text"),
+            tts_voice=gr.Textbox(label="voice_id"),
+            tts_speed=gr.Number(label="speed", value=1.0),
+            tts_language=gr.Textbox(label="language"),
+            tts_audio_id=gr.Textbox(label="audio_id"),
+            tts_task_id=gr.Textbox(label="task_id"),
+            tts_file=gr.File(label="speech_file"),
+            tts_message=gr.Textbox(label="message"),
             generate=gr.Button("api generate"),
             status=gr.Button("api status"),
             use_key=gr.Button("api key"),
+            tts=gr.Button("api tts"),
+            list_history=gr.Button("api history"),
         )

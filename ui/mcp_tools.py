@@ -51,6 +51,12 @@ from ui.text_guard import Refusal as ToolError
 # its start, and a job not done by then goes on in its run (ui/mcp_runs.py).
 WAIT_S = 45.0
 ToolAnswer = tuple[str, str, str, str]  # (what happened, video link, task id, session code)
+# What a gradio_client caller reads each tool's returns as (view_api).
+RETURNS = {
+    "make_talking_avatar_video": ("message", "video_url", "task_id", "session_code"),
+    "follow_avatar_task": ("message", "video_url", "task_id", "session_code"),
+    "check_avatar_inputs": ("portrait_verdict", "voice_verdict"),
+}
 
 
 def _refusal(error: AvatarError) -> ToolError:

@@ -45,7 +45,10 @@ def _load(path: Path) -> dict[str, dict[str, str]]:
 TEXTS = _load(CATALOGUE)
 EN = TEXTS["en"]
 ZH = TEXTS["zh"]
-I18N = gr.I18n(**TEXTS)
+# Gradio 6.31 announces a finished event to screen readers as "common.complete", a key its
+# own catalogue lacks; the page gives it words.
+GRADIO_GAPS = {"en": {"common.complete": "Complete."}, "zh": {"common.complete": "已完成。"}}
+I18N = gr.I18n(**{language: {**TEXTS[language], **GRADIO_GAPS[language]} for language in LANGUAGES})
 
 _MARKER = re.compile(r"__i18n__(\{[^}]*\})")
 

@@ -13,6 +13,7 @@ State: not an API argument) and the request (Gradio fills it in).
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import gradio as gr
@@ -27,6 +28,9 @@ from ui.sessions import Sessions
 PRIVATE: dict[str, Any] = {"api_visibility": "private"}
 PAGE_API: dict[str, Any] = {"api_visibility": "undocumented"}  # gradio_client's, not MCP's
 QUIET: dict[str, Any] = {"show_progress": "hidden", **PRIVATE}  # small, frequent updates
+# The History waits on the provider (its unfinished jobs asked about, at most
+# handlers.REFRESH_WAIT_S): no visitor's History queues behind another's.
+GALLERY: dict[str, Any] = {**QUIET, "concurrency_limit": None}
 
 
 def wire(app: gr.Blocks, page: Page, sessions: Sessions) -> None:
@@ -42,10 +46,14 @@ def wire(app: gr.Blocks, page: Page, sessions: Sessions) -> None:
 
 
 def _cost_inputs(page: Page) -> list[gr.components.Component]:
-    return [page.voice.source, page.voice_seconds, page.speech_seconds, page.job.mode]
+    speech = page.voice.speech
+    return [page.voice.source, page.voice_seconds, page.speech_seconds, page.job.mode,
+            speech.text, speech.language, page.key_state]  # fmt: skip
 
 
 def _wire_api(page: Page, sessions: Sessions) -> None:
+    """The programmatic endpoints, on hidden components whose labels name the API's
+    arguments and returns for gradio_client."""
     api = page.api
     api.generate.click(
         sessions.bind(handlers.api_generate),
@@ -67,6 +75,20 @@ def _wire_api(page: Page, sessions: Sessions) -> None:
         sessions.bind(handlers.api_use_key), api.key, page.key_state, api_name="use_key",
         **PAGE_API,
     )  # fmt: skip
+    api.tts.click(  # /tts: (text, voice_id, speed, language); the rest is state
+        sessions.bind(handlers.make_speech),
+        [api.tts_text, api.tts_voice, api.tts_speed, page.key_state, api.tts_language,
+         page.visitor_state],
+        [api.tts_audio_id, api.tts_task_id, api.tts_file, api.tts_message, page.speech_seconds],
+        api_name="tts",  # documented: see the module's docstring
+    )  # fmt: skip
+    api.list_history.click(
+        sessions.bind(handlers.refresh_history),
+        _visitor(page),
+        api.history,
+        api_name="history",
+        **PAGE_API,
+    )
 
 
 def _wire_tools(sessions: Sessions) -> None:
@@ -77,12 +99,29 @@ def _wire_tools(sessions: Sessions) -> None:
         return
     for tool in (tools.make_talking_avatar_video, tools.check_avatar_inputs,
                  tools.follow_avatar_task):  # fmt: skip
-        gr.api(sessions.bind(tool), api_name=tool.__name__, queue=False)
+        bound = sessions.bind(tool)
+        gr.api(bound, api_name=tool.__name__, queue=False)
+        _name_arguments(bound, tools.RETURNS[tool.__name__])
+
+
+def _name_arguments(bound: Any, returns: tuple[str, ...]) -> None:
+    """gradio_client's names for an endpoint gr.api just made: its parameters' names and
+    `returns`, instead of Gradio's "1st", "2nd" (what MCP reads is the docstring's)."""
+    context = gr.context.get_blocks_context()
+    block = context.fns[max(context.fns)] if context is not None else None
+    if block is None or block.fn is not bound:
+        return
+    names = [name for name in inspect.signature(bound).parameters if name != "request"]
+    for component, name in zip(block.inputs, names, strict=False):
+        component.label = name
+    for component, name in zip(block.outputs, returns, strict=False):
+        component.label = name
 
 
 def _wire_checks(page: Page, sessions: Sessions) -> None:
-    """Verdicts as inputs are added; the estimate as the voice or the mode changes."""
-    portrait, voice = page.portrait, page.voice
+    """Verdicts as inputs are added; the estimate as the voice, the text or the mode
+    changes; a style fills in its prompt."""
+    portrait, voice, job = page.portrait, page.voice, page.job
     show_cost = sessions.bind(handlers.show_cost)
     for trigger in (portrait.image.change, portrait.url.submit, portrait.url.blur):
         trigger(
@@ -99,10 +138,12 @@ def _wire_checks(page: Page, sessions: Sessions) -> None:
             [voice.verdict, page.voice_seconds],
             **VOICE_CHECKS,
             **PRIVATE,
-        ).then(show_cost, _cost_inputs(page), page.job.cost, **QUIET)
-    for trigger in (page.job.mode.change, voice.source.change):
-        trigger(show_cost, _cost_inputs(page), page.job.cost, **QUIET)
-    page.job.prompt.change(fmt.prompt_count, page.job.prompt, page.job.prompt_count, **QUIET)
+        ).then(show_cost, _cost_inputs(page), job.cost, **QUIET)
+    for trigger in (job.mode.change, voice.source.change, voice.speech.text.change,
+                    voice.speech.language.change):  # fmt: skip
+        trigger(show_cost, _cost_inputs(page), job.cost, **QUIET)
+    job.prompt.change(fmt.prompt_count, job.prompt, job.prompt_count, **QUIET)
+    job.style.input(handlers.show_style, job.style, job.prompt, **QUIET)
 
 
 def _wire_voice_source(page: Page) -> None:
@@ -112,19 +153,11 @@ def _wire_voice_source(page: Page) -> None:
 
 
 def _wire_speech(page: Page, sessions: Sessions) -> None:
-    speech, voice = page.voice.speech, page.voice
+    """The voices follow the speech's language; a new text forgets the speech made."""
+    speech = page.voice.speech
     speech.language.change(
         handlers.show_voices, [speech.language, speech.voice], speech.voice, **PRIVATE
     )
-    spoken = speech.button.click(  # /tts: (text, voice, speed, language); the rest is state
-        sessions.bind(handlers.make_speech),
-        [speech.text, speech.voice, speech.speed, page.key_state, speech.language,
-         page.visitor_state],
-        [voice.audio_id, voice.prior_task_id, speech.preview, speech.verdict, page.speech_seconds],
-        api_name="tts",  # documented: see the module's docstring
-    )  # fmt: skip
-    spoken.then(sessions.bind(handlers.show_cost), _cost_inputs(page), page.job.cost, **QUIET)
-    spoken.then(*_allowance(page, sessions), **QUIET)
 
 
 def _visitor(page: Page) -> list[gr.components.Component]:
@@ -136,23 +169,47 @@ def _allowance(page: Page, sessions: Sessions) -> tuple[Any, Any, Any]:
     return sessions.bind(handlers.show_allowance), _visitor(page), page.job.allowance
 
 
+def _gallery(page: Page, sessions: Sessions) -> tuple[Any, Any, Any]:
+    """(handler, inputs, outputs) showing the visitor's History."""
+    history = page.history
+    return sessions.bind(handlers.history_gallery), _visitor(page), [history.gallery, history.jobs]
+
+
 def _wire_jobs(page: Page, sessions: Sessions) -> None:
-    """Generate, stop waiting, look a task up; each ends by refreshing the history."""
+    """Generate (Stop shown while it runs), stop, make another, look a task up; each ends
+    by refreshing the History."""
     portrait, voice, job, outputs = page.portrait, page.voice, page.job, page.outputs
+    speech = voice.speech
+    buttons = [job.stop, job.generate, outputs.make_another]
     shown = [outputs.status, outputs.result, outputs.details]
-    refresh = sessions.bind(handlers.refresh_history), _visitor(page), page.history.table
+    job.generate.click(handlers.running_buttons, None, buttons, **QUIET, queue=False)
     generating = job.generate.click(
-        sessions.bind(handlers.run_generate),
+        sessions.bind(handlers.run_make),
         [portrait.image, portrait.url, voice.source, voice.file, voice.url, voice.audio_id,
-         voice.prior_task_id, job.prompt, job.mode, voice.trim, *_visitor(page)],
-        shown,
+         voice.prior_task_id, speech.text, speech.voice, speech.language, speech.speed,
+         job.prompt, job.mode, voice.trim, page.spoken, *_visitor(page)],
+        [*shown, speech.preview, page.spoken, page.phase, job.cost],
         **GENERATES,
         **PRIVATE,
     )  # fmt: skip
-    generating.then(*refresh, **PRIVATE).then(*_allowance(page, sessions), **QUIET)
-    job.stop.click(handlers.stopped, None, outputs.status, cancels=[generating], **PRIVATE).then(
-        *refresh, **PRIVATE
+    ended = generating.then(handlers.idle_buttons, outputs.result, buttons, **QUIET)
+    ended.then(*_badge(page, sessions), **QUIET).then(*_gallery(page, sessions), **GALLERY).then(
+        *_allowance(page, sessions), **QUIET
     )
+    stopping = job.stop.click(
+        handlers.stopped_at,
+        page.phase,
+        [outputs.status, job.stop, job.generate],
+        cancels=[generating],
+        **PRIVATE,
+    )
+    stopping.then(*_gallery(page, sessions), **GALLERY)
+    outputs.make_another.click(
+        handlers.make_another,
+        None,
+        [*shown, outputs.make_another, page.phase],
+        **QUIET,
+    ).then(*_badge(page, sessions), **QUIET)
     looking = outputs.lookup_button.click(
         sessions.bind(handlers.run_lookup),
         [outputs.lookup_id, *_visitor(page)],
@@ -160,7 +217,16 @@ def _wire_jobs(page: Page, sessions: Sessions) -> None:
         concurrency_limit=None,
         **PRIVATE,
     )
-    looking.then(*refresh, **PRIVATE)
+    looking.then(*_badge(page, sessions), **QUIET).then(*_gallery(page, sessions), **GALLERY)
+
+
+def _badge(page: Page, sessions: Sessions) -> tuple[Any, Any, Any]:
+    """(handler, inputs, output) showing the SIMULATED badge over a demo video."""
+    return (
+        sessions.bind(handlers.badge_for),
+        [page.outputs.result, page.key_state],
+        page.outputs.badge,
+    )
 
 
 def _wire_key(page: Page, sessions: Sessions) -> None:
@@ -168,30 +234,35 @@ def _wire_key(page: Page, sessions: Sessions) -> None:
     shown = [page.key_state, key.box, page.banner, key.note]
     used = key.use.click(sessions.bind(handlers.use_key), key.box, shown, **PRIVATE)
     forgotten = key.forget.click(sessions.bind(handlers.forget_key), None, shown, **PRIVATE)
+    show_cost = sessions.bind(handlers.show_cost)
     for event in (used, forgotten):
-        event.then(*_allowance(page, sessions), **QUIET)
+        event.then(*_allowance(page, sessions), **QUIET).then(
+            show_cost, _cost_inputs(page), page.job.cost, **QUIET
+        )
     key.doctor.click(sessions.bind(handlers.run_doctor), page.key_state, key.report, **PRIVATE)
 
 
 def _wire_history(app: gr.Blocks, page: Page, sessions: Sessions) -> None:
-    """The visitor is known once the page loads: its id, then its history and allowance."""
+    """The visitor is known once the page loads: its id, then its History (its unfinished
+    jobs asked about) and allowance; the page's language sets the speech's."""
     history = page.history
-    history.refresh.click(
-        sessions.bind(handlers.refresh_history),
-        _visitor(page),
-        history.table,
-        api_name="history",
-        **PAGE_API,
-    )
-    history.table.select(
-        sessions.bind(handlers.pick_from_history),
-        _visitor(page),
+    history.refresh.click(*_gallery(page, sessions), **PRIVATE, concurrency_limit=None)
+    history.gallery.select(
+        sessions.bind(handlers.pick_from_gallery),
+        [*_visitor(page), history.jobs],
         [history.video, history.note],
         **PRIVATE,
+    )
+    speech = page.voice.speech
+    app.load(
+        handlers.page_language,
+        None,
+        [speech.language, speech.voice, page.job.prompt, *page.examples],
+        **QUIET,
     )
     app.load(
         sessions.bind(handlers.open_page),
         [page.browser_id, page.key_state],
-        [page.browser_id, page.visitor_state, history.table, page.job.allowance],
+        [page.browser_id, page.visitor_state, page.api.history, page.job.allowance],
         **PRIVATE,
-    )
+    ).then(*_gallery(page, sessions), **GALLERY)

@@ -8,7 +8,10 @@ from avatar_core.errors import InputError
 from avatar_core.inputs.text import check_text
 from avatar_core.words import say
 
-DEFAULT_PROMPT = "The person speaks naturally to the camera with subtle, friendly expressions."
+DEFAULT_PROMPT = (  # without an expressive prompt the avatar tends to stare
+    "The person speaks naturally to the camera, with natural facial expressions, natural "
+    "blinking and subtle head movements."
+)
 MAX_PROMPT_CHARS = 2500
 MODES = ("std", "pro")
 MAX_AUDIO_ID_CHARS = 200

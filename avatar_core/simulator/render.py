@@ -13,6 +13,7 @@ audio's exact length with `-t` (`-shortest` overshoots with piped video).
 
 from __future__ import annotations
 
+import functools
 import io
 import math
 import os
@@ -31,6 +32,10 @@ from avatar_core.simulator.audio import ANALYSIS_RATE, AudioDecodeError, decode_
 FPS = 25
 LEVELS = 12
 LABEL = "SIMULATED — demo mode"
+LABEL_ZH = "模拟视频 · 演示模式"  # a second line, where the machine has a Chinese font
+CJK_FONT_FOLDERS = ("/usr/share/fonts", "/usr/local/share/fonts", "/System/Library/Fonts")
+CJK_FONT_NAMES = ("wqy-microhei", "wqy-zenhei", "NotoSansCJK", "NotoSansSC", "DroidSansFallback",
+                  "PingFang")  # fmt: skip
 DEFAULT_MAX_SIDE = 512
 RENDER_TIMEOUT_S = 300.0
 
@@ -110,7 +115,40 @@ def _label_band(width: int, height: int) -> Image.Image:
     draw.rectangle(dash_box, fill=white)
     x += dash + 2 * gap
     draw.text((x - second_box[0], y), second, font=font, fill=white)
-    return band
+    return _with_chinese_line(band, size)
+
+
+@functools.cache
+def _cjk_font_file() -> Path | None:
+    """A font that draws Chinese, if the machine has one of the usual ones."""
+    for folder in CJK_FONT_FOLDERS:
+        root = Path(folder)
+        if not root.is_dir():
+            continue
+        for path in sorted(root.rglob("*.tt[cf]")) + sorted(root.rglob("*.otf")):
+            if any(name.lower() in path.name.lower() for name in CJK_FONT_NAMES):
+                return path
+    return None
+
+
+def _with_chinese_line(band: Image.Image, size: int) -> Image.Image:
+    """The band with LABEL_ZH under the English (the band as it is without a Chinese
+    font: Pillow's own draws no Chinese)."""
+    found = _cjk_font_file()
+    if found is None:
+        return band
+    try:
+        font = ImageFont.truetype(str(found), size=max(10, int(size * 0.8)))
+    except OSError:
+        return band
+    width, height = band.size
+    taller = Image.new("RGBA", (width, height + int(size * 1.2)), (0, 0, 0, 170))
+    taller.paste(band, (0, 0))
+    draw = ImageDraw.Draw(taller)
+    box = draw.textbbox((0, 0), LABEL_ZH, font=font)
+    x = max(0, (width - (box[2] - box[0])) // 2) - box[0]
+    draw.text((x, height - box[1] - size // 8), LABEL_ZH, font=font, fill=(255, 255, 255, 255))
+    return taller
 
 
 def _draw_meter(frame: Image.Image, level: int) -> Image.Image:
