@@ -42,6 +42,12 @@ SLOW_MODULES = (
     "test_ui_handlers",
     "test_doctor",
     "test_simulator_process",
+    "test_resources",
+    "test_long_voice",
+    "test_join",
+    "test_request_budget",
+    "test_silence",
+    "test_speech_parts",
 )
 
 

@@ -105,12 +105,14 @@ def boxes(app, server_paths) -> tuple[dict[str, BoxesSeen], int]:
     sim.reset()
     url = running.url
     portrait, voice, generate = (
-        _index(running, name) for name in ("check_portrait", "check_voice", "run_generate")
+        _index(running, name) for name in ("check_portrait", "check_voice", "run_make")
     )
     seen = {}
     for typed in server_paths:
         path = typed.value
-        both_boxes = [None, path, "url", None, path, "", "", "", "std", False, None, None]
+        # the page's Generate: a picture's and a voice's web address both holding the path
+        both_boxes = [None, path, "file", None, path, "", "", "", None, None, 1.0, "", "std",
+                      False, None, None, None]  # fmt: skip
         as_file = {"path": path, "meta": {"_type": "gradio.FileData"}}
         seen[typed.shown] = BoxesSeen(
             portrait=_data(run_event(url, portrait, [None, path, None]))[0],
@@ -239,13 +241,13 @@ def malformed(app) -> tuple[list[TextCase], str, Answer, Answer]:
                     public = fn.api_visibility != "private"
                     case = TextCase(fn.api_name or "", public, fn.name, label, kind, answer)
                     cases.append(case)
-        table_id = next(fn for fn in running.blocks.fns.values() if fn.name == "pick_from_history")
+        gallery = next(fn for fn in running.blocks.fns.values() if fn.name == "pick_from_gallery")
         picked = run_event(
             running.url,
-            _index(running, "pick_from_history"),
-            [None, None],
-            event_data={"index": [0, 0], "value": "a\ud800b", "row_value": ["a\ud800b"]},
-            trigger_id=table_id.targets[0][0],
+            _index(running, "pick_from_gallery"),
+            [None, None, None],
+            event_data={"index": 0, "value": "a\ud800b"},
+            trigger_id=gallery.targets[0][0],
         )
         history = call_api(running.url, "history", [])
     creates = sim.stats.creates
@@ -271,7 +273,7 @@ def test_every_text_input_of_every_event_refuses_malformed_text_in_one_sentence(
         assert case.answer.error == _expected(case), case
 
 
-def test_a_history_row_picked_with_malformed_text_is_refused_and_history_still_answers(
+def test_a_history_picture_picked_with_malformed_text_is_refused_and_history_still_answers(
     malformed,
 ):
     _, _, picked, history = malformed

@@ -844,17 +844,6 @@ def pick_from_gallery(
     return pick_history(sessions, key, [job_id], browser, request)
 
 
-def pick_from_history(
-    sessions: Sessions,
-    key: str | None,
-    browser: str | None,
-    event: gr.SelectData,
-    request: gr.Request,
-) -> tuple[str | None, str]:
-    """The History table's select event (Gradio gives the picked row to `event`)."""
-    return pick_history(sessions, key, event.row_value, browser, request)
-
-
 def show_allowance(
     sessions: Sessions,
     key: str | None,

@@ -32,6 +32,11 @@ def _number(value: Any, _: Any) -> bool:
     return value is None or (isinstance(value, (int, float)) and not isinstance(value, bool))
 
 
+def _slider(value: Any, _: Any) -> bool:
+    """A slider always holds a number: Gradio's own check of its bounds fails on nothing."""
+    return value is not None and _number(value, _)
+
+
 def _switch(value: Any, _: Any) -> bool:
     return value is None or isinstance(value, bool)
 
@@ -57,7 +62,7 @@ CHECKS: list[tuple[type, Check, str]] = [  # a component's kind, its check, what
     (gr.Textbox, _text, "input.takes_text"),
     (gr.Dropdown, _text, "input.takes_text"),
     (gr.Radio, _text, "input.takes_text"),
-    (gr.Slider, _number, "input.takes_number"),
+    (gr.Slider, _slider, "input.takes_number"),
     (gr.Number, _number, "input.takes_number"),
     (gr.Checkbox, _switch, "input.takes_switch"),
     (gr.File, _file, "input.takes_file"),
