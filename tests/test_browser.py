@@ -300,7 +300,7 @@ def test_the_cost_in_demo_mode_says_nothing_is_charged_and_follows_voice_and_mod
     """Demo mode shows no price as a charge: what a key would cost, said as such."""
     seconds = prepare_audio(speech_path).duration_s
     cost = page.locator("#cost")
-    expect(cost).to_contain_text("The cost shows once a voice is added")
+    expect(cost).to_have_text("Demo: free, nothing is charged.")  # before a voice, too
 
     _upload(page, "voice", speech_path)
     std = format_money(seconds * PRICE_PER_SECOND["std"])
@@ -568,9 +568,9 @@ def test_the_page_shows_how_many_videos_are_left_today(
     page = _open(browser, limited_app.url)
     try:
         allowance = page.locator("#allowance")
-        expect(allowance).to_contain_text("Videos left for you today: 3 / 3")
+        expect(allowance).to_contain_text("then its video): 3 / 3")
         _video_made(page, portrait_path, speech_path)
-        expect(allowance).to_contain_text("Videos left for you today: 2 / 3")
+        expect(allowance).to_contain_text("then its video): 2 / 3")
         _reload(page)
         expect(page.locator("#allowance")).to_contain_text("2 / 3")  # counted in the journal
     finally:
@@ -686,6 +686,31 @@ def test_generate_then_the_video_are_on_screen_without_scrolling(
         assert _in_first_screen(page, "#result video", half=True)
         if width > 1000:
             assert _in_first_screen(page, "#status")
+    finally:
+        page.context.close()
+
+
+STATUS_IN_VIEW = """() => {
+    const box = document.getElementById('status').getBoundingClientRect();
+    return box.top >= 0 && box.bottom <= window.innerHeight;
+}"""
+NO_VIDEO_YET = "() => !document.querySelector('#result video')?.getAttribute('src')"
+
+
+@pytest.mark.parametrize("locale", LANGUAGES)
+def test_on_a_phone_pressing_generate_brings_the_status_into_view(
+    browser, app, portrait_path, speech_path, locale
+):
+    """On a phone the status sits under Generate, below the screen: pressing Generate
+    brings it into view while the job runs (not only once the video is ready)."""
+    page = _open(browser, app.url, locale=locale, width=390, height=844)
+    try:
+        _add_inputs(page, portrait_path, speech_path)
+        page.evaluate("window.scrollTo(0, 0)")
+        assert not page.evaluate(STATUS_IN_VIEW)  # below the screen before the press
+        page.locator("#generate").dispatch_event("click")
+        page.wait_for_function(STATUS_IN_VIEW, timeout=WAIT_MS)
+        assert page.evaluate(NO_VIDEO_YET)  # brought by the press, not by the video
     finally:
         page.context.close()
 

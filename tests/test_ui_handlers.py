@@ -157,6 +157,13 @@ def test_without_a_voice_the_cost_says_when_it_will_show(sessions):
     assert translate(text, "zh") == ZH["cost_unknown"]
 
 
+def test_in_demo_mode_without_a_voice_the_cost_says_it_is_free(demo_sessions):
+    """A tester must never read a price as a charge in demo mode, even before a voice."""
+    text = h.show_cost(demo_sessions, "file", None, 3.0, "std")
+    assert english(text) == EN["cost_demo_free"] and "$" not in english(text)
+    assert translate(text, "zh") == ZH["cost_demo_free"]
+
+
 # --- the voice source ----------------------------------------------------------------------
 
 
@@ -499,7 +506,7 @@ def test_the_page_shows_what_is_left_today(
     assert left == f"{EN['allowance_left']} **3 / 3**"
     _generate(limited, portrait_path, speech_path)  # another visitor (the local one)
     h.make_speech(limited, SPEECH_TEXT, DEFAULT_VOICE, 1.0, None, browser=VISITOR_A)
-    assert english(h.show_allowance(limited, None, VISITOR_A)).endswith("**2 / 3**")
+    assert "**2 / 3**" in english(h.show_allowance(limited, None, VISITOR_A))
     assert english(h.show_allowance(limited, "sk-own", VISITOR_A)) == EN["allowance_own_key"]
 
 

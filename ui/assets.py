@@ -80,6 +80,18 @@ A11Y_JS = """
         const seen = box.top >= 0 && box.top + box.height / 2 <= window.innerHeight;
         if (!seen) video.scrollIntoView({block: "center", behavior: "smooth"});
     };
+    // Pressing Generate on a phone: the status (and Stop) come into view, under the button.
+    document.addEventListener("click", (event) => {
+        if (!event.target.closest || !event.target.closest("#generate")) return;
+        setTimeout(() => {
+            const status = document.getElementById("status");
+            if (!status) return;
+            const box = status.getBoundingClientRect();
+            if (box.bottom > window.innerHeight || box.top < 0) {
+                status.scrollIntoView({block: "center", behavior: "smooth"});
+            }
+        }, 300);
+    }, true);
     const watch = () => { mark(); bringVideo(); };
     watch();
     new MutationObserver(watch).observe(document.body, {

@@ -157,7 +157,7 @@ def cost_text(
     itself is paid on top. One translated label plus numbers, or all rendered in
     `language`."""
     if estimate is None:
-        return str(t("cost_unknown"))
+        return str(t("cost_demo_free" if demo else "cost_unknown"))
     money = format_money(estimate.total)
     if demo:
         return f"{ui_text('cost_demo', language)} {money}{'）' if language == 'zh' else ')'}"

@@ -170,7 +170,7 @@ def build_page(sessions: Sessions) -> Page:
                     portrait = _portrait_image()
                 with gr.Column(min_width=200):
                     voice_source, groups, file, speech, verdict = _voice_choice()
-            job = _make_it()
+            job = _make_it(demo=sessions.default.demo)
         with gr.Column(scale=6, min_width=320, elem_id="output_column"):
             outputs = _outputs(demo=sessions.default.demo)
             examples = _examples()
@@ -244,9 +244,9 @@ def _voice_choice() -> tuple[gr.Radio, list[gr.Group], gr.Audio, SpeechInputs, g
     return source, [file_group, speech_group], file, speech, verdict
 
 
-def _make_it() -> JobInputs:
+def _make_it(*, demo: bool) -> JobInputs:
     """Step 3: the cost, Generate and (while a job runs) Stop."""
-    cost = gr.Markdown(fmt.cost_text(None), elem_id="cost")
+    cost = gr.Markdown(fmt.cost_text(None, demo=demo), elem_id="cost")
     with gr.Row(elem_id="buttons"):
         generate = gr.Button(t("generate"), variant="primary", elem_id="generate", scale=3)
         stop = gr.Button(t("stop"), variant="stop", elem_id="stop", visible=False, scale=1)
