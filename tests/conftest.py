@@ -57,6 +57,9 @@ SLOW_TESTS = (
     "test_simulator_tts_auth.py::test_every_listed_voice_is_known_in_its_language",
     "test_studio.py::test_pasted_keys_do_not_move_the_expected_task_time",
     "test_image.py::test_a_real_photo_over_10_mb_comes_out_under_it",
+    "test_config.py::test_the_app_does_not_start_on_a_setting_it_cannot_read",  # processes
+    "test_config.py::test_the_command_line_stops_with_exit_2_on_a_setting_it_cannot_read",
+    "test_line.py::test_twelve_visitors_at_once_all_get_their_video",  # both limits
 )
 
 

@@ -173,6 +173,18 @@ def test_choosing_a_voice_source_shows_its_group_only():
         assert shown == [source == chosen for source in h.VOICE_SOURCES]
 
 
+def test_the_voice_files_verdict_shows_only_while_a_file_is_the_voice():
+    assert h.show_file_verdict("file")["visible"] is True
+    assert h.show_file_verdict("tts")["visible"] is False
+
+
+def test_the_prompt_counter_counts_the_prompt_the_page_opens_with(sessions):
+    page = build_app(sessions.default).get_config_file()
+    props = {c["props"].get("elem_id"): c["props"] for c in page["components"]}
+    prompt = props["prompt"]["value"]
+    assert prompt and props["prompt_count"]["value"].startswith(f"{len(prompt)} / ")
+
+
 def test_the_voice_source_radio_has_stable_values_and_translated_labels(sessions):
     page = build_app(sessions.default).get_config_file()
     radio = next(c for c in page["components"] if c["props"].get("elem_id") == "voice_source")
@@ -636,6 +648,13 @@ def test_a_job_stopped_on_the_page_shows_finished_once_the_provider_finished_it(
     assert jobs == [row[-1]]
     video, note = h.pick_history(sessions, None, jobs)
     assert video is not None and "done" in note
+    # one job alone: its video is shown at once (a click on a lone picture chooses nothing)
+    video, note = h.show_only_job(sessions, None, None, jobs)
+    assert video is not None and "done" in note
+
+
+def test_a_history_of_several_jobs_waits_for_a_click(sessions):
+    assert h.show_only_job(sessions, None, None, ["job-1", "job-2"]) == (gr.skip(), gr.skip())
 
 
 def test_a_failed_job_shows_its_sentence_under_its_picture(

@@ -170,6 +170,12 @@ def show_voice_source(voice_source: str) -> list[Update]:
     return [gr.update(visible=voice_source == source) for source in VOICE_SOURCES]
 
 
+def show_file_verdict(voice_source: str) -> Update:
+    """The voice file's verdict only while a file is the voice: after a switch to a typed
+    text, a verdict on the file left on screen says the wrong voice will be used."""
+    return gr.update(visible=voice_source == "file")
+
+
 # --- text to speech ----------------------------------------------------------------------
 
 
@@ -764,6 +770,20 @@ def pick_history(
     except AvatarError:
         return None, fmt.history_note(job, with_video=False, language=language)
     return video, fmt.history_note(job, with_video=True, language=language)
+
+
+def show_only_job(
+    sessions: Sessions,
+    key: str | None,
+    browser: str | None,
+    jobs: list[str] | None,
+    request: gr.Request | None = None,
+) -> tuple[Any, Any]:
+    """A History of one job shows that job's video at once: a gallery of one picture
+    shows it already chosen, and a click on it chooses nothing new (no select event)."""
+    if not jobs or len(jobs) != 1:
+        return gr.skip(), gr.skip()
+    return pick_history(sessions, key, [jobs[0]], browser, request)
 
 
 REFRESHED_AT_ONCE = 5  # unfinished jobs asked about when the History is shown

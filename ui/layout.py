@@ -272,7 +272,7 @@ def _more_options(
         lines=2,
         elem_id="prompt",
     )
-    job.prompt_count = gr.Markdown(fmt.prompt_count(""), elem_id="prompt_count")
+    job.prompt_count = gr.Markdown(fmt.prompt_count(job.prompt.value), elem_id="prompt_count")
     job.mode = gr.Radio(
         [(t("mode_std"), "std"), (t("mode_pro"), "pro")],
         value="std",

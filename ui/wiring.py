@@ -149,7 +149,7 @@ def _wire_checks(page: Page, sessions: Sessions) -> None:
 def _wire_voice_source(page: Page) -> None:
     page.voice.source.change(
         handlers.show_voice_source, page.voice.source, page.voice.groups, **PRIVATE
-    )
+    ).then(handlers.show_file_verdict, page.voice.source, page.voice.verdict, **QUIET)
 
 
 def _wire_speech(page: Page, sessions: Sessions) -> None:
@@ -252,6 +252,12 @@ def _wire_history(app: gr.Blocks, page: Page, sessions: Sessions) -> None:
         [*_visitor(page), history.jobs],
         [history.video, history.note],
         **PRIVATE,
+    )
+    history.jobs.change(
+        sessions.bind(handlers.show_only_job),
+        [*_visitor(page), history.jobs],
+        [history.video, history.note],
+        **QUIET,
     )
     speech = page.voice.speech
     app.load(
