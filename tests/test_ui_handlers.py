@@ -648,13 +648,6 @@ def test_a_job_stopped_on_the_page_shows_finished_once_the_provider_finished_it(
     assert jobs == [row[-1]]
     video, note = h.pick_history(sessions, None, jobs)
     assert video is not None and "done" in note
-    # one job alone: its video is shown at once (a click on a lone picture chooses nothing)
-    video, note = h.show_only_job(sessions, None, None, jobs)
-    assert video is not None and "done" in note
-
-
-def test_a_history_of_several_jobs_waits_for_a_click(sessions):
-    assert h.show_only_job(sessions, None, None, ["job-1", "job-2"]) == (gr.skip(), gr.skip())
 
 
 def test_a_failed_job_shows_its_sentence_under_its_picture(

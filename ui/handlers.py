@@ -772,20 +772,6 @@ def pick_history(
     return video, fmt.history_note(job, with_video=True, language=language)
 
 
-def show_only_job(
-    sessions: Sessions,
-    key: str | None,
-    browser: str | None,
-    jobs: list[str] | None,
-    request: gr.Request | None = None,
-) -> tuple[Any, Any]:
-    """A History of one job shows that job's video at once: a gallery of one picture
-    shows it already chosen, and a click on it chooses nothing new (no select event)."""
-    if not jobs or len(jobs) != 1:
-        return gr.skip(), gr.skip()
-    return pick_history(sessions, key, [jobs[0]], browser, request)
-
-
 REFRESHED_AT_ONCE = 5  # unfinished jobs asked about when the History is shown
 REFRESH_WAIT_S = 20.0  # the longest a History waits for those answers
 

@@ -253,12 +253,6 @@ def _wire_history(app: gr.Blocks, page: Page, sessions: Sessions) -> None:
         [history.video, history.note],
         **PRIVATE,
     )
-    history.jobs.change(
-        sessions.bind(handlers.show_only_job),
-        [*_visitor(page), history.jobs],
-        [history.video, history.note],
-        **QUIET,
-    )
     speech = page.voice.speech
     app.load(
         handlers.page_language,
