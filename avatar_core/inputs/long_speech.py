@@ -52,24 +52,23 @@ def keep_only(source: str | Path, silence: SilencePlan, out: Path) -> Path:
         "aformat=sample_fmts=s16:channel_layouts=mono|stereo,"
         f"asetnsamples=n={_FRAME}:p=0,aselect='{wanted}',asetpts=N/SR/TB"
     )
-    command = ["-y", "-i", f"file:{source}", "-map", "0:a:0", "-vn", "-af", chain]
-    run_ffmpeg_files(
-        [*command, "-c:a", "flac", "-compression_level", "1", "-f", "flac", f"file:{out}"],
-        timeout=TIMEOUT_S,
-        failed="speech.not_written",
-    )
-    return out
+    return _write_flac(source, chain, out)
 
 
 def write_speech(source: str | Path, out: Path) -> Path:
     """The whole of `source` as the speech as sent (FLAC, 48 kHz, mono or stereo)."""
     chain = f"aresample={SPEECH_RATE},aformat=sample_fmts=s16:channel_layouts=mono|stereo"
-    command = ["-y", "-i", f"file:{source}", "-map", "0:a:0", "-vn", "-af", chain]
+    return _write_flac(source, chain, out)
+
+
+def _write_flac(source: str | Path, chain: str, out: Path) -> Path:
+    """`source`'s first audio stream through the filter `chain`, written to `out` as FLAC."""
     run_ffmpeg_files(
-        [*command, "-c:a", "flac", "-compression_level", "1", "-f", "flac", f"file:{out}"],
+        ["-y", "-i", f"file:{source}", "-map", "0:a:0", "-vn", "-af", chain,
+         "-c:a", "flac", "-compression_level", "1", "-f", "flac", f"file:{out}"],
         timeout=TIMEOUT_S,
         failed="speech.not_written",
-    )
+    )  # fmt: skip
     return out
 
 
