@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from avatar_core import errors as e
-from avatar_core.config import DEFAULT_FOLLOW_DEADLINE_S, Secret, Settings
+from avatar_core.config import DEFAULT_FOLLOW_DEADLINE_S, Settings
 from avatar_core.inputs.audio import MAX_SECONDS as MAX_AUDIO_SECONDS
 from avatar_core.inputs.audio import PreparedAudio
 from avatar_core.inputs.fields import MODES, check_task_id
@@ -52,17 +52,13 @@ from avatar_core.jobs.line import FairLine, Ticket, place_message
 from avatar_core.jobs.merge import merged
 from avatar_core.jobs.steps import QUEUED_TOUCH_S, JobSteps, orphaned_in, video_home
 from avatar_core.jobs.unclear import UNCLEAR_WINDOW_S, look_again_delays, still_unclear
+from avatar_core.provider.base import Provider, ProviderProfile
 from avatar_core.provider.budget import PAID, Claim, Priority, asking
+from avatar_core.provider.choice import doctor_notes, provider_of
 from avatar_core.provider.client import AvatarRequest, ProviderClient
 from avatar_core.provider.connection import ProviderConnection
-from avatar_core.provider.doctor import DoctorReport, diagnose, key_label
+from avatar_core.provider.doctor import DoctorReport, diagnose
 from avatar_core.provider.models import SpeechResult, TaskInfo
-from avatar_core.provider.profiles import (
-    ProviderProfile,
-    cometapi_profile,
-    profile_for,
-    provider_line,
-)
 from avatar_core.provider.retry import (
     TOO_MANY_TASKS,
     RetryPolicy,
@@ -145,7 +141,7 @@ class Studio:
         routes = RouteMemory(settings.data_dir) if self.demo else self.client.routes
         client = provider_client(
             settings,
-            profile_for(settings),
+            provider_of(settings).profile(settings),
             self._retry,
             self._sleep,
             routes,
@@ -699,36 +695,25 @@ class Studio:
 
         `ask_about_a_job`: whether to look up this key's latest job (its ids are in the
         report); the page says False for the app's own key, whose jobs are its visitors'."""
-        notes = ["demo mode: this is the built-in simulator, not CometAPI"] if self.demo else []
-        if self.settings.api_key and self.settings.kling_access_key:
-            notes.append(say("settings.both_set"))
         with asking(question_of(visitor)):
             return diagnose(
                 self.client,
                 provider=self.provider,
-                key_label="the demo key" if self.demo else self._key_label(),
+                key_label=self.provider_kind.key_label(self.settings),
                 known=self._made_here() if ask_about_a_job else None,
-                notes=notes,
+                notes=doctor_notes(self.settings),
             )
 
     @property
-    def provider_name(self) -> str:
-        """ "cometapi", "kling" or "demo": whom this studio speaks to."""
-        return "demo" if self.demo else self.client.profile.name
+    def provider_kind(self) -> Provider:
+        """Whom this studio speaks to (provider/: CometAPI, Kling's own API, demo)."""
+        return provider_of(self.settings)
 
     @property
     def provider(self) -> str:
         """Which provider this studio speaks to, as the page and the command line say it:
         "Provider: Kling (api-singapore.klingai.com)", "Provider: CometAPI (...)", demo."""
-        return provider_line(self.provider_name, self.client.base_url)
-
-    def _key_label(self) -> str:
-        settings = self.settings
-        if self.client.profile.name == "kling" and settings.kling_access_key:
-            secret = settings.kling_secret_key.reveal() if settings.kling_secret_key else None
-            access = key_label(settings.kling_access_key.reveal())
-            return f"access key {access}; secret key {key_label(secret)}"
-        return key_label(settings.api_key.reveal() if settings.api_key else None)
+        return self.provider_kind.line(self.client.base_url)
 
     def _made_here(self) -> tuple[str, str] | None:
         """(external id, task id) of this key's latest task made from this data folder; in
@@ -932,14 +917,13 @@ def open_studio(settings: Settings, **parts) -> Studio:
     """
     stop_demo: Callable[[], None] | None = None
     if "client" not in parts:
-        if settings.demo_mode:
-            from avatar_core.demo import DEMO_KEY, start_demo_simulator
+        provider, where = provider_of(settings), None
+        if provider.simulated:
+            from avatar_core.demo import start_demo_simulator
 
             simulator = start_demo_simulator(settings.demo_task_seconds)
-            profile = cometapi_profile(simulator.base_url or "", Secret(DEMO_KEY))
-            stop_demo = simulator.stop
-        else:
-            profile = profile_for(settings)
+            where, stop_demo = simulator.base_url or "", simulator.stop
+        profile = provider.profile(settings, where)
         routes = RouteMemory(None if settings.demo_mode else settings.data_dir)
         parts["client"] = provider_client(
             settings, profile, parts.get("retry"), parts.get("sleep", time.sleep), routes
