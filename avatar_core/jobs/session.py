@@ -16,7 +16,7 @@ from avatar_core.inputs.text import check_text
 from avatar_core.jobs.services import ProcessServices
 from avatar_core.jobs.steps import JobSteps
 from avatar_core.provider.budget import Claim, Priority
-from avatar_core.provider.client import KlingClient
+from avatar_core.provider.client import ProviderClient
 from avatar_core.provider.connection import ProviderConnection
 from avatar_core.provider.profiles import ProviderProfile, profile_for, provider_line
 from avatar_core.provider.retry import RetryPolicy
@@ -31,7 +31,7 @@ class ProviderSession:
     def __init__(
         self,
         settings: Settings,
-        client: KlingClient,
+        client: ProviderClient,
         services: ProcessServices,
         owner: str | None = None,  # whose jobs these are (None: the app's own key's)
     ) -> None:
@@ -99,11 +99,11 @@ def provider_client(
     sleep: Callable[[float], None],
     routes: RouteMemory,
     connection: ProviderConnection | None = None,
-) -> KlingClient:
+) -> ProviderClient:
     """A client for `profile` with the settings' timeouts, remembering its query route in
     `routes`, sending on `connection` (None: a connection of its own, with the settings'
     request budget until a studio makes it the process's)."""
-    return KlingClient(
+    return ProviderClient(
         profile.base_url,
         profile=profile,
         retry=retry,

@@ -34,7 +34,7 @@ from avatar_core.jobs.paid_speech import speak
 from avatar_core.jobs.recovery import Recovery
 from avatar_core.jobs.services import ProcessServices
 from avatar_core.jobs.session import ProviderSession, provider_client
-from avatar_core.provider.client import KlingClient
+from avatar_core.provider.client import ProviderClient
 from avatar_core.provider.doctor import DoctorReport
 from avatar_core.provider.models import SpeechResult
 from avatar_core.provider.profiles import cometapi_profile, profile_for
@@ -63,7 +63,7 @@ class Studio:
         self,
         settings: Settings,
         *,
-        client: KlingClient,
+        client: ProviderClient,
         journal: Journal | None = None,
         scheduler: PollScheduler | None = None,
         callbacks: CallbackRegistry | None = None,
