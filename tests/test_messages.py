@@ -204,7 +204,7 @@ def test_no_sentence_of_the_page_the_tools_or_the_command_line_is_outside_the_ca
     paths = [*sorted((ROOT / "ui").rglob("*.py")), *sorted((CORE / "cli").rglob("*.py"))]
     found = sentences_outside_the_catalogue(paths, ROOT)
     assert found == [], (
-        "write each as sentence('page:what', name=value) ('mcp:what' for an MCP tool's "
+        "write each as sentence_for('page:what', name=value) ('mcp:what' for an MCP tool's "
         "answer, 'cli:what' for --help, a bare core key for what a command reports) from "
         "avatar_core.catalogue and add the key to its file in avatar_core/catalogue/: "
         + ", ".join(found)
@@ -230,8 +230,8 @@ def test_the_key_checks_name_an_unknown_key_and_a_key_no_code_says(tmp_path):
     module.parent.mkdir()
     module.write_text(
         "def f(style):\n"
-        "    sentence('page:nowhere')\n"
-        "    sentence('mcp:busy', calls=1), say('image.none'), t('intro')\n"
+        "    sentence_for('page:nowhere')\n"
+        "    sentence_for('mcp:busy', calls=1), say('image.none'), t('intro')\n"
         "    return ui_text(f'style_{style}', 'en')\n"
     )
     said, constants, starts = keys_in_code([module])
@@ -259,7 +259,7 @@ def test_the_check_names_a_sentence_written_in_the_pages_code(tmp_path):
         "def f(name, gr):\n"
         "    log.warning('a log line is for the operator %s', name)\n"
         "    gr.Warning(f'The file {name} is gone.')\n"
-        "    label = sentence('page:field_labelled', label=name)\n"
+        "    label = sentence_for('page:field_labelled', label=name)\n"
         "    raise KeyError(f'no page text {name!r} in page.json')\n"
         "def g(gr):\n"
         "    return gr.Button('api generate'), gr.Textbox(label='task_id', value='Type here')\n"

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from gradio.utils import get_upload_folder
 
-from avatar_core.catalogue import sentence
+from avatar_core.catalogue import sentence_for
 from avatar_core.errors import StorageError
 
 COPY_PREFIX = "shown-"
@@ -38,7 +38,7 @@ def page_copy(path: str | Path) -> str:
     try:
         return _linked(source) or _copied_once(source)
     except OSError as exc:
-        failed = sentence("page:copy_failed", name=source.name, reason=exc.strerror)
+        failed = sentence_for("page:copy_failed", name=source.name, reason=exc.strerror)
         raise StorageError(failed) from None
 
 

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import ui.mcp_words as words
-from avatar_core.catalogue import sentence
+from avatar_core.catalogue import sentence_for
 from avatar_core.config import Settings
 from ui.text_guard import Refusal
 
@@ -80,5 +80,5 @@ def mcp_spending_note(settings: Settings, mcp_server: bool) -> str | None:
         return None
     most = settings.max_daily_per_address
     if most:
-        return sentence("mcp:spending_capped", most=most)
-    return sentence("mcp:spending_open")
+        return sentence_for("mcp:spending_capped", most=most)
+    return sentence_for("mcp:spending_open")

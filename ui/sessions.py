@@ -25,7 +25,7 @@ from typing import Any
 
 import gradio as gr
 
-from avatar_core.catalogue import sentence
+from avatar_core.catalogue import sentence_for
 from avatar_core.jobs.studio import Studio
 from avatar_core.storage.visitors import Visitor
 
@@ -34,7 +34,7 @@ LOCAL_VISITOR = "local"  # a handler called outside any Gradio event (tests, scr
 # Gradio's MCP server relays a call to a queued endpoint through one loopback API session,
 # shared by every MCP caller, marked with this header: no visitor can be told apart there.
 MCP_RELAY_HEADER = "x-gradio-user"
-MCP_RELAY_REFUSAL = sentence("mcp:relay_refused")
+MCP_RELAY_REFUSAL = sentence_for("mcp:relay_refused")
 
 
 def visitor_id(browser_id: str | None, request: gr.Request | None) -> str:

@@ -30,7 +30,7 @@ from avatar_core.demo import DEMO_NOTICE
 
 def _translated_in_the_browser(key: str) -> bool:
     """A page text without parameters (but the demo notice) is the browser's to translate;
-    one with parameters is rendered here, `sentence("page:key", name=value)`."""
+    one with parameters is rendered here, `sentence_for("page:key", name=value)`."""
     texts = CATALOGUE["page"][key].values()
     fields = {name for text in texts for _, name, _, _ in Formatter().parse(text) if name}
     return fields <= {"demo_notice"}

@@ -30,7 +30,7 @@ from avatar_core.jobs.batch import (
 )
 from avatar_core.jobs.batch_rows import COLUMNS, MAX_ROWS, BatchRow, check_rows, read_rows
 from avatar_core.jobs.studio import Studio
-from avatar_core.words import say, sentence
+from avatar_core.words import say, sentence_for
 
 
 def _positive(text: str) -> int:
@@ -48,33 +48,33 @@ def add_batch_command(subparsers: argparse._SubParsersAction) -> None:
     """Register `batch FILE.csv [--out DIR] [--jobs N] [--retry-failed] [--timeout S]`."""
     batch = subparsers.add_parser(
         "batch",
-        help=sentence("cli:batch"),
-        description=sentence("cli:batch_about", columns=", ".join(COLUMNS), most=MAX_ROWS),
+        help=sentence_for("cli:batch"),
+        description=sentence_for("cli:batch_about", columns=", ".join(COLUMNS), most=MAX_ROWS),
     )
     batch.add_argument("file", type=Path, metavar="FILE.csv")
     batch.add_argument(
         "--out",
         type=Path,
         metavar="DIR",
-        help=sentence("cli:batch_out"),
+        help=sentence_for("cli:batch_out"),
     )
     batch.add_argument(
         "--jobs",
         type=_positive,
         default=DEFAULT_JOBS,
         metavar="N",
-        help=sentence("cli:jobs", jobs=DEFAULT_JOBS),
+        help=sentence_for("cli:jobs", jobs=DEFAULT_JOBS),
     )
     batch.add_argument(
         "--retry-failed",
         action="store_true",
-        help=sentence("cli:retry_failed"),
+        help=sentence_for("cli:retry_failed"),
     )
     batch.add_argument(
         "--timeout",
         type=float,
         default=None,
-        help=sentence("cli:batch_timeout"),
+        help=sentence_for("cli:batch_timeout"),
     )
     batch.set_defaults(handler=run_batch)
 

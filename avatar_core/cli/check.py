@@ -12,27 +12,27 @@ from avatar_core.config import Settings
 from avatar_core.errors import StorageError
 from avatar_core.inputs.preparation import InputPreparer
 from avatar_core.jobs.pricing import silence_saving
-from avatar_core.words import in_language, say, sentence
+from avatar_core.words import in_language, say, sentence_for
 
 
 def add_check_command(subparsers: argparse._SubParsersAction) -> None:
     """Register `check --image IMG --audio AUD [--trim] [--save DIR]`."""
     check = subparsers.add_parser(
         "check",
-        help=sentence("cli:check"),
-        description=sentence("cli:check_about"),
+        help=sentence_for("cli:check"),
+        description=sentence_for("cli:check_about"),
     )
-    check.add_argument("--image", required=True, help=sentence("cli:image"))
-    check.add_argument("--audio", required=True, help=sentence("cli:audio"))
-    check.add_argument("--trim", action="store_true", help=sentence("cli:check_trim"))
+    check.add_argument("--image", required=True, help=sentence_for("cli:image"))
+    check.add_argument("--audio", required=True, help=sentence_for("cli:audio"))
+    check.add_argument("--trim", action="store_true", help=sentence_for("cli:check_trim"))
     check.add_argument(
-        "--shorten-pauses", action="store_true", help=sentence("cli:check_shorten_pauses")
+        "--shorten-pauses", action="store_true", help=sentence_for("cli:check_shorten_pauses")
     )
     check.add_argument(
         "--save",
         type=Path,
         metavar="DIR",
-        help=sentence("cli:save"),
+        help=sentence_for("cli:save"),
     )
     check.set_defaults(handler=run_check)
 

@@ -28,55 +28,61 @@ from avatar_core.jobs.long_voice import LongVoiceRun, speaks_longer_than
 from avatar_core.jobs.studio import Studio, open_studio
 from avatar_core.provider.voices import DEFAULT_VOICE, TTS_LANGUAGES
 from avatar_core.simulator.options import PROFILES
-from avatar_core.words import in_language, say, sentence
+from avatar_core.words import in_language, say, sentence_for
 
-_TIMEOUT_HELP = sentence("cli:timeout")
+_TIMEOUT_HELP = sentence_for("cli:timeout")
 
 
 def add_job_commands(subparsers: argparse._SubParsersAction) -> None:
     """Register generate, status, resume and simulator on the CLI's subparsers."""
-    gen = subparsers.add_parser("generate", help=sentence("cli:generate"))
-    gen.add_argument("--image", required=True, help=sentence("cli:image"))
+    gen = subparsers.add_parser("generate", help=sentence_for("cli:generate"))
+    gen.add_argument("--image", required=True, help=sentence_for("cli:image"))
     voice = gen.add_mutually_exclusive_group(required=True)
-    voice.add_argument("--audio", help=sentence("cli:audio"))
-    voice.add_argument("--audio-id", help=sentence("cli:audio_id"))
-    voice.add_argument("--tts-text", help=sentence("cli:tts_text"))
-    gen.add_argument("--voice-id", default=None, help=sentence("cli:voice_id", voice=DEFAULT_VOICE))
+    voice.add_argument("--audio", help=sentence_for("cli:audio"))
+    voice.add_argument("--audio-id", help=sentence_for("cli:audio_id"))
+    voice.add_argument("--tts-text", help=sentence_for("cli:tts_text"))
+    gen.add_argument(
+        "--voice-id", default=None, help=sentence_for("cli:voice_id", voice=DEFAULT_VOICE)
+    )
     gen.add_argument(
         "--voice-language",
         choices=TTS_LANGUAGES,
         default=None,
-        help=sentence("cli:voice_language"),
+        help=sentence_for("cli:voice_language"),
     )
-    gen.add_argument("--voice-speed", type=float, default=1.0, help=sentence("cli:voice_speed"))
-    gen.add_argument("--task-id", dest="prior_task_id", help=sentence("cli:task_id"))
-    gen.add_argument("--prompt", default=None, help=sentence("cli:prompt"))
+    gen.add_argument("--voice-speed", type=float, default=1.0, help=sentence_for("cli:voice_speed"))
+    gen.add_argument("--task-id", dest="prior_task_id", help=sentence_for("cli:task_id"))
+    gen.add_argument("--prompt", default=None, help=sentence_for("cli:prompt"))
     gen.add_argument("--mode", choices=MODES, default="std")
-    gen.add_argument("--trim", action="store_true", help=sentence("cli:trim"))
-    gen.add_argument("--shorten-pauses", action="store_true", help=sentence("cli:shorten_pauses"))
-    gen.add_argument("--out", type=Path, help=sentence("cli:out"))
+    gen.add_argument("--trim", action="store_true", help=sentence_for("cli:trim"))
+    gen.add_argument(
+        "--shorten-pauses", action="store_true", help=sentence_for("cli:shorten_pauses")
+    )
+    gen.add_argument("--out", type=Path, help=sentence_for("cli:out"))
     gen.add_argument("--timeout", type=float, default=None, help=_TIMEOUT_HELP)
     gen.set_defaults(handler=run_generate)
 
-    status = subparsers.add_parser("status", help=sentence("cli:status"))
+    status = subparsers.add_parser("status", help=sentence_for("cli:status"))
     status.add_argument("task_id")
-    status.add_argument("--wait", action="store_true", help=sentence("cli:wait"))
-    status.add_argument("--out", type=Path, help=sentence("cli:status_out"))
+    status.add_argument("--wait", action="store_true", help=sentence_for("cli:wait"))
+    status.add_argument("--out", type=Path, help=sentence_for("cli:status_out"))
     status.add_argument("--timeout", type=float, default=None, help=_TIMEOUT_HELP)
     status.set_defaults(handler=run_status)
 
-    resume = subparsers.add_parser("resume", help=sentence("cli:resume"))
+    resume = subparsers.add_parser("resume", help=sentence_for("cli:resume"))
     resume.add_argument("--timeout", type=float, default=None, help=_TIMEOUT_HELP)
     resume.set_defaults(handler=run_resume)
 
-    sim = subparsers.add_parser("simulator", help=sentence("cli:simulator"))
+    sim = subparsers.add_parser("simulator", help=sentence_for("cli:simulator"))
     sim.add_argument("--host", default="127.0.0.1")
     sim.add_argument("--port", type=int, default=8765)
-    sim.add_argument("--task-seconds", type=float, default=8.0, help=sentence("cli:task_seconds"))
     sim.add_argument(
-        "--profile", choices=sorted(PROFILES), default=None, help=sentence("cli:profile")
+        "--task-seconds", type=float, default=8.0, help=sentence_for("cli:task_seconds")
     )
-    sim.add_argument("--kling-auth", action="store_true", help=sentence("cli:kling_auth"))
+    sim.add_argument(
+        "--profile", choices=sorted(PROFILES), default=None, help=sentence_for("cli:profile")
+    )
+    sim.add_argument("--kling-auth", action="store_true", help=sentence_for("cli:kling_auth"))
     sim.set_defaults(handler=run_simulator)
 
 
