@@ -56,8 +56,8 @@ class Refusal(gr.Error):
 
 
 def field_name(component: Any) -> str:
-    """How a sentence names an input: its label in English, else its kind (an API
-    endpoint's parameter, by its name)."""
+    """How a sentence names an input: by its label (in the sentence's language), else
+    its kind (an API endpoint's parameter, by its name)."""
     if component is None:  # a value beyond the event's inputs
         return sentence_for("page:field_unnamed")
     if isinstance(component, str):  # a parameter of a function served with gr.api
