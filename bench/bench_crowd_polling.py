@@ -33,7 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from avatar_core.provider.client import AvatarRequest, KlingClient  # noqa: E402
+from avatar_core.provider.client import AvatarRequest, ProviderClient  # noqa: E402
 from avatar_core.provider.models import TaskInfo, TaskStatus  # noqa: E402
 from avatar_core.simulator import Simulator  # noqa: E402
 from avatar_core.waiting.scheduler import PollScheduler  # noqa: E402
@@ -123,7 +123,7 @@ class FakeClock:
 class CountingClient:
     """The real client; each query noted on the shared clock, by task."""
 
-    client: KlingClient
+    client: ProviderClient
     clock: FakeClock
     times: list[float] = field(default_factory=list)
     by_task: dict[str, int] = field(default_factory=dict)
@@ -175,7 +175,7 @@ def run_crowd(crowd: Crowd, work_dir: Path, *, rate: float = 10.0) -> Figures:
     clock = FakeClock(START)
     tasks = crowd.tasks()
     simulator = Simulator(clock=clock, work_dir=work_dir / "sim", render_max_side=96)
-    with simulator as sim, KlingClient(sim.base_url or "", KEY) as client:
+    with simulator as sim, ProviderClient(sim.base_url or "", KEY) as client:
         firsts = []
         request = _request()
         for _, seconds in tasks:

@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT))
 from avatar_core.config import Secret, Settings  # noqa: E402
 from avatar_core.jobs.events import Downloading, Submitted  # noqa: E402
 from avatar_core.jobs.studio import Studio, learn_from_journal  # noqa: E402
-from avatar_core.provider.client import KlingClient  # noqa: E402
+from avatar_core.provider.client import ProviderClient  # noqa: E402
 from avatar_core.simulator import Simulator  # noqa: E402
 from avatar_core.simulator.tts import CHARS_PER_SECOND, encode_mp3, synthesize  # noqa: E402
 from avatar_core.storage.journal import Journal  # noqa: E402
@@ -103,7 +103,7 @@ def make_voices(folder: Path) -> dict[float, Path]:
 def make_studio(sim: Simulator, clock: ScaledClock, data: Path, model: DurationModel) -> Studio:
     settings = Settings(api_key=Secret(KEY), base_url=sim.base_url or "", data_dir=data)
     scheduler = PollScheduler(clock=clock.clock, sleep=clock.asleep, model=model)
-    client = KlingClient(settings.base_url, KEY, timeout=60)
+    client = ProviderClient(settings.base_url, KEY, timeout=60)
     return Studio(settings, client=client, scheduler=scheduler, clock=clock.clock)
 
 

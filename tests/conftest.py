@@ -155,9 +155,9 @@ def gateway(fake_time, tmp_path):
 
 @pytest.fixture
 def client(simulator, fake_time):
-    from avatar_core.provider.client import KlingClient
+    from avatar_core.provider.client import ProviderClient
 
-    with KlingClient(simulator.base_url, "test-key", sleep=fake_time.sleep, timeout=10) as c:
+    with ProviderClient(simulator.base_url, "test-key", sleep=fake_time.sleep, timeout=10) as c:
         yield c
 
 

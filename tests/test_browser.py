@@ -30,7 +30,7 @@ from avatar_core.inputs.audio import prepare_audio  # noqa: E402
 from avatar_core.inputs.faces import NO_FACE_WARNING, detector_available  # noqa: E402
 from avatar_core.inputs.ffmpeg import ffmpeg_exe  # noqa: E402
 from avatar_core.jobs.pricing import PRICE_PER_SECOND, format_money  # noqa: E402
-from avatar_core.provider.client import AvatarRequest, KlingClient  # noqa: E402
+from avatar_core.provider.client import AvatarRequest, ProviderClient  # noqa: E402
 from avatar_core.simulator import Simulator  # noqa: E402
 
 WAIT_MS = 45_000  # the upper bound of any one wait; conditions usually hold in a second
@@ -535,7 +535,7 @@ def test_a_second_browser_sees_nothing_of_the_first(browser, app, portrait_path,
 def test_a_task_made_elsewhere_on_the_account_is_not_shown_to_visitors(
     page, sim, portrait_path, speech_path
 ):
-    with KlingClient(sim.base_url or "", DEMO_KEY) as other:  # another program, same account
+    with ProviderClient(sim.base_url or "", DEMO_KEY) as other:  # another program, same account
         task = other.create_task(
             AvatarRequest(
                 image=base64.b64encode(portrait_path.read_bytes()).decode(),

@@ -37,7 +37,7 @@ from avatar_core.jobs.events import (
 )
 from avatar_core.jobs.line import PROBE_AFTER_S, FairLine, Place, place_message
 from avatar_core.jobs.studio import Studio, open_studio
-from avatar_core.provider.client import KlingClient
+from avatar_core.provider.client import ProviderClient
 from avatar_core.simulator import Simulator
 from avatar_core.storage.journal import Job, Stage
 from avatar_core.storage.kept_inputs import KEPT_MAX_AGE_S, keep_request, kept_path
@@ -81,7 +81,7 @@ def line_studio(sim: Simulator, data_dir: Path, **settings: object) -> Studio:
     pacing = Pacing(first_s=0.1, brisk_s=1.0, floor_s=0.05, cap_s=0.2, margin_s=0.05)
     return Studio(
         config,
-        client=KlingClient(config.base_url, KEY),
+        client=ProviderClient(config.base_url, KEY),
         scheduler=PollScheduler(rate_per_s=100, pacing=pacing),
     )
 

@@ -8,7 +8,6 @@ new English-only sentence is caught when it is written.
 from __future__ import annotations
 
 import ast
-import json
 import os
 import string
 import subprocess
@@ -18,14 +17,14 @@ from pathlib import Path
 import pytest
 from media import wav_seconds
 
+from avatar_core.catalogue.loader import CATALOGUE
 from avatar_core.config import terminal_language
 from avatar_core.errors import InputError
 from avatar_core.words import Message, in_language, language_of, say
-from avatar_core.words.catalogue import CATALOGUE
 
 ROOT = Path(__file__).resolve().parent.parent
 CORE = ROOT / "avatar_core"
-ENTRIES: dict[str, dict[str, str]] = json.loads(CATALOGUE.read_text(encoding="utf-8"))
+ENTRIES: dict[str, dict[str, str]] = CATALOGUE["core"]
 # Not the provider's words (the simulator plays the provider) and not the catalogue itself.
 NOT_PEOPLES = ("simulator", "words")
 # Nouns are looked up by value (`{what!n}`), never by a literal key in the code.

@@ -11,7 +11,7 @@ import threading
 import pytest
 
 from avatar_core import errors as e
-from avatar_core.provider.client import AvatarRequest, KlingClient
+from avatar_core.provider.client import AvatarRequest, ProviderClient
 from avatar_core.provider.models import TaskInfo, TaskStatus
 from avatar_core.waiting.callbacks import CallbackRegistry
 from avatar_core.waiting.durations import DurationModel, Line
@@ -20,7 +20,7 @@ from avatar_core.waiting.scheduler import PollScheduler
 from bench.bench_crowd_polling import Crowd, run_crowd
 
 
-class RecordingClient(KlingClient):
+class RecordingClient(ProviderClient):
     """The real client, noting when (on the fake clock) each query was made, and of what."""
 
     def __init__(self, *args, clock, **kwargs) -> None:
@@ -160,7 +160,7 @@ def test_a_watcher_past_its_deadline_is_told_and_the_task_goes_on(
 def test_an_error_ends_polling_for_every_watcher(simulator, fake_time):
     scheduler = _scheduler(fake_time)
     ghost = TaskInfo(task_id="123123123", status=TaskStatus.SUBMITTED)
-    with KlingClient(simulator.base_url, "k", sleep=fake_time.sleep) as client:
+    with ProviderClient(simulator.base_url, "k", sleep=fake_time.sleep) as client:
 
         async def main():
             return await asyncio.gather(

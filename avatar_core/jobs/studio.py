@@ -53,7 +53,7 @@ from avatar_core.jobs.merge import merged
 from avatar_core.jobs.steps import QUEUED_TOUCH_S, JobSteps, orphaned_in, video_home
 from avatar_core.jobs.unclear import UNCLEAR_WINDOW_S, look_again_delays, still_unclear
 from avatar_core.provider.budget import PAID, Claim, Priority, asking
-from avatar_core.provider.client import AvatarRequest, KlingClient
+from avatar_core.provider.client import AvatarRequest, ProviderClient
 from avatar_core.provider.connection import ProviderConnection
 from avatar_core.provider.doctor import DoctorReport, diagnose, key_label
 from avatar_core.provider.models import SpeechResult, TaskInfo
@@ -100,7 +100,7 @@ class Studio:
         self,
         settings: Settings,
         *,
-        client: KlingClient,
+        client: ProviderClient,
         journal: Journal | None = None,
         scheduler: PollScheduler | None = None,
         callbacks: CallbackRegistry | None = None,
@@ -908,11 +908,11 @@ def provider_client(
     sleep: Callable[[float], None],
     routes: RouteMemory,
     connection: ProviderConnection | None = None,
-) -> KlingClient:
+) -> ProviderClient:
     """A client for `profile` with the settings' timeouts, remembering its query route in
     `routes`, sending on `connection` (None: a connection of its own, with the settings'
     request budget until a studio makes it the process's)."""
-    return KlingClient(
+    return ProviderClient(
         profile.base_url,
         profile=profile,
         retry=retry,

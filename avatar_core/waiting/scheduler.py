@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 from avatar_core.errors import AvatarError, TaskStillRunningError
 from avatar_core.provider.budget import PAID, RequestBudget, Slot
-from avatar_core.provider.client import KlingClient
+from avatar_core.provider.client import ProviderClient
 from avatar_core.provider.connection import DEFAULT_RATE_PER_S
 from avatar_core.provider.models import TaskInfo, TaskStatus
 from avatar_core.waiting.durations import DurationModel
@@ -45,7 +45,7 @@ class _Watcher:
 
 @dataclass
 class _Entry:
-    client: KlingClient
+    client: ProviderClient
     task_id: str
     kind: str
     audio_s: float | None  # the audio's length, for the expected duration (None: unknown)
@@ -92,7 +92,7 @@ class PollScheduler:
 
     async def watch(
         self,
-        client: KlingClient,
+        client: ProviderClient,
         first: TaskInfo,
         *,
         kind: str = "std",
@@ -145,7 +145,7 @@ class PollScheduler:
 
     def _subscribe(
         self,
-        client: KlingClient,
+        client: ProviderClient,
         first: TaskInfo,
         kind: str,
         audio_s: float | None,
