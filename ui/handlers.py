@@ -756,12 +756,12 @@ def pick_history(
         return None, ""
     language = visitor_language(request)
     if not video_home(job):
-        return None, fmt.history_note(job, with_video=False, language=language)
+        return None, fmt.history_note(job, language)
     try:
         video = page_copy(job.video_path or "")
     except AvatarError:
-        return None, fmt.history_note(job, with_video=False, language=language)
-    return video, fmt.history_note(job, with_video=True, language=language)
+        return None, fmt.history_note(job, language)
+    return video, fmt.history_note(job, language)
 
 
 REFRESHED_AT_ONCE = 5  # unfinished jobs asked about when the History is shown
