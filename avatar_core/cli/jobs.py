@@ -24,7 +24,14 @@ from avatar_core.errors import MediaToolError
 from avatar_core.inputs.fields import MODES, check_task_id
 from avatar_core.inputs.speech_parts import DEFAULT_MAX_SPEECH_S
 from avatar_core.jobs.events import Done, Failed, Progress, Submitting, Unclear
-from avatar_core.jobs.long_voice import LongVoiceRun, speaks_longer_than
+from avatar_core.jobs.long_voice import LongVoiceRun, SpeechDone, speaks_longer_than
+from avatar_core.jobs.speech_resume import (
+    is_speech_key,
+    joined_video,
+    resume_speeches,
+    run_of,
+    speech_status,
+)
 from avatar_core.jobs.studio import Studio, open_studio
 from avatar_core.provider.voices import DEFAULT_VOICE, TTS_LANGUAGES
 from avatar_core.simulator.options import PROFILES
@@ -205,6 +212,10 @@ def _long_voice(args: argparse.Namespace, studio: Studio) -> LongVoiceRun | None
 def run_status(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
     task_id = check_task_id(args.task_id)  # before anything: it goes into the request's path
     studio = cli_studio(err, _language(args))
+    if is_speech_key(task_id):
+        speech = speech_status(studio, task_id)
+        if speech is not None:
+            return _speech_status(studio, task_id, speech, args, out, err)
 
     def follow() -> AsyncIterator[Progress]:
         return studio.follow(task_id, deadline_s=args.timeout)
@@ -226,12 +237,35 @@ def run_status(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO =
     return EXIT_FAILED if task.is_terminal else EXIT_OK
 
 
+def _speech_status(
+    studio: Studio, key: str, lines: list, args: argparse.Namespace, out: TextIO, err: TextIO
+) -> int:
+    """`status KEY` of a long speech: each part's state; with `--wait`, the speech made
+    whole (a failed part reported, not made again) and joined."""
+    for line in lines:
+        print(line.in_language(_language(args)), file=err)
+    run = run_of(studio, key, deadline_s=args.timeout)
+    if run is None:  # no plan left: the speech was joined
+        studio.close()
+        return _deliver(SpeechDone(lines[0], joined=joined_video(studio, key)), args.out, out)
+    if not args.wait:
+        studio.close()
+        return EXIT_OK
+    return _deliver(_run(studio, run.run, err, _language(args)), args.out, out)
+
+
 def run_resume(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
     studio = cli_studio(err, _language(args))
     ended: list[Progress] = []
 
-    async def resume() -> AsyncIterator[Progress]:
+    async def every_job() -> AsyncIterator[Progress]:
         async for progress in studio.resume(deadline_s=args.timeout):
+            yield progress
+        async for progress in resume_speeches(studio, deadline_s=args.timeout):
+            yield progress
+
+    async def resume() -> AsyncIterator[Progress]:
+        async for progress in every_job():
             if isinstance(progress, Done) and progress.video_path:
                 print(progress.video_path, file=out, flush=True)
             if isinstance(progress, (Done, Failed, Unclear)):
