@@ -506,7 +506,7 @@ HISTORY_PLAYING = """() => {
 def _finished_at_the_provider(page, sim, task_id: str) -> None:
     """Until the provider says the task succeeded (asked directly, as another program would;
     the page is not asked)."""
-    with KlingClient(sim.base_url or "", DEMO_KEY) as provider:
+    with ProviderClient(sim.base_url or "", DEMO_KEY) as provider:
         for _ in range(WAIT_MS // 250):
             if provider.get_task(task_id).status is TaskStatus.SUCCEED:
                 return
