@@ -40,8 +40,8 @@ def provider_branches(source: str) -> list[str]:
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Compare) and any(map(_named, [node.left, *node.comparators])):
             found.append(f"{node.lineno}: compares with a provider's name")
-        elif isinstance(node, ast.Dict) and any(k is not None and _named(k) for k in node.keys):
-            found.append(f"{node.lineno}: a table keyed by provider names")
+        elif isinstance(node, ast.Dict) and sum(k is not None and _named(k) for k in node.keys) > 1:
+            found.append(f"{node.lineno}: a table keyed by provider names")  # not a "demo" flag
         elif isinstance(node, ast.JoinedStr) and any(
             isinstance(part, ast.Constant) and str(part.value).endswith("provider_")
             for part in node.values
@@ -89,5 +89,8 @@ def test_each_way_of_asking_which_provider_it_is_is_found(source):
 
 
 def test_asking_what_a_provider_can_do_is_not_asking_which_it_is():
-    source = "if studio.provider_kind.simulated:\n    host = provider.host(client.base_url)"
+    source = (
+        "if studio.provider_kind.simulated:\n    host = provider.host(client.base_url)\n"
+        'plan = {"mode": "std", "demo": studio.demo}'  # a job's demo flag, not a provider
+    )
     assert provider_branches(source) == []

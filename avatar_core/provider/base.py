@@ -49,12 +49,12 @@ class ProviderPaths:
 
 @dataclass(frozen=True)
 class PageTexts:
-    """The page's catalogue keys (ui/texts.json) for this provider: its name on the
-    provider line, the key panel's title and the key box's label."""
+    """The page's catalogue keys (avatar_core/catalogue/page.json) for this provider: its
+    name on the provider line, the key panel's title and the key box's label."""
 
     name: str
-    own_key: str = "own_key"
-    key_box: str = "key_box"
+    own_key: str = "page:own_key"
+    key_box: str = "page:key_box"
 
 
 class Provider:

@@ -41,7 +41,7 @@ class CometAPI(Provider):
     key_setting = "COMETAPI_KEY"
     base_field = "base_url"
     key_fields = ("api_key",)
-    page = PageTexts(name="provider_cometapi")
+    page = PageTexts(name="page:provider_cometapi")
 
     def chosen_by(self, settings: Settings) -> bool:
         return settings.api_key is not None  # set, even to nothing usable: it comes first

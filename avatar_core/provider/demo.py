@@ -24,7 +24,7 @@ class Demo(CometAPI):
     label = "demo"
     key_fields = ()
     simulated = True
-    page = PageTexts(name="provider_demo")
+    page = PageTexts(name="page:provider_demo")
 
     def read_settings(self, env: Mapping[str, str]) -> dict[str, Any]:
         return {}  # COMETAPI_BASE_URL is CometAPI's: a pasted key goes there

@@ -51,7 +51,9 @@ class Kling(Provider):
     default_base_url = DEFAULT_BASE_URL
     base_field = "kling_base_url"
     key_fields = ("kling_access_key", "kling_secret_key")
-    page = PageTexts(name="provider_kling", own_key="own_key_kling", key_box="key_box_kling")
+    page = PageTexts(
+        name="page:provider_kling", own_key="page:own_key_kling", key_box="page:key_box_kling"
+    )
 
     def read_settings(self, env: Mapping[str, str]) -> dict[str, Any]:
         access, secret = read.key(env, ACCESS_KEY), read.key(env, SECRET_KEY)
