@@ -149,7 +149,15 @@ class Provider:
         return None
 
     def reworded(self, error: e.ProviderError) -> e.ProviderError:
-        """`error` in this provider's words (protocol.py's sentences are the gateway's)."""
+        """`error` in this provider's words: protocol.py's sentences are a gateway's, and a
+        refused key names this provider and the variable of its key."""
+        message = error.message
+        if isinstance(error, e.AuthenticationError) and _said(message, "provider.bad_key"):
+            where = message.params.get("where", "")
+            error.message = say(
+                "provider.key_refused", label=self.label, setting=self.key_setting, where=where
+            )
+            error.args = (error.message,)
         return error
 
 
@@ -178,6 +186,11 @@ class ProviderProfile:
     @property
     def base_setting(self) -> str:
         return self.provider.base_setting
+
+
+def _said(message: object, key: str) -> bool:
+    """Whether `message` is the catalogue's sentence `key`."""
+    return isinstance(message, Message) and message.key == key
 
 
 def key_label(key: str | None) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from avatar_core import errors as e
 from avatar_core.provider.auth import ApiKey, Credential
 from avatar_core.provider.base import PageTexts, Settings
 from avatar_core.provider.cometapi import COMETAPI, CometAPI
@@ -40,6 +41,9 @@ class Demo(CometAPI):
 
     def with_key(self, settings: Settings, key: str) -> Settings:
         return COMETAPI.with_key(settings, key)  # a key pasted on the demo is CometAPI's
+
+    def reworded(self, error: e.ProviderError) -> e.ProviderError:
+        return COMETAPI.reworded(error)  # the simulator speaks CometAPI's side
 
     def host(self, base_url: str) -> str | None:
         return None  # a loopback port of this run: nothing a person needs
