@@ -19,7 +19,7 @@ from typing import Protocol
 
 import jwt
 
-from avatar_core.config import Secret
+from avatar_core.secret import Secret
 
 TOKEN_LIFETIME_S = 1800  # exp = now + 30 min, as Kling's documentation signs them
 NOT_BEFORE_SLACK_S = 5  # nbf = now - 5 s: a server clock a little behind still accepts it
