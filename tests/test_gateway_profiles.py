@@ -37,9 +37,9 @@ def studio_on(sim, fake_time, data_dir, *, routes: RouteMemory | None = None, **
         create_timeout=config.create_timeout_s,
         routes=routes,
     )
-    scheduler = PollScheduler(clock=fake_time.clock, sleep=fake_time.asleep)
+    scheduler = PollScheduler(clock=fake_time)
     return Studio(
-        config, client=client, scheduler=scheduler, clock=fake_time.clock, sleep=fake_time.sleep
+        config, client=client, scheduler=scheduler, clock=fake_time.now, sleep=fake_time.sleep
     )
 
 

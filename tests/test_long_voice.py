@@ -36,8 +36,8 @@ def _studio(simulator, fake_time, data_dir) -> Studio:
     return Studio(
         settings,
         client=ProviderClient(simulator.base_url, "test-key", sleep=fake_time.sleep),
-        scheduler=PollScheduler(clock=fake_time.clock, sleep=fake_time.asleep),
-        clock=fake_time.clock,
+        scheduler=PollScheduler(clock=fake_time),
+        clock=fake_time.now,
         sleep=fake_time.sleep,
     )
 
