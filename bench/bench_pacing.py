@@ -39,7 +39,8 @@ sys.path.insert(0, str(ROOT))
 from avatar_core.clock import Clock  # noqa: E402
 from avatar_core.config import Secret, Settings  # noqa: E402
 from avatar_core.jobs.events import Downloading, Submitted  # noqa: E402
-from avatar_core.jobs.studio import Studio, learn_from_journal  # noqa: E402
+from avatar_core.jobs.services import learn_from_journal  # noqa: E402
+from avatar_core.jobs.studio import Studio  # noqa: E402
 from avatar_core.provider.client import ProviderClient  # noqa: E402
 from avatar_core.simulator import Simulator  # noqa: E402
 from avatar_core.simulator.tts import CHARS_PER_SECOND, encode_mp3, synthesize  # noqa: E402
