@@ -76,7 +76,7 @@ def make_studio(
     )
     scheduler = PollScheduler(clock=time)
     return Studio(
-        settings, client=client, scheduler=scheduler, clock=time.now, sleep=time.sleep,
+        settings, client=client, scheduler=scheduler, clock=time,
         retry=retry,
     )  # fmt: skip
 
@@ -104,7 +104,7 @@ def make_kling_studio(
     )
     client = ProviderClient(profile.base_url, profile=profile, sleep=time.sleep)
     scheduler = PollScheduler(clock=time)
-    return Studio(settings, client=client, scheduler=scheduler, clock=time.now, sleep=time.sleep)
+    return Studio(settings, client=client, scheduler=scheduler, clock=time)
 
 
 def demo_studio(sim: Simulator, data_dir: Path) -> Studio:

@@ -38,9 +38,7 @@ def studio_on(sim, fake_time, data_dir, *, routes: RouteMemory | None = None, **
         routes=routes,
     )
     scheduler = PollScheduler(clock=fake_time)
-    return Studio(
-        config, client=client, scheduler=scheduler, clock=fake_time.now, sleep=fake_time.sleep
-    )
+    return Studio(config, client=client, scheduler=scheduler, clock=fake_time)
 
 
 def _request(portrait_path, speech_path, external_id="ext-1") -> AvatarRequest:

@@ -138,8 +138,7 @@ def test_a_job_made_on_kling_is_resumed_on_kling_only(
         settings,
         client=ProviderClient(elsewhere, "a-cometapi-key", sleep=fake_time.sleep),
         scheduler=PollScheduler(clock=fake_time),
-        clock=fake_time.now,
-        sleep=fake_time.sleep,
+        clock=fake_time,
     )
     try:
         assert events(cometapi.resume(deadline_s=5)) == []  # not its job: left alone

@@ -38,8 +38,7 @@ def _studio(simulator, fake_time, data_dir) -> Studio:
         settings,
         client=ProviderClient(simulator.base_url, "test-key", sleep=fake_time.sleep),
         scheduler=PollScheduler(clock=fake_time),
-        clock=fake_time.now,
-        sleep=fake_time.sleep,
+        clock=fake_time,
     )
 
 
@@ -271,10 +270,9 @@ def _visitor_studio(simulator, fake_time, data_dir, **limits) -> Studio:
     )  # fmt: skip
     return Studio(
         settings,
-        client=KlingClient(simulator.base_url, "app-key", sleep=fake_time.sleep),
-        scheduler=PollScheduler(clock=fake_time.clock, sleep=fake_time.asleep),
-        clock=fake_time.clock,
-        sleep=fake_time.sleep,
+        client=ProviderClient(simulator.base_url, "app-key", sleep=fake_time.sleep),
+        scheduler=PollScheduler(clock=fake_time),
+        clock=fake_time,
     )
 
 

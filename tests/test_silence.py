@@ -152,8 +152,7 @@ def test_the_video_plays_the_voice_as_sent_without_its_silence(
         settings,
         client=ProviderClient(simulator.base_url, "test-key", sleep=fake_time.sleep),
         scheduler=PollScheduler(clock=fake_time),
-        clock=fake_time.now,
-        sleep=fake_time.sleep,
+        clock=fake_time,
     )
     done = final(studio.generate(portrait_path, str(voice), prompt="Speak."))
     heard = decode(done.video_path)
