@@ -17,7 +17,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from live import SkippableClock, wait_until
+from fake_clock import FakeClock
+from live import wait_until
 
 from avatar_core.simulator import Simulator
 from avatar_core.storage.journal import Journal, Stage
@@ -26,9 +27,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
-def skip_time() -> SkippableClock:
+def skip_time() -> FakeClock:
     """The simulator's clock: real time, pushed forward to end a task sooner."""
-    return SkippableClock()
+    return FakeClock(real_time=True)
 
 
 @pytest.fixture(scope="module")

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pytest
 from app_harness import InProcessApp, generate, make_studio
+from fake_clock import FakeClock
 from fault_cases import FAULTS, Fault
 from gradio_client.exceptions import AppError
 from live import (
@@ -42,7 +43,6 @@ from reliability import check_section, normalize, table
 
 from avatar_core.simulator import Simulator
 from avatar_core.storage.journal import Job, Journal, Stage
-from conftest import FakeTime
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 UNFINISHED = {Stage.CREATING, Stage.OUTCOME_UNKNOWN, Stage.RUNNING, Stage.DOWNLOADING}
@@ -306,12 +306,10 @@ def app_runs(matrix) -> dict[str, AppRun]:
 
 
 def _app_matrix(root: Path, inputs) -> dict[str, AppRun]:
-    fake = FakeTime()
+    fake = FakeClock()
     image, audio = inputs["small"]
     runs: dict[str, AppRun] = {}
-    with Simulator(
-        task_seconds=20, submit_seconds=2, clock=fake.clock, work_dir=root / "sim"
-    ) as sim:
+    with Simulator(task_seconds=20, submit_seconds=2, clock=fake.now, work_dir=root / "sim") as sim:
         studio = make_studio(sim, fake, root / "data", key=CANARY_KEY, http_timeout=1.0)
         app = InProcessApp(studio)
         try:
