@@ -74,10 +74,9 @@ def _generate(sessions: Sessions, portrait: Path, voice: Path, *, key=None, mode
 # --- verdicts ------------------------------------------------------------------------------
 
 
-def test_an_acceptable_portrait_gets_a_verdict_saying_what_is_sent(sessions, portrait_path):
+def test_an_acceptable_portrait_gets_a_verdict_in_plain_words(sessions, portrait_path):
     verdict = h.check_portrait(sessions, str(portrait_path), "", None)
-    assert verdict.startswith("✅ Image:"), verdict
-    assert "512×512" in verdict
+    assert verdict == "✅ Face ready (512×512 px).", verdict  # not "JPEG …; sent as it is"
 
 
 def test_a_too_small_portrait_is_refused_with_its_size_and_the_rule(sessions, tmp_path):
@@ -94,7 +93,7 @@ def test_no_portrait_no_verdict(sessions):
 
 def test_a_voice_gets_its_verdict_and_its_length(sessions, speech_path):
     verdict, seconds = h.check_voice(sessions, str(speech_path), "", False, None)
-    assert verdict.startswith("✅ Audio:"), verdict
+    assert verdict == "✅ Voice ready (7.3 s).", verdict  # not "MP3 …, 44.1 kHz mono, …"
     assert seconds == pytest.approx(7.3, abs=0.2)
 
 
@@ -284,7 +283,10 @@ def test_generate_streams_its_steps_and_ends_with_the_video(
     assert statuses[-1].startswith("✅ Done"), statuses
     _, video, details = updates[-1]
     assert Path(str(video)).suffix == ".mp4" and Path(str(video)).is_file()
-    assert "**Task id:**" in details and "**Job:**" not in details  # the job id: unsent only
+    assert "**Reference number:**" in details and "this app's own" not in details  # unsent only
+    waits = [english(status) for status in statuses if "elapsed" in english(status)]
+    assert waits and all(re.search(r"(waiting for its turn|Making your video)…", w) for w in waits)
+    assert not any("Queued at the provider" in english(status) for status in statuses)
     assert all(video == SKIP for _, video, _ in updates[:-1])
     assert simulator.stats.creates == 1
 
