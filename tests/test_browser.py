@@ -30,7 +30,7 @@ from avatar_core.inputs.audio import prepare_audio  # noqa: E402
 from avatar_core.inputs.faces import NO_FACE_WARNING, detector_available  # noqa: E402
 from avatar_core.inputs.ffmpeg import ffmpeg_exe  # noqa: E402
 from avatar_core.jobs.pricing import PRICE_PER_SECOND, format_money  # noqa: E402
-from avatar_core.provider.client import AvatarRequest, KlingClient  # noqa: E402
+from avatar_core.provider.client import AvatarRequest, ProviderClient  # noqa: E402
 from avatar_core.provider.models import TaskStatus  # noqa: E402
 from avatar_core.simulator import Simulator  # noqa: E402
 
@@ -507,7 +507,7 @@ HISTORY_PLAYING = """() => {
 def _finished_at_the_provider(page, sim, task_id: str) -> None:
     """Until the provider says the task succeeded (asked directly, as another program would;
     the page is not asked)."""
-    with KlingClient(sim.base_url or "", DEMO_KEY) as provider:
+    with ProviderClient(sim.base_url or "", DEMO_KEY) as provider:
         for _ in range(WAIT_MS // 250):
             if provider.get_task(task_id).status is TaskStatus.SUCCEED:
                 return
@@ -640,7 +640,7 @@ def test_a_second_browser_sees_nothing_of_the_first(browser, app, portrait_path,
 def test_a_task_made_elsewhere_on_the_account_is_not_shown_to_visitors(
     page, sim, portrait_path, speech_path
 ):
-    with KlingClient(sim.base_url or "", DEMO_KEY) as other:  # another program, same account
+    with ProviderClient(sim.base_url or "", DEMO_KEY) as other:  # another program, same account
         task = other.create_task(
             AvatarRequest(
                 image=base64.b64encode(portrait_path.read_bytes()).decode(),

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from gradio.utils import get_upload_folder
 
+from avatar_core.catalogue import sentence_for
 from avatar_core.errors import StorageError
 
 COPY_PREFIX = "shown-"
@@ -37,10 +38,8 @@ def page_copy(path: str | Path) -> str:
     try:
         return _linked(source) or _copied_once(source)
     except OSError as exc:
-        raise StorageError(
-            f"The file {source.name} could not be handed out ({exc.strerror}): look the task "
-            "up again, and make sure the disk of Gradio's upload folder has room."
-        ) from None
+        failed = sentence_for("page:copy_failed", name=source.name, reason=exc.strerror)
+        raise StorageError(failed) from None
 
 
 def download_copy(path: str | Path, name: str) -> str | None:
