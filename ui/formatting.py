@@ -11,6 +11,7 @@ import datetime as dt
 import math
 from typing import Any
 
+from avatar_core.catalogue import sentence_for
 from avatar_core.errors import AvatarError, InputError
 from avatar_core.inputs.fields import MAX_PROMPT_CHARS
 from avatar_core.jobs.events import Done, InLine, Progress, clock_text
@@ -246,12 +247,12 @@ WAITING_KEYS = {TaskStatus.SUBMITTED: "wait_turn", TaskStatus.PROCESSING: "wait_
 
 def face_ready(width: int, height: int, language: str = "en") -> str:
     """ "Face ready (512×512 px)." for an accepted portrait (the size that is sent)."""
-    return ui_text("face_ready", language).format(size=f"{width}×{height}")
+    return sentence_for("page:face_ready", size=f"{width}×{height}").in_language(language)
 
 
 def voice_ready(seconds: float, language: str = "en") -> str:
     """ "Voice ready (7.3 s)." for an accepted voice."""
-    return ui_text("voice_ready", language).format(seconds=f"{seconds:.1f}")
+    return sentence_for("page:voice_ready", seconds=f"{seconds:.1f}").in_language(language)
 
 
 def waiting(progress: Progress, language: str = "en") -> str | None:
@@ -261,5 +262,5 @@ def waiting(progress: Progress, language: str = "en") -> str | None:
     key = WAITING_KEYS.get(task.status) if task is not None else None
     if key is None:
         return None
-    text = ui_text(key, language).format(clock=clock_text(progress.elapsed_s))
+    text = sentence_for(f"page:{key}", clock=clock_text(progress.elapsed_s)).in_language(language)
     return f"{STATUS_ICONS['info']} {text}"
