@@ -352,32 +352,6 @@ async def _generate_steps(
             yield update
 
 
-async def run_generate(
-    sessions: Sessions,
-    image_path: str | None,
-    image_url: str | None,
-    voice_source: str,
-    audio_path: str | None,
-    audio_url: str | None,
-    audio_id: str | None,
-    prior_task_id: str | None,
-    prompt: str | None,
-    mode: str,
-    trim: bool,
-    key: str | None,
-    browser: str | None = None,
-    request: gr.Request | None = None,
-) -> AsyncIterator[StreamUpdate]:
-    """Generate from a recorded voice (a file, a web address or an audio id), streaming
-    (status, video, details) as the job moves."""
-    steps = _generate_steps(sessions, image_path, image_url, voice_source, audio_path,
-                            audio_url, audio_id, prior_task_id, prompt, mode, trim, key,
-                            browser, request)  # fmt: skip
-    async with contextlib.aclosing(steps):
-        async for status, video, details, _ in steps:
-            yield status, video, details
-
-
 async def run_lookup(
     sessions: Sessions,
     task_id: str | None,
@@ -385,8 +359,8 @@ async def run_lookup(
     browser: str | None = None,
     request: gr.Request | None = None,
 ) -> AsyncIterator[StreamUpdate]:
-    """Follow one of the visitor's tasks by its id to the end, streaming like
-    `run_generate`."""
+    """Follow one of the visitor's tasks by its id to the end, streaming (status, video,
+    details) as Generate does."""
     task_id = (task_id or "").strip()
     if not task_id:
         yield fmt.status(str(t("need_task_id")), "error"), None, ""
