@@ -22,6 +22,7 @@ import dataclasses
 import itertools
 import re
 import subprocess
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -317,7 +318,7 @@ class Matrix:
 @pytest.fixture(scope="module")
 def matrix(tmp_path_factory, inputs) -> Matrix:
     """Every fault through the CLI (eight processes at a time, each with its own simulator)
-    while the same faults go through one in-process app. The app's settings say
+    while the same faults go through in-process apps (APP_SHARDS of them). The app's settings say
     http_timeout_s=1 (its client waits 1 s, its downloads 2 s), as AVATAR_HTTP_TIMEOUT=1
     gives the CLI where a fault says so; the CLI processes never inherit anything else
     (cli_env drops AVATAR_*)."""
@@ -338,7 +339,24 @@ def app_runs(matrix) -> dict[str, AppRun]:
     return matrix.app
 
 
+APP_SHARDS = 3  # apps side by side, each with its own simulator and its share of the faults
+_BUILDING = threading.Lock()  # Gradio builds one app at a time (its Blocks context is global)
+
+
 def _app_matrix(root: Path, inputs) -> dict[str, AppRun]:
+    """The app's faults on APP_SHARDS apps at once (most of the time is the faults' own
+    real waits: slow answers, timeouts); the runs in the order of FAULTS."""
+    faults = [f for f in FAULTS if f.in_app]
+    with ThreadPoolExecutor(APP_SHARDS) as pool:
+        shards = [
+            pool.submit(_app_shard, root / f"shard-{n}", inputs, faults[n::APP_SHARDS])
+            for n in range(APP_SHARDS)
+        ]
+        runs = {key: run for shard in shards for key, run in shard.result().items()}
+    return {fault.key: runs[fault.key] for fault in faults}
+
+
+def _app_shard(root: Path, inputs, faults: list[Fault]) -> dict[str, AppRun]:
     fake = FakeTime()
     image, audio = inputs["small"]
     runs: dict[str, AppRun] = {}
@@ -346,11 +364,12 @@ def _app_matrix(root: Path, inputs) -> dict[str, AppRun]:
         task_seconds=20, submit_seconds=2, clock=fake.clock, work_dir=root / "sim"
     ) as sim:
         studio = make_studio(sim, fake, root / "data", key=CANARY_KEY, http_timeout=1.0)
-        app = InProcessApp(studio)
+        with _BUILDING:
+            app = InProcessApp(studio)
         try:
             client = app.client()
             baseline = dataclasses.asdict(sim.options)
-            for fault in (f for f in FAULTS if f.in_app):
+            for fault in faults:
                 sim.reset()
                 sim.options.update(**baseline)  # a profile is one fault's, not the next one's
                 fault.arrange(sim)
