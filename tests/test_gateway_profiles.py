@@ -39,10 +39,8 @@ def studio_on(sim, fake_time, data_dir, *, routes: RouteMemory | None = None, **
         create_timeout=config.create_timeout_s,
         routes=routes,
     )
-    scheduler = PollScheduler(clock=fake_time.clock, sleep=fake_time.asleep)
-    return Studio(
-        config, client=client, scheduler=scheduler, clock=fake_time.clock, sleep=fake_time.sleep
-    )
+    scheduler = PollScheduler(clock=fake_time)
+    return Studio(config, client=client, scheduler=scheduler, clock=fake_time)
 
 
 def _request(portrait_path, speech_path, external_id="ext-1") -> AvatarRequest:

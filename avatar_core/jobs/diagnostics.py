@@ -51,7 +51,7 @@ def _made_here(session: ProviderSession, journal: Journal) -> tuple[str, str] | 
     demo mode, of this run's simulator only (each run starts one that knows no other
     run's task: asking it for one would say lookups are not answered)."""
     for job in journal.recent(200, owner=session.owner):
-        made_here = job.image_sha256 is not None  # adopted jobs were never sent by us
+        made_here = job.image_sha256 is not None  # jobs followed by a task id were never sent by us
         this_simulator = not session.demo or job.base_url == session.client.base_url
         if made_here and this_simulator and job.task_id and session.steps.owns(job):
             return job.job_id, job.task_id

@@ -17,9 +17,9 @@ operator's key within its limits (`limits.py`).
 from __future__ import annotations
 
 import contextlib
-import time
 from collections.abc import AsyncIterator, Callable
 
+from avatar_core.clock import SYSTEM, Clock
 from avatar_core.config import Settings
 from avatar_core.inputs.audio import PreparedAudio
 from avatar_core.inputs.fields import MODES
@@ -70,8 +70,7 @@ class Studio:
         callbacks: CallbackRegistry | None = None,
         inputs: InputPreparer | None = None,
         retry: RetryPolicy | None = None,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
+        clock: Clock = SYSTEM,
         owner: str | None = None,
         limits: SpendingLimits | None = None,
         line: FairLine | None = None,
@@ -84,7 +83,6 @@ class Studio:
             inputs=inputs,
             retry=retry,
             clock=clock,
-            sleep=sleep,
             limits=limits,
             line=line,
         )
@@ -295,7 +293,7 @@ def open_studio(settings: Settings, **parts) -> Studio:
         profile = provider.profile(settings, where)
         routes = RouteMemory(None if settings.demo_mode else settings.data_dir)
         parts["client"] = provider_client(
-            settings, profile, parts.get("retry"), parts.get("sleep", time.sleep), routes
+            settings, profile, parts.get("retry"), parts.get("clock", SYSTEM).sleep, routes
         )
     try:
         studio = Studio(settings, **parts)
