@@ -36,6 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from avatar_core.clock import Clock  # noqa: E402
 from avatar_core.config import Secret, Settings  # noqa: E402
 from avatar_core.jobs.events import Downloading, Submitted  # noqa: E402
 from avatar_core.jobs.services import learn_from_journal  # noqa: E402
@@ -70,17 +71,23 @@ PROFILES = (
 )
 
 
-class ScaledClock:
+class ScaledClock(Clock):
     """Provider seconds that pass `scale` times faster than real ones."""
 
     def __init__(self, scale: float, start: float = 1000.0) -> None:
         self.scale, self._start, self._origin = scale, start, time.monotonic()
 
-    def clock(self) -> float:
+    def now(self) -> float:
         return self._start + (time.monotonic() - self._origin) * self.scale
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(max(seconds, 0.0) / self.scale)
 
     async def asleep(self, seconds: float) -> None:
         await asyncio.sleep(max(seconds, 0.0) / self.scale)
+
+    async def wait(self, event: asyncio.Event, timeout: float | None) -> bool:
+        return await super().wait(event, None if timeout is None else timeout / self.scale)
 
 
 @dataclass
@@ -88,7 +95,6 @@ class Outcome:
     audio_s: float
     task_s: float
     latency_s: float
-    queries: int
 
 
 def make_voices(folder: Path) -> dict[float, Path]:
@@ -104,9 +110,9 @@ def make_voices(folder: Path) -> dict[float, Path]:
 
 def make_studio(sim: Simulator, clock: ScaledClock, data: Path, model: DurationModel) -> Studio:
     settings = Settings(api_key=Secret(KEY), base_url=sim.base_url or "", data_dir=data)
-    scheduler = PollScheduler(clock=clock.clock, sleep=clock.asleep, model=model)
+    scheduler = PollScheduler(clock=clock, model=model)
     client = ProviderClient(settings.base_url, KEY, timeout=60)
-    return Studio(settings, client=client, scheduler=scheduler, clock=clock.clock)
+    return Studio(settings, client=client, scheduler=scheduler, clock=clock.now)
 
 
 async def one_task(
@@ -122,14 +128,14 @@ async def one_task(
     try:
         async for event in studio.generate(IMAGE, voice, deadline_s=7200.0):
             if isinstance(event, Submitted):
-                created = clock.clock()
+                created = clock.now()
                 turn.release()
             elif isinstance(event, Downloading):
-                seen = clock.clock()
+                seen = clock.now()
     finally:
         if turn.locked() and not created:
             turn.release()
-    return Outcome(audio_s, task_s, seen - (created + task_s), studio.scheduler.queries)
+    return Outcome(audio_s, task_s, seen - (created + task_s))
 
 
 async def wave(
@@ -139,17 +145,20 @@ async def wave(
     voices: dict[float, Path],
     tasks: list[tuple[float, float]],
     model_for: Callable[[], DurationModel],
-) -> list[Outcome]:
-    """`tasks` ((audio seconds, task seconds) each) at once, a studio and a model each."""
+) -> tuple[list[Outcome], float]:
+    """`tasks` ((audio seconds, task seconds) each) at once, a studio and a model each;
+    with the queries a task the simulator answered."""
     turn = asyncio.Lock()
     studios = [make_studio(sim, clock, data, model_for()) for _ in tasks]
+    before = sim.stats.count("query")
     try:
-        return await asyncio.gather(
+        outcomes = await asyncio.gather(
             *(
                 one_task(studio, sim, clock, voices[task[0]], task, turn)
                 for studio, task in zip(studios, tasks, strict=True)
             )
         )
+        return outcomes, (sim.stats.count("query") - before) / len(tasks)
     finally:
         for studio in studios:
             studio.close()
@@ -163,10 +172,9 @@ def taught_by(data: Path) -> DurationModel:
     return scheduler.model
 
 
-def summary(outcomes: list[Outcome]) -> str:
+def summary(outcomes: list[Outcome], queries: float) -> str:
     latencies = sorted(o.latency_s for o in outcomes)
     p95 = latencies[min(len(latencies) - 1, round(0.95 * (len(latencies) - 1)))]
-    queries = statistics.mean(o.queries for o in outcomes)
     return (
         f"{statistics.median(latencies):6.1f} / {p95:6.1f} / {statistics.mean(latencies):6.1f} s"
         f" | {queries:5.1f}"
@@ -186,11 +194,11 @@ def run_profile(profile: Profile, args: argparse.Namespace, voices: dict[float, 
             ("cold start (prior only)", cold_data, DurationModel),
             ("after ten tasks", root / "warm", lambda: taught_by(cold_data)),
         ]
-        with Simulator(clock=clock.clock, work_dir=root / "sim", render_max_side=160) as sim:
+        with Simulator(clock=clock.now, work_dir=root / "sim", render_max_side=160) as sim:
             for name, data, model_for in waves:
                 tasks = [(audio, profile.task_seconds(audio, rng)) for audio in lengths]
-                outcomes = asyncio.run(wave(sim, clock, data, voices, tasks, model_for))
-                print(f"{name:24}| {summary(outcomes)}")
+                outcomes, queries = asyncio.run(wave(sim, clock, data, voices, tasks, model_for))
+                print(f"{name:24}| {summary(outcomes, queries)}")
         fitted = taught_by(cold_data)
         for audio in (5.0, 60.0):
             found = fitted.expectation("std", audio)

@@ -5,6 +5,7 @@ simulator, and joined with the speech laid over them. Real media made here."""
 from __future__ import annotations
 
 import asyncio
+import shutil
 import subprocess
 import sys
 import time
@@ -19,13 +20,13 @@ from speech_media import decode, speech_like, write_wav
 
 from avatar_core import errors as e
 from avatar_core.config import Secret, Settings
-from avatar_core.jobs.events import Submitted
+from avatar_core.jobs.events import Failed, Submitted
 from avatar_core.jobs.long_voice import LongVoiceRun, SpeechDone, part_key
 from avatar_core.jobs.studio import Studio
 from avatar_core.media.probe import probe_video
 from avatar_core.provider.client import ProviderClient
 from avatar_core.simulator import Simulator
-from avatar_core.storage.journal import Stage
+from avatar_core.storage.journal import Journal, Stage
 from avatar_core.waiting.scheduler import PollScheduler
 
 RATE = 16_000
@@ -36,9 +37,8 @@ def _studio(simulator, fake_time, data_dir) -> Studio:
     return Studio(
         settings,
         client=ProviderClient(simulator.base_url, "test-key", sleep=fake_time.sleep),
-        scheduler=PollScheduler(clock=fake_time.clock, sleep=fake_time.asleep),
-        clock=fake_time.clock,
-        sleep=fake_time.sleep,
+        scheduler=PollScheduler(clock=fake_time),
+        clock=fake_time,
     )
 
 
@@ -55,28 +55,54 @@ def three_minutes(tmp_path_factory):
     return speech, write_wav(folder / "speech.wav", speech)
 
 
+def _parts_made(studio: Studio, key: str) -> int:
+    """How many parts of the speech `key` the journal holds."""
+    count = 0
+    while studio.journal.batch_job(part_key(key, count + 1)) is not None:
+        count += 1
+    return count
+
+
+def _keeping_its_work(run: LongVoiceRun, into: Path):
+    """Run a speech to its end, keeping a copy of its plan and speech as sent (its folder
+    is deleted once it is joined); its last event."""
+
+    async def going() -> object:
+        last = None
+        async for last in run.run():  # noqa: B007 - the last one is returned
+            for name in ("plan.json", "speech.flac"):
+                if (run.folder / name).is_file() and not (into / name).is_file():
+                    into.mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(run.folder / name, into / name)
+        return last
+
+    return asyncio.run(going())
+
+
 def test_a_three_minute_voice_becomes_one_video_of_its_parts(
     small_videos, fake_time, tmp_path, portrait_path, three_minutes
 ):
     _, voice = three_minutes
     studio = _studio(small_videos, fake_time, tmp_path / "data")
     run = LongVoiceRun(studio, portrait_path, voice, prompt="Speak.")
-    done = final(run.run())
+    done = _keeping_its_work(run, tmp_path / "kept")
 
     assert isinstance(done, SpeechDone) and done.video_path.is_file()
-    plan = (tmp_path / "data" / "long_speeches" / run.key / "plan.json").read_text()
+    plan = (tmp_path / "kept" / "plan.json").read_text()
     count = plan.count('"path"')
     assert count >= 3 and small_videos.stats.creates == count  # one task a part, no more
     for number in range(1, count + 1):
         job = studio.journal.batch_job(part_key(run.key, number))
         assert job is not None and job.stage is Stage.DONE and job.video_seconds <= 60.0
-    speech = tmp_path / "data" / "long_speeches" / run.key / "speech.flac"
-    heard, sent = decode(done.video_path, rate=RATE), decode(speech, rate=RATE)
+    heard = decode(done.video_path, rate=RATE)
+    sent = decode(tmp_path / "kept" / "speech.flac", rate=RATE)
     assert abs(probe_video(done.video_path).seconds - len(sent) / RATE) <= 1 / 25
     n = min(len(heard), len(sent))
     assert np.corrcoef(heard[:n], sent[:n])[0, 1] > 0.999  # the speech, not the parts' sound
     assert "seams are at" in done.message
-    assert not (tmp_path / "data" / "long_speeches" / run.key / "join").exists()  # cleaned up
+    assert not run.folder.exists()  # its work is deleted once joined; the video is kept
+    again = final(LongVoiceRun(studio, portrait_path, voice, prompt="Speak.").run())
+    assert again.video_path == done.video_path and small_videos.stats.creates == count
 
 
 def test_a_run_stopped_after_two_parts_were_sent_finishes_with_one_create_a_part(
@@ -99,9 +125,9 @@ def test_a_run_stopped_after_two_parts_were_sent_finishes_with_one_create_a_part
     again = _studio(small_videos, fake_time, tmp_path / "data")
     done = final(LongVoiceRun(again, portrait_path, voice).run())
 
-    count = (tmp_path / "data" / "long_speeches").glob("*/parts/part-*.mp3")
     assert isinstance(done, SpeechDone)
-    assert small_videos.stats.creates == len(list(count))  # no part sent twice
+    key = LongVoiceRun(studio, portrait_path, voice).key
+    assert small_videos.stats.creates == _parts_made(again, key) >= 3  # none sent twice
     creates = small_videos.stats.creates
     final(
         LongVoiceRun(
@@ -160,10 +186,15 @@ def test_the_command_line_makes_one_video_of_a_long_voice_in_demo_mode(tmp_path)
     assert seconds == pytest.approx(73.4, abs=0.1)  # without 2 s of silent edges (0.2 s kept)
 
 
-def test_a_command_killed_after_two_creates_finishes_with_one_create_a_part(tmp_path):
-    """The process is SIGKILLed once the provider has seen two creates (creates answer a
-    second late, so others may be on their way); the same command again makes the video
-    and the provider has seen exactly one create a part."""
+def test_a_command_killed_after_two_creates_is_finished_by_resume_with_one_create_a_part(
+    tmp_path,
+):
+    """The process, which sends two tasks at once (AVATAR_MAX_RUNNING_TASKS=2), is
+    SIGKILLed once the provider has seen two creates (creates answer a second late, so
+    the process knows no task id yet); `resume` makes the video and the provider has
+    seen exactly one create a part. (Killed while a create may be on its
+    way, a part is unclear, as any create: looked up, never sent again.) `resume` makes the
+    missing parts and joins; `status KEY` then says the speech is made."""
     speech = speech_like(250.0, lead=0.5, tail=0.5, seed=23)
     voice = write_wav(tmp_path / "voice.wav", speech)
     command = [sys.executable, "-m", "avatar_core", "generate", "--image", str(PORTRAIT),
@@ -175,7 +206,8 @@ def test_a_command_killed_after_two_creates_finishes_with_one_create_a_part(tmp_
         env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "COMETAPI_KEY": "test-key",
                "COMETAPI_BASE_URL": sim.base_url,
                "AVATAR_DATA_DIR": str(tmp_path / "data")}  # fmt: skip
-        first = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL,
+        first = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.DEVNULL,
+                                 env={**env, "AVATAR_MAX_RUNNING_TASKS": "2"},
                                  stderr=subprocess.DEVNULL)  # fmt: skip
         try:
             while sim.stats.creates < 2 and first.poll() is None:
@@ -183,13 +215,25 @@ def test_a_command_killed_after_two_creates_finishes_with_one_create_a_part(tmp_
         finally:
             sigkill(first)
         assert sim.stats.creates >= 2
-        again = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True,
+        resume = [sys.executable, "-m", "avatar_core", "resume"]
+        again = subprocess.run(resume, cwd=REPO_ROOT, env=env, capture_output=True, text=True,
                                timeout=600, check=False)  # fmt: skip
         assert again.returncode == 0, again.stderr[-3000:]
-        parts = list((tmp_path / "data" / "long_speeches").glob("*/parts/part-*.mp3"))
-        assert len(parts) >= 5
+        joined = Path(again.stdout.strip().splitlines()[-1])
+        assert joined.name.startswith("speech-") and joined.is_file()
+        key = joined.stem.removeprefix("speech-")
+        status = subprocess.run(
+            [*resume[:3], "status", key], cwd=REPO_ROOT, env=env, capture_output=True,
+            text=True, timeout=120, check=False,
+        )  # fmt: skip
+        assert status.returncode == 0 and f"Speech {key} is made" in status.stderr
+        assert status.stdout.strip() == str(joined)
+        journal = Journal(tmp_path / "data")
+        parts = [job for job in journal.recent(50) if job.batch_key]
+        journal.close()
+        assert len(parts) >= 5 and all(job.stage is Stage.DONE for job in parts)
         assert sim.stats.creates == len(parts)
-        assert Path(again.stdout.strip()).is_file()
+        assert not list((tmp_path / "data" / "long_speeches").iterdir())  # cleaned up
 
 
 def test_each_part_is_sent_whole_even_where_it_was_cut_in_a_long_pause(
@@ -204,11 +248,181 @@ def test_each_part_is_sent_whole_even_where_it_was_cut_in_a_long_pause(
     voice = write_wav(tmp_path / "long-pauses.wav", speech)
     studio = _studio(small_videos, fake_time, tmp_path / "data")
     run = LongVoiceRun(studio, portrait_path, voice, prompt="Speak.")
-    assert isinstance(final(run.run()), SpeechDone)
-    plan = json.loads((tmp_path / "data" / "long_speeches" / run.key / "plan.json").read_text())
+    assert isinstance(_keeping_its_work(run, tmp_path / "kept"), SpeechDone)
+    plan = json.loads((tmp_path / "kept" / "plan.json").read_text())
     parts = plan["parts"] if isinstance(plan, dict) else plan
     assert len(parts) >= 3
     for number, part in enumerate(parts, start=1):
         job = studio.journal.batch_job(part_key(run.key, number))
         assert job is not None and job.audio_seconds is not None
         assert abs(job.audio_seconds - (part["end"] - part["start"])) < 0.05, number
+
+
+# --- the visitors' limits count the whole speech before any part is sent -----------------
+
+
+def _visitor_studio(simulator, fake_time, data_dir, **limits) -> Studio:
+    """The app's own key, whose visitors spend within `limits` (Settings' max_* fields)."""
+    settings = Settings(
+        api_key=Secret("app-key"), base_url=simulator.base_url, data_dir=data_dir,
+        **{"max_active_per_visitor": 0, "max_daily_per_visitor": 0,
+           "max_daily_per_address": 0, "max_daily_video_seconds": 0, **limits},
+    )  # fmt: skip
+    return Studio(
+        settings,
+        client=ProviderClient(simulator.base_url, "app-key", sleep=fake_time.sleep),
+        scheduler=PollScheduler(clock=fake_time),
+        clock=fake_time,
+    )
+
+
+def _parts_of(run: LongVoiceRun) -> int:
+    import json
+
+    return len(json.loads((run.folder / "plan.json").read_text())["parts"])
+
+
+def test_a_speech_of_more_parts_than_the_days_videos_left_is_refused_whole(
+    small_videos, fake_time, tmp_path, portrait_path, three_minutes
+):
+    _, voice = three_minutes
+    studio = _visitor_studio(small_videos, fake_time, tmp_path / "data", max_daily_per_visitor=2)
+    visitor = studio.visitor("browser-id-of-visitor-a")
+    run = LongVoiceRun(studio, portrait_path, voice, visitor=visitor)
+    with pytest.raises(e.LimitReachedError) as refused:
+        final(run.run())
+    parts = _parts_of(run)
+    assert parts >= 3
+    said = str(refused.value)
+    assert f"made in {parts} parts" in said and "2 are left today" in said
+    assert "nothing was sent or charged" in said
+    assert small_videos.stats.creates == 0 and studio.journal.recent(10) == []
+    assert studio.allowance(visitor).left == 2  # nothing of the day was used
+
+
+def test_a_speech_longer_than_the_days_seconds_left_is_refused_whole(
+    small_videos, fake_time, tmp_path, portrait_path, three_minutes
+):
+    _, voice = three_minutes
+    studio = _visitor_studio(
+        small_videos, fake_time, tmp_path / "data", max_daily_video_seconds=150
+    )
+    run = LongVoiceRun(studio, portrait_path, voice, visitor=studio.visitor("browser-id-b" * 2))
+    with pytest.raises(e.LimitReachedError, match=r"this voice lasts 17\d\.\d s"):
+        final(run.run())
+    assert small_videos.stats.creates == 0 and studio.journal.recent(10) == []
+
+
+def test_a_speechs_parts_count_as_one_job_at_once_and_each_as_one_of_the_day(
+    small_videos, fake_time, tmp_path, portrait_path, three_minutes
+):
+    """At most one job at once: the speech's parts (sent at once) are made whole; the
+    day's videos count each part, and the seconds held are the whole speech's."""
+    _, voice = three_minutes
+    studio = _visitor_studio(
+        small_videos, fake_time, tmp_path / "data", max_active_per_visitor=1,
+        max_daily_per_visitor=5, max_daily_video_seconds=200,
+    )  # fmt: skip
+    visitor = studio.visitor("browser-id-of-visitor-c")
+    run = LongVoiceRun(studio, portrait_path, voice, visitor=visitor)
+    done = final(run.run())
+    parts = _parts_made(studio, run.key)
+    assert isinstance(done, SpeechDone) and small_videos.stats.creates == parts >= 3
+    assert studio.allowance(visitor).left == 5 - parts
+    jobs = studio.history(visitor)
+    assert len(jobs) == parts and all(job.visitor == visitor.tag for job in jobs)
+    with (
+        pytest.raises(e.LimitReachedError, match="voice lasts"),  # 200 s a day, most used
+        studio.limits.admit(visitor, video_seconds=30.0),
+    ):
+        pass
+
+
+def test_what_a_speech_holds_counts_for_other_requests_until_its_parts_are_journaled(
+    tmp_path,
+):
+    from avatar_core.jobs.limits import SpendingLimits
+    from avatar_core.storage.journal import Journal
+    from avatar_core.storage.visitors import Visitor
+
+    settings = Settings(data_dir=tmp_path, max_active_per_visitor=1, max_daily_per_visitor=4,
+                        max_daily_video_seconds=200)  # fmt: skip
+    limits = SpendingLimits(settings, Journal(tmp_path))
+
+    a, b = Visitor("visitor-a"), Visitor("visitor-b")
+    with limits.hold_speech(a, "k" * 20, parts=3, seconds=150.0, part_s=60.0):
+        with pytest.raises(e.LimitReachedError, match="already have 1 videos"):
+            limits.check(a)  # the speech is its one job at once
+        with (
+            pytest.raises(e.LimitReachedError, match=r"voice lasts 60\.0 s"),
+            limits.admit(b, video_seconds=60.0),  # 150 s held of 200
+        ):
+            pass
+        with (
+            pytest.raises(e.LimitReachedError, match="being made already"),
+            limits.hold_speech(a, "k" * 20, parts=3, seconds=150.0, part_s=60.0),
+        ):
+            pass
+        part = Visitor("visitor-a", speech="k" * 20)
+        limits.check(part)  # its own parts pass: counted whole already
+    limits.check(a)  # let go: nothing journaled, nothing counted
+
+
+def test_resume_and_status_know_a_speech_stopped_after_two_parts_were_sent(
+    small_videos, fake_time, tmp_path, portrait_path, three_minutes
+):
+    from avatar_core.jobs.speech_resume import resume_speeches, speech_status
+
+    _, voice = three_minutes
+    studio = _studio(small_videos, fake_time, tmp_path / "data")
+    run = LongVoiceRun(studio, portrait_path, voice)
+
+    async def until_two_sent() -> None:
+        flow = run.run()
+        sent = 0
+        async for event in flow:
+            sent += isinstance(event, Submitted)
+            if sent == 2:
+                break
+        await flow.aclose()
+
+    asyncio.run(until_two_sent())
+    said = [str(line) for line in speech_status(studio, run.key)]
+    count = _parts_of(run)
+    assert said[0] == f"Speech {run.key}: 0 of {count} parts ready."
+    assert sum("not sent yet" in line for line in said) == count - _parts_made(studio, run.key)
+
+    async def resumed() -> list:
+        made = [event async for event in studio.resume()]
+        return made + [event async for event in resume_speeches(studio)]
+
+    done = asyncio.run(resumed())[-1]
+    assert isinstance(done, SpeechDone) and done.video_path.is_file()
+    assert small_videos.stats.creates == count == _parts_made(studio, run.key)
+    assert not run.folder.exists()
+    assert str(speech_status(studio, run.key)[0]).startswith(f"Speech {run.key} is made")
+
+
+def test_resume_reports_a_failed_part_and_generate_again_pays_for_it_only(
+    small_videos, fake_time, tmp_path, portrait_path, three_minutes
+):
+    from avatar_core.jobs.speech_resume import resume_speeches, speech_status
+
+    _, voice = three_minutes
+    studio = _studio(small_videos, fake_time, tmp_path / "data")
+    small_videos.plan_task("fail", times=1)
+    run = LongVoiceRun(studio, portrait_path, voice)
+    with pytest.raises(e.AvatarError, match="did not give a video"):
+        final(run.run())
+    made = small_videos.stats.creates
+    said = " ".join(str(line) for line in speech_status(studio, run.key))
+    assert said.count("failed: ") == 1 and said.count(": ready.") == made - 1
+
+    async def resumed() -> list:
+        return [event async for event in resume_speeches(studio)]
+
+    ended = asyncio.run(resumed())[-1]
+    assert isinstance(ended, Failed) and f"Speech {run.key}: Part " in str(ended.message)
+    assert small_videos.stats.creates == made  # resume pays for nothing again
+    done = final(LongVoiceRun(studio, portrait_path, voice).run())
+    assert isinstance(done, SpeechDone) and small_videos.stats.creates == made + 1

@@ -92,17 +92,21 @@ def check_portrait(
         return ""
     language = visitor_language(request)
     with sessions.using(key) as studio:
-        return portrait_verdict(studio, source, language)
+        return portrait_verdict(studio, source, language, plain=True)
 
 
-def portrait_verdict(studio: Studio, source: Source, language: str = "en") -> str:
-    """What `studio` would send of a portrait, or why not (for the page and the tools)."""
+def portrait_verdict(
+    studio: Studio, source: Source, language: str = "en", *, plain: bool = False
+) -> str:
+    """What `studio` would send of a portrait, or why not (for the page and the tools;
+    `plain`: the page's words, its size only, rather than the format and bytes)."""
     try:
         prepared = studio.check_image(source)
     except AvatarError as error:
         return fmt.verdict_error(error, language)
     warnings = prepared.warnings + studio.inputs.face_warnings(prepared)
-    return fmt.verdict_ok(prepared.summary(), prepared.changes, warnings, language)
+    summary = fmt.face_ready(prepared.width, prepared.height, language) if plain else None
+    return fmt.verdict_ok(summary or prepared.summary(), prepared.changes, warnings, language)
 
 
 def check_voice(
@@ -120,22 +124,24 @@ def check_voice(
     language = visitor_language(request)
     try:
         with sessions.using(key) as studio:
-            return voice_verdict(studio, source, bool(trim), language)
+            return voice_verdict(studio, source, bool(trim), language, plain=True)
     except AvatarError as error:  # a pasted key's studio could not be made
         return fmt.verdict_error(error, language), None
 
 
 def voice_verdict(
-    studio: Studio, source: Source, trim: bool, language: str = "en"
+    studio: Studio, source: Source, trim: bool, language: str = "en", *, plain: bool = False
 ) -> tuple[str, float | None]:
-    """What `studio` would send of a voice, or why not; its length in seconds."""
+    """What `studio` would send of a voice, or why not; its length in seconds (`plain`:
+    the page's words, the length only, rather than the format and sample rate)."""
     try:
         prepared = studio.check_audio(source, trim=trim)
     except AvatarError as error:
         return fmt.verdict_error(error, language), None
     saving = silence_saving(prepared.silence_left_out_s, studio.settings.prices)
     changes = prepared.changes + ((saving,) if saving else ())
-    verdict = fmt.verdict_ok(prepared.summary(), changes, prepared.warnings, language)
+    summary = fmt.voice_ready(prepared.duration_s, language) if plain else None
+    verdict = fmt.verdict_ok(summary or prepared.summary(), changes, prepared.warnings, language)
     return verdict, prepared.duration_s
 
 
@@ -271,7 +277,8 @@ async def _stream_steps(
             elif isinstance(progress, Submitted):
                 yield fmt.status(ui_text("sent_page", language)), gr.skip(), shown, phase
             else:
-                status = fmt.status(progress.message, "info", language)
+                status = fmt.waiting(progress, language) if isinstance(progress, Running) else None
+                status = status or fmt.status(progress.message, "info", language)
                 if isinstance(progress, Running) and studio is not None:
                     status += fmt.expected(expected_seconds(studio, progress.job), language)
                 yield status, gr.skip(), shown, phase
@@ -345,32 +352,6 @@ async def _generate_steps(
             yield update
 
 
-async def run_generate(
-    sessions: Sessions,
-    image_path: str | None,
-    image_url: str | None,
-    voice_source: str,
-    audio_path: str | None,
-    audio_url: str | None,
-    audio_id: str | None,
-    prior_task_id: str | None,
-    prompt: str | None,
-    mode: str,
-    trim: bool,
-    key: str | None,
-    browser: str | None = None,
-    request: gr.Request | None = None,
-) -> AsyncIterator[StreamUpdate]:
-    """Generate from a recorded voice (a file, a web address or an audio id), streaming
-    (status, video, details) as the job moves."""
-    steps = _generate_steps(sessions, image_path, image_url, voice_source, audio_path,
-                            audio_url, audio_id, prior_task_id, prompt, mode, trim, key,
-                            browser, request)  # fmt: skip
-    async with contextlib.aclosing(steps):
-        async for status, video, details, _ in steps:
-            yield status, video, details
-
-
 async def run_lookup(
     sessions: Sessions,
     task_id: str | None,
@@ -378,8 +359,8 @@ async def run_lookup(
     browser: str | None = None,
     request: gr.Request | None = None,
 ) -> AsyncIterator[StreamUpdate]:
-    """Follow one of the visitor's tasks by its id to the end, streaming like
-    `run_generate`."""
+    """Follow one of the visitor's tasks by its id to the end, streaming (status, video,
+    details) as Generate does."""
     task_id = (task_id or "").strip()
     if not task_id:
         yield fmt.status(str(t("need_task_id")), "error"), None, ""
@@ -599,14 +580,6 @@ def page_language(request: gr.Request | None = None) -> tuple[Update, ...]:
     )
 
 
-EXAMPLE_TEXTS = {
-    "en": ("Hello! I am an astronaut. Today I will tell you what it is like to live in space.",
-           "Welcome to our studio. Upload a face, add a voice, and press Generate."),
-    "zh": ("大家好！我是一名宇航员。今天我来给大家讲讲在太空中生活是什么感觉。",
-           "欢迎来到我们的工作室。上传一张脸，加上一段声音，然后按“生成”。"),
-}  # fmt: skip
-
-
 def example_labels(language: str) -> list[str]:
     """What each example is, in words of the page's language (in example_rows' order)."""
     keys = ("example_recorded", "example_typed_1", "example_typed_2")
@@ -619,7 +592,7 @@ def example_rows(assets: Path, language: str) -> list[list[Any]]:
     """The examples for a page in `language`: (face, voice kind, recording, text, prompt);
     the recording is English speech made here, the texts are spoken by text to speech."""
     face, recording = str(assets / "astronaut.jpg"), str(assets / "hello.mp3")
-    first, second = EXAMPLE_TEXTS[language]
+    first, second = (ui_text(key, language) for key in ("example_text_1", "example_text_2"))
     style = {name: ui_text(fmt.style_key(name), language) for name in fmt.PROMPT_STYLES}
     rows = [
         [face, "tts", None, first, style["friendly"]],
@@ -764,12 +737,12 @@ def pick_history(
         return None, ""
     language = visitor_language(request)
     if not video_stored(job):
-        return None, fmt.history_note(job, with_video=False, language=language)
+        return None, fmt.history_note(job, language)
     try:
         video = page_copy(job.video_path or "")
     except AvatarError:
-        return None, fmt.history_note(job, with_video=False, language=language)
-    return video, fmt.history_note(job, with_video=True, language=language)
+        return None, fmt.history_note(job, language)
+    return video, fmt.history_note(job, language)
 
 
 REFRESHED_AT_ONCE = 5  # unfinished jobs asked about when the History is shown

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import gradio as gr
 
 import ui.formatting as fmt
 import ui.handlers as handlers
+from avatar_core.provider.base import PageTexts
 from avatar_core.provider.voices import DEFAULT_VOICES
+from ui.history_watch import history_timer
 from ui.sessions import Sessions
 from ui.texts import t, ui_text
 
@@ -77,6 +78,7 @@ class Outputs:
     status: gr.Markdown
     badge: gr.Markdown  # "SIMULATED" over a demo video, in the page's language
     result: gr.Video
+    download: gr.DownloadButton  # the video under a readable file name
     make_another: gr.Button
     details: gr.Markdown
     lookup_id: gr.Textbox
@@ -99,7 +101,9 @@ class HistoryPanel:
     jobs: gr.State  # the job ids in the gallery's order
     refresh: gr.Button
     video: gr.Video
+    download: gr.DownloadButton
     note: gr.Markdown
+    timer: gr.Timer  # refreshes the History while one of its jobs is unfinished
 
 
 @dataclass
@@ -177,7 +181,7 @@ def build_page(sessions: Sessions) -> Page:
             with gr.Accordion(t("more_options"), open=False, elem_id="more_options"):
                 url, audio_id, prior_task_id, trim = _more_options(portrait, speech, job)
                 outputs.lookup_id, outputs.lookup_button = _lookup()
-                key = _key_panel(kling=sessions.default.provider_name == "kling")
+                key = _key_panel(sessions.default.provider_kind.page)
                 gr.Markdown(  # demo mode: the banner says it all
                     _provider_text(sessions),
                     visible=not sessions.default.demo,
@@ -217,8 +221,12 @@ def _voice_choice() -> tuple[gr.Radio, list[gr.Group], gr.Audio, SpeechInputs, g
         elem_id="voice_source",
     )
     with gr.Group(visible=True, elem_id="file_group") as file_group:
-        file = gr.Audio(
-            label=t("voice"), type="filepath", sources=["upload", "microphone"], elem_id="voice"
+        file = gr.Audio(  # no download/share icons: the person's own voice, not a result
+            label=t("voice"),
+            type="filepath",
+            sources=["upload", "microphone"],
+            elem_id="voice",
+            buttons=[],
         )
     with gr.Group(visible=False, elem_id="tts_group") as speech_group:
         text = gr.Textbox(
@@ -236,7 +244,11 @@ def _voice_choice() -> tuple[gr.Radio, list[gr.Group], gr.Audio, SpeechInputs, g
             allow_custom_value=True,  # a voice id the list lacks is the provider's to judge
         )
     preview = gr.Audio(
-        label=t("speech_preview"), interactive=False, visible=False, elem_id="tts_preview"
+        label=t("speech_preview"),
+        interactive=False,
+        visible=False,
+        elem_id="tts_preview",
+        buttons=[],
     )
     verdict = gr.Markdown(elem_id="voice_verdict", elem_classes="verdict")
     tts_verdict = gr.Markdown(elem_id="tts_verdict", elem_classes="verdict")
@@ -309,12 +321,18 @@ def _outputs(*, demo: bool) -> Outputs:
         autoplay=True,
         interactive=False,
         height=360,
-        buttons=["download"],
+        buttons=[],  # the labelled Download button below names the file for a person
     )
-    make_another = gr.Button(t("make_another"), visible=False, size="sm", elem_id="make_another")
+    with gr.Row(elem_id="after_video"):
+        download = gr.DownloadButton(
+            t("download"), visible=False, variant="primary", size="sm", elem_id="download"
+        )
+        make_another = gr.Button(
+            t("make_another"), visible=False, size="sm", elem_id="make_another"
+        )
     with gr.Accordion(t("details"), open=False, elem_id="details_panel"):
         details = gr.Markdown(elem_id="details")
-    return Outputs(status, badge, result, make_another, details, None, None)  # type: ignore[arg-type]
+    return Outputs(status, badge, result, download, make_another, details, None, None)  # type: ignore[arg-type]
 
 
 def _examples() -> list[gr.Column]:
@@ -360,18 +378,17 @@ def _provider_text(sessions: Sessions) -> str:
     """ "Provider: Kling (api-singapore.klingai.com)", in the browser's language (the host
     stays as it is; demo mode names no host)."""
     studio = sessions.default
-    line = str(t(f"provider_{studio.provider_name}"))
-    if studio.demo:
-        return line
-    return f"{line} ({urlsplit(studio.client.base_url).netloc or studio.client.base_url})"
+    provider = studio.provider_kind
+    line = str(t(provider.page.name))
+    host = provider.host(studio.client.base_url)
+    return f"{line} ({host})" if host else line
 
 
-def _key_panel(*, kling: bool = False) -> KeyPanel:
-    """The box for a person's own key, for the provider in use: on Kling's own API the
-    access key and the secret key pasted as ACCESS_KEY:SECRET_KEY."""
-    suffix = "_kling" if kling else ""
-    with gr.Accordion(t("own_key" + suffix), open=False, elem_id="own_key"):
-        box = gr.Textbox(label=t("key_box" + suffix), type="password", elem_id="key_box")
+def _key_panel(texts: PageTexts) -> KeyPanel:
+    """The box for a person's own key, in the words of the provider in use (on Kling's own
+    API the access key and the secret key pasted as ACCESS_KEY:SECRET_KEY)."""
+    with gr.Accordion(t(texts.own_key), open=False, elem_id="own_key"):
+        box = gr.Textbox(label=t(texts.key_box), type="password", elem_id="key_box")
         with gr.Row():
             use = gr.Button(t("use_key"), elem_id="key_button")
             forget = gr.Button(t("forget_key"), elem_id="forget_button")
@@ -387,17 +404,29 @@ def _history_panel() -> HistoryPanel:
         gallery = gr.Gallery(
             show_label=False,
             label=t("history"),
-            columns=3,
+            columns=4,
+            fit_columns=False,  # a lone job stays a thumbnail, not a screen-wide picture
             height="auto",
             allow_preview=False,
             object_fit="cover",
+            buttons=[],  # "download all" would save the thumbnails, not the videos
             elem_id="history",
         )
         jobs = gr.State([])
         refresh = gr.Button(t("history_refresh"), size="sm", elem_id="history_refresh")
-        video = gr.Video(label=t("history_video"), elem_id="history_video", buttons=["download"])
+        video = gr.Video(
+            label=t("history_video"),
+            elem_id="history_video",
+            autoplay=True,  # a click on a job plays it
+            interactive=False,
+            height=300,
+            buttons=[],
+        )
+        download = gr.DownloadButton(
+            t("download"), visible=False, size="sm", elem_id="history_download"
+        )
         note = gr.Markdown(elem_id="history_note")
-    return HistoryPanel(gallery, jobs, refresh, video, note)
+    return HistoryPanel(gallery, jobs, refresh, video, download, note, history_timer())
 
 
 def _api_inputs() -> ApiInputs:

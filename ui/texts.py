@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import re
+from string import Formatter
 
 import gradio as gr
 
@@ -27,12 +28,21 @@ from avatar_core.catalogue.loader import CATALOGUE
 from avatar_core.demo import DEMO_NOTICE
 
 
+def _translated_in_the_browser(key: str) -> bool:
+    """A page text without parameters (but the demo notice) is the browser's to translate;
+    one with parameters is rendered here, `sentence_for("page:key", name=value)`."""
+    texts = CATALOGUE["page"][key].values()
+    fields = {name for text in texts for _, name, _, _ in Formatter().parse(text) if name}
+    return fields <= {"demo_notice"}
+
+
 def _page_texts() -> dict[str, dict[str, str]]:
     """The page's words by language, as Gradio's `I18n` takes them (bare keys)."""
     return {
         language: {
             key: Message(f"page:{key}", {"demo_notice": DEMO_NOTICE}).in_language(language)
             for key in CATALOGUE["page"]
+            if _translated_in_the_browser(key)
         }
         for language in LANGUAGES
     }
@@ -44,6 +54,12 @@ ZH = TEXTS["zh"]
 # Gradio 6.31 announces a finished event to screen readers as "common.complete", a key its
 # own catalogue lacks; the page gives it words.
 GRADIO_GAPS = {"en": {"common.complete": "Complete."}, "zh": {"common.complete": "已完成。"}}
+# Gradio's own footer words a visitor met ("Use via API or MCP"), in the page's words.
+for _language in LANGUAGES:
+    GRADIO_GAPS[_language] |= {
+        "errors.use_via_api_or_mcp": TEXTS[_language]["gradio_api_link"],
+        "errors.use_via_api": TEXTS[_language]["gradio_api_link"],
+    }
 I18N = gr.I18n(**{language: {**TEXTS[language], **GRADIO_GAPS[language]} for language in LANGUAGES})
 
 _MARKER = re.compile(r"__i18n__(\{[^}]*\})")

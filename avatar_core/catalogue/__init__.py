@@ -1,8 +1,8 @@
 """Every sentence a person reads - the core's, the page's, the MCP tools' - from one
 catalogue: one JSON file per namespace in this folder, read by `loader.py`.
 
-A sentence is written where it is said as `sentence("image.too_small", width=...)` (or
-`sentence("page:intro")`): a `Message`, a `str` whose text is the English sentence (so
+A sentence is written where it is said as `sentence_for("image.too_small", width=...)` (or
+`sentence_for("page:intro")`): a `Message`, a `str` whose text is the English sentence (so
 logs, tests and the programmatic API read it as before) that keeps its key and
 parameters, so the page and the command line can show it in the reader's language with
 `in_language(text, "zh")`. The page gives its own words to Gradio to translate in the
@@ -10,7 +10,7 @@ browser (ui/texts.py); `stored.py` keeps a Message in the journal and reads it b
 """
 
 from avatar_core.catalogue.loader import LANGUAGES, Language
-from avatar_core.catalogue.message import Message, in_language, language_of, say, sentence
+from avatar_core.catalogue.message import Message, in_language, language_of, say, sentence_for
 from avatar_core.catalogue.stored import message_from_json, message_to_json
 
 __all__ = [
@@ -22,5 +22,5 @@ __all__ = [
     "message_from_json",
     "message_to_json",
     "say",
-    "sentence",
+    "sentence_for",
 ]

@@ -10,8 +10,12 @@ namespaces readable. Namespaces:
 - `page`: the page's own words (labels, buttons, notes), English and Chinese; Gradio
   translates them in the browser (ui/texts.py).
 - `mcp`: the answers of the MCP tools, English only: an AI assistant reads them, and the
-  README promises English answers there ("Use it from an AI assistant"). Asked for in
-  another language, they are English.
+  README promises English answers there ("Use it from an AI assistant").
+- `cli`: the command line's `--help`, English only: argparse writes its own words
+  ("usage:", "options:", its errors) in English around them, and the README says
+  `--help` stays English; what a command reports is the core's, in both languages.
+
+Asked for in another language, an English-only namespace's sentence is English.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ NAMESPACES: dict[str, tuple[Language, ...]] = {
     "core": LANGUAGES,
     "page": LANGUAGES,
     "mcp": ("en",),
+    "cli": ("en",),
 }
 
 

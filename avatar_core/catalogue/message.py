@@ -78,7 +78,7 @@ class Message(str):
         return (Message, (self.key, self.params))
 
 
-def sentence(key: str, /, **params: Any) -> Message:
+def sentence_for(key: str, /, **params: Any) -> Message:
     """The catalogued sentence `key` ("page:intro"; a bare key is the core's) with its
     parameters (a KeyError for an unknown key)."""
     if not known(key):
@@ -86,7 +86,7 @@ def sentence(key: str, /, **params: Any) -> Message:
     return Message(key, params)
 
 
-say = sentence  # the earlier name, until every caller says `sentence`
+say = sentence_for  # the earlier name, until every caller says `sentence_for`
 
 
 def in_language(text: object, language: str) -> str:

@@ -24,69 +24,73 @@ from avatar_core.errors import MediaToolError
 from avatar_core.inputs.fields import MODES, check_task_id
 from avatar_core.inputs.speech_parts import DEFAULT_MAX_SPEECH_S
 from avatar_core.jobs.events import Done, Failed, Progress, Submitting, Unclear
-from avatar_core.jobs.long_voice import LongVoiceRun, speaks_longer_than
+from avatar_core.jobs.long_voice import LongVoiceRun, SpeechDone, speaks_longer_than
+from avatar_core.jobs.speech_resume import (
+    is_speech_key,
+    joined_video,
+    resume_speeches,
+    run_of,
+    speech_status,
+)
 from avatar_core.jobs.studio import Studio, open_studio
+from avatar_core.provider.kling import KLING
 from avatar_core.provider.voices import DEFAULT_VOICE, TTS_LANGUAGES
 from avatar_core.simulator.options import PROFILES
-from avatar_core.words import in_language, say
+from avatar_core.words import in_language, say, sentence_for
 
-_TIMEOUT_HELP = "seconds to follow a task (default: AVATAR_FOLLOW_DEADLINE, 3600)"
+_TIMEOUT_HELP = sentence_for("cli:timeout")
 
 
 def add_job_commands(subparsers: argparse._SubParsersAction) -> None:
     """Register generate, status, resume and simulator on the CLI's subparsers."""
-    gen = subparsers.add_parser("generate", help="make a talking-avatar video, end to end")
-    gen.add_argument("--image", required=True, help="portrait: a local path or an http(s) URL")
+    gen = subparsers.add_parser("generate", help=sentence_for("cli:generate"))
+    gen.add_argument("--image", required=True, help=sentence_for("cli:image"))
     voice = gen.add_mutually_exclusive_group(required=True)
-    voice.add_argument("--audio", help="voice: a local path or an http(s) URL")
-    voice.add_argument("--audio-id", help="an audio id from Kling text to speech")
-    voice.add_argument("--tts-text", help="text for Kling text to speech to say")
-    gen.add_argument("--voice-id", default=None, help=f"TTS voice (default {DEFAULT_VOICE})")
+    voice.add_argument("--audio", help=sentence_for("cli:audio"))
+    voice.add_argument("--audio-id", help=sentence_for("cli:audio_id"))
+    voice.add_argument("--tts-text", help=sentence_for("cli:tts_text"))
+    gen.add_argument(
+        "--voice-id", default=None, help=sentence_for("cli:voice_id", voice=DEFAULT_VOICE)
+    )
     gen.add_argument(
         "--voice-language",
         choices=TTS_LANGUAGES,
         default=None,
-        help="the language the TTS voice speaks (default: the voice's first language)",
+        help=sentence_for("cli:voice_language"),
     )
-    gen.add_argument("--voice-speed", type=float, default=1.0, help="TTS speed, 0.8 to 2.0")
-    gen.add_argument("--task-id", dest="prior_task_id", help="the task the audio id belongs to")
-    gen.add_argument("--prompt", default=None, help="how the avatar should perform")
+    gen.add_argument("--voice-speed", type=float, default=1.0, help=sentence_for("cli:voice_speed"))
+    gen.add_argument("--task-id", dest="prior_task_id", help=sentence_for("cli:task_id"))
+    gen.add_argument("--prompt", default=None, help=sentence_for("cli:prompt"))
     gen.add_argument("--mode", choices=MODES, default="std")
-    gen.add_argument("--trim", action="store_true", help="trim audio longer than 60 s")
+    gen.add_argument("--trim", action="store_true", help=sentence_for("cli:trim"))
     gen.add_argument(
-        "--shorten-pauses",
-        action="store_true",
-        help="shorten pauses longer than 1.5 s inside the voice (silence at its start and end "
-        "is always left out)",
+        "--shorten-pauses", action="store_true", help=sentence_for("cli:shorten_pauses")
     )
-    gen.add_argument("--out", type=Path, help="also copy the video to this file")
+    gen.add_argument("--out", type=Path, help=sentence_for("cli:out"))
     gen.add_argument("--timeout", type=float, default=None, help=_TIMEOUT_HELP)
     gen.set_defaults(handler=run_generate)
 
-    status = subparsers.add_parser("status", help="look up (and optionally finish) any task")
+    status = subparsers.add_parser("status", help=sentence_for("cli:status"))
     status.add_argument("task_id")
-    status.add_argument("--wait", action="store_true", help="follow it to the end")
-    status.add_argument("--out", type=Path, help="copy the finished video to this file")
+    status.add_argument("--wait", action="store_true", help=sentence_for("cli:wait"))
+    status.add_argument("--out", type=Path, help=sentence_for("cli:status_out"))
     status.add_argument("--timeout", type=float, default=None, help=_TIMEOUT_HELP)
     status.set_defaults(handler=run_status)
 
-    resume = subparsers.add_parser("resume", help="finish every unfinished job in the journal")
+    resume = subparsers.add_parser("resume", help=sentence_for("cli:resume"))
     resume.add_argument("--timeout", type=float, default=None, help=_TIMEOUT_HELP)
     resume.set_defaults(handler=run_resume)
 
-    sim = subparsers.add_parser("simulator", help="serve the fake provider on loopback")
+    sim = subparsers.add_parser("simulator", help=sentence_for("cli:simulator"))
     sim.add_argument("--host", default="127.0.0.1")
     sim.add_argument("--port", type=int, default=8765)
-    sim.add_argument("--task-seconds", type=float, default=8.0, help="how long a task takes")
     sim.add_argument(
-        "--profile", choices=sorted(PROFILES), default=None, help="behave as this gateway profile"
+        "--task-seconds", type=float, default=8.0, help=sentence_for("cli:task_seconds")
     )
     sim.add_argument(
-        "--kling-auth",
-        action="store_true",
-        help="Kling's own routes (no /kling prefix) take only JWTs signed with "
-        "KLING_ACCESS_KEY and KLING_SECRET_KEY from the environment",
+        "--profile", choices=sorted(PROFILES), default=None, help=sentence_for("cli:profile")
     )
+    sim.add_argument("--kling-auth", action="store_true", help=sentence_for("cli:kling_auth"))
     sim.set_defaults(handler=run_simulator)
 
 
@@ -209,6 +213,10 @@ def _long_voice(args: argparse.Namespace, studio: Studio) -> LongVoiceRun | None
 def run_status(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
     task_id = check_task_id(args.task_id)  # before anything: it goes into the request's path
     studio = cli_studio(err, _language(args))
+    if is_speech_key(task_id):
+        speech = speech_status(studio, task_id)
+        if speech is not None:
+            return _speech_status(studio, task_id, speech, args, out, err)
 
     def follow() -> AsyncIterator[Progress]:
         return studio.follow(task_id, deadline_s=args.timeout)
@@ -230,12 +238,35 @@ def run_status(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO =
     return EXIT_FAILED if task.is_terminal else EXIT_OK
 
 
+def _speech_status(
+    studio: Studio, key: str, lines: list, args: argparse.Namespace, out: TextIO, err: TextIO
+) -> int:
+    """`status KEY` of a long speech: each part's state; with `--wait`, the speech made
+    whole (a failed part reported, not made again) and joined."""
+    for line in lines:
+        print(line.in_language(_language(args)), file=err)
+    run = run_of(studio, key, deadline_s=args.timeout)
+    if run is None:  # no plan left: the speech was joined
+        studio.close()
+        return _deliver(SpeechDone(lines[0], joined=joined_video(studio, key)), args.out, out)
+    if not args.wait:
+        studio.close()
+        return EXIT_OK
+    return _deliver(_run(studio, run.run, err, _language(args)), args.out, out)
+
+
 def run_resume(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
     studio = cli_studio(err, _language(args))
     ended: list[Progress] = []
 
-    async def resume() -> AsyncIterator[Progress]:
+    async def every_job() -> AsyncIterator[Progress]:
         async for progress in studio.resume(deadline_s=args.timeout):
+            yield progress
+        async for progress in resume_speeches(studio, deadline_s=args.timeout):
+            yield progress
+
+    async def resume() -> AsyncIterator[Progress]:
+        async for progress in every_job():
             if isinstance(progress, Done) and progress.video_path:
                 print(progress.video_path, file=out, flush=True)
             if isinstance(progress, (Done, Failed, Unclear)):
@@ -258,10 +289,10 @@ def run_simulator(
     options = {}
     if args.kling_auth:
         settings = Settings.from_env()  # one Kling key without the other: one sentence
-        if settings.kling_access_key is None or settings.kling_secret_key is None:
+        keys = KLING.key_pair(settings)
+        if keys is None:
             print(say("cli.simulator_needs_keys").in_language(_language(args)), file=err)
             return EXIT_BAD_INPUT
-        keys = (settings.kling_access_key.reveal(), settings.kling_secret_key.reveal())
         options["kling_keys"] = keys
     serve_forever(
         host=args.host,

@@ -2,7 +2,11 @@
 
 Everything is counted in the journal, so a restart resets nothing. `admit` holds one lock
 while a request is checked and journaled, so requests sent at once cannot slip past a
-limit together. The operator (the command line) has no limits; the studio decides which
+limit together. A long speech is checked whole before any of its parts is journaled
+(`hold_speech`): its parts count as one job at once, as one job a day each, and their
+seconds in the day's; what it holds stays counted for everyone else until its parts are
+journaled, and its parts are then let through without a check of their own, so a speech
+is never refused half made. The operator (the command line) has no limits; the studio decides which
 requests are on the operator's key (a pasted key's are its owner's money).
 """
 
@@ -17,9 +21,9 @@ from dataclasses import dataclass
 from avatar_core.config import Settings
 from avatar_core.errors import LimitReachedError
 from avatar_core.inputs.audio import MAX_SECONDS, MIN_SECONDS
-from avatar_core.storage.journal import Journal
+from avatar_core.storage.journal import Journal, speech_group
 from avatar_core.storage.visitors import Visitor
-from avatar_core.units import about
+from avatar_core.units import about, format_seconds
 from avatar_core.words import say
 
 DAY_S = 24 * 3600.0
@@ -37,6 +41,16 @@ class Allowance:
     limit: int
 
 
+@dataclass
+class _Held:
+    """What a long speech admitted whole holds until its parts are journaled."""
+
+    tag: str
+    address: str | None
+    parts: int
+    seconds: float
+
+
 class SpendingLimits:
     """Checks a visitor's job or speech against the operator's limits before it is sent."""
 
@@ -52,6 +66,7 @@ class SpendingLimits:
         self._journal = journal
         self._clock = clock
         self._lock = threading.Lock()
+        self._held: dict[str, _Held] = {}  # speech key -> what it still holds
 
     @contextmanager
     def admit(
@@ -71,18 +86,46 @@ class SpendingLimits:
         length (`video_seconds`), which its journal row holds until it is made.
         """
         with self._lock:
+            held = self._held.get(visitor.speech or "")
+            if held is not None:  # a part of a speech admitted whole: counted already
+                yield
+                held.parts = max(held.parts - 1, 0)
+                held.seconds = max(held.seconds - (video_seconds or 0.0), 0.0)
+                return
             self.check(visitor, speech=speech, audio_id=audio_id)
             if visitor.tag is not None and not (speech and video_seconds is None):
                 seconds = MAX_SECONDS if video_seconds is None else video_seconds
                 self._check_seconds(visitor.tag, seconds, None if speech else audio_id)
             yield
 
+    @contextmanager
+    def hold_speech(
+        self, visitor: Visitor, key: str, *, parts: int, seconds: float, part_s: float
+    ) -> Iterator[None]:
+        """Check a long speech whole (`parts` of at most `part_s` seconds to send, lasting
+        `seconds` together) and hold what it needs while the caller makes its parts (each
+        asked for by `visitor` with `speech=key`): LimitReachedError, one sentence, when it
+        would pass a limit, before any part is journaled."""
+        if visitor.tag is None or parts <= 0:
+            yield
+            return
+        with self._lock:
+            if key in self._held:  # the same speech pressed twice: its parts are on their way
+                raise LimitReachedError(say("limit.speech_running"))
+            self._check_speech(visitor, key, parts, seconds, part_s)
+            self._held[key] = _Held(visitor.tag, visitor.address, parts, seconds)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._held.pop(key, None)
+
     def check(self, visitor: Visitor, *, speech: bool = False, audio_id: str | None = None) -> None:
         """Raise LimitReachedError unless the visitor may still make a video now: fewer jobs
         at once and requests today than it may, and a video's least seconds left of the
         day's (the speech `audio_id` it is made from, already counted, aside). A `speech`
         is a request of its own before its video: the day must have room for both."""
-        if visitor.tag is None:
+        if visitor.tag is None or visitor.speech in self._held:
             return
         now = self._clock()
         room = 2 if speech else 1
@@ -100,8 +143,9 @@ class SpendingLimits:
         let the caller claim it while no other can be checked: the seconds of jobs in line
         are counted for their own visitor only, so the day's cap holds again here."""
         with self._lock:
-            if visitor_tag is not None and self.max_seconds:
+            if visitor_tag is not None and self.max_seconds and not self._speech_part(job_id):
                 used = self._journal.visitors_audio_seconds(self._clock() - DAY_S)
+                used += self._held_seconds()
                 used -= self._journal.job_speech_seconds(job_id)
                 seconds = MAX_SECONDS if seconds is None else seconds
                 if used + seconds > self.max_seconds:
@@ -123,10 +167,31 @@ class SpendingLimits:
             found.append(Allowance(max(self.max_per_address - used, 0), self.max_per_address))
         return min(found, key=lambda allowance: allowance.left, default=None)
 
+    def _active(self, tag: str, now: float) -> set[str]:
+        """The visitor's jobs at once, a long speech's parts (journaled or held) as one."""
+        groups = self._journal.active_groups(tag, now - self.active_window_s)
+        return groups | {f"speech:{key}" for key, held in self._held.items() if held.tag == tag}
+
+    def _held_parts(self, tag: str, *, by: str = "visitor") -> int:
+        """Parts of speeches admitted whole, not journaled yet, of `tag` (`by` "address")."""
+        return sum(
+            held.parts
+            for held in self._held.values()
+            if (held.tag if by == "visitor" else held.address) == tag
+        )
+
+    def _held_seconds(self) -> float:
+        return sum(held.seconds for held in self._held.values())
+
+    def _speech_part(self, job_id: str) -> bool:
+        """Whether the job is a long speech's part (its speech was admitted whole)."""
+        job = self._journal.get(job_id)
+        return job is not None and speech_group(job.batch_key) is not None
+
     def _check_active(self, tag: str, now: float) -> None:
         if not self.max_active:
             return
-        active = self._journal.active_jobs(tag, now - self.active_window_s)
+        active = len(self._active(tag, now))
         if active >= self.max_active:
             raise LimitReachedError(
                 say("limit.active", active=active, limit=self.max_active, hint=OWN_KEY_HINT)
@@ -145,6 +210,8 @@ class SpendingLimits:
         if not limit:
             return
         spent = self._journal.spent_at(tag, now - DAY_S, by=by)
+        spent += [now] * self._held_parts(tag, by=by)  # a speech's parts still to journal
+        spent.sort()
         if len(spent) + room > limit:
             first = min(max(len(spent) + room - limit - 1, 0), len(spent) - 1)
             frees_in = spent[first] + DAY_S - now if spent else 0.0
@@ -158,6 +225,7 @@ class SpendingLimits:
             return
         since = self._clock() - DAY_S
         used = self._journal.visitors_audio_seconds(since, visitor=tag, except_audio=audio_id)
+        used += self._held_seconds()
         if used + seconds > self.max_seconds:
             raise self._seconds_refusal(used, seconds)
 
@@ -167,11 +235,37 @@ class SpendingLimits:
             return
         since = now - DAY_S
         used = self._journal.visitors_audio_seconds(since, visitor=tag, except_audio=audio_id)
+        used += self._held_seconds()
         if used + MIN_SECONDS > self.max_seconds:
             raise LimitReachedError(
                 say("limit.seconds_left", used=used, limit=self.max_seconds,
                     minimum=MIN_SECONDS, hint=OWN_KEY_HINT)
             )  # fmt: skip
+
+    def _check_speech(
+        self, visitor: Visitor, key: str, parts: int, seconds: float, part_s: float
+    ) -> None:
+        """A long speech checked whole: one job at once, `parts` jobs of the day (the
+        visitor's and its address's), `seconds` of the day's seconds."""
+        assert visitor.tag is not None
+        now = self._clock()
+        if self.max_active and f"speech:{key}" not in self._active(visitor.tag, now):
+            self._check_active(visitor.tag, now)
+        days = [(visitor.tag, self.max_daily, "visitor")]
+        if visitor.address:
+            days.append((visitor.address, self.max_per_address, "address"))
+        for tag, limit, by in days:
+            if not limit:
+                continue
+            spent = len(self._journal.spent_at(tag, now - DAY_S, by=by))
+            left = max(limit - spent - self._held_parts(tag, by=by), 0)
+            if parts > left:
+                fits = format_seconds(max(left, 0) * part_s)
+                raise LimitReachedError(
+                    say("limit.speech_parts", parts=parts, part=format_seconds(part_s),
+                        limit=limit, left=left, fits=fits, hint=OWN_KEY_HINT)
+                )  # fmt: skip
+        self._check_seconds(visitor.tag, seconds, None)
 
     def _seconds_refusal(self, used: float, seconds: float) -> LimitReachedError:
         return LimitReachedError(

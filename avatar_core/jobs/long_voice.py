@@ -53,6 +53,7 @@ from avatar_core.storage.atomic import write_atomically
 from avatar_core.storage.journal import Job, Stage
 from avatar_core.storage.layout import LONG_SPEECH_FOLDER
 from avatar_core.storage.videos import VIDEOS_FOLDER
+from avatar_core.storage.visitors import OPERATOR, Visitor
 from avatar_core.units import format_seconds
 from avatar_core.words import say
 
@@ -112,13 +113,15 @@ def _made_before(folder: Path) -> LongSpeech | None:
     return LongSpeech(speech, None, PartPlan(cuts, saved["seconds"]), parts)
 
 
-def _ready(voice: Path, folder: Path, **options) -> LongSpeech:
-    """The speech made ready, or as an earlier run made it."""
+def _ready(voice: Path, folder: Path, request: dict, **options) -> LongSpeech:
+    """The speech made ready, or as an earlier run made it; `request` (what the speech's
+    parts are made with) is kept in the plan for `resume` and `status`."""
     before = _made_before(folder)
     if before is not None:
         return before
     made = prepare_long_speech(voice, folder, **options)
     plan = {
+        "request": request,
         "speech": made.speech.name,
         "seconds": made.seconds,
         "seams": made.plan.seams,
@@ -129,6 +132,15 @@ def _ready(voice: Path, folder: Path, **options) -> LongSpeech:
     }
     write_atomically(folder / PLAN_FILE, json.dumps(plan))
     return made
+
+
+def _to_send(prior: Job | None) -> bool:
+    """Whether a part's create is to be sent: never journaled, or ended without a task
+    that made its video (refused at its create, failed, lost); a part whose task may
+    exist (unfinished, or done with its video not home) is followed instead."""
+    if prior is None:
+        return True
+    return prior.stage.is_finished and prior.stage is not Stage.DONE
 
 
 class LongVoiceRun:
@@ -145,56 +157,98 @@ class LongVoiceRun:
         shorten_pauses: bool = False,
         max_speech_s: float = DEFAULT_MAX_SPEECH_S,
         deadline_s: float | None = None,
+        visitor: Visitor = OPERATOR,
+        remake_failed: bool = True,
+        key: str | None = None,
     ) -> None:
+        """`remake_failed`: a part whose task failed is made (and paid) again, else it is
+        reported; `key`: the speech's, when it was made ready before (`resume`)."""
         self.studio = studio
         self.image, self.voice = str(image), Path(voice)
         self.prompt, self.mode, self.deadline_s = prompt, mode, deadline_s
         self.shorten_pauses = shorten_pauses
         self.max_speech_s = max_speech_s
         self.max_part_s = studio.client.profile.max_part_seconds
-        self.key = speech_key(
-            self.image, self.voice, prompt=prompt, mode=mode,
+        self.visitor, self.remake_failed = visitor, remake_failed
+        self.key = key or speech_key(
+            self.image, self.voice, prompt=prompt, mode=mode, visitor=visitor.tag,
             shorten_pauses=shorten_pauses, max_part_s=self.max_part_s,
         )  # fmt: skip
+        self.folder = studio.settings.data_dir / LONG_SPEECH_FOLDER / self.key
+        self.out = studio.settings.data_dir / VIDEOS_FOLDER / f"speech-{self.key}.mp4"
+
+    def request(self) -> dict:
+        """What the parts are made with, as the plan keeps it (`resume`, `status`)."""
+        return {
+            "image": self.image, "voice": str(self.voice), "prompt": self.prompt,
+            "mode": self.mode, "shorten_pauses": self.shorten_pauses,
+            "max_speech_s": self.max_speech_s, "visitor": self.visitor.tag,
+            "address": self.visitor.address, "owner": self.studio.owner,
+            "demo": self.studio.demo,
+        }  # fmt: skip
 
     async def run(self) -> AsyncIterator[Progress]:
         """The parts' events as they come, "part 2 of 5 ready" as each video is home, and
         SpeechDone with the joined video; AvatarError naming a part that did not end."""
+        if self.out.is_file() and not self.folder.exists():  # joined, its work cleaned up
+            yield SpeechDone(say("long.made_before", key=self.key), joined=self.out)
+            return
         yield Preparing(say("step.preparing"))
-        folder = self.studio.settings.data_dir / LONG_SPEECH_FOLDER / self.key
+        folder = self.folder
         speech = await asyncio.to_thread(
-            _ready, self.voice, folder, max_part_s=self.max_part_s,
+            _ready, self.voice, folder, self.request(), max_part_s=self.max_part_s,
             max_speech_s=self.max_speech_s, shorten_pauses=self.shorten_pauses,
         )  # fmt: skip
         count = len(speech.parts)
         seams = ", ".join(format_seconds(seam) for seam in speech.plan.seams)
         yield Preparing(
-            say("long.split", seconds=format_seconds(speech.seconds), count=count, seams=seams)
-        )
+            say("long.split", seconds=format_seconds(speech.seconds), count=count, seams=seams,
+                key=self.key)
+        )  # fmt: skip
         videos: dict[int, Path] = {}
         failures: dict[int, str] = {}
         flows = [self._part(part, count) for part in speech.parts]
-        async for number, event in merged(flows):
-            if isinstance(event, Done) and event.video_path is not None:
-                videos[number] = event.video_path
-                ready = say("long.part_ready", number=number, count=count, done=len(videos))
-                yield Preparing(ready, event.elapsed_s, event.job)
-                continue
-            if isinstance(event, Failed):
-                failures[number] = event.message
-            part_said = say("long.of_part", number=number, count=count, message=event.message)
-            yield replace(event, message=part_said)
+        hold = await self._hold(speech)  # the whole speech within the visitor's limits
+        try:
+            async for number, event in merged(flows):
+                if isinstance(event, Done) and event.video_path is not None:
+                    videos[number] = event.video_path
+                    ready = say("long.part_ready", number=number, count=count, done=len(videos))
+                    yield Preparing(ready, event.elapsed_s, event.job)
+                    continue
+                if isinstance(event, Failed):
+                    failures[number] = event.message
+                said = say("long.of_part", number=number, count=count, message=event.message)
+                yield replace(event, message=said)
+        finally:
+            hold.close()
         if len(videos) < count:
             raise e.AvatarError(self._missing(speech, videos, failures))
         yield Preparing(say("long.joining", count=count))
-        out = self.studio.settings.data_dir / VIDEOS_FOLDER / f"speech-{self.key}.mp4"
         joined = await asyncio.to_thread(
-            join_parts, [videos[n] for n in range(1, count + 1)], speech.speech, out,
+            join_parts, [videos[n] for n in range(1, count + 1)], speech.speech, self.out,
             seams=speech.plan.seams, work=folder / "join", audio_s=speech.seconds,
         )  # fmt: skip
-        await asyncio.to_thread(shutil.rmtree, folder / "join", True)  # its intermediate files
+        await asyncio.to_thread(shutil.rmtree, folder, True)  # its work: the video is home
         seams_at = ", ".join(format_seconds(seam) for seam in joined.seams)
         yield SpeechDone(say("long.done", count=count, seams=seams_at or "-"), joined=joined.path)
+
+    async def _hold(self, speech: LongSpeech) -> contextlib.ExitStack:
+        """The parts still to send, checked whole against the visitor's limits (before any
+        is journaled) and held until they are (`SpendingLimits.hold_speech`); close the
+        returned stack to let go."""
+        priors = await asyncio.to_thread(
+            lambda: [self._journaled(part_key(self.key, p.index + 1)) for p in speech.parts]
+        )
+        fresh = [p for p, prior in zip(speech.parts, priors, strict=True) if _to_send(prior)]
+        spender = self.visitor if self.studio.owner is None else OPERATOR  # as the studio's
+        held = self.studio.limits.hold_speech(
+            spender, self.key, parts=len(fresh), part_s=self.max_part_s,
+            seconds=sum(part.end_s - part.start_s for part in fresh),
+        )  # fmt: skip
+        stack = contextlib.ExitStack()
+        await asyncio.to_thread(stack.enter_context, held)
+        return stack
 
     def _missing(self, speech: LongSpeech, videos: dict[int, Path], failures: dict[int, str]):
         number = next(n for n in range(1, len(speech.parts) + 1) if n not in videos)
@@ -216,12 +270,19 @@ class LongVoiceRun:
             if prior is not None and video_stored(prior):
                 yield number, Done(say("long.part_made_before", number=number), job=prior)
                 return
-            if prior is not None and (prior.stage is Stage.DONE or not prior.stage.is_finished):
-                flow = self.studio.follow(prior.task_id or prior.job_id, deadline_s=self.deadline_s)
+            if prior is not None and prior.stage is Stage.FAILED and not self.remake_failed:
+                reason = prior.error or say("long.part_unfinished")
+                yield number, Failed(reason, job=prior)
+                return
+            if not _to_send(prior):
+                flow = self.studio.follow(
+                    prior.task_id or prior.job_id, deadline_s=self.deadline_s, visitor=self.visitor
+                )
             else:  # never journaled, refused at its create, or failed: (made again)
                 flow = self.studio.generate(
                     self.image, str(part.path), prompt=self.prompt, mode=self.mode,
                     deadline_s=self.deadline_s, batch_key=key, keep_silence=True,
+                    visitor=replace(self.visitor, speech=self.key),
                 )  # fmt: skip
             async with contextlib.aclosing(flow):
                 async for event in flow:

@@ -371,16 +371,18 @@ class Journal(SpeechRecords):
 
     # --- what visitors spend on the operator's key ---------------------------------------------
 
-    def active_jobs(self, visitor: str, since: float) -> int:
-        """How many of `visitor`'s jobs on our key, journaled since `since`, are unfinished."""
+    def active_groups(self, visitor: str, since: float) -> set[str]:
+        """`visitor`'s unfinished jobs on our key journaled since `since`, a long speech's
+        parts as one (`speech:<key>`, the prefix of their batch key), others by job id."""
         open_stages = [s.value for s in Stage if not s.is_finished]
         marks = ", ".join("?" * len(open_stages))
         counted = _COUNTED.format(column="visitor")
         with self._connection() as db:
-            return db.execute(
-                f"SELECT COUNT(*) FROM jobs WHERE {counted} AND stage IN ({marks})",
+            rows = db.execute(
+                f"SELECT job_id, batch_key FROM jobs WHERE {counted} AND stage IN ({marks})",
                 (visitor, since, *open_stages),
-            ).fetchone()[0]
+            ).fetchall()
+        return {speech_group(key) or job_id for job_id, key in rows}
 
     def spent_at(self, tag: str, since: float, *, by: str = "visitor") -> list[float]:
         """When the visitor `tag` (`by="address"`: anyone from the address `tag`) asked,
@@ -400,12 +402,14 @@ class Journal(SpeechRecords):
     ) -> float:
         """Seconds of voice visitors spent on our key since `since`: the jobs sent (those
         never created aside, and those still in line but for `visitor`'s own: a job in
-        line holds only its own visitor's share until it is sent), and the speeches made
+        line holds only its own visitor's share until it is sent, but a long speech's
+        part, admitted with its whole speech, holds everyone's), and the speeches made
         that no such job uses (a speech is paid for, and its video is to come), but the
         speech `except_audio` (the one the job being checked is made from)."""
         counted = (
             "SELECT job_id, audio_seconds FROM jobs WHERE owner IS NULL AND visitor IS NOT "
-            "NULL AND created_at >= ? AND stage != ? AND (stage != ? OR visitor IS ?)"
+            "NULL AND created_at >= ? AND stage != ? AND (stage != ? OR visitor IS ? OR "
+            f"batch_key LIKE '{SPEECH_PART_PREFIX}%')"
         )
         values = (since, Stage.NOT_CREATED.value, Stage.QUEUED.value, visitor)
         with self._connection() as db:
@@ -447,6 +451,16 @@ class Journal(SpeechRecords):
                 f"SELECT * FROM jobs WHERE stage IN ({marks}) ORDER BY created_at", open_stages
             ).fetchall()
         return [_row_to_job(r) for r in rows]
+
+
+SPEECH_PART_PREFIX = "speech:"  # a long speech's part's batch key: speech:<key>:<n>
+
+
+def speech_group(batch_key: str | None) -> str | None:
+    """`speech:<key>` for a long speech's part's batch key (`speech:<key>:<n>`), else None."""
+    if not batch_key or not batch_key.startswith(SPEECH_PART_PREFIX):
+        return None
+    return batch_key.rsplit(":", 1)[0]
 
 
 def _whose(owner: str | None, visitor: str | None) -> tuple[str, tuple[str | None, ...]]:

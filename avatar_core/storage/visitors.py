@@ -19,11 +19,13 @@ from avatar_core.storage.owners import keyed_tag
 class Visitor:
     """A visitor's tag (None: the operator), whether the operator shares the history with
     every visitor (AVATAR_SHARED_HISTORY, for a private team demo), and the tag of the
-    network address it came from (None: not known)."""
+    network address it came from (None: not known). `speech`: the long speech (its key)
+    whose part it asks for, admitted whole before any part (`SpendingLimits.hold_speech`)."""
 
     tag: str | None = None
     shared: bool = False
     address: str | None = None
+    speech: str | None = None
 
     @property
     def is_operator(self) -> bool:

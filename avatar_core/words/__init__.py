@@ -9,7 +9,7 @@ from avatar_core.catalogue import (
     message_from_json,
     message_to_json,
     say,
-    sentence,
+    sentence_for,
 )
 
 __all__ = [
@@ -21,5 +21,5 @@ __all__ = [
     "message_from_json",
     "message_to_json",
     "say",
-    "sentence",
+    "sentence_for",
 ]
