@@ -48,10 +48,10 @@ from avatar_core.jobs.events import (
 from avatar_core.jobs.pricing import estimate_cost, silence_saving
 from avatar_core.jobs.steps import video_stored
 from avatar_core.jobs.studio import Source, Studio
+from avatar_core.media.thumbnails import blank_picture, first_frame
 from avatar_core.provider.voices import DEFAULT_VOICES, speaks, voices_in
 from avatar_core.storage.journal import Job, Stage
 from avatar_core.storage.speech_files import save_speech
-from avatar_core.storage.thumbnails import blank_picture, first_frame
 from avatar_core.waiting.durations import task_kind
 from ui.delivery import page_copy
 from ui.sessions import Sessions, new_browser_id
