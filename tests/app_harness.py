@@ -24,7 +24,7 @@ from avatar_core.config import Secret, Settings
 from avatar_core.demo import DEMO_KEY
 from avatar_core.jobs.studio import Studio
 from avatar_core.provider.client import ProviderClient
-from avatar_core.provider.profiles import kling_profile
+from avatar_core.provider.kling import kling_profile
 from avatar_core.provider.retry import RetryPolicy
 from avatar_core.simulator import Simulator
 from avatar_core.waiting.pacing import Pacing

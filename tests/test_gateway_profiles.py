@@ -19,12 +19,14 @@ from avatar_core import errors as e
 from avatar_core.config import Secret, Settings
 from avatar_core.jobs.events import Step
 from avatar_core.jobs.studio import Studio
-from avatar_core.provider.client import GENERIC_QUERY, AvatarRequest, ProviderClient
+from avatar_core.provider.client import AvatarRequest, ProviderClient
+from avatar_core.provider.cometapi import COMETAPI_PATHS
 from avatar_core.provider.routes import ROUTES_FILE, RouteMemory
 from avatar_core.storage.journal import Journal, Stage
 from avatar_core.waiting.scheduler import PollScheduler
 
 KEY = "profile-key"
+GENERIC_QUERY = COMETAPI_PATHS.queries[1]  # CometAPI's generic route, the fallback
 
 
 def studio_on(sim, fake_time, data_dir, *, routes: RouteMemory | None = None, **settings):

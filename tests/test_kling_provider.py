@@ -23,7 +23,7 @@ from avatar_core.jobs.events import Step
 from avatar_core.jobs.studio import Studio
 from avatar_core.provider.auth import KlingToken, sign_token
 from avatar_core.provider.client import ProviderClient, redact
-from avatar_core.provider.profiles import kling_profile
+from avatar_core.provider.kling import kling_profile
 from avatar_core.simulator import Simulator
 from avatar_core.storage.journal import Stage
 from avatar_core.waiting.scheduler import PollScheduler

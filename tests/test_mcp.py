@@ -102,7 +102,7 @@ def test_the_schema_lists_the_tools_and_none_of_the_pages_events(running):
     schema = httpx.get(running.url + "gradio_api/mcp/schema", timeout=30).json()
     tools = {tool["name"]: tool for tool in schema}
     assert set(tools) >= TOOLS
-    page_events = {"run_generate", "check_portrait", "run_lookup", "use_key", "open_page",
+    page_events = {"run_make", "check_portrait", "run_lookup", "use_key", "open_page",
                    "api_generate", "api_status", "refresh_history"}  # fmt: skip
     assert not set(tools) & page_events
     make = tools["make_talking_avatar_video"]

@@ -40,7 +40,7 @@ from avatar_core.inputs import audio
 from avatar_core.inputs.audio import prepare_audio
 from avatar_core.inputs.decode_gate import LARGE_SOUND_BYTES, SOUND_GATE, one_large_sound
 from avatar_core.inputs.sniff import sniff
-from avatar_core.jobs.steps import video_home
+from avatar_core.jobs.steps import video_stored
 from avatar_core.simulator import Simulator
 from avatar_core.storage.retention import DAY_S, delete_old_videos
 from avatar_core.storage.visitors import network_of
@@ -350,9 +350,9 @@ def test_old_videos_are_deleted_in_demo_mode_and_kept_with_a_key(
         days = running.studio.settings.keep_days
         assert days == 7
         assert delete_old_videos(data_dir, days, now=lambda: time.time() + 6 * DAY_S) == []
-        assert video_home(job)
+        assert video_stored(job)
         eight_days_on = delete_old_videos(data_dir, days, now=lambda: time.time() + 8 * DAY_S)
-        assert eight_days_on == [Path(job.video_path)] and not video_home(job)
+        assert eight_days_on == [Path(job.video_path)] and not video_stored(job)
     with_key = {"COMETAPI_KEY": "k"}
     assert Settings.from_env(with_key).keep_days == 0  # for ever: the operator paid for them
     assert Settings.from_env({"AVATAR_KEEP_DAYS": "0"}).keep_days == 0
