@@ -48,12 +48,14 @@ from avatar_core.jobs.events import (
 from avatar_core.jobs.pricing import estimate_cost, silence_saving
 from avatar_core.jobs.steps import video_home
 from avatar_core.jobs.studio import Source, Studio
+from avatar_core.jobs.video_flow import make_video
 from avatar_core.provider.voices import DEFAULT_VOICES, speaks, voices_in
 from avatar_core.storage.journal import Job, Stage
 from avatar_core.storage.speech_files import save_speech
 from avatar_core.storage.thumbnails import blank_picture, first_frame
 from avatar_core.waiting.durations import task_kind
 from ui.delivery import page_copy
+from ui.long_speech import long_verdict
 from ui.sessions import Sessions, new_browser_id
 from ui.texts import t, ui_text, visitor_language
 
@@ -129,6 +131,9 @@ def voice_verdict(
     studio: Studio, source: Source, trim: bool, language: str = "en"
 ) -> tuple[str, float | None]:
     """What `studio` would send of a voice, or why not; its length in seconds."""
+    long = None if trim else long_verdict(studio, source, language)
+    if long is not None:  # longer than one task takes: made in parts (ui/long_speech.py)
+        return long
     try:
         prepared = studio.check_audio(source, trim=trim)
     except AvatarError as error:
@@ -331,7 +336,8 @@ async def _generate_steps(
     )
     visitor = sessions.visitor(browser, request)
     with sessions.using(key) as studio:
-        events = studio.generate(
+        events = make_video(  # one job, or a long voice's parts and join
+            studio,
             image,
             audio,
             audio_id=chosen_id,
