@@ -39,7 +39,7 @@ from avatar_core import errors as e  # noqa: E402
 from avatar_core.config import Secret, Settings  # noqa: E402
 from avatar_core.jobs.events import Done, Submitted  # noqa: E402
 from avatar_core.jobs.studio import Studio  # noqa: E402
-from avatar_core.provider.client import KlingClient  # noqa: E402
+from avatar_core.provider.client import ProviderClient  # noqa: E402
 from avatar_core.simulator import Simulator  # noqa: E402
 from avatar_core.waiting.durations import Line, task_kind  # noqa: E402
 from avatar_core.waiting.pacing import Pacing  # noqa: E402
@@ -63,7 +63,7 @@ def studio_on(sim: Simulator, data_dir: Path, args: argparse.Namespace, limit: i
     pacing = Pacing(first_s=0.1, brisk_s=1.0, floor_s=0.1, cap_s=0.5, margin_s=0.1)
     studio = Studio(
         settings,
-        client=KlingClient(settings.base_url, KEY),
+        client=ProviderClient(settings.base_url, KEY),
         scheduler=PollScheduler(rate_per_s=args.rate, pacing=pacing),
     )
     studio.scheduler.model.assume(task_kind("std", demo=False), Line(args.task_seconds, 0.0))

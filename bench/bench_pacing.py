@@ -38,8 +38,9 @@ sys.path.insert(0, str(ROOT))
 
 from avatar_core.config import Secret, Settings  # noqa: E402
 from avatar_core.jobs.events import Downloading, Submitted  # noqa: E402
-from avatar_core.jobs.studio import Studio, learn_from_journal  # noqa: E402
-from avatar_core.provider.client import KlingClient  # noqa: E402
+from avatar_core.jobs.services import learn_from_journal  # noqa: E402
+from avatar_core.jobs.studio import Studio  # noqa: E402
+from avatar_core.provider.client import ProviderClient  # noqa: E402
 from avatar_core.simulator import Simulator  # noqa: E402
 from avatar_core.simulator.tts import CHARS_PER_SECOND, encode_mp3, synthesize  # noqa: E402
 from avatar_core.storage.journal import Journal  # noqa: E402
@@ -87,7 +88,6 @@ class Outcome:
     audio_s: float
     task_s: float
     latency_s: float
-    queries: int
 
 
 def make_voices(folder: Path) -> dict[float, Path]:
@@ -104,7 +104,7 @@ def make_voices(folder: Path) -> dict[float, Path]:
 def make_studio(sim: Simulator, clock: ScaledClock, data: Path, model: DurationModel) -> Studio:
     settings = Settings(api_key=Secret(KEY), base_url=sim.base_url or "", data_dir=data)
     scheduler = PollScheduler(clock=clock.clock, sleep=clock.asleep, model=model)
-    client = KlingClient(settings.base_url, KEY, timeout=60)
+    client = ProviderClient(settings.base_url, KEY, timeout=60)
     return Studio(settings, client=client, scheduler=scheduler, clock=clock.clock)
 
 
@@ -128,7 +128,7 @@ async def one_task(
     finally:
         if turn.locked() and not created:
             turn.release()
-    return Outcome(audio_s, task_s, seen - (created + task_s), studio.scheduler.queries)
+    return Outcome(audio_s, task_s, seen - (created + task_s))
 
 
 async def wave(
@@ -138,17 +138,20 @@ async def wave(
     voices: dict[float, Path],
     tasks: list[tuple[float, float]],
     model_for: Callable[[], DurationModel],
-) -> list[Outcome]:
-    """`tasks` ((audio seconds, task seconds) each) at once, a studio and a model each."""
+) -> tuple[list[Outcome], float]:
+    """`tasks` ((audio seconds, task seconds) each) at once, a studio and a model each;
+    with the queries a task the simulator answered."""
     turn = asyncio.Lock()
     studios = [make_studio(sim, clock, data, model_for()) for _ in tasks]
+    before = sim.stats.count("query")
     try:
-        return await asyncio.gather(
+        outcomes = await asyncio.gather(
             *(
                 one_task(studio, sim, clock, voices[task[0]], task, turn)
                 for studio, task in zip(studios, tasks, strict=True)
             )
         )
+        return outcomes, (sim.stats.count("query") - before) / len(tasks)
     finally:
         for studio in studios:
             studio.close()
@@ -162,10 +165,9 @@ def taught_by(data: Path) -> DurationModel:
     return scheduler.model
 
 
-def summary(outcomes: list[Outcome]) -> str:
+def summary(outcomes: list[Outcome], queries: float) -> str:
     latencies = sorted(o.latency_s for o in outcomes)
     p95 = latencies[min(len(latencies) - 1, round(0.95 * (len(latencies) - 1)))]
-    queries = statistics.mean(o.queries for o in outcomes)
     return (
         f"{statistics.median(latencies):6.1f} / {p95:6.1f} / {statistics.mean(latencies):6.1f} s"
         f" | {queries:5.1f}"
@@ -188,8 +190,8 @@ def run_profile(profile: Profile, args: argparse.Namespace, voices: dict[float, 
         with Simulator(clock=clock.clock, work_dir=root / "sim", render_max_side=160) as sim:
             for name, data, model_for in waves:
                 tasks = [(audio, profile.task_seconds(audio, rng)) for audio in lengths]
-                outcomes = asyncio.run(wave(sim, clock, data, voices, tasks, model_for))
-                print(f"{name:24}| {summary(outcomes)}")
+                outcomes, queries = asyncio.run(wave(sim, clock, data, voices, tasks, model_for))
+                print(f"{name:24}| {summary(outcomes, queries)}")
         fitted = taught_by(cold_data)
         for audio in (5.0, 60.0):
             found = fitted.expectation("std", audio)

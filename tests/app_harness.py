@@ -22,7 +22,7 @@ import ui.limits
 from avatar_core.config import Secret, Settings
 from avatar_core.demo import DEMO_KEY
 from avatar_core.jobs.studio import Studio
-from avatar_core.provider.client import KlingClient
+from avatar_core.provider.client import ProviderClient
 from avatar_core.provider.profiles import kling_profile
 from avatar_core.provider.retry import RetryPolicy
 from avatar_core.simulator import Simulator
@@ -71,7 +71,9 @@ def make_studio(
         http_timeout_s=http_timeout,
         **{**NO_LIMITS, **more_settings},
     )
-    client = KlingClient(settings.base_url, key or DEMO_KEY, sleep=time.sleep, timeout=http_timeout)
+    client = ProviderClient(
+        settings.base_url, key or DEMO_KEY, sleep=time.sleep, timeout=http_timeout
+    )
     scheduler = PollScheduler(clock=time.clock, sleep=time.asleep)
     return Studio(
         settings, client=client, scheduler=scheduler, clock=time.clock, sleep=time.sleep,
@@ -100,7 +102,7 @@ def make_kling_studio(
     profile = kling_profile(
         settings.kling_base_url, Secret(access_key), Secret(secret_key), token_clock
     )
-    client = KlingClient(profile.base_url, profile=profile, sleep=time.sleep)
+    client = ProviderClient(profile.base_url, profile=profile, sleep=time.sleep)
     scheduler = PollScheduler(clock=time.clock, sleep=time.asleep)
     return Studio(settings, client=client, scheduler=scheduler, clock=time.clock, sleep=time.sleep)
 
@@ -130,7 +132,7 @@ def real_time_studio(
     )
     return Studio(
         config,
-        client=KlingClient(config.base_url, key or DEMO_KEY),
+        client=ProviderClient(config.base_url, key or DEMO_KEY),
         scheduler=PollScheduler(
             rate_per_s=rate_per_s, pacing=Pacing(first_s=0.5, floor_s=0.3, cap_s=1.0)
         ),

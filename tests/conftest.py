@@ -60,6 +60,7 @@ SLOW_TESTS = (
     "test_config.py::test_the_app_does_not_start_on_a_setting_it_cannot_read",  # processes
     "test_config.py::test_the_command_line_stops_with_exit_2_on_a_setting_it_cannot_read",
     "test_line.py::test_twelve_visitors_at_once_all_get_their_video",  # both limits
+    "test_scheduler.py::test_a_crowd_of_real_length_tasks_is_seen_within_seconds_and_the_budget",
 )
 
 
@@ -154,9 +155,9 @@ def gateway(fake_time, tmp_path):
 
 @pytest.fixture
 def client(simulator, fake_time):
-    from avatar_core.provider.client import KlingClient
+    from avatar_core.provider.client import ProviderClient
 
-    with KlingClient(simulator.base_url, "test-key", sleep=fake_time.sleep, timeout=10) as c:
+    with ProviderClient(simulator.base_url, "test-key", sleep=fake_time.sleep, timeout=10) as c:
         yield c
 
 

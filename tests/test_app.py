@@ -21,7 +21,7 @@ from avatar_core.config import Settings
 from avatar_core.demo import DEMO_NOTICE
 from avatar_core.inputs.ffmpeg import ffmpeg_exe
 from avatar_core.jobs.studio import open_studio
-from avatar_core.provider.client import AvatarRequest, KlingClient
+from avatar_core.provider.client import AvatarRequest, ProviderClient
 from avatar_core.provider.voices import DEFAULT_VOICE
 from avatar_core.simulator import Simulator
 from conftest import FakeTime
@@ -161,7 +161,7 @@ def test_lookup_by_task_id_brings_the_video_home(
     the same account can be followed from the app; visitors of a public app cannot
     (tests/test_visitors.py)."""
     shared = InProcessApp(make_studio(fresh_sim, shared_time, data_dir, shared_history=True))
-    with KlingClient(fresh_sim.base_url, "app-key", sleep=shared_time.sleep) as other:
+    with ProviderClient(fresh_sim.base_url, "app-key", sleep=shared_time.sleep) as other:
         task = other.create_task(
             AvatarRequest(
                 image=base64.b64encode(portrait_path.read_bytes()).decode(),

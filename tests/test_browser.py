@@ -30,7 +30,8 @@ from avatar_core.inputs.audio import prepare_audio  # noqa: E402
 from avatar_core.inputs.faces import NO_FACE_WARNING, detector_available  # noqa: E402
 from avatar_core.inputs.ffmpeg import ffmpeg_exe  # noqa: E402
 from avatar_core.jobs.pricing import PRICE_PER_SECOND, format_money  # noqa: E402
-from avatar_core.provider.client import AvatarRequest, KlingClient  # noqa: E402
+from avatar_core.provider.client import AvatarRequest, ProviderClient  # noqa: E402
+from avatar_core.provider.models import TaskStatus  # noqa: E402
 from avatar_core.simulator import Simulator  # noqa: E402
 
 WAIT_MS = 45_000  # the upper bound of any one wait; conditions usually hold in a second
@@ -232,6 +233,36 @@ def test_upload_generate_watch_the_status_move_and_the_video_play(
     expect(_details(page)).to_contain_text("Simulated")
     expect(page.locator("#simulated_badge")).to_contain_text("SIMULATED")
     assert sim.stats.creates == creates + 1
+
+
+DOWNLOAD_NAME = re.compile(r"talking-avatar-\d{4}-\d{2}-\d{2}-\d{4}\.mp4")
+
+
+@pytest.mark.parametrize("locale,label", [("en-US", "Download the video"), ("zh-CN", "下载视频")])
+def test_a_finished_video_has_a_download_button_giving_a_readable_file_name(
+    browser, app, portrait_path, speech_path, locale, label
+):
+    page = _open(browser, app.url, locale=locale, width=1366, height=768)
+    try:
+        download = page.locator("#download")
+        expect(download).to_be_hidden()  # nothing to download yet
+        _add_inputs(page, portrait_path, speech_path)
+        page.locator("#generate").click()
+        _wait_for_video_in_any_language(page)
+        expect(download).to_have_text(label)
+        assert _in_first_screen(page, "#download")
+
+        with page.expect_download() as saving:
+            download.click()
+
+        saved = saving.value
+        assert DOWNLOAD_NAME.fullmatch(saved.suggested_filename), saved.suggested_filename
+        assert Path(saved.path()).read_bytes()[4:8] == b"ftyp"  # an MP4, whole
+        page.locator("#make_another").click()
+        expect(download).to_be_hidden()
+        expect(page.locator("#result video")).to_have_count(0)
+    finally:
+        page.context.close()
 
 
 def test_a_too_short_clip_and_a_too_small_photo_are_explained_before_anything_is_sent(
@@ -466,6 +497,34 @@ def test_stop_shows_only_while_a_job_runs_and_says_what_is_true_then(
     expect(page.locator("#status")).to_contain_text("Stopped waiting")  # no late update
 
 
+HISTORY_PLAYING = """() => {
+    const video = document.querySelector('#history_video video');
+    return video !== null && video.currentTime > 0.5;
+}"""
+
+
+def _finished_at_the_provider(page, sim, task_id: str) -> None:
+    """Until the provider says the task succeeded (asked directly, as another program would;
+    the page is not asked)."""
+    with ProviderClient(sim.base_url or "", DEMO_KEY) as provider:
+        for _ in range(WAIT_MS // 250):
+            if provider.get_task(task_id).status is TaskStatus.SUCCEED:
+                return
+            page.wait_for_timeout(250)
+    raise AssertionError(f"task {task_id} did not finish at the provider")
+
+
+def _stopped_while_running(page, portrait: Path, voice: Path) -> str:
+    """Generate, then Stop once the provider has the task; its task id."""
+    _add_inputs(page, portrait, voice)
+    page.locator("#generate").click()
+    task_id = _task_id(page)  # the provider has it
+    expect(page.locator("#stop")).to_be_visible()
+    page.locator("#stop").click()
+    expect(page.locator("#status")).to_contain_text("Stopped waiting")
+    return task_id
+
+
 def test_after_stop_and_a_reload_the_history_shows_the_finished_job_and_plays_it(
     browser, app, sim, portrait_path, speech_path
 ):
@@ -473,12 +532,8 @@ def test_after_stop_and_a_reload_the_history_shows_the_finished_job_and_plays_it
     sim.plan_task(task_seconds=4.0)
     page = _open(browser, app.url, width=1366, height=768)
     try:
-        _add_inputs(page, portrait_path, speech_path)
-        page.locator("#generate").click()
-        expect(page.locator("#status")).to_contain_text("elapsed")
-        page.locator("#stop").click()
-        expect(page.locator("#status")).to_contain_text("Stopped waiting")
-        page.wait_for_timeout(5000)  # the task ends at the provider meanwhile
+        task_id = _stopped_while_running(page, portrait_path, speech_path)
+        _finished_at_the_provider(page, sim, task_id)
 
         _reload(page)
         _open_panel(page, "history_panel")
@@ -486,11 +541,60 @@ def test_after_stop_and_a_reload_the_history_shows_the_finished_job_and_plays_it
         item = _history_items(page).first
         expect(item).to_contain_text("done (demo)")
         item.click()
+        page.wait_for_function(HISTORY_PLAYING, timeout=WAIT_MS)
+    finally:
+        page.context.close()
+
+
+def test_a_stopped_job_shows_finished_in_history_without_a_reload(
+    browser, app, sim, portrait_path, speech_path
+):
+    """The History keeps asking while a job is unfinished: the person stopped waiting, the
+    provider finished later, and the open page shows it done, and plays it."""
+    sim.plan_task(task_seconds=6.0)
+    page = _open(browser, app.url, width=1366, height=768)
+    try:
+        task_id = _stopped_while_running(page, portrait_path, speech_path)
+        _open_panel(page, "history_panel")
+        item = _history_items(page).first
+        expect(item).to_be_visible()
+        _finished_at_the_provider(page, sim, task_id)
+
+        expect(item).to_contain_text("done (demo)")  # no reload, no Refresh pressed
+
+        item.click()
+        page.wait_for_function(HISTORY_PLAYING, timeout=WAIT_MS)
+    finally:
+        page.context.close()
+
+
+@pytest.mark.parametrize("locale", ["en-US", "zh-CN"])
+def test_a_lone_job_in_history_plays_on_a_click_in_view_with_its_download(
+    browser, app, portrait_path, speech_path, locale
+):
+    """One job in History: a click plays it (Gradio's gallery shows a lone picture as
+    chosen already), its player comes into view, and it downloads under a readable name."""
+    page = _open(browser, app.url, locale=locale, width=1366, height=768)
+    try:
+        _add_inputs(page, portrait_path, speech_path)
+        page.locator("#generate").click()
+        _wait_for_video_in_any_language(page)
+        _open_panel(page, "history_panel")
+        expect(_history_items(page)).to_have_count(1)
+
+        _history_items(page).first.click()
+
+        page.wait_for_function(HISTORY_PLAYING, timeout=WAIT_MS)
         page.wait_for_function(
-            "() => { const v = document.querySelector('#history_video video');"
-            " return v !== null && v.readyState >= 2; }",
+            "() => { const box = document.querySelector('#history_video video')"
+            ".getBoundingClientRect();"
+            " return box.top >= 0 && box.top + box.height / 2 <= window.innerHeight; }",
             timeout=WAIT_MS,
-        )
+        )  # brought into view (a smooth scroll)
+        with page.expect_download() as saving:
+            page.locator("#history_download").click()
+        assert DOWNLOAD_NAME.fullmatch(saving.value.suggested_filename)
+        assert not re.search(r"\d{12,}", page.locator("#history_panel").inner_text())  # no ids
     finally:
         page.context.close()
 
@@ -535,7 +639,7 @@ def test_a_second_browser_sees_nothing_of_the_first(browser, app, portrait_path,
 def test_a_task_made_elsewhere_on_the_account_is_not_shown_to_visitors(
     page, sim, portrait_path, speech_path
 ):
-    with KlingClient(sim.base_url or "", DEMO_KEY) as other:  # another program, same account
+    with ProviderClient(sim.base_url or "", DEMO_KEY) as other:  # another program, same account
         task = other.create_task(
             AvatarRequest(
                 image=base64.b64encode(portrait_path.read_bytes()).decode(),

@@ -45,7 +45,7 @@ from reliability import check_section, table
 from avatar_core.config import Secret, Settings
 from avatar_core.errors import StorageError
 from avatar_core.jobs.studio import Studio
-from avatar_core.provider.client import AvatarRequest, KlingClient
+from avatar_core.provider.client import AvatarRequest, ProviderClient
 from avatar_core.simulator import Simulator, Stats
 from avatar_core.storage.journal import JOURNAL_FILE, Job, Journal, Stage
 
@@ -426,7 +426,7 @@ def test_nothing_is_sent_while_the_journal_cannot_record_the_job(tmp_path, input
         settings = Settings(
             api_key=Secret("k"), base_url=sim.base_url or "", data_dir=journal.path.parent
         )
-        client = KlingClient(settings.base_url, "k", sleep=fake_time.sleep)
+        client = ProviderClient(settings.base_url, "k", sleep=fake_time.sleep)
         studio = Studio(settings, client=client, journal=journal, sleep=fake_time.sleep)
         holder = sqlite3.connect(journal.path, isolation_level=None)
         holder.execute("BEGIN EXCLUSIVE")
@@ -472,7 +472,7 @@ def test_a_journal_from_the_first_release_is_still_resumed(tmp_path, inputs):
     release (before `task_seconds` was a column) must still be finished after one."""
     with Simulator(task_seconds=0.5, submit_seconds=0.1, work_dir=tmp_path / "sim") as sim:
         image, audio = inputs
-        with KlingClient(sim.base_url or "", "live-key") as client:
+        with ProviderClient(sim.base_url or "", "live-key") as client:
             task = client.create_task(
                 AvatarRequest(
                     image=base64.b64encode(image.read_bytes()).decode(),

@@ -109,7 +109,7 @@ def test_a_jobs_error_is_kept_as_its_sentence_so_history_reads_in_each_language(
     assert again.get(failed.job_id).error == "the provider's own words"
     [row] = history_rows([kept], "zh")
     assert "服务商已不再知道这个任务" in row[5]
-    assert "演示模拟器已重启" in history_note(kept, with_video=False, language="zh")
+    assert "演示模拟器已重启" in history_note(kept, language="zh")
 
     with sqlite3.connect(tmp_path / JOURNAL_FILE) as db:  # a key a later release dropped
         db.execute("UPDATE jobs SET error_said = ? WHERE job_id = ?",

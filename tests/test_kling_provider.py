@@ -22,7 +22,7 @@ from avatar_core.errors import SettingsError
 from avatar_core.jobs.events import Step
 from avatar_core.jobs.studio import Studio
 from avatar_core.provider.auth import KlingToken, sign_token
-from avatar_core.provider.client import KlingClient, redact
+from avatar_core.provider.client import ProviderClient, redact
 from avatar_core.provider.profiles import kling_profile
 from avatar_core.simulator import Simulator
 from avatar_core.storage.journal import Stage
@@ -90,7 +90,7 @@ def test_a_refused_token_is_an_authentication_error_naming_the_kling_keys(kling_
         kling_sim.base_url, Secret(ACCESS), Secret("wrong-secret-0123456789abcdef0123456")
     )
     with (
-        KlingClient(wrong.base_url, profile=wrong) as client,
+        ProviderClient(wrong.base_url, profile=wrong) as client,
         pytest.raises(e.AuthenticationError) as refused,
     ):
         client.get_task("123")
@@ -136,7 +136,7 @@ def test_a_job_made_on_kling_is_resumed_on_kling_only(
     settings = Settings(api_key=Secret("a-cometapi-key"), base_url=elsewhere, data_dir=job_dir)
     cometapi = Studio(
         settings,
-        client=KlingClient(elsewhere, "a-cometapi-key", sleep=fake_time.sleep),
+        client=ProviderClient(elsewhere, "a-cometapi-key", sleep=fake_time.sleep),
         scheduler=PollScheduler(clock=fake_time.clock, sleep=fake_time.asleep),
         clock=fake_time.clock,
         sleep=fake_time.sleep,

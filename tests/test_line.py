@@ -37,7 +37,7 @@ from avatar_core.jobs.events import (
 )
 from avatar_core.jobs.line import PROBE_AFTER_S, FairLine, Place, place_message
 from avatar_core.jobs.studio import Studio, open_studio
-from avatar_core.provider.client import KlingClient
+from avatar_core.provider.client import ProviderClient
 from avatar_core.simulator import Simulator
 from avatar_core.storage.journal import Job, Stage
 from avatar_core.storage.kept_inputs import KEPT_MAX_AGE_S, keep_request, kept_path
@@ -81,7 +81,7 @@ def line_studio(sim: Simulator, data_dir: Path, **settings: object) -> Studio:
     pacing = Pacing(first_s=0.1, brisk_s=1.0, floor_s=0.05, cap_s=0.2, margin_s=0.05)
     return Studio(
         config,
-        client=KlingClient(config.base_url, KEY),
+        client=ProviderClient(config.base_url, KEY),
         scheduler=PollScheduler(rate_per_s=100, pacing=pacing),
     )
 
@@ -117,7 +117,7 @@ def test_twelve_visitors_at_once_all_get_their_video(
             assert fresh.stats.busy_refusals == 0  # the provider never had to refuse
         else:
             assert fresh.stats.busy_refusals > 0  # absorbed: no visitor saw one
-            assert studio.line.capacity(studio._account) == LIMIT  # and learnt
+            assert studio.line.capacity(studio.session.account) == LIMIT  # and learnt
         assert not list((tmp_path / "data" / "line").glob("*"))  # kept inputs deleted
 
 
@@ -209,7 +209,8 @@ def test_a_restart_sends_the_jobs_left_in_line_in_order_once(
     with closing(line_studio(fresh, data, max_running_tasks=1)) as before:
         inputs = before.inputs.prepare(portrait_path, speech_path)
         left = [  # what a process that ends while its jobs wait leaves behind
-            before._open_job(inputs, before.visitor(f"v{n}"), None, None, None)[0] for n in range(3)
+            before.flow.open_job(inputs, before.visitor(f"v{n}"), None, None, None)[0]
+            for n in range(3)
         ]
     assert all(kept_path(data, job.job_id).is_file() for job in left)
     with closing(line_studio(fresh, data, max_running_tasks=1)) as after:
@@ -253,7 +254,7 @@ def test_a_lookup_of_a_job_a_stopped_process_left_in_line_sends_it_once(
     data = tmp_path / "data"
     with closing(line_studio(fresh, data)) as before:
         inputs = before.inputs.prepare(portrait_path, speech_path)
-        left, _ = before._open_job(inputs, before.visitor("v"), None, None, None)
+        left, _ = before.flow.open_job(inputs, before.visitor("v"), None, None, None)
     with closing(line_studio(fresh, data)) as after:
         done = asyncio.run(final_progress(after.follow(left.job_id)))
         again = asyncio.run(final_progress(after.follow(left.job_id)))  # home: nothing sent
@@ -269,7 +270,7 @@ def left_jobs(studio: Studio, image: Path, voice: Path, count: int, visitor: str
     """Jobs as a process that ended while they waited leaves them: journaled, kept."""
     inputs = studio.inputs.prepare(image, voice)
     return [
-        studio._open_job(inputs, studio.visitor(f"{visitor}{n}"), None, None, None)[0]
+        studio.flow.open_job(inputs, studio.visitor(f"{visitor}{n}"), None, None, None)[0]
         for n in range(count)
     ]
 
@@ -308,7 +309,7 @@ async def stop_in_the_request_budget_wait(studio: Studio, flow: AsyncIterator[Pr
 
 async def stop_while_the_job_is_journaled(studio: Studio, flow: AsyncIterator[Progress]) -> None:
     journaled, release = threading.Event(), threading.Event()
-    real = studio._open_job
+    real = studio.flow.open_job
 
     def slow_open(*args: object) -> object:
         opened = real(*args)  # type: ignore[arg-type]
@@ -316,7 +317,7 @@ async def stop_while_the_job_is_journaled(studio: Studio, flow: AsyncIterator[Pr
         release.wait(30)
         return opened
 
-    studio._open_job = slow_open  # type: ignore[method-assign]
+    studio.flow.open_job = slow_open  # type: ignore[method-assign]
     task = asyncio.ensure_future(final_progress(flow))
     await asyncio.to_thread(journaled.wait, 30)
     task.cancel()
@@ -544,7 +545,7 @@ def test_a_task_no_flow_follows_holds_its_slot_until_its_expected_end():
 def test_a_job_waiting_in_line_keeps_its_row_fresh_so_no_one_takes_it_for_an_orphan(
     fresh, tmp_path, portrait_path, speech_path, monkeypatch
 ):
-    monkeypatch.setattr("avatar_core.jobs.studio.QUEUED_TOUCH_S", 0.0)  # at every place told
+    monkeypatch.setattr("avatar_core.jobs.flow.QUEUED_TOUCH_S", 0.0)  # at every place told
     fresh.plan_task("succeed", task_seconds=30)  # the one task at once runs long
     with closing(line_studio(fresh, tmp_path / "data", max_running_tasks=1)) as studio:
 

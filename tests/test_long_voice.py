@@ -24,7 +24,7 @@ from avatar_core.jobs.events import Failed, Submitted
 from avatar_core.jobs.long_voice import LongVoiceRun, SpeechDone, part_key
 from avatar_core.jobs.studio import Studio
 from avatar_core.media.probe import probe_video
-from avatar_core.provider.client import KlingClient
+from avatar_core.provider.client import ProviderClient
 from avatar_core.simulator import Simulator
 from avatar_core.storage.journal import Journal, Stage
 from avatar_core.waiting.scheduler import PollScheduler
@@ -36,7 +36,7 @@ def _studio(simulator, fake_time, data_dir) -> Studio:
     settings = Settings(api_key=Secret("test-key"), base_url=simulator.base_url, data_dir=data_dir)
     return Studio(
         settings,
-        client=KlingClient(simulator.base_url, "test-key", sleep=fake_time.sleep),
+        client=ProviderClient(simulator.base_url, "test-key", sleep=fake_time.sleep),
         scheduler=PollScheduler(clock=fake_time.clock, sleep=fake_time.asleep),
         clock=fake_time.clock,
         sleep=fake_time.sleep,
@@ -271,7 +271,7 @@ def _visitor_studio(simulator, fake_time, data_dir, **limits) -> Studio:
     )  # fmt: skip
     return Studio(
         settings,
-        client=KlingClient(simulator.base_url, "app-key", sleep=fake_time.sleep),
+        client=ProviderClient(simulator.base_url, "app-key", sleep=fake_time.sleep),
         scheduler=PollScheduler(clock=fake_time.clock, sleep=fake_time.asleep),
         clock=fake_time.clock,
         sleep=fake_time.sleep,

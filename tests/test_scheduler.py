@@ -11,24 +11,27 @@ import threading
 import pytest
 
 from avatar_core import errors as e
-from avatar_core.provider.client import AvatarRequest, KlingClient
+from avatar_core.provider.client import AvatarRequest, ProviderClient
 from avatar_core.provider.models import TaskInfo, TaskStatus
 from avatar_core.waiting.callbacks import CallbackRegistry
 from avatar_core.waiting.durations import DurationModel, Line
 from avatar_core.waiting.pacing import Pacing
 from avatar_core.waiting.scheduler import PollScheduler
+from bench.bench_crowd_polling import Crowd, run_crowd
 
 
-class RecordingClient(KlingClient):
-    """The real client, noting when (on the fake clock) each query was made."""
+class RecordingClient(ProviderClient):
+    """The real client, noting when (on the fake clock) each query was made, and of what."""
 
     def __init__(self, *args, clock, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._clock = clock
         self.query_times: list[float] = []
+        self.queried: list[str] = []
 
     def get_task(self, task_id: str) -> TaskInfo:
         self.query_times.append(self._clock())
+        self.queried.append(task_id)
         return super().get_task(task_id)
 
 
@@ -72,7 +75,6 @@ def test_many_watchers_share_one_query_per_check(
     results = asyncio.run(main())
     assert all(r[-1].status is TaskStatus.SUCCEED for r in results)
     queries = len(recording_client.query_times)
-    assert queries == scheduler.queries
     assert queries <= 12, "25 watchers must not mean 25 times the queries"
     assert simulator.stats.count("query") == queries
 
@@ -109,7 +111,7 @@ def test_a_fresh_install_expects_minutes_and_waits_out_a_short_clip_in_few_check
     times = [t - created for t in recording_client.query_times]
     assert len(times) <= 16, times
     assert 0 < times[-1] - 240.0 <= Pacing().cap_s + 0.01, times
-    assert scheduler.model.known("std")  # and it learnt from the task once it finished
+    assert not scheduler.model.expectation("std", 5.0).guess  # it learnt once it finished
 
 
 def test_a_quick_failure_is_caught_by_the_early_check(
@@ -149,13 +151,16 @@ def test_a_watcher_past_its_deadline_is_told_and_the_task_goes_on(
     with pytest.raises(e.TaskStillRunningError) as caught:
         asyncio.run(_follow(scheduler, recording_client, first, deadline_s=30))
     assert caught.value.task_id == first.task_id
-    assert scheduler.following() == 0  # nobody left watching: polling stops
+    asked = recording_client.queried.count(first.task_id)
+    other = _create(recording_client, portrait_path, speech_path)  # 20 s, followed to its end
+    assert asyncio.run(_follow(scheduler, recording_client, other))[-1].is_terminal
+    assert recording_client.queried.count(first.task_id) == asked  # nobody waits: not asked
 
 
 def test_an_error_ends_polling_for_every_watcher(simulator, fake_time):
     scheduler = _scheduler(fake_time)
     ghost = TaskInfo(task_id="123123123", status=TaskStatus.SUBMITTED)
-    with KlingClient(simulator.base_url, "k", sleep=fake_time.sleep) as client:
+    with ProviderClient(simulator.base_url, "k", sleep=fake_time.sleep) as client:
 
         async def main():
             return await asyncio.gather(
@@ -208,7 +213,7 @@ def test_a_callback_makes_the_scheduler_check_at_once(
         (4, 16.0, 20.0, 3.0, 3.0),  # then one jump to just before the expected end
         (4, 16.0, 600.0, 30.0, 30.0),  # a long task: jumps, capped
         (5, 19.5, 20.0, 1.0, 1.0),  # brisk at the end
-        (5, 598.0, 600.0, 6.0, 6.0),  # around the end of a long task, a hundredth of it apart
+        (5, 598.0, 600.0, 8.0, 8.0),  # around the end of a long task, `close_s` apart
         (9, 60.0, 20.0, 2.0, 30.0),  # slower once it overruns a lot
         (2, 4.0, None, 4.0, 4.0),  # no model at all: the gap doubles
         (6, 64.0, None, 30.0, 30.0),  # ... up to the cap
@@ -219,19 +224,57 @@ def test_pacing_places_checks_where_answers_change(polls, elapsed, expected, low
     assert low <= delay <= high
 
 
-def test_the_less_certain_the_expectation_the_sooner_close_checks_start():
+def test_the_less_certain_the_expectation_the_sooner_close_checks_start_and_the_later_end():
     pacing = Pacing()
     sure = pacing.delay(polls=5, elapsed_s=250.0, expected_s=300.0, spread_s=5.0)
     unsure = pacing.delay(polls=5, elapsed_s=250.0, expected_s=300.0, spread_s=30.0)
     assert sure == pacing.cap_s and unsure < sure
-    near_sure = pacing.delay(polls=9, elapsed_s=295.0, expected_s=300.0, spread_s=5.0)
-    near_unsure = pacing.delay(polls=9, elapsed_s=295.0, expected_s=300.0, spread_s=40.0)
-    assert near_sure < near_unsure <= pacing.cap_s
+    late_sure = pacing.delay(polls=9, elapsed_s=360.0, expected_s=300.0, spread_s=5.0)
+    late_unsure = pacing.delay(polls=9, elapsed_s=360.0, expected_s=300.0, spread_s=40.0)
+    assert late_unsure == pacing.close_s < late_sure <= pacing.cap_s
+
+
+def test_a_guess_opens_close_checks_nearer_its_end_than_a_measured_expectation():
+    """The prior's spread is how far off the guess may be for every task at once: close
+    checks over all of it would cost a crowd dozens of queries a task."""
+    pacing = Pacing()
+    guessed = pacing.delay(polls=5, elapsed_s=200.0, expected_s=300.0, spread_s=90.0, guess=True)
+    measured = pacing.delay(polls=5, elapsed_s=200.0, expected_s=300.0, spread_s=90.0)
+    assert guessed == pacing.cap_s and measured == pacing.close_s
+
+
+def test_close_checks_go_on_as_long_as_tasks_of_its_kind_recently_took():
+    """A crowd's quickest tasks finish first: the line learnt from them runs short of the
+    others, which still end as late as the longest seen so far."""
+    pacing = Pacing()
+    alone = pacing.delay(polls=12, elapsed_s=300.0, expected_s=220.0, spread_s=5.0)
+    crowd = pacing.delay(polls=12, elapsed_s=300.0, expected_s=220.0, spread_s=5.0, longest_s=300.0)
+    assert crowd <= pacing.close_s < alone
+
+
+def test_the_model_tells_the_longest_of_its_recent_tasks_scaled_to_the_audio():
+    model = DurationModel()
+    assert model.expectation("std", 5.0).longest_s is None  # nothing finished yet
+    for seconds in (200.0, 210.0, 260.0):
+        model.learn("std", seconds, 5.0)
+    found = model.expectation("std", 5.0)
+    assert found.seconds < 260.0 == pytest.approx(found.longest_s)
+    assert model.expectation("std", 60.0).longest_s > 260.0  # longer audio, later still
+
+
+def test_a_crowd_of_real_length_tasks_is_seen_within_seconds_and_the_budget(tmp_path):
+    """Sixty visitors at once, tasks of 150-240 s + 9 s per audio second, a cold start,
+    a budget of 10 requests a second; on the simulator's clock (bench/bench_crowd_polling)."""
+    figures = run_crowd(Crowd(visitors=60), tmp_path, rate=10.0)
+    assert len(figures.latencies) == 60
+    assert figures.p50 <= 4.5 and figures.p95 <= 10.0, figures.table()
+    assert figures.queries_per_task <= 15.0, figures.table()
+    assert figures.busiest_second <= 10, figures.table()
 
 
 def test_without_a_prior_the_duration_model_learns_a_weighted_mean():
     model = DurationModel(priors={})
-    assert model.expected("std") is None and not model.known("std")
+    assert model.expected("std") is None
     model.learn("std", 20)
     model.learn("std", 30)
     assert 20 < model.expected("std") < 30
@@ -242,7 +285,7 @@ def test_without_a_prior_the_duration_model_learns_a_weighted_mean():
 def test_the_prior_is_a_guess_of_minutes_growing_with_the_audio():
     model = DurationModel()
     short, long = model.expectation("std", 5.0), model.expectation("std", 60.0)
-    assert short.guess and long.guess and not model.known("std")
+    assert short.guess and long.guess
     assert 180 <= short.seconds <= 300  # "about 4 minutes for a short clip"
     assert 600 <= long.seconds <= 900  # "ten-odd minutes for 60 s of audio"
     assert model.expected("pro", 5.0) > short.seconds

@@ -41,7 +41,7 @@ from avatar_core.errors import InputError, UnsafeURLError
 from avatar_core.inputs.ffmpeg import run_ffmpeg
 from avatar_core.inputs.url_fetch import fetch_url
 from avatar_core.jobs.studio import Studio
-from avatar_core.provider.client import KlingClient
+from avatar_core.provider.client import ProviderClient
 from avatar_core.simulator import Simulator
 from avatar_core.storage.journal import Stage
 from conftest import FakeTime
@@ -569,7 +569,7 @@ def _follow(server: ThreadingHTTPServer, data: Path, task_id: str, video: str):
     base = f"http://127.0.0.1:{server.server_address[1]}"
     server.task = (task_id, video.replace("BASE", base))
     settings = Settings(api_key=Secret(CANARY_KEY), base_url=base, data_dir=data)
-    studio = Studio(settings, client=KlingClient(base, CANARY_KEY, timeout=10))
+    studio = Studio(settings, client=ProviderClient(base, CANARY_KEY, timeout=10))
     error = None
     try:
         final(studio.follow(task_id))

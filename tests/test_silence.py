@@ -22,7 +22,7 @@ from avatar_core.inputs.audio import prepare_audio
 from avatar_core.inputs.silence import EDGE_KEEP_S, PAUSE_KEPT_S
 from avatar_core.jobs.pricing import silence_saving
 from avatar_core.jobs.studio import Studio
-from avatar_core.provider.client import KlingClient
+from avatar_core.provider.client import ProviderClient
 from avatar_core.waiting.scheduler import PollScheduler
 
 RATE = 16_000
@@ -150,7 +150,7 @@ def test_the_video_plays_the_voice_as_sent_without_its_silence(
                         data_dir=tmp_path / "data")  # fmt: skip
     studio = Studio(
         settings,
-        client=KlingClient(simulator.base_url, "test-key", sleep=fake_time.sleep),
+        client=ProviderClient(simulator.base_url, "test-key", sleep=fake_time.sleep),
         scheduler=PollScheduler(clock=fake_time.clock, sleep=fake_time.asleep),
         clock=fake_time.clock,
         sleep=fake_time.sleep,

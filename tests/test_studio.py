@@ -14,7 +14,7 @@ from avatar_core.config import Secret, Settings
 from avatar_core.inputs.ffmpeg import ffmpeg_exe
 from avatar_core.jobs.events import Step
 from avatar_core.jobs.studio import Studio, open_studio
-from avatar_core.provider.client import KlingClient
+from avatar_core.provider.client import ProviderClient
 from avatar_core.storage.journal import Stage
 from avatar_core.waiting.scheduler import PollScheduler
 
@@ -23,7 +23,7 @@ def make_studio(simulator, fake_time, data_dir, key: str | None = "test-key") ->
     """A studio on the simulator with `key` (None: demo mode, on this simulator)."""
     secret = Secret(key) if key else None
     settings = Settings(api_key=secret, base_url=simulator.base_url, data_dir=data_dir)
-    client = KlingClient(simulator.base_url, key or "demo-key", sleep=fake_time.sleep)
+    client = ProviderClient(simulator.base_url, key or "demo-key", sleep=fake_time.sleep)
     scheduler = PollScheduler(clock=fake_time.clock, sleep=fake_time.asleep)
     return Studio(
         settings, client=client, scheduler=scheduler, clock=fake_time.clock, sleep=fake_time.sleep
@@ -173,7 +173,7 @@ def test_a_refused_connection_is_proof_that_nothing_was_charged(
     port = closed.getsockname()[1]
     closed.close()  # nothing listens there: the connection is refused
     settings = Settings(api_key=Secret("k"), base_url=f"http://127.0.0.1:{port}", data_dir=tmp_path)
-    client = KlingClient(settings.base_url, "k", sleep=fake_time.sleep)
+    client = ProviderClient(settings.base_url, "k", sleep=fake_time.sleep)
     studio = Studio(settings, client=client, clock=fake_time.clock, sleep=fake_time.sleep)
     with pytest.raises(e.ProviderConnectionError) as caught:
         events(studio.generate(portrait_path, speech_path))
@@ -362,7 +362,7 @@ def test_a_new_process_expects_what_the_journals_finished_tasks_took(
 def _restarted(simulator, data) -> Studio:
     """A studio as a new process makes it: its own scheduler, taught by the journal."""
     settings = Settings(api_key=Secret("test-key"), base_url=simulator.base_url, data_dir=data)
-    return Studio(settings, client=KlingClient(simulator.base_url, "test-key"))
+    return Studio(settings, client=ProviderClient(simulator.base_url, "test-key"))
 
 
 def test_demo_tasks_teach_nothing_about_the_real_provider(
@@ -395,7 +395,7 @@ def _limited_studio(simulator, fake_time, data_dir, **limits) -> Studio:
     settings = Settings(
         api_key=Secret("test-key"), base_url=simulator.base_url, data_dir=data_dir, **limits
     )
-    client = KlingClient(simulator.base_url, "test-key", sleep=fake_time.sleep)
+    client = ProviderClient(simulator.base_url, "test-key", sleep=fake_time.sleep)
     scheduler = PollScheduler(clock=fake_time.clock, sleep=fake_time.asleep)
     return Studio(
         settings, client=client, scheduler=scheduler, clock=fake_time.clock, sleep=fake_time.sleep

@@ -36,7 +36,7 @@ from media import audio_bytes, image_bytes
 from reliability import check_section, normalize, table
 
 from avatar_core.errors import LimitReachedError
-from avatar_core.provider.client import AvatarRequest, KlingClient
+from avatar_core.provider.client import AvatarRequest, ProviderClient
 from avatar_core.provider.voices import DEFAULT_VOICE
 from avatar_core.simulator import Simulator
 from avatar_core.simulator.tts import speech_seconds as sim_speech_seconds
@@ -114,7 +114,7 @@ def _make_a_trail(app: InProcessApp, sim: Simulator, a: Client, inputs) -> dict[
     keyed = app.client()
     keyed.predict(PASTED, api_name="/use_key")
     keyed_video = generate(keyed, inputs["face"], inputs["voice"])
-    with KlingClient(sim.base_url or "", APP_KEY) as other:  # another program, our account
+    with ProviderClient(sim.base_url or "", APP_KEY) as other:  # another program, our account
         elsewhere = other.create_task(
             AvatarRequest(
                 image=base64.b64encode(inputs["face"].read_bytes()).decode(),
@@ -654,7 +654,7 @@ class Flood:
     kept: int = 0
     made: int = 0
     closed: int = 0
-    open_clients: int = 0  # KlingClients of this app still open after the flood
+    open_clients: int = 0  # ProviderClients of this app still open after the flood
     checks_at_provider: int = 0
     evicted_key_still_works: str = ""
 
@@ -667,7 +667,7 @@ def _open_clients(base_url: str) -> int:
     return sum(
         1
         for thing in gc.get_objects()
-        if isinstance(thing, KlingClient) and thing.base_url == base_url and not thing.closed
+        if isinstance(thing, ProviderClient) and thing.base_url == base_url and not thing.closed
     )
 
 

@@ -22,6 +22,7 @@ from ui.assets import page_options
 from ui.layout import build_page
 from ui.sessions import Sessions
 from ui.text_guard import GuardedBlocks
+from ui.texts import EN
 from ui.wiring import wire
 
 __all__ = ["build_app", "launch", "page_options"]
@@ -51,7 +52,7 @@ def build_app(
     """
     studio.inputs.web_only = True
     sessions = sessions or Sessions(studio)
-    with GuardedBlocks(title="Talking Avatar Studio", delete_cache=cache_cleaning) as app:
+    with GuardedBlocks(title=EN["title"], delete_cache=cache_cleaning) as app:
         page = build_page(sessions)
         wire(app, page, sessions)
     return app

@@ -35,7 +35,10 @@ CSS = """
     background: rgba(190, 30, 45, 0.9); color: white; font-weight: 700; letter-spacing: 0.05em;
 }
 #tts_voice ul.options {max-height: 40vh !important}
+/* the players' controls stay in sight (Gradio shows them on hover only: none on a phone) */
+#result .controls, #history_video .controls {opacity: 1 !important}
 #history .caption-label {white-space: normal !important; font-size: 0.8em}
+#history .grid-wrap.fixed-height {min-height: 0 !important}  /* a few jobs, no blank screen */
 button:focus-visible, input:focus-visible, textarea:focus-visible {
     outline: 3px solid #4f46e5; outline-offset: 2px;
 }
@@ -69,13 +72,14 @@ A11Y_JS = """
             if (role) element.setAttribute("role", role);
         }
     };
-    // A finished video is brought into view once (on a phone it is under Generate).
-    let shownVideo = null;
-    const bringVideo = () => {
-        const video = document.querySelector("#result video");
+    // A finished video, or one chosen in History, is brought into view once (on a phone
+    // the result is under Generate; History's player opens under its pictures).
+    const shownVideos = {};
+    const bringVideo = (id) => {
+        const video = document.querySelector(`#${id} video`);
         const source = video && video.getAttribute("src");
-        if (!source || source === shownVideo) return;
-        shownVideo = source;
+        if (!source || source === shownVideos[id]) return;
+        shownVideos[id] = source;
         const box = video.getBoundingClientRect();
         const seen = box.top >= 0 && box.top + box.height / 2 <= window.innerHeight;
         if (!seen) video.scrollIntoView({block: "center", behavior: "smooth"});
@@ -92,7 +96,7 @@ A11Y_JS = """
             }
         }, 300);
     }, true);
-    const watch = () => { mark(); bringVideo(); };
+    const watch = () => { mark(); bringVideo("result"); bringVideo("history_video"); };
     watch();
     new MutationObserver(watch).observe(document.body, {
         childList: true, subtree: true, attributes: true, attributeFilter: ["src"],

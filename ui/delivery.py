@@ -22,6 +22,7 @@ from pathlib import Path
 
 from gradio.utils import get_upload_folder
 
+from avatar_core.catalogue import sentence_for
 from avatar_core.errors import StorageError
 
 COPY_PREFIX = "shown-"
@@ -37,24 +38,41 @@ def page_copy(path: str | Path) -> str:
     try:
         return _linked(source) or _copied_once(source)
     except OSError as exc:
-        raise StorageError(
-            f"The file {source.name} could not be handed out ({exc.strerror}): look the task "
-            "up again, and make sure the disk of Gradio's upload folder has room."
-        ) from None
+        failed = sentence_for("page:copy_failed", name=source.name, reason=exc.strerror)
+        raise StorageError(failed) from None
 
 
-def _linked(source: Path) -> str | None:
-    """A hard link to `source` in a new unguessable folder; None across disks."""
+def download_copy(path: str | Path, name: str) -> str | None:
+    """A copy of `path` named `name` (what a browser saves it as), under an unguessable
+    folder: a hard link, or a copy across disks. None when it cannot be made (the file is
+    gone, the disk is full): the page then offers no Download button, the video stays."""
+    source = Path(path)
+    try:
+        linked = _linked(source, name)
+        if linked is not None:
+            return linked
+        folder = Path(get_upload_folder()) / f"{COPY_PREFIX}{secrets.token_hex(16)}"
+        folder.mkdir(parents=True, exist_ok=False)
+        shutil.copyfile(source, folder / name)
+        return str(folder / name)
+    except OSError:
+        return None
+
+
+def _linked(source: Path, name: str | None = None) -> str | None:
+    """A hard link to `source` (named `name`, else as it is) in a new unguessable folder;
+    None across disks."""
     folder = Path(get_upload_folder()) / f"{COPY_PREFIX}{secrets.token_hex(16)}"
     folder.mkdir(parents=True, exist_ok=False)
+    target = folder / (name or source.name)
     try:
-        os.link(source, folder / source.name)  # the same disk: no bytes copied
+        os.link(source, target)  # the same disk: no bytes copied
     except OSError:
         folder.rmdir()
         if not source.is_file():
             raise
         return None
-    return str(folder / source.name)
+    return str(target)
 
 
 def _copied_once(source: Path) -> str:

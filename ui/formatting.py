@@ -229,10 +229,8 @@ def history_caption(job: Job, language: str = "en") -> str:
     return caption
 
 
-def history_note(job: Job, *, with_video: bool, language: str = "en") -> str:
-    """The line under a job picked in the history (its error too when it has no video,
-    in `language` when the journal kept it as a catalogued sentence)."""
-    task, stage = ui_text("detail_task", language), ui_text(STAGE_LABELS[job.stage], language)
-    if with_video:
-        return f"{task} `{job.task_id}` · {stage}"
-    return f"{task} `{job.task_id or '-'}` · {stage} · {as_text(in_language(job.error, language))}"
+def history_note(job: Job, language: str = "en") -> str:
+    """The line under a job picked in the History: its caption (when, its state, its
+    length; a failed job's sentence, in `language` when the journal kept it as a
+    catalogued sentence). No ids: a person needs none to watch or download it."""
+    return as_text(history_caption(job, language))

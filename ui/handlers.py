@@ -605,14 +605,6 @@ def page_language(request: gr.Request | None = None) -> tuple[Update, ...]:
     )
 
 
-EXAMPLE_TEXTS = {
-    "en": ("Hello! I am an astronaut. Today I will tell you what it is like to live in space.",
-           "Welcome to our studio. Upload a face, add a voice, and press Generate."),
-    "zh": ("大家好！我是一名宇航员。今天我来给大家讲讲在太空中生活是什么感觉。",
-           "欢迎来到我们的工作室。上传一张脸，加上一段声音，然后按“生成”。"),
-}  # fmt: skip
-
-
 def example_labels(language: str) -> list[str]:
     """What each example is, in words of the page's language (in example_rows' order)."""
     keys = ("example_recorded", "example_typed_1", "example_typed_2")
@@ -625,7 +617,7 @@ def example_rows(assets: Path, language: str) -> list[list[Any]]:
     """The examples for a page in `language`: (face, voice kind, recording, text, prompt);
     the recording is English speech made here, the texts are spoken by text to speech."""
     face, recording = str(assets / "astronaut.jpg"), str(assets / "hello.mp3")
-    first, second = EXAMPLE_TEXTS[language]
+    first, second = (ui_text(key, language) for key in ("example_text_1", "example_text_2"))
     style = {name: ui_text(fmt.style_key(name), language) for name in fmt.PROMPT_STYLES}
     rows = [
         [face, "tts", None, first, style["friendly"]],
@@ -770,12 +762,12 @@ def pick_history(
         return None, ""
     language = visitor_language(request)
     if not video_home(job):
-        return None, fmt.history_note(job, with_video=False, language=language)
+        return None, fmt.history_note(job, language)
     try:
         video = page_copy(job.video_path or "")
     except AvatarError:
-        return None, fmt.history_note(job, with_video=False, language=language)
-    return video, fmt.history_note(job, with_video=True, language=language)
+        return None, fmt.history_note(job, language)
+    return video, fmt.history_note(job, language)
 
 
 REFRESHED_AT_ONCE = 5  # unfinished jobs asked about when the History is shown

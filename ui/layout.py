@@ -21,6 +21,7 @@ import gradio as gr
 import ui.formatting as fmt
 import ui.handlers as handlers
 from avatar_core.provider.voices import DEFAULT_VOICES
+from ui.history_watch import history_timer
 from ui.sessions import Sessions
 from ui.texts import t, ui_text
 
@@ -77,6 +78,7 @@ class Outputs:
     status: gr.Markdown
     badge: gr.Markdown  # "SIMULATED" over a demo video, in the page's language
     result: gr.Video
+    download: gr.DownloadButton  # the video under a readable file name
     make_another: gr.Button
     details: gr.Markdown
     lookup_id: gr.Textbox
@@ -99,7 +101,9 @@ class HistoryPanel:
     jobs: gr.State  # the job ids in the gallery's order
     refresh: gr.Button
     video: gr.Video
+    download: gr.DownloadButton
     note: gr.Markdown
+    timer: gr.Timer  # refreshes the History while one of its jobs is unfinished
 
 
 @dataclass
@@ -217,8 +221,12 @@ def _voice_choice() -> tuple[gr.Radio, list[gr.Group], gr.Audio, SpeechInputs, g
         elem_id="voice_source",
     )
     with gr.Group(visible=True, elem_id="file_group") as file_group:
-        file = gr.Audio(
-            label=t("voice"), type="filepath", sources=["upload", "microphone"], elem_id="voice"
+        file = gr.Audio(  # no download/share icons: the person's own voice, not a result
+            label=t("voice"),
+            type="filepath",
+            sources=["upload", "microphone"],
+            elem_id="voice",
+            buttons=[],
         )
     with gr.Group(visible=False, elem_id="tts_group") as speech_group:
         text = gr.Textbox(
@@ -236,7 +244,11 @@ def _voice_choice() -> tuple[gr.Radio, list[gr.Group], gr.Audio, SpeechInputs, g
             allow_custom_value=True,  # a voice id the list lacks is the provider's to judge
         )
     preview = gr.Audio(
-        label=t("speech_preview"), interactive=False, visible=False, elem_id="tts_preview"
+        label=t("speech_preview"),
+        interactive=False,
+        visible=False,
+        elem_id="tts_preview",
+        buttons=[],
     )
     verdict = gr.Markdown(elem_id="voice_verdict", elem_classes="verdict")
     tts_verdict = gr.Markdown(elem_id="tts_verdict", elem_classes="verdict")
@@ -309,12 +321,18 @@ def _outputs(*, demo: bool) -> Outputs:
         autoplay=True,
         interactive=False,
         height=360,
-        buttons=["download"],
+        buttons=[],  # the labelled Download button below names the file for a person
     )
-    make_another = gr.Button(t("make_another"), visible=False, size="sm", elem_id="make_another")
+    with gr.Row(elem_id="after_video"):
+        download = gr.DownloadButton(
+            t("download"), visible=False, variant="primary", size="sm", elem_id="download"
+        )
+        make_another = gr.Button(
+            t("make_another"), visible=False, size="sm", elem_id="make_another"
+        )
     with gr.Accordion(t("details"), open=False, elem_id="details_panel"):
         details = gr.Markdown(elem_id="details")
-    return Outputs(status, badge, result, make_another, details, None, None)  # type: ignore[arg-type]
+    return Outputs(status, badge, result, download, make_another, details, None, None)  # type: ignore[arg-type]
 
 
 def _examples() -> list[gr.Column]:
@@ -387,17 +405,29 @@ def _history_panel() -> HistoryPanel:
         gallery = gr.Gallery(
             show_label=False,
             label=t("history"),
-            columns=3,
+            columns=4,
+            fit_columns=False,  # a lone job stays a thumbnail, not a screen-wide picture
             height="auto",
             allow_preview=False,
             object_fit="cover",
+            buttons=[],  # "download all" would save the thumbnails, not the videos
             elem_id="history",
         )
         jobs = gr.State([])
         refresh = gr.Button(t("history_refresh"), size="sm", elem_id="history_refresh")
-        video = gr.Video(label=t("history_video"), elem_id="history_video", buttons=["download"])
+        video = gr.Video(
+            label=t("history_video"),
+            elem_id="history_video",
+            autoplay=True,  # a click on a job plays it
+            interactive=False,
+            height=300,
+            buttons=[],
+        )
+        download = gr.DownloadButton(
+            t("download"), visible=False, size="sm", elem_id="history_download"
+        )
         note = gr.Markdown(elem_id="history_note")
-    return HistoryPanel(gallery, jobs, refresh, video, note)
+    return HistoryPanel(gallery, jobs, refresh, video, download, note, history_timer())
 
 
 def _api_inputs() -> ApiInputs:

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import ui.mcp_words as words
+from avatar_core.catalogue import sentence_for
 from avatar_core.config import Settings
 from ui.text_guard import Refusal
 
@@ -79,13 +80,5 @@ def mcp_spending_note(settings: Settings, mcp_server: bool) -> str | None:
         return None
     most = settings.max_daily_per_address
     if most:
-        return (
-            f"MCP server on: its callers spend on this app's key, at most {most} videos a "
-            "day for each network address (AVATAR_MAX_DAILY_PER_ADDRESS)."
-        )
-    return (
-        "MCP server on: its callers spend on this app's key, and one caller can be a new "
-        "visitor at every call (a new session code), so the limits for each visitor do not "
-        "bound it and AVATAR_MAX_DAILY_PER_ADDRESS is 0 (no limit): set it on a public app, "
-        "or GRADIO_MCP_SERVER=false."
-    )
+        return sentence_for("mcp:spending_capped", most=most)
+    return sentence_for("mcp:spending_open")

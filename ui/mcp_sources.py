@@ -23,17 +23,14 @@ from gradio.route_utils import get_root_url
 from gradio.utils import get_upload_folder
 
 import ui.limits as limits
+from avatar_core.catalogue import sentence_for
 from avatar_core.errors import InputError
 from avatar_core.jobs.studio import Source
 
 FILE_ROUTE = "/gradio_api/file="
 _WEB = re.compile(r"https?://", re.IGNORECASE)
 _DATA = re.compile(r"data:[^,;]*(;[^,;]*)*;base64,", re.IGNORECASE)
-HOW = (
-    "give an https:// link, the link this app's upload route returned (POST "
-    "/gradio_api/upload, or Gradio's upload_file_to_gradio tool), or the file as a "
-    "data: URL (base64)"
-)
+HOW = sentence_for("mcp:source_how")
 
 
 def app_root(request: Any) -> str:
@@ -56,9 +53,7 @@ def tool_source(
         return _data_url_bytes(text, what)
     if not _WEB.match(text):
         raise InputError(
-            f"The {what} {_shown(text)} is not a web address: this app reads no file on its "
-            f"server; {HOW}.",
-            field=what,
+            sentence_for("mcp:source_not_web", what=what, shown=_shown(text), how=HOW), field=what
         )
     if _same_app(text, root) and FILE_ROUTE in urlsplit(text).path:
         return _uploaded_file(text, what, blocked)
@@ -81,20 +76,13 @@ def _uploaded_file(url: str, what: str, blocked: Sequence[Path]) -> Path:
     folder = Path(os.path.realpath(get_upload_folder()))
     private = any(path.is_relative_to(os.path.realpath(each)) for each in blocked)
     if private or not path.is_relative_to(folder):
-        raise InputError(
-            f"The {what} link points at a file of this app that was not uploaded to it; {HOW}.",
-            field=what,
-        )
+        raise InputError(sentence_for("mcp:source_not_uploaded", what=what, how=HOW), field=what)
     try:
         present = path.is_file()
     except OSError:  # a name too long for the file system, say: no upload has it
         present = False
     if not present:
-        raise InputError(
-            f"The uploaded {what} is no longer on this app (uploads are deleted after an "
-            "hour): upload it again and give the new link.",
-            field=what,
-        )
+        raise InputError(sentence_for("mcp:source_gone", what=what), field=what)
     return path
 
 
@@ -103,22 +91,16 @@ def _data_url_bytes(text: str, what: str) -> bytes:
     what they are); its size is told from its length, before anything is decoded."""
     header = _DATA.match(text)
     if header is None:
-        raise InputError(f"The {what} data: URL is not a base64 file; {HOW}.", field=what)
+        raise InputError(sentence_for("mcp:source_not_base64_file", what=what, how=HOW), field=what)
     size = (len(text) - header.end()) * 3 // 4
     most = limits.MAX_UPLOAD_BYTES
     if size > most:
-        raise InputError(
-            f"The {what} data: URL holds a file of about {_mb(size)} MB, more than the "
-            f"{_mb(most)} MB this app takes as an upload: give a smaller file, or a link.",
-            field=what,
-        )
+        too_large = sentence_for("mcp:source_too_large", what=what, size=_mb(size), most=_mb(most))
+        raise InputError(too_large, field=what)
     try:
         return base64.b64decode(text[header.end() :], validate=True)
     except (binascii.Error, ValueError):
-        raise InputError(
-            f"The {what} data: URL does not hold valid base64; encode the file again.",
-            field=what,
-        ) from None
+        raise InputError(sentence_for("mcp:source_bad_base64", what=what), field=what) from None
 
 
 def _mb(size: int) -> str:

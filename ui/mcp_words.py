@@ -1,77 +1,61 @@
-"""Every sentence the MCP tools answer, in one place.
+"""The MCP tools' answers, from the `mcp` namespace of the catalogue.
 
-They are read by an assistant, so they stay English (README, "Use it from an AI
-assistant"); the core's own sentences inside them come from its catalogue (`say()`).
+They are read by an assistant, so they are English only (README, "Use it from an AI
+assistant"; avatar_core/catalogue/loader.py); the core's own sentences inside them come
+from the core's namespace. Each is a `Message`, a `str` of its English text.
 """
 
 from __future__ import annotations
 
-FOLLOW = 'Call follow_avatar_task with task_id "{ref}" and session_code "{code}"'
+from avatar_core.catalogue import Message, sentence_for
 
-NOTHING_TO_CHECK = "Nothing to check: give a portrait, a voice, or both."
-NO_PORTRAIT = "A portrait is needed: give the photo of one face."
-BOTH_VOICES = "Give a voice recording or a speech text, not both."
-NO_VOICE = "A voice is needed: a recording (voice) or a text to speak (speech_text)."
-NO_CODE = (
-    "A session code is needed: the one make_talking_avatar_video returned with this task "
-    "(only its own tasks can be followed)."
-)
-BAD_CODE = (
-    "The session code is not one this app hands out: leave it empty, or give the one an "
-    "earlier call returned."
-)
-NO_VIDEO = "The task ended without a video; follow it again to see why."
-SIMULATED = " Simulated (demo mode): not made by Kling."
-BROKE = "The job stopped on an unexpected error of this app; make the video again."
+NOTHING_TO_CHECK = sentence_for("mcp:nothing_to_check")
+NO_PORTRAIT = sentence_for("mcp:no_portrait")
+BOTH_VOICES = sentence_for("mcp:both_voices")
+NO_VOICE = sentence_for("mcp:no_voice")
+NO_CODE = sentence_for("mcp:no_code")
+BAD_CODE = sentence_for("mcp:bad_code")
+NO_VIDEO = sentence_for("mcp:no_video")
+SIMULATED = sentence_for("mcp:simulated")
+BROKE = sentence_for("mcp:broke")
 
 
-def not_yours(ref: str) -> str:
-    return (
-        f"Task {ref[:64]} is not one of this session code's videos: follow only a task "
-        "make_talking_avatar_video returned with the same code."
+def _follow(ref: str, code: str) -> Message:
+    return sentence_for("mcp:follow", ref=ref, code=code)
+
+
+def _shown(state: str) -> str:
+    """A state in parentheses after what it qualifies, or nothing."""
+    return f" ({state.rstrip('.')})" if state else ""
+
+
+def not_yours(ref: str) -> Message:
+    return sentence_for("mcp:not_yours", ref=ref[:64])
+
+
+def busy(calls: int) -> Message:
+    return sentence_for("mcp:busy", calls=calls)
+
+
+def too_many_runs(runs: int) -> Message:
+    return sentence_for("mcp:too_many_runs", runs=runs)
+
+
+def still_running(task_id: str, code: str, status: str) -> Message:
+    return sentence_for(
+        "mcp:still_running", task_id=task_id, shown=_shown(status), follow=_follow(task_id, code)
     )
 
 
-def busy(calls: int) -> str:
-    return (
-        f"This app is answering {calls} tool calls at once, its most: nothing was done; "
-        "call again in a minute."
+def in_line(job_id: str, code: str, place: str) -> Message:
+    return sentence_for(
+        "mcp:in_line", job_id=job_id, shown=_shown(place), follow=_follow(job_id, code)
     )
 
 
-def too_many_runs(runs: int) -> str:
-    return (
-        f"This app is making {runs} videos for MCP callers, its most: nothing was sent; "
-        "call again in a few minutes."
-    )
+def preparing(ref: str, code: str) -> Message:
+    return sentence_for("mcp:preparing", ref=ref, follow=_follow(ref, code))
 
 
-def still_running(task_id: str, code: str, status: str) -> str:
-    shown = f" ({status.rstrip('.')})" if status else ""
-    return (
-        f"Task {task_id} is still being made{shown}; it goes on at the provider. "
-        f"{FOLLOW.format(ref=task_id, code=code)} in a minute to get the video."
-    )
-
-
-def in_line(job_id: str, code: str, place: str) -> str:
-    shown = f" ({place.rstrip('.')})" if place else ""
-    return (
-        f"Job {job_id} waits in line for its turn to be sent{shown}; it goes on without "
-        f"this call. {FOLLOW.format(ref=job_id, code=code)} in a minute to learn its place "
-        "or get the video."
-    )
-
-
-def preparing(ref: str, code: str) -> str:
-    return (
-        f"The job {ref} is still being prepared (its inputs checked and fixed); it goes on "
-        f"without this call. {FOLLOW.format(ref=ref, code=code)} in a minute to get the video."
-    )
-
-
-def unclear(message: str, ref: str, code: str) -> str:
-    return (
-        f"{message} {FOLLOW.format(ref=ref, code=code)} in a few minutes to learn what "
-        "became of it."
-    )
+def unclear(message: str, ref: str, code: str) -> Message:
+    return sentence_for("mcp:unclear", message=message, follow=_follow(ref, code))

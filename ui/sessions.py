@@ -25,6 +25,7 @@ from typing import Any
 
 import gradio as gr
 
+from avatar_core.catalogue import sentence_for
 from avatar_core.jobs.studio import Studio
 from avatar_core.storage.visitors import Visitor
 
@@ -33,11 +34,7 @@ LOCAL_VISITOR = "local"  # a handler called outside any Gradio event (tests, scr
 # Gradio's MCP server relays a call to a queued endpoint through one loopback API session,
 # shared by every MCP caller, marked with this header: no visitor can be told apart there.
 MCP_RELAY_HEADER = "x-gradio-user"
-MCP_RELAY_REFUSAL = (
-    "This endpoint is the page's and gradio_client's: through MCP, use "
-    "make_talking_avatar_video (its speech_text speaks a text), which keeps each caller's "
-    "videos apart."
-)
+MCP_RELAY_REFUSAL = sentence_for("mcp:relay_refused")
 
 
 def visitor_id(browser_id: str | None, request: gr.Request | None) -> str:

@@ -19,14 +19,11 @@ from gradio.exceptions import InvalidPathError
 from gradio.utils import get_function_params
 
 from avatar_core.inputs.text import malformed_text_sentence, text_problem
-from avatar_core.words import say
+from avatar_core.words import say, sentence_for
 from ui.texts import EN
 from ui.value_types import missing_selection, wrong_value
 
-NOT_UPLOADED = (
-    "A file given to this app must be uploaded to it first (POST /gradio_api/upload); "
-    "a path on the server is not accepted."
-)
+NOT_UPLOADED = sentence_for("page:not_uploaded")
 
 
 def first_problem(value: Any) -> str | None:
@@ -59,19 +56,19 @@ class Refusal(gr.Error):
 
 
 def field_name(component: Any) -> str:
-    """How a sentence names an input: its label in English, else its kind (an API
-    endpoint's parameter, by its name)."""
+    """How a sentence names an input: by its label (in the sentence's language), else
+    its kind (an API endpoint's parameter, by its name)."""
     if component is None:  # a value beyond the event's inputs
-        return "field"
+        return sentence_for("page:field_unnamed")
     if isinstance(component, str):  # a parameter of a function served with gr.api
-        return f'parameter "{component}"'
+        return sentence_for("page:parameter_named", name=component)
     label = getattr(component, "label", None)
     key = getattr(label, "key", None)
     if isinstance(key, str):
-        label = EN.get(key, key)
+        label = sentence_for(f"page:{key}") if key in EN else key
     if isinstance(label, str) and label.strip():
-        return f'field "{label.strip()}"'
-    return f"{type(component).__name__.lower()} field"
+        return sentence_for("page:field_labelled", label=label.strip())
+    return sentence_for("page:field_of_kind", kind=type(component).__name__.lower())
 
 
 def malformed_input(inputs: list[Any], components: list[Any], event_data: Any) -> str | None:
@@ -83,7 +80,7 @@ def malformed_input(inputs: list[Any], components: list[Any], event_data: Any) -
             return malformed_text_sentence(field_name(component), problem, multiline=True)
     problem = first_problem(getattr(event_data, "_data", None))
     if problem is not None:
-        return malformed_text_sentence("selection", problem, multiline=True)
+        return malformed_text_sentence(sentence_for("page:selection"), problem, multiline=True)
     return None
 
 

@@ -1,6 +1,6 @@
-"""Every word of the interface, in English and Chinese, in one place: `texts.json` beside
-this module (key -> {"en": ..., "zh": ...}; `{demo_notice}` stands for the core's sentence
-about demo mode, which the English banner quotes).
+"""The page's words, from the `page` namespace of the catalogue (avatar_core/catalogue/
+page.json, English and Chinese; `{demo_notice}` stands for the core's sentence about demo
+mode, which the English banner quotes).
 
 Gradio translates in the browser: components get `t(key)` (a `gr.I18n` key) and the page
 shows the text of the browser's language, English when it is neither. A value a handler
@@ -9,7 +9,7 @@ string only, so a message is one key plus numbers, never two keys). `key_used_un
 is followed by the reason and a closing parenthesis.
 
 What the core says (checks of the inputs, progress, provider errors) comes from the
-core's own catalogue (`avatar_core.words`): a handler renders it in the visitor's language,
+core's namespace of the catalogue: a handler renders it in the visitor's language,
 which it reads from the request's Accept-Language header (`visitor_language`: zh* gives
 Chinese, anything else English). A program calling the API sends no such header unless it
 asks for Chinese, so API answers are English by default.
@@ -19,30 +19,36 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
+from string import Formatter
 
 import gradio as gr
 
+from avatar_core.catalogue import LANGUAGES, Message, language_of
+from avatar_core.catalogue.loader import CATALOGUE
 from avatar_core.demo import DEMO_NOTICE
-from avatar_core.words import language_of
-
-CATALOGUE = Path(__file__).with_name("texts.json")
-LANGUAGES = ("en", "zh")
 
 
-def _load(path: Path) -> dict[str, dict[str, str]]:
-    """The catalogue by language; a key missing a language fails here, at import."""
-    entries: dict[str, dict[str, str]] = json.loads(path.read_text(encoding="utf-8"))
-    by_language: dict[str, dict[str, str]] = {language: {} for language in LANGUAGES}
-    for key, texts in entries.items():
-        for language in LANGUAGES:
-            text = texts[language]
-            notice = DEMO_NOTICE.in_language(language)
-            by_language[language][key] = text.replace("{demo_notice}", notice)
-    return by_language
+def _translated_in_the_browser(key: str) -> bool:
+    """A page text without parameters (but the demo notice) is the browser's to translate;
+    one with parameters is rendered here, `sentence_for("page:key", name=value)`."""
+    texts = CATALOGUE["page"][key].values()
+    fields = {name for text in texts for _, name, _, _ in Formatter().parse(text) if name}
+    return fields <= {"demo_notice"}
 
 
-TEXTS = _load(CATALOGUE)
+def _page_texts() -> dict[str, dict[str, str]]:
+    """The page's words by language, as Gradio's `I18n` takes them (bare keys)."""
+    return {
+        language: {
+            key: Message(f"page:{key}", {"demo_notice": DEMO_NOTICE}).in_language(language)
+            for key in CATALOGUE["page"]
+            if _translated_in_the_browser(key)
+        }
+        for language in LANGUAGES
+    }
+
+
+TEXTS = _page_texts()
 EN = TEXTS["en"]
 ZH = TEXTS["zh"]
 # Gradio 6.31 announces a finished event to screen readers as "common.complete", a key its
@@ -54,10 +60,16 @@ _MARKER = re.compile(r"__i18n__(\{[^}]*\})")
 
 
 def t(key: str) -> gr.i18n.I18nData:
-    """The translatable text `key` (a KeyError for a key that has no text)."""
-    if key not in EN:
-        raise KeyError(f"no interface text for {key!r}")
-    return I18N(key)
+    """The page's text `key` ("page:intro", or bare "intro"), translated by the browser (a
+    KeyError for a key the page namespace lacks: a sentence of another namespace is
+    rendered on the server, `ui_text`)."""
+    name = key.removeprefix("page:")
+    if name not in EN:
+        raise KeyError(
+            f"no page text {key!r} in page.json (only page: keys are translated "
+            "in the browser; render others with ui_text)"
+        )
+    return I18N(name)
 
 
 def translate(text: str, language: str = "en") -> str:
@@ -78,6 +90,10 @@ def visitor_language(request: gr.Request | None) -> str:
 
 
 def ui_text(key: str, language: str) -> str:
-    """The interface text `key` in `language`, rendered here rather than in the browser
-    (for sentences that hold more than one key, or come from the core)."""
-    return TEXTS.get(language, EN)[key]
+    """The text of `key` in `language`, rendered here rather than in the browser (for
+    sentences that hold more than one key, or come from another namespace): a page key
+    bare or as "page:key", any other as its namespaced key."""
+    name = key.removeprefix("page:")
+    if ":" not in key or key.startswith("page:"):
+        return TEXTS.get(language, EN)[name]
+    return Message(key, {}).in_language(language)

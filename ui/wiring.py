@@ -21,6 +21,8 @@ import gradio as gr
 import ui.formatting as fmt
 import ui.handlers as handlers
 import ui.mcp_tools as tools
+from ui.downloads import no_download, offer_download
+from ui.history_watch import keep_watching, rest
 from ui.layout import Page
 from ui.limits import GENERATES, PORTRAIT_CHECKS, VOICE_CHECKS
 from ui.sessions import Sessions
@@ -175,6 +177,14 @@ def _gallery(page: Page, sessions: Sessions) -> tuple[Any, Any, Any]:
     return sessions.bind(handlers.history_gallery), _visitor(page), [history.gallery, history.jobs]
 
 
+def _show_history(event: Any, page: Page, sessions: Sessions) -> Any:
+    """After `event`: the History refreshed, then its timer ticking on while one of its
+    jobs is unfinished (ui/history_watch.py)."""
+    shown = event.then(*_gallery(page, sessions), **GALLERY)
+    shown.then(sessions.bind(keep_watching), _visitor(page), page.history.timer, **QUIET)
+    return shown
+
+
 def _wire_jobs(page: Page, sessions: Sessions) -> None:
     """Generate (Stop shown while it runs), stop, make another, look a task up; each ends
     by refreshing the History."""
@@ -183,6 +193,8 @@ def _wire_jobs(page: Page, sessions: Sessions) -> None:
     buttons = [job.stop, job.generate, outputs.make_another]
     shown = [outputs.status, outputs.result, outputs.details]
     job.generate.click(handlers.running_buttons, None, buttons, **QUIET, queue=False)
+    job.generate.click(no_download, None, outputs.download, **QUIET, queue=False)
+    job.generate.click(rest, None, page.history.timer, **QUIET, queue=False)  # the flow follows
     generating = job.generate.click(
         sessions.bind(handlers.run_make),
         [portrait.image, portrait.url, voice.source, voice.file, voice.url, voice.audio_id,
@@ -193,7 +205,8 @@ def _wire_jobs(page: Page, sessions: Sessions) -> None:
         **PRIVATE,
     )  # fmt: skip
     ended = generating.then(handlers.idle_buttons, outputs.result, buttons, **QUIET)
-    ended.then(*_badge(page, sessions), **QUIET).then(*_gallery(page, sessions), **GALLERY).then(
+    ended.then(offer_download, outputs.result, outputs.download, **QUIET)
+    _show_history(ended.then(*_badge(page, sessions), **QUIET), page, sessions).then(
         *_allowance(page, sessions), **QUIET
     )
     stopping = job.stop.click(
@@ -203,13 +216,13 @@ def _wire_jobs(page: Page, sessions: Sessions) -> None:
         cancels=[generating],
         **PRIVATE,
     )
-    stopping.then(*_gallery(page, sessions), **GALLERY)
+    _show_history(stopping, page, sessions)
     outputs.make_another.click(
         handlers.make_another,
         None,
         [*shown, outputs.make_another, page.phase],
         **QUIET,
-    ).then(*_badge(page, sessions), **QUIET)
+    ).then(*_badge(page, sessions), **QUIET).then(no_download, None, outputs.download, **QUIET)
     looking = outputs.lookup_button.click(
         sessions.bind(handlers.run_lookup),
         [outputs.lookup_id, *_visitor(page)],
@@ -217,7 +230,8 @@ def _wire_jobs(page: Page, sessions: Sessions) -> None:
         concurrency_limit=None,
         **PRIVATE,
     )
-    looking.then(*_badge(page, sessions), **QUIET).then(*_gallery(page, sessions), **GALLERY)
+    _show_history(looking.then(*_badge(page, sessions), **QUIET), page, sessions)
+    looking.then(offer_download, outputs.result, outputs.download, **QUIET)
 
 
 def _badge(page: Page, sessions: Sessions) -> tuple[Any, Any, Any]:
@@ -246,13 +260,18 @@ def _wire_history(app: gr.Blocks, page: Page, sessions: Sessions) -> None:
     """The visitor is known once the page loads: its id, then its History (its unfinished
     jobs asked about) and allowance; the page's language sets the speech's."""
     history = page.history
-    history.refresh.click(*_gallery(page, sessions), **PRIVATE, concurrency_limit=None)
+    refreshed = history.refresh.click(*_gallery(page, sessions), **PRIVATE, concurrency_limit=None)
+    refreshed.then(sessions.bind(keep_watching), _visitor(page), history.timer, **QUIET)
+    ticked = history.timer.tick(
+        *_gallery(page, sessions), **{**GALLERY, "trigger_mode": "once"}
+    )  # a tick while the last refresh still waits on the provider is dropped
+    ticked.then(sessions.bind(keep_watching), _visitor(page), history.timer, **QUIET)
     history.gallery.select(
         sessions.bind(handlers.pick_from_gallery),
         [*_visitor(page), history.jobs],
         [history.video, history.note],
         **PRIVATE,
-    )
+    ).then(offer_download, history.video, history.download, **QUIET)
     speech = page.voice.speech
     app.load(
         handlers.page_language,
@@ -260,9 +279,10 @@ def _wire_history(app: gr.Blocks, page: Page, sessions: Sessions) -> None:
         [speech.language, speech.voice, page.job.prompt, *page.examples],
         **QUIET,
     )
-    app.load(
+    opened = app.load(
         sessions.bind(handlers.open_page),
         [page.browser_id, page.key_state],
         [page.browser_id, page.visitor_state, page.api.history, page.job.allowance],
         **PRIVATE,
-    ).then(*_gallery(page, sessions), **GALLERY)
+    )
+    _show_history(opened, page, sessions)

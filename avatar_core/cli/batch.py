@@ -30,7 +30,7 @@ from avatar_core.jobs.batch import (
 )
 from avatar_core.jobs.batch_rows import COLUMNS, MAX_ROWS, BatchRow, check_rows, read_rows
 from avatar_core.jobs.studio import Studio
-from avatar_core.words import say
+from avatar_core.words import say, sentence_for
 
 
 def _positive(text: str) -> int:
@@ -48,36 +48,33 @@ def add_batch_command(subparsers: argparse._SubParsersAction) -> None:
     """Register `batch FILE.csv [--out DIR] [--jobs N] [--retry-failed] [--timeout S]`."""
     batch = subparsers.add_parser(
         "batch",
-        help="make many videos from a CSV file (resumable)",
-        description=f"One video per row of a CSV file with the columns {', '.join(COLUMNS)} "
-        "(image, then audio or tts_text with voice_id; paths are relative to the CSV's "
-        f"folder, or http(s) URLs). At most {MAX_ROWS} rows. Every row is checked before "
-        "anything is sent; running the same file again sends nothing twice.",
+        help=sentence_for("cli:batch"),
+        description=sentence_for("cli:batch_about", columns=", ".join(COLUMNS), most=MAX_ROWS),
     )
     batch.add_argument("file", type=Path, metavar="FILE.csv")
     batch.add_argument(
         "--out",
         type=Path,
         metavar="DIR",
-        help="where the videos and results.csv go (default: FILE-videos beside the CSV)",
+        help=sentence_for("cli:batch_out"),
     )
     batch.add_argument(
         "--jobs",
         type=_positive,
         default=DEFAULT_JOBS,
         metavar="N",
-        help=f"rows under way at once (default {DEFAULT_JOBS}); the line sends their creates",
+        help=sentence_for("cli:jobs", jobs=DEFAULT_JOBS),
     )
     batch.add_argument(
         "--retry-failed",
         action="store_true",
-        help="send again the rows whose task failed at the provider in an earlier run",
+        help=sentence_for("cli:retry_failed"),
     )
     batch.add_argument(
         "--timeout",
         type=float,
         default=None,
-        help="seconds to follow each task (default: AVATAR_FOLLOW_DEADLINE, 3600)",
+        help=sentence_for("cli:batch_timeout"),
     )
     batch.set_defaults(handler=run_batch)
 

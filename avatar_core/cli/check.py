@@ -12,31 +12,27 @@ from avatar_core.config import Settings
 from avatar_core.errors import StorageError
 from avatar_core.inputs.preparation import InputPreparer
 from avatar_core.jobs.pricing import silence_saving
-from avatar_core.words import in_language, say
+from avatar_core.words import in_language, say, sentence_for
 
 
 def add_check_command(subparsers: argparse._SubParsersAction) -> None:
     """Register `check --image IMG --audio AUD [--trim] [--save DIR]`."""
     check = subparsers.add_parser(
         "check",
-        help="validate and fix the inputs without sending anything",
-        description="Measure the portrait and the voice against Kling's rules, fix what can "
-        "be fixed, and say what cannot. Nothing is sent and nothing is charged.",
+        help=sentence_for("cli:check"),
+        description=sentence_for("cli:check_about"),
     )
-    check.add_argument("--image", required=True, help="portrait: a local path or an http(s) URL")
-    check.add_argument("--audio", required=True, help="voice: a local path or an http(s) URL")
-    check.add_argument("--trim", action="store_true", help="keep the first 60 s of longer audio")
+    check.add_argument("--image", required=True, help=sentence_for("cli:image"))
+    check.add_argument("--audio", required=True, help=sentence_for("cli:audio"))
+    check.add_argument("--trim", action="store_true", help=sentence_for("cli:check_trim"))
     check.add_argument(
-        "--shorten-pauses",
-        action="store_true",
-        help="shorten pauses longer than 1.5 s inside the speech (silence at its start and "
-        "end is always left out)",
+        "--shorten-pauses", action="store_true", help=sentence_for("cli:check_shorten_pauses")
     )
     check.add_argument(
         "--save",
         type=Path,
         metavar="DIR",
-        help="write the exact files that would be sent, as DIR/image.<ext> and DIR/audio.<ext>",
+        help=sentence_for("cli:save"),
     )
     check.set_defaults(handler=run_check)
 

@@ -18,12 +18,11 @@ from typing import TextIO
 from avatar_core.cli.codes import EXIT_FAILED, EXIT_OK
 from avatar_core.config import Settings, limits_in_force
 from avatar_core.jobs.studio import open_studio
+from avatar_core.words import sentence_for
 
 
 def add_doctor_command(subparsers: argparse._SubParsersAction) -> None:
-    doctor = subparsers.add_parser(
-        "doctor", help="check the key and the provider's routes with free requests only"
-    )
+    doctor = subparsers.add_parser("doctor", help=sentence_for("cli:doctor"))
     doctor.set_defaults(handler=run_doctor)
 
 

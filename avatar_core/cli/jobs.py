@@ -34,65 +34,61 @@ from avatar_core.jobs.studio import Studio, open_studio
 from avatar_core.jobs.video_flow import make_video
 from avatar_core.provider.voices import DEFAULT_VOICE, TTS_LANGUAGES
 from avatar_core.simulator.options import PROFILES
-from avatar_core.words import in_language, say
+from avatar_core.words import in_language, say, sentence_for
 
-_TIMEOUT_HELP = "seconds to follow a task (default: AVATAR_FOLLOW_DEADLINE, 3600)"
+_TIMEOUT_HELP = sentence_for("cli:timeout")
 
 
 def add_job_commands(subparsers: argparse._SubParsersAction) -> None:
     """Register generate, status, resume and simulator on the CLI's subparsers."""
-    gen = subparsers.add_parser("generate", help="make a talking-avatar video, end to end")
-    gen.add_argument("--image", required=True, help="portrait: a local path or an http(s) URL")
+    gen = subparsers.add_parser("generate", help=sentence_for("cli:generate"))
+    gen.add_argument("--image", required=True, help=sentence_for("cli:image"))
     voice = gen.add_mutually_exclusive_group(required=True)
-    voice.add_argument("--audio", help="voice: a local path or an http(s) URL")
-    voice.add_argument("--audio-id", help="an audio id from Kling text to speech")
-    voice.add_argument("--tts-text", help="text for Kling text to speech to say")
-    gen.add_argument("--voice-id", default=None, help=f"TTS voice (default {DEFAULT_VOICE})")
+    voice.add_argument("--audio", help=sentence_for("cli:audio"))
+    voice.add_argument("--audio-id", help=sentence_for("cli:audio_id"))
+    voice.add_argument("--tts-text", help=sentence_for("cli:tts_text"))
+    gen.add_argument(
+        "--voice-id", default=None, help=sentence_for("cli:voice_id", voice=DEFAULT_VOICE)
+    )
     gen.add_argument(
         "--voice-language",
         choices=TTS_LANGUAGES,
         default=None,
-        help="the language the TTS voice speaks (default: the voice's first language)",
+        help=sentence_for("cli:voice_language"),
     )
-    gen.add_argument("--voice-speed", type=float, default=1.0, help="TTS speed, 0.8 to 2.0")
-    gen.add_argument("--task-id", dest="prior_task_id", help="the task the audio id belongs to")
-    gen.add_argument("--prompt", default=None, help="how the avatar should perform")
+    gen.add_argument("--voice-speed", type=float, default=1.0, help=sentence_for("cli:voice_speed"))
+    gen.add_argument("--task-id", dest="prior_task_id", help=sentence_for("cli:task_id"))
+    gen.add_argument("--prompt", default=None, help=sentence_for("cli:prompt"))
     gen.add_argument("--mode", choices=MODES, default="std")
-    gen.add_argument("--trim", action="store_true", help="trim audio longer than 60 s")
+    gen.add_argument("--trim", action="store_true", help=sentence_for("cli:trim"))
     gen.add_argument(
-        "--shorten-pauses",
-        action="store_true",
-        help="shorten pauses longer than 1.5 s inside the voice (silence at its start and end "
-        "is always left out)",
+        "--shorten-pauses", action="store_true", help=sentence_for("cli:shorten_pauses")
     )
-    gen.add_argument("--out", type=Path, help="also copy the video to this file")
+    gen.add_argument("--out", type=Path, help=sentence_for("cli:out"))
     gen.add_argument("--timeout", type=float, default=None, help=_TIMEOUT_HELP)
     gen.set_defaults(handler=run_generate)
 
-    status = subparsers.add_parser("status", help="look up (and optionally finish) any task")
+    status = subparsers.add_parser("status", help=sentence_for("cli:status"))
     status.add_argument("task_id")
-    status.add_argument("--wait", action="store_true", help="follow it to the end")
-    status.add_argument("--out", type=Path, help="copy the finished video to this file")
+    status.add_argument("--wait", action="store_true", help=sentence_for("cli:wait"))
+    status.add_argument("--out", type=Path, help=sentence_for("cli:status_out"))
     status.add_argument("--timeout", type=float, default=None, help=_TIMEOUT_HELP)
     status.set_defaults(handler=run_status)
 
-    resume = subparsers.add_parser("resume", help="finish every unfinished job in the journal")
+    resume = subparsers.add_parser("resume", help=sentence_for("cli:resume"))
     resume.add_argument("--timeout", type=float, default=None, help=_TIMEOUT_HELP)
     resume.set_defaults(handler=run_resume)
 
-    sim = subparsers.add_parser("simulator", help="serve the fake provider on loopback")
+    sim = subparsers.add_parser("simulator", help=sentence_for("cli:simulator"))
     sim.add_argument("--host", default="127.0.0.1")
     sim.add_argument("--port", type=int, default=8765)
-    sim.add_argument("--task-seconds", type=float, default=8.0, help="how long a task takes")
     sim.add_argument(
-        "--profile", choices=sorted(PROFILES), default=None, help="behave as this gateway profile"
+        "--task-seconds", type=float, default=8.0, help=sentence_for("cli:task_seconds")
     )
     sim.add_argument(
-        "--kling-auth",
-        action="store_true",
-        help="Kling's own routes (no /kling prefix) take only JWTs signed with "
-        "KLING_ACCESS_KEY and KLING_SECRET_KEY from the environment",
+        "--profile", choices=sorted(PROFILES), default=None, help=sentence_for("cli:profile")
     )
+    sim.add_argument("--kling-auth", action="store_true", help=sentence_for("cli:kling_auth"))
     sim.set_defaults(handler=run_simulator)
 
 

@@ -25,7 +25,7 @@ from avatar_core.cli.doctor import add_doctor_command
 from avatar_core.cli.jobs import add_job_commands
 from avatar_core.config import Settings, terminal_language
 from avatar_core.errors import AvatarError, InputError, SettingsError
-from avatar_core.words import in_language, say
+from avatar_core.words import in_language, say, sentence_for
 
 Registrar = Callable[[argparse._SubParsersAction], None]
 
@@ -47,8 +47,7 @@ def _program_name() -> str:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=_program_name(),
-        description="Talking Avatar Studio: one portrait and one voice make a talking-avatar "
-        "video with Kling Avatar (CometAPI).",
+        description=sentence_for("cli:program"),
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")

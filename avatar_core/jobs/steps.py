@@ -19,7 +19,7 @@ from avatar_core import errors as e
 from avatar_core.config import Settings
 from avatar_core.inputs.preparation import PreparedInputs
 from avatar_core.jobs.unclear import being_checked, still_unclear, unknown_task
-from avatar_core.provider.client import AvatarRequest, KlingClient
+from avatar_core.provider.client import AvatarRequest, ProviderClient
 from avatar_core.provider.models import TaskInfo, TaskStatus
 from avatar_core.provider.retry import RetryPolicy, refused_create
 from avatar_core.storage.journal import Job, Journal, Stage, creator_alive, this_process
@@ -52,7 +52,7 @@ class JobSteps:
     """The steps for one provider endpoint and key (`owner`), in one journal."""
 
     settings: Settings
-    client: KlingClient
+    client: ProviderClient
     journal: Journal
     demo: bool
     owner: str | None = None

@@ -10,9 +10,13 @@ task may exist, how to look it up, and that sending it again may cost twice.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+from collections.abc import Callable, Iterator
 
 from avatar_core.errors import UnclearError
+from avatar_core.jobs.services import ProcessServices
+from avatar_core.provider.models import TaskInfo
+from avatar_core.storage.journal import Job
 from avatar_core.words import Message, say
 
 UNCLEAR_WINDOW_S = 10 * 60.0  # how long a flow keeps looking for an unclear create
@@ -25,6 +29,30 @@ def look_again_delays() -> Iterator[float]:
     yield from _FIRST_LOOKS_S
     while True:
         yield _LATER_LOOK_S
+
+
+async def look_again(
+    services: ProcessServices,
+    look_for: Callable[[Job], tuple[Job, TaskInfo] | None],
+    job: Job,
+    deadline_s: float,
+) -> tuple[Job, TaskInfo]:
+    """Look for an unclear create by its external id (`look_for`, a paid step) now and
+    then, for up to UNCLEAR_WINDOW_S (or the flow's deadline); UnclearError when it stays
+    unfound."""
+    began, lookups = services.now(), 1
+    for delay in look_again_delays():
+        if services.now() - began + delay > min(UNCLEAR_WINDOW_S, deadline_s):
+            break
+        await services.pause(delay)
+        found = await services.paid(look_for, job)
+        lookups += 1
+        if found is not None:
+            return found
+    unclear = still_unclear(job.job_id, lookups)
+    latest = await asyncio.to_thread(services.journal.get, job.job_id)
+    await asyncio.to_thread(services.journal.update, latest or job, error=unclear.message)
+    raise unclear
 
 
 def _how_to_look_up(job_id: str) -> Message:

@@ -159,12 +159,12 @@ def says_unknown(response: httpx.Response) -> bool:
     )
 
 
-class KlingClient:
+class ProviderClient:
     """A provider session: one account's base URL, credential and routes, sending on a
     `ProviderConnection` (its pool and request budget) that a process's sessions share.
     A light object: one per key. Thread-safe.
 
-    `KlingClient(base_url, key)` speaks to CometAPI (or the simulator) with a bearer key;
+    `ProviderClient(base_url, key)` speaks to CometAPI (or the simulator) with a bearer key;
     `profile` (profiles.py) chooses another provider, its routes and its credential. With
     no `connection`, it makes one of its own (closed with it).
     """
@@ -196,7 +196,7 @@ class KlingClient:
         self._closed = False
 
     def __repr__(self) -> str:
-        return f"KlingClient(base_url={self.base_url!r}, credential={self._credential!r})"
+        return f"ProviderClient(base_url={self.base_url!r}, credential={self._credential!r})"
 
     def close(self) -> None:
         """Done with this session; its connection too when it is the session's own."""
@@ -208,7 +208,7 @@ class KlingClient:
     def closed(self) -> bool:
         return self._closed or self.connection.closed
 
-    def __enter__(self) -> KlingClient:
+    def __enter__(self) -> ProviderClient:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -1,6 +1,6 @@
 """The process's one way to its providers: one HTTP connection pool, one request budget.
 
-Every provider session (`KlingClient`: an account's base URL, credential and routes) of a
+Every provider session (`ProviderClient`: an account's base URL, credential and routes) of a
 process sends through the same `ProviderConnection`, so a pasted key costs a light object,
 not an HTTP client of its own (its TLS context and connection pool), and every request of
 every key takes its slot in the one budget before it goes. The budget is the process's

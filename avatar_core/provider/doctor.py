@@ -19,7 +19,7 @@ import httpx
 
 from avatar_core import __version__
 from avatar_core import errors as e
-from avatar_core.provider.client import KlingClient, says_unknown
+from avatar_core.provider.client import ProviderClient, says_unknown
 from avatar_core.provider.protocol import find_error, parse_answer
 
 UNKNOWN_TASK_ID = "000000000000000000"  # the form of Kling's ids; no task has it
@@ -88,7 +88,7 @@ def key_label(key: str | None) -> str:
 
 
 def diagnose(
-    client: KlingClient,
+    client: ProviderClient,
     *,
     key_label: str,
     known: tuple[str, str] | None = None,
@@ -119,7 +119,7 @@ def diagnose(
     return _scrubbed(report, client)
 
 
-def _ask_route(client: KlingClient, template: str) -> tuple[RouteAnswer, httpx.Response | None]:
+def _ask_route(client: ProviderClient, template: str) -> tuple[RouteAnswer, httpx.Response | None]:
     try:
         response = client.ask(template.format(id=UNKNOWN_TASK_ID))
     except httpx.HTTPError as exc:
@@ -170,7 +170,7 @@ def _verdict(response: httpx.Response) -> str:
     return "accepted"
 
 
-def _external_ids(client: KlingClient, known: tuple[str, str] | None) -> str:
+def _external_ids(client: ProviderClient, known: tuple[str, str] | None) -> str:
     if known is None:
         return "could not tell (no task made from this data folder to look up)"
     external_id, task_id = known
@@ -205,7 +205,7 @@ def _offset_text(offset: float | None) -> str:
     return f"{offset:+.0f} s (the provider's clock is {abs(offset):.0f} s {side} this machine's)"
 
 
-def _scrubbed(report: DoctorReport, client: KlingClient) -> DoctorReport:
+def _scrubbed(report: DoctorReport, client: ProviderClient) -> DoctorReport:
     """The same report with the key taken out of every text an answer put in it."""
     routes = [
         RouteAnswer(a.route, client.scrub(a.said), a.unknown_here, a.verdict) for a in report.routes

@@ -20,6 +20,7 @@ _SHAPE_AUDIO_S = 10.0  # how strongly the prior's shape holds: one task this far
 _MIN_SPREAD = 0.02  # no model predicts a provider better than this share of a task
 _MAX_TASK_S = 24 * 3600.0
 _PRIOR_SPREAD_WEIGHT = 0.25  # the prior's spread counts as a quarter of a finished task
+_LONGEST_OF = 10  # the longest of this many recent tasks says how long the slowest take
 
 
 @dataclass(frozen=True)
@@ -56,11 +57,16 @@ PRIOR_GUESS: dict[str, Prior] = {
 @dataclass(frozen=True)
 class Expectation:
     """How long a task is expected to take, about how far off that may be (one standard
-    deviation, roughly), and whether it is still only the prior's guess."""
+    deviation, roughly), whether it is still only the prior's guess, and the longest its
+    kind's recent tasks took, scaled to it (None before any finished).
+
+    A crowd's first tasks to finish are its quickest: the line learnt from them runs short
+    of the others, and `longest_s` says that tasks of this kind still end that late."""
 
     seconds: float
     spread_s: float
     guess: bool
+    longest_s: float | None = None
 
 
 def task_kind(mode: str, demo: bool) -> str:
@@ -73,6 +79,7 @@ class _Fit:
     line: Line
     spread: float  # a share of the prediction
     guess: bool
+    longest: float | None = None  # the longest recent task, a multiple of the prediction
 
 
 class DurationModel:
@@ -108,11 +115,6 @@ class DurationModel:
             seen.append((audio if audio is not None else math.nan, float(seconds)))
             self._fits.pop(kind, None)
 
-    def known(self, kind: str) -> bool:
-        """Whether a finished task of this kind has been learnt from."""
-        with self._lock:
-            return bool(self._seen.get(kind))
-
     def expectation(self, kind: str, audio_s: float | None = None) -> Expectation | None:
         """The expectation for a task of `kind` with `audio_s` seconds of audio (None:
         unknown); None when there is neither a prior nor a finished task to go by."""
@@ -124,7 +126,8 @@ class DurationModel:
         if fit is None:
             return None
         seconds = max(fit.line.at(audio), 0.1)
-        return Expectation(seconds, fit.spread * seconds, fit.guess)
+        longest = fit.longest * seconds if fit.longest is not None else None
+        return Expectation(seconds, fit.spread * seconds, fit.guess, longest)
 
     def expected(self, kind: str, audio_s: float | None = None) -> float | None:
         """The expected seconds, or None with nothing to go by."""
@@ -146,7 +149,8 @@ class DurationModel:
         points = [(typical if math.isnan(x) else x, y) for x, y in seen]
         weights = [self._memory**age for age in range(len(points) - 1, -1, -1)]
         line = _weighted_line(points, weights, prior.line if prior else None)
-        return _Fit(line, _spread(points, weights, line, prior), guess=False)
+        longest = max(y / max(line.at(x), 0.1) for x, y in points[-_LONGEST_OF:])
+        return _Fit(line, _spread(points, weights, line, prior), guess=False, longest=longest)
 
 
 def _weighted_line(

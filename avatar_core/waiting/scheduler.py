@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 from avatar_core.errors import AvatarError, TaskStillRunningError
 from avatar_core.provider.budget import PAID, RequestBudget, Slot
-from avatar_core.provider.client import KlingClient
+from avatar_core.provider.client import ProviderClient
 from avatar_core.provider.connection import DEFAULT_RATE_PER_S
 from avatar_core.provider.models import TaskInfo, TaskStatus
 from avatar_core.waiting.durations import DurationModel
@@ -45,7 +45,7 @@ class _Watcher:
 
 @dataclass
 class _Entry:
-    client: KlingClient
+    client: ProviderClient
     task_id: str
     kind: str
     audio_s: float | None  # the audio's length, for the expected duration (None: unknown)
@@ -74,7 +74,6 @@ class PollScheduler:
     ) -> None:
         self.pacing = pacing or Pacing()
         self.model = model or DurationModel()
-        self.queries = 0
         self._clock = clock
         self._sleep = sleep
         self.budget = RequestBudget(rate_per_s, clock)
@@ -93,7 +92,7 @@ class PollScheduler:
 
     async def watch(
         self,
-        client: KlingClient,
+        client: ProviderClient,
         first: TaskInfo,
         *,
         kind: str = "std",
@@ -131,10 +130,6 @@ class PollScheduler:
         self._poke()
         return True
 
-    def following(self) -> int:
-        with self._lock:
-            return len(self._entries)
-
     def close(self) -> None:
         """Stop the loop and its threads; whoever still waits is told the wait ended."""
         with self._lock:
@@ -150,7 +145,7 @@ class PollScheduler:
 
     def _subscribe(
         self,
-        client: KlingClient,
+        client: ProviderClient,
         first: TaskInfo,
         kind: str,
         audio_s: float | None,
@@ -190,6 +185,17 @@ class PollScheduler:
             (due, next(self._sequence), entry.generation, (entry.client.base_url, entry.task_id)),
         )
 
+    def _replan(self, kind: str, now: float) -> None:
+        """Must hold the lock. What a finished task taught moves its kind's next checks
+        earlier where it now expects them sooner (the first tasks of a crowd to finish
+        tell where the others will)."""
+        for entry in self._entries.values():
+            if entry.kind != kind or entry.in_flight or entry.callbacks:
+                continue
+            due = now + self._next_delay(entry, now)
+            if due < entry.due - _EPSILON:
+                self._schedule(entry, due)
+
     def _next_delay(self, entry: _Entry, now: float) -> float:
         """Must hold the lock. A crowd that the request budget cannot check early skips
         the early check, keeping the budget for the checks near each task's end."""
@@ -200,6 +206,8 @@ class PollScheduler:
             elapsed_s=now - entry.started,
             expected_s=expectation.seconds if expectation else None,
             spread_s=expectation.spread_s if expectation else 0.0,
+            guess=expectation.guess if expectation else False,
+            longest_s=expectation.longest_s if expectation else None,
             callbacks=entry.callbacks,
             early_check=not crowded,
         )
@@ -305,7 +313,6 @@ class PollScheduler:
         except Exception as error:  # a bug must not kill the loop for everyone
             log.exception("polling task %s failed", entry.task_id)
             info = AvatarError(say("poll.unexpected", task_id=entry.task_id, error=error))
-        self.queries += 1
         self._in_flight -= 1
         assert self._wake is not None
         self._wake.set()
@@ -320,6 +327,7 @@ class PollScheduler:
                 if info.status is TaskStatus.SUCCEED:  # only a finished task teaches the model
                     audio_s = entry.audio_s or info.video_duration_s
                     self.model.learn(entry.kind, _task_seconds(info, now - entry.started), audio_s)
+                    self._replan(entry.kind, now)
             key = (entry.client.base_url, entry.task_id)
             if finished or not entry.watchers:  # nobody waits any more: stop checking
                 if self._entries.get(key) is entry:

@@ -1,5 +1,5 @@
-"""The message catalogue (`messages.json`: key -> {"en": template, "zh": template}) and
-the `Message` that carries a key and its parameters.
+"""The `Message` that carries a catalogued key (avatar_core/catalogue/loader.py) and its
+parameters, rendered in any language.
 
 Templates use `str.format` fields by name (`{seconds:.1f}`). A parameter that is itself a
 `Message` is rendered in the same language, a list of them is joined as the language
@@ -11,29 +11,13 @@ is a number as a place: "3rd" in English, "3" where the template says the rest (
 
 from __future__ import annotations
 
-import json
 import string
 from collections.abc import Iterable
-from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-Language = Literal["en", "zh"]
-LANGUAGES: tuple[Language, ...] = ("en", "zh")
-CATALOGUE = Path(__file__).with_name("messages.json")
+from avatar_core.catalogue.loader import LANGUAGES, Language, known, template
+
 _SENTENCE_GAP = {"en": " ", "zh": ""}  # between sentences joined into one text
-
-
-def _load(path: Path) -> dict[str, dict[str, str]]:
-    """The catalogue; a key missing a language fails here, at import."""
-    entries: dict[str, dict[str, str]] = json.loads(path.read_text(encoding="utf-8"))
-    for key, texts in entries.items():
-        missing = [language for language in LANGUAGES if not texts.get(language)]
-        if missing:
-            raise ValueError(f"message {key!r} has no text in {missing}")
-    return entries
-
-
-MESSAGES = _load(CATALOGUE)
 
 
 def _value(value: Any, language: str) -> Any:
@@ -51,8 +35,8 @@ class _Formatter(string.Formatter):
 
     def convert_field(self, value: Any, conversion: str | None) -> Any:
         if conversion == "n":
-            texts = MESSAGES.get(f"noun.{value}")
-            return texts[self.language] if texts else value
+            noun = f"noun.{value}"
+            return template(noun, self.language) if known(noun) else value
         if conversion == "o":
             return _ordinal(int(value)) if self.language == "en" else str(value)
         return super().convert_field(value, conversion)
@@ -69,9 +53,8 @@ _FORMATTERS = {language: _Formatter(language) for language in LANGUAGES}
 
 
 def _render(key: str, language: str, params: dict[str, Any]) -> str:
-    template = MESSAGES[key][language]
     values = {name: _value(v, language) for name, v in params.items()}
-    return _FORMATTERS[language].vformat(template, (), values)
+    return _FORMATTERS[language].vformat(template(key, language), (), values)
 
 
 class Message(str):
@@ -95,11 +78,15 @@ class Message(str):
         return (Message, (self.key, self.params))
 
 
-def say(key: str, /, **params: Any) -> Message:
-    """The catalogued sentence `key` with its parameters (a KeyError for an unknown key)."""
-    if key not in MESSAGES:
-        raise KeyError(f"no message {key!r} in {CATALOGUE.name}")
+def sentence_for(key: str, /, **params: Any) -> Message:
+    """The catalogued sentence `key` ("page:intro"; a bare key is the core's) with its
+    parameters (a KeyError for an unknown key)."""
+    if not known(key):
+        template(key, "en")  # raises the KeyError naming the namespace's file
     return Message(key, params)
+
+
+say = sentence_for  # the earlier name, until every caller says `sentence_for`
 
 
 def in_language(text: object, language: str) -> str:
