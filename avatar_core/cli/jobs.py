@@ -64,6 +64,7 @@ def add_job_commands(subparsers: argparse._SubParsersAction) -> None:
     gen.add_argument(
         "--shorten-pauses", action="store_true", help=sentence_for("cli:shorten_pauses")
     )
+    gen.add_argument("--preview", action="store_true", help=sentence_for("cli:preview"))
     gen.add_argument("--out", type=Path, help=sentence_for("cli:out"))
     gen.add_argument("--timeout", type=float, default=None, help=_TIMEOUT_HELP)
     gen.set_defaults(handler=run_generate)
@@ -175,6 +176,7 @@ def run_generate(
             shorten_pauses=getattr(args, "shorten_pauses", False),
             deadline_s=args.timeout,
             audio_seconds=spoken_s,
+            preview=getattr(args, "preview", False),
         )
 
     return _deliver(_run(studio, flow, err, _language(args)), args.out, out)

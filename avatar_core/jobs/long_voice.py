@@ -46,7 +46,7 @@ from avatar_core.inputs.speech_parts import (
 )
 from avatar_core.jobs.events import Done, Failed, Preparing, Progress, Step
 from avatar_core.jobs.merge import merged
-from avatar_core.jobs.pricing import estimate_parts, estimate_words
+from avatar_core.jobs.pricing import estimate_parts, estimate_words, format_money
 from avatar_core.jobs.steps import video_home
 from avatar_core.jobs.studio import Studio
 from avatar_core.media.join import join_parts
@@ -60,6 +60,7 @@ from avatar_core.waiting.durations import task_kind
 from avatar_core.words import Message, say
 
 PLAN_FILE = "plan.json"
+PREVIEW_S = 10.0  # a preview's part lasts at most this
 
 
 @dataclass(frozen=True)
@@ -193,16 +194,20 @@ class LongVoiceRun:
         visitor: Visitor = OPERATOR,
         remake_failed: bool = True,
         key: str | None = None,
+        preview: bool = False,
     ) -> None:
         """`remake_failed`: a part whose task failed is made (and paid) again, else it is
-        reported; `key`: the speech's, when it was made ready before (`resume`)."""
+        reported; `key`: the speech's, when it was made ready before (`resume`);
+        `preview`: make only a first part of at most PREVIEW_S, in `std` (its video is
+        the SpeechDone's), cut so that the whole speech in `std` reuses it as its first."""
+        mode = "std" if preview else mode
         self.studio = studio
         self.image, self.voice = str(image), Path(voice)
         self.prompt, self.mode, self.deadline_s = prompt, mode, deadline_s
         self.shorten_pauses = shorten_pauses
         self.max_speech_s = max_speech_s
         self.max_part_s = studio.client.profile.max_part_seconds
-        self.visitor, self.remake_failed = visitor, remake_failed
+        self.visitor, self.remake_failed, self.preview = visitor, remake_failed, preview
         self.key = key or speech_key(
             self.image, self.voice, prompt=prompt, mode=mode, visitor=visitor.tag,
             shorten_pauses=shorten_pauses, max_part_s=self.max_part_s,
@@ -233,12 +238,20 @@ class LongVoiceRun:
         speech = await asyncio.to_thread(
             _ready, self.voice, self.folder, self.request(), max_part_s=self.max_part_s,
             max_speech_s=self.max_speech_s, shorten_pauses=self.shorten_pauses,
+            first_part_s=PREVIEW_S if self.preview else None,
         )  # fmt: skip
         for said in self._plan_words(speech):
             yield Preparing(said)
         videos: dict[int, Path] = {}
-        async for progress in self._made(speech, videos):
+        making = speech.parts[:1] if self.preview else speech.parts
+        async for progress in self._made(speech, making, videos):
             yield progress
+        if self.preview:  # the first part's own video; the folder stays for the whole
+            first = speech.parts[0]
+            said = say("long.preview_done", seconds=format_seconds(first.end_s - first.start_s),
+                       count=len(speech.parts))  # fmt: skip
+            yield SpeechDone(said, joined=videos[1])
+            return
         count = len(speech.parts)
         yield SpeechProgress(say("long.joining", count=count), ready=count, count=count)
         joined = await asyncio.to_thread(
@@ -257,23 +270,29 @@ class LongVoiceRun:
             say("long.split", seconds=format_seconds(speech.seconds), count=count, seams=seams,
                 key=self.key)
         ]  # fmt: skip
-        lengths = [part.end_s - part.start_s for part in speech.parts]
+        making = speech.parts[:1] if self.preview else speech.parts
+        lengths = [part.end_s - part.start_s for part in making]
         estimate = estimate_parts(lengths, self.mode, self.studio.settings.prices)
-        if estimate is not None:
+        if estimate is not None and self.preview:
+            said.append(say("long.preview_estimate", seconds=format_seconds(estimate.seconds),
+                            total=format_money(estimate.total)))  # fmt: skip
+        elif estimate is not None:
             said.append(estimate_words(estimate))
         self.expected_s, at_once = expected_speech_s(self.studio, lengths, self.mode)
         if self.expected_s is not None:
             said.append(say("long.expected", about=about(self.expected_s), at_once=at_once))
         return said
 
-    async def _made(self, speech: LongSpeech, videos: dict[int, Path]) -> AsyncIterator[Progress]:
-        """Every part made (or followed) at once, their videos into `videos` by number;
-        AvatarError naming the first part without a video once all have ended."""
+    async def _made(
+        self, speech: LongSpeech, making: list[SpeechPart], videos: dict[int, Path]
+    ) -> AsyncIterator[Progress]:
+        """The parts `making` made (or followed) at once, their videos into `videos` by
+        number; AvatarError naming the first without a video once all have ended."""
         count = len(speech.parts)
         failures: dict[int, str] = {}
         elapsed = 0.0
-        flows = [self._part(part, count) for part in speech.parts]
-        hold = await self._hold(speech)  # the whole speech within the visitor's limits
+        flows = [self._part(part, count) for part in making]
+        hold = await self._hold(making)  # all of them within the visitor's limits
         try:
             async for number, event in merged(flows):
                 elapsed = max(elapsed, event.elapsed_s)
@@ -287,7 +306,7 @@ class LongVoiceRun:
                 yield replace(event, message=said)
         finally:
             hold.close()
-        if len(videos) < count:
+        if len(videos) < len(making):
             raise e.AvatarError(self._missing(speech, videos, failures))
 
     def _ready_event(
@@ -302,15 +321,15 @@ class LongVoiceRun:
         return SpeechProgress(said, event.elapsed_s, event.job, ready=ready, count=count,
                               left_s=left_s)  # fmt: skip
 
-    async def _hold(self, speech: LongSpeech) -> contextlib.ExitStack:
+    async def _hold(self, parts: list[SpeechPart]) -> contextlib.ExitStack:
         """The parts still to send, checked whole against the visitor's limits (before any
         is journaled) and held until they are (`SpendingLimits.hold_speech`); close the
         returned stack to let go."""
         priors = await asyncio.to_thread(
-            lambda: [self._journaled(part_key(self.key, p.index + 1)) for p in speech.parts]
+            lambda: [self._journaled(part_key(self.key, p.index + 1)) for p in parts]
         )
-        fresh = [p for p, prior in zip(speech.parts, priors, strict=True) if _to_send(prior)]
-        spender = self.visitor if self.studio.owner is None else OPERATOR  # as the studio's
+        fresh = [p for p, prior in zip(parts, priors, strict=True) if _to_send(prior)]
+        spender = self.studio.session.spender(self.visitor)
         held = self.studio.limits.hold_speech(
             spender, self.key, parts=len(fresh), part_s=self.max_part_s,
             seconds=sum(part.end_s - part.start_s for part in fresh),

@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from avatar_core.errors import MediaToolError
+from avatar_core.errors import InputError, MediaToolError
 from avatar_core.inputs.audio import MAX_SOURCE_BYTES
 from avatar_core.inputs.loudness import envelope_of_file
 from avatar_core.inputs.silence import kept_envelope, plan_silence
@@ -28,6 +28,8 @@ from avatar_core.jobs.long_voice import LongVoiceRun, speaks_longer_than
 from avatar_core.jobs.studio import Source, Studio
 from avatar_core.storage.layout import LONG_SPEECH_FOLDER
 from avatar_core.storage.visitors import OPERATOR, Visitor
+from avatar_core.units import format_seconds
+from avatar_core.words import say
 
 FETCHED_FOLDER = "fetched"  # under long_speeches/: voices fetched from a web address
 
@@ -96,6 +98,7 @@ def long_voice_run(
     shorten_pauses: bool = False,
     deadline_s: float | None = None,
     visitor: Visitor = OPERATOR,
+    preview: bool = False,
 ) -> LongVoiceRun | None:
     """The run of parts for a voice that speaks longer than one task takes; None for
     any other voice (the studio's own check explains one it cannot use)."""
@@ -117,7 +120,7 @@ def long_voice_run(
     return LongVoiceRun(
         studio, image, voice, prompt=prompt, mode=mode, shorten_pauses=shorten_pauses,
         max_speech_s=studio.settings.max_speech_seconds, deadline_s=deadline_s,
-        visitor=visitor,
+        visitor=visitor, preview=preview,
     )  # fmt: skip
 
 
@@ -132,17 +135,24 @@ async def make_video(
     shorten_pauses: bool = False,
     deadline_s: float | None = None,
     visitor: Visitor = OPERATOR,
+    preview: bool = False,
     **more: object,
 ) -> AsyncIterator[Progress]:
     """`Studio.generate`'s events for these inputs, or a long voice's (`LongVoiceRun`):
     the last is Done with the video's path. `more`: the rest of `Studio.generate`'s
-    keywords (an audio id, a batch row's key...), for the studio's flow only."""
+    keywords (an audio id, a batch row's key...), for the studio's flow only. `preview`:
+    of a long voice, only a first part of at most 10 s, in `std` (`LongVoiceRun`); a
+    voice one task takes has no preview (InputError, nothing sent)."""
     run = None
     if not more.get("audio_id"):
         run = await asyncio.to_thread(
             long_voice_run, studio, image, audio, prompt=prompt, mode=mode, trim=trim,
             shorten_pauses=shorten_pauses, deadline_s=deadline_s, visitor=visitor,
+            preview=preview,
         )  # fmt: skip
+    if preview and run is None:
+        limit = format_seconds(studio.client.profile.max_part_seconds)
+        raise InputError(say("long.no_preview", limit=limit), field="audio")
     if run is not None:
         flow = _cleaning_up(run, fetched=looks_like_url(audio))
     else:
