@@ -179,8 +179,8 @@ def _details(page):
 
 def _task_id(page) -> str:
     """The task id, from the folded Details."""
-    expect(_details(page)).to_contain_text("Task id:")
-    found = re.search(r"Task id:\s*(\S+)", page.locator("#details").inner_text())
+    expect(_details(page)).to_contain_text("Reference number:")
+    found = re.search(r"Reference number:\s*(\S+)", page.locator("#details").inner_text())
     assert found, page.locator("#details").inner_text()
     return found.group(1)
 
@@ -219,8 +219,8 @@ def test_upload_generate_watch_the_status_move_and_the_video_play(
     page, sim, portrait_path, speech_path
 ):
     _add_inputs(page, portrait_path, speech_path)
-    expect(page.locator("#portrait_verdict")).to_contain_text("✅ Image:")
-    expect(page.locator("#voice_verdict")).to_contain_text("✅ Audio:")
+    expect(page.locator("#portrait_verdict")).to_have_text("✅ Face ready (512×512 px).")
+    expect(page.locator("#voice_verdict")).to_contain_text("✅ Voice ready (")
     page.evaluate(RECORD_STATUS)
     creates = sim.stats.creates
 
@@ -336,7 +336,8 @@ def test_the_cost_in_demo_mode_says_nothing_is_charged_and_follows_voice_and_mod
     _upload(page, "voice", speech_path)
     std = format_money(seconds * PRICE_PER_SECOND["std"])
     expect(cost).to_have_text(
-        f"Demo: free, nothing is charged (with a key this would cost about {std})"
+        "Demo: free, nothing is charged (with a key, the code of a paid CometAPI account, "
+        f"this would cost about {std})"
     )
     _open_options(page)
     page.locator("#mode").get_by_text("Professional").click()
@@ -757,6 +758,11 @@ SCREENS = [(1366, 768), (390, 844)]
 LANGUAGES = ["en-US", "zh-CN"]
 # Every environment variable the app reads (DESIGN.md): the operator's words, never a page's.
 SETTING_NAMES = re.compile(r"\b(COMETAPI_\w+|KLING_\w+_KEY|KLING_BASE_URL|AVATAR_\w+|GRADIO_\w+)")
+# What a non-technical tester stumbled on: the provider's queue, ids, the file's technical
+# line, Gradio's footer link (the ids themselves stay in the folded Details).
+ENGINEERS_WORDS = re.compile(
+    r"Queued at the provider|sent as it is|kHz|mono|Task id|task id|Use via API|\d{15,}"
+)
 # In Chinese, Latin letters are for brand names, file formats and units only.
 LATIN_ALLOWED = {"Kling", "CometAPI", "Avatar", "Gradio", "API", "MCP", "MP3", "WAV", "M4A",
                  "AAC", "JPG", "JPEG", "PNG", "px", "s", "x", "KB", "MB", "kHz", "std",
@@ -835,6 +841,13 @@ def test_no_setting_name_or_charge_is_shown_to_a_visitor_in_demo_mode(
         _wait_for_video_in_any_language(page)
         shown = page.locator("body").inner_text()
         assert SETTING_NAMES.findall(shown) == []
+        unfolded = page.locator("#details").inner_text()  # where the ids are kept, opened
+        assert ENGINEERS_WORDS.findall(shown.replace(unfolded, "")) == []
+        page.locator("#history_panel button.label-wrap").click()
+        _history_items(page).first.click()  # the chosen video's line, too
+        expect(page.locator("#history_video video")).to_have_count(1)
+        shown = page.locator("body").inner_text().replace(unfolded, "")
+        assert ENGINEERS_WORDS.findall(shown) == []
         demo = "Demo: free, nothing is charged" if locale == "en-US" else "演示：免费，不会扣费"
         expect(page.locator("#cost")).to_contain_text(demo)
         assert not re.search(r"(Estimated cost|预估费用)", shown)

@@ -48,12 +48,12 @@ def test_one_press_makes_one_video_of_a_long_voice_with_its_parts_progress(
     sessions, simulator, portrait_path, long_voice
 ):
     async def press() -> list:
-        flow = h.run_generate(sessions, str(portrait_path), "", "file", str(long_voice), "",
-                              "", "", "Speak.", "std", False, None)  # fmt: skip
+        flow = h.run_make(sessions, str(portrait_path), "", "file", str(long_voice), "", "",
+                          "", "", None, None, None, "Speak.", "std", False, None, None)  # fmt: skip
         return [update async for update in flow]
 
     updates = asyncio.run(press())
-    status, video, _ = updates[-1]
+    status, video = updates[-1][:2]
     assert status.startswith("✅"), status
     assert simulator.stats.creates == 3  # one task a part
     said = [translate(update[0], "en") for update in updates]

@@ -8,6 +8,7 @@ what an English (or Chinese) browser shows.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import re
 from collections.abc import AsyncIterator
@@ -63,9 +64,37 @@ def short_clip(tmp_path) -> Path:
     return clip
 
 
+def page_generate(
+    sessions: Sessions,
+    image: str | None,
+    image_url: str,
+    source: str,
+    audio: str | None,
+    audio_url: str,
+    audio_id: str,
+    prior_task_id: str,
+    prompt: str,
+    mode: str,
+    trim: bool,
+    key: str | None,
+    browser: str | None = None,
+) -> AsyncIterator[tuple[str, object, str]]:
+    """The page's Generate (`run_make`) with no typed text: its (status, video, details)."""
+
+    async def steps() -> AsyncIterator[tuple[str, object, str]]:
+        made = h.run_make(sessions, image, image_url, source, audio, audio_url, audio_id,
+                          prior_task_id, "", None, None, None, prompt, mode, trim, None, key,
+                          browser)  # fmt: skip
+        async with contextlib.aclosing(made):
+            async for status, video, details, *_ in made:
+                yield status, video, details
+
+    return steps()
+
+
 def _generate(sessions: Sessions, portrait: Path, voice: Path, *, key=None, mode="std"):
     return updates_of(
-        h.run_generate(
+        page_generate(
             sessions, str(portrait), "", "file", str(voice), "", "", "", "", mode, False, key
         )
     )
@@ -74,10 +103,9 @@ def _generate(sessions: Sessions, portrait: Path, voice: Path, *, key=None, mode
 # --- verdicts ------------------------------------------------------------------------------
 
 
-def test_an_acceptable_portrait_gets_a_verdict_saying_what_is_sent(sessions, portrait_path):
+def test_an_acceptable_portrait_gets_a_verdict_in_plain_words(sessions, portrait_path):
     verdict = h.check_portrait(sessions, str(portrait_path), "", None)
-    assert verdict.startswith("✅ Image:"), verdict
-    assert "512×512" in verdict
+    assert verdict == "✅ Face ready (512×512 px).", verdict  # not "JPEG …; sent as it is"
 
 
 def test_a_too_small_portrait_is_refused_with_its_size_and_the_rule(sessions, tmp_path):
@@ -94,7 +122,7 @@ def test_no_portrait_no_verdict(sessions):
 
 def test_a_voice_gets_its_verdict_and_its_length(sessions, speech_path):
     verdict, seconds = h.check_voice(sessions, str(speech_path), "", False, None)
-    assert verdict.startswith("✅ Audio:"), verdict
+    assert verdict == "✅ Voice ready (7.3 s).", verdict  # not "MP3 …, 44.1 kHz mono, …"
     assert seconds == pytest.approx(7.3, abs=0.2)
 
 
@@ -208,10 +236,10 @@ def test_a_file_left_behind_is_not_sent_when_the_source_is_an_audio_id(
     sessions, simulator, portrait_path, speech_path
 ):
     updates = updates_of(
-        h.run_generate(sessions, str(portrait_path), "", "audio_id", str(speech_path), "",
+        page_generate(sessions, str(portrait_path), "", "tts", str(speech_path), "",
                        "  ", "", "", "std", False, None)
     )  # fmt: skip
-    assert updates[-1][0].startswith("❌ No voice was given"), updates[-1]
+    assert english(updates[-1][0]) == "❌ " + EN["need_text"], updates[-1]
     assert simulator.stats.creates == 0
 
 
@@ -228,7 +256,7 @@ def test_speech_fills_in_its_audio_id_and_a_preview_then_drives_the_avatar(
     assert "__i18n__" not in verdict  # /tts hands this note to programs as well: plain words
 
     updates = updates_of(
-        h.run_generate(sessions, str(portrait_path), "", "tts", str(speech_path), "",
+        page_generate(sessions, str(portrait_path), "", "tts", str(speech_path), "",
                        audio_id, task_id, "", "std", False, None)
     )  # fmt: skip
     assert updates[-1][0].startswith("✅ Done"), updates[-1]
@@ -284,7 +312,10 @@ def test_generate_streams_its_steps_and_ends_with_the_video(
     assert statuses[-1].startswith("✅ Done"), statuses
     _, video, details = updates[-1]
     assert Path(str(video)).suffix == ".mp4" and Path(str(video)).is_file()
-    assert "**Task id:**" in details and "**Job:**" not in details  # the job id: unsent only
+    assert "**Reference number:**" in details and "this app's own" not in details  # unsent only
+    waits = [english(status) for status in statuses if "elapsed" in english(status)]
+    assert waits and all(re.search(r"(waiting for its turn|Making your video)…", w) for w in waits)
+    assert not any("Queued at the provider" in english(status) for status in statuses)
     assert all(video == SKIP for _, video, _ in updates[:-1])
     assert simulator.stats.creates == 1
 
@@ -300,7 +331,7 @@ def test_a_job_waiting_in_line_shows_its_place_and_the_wait_in_both_languages(
         async for progress in first:
             if progress.task is not None:
                 break
-        page = h.run_generate(
+        page = page_generate(
             sessions, str(portrait_path), "", "file", str(speech_path), "", "", "", "", "std",
             False, None,
         )  # fmt: skip
@@ -324,7 +355,7 @@ def test_a_job_waiting_in_line_shows_its_place_and_the_wait_in_both_languages(
 
 def test_generate_without_a_portrait_says_what_to_add(sessions, speech_path):
     updates = updates_of(
-        h.run_generate(sessions, None, " ", "file", str(speech_path), "", "", "", "", "std",
+        page_generate(sessions, None, " ", "file", str(speech_path), "", "", "", "", "std",
                        False, None)
     )  # fmt: skip
     assert updates == [(updates[0][0], None, "")]
@@ -498,7 +529,7 @@ VISITOR_A, VISITOR_B = "a" * 32, "b" * 32  # ids as a browser keeps them
 
 def test_each_visitor_lists_and_picks_its_own_jobs_only(sessions, portrait_path, speech_path):
     updates_of(
-        h.run_generate(sessions, str(portrait_path), "", "file", str(speech_path), "", "", "",
+        page_generate(sessions, str(portrait_path), "", "file", str(speech_path), "", "", "",
                        "", "std", False, None, VISITOR_A)
     )  # fmt: skip
     (row,) = h.refresh_history(sessions, None, VISITOR_A)
@@ -630,7 +661,7 @@ def test_a_job_stopped_on_the_page_shows_finished_once_the_provider_finished_it(
     sessions, simulator, fake_time, portrait_path, speech_path
 ):
     async def stop_while_it_runs() -> None:
-        page = h.run_generate(sessions, str(portrait_path), "", "file", str(speech_path), "",
+        page = page_generate(sessions, str(portrait_path), "", "file", str(speech_path), "",
                               "", "", "", "std", False, None)  # fmt: skip
         async for status, _, _ in page:
             if "elapsed" in english(status):
@@ -640,7 +671,7 @@ def test_a_job_stopped_on_the_page_shows_finished_once_the_provider_finished_it(
     asyncio.run(stop_while_it_runs())
     (row,) = h.refresh_history(sessions)
     assert row[1] == "running"
-    fake_time.now += 60  # the provider finishes meanwhile
+    fake_time.advance(60)  # the provider finishes meanwhile
 
     items, jobs = asyncio.run(h.history_gallery(sessions))
 

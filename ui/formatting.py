@@ -11,11 +11,13 @@ import datetime as dt
 import math
 from typing import Any
 
+from avatar_core.catalogue import sentence_for
 from avatar_core.errors import AvatarError, InputError
 from avatar_core.inputs.fields import MAX_PROMPT_CHARS
-from avatar_core.jobs.events import Done, InLine, Progress
+from avatar_core.jobs.events import Done, InLine, Progress, clock_text
 from avatar_core.jobs.limits import Allowance
 from avatar_core.jobs.pricing import Estimate, format_money, format_rate
+from avatar_core.provider.models import TaskStatus
 from avatar_core.storage.journal import Job, Stage
 from avatar_core.units import about
 from avatar_core.words import in_language, say
@@ -234,3 +236,31 @@ def history_note(job: Job, language: str = "en") -> str:
     length; a failed job's sentence, in `language` when the journal kept it as a
     catalogued sentence). No ids: a person needs none to watch or download it."""
     return as_text(history_caption(job, language))
+
+
+# --- plain words for a person who is not an engineer ------------------------------------
+# The core's own lines ("JPEG 512×512, 68 KB; sent as it is", "Queued at the provider")
+# stay for the command line and the tools; the page says the same in plain words.
+
+WAITING_KEYS = {TaskStatus.SUBMITTED: "wait_turn", TaskStatus.PROCESSING: "wait_making"}
+
+
+def face_ready(width: int, height: int, language: str = "en") -> str:
+    """ "Face ready (512×512 px)." for an accepted portrait (the size that is sent)."""
+    return sentence_for("page:face_ready", size=f"{width}×{height}").in_language(language)
+
+
+def voice_ready(seconds: float, language: str = "en") -> str:
+    """ "Voice ready (7.3 s)." for an accepted voice."""
+    return sentence_for("page:voice_ready", seconds=f"{seconds:.1f}").in_language(language)
+
+
+def waiting(progress: Progress, language: str = "en") -> str | None:
+    """The status while the provider has the task, in plain words with the time elapsed
+    (None for a state the provider named otherwise: its own words are shown)."""
+    task = progress.task
+    key = WAITING_KEYS.get(task.status) if task is not None else None
+    if key is None:
+        return None
+    text = sentence_for(f"page:{key}", clock=clock_text(progress.elapsed_s)).in_language(language)
+    return f"{STATUS_ICONS['info']} {text}"

@@ -46,7 +46,7 @@ from avatar_core.jobs.events import (
     with_heartbeat,
 )
 from avatar_core.jobs.pricing import estimate_cost, silence_saving
-from avatar_core.jobs.steps import video_home
+from avatar_core.jobs.steps import video_stored
 from avatar_core.jobs.studio import Source, Studio
 from avatar_core.jobs.video_flow import make_video
 from avatar_core.provider.voices import DEFAULT_VOICES, speaks, voices_in
@@ -94,17 +94,21 @@ def check_portrait(
         return ""
     language = visitor_language(request)
     with sessions.using(key) as studio:
-        return portrait_verdict(studio, source, language)
+        return portrait_verdict(studio, source, language, plain=True)
 
 
-def portrait_verdict(studio: Studio, source: Source, language: str = "en") -> str:
-    """What `studio` would send of a portrait, or why not (for the page and the tools)."""
+def portrait_verdict(
+    studio: Studio, source: Source, language: str = "en", *, plain: bool = False
+) -> str:
+    """What `studio` would send of a portrait, or why not (for the page and the tools;
+    `plain`: the page's words, its size only, rather than the format and bytes)."""
     try:
         prepared = studio.check_image(source)
     except AvatarError as error:
         return fmt.verdict_error(error, language)
     warnings = prepared.warnings + studio.inputs.face_warnings(prepared)
-    return fmt.verdict_ok(prepared.summary(), prepared.changes, warnings, language)
+    summary = fmt.face_ready(prepared.width, prepared.height, language) if plain else None
+    return fmt.verdict_ok(summary or prepared.summary(), prepared.changes, warnings, language)
 
 
 def check_voice(
@@ -122,15 +126,16 @@ def check_voice(
     language = visitor_language(request)
     try:
         with sessions.using(key) as studio:
-            return voice_verdict(studio, source, bool(trim), language)
+            return voice_verdict(studio, source, bool(trim), language, plain=True)
     except AvatarError as error:  # a pasted key's studio could not be made
         return fmt.verdict_error(error, language), None
 
 
 def voice_verdict(
-    studio: Studio, source: Source, trim: bool, language: str = "en"
+    studio: Studio, source: Source, trim: bool, language: str = "en", *, plain: bool = False
 ) -> tuple[str, float | None]:
-    """What `studio` would send of a voice, or why not; its length in seconds."""
+    """What `studio` would send of a voice, or why not; its length in seconds (`plain`:
+    the page's words, the length only, rather than the format and sample rate)."""
     long = None if trim else long_verdict(studio, source, language)
     if long is not None:  # longer than one task takes: made in parts (ui/long_speech.py)
         return long
@@ -140,7 +145,8 @@ def voice_verdict(
         return fmt.verdict_error(error, language), None
     saving = silence_saving(prepared.silence_left_out_s, studio.settings.prices)
     changes = prepared.changes + ((saving,) if saving else ())
-    verdict = fmt.verdict_ok(prepared.summary(), changes, prepared.warnings, language)
+    summary = fmt.voice_ready(prepared.duration_s, language) if plain else None
+    verdict = fmt.verdict_ok(summary or prepared.summary(), changes, prepared.warnings, language)
     return verdict, prepared.duration_s
 
 
@@ -276,7 +282,8 @@ async def _stream_steps(
             elif isinstance(progress, Submitted):
                 yield fmt.status(ui_text("sent_page", language)), gr.skip(), shown, phase
             else:
-                status = fmt.status(progress.message, "info", language)
+                status = fmt.waiting(progress, language) if isinstance(progress, Running) else None
+                status = status or fmt.status(progress.message, "info", language)
                 if isinstance(progress, Running) and studio is not None:
                     status += fmt.expected(expected_seconds(studio, progress.job), language)
                 yield status, gr.skip(), shown, phase
@@ -351,32 +358,6 @@ async def _generate_steps(
             yield update
 
 
-async def run_generate(
-    sessions: Sessions,
-    image_path: str | None,
-    image_url: str | None,
-    voice_source: str,
-    audio_path: str | None,
-    audio_url: str | None,
-    audio_id: str | None,
-    prior_task_id: str | None,
-    prompt: str | None,
-    mode: str,
-    trim: bool,
-    key: str | None,
-    browser: str | None = None,
-    request: gr.Request | None = None,
-) -> AsyncIterator[StreamUpdate]:
-    """Generate from a recorded voice (a file, a web address or an audio id), streaming
-    (status, video, details) as the job moves."""
-    steps = _generate_steps(sessions, image_path, image_url, voice_source, audio_path,
-                            audio_url, audio_id, prior_task_id, prompt, mode, trim, key,
-                            browser, request)  # fmt: skip
-    async with contextlib.aclosing(steps):
-        async for status, video, details, _ in steps:
-            yield status, video, details
-
-
 async def run_lookup(
     sessions: Sessions,
     task_id: str | None,
@@ -384,8 +365,8 @@ async def run_lookup(
     browser: str | None = None,
     request: gr.Request | None = None,
 ) -> AsyncIterator[StreamUpdate]:
-    """Follow one of the visitor's tasks by its id to the end, streaming like
-    `run_generate`."""
+    """Follow one of the visitor's tasks by its id to the end, streaming (status, video,
+    details) as Generate does."""
     task_id = (task_id or "").strip()
     if not task_id:
         yield fmt.status(str(t("need_task_id")), "error"), None, ""
@@ -659,8 +640,8 @@ async def api_generate(
         raise _error(ui_text("api_need_inputs", visitor_language(request)))
     visitor = sessions.visitor(browser, request)
     with sessions.using(key) as studio:
-        events = studio.generate(
-            Path(image_path), Path(audio_path), prompt=prompt, mode=mode, visitor=visitor
+        events = make_video(  # one job, or a long voice's parts and join
+            studio, Path(image_path), Path(audio_path), prompt=prompt, mode=mode, visitor=visitor
         )
         return await _video_of(events, visitor_language(request))
 
@@ -761,7 +742,7 @@ def pick_history(
     if job is None:
         return None, ""
     language = visitor_language(request)
-    if not video_home(job):
+    if not video_stored(job):
         return None, fmt.history_note(job, language)
     try:
         video = page_copy(job.video_path or "")
@@ -824,7 +805,7 @@ async def history_gallery(
 def _gallery_items(studio: Studio, jobs: list[Any], language: str) -> list[tuple[str, str]]:
     items = []
     for job in jobs:
-        picture = first_frame(job.video_path) if video_home(job) else None
+        picture = first_frame(job.video_path) if video_stored(job) else None
         try:
             shown = page_copy(picture or blank_picture(studio.settings.data_dir))
         except AvatarError:

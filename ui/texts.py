@@ -54,6 +54,12 @@ ZH = TEXTS["zh"]
 # Gradio 6.31 announces a finished event to screen readers as "common.complete", a key its
 # own catalogue lacks; the page gives it words.
 GRADIO_GAPS = {"en": {"common.complete": "Complete."}, "zh": {"common.complete": "已完成。"}}
+# Gradio's own footer words a visitor met ("Use via API or MCP"), in the page's words.
+for _language in LANGUAGES:
+    GRADIO_GAPS[_language] |= {
+        "errors.use_via_api_or_mcp": TEXTS[_language]["gradio_api_link"],
+        "errors.use_via_api": TEXTS[_language]["gradio_api_link"],
+    }
 I18N = gr.I18n(**{language: {**TEXTS[language], **GRADIO_GAPS[language]} for language in LANGUAGES})
 
 _MARKER = re.compile(r"__i18n__(\{[^}]*\})")
