@@ -3,16 +3,10 @@ cannot be read stops start-up with one sentence naming the variable, the value a
 expected; an unset or empty variable takes its default. Switches read 1/0, true/false,
 yes/no, on/off.
 
-- COMETAPI_KEY: the CometAPI key; unset means demo mode on the built-in simulator.
-- COMETAPI_BASE_URL: the API's base URL (default https://api.cometapi.com).
-- KLING_ACCESS_KEY, KLING_SECRET_KEY: Kling's own API instead of CometAPI (both needed: the
-  client signs a JWT with the secret key, see provider/auth.py).
-- KLING_BASE_URL: Kling's own API's base URL (default https://api-singapore.klingai.com, the
-  global endpoint; https://api-beijing.klingai.com serves mainland China).
-
-  Which provider is used (`Settings.provider`): COMETAPI_KEY set -> CometAPI (the Kling keys
-  are then ignored, so a deployment that works keeps working); else both Kling keys set ->
-  Kling; else the demo simulator. One Kling key without the other is refused at start-up.
+- The provider's keys and base URL: COMETAPI_KEY and COMETAPI_BASE_URL
+  (provider/cometapi.py), KLING_ACCESS_KEY, KLING_SECRET_KEY and KLING_BASE_URL
+  (provider/kling.py), each read by its provider's module (`Provider.read_settings`); which
+  provider they choose, with demo mode when no key is set: provider/choice.py.
 - AVATAR_DATA_DIR: where the journal and the videos live (default ./data; on Hugging Face
   Spaces, /data/avatar-studio when the Space has persistent storage).
 - AVATAR_PUBLIC_URL: the app's public base URL for provider callbacks (SPACE_HOST gives it too).
@@ -61,15 +55,16 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from avatar_core import env_values as read
-from avatar_core.errors import SettingsError
+from avatar_core.provider.choice import all_keys, provider_of, settings_from
+from avatar_core.provider.cometapi import DEFAULT_BASE_URL
+from avatar_core.provider.kling import DEFAULT_BASE_URL as DEFAULT_KLING_BASE_URL
+from avatar_core.secret import Secret
 from avatar_core.words import Language, language_of, say
 
-DEFAULT_BASE_URL = "https://api.cometapi.com"
-DEFAULT_KLING_BASE_URL = "https://api-singapore.klingai.com"  # Kling's global endpoint
 DEFAULT_HTTP_TIMEOUT_S = 30.0  # for HTTP clients made without Settings at hand
 DEFAULT_CREATE_TIMEOUT_S = 120.0  # a create carries megabytes of base64
 DEFAULT_FOLLOW_DEADLINE_S = 3600.0  # how long a flow follows a task by default
@@ -80,35 +75,6 @@ DEFAULT_PRICE_STD = 0.056
 DEFAULT_PRICE_PRO = 0.112
 DEFAULT_MAX_SPEECH_SECONDS = 600
 DEMO_KEEP_DAYS = 7  # AVATAR_KEEP_DAYS in demo mode; with a key it is 0 (for ever)
-
-
-class Secret:
-    """A string that never shows itself in repr, str, logs or tracebacks."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('********')"
-
-    __str__ = __repr__
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(self._value)
-
-    def __bool__(self) -> bool:
-        return bool(self._value)
-
-    def __reduce__(self):
-        raise TypeError("a Secret is not to be pickled")
 
 
 SPACES_STORAGE = Path("/data")  # Hugging Face Spaces' persistent storage, when bought
@@ -130,36 +96,20 @@ def _data_dir(env: Mapping[str, str], spaces_storage: Path) -> tuple[Path, bool]
     return Path("data"), True
 
 
-def _pasted(key: str) -> str:
-    """A pasted key as it is, if an HTTP header can carry it (else one sentence)."""
-    if not read.is_key(key):
-        raise SettingsError(say("settings.paste_characters"))
-    return key
-
-
-def _kling_keys(env: Mapping[str, str]) -> tuple[str, str]:
-    """(access key, secret key); a SettingsError when only one of the two is set."""
-    access = read.key(env, "KLING_ACCESS_KEY")
-    secret = read.key(env, "KLING_SECRET_KEY")
-    if bool(access) != bool(secret):
-        given, missing = (
-            ("KLING_ACCESS_KEY", "KLING_SECRET_KEY")
-            if access
-            else ("KLING_SECRET_KEY", "KLING_ACCESS_KEY")
-        )
-        raise SettingsError(say("settings.half_set", given=given, missing=missing))
-    return access, secret
-
-
 @dataclass(frozen=True)
 class Settings:
-    """Everything configurable, with the defaults the README documents."""
+    """Everything configurable, with the defaults the README documents. The provider's
+    fields (its keys, its base URL) hold what the environment says; what they mean is the
+    provider's (provider/: `provider_of(settings)`)."""
 
     api_key: Secret | None = field(default=None, repr=False)
     base_url: str = DEFAULT_BASE_URL
     kling_access_key: Secret | None = field(default=None, repr=False)
     kling_secret_key: Secret | None = field(default=None, repr=False)
     kling_base_url: str = DEFAULT_KLING_BASE_URL
+    # the values of providers without fields of their own here: (name, value) pairs, read
+    # and written by their modules only (provider/base.py `value`, `with_fields`)
+    provider_values: tuple[tuple[str, object], ...] = field(default=(), repr=False)
     data_dir: Path = Path("data")
     data_is_ephemeral: bool = False  # on Spaces without persistent storage
     public_url: str | None = None
@@ -191,46 +141,31 @@ class Settings:
 
     @property
     def provider(self) -> str:
-        """ "cometapi" (COMETAPI_KEY set; it wins), "kling" (both Kling keys), else "demo"."""
-        if self.api_key is not None:
-            return "cometapi"
-        if self.kling_access_key and self.kling_secret_key:
-            return "kling"
-        return "demo"
+        """ "cometapi", "kling" or "demo": the name of the provider these settings choose
+        (provider/choice.py)."""
+        return provider_of(self).name
 
     @property
     def demo_mode(self) -> bool:
         """No key: the built-in simulator stands in for the provider."""
-        return self.provider == "demo"
+        return provider_of(self).simulated
 
     @property
     def account(self) -> Secret | None:
-        """What tells whose account pays: the CometAPI key, or Kling's access key (never
-        the secret key); None in demo mode. Its keyed tag is a pasted key's owner tag."""
-        if self.provider == "kling":
-            return Secret("kling:" + (self.kling_access_key or Secret("")).reveal())
-        return self.api_key
+        """What tells whose account pays (never a secret key); None in demo mode. Its
+        keyed tag is a pasted key's owner tag."""
+        return provider_of(self).account(self)
 
     @property
     def credentials(self) -> tuple[Secret | None, ...]:
-        """Every key these settings send with, to tell whether a pasted key is new (a
-        known access key with another secret key is another credential)."""
-        return (self.api_key, self.kling_access_key, self.kling_secret_key)
+        """Every key these settings send with, to tell whether a pasted key is new."""
+        return all_keys(self)
 
     def with_key(self, key: str | None) -> Settings:
-        """These settings with a person's pasted key. On Kling's own API the paste is
-        "ACCESS_KEY:SECRET_KEY"; elsewhere a CometAPI key. Empty: these settings' own key
-        (on Kling) or none (demo mode)."""
-        cleaned = (key or "").strip()
-        if self.provider != "kling":
-            return replace(self, api_key=Secret(_pasted(cleaned)) if cleaned else None)
-        if not cleaned:
-            return self
-        access, colon, secret = (part.strip() for part in cleaned.partition(":"))
-        if not (colon and access and secret):
-            raise SettingsError(say("settings.paste_rule"))
-        access, secret = _pasted(access), _pasted(secret)
-        return replace(self, kling_access_key=Secret(access), kling_secret_key=Secret(secret))
+        """These settings with a person's pasted key, written as the provider in use
+        takes it (on Kling's own API "ACCESS_KEY:SECRET_KEY"). Empty: these settings' own
+        key, or none (demo mode)."""
+        return provider_of(self).with_key(self, (key or "").strip())
 
     @classmethod
     def from_env(
@@ -238,16 +173,10 @@ class Settings:
     ) -> Settings:
         env = os.environ if environ is None else environ
         data_dir, ephemeral = _data_dir(env, spaces_storage)
-        key = read.key(env, "COMETAPI_KEY")
-        access, secret = _kling_keys(env)
+        provider_values = _provider_fields(settings_from(env))
+        keyless = provider_of(cls(**provider_values)).simulated
         return cls(
-            api_key=Secret(key) if key else None,
-            base_url=read.web_address(env, "COMETAPI_BASE_URL", DEFAULT_BASE_URL,
-                                      example=DEFAULT_BASE_URL),
-            kling_access_key=Secret(access) if access else None,
-            kling_secret_key=Secret(secret) if secret else None,
-            kling_base_url=read.web_address(env, "KLING_BASE_URL", DEFAULT_KLING_BASE_URL,
-                                            example=DEFAULT_KLING_BASE_URL),
+            **provider_values,
             data_dir=data_dir,
             data_is_ephemeral=ephemeral,
             public_url=_public_url(env),
@@ -259,10 +188,19 @@ class Settings:
             price_pro=read.price(env, "AVATAR_PRICE_PRO", DEFAULT_PRICE_PRO, example="0.112"),
             **_limits(env),
             shared_history=read.switch(env, "AVATAR_SHARED_HISTORY", False),
-            keep_days=read.days(env, "AVATAR_KEEP_DAYS", 0 if key or access else DEMO_KEEP_DAYS,
+            keep_days=read.days(env, "AVATAR_KEEP_DAYS", DEMO_KEEP_DAYS if keyless else 0,
                                 example=DEMO_KEEP_DAYS),
             mcp_server=read.switch(env, "GRADIO_MCP_SERVER", True),
         )  # fmt: skip
+
+
+def _provider_fields(values: dict[str, object]) -> dict[str, object]:
+    """The providers' values as Settings fields: their own fields, and the rest kept in
+    `provider_values`."""
+    names = {each.name for each in fields(Settings)}
+    others = sorted((name, v) for name, v in values.items() if name not in names)
+    own = {name: v for name, v in values.items() if name in names}
+    return {**own, "provider_values": tuple(others)} if others else own
 
 
 def _public_url(env: Mapping[str, str]) -> str | None:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from avatar_core.provider.demo import DEMO_KEY
 from avatar_core.words import say
 
 if TYPE_CHECKING:
     from avatar_core.simulator import Simulator
 
-DEMO_KEY = "demo-mode-key"  # accepted by the simulator only; not a secret
+__all__ = ["DEMO_KEY", "DEMO_NOTICE", "start_demo_simulator"]  # DEMO_KEY: provider/demo.py
 DEMO_NOTICE = say("demo.notice")
 
 

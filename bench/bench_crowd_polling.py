@@ -31,7 +31,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]  # the tests' fake clock
+
+from fake_clock import FakeClock  # noqa: E402
 
 from avatar_core.provider.client import AvatarRequest, ProviderClient  # noqa: E402
 from avatar_core.provider.models import TaskInfo, TaskStatus  # noqa: E402
@@ -105,20 +107,6 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-class FakeClock:
-    """Seconds that move only when the scheduler waits."""
-
-    def __init__(self, start: float = 1000.0) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def asleep(self, seconds: float) -> None:
-        self.now += max(seconds, 0.0)
-        await asyncio.sleep(0)
-
-
 @dataclass
 class CountingClient:
     """The real client; each query noted on the shared clock, by task."""
@@ -135,7 +123,7 @@ class CountingClient:
 
     def get_task(self, task_id: str) -> TaskInfo:
         with self._lock:
-            self.times.append(self.clock())
+            self.times.append(self.clock.now())
             self.by_task[task_id] = self.by_task.get(task_id, 0) + 1
         return self.client.get_task(task_id)
 
@@ -167,14 +155,14 @@ async def _follow(
         deadline_s=DEADLINE_S,
     ):
         last = snapshot
-    return last, client.clock()
+    return last, client.clock.now()
 
 
 def run_crowd(crowd: Crowd, work_dir: Path, *, rate: float = 10.0) -> Figures:
     """Create the crowd's tasks at one moment, follow them all, and measure."""
     clock = FakeClock(START)
     tasks = crowd.tasks()
-    simulator = Simulator(clock=clock, work_dir=work_dir / "sim", render_max_side=96)
+    simulator = Simulator(clock=clock.now, work_dir=work_dir / "sim", render_max_side=96)
     with simulator as sim, ProviderClient(sim.base_url or "", KEY) as client:
         firsts = []
         request = _request()
@@ -183,7 +171,7 @@ def run_crowd(crowd: Crowd, work_dir: Path, *, rate: float = 10.0) -> Figures:
             # all made at the clock's start; the provider's created_at is the wall
             # clock's, not the shared one, and would misstate their age
             firsts.append(replace(client.create_task(request), created_at_ms=None))
-        scheduler = PollScheduler(rate_per_s=rate, clock=clock, sleep=clock.asleep)
+        scheduler = PollScheduler(rate_per_s=rate, clock=clock)
         client.connection.within(scheduler.budget)
         counting = CountingClient(client, clock)
 

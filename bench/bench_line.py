@@ -37,6 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 from avatar_core import errors as e  # noqa: E402
 from avatar_core.config import Secret, Settings  # noqa: E402
+from avatar_core.jobs.admission import create_request  # noqa: E402
 from avatar_core.jobs.events import Done, Submitted  # noqa: E402
 from avatar_core.jobs.studio import Studio  # noqa: E402
 from avatar_core.provider.client import ProviderClient  # noqa: E402
@@ -129,7 +130,7 @@ def run_without_line(sim: Simulator, root: Path, args: argparse.Namespace) -> di
 
     def visitor(number: int) -> bool:
         job = studio.steps.open_job(inputs)
-        request = studio.steps.request(job, inputs, None, None)
+        request = create_request(job, inputs, None, None)
         try:
             task = studio.client.create_task(request)
         except e.AvatarError:  # 1303 mostly; under this load, a broken connection too

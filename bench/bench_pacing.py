@@ -36,6 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from avatar_core.clock import Clock  # noqa: E402
 from avatar_core.config import Secret, Settings  # noqa: E402
 from avatar_core.jobs.events import Downloading, Submitted  # noqa: E402
 from avatar_core.jobs.services import learn_from_journal  # noqa: E402
@@ -70,17 +71,23 @@ PROFILES = (
 )
 
 
-class ScaledClock:
+class ScaledClock(Clock):
     """Provider seconds that pass `scale` times faster than real ones."""
 
     def __init__(self, scale: float, start: float = 1000.0) -> None:
         self.scale, self._start, self._origin = scale, start, time.monotonic()
 
-    def clock(self) -> float:
+    def now(self) -> float:
         return self._start + (time.monotonic() - self._origin) * self.scale
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(max(seconds, 0.0) / self.scale)
 
     async def asleep(self, seconds: float) -> None:
         await asyncio.sleep(max(seconds, 0.0) / self.scale)
+
+    async def wait(self, event: asyncio.Event, timeout: float | None) -> bool:
+        return await super().wait(event, None if timeout is None else timeout / self.scale)
 
 
 @dataclass
@@ -103,9 +110,9 @@ def make_voices(folder: Path) -> dict[float, Path]:
 
 def make_studio(sim: Simulator, clock: ScaledClock, data: Path, model: DurationModel) -> Studio:
     settings = Settings(api_key=Secret(KEY), base_url=sim.base_url or "", data_dir=data)
-    scheduler = PollScheduler(clock=clock.clock, sleep=clock.asleep, model=model)
+    scheduler = PollScheduler(clock=clock, model=model)
     client = ProviderClient(settings.base_url, KEY, timeout=60)
-    return Studio(settings, client=client, scheduler=scheduler, clock=clock.clock)
+    return Studio(settings, client=client, scheduler=scheduler, clock=clock.now)
 
 
 async def one_task(
@@ -121,10 +128,10 @@ async def one_task(
     try:
         async for event in studio.generate(IMAGE, voice, deadline_s=7200.0):
             if isinstance(event, Submitted):
-                created = clock.clock()
+                created = clock.now()
                 turn.release()
             elif isinstance(event, Downloading):
-                seen = clock.clock()
+                seen = clock.now()
     finally:
         if turn.locked() and not created:
             turn.release()
@@ -187,7 +194,7 @@ def run_profile(profile: Profile, args: argparse.Namespace, voices: dict[float, 
             ("cold start (prior only)", cold_data, DurationModel),
             ("after ten tasks", root / "warm", lambda: taught_by(cold_data)),
         ]
-        with Simulator(clock=clock.clock, work_dir=root / "sim", render_max_side=160) as sim:
+        with Simulator(clock=clock.now, work_dir=root / "sim", render_max_side=160) as sim:
             for name, data, model_for in waves:
                 tasks = [(audio, profile.task_seconds(audio, rng)) for audio in lengths]
                 outcomes, queries = asyncio.run(wave(sim, clock, data, voices, tasks, model_for))

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from fake_clock import FakeClock
 from gradio_client import Client, handle_file
 from live import free_port
 
@@ -23,12 +24,11 @@ from avatar_core.config import Secret, Settings
 from avatar_core.demo import DEMO_KEY
 from avatar_core.jobs.studio import Studio
 from avatar_core.provider.client import ProviderClient
-from avatar_core.provider.profiles import kling_profile
+from avatar_core.provider.kling import kling_profile
 from avatar_core.provider.retry import RetryPolicy
 from avatar_core.simulator import Simulator
 from avatar_core.waiting.pacing import Pacing
 from avatar_core.waiting.scheduler import PollScheduler
-from conftest import FakeTime
 from ui.request_limits import UploadLedger, request_limits
 
 CHROMIUM = Path("/usr/bin/chromium")  # Debian's package; never `playwright install`
@@ -50,7 +50,7 @@ NO_LIMITS = {"max_active_per_visitor": 0, "max_daily_per_visitor": 0}
 
 def make_studio(
     sim: Simulator,
-    time: FakeTime,
+    time: FakeClock,
     data_dir: Path,
     *,
     key: str | None = "app-key",
@@ -74,16 +74,16 @@ def make_studio(
     client = ProviderClient(
         settings.base_url, key or DEMO_KEY, sleep=time.sleep, timeout=http_timeout
     )
-    scheduler = PollScheduler(clock=time.clock, sleep=time.asleep)
+    scheduler = PollScheduler(clock=time)
     return Studio(
-        settings, client=client, scheduler=scheduler, clock=time.clock, sleep=time.sleep,
+        settings, client=client, scheduler=scheduler, clock=time,
         retry=retry,
     )  # fmt: skip
 
 
 def make_kling_studio(
     sim: Simulator,
-    time: FakeTime,
+    time: FakeClock,
     data_dir: Path,
     access_key: str,
     secret_key: str,
@@ -103,8 +103,8 @@ def make_kling_studio(
         settings.kling_base_url, Secret(access_key), Secret(secret_key), token_clock
     )
     client = ProviderClient(profile.base_url, profile=profile, sleep=time.sleep)
-    scheduler = PollScheduler(clock=time.clock, sleep=time.asleep)
-    return Studio(settings, client=client, scheduler=scheduler, clock=time.clock, sleep=time.sleep)
+    scheduler = PollScheduler(clock=time)
+    return Studio(settings, client=client, scheduler=scheduler, clock=time)
 
 
 def demo_studio(sim: Simulator, data_dir: Path) -> Studio:
@@ -195,8 +195,8 @@ def generate(client: Client, image: Path, audio: Path, prompt: str = "", mode: s
 @contextlib.contextmanager
 def app_on_a_simulator(root: Path) -> Iterator[tuple[InProcessApp, Simulator]]:
     """The app on a simulator of its own in `root`, both on one fake clock."""
-    fake = FakeTime()
-    with Simulator(task_seconds=20, clock=fake.clock, work_dir=root / "sim") as sim:
+    fake = FakeClock()
+    with Simulator(task_seconds=20, clock=fake.now, work_dir=root / "sim") as sim:
         running = InProcessApp(make_studio(sim, fake, root / "data"))
         try:
             yield running, sim

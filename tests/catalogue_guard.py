@@ -25,8 +25,14 @@ NOT_SENTENCES = {
     "\n#intro h1": "the page's style sheet (ui/assets.py CSS)",
     "\n() => {": "the page's script (ui/assets.py A11Y_JS)",
     "This MCP server includes a tool": "Gradio's own warning, matched to hush it",
-    "api ": "hidden buttons of the API's endpoints (ui/layout.py _api_inputs), never shown",
+    **{
+        f"api {name}": "a hidden button of an API endpoint (ui/layout.py _api_inputs)"
+        for name in ("generate", "status", "key", "tts", "history")
+    },
     "request body too large": "Starlette's reason for a refused body, replaced by our answer",
+    "body too large": "app.py's answer to a provider's callback: read by no person",
+    "unknown callback": "app.py's answer to a provider's callback: read by no person",
+    "%(levelname)s": "app.py's format of a log line",
 }
 _WORD = re.compile(r"[^\W\d_]{2,}")
 

@@ -5,13 +5,12 @@ apps and browsers or wait in real time (`pytest -m "not slow"` is the quick tier
 
 from __future__ import annotations
 
-import asyncio
 import os
 import tempfile
-import threading
 from pathlib import Path
 
 import pytest
+from fake_clock import FakeClock
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 
@@ -75,28 +74,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     items.sort(key=lambda item: rank.get(item.path.stem, len(rank)))
 
 
-class FakeTime:
-    """A clock that only moves when someone sleeps on it."""
-
-    def __init__(self, start: float = 1000.0) -> None:
-        self.now = start
-        self.sleeps: list[float] = []
-        self._lock = threading.Lock()
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        with self._lock:
-            self.sleeps.append(seconds)
-            self.now += seconds
-
-    async def asleep(self, seconds: float) -> None:
-        """For the poll scheduler: time moves, nobody waits."""
-        self.now += seconds
-        await asyncio.sleep(0)
-
-
 @pytest.fixture(scope="session", autouse=True)
 def shared_renders(tmp_path_factory):
     """Every simulator in this process renders each distinct input once (render_cache.py)."""
@@ -111,8 +88,8 @@ def shared_renders(tmp_path_factory):
 
 
 @pytest.fixture
-def fake_time() -> FakeTime:
-    return FakeTime()
+def fake_time() -> FakeClock:
+    return FakeClock()
 
 
 @pytest.fixture
@@ -121,7 +98,7 @@ def simulator(fake_time, tmp_path):
     from avatar_core.simulator import Simulator
 
     sim = Simulator(
-        task_seconds=20.0, submit_seconds=2.0, clock=fake_time.clock, work_dir=tmp_path / "sim"
+        task_seconds=20.0, submit_seconds=2.0, clock=fake_time.now, work_dir=tmp_path / "sim"
     )
     sim.start(host="127.0.0.1", port=0)
     yield sim
@@ -140,7 +117,7 @@ def gateway(fake_time, tmp_path):
         options = {"task_seconds": 20.0, "submit_seconds": 2.0, **options}
         sim = Simulator(
             profile=profile,
-            clock=fake_time.clock,
+            clock=fake_time.now,
             work_dir=tmp_path / f"sim-{len(made)}",
             **options,
         )

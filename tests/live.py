@@ -48,23 +48,6 @@ def wait_until(predicate: Callable[[], object], what: str, timeout: float = 60.0
         time.sleep(0.02)
 
 
-class SkippableClock:
-    """Real time plus an offset the test can push forward: a task the simulator takes
-    1000 s over finishes the moment the test says so, in a CLI that runs on real time."""
-
-    def __init__(self) -> None:
-        self._offset = 0.0
-        self._lock = threading.Lock()
-
-    def __call__(self) -> float:
-        with self._lock:
-            return time.monotonic() + self._offset
-
-    def advance(self, seconds: float) -> None:
-        with self._lock:
-            self._offset += seconds
-
-
 # --- the command line ---------------------------------------------------------------------
 
 

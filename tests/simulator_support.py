@@ -39,19 +39,6 @@ _TMP = Path(tempfile.mkdtemp(prefix="sim-test-media-"))
 atexit.register(shutil.rmtree, _TMP, ignore_errors=True)
 
 
-class FakeClock:
-    """A clock that moves only when a test says so."""
-
-    def __init__(self, start: float = 1000.0) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
 def eventually(predicate: Callable[[], bool], timeout: float = 20.0) -> bool:
     """Poll `predicate` until true (background work such as callbacks); False on timeout."""
     deadline = time.monotonic() + timeout

@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 from app_harness import InProcessApp, generate, make_studio
+from fake_clock import FakeClock
 from gradio_client import Client
 from gradio_client.exceptions import AppError
 from media import audio_bytes, image_bytes
@@ -24,18 +25,17 @@ from avatar_core.jobs.studio import open_studio
 from avatar_core.provider.client import AvatarRequest, ProviderClient
 from avatar_core.provider.voices import DEFAULT_VOICE
 from avatar_core.simulator import Simulator
-from conftest import FakeTime
 
 
 @pytest.fixture(scope="module")
-def shared_time() -> FakeTime:
-    return FakeTime()
+def shared_time() -> FakeClock:
+    return FakeClock()
 
 
 @pytest.fixture(scope="module")
 def sim(shared_time, tmp_path_factory):
     with Simulator(
-        task_seconds=20, clock=shared_time.clock, work_dir=tmp_path_factory.mktemp("sim")
+        task_seconds=20, clock=shared_time.now, work_dir=tmp_path_factory.mktemp("sim")
     ) as simulator:
         yield simulator
 

@@ -1,9 +1,12 @@
 """`python -m avatar_core generate | status | resume` as a person runs them.
 
-The CLI runs as a real subprocess against a simulator served from the test process; tasks
-take a second or two of real time (the subprocess cannot share a fake clock). A task meant
-to outlast a command is ended by pushing the simulator's clock forward once the command
-is seen waiting for it, so nobody waits out its seconds.
+The CLI runs as a process of its own against a simulator served from the test process:
+`python -m avatar_core` where the start matters (the streams of a first run, a command
+watched while it waits, demo mode with no key), elsewhere the same `main(argv)` in a child
+forked from a process that imported it once (tests/cli_children.py), half a second of CPU
+less each. Tasks take a second or two of real time (a process cannot share a fake clock).
+A task meant to outlast a command is ended by pushing the simulator's clock forward once
+the command is seen waiting for it, so nobody waits out its seconds.
 """
 
 from __future__ import annotations
@@ -17,7 +20,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from live import SkippableClock, wait_until
+from cli_children import run_cli_child
+from fake_clock import FakeClock
+from live import wait_until
 
 from avatar_core.simulator import Simulator
 from avatar_core.storage.journal import Journal, Stage
@@ -26,9 +31,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
-def skip_time() -> SkippableClock:
+def skip_time() -> FakeClock:
     """The simulator's clock: real time, pushed forward to end a task sooner."""
-    return SkippableClock()
+    return FakeClock(real_time=True)
 
 
 @pytest.fixture(scope="module")
@@ -43,6 +48,15 @@ def live_sim(tmp_path_factory, skip_time):
 
 
 def run_cli(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess:
+    """The command in a forked child (cli_children.py), with this process's environment and
+    `env`."""
+    return run_cli_child(*args, env={**os.environ, **env}, timeout=timeout)
+
+
+def run_python_m(
+    *args: str, env: dict[str, str], timeout: float = 120
+) -> subprocess.CompletedProcess:
+    """`python -m avatar_core ARGS`, started as a person starts it."""
     return subprocess.run(
         [sys.executable, "-m", "avatar_core", *args],
         capture_output=True,
@@ -120,7 +134,7 @@ def test_generate_prints_progress_on_stderr_and_the_path_on_stdout(
     env, live_sim, portrait_path, speech_path, tmp_path
 ):
     out = tmp_path / "mine.mp4"
-    done = run_cli(
+    done = run_python_m(
         "generate", "--image", str(portrait_path), "--audio", str(speech_path),
         "--mode", "pro", "--prompt", "Nod and smile", "--out", str(out), env=env,
     )  # fmt: skip

@@ -24,10 +24,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from fake_clock import FakeClock
 from flows import events
 from gradio_client import Client, handle_file
 from live import (
-    SkippableClock,
     TcpGate,
     assert_no_traceback,
     cli_env,
@@ -153,7 +153,7 @@ class Provider:
 
     def __init__(self, root: Path) -> None:
         root.mkdir(parents=True, exist_ok=True)
-        self.clock = SkippableClock()
+        self.clock = FakeClock(real_time=True)
         self.sim = Simulator(
             task_seconds=1.0, submit_seconds=0.3, clock=self.clock, work_dir=root / "sim"
         )
@@ -421,13 +421,13 @@ def test_a_locked_journal_is_one_sentence_and_nothing_is_sent(tmp_path, inputs):
 
 
 def test_nothing_is_sent_while_the_journal_cannot_record_the_job(tmp_path, inputs, fake_time):
-    with Simulator(task_seconds=1, clock=fake_time.clock, work_dir=tmp_path / "sim") as sim:
+    with Simulator(task_seconds=1, clock=fake_time.now, work_dir=tmp_path / "sim") as sim:
         journal = Journal(tmp_path / "data", busy_timeout_s=0.2)
         settings = Settings(
             api_key=Secret("k"), base_url=sim.base_url or "", data_dir=journal.path.parent
         )
         client = ProviderClient(settings.base_url, "k", sleep=fake_time.sleep)
-        studio = Studio(settings, client=client, journal=journal, sleep=fake_time.sleep)
+        studio = Studio(settings, client=client, journal=journal, clock=fake_time)
         holder = sqlite3.connect(journal.path, isolation_level=None)
         holder.execute("BEGIN EXCLUSIVE")
         try:

@@ -2,6 +2,11 @@
 simulator and met by `python -m avatar_core generate` (a subprocess, on real time) and by
 the app's `/generate` (gradio_client, on a fake clock).
 
+A row of each kind of fault (and every row about the data folder) runs the command as
+`python -m avatar_core` itself; the others run it as a child forked from a process that
+imported the command line once (tests/cli_children.py): the same `main(argv)`, its own
+process, environment, exit code and output, without half a second of imports each.
+
 Each must be survived, or end in one readable sentence with the right exit code; the
 journal must stand where it should (a job the provider never created is `not_created`, a
 paid one is never), and what can be resumed must resume. All faults run in a module
@@ -14,8 +19,10 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import itertools
 import re
 import subprocess
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -24,6 +31,8 @@ from pathlib import Path
 
 import pytest
 from app_harness import InProcessApp, generate, make_studio
+from cli_children import run_cli_child
+from fake_clock import FakeClock
 from fault_cases import FAULTS, Fault
 from gradio_client.exceptions import AppError
 from live import (
@@ -42,7 +51,6 @@ from reliability import check_section, normalize, table
 
 from avatar_core.simulator import Simulator
 from avatar_core.storage.journal import Job, Journal, Stage
-from conftest import FakeTime
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 UNFINISHED = {Stage.CREATING, Stage.OUTCOME_UNKNOWN, Stage.RUNNING, Stage.DOWNLOADING}
@@ -102,8 +110,18 @@ def _data_folder(fault: Fault, path: Path) -> Iterator[Callable[[], None]]:
         yield lambda: grow(fault.disk_bytes * 10)
 
 
+# A row of each kind (the provider's errors, broken connections, timeouts, answers that are
+# not what they should be, the task itself, the download) and every row about the data
+# folder: the command started as a person starts it. The other rows: forked children.
+THROUGH_PYTHON_M = frozenset({"none", "500-query-exhausted", "reset-after-create",
+                              "timeout-download", "html-create", "bad-key", "deadline",
+                              "truncated-always", "file-size-limit", "disk-full",
+                              "disk-full-at-start"})  # fmt: skip
+
+
 def _run_on_cli(fault: Fault, root: Path, inputs: dict[str, tuple[Path, Path]]) -> CliRun:
     run = CliRun(fault, root / "data")
+    command = run_cli if fault.key in THROUGH_PYTHON_M else run_cli_child
     image, audio = inputs["big" if fault.big_inputs else "small"]
     try:
         with (
@@ -118,7 +136,7 @@ def _run_on_cli(fault: Fault, root: Path, inputs: dict[str, tuple[Path, Path]]) 
             args = ["generate", "--image", str(image), "--audio", str(audio)]
             if fault.deadline is not None:
                 args += ["--timeout", f"{fault.deadline:g}"]
-            run.generate = run_cli(*args, env=env, file_size_limit=fault.file_size_limit)
+            run.generate = command(*args, env=env, file_size_limit=fault.file_size_limit)
             if fault.disk_full_first:
                 make_room()  # so that this process can open the journal to read it
             run.jobs, stats = jobs_of(run.data_dir), sim.stats
@@ -127,7 +145,7 @@ def _run_on_cli(fault: Fault, root: Path, inputs: dict[str, tuple[Path, Path]]) 
             if fault.resume_to is not None:
                 make_room()
                 again = ["--timeout", f"{fault.resume_deadline:g}"] if fault.resume_deadline else []
-                run.resume = run_cli("resume", *again, env=env)
+                run.resume = command("resume", *again, env=env)
                 run.jobs_after_resume = jobs_of(run.data_dir)
                 run.creates_after_resume = sim.stats.creates
             run.files = _files(run.data_dir)  # read before a tmpfs goes away
@@ -215,6 +233,20 @@ def test_the_cli_meets_each_fault_with_its_exit_code_sentence_and_journal(fault,
     assert_journal_agrees_with_the_provider(after, run.tasks, run.files)
 
 
+def _row_name(fault: Fault) -> str:
+    return f"{fault.key} *" if fault.key in THROUGH_PYTHON_M else fault.key
+
+
+def test_every_kind_of_fault_has_a_row_through_python_m():
+    kinds = {"none", "429-create", "reset-before-create", "slow-create", "malformed-create",
+             "code-1102-create", "failed-task", "lagging-link", "file-size-limit"}  # fmt: skip
+    firsts = [i for i, fault in enumerate(FAULTS) if fault.key in kinds] + [len(FAULTS)]
+    for start, end in itertools.pairwise(firsts):
+        kind = {fault.key for fault in FAULTS[start:end]}
+        assert kind & THROUGH_PYTHON_M, f"no row of {sorted(kind)} starts python -m avatar_core"
+    assert all(f.key in THROUGH_PYTHON_M for f in FAULTS if f.disk_bytes or f.file_size_limit)
+
+
 def _after_resume(run: CliRun) -> str:
     if run.resume is None:
         return "—"
@@ -227,12 +259,12 @@ def test_the_cli_fault_matrix_section_is_current(cli_runs):
     for fault in FAULTS:
         run = cli_runs[fault.key]
         if run.not_run:
-            rows.append((fault.key, fault.injected, NOT_RUN, run.not_run, "", "", ""))
+            rows.append((_row_name(fault), fault.injected, NOT_RUN, run.not_run, "", "", ""))
             continue
         assert run.generate is not None
         rows.append(
             (
-                fault.key,
+                _row_name(fault),
                 fault.injected,
                 run.generate.returncode,
                 normalize(_sentence(run)),
@@ -253,7 +285,9 @@ def test_the_cli_fault_matrix_section_is_current(cli_runs):
     body = (
         "`python -m avatar_core generate` as a subprocess against a simulator with the fault "
         "injected; `tasks` is how many tasks the provider created (never more than one); "
-        "`resume` is `python -m avatar_core resume` run afterwards.\n\n" + table(columns, rows)
+        "`resume` is `python -m avatar_core resume` run afterwards. Rows marked * start the "
+        "command as `python -m avatar_core`; the others run the same `main(argv)` in a process "
+        "forked from one that imported it once.\n\n" + table(columns, rows)
     )
     check_section("fault-matrix-cli", body, lenient_marker=NOT_RUN)
 
@@ -284,7 +318,7 @@ class Matrix:
 @pytest.fixture(scope="module")
 def matrix(tmp_path_factory, inputs) -> Matrix:
     """Every fault through the CLI (eight processes at a time, each with its own simulator)
-    while the same faults go through one in-process app. The app's settings say
+    while the same faults go through in-process apps (APP_SHARDS of them). The app's settings say
     http_timeout_s=1 (its client waits 1 s, its downloads 2 s), as AVATAR_HTTP_TIMEOUT=1
     gives the CLI where a fault says so; the CLI processes never inherit anything else
     (cli_env drops AVATAR_*)."""
@@ -305,19 +339,35 @@ def app_runs(matrix) -> dict[str, AppRun]:
     return matrix.app
 
 
+APP_SHARDS = 3  # apps side by side, each with its own simulator and its share of the faults
+_BUILDING = threading.Lock()  # Gradio builds one app at a time (its Blocks context is global)
+
+
 def _app_matrix(root: Path, inputs) -> dict[str, AppRun]:
-    fake = FakeTime()
+    """The app's faults on APP_SHARDS apps at once (most of the time is the faults' own
+    real waits: slow answers, timeouts); the runs in the order of FAULTS."""
+    faults = [f for f in FAULTS if f.in_app]
+    with ThreadPoolExecutor(APP_SHARDS) as pool:
+        shards = [
+            pool.submit(_app_shard, root / f"shard-{n}", inputs, faults[n::APP_SHARDS])
+            for n in range(APP_SHARDS)
+        ]
+        runs = {key: run for shard in shards for key, run in shard.result().items()}
+    return {fault.key: runs[fault.key] for fault in faults}
+
+
+def _app_shard(root: Path, inputs, faults: list[Fault]) -> dict[str, AppRun]:
+    fake = FakeClock()
     image, audio = inputs["small"]
     runs: dict[str, AppRun] = {}
-    with Simulator(
-        task_seconds=20, submit_seconds=2, clock=fake.clock, work_dir=root / "sim"
-    ) as sim:
+    with Simulator(task_seconds=20, submit_seconds=2, clock=fake.now, work_dir=root / "sim") as sim:
         studio = make_studio(sim, fake, root / "data", key=CANARY_KEY, http_timeout=1.0)
-        app = InProcessApp(studio)
+        with _BUILDING:
+            app = InProcessApp(studio)
         try:
             client = app.client()
             baseline = dataclasses.asdict(sim.options)
-            for fault in (f for f in FAULTS if f.in_app):
+            for fault in faults:
                 sim.reset()
                 sim.options.update(**baseline)  # a profile is one fault's, not the next one's
                 fault.arrange(sim)

@@ -19,12 +19,14 @@ from avatar_core import errors as e
 from avatar_core.config import Secret, Settings
 from avatar_core.jobs.events import Step
 from avatar_core.jobs.studio import Studio
-from avatar_core.provider.client import GENERIC_QUERY, AvatarRequest, ProviderClient
+from avatar_core.provider.client import AvatarRequest, ProviderClient
+from avatar_core.provider.cometapi import COMETAPI_PATHS
 from avatar_core.provider.routes import ROUTES_FILE, RouteMemory
 from avatar_core.storage.journal import Journal, Stage
 from avatar_core.waiting.scheduler import PollScheduler
 
 KEY = "profile-key"
+GENERIC_QUERY = COMETAPI_PATHS.queries[1]  # CometAPI's generic route, the fallback
 
 
 def studio_on(sim, fake_time, data_dir, *, routes: RouteMemory | None = None, **settings):
@@ -37,10 +39,8 @@ def studio_on(sim, fake_time, data_dir, *, routes: RouteMemory | None = None, **
         create_timeout=config.create_timeout_s,
         routes=routes,
     )
-    scheduler = PollScheduler(clock=fake_time.clock, sleep=fake_time.asleep)
-    return Studio(
-        config, client=client, scheduler=scheduler, clock=fake_time.clock, sleep=fake_time.sleep
-    )
+    scheduler = PollScheduler(clock=fake_time)
+    return Studio(config, client=client, scheduler=scheduler, clock=fake_time)
 
 
 def _request(portrait_path, speech_path, external_id="ext-1") -> AvatarRequest:

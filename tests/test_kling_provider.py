@@ -23,7 +23,7 @@ from avatar_core.jobs.events import Step
 from avatar_core.jobs.studio import Studio
 from avatar_core.provider.auth import KlingToken, sign_token
 from avatar_core.provider.client import ProviderClient, redact
-from avatar_core.provider.profiles import kling_profile
+from avatar_core.provider.kling import kling_profile
 from avatar_core.simulator import Simulator
 from avatar_core.storage.journal import Stage
 from avatar_core.waiting.scheduler import PollScheduler
@@ -44,7 +44,7 @@ def kling_sim(fake_time, tmp_path):
     sim = Simulator(
         task_seconds=20.0,
         submit_seconds=2.0,
-        clock=fake_time.clock,
+        clock=fake_time.now,
         work_dir=tmp_path / "sim",
         accepted_keys=["only-a-cometapi-key"],
         kling_keys=(ACCESS, SECRET),
@@ -137,9 +137,8 @@ def test_a_job_made_on_kling_is_resumed_on_kling_only(
     cometapi = Studio(
         settings,
         client=ProviderClient(elsewhere, "a-cometapi-key", sleep=fake_time.sleep),
-        scheduler=PollScheduler(clock=fake_time.clock, sleep=fake_time.asleep),
-        clock=fake_time.clock,
-        sleep=fake_time.sleep,
+        scheduler=PollScheduler(clock=fake_time),
+        clock=fake_time,
     )
     try:
         assert events(cometapi.resume(deadline_s=5)) == []  # not its job: left alone

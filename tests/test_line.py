@@ -20,6 +20,7 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
+from fake_clock import FakeClock
 
 from avatar_core.config import Secret, Settings
 from avatar_core.errors import LimitReachedError, TaskStillRunningError
@@ -510,8 +511,8 @@ def test_two_tickets_for_one_job_leave_one_at_a_time():
 
 
 def test_reading_the_lines_capacity_does_not_raise_its_learnt_limit():
-    now = [0.0]
-    line = FairLine(clock=lambda: now[0])
+    clock = FakeClock(0.0)
+    line = FairLine(clock=clock)
     ticket = line.join("account", "visitor", "job")
 
     async def refused_once() -> None:
@@ -522,22 +523,22 @@ def test_reading_the_lines_capacity_does_not_raise_its_learnt_limit():
     asyncio.run(refused_once())
     readings = []
     for _ in range(3):
-        now[0] += PROBE_AFTER_S + 1
+        clock.advance(PROBE_AFTER_S + 1)
         readings.append(line.capacity("account"))
     assert readings == [1, 1, 1]  # only handing out slots tries one more
 
 
 def test_a_task_no_flow_follows_holds_its_slot_until_its_expected_end():
-    now = [0.0]
-    line = FairLine(clock=lambda: now[0])
+    clock = FakeClock(0.0)
+    line = FairLine(clock=clock)
     abandoned = line.join("account", "closed-tab", "job-1", limit=1, task_s=100)
     asyncio.run(collect(line.wait(abandoned)))
     line.started(abandoned)
     waiting = line.join("account", "next", "job-2", limit=1, task_s=100)
-    now[0] = 10.0
+    clock.advance(10.0)
     line.leave(abandoned)  # the tab closed: its task still runs at the provider
     assert waiting.state == "waiting"  # a create now would be refused (1303)
-    now[0] = 101.0  # the task's expected end
+    clock.advance(91.0)  # the task's expected end, 101 s after it started
     assert asyncio.run(collect(line.wait(waiting))) == []  # sent at once
     assert waiting.state == "sending"
 

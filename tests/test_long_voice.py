@@ -37,9 +37,8 @@ def _studio(simulator, fake_time, data_dir) -> Studio:
     return Studio(
         settings,
         client=ProviderClient(simulator.base_url, "test-key", sleep=fake_time.sleep),
-        scheduler=PollScheduler(clock=fake_time.clock, sleep=fake_time.asleep),
-        clock=fake_time.clock,
-        sleep=fake_time.sleep,
+        scheduler=PollScheduler(clock=fake_time),
+        clock=fake_time,
     )
 
 
@@ -272,9 +271,8 @@ def _visitor_studio(simulator, fake_time, data_dir, **limits) -> Studio:
     return Studio(
         settings,
         client=ProviderClient(simulator.base_url, "app-key", sleep=fake_time.sleep),
-        scheduler=PollScheduler(clock=fake_time.clock, sleep=fake_time.asleep),
-        clock=fake_time.clock,
-        sleep=fake_time.sleep,
+        scheduler=PollScheduler(clock=fake_time),
+        clock=fake_time,
     )
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 from app_harness import InProcessApp, make_studio
+from fake_clock import FakeClock
 from gradio_client.exceptions import AppError
 from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
@@ -28,7 +29,6 @@ from avatar_core.jobs.events import Step
 from avatar_core.jobs.studio import open_studio
 from avatar_core.provider.retry import RetryPolicy
 from avatar_core.simulator import Simulator
-from conftest import FakeTime
 
 TOOLS = {"make_talking_avatar_video", "check_avatar_inputs", "follow_avatar_task"}
 DAILY = 2  # each visitor's videos and speeches a day on the limited app's key
@@ -54,8 +54,8 @@ def running(tmp_path_factory):
 def limited(tmp_path_factory):
     """The app on its own key (a simulator on a fake clock), with a daily limit for each
     visitor: demo mode spends nothing, so no limit applies there."""
-    fake, root = FakeTime(), tmp_path_factory.mktemp("mcp-limited")
-    with Simulator(task_seconds=20, clock=fake.clock, work_dir=root / "sim") as sim:
+    fake, root = FakeClock(), tmp_path_factory.mktemp("mcp-limited")
+    with Simulator(task_seconds=20, clock=fake.now, work_dir=root / "sim") as sim:
         studio = make_studio(
             sim, fake, root / "data", max_daily_per_visitor=DAILY, max_active_per_visitor=0,
             max_daily_per_address=PER_ADDRESS,
@@ -219,8 +219,8 @@ def test_text_to_speech_makes_the_voice(running, portrait_path):
 
 
 def test_no_speech_is_paid_for_a_portrait_that_would_be_refused(tmp_path):
-    fake = FakeTime()
-    with Simulator(task_seconds=20, clock=fake.clock, work_dir=tmp_path / "sim") as sim:
+    fake = FakeClock()
+    with Simulator(task_seconds=20, clock=fake.now, work_dir=tmp_path / "sim") as sim:
         app = InProcessApp(make_studio(sim, fake, tmp_path / "data"))
         try:
             tiny = "data:image/png;base64," + base64.b64encode(image_bytes(120, 120)).decode()
@@ -240,8 +240,8 @@ def _inline(data: bytes, kind: str) -> str:
 def test_no_speech_is_paid_for_once_the_days_seconds_are_used_up(tmp_path):
     """A 2.5 s video leaves 0.5 s of a 3 s day: a call with speech_text asks the question
     the page's /tts asks (may this visitor still make the video?) before paying for it."""
-    fake = FakeTime()
-    with Simulator(task_seconds=20, clock=fake.clock, work_dir=tmp_path / "sim") as sim:
+    fake = FakeClock()
+    with Simulator(task_seconds=20, clock=fake.now, work_dir=tmp_path / "sim") as sim:
         app = InProcessApp(make_studio(sim, fake, tmp_path / "data", max_daily_video_seconds=3))
         try:
             face = _inline(image_bytes(320, 320, fmt="JPEG"), "image/jpeg")
@@ -269,8 +269,8 @@ def test_every_spelling_of_off_turns_the_mcp_server_off(spelling, tmp_path):
 
 
 def test_with_the_mcp_server_off_the_tools_answer_by_no_route(tmp_path):
-    fake = FakeTime()
-    with Simulator(task_seconds=20, clock=fake.clock, work_dir=tmp_path / "sim") as sim:
+    fake = FakeClock()
+    with Simulator(task_seconds=20, clock=fake.now, work_dir=tmp_path / "sim") as sim:
         app = InProcessApp(make_studio(sim, fake, tmp_path / "data", mcp_server=False))
         try:
             client = app.client()
@@ -295,8 +295,8 @@ def test_with_the_mcp_server_off_the_tools_answer_by_no_route(tmp_path):
 def test_through_gradios_api_a_tool_obeys_the_pages_limits(tmp_path):
     """One gradio_client session calling the tool as an API endpoint is one visitor, as
     on the page: one video a day, whatever session code it gives."""
-    fake = FakeTime()
-    with Simulator(task_seconds=20, clock=fake.clock, work_dir=tmp_path / "sim") as sim:
+    fake = FakeClock()
+    with Simulator(task_seconds=20, clock=fake.now, work_dir=tmp_path / "sim") as sim:
         app = InProcessApp(make_studio(sim, fake, tmp_path / "data", max_daily_per_visitor=1))
         try:
             client = app.client()
@@ -386,10 +386,10 @@ def crowded(tmp_path, portrait_path, speech_path):
     """The app on an account that runs one task at a time, taken by another app's task
     that stays running until the test moves the simulator's clock (nothing of this app
     runs meanwhile, so nothing else moves it); the app's refused creates retry quickly."""
-    fake = FakeTime()
-    with Simulator(task_seconds=20, clock=fake.clock, work_dir=tmp_path / "sim") as sim:
+    fake = FakeClock()
+    with Simulator(task_seconds=20, clock=fake.now, work_dir=tmp_path / "sim") as sim:
         sim.options.max_running_tasks = 1
-        other = make_studio(sim, FakeTime(), tmp_path / "other")
+        other = make_studio(sim, FakeClock(), tmp_path / "other")
         asyncio.run(_sent(other.generate(portrait_path, speech_path)))
         other.close()
         quick = RetryPolicy(base_delay_s=0.05, max_delay_s=0.2)
@@ -425,7 +425,7 @@ def test_a_job_still_in_line_is_answered_by_its_id_and_goes_on(
     assert sim.stats.creates == 1  # only the other app's task: nothing of ours was sent
     again = call(app, "follow_avatar_task", {"task_id": job_id, "session_code": code})
     assert not again[0] and "1st in line" in again[1][0]  # the job id tells its place too
-    fake.now += 100  # the other app's task ends: the account has a free slot
+    fake.advance(100)  # the other app's task ends: the account has a free slot
     monkeypatch.setattr(mcp_tools, "WAIT_S", 60.0)
     failed, (message, link, task_id, _) = call(
         app, "follow_avatar_task", {"task_id": job_id, "session_code": code}

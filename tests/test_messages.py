@@ -46,7 +46,8 @@ def _classes_in(path: Path) -> set[str]:
     return {n.name for n in ast.walk(ast.parse(path.read_text())) if isinstance(n, ast.ClassDef)}
 
 
-CODE = [*_core_sources(), *sorted((ROOT / "ui").rglob("*.py")), ROOT / "app.py"]
+APP = ROOT / "app.py"
+CODE = [*_core_sources(), *sorted((ROOT / "ui").rglob("*.py")), APP]
 ERRORS = _classes_in(CORE / "errors.py")  # every class there descends from AvatarError
 EVENTS = _classes_in(CORE / "jobs" / "events.py") - {"Step"}
 
@@ -199,9 +200,9 @@ def test_every_key_the_code_says_exists_and_every_key_is_said():
 
 
 def test_no_sentence_of_the_page_the_tools_or_the_command_line_is_outside_the_catalogue():
-    """Any literal of two words or more in ui/ (the page, the MCP tools) and in the command
-    line's code, but docstrings, log lines and catalogue_guard.NOT_SENTENCES."""
-    paths = [*sorted((ROOT / "ui").rglob("*.py")), *sorted((CORE / "cli").rglob("*.py"))]
+    """Any literal of two words or more in ui/ (the page, the MCP tools), app.py and the
+    command line's code, but docstrings, log lines and catalogue_guard.NOT_SENTENCES."""
+    paths = [*sorted((ROOT / "ui").rglob("*.py")), *sorted((CORE / "cli").rglob("*.py")), APP]
     found = sentences_outside_the_catalogue(paths, ROOT)
     assert found == [], (
         "write each as sentence_for('page:what', name=value) ('mcp:what' for an MCP tool's "
@@ -271,8 +272,8 @@ def test_the_check_names_a_sentence_written_in_the_pages_code(tmp_path):
 def test_no_sentence_for_people_is_written_outside_the_catalogue():
     found = uncatalogued(_core_sources())
     assert found == [], (
-        "write each as say('area.what', name=value) from avatar_core.words and add the key, "
-        "in English and Chinese, to avatar_core/words/messages.json: " + ", ".join(found)
+        "write each as a catalogued sentence (avatar_core.catalogue) and add the key, in "
+        "English and Chinese, to avatar_core/catalogue/core.json: " + ", ".join(found)
     )
 
 
@@ -350,8 +351,8 @@ def test_the_check_names_an_english_only_sentence_by_file_and_line(tmp_path):
 
 
 def test_a_message_is_its_english_sentence_and_renders_in_chinese():
-    message = say("audio.too_short", length=say("audio.length", shown="1.2 s"), minimum=2.0,
-                  maximum=60.0)  # fmt: skip
+    length = say("audio.length", shown="1.2 s")
+    message = say("audio.too_short", length=length, minimum=2.0, maximum=60.0)
     assert isinstance(message, str) and isinstance(message, Message)
     assert message == "Audio is 1.2 s long; Kling needs 2 to 60 s. Record a longer clip."
     assert message.in_language("zh") == (
@@ -361,13 +362,9 @@ def test_a_message_is_its_english_sentence_and_renders_in_chinese():
 
 
 def test_an_error_keeps_its_message_and_each_problem_its_own_language():
-    error = InputError.gather(
-        [
-            InputError(say("image.none"), field="image"),
-            InputError(say("text.malformed", what="prompt", problem=say("text.problem",
-                       kind=say("text.nul"), code="U+0000", index=3), allowed=say("text.allowed"))),
-        ]
-    )  # fmt: skip
+    problem = say("text.problem", kind=say("text.nul"), code="U+0000", index=3)
+    malformed = say("text.malformed", what="prompt", problem=problem, allowed=say("text.allowed"))
+    error = InputError.gather([InputError(say("image.none"), field="image"), InputError(malformed)])
     assert str(error).startswith("No image was given; add a portrait")
     assert "The prompt holds a NUL character (U+0000) at character 3" in str(error)
     chinese = error.in_language("zh")

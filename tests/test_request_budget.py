@@ -23,11 +23,11 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 from app_harness import real_time_studio
+from fake_clock import FakeClock
 
 from avatar_core import errors as e
 from avatar_core.provider.budget import PAID, Claim, Priority, RequestBudget, asking
 from avatar_core.simulator import Simulator
-from conftest import FakeTime
 from ui import handlers
 from ui.sessions import Sessions
 
@@ -38,7 +38,7 @@ def _question(address: str, visitor: str) -> Claim:
     return Claim(Priority.QUESTION, address=address, visitor=visitor)
 
 
-def _order_of_slots(budget: RequestBudget, fake: FakeTime, claims: list[tuple[str, Claim]]):
+def _order_of_slots(budget: RequestBudget, fake: FakeClock, claims: list[tuple[str, Claim]]):
     """The names of `claims`, in the order their requests got their slots, all of them
     waiting before the first slot (one was just taken) comes free."""
     order: list[str] = []
@@ -71,7 +71,7 @@ async def _first_then_rest(main, everyone_waits: asyncio.Event) -> None:
 
 
 def test_paid_work_goes_before_every_waiting_question(fake_time):
-    budget = RequestBudget(2.0, clock=fake_time.clock)
+    budget = RequestBudget(2.0, clock=fake_time.now)
     claims = [(f"question {n}", _question("addr-a", "visitor-a")) for n in range(4)]
     claims += [("create", PAID), ("check of a followed task", PAID)]
     order = _order_of_slots(budget, fake_time, claims)
@@ -80,7 +80,7 @@ def test_paid_work_goes_before_every_waiting_question(fake_time):
 
 
 def test_questions_take_turns_by_address_then_by_visitor(fake_time):
-    budget = RequestBudget(5.0, clock=fake_time.clock)
+    budget = RequestBudget(5.0, clock=fake_time.now)
     flood = [(f"flooder {n}", _question("addr-a", "flooder")) for n in range(6)]
     neighbour = [(f"neighbour {n}", _question("addr-a", "neighbour")) for n in range(2)]
     elsewhere = [(f"elsewhere {n}", _question("addr-b", "someone")) for n in range(2)]
@@ -95,7 +95,7 @@ def test_questions_take_turns_by_address_then_by_visitor(fake_time):
 def test_a_threads_request_and_an_event_loops_share_one_line(fake_time):
     """A question waiting in a thread (the client's send) is passed by paid work that an
     event loop awaits (the poll scheduler), then has its slot."""
-    budget = RequestBudget(1.0, clock=fake_time.clock)
+    budget = RequestBudget(1.0, clock=fake_time.now)
     budget.done(budget.take(fake_time.sleep))  # the slot now
     order: list[str] = []
     joined = threading.Event()
@@ -126,13 +126,13 @@ def test_no_second_holds_more_than_the_budget_however_late_the_answers(fake_time
     """A request counts from its slot until its answer came: the provider counted it
     somewhere in between. Answers that take 0.7 s (on the fake clock) slow the slots down
     so that no second can hold more than the budget, wherever in between each was counted."""
-    budget = RequestBudget(4.0, clock=fake_time.clock)
+    budget = RequestBudget(4.0, clock=fake_time.now)
     spans: list[tuple[float, float]] = []
 
     async def one() -> None:
         slot = await budget.take_async(fake_time.asleep)
         await fake_time.asleep(0.7)  # on its way, then answered
-        spans.append((slot.granted, fake_time.now))
+        spans.append((slot.granted, fake_time.now()))
         budget.done(slot)
 
     async def main() -> None:
@@ -220,7 +220,7 @@ def test_a_share_of_each_second_is_kept_for_paid_work(fake_time):
     """Questions whose answers have not come yet fill their share of the second, and one
     more waits; a paid request still has its place at once (it does not wait for their
     answers), and the waiting question has its own once they come."""
-    budget = RequestBudget(5.0, clock=fake_time.clock)
+    budget = RequestBudget(5.0, clock=fake_time.now)
     flooder = _question("addr-a", "flooder")
     got: dict[str, object] = {}
 

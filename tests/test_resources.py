@@ -27,6 +27,7 @@ from pathlib import Path
 import httpx
 import pytest
 from app_harness import InProcessApp, generate, make_studio
+from fake_clock import FakeClock
 from gradio.utils import get_upload_folder
 from gradio_client.exceptions import AppError
 from live import wait_until
@@ -39,11 +40,10 @@ from avatar_core.inputs import audio
 from avatar_core.inputs.audio import prepare_audio
 from avatar_core.inputs.decode_gate import LARGE_SOUND_BYTES, SOUND_GATE, one_large_sound
 from avatar_core.inputs.sniff import sniff
-from avatar_core.jobs.steps import video_home
+from avatar_core.jobs.steps import video_stored
 from avatar_core.simulator import Simulator
 from avatar_core.storage.retention import DAY_S, delete_old_videos
 from avatar_core.storage.visitors import network_of
-from conftest import FakeTime
 from ui.delivery import COPY_PREFIX
 from ui.request_limits import SWEEP_EVERY_S, UploadLedger
 
@@ -51,23 +51,13 @@ BODY_TOO_LARGE = "This request is larger than the"
 TOO_MANY_UPLOADS = "Too many uploads from this network address"
 
 
-class Clock:
-    """A clock the test moves (the upload ledger's)."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @contextlib.contextmanager
 def running_app(root: Path, *, key: str | None = "app-key", data_dir: Path | None = None,
                 queue: dict | None = None, ledger: UploadLedger | None = None,
                 **settings: object) -> Iterator[InProcessApp]:  # fmt: skip
     """The app on a simulator of its own, on one fake clock."""
-    fake = FakeTime()
-    with Simulator(task_seconds=20, clock=fake.clock, work_dir=root / "sim") as sim:
+    fake = FakeClock()
+    with Simulator(task_seconds=20, clock=fake.now, work_dir=root / "sim") as sim:
         studio = make_studio(sim, fake, data_dir or root / "data", key=key, **settings)
         running = InProcessApp(studio, queue=queue, ledger=ledger)
         try:
@@ -227,7 +217,7 @@ def test_a_body_under_its_cap_is_read_as_before(app, speech_path):
 
 
 def test_uploads_are_limited_per_address_in_files_and_bytes_a_minute(tmp_path):
-    clock = Clock()
+    clock = FakeClock()
     ledger = UploadLedger(files_per_minute=3, bytes_per_minute=1024 * 1024, clock=clock)
     tag = uuid.uuid4().hex
     with running_app(tmp_path, ledger=ledger) as running:
@@ -236,10 +226,10 @@ def test_uploads_are_limited_per_address_in_files_and_bytes_a_minute(tmp_path):
         refused = upload(running, (f"{tag}-3.txt", b"a" * 100))
         assert refused.status_code == 429 and TOO_MANY_UPLOADS in refused.text
         assert not uploaded_files(f"{tag}-3.txt")  # not kept
-        clock.now += 61  # a new minute
+        clock.advance(61)  # a new minute
         many = upload(running, *((f"{tag}-many-{n}.txt", bytes([n]) * 10) for n in range(4)))
         assert many.status_code == 429 and not uploaded_files(f"{tag}-many-*")
-        clock.now += 61
+        clock.advance(61)
         heavy = upload(running, (f"{tag}-heavy.bin", b"b" * (1024 * 1024 + 1)))
         assert heavy.status_code == 429 and not uploaded_files(f"{tag}-heavy.bin")
         assert upload(running, (f"{tag}-small.txt", b"c")).status_code == 200
@@ -249,7 +239,7 @@ def test_uploads_sent_at_once_share_the_minutes_bytes(tmp_path):
     """Eight uploads of 300 KB at once from one address, with 1 MB a minute: the room is
     held as each is let in, so no more than three get through (each saw the whole minute's
     room when it was only read at the start)."""
-    ledger = UploadLedger(files_per_minute=100, bytes_per_minute=1024 * 1024, clock=Clock())
+    ledger = UploadLedger(files_per_minute=100, bytes_per_minute=1024 * 1024, clock=FakeClock())
     tag = uuid.uuid4().hex
     with running_app(tmp_path, ledger=ledger) as running, ThreadPoolExecutor(8) as pool:
         answers = list(pool.map(
@@ -261,7 +251,7 @@ def test_uploads_sent_at_once_share_the_minutes_bytes(tmp_path):
 
 
 def test_an_upload_without_a_length_that_goes_over_leaves_nothing_behind(tmp_path):
-    ledger = UploadLedger(bytes_per_minute=1024 * 1024, clock=Clock())
+    ledger = UploadLedger(bytes_per_minute=1024 * 1024, clock=FakeClock())
     folder = Path(get_upload_folder())
     with running_app(tmp_path, ledger=ledger) as running:
         boundary = uuid.uuid4().hex
@@ -294,17 +284,17 @@ def test_an_ipv6_address_is_counted_by_its_network():
 
 
 def test_uploads_are_deleted_a_short_time_after_their_upload(tmp_path):
-    clock = Clock()
+    clock = FakeClock()
     ledger = UploadLedger(keep_s=600, clock=clock)
     tag = uuid.uuid4().hex
     with running_app(tmp_path, ledger=ledger) as running:
         first = Path(upload(running, (f"{tag}-old.txt", b"old")).json()[0])
-        clock.now += 400
+        clock.advance(400)
         second = Path(upload(running, (f"{tag}-new.txt", b"new")).json()[0])
-        clock.now += 200 + SWEEP_EVERY_S
+        clock.advance(200 + SWEEP_EVERY_S)
         assert httpx.get(running.url + "config", timeout=30).status_code == 200
         assert not first.exists() and second.is_file()
-        clock.now += 600
+        clock.advance(600)
         httpx.get(running.url + "config", timeout=30)
         assert not second.exists()
 
@@ -360,9 +350,9 @@ def test_old_videos_are_deleted_in_demo_mode_and_kept_with_a_key(
         days = running.studio.settings.keep_days
         assert days == 7
         assert delete_old_videos(data_dir, days, now=lambda: time.time() + 6 * DAY_S) == []
-        assert video_home(job)
+        assert video_stored(job)
         eight_days_on = delete_old_videos(data_dir, days, now=lambda: time.time() + 8 * DAY_S)
-        assert eight_days_on == [Path(job.video_path)] and not video_home(job)
+        assert eight_days_on == [Path(job.video_path)] and not video_stored(job)
     with_key = {"COMETAPI_KEY": "k"}
     assert Settings.from_env(with_key).keep_days == 0  # for ever: the operator paid for them
     assert Settings.from_env({"AVATAR_KEEP_DAYS": "0"}).keep_days == 0

@@ -38,7 +38,7 @@ class RecordingClient(ProviderClient):
 @pytest.fixture
 def recording_client(simulator, fake_time):
     with RecordingClient(
-        simulator.base_url, "k", sleep=fake_time.sleep, clock=fake_time.clock
+        simulator.base_url, "k", sleep=fake_time.sleep, clock=fake_time.now
     ) as client:
         yield client
 
@@ -54,7 +54,7 @@ def _create(client, portrait_path, speech_path) -> TaskInfo:
 
 
 def _scheduler(fake_time, **kwargs) -> PollScheduler:
-    return PollScheduler(clock=fake_time.clock, sleep=fake_time.asleep, **kwargs)
+    return PollScheduler(clock=fake_time, **kwargs)
 
 
 async def _follow(scheduler, client, first, deadline_s=600.0, **kwargs) -> list[TaskInfo]:
@@ -88,7 +88,7 @@ def test_once_durations_are_known_checks_land_just_after_the_end(
     simulator.plan_task(task_seconds=300.0)
     scheduler = _scheduler(fake_time, model=model)
     first = _create(recording_client, portrait_path, speech_path)
-    created = fake_time.now
+    created = fake_time.now()
     seen = asyncio.run(_follow(scheduler, recording_client, first, audio_s=5.0))
     assert seen[-1].status is TaskStatus.SUCCEED
     times = [t - created for t in recording_client.query_times]
@@ -106,7 +106,7 @@ def test_a_fresh_install_expects_minutes_and_waits_out_a_short_clip_in_few_check
     simulator.plan_task(task_seconds=240.0)
     scheduler = _scheduler(fake_time)  # nothing learnt: the prior only
     first = _create(recording_client, portrait_path, speech_path)
-    created = fake_time.now
+    created = fake_time.now()
     asyncio.run(_follow(scheduler, recording_client, first, audio_s=5.0))
     times = [t - created for t in recording_client.query_times]
     assert len(times) <= 16, times
@@ -120,7 +120,7 @@ def test_a_quick_failure_is_caught_by_the_early_check(
     simulator.plan_task(outcome="fail", reason="bad face", task_seconds=1.0)
     scheduler = _scheduler(fake_time)  # nothing learnt: only the early check is quick
     first = _create(recording_client, portrait_path, speech_path)
-    created = fake_time.now
+    created = fake_time.now()
     seen = asyncio.run(_follow(scheduler, recording_client, first))
     assert seen[-1].status is TaskStatus.FAILED
     assert recording_client.query_times[-1] - created <= Pacing().first_s + 0.01

@@ -28,6 +28,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 from app_harness import InProcessApp, generate, make_kling_studio, make_studio
+from fake_clock import FakeClock
 from flows import final
 from gradio_client import Client
 from gradio_client.exceptions import AppError
@@ -44,7 +45,6 @@ from avatar_core.jobs.studio import Studio
 from avatar_core.provider.client import ProviderClient
 from avatar_core.simulator import Simulator
 from avatar_core.storage.journal import Stage
-from conftest import FakeTime
 
 PASTED_KEY = "sk-pasted-canary-5b1e77a0"
 
@@ -142,9 +142,9 @@ def _scenarios(sim: Simulator) -> list[tuple[str, callable, bool]]:
 def canary_run(tmp_path_factory, inputs) -> CanaryRun:
     root = tmp_path_factory.mktemp("canary")
     run = CanaryRun()
-    fake = FakeTime()
+    fake = FakeClock()
     with (
-        Simulator(task_seconds=20, clock=fake.clock, work_dir=root / "sim") as sim,
+        Simulator(task_seconds=20, clock=fake.now, work_dir=root / "sim") as sim,
         everything_logged() as (handler, printed),
     ):
         studio = make_studio(sim, fake, root / "data", key=CANARY_KEY, http_timeout=1.0)
@@ -255,10 +255,10 @@ def kling_canary_run(tmp_path_factory, inputs) -> tuple[CanaryRun, list[str]]:
     echoes the secret key, the access key and the token back; a visitor pastes another
     pair. Returns the run and the texts that must be nowhere (the keys and the tokens)."""
     root = tmp_path_factory.mktemp("kling-canary")
-    run, fake = CanaryRun(), FakeTime()
+    run, fake = CanaryRun(), FakeClock()
     keys = (KLING_CANARY_ACCESS, KLING_CANARY_SECRET)
     with (
-        Simulator(task_seconds=20, clock=fake.clock, work_dir=root / "sim", kling_keys=keys) as sim,
+        Simulator(task_seconds=20, clock=fake.now, work_dir=root / "sim", kling_keys=keys) as sim,
         everything_logged() as (handler, printed),
     ):
         studio = make_kling_studio(sim, fake, root / "data", *keys)
@@ -333,8 +333,8 @@ class Sessions:
 def two_sessions(tmp_path_factory, inputs) -> Iterator[Sessions]:
     """One app; session A pastes its own key, session B does not."""
     root = tmp_path_factory.mktemp("sessions")
-    fake = FakeTime()
-    with Simulator(task_seconds=20, clock=fake.clock, work_dir=root / "sim") as sim:
+    fake = FakeClock()
+    with Simulator(task_seconds=20, clock=fake.now, work_dir=root / "sim") as sim:
         studio = make_studio(sim, fake, root / "data", key="the-apps-own-key")
         app = InProcessApp(studio)
         try:

@@ -151,9 +151,8 @@ def test_the_video_plays_the_voice_as_sent_without_its_silence(
     studio = Studio(
         settings,
         client=ProviderClient(simulator.base_url, "test-key", sleep=fake_time.sleep),
-        scheduler=PollScheduler(clock=fake_time.clock, sleep=fake_time.asleep),
-        clock=fake_time.clock,
-        sleep=fake_time.sleep,
+        scheduler=PollScheduler(clock=fake_time),
+        clock=fake_time,
     )
     done = final(studio.generate(portrait_path, str(voice), prompt="Speak."))
     heard = decode(done.video_path)

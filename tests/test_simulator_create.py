@@ -14,12 +14,12 @@ import uuid
 
 import httpx
 import pytest
+from fake_clock import FakeClock
 from PIL import Image
 from simulator_support import (
     AUTH,
     CREATE,
     MB,
-    FakeClock,
     b64,
     file_server,
     image_bytes,

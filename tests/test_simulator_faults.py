@@ -10,13 +10,13 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from fake_clock import FakeClock
 from simulator_support import (
     AUTH,
     AVATAR_QUERY,
     CREATE,
     GENERIC_QUERY,
     TTS,
-    FakeClock,
     b64,
     image_bytes,
     tone,

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
-from simulator_support import AUTH, CREATE, GENERIC_QUERY, TTS, FakeClock, b64, image_bytes, tone
+from fake_clock import FakeClock
+from simulator_support import AUTH, CREATE, GENERIC_QUERY, TTS, b64, image_bytes, tone
 
 from avatar_core.simulator import Simulator
 

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from fake_clock import FakeClock
 from simulator_support import (
     AUTH,
     AVATAR_QUERY,
     CREATE,
     GENERIC_QUERY,
     KEY,
-    FakeClock,
     b64,
     image_bytes,
     tone,

@@ -8,13 +8,13 @@ from urllib.parse import quote
 
 import httpx
 import pytest
+from fake_clock import FakeClock
 from simulator_support import (
     AUTH,
     AVATAR_QUERY,
     CREATE,
     GENERIC_QUERY,
     TTS,
-    FakeClock,
     audio_seconds,
     b64,
     callback_receiver,

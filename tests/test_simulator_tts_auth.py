@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from fake_clock import FakeClock
 from simulator_support import (
     AUTH,
     AVATAR_QUERY,
     CREATE,
     TTS,
-    FakeClock,
     audio_seconds,
     b64,
     image_bytes,

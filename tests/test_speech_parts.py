@@ -12,7 +12,7 @@ from avatar_core.inputs.audio import prepare_audio
 from avatar_core.inputs.long_speech import prepare_long_speech
 from avatar_core.inputs.loudness import envelope_of_file, envelope_of_pcm
 from avatar_core.inputs.speech_parts import MIN_PART_S, plan_parts, split_file
-from avatar_core.provider.profiles import cometapi_profile
+from avatar_core.provider.cometapi import cometapi_profile
 
 RATE = 16_000
 

@@ -24,10 +24,8 @@ def make_studio(simulator, fake_time, data_dir, key: str | None = "test-key") ->
     secret = Secret(key) if key else None
     settings = Settings(api_key=secret, base_url=simulator.base_url, data_dir=data_dir)
     client = ProviderClient(simulator.base_url, key or "demo-key", sleep=fake_time.sleep)
-    scheduler = PollScheduler(clock=fake_time.clock, sleep=fake_time.asleep)
-    return Studio(
-        settings, client=client, scheduler=scheduler, clock=fake_time.clock, sleep=fake_time.sleep
-    )
+    scheduler = PollScheduler(clock=fake_time)
+    return Studio(settings, client=client, scheduler=scheduler, clock=fake_time)
 
 
 @pytest.fixture
@@ -174,7 +172,7 @@ def test_a_refused_connection_is_proof_that_nothing_was_charged(
     closed.close()  # nothing listens there: the connection is refused
     settings = Settings(api_key=Secret("k"), base_url=f"http://127.0.0.1:{port}", data_dir=tmp_path)
     client = ProviderClient(settings.base_url, "k", sleep=fake_time.sleep)
-    studio = Studio(settings, client=client, clock=fake_time.clock, sleep=fake_time.sleep)
+    studio = Studio(settings, client=client, clock=fake_time)
     with pytest.raises(e.ProviderConnectionError) as caught:
         events(studio.generate(portrait_path, speech_path))
     assert "never left this machine, so nothing was charged" in str(caught.value)
@@ -396,10 +394,8 @@ def _limited_studio(simulator, fake_time, data_dir, **limits) -> Studio:
         api_key=Secret("test-key"), base_url=simulator.base_url, data_dir=data_dir, **limits
     )
     client = ProviderClient(simulator.base_url, "test-key", sleep=fake_time.sleep)
-    scheduler = PollScheduler(clock=fake_time.clock, sleep=fake_time.asleep)
-    return Studio(
-        settings, client=client, scheduler=scheduler, clock=fake_time.clock, sleep=fake_time.sleep
-    )
+    scheduler = PollScheduler(clock=fake_time)
+    return Studio(settings, client=client, scheduler=scheduler, clock=fake_time)
 
 
 def test_a_visitor_sees_its_own_jobs_and_the_operator_sees_all_without_limits(

@@ -671,7 +671,7 @@ def test_a_job_stopped_on_the_page_shows_finished_once_the_provider_finished_it(
     asyncio.run(stop_while_it_runs())
     (row,) = h.refresh_history(sessions)
     assert row[1] == "running"
-    fake_time.now += 60  # the provider finishes meanwhile
+    fake_time.advance(60)  # the provider finishes meanwhile
 
     items, jobs = asyncio.run(h.history_gallery(sessions))
 

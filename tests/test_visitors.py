@@ -28,6 +28,7 @@ from pathlib import Path
 import httpx
 import pytest
 from app_harness import InProcessApp, generate, make_studio, real_time_studio
+from fake_clock import FakeClock
 from flows import final
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
@@ -42,7 +43,6 @@ from avatar_core.simulator import Simulator
 from avatar_core.simulator.tts import speech_seconds as sim_speech_seconds
 from avatar_core.storage.journal import Journal
 from avatar_core.storage.layout import PRIVATE_NAMES
-from conftest import FakeTime
 from ui.sessions import Sessions
 
 APP_KEY = "the-operators-key"
@@ -134,9 +134,9 @@ def _make_a_trail(app: InProcessApp, sim: Simulator, a: Client, inputs) -> dict[
 @pytest.fixture(scope="module")
 def strangers(tmp_path_factory, inputs) -> Iterator[Strangers]:
     root = tmp_path_factory.mktemp("strangers")
-    fake = FakeTime()
+    fake = FakeClock()
     seen = Strangers(data=root / "data")
-    with Simulator(task_seconds=20, clock=fake.clock, work_dir=root / "sim") as sim:
+    with Simulator(task_seconds=20, clock=fake.now, work_dir=root / "sim") as sim:
         app = InProcessApp(make_studio(sim, fake, seen.data, key=APP_KEY))
         try:
             a, b = app.client(), app.client()
@@ -409,8 +409,8 @@ def _outcome(answer: str) -> str:
 @pytest.fixture(scope="module")
 def limits(tmp_path_factory, inputs) -> LimitRun:
     root = tmp_path_factory.mktemp("limits")
-    fake, run = FakeTime(), LimitRun()
-    with Simulator(task_seconds=20, clock=fake.clock, work_dir=root / "sim") as sim:
+    fake, run = FakeClock(), LimitRun()
+    with Simulator(task_seconds=20, clock=fake.now, work_dir=root / "sim") as sim:
         _limits_at_once(sim, fake, root, inputs, run)
         _limits_daily(sim, fake, root, inputs, run)
         _limits_seconds(sim, fake, root, inputs, run)
@@ -478,8 +478,8 @@ SPOKEN = "Hello there, this is a speech of a few seconds."  # 3.4 s at the simul
 def test_no_speech_is_paid_for_once_the_days_seconds_are_used_up(tmp_path, inputs):
     """Two 2.5 s videos of a 6 s day leave 1 s, less than any video takes: five new
     sessions asking /tts for a speech are refused before anything is paid for."""
-    fake = FakeTime()
-    with Simulator(task_seconds=20, clock=fake.clock, work_dir=tmp_path / "sim") as sim:
+    fake = FakeClock()
+    with Simulator(task_seconds=20, clock=fake.now, work_dir=tmp_path / "sim") as sim:
         app = InProcessApp(make_studio(sim, fake, tmp_path / "data", key=APP_KEY,
                                        max_daily_video_seconds=6))  # fmt: skip
         try:
@@ -502,8 +502,8 @@ def test_a_speech_longer_than_the_days_seconds_left_is_refused_before_it_is_paid
         ["This sentence makes the speech last much longer than the day allows."] * 9
     )
     assert sim_speech_seconds(long_text, 1.0) > 10
-    fake = FakeTime()
-    with Simulator(task_seconds=20, clock=fake.clock, work_dir=tmp_path / "sim") as sim:
+    fake = FakeClock()
+    with Simulator(task_seconds=20, clock=fake.now, work_dir=tmp_path / "sim") as sim:
         studio = make_studio(sim, fake, tmp_path / "data", key=APP_KEY,
                              max_daily_video_seconds=10)  # fmt: skip
         try:
@@ -524,8 +524,8 @@ def test_a_speech_counts_toward_the_days_seconds_once(tmp_path, inputs):
     holding it (two of 2.5 s, not three). On a 5 s day, a video made from a 3.4 s speech
     is let in (its seconds are the speech's, counted already) and counts them once."""
     assert 2.5 < sim_speech_seconds(SPOKEN, 1.0) <= 5
-    fake = FakeTime()
-    with Simulator(task_seconds=20, clock=fake.clock, work_dir=tmp_path / "sim") as sim:
+    fake = FakeClock()
+    with Simulator(task_seconds=20, clock=fake.now, work_dir=tmp_path / "sim") as sim:
         studio = make_studio(sim, fake, tmp_path / "data", key=APP_KEY,
                              max_daily_video_seconds=10)  # fmt: skip
         app = InProcessApp(studio)
@@ -562,8 +562,8 @@ def test_throwaway_sessions_in_line_cannot_shut_out_another_visitor(tmp_path, in
     """The account runs one task at a time and one is stuck: five throwaway sessions
     queue a 2.5 s video each behind it (more than the 10 s day holds). A sixth visitor
     is still let into the line: each job in line holds only its own visitor's share."""
-    fake = FakeTime()
-    with Simulator(task_seconds=20, clock=fake.clock, work_dir=tmp_path / "sim") as sim:
+    fake = FakeClock()
+    with Simulator(task_seconds=20, clock=fake.now, work_dir=tmp_path / "sim") as sim:
         sim.plan_task("stuck", times=1)
         studio = make_studio(sim, fake, tmp_path / "data", key=APP_KEY,
                              max_daily_video_seconds=10, max_running_tasks=1)  # fmt: skip
@@ -591,8 +591,8 @@ def test_jobs_in_line_are_checked_against_the_day_again_as_they_are_sent(tmp_pat
     """One task at a time: two more visitors' 2.5 s videos wait behind a running one on a
     6 s day (each let in: its own share fits). As they leave the line, the second one sent
     fills the day and the third is refused unsent, in one sentence."""
-    fake, provider_time = FakeTime(), FakeTime()  # the provider's tasks end when told
-    with Simulator(task_seconds=20, clock=provider_time.clock, work_dir=tmp_path / "sim") as sim:
+    fake, provider_time = FakeClock(), FakeClock()  # the provider's tasks end when told
+    with Simulator(task_seconds=20, clock=provider_time.now, work_dir=tmp_path / "sim") as sim:
         studio = make_studio(sim, fake, tmp_path / "data", key=APP_KEY,
                              max_daily_video_seconds=6, max_running_tasks=1)  # fmt: skip
         app = InProcessApp(studio)
@@ -614,8 +614,8 @@ def test_jobs_in_line_are_checked_against_the_day_again_as_they_are_sent(tmp_pat
 def test_an_ipv6_network_of_64_bits_is_one_address(tmp_path, inputs):
     """Two a day an address: visitors from three addresses of one IPv6 /64 (behind the
     proxy) are one address; another /64, and an IPv4 address, are others."""
-    fake = FakeTime()
-    with Simulator(task_seconds=20, clock=fake.clock, work_dir=tmp_path / "sim") as sim:
+    fake = FakeClock()
+    with Simulator(task_seconds=20, clock=fake.now, work_dir=tmp_path / "sim") as sim:
         app = InProcessApp(make_studio(sim, fake, tmp_path / "data", key=APP_KEY,
                                        max_daily_per_address=2))  # fmt: skip
         voice = inputs["face"], inputs["voice"]
@@ -676,10 +676,10 @@ def flood(tmp_path_factory, inputs) -> Flood:
     """120 keys through `/use_key` from four sessions at once: 100 the provider refuses,
     20 it accepts; the app keeps at most FLOOD_KEEP key studios."""
     root = tmp_path_factory.mktemp("flood")
-    fake, run = FakeTime(), Flood()
+    fake, run = FakeClock(), Flood()
     good = [f"sk-good-{n}" for n in range(20)]
     bad = [f"sk-random-{n}" for n in range(100)]
-    with Simulator(task_seconds=20, clock=fake.clock, work_dir=root / "sim",
+    with Simulator(task_seconds=20, clock=fake.now, work_dir=root / "sim",
                    accepted_keys=[APP_KEY, *good]) as sim:  # fmt: skip
         studio = make_studio(sim, fake, root / "data", key=APP_KEY)
         sessions = Sessions(studio, max_keys=FLOOD_KEEP)
@@ -792,8 +792,8 @@ def cleaning(tmp_path_factory, inputs) -> dict[str, bool]:
     """An upload and a handed-out copy, on an app cleaning on the CLEANING schedule: each
     is there when made, and gone after the cleaning (the data folder's video stays)."""
     root = tmp_path_factory.mktemp("cleaning")
-    fake = FakeTime()
-    with Simulator(task_seconds=20, clock=fake.clock, work_dir=root / "sim") as sim:
+    fake = FakeClock()
+    with Simulator(task_seconds=20, clock=fake.now, work_dir=root / "sim") as sim:
         app = InProcessApp(make_studio(sim, fake, root / "data", key=APP_KEY),
                            cache_cleaning=CLEANING)  # fmt: skip
         try:

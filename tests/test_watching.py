@@ -8,12 +8,12 @@ import contextlib
 import threading
 
 import pytest
+from fake_clock import FakeClock
 
 from avatar_core.errors import TaskStillRunningError
 from avatar_core.provider.models import TaskInfo, TaskStatus
 from avatar_core.waiting.pacing import Pacing
 from avatar_core.waiting.scheduler import PollScheduler
-from conftest import FakeTime
 
 
 class TimedProvider:
@@ -21,21 +21,21 @@ class TimedProvider:
 
     base_url = "http://provider.invalid"
 
-    def __init__(self, statuses_by_time: list[tuple[float, str]], fake: FakeTime) -> None:
+    def __init__(self, statuses_by_time: list[tuple[float, str]], fake: FakeClock) -> None:
         self._statuses, self._fake = statuses_by_time, fake
         self.asked_at: list[float] = []
 
     def get_task(self, task_id: str) -> TaskInfo:
-        self.asked_at.append(self._fake.now)
+        self.asked_at.append(self._fake.now())
         status = "submitted"
         for at, value in self._statuses:
-            if self._fake.now - 1000.0 >= at:
+            if self._fake.now() - 1000.0 >= at:
                 status = value
         return TaskInfo(task_id=task_id, status=TaskStatus.parse(status), raw_status=status)
 
 
 def _watch(provider, fake, deadline_s=600.0, pacing=None) -> list[TaskInfo]:
-    scheduler = PollScheduler(clock=fake.clock, sleep=fake.asleep, pacing=pacing)
+    scheduler = PollScheduler(clock=fake, pacing=pacing)
     first = provider.get_task("t1")
 
     async def run():

@@ -46,7 +46,7 @@ from avatar_core.jobs.events import (
     with_heartbeat,
 )
 from avatar_core.jobs.pricing import estimate_cost, silence_saving
-from avatar_core.jobs.steps import video_home
+from avatar_core.jobs.steps import video_stored
 from avatar_core.jobs.studio import Source, Studio
 from avatar_core.provider.voices import DEFAULT_VOICES, speaks, voices_in
 from avatar_core.storage.journal import Job, Stage
@@ -736,7 +736,7 @@ def pick_history(
     if job is None:
         return None, ""
     language = visitor_language(request)
-    if not video_home(job):
+    if not video_stored(job):
         return None, fmt.history_note(job, language)
     try:
         video = page_copy(job.video_path or "")
@@ -799,7 +799,7 @@ async def history_gallery(
 def _gallery_items(studio: Studio, jobs: list[Any], language: str) -> list[tuple[str, str]]:
     items = []
     for job in jobs:
-        picture = first_frame(job.video_path) if video_home(job) else None
+        picture = first_frame(job.video_path) if video_stored(job) else None
         try:
             shown = page_copy(picture or blank_picture(studio.settings.data_dir))
         except AvatarError:

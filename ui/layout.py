@@ -14,12 +14,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import gradio as gr
 
 import ui.formatting as fmt
 import ui.handlers as handlers
+from avatar_core.provider.base import PageTexts
 from avatar_core.provider.voices import DEFAULT_VOICES
 from ui.history_watch import history_timer
 from ui.sessions import Sessions
@@ -181,7 +181,7 @@ def build_page(sessions: Sessions) -> Page:
             with gr.Accordion(t("more_options"), open=False, elem_id="more_options"):
                 url, audio_id, prior_task_id, trim = _more_options(portrait, speech, job)
                 outputs.lookup_id, outputs.lookup_button = _lookup()
-                key = _key_panel(kling=sessions.default.provider_name == "kling")
+                key = _key_panel(sessions.default.provider_kind.page)
                 gr.Markdown(  # demo mode: the banner says it all
                     _provider_text(sessions),
                     visible=not sessions.default.demo,
@@ -378,18 +378,17 @@ def _provider_text(sessions: Sessions) -> str:
     """ "Provider: Kling (api-singapore.klingai.com)", in the browser's language (the host
     stays as it is; demo mode names no host)."""
     studio = sessions.default
-    line = str(t(f"provider_{studio.provider_name}"))
-    if studio.demo:
-        return line
-    return f"{line} ({urlsplit(studio.client.base_url).netloc or studio.client.base_url})"
+    provider = studio.provider_kind
+    line = str(t(provider.page.name))
+    host = provider.host(studio.client.base_url)
+    return f"{line} ({host})" if host else line
 
 
-def _key_panel(*, kling: bool = False) -> KeyPanel:
-    """The box for a person's own key, for the provider in use: on Kling's own API the
-    access key and the secret key pasted as ACCESS_KEY:SECRET_KEY."""
-    suffix = "_kling" if kling else ""
-    with gr.Accordion(t("own_key" + suffix), open=False, elem_id="own_key"):
-        box = gr.Textbox(label=t("key_box" + suffix), type="password", elem_id="key_box")
+def _key_panel(texts: PageTexts) -> KeyPanel:
+    """The box for a person's own key, in the words of the provider in use (on Kling's own
+    API the access key and the secret key pasted as ACCESS_KEY:SECRET_KEY)."""
+    with gr.Accordion(t(texts.own_key), open=False, elem_id="own_key"):
+        box = gr.Textbox(label=t(texts.key_box), type="password", elem_id="key_box")
         with gr.Row():
             use = gr.Button(t("use_key"), elem_id="key_button")
             forget = gr.Button(t("forget_key"), elem_id="forget_button")

@@ -33,6 +33,7 @@ from avatar_core.jobs.speech_resume import (
     speech_status,
 )
 from avatar_core.jobs.studio import Studio, open_studio
+from avatar_core.provider.kling import KLING
 from avatar_core.provider.voices import DEFAULT_VOICE, TTS_LANGUAGES
 from avatar_core.simulator.options import PROFILES
 from avatar_core.words import in_language, say, sentence_for
@@ -288,10 +289,10 @@ def run_simulator(
     options = {}
     if args.kling_auth:
         settings = Settings.from_env()  # one Kling key without the other: one sentence
-        if settings.kling_access_key is None or settings.kling_secret_key is None:
+        keys = KLING.key_pair(settings)
+        if keys is None:
             print(say("cli.simulator_needs_keys").in_language(_language(args)), file=err)
             return EXIT_BAD_INPUT
-        keys = (settings.kling_access_key.reveal(), settings.kling_secret_key.reveal())
         options["kling_keys"] = keys
     serve_forever(
         host=args.host,

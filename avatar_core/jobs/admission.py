@@ -44,13 +44,29 @@ def open_job(
         job = steps.open_job(inputs, visitor, seconds, batch_key)
         if audio_id:  # the speech's seconds now count as this job's
             services.journal.speech_used(audio_id, job.job_id)
-    request = steps.request(job, inputs, prior_task_id, callback_url)
+    request = create_request(job, inputs, prior_task_id, callback_url)
     try:
         steps.keep(job, request)
     except e.AvatarError:
         steps.leave_line(job)
         raise
     return job, request
+
+
+def create_request(
+    job: Job, inputs: PreparedInputs, prior_task_id: str | None, callback_url: str | None
+) -> AvatarRequest:
+    """The create a journaled job sends: its inputs, under its job id as external id."""
+    return AvatarRequest(
+        image=inputs.image.base64,
+        prompt=inputs.prompt,
+        sound_file=inputs.audio.base64 if inputs.audio else None,
+        audio_id=inputs.audio_id,
+        mode=inputs.mode,
+        task_id=prior_task_id or None,
+        external_task_id=job.job_id,
+        callback_url=callback_url,
+    )
 
 
 def _check_room(session: ProviderSession) -> None:

@@ -37,7 +37,7 @@ from avatar_core import errors as e
 from avatar_core.jobs.batch_rows import BatchRow
 from avatar_core.jobs.batch_speech import forget, speak_once
 from avatar_core.jobs.events import Done, InLine, Progress, Running, Submitted, Submitting
-from avatar_core.jobs.steps import video_home
+from avatar_core.jobs.steps import video_stored
 from avatar_core.jobs.studio import Studio
 from avatar_core.storage.atomic import write_atomically
 from avatar_core.storage.journal import Job, Stage
@@ -137,7 +137,7 @@ class BatchRun:
     async def _one(self, result: RowResult) -> None:
         try:
             prior = await asyncio.to_thread(self._journaled, result.row)
-            if prior is not None and video_home(prior):
+            if prior is not None and video_stored(prior):
                 await asyncio.to_thread(self._deliver, result, prior)
             elif prior is not None and prior.stage in (Stage.FAILED, Stage.LOST):
                 if self.retry_failed:

@@ -7,7 +7,8 @@ from avatar_core import errors as e
 from avatar_core.config import Settings
 from avatar_core.jobs.session import ProviderSession, question_of
 from avatar_core.provider.budget import asking
-from avatar_core.provider.doctor import DoctorReport, diagnose, key_label
+from avatar_core.provider.choice import doctor_notes
+from avatar_core.provider.doctor import DoctorReport, diagnose
 from avatar_core.storage.journal import Journal
 from avatar_core.storage.visitors import OPERATOR, Visitor
 from avatar_core.words import say
@@ -35,26 +36,14 @@ def diagnose_session(
     visitor: Visitor = OPERATOR,
 ) -> DoctorReport:
     """`Studio.diagnose`: the doctor's report on the session's provider and key."""
-    notes = ["demo mode: this is the built-in simulator, not CometAPI"] if session.demo else []
-    if session.settings.api_key and session.settings.kling_access_key:
-        notes.append(say("settings.both_set"))
     with asking(question_of(visitor)):
         return diagnose(
             session.client,
             provider=session.provider,
-            key_label="the demo key" if session.demo else _key_label(session),
+            key_label=session.provider_kind.key_label(session.settings),
             known=_made_here(session, journal) if ask_about_a_job else None,
-            notes=notes,
+            notes=doctor_notes(session.settings),
         )
-
-
-def _key_label(session: ProviderSession) -> str:
-    settings = session.settings
-    if session.client.profile.name == "kling" and settings.kling_access_key:
-        secret = settings.kling_secret_key.reveal() if settings.kling_secret_key else None
-        access = key_label(settings.kling_access_key.reveal())
-        return f"access key {access}; secret key {key_label(secret)}"
-    return key_label(settings.api_key.reveal() if settings.api_key else None)
 
 
 def _made_here(session: ProviderSession, journal: Journal) -> tuple[str, str] | None:
@@ -62,7 +51,7 @@ def _made_here(session: ProviderSession, journal: Journal) -> tuple[str, str] | 
     demo mode, of this run's simulator only (each run starts one that knows no other
     run's task: asking it for one would say lookups are not answered)."""
     for job in journal.recent(200, owner=session.owner):
-        made_here = job.image_sha256 is not None  # adopted jobs were never sent by us
+        made_here = job.image_sha256 is not None  # jobs followed by a task id were never sent by us
         this_simulator = not session.demo or job.base_url == session.client.base_url
         if made_here and this_simulator and job.task_id and session.steps.owns(job):
             return job.job_id, job.task_id

@@ -254,7 +254,7 @@ class JobFlow:
             deadline_s=deadline_s,
             callbacks=callbacks,
         ):
-            job, task = await asyncio.to_thread(steps.note, job, snapshot), snapshot
+            job, task = await asyncio.to_thread(steps.record_status, job, snapshot), snapshot
             if not snapshot.is_terminal:
                 elapsed = since(start)
                 yield Running(waiting_message(snapshot, elapsed), elapsed, job, snapshot)

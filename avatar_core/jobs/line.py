@@ -8,7 +8,7 @@ hold up another's first. The operator (the command line) counts as one visitor.
 
 Flows run in different event loops (Gradio's, the command line's `asyncio.run`, the app's
 start-up resume in a thread of its own), so the line is guarded by a threading lock and a
-waiter is an asyncio future of its own loop, woken with `call_soon_threadsafe`: no thread
+waiter is an asyncio event of its own loop, woken with `call_soon_threadsafe`: no thread
 is held while a job waits.
 
 The slots. A slot is taken just before the create and held while a flow of this process
@@ -37,11 +37,11 @@ import asyncio
 import contextlib
 import math
 import threading
-import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
+from avatar_core.clock import SYSTEM, Clock
 from avatar_core.units import about
 from avatar_core.words import Message, say
 
@@ -68,7 +68,7 @@ class Ticket:
     task_s: float = UNKNOWN_TASK_S  # how long its task is expected to take
     state: str = "waiting"
     started_at: float = 0.0  # when the provider accepted its create (the line's clock)
-    future: asyncio.Future[None] | None = field(default=None, repr=False)
+    woken: asyncio.Event | None = field(default=None, repr=False)  # set when its place moves
     loop: asyncio.AbstractEventLoop | None = field(default=None, repr=False)
 
 
@@ -123,9 +123,7 @@ class _Account:
 class FairLine:
     """The line of every account this process sends creates to (thread-safe)."""
 
-    def __init__(
-        self, *, clock: Callable[[], float] = time.monotonic, refresh_s: float = REFRESH_S
-    ) -> None:
+    def __init__(self, *, clock: Clock = SYSTEM, refresh_s: float = REFRESH_S) -> None:
         self._clock = clock
         self._refresh_s = refresh_s
         self._lock = threading.Lock()
@@ -161,10 +159,10 @@ class FairLine:
             with self._lock:
                 if ticket.state != "waiting":
                     return
-                ticket.future, ticket.loop = loop.create_future(), loop
-                future = ticket.future
+                ticket.woken, ticket.loop = asyncio.Event(), loop
+                woken = ticket.woken
                 line = self._accounts[ticket.account]
-                now = self._clock()
+                now = self._clock.now()
                 self._dispatch(line, now)
                 if ticket.state != "waiting":
                     return
@@ -172,11 +170,10 @@ class FairLine:
                 timeout = self._refresh_s
                 if line.paused_until > now:
                     timeout = min(timeout, line.paused_until - now + 0.01)
-            if place != told or self._clock() - told_at >= self._refresh_s:
-                told, told_at = place, self._clock()
+            if place != told or self._clock.now() - told_at >= self._refresh_s:
+                told, told_at = place, self._clock.now()
                 yield place
-            with contextlib.suppress(asyncio.TimeoutError):  # not the builtin before 3.11
-                await asyncio.wait_for(future, timeout)
+            await self._clock.wait(woken, timeout)
 
     def started(self, ticket: Ticket) -> None:
         """The provider accepted the ticket's create: its slot is a running task now."""
@@ -184,7 +181,7 @@ class FairLine:
             if ticket.state != "sending":
                 return
             line = self._accounts[ticket.account]
-            ticket.state, ticket.started_at = "running", self._clock()
+            ticket.state, ticket.started_at = "running", self._clock.now()
             line.sending -= 1
             line.running += 1
             if line.learnt is not None and line.running > line.learnt:
@@ -201,7 +198,7 @@ class FairLine:
             if ticket.state != "sending":
                 return
             line = self._accounts[ticket.account]
-            now = self._clock()
+            now = self._clock.now()
             line.sending -= 1
             ticket.state = "waiting"
             self._enqueue(line, ticket, front=True)
@@ -226,11 +223,11 @@ class FairLine:
             else:
                 line.running -= 1
                 end = ticket.started_at + ticket.task_s
-                if not ended and end > self._clock():
+                if not ended and end > self._clock.now():
                     line.unfollowed.append(end)
             ticket.state = "left"
             self._tickets.discard(ticket)
-            self._dispatch(line, self._clock())
+            self._dispatch(line, self._clock.now())
             self._notify(line)
 
     def knows(self, job_id: str) -> bool:
@@ -297,16 +294,11 @@ class FairLine:
 
 
 def _wake(ticket: Ticket) -> None:
-    future, loop = ticket.future, ticket.loop
-    if future is None or loop is None:
+    woken, loop = ticket.woken, ticket.loop
+    if woken is None or loop is None:
         return
     with contextlib.suppress(RuntimeError):  # its loop has closed: `leave` frees its place
-        loop.call_soon_threadsafe(_resolve, future)
-
-
-def _resolve(future: asyncio.Future[None]) -> None:
-    if not future.done():
-        future.set_result(None)
+        loop.call_soon_threadsafe(woken.set)
 
 
 def place_message(place: Place) -> Message:

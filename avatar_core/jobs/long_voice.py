@@ -46,7 +46,7 @@ from avatar_core.inputs.speech_parts import (
 )
 from avatar_core.jobs.events import Done, Failed, Preparing, Progress
 from avatar_core.jobs.merge import merged
-from avatar_core.jobs.steps import video_home
+from avatar_core.jobs.steps import video_stored
 from avatar_core.jobs.studio import Studio
 from avatar_core.media.join import join_parts
 from avatar_core.storage.atomic import write_atomically
@@ -267,7 +267,7 @@ class LongVoiceRun:
         prior = await asyncio.to_thread(self._journaled, key)
         last: Job | None = prior
         try:
-            if prior is not None and video_home(prior):
+            if prior is not None and video_stored(prior):
                 yield number, Done(say("long.part_made_before", number=number), job=prior)
                 return
             if prior is not None and prior.stage is Stage.FAILED and not self.remake_failed:

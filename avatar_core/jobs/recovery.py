@@ -17,7 +17,7 @@ from avatar_core.jobs.flow import JobFlow, done_message
 from avatar_core.jobs.line import Ticket
 from avatar_core.jobs.merge import merged
 from avatar_core.jobs.session import question_of
-from avatar_core.jobs.steps import orphaned_in, video_home
+from avatar_core.jobs.steps import orphaned_in, video_stored
 from avatar_core.jobs.unclear import still_unclear
 from avatar_core.provider.client import AvatarRequest
 from avatar_core.storage.journal import Job, Stage
@@ -44,7 +44,7 @@ class Recovery:
         known = await asyncio.to_thread(
             services.journal.find, task_id, owner=session.owner, visitor=session.scope(visitor)
         )
-        if known is not None and video_home(known):
+        if known is not None and video_stored(known):
             yield Done(done_message(known), job=known)
             return
         if known is not None and known.stage is Stage.QUEUED:
@@ -54,7 +54,7 @@ class Recovery:
         if known is None and session.scope(visitor) is not None:
             raise e.NotYoursError(say("task.not_yours", task_id=task_id))
         job, task = await services.scheduler.budget.run(
-            session.steps.adopt, task_id, known, claim=question_of(visitor),
+            session.steps.job_for_task, task_id, known, claim=question_of(visitor),
             asleep=services.pause,
         )  # fmt: skip
         async for progress in self.flow.finish(job, task, start=start, deadline_s=deadline_s):

@@ -9,11 +9,10 @@ per key.
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import Callable
 from typing import TypeVar
 
+from avatar_core.clock import SYSTEM, Clock
 from avatar_core.config import Settings
 from avatar_core.inputs.preparation import InputPreparer
 from avatar_core.jobs.limits import SpendingLimits
@@ -40,15 +39,14 @@ class ProcessServices:
         callbacks: CallbackRegistry | None = None,
         inputs: InputPreparer | None = None,
         retry: RetryPolicy | None = None,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
+        clock: Clock = SYSTEM,
         limits: SpendingLimits | None = None,
         line: FairLine | None = None,
     ) -> None:
         self.journal = journal or Journal(settings.data_dir)
         self._owns_scheduler = scheduler is None
         if scheduler is None:
-            scheduler = PollScheduler(rate_per_s=settings.max_queries_per_s)
+            scheduler = PollScheduler(rate_per_s=settings.max_queries_per_s, clock=clock)
             learn_from_journal(scheduler, self.journal)
         self.scheduler = scheduler
         self.callbacks = callbacks or CallbackRegistry(self.scheduler)
@@ -56,26 +54,22 @@ class ProcessServices:
         self.limits = limits or SpendingLimits(settings, self.journal)
         self.line = line or FairLine()  # shared by every studio of the process (`with_key`)
         self.retry = retry
-        self._clock = clock
-        self._sleep = sleep
+        self.clock = clock
 
     @property
     def sleep(self) -> Callable[[float], None]:
         """The blocking sleep the provider client and the video download wait with."""
-        return self._sleep
+        return self.clock.sleep
 
     def now(self) -> float:
-        return self._clock()
+        return self.clock.now()
 
     def since(self, start: float) -> float:
-        return self._clock() - start
+        return self.clock.now() - start
 
     async def pause(self, seconds: float) -> None:
-        """Wait without holding a thread; an injected sleep (tests' fake clock) is used as is."""
-        if self._sleep is time.sleep:
-            await asyncio.sleep(seconds)
-        else:
-            await asyncio.to_thread(self._sleep, seconds)
+        """Wait without holding a thread."""
+        await self.clock.asleep(seconds)
 
     async def paid(self, step: Callable[..., T], *args: object) -> T:
         """A step of a paid job that asks the provider, in a thread, its first request's

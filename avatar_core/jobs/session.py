@@ -15,10 +15,11 @@ from avatar_core.config import Settings
 from avatar_core.inputs.text import check_text
 from avatar_core.jobs.services import ProcessServices
 from avatar_core.jobs.steps import JobSteps
+from avatar_core.provider.base import Provider, ProviderProfile
 from avatar_core.provider.budget import Claim, Priority
+from avatar_core.provider.choice import provider_of
 from avatar_core.provider.client import ProviderClient
 from avatar_core.provider.connection import ProviderConnection
-from avatar_core.provider.profiles import ProviderProfile, profile_for, provider_line
 from avatar_core.provider.retry import RetryPolicy
 from avatar_core.provider.routes import RouteMemory
 from avatar_core.storage.owners import owner_tag
@@ -53,7 +54,7 @@ class ProviderSession:
         routes = RouteMemory(settings.data_dir) if self.demo else self.client.routes
         client = provider_client(
             settings,
-            profile_for(settings),
+            provider_of(settings).profile(settings),
             services.retry,
             services.sleep,
             routes,
@@ -81,15 +82,15 @@ class ProviderSession:
         return f"{self.client.base_url} {self.owner or 'operator'}"
 
     @property
-    def provider_name(self) -> str:
-        """ "cometapi", "kling" or "demo": whom this session speaks to."""
-        return "demo" if self.demo else self.client.profile.name
+    def provider_kind(self) -> Provider:
+        """Whom this session speaks to (provider/: CometAPI, Kling's own API, demo)."""
+        return provider_of(self.settings)
 
     @property
     def provider(self) -> str:
         """Which provider this session speaks to, as the page and the command line say it:
         "Provider: Kling (api-singapore.klingai.com)", "Provider: CometAPI (...)", demo."""
-        return provider_line(self.provider_name, self.client.base_url)
+        return self.provider_kind.line(self.client.base_url)
 
 
 def provider_client(

@@ -19,7 +19,7 @@ from pathlib import Path
 from avatar_core.errors import AvatarError
 from avatar_core.jobs.events import Failed, Progress
 from avatar_core.jobs.long_voice import PLAN_FILE, LongVoiceRun, part_key
-from avatar_core.jobs.steps import video_home
+from avatar_core.jobs.steps import video_stored
 from avatar_core.jobs.studio import Studio
 from avatar_core.storage.journal import Job, Stage
 from avatar_core.storage.layout import LONG_SPEECH_FOLDER
@@ -118,7 +118,7 @@ def speech_status(studio: Studio, key: str) -> list[Message] | None:
     lines, ready = [], 0
     for number, part in enumerate(parts, start=1):
         job = studio.journal.batch_job(part_key(key, number), owner=studio.owner)
-        ready += job is not None and video_home(job)
+        ready += job is not None and video_stored(job)
         state = _state(job)
         lines.append(
             say("long.status_part", number=number, count=len(parts), state=state,
@@ -131,7 +131,7 @@ def speech_status(studio: Studio, key: str) -> list[Message] | None:
 def _state(job: Job | None) -> Message:
     if job is None:
         return say("long.state_not_sent")
-    if video_home(job):
+    if video_stored(job):
         return say("long.state_ready")
     if job.stage in (Stage.FAILED, Stage.LOST):
         return say("long.state_failed", reason=job.error or job.stage.value)

@@ -94,21 +94,6 @@ class JobSteps:
             **visitor.columns(),
         )
 
-    @staticmethod
-    def request(
-        job: Job, inputs: PreparedInputs, prior_task_id: str | None, callback_url: str | None
-    ) -> AvatarRequest:
-        return AvatarRequest(
-            image=inputs.image.base64,
-            prompt=inputs.prompt,
-            sound_file=inputs.audio.base64 if inputs.audio else None,
-            audio_id=inputs.audio_id,
-            mode=inputs.mode,
-            task_id=prior_task_id or None,
-            external_task_id=job.job_id,
-            callback_url=callback_url,
-        )
-
     # --- the create -------------------------------------------------------------------------
 
     def keep(self, job: Job, request: AvatarRequest) -> None:
@@ -246,7 +231,7 @@ class JobSteps:
         self.journal.update(job, error=unclear.message)
         raise unclear from None
 
-    def adopt(self, task_id: str, known: Job | None = None) -> tuple[Job, TaskInfo]:
+    def job_for_task(self, task_id: str, known: Job | None = None) -> tuple[Job, TaskInfo]:
         """The task, and its job: `known`, else this owner's, else our unclear job sent
         under the task's external id, else journaled now (a task this app did not create).
 
@@ -279,7 +264,8 @@ class JobSteps:
 
     # --- while and after the task runs ------------------------------------------------------
 
-    def note(self, job: Job, snapshot: TaskInfo) -> Job:
+    def record_status(self, job: Job, snapshot: TaskInfo) -> Job:
+        """Journal the provider's status of the task when it changed."""
         if snapshot.raw_status != job.provider_status:
             return self.journal.update(job, provider_status=snapshot.raw_status)
         return job
@@ -307,18 +293,19 @@ class JobSteps:
         )
 
     def store(self, job: Job, task: TaskInfo) -> Job:
-        """Copy the video home (provider links expire); the job stays resumable if it fails."""
+        """Copy the video into the data folder (provider links expire); the job stays
+        resumable if it fails."""
         fresh = self.journal.get(job.job_id)
-        if fresh and video_home(fresh):
+        if fresh and video_stored(fresh):
             return fresh  # another process brought it home meanwhile
         try:
-            path = self._bring_home(job, task)
+            path = self._download_with_fresh_link(job, task)
         except e.AvatarError as error:
             self.journal.update(job, error=error.message)
             raise
         return self.journal.update(job, stage=Stage.DONE, video_path=str(path), error=None)
 
-    def _bring_home(self, job: Job, task: TaskInfo) -> Path:
+    def _download_with_fresh_link(self, job: Job, task: TaskInfo) -> Path:
         """The video's link, retried while its storage may lag the success; then the task
         is asked again for a fresh link; only then is the link called expired."""
         try:
@@ -349,8 +336,8 @@ class JobSteps:
         )
 
 
-def video_home(job: Job) -> bool:
-    """Whether the job is done and its video is in the data folder."""
+def video_stored(job: Job) -> bool:
+    """Whether the job is done and its video is stored in the data folder."""
     return job.stage is Stage.DONE and bool(job.video_path) and Path(job.video_path).is_file()
 
 

@@ -17,10 +17,10 @@ operator's key within its limits (`limits.py`).
 from __future__ import annotations
 
 import contextlib
-import time
 from collections.abc import AsyncIterator, Callable
 
-from avatar_core.config import Secret, Settings
+from avatar_core.clock import SYSTEM, Clock
+from avatar_core.config import Settings
 from avatar_core.inputs.audio import PreparedAudio
 from avatar_core.inputs.fields import MODES
 from avatar_core.inputs.image import PreparedImage
@@ -34,10 +34,11 @@ from avatar_core.jobs.paid_speech import speak
 from avatar_core.jobs.recovery import Recovery
 from avatar_core.jobs.services import ProcessServices
 from avatar_core.jobs.session import ProviderSession, provider_client
+from avatar_core.provider.base import Provider
+from avatar_core.provider.choice import provider_of
 from avatar_core.provider.client import ProviderClient
 from avatar_core.provider.doctor import DoctorReport
 from avatar_core.provider.models import SpeechResult
-from avatar_core.provider.profiles import cometapi_profile, profile_for
 from avatar_core.provider.retry import RetryPolicy
 from avatar_core.provider.routes import RouteMemory
 from avatar_core.storage.journal import Job, Journal
@@ -69,8 +70,7 @@ class Studio:
         callbacks: CallbackRegistry | None = None,
         inputs: InputPreparer | None = None,
         retry: RetryPolicy | None = None,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
+        clock: Clock = SYSTEM,
         owner: str | None = None,
         limits: SpendingLimits | None = None,
         line: FairLine | None = None,
@@ -83,7 +83,6 @@ class Studio:
             inputs=inputs,
             retry=retry,
             clock=clock,
-            sleep=sleep,
             limits=limits,
             line=line,
         )
@@ -103,9 +102,9 @@ class Studio:
         self._on_close: list[Callable[[], None]] = []
 
     @property
-    def provider_name(self) -> str:
-        """ "cometapi", "kling" or "demo": whom this studio speaks to."""
-        return self.session.provider_name
+    def provider_kind(self) -> Provider:
+        """Whom this studio speaks to (provider/: CometAPI, Kling's own API, demo)."""
+        return self.session.provider_kind
 
     @property
     def provider(self) -> str:
@@ -285,17 +284,16 @@ def open_studio(settings: Settings, **parts) -> Studio:
     """
     stop_demo: Callable[[], None] | None = None
     if "client" not in parts:
-        if settings.demo_mode:
-            from avatar_core.demo import DEMO_KEY, start_demo_simulator
+        provider, where = provider_of(settings), None
+        if provider.simulated:
+            from avatar_core.demo import start_demo_simulator
 
             simulator = start_demo_simulator(settings.demo_task_seconds)
-            profile = cometapi_profile(simulator.base_url or "", Secret(DEMO_KEY))
-            stop_demo = simulator.stop
-        else:
-            profile = profile_for(settings)
+            where, stop_demo = simulator.base_url or "", simulator.stop
+        profile = provider.profile(settings, where)
         routes = RouteMemory(None if settings.demo_mode else settings.data_dir)
         parts["client"] = provider_client(
-            settings, profile, parts.get("retry"), parts.get("sleep", time.sleep), routes
+            settings, profile, parts.get("retry"), parts.get("clock", SYSTEM).sleep, routes
         )
     try:
         studio = Studio(settings, **parts)

@@ -17,9 +17,7 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
-import jwt
-
-from avatar_core.config import Secret
+from avatar_core.secret import Secret
 
 TOKEN_LIFETIME_S = 1800  # exp = now + 30 min, as Kling's documentation signs them
 NOT_BEFORE_SLACK_S = 5  # nbf = now - 5 s: a server clock a little behind still accepts it
@@ -53,6 +51,8 @@ class ApiKey:
 
 def sign_token(access_key: str, secret_key: str, now: float) -> str:
     """A Kling JWT issued at `now` (Unix seconds)."""
+    import jwt  # here, not at the top: with the cryptography it loads, 0.2 s of every start
+
     claims = {
         "iss": access_key,
         "exp": int(now) + TOKEN_LIFETIME_S,

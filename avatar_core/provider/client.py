@@ -1,5 +1,5 @@
 """HTTP to Kling Avatar, as CometAPI serves it or Kling's own API: create, query, text to
-speech. Which routes and which credential is the client's `ProviderProfile` (profiles.py);
+speech. Which routes and which credential is the client's `ProviderProfile` (base.py);
 the client only asks the credential for its header.
 
 Whether a failed request is sent again is decided in one place (provider/retry.py):
@@ -31,25 +31,16 @@ import httpx
 
 from avatar_core import errors as e
 from avatar_core.config import DEFAULT_CREATE_TIMEOUT_S, DEFAULT_HTTP_TIMEOUT_S, Secret
+from avatar_core.provider.base import ProviderProfile
+from avatar_core.provider.cometapi import cometapi_profile
 from avatar_core.provider.connection import ProviderConnection, http_timeout
 from avatar_core.provider.models import SpeechResult, TaskInfo
-from avatar_core.provider.profiles import (
-    COMETAPI_PATHS,
-    ProviderProfile,
-    cometapi_profile,
-    reworded,
-)
 from avatar_core.provider.protocol import find_error, parse_answer
 from avatar_core.provider.retry import NEVER_SENT, RetryPolicy, with_retries
 from avatar_core.provider.routes import RouteMemory
 from avatar_core.words import Message, say
 
 log = logging.getLogger(__name__)
-
-CREATE_PATH = COMETAPI_PATHS.create
-AVATAR_QUERY, GENERIC_QUERY = COMETAPI_PATHS.queries  # Kling's avatar route, then CometAPI's
-QUERY_PATHS = COMETAPI_PATHS.queries
-TTS_PATH = COMETAPI_PATHS.tts
 
 
 @dataclass(frozen=True)
@@ -98,7 +89,7 @@ def _scrubbed(error: e.AvatarError, hidden: tuple[str, ...]) -> e.AvatarError:
 
 
 def _connection_error(
-    exc: httpx.HTTPError, what: Message, setting: str = "COMETAPI_BASE_URL"
+    exc: httpx.HTTPError, what: Message, setting: str
 ) -> e.ProviderConnectionError:
     if isinstance(exc, httpx.TimeoutException):
         return e.ProviderTimeoutError(say("connection.no_answer", what=what))
@@ -165,8 +156,8 @@ class ProviderClient:
     A light object: one per key. Thread-safe.
 
     `ProviderClient(base_url, key)` speaks to CometAPI (or the simulator) with a bearer key;
-    `profile` (profiles.py) chooses another provider, its routes and its credential. With
-    no `connection`, it makes one of its own (closed with it).
+    `profile` (`Provider.profile`, base.py) chooses another provider, its routes and its
+    credential. With no `connection`, it makes one of its own (closed with it).
     """
 
     def __init__(
@@ -255,10 +246,15 @@ class ProviderClient:
     def _answer(self, response: httpx.Response, task_id: str | None = None) -> dict[str, Any]:
         try:
             return parse_answer(
-                response.status_code, response.headers, response.content, task_id=task_id
+                response.status_code,
+                response.headers,
+                response.content,
+                task_id=task_id,
+                base_setting=self.profile.base_setting,
             )
         except e.ProviderError as error:
-            raise _scrubbed(reworded(self.profile, error), self._credential.hidden()) from None
+            reworded = self.profile.provider.reworded(error)
+            raise _scrubbed(reworded, self._credential.hidden()) from None
         except e.AvatarError as error:
             raise _scrubbed(error, self._credential.hidden()) from None
 

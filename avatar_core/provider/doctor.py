@@ -82,11 +82,6 @@ class DoctorReport:
         return "\n".join(self.lines())
 
 
-def key_label(key: str | None) -> str:
-    """What the report says of a key: whether there is one and its length, never the key."""
-    return f"set, {len(key)} characters (not shown)" if key else "none"
-
-
 def diagnose(
     client: ProviderClient,
     *,
@@ -155,7 +150,9 @@ def _verdict(response: httpx.Response) -> str:
     """What this answer says of the key: "" when it says nothing (a route that is not
     served may be answered before the key is even read)."""
     try:
-        parse_answer(response.status_code, response.headers, response.content)
+        parse_answer(  # only the kind of error counts here, not its sentence
+            response.status_code, response.headers, response.content, base_setting=""
+        )
     except e.AuthenticationError:
         return "refused"
     except e.PermissionDeniedError:

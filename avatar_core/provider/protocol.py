@@ -207,8 +207,11 @@ def parse_answer(
     body: bytes,
     *,
     task_id: str | None = None,
+    base_setting: str,
 ) -> dict[str, Any]:
-    """The `data` of a successful answer; raises the mapped ProviderError otherwise."""
+    """The `data` of a successful answer; raises the mapped ProviderError otherwise.
+    `base_setting` names the variable of the provider's base URL, for a page where an
+    answer was expected (a wrong base URL)."""
     content_type = (headers.get("content-type") or "") if headers is not None else ""
     try:
         parsed = json.loads(body) if body.strip() else None
@@ -226,7 +229,7 @@ def parse_answer(
                         "provider.odd_answer_url",
                         kind=kind,
                         status=status,
-                        setting="COMETAPI_BASE_URL",
+                        setting=base_setting,
                     ),
                     status=status,
                     detail=kind,

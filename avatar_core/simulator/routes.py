@@ -4,9 +4,10 @@ Framework-free on purpose: `server.py` turns HTTP into `Request` and writes the 
 everything the provider decides (auth, validation, task state, faults, the rate limit)
 happens here, on the `SimulatorParts` the routes are given.
 
-Both route sets are served: CometAPI's (`/kling/v1/...`, a bearer key) and Kling's own
-(`/v1/...`, the same routes without the prefix; with the `kling_keys` option set, a JWT
-checked by `kling_auth.py`). Faults and stats name the route the same on both.
+Every provider's routes are served (`served.py`, from the providers' own modules):
+CometAPI's (`/kling/v1/...`, a bearer key) and Kling's own (`/v1/...`, the same routes
+without the prefix; with the `kling_keys` option set, a JWT checked by `kling_auth.py`).
+Faults and stats name the route the same on all of them.
 """
 
 from __future__ import annotations
@@ -18,10 +19,12 @@ from functools import partial
 from pathlib import Path
 from urllib.parse import unquote
 
+from avatar_core.provider.kling import KLING
 from avatar_core.simulator.accounts import account_id
 from avatar_core.simulator.control import CONTROL_PREFIX, answer_control
 from avatar_core.simulator.kling_auth import verify_token
 from avatar_core.simulator.parts import SimulatorParts
+from avatar_core.simulator.served import api_prefixes, served_routes
 from avatar_core.simulator.tasks import create_data, duplicate_external_id
 from avatar_core.simulator.tts import tts_data
 from avatar_core.simulator.validation import (
@@ -43,12 +46,8 @@ from avatar_core.simulator.wire import (
     success,
 )
 
-CREATE_PATH = "/kling/v1/videos/avatar/image2video"
-AVATAR_QUERY = re.compile(r"^/kling/v1/videos/avatar/image2video/([^/]+)$")
-GENERIC_QUERY = re.compile(r"^/kling/v1/videos/image2video/([^/]+)$")
-TTS_PATH = "/kling/v1/audio/tts"
-GATEWAY_PREFIX = "/kling"  # Kling's own routes are the same without it
-OWN_ROUTES = ("/v1/videos/avatar/image2video", "/v1/audio/tts")
+ROUTES = served_routes()  # every provider's own (provider/choice.py)
+API_PREFIXES = api_prefixes(ROUTES)
 VIDEO_RESULT = re.compile(r"^/results/(\d+)\.mp4$")
 AUDIO_RESULT = re.compile(r"^/results/audio/(\d+)\.mp3$")
 
@@ -89,26 +88,18 @@ class Routes:
         return fault.spoil(self._answer(handler, request))
 
     def _match(self, request: Request) -> tuple[str, Handler | None]:
-        method, path = request.method, _gateway_path(request.path)
-        if path == CREATE_PATH:
-            return "create", (self._create if method == "POST" else None)
-        if path == TTS_PATH:
-            return "tts", (self._tts if method == "POST" else None)
-        for pattern in (AVATAR_QUERY, GENERIC_QUERY):
-            found = pattern.match(path)
-            if found:
-                if method != "GET":
-                    return "query", None
-                if path != request.path and pattern is GENERIC_QUERY:
-                    return "other", None  # Kling's own API: the avatar query route only
-                gateway = path == request.path
-                if (
-                    gateway
-                    and pattern is AVATAR_QUERY
-                    and not self.parts.options.avatar_query_route
-                ):
-                    return "query", None  # a gateway that does not serve this path
-                return "query", partial(self._query, ident=unquote(found.group(1)))
+        method, path = request.method, request.path
+        for route in ROUTES:
+            ident = route.match(path)
+            if ident is None:
+                continue
+            if method != route.method or (
+                route.optional and not self.parts.options.avatar_query_route
+            ):
+                return route.kind, None  # not served (a gateway without this query path)
+            if route.kind == "query":
+                return "query", partial(self._query, ident=unquote(ident))
+            return route.kind, (self._create if route.kind == "create" else self._tts)
         for pattern, serve in ((VIDEO_RESULT, self._video), (AUDIO_RESULT, self._audio)):
             found = pattern.match(path)
             if found:
@@ -117,9 +108,9 @@ class Routes:
         return "other", None
 
     def _not_found(self, request: Request) -> Response:
-        if AVATAR_QUERY.match(request.path):  # an avatar query route this gateway does not serve
-            return self._unserved(request)
-        if request.path.startswith(("/kling/", "/v1/")):
+        if any(r.optional and r.match(request.path) is not None for r in ROUTES):
+            return self._unserved(request)  # a query route this gateway does not serve
+        if request.path.startswith(API_PREFIXES):
             return error_response(
                 1202, f"Invalid request method or path: {request.method} {request.path}"
             )
@@ -189,7 +180,7 @@ class Routes:
         `kling_keys` set, the access key of a valid JWT (its state set by that key)."""
         keys = self.parts.options.kling_keys
         authorization = request.header("authorization")
-        if keys is None or not request.path.startswith("/v1/"):
+        if keys is None or not _kling_own(request.path):
             return self.parts.accounts.authorize(authorization, route)
         access = verify_token(authorization, *keys)
         self.parts.accounts.check_state(account_id(access), route)
@@ -209,11 +200,9 @@ class Routes:
         return _file(clip.path if clip else None, "audio/mpeg")
 
 
-def _gateway_path(path: str) -> str:
-    """Kling's own route as the same route under CometAPI's prefix, to match one table."""
-    if path.startswith(OWN_ROUTES):
-        return GATEWAY_PREFIX + path
-    return path
+def _kling_own(path: str) -> bool:
+    """Whether `path` is one of Kling's own routes (which take a JWT with `kling_keys`)."""
+    return any(r.provider is KLING and r.match(path) is not None for r in ROUTES)
 
 
 def _file(path: Path | None, content_type: str) -> Response:

@@ -16,11 +16,11 @@ import heapq
 import itertools
 import logging
 import threading
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from avatar_core.clock import SYSTEM, Clock
 from avatar_core.errors import AvatarError, TaskStillRunningError
 from avatar_core.provider.budget import PAID, RequestBudget, Slot
 from avatar_core.provider.client import ProviderClient
@@ -69,14 +69,12 @@ class PollScheduler:
         pacing: Pacing | None = None,
         model: DurationModel | None = None,
         workers: int = 8,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], Awaitable[None]] | None = None,
+        clock: Clock = SYSTEM,
     ) -> None:
         self.pacing = pacing or Pacing()
         self.model = model or DurationModel()
         self._clock = clock
-        self._sleep = sleep
-        self.budget = RequestBudget(rate_per_s, clock)
+        self.budget = RequestBudget(rate_per_s, clock.now)
         self._entries: dict[tuple[str, str], _Entry] = {}
         self._heap: list[tuple[float, int, int, tuple[str, str]]] = []
         self._sequence = itertools.count()
@@ -85,7 +83,6 @@ class PollScheduler:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
         self._ready = threading.Event()
-        self._in_flight = 0
         self._closed = False
 
     # --- the public side (any thread, any event loop) -------------------------------------
@@ -126,7 +123,7 @@ class PollScheduler:
             entry = self._entries.get((base_url, task_id))
             if entry is None:
                 return False
-            self._schedule(entry, self._clock())
+            self._schedule(entry, self._clock.now())
         self._poke()
         return True
 
@@ -154,12 +151,12 @@ class PollScheduler:
     ) -> tuple[str, str]:
         self._ensure_running()
         key = (client.base_url, first.task_id)
-        now = self._clock()
+        now = self._clock.now()
         watcher.deadline = now + watcher.limit_s
         with self._lock:
             entry = self._entries.get(key)
             if entry is None:
-                started = now - _age_s(first)
+                started = now - _age_s(first, self._clock.wall())
                 entry = _Entry(client, first.task_id, kind, audio_s, started, last=first)
                 self._entries[key] = entry
                 self._schedule(entry, now + self._next_delay(entry, now))
@@ -243,35 +240,22 @@ class PollScheduler:
     async def _pause(self, seconds: float) -> None:
         """Wait up to `seconds`, or until poked; with nothing to follow, until poked."""
         assert self._wake is not None
-        idle = not self._entries
-        if idle or (self._sleep is not None and self._in_flight):
-            # Nothing to follow, or (with an injected clock) an answer still on its way:
-            # wait for it rather than let the clock run ahead.
-            await self._wake.wait()
-            self._wake.clear()
-            return
-        if self._sleep is not None:  # an injected clock: let it move, then look again
-            await self._sleep(seconds)
-            return
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), timeout=max(seconds, 0.0))
+        await self._clock.wait(self._wake, seconds if self._entries else None)
         self._wake.clear()  # after waking, so that a poke during the wait is never lost
 
     async def _serve(self) -> None:
         while not self._closed:
-            now = self._clock()
+            now = self._clock.now()
             self._expire_watchers(now)
             entry, wait = self._next_due(now)
             if entry is None:
                 await self._pause(wait)
                 continue
             entry.in_flight = True
-            # its slot in the budget (paid work: before questions), the clock moving only as
-            # `_pause` lets it (with an injected clock, not past an answer on its way)
+            # its slot in the budget (paid work: before questions), waiting as `_pause` does
             slot = await self.budget.take_async(self._pause, claim=PAID)
-            self._in_flight += 1
             asyncio.get_running_loop().create_task(self._poll(entry, slot))
-            await asyncio.sleep(0)
+            await asyncio.sleep(0)  # the check starts (and says it is busy) before any wait
 
     def _next_due(self, now: float) -> tuple[_Entry | None, float]:
         """The entry whose check is due, or how long until one is (at most 1 s)."""
@@ -300,6 +284,10 @@ class PollScheduler:
                     del self._entries[key]
 
     async def _poll(self, entry: _Entry, slot: Slot) -> None:
+        with self._clock.busy():  # its answer is on its way: a fake clock waits for it
+            await self._check(entry, slot)
+
+    async def _check(self, entry: _Entry, slot: Slot) -> None:
         try:
             info = await self.budget.run(
                 entry.client.get_task,
@@ -313,10 +301,9 @@ class PollScheduler:
         except Exception as error:  # a bug must not kill the loop for everyone
             log.exception("polling task %s failed", entry.task_id)
             info = AvatarError(say("poll.unexpected", task_id=entry.task_id, error=error))
-        self._in_flight -= 1
         assert self._wake is not None
         self._wake.set()
-        now = self._clock()
+        now = self._clock.now()
         with self._lock:
             entry.in_flight = False
             entry.polls += 1
@@ -356,11 +343,11 @@ def _deliver(watcher: _Watcher, item: object) -> None:
         watcher.loop.call_soon_threadsafe(watcher.queue.put_nowait, item)
 
 
-def _age_s(task: TaskInfo) -> float:
+def _age_s(task: TaskInfo, wall_now: float) -> float:
     """How old the task already is, from the provider's own timestamps when plausible."""
     if task.created_at_ms is None:
         return 0.0
-    age = time.time() - task.created_at_ms / 1000
+    age = wall_now - task.created_at_ms / 1000
     return age if 0 <= age < 24 * 3600 else 0.0
 
 

@@ -1,0 +1,188 @@
+"""The command line in a process of its own that skips the interpreter's start.
+
+`python -m avatar_core` spends most of a short run starting Python and importing numpy,
+Pillow, httpx and the core (about half a second of CPU each time). A test that runs the
+command line dozens of times (the fault matrix) runs it here instead: a fork server that
+imported `avatar_core.cli.main` once forks a child per run, and the child runs
+`main(argv)` with its own environment, working folder, file size limit, its descriptors 1
+and 2 going to files, and its own exit code, as `python -m avatar_core` would. What it does
+not test is the start itself (`avatar_core/__main__.py`, the interpreter's encoding of its
+streams): tests of that run `python -m avatar_core` (live.run_cli), and so do some rows of
+every test that uses this.
+
+`run_cli_child(*args, env=...)` answers like `live.run_cli`: a CompletedProcess.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import io
+import json
+import os
+import resource
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+_lock = threading.Lock()
+_server: tuple[subprocess.Popen[bytes], str] | None = None
+
+
+# --- in the fork server ---------------------------------------------------------------------
+
+
+def _warm_up() -> None:
+    """What a command loads, on its first run too (image plugins, the HTTP stack): loaded
+    once, in the fork server, rather than in every child."""
+    import certifi  # noqa: F401
+    import httpcore  # noqa: F401
+    import numpy.ma  # noqa: F401
+    from PIL import Image
+
+    import avatar_core.cli.main  # noqa: F401
+
+    Image.init()
+
+
+def _serve(address: str) -> None:
+    """Accept one request a connection; fork a waiter for each, which forks the command."""
+    sys.path[:0] = [str(ROOT)]
+    _warm_up()
+    listener = socket.socket(socket.AF_UNIX)
+    listener.bind(address + ".new")
+    listener.listen(64)
+    os.rename(address + ".new", address)  # ready: the test process waits for this name
+    listener.settimeout(1.0)
+    while True:
+        with contextlib.suppress(ChildProcessError):
+            while os.waitpid(-1, os.WNOHANG)[0]:
+                pass
+        try:
+            connection, _ = listener.accept()
+        except TimeoutError:
+            if os.getppid() == 1:  # the test process is gone
+                return
+            continue
+        if os.fork() == 0:
+            listener.close()
+            _wait_for_command(connection)
+        connection.close()
+
+
+def _wait_for_command(connection: socket.socket) -> None:
+    """In the waiter: fork the command, tell its pid, then its exit code (-N: signal N)."""
+    request = json.loads(connection.makefile("r").readline())
+    pid = os.fork()
+    if pid == 0:
+        connection.close()
+        _run_command(**request)
+    connection.sendall(f"{pid}\n".encode())
+    _, status = os.waitpid(pid, 0)
+    code = os.waitstatus_to_exitcode(status)
+    with contextlib.suppress(OSError):
+        connection.sendall(f"{code}\n".encode())
+    os._exit(0)
+
+
+def _run_command(
+    args: list[str], env: dict[str, str], cwd: str, out: str, err: str, size_limit: int | None
+) -> None:
+    """In the child: become the command's process, run `main(argv)`, exit with its code."""
+    code = 1
+    try:
+        os.environ.clear()
+        os.environ.update(env)
+        os.chdir(cwd)
+        if size_limit is not None:  # as live.cli_command's wrapper: a write past it: EFBIG
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+            resource.setrlimit(resource.RLIMIT_FSIZE, (size_limit, size_limit))
+        for fd, path in ((1, out), (2, err)):
+            target = os.open(path, os.O_WRONLY | os.O_TRUNC)
+            os.dup2(target, fd)
+            os.close(target)
+        sys.stdout = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), "utf-8")
+        sys.stderr = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), "utf-8")
+        sys.argv = [str(ROOT / "avatar_core" / "__main__.py"), *args]
+        from avatar_core.cli.main import main
+
+        code = main(args)
+    except BaseException:  # as the interpreter would: the traceback on stderr, exit 1
+        import traceback
+
+        traceback.print_exc()
+    finally:
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        os._exit(code)
+
+
+# --- in the test process ----------------------------------------------------------------------
+
+
+def _address() -> str:
+    """The fork server's socket, the server started on first use (one per test process)."""
+    global _server
+    with _lock:
+        if _server is None or _server[0].poll() is not None:
+            address = tempfile.mktemp(prefix="cli-fork-", suffix=".sock")
+            command = [sys.executable, __file__, address]
+            process = subprocess.Popen(command, cwd=ROOT, stdin=subprocess.DEVNULL)
+            atexit.register(_stop, process)
+            _server = (process, address)
+        process, address = _server
+    while not os.path.exists(address):
+        if process.poll() is not None:
+            raise RuntimeError(f"the CLI fork server stopped (exit {process.returncode})")
+        threading.Event().wait(0.02)
+    return address
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=10)
+
+
+def run_cli_child(
+    *args: str,
+    env: dict[str, str],
+    timeout: float = 120,
+    file_size_limit: int | None = None,
+    cwd: Path = ROOT,
+) -> subprocess.CompletedProcess[str]:
+    """`python -m avatar_core ARGS` with `env`, run as a forked child: its exit code and
+    what it wrote to stdout and stderr (TimeoutExpired after `timeout`, the child killed)."""
+    with tempfile.TemporaryDirectory(prefix="cli-child-") as folder:
+        out, err = Path(folder) / "stdout", Path(folder) / "stderr"
+        out.touch()
+        err.touch()
+        request = {"args": list(args), "env": dict(env), "cwd": str(cwd), "out": str(out),
+                   "err": str(err), "size_limit": file_size_limit}  # fmt: skip
+        with socket.socket(socket.AF_UNIX) as connection:
+            connection.connect(_address())
+            connection.sendall(json.dumps(request).encode() + b"\n")
+            connection.settimeout(timeout)
+            answers = connection.makefile("r")
+            pid = int(answers.readline())
+            try:
+                code = int(answers.readline())
+            except TimeoutError:
+                os.kill(pid, signal.SIGKILL)
+                raise subprocess.TimeoutExpired(["avatar_core", *args], timeout) from None
+        return subprocess.CompletedProcess(
+            ["avatar_core", *args],
+            code,
+            out.read_text(encoding="utf-8", errors="replace"),
+            err.read_text(encoding="utf-8", errors="replace"),
+        )
+
+
+if __name__ == "__main__":
+    _serve(sys.argv[1])
