@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from avatar_core.config import Settings
+from avatar_core.provider.base import PageTexts, Provider, ProviderPaths
 from avatar_core.provider.choice import PROVIDERS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -94,3 +96,29 @@ def test_asking_what_a_provider_can_do_is_not_asking_which_it_is():
         'plan = {"mode": "std", "demo": studio.demo}'  # a job's demo flag, not a provider
     )
     assert provider_branches(source) == []
+
+
+class _RecipeGateway(Provider):
+    """The "Add a gateway" recipe's module (docs/architecture.md), not registered."""
+
+    name, label = "avatarhub", "AvatarHub"
+    paths = ProviderPaths(
+        create="/hub/v1/videos/avatar/image2video",
+        queries=("/hub/v1/videos/avatar/image2video/{id}",),
+        tts="/hub/v1/audio/tts",
+    )
+    key_setting, base_setting = "AVATARHUB_KEY", "AVATARHUB_BASE_URL"
+    default_base_url = "https://api.avatarhub.example"
+    key_fields, base_field = ("avatarhub_key",), "avatarhub_base_url"
+    page = PageTexts(name="page:provider_avatarhub")
+
+
+def test_a_new_gateway_unset_adds_nothing_to_the_settings_and_speaks_to_its_default_address():
+    # A gateway whose variables are not set must leave the settings as Settings() has them
+    # (a newcomer following the recipe found `Settings() == from_env({})` broken otherwise).
+    hub = _RecipeGateway()
+    assert hub.read_settings({}) == {}
+    assert hub.profile(Settings()).base_url == "https://api.avatarhub.example"
+    told = hub.read_settings({"AVATARHUB_KEY": "k-1", "AVATARHUB_BASE_URL": "http://127.0.0.1:9"})
+    assert told["avatarhub_base_url"] == "http://127.0.0.1:9"
+    assert told["avatarhub_key"].reveal() == "k-1"

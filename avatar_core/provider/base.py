@@ -90,7 +90,12 @@ class Provider:
         base_url = read.web_address(
             env, self.base_setting, self.default_base_url, example=self.default_base_url
         )
-        return {self.key_fields[0]: Secret(key) if key else None, self.base_field: base_url}
+        # only what is set: an unset value is the default (`value` says None, `profile`
+        # takes default_base_url), so Settings() and a bare environment's settings agree
+        values: dict[str, Any] = {self.key_fields[0]: Secret(key)} if key else {}
+        if base_url != self.default_base_url:
+            values[self.base_field] = base_url
+        return values
 
     def keys_set(self, settings: Settings) -> bool:
         """Whether the settings hold every key this provider needs."""
@@ -113,6 +118,7 @@ class Provider:
     def profile(self, settings: Settings, base_url: str | None = None) -> ProviderProfile:
         """This provider as the client speaks to it; `base_url` None: the settings' own."""
         where = base_url if base_url is not None else value(settings, self.base_field)
+        where = where or self.default_base_url
         return ProviderProfile(self, str(where).rstrip("/"), self.credential(settings))
 
     def account(self, settings: Settings) -> Secret | None:
