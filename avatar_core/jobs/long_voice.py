@@ -34,6 +34,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from avatar_core import errors as e
+from avatar_core.catalogue import sentence_for
 from avatar_core.inputs.long_speech import LongSpeech, prepare_long_speech
 from avatar_core.inputs.loudness import envelope_of_file
 from avatar_core.inputs.silence import plan_silence
@@ -55,7 +56,6 @@ from avatar_core.storage.layout import LONG_SPEECH_FOLDER
 from avatar_core.storage.videos import VIDEOS_FOLDER
 from avatar_core.storage.visitors import OPERATOR, Visitor
 from avatar_core.units import format_seconds
-from avatar_core.words import say
 
 PLAN_FILE = "plan.json"
 
@@ -191,9 +191,9 @@ class LongVoiceRun:
         """The parts' events as they come, "part 2 of 5 ready" as each video is home, and
         SpeechDone with the joined video; AvatarError naming a part that did not end."""
         if self.out.is_file() and not self.folder.exists():  # joined, its work cleaned up
-            yield SpeechDone(say("long.made_before", key=self.key), joined=self.out)
+            yield SpeechDone(sentence_for("long.made_before", key=self.key), joined=self.out)
             return
-        yield Preparing(say("step.preparing"))
+        yield Preparing(sentence_for("step.preparing"))
         folder = self.folder
         speech = await asyncio.to_thread(
             _ready, self.voice, folder, self.request(), max_part_s=self.max_part_s,
@@ -201,10 +201,10 @@ class LongVoiceRun:
         )  # fmt: skip
         count = len(speech.parts)
         seams = ", ".join(format_seconds(seam) for seam in speech.plan.seams)
+        seconds = format_seconds(speech.seconds)
         yield Preparing(
-            say("long.split", seconds=format_seconds(speech.seconds), count=count, seams=seams,
-                key=self.key)
-        )  # fmt: skip
+            sentence_for("long.split", seconds=seconds, count=count, seams=seams, key=self.key)
+        )
         videos: dict[int, Path] = {}
         failures: dict[int, str] = {}
         flows = [self._part(part, count) for part in speech.parts]
@@ -213,25 +213,31 @@ class LongVoiceRun:
             async for number, event in merged(flows):
                 if isinstance(event, Done) and event.video_path is not None:
                     videos[number] = event.video_path
-                    ready = say("long.part_ready", number=number, count=count, done=len(videos))
+                    ready = sentence_for(
+                        "long.part_ready", number=number, count=count, done=len(videos)
+                    )
                     yield Preparing(ready, event.elapsed_s, event.job)
                     continue
                 if isinstance(event, Failed):
                     failures[number] = event.message
-                said = say("long.of_part", number=number, count=count, message=event.message)
+                said = sentence_for(
+                    "long.of_part", number=number, count=count, message=event.message
+                )
                 yield replace(event, message=said)
         finally:
             hold.close()
         if len(videos) < count:
             raise e.AvatarError(self._missing(speech, videos, failures))
-        yield Preparing(say("long.joining", count=count))
+        yield Preparing(sentence_for("long.joining", count=count))
         joined = await asyncio.to_thread(
             join_parts, [videos[n] for n in range(1, count + 1)], speech.speech, self.out,
             seams=speech.plan.seams, work=folder / "join", audio_s=speech.seconds,
         )  # fmt: skip
         await asyncio.to_thread(shutil.rmtree, folder, True)  # its work: the video is home
         seams_at = ", ".join(format_seconds(seam) for seam in joined.seams)
-        yield SpeechDone(say("long.done", count=count, seams=seams_at or "-"), joined=joined.path)
+        yield SpeechDone(
+            sentence_for("long.done", count=count, seams=seams_at or "-"), joined=joined.path
+        )
 
     async def _hold(self, speech: LongSpeech) -> contextlib.ExitStack:
         """The parts still to send, checked whole against the visitor's limits (before any
@@ -253,8 +259,8 @@ class LongVoiceRun:
     def _missing(self, speech: LongSpeech, videos: dict[int, Path], failures: dict[int, str]):
         number = next(n for n in range(1, len(speech.parts) + 1) if n not in videos)
         part = speech.parts[number - 1]
-        reason = failures.get(number) or say("long.part_unfinished")
-        return say(
+        reason = failures.get(number) or sentence_for("long.part_unfinished")
+        return sentence_for(
             "long.part_failed", number=number, count=len(speech.parts),
             start=format_seconds(part.start_s), end=format_seconds(part.end_s), reason=reason,
         )  # fmt: skip
@@ -268,10 +274,10 @@ class LongVoiceRun:
         last: Job | None = prior
         try:
             if prior is not None and video_stored(prior):
-                yield number, Done(say("long.part_made_before", number=number), job=prior)
+                yield number, Done(sentence_for("long.part_made_before", number=number), job=prior)
                 return
             if prior is not None and prior.stage is Stage.FAILED and not self.remake_failed:
-                reason = prior.error or say("long.part_unfinished")
+                reason = prior.error or sentence_for("long.part_unfinished")
                 yield number, Failed(reason, job=prior)
                 return
             if not _to_send(prior):

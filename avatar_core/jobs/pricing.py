@@ -15,9 +15,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from avatar_core.catalogue import Message, sentence_for
 from avatar_core.config import Settings
 from avatar_core.units import format_seconds
-from avatar_core.words import Message, say
 
 CURRENCY_SYMBOL = "$"  # prices are in US dollars
 
@@ -69,4 +69,4 @@ def silence_saving(
     if seconds <= 0:
         return None
     std, pro = (format_money(seconds * prices.get(mode, 0.0)) for mode in ("std", "pro"))
-    return say("silence.saves", seconds=format_seconds(seconds), std=std, pro=pro)
+    return sentence_for("silence.saves", seconds=format_seconds(seconds), std=std, pro=pro)
