@@ -34,8 +34,6 @@ from avatar_core.catalogue import Message, sentence_for
 from avatar_core.provider.base import ProviderProfile
 from avatar_core.provider.cometapi import cometapi_profile
 from avatar_core.provider.connection import (
-    DEFAULT_CREATE_TIMEOUT_S,
-    DEFAULT_HTTP_TIMEOUT_S,
     ProviderConnection,
     http_timeout,
 )
@@ -44,6 +42,7 @@ from avatar_core.provider.protocol import find_error, parse_answer
 from avatar_core.provider.retry import NEVER_SENT, RetryPolicy, with_retries
 from avatar_core.provider.routes import RouteMemory
 from avatar_core.secret import Secret
+from avatar_core.timeouts import DEFAULT_CREATE_TIMEOUT_S, DEFAULT_HTTP_TIMEOUT_S
 
 log = logging.getLogger(__name__)
 

@@ -16,8 +16,8 @@ import httpx
 
 from avatar_core.catalogue import sentence_for
 from avatar_core.errors import ResultDownloadError
-from avatar_core.provider.connection import DEFAULT_HTTP_TIMEOUT_S
 from avatar_core.storage.download import TooLarge, fetch_to_file, safe_file_name
+from avatar_core.timeouts import DEFAULT_HTTP_TIMEOUT_S
 
 SPEECH_FOLDER = "speech"
 MAX_SPEECH_BYTES = 20 * 1024 * 1024  # a minute of speech is well under 2 MB
