@@ -59,12 +59,12 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from avatar_core import env_values as read
+from avatar_core.catalogue import Language, language_of, sentence_for
 from avatar_core.provider.choice import all_keys, provider_of, settings_from
 from avatar_core.provider.cometapi import DEFAULT_BASE_URL
 from avatar_core.provider.kling import DEFAULT_BASE_URL as DEFAULT_KLING_BASE_URL
 from avatar_core.secret import Secret
 from avatar_core.timeouts import DEFAULT_CREATE_TIMEOUT_S, DEFAULT_HTTP_TIMEOUT_S
-from avatar_core.words import Language, language_of, say
 
 DEFAULT_FOLLOW_DEADLINE_S = 3600.0  # how long a flow follows a task by default
 
@@ -263,8 +263,8 @@ def limits_in_force(settings: Settings) -> list[str]:
         ("AVATAR_MAX_QUERIES_PER_S", f"{settings.max_queries_per_s:g}", "doctor.rate"),
         ("GRADIO_MCP_SERVER", int(settings.mcp_server), "doctor.mcp"),
     ]  # fmt: skip
-    return [say("doctor.limits")] + [
-        say("doctor.limit_line", name=name, value=value, meaning=say(meaning))
+    return [sentence_for("doctor.limits")] + [
+        sentence_for("doctor.limit_line", name=name, value=value, meaning=sentence_for(meaning))
         for name, value, meaning in values
     ]
 

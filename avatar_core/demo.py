@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from avatar_core.catalogue import sentence_for
 from avatar_core.provider.demo import DEMO_KEY
-from avatar_core.words import say
 
 if TYPE_CHECKING:
     from avatar_core.simulator import Simulator
 
 __all__ = ["DEMO_KEY", "DEMO_NOTICE", "start_demo_simulator"]  # DEMO_KEY: provider/demo.py
-DEMO_NOTICE = say("demo.notice")
+DEMO_NOTICE = sentence_for("demo.notice")
 
 
 def start_demo_simulator(task_seconds: float = 8.0) -> Simulator:

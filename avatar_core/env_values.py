@@ -18,8 +18,8 @@ import re
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
+from avatar_core.catalogue import sentence_for
 from avatar_core.errors import SettingsError
-from avatar_core.words import say
 
 _WHOLE = re.compile(r"[0-9]{1,12}")
 _DECIMAL = re.compile(r"[0-9]{1,12}(\.[0-9]{1,12})?")
@@ -39,8 +39,8 @@ def refusal(name: str, value: str, rule: str, **params: object) -> SettingsError
     shown = value if value.isprintable() else value.encode("unicode_escape").decode("ascii")
     if len(shown) > _SHOWN_AT_MOST:
         shown = shown[:_SHOWN_AT_MOST] + "…"
-    return SettingsError(say("settings.bad_value", name=name, value=shown,
-                             rule=say(rule, **params)))  # fmt: skip
+    return SettingsError(sentence_for("settings.bad_value", name=name, value=shown,
+                             rule=sentence_for(rule, **params)))  # fmt: skip
 
 
 def limit(env: Mapping[str, str], name: str, default: int, *, example: int) -> int:
@@ -156,7 +156,7 @@ def key(env: Mapping[str, str], name: str) -> str:
     refusal never repeats the value (it is a secret)."""
     value = given(env, name)
     if value and not is_key(value):
-        raise SettingsError(say("settings.bad_key", name=name))
+        raise SettingsError(sentence_for("settings.bad_key", name=name))
     return value
 
 

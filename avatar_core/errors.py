@@ -4,13 +4,13 @@ Every error carries `message`: one sentence a person can act on (what happened, 
 measured value where there is one, the rule, and the fix). `str(error)` is that sentence,
 so the UI and the CLI print it as it is and never show a traceback.
 
-The sentence is a catalogued `Message` (`say(key, ...)` from `avatar_core.words`): its
+The sentence is a catalogued `Message` (`sentence_for(key, ...)` from `avatar_core.catalogue`): its
 `str` is English, and `error.in_language("zh")` gives it in Chinese.
 """
 
 from __future__ import annotations
 
-from avatar_core.words import in_language, say
+from avatar_core.catalogue import in_language, sentence_for
 
 
 class AvatarError(Exception):
@@ -51,7 +51,7 @@ class InputError(AvatarError):
         if len(errors) == 1:
             return errors[0]
         problems = [p for e in errors for p in e.problems]
-        return cls(say("sentences", problems=problems), problems=problems)
+        return cls(sentence_for("sentences", problems=problems), problems=problems)
 
 
 class UnsafeURLError(InputError):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from avatar_core.words import Message, say
+from avatar_core.catalogue import Message, sentence_for
 
 MB = 1_000_000
 
@@ -37,5 +37,5 @@ def format_size(width: int, height: int) -> str:
 def about(seconds: float) -> Message:
     """A wait in words: "about 3 h", "about 12 min" (at least a minute)."""
     if seconds >= 3600:
-        return say("wait.hours", hours=math.ceil(seconds / 3600))
-    return say("wait.minutes", minutes=max(math.ceil(seconds / 60), 1))
+        return sentence_for("wait.hours", hours=math.ceil(seconds / 3600))
+    return sentence_for("wait.minutes", minutes=max(math.ceil(seconds / 60), 1))

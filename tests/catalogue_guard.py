@@ -13,9 +13,9 @@ from pathlib import Path
 Catalogue = dict[str, dict[str, dict[str, str]]]  # namespace -> key -> language -> text
 
 # Calls that take a catalogue key: the full key ("page:intro", or bare for the core's)...
-SAID_BY = ("sentence_for", "say")
+SAID_BY = ("sentence_for",)
 # ...and the page's own text, by its bare key (translated by the browser, or rendered).
-PAGE_KEYS_BY = ("t", "page_text", "ui_text")
+PAGE_KEYS_BY = ("page_text", "ui_text")
 # A programming mistake's message is read by the developer who made it, not by a visitor;
 # a log line by the operator (the core's guard treats both the same way).
 FOR_DEVELOPERS = {"KeyError", "TypeError", "ValueError", "AssertionError", "RuntimeError"}

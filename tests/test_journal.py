@@ -91,12 +91,14 @@ def test_updates_refuse_unknown_fields(tmp_path):
 
 
 def test_a_jobs_error_is_kept_as_its_sentence_so_history_reads_in_each_language(tmp_path):
-    from avatar_core.words import Message, say
+    from avatar_core.catalogue import Message, sentence_for
     from ui.formatting import history_note, history_rows
 
     journal = Journal(tmp_path)
     lost = _job(journal)
-    journal.update(lost, stage=Stage.LOST, error=say("job.lost", why=say("job.lost_demo")))
+    journal.update(
+        lost, stage=Stage.LOST, error=sentence_for("job.lost", why=sentence_for("job.lost_demo"))
+    )
     failed = _job(journal)
     journal.update(failed, stage=Stage.FAILED, error="the provider's own words")  # kept as is
     again = Journal(tmp_path)  # another process, or after a restart

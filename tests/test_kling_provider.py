@@ -16,6 +16,7 @@ from app_harness import InProcessApp, make_kling_studio
 from flows import events
 
 from avatar_core import errors as e
+from avatar_core.catalogue import sentence_for
 from avatar_core.cli.main import main
 from avatar_core.config import DEFAULT_KLING_BASE_URL, Secret, Settings
 from avatar_core.errors import SettingsError
@@ -27,7 +28,6 @@ from avatar_core.provider.kling import kling_profile
 from avatar_core.simulator import Simulator
 from avatar_core.storage.journal import Stage
 from avatar_core.waiting.scheduler import PollScheduler
-from avatar_core.words import say
 from ui.handlers import use_key
 from ui.sessions import Sessions
 
@@ -276,7 +276,7 @@ def test_the_page_names_kling_and_asks_for_an_access_secret_pair(kling_sim, fake
     assert "provider_kling" in config and f"({host})" in config
     assert "key_box_kling" in config and SECRET not in config
     assert half[0] is not None and not isinstance(half[0], str)  # skipped: nothing taken
-    assert half[3] == "❌ " + say("settings.paste_rule")
+    assert half[3] == "❌ " + sentence_for("settings.paste_rule")
     assert wrong[3].startswith("❌ Kling did not accept the access key and secret key")
     assert OTHER_SECRET not in wrong[3]
     assert "key_used" in right[3] and sessions.kept == 0  # the app's own pair: nothing kept

@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 from fake_clock import FakeClock
 
+from avatar_core.catalogue import sentence_for
 from avatar_core.config import Secret, Settings
 from avatar_core.errors import LimitReachedError, TaskStillRunningError
 from avatar_core.jobs import steps
@@ -45,7 +46,6 @@ from avatar_core.storage.journal import Job, Stage
 from avatar_core.storage.visitors import Visitor
 from avatar_core.waiting.pacing import Pacing
 from avatar_core.waiting.scheduler import PollScheduler
-from avatar_core.words import say
 
 KEY = "line-key"
 NO_LIMITS = {"max_active_per_visitor": 0, "max_daily_per_visitor": 0}
@@ -193,7 +193,7 @@ def test_stop_while_in_line_sends_and_charges_nothing_and_frees_the_allowance(
             await waiting.aclose()  # what Stop does to the page's flow
             job = studio.journal.get(place.job.job_id)
             assert job is not None and job.stage is Stage.NOT_CREATED
-            assert job.error == say("line.left")
+            assert job.error == sentence_for("line.left")
             assert not kept_path(studio.settings.data_dir, job.job_id).exists()
             studio.limits.check(visitor)  # its one job at once is free again
             await running.aclose()
@@ -347,7 +347,7 @@ def test_stop_before_the_create_is_on_its_way_withdraws_the_job(
         asyncio.run(stop(studio, studio.generate(portrait_path, speech_path, visitor=visitor)))
         mine = [job for job in studio.journal.recent(10) if job.visitor == visitor.tag]
         assert [job.stage for job in mine] == [Stage.NOT_CREATED]
-        assert mine[0].error == say("line.left")
+        assert mine[0].error == sentence_for("line.left")
         assert not list((data / "line").glob("*"))  # its kept inputs are deleted
         studio.limits.check(visitor)  # its one job at once is free again
         creates = fresh.stats.creates
@@ -487,7 +487,7 @@ def test_opening_a_studio_deletes_kept_inputs_no_line_will_send(
         )  # a create on its way may be refused as busy and go back in line
         gone = after.journal.get(stale.job_id)
         assert gone is not None and gone.stage is Stage.NOT_CREATED
-        assert gone.error == say("line.waited_too_long", days=7)
+        assert gone.error == sentence_for("line.waited_too_long", days=7)
         assert after.journal.get(waiting.job_id).stage is Stage.QUEUED  # type: ignore[union-attr]
 
 

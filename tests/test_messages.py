@@ -1,7 +1,7 @@
 """Every sentence the core shows people comes from one catalogue, in English and Chinese.
 
 Read from the source (like test_architecture): a sentence raised or reported as a plain
-string or f-string, instead of `say(key, ...)`, fails here with its file and line, so a
+string or f-string, instead of `sentence_for(key, ...)`, fails here with its file and line, so a
 new English-only sentence is caught when it is written.
 """
 
@@ -23,15 +23,15 @@ from catalogue_guard import (
 )
 from media import wav_seconds
 
+from avatar_core.catalogue import Message, in_language, language_of, sentence_for
 from avatar_core.catalogue.loader import CATALOGUE, NAMESPACES
 from avatar_core.config import terminal_language
 from avatar_core.errors import InputError
-from avatar_core.words import Message, in_language, language_of, say
 
 ROOT = Path(__file__).resolve().parent.parent
 CORE = ROOT / "avatar_core"
 # Not the provider's words (the simulator plays the provider) and not the catalogue itself.
-NOT_PEOPLES = ("simulator", "words", "catalogue")
+NOT_PEOPLES = ("simulator", "catalogue")
 
 
 def _core_sources() -> list[Path]:
@@ -106,7 +106,7 @@ def uncatalogued(paths: list[Path], root: Path = ROOT) -> list[str]:
 
 
 # What holds a catalogued sentence: an error, a Message, `x.message`, a job's or a row's
-# stored `x.error`, `say(...)`, and any name made from one of these.
+# stored `x.error`, `sentence_for(...)`, and any name made from one of these.
 BEARING = ERRORS | {"Exception", "BaseException", "Message"}
 
 
@@ -153,8 +153,8 @@ def _bears(node: ast.AST, names: set[str]) -> bool:
         return node.id in names
     if isinstance(node, ast.Attribute) and node.attr in ("message", "error"):
         return True
-    if isinstance(node, ast.Call) and _called(node) in ("say", "type"):
-        return _called(node) == "say"
+    if isinstance(node, ast.Call) and _called(node) in ("sentence_for", "type"):
+        return _called(node) == "sentence_for"
     return any(_bears(child, names) for child in ast.iter_child_nodes(node))
 
 
@@ -232,7 +232,7 @@ def test_the_key_checks_name_an_unknown_key_and_a_key_no_code_says(tmp_path):
     module.write_text(
         "def f(style):\n"
         "    sentence_for('page:nowhere')\n"
-        "    sentence_for('mcp:busy', calls=1), say('image.none'), t('intro')\n"
+        "    sentence_for('mcp:busy', calls=1), sentence_for('image.none'), page_text('intro')\n"
         "    return ui_text(f'style_{style}', 'en')\n"
     )
     said, constants, starts = keys_in_code([module])
@@ -303,7 +303,7 @@ def test_the_check_names_english_words_around_a_sentence(tmp_path):
         "    reason = (job.error or 'none').rstrip('.')\n"
         "    return f'It failed in an earlier run ({reason}): run again.'\n"
         "def told(problem):\n"
-        "    sentence = say('voice.none')\n"
+        "    sentence = sentence_for('voice.none')\n"
         "    line = 'Row 3: ' + sentence\n"
         "    return f'{problem}: {problem}', f'[{sentence}]', line\n"
         "def unclear(error: AvatarError):\n"
@@ -333,9 +333,9 @@ def test_the_check_names_an_english_only_sentence_by_file_and_line(tmp_path):
         "def check(n):\n"
         "    if n < 3:\n"
         "        raise InputError(f'Only {n} items; at least 3 are needed.', field='n')\n"
-        "    print(say('cli.ready') if n else '[     speech]')\n"
+        "    print(sentence_for('cli.ready') if n else '[     speech]')\n"
         "    print(f'{n} done.')\n"
-        "    raise InputError(say('voice.none'), field='audio')\n"
+        "    raise InputError(sentence_for('voice.none'), field='audio')\n"
         "def rename(error):\n"
         "    error.message = 'Something else went wrong.'\n",
     )
@@ -351,8 +351,8 @@ def test_the_check_names_an_english_only_sentence_by_file_and_line(tmp_path):
 
 
 def test_a_message_is_its_english_sentence_and_renders_in_chinese():
-    length = say("audio.length", shown="1.2 s")
-    message = say("audio.too_short", length=length, minimum=2.0, maximum=60.0)
+    length = sentence_for("audio.length", shown="1.2 s")
+    message = sentence_for("audio.too_short", length=length, minimum=2.0, maximum=60.0)
     assert isinstance(message, str) and isinstance(message, Message)
     assert message == "Audio is 1.2 s long; Kling needs 2 to 60 s. Record a longer clip."
     assert message.in_language("zh") == (
@@ -362,9 +362,13 @@ def test_a_message_is_its_english_sentence_and_renders_in_chinese():
 
 
 def test_an_error_keeps_its_message_and_each_problem_its_own_language():
-    problem = say("text.problem", kind=say("text.nul"), code="U+0000", index=3)
-    malformed = say("text.malformed", what="prompt", problem=problem, allowed=say("text.allowed"))
-    error = InputError.gather([InputError(say("image.none"), field="image"), InputError(malformed)])
+    problem = sentence_for("text.problem", kind=sentence_for("text.nul"), code="U+0000", index=3)
+    malformed = sentence_for(
+        "text.malformed", what="prompt", problem=problem, allowed=sentence_for("text.allowed")
+    )
+    error = InputError.gather(
+        [InputError(sentence_for("image.none"), field="image"), InputError(malformed)]
+    )
     assert str(error).startswith("No image was given; add a portrait")
     assert "The prompt holds a NUL character (U+0000) at character 3" in str(error)
     chinese = error.in_language("zh")
@@ -380,7 +384,7 @@ def test_a_message_survives_a_copy_and_a_pickle():
     import copy
     import pickle
 
-    message = say("wait.minutes", minutes=2)
+    message = sentence_for("wait.minutes", minutes=2)
     for again in (copy.deepcopy(message), pickle.loads(pickle.dumps(message))):
         assert isinstance(again, Message) and again.in_language("zh") == "约 2 分钟"
 
@@ -441,10 +445,10 @@ def test_the_page_renders_the_cores_sentences_and_its_labels_in_the_visitors_lan
         "en",
         "en",
     )
-    error = InputError(say("image.none"), field="image")
+    error = InputError(sentence_for("image.none"), field="image")
     assert fmt.verdict_error(error, "zh").startswith("❌ 没有提供肖像图片；请添加一张肖像")
     assert fmt.verdict_error(error) == f"❌ {error}"
-    waiting = say("wait.elapsed", what=say("wait.queued"), clock="0:07")
+    waiting = sentence_for("wait.elapsed", what=sentence_for("wait.queued"), clock="0:07")
     assert fmt.status(waiting, "info", "zh") == "⏳ 在服务商处排队中… 已用时 0:07。"
     assert fmt.history_headers("zh")[:2] == ["创建时间", "状态"]
     assert fmt.history_headers() == fmt.HISTORY_HEADERS

@@ -79,7 +79,7 @@ def test_nothing_outside_provider_asks_which_provider_it_is():
     [
         'if settings.provider == "kling":\n    pass',
         'kling = studio.provider_name in ("kling",)',
-        'line = t(f"provider_{studio.provider_name}")',
+        'line = page_text(f"provider_{studio.provider_name}")',
         'LABELS = {"cometapi": "CometAPI", "demo": "demo"}',
         "secret = settings.kling_secret_key",
         'match name:\n    case "demo":\n        pass',

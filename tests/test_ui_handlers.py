@@ -1,7 +1,7 @@
 """The page's handlers, called directly: no running app, a studio on the simulator over
 HTTP (a fake clock, so tasks finish without anyone waiting), real media.
 
-What a handler returns may carry one translated text (`t(key)`); `translate` turns it into
+What a handler returns may carry one translated text (`page_text(key)`); `translate` turns it into
 what an English (or Chinese) browser shows.
 """
 
@@ -26,7 +26,7 @@ from ui import build_app
 from ui import formatting as fmt
 from ui import handlers as h
 from ui.sessions import Sessions
-from ui.texts import EN, ZH, t, translate
+from ui.texts import EN, ZH, page_text, translate
 
 SKIP = gr.skip()
 SPEECH_TEXT = "Hello from a unit test. This sentence lasts a few seconds when spoken."
@@ -390,7 +390,7 @@ def test_the_providers_failure_text_is_shown_as_text(
 
 def test_lookup_needs_a_task_id_and_explains_an_unknown_one(sessions):
     assert updates_of(h.run_lookup(sessions, "  ", None)) == [
-        ("❌ " + str(t("need_task_id")), None, "")
+        ("❌ " + str(page_text("need_task_id")), None, "")
     ]
     status, _, _ = updates_of(h.run_lookup(sessions, "123456789", None))[-1]
     assert status.startswith("❌") and "123456789" in status

@@ -1,6 +1,6 @@
 """What the page shows, as Markdown and table rows: verdicts, status, details, cost, history.
 
-Pure functions of the core's results; a string may carry one translated `t(key)`. The
+Pure functions of the core's results; a string may carry one translated `page_text(key)`. The
 core's sentences (catalogued `Message`s) and the labels around them are rendered here in
 the visitor's `language` ("en" or "zh").
 """
@@ -11,7 +11,7 @@ import datetime as dt
 import math
 from typing import Any
 
-from avatar_core.catalogue import sentence_for
+from avatar_core.catalogue import in_language, sentence_for
 from avatar_core.errors import AvatarError, InputError
 from avatar_core.inputs.fields import MAX_PROMPT_CHARS
 from avatar_core.jobs.events import Done, InLine, Progress, clock_text
@@ -20,10 +20,9 @@ from avatar_core.jobs.pricing import Estimate, format_money, format_rate
 from avatar_core.provider.models import TaskStatus
 from avatar_core.storage.journal import Job, Stage
 from avatar_core.units import about
-from avatar_core.words import in_language, say
-from ui.texts import t, ui_text
+from ui.texts import page_text, ui_text
 
-STAGE_LABELS = {  # a job's stage -> its label's key in texts.json
+STAGE_LABELS = {  # a job's stage -> its label's key in page.json
     Stage.QUEUED: "stage_queued",
     Stage.CREATING: "stage_creating",
     Stage.OUTCOME_UNKNOWN: "stage_outcome_unknown",
@@ -38,7 +37,7 @@ ENDED_WITHOUT_VIDEO = (Stage.FAILED, Stage.LOST, Stage.NOT_CREATED, Stage.OUTCOM
 HISTORY_COLUMNS = ["created", "status", "task_id", "mode", "video_s", "note", "job"]
 HISTORY_HEADERS = [ui_text(f"history_col_{column}", "en") for column in HISTORY_COLUMNS]
 STATUS_ICONS = {"info": "⏳", "done": "✅", "error": "❌", "stopped": "⏹️"}
-# The prompt's named styles (texts.json: style_<name> and style_<name>_prompt); the first
+# The prompt's named styles (page.json: style_<name> and style_<name>_prompt); the first
 # is the default, asking for natural expressions and blinking (without an expressive
 # prompt the avatar tends to stare).
 PROMPT_STYLES = ("natural", "calm", "lively", "minimal", "friendly")
@@ -91,11 +90,11 @@ def done_status(done: Done, language: str = "en") -> str:
     job = done.job
     text = ui_text("video_ready", language)
     if job is not None and job.video_seconds:
-        text += in_language(say("done.video", seconds=job.video_seconds), language)
+        text += in_language(sentence_for("done.video", seconds=job.video_seconds), language)
     if job is not None and job.demo:
-        text += in_language(say("done.simulated"), language)
+        text += in_language(sentence_for("done.simulated"), language)
     elif job is not None and job.units_charged:
-        text += in_language(say("done.units", units=job.units_charged), language)
+        text += in_language(sentence_for("done.units", units=job.units_charged), language)
     return f"{STATUS_ICONS['done']} {text}{'。' if language == 'zh' else '.'}"
 
 
@@ -110,7 +109,7 @@ def in_line(progress: InLine, language: str = "en") -> str:
     """A job's place in the line and the expected wait: "In line…, place **3** · ≈ 2 min"."""
     minutes = math.ceil(progress.estimate_s / 60)
     wait = "< 1 min" if progress.estimate_s < 60 else f"≈ {minutes} min"
-    line = f"{in_language(t('in_line'), language)} **{progress.position}** · {wait}"
+    line = f"{in_language(page_text('in_line'), language)} **{progress.position}** · {wait}"
     return f"{STATUS_ICONS['info']} {line}"  # the page's own words and markup
 
 
@@ -137,7 +136,7 @@ def details(progress: Progress, language: str = "en") -> str:
 
 
 def style_key(style: str | None) -> str:
-    """The texts.json key of a style's prompt (the default style's for an unknown one)."""
+    """The page.json key of a style's prompt (the default style's for an unknown one)."""
     return f"style_{style if style in PROMPT_STYLES else PROMPT_STYLES[0]}_prompt"
 
 
@@ -159,7 +158,7 @@ def cost_text(
     itself is paid on top. One translated label plus numbers, or all rendered in
     `language`."""
     if estimate is None:
-        return str(t("cost_demo_free" if demo else "cost_unknown"))
+        return str(page_text("cost_demo_free" if demo else "cost_unknown"))
     money = format_money(estimate.total)
     if demo:
         return f"{ui_text('cost_demo', language)} {money}{'）' if language == 'zh' else ')'}"
@@ -176,17 +175,17 @@ def allowance_text(allowance: Allowance | None) -> str:
     """What a visitor has left today of its daily limit ("" when none applies)."""
     if allowance is None:
         return ""
-    return f"{t('allowance_left')} **{allowance.left} / {allowance.limit}**"
+    return f"{page_text('allowance_left')} **{allowance.left} / {allowance.limit}**"
 
 
 def prompt_count(prompt: str | None) -> str:
     """How much of the prompt's limit is used, and what an empty or long one means."""
     used = len(prompt or "")
     if used > MAX_PROMPT_CHARS:
-        return f"{used} / {MAX_PROMPT_CHARS} {t('chars_too_long')}"
+        return f"{used} / {MAX_PROMPT_CHARS} {page_text('chars_too_long')}"
     if not (prompt or "").strip():
-        return f"{used} / {MAX_PROMPT_CHARS} {t('chars_empty')}"
-    return f"{used} / {MAX_PROMPT_CHARS} {t('chars')}"
+        return f"{used} / {MAX_PROMPT_CHARS} {page_text('chars_empty')}"
+    return f"{used} / {MAX_PROMPT_CHARS} {page_text('chars')}"
 
 
 def stage_label(job: Job, language: str = "en") -> str:

@@ -57,7 +57,7 @@ from avatar_core.waiting.durations import task_kind
 from ui.delivery import page_copy
 from ui.long_speech import long_verdict
 from ui.sessions import Sessions, new_browser_id
-from ui.texts import t, ui_text, visitor_language
+from ui.texts import page_text, ui_text, visitor_language
 
 # The voice source radio's values (stable keys) and the texts of their labels: record or
 # upload a voice, or type a text. A voice's web address and an earlier speech's audio id
@@ -336,7 +336,7 @@ async def _generate_steps(
     """Generate, streaming (status, video, details, phase) as the job moves."""
     image = _source(image_path, image_url)
     if image is None:
-        yield fmt.status(str(t("need_portrait")), "error"), None, "", ""
+        yield fmt.status(str(page_text("need_portrait")), "error"), None, "", ""
         return
     audio, chosen_id, prior = voice_choice(
         voice_source, audio_path, audio_url, audio_id, prior_task_id
@@ -369,7 +369,7 @@ async def run_lookup(
     details) as Generate does."""
     task_id = (task_id or "").strip()
     if not task_id:
-        yield fmt.status(str(t("need_task_id")), "error"), None, ""
+        yield fmt.status(str(page_text("need_task_id")), "error"), None, ""
         return
     visitor = sessions.visitor(browser, request)
     with sessions.using(key) as studio:
@@ -380,7 +380,7 @@ async def run_lookup(
 
 def stopped() -> str:
     """The status once a person stops waiting (the task goes on at the provider)."""
-    return fmt.status(str(t("stopped")), "stopped")
+    return fmt.status(str(page_text("stopped")), "stopped")
 
 
 # --- the page's one press: a typed text becomes speech, then the video ------------------
@@ -545,7 +545,11 @@ async def stopped_at(phase: str | None) -> tuple[str, Update, Update]:
     every case (if the provider took it, it will appear in History)."""
     await asyncio.sleep(STOP_SETTLE_S)
     key = STOP_SENTENCES.get(phase or "", "stopped_sending")
-    return fmt.status(str(t(key)), "stopped"), gr.update(visible=False), gr.update(interactive=True)
+    return (
+        fmt.status(str(page_text(key)), "stopped"),
+        gr.update(visible=False),
+        gr.update(interactive=True),
+    )
 
 
 def running_buttons() -> tuple[Update, Update, Update]:
@@ -560,7 +564,7 @@ def idle_buttons(video: str | None) -> tuple[Update, Update, Update]:
 
 def make_another() -> tuple[str, None, str, Update, str]:
     """A fresh start for the result: (status, video, details, Make another, phase)."""
-    return str(t("ready")), None, "", gr.update(visible=False), ""
+    return str(page_text("ready")), None, "", gr.update(visible=False), ""
 
 
 def badge_for(sessions: Sessions, video: str | None, key: str | None) -> Update:
@@ -673,15 +677,15 @@ def use_key(
     """
     key = (key_text or "").strip() or None
     if key is None:
-        return None, "", gr.update(visible=sessions.default.demo), str(t("key_forgotten"))
+        return None, "", gr.update(visible=sessions.default.demo), str(page_text("key_forgotten"))
     try:
         sessions.try_key(key, request)
     except (AuthenticationError, PermissionDeniedError, SettingsError) as error:
         return gr.skip(), "", gr.skip(), fmt.verdict_error(error, visitor_language(request))
     except AvatarError as error:
         why = error.in_language(visitor_language(request))
-        return key, "", gr.update(visible=False), f"{t('key_used_unchecked')} {why})"
-    return key, "", gr.update(visible=False), str(t("key_used"))
+        return key, "", gr.update(visible=False), f"{page_text('key_used_unchecked')} {why})"
+    return key, "", gr.update(visible=False), str(page_text("key_used"))
 
 
 def forget_key(sessions: Sessions) -> tuple[Update, str, Update, str]:
@@ -837,7 +841,7 @@ def show_allowance(
 ) -> str:
     """What the visitor has left today ("" when no daily limit applies)."""
     if sessions.pasted(key):
-        return str(t("allowance_own_key"))
+        return str(page_text("allowance_own_key"))
     return fmt.allowance_text(sessions.default.allowance(sessions.visitor(browser, request)))
 
 

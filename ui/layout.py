@@ -23,7 +23,7 @@ from avatar_core.provider.base import PageTexts
 from avatar_core.provider.voices import DEFAULT_VOICES
 from ui.history_watch import history_timer
 from ui.sessions import Sessions
-from ui.texts import t, ui_text
+from ui.texts import page_text, ui_text
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 BROWSER_ID_KEY = "talking-avatar-studio-visitor"
@@ -160,10 +160,12 @@ def build_page(sessions: Sessions) -> Page:
     # The secret only scrambles what the browser stores; the page itself carries it.
     browser_id = gr.BrowserState(None, storage_key=BROWSER_ID_KEY, secret=BROWSER_ID_KEY)
     states = browser_id, *(gr.State(None) for _ in range(6))
-    gr.Markdown(t("intro"), elem_id="intro")
-    banner = gr.Markdown(t("demo_banner"), visible=sessions.default.demo, elem_id="demo_banner")
+    gr.Markdown(page_text("intro"), elem_id="intro")
+    banner = gr.Markdown(
+        page_text("demo_banner"), visible=sessions.default.demo, elem_id="demo_banner"
+    )
     gr.Markdown(
-        t("storage_ephemeral"),
+        page_text("storage_ephemeral"),
         visible=sessions.default.settings.data_is_ephemeral,
         elem_id="storage_banner",
     )
@@ -178,7 +180,7 @@ def build_page(sessions: Sessions) -> Page:
         with gr.Column(scale=6, min_width=320, elem_id="output_column"):
             outputs = _outputs(demo=sessions.default.demo)
             examples = _examples()
-            with gr.Accordion(t("more_options"), open=False, elem_id="more_options"):
+            with gr.Accordion(page_text("more_options"), open=False, elem_id="more_options"):
                 url, audio_id, prior_task_id, trim = _more_options(portrait, speech, job)
                 outputs.lookup_id, outputs.lookup_button = _lookup()
                 key = _key_panel(sessions.default.provider_kind.page)
@@ -200,12 +202,12 @@ def build_page(sessions: Sessions) -> Page:
 
 def _portrait_image() -> PortraitInputs:
     image = gr.Image(
-        label=t("portrait"),
+        label=page_text("portrait"),
         type="filepath",
         image_mode=None,
         sources=["upload", "webcam", "clipboard"],
         elem_id="portrait",
-        placeholder=t("portrait_hint"),
+        placeholder=page_text("portrait_hint"),
         height=230,
     )
     verdict = gr.Markdown(elem_id="portrait_verdict", elem_classes="verdict")
@@ -215,14 +217,14 @@ def _portrait_image() -> PortraitInputs:
 def _voice_choice() -> tuple[gr.Radio, list[gr.Group], gr.Audio, SpeechInputs, gr.Markdown]:
     """Step 2: one choice, recording or uploading a voice, or typing a text."""
     source = gr.Radio(
-        [(t(label), value) for value, label in handlers.VOICE_SOURCES.items()],
+        [(page_text(label), value) for value, label in handlers.VOICE_SOURCES.items()],
         value="file",
-        label=t("voice_from"),
+        label=page_text("voice_from"),
         elem_id="voice_source",
     )
     with gr.Group(visible=True, elem_id="file_group") as file_group:
         file = gr.Audio(  # no download/share icons: the person's own voice, not a result
-            label=t("voice"),
+            label=page_text("voice"),
             type="filepath",
             sources=["upload", "microphone"],
             elem_id="voice",
@@ -230,8 +232,8 @@ def _voice_choice() -> tuple[gr.Radio, list[gr.Group], gr.Audio, SpeechInputs, g
         )
     with gr.Group(visible=False, elem_id="tts_group") as speech_group:
         text = gr.Textbox(
-            label=t("tts_text"),
-            placeholder=t("tts_placeholder"),
+            label=page_text("tts_text"),
+            placeholder=page_text("tts_placeholder"),
             lines=2,
             max_lines=6,
             elem_id="tts_text",
@@ -239,12 +241,12 @@ def _voice_choice() -> tuple[gr.Radio, list[gr.Group], gr.Audio, SpeechInputs, g
         voice = gr.Dropdown(
             handlers.voice_choices("en"),
             value=DEFAULT_VOICES["en"],
-            label=t("tts_voice"),
+            label=page_text("tts_voice"),
             elem_id="tts_voice",
             allow_custom_value=True,  # a voice id the list lacks is the provider's to judge
         )
     preview = gr.Audio(
-        label=t("speech_preview"),
+        label=page_text("speech_preview"),
         interactive=False,
         visible=False,
         elem_id="tts_preview",
@@ -260,8 +262,8 @@ def _make_it(*, demo: bool) -> JobInputs:
     """Step 3: the cost, Generate and (while a job runs) Stop."""
     cost = gr.Markdown(fmt.cost_text(None, demo=demo), elem_id="cost")
     with gr.Row(elem_id="buttons"):
-        generate = gr.Button(t("generate"), variant="primary", elem_id="generate", scale=3)
-        stop = gr.Button(t("stop"), variant="stop", elem_id="stop", visible=False, scale=1)
+        generate = gr.Button(page_text("generate"), variant="primary", elem_id="generate", scale=3)
+        stop = gr.Button(page_text("stop"), variant="stop", elem_id="stop", visible=False, scale=1)
     allowance = gr.Markdown(elem_id="allowance")
     return JobInputs(None, None, None, None, cost, generate, stop, allowance)  # type: ignore[arg-type]
 
@@ -272,50 +274,50 @@ def _more_options(
     """What a tester rarely needs: the prompt and its styles, the mode, the speech's
     language and speed, web addresses, an earlier speech's id, trimming."""
     job.style = gr.Dropdown(
-        [(t(f"style_{name}"), name) for name in fmt.PROMPT_STYLES],
+        [(page_text(f"style_{name}"), name) for name in fmt.PROMPT_STYLES],
         value=fmt.PROMPT_STYLES[0],
-        label=t("prompt_style"),
+        label=page_text("prompt_style"),
         elem_id="prompt_style",
     )
     job.prompt = gr.Textbox(
-        label=t("prompt"),
+        label=page_text("prompt"),
         value=ui_text(fmt.style_key(fmt.PROMPT_STYLES[0]), "en"),
-        placeholder=t(fmt.style_key(fmt.PROMPT_STYLES[0])),
+        placeholder=page_text(fmt.style_key(fmt.PROMPT_STYLES[0])),
         lines=2,
         elem_id="prompt",
     )
     job.prompt_count = gr.Markdown(fmt.prompt_count(job.prompt.value), elem_id="prompt_count")
     job.mode = gr.Radio(
-        [(t("mode_std"), "std"), (t("mode_pro"), "pro")],
+        [(page_text("mode_std"), "std"), (page_text("mode_pro"), "pro")],
         value="std",
-        label=t("mode"),
+        label=page_text("mode"),
         elem_id="mode",
     )
     with gr.Row():
         speech.language = gr.Radio(
-            [(t(label), value) for label, value in handlers.SPEECH_LANGUAGES.items()],
+            [(page_text(label), value) for label, value in handlers.SPEECH_LANGUAGES.items()],
             value="en",
-            label=t("tts_language"),
+            label=page_text("tts_language"),
             elem_id="tts_language",
         )
         speech.speed = gr.Slider(
-            0.8, 2.0, value=1.0, step=0.1, label=t("tts_speed"), elem_id="tts_speed"
+            0.8, 2.0, value=1.0, step=0.1, label=page_text("tts_speed"), elem_id="tts_speed"
         )
     portrait.url = gr.Textbox(
-        label=t("portrait_url"), placeholder="https://…", elem_id="portrait_url"
+        label=page_text("portrait_url"), placeholder="https://…", elem_id="portrait_url"
     )
-    url = gr.Textbox(label=t("voice_url"), placeholder="https://….mp3", elem_id="voice_url")
-    audio_id = gr.Textbox(label=t("audio_id"), elem_id="audio_id")
-    prior_task_id = gr.Textbox(label=t("prior_task_id"), elem_id="prior_task_id")
-    trim = gr.Checkbox(label=t("trim"), value=False, elem_id="trim")
+    url = gr.Textbox(label=page_text("voice_url"), placeholder="https://….mp3", elem_id="voice_url")
+    audio_id = gr.Textbox(label=page_text("audio_id"), elem_id="audio_id")
+    prior_task_id = gr.Textbox(label=page_text("prior_task_id"), elem_id="prior_task_id")
+    trim = gr.Checkbox(label=page_text("trim"), value=False, elem_id="trim")
     return url, audio_id, prior_task_id, trim
 
 
 def _outputs(*, demo: bool) -> Outputs:
-    status = gr.Markdown(t("ready"), elem_id="status")
-    badge = gr.Markdown(t("simulated_badge"), visible=False, elem_id="simulated_badge")
+    status = gr.Markdown(page_text("ready"), elem_id="status")
+    badge = gr.Markdown(page_text("simulated_badge"), visible=False, elem_id="simulated_badge")
     result = gr.Video(
-        label=t("result"),
+        label=page_text("result"),
         show_label=False,
         elem_id="result",
         autoplay=True,
@@ -325,12 +327,12 @@ def _outputs(*, demo: bool) -> Outputs:
     )
     with gr.Row(elem_id="after_video"):
         download = gr.DownloadButton(
-            t("download"), visible=False, variant="primary", size="sm", elem_id="download"
+            page_text("download"), visible=False, variant="primary", size="sm", elem_id="download"
         )
         make_another = gr.Button(
-            t("make_another"), visible=False, size="sm", elem_id="make_another"
+            page_text("make_another"), visible=False, size="sm", elem_id="make_another"
         )
-    with gr.Accordion(t("details"), open=False, elem_id="details_panel"):
+    with gr.Accordion(page_text("details"), open=False, elem_id="details_panel"):
         details = gr.Markdown(elem_id="details")
     return Outputs(status, badge, result, download, make_another, details, None, None)  # type: ignore[arg-type]
 
@@ -368,9 +370,9 @@ def fill_examples(page: Page) -> None:
 
 
 def _lookup() -> tuple[gr.Textbox, gr.Button]:
-    with gr.Accordion(t("lookup"), open=False, elem_id="lookup"):
-        lookup_id = gr.Textbox(label=t("task_id"), elem_id="lookup_id")
-        lookup_button = gr.Button(t("follow"), elem_id="lookup_button")
+    with gr.Accordion(page_text("lookup"), open=False, elem_id="lookup"):
+        lookup_id = gr.Textbox(label=page_text("task_id"), elem_id="lookup_id")
+        lookup_button = gr.Button(page_text("follow"), elem_id="lookup_button")
     return lookup_id, lookup_button
 
 
@@ -379,7 +381,7 @@ def _provider_text(sessions: Sessions) -> str:
     stays as it is; demo mode names no host)."""
     studio = sessions.default
     provider = studio.provider_kind
-    line = str(t(provider.page.name))
+    line = str(page_text(provider.page.name))
     host = provider.host(studio.client.base_url)
     return f"{line} ({host})" if host else line
 
@@ -387,23 +389,23 @@ def _provider_text(sessions: Sessions) -> str:
 def _key_panel(texts: PageTexts) -> KeyPanel:
     """The box for a person's own key, in the words of the provider in use (on Kling's own
     API the access key and the secret key pasted as ACCESS_KEY:SECRET_KEY)."""
-    with gr.Accordion(t(texts.own_key), open=False, elem_id="own_key"):
-        box = gr.Textbox(label=t(texts.key_box), type="password", elem_id="key_box")
+    with gr.Accordion(page_text(texts.own_key), open=False, elem_id="own_key"):
+        box = gr.Textbox(label=page_text(texts.key_box), type="password", elem_id="key_box")
         with gr.Row():
-            use = gr.Button(t("use_key"), elem_id="key_button")
-            forget = gr.Button(t("forget_key"), elem_id="forget_button")
+            use = gr.Button(page_text("use_key"), elem_id="key_button")
+            forget = gr.Button(page_text("forget_key"), elem_id="forget_button")
         note = gr.Markdown(elem_id="key_note")
-        doctor = gr.Button(t("doctor"), size="sm", elem_id="doctor_button")
+        doctor = gr.Button(page_text("doctor"), size="sm", elem_id="doctor_button")
         report = gr.Markdown(elem_id="doctor_report")
     return KeyPanel(box, use, forget, note, doctor, report)
 
 
 def _history_panel() -> HistoryPanel:
     """Empty until the page loads: only then is the visitor known."""
-    with gr.Accordion(t("history"), open=False, elem_id="history_panel"):
+    with gr.Accordion(page_text("history"), open=False, elem_id="history_panel"):
         gallery = gr.Gallery(
             show_label=False,
-            label=t("history"),
+            label=page_text("history"),
             columns=4,
             fit_columns=False,  # a lone job stays a thumbnail, not a screen-wide picture
             height="auto",
@@ -413,9 +415,9 @@ def _history_panel() -> HistoryPanel:
             elem_id="history",
         )
         jobs = gr.State([])
-        refresh = gr.Button(t("history_refresh"), size="sm", elem_id="history_refresh")
+        refresh = gr.Button(page_text("history_refresh"), size="sm", elem_id="history_refresh")
         video = gr.Video(
-            label=t("history_video"),
+            label=page_text("history_video"),
             elem_id="history_video",
             autoplay=True,  # a click on a job plays it
             interactive=False,
@@ -423,7 +425,7 @@ def _history_panel() -> HistoryPanel:
             buttons=[],
         )
         download = gr.DownloadButton(
-            t("download"), visible=False, size="sm", elem_id="history_download"
+            page_text("download"), visible=False, size="sm", elem_id="history_download"
         )
         note = gr.Markdown(elem_id="history_note")
     return HistoryPanel(gallery, jobs, refresh, video, download, note, history_timer())

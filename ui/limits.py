@@ -16,7 +16,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-import ui.mcp_words as words
+import ui.mcp_answers as answers
 from avatar_core.catalogue import sentence_for
 from avatar_core.config import Settings
 from ui.text_guard import Refusal
@@ -65,7 +65,7 @@ MCP_CALLS = CallGate()  # every MCP tool call of the process
 
 
 def busy_sentence() -> str:
-    return words.busy(MCP_CALLS.limit)
+    return answers.busy(MCP_CALLS.limit)
 
 
 def mcp_spending_note(settings: Settings, mcp_server: bool) -> str | None:

@@ -12,12 +12,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import ui.formatting as fmt
+from avatar_core.catalogue import sentence_for
 from avatar_core.errors import AvatarError, MediaToolError
 from avatar_core.jobs.pricing import silence_saving
 from avatar_core.jobs.studio import Source, Studio
 from avatar_core.jobs.video_flow import local_voice, outline_voice
 from avatar_core.units import format_seconds
-from avatar_core.words import say
 
 
 def long_verdict(
@@ -35,7 +35,7 @@ def long_verdict(
         return fmt.verdict_error(error, language), None
     if outline is None:
         return None
-    summary = say(
+    summary = sentence_for(
         "long.verdict", seconds=format_seconds(outline.seconds), count=len(outline.parts),
         part=format_seconds(outline.max_part_s),
     )  # fmt: skip

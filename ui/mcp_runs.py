@@ -21,7 +21,7 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
-import ui.mcp_words as words
+import ui.mcp_answers as answers
 from avatar_core.errors import AvatarError
 from avatar_core.jobs.events import InLine, Progress, Unclear
 
@@ -106,7 +106,7 @@ async def _drive(run: Run, flow: AsyncIterator[Progress]) -> None:
         run.error = error
     except Exception:
         log.exception("an MCP job stopped on an unexpected error")
-        run.error = AvatarError(words.BROKE)
+        run.error = AvatarError(answers.BROKE)
     finally:
         run.ended.set()
         run.news.set()

@@ -34,7 +34,7 @@ import gradio as gr
 
 import ui.formatting as fmt
 import ui.handlers as handlers
-import ui.mcp_words as words
+import ui.mcp_answers as answers
 from avatar_core.errors import AvatarError, InputError, NotYoursError
 from avatar_core.jobs.events import Done, Progress, Unclear
 from avatar_core.jobs.studio import Source, Studio
@@ -96,7 +96,7 @@ def check_avatar_inputs(
         verdicts = [_verdict(sessions.default, request, what, value, bool(trim))
                     for what, value in (("portrait", portrait), ("voice", voice))]  # fmt: skip
     if not any(verdicts):
-        raise ToolError(words.NOTHING_TO_CHECK)
+        raise ToolError(answers.NOTHING_TO_CHECK)
     return verdicts[0], verdicts[1]
 
 
@@ -147,13 +147,13 @@ async def make_talking_avatar_video(
         studio = sessions.default
         runs = runs_of(sessions)
         if runs.under_way() >= MAX_RUNS:
-            raise ToolError(words.too_many_runs(MAX_RUNS))
+            raise ToolError(answers.too_many_runs(MAX_RUNS))
         try:  # decoding a data: URL of up to 50 MB is no work for the event loop
             found = await asyncio.to_thread(
                 _sources, studio, request, portrait=portrait, voice=voice
             )
             if found["portrait"] is None:
-                raise InputError(words.NO_PORTRAIT, field="image")
+                raise InputError(answers.NO_PORTRAIT, field="image")
             _check_voice(found["voice"], speech_text)
         except AvatarError as error:
             raise _refusal(error) from None
@@ -180,12 +180,12 @@ async def follow_avatar_task(
     with MCP_CALLS.call():
         code = (session_code or "").strip()
         if not handlers.BROWSER_ID.fullmatch(code):
-            raise ToolError(words.NO_CODE)
+            raise ToolError(answers.NO_CODE)
         runs = runs_of(sessions)
         run = runs.find(task_id, code)
         if run is None or (run.ended.is_set() and run.job_id):  # the journal knows best
             if runs.under_way() >= MAX_RUNS:
-                raise ToolError(words.too_many_runs(MAX_RUNS))
+                raise ToolError(answers.too_many_runs(MAX_RUNS))
             ref = (run.task_id or run.job_id) if run is not None else task_id
             visitor = sessions.code_visitor(code, request)
             run = runs.start(sessions.default.follow(ref, visitor=visitor), code)
@@ -198,15 +198,15 @@ def _session_code(given: str | None) -> str:
     if not code:
         return new_browser_id()
     if not handlers.BROWSER_ID.fullmatch(code):
-        raise ToolError(words.BAD_CODE)
+        raise ToolError(answers.BAD_CODE)
     return code
 
 
 def _check_voice(audio: Source | None, text: str) -> None:
     if audio is not None and (text or "").strip():
-        raise InputError(words.BOTH_VOICES, field="audio")
+        raise InputError(answers.BOTH_VOICES, field="audio")
     if audio is None and not (text or "").strip():
-        raise InputError(words.NO_VOICE, field="audio")
+        raise InputError(answers.NO_VOICE, field="audio")
 
 
 async def _job(
@@ -253,27 +253,27 @@ def _answer(run: Run, code: str, request: Any, asked: str = "") -> ToolAnswer:
     """What a run has come to: its video, a refusal, or where it stands (it goes on)."""
     last = run.last
     if isinstance(run.error, NotYoursError):
-        raise ToolError(words.not_yours((asked or "").strip()))
+        raise ToolError(answers.not_yours((asked or "").strip()))
     if run.ended.is_set() and run.error is not None:
         raise _refusal(run.error)
     if isinstance(last, Unclear):
         ref = run.task_id or run.job_id
-        return words.unclear(last.message, ref, code), "", ref, code
+        return answers.unclear(last.message, ref, code), "", ref, code
     if run.ended.is_set():
         if not isinstance(last, Done) or last.video_path is None:
-            raise ToolError(words.NO_VIDEO)
+            raise ToolError(answers.NO_VIDEO)
         return _done(last, code, request)
     status = last.message if last is not None else ""
     if run.task_id:
-        return words.still_running(run.task_id, code, status), "", run.task_id, code
+        return answers.still_running(run.task_id, code, status), "", run.task_id, code
     if run.job_id:
-        return words.in_line(run.job_id, code, run.place), "", run.job_id, code
-    return words.preparing(run.run_id, code), "", run.run_id, code
+        return answers.in_line(run.job_id, code, run.place), "", run.job_id, code
+    return answers.preparing(run.run_id, code), "", run.run_id, code
 
 
 def _done(done: Done, code: str, request: Any) -> ToolAnswer:
     job = done.job
     copy = page_copy(done.video_path or "")
     root = app_root(request) if request is not None else ""
-    message = done.message + (words.SIMULATED if job and job.demo else "")
+    message = done.message + (answers.SIMULATED if job and job.demo else "")
     return message, f"{root}{FILE_ROUTE}{quote(copy)}", (job.task_id if job else "") or "", code

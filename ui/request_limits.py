@@ -30,8 +30,8 @@ from gradio.utils import get_upload_folder
 from starlette.formparsers import MultiPartException
 from starlette.middleware import Middleware
 
+from avatar_core.catalogue import language_of, sentence_for
 from avatar_core.storage.visitors import network_of
-from avatar_core.words import language_of, say
 from ui.limits import MAX_UPLOAD_BYTES
 
 Scope = MutableMapping[str, Any]
@@ -329,7 +329,7 @@ def _declared_length(headers: dict[str, str]) -> int | None:
 async def _refuse(send: Send, status: int, key: str, values: dict[str, int], language: str) -> None:
     """Answer with one sentence; the body that was not read is left unread (the
     connection closes)."""
-    body = say(key, **values).in_language(language).encode()
+    body = sentence_for(key, **values).in_language(language).encode()
     await send({
         "type": "http.response.start",
         "status": status,

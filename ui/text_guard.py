@@ -18,8 +18,8 @@ from gradio.components.api_component import Api
 from gradio.exceptions import InvalidPathError
 from gradio.utils import get_function_params
 
+from avatar_core.catalogue import sentence_for
 from avatar_core.inputs.text import malformed_text_sentence, text_problem
-from avatar_core.words import say, sentence_for
 from ui.texts import EN
 from ui.value_types import missing_selection, wrong_value
 
@@ -98,7 +98,7 @@ class GuardedBlocks(gr.Blocks):
             sentence = malformed_input(inputs or [], _fields(fn), kwargs.get("event_data"))
             sentence = sentence or wrong_value(fn, inputs or [], field_name)
             if sentence is None and missing_selection(fn, kwargs.get("event_data")):
-                sentence = str(say("input.no_selection"))
+                sentence = str(sentence_for("input.no_selection"))
             if sentence is not None:
                 raise Refusal(sentence)
         try:

@@ -2,9 +2,9 @@
 page.json, English and Chinese; `{demo_notice}` stands for the core's sentence about demo
 mode, which the English banner quotes).
 
-Gradio translates in the browser: components get `t(key)` (a `gr.I18n` key) and the page
+Gradio translates in the browser: components get `page_text(key)` (a `gr.I18n` key) and the page
 shows the text of the browser's language, English when it is neither. A value a handler
-returns may hold one `t(key)` among plain text (Gradio translates the first key of a
+returns may hold one `page_text(key)` among plain text (Gradio translates the first key of a
 string only, so a message is one key plus numbers, never two keys). `key_used_unchecked`
 is followed by the reason and a closing parenthesis.
 
@@ -65,7 +65,7 @@ I18N = gr.I18n(**{language: {**TEXTS[language], **GRADIO_GAPS[language]} for lan
 _MARKER = re.compile(r"__i18n__(\{[^}]*\})")
 
 
-def t(key: str) -> gr.i18n.I18nData:
+def page_text(key: str) -> gr.i18n.I18nData:
     """The page's text `key` ("page:intro", or bare "intro"), translated by the browser (a
     KeyError for a key the page namespace lacks: a sentence of another namespace is
     rendered on the server, `ui_text`)."""
@@ -79,7 +79,7 @@ def t(key: str) -> gr.i18n.I18nData:
 
 
 def translate(text: str, language: str = "en") -> str:
-    """`text` as a browser in `language` shows it: its first `t(key)` replaced by that
+    """`text` as a browser in `language` shows it: its first `page_text(key)` replaced by that
     key's text, as Gradio's page does (for tests and anything rendered outside a page)."""
     found = _MARKER.search(text)
     if found is None:

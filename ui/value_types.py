@@ -19,7 +19,7 @@ import gradio as gr
 from gradio.components.api_component import Api
 from gradio.utils import get_function_params
 
-from avatar_core.words import say
+from avatar_core.catalogue import sentence_for
 
 Check = Callable[[Any, Any], bool]  # (value, component) -> whether it is acceptable
 
@@ -82,14 +82,14 @@ _BY_ANNOTATION: dict[Any, tuple[Check, str]] = {
 def _given(value: Any) -> str:
     """What kind of value was sent, in the catalogue's words."""
     if isinstance(value, bool):
-        return say("input.sent_switch")
+        return sentence_for("input.sent_switch")
     if isinstance(value, (int, float)):
-        return say("input.sent_number")
+        return sentence_for("input.sent_number")
     if isinstance(value, str):
-        return say("input.sent_text")
+        return sentence_for("input.sent_text")
     if isinstance(value, (list, tuple)):
-        return say("input.sent_list")
-    return say("input.sent_object")
+        return sentence_for("input.sent_list")
+    return sentence_for("input.sent_object")
 
 
 def _check_of(component: Any, parameter: inspect.Parameter | None) -> tuple[Check, str] | None:
@@ -117,8 +117,8 @@ def wrong_value(block_fn: Any, inputs: list[Any], field_name: Callable[[Any], st
             continue
         named = parameter.name if isinstance(component, Api) and parameter else component
         return str(
-            say("input.wrong_type", field=field_name(named), given=_given(inputs[index]),
-                takes=say(found[1]))
+            sentence_for("input.wrong_type", field=field_name(named), given=_given(inputs[index]),
+                takes=sentence_for(found[1]))
         )  # fmt: skip
     return None
 

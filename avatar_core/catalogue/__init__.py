@@ -10,7 +10,7 @@ browser (ui/texts.py); `stored.py` keeps a Message in the journal and reads it b
 """
 
 from avatar_core.catalogue.loader import LANGUAGES, Language
-from avatar_core.catalogue.message import Message, in_language, language_of, say, sentence_for
+from avatar_core.catalogue.message import Message, in_language, language_of, sentence_for
 from avatar_core.catalogue.stored import message_from_json, message_to_json
 
 __all__ = [
@@ -21,6 +21,5 @@ __all__ = [
     "language_of",
     "message_from_json",
     "message_to_json",
-    "say",
     "sentence_for",
 ]

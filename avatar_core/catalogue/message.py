@@ -86,9 +86,6 @@ def sentence_for(key: str, /, **params: Any) -> Message:
     return Message(key, params)
 
 
-say = sentence_for  # the earlier name, until every caller says `sentence_for`
-
-
 def in_language(text: object, language: str) -> str:
     """`text` in `language` when it is a catalogued `Message`, else `str(text)` unchanged
     (a job's error journaled by an earlier release, a path, the provider's own words)."""

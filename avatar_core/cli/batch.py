@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
+from avatar_core.catalogue import sentence_for
 from avatar_core.cli.batch_progress import BatchProgress
 from avatar_core.cli.codes import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
 from avatar_core.cli.jobs import cli_studio
@@ -30,7 +31,6 @@ from avatar_core.jobs.batch import (
 )
 from avatar_core.jobs.batch_rows import COLUMNS, MAX_ROWS, BatchRow, check_rows, read_rows
 from avatar_core.jobs.studio import Studio
-from avatar_core.words import say, sentence_for
 
 
 def _positive(text: str) -> int:
@@ -39,7 +39,7 @@ def _positive(text: str) -> int:
     except ValueError:
         number = 0
     if number < 1:
-        wrong = say("batch.not_positive", text=text)
+        wrong = sentence_for("batch.not_positive", text=text)
         raise argparse.ArgumentTypeError(wrong.in_language(terminal_language()))
     return number
 
@@ -89,7 +89,7 @@ def _out_folder(folder: Path) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise StorageError(
-            say("batch.out_folder", folder=folder, reason=exc.strerror or exc)
+            sentence_for("batch.out_folder", folder=folder, reason=exc.strerror or exc)
         ) from None
     return folder
 
@@ -100,13 +100,17 @@ def run_batch(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = 
     language = getattr(args, "language", "en")  # set by `main` from LANG
     studio = cli_studio(err, language)
     try:
-        print(say("batch.checking", rows=len(rows)).in_language(language), file=err, flush=True)
+        print(
+            sentence_for("batch.checking", rows=len(rows)).in_language(language),
+            file=err,
+            flush=True,
+        )
         try:
             rows = check_rows(rows, studio.inputs)
         except InputError as bad:
-            refused = InputError(say("batch.nothing_sent", file=args.file))
+            refused = InputError(sentence_for("batch.nothing_sent", file=args.file))
             raise InputError.gather([bad, refused]) from None
-        checked = say("batch.checked", rows=len(rows)).in_language(language)
+        checked = sentence_for("batch.checked", rows=len(rows)).in_language(language)
         print(checked, file=err, flush=True)
         with one_batch_at_a_time(studio.settings.data_dir):
             return _run(_batch(args, studio, rows, folder), folder, out, err, language)
@@ -139,7 +143,7 @@ def _run(run: BatchRun, folder: Path, out: TextIO, err: TextIO, language: str) -
         progress.close()
         results = write_results(folder, run.results, language)
     if stopped:
-        stopped_line = say("batch.stopped", results=results).in_language(language)
+        stopped_line = sentence_for("batch.stopped", results=results).in_language(language)
         print(stopped_line, file=err, flush=True)
         return EXIT_INTERRUPTED
     return _summary(run, results, out, err, language)
@@ -149,10 +153,10 @@ def _summary(run: BatchRun, results: Path, out: TextIO, err: TextIO, language: s
     not_done = [r for r in run.results if r.state is not RowState.DONE]
     done = len(run.results) - len(not_done)
     for result in not_done:
-        line = say("batch.row_ended", row=result.row.number, state=result.state.value,
+        line = sentence_for("batch.row_ended", row=result.row.number, state=result.state.value,
                    error=result.error)  # fmt: skip
         print(line.in_language(language), file=err)
-    summary = say("batch.summary", done=done, rows=len(run.results), results=RESULTS_FILE,
+    summary = sentence_for("batch.summary", done=done, rows=len(run.results), results=RESULTS_FILE,
                   folder=results.parent)  # fmt: skip
     print(summary.in_language(language), file=err, flush=True)
     print(results, file=out, flush=True)

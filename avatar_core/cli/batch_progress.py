@@ -15,8 +15,8 @@ from typing import TextIO
 
 from tqdm import tqdm
 
+from avatar_core.catalogue import sentence_for
 from avatar_core.jobs.batch import RowResult, RowState
-from avatar_core.words import say
 
 
 def _is_terminal(stream: TextIO) -> bool:
@@ -31,19 +31,21 @@ def row_line(result: RowResult, language: str = "en") -> str:
     """One row's news, for people."""
     number, task = result.row.number, result.task_id
     if result.state is RowState.RUNNING and result.sent:
-        line = say("batch.row_sent", row=number)
+        line = sentence_for("batch.row_sent", row=number)
     elif result.state is RowState.RUNNING:
-        line = say("batch.row_following", row=number, task_id=task)
+        line = sentence_for("batch.row_following", row=number, task_id=task)
     elif result.state is RowState.DONE:
         name = result.video.name if result.video else "?"
-        when = "" if result.sent else say("batch.earlier_run")
-        line = say("batch.row_done", row=number, name=name, task_id=task, when=when)
+        when = "" if result.sent else sentence_for("batch.earlier_run")
+        line = sentence_for("batch.row_done", row=number, name=name, task_id=task, when=when)
     elif result.state is RowState.PREPARING:
-        line = say("batch.row_preparing", row=number)
+        line = sentence_for("batch.row_preparing", row=number)
     elif result.state is RowState.IN_LINE:
-        line = say("batch.row_in_line", row=number, place=result.place or 1)
+        line = sentence_for("batch.row_in_line", row=number, place=result.place or 1)
     else:
-        line = say("batch.row_state", row=number, state=result.state.value, error=result.error)
+        line = sentence_for(
+            "batch.row_state", row=number, state=result.state.value, error=result.error
+        )
     return line.in_language(language)
 
 
@@ -67,11 +69,11 @@ class BatchProgress:
         prepared counts as running: its inputs are being fixed, its speech made)."""
         seen = Counter(result.state for result in self._results)
         unclear = seen[RowState.UNCLEAR]
-        counts = say(
+        counts = sentence_for(
             "batch.counts",
             done=seen[RowState.DONE],
             failed=seen[RowState.FAILED],
-            unclear=say("batch.count_unclear", count=unclear) if unclear else "",
+            unclear=sentence_for("batch.count_unclear", count=unclear) if unclear else "",
             running=seen[RowState.RUNNING] + seen[RowState.PREPARING],
             in_line=seen[RowState.IN_LINE],
             waiting=seen[RowState.WAITING],
@@ -83,7 +85,7 @@ class BatchProgress:
             if self._bar is None:
                 if result.state is not RowState.PREPARING:
                     ended = sum(r.state.ended for r in self._results)
-                    line = say(
+                    line = sentence_for(
                         "batch.plain_line",
                         ended=ended,
                         rows=len(self._results),

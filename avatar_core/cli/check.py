@@ -7,12 +7,12 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
+from avatar_core.catalogue import in_language, sentence_for
 from avatar_core.cli.codes import EXIT_OK
 from avatar_core.config import Settings
 from avatar_core.errors import StorageError
 from avatar_core.inputs.preparation import InputPreparer
 from avatar_core.jobs.pricing import silence_saving
-from avatar_core.words import in_language, say, sentence_for
 
 
 def add_check_command(subparsers: argparse._SubParsersAction) -> None:
@@ -58,10 +58,10 @@ def run_check(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = 
                     continue
                 target = folder / f"{name}.{prepared.extension}"
                 target.write_bytes(prepared.data)
-                print(say("cli.saved", path=target).in_language(language), file=out)
+                print(sentence_for("cli.saved", path=target).in_language(language), file=out)
         except OSError as exc:
             raise StorageError(
-                say("cli.not_saved", folder=folder, reason=exc.strerror or exc)
+                sentence_for("cli.not_saved", folder=folder, reason=exc.strerror or exc)
             ) from exc
-    print(say("cli.ready").in_language(language), file=out)
+    print(sentence_for("cli.ready").in_language(language), file=out)
     return EXIT_OK

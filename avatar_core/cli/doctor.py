@@ -15,10 +15,10 @@ import argparse
 import sys
 from typing import TextIO
 
+from avatar_core.catalogue import sentence_for
 from avatar_core.cli.codes import EXIT_FAILED, EXIT_OK
 from avatar_core.config import Settings, limits_in_force
 from avatar_core.jobs.studio import open_studio
-from avatar_core.words import sentence_for
 
 
 def add_doctor_command(subparsers: argparse._SubParsersAction) -> None:

@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import TextIO
 
+from avatar_core.catalogue import in_language, sentence_for
 from avatar_core.cli.codes import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
 from avatar_core.config import Settings
 from avatar_core.demo import DEMO_NOTICE
@@ -35,7 +36,6 @@ from avatar_core.jobs.video_flow import make_video
 from avatar_core.provider.kling import KLING
 from avatar_core.provider.voices import DEFAULT_VOICE, TTS_LANGUAGES
 from avatar_core.simulator.options import PROFILES
-from avatar_core.words import in_language, say, sentence_for
 
 _TIMEOUT_HELP = sentence_for("cli:timeout")
 
@@ -159,7 +159,7 @@ def run_generate(
         except BaseException:
             studio.close()
             raise
-        spoken = say("cli.speech", audio_id=speech.audio_id, seconds=speech.duration_s)
+        spoken = sentence_for("cli.speech", audio_id=speech.audio_id, seconds=speech.duration_s)
         print(f"[     speech] {spoken.in_language(_language(args))}", file=err)
         audio_id, prior_task_id = speech.audio_id, prior_task_id or speech.task_id
         spoken_s = speech.duration_s
@@ -201,9 +201,11 @@ def run_status(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO =
     except BaseException:
         studio.close()
         raise
-    detail = say("cli.task_detail", detail=task.status_message) if task.status_message else ""
+    detail = (
+        sentence_for("cli.task_detail", detail=task.status_message) if task.status_message else ""
+    )
     status = task.raw_status or task.status.value
-    line = say("cli.task_status", task_id=task.task_id, status=status, detail=detail)
+    line = sentence_for("cli.task_status", task_id=task.task_id, status=status, detail=detail)
     print(line.in_language(_language(args)), file=err)
     if task.is_terminal and task.video_url:
         return _deliver(_run(studio, follow, err, _language(args)), args.out, out)
@@ -249,7 +251,7 @@ def run_resume(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO =
     _run(studio, resume, err, _language(args))
     finished = sum(isinstance(p, Done) for p in ended)
     failures = len(ended) - finished
-    summary = say("cli.resumed", finished=finished, failures=failures)
+    summary = sentence_for("cli.resumed", finished=finished, failures=failures)
     print(summary.in_language(_language(args)), file=err)
     return EXIT_FAILED if failures else EXIT_OK
 
@@ -264,7 +266,7 @@ def run_simulator(
         settings = Settings.from_env()  # one Kling key without the other: one sentence
         keys = KLING.key_pair(settings)
         if keys is None:
-            print(say("cli.simulator_needs_keys").in_language(_language(args)), file=err)
+            print(sentence_for("cli.simulator_needs_keys").in_language(_language(args)), file=err)
             return EXIT_BAD_INPUT
         options["kling_keys"] = keys
     serve_forever(

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TextIO
 
 from avatar_core import __version__
+from avatar_core.catalogue import in_language, sentence_for
 from avatar_core.cli.batch import add_batch_command
 from avatar_core.cli.check import add_check_command
 from avatar_core.cli.codes import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED
@@ -25,7 +26,6 @@ from avatar_core.cli.doctor import add_doctor_command
 from avatar_core.cli.jobs import add_job_commands
 from avatar_core.config import Settings, terminal_language
 from avatar_core.errors import AvatarError, InputError, SettingsError
-from avatar_core.words import in_language, say, sentence_for
 
 Registrar = Callable[[argparse._SubParsersAction], None]
 
@@ -96,9 +96,9 @@ def main(
         print(error.in_language(language), file=err)
         return EXIT_FAILED
     except KeyboardInterrupt:
-        print(say("cli.stopped").in_language(language), file=err)
+        print(sentence_for("cli.stopped").in_language(language), file=err)
         return EXIT_INTERRUPTED
     except Exception as error:  # the promise: one line, never a traceback
-        unexpected = say("cli.unexpected", kind=type(error).__name__, error=error)
+        unexpected = sentence_for("cli.unexpected", kind=type(error).__name__, error=error)
         print(unexpected.in_language(language), file=err)
         return EXIT_FAILED

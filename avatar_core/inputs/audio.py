@@ -34,6 +34,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO
 
+from avatar_core.catalogue import Message, sentence_for
 from avatar_core.errors import InputError, MediaToolError
 from avatar_core.inputs.cache import PreparedCache, content_key
 from avatar_core.inputs.decode_gate import give_back_freed_memory, one_large_sound
@@ -42,7 +43,6 @@ from avatar_core.inputs.silence import SilencePlan, leave_out_silence, unchanged
 from avatar_core.inputs.sniff import Kind, sniff
 from avatar_core.inputs.sources import Source, read_source
 from avatar_core.units import MB, format_bytes, format_seconds
-from avatar_core.words import Message, say
 
 with warnings.catch_warnings():  # pydub warns at import: no ffmpeg on PATH, audioop's future
     warnings.simplefilter("ignore", RuntimeWarning)
@@ -108,10 +108,10 @@ class PreparedAudio:
 
     def summary(self) -> str:
         """One line of what was measured, and what will be sent."""
-        channels = {1: say("audio.mono"), 2: say("audio.stereo")}.get(
-            self.channels, say("audio.channels", count=self.channels)
+        channels = {1: sentence_for("audio.mono"), 2: sentence_for("audio.stereo")}.get(
+            self.channels, sentence_for("audio.channels", count=self.channels)
         )
-        after = say(
+        after = sentence_for(
             "audio.measured",
             format=self.format.upper(),
             length=format_seconds(self.duration_s),
@@ -120,12 +120,12 @@ class PreparedAudio:
             size=format_bytes(self.size_bytes),
         )
         if not self.changes:
-            return say("audio.summary_kept", after=after)
+            return sentence_for("audio.summary_kept", after=after)
         before = f"{self.source_format.upper()}, {format_bytes(self.source_bytes)}"
         if self.source_duration_s is not None:
             before = f"{self.source_format.upper()} {format_seconds(self.source_duration_s)}, "
             before += format_bytes(self.source_bytes)
-        return say("audio.summary_changed", before=before, after=after)
+        return sentence_for("audio.summary_changed", before=before, after=after)
 
 
 @dataclass(frozen=True)
@@ -187,9 +187,11 @@ def _prepare(data: bytes, label: str, *, trim: bool, silence: str, gated: bool) 
     kind = sniff(data)
     if kind is None or kind.demuxer is None:
         reason = (
-            say("audio.looks_like", kind=kind.described) if kind else say("audio.unknown_format")
+            sentence_for("audio.looks_like", kind=kind.described)
+            if kind
+            else sentence_for("audio.unknown_format")
         )
-        raise InputError(say("audio.not_sound", where=where, reason=reason), field="audio")
+        raise InputError(sentence_for("audio.not_sound", where=where, reason=reason), field="audio")
     try:
         with tempfile.TemporaryDirectory(prefix="avatar-audio-") as folder:
             decoded = _decode(data, kind, Path(folder), where)
@@ -224,13 +226,21 @@ def _decode(data: bytes, kind: Kind, folder: Path, where: str) -> _Decoded:
     streams = [m.groups() for m in map(_STREAM.search, log.splitlines()) if m]
     audio = [s for s in streams if s[0] == "Audio"]
     video = [s for s in streams if s[0] == "Video" and "attached pic" not in s[2]]
-    named = say("audio.named_file", name=kind.name) if kind.family != "media" else kind.name
+    named = (
+        sentence_for("audio.named_file", name=kind.name) if kind.family != "media" else kind.name
+    )
     if not audio and (video or (run.returncode != 0 and "matches no streams" in log)):
-        what = say("audio.video_without_sound") if video else say("audio.no_sound", named=named)
-        raise InputError(say("audio.silent_file", where=where, what=what), field="audio")
+        what = (
+            sentence_for("audio.video_without_sound")
+            if video
+            else sentence_for("audio.no_sound", named=named)
+        )
+        raise InputError(sentence_for("audio.silent_file", where=where, what=what), field="audio")
     truncated = any(hint in log.lower() for hint in _TRUNCATED_HINTS)
     if run.returncode != 0 or truncated or pcm is None:
-        raise InputError(say("audio.damaged", where=where, kind=kind.described), field="audio")
+        raise InputError(
+            sentence_for("audio.damaged", where=where, kind=kind.described), field="audio"
+        )
     found = _DURATION.search(log)
     header_seconds = None
     if found:
@@ -272,7 +282,7 @@ def _read_pcm(run: StreamedRun) -> _Pcm | None:
     try:
         segment = AudioSegment(data=bytes(kept), sample_width=2, frame_rate=rate, channels=channels)
     except Exception as exc:  # pydub raises bare exceptions of several kinds
-        raise MediaToolError(say("ffmpeg.wav_unreadable")) from exc
+        raise MediaToolError(sentence_for("ffmpeg.wav_unreadable")) from exc
     return _Pcm(segment, total // frame_bytes)
 
 
@@ -389,21 +399,25 @@ def _check_and_fix(
     if source_seconds is not None:
         measured = seconds if silence.changed else source_seconds  # what the rules judge
         shown = format_seconds(measured, MIN_SECONDS, MAX_SECONDS)
-        length = say("audio.length", shown=shown)
+        length = sentence_for("audio.length", shown=shown)
     else:
-        shown = say("audio.more_than", seconds=MAX_ANALYSED_SECONDS)
-        length = say("audio.longer_than", seconds=MAX_ANALYSED_SECONDS)
+        shown = sentence_for("audio.more_than", seconds=MAX_ANALYSED_SECONDS)
+        length = sentence_for("audio.longer_than", seconds=MAX_ANALYSED_SECONDS)
     if kind.name == "WAV" and _wav_claims_more(data):
-        raise InputError(say("audio.wav_cut_short", where=where), field="audio")
+        raise InputError(sentence_for("audio.wav_cut_short", where=where), field="audio")
     if seconds < MIN_SECONDS:
         raise InputError(
-            say("audio.too_short", length=length, minimum=MIN_SECONDS, maximum=MAX_SECONDS),
+            sentence_for(
+                "audio.too_short", length=length, minimum=MIN_SECONDS, maximum=MAX_SECONDS
+            ),
             field="audio",
         )
     changes: list[str] = []
     too_long = decoded.hit_cap or seconds > MAX_SECONDS
     if too_long and not trim:
-        raise InputError(say("audio.too_long", length=length, maximum=MAX_SECONDS), field="audio")
+        raise InputError(
+            sentence_for("audio.too_long", length=length, maximum=MAX_SECONDS), field="audio"
+        )
     if too_long:
         segment = segment[: int(MAX_SECONDS * 1000)].fade_out(TRIM_FADE_MS)
     warnings_ = _loudness_warnings(segment)
@@ -423,12 +437,14 @@ def _check_and_fix(
             source_duration_s=source_seconds,
         )
     out, bitrate = _encode_mp3(segment, folder)
-    target = say("audio.mp3_target", khz=f"{OUTPUT_RATE / 1000:g}", kbps=bitrate[:-1])
+    target = sentence_for("audio.mp3_target", khz=f"{OUTPUT_RATE / 1000:g}", kbps=bitrate[:-1])
     changes += silence.sentences()
     if too_long:
-        changes.append(say("audio.trimmed", shown=shown, maximum=MAX_SECONDS, target=target))
+        changes.append(
+            sentence_for("audio.trimmed", shown=shown, maximum=MAX_SECONDS, target=target)
+        )
     elif silence.changed and compliant:
-        changes.append(say("audio.saved_trimmed", target=target))
+        changes.append(sentence_for("audio.saved_trimmed", target=target))
     else:
         changes.append(_conversion_sentence(kind, decoded, source_format, len(data), target))
     return PreparedAudio(
@@ -456,9 +472,9 @@ def _conversion_sentence(
     kind: Kind, decoded: _Decoded, source_format: str, size: int, target: Message
 ) -> Message:
     if decoded.has_video:
-        return say("audio.from_video", kind=kind.name, target=target)
+        return sentence_for("audio.from_video", kind=kind.name, target=target)
     if kind.name in _KEEP_FORMATS and size > MAX_OUTPUT_BYTES:
-        return say(
+        return sentence_for(
             "audio.converted_size",
             target=target,
             format=source_format.upper(),
@@ -466,27 +482,27 @@ def _conversion_sentence(
             maximum=format_bytes(MAX_OUTPUT_BYTES),
         )
     if kind.name in _KEEP_FORMATS and decoded.source_format is None:
-        return say("audio.converted_channels", target=target)
+        return sentence_for("audio.converted_channels", target=target)
     if kind.name in _KEEP_FORMATS and decoded.source_format[0] not in _DECODE_RATES:
         rate = decoded.source_format[0]
-        return say("audio.converted_rate", target=target, khz=f"{rate / 1000:g}")
+        return sentence_for("audio.converted_rate", target=target, khz=f"{rate / 1000:g}")
     if kind.name in _KEEP_FORMATS:
-        codec = decoded.codec or say("audio.its_encoding")
-        return say(
+        codec = decoded.codec or sentence_for("audio.its_encoding")
+        return sentence_for(
             "audio.converted_codec", target=target, format=source_format.upper(), codec=codec
         )
-    return say("audio.converted_from", kind=kind.name, codec=decoded.codec, target=target)
+    return sentence_for("audio.converted_from", kind=kind.name, codec=decoded.codec, target=target)
 
 
 def _loudness_warnings(segment: AudioSegment) -> list[str]:
     peak = segment.max_dBFS
     if peak == float("-inf"):
-        return [say("audio.silent")]
+        return [sentence_for("audio.silent")]
     if peak < NEARLY_SILENT_PEAK_DBFS:
-        return [say("audio.nearly_silent", peak=peak)]
+        return [sentence_for("audio.nearly_silent", peak=peak)]
     rms = segment.dBFS
     if rms < QUIET_RMS_DBFS:
-        return [say("audio.quiet", rms=rms)]
+        return [sentence_for("audio.quiet", rms=rms)]
     return []
 
 
@@ -508,8 +524,8 @@ def _encode_mp3(segment: AudioSegment, folder: Path) -> tuple[bytes, str]:
         )  # fmt: skip
         if done.returncode != 0 or not target.is_file():
             reason = done.stderr.decode("utf-8", "replace").strip().splitlines()[-1:]
-            raise MediaToolError(say("ffmpeg.mp3_failed", reason=" ".join(reason)))
+            raise MediaToolError(sentence_for("ffmpeg.mp3_failed", reason=" ".join(reason)))
         out = target.read_bytes()
         if len(out) <= MAX_OUTPUT_BYTES:
             return out, bitrate
-    raise MediaToolError(say("audio.mp3_too_large"))
+    raise MediaToolError(sentence_for("audio.mp3_too_large"))

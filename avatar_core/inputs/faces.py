@@ -24,12 +24,12 @@ from typing import Any
 
 from PIL import Image, ImageOps
 
+from avatar_core.catalogue import sentence_for
 from avatar_core.inputs.cache import PreparedCache, content_key
-from avatar_core.words import say
 
 CHECK_SIDE = 640  # the picture is shrunk to this longest side before looking
 UPSAMPLE = 1  # dlib looks at a 2x enlarged copy too: faces down to ~40 px at CHECK_SIDE
-NO_FACE_WARNING = say("image.no_face")
+NO_FACE_WARNING = sentence_for("image.no_face")
 
 _lock = threading.Lock()  # one detection at a time: dlib's detector is not documented as
 # thread-safe

@@ -16,8 +16,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO
 
+from avatar_core.catalogue import sentence_for
 from avatar_core.errors import MediaToolError
-from avatar_core.words import say
 
 DEFAULT_TIMEOUT_S = 120.0
 
@@ -31,7 +31,7 @@ def ffmpeg_exe() -> str:
     try:
         import imageio_ffmpeg
     except ImportError as exc:  # pragma: no cover - it is in requirements.txt
-        raise MediaToolError(say("ffmpeg.missing")) from exc
+        raise MediaToolError(sentence_for("ffmpeg.missing")) from exc
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
@@ -52,9 +52,9 @@ def run_ffmpeg(
             check=False,
         )
     except subprocess.TimeoutExpired as exc:
-        raise MediaToolError(say("ffmpeg.timeout", seconds=timeout)) from exc
+        raise MediaToolError(sentence_for("ffmpeg.timeout", seconds=timeout)) from exc
     except OSError as exc:
-        raise MediaToolError(say("ffmpeg.not_started", reason=exc.strerror)) from exc
+        raise MediaToolError(sentence_for("ffmpeg.not_started", reason=exc.strerror)) from exc
 
 
 class StreamedRun:
@@ -90,7 +90,7 @@ def stream_ffmpeg(
                 command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=messages
             )
         except OSError as exc:
-            raise MediaToolError(say("ffmpeg.not_started", reason=exc.strerror)) from exc
+            raise MediaToolError(sentence_for("ffmpeg.not_started", reason=exc.strerror)) from exc
         expired = threading.Event()
 
         def stop_late() -> None:
@@ -111,7 +111,7 @@ def stream_ffmpeg(
             run.returncode = process.wait()  # (the timer still stops it when late)
             timer.cancel()
     if expired.is_set():
-        raise MediaToolError(say("ffmpeg.timeout", seconds=timeout))
+        raise MediaToolError(sentence_for("ffmpeg.timeout", seconds=timeout))
 
 
 def run_ffmpeg_files(args: Sequence[str], *, timeout: float, failed: str) -> None:
@@ -123,10 +123,10 @@ def run_ffmpeg_files(args: Sequence[str], *, timeout: float, failed: str) -> Non
         try:
             done = subprocess.run(command, stderr=errors, timeout=timeout, check=False)
         except subprocess.TimeoutExpired as exc:
-            raise MediaToolError(say("ffmpeg.timeout", seconds=timeout)) from exc
+            raise MediaToolError(sentence_for("ffmpeg.timeout", seconds=timeout)) from exc
         except OSError as exc:
-            raise MediaToolError(say("ffmpeg.not_started", reason=exc.strerror)) from exc
+            raise MediaToolError(sentence_for("ffmpeg.not_started", reason=exc.strerror)) from exc
         if done.returncode != 0:
             errors.seek(0)
             reason = errors.read().decode("utf-8", "replace").strip().splitlines()[-1:]
-            raise MediaToolError(say(failed, reason=" ".join(reason)))
+            raise MediaToolError(sentence_for(failed, reason=" ".join(reason)))

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 
+from avatar_core.catalogue import sentence_for
 from avatar_core.errors import InputError
 from avatar_core.inputs.text import check_text
-from avatar_core.words import say
 
 DEFAULT_PROMPT = (  # without an expressive prompt the avatar tends to stare
     "The person speaks naturally to the camera, with natural facial expressions, natural "
@@ -44,7 +44,7 @@ def clean_prompt(prompt: str | None) -> str:
         return DEFAULT_PROMPT
     if len(text) > MAX_PROMPT_CHARS:
         raise InputError(
-            say(
+            sentence_for(
                 "prompt.too_long",
                 length=len(text),
                 maximum=MAX_PROMPT_CHARS,
@@ -61,7 +61,7 @@ def check_mode(mode: str | None) -> str:
     cleaned = (mode or "").strip().lower() or MODES[0]
     if cleaned not in MODES:
         shown = (mode or "").strip()[:40]
-        raise InputError(say("mode.unknown", mode=shown), field="mode")
+        raise InputError(sentence_for("mode.unknown", mode=shown), field="mode")
     return cleaned
 
 
@@ -72,13 +72,13 @@ def check_audio_choice(has_sound_file: bool, audio_id: str | None) -> str | None
     """
     cleaned = check_text((audio_id or "").strip(), what="audio_id", field="audio_id") or None
     if has_sound_file and cleaned:
-        raise InputError(say("voice.both"), field="audio")
+        raise InputError(sentence_for("voice.both"), field="audio")
     if not has_sound_file and not cleaned:
-        raise InputError(say("voice.none"), field="audio")
+        raise InputError(sentence_for("voice.none"), field="audio")
     odd = cleaned is not None and any(c.isspace() or not c.isprintable() for c in cleaned)
     if cleaned and (odd or len(cleaned) > MAX_AUDIO_ID_CHARS):
         raise InputError(
-            say("voice.bad_audio_id", audio_id=cleaned[:40], maximum=MAX_AUDIO_ID_CHARS),
+            sentence_for("voice.bad_audio_id", audio_id=cleaned[:40], maximum=MAX_AUDIO_ID_CHARS),
             field="audio_id",
         )
     return cleaned

@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 
 from PIL import Image, ImageCms, ImageFilter, ImageOps, ImageStat, UnidentifiedImageError
 
+from avatar_core.catalogue import sentence_for
 from avatar_core.errors import InputError
 from avatar_core.inputs.cache import PreparedCache, content_key
 from avatar_core.inputs.decode_gate import LARGE_PIXELS, one_large_decode
@@ -46,7 +47,6 @@ from avatar_core.inputs.png_bands import DamagedPNG, band_decodable, decode_png_
 from avatar_core.inputs.sniff import sniff
 from avatar_core.inputs.sources import Source, read_source
 from avatar_core.units import MB, format_bytes, format_size
-from avatar_core.words import say
 
 MAX_SOURCE_BYTES = 50 * MB  # what is read from a file or URL at all
 MAX_OUTPUT_BYTES = 10 * MB  # Kling's limit (decimal megabytes: the stricter reading)
@@ -112,8 +112,8 @@ class PreparedImage:
             f"{format_bytes(self.size_bytes)}"
         )
         if not self.changes:
-            return say("image.summary_kept", before=before)
-        return say("image.summary_changed", before=before, after=after)
+            return sentence_for("image.summary_kept", before=before)
+        return sentence_for("image.summary_changed", before=before, after=after)
 
 
 def prepare_image(
@@ -156,9 +156,11 @@ def _open(data: bytes, label: str) -> Image.Image:
             return Image.open(io.BytesIO(data), formats=_open_formats())
     except Image.DecompressionBombError as exc:
         found = re.search(r"\((\d+) pixels\)", str(exc))
-        claimed = say("image.claims", megapixels=int(found.group(1)) / 1e6) if found else ""
+        claimed = (
+            sentence_for("image.claims", megapixels=int(found.group(1)) / 1e6) if found else ""
+        )
         raise InputError(
-            say(
+            sentence_for(
                 "image.too_large_to_open",
                 where=where,
                 claimed=claimed,
@@ -169,13 +171,13 @@ def _open(data: bytes, label: str) -> Image.Image:
     except (UnidentifiedImageError, *_DECODE_ERRORS) as exc:
         kind = sniff(data)
         if kind is not None and kind.family == "image":
-            reason = say("image.unreadable_kind", kind=kind.described)
+            reason = sentence_for("image.unreadable_kind", kind=kind.described)
         elif kind is not None:
-            reason = say("image.not_picture_kind", kind=kind.described)
+            reason = sentence_for("image.not_picture_kind", kind=kind.described)
         else:
-            reason = say("image.not_picture")
+            reason = sentence_for("image.not_picture")
         raise InputError(
-            say("image.unreadable", where=where, reason=reason), field="image"
+            sentence_for("image.unreadable", where=where, reason=reason), field="image"
         ) from exc
 
 
@@ -284,7 +286,7 @@ def _check_size(width: int, height: int, fmt: str, data: bytes, where: str) -> N
     megapixels = width * height / 1e6
     if width * height > MAX_PIXELS:
         raise InputError(
-            say(
+            sentence_for(
                 "image.too_many_pixels",
                 where=where,
                 size=size,
@@ -296,7 +298,7 @@ def _check_size(width: int, height: int, fmt: str, data: bytes, where: str) -> N
     reduced = fmt == "jpeg" or (fmt == "png" and band_decodable(data))
     if width * height > MAX_FULL_DECODE_PIXELS and not reduced:
         raise InputError(
-            say(
+            sentence_for(
                 "image.full_decode_too_large",
                 where=where,
                 format=fmt.upper(),
@@ -309,7 +311,7 @@ def _check_size(width: int, height: int, fmt: str, data: bytes, where: str) -> N
         )
     if min(width, height) < MIN_SIDE:
         raise InputError(
-            say("image.too_small", where=where, size=size, minimum=MIN_SIDE), field="image"
+            sentence_for("image.too_small", where=where, size=size, minimum=MIN_SIDE), field="image"
         )
 
 
@@ -331,7 +333,9 @@ def _prepare_opened(img: Image.Image, data: bytes, label: str) -> PreparedImage:
     canvas = padded_size(*target)
     warnings_: list[str] = []
     if min(upright) < SMALL_SIDE:
-        warnings_.append(say("image.small", size=format_size(*upright), recommended=SMALL_SIDE))
+        warnings_.append(
+            sentence_for("image.small", size=format_size(*upright), recommended=SMALL_SIDE)
+        )
     measured = dict(
         source_format=fmt, source_width=width, source_height=height, source_bytes=len(data)
     )
@@ -361,7 +365,7 @@ def _prepare_opened(img: Image.Image, data: bytes, label: str) -> PreparedImage:
     clean_size = len(stripped[0]) if stripped else len(data)
     if quality < JPEG_QUALITY or clean_size > MAX_OUTPUT_BYTES:
         changes.append(
-            say(
+            sentence_for(
                 "image.quality",
                 quality=quality,
                 maximum=format_bytes(MAX_OUTPUT_BYTES),
@@ -370,15 +374,15 @@ def _prepare_opened(img: Image.Image, data: bytes, label: str) -> PreparedImage:
         )
     if out_img.size != canvas:
         changes.append(
-            say(
+            sentence_for(
                 "image.downscaled_for_size",
                 size=format_size(*out_img.size),
                 maximum=format_bytes(MAX_OUTPUT_BYTES),
             )
         )
     if fmt != "jpeg":
-        reason = "" if fmt == "png" else say("image.only_jpeg_png")
-        changes.insert(0, say("image.converted", format=fmt.upper(), reason=reason))
+        reason = "" if fmt == "png" else sentence_for("image.only_jpeg_png")
+        changes.insert(0, sentence_for("image.converted", format=fmt.upper(), reason=reason))
     if privacy:
         changes.append(privacy)
     return PreparedImage(
@@ -392,7 +396,7 @@ def _prepare_opened(img: Image.Image, data: bytes, label: str) -> PreparedImage:
     )
 
 
-_BLANK_WARNING = say("image.blank")
+_BLANK_WARNING = sentence_for("image.blank")
 
 
 def _keep_as_is(
@@ -424,7 +428,7 @@ def _keep_as_is(
 
 
 def _damaged(fmt: str, where: str) -> InputError:
-    return InputError(say("image.damaged", where=where, format=fmt.upper()), field="image")
+    return InputError(sentence_for("image.damaged", where=where, format=fmt.upper()), field="image")
 
 
 def _load(img: Image.Image, fmt: str, where: str) -> None:
@@ -489,16 +493,16 @@ def _fix(
     stored = (target[1], target[0]) if orientation >= 5 else target
     decoded = _decode(img, data, fmt, stored, where)
     if _frame_count(img, fmt, where) > 1:
-        changes.append(say("image.first_frame", format=fmt.upper()))
+        changes.append(sentence_for("image.first_frame", format=fmt.upper()))
     img = decoded
     if orientation != 1:
         img = img.transpose(_TRANSPOSE[orientation])
-        changes.append(say("image.upright"))
+        changes.append(sentence_for("image.upright"))
     img = _to_rgb(img, changes, where)
     if img.size != target:
         img = img.resize(target, Image.Resampling.BICUBIC, reducing_gap=2.0)
         changes.append(
-            say(
+            sentence_for(
                 "image.downscaled",
                 before=format_size(*upright),
                 after=format_size(*target),
@@ -508,7 +512,7 @@ def _fix(
     if canvas != target:
         img = _pad(img, canvas)
         changes.append(
-            say(
+            sentence_for(
                 "image.padded",
                 before=format_size(*target),
                 before_ratio=format_ratio(*target),
@@ -539,7 +543,7 @@ def _to_rgb(img: Image.Image, changes: list[str], where: str) -> Image.Image:
         img = _to_8bit(img)
     elif mode == "CMYK":
         img = _cmyk_to_rgb(img)
-        changes.append(say("image.cmyk"))
+        changes.append(sentence_for("image.cmyk"))
     has_alpha = img.mode in ("RGBA", "LA", "PA", "La", "RGBa") or (
         img.mode in ("P", "L", "RGB", "1") and "transparency" in img.info
     )
@@ -550,12 +554,14 @@ def _to_rgb(img: Image.Image, changes: list[str], where: str) -> Image.Image:
             if alpha.getextrema()[0] < 255:
                 flat = Image.new("RGB", rgba.size, (255, 255, 255))
                 flat.paste(rgba, mask=alpha)
-                changes.append(say("image.transparent"))
+                changes.append(sentence_for("image.transparent"))
                 return flat
             return rgba.convert("RGB")
         return img if img.mode == "RGB" else img.convert("RGB")
     except ValueError as exc:
-        raise InputError(say("image.colour_mode", where=where, mode=mode), field="image") from exc
+        raise InputError(
+            sentence_for("image.colour_mode", where=where, mode=mode), field="image"
+        ) from exc
 
 
 def _cmyk_to_rgb(img: Image.Image) -> Image.Image:
@@ -608,7 +614,8 @@ def _encode_jpeg(img: Image.Image, icc: bytes | None) -> tuple[bytes, Image.Imag
         size = (round(img.width * _SHRINK_FACTOR), round(img.height * _SHRINK_FACTOR))
         if min(size) < MIN_SIDE:
             raise InputError(
-                say("image.cannot_shrink", maximum=format_bytes(MAX_OUTPUT_BYTES)), field="image"
+                sentence_for("image.cannot_shrink", maximum=format_bytes(MAX_OUTPUT_BYTES)),
+                field="image",
             )
         if not ratio_ok(*size):  # rounding may tip a ratio of exactly 2.5 over
             size = padded_size(*size)

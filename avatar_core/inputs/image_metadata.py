@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import struct
 
-from avatar_core.words import Message, say
+from avatar_core.catalogue import Message, sentence_for
 
 TRAILING = "extra data after the picture"
 
@@ -183,9 +183,9 @@ def describe_dropped(labels: list[str], *, gps: bool) -> Message | None:
     """One sentence for people about removed metadata, or None when nothing was removed."""
     kinds: list[str] = []
     for label in labels:
-        text = say("image.exif_gps") if label == "EXIF" and gps else label
+        text = sentence_for("image.exif_gps") if label == "EXIF" and gps else label
         if text not in kinds:
             kinds.append(text)
     if not kinds:
         return None
-    return say("image.metadata_removed", kinds=", ".join(kinds))
+    return sentence_for("image.metadata_removed", kinds=", ".join(kinds))

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
+from avatar_core.catalogue import sentence_for
 from avatar_core.errors import MediaToolError
 from avatar_core.inputs.ffmpeg import stream_ffmpeg
-from avatar_core.words import say
 
 WINDOW_S = 0.01
 ANALYSIS_RATE = 16_000  # Hz, of the decode `envelope_of_file` reads: plenty for loudness
@@ -128,6 +128,6 @@ def envelope_of_file(path: str | Path, *, timeout: float = DECODE_TIMEOUT_S) -> 
             samples += len(tail)
         if run.returncode != 0 or samples == 0:
             reason = " ".join(run.log_text().strip().splitlines()[-1:]) or "no samples"
-            raise MediaToolError(say("speech.undecodable", reason=reason))
+            raise MediaToolError(sentence_for("speech.undecodable", reason=reason))
     levels = np.concatenate(parts)
     return Envelope(levels, per_window / ANALYSIS_RATE, samples / ANALYSIS_RATE)

@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TypeVar
 
+from avatar_core.catalogue import sentence_for
 from avatar_core.errors import InputError
 from avatar_core.inputs.audio import PreparedAudio, prepare_audio
 from avatar_core.inputs.cache import PreparedCache
@@ -19,7 +20,6 @@ from avatar_core.inputs.faces import face_warnings
 from avatar_core.inputs.fields import DEFAULT_PROMPT, check_audio_choice, check_mode, clean_prompt
 from avatar_core.inputs.image import PreparedImage, prepare_image
 from avatar_core.inputs.sources import Source, require_web_address
-from avatar_core.words import say
 
 T = TypeVar("T")
 
@@ -39,19 +39,23 @@ class PreparedInputs:
     def report_lines(self) -> list[str]:
         """What was measured, fixed and warned about, one line each, for people."""
         lines = [self.image.summary()]
-        lines += [say("report.fixed", change=change) for change in self.image.changes]
-        lines += [say("report.warning", warning=warning) for warning in self.image.warnings]
+        lines += [sentence_for("report.fixed", change=change) for change in self.image.changes]
+        lines += [
+            sentence_for("report.warning", warning=warning) for warning in self.image.warnings
+        ]
         if self.audio is not None:
             lines.append(self.audio.summary())
-            lines += [say("report.fixed", change=change) for change in self.audio.changes]
-            lines += [say("report.warning", warning=warning) for warning in self.audio.warnings]
+            lines += [sentence_for("report.fixed", change=change) for change in self.audio.changes]
+            lines += [
+                sentence_for("report.warning", warning=warning) for warning in self.audio.warnings
+            ]
         else:
-            lines.append(say("report.audio_id", audio_id=self.audio_id))
+            lines.append(sentence_for("report.audio_id", audio_id=self.audio_id))
         if self.prompt == DEFAULT_PROMPT:
-            lines.append(say("report.default_prompt", prompt=self.prompt))
+            lines.append(sentence_for("report.default_prompt", prompt=self.prompt))
         else:
-            lines.append(say("report.prompt", length=len(self.prompt)))
-        lines.append(say("report.mode", mode=self.mode))
+            lines.append(sentence_for("report.prompt", length=len(self.prompt)))
+        lines.append(sentence_for("report.mode", mode=self.mode))
         return lines
 
 
@@ -130,7 +134,7 @@ class InputPreparer:
         The portrait and the voice are prepared at the same time: Pillow releases the GIL
         and ffmpeg runs in its own process, so on two cores this nearly halves the wait.
         """
-        no_image = InputError(say("image.none"), field="image")
+        no_image = InputError(sentence_for("image.none"), field="image")
         has_audio = not _blank(audio)
         with ThreadPoolExecutor(max_workers=2, thread_name_prefix="prepare") as pool:
             image_job = None if _blank(image) else pool.submit(_attempt, self.image, image)

@@ -23,9 +23,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from avatar_core.catalogue import Message, sentence_for
 from avatar_core.inputs.loudness import Envelope, envelope_of_pcm
 from avatar_core.units import format_seconds
-from avatar_core.words import Message, say
 
 EDGE_KEEP_S = 0.2
 MIN_EDGE_CUT_S = 0.5
@@ -63,18 +63,18 @@ class SilencePlan:
         said = []
         lead, tail = format_seconds(self.lead_s), format_seconds(self.tail_s)
         if self.lead_s and self.tail_s:
-            where = say("silence.start_and_end", lead=lead, tail=tail)
+            where = sentence_for("silence.start_and_end", lead=lead, tail=tail)
         elif self.lead_s or self.tail_s:
-            where = say(
+            where = sentence_for(
                 "silence.at_start" if self.lead_s else "silence.at_end",
                 seconds=lead if self.lead_s else tail,
             )
         if self.lead_s or self.tail_s:
             edges = format_seconds(self.lead_s + self.tail_s)
-            said.append(say("silence.edges_left_out", seconds=edges, where=where))
+            said.append(sentence_for("silence.edges_left_out", seconds=edges, where=where))
         if self.pauses_shortened:
             said.append(
-                say(
+                sentence_for(
                     "silence.pauses_shortened",
                     count=self.pauses_shortened,
                     longer=format_seconds(LONG_PAUSE_S),

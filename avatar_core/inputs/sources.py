@@ -15,11 +15,11 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+from avatar_core.catalogue import Message, sentence_for
 from avatar_core.errors import InputError
 from avatar_core.inputs.text import check_text, shown
 from avatar_core.inputs.url_fetch import fetch_url, redact_url
 from avatar_core.units import format_bytes
-from avatar_core.words import Message, say
 
 Source = str | os.PathLike | bytes | bytearray | memoryview
 
@@ -46,7 +46,7 @@ def require_web_address(source: Source, *, what: str) -> Source:
     (a `Path`), or text that is an http(s) address. Any other text is refused without
     being looked at, in the same sentence whatever it names."""
     if isinstance(source, str) and not _WEB_ADDRESS.match(source.strip()):
-        raise InputError(say("source.not_web_address", what=what), field=what)
+        raise InputError(sentence_for("source.not_web_address", what=what), field=what)
     return source
 
 
@@ -71,14 +71,14 @@ def read_source(
         data, label = _read_file(Path(os.fspath(source)).expanduser(), what, max_bytes)
     else:
         raise InputError(
-            say("source.wrong_type", what=what, type=type(source).__name__), field=what
+            sentence_for("source.wrong_type", what=what, type=type(source).__name__), field=what
         )
     if not data:
         where = f" {label}" if label else ""
-        raise InputError(say("source.empty", what=what, where=where), field=what)
+        raise InputError(sentence_for("source.empty", what=what, where=where), field=what)
     if len(data) > max_bytes:
         raise InputError(
-            say(
+            sentence_for(
                 "source.too_large",
                 what=what,
                 size=format_bytes(len(data)),
@@ -94,35 +94,39 @@ def _not_a_file(mode: int) -> Message | None:
     if stat.S_ISREG(mode):
         return None
     if stat.S_ISDIR(mode):
-        return say("source.folder")
+        return sentence_for("source.folder")
     if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return say("source.device")
+        return sentence_for("source.device")
     if stat.S_ISFIFO(mode):
-        return say("source.fifo")
+        return sentence_for("source.fifo")
     if stat.S_ISSOCK(mode):
-        return say("source.socket")
-    return say("source.other")
+        return sentence_for("source.socket")
+    return sentence_for("source.other")
 
 
 def _refuse_unless_regular(mode: int, what: str, label: str) -> None:
     kind = _not_a_file(mode)
     if kind is not None:
-        raise InputError(say("source.not_regular", what=what, label=label, kind=kind), field=what)
+        raise InputError(
+            sentence_for("source.not_regular", what=what, label=label, kind=kind), field=what
+        )
 
 
 def _read_file(path: Path, what: str, max_bytes: int) -> tuple[bytes, str]:
     label = f"'{shown(path.name)}'"
     if not str(path).strip():
-        raise InputError(say("source.none", what=what), field=what)
+        raise InputError(sentence_for("source.none", what=what), field=what)
     if "\x00" in str(path):
-        raise InputError(say("source.nul_in_path", what=what), field=what)
+        raise InputError(sentence_for("source.nul_in_path", what=what), field=what)
     try:
         info = path.stat()
         _refuse_unless_regular(info.st_mode, what, label)
         if info.st_size > max_bytes:
             size, most = format_bytes(info.st_size), format_bytes(max_bytes)
             raise InputError(
-                say("source.file_too_large", what=what, label=label, size=size, maximum=most),
+                sentence_for(
+                    "source.file_too_large", what=what, label=label, size=size, maximum=most
+                ),
                 field=what,
             )
         # Non-blocking, then checked again: a file swapped for a pipe since is not waited on.
@@ -131,20 +135,26 @@ def _read_file(path: Path, what: str, max_bytes: int) -> tuple[bytes, str]:
             data = handle.read(max_bytes + 1)
         if len(data) > max_bytes:  # a file that grew while it was read
             raise InputError(
-                say("source.file_grew", what=what, label=label, maximum=format_bytes(max_bytes)),
+                sentence_for(
+                    "source.file_grew", what=what, label=label, maximum=format_bytes(max_bytes)
+                ),
                 field=what,
             )
     except FileNotFoundError as exc:
-        raise InputError(say("source.not_found", what=what, label=label), field=what) from exc
+        raise InputError(
+            sentence_for("source.not_found", what=what, label=label), field=what
+        ) from exc
     except PermissionError as exc:
-        raise InputError(say("source.permission", what=what, label=label), field=what) from exc
+        raise InputError(
+            sentence_for("source.permission", what=what, label=label), field=what
+        ) from exc
     except OSError as exc:
         raise InputError(
-            say(
+            sentence_for(
                 "source.unreadable",
                 what=what,
                 label=label,
-                reason=exc.strerror or say("source.io_error"),
+                reason=exc.strerror or sentence_for("source.io_error"),
             ),
             field=what,
         ) from exc

@@ -28,11 +28,11 @@ from pathlib import Path
 
 import numpy as np
 
+from avatar_core.catalogue import sentence_for
 from avatar_core.errors import InputError
 from avatar_core.inputs.ffmpeg import run_ffmpeg_files
 from avatar_core.inputs.loudness import Envelope
 from avatar_core.units import format_seconds
-from avatar_core.words import say
 
 DEFAULT_MAX_SPEECH_S = 600.0  # AVATAR_MAX_SPEECH_SECONDS when the operator sets none
 MIN_PART_S = 2.0
@@ -93,12 +93,13 @@ def check_speech_length(
     shown = format_seconds(seconds, min_s, max_speech_s)
     if seconds > max_speech_s:
         raise InputError(
-            say("speech.too_long", length=shown, maximum=format_seconds(max_speech_s)),
+            sentence_for("speech.too_long", length=shown, maximum=format_seconds(max_speech_s)),
             field="audio",
         )
     if seconds < min_s:
         raise InputError(
-            say("speech.too_short", length=shown, minimum=format_seconds(min_s)), field="audio"
+            sentence_for("speech.too_short", length=shown, minimum=format_seconds(min_s)),
+            field="audio",
         )
 
 

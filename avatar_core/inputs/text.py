@@ -13,8 +13,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from avatar_core.catalogue import Message, sentence_for
 from avatar_core.errors import InputError
-from avatar_core.words import Message, say
 
 # The characters refused (C0 and C1 controls, lone surrogates), as one compiled search: a
 # text of megabytes is read in C, not character by character in Python.
@@ -32,18 +32,20 @@ def text_problem(text: str, *, multiline: bool = False) -> Message | None:
         return None
     char = found.group()
     if unicodedata.category(char) == "Cs":
-        kind = say("text.lone_surrogate")
+        kind = sentence_for("text.lone_surrogate")
     elif char == "\x00":
-        kind = say("text.nul")
+        kind = sentence_for("text.nul")
     else:
-        kind = say("text.control")
-    return say("text.problem", kind=kind, code=f"U+{ord(char):04X}", index=found.start() + 1)
+        kind = sentence_for("text.control")
+    return sentence_for(
+        "text.problem", kind=kind, code=f"U+{ord(char):04X}", index=found.start() + 1
+    )
 
 
 def malformed_text_sentence(what: str, problem: str, *, multiline: bool = False) -> Message:
     """The one sentence for a field that holds `problem` (from `text_problem`)."""
-    allowed = say("text.allowed_lines") if multiline else say("text.allowed")
-    return say("text.malformed", what=what, problem=problem, allowed=allowed)
+    allowed = sentence_for("text.allowed_lines") if multiline else sentence_for("text.allowed")
+    return sentence_for("text.malformed", what=what, problem=problem, allowed=allowed)
 
 
 def check_text(text: str, *, what: str, field: str, multiline: bool = False) -> str:

@@ -28,10 +28,10 @@ from urllib.parse import unquote
 
 import httpx
 
+from avatar_core.catalogue import Message, sentence_for
 from avatar_core.errors import InputError, UnsafeURLError
 from avatar_core.storage.download import TooLarge, TooSlow, fetch_bytes
 from avatar_core.units import format_bytes
-from avatar_core.words import Message, say
 
 ALLOWED_SCHEMES = ("http", "https")
 MAX_REDIRECTS = 5
@@ -84,7 +84,7 @@ def blocked_reason(address: IPAddress) -> Message | None:
     )
     for hit, reason in checks:
         if hit:
-            return say(reason)
+            return sentence_for(reason)
     return None
 
 
@@ -92,7 +92,7 @@ def _refused(what: str, shown: str, rest: Message, *, unsafe: bool = False) -> I
     """The sentence `The <what> URL <shown> <rest>`, tagged with the input it is about;
     UnsafeURLError when the URL may not be fetched at all."""
     kind = UnsafeURLError if unsafe else InputError
-    return kind(say("url.refused", what=what, shown=shown, rest=rest), field=what)
+    return kind(sentence_for("url.refused", what=what, shown=shown, rest=rest), field=what)
 
 
 def resolve_host(
@@ -107,7 +107,7 @@ def resolve_host(
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError, OSError) as exc:
-        raise _refused(what, shown, say("url.host_not_found", host=host)) from exc
+        raise _refused(what, shown, sentence_for("url.host_not_found", host=host)) from exc
     addresses: list[str] = []
     for info in infos:
         text = str(info[4][0]).split("%", 1)[0]
@@ -117,7 +117,7 @@ def resolve_host(
             raise _refused(
                 what,
                 shown,
-                say("url.not_ip"),
+                sentence_for("url.not_ip"),
                 unsafe=True,
             ) from exc
         reason = None if allow_private else blocked_reason(address)
@@ -125,13 +125,13 @@ def resolve_host(
             raise _refused(
                 what,
                 shown,
-                say("url.blocked", address=address, reason=reason),
+                sentence_for("url.blocked", address=address, reason=reason),
                 unsafe=True,
             )
         if text not in addresses:
             addresses.append(text)
     if not addresses:
-        raise _refused(what, shown, say("url.no_address", host=host))
+        raise _refused(what, shown, sentence_for("url.no_address", host=host))
     return addresses
 
 
@@ -142,13 +142,13 @@ def _parse(url: str | httpx.URL, what: str) -> httpx.URL:
         raise _refused(
             what,
             redact_url(str(url)),
-            say("url.invalid"),
+            sentence_for("url.invalid"),
         ) from exc
     if parsed.scheme not in ALLOWED_SCHEMES:
         scheme = parsed.scheme or "none"
-        raise UnsafeURLError(say("url.scheme", what=what, scheme=scheme), field=what)
+        raise UnsafeURLError(sentence_for("url.scheme", what=what, scheme=scheme), field=what)
     if not parsed.host:
-        raise _refused(what, redact_url(parsed), say("url.no_host"))
+        raise _refused(what, redact_url(parsed), sentence_for("url.no_host"))
     return parsed
 
 
@@ -214,13 +214,13 @@ def fetch_url(
                 raise _refused(
                     what,
                     shown,
-                    say("url.redirect_scheme"),
+                    sentence_for("url.redirect_scheme"),
                     unsafe=True,
                 ) from exc
     raise _refused(
         what,
         redact_url(url),
-        say("url.redirects", count=MAX_REDIRECTS),
+        sentence_for("url.redirects", count=MAX_REDIRECTS),
     )
 
 
@@ -249,30 +249,30 @@ def _get(
             raise _refused(
                 what,
                 shown,
-                say("url.no_answer", seconds=timeout),
+                sentence_for("url.no_answer", seconds=timeout),
             ) from exc
         except httpx.HTTPError as exc:
             raise _refused(
                 what,
                 shown,
-                say("url.connection_failed"),
+                sentence_for("url.connection_failed"),
             ) from exc
         except TooLarge as exc:
             raise _too_large(exc, what, shown) from None
         except TooSlow:
             raise InputError(
-                say("url.too_slow", what=what, shown=shown, seconds=timeout), field=what
+                sentence_for("url.too_slow", what=what, shown=shown, seconds=timeout), field=what
             ) from None
     if "CERTIFICATE" in str(last_error or "").upper():
         raise _refused(
             what,
             shown,
-            say("url.tls"),
+            sentence_for("url.tls"),
         ) from last_error
     raise _refused(
         what,
         shown,
-        say("url.unreachable"),
+        sentence_for("url.unreachable"),
     ) from last_error
 
 
@@ -284,14 +284,14 @@ def _location(response: httpx.Response, what: str, shown: str) -> str:
         raise _refused(
             what,
             shown,
-            say("url.http_status", status=status, phrase=phrase),
+            sentence_for("url.http_status", status=status, phrase=phrase),
         )
     location = response.headers.get("location")
     if not location:
         raise _refused(
             what,
             shown,
-            say("url.redirect_nowhere", status=status),
+            sentence_for("url.redirect_nowhere", status=status),
         )
     return location
 
@@ -300,7 +300,7 @@ def _too_large(exc: TooLarge, what: str, shown: str) -> UnsafeURLError:
     limit = format_bytes(exc.limit)
     if exc.declared is not None:
         return UnsafeURLError(
-            say(
+            sentence_for(
                 "url.declared_too_large",
                 what=what,
                 shown=shown,
@@ -309,4 +309,6 @@ def _too_large(exc: TooLarge, what: str, shown: str) -> UnsafeURLError:
             ),
             field=what,
         )
-    return UnsafeURLError(say("url.too_large", what=what, shown=shown, maximum=limit), field=what)
+    return UnsafeURLError(
+        sentence_for("url.too_large", what=what, shown=shown, maximum=limit), field=what
+    )

@@ -9,13 +9,13 @@ import threading
 from collections.abc import Callable
 
 from avatar_core import errors as e
+from avatar_core.catalogue import sentence_for
 from avatar_core.inputs.preparation import PreparedInputs
 from avatar_core.jobs.services import ProcessServices
 from avatar_core.jobs.session import ProviderSession
 from avatar_core.provider.client import AvatarRequest
 from avatar_core.storage.journal import Job
 from avatar_core.storage.visitors import Visitor
-from avatar_core.words import say
 
 _ROOM = threading.Lock()  # counting a line's jobs and journaling one more, at once
 
@@ -74,7 +74,7 @@ def _check_room(session: ProviderSession) -> None:
     most = session.settings.max_in_line
     waiting = session.steps.waiting_in_line() if most else 0
     if most and waiting >= most:
-        raise e.LimitReachedError(say("line.full", waiting=waiting, limit=most))
+        raise e.LimitReachedError(sentence_for("line.full", waiting=waiting, limit=most))
 
 
 class JournalingWithdrawnOnStop:

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from avatar_core import errors as e
+from avatar_core.catalogue import Message, in_language, sentence_for
 from avatar_core.jobs.batch_rows import BatchRow
 from avatar_core.jobs.batch_speech import forget, speak_once
 from avatar_core.jobs.events import Done, InLine, Progress, Running, Submitted, Submitting
@@ -41,7 +42,6 @@ from avatar_core.jobs.steps import video_stored
 from avatar_core.jobs.studio import Studio
 from avatar_core.storage.atomic import write_atomically
 from avatar_core.storage.journal import Job, Stage
-from avatar_core.words import Message, in_language, say
 
 PREPARING_AT_ONCE = 2  # rows whose inputs are read and fixed at once (memory, two cores)
 DEFAULT_JOBS = 10  # rows under way at once (memory); the line decides the creates
@@ -90,8 +90,8 @@ def video_name(row: BatchRow) -> str:
 
 def failed_before(job: Job) -> Message:
     """Why a row failed in an earlier run, and how to send it again."""
-    reason = job.error.rstrip(".") if job.error else say("batch.no_reason")
-    return say("batch.failed_before", reason=reason)
+    reason = job.error.rstrip(".") if job.error else sentence_for("batch.no_reason")
+    return sentence_for("batch.failed_before", reason=reason)
 
 
 def refused_its_audio(error: Exception) -> bool:
@@ -227,7 +227,7 @@ class BatchRun:
             if isinstance(event, Done):
                 done = event.job
         if done is None:
-            raise e.AvatarError(say("batch.no_video"))
+            raise e.AvatarError(sentence_for("batch.no_video"))
         return done
 
     # --- the journal and the output folder ----------------------------------------------------
@@ -250,7 +250,7 @@ class BatchRun:
             self._end(
                 result,
                 RowState.FAILED,
-                say("batch.not_copied", source=source, target=target, reason=reason),
+                sentence_for("batch.not_copied", source=source, target=target, reason=reason),
             )
             return
         result.video = target
@@ -261,21 +261,23 @@ class BatchRun:
         """Say how the row ended, from the journal: failed (it ended) or unclear (it may
         still run; running the file again follows it)."""
         if not isinstance(error, e.AvatarError):
-            error = e.AvatarError(say("cli.unexpected", kind=type(error).__name__, error=error))
+            error = e.AvatarError(
+                sentence_for("cli.unexpected", kind=type(error).__name__, error=error)
+            )
         job = self.studio.journal.get(result.job_id) if result.job_id else None
         if job is not None:
             self._note(result, job)
         sentence = error.message
         if job is None and isinstance(error, e.InputError):  # e.g. a speech too long
-            self._end(result, RowState.FAILED, say("batch.no_task_sent", error=sentence))
+            self._end(result, RowState.FAILED, sentence_for("batch.no_task_sent", error=sentence))
         elif job is None or job.stage is Stage.NOT_CREATED:
             if result.spoken_before and refused_its_audio(error):
                 forget(self.studio, result.row)  # its kept audio id was refused: speak again
-            self._end(result, RowState.FAILED, say("batch.not_created", error=sentence))
+            self._end(result, RowState.FAILED, sentence_for("batch.not_created", error=sentence))
         elif job.stage.is_finished:
             self._end(result, RowState.FAILED, sentence)
         else:
-            self._end(result, RowState.UNCLEAR, say("batch.unclear", error=sentence))
+            self._end(result, RowState.UNCLEAR, sentence_for("batch.unclear", error=sentence))
 
     @staticmethod
     def _note(result: RowResult, job: Job) -> None:
@@ -312,12 +314,14 @@ def one_batch_at_a_time(data_dir: Path) -> Iterator[None]:
         path.parent.mkdir(parents=True, exist_ok=True)
         handle = path.open("a+")
     except OSError as exc:
-        raise e.StorageError(say("batch.lock", path=path, reason=exc.strerror or exc)) from None
+        raise e.StorageError(
+            sentence_for("batch.lock", path=path, reason=exc.strerror or exc)
+        ) from None
     with handle:
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
-            raise e.AvatarError(say("batch.another", folder=path.parent)) from None
+            raise e.AvatarError(sentence_for("batch.another", folder=path.parent)) from None
         try:
             yield
         finally:
@@ -355,6 +359,6 @@ def write_results(out_dir: Path, results: list[RowResult], language: str = "en")
         write_atomically(target, table.getvalue())
     except OSError as exc:
         raise e.StorageError(
-            say("batch.results_not_written", path=target, reason=exc.strerror or exc)
+            sentence_for("batch.results_not_written", path=target, reason=exc.strerror or exc)
         ) from None
     return target

@@ -22,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from avatar_core.catalogue import Message, sentence_for
 from avatar_core.errors import InputError
 from avatar_core.inputs.audio import MAX_SOURCE_BYTES as MAX_AUDIO_BYTES
 from avatar_core.inputs.fields import check_mode, clean_prompt
@@ -31,13 +32,12 @@ from avatar_core.inputs.sources import looks_like_url, read_source
 from avatar_core.inputs.text import shown
 from avatar_core.provider.speech import check_speech_request
 from avatar_core.provider.voices import DEFAULT_VOICE
-from avatar_core.words import Message, say
 
 COLUMNS = ("image", "audio", "tts_text", "voice_id", "voice_language", "prompt", "mode")
 MAX_ROWS = 1000
 MAX_FILE_BYTES = 10 * 1024 * 1024
 CHECKS_AT_ONCE = 2  # rows whose files are read and measured at once (memory, two cores)
-_NO_IMAGE = say("batch.no_image")
+_NO_IMAGE = sentence_for("batch.no_image")
 _SPEECH_FIELDS = {"text": "tts_text", "voice_id": "voice_id", "voice_language": "voice_language"}
 
 
@@ -68,12 +68,14 @@ class BatchRow:
 
 
 def _problem(number: int, column: str, sentence: Message) -> InputError:
-    return InputError(say("batch.row_problem", row=number, column=column, sentence=sentence),
-                      field=column)  # fmt: skip
+    problem = sentence_for("batch.row_problem", row=number, column=column, sentence=sentence)
+    return InputError(problem, field=column)
 
 
 def _file_error(path: Path, sentence: Message) -> InputError:
-    return InputError(say("batch.file_problem", path=path, sentence=sentence), field="file")
+    return InputError(
+        sentence_for("batch.file_problem", path=path, sentence=sentence), field="file"
+    )
 
 
 # --- reading the file ----------------------------------------------------------------------
@@ -84,19 +86,25 @@ def _text_of(path: Path) -> str:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
             most = MAX_FILE_BYTES // (1024 * 1024)
-            raise _file_error(path, say("batch.file_too_large", size=size / 1e6, maximum=most))
+            raise _file_error(
+                path, sentence_for("batch.file_too_large", size=size / 1e6, maximum=most)
+            )
         data = path.read_bytes()
     except FileNotFoundError:
-        raise _file_error(path, say("batch.not_found")) from None
+        raise _file_error(path, sentence_for("batch.not_found")) from None
     except IsADirectoryError:
-        raise _file_error(path, say("batch.folder")) from None
+        raise _file_error(path, sentence_for("batch.folder")) from None
     except OSError as exc:
-        raise _file_error(path, say("batch.unreadable", reason=exc.strerror or exc)) from None
+        raise _file_error(
+            path, sentence_for("batch.unreadable", reason=exc.strerror or exc)
+        ) from None
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         byte = f"0x{data[exc.start]:02x}"
-        raise _file_error(path, say("batch.not_utf8", at=exc.start + 1, byte=byte)) from None
+        raise _file_error(
+            path, sentence_for("batch.not_utf8", at=exc.start + 1, byte=byte)
+        ) from None
 
 
 def _header(path: Path, cells: list[str]) -> list[str]:
@@ -104,15 +112,17 @@ def _header(path: Path, cells: list[str]) -> list[str]:
     unknown = [shown(cell) for cell, name in zip(cells, names, strict=True) if name not in COLUMNS]
     if "image" not in names:
         seen = ", ".join(f"'{shown(cell)}'" for cell in cells[:4])
-        raise _file_error(path, say("batch.no_header", seen=seen, known=", ".join(COLUMNS)))
+        raise _file_error(
+            path, sentence_for("batch.no_header", seen=seen, known=", ".join(COLUMNS))
+        )
     if unknown:
         strange = ", ".join(repr(u) for u in unknown)
         raise _file_error(
-            path, say("batch.unknown_columns", unknown=strange, known=", ".join(COLUMNS))
+            path, sentence_for("batch.unknown_columns", unknown=strange, known=", ".join(COLUMNS))
         )
     twice = sorted({name for name in names if names.count(name) > 1})
     if twice:
-        raise _file_error(path, say("batch.columns_twice", columns=", ".join(twice)))
+        raise _file_error(path, sentence_for("batch.columns_twice", columns=", ".join(twice)))
     return names
 
 
@@ -124,7 +134,7 @@ def _records(path: Path, text: str) -> list[list[str]]:
     try:
         return list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
     except csv.Error as exc:
-        raise _file_error(path, say("batch.not_csv", reason=exc)) from None
+        raise _file_error(path, sentence_for("batch.not_csv", reason=exc)) from None
 
 
 def read_rows(path: Path, *, max_rows: int = MAX_ROWS) -> list[BatchRow]:
@@ -135,7 +145,7 @@ def read_rows(path: Path, *, max_rows: int = MAX_ROWS) -> list[BatchRow]:
         number for number, record in enumerate(records, start=1) if any(map(str.strip, record))
     ]
     if not filled:
-        raise _file_error(path, say("batch.empty_file"))
+        raise _file_error(path, sentence_for("batch.empty_file"))
     names = _header(path, records[filled[0] - 1])
     rows, problems = [], []
     for index in filled[1:]:  # as a spreadsheet numbers rows; blank ones are skipped
@@ -143,7 +153,9 @@ def read_rows(path: Path, *, max_rows: int = MAX_ROWS) -> list[BatchRow]:
         if len(record) > len(names):
             problems.append(
                 InputError(
-                    say("batch.extra_cells", row=index, cells=len(record), columns=len(names)),
+                    sentence_for(
+                        "batch.extra_cells", row=index, cells=len(record), columns=len(names)
+                    ),
                     field="file",
                 )
             )
@@ -151,11 +163,13 @@ def read_rows(path: Path, *, max_rows: int = MAX_ROWS) -> list[BatchRow]:
         values = dict(zip(names, (cell.strip() for cell in record), strict=False))
         rows.append(BatchRow(number=index, folder=path.parent.resolve(), **values))
     if len(rows) > max_rows:
-        raise _file_error(path, say("batch.too_many_rows", rows=len(rows), maximum=max_rows))
+        raise _file_error(
+            path, sentence_for("batch.too_many_rows", rows=len(rows), maximum=max_rows)
+        )
     if problems:
         raise InputError.gather(problems)
     if not rows:
-        raise _file_error(path, say("batch.no_rows"))
+        raise _file_error(path, sentence_for("batch.no_rows"))
     return rows
 
 
@@ -185,21 +199,21 @@ def _checked_file(
 def _voice_problems(row: BatchRow) -> list[InputError]:
     """The choice of voice: exactly one of audio and tts_text; voice fields only with text."""
     if row.audio and row.speaks:
-        return [_problem(row.number, "audio and tts_text", say("batch.both_voices"))]
+        return [_problem(row.number, "audio and tts_text", sentence_for("batch.both_voices"))]
     if not row.audio and not row.speaks:
-        return [_problem(row.number, "audio or tts_text", say("batch.no_voice"))]
+        return [_problem(row.number, "audio or tts_text", sentence_for("batch.no_voice"))]
     if row.audio:
         return [
             _problem(
                 row.number,
                 column,
-                say("batch.tts_field", value=shown(getattr(row, column)), column=column),
+                sentence_for("batch.tts_field", value=shown(getattr(row, column)), column=column),
             )
             for column in ("voice_id", "voice_language")
             if getattr(row, column)
         ]
     if not row.voice_id:
-        missing = say("batch.no_voice_id", example=DEFAULT_VOICE)
+        missing = sentence_for("batch.no_voice_id", example=DEFAULT_VOICE)
         return [_problem(row.number, "voice_id", missing)]
     try:
         check_speech_request(row.tts_text, row.voice_id, row.voice_language or None, 1.0)

@@ -4,6 +4,7 @@ doctor's report. Each is a question of a visitor's in the request budget."""
 from __future__ import annotations
 
 from avatar_core import errors as e
+from avatar_core.catalogue import sentence_for
 from avatar_core.config import Settings
 from avatar_core.jobs.session import ProviderSession, question_of
 from avatar_core.provider.budget import asking
@@ -11,7 +12,6 @@ from avatar_core.provider.choice import doctor_notes
 from avatar_core.provider.doctor import DoctorReport, diagnose
 from avatar_core.storage.journal import Journal
 from avatar_core.storage.visitors import OPERATOR, Visitor
-from avatar_core.words import say
 
 
 def check_key(session: ProviderSession, visitor: Visitor = OPERATOR) -> None:
@@ -68,5 +68,5 @@ def could_not_read(error: e.ProviderError) -> bool:
 def unreadable_key(status: int, settings: Settings) -> e.AuthenticationError:
     """A key the provider could not read: refused, in one sentence."""
     key = settings.account.reveal() if settings.account else ""
-    message = say("provider.unreadable_key", status=status, length=len(key))
+    message = sentence_for("provider.unreadable_key", status=status, length=len(key))
     return e.AuthenticationError(message, status=status)

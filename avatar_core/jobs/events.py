@@ -17,11 +17,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import ClassVar
 
+from avatar_core.catalogue import Message, sentence_for
 from avatar_core.errors import AvatarError
 from avatar_core.inputs.preparation import PreparedInputs
 from avatar_core.provider.models import TaskInfo, TaskStatus
 from avatar_core.storage.journal import Job
-from avatar_core.words import Message, say
 
 
 class Step(str, enum.Enum):
@@ -109,7 +109,7 @@ async def final_progress(events: AsyncIterator[Progress]) -> Progress:
     async for last in events:  # noqa: B007 - only the last one matters
         pass
     if last is None:
-        raise AvatarError(say("flow.no_step"))
+        raise AvatarError(sentence_for("flow.no_step"))
     return last
 
 
@@ -121,12 +121,12 @@ def clock_text(seconds: float) -> str:
 def waiting_message(task: TaskInfo, elapsed: float) -> Message:
     """What a person reads while the provider works."""
     if task.status is TaskStatus.SUBMITTED:
-        what = say("wait.queued")
+        what = sentence_for("wait.queued")
     elif task.status is TaskStatus.PROCESSING:
-        what = say("wait.processing")
+        what = sentence_for("wait.processing")
     else:
-        what = say("wait.provider_says", status=task.raw_status)
-    return say("wait.elapsed", what=what, clock=clock_text(elapsed))
+        what = sentence_for("wait.provider_says", status=task.raw_status)
+    return sentence_for("wait.elapsed", what=what, clock=clock_text(elapsed))
 
 
 async def with_heartbeat(

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 from avatar_core import errors as e
+from avatar_core.catalogue import Message, sentence_for
 from avatar_core.inputs.fields import check_task_id
 from avatar_core.inputs.preparation import PreparedInputs
 from avatar_core.jobs.admission import JournalingWithdrawnOnStop, open_job
@@ -46,7 +47,6 @@ from avatar_core.provider.retry import (
 from avatar_core.storage.journal import Job, Stage
 from avatar_core.storage.visitors import OPERATOR, Visitor
 from avatar_core.waiting.durations import task_kind
-from avatar_core.words import Message, say
 
 Source = str | Path | bytes
 
@@ -82,7 +82,7 @@ class JobFlow:
         deadline_s = self.deadline(deadline_s)
         check = functools.partial(services.limits.check, self.session.spender(visitor))
         await asyncio.to_thread(check, audio_id=audio_id)
-        yield Preparing(say("step.preparing"))
+        yield Preparing(sentence_for("step.preparing"))
         inputs = await asyncio.to_thread(
             functools.partial(
                 services.inputs.prepare,
@@ -164,7 +164,9 @@ class JobFlow:
                         await asyncio.to_thread(services.journal.advance, job, Stage.QUEUED)
                     yield InLine(place_message(place), services.since(start), job,
                                  position=place.position, estimate_s=place.estimate_s)  # fmt: skip
-                yield Submitting(say("step.submitting"), services.since(start), job, inputs=inputs)
+                yield Submitting(
+                    sentence_for("step.submitting"), services.since(start), job, inputs=inputs
+                )
                 try:
                     job, task = await services.paid(self._send, job, request)
                 except e.UnclearError as unclear:
@@ -243,7 +245,9 @@ class JobFlow:
         seen to end (its slot in the line is free while the video comes home)."""
         services, steps = self.services, self.session.steps
         since = services.since
-        yield Submitted(say("step.submitted", task_id=task.task_id), since(start), job, task)
+        yield Submitted(
+            sentence_for("step.submitted", task_id=task.task_id), since(start), job, task
+        )
         if not task.is_terminal:  # the wait shows (and its clock ticks) from the start
             yield Running(waiting_message(task, since(start)), since(start), job, task)
         async for snapshot in services.scheduler.watch(
@@ -261,7 +265,7 @@ class JobFlow:
         if ended is not None:
             ended()
         job = await asyncio.to_thread(steps.conclude, job, task)
-        yield Downloading(say("step.downloading"), since(start), job, task)
+        yield Downloading(sentence_for("step.downloading"), since(start), job, task)
         with asking(PAID):  # a fresh link for the video is this job's own request
             job = await asyncio.to_thread(steps.store, job, task)
         yield Done(done_message(job), since(start), job, task)
@@ -272,9 +276,9 @@ class JobFlow:
 
 
 def done_message(job: Job) -> Message:
-    video = say("done.video", seconds=job.video_seconds) if job.video_seconds else ""
+    video = sentence_for("done.video", seconds=job.video_seconds) if job.video_seconds else ""
     if job.demo:  # the demo simulator's units are make-believe
-        units = say("done.simulated")
+        units = sentence_for("done.simulated")
     else:
-        units = say("done.units", units=job.units_charged) if job.units_charged else ""
-    return say("step.done", task_id=job.task_id, video=video, units=units)
+        units = sentence_for("done.units", units=job.units_charged) if job.units_charged else ""
+    return sentence_for("step.done", task_id=job.task_id, video=video, units=units)

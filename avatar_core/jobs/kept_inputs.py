@@ -19,13 +19,13 @@ import json
 import time
 from pathlib import Path
 
+from avatar_core.catalogue import sentence_for
 from avatar_core.errors import StorageError
 from avatar_core.provider.client import AvatarRequest
 from avatar_core.storage.atomic import write_atomically
 from avatar_core.storage.download import safe_file_name
 from avatar_core.storage.journal import Journal, Stage
 from avatar_core.storage.layout import LINE_FOLDER
-from avatar_core.words import say
 
 KEPT_MAX_AGE_S = 7 * 24 * 3600.0  # a job in line this long is ended unsent, its inputs deleted
 PARTIAL_MAX_AGE_S = 3600.0  # a half-written file this old is a crash's leftover
@@ -44,7 +44,9 @@ def keep_request(data_dir: Path | str, job_id: str, request: AvatarRequest) -> N
         write_atomically(path, json.dumps(body), private=True)
     except OSError as exc:
         raise StorageError(
-            say("line.inputs_not_kept", job_id=job_id, folder=path.parent, reason=exc.strerror)
+            sentence_for(
+                "line.inputs_not_kept", job_id=job_id, folder=path.parent, reason=exc.strerror
+            )
         ) from None
 
 
@@ -88,7 +90,7 @@ def sweep_kept(data_dir: Path | str, journal: Journal, max_age_s: float = KEPT_M
             else:  # a create on its way may be refused as busy and go back in line
                 stale = job.stage not in (Stage.QUEUED, Stage.CREATING)
             if job is not None and job.stage is Stage.QUEUED and age > max_age_s:
-                why = say("line.waited_too_long", days=round(max_age_s / 86400))
+                why = sentence_for("line.waited_too_long", days=round(max_age_s / 86400))
                 journal.advance(job, Stage.QUEUED, stage=Stage.NOT_CREATED, error=why)
                 stale = True  # ended now, or it left the line meanwhile: unneeded either way
         if stale:

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from avatar_core.catalogue import sentence_for
 from avatar_core.clock import SYSTEM, Clock
 from avatar_core.config import Settings
 from avatar_core.errors import LimitReachedError
@@ -24,13 +25,12 @@ from avatar_core.inputs.audio import MAX_SECONDS, MIN_SECONDS
 from avatar_core.storage.journal import Journal, speech_group
 from avatar_core.storage.visitors import Visitor
 from avatar_core.units import about, format_seconds
-from avatar_core.words import say
 
 DAY_S = 24 * 3600.0
 # A job still unfinished this long after it was journaled is no longer waited on by anyone
 # (the longest wait of a flow), so it stops counting as one "at once".
 ACTIVE_MARGIN_S = 5 * 60.0  # past a flow's deadline, for its download
-OWN_KEY_HINT = say("limit.own_key")
+OWN_KEY_HINT = sentence_for("limit.own_key")
 
 
 @dataclass(frozen=True)
@@ -110,7 +110,7 @@ class SpendingLimits:
             return
         with self._lock:
             if key in self._held:  # the same speech pressed twice: its parts are on their way
-                raise LimitReachedError(say("limit.speech_running"))
+                raise LimitReachedError(sentence_for("limit.speech_running"))
             self._check_speech(visitor, key, parts, seconds, part_s)
             self._held[key] = _Held(visitor.tag, visitor.address, parts, seconds)
         try:
@@ -193,7 +193,9 @@ class SpendingLimits:
         active = len(self._active(tag, now))
         if active >= self.max_active:
             raise LimitReachedError(
-                say("limit.active", active=active, limit=self.max_active, hint=OWN_KEY_HINT)
+                sentence_for(
+                    "limit.active", active=active, limit=self.max_active, hint=OWN_KEY_HINT
+                )
             )
 
     def _check_daily(self, tag: str, now: float, room: int) -> None:
@@ -214,9 +216,11 @@ class SpendingLimits:
         if len(spent) + room > limit:
             first = min(max(len(spent) + room - limit - 1, 0), len(spent) - 1)
             frees_in = spent[first] + DAY_S - now if spent else 0.0
-            why = say(key, used=len(spent), limit=limit, wait=about(frees_in), hint=OWN_KEY_HINT)
+            why = sentence_for(
+                key, used=len(spent), limit=limit, wait=about(frees_in), hint=OWN_KEY_HINT
+            )
             if len(spent) < limit:  # room for the speech, not for its video too
-                why = say("limit.speech_room", why=why)
+                why = sentence_for("limit.speech_room", why=why)
             raise LimitReachedError(why)
 
     def _check_seconds(self, tag: str, seconds: float, audio_id: str | None) -> None:
@@ -237,7 +241,7 @@ class SpendingLimits:
         used += self._held_seconds()
         if used + MIN_SECONDS > self.max_seconds:
             raise LimitReachedError(
-                say("limit.seconds_left", used=used, limit=self.max_seconds,
+                sentence_for("limit.seconds_left", used=used, limit=self.max_seconds,
                     minimum=MIN_SECONDS, hint=OWN_KEY_HINT)
             )  # fmt: skip
 
@@ -261,13 +265,13 @@ class SpendingLimits:
             if parts > left:
                 fits = format_seconds(max(left, 0) * part_s)
                 raise LimitReachedError(
-                    say("limit.speech_parts", parts=parts, part=format_seconds(part_s),
+                    sentence_for("limit.speech_parts", parts=parts, part=format_seconds(part_s),
                         limit=limit, left=left, fits=fits, hint=OWN_KEY_HINT)
                 )  # fmt: skip
         self._check_seconds(visitor.tag, seconds, None)
 
     def _seconds_refusal(self, used: float, seconds: float) -> LimitReachedError:
         return LimitReachedError(
-            say("limit.seconds", used=used, limit=self.max_seconds, seconds=seconds,
+            sentence_for("limit.seconds", used=used, limit=self.max_seconds, seconds=seconds,
                 hint=OWN_KEY_HINT)
         )  # fmt: skip

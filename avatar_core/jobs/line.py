@@ -41,9 +41,9 @@ from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
+from avatar_core.catalogue import Message, sentence_for
 from avatar_core.clock import SYSTEM, Clock
 from avatar_core.units import about
-from avatar_core.words import Message, say
 
 PROBE_AFTER_S = 120.0  # a learnt limit is tried one higher after this long without a refusal
 REFRESH_S = 5.0  # a waiter's place and estimate are told again at least this often
@@ -308,5 +308,5 @@ def _wake(ticket: Ticket) -> None:
 
 def place_message(place: Place) -> Message:
     """What a person reads in line: "3rd in line, about 2 min"."""
-    wait = say("line.under_a_minute") if place.estimate_s < 60 else about(place.estimate_s)
-    return say("line.place", position=place.position, wait=wait)
+    wait = sentence_for("line.under_a_minute") if place.estimate_s < 60 else about(place.estimate_s)
+    return sentence_for("line.place", position=place.position, wait=wait)

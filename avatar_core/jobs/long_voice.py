@@ -34,6 +34,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from avatar_core import errors as e
+from avatar_core.catalogue import Message, sentence_for
 from avatar_core.inputs.long_speech import LongSpeech, prepare_long_speech
 from avatar_core.inputs.loudness import envelope_of_file
 from avatar_core.inputs.silence import plan_silence
@@ -57,7 +58,6 @@ from avatar_core.storage.videos import VIDEOS_FOLDER
 from avatar_core.storage.visitors import OPERATOR, Visitor
 from avatar_core.units import about, format_seconds
 from avatar_core.waiting.durations import task_kind
-from avatar_core.words import Message, say
 
 PLAN_FILE = "plan.json"
 PREVIEW_S = 10.0  # a preview's part lasts at most this
@@ -232,9 +232,9 @@ class LongVoiceRun:
         ready" (SpeechProgress) as each video is home; SpeechDone with the joined video.
         AvatarError naming a part that did not end (the others are kept)."""
         if self.out.is_file() and not self.folder.exists():  # joined, its work cleaned up
-            yield SpeechDone(say("long.made_before", key=self.key), joined=self.out)
+            yield SpeechDone(sentence_for("long.made_before", key=self.key), joined=self.out)
             return
-        yield Preparing(say("step.preparing"))
+        yield Preparing(sentence_for("step.preparing"))
         speech = await asyncio.to_thread(
             _ready, self.voice, self.folder, self.request(), max_part_s=self.max_part_s,
             max_speech_s=self.max_speech_s, shorten_pauses=self.shorten_pauses,
@@ -248,39 +248,61 @@ class LongVoiceRun:
             yield progress
         if self.preview:  # the first part's own video; the folder stays for the whole
             first = speech.parts[0]
-            said = say("long.preview_done", seconds=format_seconds(first.end_s - first.start_s),
-                       count=len(speech.parts))  # fmt: skip
+            said = sentence_for(
+                "long.preview_done",
+                seconds=format_seconds(first.end_s - first.start_s),
+                count=len(speech.parts),
+            )
             yield SpeechDone(said, joined=videos[1])
             return
         count = len(speech.parts)
-        yield SpeechProgress(say("long.joining", count=count), ready=count, count=count)
+        yield SpeechProgress(sentence_for("long.joining", count=count), ready=count, count=count)
         joined = await asyncio.to_thread(
-            join_parts, [videos[n] for n in range(1, count + 1)], speech.speech, self.out,
-            seams=speech.plan.seams, work=self.folder / "join", audio_s=speech.seconds,
-        )  # fmt: skip
+            join_parts,
+            [videos[n] for n in range(1, count + 1)],
+            speech.speech,
+            self.out,
+            seams=speech.plan.seams,
+            work=self.folder / "join",
+            audio_s=speech.seconds,
+        )
         await asyncio.to_thread(shutil.rmtree, self.folder, True)  # its work: the video is home
         seams_at = ", ".join(format_seconds(seam) for seam in joined.seams)
-        yield SpeechDone(say("long.done", count=count, seams=seams_at or "-"), joined=joined.path)
+        yield SpeechDone(
+            sentence_for("long.done", count=count, seams=seams_at or "-"), joined=joined.path
+        )
 
     def _plan_words(self, speech: LongSpeech) -> list[Message]:
         """The split, the estimate and the expected time, as a person reads them."""
         count = len(speech.parts)
         seams = ", ".join(format_seconds(seam) for seam in speech.plan.seams)
         said = [
-            say("long.split", seconds=format_seconds(speech.seconds), count=count, seams=seams,
-                key=self.key)
-        ]  # fmt: skip
+            sentence_for(
+                "long.split",
+                seconds=format_seconds(speech.seconds),
+                count=count,
+                seams=seams,
+                key=self.key,
+            )
+        ]
         making = speech.parts[:1] if self.preview else speech.parts
         lengths = [part.end_s - part.start_s for part in making]
         estimate = estimate_parts(lengths, self.mode, self.studio.settings.prices)
         if estimate is not None and self.preview:
-            said.append(say("long.preview_estimate", seconds=format_seconds(estimate.seconds),
-                            total=format_money(estimate.total)))  # fmt: skip
+            said.append(
+                sentence_for(
+                    "long.preview_estimate",
+                    seconds=format_seconds(estimate.seconds),
+                    total=format_money(estimate.total),
+                )
+            )
         elif estimate is not None:
             said.append(estimate_words(estimate))
         self.expected_s, at_once = expected_speech_s(self.studio, lengths, self.mode)
         if self.expected_s is not None:
-            said.append(say("long.expected", about=about(self.expected_s), at_once=at_once))
+            said.append(
+                sentence_for("long.expected", about=about(self.expected_s), at_once=at_once)
+            )
         return said
 
     async def _made(
@@ -302,7 +324,9 @@ class LongVoiceRun:
                     continue
                 if isinstance(event, Failed):
                     failures[number] = event.message
-                said = say("long.of_part", number=number, count=count, message=event.message)
+                said = sentence_for(
+                    "long.of_part", number=number, count=count, message=event.message
+                )
                 yield replace(event, message=said)
         finally:
             hold.close()
@@ -316,8 +340,8 @@ class LongVoiceRun:
         left_s = None
         if self.expected_s is not None:
             left_s = max(self.expected_s - elapsed, 0.0)
-        left = say("long.left", about=about(left_s)) if left_s is not None else ""
-        said = say("long.part_ready", number=number, count=count, done=ready, left=left)
+        left = sentence_for("long.left", about=about(left_s)) if left_s is not None else ""
+        said = sentence_for("long.part_ready", number=number, count=count, done=ready, left=left)
         return SpeechProgress(said, event.elapsed_s, event.job, ready=ready, count=count,
                               left_s=left_s)  # fmt: skip
 
@@ -341,8 +365,8 @@ class LongVoiceRun:
     def _missing(self, speech: LongSpeech, videos: dict[int, Path], failures: dict[int, str]):
         number = next(n for n in range(1, len(speech.parts) + 1) if n not in videos)
         part = speech.parts[number - 1]
-        reason = failures.get(number) or say("long.part_unfinished")
-        return say(
+        reason = failures.get(number) or sentence_for("long.part_unfinished")
+        return sentence_for(
             "long.part_failed", number=number, count=len(speech.parts),
             start=format_seconds(part.start_s), end=format_seconds(part.end_s), reason=reason,
         )  # fmt: skip
@@ -356,10 +380,10 @@ class LongVoiceRun:
         last: Job | None = prior
         try:
             if prior is not None and video_stored(prior):
-                yield number, Done(say("long.part_made_before", number=number), job=prior)
+                yield number, Done(sentence_for("long.part_made_before", number=number), job=prior)
                 return
             if prior is not None and prior.stage is Stage.FAILED and not self.remake_failed:
-                reason = prior.error or say("long.part_unfinished")
+                reason = prior.error or sentence_for("long.part_unfinished")
                 yield number, Failed(reason, job=prior)
                 return
             if not _to_send(prior):

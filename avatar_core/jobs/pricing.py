@@ -15,9 +15,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from avatar_core.catalogue import Message, sentence_for
 from avatar_core.config import Settings
 from avatar_core.units import format_seconds
-from avatar_core.words import Message, say
 
 CURRENCY_SYMBOL = "$"  # prices are in US dollars
 
@@ -68,7 +68,7 @@ def estimate_parts(
 
 def estimate_words(estimate: Estimate) -> Message:
     """ "3 parts, 172.4 s of video in std at $0.056/s: about $9.65 (assumed prices)." """
-    return say(
+    return sentence_for(
         "long.estimate", parts=estimate.parts, seconds=format_seconds(estimate.seconds),
         mode=estimate.mode, rate=format_rate(estimate.price_per_second),
         total=format_money(estimate.total),
@@ -98,4 +98,4 @@ def silence_saving(
     if seconds <= 0:
         return None
     std, pro = (format_money(seconds * prices.get(mode, 0.0)) for mode in ("std", "pro"))
-    return say("silence.saves", seconds=format_seconds(seconds), std=std, pro=pro)
+    return sentence_for("silence.saves", seconds=format_seconds(seconds), std=std, pro=pro)

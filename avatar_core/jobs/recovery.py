@@ -11,6 +11,7 @@ import dataclasses
 from collections.abc import AsyncIterator
 
 from avatar_core import errors as e
+from avatar_core.catalogue import Message, sentence_for
 from avatar_core.inputs.fields import check_task_id
 from avatar_core.jobs.events import Done, Failed, Progress, Unclear
 from avatar_core.jobs.flow import JobFlow, done_message
@@ -22,7 +23,6 @@ from avatar_core.jobs.unclear import still_unclear
 from avatar_core.provider.client import AvatarRequest
 from avatar_core.storage.journal import Job, Stage
 from avatar_core.storage.visitors import OPERATOR, Visitor
-from avatar_core.words import Message, say
 
 
 class Recovery:
@@ -52,7 +52,7 @@ class Recovery:
                 yield progress
             return
         if known is None and session.scope(visitor) is not None:
-            raise e.NotYoursError(say("task.not_yours", task_id=task_id))
+            raise e.NotYoursError(sentence_for("task.not_yours", task_id=task_id))
         job, task = await services.scheduler.budget.run(
             session.steps.job_for_task, task_id, known, claim=question_of(visitor),
             asleep=services.pause,
@@ -102,7 +102,7 @@ class Recovery:
         says so); an orphan (`_orphaned_in`) is sent now, with its kept inputs."""
         if self._orphaned_in(job) != 0:
             raise e.TaskStillRunningError(
-                say("line.still_waiting", job_id=job.job_id),
+                sentence_for("line.still_waiting", job_id=job.job_id),
                 task_id=job.job_id,
                 status=Stage.QUEUED.value,
             )
@@ -202,7 +202,7 @@ class Recovery:
             if found is None:
                 settled = await asyncio.to_thread(services.journal.get, job.job_id)
                 if settled is not None and settled.stage is Stage.CREATING:
-                    message = say("job.not_known_yet", job_id=job.job_id)
+                    message = sentence_for("job.not_known_yet", job_id=job.job_id)
                 else:
                     message = _of_job(job, still_unclear(job.job_id))
                 yield Unclear(message, job=settled)
@@ -230,16 +230,18 @@ async def _named(flow: AsyncIterator[Progress], job: Job) -> AsyncIterator[Progr
     async with contextlib.aclosing(flow):
         async for progress in flow:
             if not isinstance(progress, (Done, Failed, Unclear)):
-                sentence = say("job.sentence", job_id=job.job_id, sentence=progress.message)
+                sentence = sentence_for(
+                    "job.sentence", job_id=job.job_id, sentence=progress.message
+                )
                 progress = dataclasses.replace(progress, message=sentence)
             yield progress
 
 
 def _of_job(job: Job, error: e.AvatarError) -> Message:
     """An error's sentence, prefixed with the job it is about (for `resume`)."""
-    return say("job.sentence", job_id=job.job_id, sentence=error.message)
+    return sentence_for("job.sentence", job_id=job.job_id, sentence=error.message)
 
 
 def _of_job_text(job: Job, latest: Job | None) -> Message:
     """A job's stored error, prefixed with the job it is about."""
-    return say("job.sentence", job_id=job.job_id, sentence=latest.error if latest else "")
+    return sentence_for("job.sentence", job_id=job.job_id, sentence=latest.error if latest else "")

@@ -16,6 +16,7 @@ import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+from avatar_core.catalogue import Message, sentence_for
 from avatar_core.errors import AvatarError
 from avatar_core.jobs.events import Failed, Progress
 from avatar_core.jobs.long_voice import PLAN_FILE, LongVoiceRun, part_key
@@ -26,7 +27,6 @@ from avatar_core.storage.layout import LONG_SPEECH_FOLDER
 from avatar_core.storage.videos import VIDEOS_FOLDER
 from avatar_core.storage.visitors import Visitor
 from avatar_core.units import format_seconds
-from avatar_core.words import Message, say
 
 SPEECH_KEY = re.compile(r"[0-9a-f]{20}")  # what `long_voice.speech_key` makes
 
@@ -102,7 +102,9 @@ async def resume_speeches(
             async for progress in run.run():
                 yield progress
         except AvatarError as error:
-            yield Failed(say("long.of_speech", key=key, sentence=error.message), error=error)
+            yield Failed(
+                sentence_for("long.of_speech", key=key, sentence=error.message), error=error
+            )
 
 
 def speech_status(studio: Studio, key: str) -> list[Message] | None:
@@ -113,7 +115,11 @@ def speech_status(studio: Studio, key: str) -> list[Message] | None:
     joined = joined_video(studio, key)
     plan = _plan(studio, key)
     if plan is None:
-        return [say("long.status_joined", key=key, path=str(joined))] if joined.is_file() else None
+        return (
+            [sentence_for("long.status_joined", key=key, path=str(joined))]
+            if joined.is_file()
+            else None
+        )
     parts = plan["parts"]
     lines, ready = [], 0
     for number, part in enumerate(parts, start=1):
@@ -121,19 +127,19 @@ def speech_status(studio: Studio, key: str) -> list[Message] | None:
         ready += job is not None and video_stored(job)
         state = _state(job)
         lines.append(
-            say("long.status_part", number=number, count=len(parts), state=state,
+            sentence_for("long.status_part", number=number, count=len(parts), state=state,
                 start=format_seconds(part["start"]), end=format_seconds(part["end"]))
         )  # fmt: skip
-    head = say("long.status_head", key=key, ready=ready, count=len(parts))
-    return [head, *lines, say("long.status_hint", key=key)]
+    head = sentence_for("long.status_head", key=key, ready=ready, count=len(parts))
+    return [head, *lines, sentence_for("long.status_hint", key=key)]
 
 
 def _state(job: Job | None) -> Message:
     if job is None:
-        return say("long.state_not_sent")
+        return sentence_for("long.state_not_sent")
     if video_stored(job):
-        return say("long.state_ready")
+        return sentence_for("long.state_ready")
     if job.stage in (Stage.FAILED, Stage.LOST):
-        return say("long.state_failed", reason=job.error or job.stage.value)
+        return sentence_for("long.state_failed", reason=job.error or job.stage.value)
     task = job.task_id or "-"
-    return say("long.state_job", stage=job.stage.value, job_id=job.job_id, task_id=task)
+    return sentence_for("long.state_job", stage=job.stage.value, job_id=job.job_id, task_id=task)

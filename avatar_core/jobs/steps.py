@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from avatar_core import errors as e
+from avatar_core.catalogue import sentence_for
 from avatar_core.config import Settings
 from avatar_core.inputs.preparation import PreparedInputs
 from avatar_core.jobs.kept_inputs import forget_request, keep_request, kept_request
@@ -27,7 +28,6 @@ from avatar_core.provider.retry import RetryPolicy, refused_create
 from avatar_core.storage.journal import Job, Journal, Stage, creator_alive, this_process
 from avatar_core.storage.videos import video_path
 from avatar_core.storage.visitors import OPERATOR, Visitor
-from avatar_core.words import say
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +105,7 @@ class JobSteps:
         """A job in line's kept create; None (and the job ended, unsent) when it is gone."""
         request = kept_request(self.settings.data_dir, job.job_id)
         if request is None:
-            why = say("line.inputs_lost")
+            why = sentence_for("line.inputs_lost")
             self.journal.advance(job, Stage.QUEUED, stage=Stage.NOT_CREATED, error=why)
         return request
 
@@ -122,7 +122,7 @@ class JobSteps:
         """A job leaves the line unsent (Stop; or `why`, e.g. the day's seconds were used up
         meanwhile): journaled as never created, its inputs gone. A job whose create is
         already on its way is left to its create."""
-        left = why or say("line.left")
+        left = why or sentence_for("line.left")
         if self.journal.advance(job, Stage.QUEUED, stage=Stage.NOT_CREATED, error=left):
             forget_request(self.settings.data_dir, job.job_id)
 
@@ -149,7 +149,7 @@ class JobSteps:
             return found
         except e.AvatarError as error:
             if refused_create(error):
-                back = say("line.refused_for_now", reason=str(error).rstrip("."))
+                back = sentence_for("line.refused_for_now", reason=str(error).rstrip("."))
                 self.journal.advance(job, Stage.CREATING, stage=Stage.QUEUED, error=back)
                 raise
             self._answered(job)
@@ -165,7 +165,9 @@ class JobSteps:
             job, Stage.QUEUED, stage=Stage.CREATING, creator=this_process(), error=None
         )
         if claimed is None:
-            raise e.UnclearError(say("line.sent_by_another", job_id=job.job_id), job_id=job.job_id)
+            raise e.UnclearError(
+                sentence_for("line.sent_by_another", job_id=job.job_id), job_id=job.job_id
+            )
         return claimed
 
     def _answered(self, job: Job) -> None:
@@ -224,10 +226,12 @@ class JobSteps:
             self.journal.update(
                 job,
                 stage=Stage.LOST,
-                error=say("job.lost", why=say("job.lost_demo") if job.demo else ""),
+                error=sentence_for(
+                    "job.lost", why=sentence_for("job.lost_demo") if job.demo else ""
+                ),
             )
             key = "task.forgotten_demo" if job.demo else "task.forgotten"
-            raise e.NotFoundError(say(key, task_id=job.task_id)) from None
+            raise e.NotFoundError(sentence_for(key, task_id=job.task_id)) from None
         unclear = unknown_task(job.job_id, job.task_id)
         self.journal.update(job, error=unclear.message)
         raise unclear from None
@@ -277,13 +281,13 @@ class JobSteps:
             reason = task.status_message or "no reason given"
             self.journal.update(job, stage=Stage.FAILED, error=reason)
             raise e.TaskFailedError(
-                say("task.failed", reason=reason.rstrip(".")),
+                sentence_for("task.failed", reason=reason.rstrip(".")),
                 task_id=task.task_id,
                 reason=reason,
             )
         if not task.video_url:
-            self.journal.update(job, stage=Stage.FAILED, error=say("job.no_video_link"))
-            raise e.ServerError(say("task.no_video_link", task_id=task.task_id))
+            self.journal.update(job, stage=Stage.FAILED, error=sentence_for("job.no_video_link"))
+            raise e.ServerError(sentence_for("task.no_video_link", task_id=task.task_id))
         return self.journal.update(
             job,
             stage=Stage.DOWNLOADING,
@@ -322,7 +326,7 @@ class JobSteps:
             return self._download(link, task.task_id)
         except e.VideoLinkGoneError as gone:
             raise e.VideoLinkGoneError(
-                say("video.link_gone_again", status=gone.status),
+                sentence_for("video.link_gone_again", status=gone.status),
                 status=gone.status,
             ) from None
 

@@ -13,11 +13,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterator
 
+from avatar_core.catalogue import Message, sentence_for
 from avatar_core.errors import UnclearError
 from avatar_core.jobs.services import ProcessServices
 from avatar_core.provider.models import TaskInfo
 from avatar_core.storage.journal import Job
-from avatar_core.words import Message, say
 
 UNCLEAR_WINDOW_S = 10 * 60.0  # how long a flow keeps looking for an unclear create
 _FIRST_LOOKS_S = (5.0, 10.0, 20.0, 30.0)  # then once a minute
@@ -56,13 +56,13 @@ async def look_again(
 
 
 def _how_to_look_up(job_id: str) -> Message:
-    return say("unclear.how_to_look_up", job_id=job_id)
+    return sentence_for("unclear.how_to_look_up", job_id=job_id)
 
 
 def being_checked(job_id: str, why: str) -> Message:
     """The one sentence a person reads when a create's outcome becomes unclear."""
-    reason = say("unclear.why", why=why) if why else ""
-    return say(
+    reason = sentence_for("unclear.why", why=why) if why else ""
+    return sentence_for(
         "unclear.being_checked",
         reason=reason,
         job_id=job_id,
@@ -73,9 +73,9 @@ def being_checked(job_id: str, why: str) -> Message:
 
 def still_unclear(job_id: str, lookups: int | None = None) -> UnclearError:
     """The error when looking for an unclear create found nothing (yet)."""
-    looked = say("unclear.looked", lookups=lookups) if lookups else ""
+    looked = sentence_for("unclear.looked", lookups=lookups) if lookups else ""
     return UnclearError(
-        say("unclear.still", job_id=job_id, looked=looked, how=_how_to_look_up(job_id)),
+        sentence_for("unclear.still", job_id=job_id, looked=looked, how=_how_to_look_up(job_id)),
         job_id=job_id,
     )
 
@@ -83,6 +83,6 @@ def still_unclear(job_id: str, lookups: int | None = None) -> UnclearError:
 def unknown_task(job_id: str, task_id: str) -> UnclearError:
     """The error when the provider's own task id is unknown on every query route."""
     return UnclearError(
-        say("unclear.unknown_task", task_id=task_id, how=_how_to_look_up(task_id)),
+        sentence_for("unclear.unknown_task", task_id=task_id, how=_how_to_look_up(task_id)),
         job_id=job_id,
     )

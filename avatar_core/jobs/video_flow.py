@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from avatar_core.catalogue import sentence_for
 from avatar_core.errors import InputError, MediaToolError
 from avatar_core.inputs.audio import MAX_SOURCE_BYTES
 from avatar_core.inputs.loudness import envelope_of_file
@@ -29,7 +30,6 @@ from avatar_core.jobs.studio import Source, Studio
 from avatar_core.storage.layout import LONG_SPEECH_FOLDER
 from avatar_core.storage.visitors import OPERATOR, Visitor
 from avatar_core.units import format_seconds
-from avatar_core.words import say
 
 FETCHED_FOLDER = "fetched"  # under long_speeches/: voices fetched from a web address
 
@@ -152,7 +152,7 @@ async def make_video(
         )  # fmt: skip
     if preview and run is None:
         limit = format_seconds(studio.client.profile.max_part_seconds)
-        raise InputError(say("long.no_preview", limit=limit), field="audio")
+        raise InputError(sentence_for("long.no_preview", limit=limit), field="audio")
     if run is not None:
         flow = _cleaning_up(run, fetched=looks_like_url(audio))
     else:

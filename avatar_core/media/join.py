@@ -28,11 +28,11 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
+from avatar_core.catalogue import sentence_for
 from avatar_core.errors import MediaToolError
 from avatar_core.inputs.ffmpeg import run_ffmpeg_files
 from avatar_core.inputs.loudness import envelope_of_file
 from avatar_core.media.probe import VideoFacts, probe_video
-from avatar_core.words import say
 
 CRF = "23"
 PRESET = "veryfast"
@@ -165,7 +165,7 @@ def join_parts(
     facts = [probe_video(Path(video)) for video in videos]
     reference = facts[0]
     if reference.codec != "h264" or reference.pix_fmt != "yuv420p":
-        raise MediaToolError(say("join.unexpected_format", codec=reference.codec))
+        raise MediaToolError(sentence_for("join.unexpected_format", codec=reference.codec))
     targets = frame_targets(seams, audio_s, reference.fps)
     plan = plan_copies(facts, targets)
     pieces: list[tuple[Path, int]] = []

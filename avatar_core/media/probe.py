@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
+from avatar_core.catalogue import sentence_for
 from avatar_core.errors import MediaToolError
 from avatar_core.inputs.ffmpeg import run_ffmpeg
-from avatar_core.words import say
 
 PROBE_TIMEOUT_S = 120.0
 _VIDEO = re.compile(r"Stream #0:\d+[^:]*: Video: (\w+)[^,]*, (\w+)[^,]*(?:\([^)]*\))?, (\d+)x(\d+)")
@@ -73,7 +73,7 @@ def probe_video(path: Path) -> VideoFacts:
     stream, rate = _VIDEO.search(log), _FPS.search(log)
     frames = _FRAMES.findall(log)
     if done.returncode != 0 or stream is None or rate is None or not frames:
-        raise MediaToolError(say("join.not_a_video", name=path.name))
+        raise MediaToolError(sentence_for("join.not_a_video", name=path.name))
     codec, pix_fmt, width, height = stream.groups()
     return VideoFacts(
         path=path,

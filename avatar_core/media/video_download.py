@@ -17,11 +17,11 @@ from pathlib import Path
 
 import httpx
 
+from avatar_core.catalogue import sentence_for
 from avatar_core.errors import ResultDownloadError, StorageError, VideoLinkGoneError
 from avatar_core.provider.retry import RetryPolicy, with_retries
 from avatar_core.storage.download import TooLarge, fetch_to_file
 from avatar_core.timeouts import DEFAULT_HTTP_TIMEOUT_S
-from avatar_core.words import say
 
 MAX_VIDEO_BYTES = 500 * 1024 * 1024
 
@@ -33,7 +33,7 @@ def looks_like_mp4(head: bytes) -> bool:
 
 def _must_be_mp4(head: bytes) -> None:
     if not looks_like_mp4(head):
-        raise ResultDownloadError(say("video.not_mp4"))
+        raise ResultDownloadError(sentence_for("video.not_mp4"))
 
 
 def download_video(
@@ -55,7 +55,7 @@ def download_video(
     it may lag the task's success. A link that keeps refusing raises VideoLinkGoneError.
     """
     if not url.lower().startswith(("http://", "https://")):
-        raise ResultDownloadError(say("video.not_http", scheme=url.split(":", 1)[0]))
+        raise ResultDownloadError(sentence_for("video.not_http", scheme=url.split(":", 1)[0]))
     destination = Path(destination)
     wait = 2 * timeout
     client = http or httpx.Client(
@@ -85,29 +85,31 @@ def _too_large(exc: TooLarge) -> ResultDownloadError:
     limit = f"{exc.limit / 1e6:.0f} MB"
     if exc.declared is not None:
         return ResultDownloadError(
-            say("video.declared_too_large", size=f"{exc.declared / 1e6:.0f} MB", limit=limit)
+            sentence_for(
+                "video.declared_too_large", size=f"{exc.declared / 1e6:.0f} MB", limit=limit
+            )
         )
-    return ResultDownloadError(say("video.too_large", limit=limit))
+    return ResultDownloadError(sentence_for("video.too_large", limit=limit))
 
 
 def _download_error(exc: httpx.HTTPError) -> ResultDownloadError:
     if isinstance(exc, httpx.HTTPStatusError):
         status = exc.response.status_code
         if status in (401, 403, 404, 410):
-            return VideoLinkGoneError(say("video.link_gone", status=status), status=status)
-        return ResultDownloadError(say("video.http_status", status=status))
+            return VideoLinkGoneError(sentence_for("video.link_gone", status=status), status=status)
+        return ResultDownloadError(sentence_for("video.http_status", status=status))
     if isinstance(exc, httpx.TimeoutException):
-        return ResultDownloadError(say("video.stalled"))
-    return ResultDownloadError(say("video.broke_off"))
+        return ResultDownloadError(sentence_for("video.stalled"))
+    return ResultDownloadError(sentence_for("video.broke_off"))
 
 
 def _storage_error(exc: OSError, folder: Path) -> StorageError:
     """One sentence for a video that could not be written: what happened, what to do."""
-    again = say("video.look_again")
+    again = sentence_for("video.look_again")
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        return StorageError(say("video.disk_full", folder=folder, again=again))
+        return StorageError(sentence_for("video.disk_full", folder=folder, again=again))
     if exc.errno == errno.EFBIG:
-        return StorageError(say("video.file_size_limit", folder=folder, again=again))
+        return StorageError(sentence_for("video.file_size_limit", folder=folder, again=again))
     return StorageError(
-        say("video.not_written", folder=folder, reason=exc.strerror or exc, again=again)
+        sentence_for("video.not_written", folder=folder, reason=exc.strerror or exc, again=again)
     )

@@ -20,10 +20,10 @@ from urllib.parse import urlsplit
 
 from avatar_core import env_values as read
 from avatar_core import errors as e
+from avatar_core.catalogue import Message, sentence_for
 from avatar_core.errors import SettingsError
 from avatar_core.provider.auth import ApiKey, Credential
 from avatar_core.secret import Secret
-from avatar_core.words import Message, say
 
 Settings = Any  # avatar_core.config.Settings (config imports this module)
 
@@ -139,7 +139,7 @@ class Provider:
 
     def line(self, base_url: str) -> Message:
         """ "Provider: Kling (api-singapore.klingai.com)"."""
-        return say("provider.line", label=self.label, where=self.host(base_url))
+        return sentence_for("provider.line", label=self.label, where=self.host(base_url))
 
     def key_label(self, settings: Settings) -> str:
         """What the doctor says of the key: whether there is one and its length, never it."""
@@ -160,7 +160,7 @@ class Provider:
         message = error.message
         if isinstance(error, e.AuthenticationError) and _said(message, "provider.bad_key"):
             where = message.params.get("where", "")
-            error.message = say(
+            error.message = sentence_for(
                 "provider.key_refused", label=self.label, setting=self.key_setting, where=where
             )
             error.args = (error.message,)
@@ -207,7 +207,7 @@ def key_label(key: str | None) -> str:
 def pasted(key: str) -> str:
     """A pasted key as it is, if an HTTP header can carry it (else one sentence)."""
     if not read.is_key(key):
-        raise SettingsError(say("settings.paste_characters"))
+        raise SettingsError(sentence_for("settings.paste_characters"))
     return key
 
 

@@ -30,6 +30,7 @@ from urllib.parse import quote
 import httpx
 
 from avatar_core import errors as e
+from avatar_core.catalogue import Message, sentence_for
 from avatar_core.provider.base import ProviderProfile
 from avatar_core.provider.cometapi import cometapi_profile
 from avatar_core.provider.connection import (
@@ -42,7 +43,6 @@ from avatar_core.provider.retry import NEVER_SENT, RetryPolicy, with_retries
 from avatar_core.provider.routes import RouteMemory
 from avatar_core.secret import Secret
 from avatar_core.timeouts import DEFAULT_CREATE_TIMEOUT_S, DEFAULT_HTTP_TIMEOUT_S
-from avatar_core.words import Message, say
 
 log = logging.getLogger(__name__)
 
@@ -96,9 +96,9 @@ def _connection_error(
     exc: httpx.HTTPError, what: Message, setting: str
 ) -> e.ProviderConnectionError:
     if isinstance(exc, httpx.TimeoutException):
-        return e.ProviderTimeoutError(say("connection.no_answer", what=what))
+        return e.ProviderTimeoutError(sentence_for("connection.no_answer", what=what))
     return e.ProviderConnectionError(
-        say("connection.unreachable", what=what, kind=type(exc).__name__, setting=setting)
+        sentence_for("connection.unreachable", what=what, kind=type(exc).__name__, setting=setting)
     )
 
 
@@ -106,20 +106,20 @@ def _never_sent(exc: httpx.HTTPError, setting: str) -> e.ProviderConnectionError
     """A create that provably never left: the one case, besides a refusal, that proves
     nothing was charged."""
     return e.ProviderConnectionError(
-        say("connection.never_sent", kind=type(exc).__name__, setting=setting)
+        sentence_for("connection.never_sent", kind=type(exc).__name__, setting=setting)
     )
 
 
 def _unknown_everywhere(error: e.NotFoundError, task_id: str, routes: int) -> e.NotFoundError:
     """The task is unknown on every query route: one sentence that says so."""
     if error.gateway_code:
-        where = say("where.gateway", name=error.gateway_code)
+        where = sentence_for("where.gateway", name=error.gateway_code)
     elif error.code:
-        where = say("where.kling_code", code=error.code)
+        where = sentence_for("where.kling_code", code=error.code)
     else:
-        where = say("where.http", status=error.status)
-    on = say("provider.on_both_routes") if routes > 1 else ""
-    error.message = say("provider.unknown_task", task_id=task_id, on=on, where=where)
+        where = sentence_for("where.http", status=error.status)
+    on = sentence_for("provider.on_both_routes") if routes > 1 else ""
+    error.message = sentence_for("provider.unknown_task", task_id=task_id, on=on, where=where)
     error.args = (error.message,)
     return error
 
@@ -127,8 +127,8 @@ def _unknown_everywhere(error: e.NotFoundError, task_id: str, routes: int) -> e.
 def _what_broke(exc: httpx.HTTPError) -> Message:
     """A transport failure in words, for a sentence (not the exception's class name)."""
     if isinstance(exc, httpx.TimeoutException):
-        return say("connection.no_answer_in_time")
-    return say("connection.broke")
+        return sentence_for("connection.no_answer_in_time")
+    return sentence_for("connection.broke")
 
 
 def says_unknown(response: httpx.Response) -> bool:
@@ -289,7 +289,7 @@ class ProviderClient:
     def _unknown_outcome(self, external_id: str, why: str) -> e.CreateOutcomeUnknownError:
         why = self.scrub(why)
         return e.CreateOutcomeUnknownError(
-            say("create.outcome_unknown", why=why, external_id=external_id),
+            sentence_for("create.outcome_unknown", why=why, external_id=external_id),
             external_task_id=external_id,
             why=why,
         )
@@ -302,7 +302,7 @@ class ProviderClient:
                 lambda: self._query_once(task_id), policy=self._retry, sleep=self._sleep, what=what
             )
         except httpx.HTTPError as exc:
-            checking = say("connection.checking_task")
+            checking = sentence_for("connection.checking_task")
             raise _connection_error(exc, checking, self.profile.base_setting) from None
         return self._task(data)
 
@@ -367,8 +367,10 @@ class ProviderClient:
             response = self._send("POST", self._paths.tts, body)
         except httpx.HTTPError as exc:
             setting = self.profile.base_setting
-            raise _connection_error(exc, say("connection.making_speech"), setting) from None
+            raise _connection_error(
+                exc, sentence_for("connection.making_speech"), setting
+            ) from None
         result = SpeechResult.from_data(self._answer(response))
         if not result.audio_id:
-            raise e.ServerError(say("speech.no_audio_id"))
+            raise e.ServerError(sentence_for("speech.no_audio_id"))
         return result

@@ -11,11 +11,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from avatar_core import errors as e
+from avatar_core.catalogue import Message, sentence_for
 from avatar_core.provider.auth import ApiKey, Credential
 from avatar_core.provider.base import PageTexts, Settings
 from avatar_core.provider.cometapi import COMETAPI, CometAPI
 from avatar_core.secret import Secret
-from avatar_core.words import Message, say
 
 DEMO_KEY = "demo-mode-key"  # accepted by the simulator only; not a secret
 
@@ -49,7 +49,9 @@ class Demo(CometAPI):
         return None  # a loopback port of this run: nothing a person needs
 
     def line(self, base_url: str) -> Message:
-        return say("provider.line", label=self.label, where=say("provider.demo_where"))
+        return sentence_for(
+            "provider.line", label=self.label, where=sentence_for("provider.demo_where")
+        )
 
     def key_label(self, settings: Settings) -> str:
         return "the demo key"

@@ -18,6 +18,7 @@ from typing import Any
 
 from avatar_core import env_values as read
 from avatar_core import errors as e
+from avatar_core.catalogue import sentence_for
 from avatar_core.errors import SettingsError
 from avatar_core.provider.auth import Credential, KlingToken
 from avatar_core.provider.base import (
@@ -31,7 +32,6 @@ from avatar_core.provider.base import (
     with_fields,
 )
 from avatar_core.secret import Secret
-from avatar_core.words import say
 
 DEFAULT_BASE_URL = "https://api-singapore.klingai.com"  # Kling's global endpoint
 ACCESS_KEY, SECRET_KEY = "KLING_ACCESS_KEY", "KLING_SECRET_KEY"
@@ -59,7 +59,7 @@ class Kling(Provider):
         access, secret = read.key(env, ACCESS_KEY), read.key(env, SECRET_KEY)
         if bool(access) != bool(secret):
             given, missing = (ACCESS_KEY, SECRET_KEY) if access else (SECRET_KEY, ACCESS_KEY)
-            raise SettingsError(say("settings.half_set", given=given, missing=missing))
+            raise SettingsError(sentence_for("settings.half_set", given=given, missing=missing))
         return {
             "kling_access_key": Secret(access) if access else None,
             "kling_secret_key": Secret(secret) if secret else None,
@@ -82,7 +82,7 @@ class Kling(Provider):
             return settings
         access, colon, secret = (part.strip() for part in key.partition(":"))
         if not (colon and access and secret):
-            raise SettingsError(say("settings.paste_rule"))
+            raise SettingsError(sentence_for("settings.paste_rule"))
         access, secret = pasted(access), pasted(secret)
         return with_fields(
             settings, kling_access_key=Secret(access), kling_secret_key=Secret(secret)
@@ -93,7 +93,7 @@ class Kling(Provider):
         return f"access key {key_label(access)}; secret key {key_label(secret)}"
 
     def ignored_note(self) -> str | None:
-        return say("settings.both_set")
+        return sentence_for("settings.both_set")
 
     def reworded(self, error: e.ProviderError) -> e.ProviderError:
         kw = {
@@ -104,16 +104,16 @@ class Kling(Provider):
         }
         if isinstance(error, e.AuthenticationError):
             where = (
-                say("where.kling_code", code=error.code)
+                sentence_for("where.kling_code", code=error.code)
                 if error.code
-                else say("where.http", status=error.status)
+                else sentence_for("where.http", status=error.status)
             )
-            return e.AuthenticationError(say("kling.auth_refused", where=where), **kw)
+            return e.AuthenticationError(sentence_for("kling.auth_refused", where=where), **kw)
         if error.code == 1100:
-            return e.QuotaError(say("kling.account_1100", detail=error.detail or ""), **kw)
+            return e.QuotaError(sentence_for("kling.account_1100", detail=error.detail or ""), **kw)
         if error.code in (1101, 1102):
             key = "kling.account_1101" if error.code == 1101 else "kling.account_1102"
-            return e.QuotaError(say(key), **kw)
+            return e.QuotaError(sentence_for(key), **kw)
         return error
 
     def key_pair(self, settings: Settings) -> tuple[str, str] | None:

@@ -21,8 +21,8 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 from avatar_core import errors as e
+from avatar_core.catalogue import Message, sentence_for
 from avatar_core.provider.models import outside_text, whole_number
-from avatar_core.words import Message, say
 
 _REQUEST_ID_IN_TEXT = re.compile(r"request id:?\s*([A-Za-z0-9_-]+)", re.IGNORECASE)
 _REQUEST_ID_NOTE = re.compile(r"\s*\(request id:?\s*[A-Za-z0-9_-]+\)", re.IGNORECASE)
@@ -49,7 +49,7 @@ def _string_code(value: Any) -> str | None:
 def _find_error(body: Any) -> ErrorInfo | None:
     """The error an answer carries, or None when it says success."""
     if not isinstance(body, dict):
-        return ErrorInfo(None, say("provider.not_json_object"), None)
+        return ErrorInfo(None, sentence_for("provider.not_json_object"), None)
     gateway = body.get("error")
     if isinstance(gateway, dict):
         message = str(gateway.get("message") or gateway.get("type") or "unknown error")
@@ -120,9 +120,13 @@ def error_for(
         known = _gateway_error(info.gateway_code, detail, task_id, kw)
         if known is not None:
             return known
-    where = say("where.kling_code", code=code) if code else say("where.http", status=status)
+    where = (
+        sentence_for("where.kling_code", code=code)
+        if code
+        else sentence_for("where.http", status=status)
+    )
     if info.gateway_code and not code:
-        where = say("where.gateway_code_http", name=info.gateway_code, status=status)
+        where = sentence_for("where.gateway_code_http", name=info.gateway_code, status=status)
     if code in (1100, 1101, 1102):
         return _upstream_account(code, detail, kw)
     return _by_code_and_status(status, code, detail, where, retry_after, task_id, kw)
@@ -146,21 +150,25 @@ def _gateway_error(
     if known is None:
         return None
     kind, key = known
-    where = say("where.gateway_code", name=name)
-    return kind(say(key, where=where, detail=detail, what=_asked_for(task_id)), **kw)
+    where = sentence_for("where.gateway_code", name=name)
+    return kind(sentence_for(key, where=where, detail=detail, what=_asked_for(task_id)), **kw)
 
 
 def _asked_for(task_id: str | None) -> Message:
-    return say("provider.task", task_id=task_id) if task_id else say("provider.what_asked")
+    return (
+        sentence_for("provider.task", task_id=task_id)
+        if task_id
+        else sentence_for("provider.what_asked")
+    )
 
 
 def _upstream_account(code: int, detail: str, kw: dict[str, Any]) -> e.UpstreamUnavailableError:
     """Kling's account codes, answered through CometAPI: the gateway's Kling account."""
     what = {
-        1102: say("upstream.balance"),
-        1101: say("upstream.arrears"),
-    }.get(code, say("upstream.problem", detail=detail))
-    return e.UpstreamUnavailableError(say("upstream.unavailable", what=what), **kw)
+        1102: sentence_for("upstream.balance"),
+        1101: sentence_for("upstream.arrears"),
+    }.get(code, sentence_for("upstream.problem", detail=detail))
+    return e.UpstreamUnavailableError(sentence_for("upstream.unavailable", what=what), **kw)
 
 
 def _by_code_and_status(
@@ -174,31 +182,35 @@ def _by_code_and_status(
 ) -> e.ProviderError:
     """The error for Kling's numeric codes, else for the HTTP status alone."""
     if code in range(1000, 1005) or (code is None and status == 401):
-        return e.AuthenticationError(say("provider.bad_key", where=where), **kw)
+        return e.AuthenticationError(sentence_for("provider.bad_key", where=where), **kw)
     if code == 1103 or (code is None and status == 403):
-        return e.PermissionDeniedError(say("provider.not_permitted", where=where), **kw)
+        return e.PermissionDeniedError(sentence_for("provider.not_permitted", where=where), **kw)
     if code == 1303:
-        return e.RateLimitError(say("provider.plan_limit"), retry_after=retry_after, **kw)
+        return e.RateLimitError(sentence_for("provider.plan_limit"), retry_after=retry_after, **kw)
     if code == 1304:
-        return e.RateLimitError(say("provider.ip_refused"), retry_after=retry_after, **kw)
+        return e.RateLimitError(sentence_for("provider.ip_refused"), retry_after=retry_after, **kw)
     if code == 1302 or (code is None and status == 429):
         return e.RateLimitError(
-            say("provider.rate_limited", where=where), retry_after=retry_after, **kw
+            sentence_for("provider.rate_limited", where=where), retry_after=retry_after, **kw
         )
     if code in (1300, 1301):
-        return e.ContentPolicyError(say("provider.content_policy", code=code, detail=detail), **kw)
+        return e.ContentPolicyError(
+            sentence_for("provider.content_policy", code=code, detail=detail), **kw
+        )
     if code == 1203 or (code is None and status == 404):
         return e.NotFoundError(
-            say("provider.not_found", what=_asked_for(task_id), where=where), **kw
+            sentence_for("provider.not_found", what=_asked_for(task_id), where=where), **kw
         )
     if code in (1200, 1201, 1202) or (code is None and status in (400, 405, 422)):
-        return e.InvalidRequestError(say("provider.refused", where=where, detail=detail), **kw)
+        return e.InvalidRequestError(
+            sentence_for("provider.refused", where=where, detail=detail), **kw
+        )
     if code in (5000, 5001, 5002) or status >= 500:
         key = {5001: "provider.maintenance", 5002: "provider.timed_out"}.get(
             code or 0, "provider.server_error"
         )
-        return e.ServerError(say(key, where=where), **kw)
-    return e.ProviderError(say("provider.error", where=where, detail=detail), **kw)
+        return e.ServerError(sentence_for(key, where=where), **kw)
+    return e.ProviderError(sentence_for("provider.error", where=where, detail=detail), **kw)
 
 
 def parse_answer(
@@ -219,13 +231,13 @@ def parse_answer(
         parsed = None
     if parsed is None:
         looks_html = "html" in content_type or body.lstrip()[:1] == b"<"
-        kind = say("provider.html") if looks_html else say("provider.not_json")
+        kind = sentence_for("provider.html") if looks_html else sentence_for("provider.not_json")
         info = ErrorInfo(None, kind, None)
         if status >= 400:
             return_error = error_for(status, info, retry_after=retry_after_seconds(headers))
             if isinstance(return_error, (e.NotFoundError, e.InvalidRequestError)):
                 raise e.ServerError(
-                    say(
+                    sentence_for(
                         "provider.odd_answer_url",
                         kind=kind,
                         status=status,
@@ -236,7 +248,7 @@ def parse_answer(
                 )
             raise return_error
         raise e.ServerError(
-            say("provider.odd_answer", kind=kind, status=status),
+            sentence_for("provider.odd_answer", kind=kind, status=status),
             status=status,
             detail=kind,
         )
@@ -247,7 +259,7 @@ def parse_answer(
     data = parsed.get("data")
     if not isinstance(data, dict):
         raise e.ServerError(
-            say("provider.no_task_data", status=status),
+            sentence_for("provider.no_task_data", status=status),
             status=status,
             request_id=parsed.get("request_id"),
         )

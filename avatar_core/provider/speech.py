@@ -3,6 +3,7 @@ back, before any avatar task is."""
 
 from __future__ import annotations
 
+from avatar_core.catalogue import sentence_for
 from avatar_core.errors import InputError
 from avatar_core.inputs.audio import MAX_SECONDS, MIN_SECONDS
 from avatar_core.inputs.text import check_text
@@ -15,7 +16,6 @@ from avatar_core.provider.voices import (
     TTS_MIN_SPEED,
     languages_of,
 )
-from avatar_core.words import say
 
 
 def check_speech_request(
@@ -31,11 +31,12 @@ def check_speech_request(
     problems: list[InputError] = []
     text = " ".join((text or "").split())
     if not text:
-        problems.append(InputError(say("speech.empty"), field="text"))
+        problems.append(InputError(sentence_for("speech.empty"), field="text"))
     elif len(text) > TTS_MAX_CHARS:
         problems.append(
             InputError(
-                say("speech.too_long_text", length=len(text), maximum=TTS_MAX_CHARS), field="text"
+                sentence_for("speech.too_long_text", length=len(text), maximum=TTS_MAX_CHARS),
+                field="text",
             )
         )
     known = languages_of(voice_id)
@@ -43,27 +44,27 @@ def check_speech_request(
     if language not in TTS_LANGUAGES:
         problems.append(
             InputError(
-                say("speech.language", language=language, known=" / ".join(TTS_LANGUAGES)),
+                sentence_for("speech.language", language=language, known=" / ".join(TTS_LANGUAGES)),
                 field="voice_language",
             )
         )
     elif known and language not in known:
-        spoken = [say("speech.language_name", name=LANGUAGE_NAMES[each]) for each in known]
+        spoken = [sentence_for("speech.language_name", name=LANGUAGE_NAMES[each]) for each in known]
         problems.append(
             InputError(
-                say(
+                sentence_for(
                     "speech.voice_language",
                     voice_id=voice_id,
                     spoken=spoken[0]
                     if len(spoken) == 1
-                    else say("speech.and", first=spoken[0], second=spoken[-1]),
+                    else sentence_for("speech.and", first=spoken[0], second=spoken[-1]),
                     language=LANGUAGE_NAMES[language],
                 ),
                 field="voice_id",
             )
         )
     if not voice_id:
-        problems.append(InputError(say("speech.no_voice"), field="voice_id"))
+        problems.append(InputError(sentence_for("speech.no_voice"), field="voice_id"))
     try:
         speed = round(float(speed), 1)
     except (TypeError, ValueError):
@@ -71,7 +72,9 @@ def check_speech_request(
     if not TTS_MIN_SPEED <= speed <= TTS_MAX_SPEED:
         problems.append(
             InputError(
-                say("speech.speed", speed=speed, minimum=TTS_MIN_SPEED, maximum=TTS_MAX_SPEED),
+                sentence_for(
+                    "speech.speed", speed=speed, minimum=TTS_MIN_SPEED, maximum=TTS_MAX_SPEED
+                ),
                 field="voice_speed",
             )
         )
@@ -103,9 +106,11 @@ def check_speech_length(speech: SpeechResult) -> None:
     seconds = speech.duration_s
     if seconds is None or MIN_SECONDS <= seconds <= MAX_SECONDS:
         return
-    fix = say("speech.shorten") if seconds > MAX_SECONDS else say("speech.say_more")
+    fix = (
+        sentence_for("speech.shorten") if seconds > MAX_SECONDS else sentence_for("speech.say_more")
+    )
     raise InputError(
-        say(
+        sentence_for(
             "speech.length",
             seconds=seconds,
             minimum=MIN_SECONDS,

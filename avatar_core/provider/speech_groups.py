@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import re
 
+from avatar_core.catalogue import sentence_for
 from avatar_core.errors import InputError
 from avatar_core.provider.voices import TTS_MAX_CHARS
 from avatar_core.units import format_seconds
-from avatar_core.words import say
 
 DEFAULT_MAX_SPEECH_S = 600.0  # AVATAR_MAX_SPEECH_SECONDS when the operator sets none
 CJK_CHARS_PER_S = 4.5
@@ -98,11 +98,11 @@ def group_text(
     would speak longer than `max_speech_s`, or is empty."""
     said = sentences(text)
     if not said:
-        raise InputError(say("speech.empty"), field="text")
+        raise InputError(sentence_for("speech.empty"), field="text")
     seconds = estimated_seconds(text, speed)
     if seconds > max_speech_s:
         raise InputError(
-            say(
+            sentence_for(
                 "speech.text_too_long",
                 seconds=format_seconds(seconds),
                 characters=len(text),

@@ -27,9 +27,9 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
+from avatar_core.catalogue import Message, message_from_json, message_to_json, sentence_for
 from avatar_core.errors import StorageError
 from avatar_core.storage.speech_records import SpeechRecords
-from avatar_core.words import Message, message_from_json, message_to_json, say
 
 JOURNAL_FILE = "journal.sqlite3"
 
@@ -213,7 +213,7 @@ class Journal(SpeechRecords):
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StorageError(
-                say("data.not_created", folder=self.path.parent, reason=exc.strerror)
+                sentence_for("data.not_created", folder=self.path.parent, reason=exc.strerror)
             ) from None
         with self._connection() as db:
             db.execute("PRAGMA journal_mode=WAL")
@@ -506,11 +506,11 @@ def _disk_full(path: Path) -> bool:
 def _storage_error(path: Path, exc: sqlite3.DatabaseError) -> StorageError:
     text = str(exc).lower()
     if "full" in text or ("disk i/o" in text and _disk_full(path)):
-        return StorageError(say("journal.disk_full", path=path))
+        return StorageError(sentence_for("journal.disk_full", path=path))
     if "locked" in text or "busy" in text:
-        return StorageError(say("journal.locked", path=path))
+        return StorageError(sentence_for("journal.locked", path=path))
     if "not a database" in text or "malformed" in text or "corrupt" in text:
-        return StorageError(say("journal.damaged", path=path, reason=exc))
+        return StorageError(sentence_for("journal.damaged", path=path, reason=exc))
     if "disk i/o" in text or "readonly" in text or "unable to open" in text:
-        return StorageError(say("journal.not_written", path=path, reason=exc))
-    return StorageError(say("journal.unusable", path=path, reason=exc))
+        return StorageError(sentence_for("journal.not_written", path=path, reason=exc))
+    return StorageError(sentence_for("journal.unusable", path=path, reason=exc))

@@ -14,8 +14,8 @@ import os
 import secrets
 from pathlib import Path
 
+from avatar_core.catalogue import sentence_for
 from avatar_core.errors import StorageError
-from avatar_core.words import say
 
 SALT_FILE = "owner.salt"
 
@@ -35,7 +35,7 @@ def _salt(data_dir: Path) -> bytes:
         pass
     except OSError as exc:
         raise StorageError(
-            say("data.not_writable", folder=path.parent, reason=exc.strerror)
+            sentence_for("data.not_writable", folder=path.parent, reason=exc.strerror)
         ) from None
     return path.read_bytes()
 

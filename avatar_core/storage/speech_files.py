@@ -14,10 +14,10 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from avatar_core.catalogue import sentence_for
 from avatar_core.errors import ResultDownloadError
 from avatar_core.storage.download import TooLarge, fetch_to_file, safe_file_name
 from avatar_core.timeouts import DEFAULT_HTTP_TIMEOUT_S
-from avatar_core.words import say
 
 SPEECH_FOLDER = "speech"
 MAX_SPEECH_BYTES = 20 * 1024 * 1024  # a minute of speech is well under 2 MB
@@ -39,18 +39,20 @@ def save_speech(
     `timeout` is how long the provider may take to answer (Settings.http_timeout_s).
     """
     if not url.lower().startswith(("http://", "https://")):
-        raise ResultDownloadError(say("speech.link_not_http"))
+        raise ResultDownloadError(sentence_for("speech.link_not_http"))
     destination = speech_path(data_dir, audio_id, url)
     try:
         with httpx.Client(timeout=timeout, follow_redirects=True) as client:
             return fetch_to_file(client, url, destination, max_bytes=MAX_SPEECH_BYTES)
     except httpx.HTTPStatusError as exc:
         raise ResultDownloadError(
-            say("speech.fetch_status", status=exc.response.status_code)
+            sentence_for("speech.fetch_status", status=exc.response.status_code)
         ) from None
     except httpx.HTTPError:
-        raise ResultDownloadError(say("speech.fetch_failed")) from None
+        raise ResultDownloadError(sentence_for("speech.fetch_failed")) from None
     except TooLarge:
-        raise ResultDownloadError(say("speech.file_too_large")) from None
+        raise ResultDownloadError(sentence_for("speech.file_too_large")) from None
     except OSError as error:
-        raise ResultDownloadError(say("speech.not_saved", reason=error.strerror or error)) from None
+        raise ResultDownloadError(
+            sentence_for("speech.not_saved", reason=error.strerror or error)
+        ) from None

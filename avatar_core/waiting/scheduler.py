@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from avatar_core.catalogue import sentence_for
 from avatar_core.clock import SYSTEM, Clock
 from avatar_core.errors import AvatarError, TaskStillRunningError
 from avatar_core.provider.budget import PAID, RequestBudget, Slot
@@ -28,7 +29,6 @@ from avatar_core.provider.connection import DEFAULT_RATE_PER_S
 from avatar_core.provider.models import TaskInfo, TaskStatus
 from avatar_core.waiting.durations import DurationModel
 from avatar_core.waiting.pacing import Pacing
-from avatar_core.words import say
 
 log = logging.getLogger(__name__)
 
@@ -300,7 +300,7 @@ class PollScheduler:
             info = error
         except Exception as error:  # a bug must not kill the loop for everyone
             log.exception("polling task %s failed", entry.task_id)
-            info = AvatarError(say("poll.unexpected", task_id=entry.task_id, error=error))
+            info = AvatarError(sentence_for("poll.unexpected", task_id=entry.task_id, error=error))
         assert self._wake is not None
         self._wake.set()
         now = self._clock.now()
@@ -328,14 +328,14 @@ class PollScheduler:
 def _still_running(entry: _Entry, waited_s: float) -> TaskStillRunningError:
     status = entry.last.status.value if entry.last else TaskStatus.UNKNOWN.value
     return TaskStillRunningError(
-        say("poll.still_running", task_id=entry.task_id, status=status, seconds=waited_s),
+        sentence_for("poll.still_running", task_id=entry.task_id, status=status, seconds=waited_s),
         task_id=entry.task_id,
         status=status,
     )
 
 
 def _wait_ended(entry: _Entry) -> AvatarError:
-    return AvatarError(say("poll.shutting_down", task_id=entry.task_id))
+    return AvatarError(sentence_for("poll.shutting_down", task_id=entry.task_id))
 
 
 def _deliver(watcher: _Watcher, item: object) -> None:
