@@ -28,6 +28,7 @@ from avatar_core.inputs.preparation import InputPreparer
 from avatar_core.jobs.diagnostics import check_key, diagnose_session
 from avatar_core.jobs.events import Progress
 from avatar_core.jobs.flow import JobFlow, Source
+from avatar_core.jobs.kept_inputs import sweep_kept
 from avatar_core.jobs.limits import Allowance, SpendingLimits
 from avatar_core.jobs.line import FairLine
 from avatar_core.jobs.paid_speech import speak
@@ -42,10 +43,9 @@ from avatar_core.provider.models import SpeechResult
 from avatar_core.provider.retry import RetryPolicy
 from avatar_core.provider.routes import RouteMemory
 from avatar_core.storage.journal import Job, Journal
-from avatar_core.storage.kept_inputs import sweep_kept
 from avatar_core.storage.visitors import OPERATOR, Visitor, address_tag, visitor_tag
 from avatar_core.waiting.callbacks import CallbackRegistry
-from avatar_core.waiting.durations import Line, task_kind
+from avatar_core.waiting.durations import LinearDuration, task_kind
 from avatar_core.waiting.scheduler import PollScheduler
 
 
@@ -308,6 +308,6 @@ def open_studio(settings: Settings, **parts) -> Studio:
         sweep_kept(settings.data_dir, studio.journal)
     if settings.demo_mode:  # the demo simulator's tasks take a known time, whatever the audio
         for mode in MODES:
-            demo_line = Line(settings.demo_task_seconds, 0.0)
-            studio.scheduler.model.assume(task_kind(mode, demo=True), demo_line)
+            demo_duration = LinearDuration(settings.demo_task_seconds, 0.0)
+            studio.scheduler.model.assume(task_kind(mode, demo=True), demo_duration)
     return studio

@@ -17,8 +17,8 @@ from typing import Any
 
 import httpx
 
-from avatar_core.config import DEFAULT_HTTP_TIMEOUT_S
 from avatar_core.provider.budget import RequestBudget
+from avatar_core.timeouts import DEFAULT_HTTP_TIMEOUT_S
 
 USER_AGENT = "talking-avatar-studio/0.1"
 DEFAULT_RATE_PER_S = 10.0  # AVATAR_MAX_QUERIES_PER_S when not told
