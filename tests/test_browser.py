@@ -375,6 +375,7 @@ def test_a_typed_text_and_one_press_give_a_video_and_the_same_speech_is_reused(
         assert _in_first_screen(page, "#result video", half=True)
         assert (sim.stats.tts, sim.stats.creates) == (speeches + 1, creates + 1)
         page.locator("#make_another").click()
+        expect(page.locator("#status")).not_to_contain_text("✅")  # a fresh start, shown
         page.locator("#generate").click()  # the same text and voice again
         expect(page.locator("#status")).to_contain_text("✅", timeout=WAIT_MS)
         assert (sim.stats.tts, sim.stats.creates) == (speeches + 1, creates + 2)
