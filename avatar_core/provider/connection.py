@@ -17,10 +17,11 @@ from typing import Any
 
 import httpx
 
-from avatar_core.config import DEFAULT_HTTP_TIMEOUT_S
 from avatar_core.provider.budget import RequestBudget
 
 USER_AGENT = "talking-avatar-studio/0.1"
+DEFAULT_HTTP_TIMEOUT_S = 30.0  # AVATAR_HTTP_TIMEOUT, and for clients made without Settings
+DEFAULT_CREATE_TIMEOUT_S = 120.0  # AVATAR_CREATE_TIMEOUT: a create carries MB of base64
 DEFAULT_RATE_PER_S = 10.0  # AVATAR_MAX_QUERIES_PER_S when not told
 
 

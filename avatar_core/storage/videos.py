@@ -16,8 +16,8 @@ from pathlib import Path
 
 import httpx
 
-from avatar_core.config import DEFAULT_HTTP_TIMEOUT_S
 from avatar_core.errors import ResultDownloadError, StorageError, VideoLinkGoneError
+from avatar_core.provider.connection import DEFAULT_HTTP_TIMEOUT_S
 from avatar_core.provider.retry import RetryPolicy, with_retries
 from avatar_core.storage.download import TooLarge, fetch_to_file, safe_file_name
 from avatar_core.words import say
