@@ -61,9 +61,9 @@ from pathlib import Path
 from avatar_core import env_values as read
 from avatar_core.provider.choice import all_keys, provider_of, settings_from
 from avatar_core.provider.cometapi import DEFAULT_BASE_URL
-from avatar_core.provider.connection import DEFAULT_CREATE_TIMEOUT_S, DEFAULT_HTTP_TIMEOUT_S
 from avatar_core.provider.kling import DEFAULT_BASE_URL as DEFAULT_KLING_BASE_URL
 from avatar_core.secret import Secret
+from avatar_core.timeouts import DEFAULT_CREATE_TIMEOUT_S, DEFAULT_HTTP_TIMEOUT_S
 from avatar_core.words import Language, language_of, say
 
 DEFAULT_FOLLOW_DEADLINE_S = 3600.0  # how long a flow follows a task by default

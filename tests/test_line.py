@@ -36,12 +36,12 @@ from avatar_core.jobs.events import (
     Unclear,
     final_progress,
 )
+from avatar_core.jobs.kept_inputs import KEPT_MAX_AGE_S, keep_request, kept_path
 from avatar_core.jobs.line import PROBE_AFTER_S, FairLine, Place, place_message
 from avatar_core.jobs.studio import Studio, open_studio
 from avatar_core.provider.client import ProviderClient
 from avatar_core.simulator import Simulator
 from avatar_core.storage.journal import Job, Stage
-from avatar_core.storage.kept_inputs import KEPT_MAX_AGE_S, keep_request, kept_path
 from avatar_core.storage.visitors import Visitor
 from avatar_core.waiting.pacing import Pacing
 from avatar_core.waiting.scheduler import PollScheduler

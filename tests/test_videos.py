@@ -9,8 +9,9 @@ import pytest
 
 from avatar_core.errors import ResultDownloadError, StorageError
 from avatar_core.inputs.ffmpeg import ffmpeg_exe
+from avatar_core.media.video_download import download_video
 from avatar_core.provider.client import AvatarRequest
-from avatar_core.storage.videos import download_video, video_path
+from avatar_core.storage.videos import video_path
 
 
 @pytest.fixture

@@ -358,6 +358,18 @@ def _wav_claims_more(data: bytes) -> bool:
 # --- the rules ----------------------------------------------------------------------------
 
 
+def _sent_as_it_came(data: bytes, kind: Kind, decoded: _Decoded, segment: AudioSegment) -> bool:
+    """Whether the file as it came would be sent as it is (no trim, no silence left out)."""
+    return (
+        _KEEP_FORMATS.get(kind.name) is not None
+        and _KEEP_CODECS[kind.name] == decoded.codec
+        and not decoded.has_video
+        and len(data) <= MAX_OUTPUT_BYTES
+        and (kind.name != "WAV" or _wav_is_sound(data))
+        and decoded.source_format == (segment.frame_rate, segment.channels)
+    )
+
+
 def _check_and_fix(
     data: bytes,
     kind: Kind,
@@ -397,14 +409,7 @@ def _check_and_fix(
     warnings_ = _loudness_warnings(segment)
     source_format = _source_format(kind, decoded)
     keep_format = _KEEP_FORMATS.get(kind.name)
-    compliant = (  # the file as it came would be sent as it is
-        keep_format is not None
-        and _KEEP_CODECS[kind.name] == decoded.codec
-        and not decoded.has_video
-        and len(data) <= MAX_OUTPUT_BYTES
-        and (kind.name != "WAV" or _wav_is_sound(data))
-        and decoded.source_format == (segment.frame_rate, segment.channels)
-    )
+    compliant = _sent_as_it_came(data, kind, decoded, segment)
     if compliant and not too_long and not silence.changed:
         return PreparedAudio(
             data=data,

@@ -23,7 +23,7 @@ from avatar_core.jobs.batch_rows import BatchRow
 from avatar_core.jobs.studio import Studio
 from avatar_core.provider.models import SpeechResult
 from avatar_core.provider.speech import check_speech_length
-from avatar_core.storage.journal import RowSpeech
+from avatar_core.storage.speech_records import RowSpeech
 
 REUSE_S = 28 * 24 * 3600.0  # Kling keeps an audio id 30 days; two days to spare
 _REFUSED_LENGTH = "speech.length"  # the key of check_speech_length's sentence

@@ -18,13 +18,14 @@ from typing import NoReturn
 from avatar_core import errors as e
 from avatar_core.config import Settings
 from avatar_core.inputs.preparation import PreparedInputs
+from avatar_core.jobs.kept_inputs import forget_request, keep_request, kept_request
 from avatar_core.jobs.unclear import being_checked, still_unclear, unknown_task
+from avatar_core.media.video_download import download_video
 from avatar_core.provider.client import AvatarRequest, ProviderClient
 from avatar_core.provider.models import TaskInfo, TaskStatus
 from avatar_core.provider.retry import RetryPolicy, refused_create
 from avatar_core.storage.journal import Job, Journal, Stage, creator_alive, this_process
-from avatar_core.storage.kept_inputs import forget_request, keep_request, kept_request
-from avatar_core.storage.videos import download_video, video_path
+from avatar_core.storage.videos import video_path
 from avatar_core.storage.visitors import OPERATOR, Visitor
 from avatar_core.words import say
 

@@ -28,6 +28,7 @@ from avatar_core.inputs.preparation import InputPreparer
 from avatar_core.jobs.diagnostics import check_key, diagnose_session
 from avatar_core.jobs.events import Progress
 from avatar_core.jobs.flow import JobFlow, Source
+from avatar_core.jobs.kept_inputs import sweep_kept
 from avatar_core.jobs.limits import Allowance, SpendingLimits
 from avatar_core.jobs.line import FairLine
 from avatar_core.jobs.paid_speech import speak
@@ -42,7 +43,6 @@ from avatar_core.provider.models import SpeechResult
 from avatar_core.provider.retry import RetryPolicy
 from avatar_core.provider.routes import RouteMemory
 from avatar_core.storage.journal import Job, Journal
-from avatar_core.storage.kept_inputs import sweep_kept
 from avatar_core.storage.visitors import OPERATOR, Visitor, address_tag, visitor_tag
 from avatar_core.waiting.callbacks import CallbackRegistry
 from avatar_core.waiting.durations import LinearDuration, task_kind

@@ -33,8 +33,6 @@ from avatar_core import errors as e
 from avatar_core.provider.base import ProviderProfile
 from avatar_core.provider.cometapi import cometapi_profile
 from avatar_core.provider.connection import (
-    DEFAULT_CREATE_TIMEOUT_S,
-    DEFAULT_HTTP_TIMEOUT_S,
     ProviderConnection,
     http_timeout,
 )
@@ -43,6 +41,7 @@ from avatar_core.provider.protocol import find_error, parse_answer
 from avatar_core.provider.retry import NEVER_SENT, RetryPolicy, with_retries
 from avatar_core.provider.routes import RouteMemory
 from avatar_core.secret import Secret
+from avatar_core.timeouts import DEFAULT_CREATE_TIMEOUT_S, DEFAULT_HTTP_TIMEOUT_S
 from avatar_core.words import Message, say
 
 log = logging.getLogger(__name__)

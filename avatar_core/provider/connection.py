@@ -18,10 +18,9 @@ from typing import Any
 import httpx
 
 from avatar_core.provider.budget import RequestBudget
+from avatar_core.timeouts import DEFAULT_HTTP_TIMEOUT_S
 
 USER_AGENT = "talking-avatar-studio/0.1"
-DEFAULT_HTTP_TIMEOUT_S = 30.0  # AVATAR_HTTP_TIMEOUT, and for clients made without Settings
-DEFAULT_CREATE_TIMEOUT_S = 120.0  # AVATAR_CREATE_TIMEOUT: a create carries MB of base64
 DEFAULT_RATE_PER_S = 10.0  # AVATAR_MAX_QUERIES_PER_S when not told
 
 

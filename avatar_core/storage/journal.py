@@ -3,10 +3,11 @@
 SQLite in the data folder, in WAL mode so the app, its workers and the CLI can write at
 once. It never holds the API key, a visitor's id or media bytes: only ids, statuses,
 times, hashes, sizes, keyed tags, the provider's result URL and the local file's path
-(a job in line keeps its inputs beside it: `kept_inputs.py`). A stage is stored as its
+(a job in line keeps its inputs beside it: `jobs/kept_inputs.py`). A stage is stored as its
 text, so a new stage (`queued`: in the line in front of creates) needs no change to an
-existing journal. Text to speech, which is paid too, has a table of its own (`speeches`),
-so what a visitor spent in a day can be counted from the journal after a restart.
+existing journal. Text to speech, which is paid too, has a table of its own (`speeches`,
+kept by `speech_records.py`), so what a visitor spent in a day can be counted from the
+journal after a restart.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from avatar_core.errors import StorageError
+from avatar_core.storage.speech_records import SpeechRecords
 from avatar_core.words import Message, message_from_json, message_to_json, say
 
 JOURNAL_FILE = "journal.sqlite3"
@@ -153,16 +155,6 @@ CREATE INDEX IF NOT EXISTS row_speeches_key ON row_speeches(batch_key, made_at);
 _COUNTED = "owner IS NULL AND {column} = ? AND created_at >= ?"
 
 
-@dataclass(frozen=True)
-class RowSpeech:
-    """The text to speech made for one batch row, kept so that a rerun does not pay again."""
-
-    made_at: float
-    audio_id: str | None  # None: refused (too short or too long) after it was made
-    task_id: str | None
-    seconds: float | None
-
-
 def this_process() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
@@ -210,7 +202,7 @@ def _stored(changes: dict[str, Any]) -> dict[str, Any]:
     return stored
 
 
-class Journal:
+class Journal(SpeechRecords):
     """Jobs in `<data_dir>/journal.sqlite3`. Safe across threads and processes."""
 
     def __init__(self, data_dir: Path | str, *, busy_timeout_s: float = 15.0) -> None:
@@ -430,14 +422,6 @@ class Journal:
             ).fetchone()
         return float(jobs[0] or 0.0) + float(speeches[0] or 0.0)
 
-    def job_speech_seconds(self, job_id: str) -> float:
-        """Seconds of the speech made here that the job `job_id` is made from (0: none)."""
-        with self._connection() as db:
-            row = db.execute(
-                "SELECT SUM(seconds) FROM speeches WHERE job_id = ?", (job_id,)
-            ).fetchone()
-        return float(row[0] or 0.0)
-
     def speech_used(self, audio_id: str, job_id: str) -> None:
         """The job `job_id` is made from the speech `audio_id` (made here): the speech's
         seconds are counted as the job's from now on (unless its job never leaves)."""
@@ -447,49 +431,6 @@ class Journal:
                 "job_id IN (SELECT job_id FROM jobs WHERE stage = ?))",
                 (job_id, audio_id, Stage.NOT_CREATED.value),
             )
-
-    def open_speech(
-        self,
-        *,
-        owner: str | None,
-        visitor: str | None,
-        address: str | None = None,
-        seconds: float | None = None,
-    ) -> str:
-        """Journal a text to speech request before it is sent (`seconds`: its expected
-        length, counted in the day's seconds until the speech's own is known); its id."""
-        speech_id = "speech-" + uuid.uuid4().hex
-        with self._connection() as db:
-            db.execute(
-                "INSERT INTO speeches (speech_id, created_at, owner, visitor, address, seconds) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (speech_id, time.time(), owner, visitor, address, seconds),
-            )
-        return speech_id
-
-    def speech_made(
-        self, speech_id: str, audio_id: str, task_id: str | None, seconds: float | None
-    ) -> None:
-        with self._connection() as db:
-            db.execute(
-                "UPDATE speeches SET audio_id = ?, task_id = ?, seconds = COALESCE(?, seconds) "
-                "WHERE speech_id = ?",
-                (audio_id, task_id, seconds, speech_id),
-            )
-
-    def drop_speech(self, speech_id: str) -> None:
-        """Forget a speech request the provider did not answer with speech (nothing made)."""
-        with self._connection() as db:
-            db.execute("DELETE FROM speeches WHERE speech_id = ?", (speech_id,))
-
-    def speech_seconds(self, audio_id: str | None) -> float | None:
-        """How long the speech `audio_id` lasts, if it was made here."""
-        with self._connection() as db:
-            row = db.execute(
-                "SELECT seconds FROM speeches WHERE audio_id = ? AND seconds IS NOT NULL",
-                (audio_id,),
-            ).fetchone()
-        return float(row[0]) if row else None
 
     def queued_count(self, base_url: str, owner: str | None, *, demo: bool) -> int:
         """How many jobs of an endpoint (any demo simulator's, for `demo`) and key are in
@@ -501,38 +442,6 @@ class Journal:
                 f"SELECT COUNT(*) FROM jobs WHERE stage = 'queued' AND owner IS ? AND {place}",
                 (owner, *values),
             ).fetchone()[0]
-
-    def remember_row_speech(self, batch_key: str, place: str, owner: str | None,
-                            speech: RowSpeech) -> None:  # fmt: skip
-        """Keep the speech made for the batch row `batch_key` on the endpoint `place`
-        (`audio_id` None: the speech was refused as too short or too long)."""
-        with self._connection() as db:
-            db.execute(
-                "INSERT INTO row_speeches (batch_key, place, owner, made_at, audio_id, task_id, "
-                "seconds) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (batch_key, place, owner, speech.made_at, speech.audio_id, speech.task_id,
-                 speech.seconds),
-            )  # fmt: skip
-
-    def row_speech(
-        self, batch_key: str, place: str, owner: str | None, since: float
-    ) -> RowSpeech | None:
-        """The latest speech kept for the batch row since `since` (None: none)."""
-        with self._connection() as db:
-            row = db.execute(
-                "SELECT made_at, audio_id, task_id, seconds FROM row_speeches WHERE batch_key = ? "
-                "AND place = ? AND owner IS ? AND made_at >= ? ORDER BY made_at DESC LIMIT 1",
-                (batch_key, place, owner, since),
-            ).fetchone()
-        return RowSpeech(*row) if row else None
-
-    def forget_row_speech(self, batch_key: str, place: str, owner: str | None) -> None:
-        """Forget the row's kept speech (the provider refused its audio id)."""
-        with self._connection() as db:
-            db.execute(
-                "DELETE FROM row_speeches WHERE batch_key = ? AND place = ? AND owner IS ?",
-                (batch_key, place, owner),
-            )
 
     def unfinished(self) -> list[Job]:
         open_stages = [s.value for s in Stage if not s.is_finished]

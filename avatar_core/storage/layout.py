@@ -12,11 +12,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from avatar_core.storage.journal import JOURNAL_FILE
-from avatar_core.storage.kept_inputs import LINE_FOLDER
 from avatar_core.storage.owners import SALT_FILE
 from avatar_core.storage.speech_files import SPEECH_FOLDER
 from avatar_core.storage.videos import VIDEOS_FOLDER
 
+LINE_FOLDER = "line"  # the kept creates of jobs waiting in the line (jobs/kept_inputs)
 LONG_SPEECH_FOLDER = "long_speeches"  # a long voice's speech, parts and join (jobs/long_voice)
 
 PRIVATE_NAMES = (

@@ -15,8 +15,8 @@ from urllib.parse import urlsplit
 import httpx
 
 from avatar_core.errors import ResultDownloadError
-from avatar_core.provider.connection import DEFAULT_HTTP_TIMEOUT_S
 from avatar_core.storage.download import TooLarge, fetch_to_file, safe_file_name
+from avatar_core.timeouts import DEFAULT_HTTP_TIMEOUT_S
 from avatar_core.words import say
 
 SPEECH_FOLDER = "speech"

@@ -24,9 +24,9 @@ from avatar_core.provider.client import AvatarRequest
 from avatar_core.storage.atomic import write_atomically
 from avatar_core.storage.download import safe_file_name
 from avatar_core.storage.journal import Journal, Stage
+from avatar_core.storage.layout import LINE_FOLDER
 from avatar_core.words import say
 
-LINE_FOLDER = "line"
 KEPT_MAX_AGE_S = 7 * 24 * 3600.0  # a job in line this long is ended unsent, its inputs deleted
 PARTIAL_MAX_AGE_S = 3600.0  # a half-written file this old is a crash's leftover
 _KEPT = ("image", "prompt", "sound_file", "audio_id", "mode", "task_id", "external_task_id")
