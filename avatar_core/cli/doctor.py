@@ -1,7 +1,7 @@
 """`python -m avatar_core doctor`: what the provider behind the keys really does.
 
 Free requests only (nothing is created): the report (stdout) names the provider (CometAPI,
-Kling's own API or demo: see Settings.provider) and says whether the key is
+Kling's own API or demo: provider/choice.py) and says whether the key is
 accepted, how each query route answers an unknown task, whether lookups by external id
 are answered and the clock offset, for pasting into a bug report; the key is not in it.
 Then the limits in force on visitors, the line and keeping videos (`limits_in_force`).

@@ -32,7 +32,10 @@ import httpx
 from avatar_core import errors as e
 from avatar_core.provider.base import ProviderProfile
 from avatar_core.provider.cometapi import cometapi_profile
-from avatar_core.provider.connection import ProviderConnection, http_timeout
+from avatar_core.provider.connection import (
+    ProviderConnection,
+    http_timeout,
+)
 from avatar_core.provider.models import SpeechResult, TaskInfo
 from avatar_core.provider.protocol import find_error, parse_answer
 from avatar_core.provider.retry import NEVER_SENT, RetryPolicy, with_retries
