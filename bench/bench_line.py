@@ -42,7 +42,7 @@ from avatar_core.jobs.events import Done, Submitted  # noqa: E402
 from avatar_core.jobs.studio import Studio  # noqa: E402
 from avatar_core.provider.client import ProviderClient  # noqa: E402
 from avatar_core.simulator import Simulator  # noqa: E402
-from avatar_core.waiting.durations import Line, task_kind  # noqa: E402
+from avatar_core.waiting.durations import LinearDuration, task_kind  # noqa: E402
 from avatar_core.waiting.pacing import Pacing  # noqa: E402
 from avatar_core.waiting.scheduler import PollScheduler  # noqa: E402
 
@@ -67,7 +67,9 @@ def studio_on(sim: Simulator, data_dir: Path, args: argparse.Namespace, limit: i
         client=ProviderClient(settings.base_url, KEY),
         scheduler=PollScheduler(rate_per_s=args.rate, pacing=pacing),
     )
-    studio.scheduler.model.assume(task_kind("std", demo=False), Line(args.task_seconds, 0.0))
+    studio.scheduler.model.assume(
+        task_kind("std", demo=False), LinearDuration(args.task_seconds, 0.0)
+    )
     return studio
 
 

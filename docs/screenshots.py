@@ -73,7 +73,7 @@ def _shoot(page, out: Path, name: str, *, full_page: bool = False) -> None:
 
 def _add_inputs(page, portrait: Path, voice: Path) -> None:
     page.locator("#portrait input[type=file]").set_input_files(str(portrait))
-    expect(page.locator("#portrait_verdict")).to_contain_text("Image", timeout=WAIT_MS)
+    expect(page.locator("#portrait_verdict")).to_contain_text("✅", timeout=WAIT_MS)
     page.locator("#voice input[type=file]").set_input_files(str(voice))
     expect(page.locator("#voice_verdict")).to_contain_text("✅", timeout=WAIT_MS)
 

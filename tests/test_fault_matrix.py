@@ -22,7 +22,6 @@ import dataclasses
 import itertools
 import re
 import subprocess
-import threading
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -340,40 +339,48 @@ def app_runs(matrix) -> dict[str, AppRun]:
 
 
 APP_SHARDS = 3  # apps side by side, each with its own simulator and its share of the faults
-_BUILDING = threading.Lock()  # Gradio builds one app at a time (its Blocks context is global)
 
 
 def _app_matrix(root: Path, inputs) -> dict[str, AppRun]:
     """The app's faults on APP_SHARDS apps at once (most of the time is the faults' own
-    real waits: slow answers, timeouts); the runs in the order of FAULTS."""
+    real waits: slow answers, timeouts); the runs in the order of FAULTS. The apps are
+    built one at a time (Gradio's Blocks context is global) and all stop at the end: an
+    app that stops deletes its uploads, which the others' share (named by their hash)."""
     faults = [f for f in FAULTS if f.in_app]
-    with ThreadPoolExecutor(APP_SHARDS) as pool:
-        shards = [
-            pool.submit(_app_shard, root / f"shard-{n}", inputs, faults[n::APP_SHARDS])
-            for n in range(APP_SHARDS)
-        ]
-        runs = {key: run for shard in shards for key, run in shard.result().items()}
+    with contextlib.ExitStack() as stack:
+        shards = [stack.enter_context(_app_shard(root / f"shard-{n}")) for n in range(APP_SHARDS)]
+        with ThreadPoolExecutor(APP_SHARDS) as pool:
+            done = [
+                pool.submit(_run_shard, shard, root / f"shard-{n}", inputs, faults[n::APP_SHARDS])
+                for n, shard in enumerate(shards)
+            ]
+            runs = {key: run for shard in done for key, run in shard.result().items()}
     return {fault.key: runs[fault.key] for fault in faults}
 
 
-def _app_shard(root: Path, inputs, faults: list[Fault]) -> dict[str, AppRun]:
+@contextlib.contextmanager
+def _app_shard(root: Path) -> Iterator[tuple[Simulator, InProcessApp]]:
     fake = FakeClock()
-    image, audio = inputs["small"]
-    runs: dict[str, AppRun] = {}
     with Simulator(task_seconds=20, submit_seconds=2, clock=fake.now, work_dir=root / "sim") as sim:
         studio = make_studio(sim, fake, root / "data", key=CANARY_KEY, http_timeout=1.0)
-        with _BUILDING:
-            app = InProcessApp(studio)
+        app = InProcessApp(studio)
         try:
-            client = app.client()
-            baseline = dataclasses.asdict(sim.options)
-            for fault in faults:
-                sim.reset()
-                sim.options.update(**baseline)  # a profile is one fault's, not the next one's
-                fault.arrange(sim)
-                runs[fault.key] = _run_on_app(fault, client, sim, root / "data", image, audio)
+            yield sim, app
         finally:
             app.close()
+
+
+def _run_shard(shard, root: Path, inputs, faults: list[Fault]) -> dict[str, AppRun]:
+    sim, app = shard
+    image, audio = inputs["small"]
+    client = app.client()
+    baseline = dataclasses.asdict(sim.options)
+    runs: dict[str, AppRun] = {}
+    for fault in faults:
+        sim.reset()
+        sim.options.update(**baseline)  # a profile is one fault's, not the next one's
+        fault.arrange(sim)
+        runs[fault.key] = _run_on_app(fault, client, sim, root / "data", image, audio)
     return runs
 
 

@@ -5,6 +5,7 @@ simulator, and joined with the speech laid over them. Real media made here."""
 from __future__ import annotations
 
 import asyncio
+import re
 import shutil
 import subprocess
 import sys
@@ -55,12 +56,10 @@ def three_minutes(tmp_path_factory):
     return speech, write_wav(folder / "speech.wav", speech)
 
 
-def _parts_made(studio: Studio, key: str) -> int:
-    """How many parts of the speech `key` the journal holds."""
-    count = 0
-    while studio.journal.batch_job(part_key(key, count + 1)) is not None:
-        count += 1
-    return count
+def _parts_made(studio: Studio, key: str, most: int = 20) -> int:
+    """How many parts of the speech `key` the journal holds (of its first `most`)."""
+    found = (studio.journal.batch_job(part_key(key, n)) for n in range(1, most + 1))
+    return sum(job is not None for job in found)
 
 
 def _keeping_its_work(run: LongVoiceRun, into: Path):
@@ -181,6 +180,8 @@ def test_the_command_line_makes_one_video_of_a_long_voice_in_demo_mode(tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == str(tmp_path / "out.mp4")
     assert "made in 2 parts, cut in pauses at" in done.stderr
+    assert "Estimate: 2 parts, 73.4 s of video in std at $0.056/s: about $4.11" in done.stderr
+    assert "Expected about 1 min in all (2 parts at once, then the join)." in done.stderr
     assert "Part 2 of 2 is ready" in done.stderr or "Part 1 of 2 is ready" in done.stderr
     seconds = probe_video(tmp_path / "out.mp4").seconds
     assert seconds == pytest.approx(73.4, abs=0.1)  # without 2 s of silent edges (0.2 s kept)
@@ -389,7 +390,7 @@ def test_resume_and_status_know_a_speech_stopped_after_two_parts_were_sent(
     asyncio.run(until_two_sent())
     said = [str(line) for line in speech_status(studio, run.key)]
     count = _parts_of(run)
-    assert said[0] == f"Speech {run.key}: 0 of {count} parts ready."
+    assert re.fullmatch(rf"Speech {run.key}: \d of {count} parts ready\.", said[0]), said[0]
     assert sum("not sent yet" in line for line in said) == count - _parts_made(studio, run.key)
 
     async def resumed() -> list:
@@ -426,3 +427,40 @@ def test_resume_reports_a_failed_part_and_generate_again_pays_for_it_only(
     assert small_videos.stats.creates == made  # resume pays for nothing again
     done = final(LongVoiceRun(studio, portrait_path, voice).run())
     assert isinstance(done, SpeechDone) and small_videos.stats.creates == made + 1
+
+
+def test_a_preview_makes_the_first_ten_seconds_in_std_and_the_whole_reuses_it(
+    small_videos, fake_time, tmp_path, portrait_path, three_minutes
+):
+    _, voice = three_minutes
+    studio = _studio(small_videos, fake_time, tmp_path / "data")
+    preview = final(LongVoiceRun(studio, portrait_path, voice, mode="pro", preview=True).run())
+    assert isinstance(preview, SpeechDone) and "The preview is ready" in preview.message
+    assert small_videos.stats.creates == 1
+    seconds = probe_video(preview.video_path).seconds
+    assert 2.0 <= seconds <= 10.0 + 1 / 25
+    whole = LongVoiceRun(studio, portrait_path, voice)  # std: the preview's mode
+    assert whole.key == LongVoiceRun(studio, portrait_path, voice, preview=True).key
+    done = _keeping_its_work(whole, tmp_path / "kept")
+    assert isinstance(done, SpeechDone)
+    parts = _parts_made(studio, whole.key)
+    assert small_videos.stats.creates == parts >= 4  # the preview's part was not sent again
+    first = studio.journal.batch_job(part_key(whole.key, 1))
+    assert first.mode == "std" and first.video_seconds == pytest.approx(seconds, abs=0.1)
+    heard = decode(done.video_path, rate=RATE)
+    sent = decode(tmp_path / "kept" / "speech.flac", rate=RATE)
+    assert abs(probe_video(done.video_path).seconds - len(sent) / RATE) <= 1 / 25
+    n = min(len(heard), len(sent))
+    assert np.corrcoef(heard[:n], sent[:n])[0, 1] > 0.999  # the whole speech over the parts
+
+
+def test_a_voice_one_task_takes_has_no_preview_and_nothing_is_sent(
+    small_videos, fake_time, tmp_path, portrait_path
+):
+    from avatar_core.jobs.video_flow import make_video
+
+    voice = write_wav(tmp_path / "short.wav", speech_like(20.0, seed=3))
+    studio = _studio(small_videos, fake_time, tmp_path / "data")
+    with pytest.raises(e.InputError, match="leave the preview out"):
+        final(make_video(studio, portrait_path, voice, preview=True))
+    assert small_videos.stats.creates == 0

@@ -14,7 +14,7 @@ from avatar_core import errors as e
 from avatar_core.provider.client import AvatarRequest, ProviderClient
 from avatar_core.provider.models import TaskInfo, TaskStatus
 from avatar_core.waiting.callbacks import CallbackRegistry
-from avatar_core.waiting.durations import DurationModel, Line
+from avatar_core.waiting.durations import DurationModel, LinearDuration
 from avatar_core.waiting.pacing import Pacing
 from avatar_core.waiting.scheduler import PollScheduler
 from bench.bench_crowd_polling import Crowd, run_crowd
@@ -312,7 +312,7 @@ def test_one_finished_task_scales_the_prior_and_keeps_its_shape():
 
 def test_a_known_prior_is_no_guess_and_each_kind_learns_apart():
     model = DurationModel()
-    model.assume("demo-std", Line(8.0, 0.0))
+    model.assume("demo-std", LinearDuration(8.0, 0.0))
     demo = model.expectation("demo-std", 30.0)
     assert demo.seconds == 8.0 and not demo.guess and demo.spread_s == 0.0
     model.learn("std", 400.0, 10.0)

@@ -136,8 +136,8 @@ def test_a_too_short_voice_is_refused_with_its_length_and_the_rule(sessions, sho
 def test_trimming_turns_a_too_long_voice_into_a_fix(sessions, tmp_path):
     long_clip = tmp_path / "long.wav"
     long_clip.write_bytes(audio_bytes(65.0, sample_rate=8000))
-    refused, _ = h.check_voice(sessions, str(long_clip), "", False, None)
-    assert refused.startswith("❌"), refused
+    in_parts, _ = h.check_voice(sessions, str(long_clip), "", False, None)
+    assert in_parts.startswith("✅") and "made in 2 parts" in in_parts, in_parts  # untrimmed
     verdict, seconds = h.check_voice(sessions, str(long_clip), "", True, None)
     assert verdict.startswith("✅"), verdict
     assert "\n- 🔧 " in verdict  # the trim is listed as a change

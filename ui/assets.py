@@ -29,6 +29,9 @@ CSS = """
     min-height: 0 !important; height: auto !important; padding: 2px !important;
 }
 #voice .or, #portrait .or, #result .or {display: none}
+/* the voice box's label sits where the big upload icon was: the words alone, under it */
+#voice .upload-container .icon-wrap {display: none}
+#voice .upload-container .wrap {padding-top: 24px !important}
 #simulated_badge {padding: 0 !important; min-height: 0 !important}
 #simulated_badge p {  /* above the video, never over the stamp the video carries */
     display: inline-block; margin: 0; padding: 2px 10px; border-radius: 6px;

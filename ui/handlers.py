@@ -48,12 +48,14 @@ from avatar_core.jobs.events import (
 from avatar_core.jobs.pricing import estimate_cost, silence_saving
 from avatar_core.jobs.steps import video_stored
 from avatar_core.jobs.studio import Source, Studio
+from avatar_core.jobs.video_flow import make_video
 from avatar_core.media.thumbnails import blank_picture, first_frame
 from avatar_core.provider.voices import DEFAULT_VOICES, speaks, voices_in
 from avatar_core.storage.journal import Job, Stage
 from avatar_core.storage.speech_files import save_speech
 from avatar_core.waiting.durations import task_kind
 from ui.delivery import page_copy
+from ui.long_speech import long_verdict
 from ui.sessions import Sessions, new_browser_id
 from ui.texts import t, ui_text, visitor_language
 
@@ -134,6 +136,9 @@ def voice_verdict(
 ) -> tuple[str, float | None]:
     """What `studio` would send of a voice, or why not; its length in seconds (`plain`:
     the page's words, the length only, rather than the format and sample rate)."""
+    long = None if trim else long_verdict(studio, source, language)
+    if long is not None:  # longer than one task takes: made in parts (ui/long_speech.py)
+        return long
     try:
         prepared = studio.check_audio(source, trim=trim)
     except AvatarError as error:
@@ -338,7 +343,8 @@ async def _generate_steps(
     )
     visitor = sessions.visitor(browser, request)
     with sessions.using(key) as studio:
-        events = studio.generate(
+        events = make_video(  # one job, or a long voice's parts and join
+            studio,
             image,
             audio,
             audio_id=chosen_id,
@@ -634,8 +640,8 @@ async def api_generate(
         raise _error(ui_text("api_need_inputs", visitor_language(request)))
     visitor = sessions.visitor(browser, request)
     with sessions.using(key) as studio:
-        events = studio.generate(
-            Path(image_path), Path(audio_path), prompt=prompt, mode=mode, visitor=visitor
+        events = make_video(  # one job, or a long voice's parts and join
+            studio, Path(image_path), Path(audio_path), prompt=prompt, mode=mode, visitor=visitor
         )
         return await _video_of(events, visitor_language(request))
 

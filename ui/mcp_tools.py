@@ -38,6 +38,7 @@ import ui.mcp_words as words
 from avatar_core.errors import AvatarError, InputError, NotYoursError
 from avatar_core.jobs.events import Done, Progress, Unclear
 from avatar_core.jobs.studio import Source, Studio
+from avatar_core.jobs.video_flow import make_video
 from avatar_core.provider.voices import DEFAULT_VOICES
 from avatar_core.storage.visitors import Visitor
 from ui.delivery import page_copy
@@ -226,7 +227,7 @@ async def _job(
         await asyncio.to_thread(functools.partial(studio.check_allowed, visitor, speech=True))
         await asyncio.to_thread(studio.check_image, portrait)
         spoken = await _speech(studio, visitor, text, voice_id, language)
-    flow = studio.generate(portrait, audio, visitor=visitor, **options, **spoken)
+    flow = make_video(studio, portrait, audio, visitor=visitor, **options, **spoken)
     async with contextlib.aclosing(flow):
         async for progress in flow:
             yield progress

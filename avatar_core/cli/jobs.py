@@ -20,11 +20,9 @@ from typing import TextIO
 from avatar_core.cli.codes import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
 from avatar_core.config import Settings
 from avatar_core.demo import DEMO_NOTICE
-from avatar_core.errors import MediaToolError
 from avatar_core.inputs.fields import MODES, check_task_id
-from avatar_core.inputs.speech_parts import DEFAULT_MAX_SPEECH_S
 from avatar_core.jobs.events import Done, Failed, Progress, Submitting, Unclear
-from avatar_core.jobs.long_voice import LongVoiceRun, SpeechDone, speaks_longer_than
+from avatar_core.jobs.long_voice import SpeechDone
 from avatar_core.jobs.speech_resume import (
     is_speech_key,
     joined_video,
@@ -33,6 +31,7 @@ from avatar_core.jobs.speech_resume import (
     speech_status,
 )
 from avatar_core.jobs.studio import Studio, open_studio
+from avatar_core.jobs.video_flow import make_video
 from avatar_core.provider.kling import KLING
 from avatar_core.provider.voices import DEFAULT_VOICE, TTS_LANGUAGES
 from avatar_core.simulator.options import PROFILES
@@ -66,6 +65,7 @@ def add_job_commands(subparsers: argparse._SubParsersAction) -> None:
     gen.add_argument(
         "--shorten-pauses", action="store_true", help=sentence_for("cli:shorten_pauses")
     )
+    gen.add_argument("--preview", action="store_true", help=sentence_for("cli:preview"))
     gen.add_argument("--out", type=Path, help=sentence_for("cli:out"))
     gen.add_argument("--timeout", type=float, default=None, help=_TIMEOUT_HELP)
     gen.set_defaults(handler=run_generate)
@@ -163,12 +163,10 @@ def run_generate(
         print(f"[     speech] {spoken.in_language(_language(args))}", file=err)
         audio_id, prior_task_id = speech.audio_id, prior_task_id or speech.task_id
         spoken_s = speech.duration_s
-    long_voice = None if args.tts_text else _long_voice(args, studio)
-    if long_voice is not None:
-        return _deliver(_run(studio, long_voice.run, err, _language(args)), args.out, out)
 
     def flow() -> AsyncIterator[Progress]:
-        return studio.generate(
+        return make_video(
+            studio,
             args.image,
             args.audio,
             audio_id=audio_id,
@@ -179,35 +177,10 @@ def run_generate(
             shorten_pauses=getattr(args, "shorten_pauses", False),
             deadline_s=args.timeout,
             audio_seconds=spoken_s,
+            preview=getattr(args, "preview", False),
         )
 
     return _deliver(_run(studio, flow, err, _language(args)), args.out, out)
-
-
-def _long_voice(args: argparse.Namespace, studio: Studio) -> LongVoiceRun | None:
-    """Parts and a join (`jobs/long_voice.py`) when `--audio` is a local file that speaks
-    longer than one task takes; None for anything else (the ordinary flow, whose check
-    explains a voice it cannot use)."""
-    voice = Path(args.audio) if args.audio and not args.trim else None
-    if voice is None or not voice.is_file():
-        return None
-    shorten = getattr(args, "shorten_pauses", False)
-    try:
-        limit = studio.client.profile.max_part_seconds
-        if not speaks_longer_than(voice, limit, shorten_pauses=shorten):
-            return None
-    except MediaToolError:
-        return None
-    return LongVoiceRun(
-        studio,
-        args.image,
-        voice,
-        prompt=args.prompt,
-        mode=args.mode,
-        shorten_pauses=shorten,
-        max_speech_s=getattr(studio.settings, "max_speech_seconds", DEFAULT_MAX_SPEECH_S),
-        deadline_s=args.timeout,
-    )
 
 
 def run_status(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:

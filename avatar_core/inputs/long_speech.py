@@ -79,9 +79,11 @@ def prepare_long_speech(
     max_part_s: float,
     max_speech_s: float = speech_parts.DEFAULT_MAX_SPEECH_S,
     shorten_pauses: bool = False,
+    first_part_s: float | None = None,
 ) -> LongSpeech:
     """The speech as sent and its parts, written into `folder`; raises InputError with one
-    sentence when the speech (without its silence) is longer than `max_speech_s`."""
+    sentence when the speech (without its silence) is longer than `max_speech_s`.
+    `first_part_s`: the first part lasts at most this (a preview of the speech)."""
     folder.mkdir(parents=True, exist_ok=True)
     measured = envelope_of_file(source)
     silence = plan_silence(
@@ -94,6 +96,11 @@ def prepare_long_speech(
     else:
         write_speech(source, speech)
     envelope = kept_envelope(measured, silence)
-    plan = speech_parts.plan_parts(envelope, max_part_s=max_part_s)
+    if first_part_s is None:
+        plan = speech_parts.plan_parts(envelope, max_part_s=max_part_s)
+    else:  # a preview's part first: at most `first_part_s`
+        plan = speech_parts.plan_with_first_part(
+            envelope, max_part_s=max_part_s, first_s=first_part_s
+        )
     parts = speech_parts.split_file(speech, plan, folder / "parts")
     return LongSpeech(speech, silence, plan, parts)

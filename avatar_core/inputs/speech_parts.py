@@ -237,3 +237,20 @@ def split_file(
         command += ["-map_metadata", "-1", "-f", "mp3", f"file:{part.path}"]
     run_ffmpeg_files(command, timeout=timeout, failed="speech.not_split")
     return parts
+
+
+def plan_with_first_part(envelope: Envelope, *, max_part_s: float, first_s: float) -> PartPlan:
+    """A plan whose first part lasts at most `first_s` (a preview of the speech), cut in a
+    pause as `plan_parts` cuts; the rest cut as `plan_parts` cuts it, in parts of at most
+    `max_part_s`. A speech no longer than `first_s` goes whole."""
+    if envelope.duration_s <= first_s:
+        return plan_parts(envelope, max_part_s=max_part_s)
+    head_s = min(envelope.duration_s, first_s + max_part_s)  # enough to choose the first cut
+    head_windows = round(head_s / envelope.window_s)
+    head = Envelope(envelope.levels[:head_windows], envelope.window_s, head_s)
+    first = plan_parts(head, max_part_s=first_s).cuts[0]
+    start = round(first.at_s / envelope.window_s)
+    rest = Envelope(envelope.levels[start:], envelope.window_s, envelope.duration_s - first.at_s)
+    later = plan_parts(rest, max_part_s=max_part_s).cuts
+    moved = (Cut(cut.at_s + first.at_s, cut.level_dbfs, cut.in_pause) for cut in later)
+    return PartPlan((first, *moved), envelope.duration_s)

@@ -13,11 +13,11 @@ requests are on the operator's key (a pasted key's are its owner's money).
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from avatar_core.clock import SYSTEM, Clock
 from avatar_core.config import Settings
 from avatar_core.errors import LimitReachedError
 from avatar_core.inputs.audio import MAX_SECONDS, MIN_SECONDS
@@ -54,9 +54,8 @@ class _Held:
 class SpendingLimits:
     """Checks a visitor's job or speech against the operator's limits before it is sent."""
 
-    def __init__(
-        self, settings: Settings, journal: Journal, clock: Callable[[], float] = time.time
-    ) -> None:
+    def __init__(self, settings: Settings, journal: Journal, clock: Clock = SYSTEM) -> None:
+        """`clock`'s wall time is compared with the journal's timestamps (Unix seconds)."""
         self.max_active = settings.max_active_per_visitor
         self.max_daily = settings.max_daily_per_visitor
         self.max_seconds = settings.max_daily_video_seconds
@@ -127,7 +126,7 @@ class SpendingLimits:
         is a request of its own before its video: the day must have room for both."""
         if visitor.tag is None or visitor.speech in self._held:
             return
-        now = self._clock()
+        now = self._clock.wall()
         room = 2 if speech else 1
         self._check_active(visitor.tag, now)
         self._check_daily(visitor.tag, now, room)
@@ -144,7 +143,7 @@ class SpendingLimits:
         are counted for their own visitor only, so the day's cap holds again here."""
         with self._lock:
             if visitor_tag is not None and self.max_seconds and not self._speech_part(job_id):
-                used = self._journal.visitors_audio_seconds(self._clock() - DAY_S)
+                used = self._journal.visitors_audio_seconds(self._clock.wall() - DAY_S)
                 used += self._held_seconds()
                 used -= self._journal.job_speech_seconds(job_id)
                 seconds = MAX_SECONDS if seconds is None else seconds
@@ -157,7 +156,7 @@ class SpendingLimits:
         address's (None: no daily limit applies)."""
         if visitor.tag is None:
             return None
-        since = self._clock() - DAY_S
+        since = self._clock.wall() - DAY_S
         found = []
         if self.max_daily:
             used = len(self._journal.spent_at(visitor.tag, since))
@@ -223,7 +222,7 @@ class SpendingLimits:
     def _check_seconds(self, tag: str, seconds: float, audio_id: str | None) -> None:
         if not self.max_seconds:
             return
-        since = self._clock() - DAY_S
+        since = self._clock.wall() - DAY_S
         used = self._journal.visitors_audio_seconds(since, visitor=tag, except_audio=audio_id)
         used += self._held_seconds()
         if used + seconds > self.max_seconds:
@@ -248,7 +247,7 @@ class SpendingLimits:
         """A long speech checked whole: one job at once, `parts` jobs of the day (the
         visitor's and its address's), `seconds` of the day's seconds."""
         assert visitor.tag is not None
-        now = self._clock()
+        now = self._clock.wall()
         if self.max_active and f"speech:{key}" not in self._active(visitor.tag, now):
             self._check_active(visitor.tag, now)
         days = [(visitor.tag, self.max_daily, "visitor")]

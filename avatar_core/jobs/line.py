@@ -72,7 +72,7 @@ class Ticket:
     loop: asyncio.AbstractEventLoop | None = field(default=None, repr=False)
 
 
-class _Account:
+class _AccountState:
     """One account's queues and slots (used under the line's lock)."""
 
     def __init__(self, limit: int) -> None:
@@ -127,7 +127,7 @@ class FairLine:
         self._clock = clock
         self._refresh_s = refresh_s
         self._lock = threading.Lock()
-        self._accounts: dict[str, _Account] = {}
+        self._accounts: dict[str, _AccountState] = {}
         self._tickets: set[Ticket] = set()  # every ticket not left (one job may have two)
 
     def join(
@@ -143,9 +143,9 @@ class FairLine:
         operator's setting for that account, 0 for none)."""
         ticket = Ticket(account, visitor, job_id, task_s or UNKNOWN_TASK_S)
         with self._lock:
-            line = self._accounts.setdefault(account, _Account(limit))
-            line.limit = limit
-            self._enqueue(line, ticket, front=False)
+            account_state = self._accounts.setdefault(account, _AccountState(limit))
+            account_state.limit = limit
+            self._enqueue(account_state, ticket, front=False)
             self._tickets.add(ticket)
         return ticket
 
@@ -161,15 +161,15 @@ class FairLine:
                     return
                 ticket.woken, ticket.loop = asyncio.Event(), loop
                 woken = ticket.woken
-                line = self._accounts[ticket.account]
+                account_state = self._accounts[ticket.account]
                 now = self._clock.now()
-                self._dispatch(line, now)
+                self._dispatch(account_state, now)
                 if ticket.state != "waiting":
                     return
-                place = self._place(line, ticket, now)
+                place = self._place(account_state, ticket, now)
                 timeout = self._refresh_s
-                if line.paused_until > now:
-                    timeout = min(timeout, line.paused_until - now + 0.01)
+                if account_state.paused_until > now:
+                    timeout = min(timeout, account_state.paused_until - now + 0.01)
             if place != told or self._clock.now() - told_at >= self._refresh_s:
                 told, told_at = place, self._clock.now()
                 yield place
@@ -180,12 +180,14 @@ class FairLine:
         with self._lock:
             if ticket.state != "sending":
                 return
-            line = self._accounts[ticket.account]
+            account_state = self._accounts[ticket.account]
             ticket.state, ticket.started_at = "running", self._clock.now()
-            line.sending -= 1
-            line.running += 1
-            if line.learnt is not None and line.running > line.learnt:
-                line.learnt = line.running  # the provider took that many: no lower than that
+            account_state.sending -= 1
+            account_state.running += 1
+            if account_state.learnt is not None and account_state.running > account_state.learnt:
+                account_state.learnt = (
+                    account_state.running
+                )  # the provider took that many: no lower than that
 
     def refused(self, ticket: Ticket, *, busy: bool, wait_s: float) -> None:
         """The provider refused the create (nothing was created): back to the front.
@@ -197,38 +199,41 @@ class FairLine:
         with self._lock:
             if ticket.state != "sending":
                 return
-            line = self._accounts[ticket.account]
+            account_state = self._accounts[ticket.account]
             now = self._clock.now()
-            line.sending -= 1
+            account_state.sending -= 1
             ticket.state = "waiting"
-            self._enqueue(line, ticket, front=True)
+            self._enqueue(account_state, ticket, front=True)
             if busy:
-                line.expire(now)
-                line.learnt, line.learnt_at = max(line.running + len(line.unfollowed), 1), now
-            if not busy or line.running == 0:
-                line.paused_until = max(line.paused_until, now + wait_s)
-            self._notify(line)
+                account_state.expire(now)
+                account_state.learnt, account_state.learnt_at = (
+                    max(account_state.running + len(account_state.unfollowed), 1),
+                    now,
+                )
+            if not busy or account_state.running == 0:
+                account_state.paused_until = max(account_state.paused_until, now + wait_s)
+            self._notify(account_state)
 
     def leave(self, ticket: Ticket, *, ended: bool = False) -> None:
         """The job leaves the line, or gives its slot back (idempotent): at once when its
         task was seen to end (`ended`) or never started, else at the task's expected end."""
         with self._lock:
-            line = self._accounts.get(ticket.account)
-            if line is None or ticket.state == "left":
+            account_state = self._accounts.get(ticket.account)
+            if account_state is None or ticket.state == "left":
                 return
             if ticket.state == "waiting":
-                self._dequeue(line, ticket)
+                self._dequeue(account_state, ticket)
             elif ticket.state == "sending":
-                line.sending -= 1
+                account_state.sending -= 1
             else:
-                line.running -= 1
+                account_state.running -= 1
                 end = ticket.started_at + ticket.task_s
                 if not ended and end > self._clock.now():
-                    line.unfollowed.append(end)
+                    account_state.unfollowed.append(end)
             ticket.state = "left"
             self._tickets.discard(ticket)
-            self._dispatch(line, self._clock.now())
-            self._notify(line)
+            self._dispatch(account_state, self._clock.now())
+            self._notify(account_state)
 
     def knows(self, job_id: str) -> bool:
         """Whether the job waits in this line or holds one of its slots."""
@@ -238,59 +243,59 @@ class FairLine:
     def capacity(self, account: str) -> int | None:
         """The tasks at once the line lets `account` run now (None: no limit known)."""
         with self._lock:
-            line = self._accounts.get(account)
-            return line.capacity() if line else None
+            account_state = self._accounts.get(account)
+            return account_state.capacity() if account_state else None
 
     # --- under the lock -------------------------------------------------------------------
 
-    def _enqueue(self, line: _Account, ticket: Ticket, *, front: bool) -> None:
-        queue = line.queues.setdefault(ticket.visitor, deque())
-        if ticket.visitor in line.rotation and front:
-            line.rotation.remove(ticket.visitor)
+    def _enqueue(self, account_state: _AccountState, ticket: Ticket, *, front: bool) -> None:
+        queue = account_state.queues.setdefault(ticket.visitor, deque())
+        if ticket.visitor in account_state.rotation and front:
+            account_state.rotation.remove(ticket.visitor)
         if front:
             queue.appendleft(ticket)
-            line.rotation.appendleft(ticket.visitor)
+            account_state.rotation.appendleft(ticket.visitor)
         else:
             queue.append(ticket)
-            if ticket.visitor not in line.rotation:
-                line.rotation.append(ticket.visitor)
+            if ticket.visitor not in account_state.rotation:
+                account_state.rotation.append(ticket.visitor)
 
-    def _dequeue(self, line: _Account, ticket: Ticket) -> None:
-        queue = line.queues[ticket.visitor]
+    def _dequeue(self, account_state: _AccountState, ticket: Ticket) -> None:
+        queue = account_state.queues[ticket.visitor]
         queue.remove(ticket)
         if not queue:
-            del line.queues[ticket.visitor]
-            line.rotation.remove(ticket.visitor)
+            del account_state.queues[ticket.visitor]
+            account_state.rotation.remove(ticket.visitor)
 
-    def _dispatch(self, line: _Account, now: float) -> None:
+    def _dispatch(self, account_state: _AccountState, now: float) -> None:
         """Hand free slots out, one visitor's turn after another."""
-        line.expire(now)
-        if now < line.paused_until:
+        account_state.expire(now)
+        if now < account_state.paused_until:
             return
-        line.probe(now)
-        capacity = line.capacity()
-        while line.rotation and (capacity is None or line.holding < capacity):
-            visitor = line.rotation.popleft()
-            queue = line.queues[visitor]
+        account_state.probe(now)
+        capacity = account_state.capacity()
+        while account_state.rotation and (capacity is None or account_state.holding < capacity):
+            visitor = account_state.rotation.popleft()
+            queue = account_state.queues[visitor]
             ticket = queue.popleft()
             if queue:
-                line.rotation.append(visitor)
+                account_state.rotation.append(visitor)
             else:
-                del line.queues[visitor]
+                del account_state.queues[visitor]
             ticket.state = "sending"
-            line.sending += 1
+            account_state.sending += 1
             _wake(ticket)
 
-    def _notify(self, line: _Account) -> None:
+    def _notify(self, account_state: _AccountState) -> None:
         """Wake every waiter of the account, to tell its new place."""
-        for ticket in line.waiting():
+        for ticket in account_state.waiting():
             _wake(ticket)
 
-    def _place(self, line: _Account, ticket: Ticket, now: float) -> Place:
-        position = line.position(ticket)
-        at_once = line.capacity() or max(line.holding, 1)
+    def _place(self, account_state: _AccountState, ticket: Ticket, now: float) -> Place:
+        position = account_state.position(ticket)
+        at_once = account_state.capacity() or max(account_state.holding, 1)
         estimate = math.ceil(position / at_once) * ticket.task_s
-        return Place(position, estimate + max(line.paused_until - now, 0.0))
+        return Place(position, estimate + max(account_state.paused_until - now, 0.0))
 
 
 def _wake(ticket: Ticket) -> None:

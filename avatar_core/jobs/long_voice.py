@@ -44,8 +44,9 @@ from avatar_core.inputs.speech_parts import (
     PartPlan,
     SpeechPart,
 )
-from avatar_core.jobs.events import Done, Failed, Preparing, Progress
+from avatar_core.jobs.events import Done, Failed, Preparing, Progress, Step
 from avatar_core.jobs.merge import merged
+from avatar_core.jobs.pricing import estimate_parts, estimate_words, format_money
 from avatar_core.jobs.steps import video_stored
 from avatar_core.jobs.studio import Studio
 from avatar_core.media.join import join_parts
@@ -54,10 +55,12 @@ from avatar_core.storage.journal import Job, Stage
 from avatar_core.storage.layout import LONG_SPEECH_FOLDER
 from avatar_core.storage.videos import VIDEOS_FOLDER
 from avatar_core.storage.visitors import OPERATOR, Visitor
-from avatar_core.units import format_seconds
-from avatar_core.words import say
+from avatar_core.units import about, format_seconds
+from avatar_core.waiting.durations import task_kind
+from avatar_core.words import Message, say
 
 PLAN_FILE = "plan.json"
+PREVIEW_S = 10.0  # a preview's part lasts at most this
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,37 @@ class SpeechDone(Done):
     @property
     def video_path(self) -> Path | None:
         return self.joined
+
+
+@dataclass(frozen=True)
+class SpeechProgress(Progress):
+    """How far a long speech got: `ready` of its `count` parts' videos are home; about
+    `left_s` seconds to its video (None: not known). Its parts were sent: a Stop now
+    leaves them at the provider (they appear in History)."""
+
+    step = Step.RUNNING
+    ready: int = 0
+    count: int = 0
+    left_s: float | None = None
+
+
+JOIN_S_PER_MINUTE = 2.0  # about how long the join takes a minute of speech (bench/)
+
+
+def expected_speech_s(
+    studio: Studio, part_seconds: list[float], mode: str
+) -> tuple[float | None, int]:
+    """About how long the parts take, sent as many at once as the account allows
+    (AVATAR_MAX_RUNNING_TASKS; all at once when not set), then the join; and how many
+    run at once. None when the studio knows nothing of how long a task takes."""
+    at_once = studio.settings.max_running_tasks or len(part_seconds) or 1
+    kind = task_kind(mode, studio.demo)
+    times = [studio.scheduler.model.expected(kind, seconds) for seconds in part_seconds]
+    if not times or any(time is None for time in times):
+        return None, at_once
+    ordered = sorted((time for time in times if time is not None), reverse=True)
+    tasks = sum(ordered[i] for i in range(0, len(ordered), at_once))  # the longest of a round
+    return tasks + JOIN_S_PER_MINUTE * sum(part_seconds) / 60, at_once
 
 
 def part_key(speech_key: str, number: int) -> str:
@@ -160,22 +194,27 @@ class LongVoiceRun:
         visitor: Visitor = OPERATOR,
         remake_failed: bool = True,
         key: str | None = None,
+        preview: bool = False,
     ) -> None:
         """`remake_failed`: a part whose task failed is made (and paid) again, else it is
-        reported; `key`: the speech's, when it was made ready before (`resume`)."""
+        reported; `key`: the speech's, when it was made ready before (`resume`);
+        `preview`: make only a first part of at most PREVIEW_S, in `std` (its video is
+        the SpeechDone's), cut so that the whole speech in `std` reuses it as its first."""
+        mode = "std" if preview else mode
         self.studio = studio
         self.image, self.voice = str(image), Path(voice)
         self.prompt, self.mode, self.deadline_s = prompt, mode, deadline_s
         self.shorten_pauses = shorten_pauses
         self.max_speech_s = max_speech_s
         self.max_part_s = studio.client.profile.max_part_seconds
-        self.visitor, self.remake_failed = visitor, remake_failed
+        self.visitor, self.remake_failed, self.preview = visitor, remake_failed, preview
         self.key = key or speech_key(
             self.image, self.voice, prompt=prompt, mode=mode, visitor=visitor.tag,
             shorten_pauses=shorten_pauses, max_part_s=self.max_part_s,
         )  # fmt: skip
         self.folder = studio.settings.data_dir / LONG_SPEECH_FOLDER / self.key
         self.out = studio.settings.data_dir / VIDEOS_FOLDER / f"speech-{self.key}.mp4"
+        self.expected_s: float | None = None  # the whole speech's, once it is split
 
     def request(self) -> dict:
         """What the parts are made with, as the plan keeps it (`resume`, `status`)."""
@@ -188,33 +227,78 @@ class LongVoiceRun:
         }  # fmt: skip
 
     async def run(self) -> AsyncIterator[Progress]:
-        """The parts' events as they come, "part 2 of 5 ready" as each video is home, and
-        SpeechDone with the joined video; AvatarError naming a part that did not end."""
+        """What happens, as it happens: the split, the estimate (the sum of the parts') and
+        the expected time in all; the parts' events, each named by its part; "part 2 of 5
+        ready" (SpeechProgress) as each video is home; SpeechDone with the joined video.
+        AvatarError naming a part that did not end (the others are kept)."""
         if self.out.is_file() and not self.folder.exists():  # joined, its work cleaned up
             yield SpeechDone(say("long.made_before", key=self.key), joined=self.out)
             return
         yield Preparing(say("step.preparing"))
-        folder = self.folder
         speech = await asyncio.to_thread(
-            _ready, self.voice, folder, self.request(), max_part_s=self.max_part_s,
+            _ready, self.voice, self.folder, self.request(), max_part_s=self.max_part_s,
             max_speech_s=self.max_speech_s, shorten_pauses=self.shorten_pauses,
+            first_part_s=PREVIEW_S if self.preview else None,
         )  # fmt: skip
+        for said in self._plan_words(speech):
+            yield Preparing(said)
+        videos: dict[int, Path] = {}
+        making = speech.parts[:1] if self.preview else speech.parts
+        async for progress in self._made(speech, making, videos):
+            yield progress
+        if self.preview:  # the first part's own video; the folder stays for the whole
+            first = speech.parts[0]
+            said = say("long.preview_done", seconds=format_seconds(first.end_s - first.start_s),
+                       count=len(speech.parts))  # fmt: skip
+            yield SpeechDone(said, joined=videos[1])
+            return
+        count = len(speech.parts)
+        yield SpeechProgress(say("long.joining", count=count), ready=count, count=count)
+        joined = await asyncio.to_thread(
+            join_parts, [videos[n] for n in range(1, count + 1)], speech.speech, self.out,
+            seams=speech.plan.seams, work=self.folder / "join", audio_s=speech.seconds,
+        )  # fmt: skip
+        await asyncio.to_thread(shutil.rmtree, self.folder, True)  # its work: the video is home
+        seams_at = ", ".join(format_seconds(seam) for seam in joined.seams)
+        yield SpeechDone(say("long.done", count=count, seams=seams_at or "-"), joined=joined.path)
+
+    def _plan_words(self, speech: LongSpeech) -> list[Message]:
+        """The split, the estimate and the expected time, as a person reads them."""
         count = len(speech.parts)
         seams = ", ".join(format_seconds(seam) for seam in speech.plan.seams)
-        yield Preparing(
+        said = [
             say("long.split", seconds=format_seconds(speech.seconds), count=count, seams=seams,
                 key=self.key)
-        )  # fmt: skip
-        videos: dict[int, Path] = {}
+        ]  # fmt: skip
+        making = speech.parts[:1] if self.preview else speech.parts
+        lengths = [part.end_s - part.start_s for part in making]
+        estimate = estimate_parts(lengths, self.mode, self.studio.settings.prices)
+        if estimate is not None and self.preview:
+            said.append(say("long.preview_estimate", seconds=format_seconds(estimate.seconds),
+                            total=format_money(estimate.total)))  # fmt: skip
+        elif estimate is not None:
+            said.append(estimate_words(estimate))
+        self.expected_s, at_once = expected_speech_s(self.studio, lengths, self.mode)
+        if self.expected_s is not None:
+            said.append(say("long.expected", about=about(self.expected_s), at_once=at_once))
+        return said
+
+    async def _made(
+        self, speech: LongSpeech, making: list[SpeechPart], videos: dict[int, Path]
+    ) -> AsyncIterator[Progress]:
+        """The parts `making` made (or followed) at once, their videos into `videos` by
+        number; AvatarError naming the first without a video once all have ended."""
+        count = len(speech.parts)
         failures: dict[int, str] = {}
-        flows = [self._part(part, count) for part in speech.parts]
-        hold = await self._hold(speech)  # the whole speech within the visitor's limits
+        elapsed = 0.0
+        flows = [self._part(part, count) for part in making]
+        hold = await self._hold(making)  # all of them within the visitor's limits
         try:
             async for number, event in merged(flows):
+                elapsed = max(elapsed, event.elapsed_s)
                 if isinstance(event, Done) and event.video_path is not None:
                     videos[number] = event.video_path
-                    ready = say("long.part_ready", number=number, count=count, done=len(videos))
-                    yield Preparing(ready, event.elapsed_s, event.job)
+                    yield self._ready_event(number, count, len(videos), elapsed, event)
                     continue
                 if isinstance(event, Failed):
                     failures[number] = event.message
@@ -222,26 +306,30 @@ class LongVoiceRun:
                 yield replace(event, message=said)
         finally:
             hold.close()
-        if len(videos) < count:
+        if len(videos) < len(making):
             raise e.AvatarError(self._missing(speech, videos, failures))
-        yield Preparing(say("long.joining", count=count))
-        joined = await asyncio.to_thread(
-            join_parts, [videos[n] for n in range(1, count + 1)], speech.speech, self.out,
-            seams=speech.plan.seams, work=folder / "join", audio_s=speech.seconds,
-        )  # fmt: skip
-        await asyncio.to_thread(shutil.rmtree, folder, True)  # its work: the video is home
-        seams_at = ", ".join(format_seconds(seam) for seam in joined.seams)
-        yield SpeechDone(say("long.done", count=count, seams=seams_at or "-"), joined=joined.path)
 
-    async def _hold(self, speech: LongSpeech) -> contextlib.ExitStack:
+    def _ready_event(
+        self, number: int, count: int, ready: int, elapsed: float, event: Progress
+    ) -> SpeechProgress:
+        """ "Part 3 of 6 is ready (4 of 6 ready); about 2 min left." """
+        left_s = None
+        if self.expected_s is not None:
+            left_s = max(self.expected_s - elapsed, 0.0)
+        left = say("long.left", about=about(left_s)) if left_s is not None else ""
+        said = say("long.part_ready", number=number, count=count, done=ready, left=left)
+        return SpeechProgress(said, event.elapsed_s, event.job, ready=ready, count=count,
+                              left_s=left_s)  # fmt: skip
+
+    async def _hold(self, parts: list[SpeechPart]) -> contextlib.ExitStack:
         """The parts still to send, checked whole against the visitor's limits (before any
         is journaled) and held until they are (`SpendingLimits.hold_speech`); close the
         returned stack to let go."""
         priors = await asyncio.to_thread(
-            lambda: [self._journaled(part_key(self.key, p.index + 1)) for p in speech.parts]
+            lambda: [self._journaled(part_key(self.key, p.index + 1)) for p in parts]
         )
-        fresh = [p for p, prior in zip(speech.parts, priors, strict=True) if _to_send(prior)]
-        spender = self.visitor if self.studio.owner is None else OPERATOR  # as the studio's
+        fresh = [p for p, prior in zip(parts, priors, strict=True) if _to_send(prior)]
+        spender = self.studio.session.spender(self.visitor)
         held = self.studio.limits.hold_speech(
             spender, self.key, parts=len(fresh), part_s=self.max_part_s,
             seconds=sum(part.end_s - part.start_s for part in fresh),

@@ -12,7 +12,7 @@ video as "credits charged".
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from avatar_core.config import Settings
@@ -27,12 +27,14 @@ PRICE_PER_SECOND: dict[str, float] = Settings().prices
 
 @dataclass(frozen=True)
 class Estimate:
-    """`seconds` of video in `mode` at `price_per_second`: about `total` US dollars."""
+    """`seconds` of video in `mode` at `price_per_second`: about `total` US dollars, in
+    `parts` tasks (a long speech's parts; 1 for one video)."""
 
     seconds: float
     mode: str
     price_per_second: float
     total: float
+    parts: int = 1
 
 
 def estimate_cost(
@@ -44,6 +46,33 @@ def estimate_cost(
     if price is None or seconds is None or seconds <= 0:
         return None
     return Estimate(seconds=seconds, mode=mode, price_per_second=price, total=seconds * price)
+
+
+def estimate_parts(
+    part_seconds: Sequence[float], mode: str, prices: Mapping[str, float] = PRICE_PER_SECOND
+) -> Estimate | None:
+    """A long speech's estimate: the sum of its parts' (each part is a task of its own,
+    billed by its seconds); None when a part's or the mode's price is unknown."""
+    each = [estimate_cost(seconds, mode, prices) for seconds in part_seconds]
+    if not each or any(estimate is None for estimate in each):
+        return None
+    known = [estimate for estimate in each if estimate is not None]
+    return Estimate(
+        seconds=sum(estimate.seconds for estimate in known),
+        mode=mode,
+        price_per_second=known[0].price_per_second,
+        total=sum(estimate.total for estimate in known),
+        parts=len(known),
+    )
+
+
+def estimate_words(estimate: Estimate) -> Message:
+    """ "3 parts, 172.4 s of video in std at $0.056/s: about $9.65 (assumed prices)." """
+    return say(
+        "long.estimate", parts=estimate.parts, seconds=format_seconds(estimate.seconds),
+        mode=estimate.mode, rate=format_rate(estimate.price_per_second),
+        total=format_money(estimate.total),
+    )  # fmt: skip
 
 
 def format_money(amount: float) -> str:

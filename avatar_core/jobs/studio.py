@@ -45,7 +45,7 @@ from avatar_core.provider.routes import RouteMemory
 from avatar_core.storage.journal import Job, Journal
 from avatar_core.storage.visitors import OPERATOR, Visitor, address_tag, visitor_tag
 from avatar_core.waiting.callbacks import CallbackRegistry
-from avatar_core.waiting.durations import Line, task_kind
+from avatar_core.waiting.durations import LinearDuration, task_kind
 from avatar_core.waiting.scheduler import PollScheduler
 
 
@@ -308,6 +308,6 @@ def open_studio(settings: Settings, **parts) -> Studio:
         sweep_kept(settings.data_dir, studio.journal)
     if settings.demo_mode:  # the demo simulator's tasks take a known time, whatever the audio
         for mode in MODES:
-            demo_line = Line(settings.demo_task_seconds, 0.0)
-            studio.scheduler.model.assume(task_kind(mode, demo=True), demo_line)
+            demo_duration = LinearDuration(settings.demo_task_seconds, 0.0)
+            studio.scheduler.model.assume(task_kind(mode, demo=True), demo_duration)
     return studio

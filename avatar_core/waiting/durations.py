@@ -24,8 +24,9 @@ _LONGEST_OF = 10  # the longest of this many recent tasks says how long the slow
 
 
 @dataclass(frozen=True)
-class Line:
-    """seconds = intercept_s + per_audio_s × audio seconds."""
+class LinearDuration:
+    """A task's expected duration, a straight line in its audio's length:
+    seconds = intercept_s + per_audio_s × audio seconds."""
 
     intercept_s: float
     per_audio_s: float
@@ -39,7 +40,7 @@ class Prior:
     """What is believed before a task of a kind finishes: the line and how far off it may
     be (`spread`, a share of the prediction); `guess` when no measurement backs it."""
 
-    line: Line
+    duration: LinearDuration
     spread: float
     guess: bool
 
@@ -49,8 +50,8 @@ class Prior:
 # plus 8 s per second of audio gives 4 min for 5 s and 11 min for 60 s. No figure was found
 # for pro, which renders more: guessed half as slow again. Either may be off by a third.
 PRIOR_GUESS: dict[str, Prior] = {
-    "std": Prior(Line(200.0, 8.0), spread=0.35, guess=True),
-    "pro": Prior(Line(300.0, 12.0), spread=0.35, guess=True),
+    "std": Prior(LinearDuration(200.0, 8.0), spread=0.35, guess=True),
+    "pro": Prior(LinearDuration(300.0, 12.0), spread=0.35, guess=True),
 }
 
 
@@ -76,7 +77,7 @@ def task_kind(mode: str, demo: bool) -> str:
 
 @dataclass(frozen=True)
 class _Fit:
-    line: Line
+    duration: LinearDuration
     spread: float  # a share of the prediction
     guess: bool
     longest: float | None = None  # the longest recent task, a multiple of the prediction
@@ -99,10 +100,10 @@ class DurationModel:
         self._fits: dict[str, _Fit | None] = {}
         self._lock = threading.Lock()
 
-    def assume(self, kind: str, line: Line, *, spread: float = 0.0) -> None:
+    def assume(self, kind: str, duration: LinearDuration, *, spread: float = 0.0) -> None:
         """A known prior for `kind` (not a guess), e.g. the demo simulator's task time."""
         with self._lock:
-            self._priors[kind] = Prior(line, spread, guess=False)
+            self._priors[kind] = Prior(duration, spread, guess=False)
             self._fits.pop(kind, None)
 
     def learn(self, kind: str, seconds: float, audio_s: float | None = None) -> None:
@@ -125,7 +126,7 @@ class DurationModel:
             audio = audio_s if audio_s is not None else self._typical_audio(kind)
         if fit is None:
             return None
-        seconds = max(fit.line.at(audio), 0.1)
+        seconds = max(fit.duration.at(audio), 0.1)
         longest = fit.longest * seconds if fit.longest is not None else None
         return Expectation(seconds, fit.spread * seconds, fit.guess, longest)
 
@@ -144,18 +145,18 @@ class DurationModel:
         prior = self._priors.get(kind)
         seen = list(self._seen.get(kind, ()))
         if not seen:
-            return _Fit(prior.line, prior.spread, prior.guess) if prior else None
+            return _Fit(prior.duration, prior.spread, prior.guess) if prior else None
         typical = self._typical_audio(kind)
         points = [(typical if math.isnan(x) else x, y) for x, y in seen]
         weights = [self._memory**age for age in range(len(points) - 1, -1, -1)]
-        line = _weighted_line(points, weights, prior.line if prior else None)
-        longest = max(y / max(line.at(x), 0.1) for x, y in points[-_LONGEST_OF:])
-        return _Fit(line, _spread(points, weights, line, prior), guess=False, longest=longest)
+        fitted = _weighted_line(points, weights, prior.duration if prior else None)
+        longest = max(y / max(fitted.at(x), 0.1) for x, y in points[-_LONGEST_OF:])
+        return _Fit(fitted, _spread(points, weights, fitted, prior), guess=False, longest=longest)
 
 
 def _weighted_line(
-    points: list[tuple[float, float]], weights: list[float], prior: Line | None
-) -> Line:
+    points: list[tuple[float, float]], weights: list[float], prior: LinearDuration | None
+) -> LinearDuration:
     """Weighted least squares of y = a + b·x, held near the prior's shape b = r·a.
 
     The penalty `L·(b - r·a)²` weighs like one task `_SHAPE_AUDIO_S` away: with tasks of
@@ -176,20 +177,23 @@ def _weighted_line(
     a = (t0 * m22 - m12 * t1) / det
     b = (m11 * t1 - m12 * t0) / det
     if b < 0:  # longer audio never makes a task quicker: a flat line
-        return Line(t0 / s0, 0.0)
+        return LinearDuration(t0 / s0, 0.0)
     if a < 0:  # nor does a task take no time at all: a line through zero
-        return Line(0.0, t1 / s2)
-    return Line(a, b)
+        return LinearDuration(0.0, t1 / s2)
+    return LinearDuration(a, b)
 
 
 def _spread(
-    points: list[tuple[float, float]], weights: list[float], line: Line, prior: Prior | None
+    points: list[tuple[float, float]],
+    weights: list[float],
+    fitted: LinearDuration,
+    prior: Prior | None,
 ) -> float:
     """How far off the line may be, as a share of its prediction: the prior's spread,
     giving way to the scatter of finished tasks about the line as they accumulate (the
     first task, which the line fits exactly, tells nothing about scatter)."""
     squares = sum(
-        w * ((y - line.at(x)) / max(line.at(x), 0.1)) ** 2
+        w * ((y - fitted.at(x)) / max(fitted.at(x), 0.1)) ** 2
         for w, (x, y) in zip(weights, points, strict=True)
     )
     prior_weight = _PRIOR_SPREAD_WEIGHT

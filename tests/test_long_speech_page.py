@@ -1,0 +1,84 @@
+"""The page's long voices, through its handlers (no browser): a voice file longer than one
+task takes is checked as a long speech (its parts, the silence left out, its seconds for
+the estimate: the sum of the parts') and made into one video by the one Generate press,
+the parts' progress shown. A studio on the simulator over HTTP, real media made here."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from app_harness import make_studio
+from speech_media import speech_like, write_wav
+
+from avatar_core.jobs.pricing import format_money
+from avatar_core.media.probe import probe_video
+from ui import handlers as h
+from ui.sessions import Sessions
+from ui.texts import translate
+
+
+@pytest.fixture
+def sessions(simulator, fake_time, tmp_path) -> Sessions:
+    simulator.options.render_max_side = 128  # the join does not care how large
+    return Sessions(make_studio(simulator, fake_time, tmp_path / "data"))
+
+
+@pytest.fixture(scope="module")
+def long_voice(tmp_path_factory):
+    """150 s: 1 s of silence before the speech and 1.5 s after it."""
+    folder = tmp_path_factory.mktemp("voice")
+    return write_wav(folder / "long.wav", speech_like(150.0, lead=1.0, tail=1.5, seed=31))
+
+
+def test_a_long_voice_is_checked_as_parts_and_priced_as_their_sum(sessions, long_voice):
+    studio = sessions.default
+    verdict, seconds = h.voice_verdict(studio, str(long_voice), False)
+    assert verdict.startswith("✅ The voice speaks for")
+    assert "it will be made in 3 parts cut in pauses" in verdict
+    assert "Not sending the 2.1 s of silence saves" in verdict  # its edges (0.4 s kept)
+    assert seconds == pytest.approx(147.9, abs=0.3)  # 2.5 s of edges, 0.4 s of them kept
+    cost = translate(h.show_cost(sessions, "file", seconds, None, "pro"), "en")
+    assert format_money(seconds * studio.settings.prices["pro"]) in cost
+    zh, _ = h.voice_verdict(studio, str(long_voice), False, "zh")
+    assert "切成 3 段分别制作" in zh
+
+
+def test_one_press_makes_one_video_of_a_long_voice_with_its_parts_progress(
+    sessions, simulator, portrait_path, long_voice
+):
+    async def press() -> list:
+        flow = h.run_make(sessions, str(portrait_path), "", "file", str(long_voice), "", "",
+                          "", "", None, None, None, "Speak.", "std", False, None, None)  # fmt: skip
+        return [update async for update in flow]
+
+    updates = asyncio.run(press())
+    status, video = updates[-1][:2]
+    assert status.startswith("✅"), status
+    assert simulator.stats.creates == 3  # one task a part
+    said = [translate(update[0], "en") for update in updates]
+    assert any("Part 1 of 3 is ready" in line for line in said)
+    assert any("3 of 3 ready" in line for line in said)
+    assert any("Joining the 3 parts" in line for line in said)
+    assert probe_video(video).seconds == pytest.approx(147.9, abs=0.3)
+
+
+def test_a_long_voice_at_a_web_address_is_made_in_parts_too(
+    simulator, fake_time, tmp_path, portrait_path, long_voice
+):
+    from file_server import file_server
+
+    from avatar_core.jobs.long_voice import SpeechDone
+    from avatar_core.jobs.video_flow import make_video
+
+    simulator.options.render_max_side = 128
+    studio = make_studio(simulator, fake_time, tmp_path / "data", allow_private_urls=True)
+
+    async def made(url: str) -> list:
+        return [event async for event in make_video(studio, portrait_path, url)]
+
+    with file_server(long_voice.read_bytes()) as web:
+        events = asyncio.run(made(web.url("/file")))
+    assert isinstance(events[-1], SpeechDone) and simulator.stats.creates == 3
+    assert probe_video(events[-1].video_path).seconds == pytest.approx(147.9, abs=0.3)
+    assert not list((tmp_path / "data" / "long_speeches" / "fetched").iterdir())  # let go
