@@ -21,6 +21,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 from app_harness import InProcessApp, app_on_a_simulator
 from live import assert_no_traceback, cli_command, cli_env, jobs_of, run_cli
@@ -372,3 +373,29 @@ def test_the_malformed_text_section_is_current(malformed, cli_text):
         + table(("command", "exit code", "what the person reads"), cli_rows)
     )
     check_section("malformed-text", body)
+
+
+def test_a_damaged_photo_gets_one_sentence_and_generate_stays_usable(app):
+    """A file named like a photo that is not one (a half-downloaded picture): Gradio's own
+    image check used to stop the events with a bare "Error" on every output, no sentence,
+    and Generate greyed out for good (found by a cold tester)."""
+    running, sim, _ = app
+    sim.reset()
+    uploaded = httpx.post(
+        running.url + "gradio_api/upload",
+        files=[("files", ("photo.jpg", b"not a picture at all " * 40, "image/jpeg"))],
+        timeout=60,
+    ).json()[0]
+    photo = {"path": uploaded, "orig_name": "photo.jpg", "meta": {"_type": "gradio.FileData"}}
+    verdict = _data(run_event(running.url, _index(running, "check_portrait"), [photo, "", None]))
+    assert verdict[0].startswith("❌ ") and "\n" not in verdict[0].strip(), verdict
+    voice = {"path": httpx.post(
+        running.url + "gradio_api/upload",
+        files=[("files", ("voice.mp3", (ASSETS / "hello.mp3").read_bytes(), "audio/mpeg"))],
+        timeout=60,
+    ).json()[0], "orig_name": "voice.mp3", "meta": {"_type": "gradio.FileData"}}  # fmt: skip
+    make = [photo, "", "file", voice, "", "", "", "", None, None, 1.0, "", "std", False, None,
+            None, None]  # fmt: skip
+    status = _data(run_event(running.url, _index(running, "run_make"), make))[0]
+    assert status.startswith("❌ ") and verdict[0].split("❌ ")[1][:20] in status, status
+    assert sim.stats.creates == 0

@@ -22,6 +22,7 @@ import ui.handlers as handlers
 from avatar_core.provider.base import PageTexts
 from avatar_core.provider.voices import DEFAULT_VOICES
 from ui.history_watch import history_timer
+from ui.portrait_image import unopened
 from ui.sessions import Sessions
 from ui.texts import page_text, ui_text
 
@@ -201,14 +202,16 @@ def build_page(sessions: Sessions) -> Page:
 
 
 def _portrait_image() -> PortraitInputs:
-    image = gr.Image(
-        label=page_text("portrait"),
-        type="filepath",
-        image_mode=None,
-        sources=["upload", "webcam", "clipboard"],
-        elem_id="portrait",
-        placeholder=page_text("portrait_hint"),
-        height=230,
+    image = unopened(
+        gr.Image(
+            label=page_text("portrait"),
+            type="filepath",
+            image_mode=None,
+            sources=["upload", "webcam", "clipboard"],
+            elem_id="portrait",
+            placeholder=page_text("portrait_hint"),
+            height=230,
+        )
     )
     verdict = gr.Markdown(elem_id="portrait_verdict", elem_classes="verdict")
     return PortraitInputs(image, None, verdict)  # type: ignore[arg-type]  # url: More options
