@@ -74,7 +74,7 @@ class ProcessServices:
     async def paid(self, step: Callable[..., T], *args: object) -> T:
         """A step of a paid job that asks the provider, in a thread, its first request's
         slot awaited first (holding no thread) ahead of anyone's questions."""
-        return await self.scheduler.budget.run(step, *args, claim=PAID, asleep=self.pause)
+        return await self.scheduler.budget.run(step, *args, claim=PAID)
 
     def close(self) -> None:
         if self._owns_scheduler:

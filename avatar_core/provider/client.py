@@ -228,7 +228,6 @@ class ProviderClient:
         return self.connection.send(
             method,
             self.base_url + path,
-            sleep=self._sleep,
             headers=headers,
             content=content,
             timeout=timeout or self._timeout,
