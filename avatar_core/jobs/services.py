@@ -56,11 +56,6 @@ class ProcessServices:
         self.retry = retry
         self.clock = clock
 
-    @property
-    def sleep(self) -> Callable[[float], None]:
-        """The blocking sleep the provider client and the video download wait with."""
-        return self.clock.sleep
-
     def now(self) -> float:
         return self.clock.now()
 

@@ -39,8 +39,8 @@ class ProviderSession:
         self.demo = settings.demo_mode
         self.owner = owner
         self.client = client
-        journal, retry, sleep = services.journal, services.retry, services.sleep
-        self.steps = JobSteps(settings, client, journal, self.demo, owner, retry, sleep)
+        journal, retry, clock = services.journal, services.retry, services.clock
+        self.steps = JobSteps(settings, client, journal, self.demo, owner, retry, clock)
         client.connection.within(services.scheduler.budget)  # the process's one budget
 
     def for_key(self, key: str | None, services: ProcessServices) -> ProviderSession | None:
