@@ -94,30 +94,31 @@ def test_questions_take_turns_by_address_then_by_visitor(fake_time):
 
 def test_a_threads_request_and_an_event_loops_share_one_line(fake_time):
     """A question waiting in a thread (the client's send) is passed by paid work that an
-    event loop awaits (the poll scheduler), then has its slot."""
+    event loop awaits (the poll scheduler), then has its slot. Both wait for the answer to
+    the one request on its way (a budget of one a second), not on the clock."""
     budget = RequestBudget(1.0, clock=fake_time)
-    budget.done(budget.take())  # the slot now
+    on_its_way = budget.take()  # the slot now, its answer not come yet
     order: list[str] = []
-    joined = threading.Event()
 
     def question() -> None:
         with asking(_question("addr-a", "visitor")):
-            joined.set()
-            budget.done(budget.take(pause=lambda s: None))  # waits without moving the clock
+            budget.done(budget.take())
         order.append("question")
 
     thread = threading.Thread(target=question)
     thread.start()
-    joined.wait()
 
     async def paid() -> None:
-        while len(budget._waiting) < 1:
+        while len(budget._waiting) < 1:  # the question waits first
             await asyncio.sleep(0.01)
-        budget.done(await budget.take_async(claim=PAID))
+        slot = asyncio.ensure_future(budget.take_async(claim=PAID))
+        while len(budget._waiting) < 2:
+            await asyncio.sleep(0.01)
+        budget.done(on_its_way)  # its answer came: a place comes free a second on
+        budget.done(await slot)
         order.append("paid")
 
     asyncio.run(paid())
-    fake_time.sleep(2.0)  # the question's slot comes
     thread.join(timeout=30)
     assert order == ["paid", "question"]
 

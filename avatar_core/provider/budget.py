@@ -158,10 +158,9 @@ class RequestBudget:
 
     # --- taking a slot ----------------------------------------------------------------------
 
-    def take(self, *, pause: Callable[[float], None] | None = None) -> Slot:
+    def take(self) -> Slot:
         """Wait in this thread for this request's slot; the caller says `done` once its
-        answer came or it failed. `pause`: how to wait instead of the clock's sleep."""
-        sleep = pause or self._clock.sleep
+        answer came or it failed."""
         prepaid = self._prepaid()
         if prepaid is not None:
             return prepaid
@@ -176,7 +175,7 @@ class RequestBudget:
                 if wait is None:
                     event.wait(IN_FLIGHT_S)  # woken when its turn comes or a request ends
                 else:
-                    sleep(wait)
+                    self._clock.sleep(wait)
         except BaseException:
             self._leave(waiter)
             raise
