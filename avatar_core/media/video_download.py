@@ -66,7 +66,7 @@ def download_video(
                 client, url, destination, max_bytes=max_bytes, check_head=_must_be_mp4
             ),
             policy=replace(retry or RetryPolicy(), fresh_link=fresh_link),
-            sleep=clock.sleep,
+            clock=clock,
             what="video download",
         )
     except httpx.HTTPError as exc:

@@ -272,7 +272,7 @@ class ProviderClient:
                     self._send("POST", self._paths.create, body, self._create_timeout)
                 ),
                 policy=self._retry,
-                sleep=self._clock.sleep,
+                clock=self._clock,
                 what="create",
                 create=True,
             )
@@ -299,7 +299,7 @@ class ProviderClient:
             data = with_retries(
                 lambda: self._query_once(task_id),
                 policy=self._retry,
-                sleep=self._clock.sleep,
+                clock=self._clock,
                 what=what,
             )
         except httpx.HTTPError as exc:
