@@ -21,7 +21,9 @@ from ui.texts import translate
 @pytest.fixture
 def sessions(simulator, fake_time, tmp_path) -> Sessions:
     simulator.options.render_max_side = 128  # the join does not care how large
-    return Sessions(make_studio(simulator, fake_time, tmp_path / "data"))
+    studio = make_studio(simulator, fake_time, tmp_path / "data")
+    studio.inputs.web_only = True  # as the page has it (build_app): strangers type there
+    return Sessions(studio)
 
 
 @pytest.fixture(scope="module")
@@ -33,14 +35,14 @@ def long_voice(tmp_path_factory):
 
 def test_a_long_voice_is_checked_as_parts_and_priced_as_their_sum(sessions, long_voice):
     studio = sessions.default
-    verdict, seconds = h.voice_verdict(studio, str(long_voice), False)
+    verdict, seconds = h.voice_verdict(studio, long_voice, False)
     assert verdict.startswith("✅ The voice speaks for")
     assert "it will be made in 3 parts cut in pauses" in verdict
     assert "Not sending the 2.1 s of silence saves" in verdict  # its edges (0.4 s kept)
     assert seconds == pytest.approx(147.9, abs=0.3)  # 2.5 s of edges, 0.4 s of them kept
     cost = translate(h.show_cost(sessions, "file", seconds, None, "pro"), "en")
     assert format_money(seconds * studio.settings.prices["pro"]) in cost
-    zh, _ = h.voice_verdict(studio, str(long_voice), False, "zh")
+    zh, _ = h.voice_verdict(studio, long_voice, False, "zh")
     assert "切成 3 段分别制作" in zh
 
 

@@ -26,6 +26,7 @@ from app_harness import InProcessApp, app_on_a_simulator
 from live import assert_no_traceback, cli_command, cli_env, jobs_of, run_cli
 from raw_gradio import Answer, call_api, run_event
 from reliability import check_section, normalize, table
+from speech_media import speech_like, write_wav
 
 from conftest import ASSETS
 
@@ -74,7 +75,11 @@ def server_paths(app) -> list[Typed]:
     fifo = root / "voice.fifo"
     os.mkfifo(fifo)  # whoever opened it for reading would wait for ever
     journal = Path(running.studio.settings.data_dir) / "journal.sqlite3"
+    # a voice longer than one task takes, on the server's disk: the long-speech check must
+    # refuse its path as any other, never measure it (let alone make a video of it)
+    long_voice = write_wav(root / "long-voice.wav", speech_like(75, rate=16_000))
     return [
+        Typed("a long voice on the server's disk", str(long_voice)),
         Typed("/etc/passwd", "/etc/passwd"),
         Typed("/nonexistent", "/nonexistent"),
         Typed("/root", "/root"),

@@ -202,7 +202,10 @@ class LongVoiceRun:
         the SpeechDone's), cut so that the whole speech in `std` reuses it as its first."""
         mode = "std" if preview else mode
         self.studio = studio
-        self.image, self.voice = str(image), Path(voice)
+        # a Path is a file the app holds itself (the page's upload): kept a Path, so that a
+        # studio taking only web addresses from strangers reads it as its own file
+        self.image = image if isinstance(image, Path) else str(image)
+        self.voice = Path(voice)
         self.prompt, self.mode, self.deadline_s = prompt, mode, deadline_s
         self.shorten_pauses = shorten_pauses
         self.max_speech_s = max_speech_s
@@ -219,7 +222,7 @@ class LongVoiceRun:
     def request(self) -> dict:
         """What the parts are made with, as the plan keeps it (`resume`, `status`)."""
         return {
-            "image": self.image, "voice": str(self.voice), "prompt": self.prompt,
+            "image": str(self.image), "voice": str(self.voice), "prompt": self.prompt,
             "mode": self.mode, "shorten_pauses": self.shorten_pauses,
             "max_speech_s": self.max_speech_s, "visitor": self.visitor.tag,
             "address": self.visitor.address, "owner": self.studio.owner,
@@ -392,7 +395,7 @@ class LongVoiceRun:
                 )
             else:  # never journaled, refused at its create, or failed: (made again)
                 flow = self.studio.generate(
-                    self.image, str(part.path), prompt=self.prompt, mode=self.mode,
+                    self.image, part.path, prompt=self.prompt, mode=self.mode,
                     deadline_s=self.deadline_s, batch_key=key, keep_silence=True,
                     visitor=replace(self.visitor, speech=self.key),
                 )  # fmt: skip

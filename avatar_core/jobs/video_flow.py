@@ -22,7 +22,7 @@ from avatar_core.errors import InputError, MediaToolError
 from avatar_core.inputs.audio import MAX_SOURCE_BYTES
 from avatar_core.inputs.loudness import envelope_of_file
 from avatar_core.inputs.silence import kept_envelope, plan_silence
-from avatar_core.inputs.sources import looks_like_url, read_source
+from avatar_core.inputs.sources import looks_like_url, read_source, require_web_address
 from avatar_core.inputs.speech_parts import MIN_PART_S, check_speech_length, plan_parts
 from avatar_core.jobs.events import Progress
 from avatar_core.jobs.long_voice import LongVoiceRun, speaks_longer_than
@@ -39,6 +39,8 @@ def local_voice(studio: Studio, audio: Source | None) -> Path | None:
     under a name made of its bytes; None for anything else (an audio id, bytes)."""
     if isinstance(audio, (bytes, bytearray)) or audio is None:
         return None
+    if studio.inputs.web_only:  # a stranger's text: an http(s) address, never a path
+        require_web_address(audio, what="audio")
     if looks_like_url(audio):
         data = read_source(
             str(audio), what="audio", max_bytes=MAX_SOURCE_BYTES,
@@ -104,7 +106,10 @@ def long_voice_run(
     any other voice (the studio's own check explains one it cannot use)."""
     if trim or isinstance(image, bytes):
         return None
-    voice = local_voice(studio, audio)
+    try:
+        voice = local_voice(studio, audio)
+    except InputError:  # the studio's own check says so, with every other input's problem
+        return None
     if voice is None:
         return None
     fetched = looks_like_url(audio)
