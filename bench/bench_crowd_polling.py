@@ -163,7 +163,7 @@ def run_crowd(crowd: Crowd, work_dir: Path, *, rate: float = 10.0) -> Figures:
     clock = FakeClock(START)
     tasks = crowd.tasks()
     simulator = Simulator(clock=clock.now, work_dir=work_dir / "sim", render_max_side=96)
-    with simulator as sim, ProviderClient(sim.base_url or "", KEY) as client:
+    with simulator as sim, ProviderClient(sim.base_url or "", KEY, clock=clock) as client:
         firsts = []
         request = _request()
         for _, seconds in tasks:

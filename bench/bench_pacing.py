@@ -111,8 +111,8 @@ def make_voices(folder: Path) -> dict[float, Path]:
 def make_studio(sim: Simulator, clock: ScaledClock, data: Path, model: DurationModel) -> Studio:
     settings = Settings(api_key=Secret(KEY), base_url=sim.base_url or "", data_dir=data)
     scheduler = PollScheduler(clock=clock, model=model)
-    client = ProviderClient(settings.base_url, KEY, timeout=60)
-    return Studio(settings, client=client, scheduler=scheduler, clock=clock.now)
+    client = ProviderClient(settings.base_url, KEY, timeout=60, clock=clock)
+    return Studio(settings, client=client, scheduler=scheduler, clock=clock)
 
 
 async def one_task(

@@ -71,9 +71,7 @@ def make_studio(
         http_timeout_s=http_timeout,
         **{**NO_LIMITS, **more_settings},
     )
-    client = ProviderClient(
-        settings.base_url, key or DEMO_KEY, sleep=time.sleep, timeout=http_timeout
-    )
+    client = ProviderClient(settings.base_url, key or DEMO_KEY, clock=time, timeout=http_timeout)
     scheduler = PollScheduler(clock=time)
     return Studio(
         settings, client=client, scheduler=scheduler, clock=time,
@@ -102,7 +100,7 @@ def make_kling_studio(
     profile = kling_profile(
         settings.kling_base_url, Secret(access_key), Secret(secret_key), token_clock
     )
-    client = ProviderClient(profile.base_url, profile=profile, sleep=time.sleep)
+    client = ProviderClient(profile.base_url, profile=profile, clock=time)
     scheduler = PollScheduler(clock=time)
     return Studio(settings, client=client, scheduler=scheduler, clock=time)
 

@@ -135,7 +135,7 @@ def gateway(fake_time, tmp_path):
 def client(simulator, fake_time):
     from avatar_core.provider.client import ProviderClient
 
-    with ProviderClient(simulator.base_url, "test-key", sleep=fake_time.sleep, timeout=10) as c:
+    with ProviderClient(simulator.base_url, "test-key", clock=fake_time, timeout=10) as c:
         yield c
 
 

@@ -161,7 +161,7 @@ def test_lookup_by_task_id_brings_the_video_home(
     the same account can be followed from the app; visitors of a public app cannot
     (tests/test_visitors.py)."""
     shared = InProcessApp(make_studio(fresh_sim, shared_time, data_dir, shared_history=True))
-    with ProviderClient(fresh_sim.base_url, "app-key", sleep=shared_time.sleep) as other:
+    with ProviderClient(fresh_sim.base_url, "app-key", clock=shared_time) as other:
         task = other.create_task(
             AvatarRequest(
                 image=base64.b64encode(portrait_path.read_bytes()).decode(),

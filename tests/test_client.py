@@ -117,7 +117,7 @@ def test_kling_1102_through_the_gateway_is_not_called_the_callers_balance(
     """Under CometAPI, Kling's 1102 is the gateway's own resource pack: topping up the
     caller's balance would not help, so the sentence must not say so."""
     simulator.set_key_state("spent-key", "no_credit")
-    spent = ProviderClient(simulator.base_url, "spent-key", sleep=fake_time.sleep)
+    spent = ProviderClient(simulator.base_url, "spent-key", clock=fake_time)
     with spent, pytest.raises(e.UpstreamUnavailableError) as caught:
         spent.create_task(avatar_request)
     assert "not your CometAPI balance" in str(caught.value)
@@ -191,7 +191,7 @@ def test_a_create_with_an_unclear_outcome_is_never_resent(
 
 
 def test_a_create_that_never_connected_is_retried_then_explained(fake_time, avatar_request):
-    nowhere = ProviderClient("http://127.0.0.1:9", "k", sleep=fake_time.sleep)
+    nowhere = ProviderClient("http://127.0.0.1:9", "k", clock=fake_time)
     with nowhere, pytest.raises(e.ProviderConnectionError) as caught:
         nowhere.create_task(avatar_request)
     assert not isinstance(caught.value, e.CreateOutcomeUnknownError)
@@ -202,7 +202,7 @@ def test_a_create_that_never_connected_is_retried_then_explained(fake_time, avat
 def test_the_timeout_passed_down_bounds_each_answer(simulator, fake_time, avatar_request):
     """A query answered 2 s late, by a client that waits 1 s: it times out once, then the
     retry gets the answer."""
-    with ProviderClient(simulator.base_url, "k", sleep=fake_time.sleep, timeout=1) as c:
+    with ProviderClient(simulator.base_url, "k", clock=fake_time, timeout=1) as c:
         task = c.create_task(avatar_request)
         simulator.inject("query", "slow", delay=2)
         assert c.get_task(task.task_id).task_id == task.task_id
@@ -216,7 +216,7 @@ def test_the_query_falls_back_to_the_generic_route_and_remembers_it(
     simulator, fake_time, avatar_request
 ):
     simulator.avatar_query_route = False
-    with ProviderClient(simulator.base_url, "k", sleep=fake_time.sleep) as c:
+    with ProviderClient(simulator.base_url, "k", clock=fake_time) as c:
         task = c.create_task(avatar_request)
         for _ in range(3):
             assert c.get_task(task.task_id).task_id == task.task_id
@@ -255,7 +255,7 @@ CANARY = "sk-CANARY-7f3a9c1e5b"
 
 def test_the_key_appears_in_no_error_or_repr(simulator, fake_time, avatar_request):
     simulator.inject("create", "error", code=1002, shape="gateway", message=f"bad key {CANARY}")
-    with ProviderClient(simulator.base_url, CANARY, sleep=fake_time.sleep) as c:
+    with ProviderClient(simulator.base_url, CANARY, clock=fake_time) as c:
         assert CANARY not in repr(c)
         with pytest.raises(e.AuthenticationError) as caught:
             c.create_task(avatar_request)

@@ -426,7 +426,7 @@ def test_nothing_is_sent_while_the_journal_cannot_record_the_job(tmp_path, input
         settings = Settings(
             api_key=Secret("k"), base_url=sim.base_url or "", data_dir=journal.path.parent
         )
-        client = ProviderClient(settings.base_url, "k", sleep=fake_time.sleep)
+        client = ProviderClient(settings.base_url, "k", clock=fake_time)
         studio = Studio(settings, client=client, journal=journal, clock=fake_time)
         holder = sqlite3.connect(journal.path, isolation_level=None)
         holder.execute("BEGIN EXCLUSIVE")

@@ -34,7 +34,7 @@ def studio_on(sim, fake_time, data_dir, *, routes: RouteMemory | None = None, **
     client = ProviderClient(
         sim.base_url,
         KEY,
-        sleep=fake_time.sleep,
+        clock=fake_time,
         timeout=config.http_timeout_s,
         create_timeout=config.create_timeout_s,
         routes=routes,
@@ -61,7 +61,7 @@ def test_a_json_answer_on_an_unserved_route_falls_back_to_the_generic_one(
 ):
     sim = gateway(profile)
     routes = RouteMemory(tmp_path)
-    with ProviderClient(sim.base_url, KEY, sleep=fake_time.sleep, routes=routes) as client:
+    with ProviderClient(sim.base_url, KEY, clock=fake_time, routes=routes) as client:
         task = client.create_task(_request(portrait_path, speech_path))
         assert client.get_task(task.task_id).task_id == task.task_id
     assert routes.get(sim.base_url) == GENERIC_QUERY
@@ -88,7 +88,7 @@ def test_a_remembered_route_that_stops_answering_is_left_for_the_other(
 ):
     sim = gateway("kling")
     routes = RouteMemory(tmp_path)
-    with ProviderClient(sim.base_url, KEY, sleep=fake_time.sleep, routes=routes) as client:
+    with ProviderClient(sim.base_url, KEY, clock=fake_time, routes=routes) as client:
         task = client.create_task(_request(portrait_path, speech_path))
         client.get_task(task.task_id)
         assert routes.get(sim.base_url) != GENERIC_QUERY
@@ -204,7 +204,7 @@ def test_the_callers_own_balance_in_cometapis_words_says_top_up(
 
 def test_a_refused_key_in_cometapis_words(gateway, fake_time, tmp_path, portrait_path):
     sim = gateway("cometapi-codes", accepted_keys=["another-key"])
-    client = ProviderClient(sim.base_url, KEY, sleep=fake_time.sleep)
+    client = ProviderClient(sim.base_url, KEY, clock=fake_time)
     with client, pytest.raises(e.AuthenticationError) as caught:
         client.get_task("1")
     assert "invalid_api_key" in str(caught.value) and "COMETAPI_KEY" in str(caught.value)
@@ -235,7 +235,7 @@ def test_a_create_refused_with_a_string_code_made_nothing_and_says_so(
 
 def test_a_524_on_queries_is_retried(gateway, fake_time, portrait_path, speech_path):
     sim = gateway("kling")
-    with ProviderClient(sim.base_url, KEY, sleep=fake_time.sleep) as client:
+    with ProviderClient(sim.base_url, KEY, clock=fake_time) as client:
         task = client.create_task(_request(portrait_path, speech_path))
         sim.inject("query", "http", status=524, times=2)
         assert client.get_task(task.task_id).task_id == task.task_id
@@ -245,7 +245,7 @@ def test_a_524_on_queries_is_retried(gateway, fake_time, portrait_path, speech_p
 def test_an_invalid_request_on_a_query_is_not_retried(gateway, fake_time):
     sim = gateway("kling")
     sim.inject("query", "gateway_error", code="invalid_request", status=500, times=5)
-    client = ProviderClient(sim.base_url, KEY, sleep=fake_time.sleep)
+    client = ProviderClient(sim.base_url, KEY, clock=fake_time)
     with client, pytest.raises(e.InvalidRequestError):
         client.get_task("123456789012345678")
     assert sim.stats.count("query") == 1
@@ -320,7 +320,7 @@ def test_a_task_unknown_on_one_route_is_unknown_whatever_page_the_other_shows(ga
     sim = gateway("kling")
     sim.inject("query", "slow", delay=0)  # the avatar route answers as it would
     sim.inject("query", "http", status=404, body="html")  # the generic route's page
-    client = ProviderClient(sim.base_url, KEY, sleep=fake_time.sleep)
+    client = ProviderClient(sim.base_url, KEY, clock=fake_time)
     with client, pytest.raises(e.NotFoundError, match="on either of its query routes"):
         client.get_task("123456789012345678")
     assert sim.stats.count("query") == 2 and fake_time.sleeps == []

@@ -136,7 +136,7 @@ def test_a_job_made_on_kling_is_resumed_on_kling_only(
     settings = Settings(api_key=Secret("a-cometapi-key"), base_url=elsewhere, data_dir=job_dir)
     cometapi = Studio(
         settings,
-        client=ProviderClient(elsewhere, "a-cometapi-key", sleep=fake_time.sleep),
+        client=ProviderClient(elsewhere, "a-cometapi-key", clock=fake_time),
         scheduler=PollScheduler(clock=fake_time),
         clock=fake_time,
     )

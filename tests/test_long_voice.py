@@ -37,7 +37,7 @@ def _studio(simulator, fake_time, data_dir) -> Studio:
     settings = Settings(api_key=Secret("test-key"), base_url=simulator.base_url, data_dir=data_dir)
     return Studio(
         settings,
-        client=ProviderClient(simulator.base_url, "test-key", sleep=fake_time.sleep),
+        client=ProviderClient(simulator.base_url, "test-key", clock=fake_time),
         scheduler=PollScheduler(clock=fake_time),
         clock=fake_time,
     )
@@ -271,7 +271,7 @@ def _visitor_studio(simulator, fake_time, data_dir, **limits) -> Studio:
     )  # fmt: skip
     return Studio(
         settings,
-        client=ProviderClient(simulator.base_url, "app-key", sleep=fake_time.sleep),
+        client=ProviderClient(simulator.base_url, "app-key", clock=fake_time),
         scheduler=PollScheduler(clock=fake_time),
         clock=fake_time,
     )

@@ -49,11 +49,11 @@ def _order_of_slots(budget: RequestBudget, fake: FakeClock, claims: list[tuple[s
         await fake.asleep(seconds)
 
     async def ask(name: str, claim: Claim) -> None:
-        budget.done(await budget.take_async(asleep, claim=claim))  # answered at once
+        budget.done(await budget.take_async(claim=claim, pause=asleep))  # answered at once
         order.append(name)
 
     async def main() -> None:
-        budget.done(await budget.take_async(asleep, claim=PAID))  # now: the others wait
+        budget.done(await budget.take_async(claim=PAID, pause=asleep))  # now: the others wait
         tasks = [asyncio.create_task(ask(name, claim)) for name, claim in claims]
         for _ in range(3):
             await asyncio.sleep(0)  # each task joins the line before its first await
@@ -71,7 +71,7 @@ async def _first_then_rest(main, everyone_waits: asyncio.Event) -> None:
 
 
 def test_paid_work_goes_before_every_waiting_question(fake_time):
-    budget = RequestBudget(2.0, clock=fake_time.now)
+    budget = RequestBudget(2.0, clock=fake_time)
     claims = [(f"question {n}", _question("addr-a", "visitor-a")) for n in range(4)]
     claims += [("create", PAID), ("check of a followed task", PAID)]
     order = _order_of_slots(budget, fake_time, claims)
@@ -80,7 +80,7 @@ def test_paid_work_goes_before_every_waiting_question(fake_time):
 
 
 def test_questions_take_turns_by_address_then_by_visitor(fake_time):
-    budget = RequestBudget(5.0, clock=fake_time.now)
+    budget = RequestBudget(5.0, clock=fake_time)
     flood = [(f"flooder {n}", _question("addr-a", "flooder")) for n in range(6)]
     neighbour = [(f"neighbour {n}", _question("addr-a", "neighbour")) for n in range(2)]
     elsewhere = [(f"elsewhere {n}", _question("addr-b", "someone")) for n in range(2)]
@@ -94,30 +94,31 @@ def test_questions_take_turns_by_address_then_by_visitor(fake_time):
 
 def test_a_threads_request_and_an_event_loops_share_one_line(fake_time):
     """A question waiting in a thread (the client's send) is passed by paid work that an
-    event loop awaits (the poll scheduler), then has its slot."""
-    budget = RequestBudget(1.0, clock=fake_time.now)
-    budget.done(budget.take(fake_time.sleep))  # the slot now
+    event loop awaits (the poll scheduler), then has its slot. Both wait for the answer to
+    the one request on its way (a budget of one a second), not on the clock."""
+    budget = RequestBudget(1.0, clock=fake_time)
+    on_its_way = budget.take()  # the slot now, its answer not come yet
     order: list[str] = []
-    joined = threading.Event()
 
     def question() -> None:
         with asking(_question("addr-a", "visitor")):
-            joined.set()
-            budget.done(budget.take(lambda s: None))  # waits without moving the clock
+            budget.done(budget.take())
         order.append("question")
 
     thread = threading.Thread(target=question)
     thread.start()
-    joined.wait()
 
     async def paid() -> None:
-        while len(budget._waiting) < 1:
+        while len(budget._waiting) < 1:  # the question waits first
             await asyncio.sleep(0.01)
-        budget.done(await budget.take_async(fake_time.asleep, claim=PAID))
+        slot = asyncio.ensure_future(budget.take_async(claim=PAID))
+        while len(budget._waiting) < 2:
+            await asyncio.sleep(0.01)
+        budget.done(on_its_way)  # its answer came: a place comes free a second on
+        budget.done(await slot)
         order.append("paid")
 
     asyncio.run(paid())
-    fake_time.sleep(2.0)  # the question's slot comes
     thread.join(timeout=30)
     assert order == ["paid", "question"]
 
@@ -126,11 +127,11 @@ def test_no_second_holds_more_than_the_budget_however_late_the_answers(fake_time
     """A request counts from its slot until its answer came: the provider counted it
     somewhere in between. Answers that take 0.7 s (on the fake clock) slow the slots down
     so that no second can hold more than the budget, wherever in between each was counted."""
-    budget = RequestBudget(4.0, clock=fake_time.now)
+    budget = RequestBudget(4.0, clock=fake_time)
     spans: list[tuple[float, float]] = []
 
     async def one() -> None:
-        slot = await budget.take_async(fake_time.asleep)
+        slot = await budget.take_async()
         await fake_time.asleep(0.7)  # on its way, then answered
         spans.append((slot.granted, fake_time.now()))
         budget.done(slot)
@@ -220,16 +221,16 @@ def test_a_share_of_each_second_is_kept_for_paid_work(fake_time):
     """Questions whose answers have not come yet fill their share of the second, and one
     more waits; a paid request still has its place at once (it does not wait for their
     answers), and the waiting question has its own once they come."""
-    budget = RequestBudget(5.0, clock=fake_time.now)
+    budget = RequestBudget(5.0, clock=fake_time)
     flooder = _question("addr-a", "flooder")
     got: dict[str, object] = {}
 
     def request(name: str, claim: Claim) -> None:
         with asking(claim):
-            got[name] = budget.take(fake_time.sleep)
+            got[name] = budget.take()
 
     with asking(flooder):
-        held = [budget.take(fake_time.sleep) for _ in range(4)]  # on their way, unanswered
+        held = [budget.take() for _ in range(4)]  # on their way, unanswered
     question = threading.Thread(target=request, args=("question", flooder))
     question.start()
     while not budget._waiting and "question" not in got:  # in line (or through)

@@ -109,8 +109,7 @@ def test_without_retry_after_the_wait_doubles_up_to_its_ceiling():
     assert retry_delay(httpx.ReadError("x"), 5, POLICY) is None  # the fifth try was the last
 
 
-def test_the_loop_sleeps_between_tries_and_raises_the_last_error():
-    sleeps: list[float] = []
+def test_the_loop_sleeps_between_tries_and_raises_the_last_error(fake_time):
     tries: list[int] = []
 
     def attempt() -> str:
@@ -118,12 +117,11 @@ def test_the_loop_sleeps_between_tries_and_raises_the_last_error():
         raise _status(503, "2")
 
     with pytest.raises(httpx.HTTPStatusError):
-        with_retries(attempt, policy=POLICY, sleep=sleeps.append, what="test")
-    assert len(tries) == POLICY.attempts and sleeps == [2, 2, 2, 2]
+        with_retries(attempt, policy=POLICY, clock=fake_time, what="test")
+    assert len(tries) == POLICY.attempts and fake_time.sleeps == [2, 2, 2, 2]
 
 
-def test_the_loop_returns_once_a_try_succeeds():
-    sleeps: list[float] = []
+def test_the_loop_returns_once_a_try_succeeds(fake_time):
     answers = iter([httpx.ConnectError("refused"), "done"])
 
     def attempt() -> str:
@@ -132,19 +130,16 @@ def test_the_loop_returns_once_a_try_succeeds():
             raise answer
         return answer
 
-    assert (
-        with_retries(attempt, policy=POLICY, sleep=sleeps.append, what="t", create=True) == "done"
-    )
-    assert len(sleeps) == 1
+    assert with_retries(attempt, policy=POLICY, clock=fake_time, what="t", create=True) == "done"
+    assert len(fake_time.sleeps) == 1
 
 
 @pytest.mark.parametrize("error", [ValueError("a bug"), e.NotFoundError("gone", status=404)])
-def test_the_loop_lets_other_errors_through_at_once(error):
-    sleeps: list[float] = []
+def test_the_loop_lets_other_errors_through_at_once(error, fake_time):
 
     def attempt() -> None:
         raise error
 
     with pytest.raises(type(error)):
-        with_retries(attempt, policy=POLICY, sleep=sleeps.append, what="test")
-    assert sleeps == []
+        with_retries(attempt, policy=POLICY, clock=fake_time, what="test")
+    assert fake_time.sleeps == []

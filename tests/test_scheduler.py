@@ -24,22 +24,20 @@ class RecordingClient(ProviderClient):
     """The real client, noting when (on the fake clock) each query was made, and of what."""
 
     def __init__(self, *args, clock, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self._clock = clock
+        super().__init__(*args, clock=clock, **kwargs)
+        self.fake_clock = clock
         self.query_times: list[float] = []
         self.queried: list[str] = []
 
     def get_task(self, task_id: str) -> TaskInfo:
-        self.query_times.append(self._clock())
+        self.query_times.append(self.fake_clock.now())
         self.queried.append(task_id)
         return super().get_task(task_id)
 
 
 @pytest.fixture
 def recording_client(simulator, fake_time):
-    with RecordingClient(
-        simulator.base_url, "k", sleep=fake_time.sleep, clock=fake_time.now
-    ) as client:
+    with RecordingClient(simulator.base_url, "k", clock=fake_time) as client:
         yield client
 
 
@@ -160,7 +158,7 @@ def test_a_watcher_past_its_deadline_is_told_and_the_task_goes_on(
 def test_an_error_ends_polling_for_every_watcher(simulator, fake_time):
     scheduler = _scheduler(fake_time)
     ghost = TaskInfo(task_id="123123123", status=TaskStatus.SUBMITTED)
-    with ProviderClient(simulator.base_url, "k", sleep=fake_time.sleep) as client:
+    with ProviderClient(simulator.base_url, "k", clock=fake_time) as client:
 
         async def main():
             return await asyncio.gather(

@@ -150,7 +150,7 @@ def test_the_video_plays_the_voice_as_sent_without_its_silence(
                         data_dir=tmp_path / "data")  # fmt: skip
     studio = Studio(
         settings,
-        client=ProviderClient(simulator.base_url, "test-key", sleep=fake_time.sleep),
+        client=ProviderClient(simulator.base_url, "test-key", clock=fake_time),
         scheduler=PollScheduler(clock=fake_time),
         clock=fake_time,
     )

@@ -23,7 +23,7 @@ def make_studio(simulator, fake_time, data_dir, key: str | None = "test-key") ->
     """A studio on the simulator with `key` (None: demo mode, on this simulator)."""
     secret = Secret(key) if key else None
     settings = Settings(api_key=secret, base_url=simulator.base_url, data_dir=data_dir)
-    client = ProviderClient(simulator.base_url, key or "demo-key", sleep=fake_time.sleep)
+    client = ProviderClient(simulator.base_url, key or "demo-key", clock=fake_time)
     scheduler = PollScheduler(clock=fake_time)
     return Studio(settings, client=client, scheduler=scheduler, clock=fake_time)
 
@@ -171,7 +171,7 @@ def test_a_refused_connection_is_proof_that_nothing_was_charged(
     port = closed.getsockname()[1]
     closed.close()  # nothing listens there: the connection is refused
     settings = Settings(api_key=Secret("k"), base_url=f"http://127.0.0.1:{port}", data_dir=tmp_path)
-    client = ProviderClient(settings.base_url, "k", sleep=fake_time.sleep)
+    client = ProviderClient(settings.base_url, "k", clock=fake_time)
     studio = Studio(settings, client=client, clock=fake_time)
     with pytest.raises(e.ProviderConnectionError) as caught:
         events(studio.generate(portrait_path, speech_path))
@@ -393,7 +393,7 @@ def _limited_studio(simulator, fake_time, data_dir, **limits) -> Studio:
     settings = Settings(
         api_key=Secret("test-key"), base_url=simulator.base_url, data_dir=data_dir, **limits
     )
-    client = ProviderClient(simulator.base_url, "test-key", sleep=fake_time.sleep)
+    client = ProviderClient(simulator.base_url, "test-key", clock=fake_time)
     scheduler = PollScheduler(clock=fake_time)
     return Studio(settings, client=client, scheduler=scheduler, clock=fake_time)
 

@@ -38,7 +38,7 @@ def _decodes(path) -> bool:
 
 def test_the_video_is_stored_under_its_task_id_and_plays(finished_task, tmp_path, fake_time):
     target = video_path(tmp_path, finished_task.task_id)
-    path = download_video(finished_task.video_url, target, sleep=fake_time.sleep)
+    path = download_video(finished_task.video_url, target, clock=fake_time)
     assert path == tmp_path / "videos" / f"{finished_task.task_id}.mp4"
     assert _decodes(path)
     assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary left over
@@ -49,9 +49,7 @@ def test_a_truncated_download_is_retried_and_comes_out_whole(
 ):
     simulator.inject("result", "truncated")
     sleeps_before = len(fake_time.sleeps)
-    path = download_video(
-        finished_task.video_url, tmp_path / "out" / "v.mp4", sleep=fake_time.sleep
-    )
+    path = download_video(finished_task.video_url, tmp_path / "out" / "v.mp4", clock=fake_time)
     assert _decodes(path)
     assert len(fake_time.sleeps) == sleeps_before + 1  # one retry
 
@@ -61,7 +59,7 @@ def test_an_expired_link_is_explained_and_leaves_nothing(
 ):
     simulator.inject("result", "expired")
     with pytest.raises(ResultDownloadError) as caught:
-        download_video(finished_task.video_url, tmp_path / "out" / "v.mp4", sleep=fake_time.sleep)
+        download_video(finished_task.video_url, tmp_path / "out" / "v.mp4", clock=fake_time)
     assert "links expire" in str(caught.value)
     assert list((tmp_path / "out").iterdir()) == []
 
@@ -69,7 +67,7 @@ def test_an_expired_link_is_explained_and_leaves_nothing(
 def test_a_file_that_is_not_an_mp4_is_refused(simulator, tmp_path, fake_time):
     not_video = simulator.base_url + "/_simulator/stats"
     with pytest.raises(ResultDownloadError) as caught:
-        download_video(not_video, tmp_path / "out" / "v.mp4", sleep=fake_time.sleep)
+        download_video(not_video, tmp_path / "out" / "v.mp4", clock=fake_time)
     assert "not an MP4" in str(caught.value)
     assert not (tmp_path / "out" / "v.mp4").exists()
 
@@ -79,7 +77,7 @@ def test_a_video_over_the_cap_is_not_kept(finished_task, tmp_path, fake_time):
         download_video(
             finished_task.video_url,
             tmp_path / "out" / "v.mp4",
-            sleep=fake_time.sleep,
+            clock=fake_time,
             max_bytes=1000,
         )
     assert "limit" in str(caught.value)
@@ -98,9 +96,7 @@ def test_a_busy_link_is_asked_again_after_its_retry_after(
     simulator.inject("result", "http", status=503, retry_after=4)
     simulator.inject("result", "http", status=524)
     sleeps_before = len(fake_time.sleeps)
-    path = download_video(
-        finished_task.video_url, tmp_path / "out" / "v.mp4", sleep=fake_time.sleep
-    )
+    path = download_video(finished_task.video_url, tmp_path / "out" / "v.mp4", clock=fake_time)
     assert _decodes(path)
     waits = fake_time.sleeps[sleeps_before:]
     assert len(waits) == 2 and waits[0] == 4
@@ -111,7 +107,7 @@ def test_a_link_that_stays_busy_is_given_up_in_one_sentence(
 ):
     simulator.inject("result", "http", status=503, times=50)
     with pytest.raises(ResultDownloadError) as caught:
-        download_video(finished_task.video_url, tmp_path / "out" / "v.mp4", sleep=fake_time.sleep)
+        download_video(finished_task.video_url, tmp_path / "out" / "v.mp4", clock=fake_time)
     assert str(caught.value) == (
         "The video could not be downloaded (HTTP 503): try the lookup again later."
     )
@@ -126,7 +122,7 @@ def test_the_timeout_passed_down_bounds_each_wait_for_the_file(
     simulator.inject("result", "slow", delay=2)
     sleeps_before = len(fake_time.sleeps)
     path = download_video(
-        finished_task.video_url, tmp_path / "out" / "v.mp4", sleep=fake_time.sleep, timeout=0.5
+        finished_task.video_url, tmp_path / "out" / "v.mp4", clock=fake_time, timeout=0.5
     )
     assert _decodes(path)
     assert len(fake_time.sleeps) == sleeps_before + 1
@@ -137,6 +133,6 @@ def test_a_data_folder_that_cannot_be_written_is_a_storage_error(
 ):
     (tmp_path / "videos").write_bytes(b"a file where the folder should be")
     with pytest.raises(StorageError) as caught:
-        download_video(finished_task.video_url, video_path(tmp_path, "1"), sleep=fake_time.sleep)
+        download_video(finished_task.video_url, video_path(tmp_path, "1"), clock=fake_time)
     assert "could not be written to" in str(caught.value)
     assert "AVATAR_DATA_DIR" in str(caught.value)

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections import deque
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
@@ -31,6 +30,7 @@ from starlette.formparsers import MultiPartException
 from starlette.middleware import Middleware
 
 from avatar_core.catalogue import language_of, sentence_for
+from avatar_core.clock import SYSTEM, Clock
 from avatar_core.storage.visitors import network_of
 from ui.limits import MAX_UPLOAD_BYTES
 
@@ -82,12 +82,12 @@ class UploadLedger:
         files_per_minute: int = UPLOADS_PER_MINUTE,
         bytes_per_minute: int = UPLOAD_BYTES_PER_MINUTE,
         keep_s: float = UPLOAD_KEEP_S,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Clock = SYSTEM,
     ) -> None:
         self.files_per_minute = files_per_minute
         self.bytes_per_minute = bytes_per_minute
         self.keep_s = keep_s
-        self.clock = clock
+        self._clock = clock
         self.deleted = 0  # uploaded files deleted (their time was up, or refused)
         self._spent: dict[str, _Spent] = {}
         self._files: dict[Path, float] = {}  # uploaded file -> when it was last uploaded
@@ -97,13 +97,13 @@ class UploadLedger:
     def room(self, address: str) -> tuple[int, int]:
         """(files, bytes) `address` may still upload this minute."""
         with self._lock:
-            files, size = self._spent.setdefault(address, _Spent()).totals(self.clock())
+            files, size = self._spent.setdefault(address, _Spent()).totals(self._clock.now())
         return self.files_per_minute - files, self.bytes_per_minute - size
 
     def spend(self, address: str, files: int, size: int) -> None:
         with self._lock:
             spent = self._spent.setdefault(address, _Spent())
-            spent.requests.append([self.clock(), files, size])
+            spent.requests.append([self._clock.now(), files, size])
 
     def reserve(self, address: str, most: int, declared: int | None) -> list[float] | None:
         """Hold room for an upload about to be read: its declared bytes, else at most
@@ -111,12 +111,12 @@ class UploadLedger:
         minute's room); None when the address has no room left. `settle` it once read."""
         with self._lock:
             spent = self._spent.setdefault(address, _Spent())
-            files, size = spent.totals(self.clock())
+            files, size = spent.totals(self._clock.now())
             left = self.bytes_per_minute - size
             held = min(most, left) if declared is None else declared
             if files >= self.files_per_minute or left <= 0 or held > left:
                 return None
-            entry = [self.clock(), 0, held]
+            entry = [self._clock.now(), 0, held]
             spent.requests.append(entry)
             return entry
 
@@ -128,7 +128,7 @@ class UploadLedger:
     def keep(self, paths: list[Path]) -> None:
         """Remember uploaded files, to delete them once their time is up."""
         with self._lock:
-            now = self.clock()
+            now = self._clock.now()
             for path in paths:
                 self._files[path] = now
 
@@ -143,7 +143,7 @@ class UploadLedger:
         """Delete the uploaded files whose time is up (at most every SWEEP_EVERY_S), and
         forget addresses that uploaded nothing for a minute."""
         with self._lock:
-            now = self.clock()
+            now = self._clock.now()
             if not force and now - self._swept < SWEEP_EVERY_S:
                 return
             self._swept = now

@@ -11,13 +11,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
-import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import ClassVar
 
 from avatar_core.catalogue import Message, sentence_for
+from avatar_core.clock import SYSTEM, Clock
 from avatar_core.errors import AvatarError
 from avatar_core.inputs.preparation import PreparedInputs
 from avatar_core.provider.models import TaskInfo, TaskStatus
@@ -130,30 +130,33 @@ def waiting_message(task: TaskInfo, elapsed: float) -> Message:
 
 
 async def with_heartbeat(
-    events: AsyncIterator[Progress], every_s: float = 1.0
+    events: AsyncIterator[Progress], every_s: float = 1.0, clock: Clock = SYSTEM
 ) -> AsyncIterator[Progress]:
     """Re-yield `events`; while the provider works, refresh the elapsed time every
-    `every_s` seconds so a person sees the wait move (no request is made for it)."""
+    `every_s` seconds of `clock` so a person sees the wait move (no request is made for
+    it)."""
     iterator = events.__aiter__()
     pending: asyncio.Future[Progress] | None = None
+    arrived = asyncio.Event()  # set once `pending` has its event
     last: Progress | None = None
-    ticked_at = time.monotonic()
+    ticked_at = clock.now()
     try:
         while True:
             if pending is None:
+                arrived.clear()
                 pending = asyncio.ensure_future(iterator.__anext__())
-            done, _ = await asyncio.wait({pending}, timeout=every_s)
-            if done:
+                pending.add_done_callback(lambda _: arrived.set())
+            if await clock.wait(arrived, every_s):
                 try:
                     last = pending.result()
                 except StopAsyncIteration:
                     return
                 finally:
                     pending = None
-                ticked_at = time.monotonic()
+                ticked_at = clock.now()
                 yield last
             elif isinstance(last, Running) and last.task is not None:
-                elapsed = last.elapsed_s + time.monotonic() - ticked_at
+                elapsed = last.elapsed_s + clock.now() - ticked_at
                 yield replace(last, message=waiting_message(last.task, elapsed), elapsed_s=elapsed)
     finally:
         if pending is not None:  # the person left (Stop, a closed tab): end the flow cleanly

@@ -54,9 +54,8 @@ class Recovery:
         if known is None and session.scope(visitor) is not None:
             raise e.NotYoursError(sentence_for("task.not_yours", task_id=task_id))
         job, task = await services.scheduler.budget.run(
-            session.steps.job_for_task, task_id, known, claim=question_of(visitor),
-            asleep=services.pause,
-        )  # fmt: skip
+            session.steps.job_for_task, task_id, known, claim=question_of(visitor)
+        )
         async for progress in self.flow.finish(job, task, start=start, deadline_s=deadline_s):
             yield progress
 

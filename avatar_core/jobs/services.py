@@ -56,11 +56,6 @@ class ProcessServices:
         self.retry = retry
         self.clock = clock
 
-    @property
-    def sleep(self) -> Callable[[float], None]:
-        """The blocking sleep the provider client and the video download wait with."""
-        return self.clock.sleep
-
     def now(self) -> float:
         return self.clock.now()
 
@@ -74,7 +69,7 @@ class ProcessServices:
     async def paid(self, step: Callable[..., T], *args: object) -> T:
         """A step of a paid job that asks the provider, in a thread, its first request's
         slot awaited first (holding no thread) ahead of anyone's questions."""
-        return await self.scheduler.budget.run(step, *args, claim=PAID, asleep=self.pause)
+        return await self.scheduler.budget.run(step, *args, claim=PAID)
 
     def close(self) -> None:
         if self._owns_scheduler:

@@ -9,8 +9,7 @@ budget (`provider/connection.py`); everything else a studio needs is the process
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
+from avatar_core.clock import Clock
 from avatar_core.config import Settings
 from avatar_core.inputs.text import check_text
 from avatar_core.jobs.services import ProcessServices
@@ -40,8 +39,8 @@ class ProviderSession:
         self.demo = settings.demo_mode
         self.owner = owner
         self.client = client
-        journal, retry, sleep = services.journal, services.retry, services.sleep
-        self.steps = JobSteps(settings, client, journal, self.demo, owner, retry, sleep)
+        journal, retry, clock = services.journal, services.retry, services.clock
+        self.steps = JobSteps(settings, client, journal, self.demo, owner, retry, clock)
         client.connection.within(services.scheduler.budget)  # the process's one budget
 
     def for_key(self, key: str | None, services: ProcessServices) -> ProviderSession | None:
@@ -56,7 +55,7 @@ class ProviderSession:
             settings,
             provider_of(settings).profile(settings),
             services.retry,
-            services.sleep,
+            services.clock,
             routes,
             connection=self.client.connection,  # the process's pool: no HTTP client per key
         )
@@ -97,7 +96,7 @@ def provider_client(
     settings: Settings,
     profile: ProviderProfile,
     retry: RetryPolicy | None,
-    sleep: Callable[[float], None],
+    clock: Clock,
     routes: RouteMemory,
     connection: ProviderConnection | None = None,
 ) -> ProviderClient:
@@ -108,7 +107,7 @@ def provider_client(
         profile.base_url,
         profile=profile,
         retry=retry,
-        sleep=sleep,
+        clock=clock,
         timeout=settings.http_timeout_s,
         create_timeout=settings.create_timeout_s,
         routes=routes,

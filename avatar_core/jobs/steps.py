@@ -10,13 +10,13 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
 
 from avatar_core import errors as e
 from avatar_core.catalogue import sentence_for
+from avatar_core.clock import SYSTEM, Clock
 from avatar_core.config import Settings
 from avatar_core.inputs.preparation import PreparedInputs
 from avatar_core.jobs.kept_inputs import forget_request, keep_request, kept_request
@@ -58,7 +58,7 @@ class JobSteps:
     demo: bool
     owner: str | None = None
     retry: RetryPolicy | None = None  # for the video download
-    sleep: Callable[[float], None] = time.sleep
+    clock: Clock = SYSTEM  # what the video download waits with between attempts
 
     # --- before the create ------------------------------------------------------------------
 
@@ -335,7 +335,7 @@ class JobSteps:
             url,
             video_path(self.settings.data_dir, task_id),
             retry=self.retry,
-            sleep=self.sleep,
+            clock=self.clock,
             timeout=self.settings.http_timeout_s,
             fresh_link=True,
         )

@@ -293,7 +293,7 @@ def open_studio(settings: Settings, **parts) -> Studio:
         profile = provider.profile(settings, where)
         routes = RouteMemory(None if settings.demo_mode else settings.data_dir)
         parts["client"] = provider_client(
-            settings, profile, parts.get("retry"), parts.get("clock", SYSTEM).sleep, routes
+            settings, profile, parts.get("retry"), parts.get("clock", SYSTEM), routes
         )
     try:
         studio = Studio(settings, **parts)

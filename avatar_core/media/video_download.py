@@ -10,14 +10,13 @@ links point at a CDN, not at the API).
 from __future__ import annotations
 
 import errno
-import time
-from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
 import httpx
 
 from avatar_core.catalogue import sentence_for
+from avatar_core.clock import SYSTEM, Clock
 from avatar_core.errors import ResultDownloadError, StorageError, VideoLinkGoneError
 from avatar_core.provider.retry import RetryPolicy, with_retries
 from avatar_core.storage.download import TooLarge, fetch_to_file
@@ -42,7 +41,7 @@ def download_video(
     *,
     http: httpx.Client | None = None,
     retry: RetryPolicy | None = None,
-    sleep: Callable[[float], None] = time.sleep,
+    clock: Clock = SYSTEM,
     max_bytes: int = MAX_VIDEO_BYTES,
     timeout: float = DEFAULT_HTTP_TIMEOUT_S,
     fresh_link: bool = False,
@@ -67,7 +66,7 @@ def download_video(
                 client, url, destination, max_bytes=max_bytes, check_head=_must_be_mp4
             ),
             policy=replace(retry or RetryPolicy(), fresh_link=fresh_link),
-            sleep=sleep,
+            clock=clock,
             what="video download",
         )
     except httpx.HTTPError as exc:

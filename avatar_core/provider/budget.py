@@ -17,9 +17,11 @@ When requests wait, who goes first is decided when a slot comes free, not by arr
    delays its own questions, not anyone else's nor anyone's paid work.
 
 Who is asking is a context variable (`asking`), set where the asker is known; a request
-with none set is a question from nobody in particular. Waiting works from threads (with the
-caller's sleep) and from event loops without holding a thread (`run`: the slot is awaited,
-then the blocking call goes to a thread with that slot, which its first request uses).
+with none set is a question from nobody in particular. Waiting works from threads (the
+budget's clock's sleep) and from event loops without holding a thread (its async sleep;
+`run`: the slot is awaited, then the blocking call goes to a thread with that slot, which
+its first request uses). The clock is the one the budget reads: a fake one moves as its
+waiters wait.
 """
 
 from __future__ import annotations
@@ -32,12 +34,13 @@ import functools
 import itertools
 import math
 import threading
-import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import TypeVar
+
+from avatar_core.clock import SYSTEM, Clock
 
 PAID_SHARE = 0.2  # of each second's requests, kept for paid work (at least one)
 IN_FLIGHT_S = 30.0  # a request still unanswered after this long no longer holds its place
@@ -134,11 +137,10 @@ class _Turns:
 class RequestBudget:
     """At most `rate` requests a second to the provider, shared by every request.
 
-    Thread-safe; works with any clock (`clock`), each waiter sleeping with its own sleep
-    (a fake clock's sleep moves that clock).
+    Thread-safe; reads and waits on `clock` (a fake clock moves as its waiters wait).
     """
 
-    def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, rate: float, clock: Clock = SYSTEM) -> None:
         self.rate = rate
         self._clock = clock
         self._per_window = max(1, math.floor(rate))
@@ -156,9 +158,9 @@ class RequestBudget:
 
     # --- taking a slot ----------------------------------------------------------------------
 
-    def take(self, sleep: Callable[[float], None] = time.sleep) -> Slot:
-        """Wait (in this thread, sleeping with `sleep`) for this request's slot; the caller
-        says `done` once its answer came or it failed."""
+    def take(self) -> Slot:
+        """Wait in this thread for this request's slot; the caller says `done` once its
+        answer came or it failed."""
         prepaid = self._prepaid()
         if prepaid is not None:
             return prepaid
@@ -173,19 +175,22 @@ class RequestBudget:
                 if wait is None:
                     event.wait(IN_FLIGHT_S)  # woken when its turn comes or a request ends
                 else:
-                    sleep(wait)
+                    self._clock.sleep(wait)
         except BaseException:
             self._leave(waiter)
             raise
 
     async def take_async(
         self,
-        asleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         *,
         claim: Claim | None = None,
+        pause: Callable[[float], Awaitable[None]] | None = None,
     ) -> Slot:
         """Wait in this event loop, holding no thread, for a slot (`done` once used).
-        `claim`: whom it is for (None: whoever is asking here)."""
+        `claim`: whom it is for (None: whoever is asking here); `pause`: how to wait
+        instead of the clock's async sleep (a wait something else may cut short: the poll
+        scheduler's, which a new task wakes)."""
+        asleep = pause or self._clock.asleep
         loop = asyncio.get_running_loop()
         event = asyncio.Event()
 
@@ -214,7 +219,6 @@ class RequestBudget:
         call: Callable[..., T],
         *args: object,
         claim: Claim | None = None,
-        asleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         executor: Executor | None = None,
         slot: Slot | None = None,
     ) -> T:
@@ -223,7 +227,7 @@ class RequestBudget:
         thread. `claim`: whom it is for (None: whoever is asking here); `slot`: the slot
         already awaited for it (`take_async`'s answer)."""
         claim = claim or current_claim()
-        slot = slot or await self.take_async(asleep, claim=claim)
+        slot = slot or await self.take_async(claim=claim)
         context = contextvars.copy_context()
         context.run(_CLAIM.set, claim)
         context.run(_SLOT.set, slot)
@@ -237,7 +241,7 @@ class RequestBudget:
     def done(self, slot: Slot) -> None:
         """The request of `slot` has its answer, or failed: it counts for a second more."""
         with self._lock:
-            slot.ended = self._clock()
+            slot.ended = self._clock.now()
             if self._chosen is not None:  # a place may have come free for whoever is next
                 self._chosen.wake()
 
@@ -295,7 +299,7 @@ class RequestBudget:
         with self._lock:
             if waiter is not self._chosen:
                 return None
-            now = self._clock()
+            now = self._clock.now()
             paid = waiter.claim.priority is Priority.PAID
             free = self._next_free(now, self._per_window if paid else self._per_window_asked)
             if free is None:

@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 from urllib.parse import quote
@@ -31,6 +29,7 @@ import httpx
 
 from avatar_core import errors as e
 from avatar_core.catalogue import Message, sentence_for
+from avatar_core.clock import SYSTEM, Clock
 from avatar_core.provider.base import ProviderProfile
 from avatar_core.provider.cometapi import cometapi_profile
 from avatar_core.provider.connection import (
@@ -173,7 +172,7 @@ class ProviderClient:
         timeout: float = DEFAULT_HTTP_TIMEOUT_S,
         create_timeout: float = DEFAULT_CREATE_TIMEOUT_S,
         retry: RetryPolicy | None = None,
-        sleep: Callable[[float], None] = time.sleep,
+        clock: Clock = SYSTEM,
         connection: ProviderConnection | None = None,
         routes: RouteMemory | None = None,
     ) -> None:
@@ -182,7 +181,7 @@ class ProviderClient:
         self._credential = self.profile.credential
         self._paths = self.profile.paths
         self._retry = retry or RetryPolicy()
-        self._sleep = sleep
+        self._clock = clock  # what waits between attempts
         self._owns_connection = connection is None
         self.connection = connection or ProviderConnection(timeout=timeout)
         self._timeout = http_timeout(timeout)
@@ -228,7 +227,6 @@ class ProviderClient:
         return self.connection.send(
             method,
             self.base_url + path,
-            sleep=self._sleep,
             headers=headers,
             content=content,
             timeout=timeout or self._timeout,
@@ -274,7 +272,7 @@ class ProviderClient:
                     self._send("POST", self._paths.create, body, self._create_timeout)
                 ),
                 policy=self._retry,
-                sleep=self._sleep,
+                clock=self._clock,
                 what="create",
                 create=True,
             )
@@ -299,7 +297,10 @@ class ProviderClient:
         what = "while checking the task"
         try:
             data = with_retries(
-                lambda: self._query_once(task_id), policy=self._retry, sleep=self._sleep, what=what
+                lambda: self._query_once(task_id),
+                policy=self._retry,
+                clock=self._clock,
+                what=what,
             )
         except httpx.HTTPError as exc:
             checking = sentence_for("connection.checking_task")

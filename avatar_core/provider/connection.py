@@ -10,8 +10,6 @@ outside any studio (a script's or a test's own client) has none until then.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any
 
@@ -63,16 +61,14 @@ class ProviderConnection:
         self,
         method: str,
         url: str,
-        *,
-        sleep: Callable[[float], None] = time.sleep,
         **options: Any,
     ) -> httpx.Response:
-        """One request, once its slot in the budget has come (waiting with `sleep`); the
-        slot counts until its answer came (the provider counted it meanwhile)."""
+        """One request, once its slot in the budget has come (waiting on the budget's
+        clock); the slot counts until its answer came (the provider counted it meanwhile)."""
         budget = self.budget
         if budget is None:
             return self._http.request(method, url, **options)
-        slot = budget.take(sleep)
+        slot = budget.take()
         try:
             return self._http.request(method, url, **options)
         finally:

@@ -1,7 +1,7 @@
 """When to try a request again, and how long to wait first: one decision, one loop.
 
-Own code rather than urllib3's Retry because the sleep must be injectable (tests never
-wait for real), the same decision serves the provider's API and its video links, and a
+Own code rather than urllib3's Retry because the wait goes by the one `Clock` (tests
+never wait for real), the same decision serves the provider's API and its video links, and a
 create must never be repeated once it may have reached the server.
 
 The decision looks at the failure as it came: an httpx transport error (no whole answer),
@@ -21,6 +21,7 @@ from typing import TypeVar
 import httpx
 
 from avatar_core import errors as e
+from avatar_core.clock import SYSTEM, Clock
 from avatar_core.provider.protocol import retry_after_seconds
 
 log = logging.getLogger(__name__)
@@ -110,11 +111,12 @@ def with_retries(
     attempt: Callable[[], T],
     *,
     policy: RetryPolicy,
-    sleep: Callable[[float], None],
     what: str,
+    clock: Clock = SYSTEM,
     create: bool = False,
 ) -> T:
-    """`attempt()` until it succeeds or `retry_delay` says no; then its error is raised.
+    """`attempt()` until it succeeds or `retry_delay` says no, waiting on `clock` in
+    between; then its error is raised.
 
     Only httpx errors and ProviderErrors are weighed; any other error ends at once.
     """
@@ -126,5 +128,5 @@ def with_retries(
             if wait is None:
                 raise
             log.info("%s: %s; retry %d in %.1f s", what, type(error).__name__, number, wait)
-        sleep(wait)
+        clock.sleep(wait)
     raise AssertionError("unreachable")

@@ -74,7 +74,7 @@ class PollScheduler:
         self.pacing = pacing or Pacing()
         self.model = model or DurationModel()
         self._clock = clock
-        self.budget = RequestBudget(rate_per_s, clock.now)
+        self.budget = RequestBudget(rate_per_s, clock)
         self._entries: dict[tuple[str, str], _Entry] = {}
         self._heap: list[tuple[float, int, int, tuple[str, str]]] = []
         self._sequence = itertools.count()
@@ -253,7 +253,7 @@ class PollScheduler:
                 continue
             entry.in_flight = True
             # its slot in the budget (paid work: before questions), waiting as `_pause` does
-            slot = await self.budget.take_async(self._pause, claim=PAID)
+            slot = await self.budget.take_async(claim=PAID, pause=self._pause)
             asyncio.get_running_loop().create_task(self._poll(entry, slot))
             await asyncio.sleep(0)  # the check starts (and says it is busy) before any wait
 
