@@ -201,9 +201,9 @@ def render_avatar(
     except AudioDecodeError as exc:
         raise RenderError(f"the audio could not be decoded ({exc})") from exc
     duration = len(samples) / ANALYSIS_RATE
-    # Whole frames within the audio: one more would outlast it (a 1.5 s voice made a 1.52 s
-    # file, which a player rounds up), and the provider's video lasts as its audio.
-    frames = max(1, math.floor(duration * FPS + 1e-6))
+    # Whole frames covering the audio (its last frame may outlast it by under 1/FPS s; a
+    # long speech's join trims or holds to the speech's exact length).
+    frames = max(1, math.ceil(duration * FPS - 1e-6))
     levels = loudness_levels(samples, frames)
     try:
         portrait = prepare_portrait(image_bytes, max_side)
