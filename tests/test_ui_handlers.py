@@ -709,3 +709,11 @@ def test_the_default_prompt_asks_for_expressions_and_blinking_in_both_languages(
     for style in fmt.PROMPT_STYLES:
         assert EN[f"style_{style}"] and ZH[f"style_{style}"]
         assert h.show_style(style) == EN[fmt.style_key(style)]
+
+
+def test_make_another_keeps_the_inputs_and_does_not_ask_for_them_again():
+    # a cold tester read "Ready: add a face and a voice" beside the face and voice still there
+    status, video, details, _, phase = h.make_another()
+    assert translate(status) == EN["ready_again"] and "add a face" not in EN["ready_again"]
+    assert translate(status, "zh") == ZH["ready_again"]
+    assert (video, details, phase) == (None, "", "")

@@ -564,7 +564,7 @@ def idle_buttons(video: str | None) -> tuple[Update, Update, Update]:
 
 def make_another() -> tuple[str, None, str, Update, str]:
     """A fresh start for the result: (status, video, details, Make another, phase)."""
-    return str(page_text("ready")), None, "", gr.update(visible=False), ""
+    return str(page_text("ready_again")), None, "", gr.update(visible=False), ""
 
 
 def badge_for(sessions: Sessions, video: str | None, key: str | None) -> Update:
