@@ -51,6 +51,9 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "KlingSimulator/1.0"
     timeout = 60  # seconds an idle keep-alive connection is kept
+    # The headers and the body go out as two writes: with Nagle's algorithm the body waited
+    # for the client's delayed ACK (up to 40 ms on loopback) on every answer.
+    disable_nagle_algorithm = True
     server: SimulatorHTTPServer
 
     def do_GET(self) -> None:
