@@ -119,11 +119,13 @@ def test_in_demo_mode_the_lookup_asks_only_for_a_task_of_this_runs_simulator(
 ):
     """Each demo run starts a new simulator: an earlier run's task is unknown to it."""
     data = tmp_path / "data"
-    with Simulator(task_seconds=0.1, work_dir=tmp_path / "first") as first:
+    # the simulators share the studio's fake clock: on real time, the fake clock could run
+    # through the follow deadline before the simulator's real 0.1 s had passed
+    with Simulator(task_seconds=0.1, clock=fake_time.now, work_dir=tmp_path / "first") as first:
         earlier = make_studio(first, fake_time, data, key=None)
         final(earlier.generate(portrait_path, speech_path))
         earlier.close()
-    with Simulator(task_seconds=0.1, work_dir=tmp_path / "second") as second:
+    with Simulator(task_seconds=0.1, clock=fake_time.now, work_dir=tmp_path / "second") as second:
         studio = make_studio(second, fake_time, data, key=None)
         text = studio.diagnose().text()
         studio.close()
