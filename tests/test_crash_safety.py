@@ -245,6 +245,19 @@ def _restart_the_app_with_cli_beside_it(root: Path, inputs) -> Restart:
                 )
 
             wait_until(settled, "the app to finish every job", timeout=120)
+
+            def reported() -> bool:
+                """The app's resume pass is over: it writes each job's end to its log
+                after the journal, so the journal alone settles before the log is read."""
+                log, jobs = app.output(), {job.job_id: job for job in jobs_of(data)}
+                return all(
+                    f"job {job_id} reached the provider" in log
+                    if job_id in unpaid
+                    else f"resume: Done: task {jobs[job_id].task_id}," in log
+                    for job_id in (k.job.job_id for k in killed)
+                )
+
+            wait_until(reported, "the app's log to report the end of every job", timeout=60)
             outputs = {"generate beside the app": beside, "app log": app.output()}
         outputs["resume afterwards"] = run_cli("resume", env=env)
         jobs = {job.job_id: job for job in jobs_of(data)}
