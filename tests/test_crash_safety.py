@@ -5,7 +5,7 @@ video, never create a task twice, and never call "not charged" a create that was
 (the one held before it arrived cannot be told apart from one whose answer was lost: it
 stays unclear). The killed `generate`s are processes forked from one that imported the
 command line once (tests/cli_children.py: the same `main(argv)` in a process of its own,
-SIGKILLed as any other); the races further down SIGKILL `python -m avatar_core` itself.
+SIGKILLed as any other); a race further down SIGKILLs `python -m avatar_core` itself.
 
 Each stage is reached deterministically: a TCP gate holds the create before the provider
 sees it; `slow` faults hold the process in the create, the lookup, the first poll or the
@@ -370,7 +370,8 @@ def test_the_crash_safety_section_is_current(restarts):
     body = (
         "Six `generate` processes SIGKILLed, one per stage, then one restart (each the "
         "command line's `main(argv)` in a process forked from one that imported it once; "
-        "`python -m avatar_core generate` itself is SIGKILLed in the races below).\n\n"
+        "`python -m avatar_core generate` itself is SIGKILLed in the race with a create in "
+        "flight).\n\n"
         + table(columns, rows)
         + "\n\nProvider's count after each restart: "
         + "; ".join(totals)
