@@ -258,6 +258,11 @@ class LongVoiceRun:
             )
             yield SpeechDone(said, joined=videos[1])
             return
+        async for progress in self._joined(speech, videos):
+            yield progress
+
+    async def _joined(self, speech: LongSpeech, videos: dict[int, Path]) -> AsyncIterator[Progress]:
+        """The parts' `videos` joined with the speech as sent laid over them; SpeechDone."""
         count = len(speech.parts)
         yield SpeechProgress(sentence_for("long.joining", count=count), ready=count, count=count)
         joined = await asyncio.to_thread(
@@ -394,17 +399,21 @@ class LongVoiceRun:
                     prior.task_id or prior.job_id, deadline_s=self.deadline_s, visitor=self.visitor
                 )
             else:  # never journaled, refused at its create, or failed: (made again)
-                flow = self.studio.generate(
-                    self.image, part.path, prompt=self.prompt, mode=self.mode,
-                    deadline_s=self.deadline_s, batch_key=key, keep_silence=True,
-                    visitor=replace(self.visitor, speech=self.key),
-                )  # fmt: skip
+                flow = self._sent(part, key)
             async with contextlib.aclosing(flow):
                 async for event in flow:
                     last = event.job or last
                     yield number, event
         except e.AvatarError as error:
             yield number, Failed(error.message, job=last, error=error)
+
+    def _sent(self, part: SpeechPart, key: str) -> AsyncIterator[Progress]:
+        """The flow that sends the part `part` as the job tagged `key`."""
+        return self.studio.generate(
+            self.image, part.path, prompt=self.prompt, mode=self.mode,
+            deadline_s=self.deadline_s, batch_key=key, keep_silence=True,
+            visitor=replace(self.visitor, speech=self.key),
+        )  # fmt: skip
 
     def _journaled(self, key: str) -> Job | None:
         job = self.studio.journal.batch_job(key, owner=self.studio.owner)
