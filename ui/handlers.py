@@ -45,6 +45,7 @@ from avatar_core.jobs.events import (
     final_progress,
     with_heartbeat,
 )
+from avatar_core.jobs.long_text import TextSpeech, long_text_run
 from avatar_core.jobs.pricing import estimate_cost, silence_saving
 from avatar_core.jobs.steps import video_stored
 from avatar_core.jobs.studio import Source, Studio
@@ -503,7 +504,16 @@ async def run_make(
     fingerprint = speech_fingerprint(sessions, typed, voice, language, speed, key)
     visitor = sessions.visitor(browser, request)
     with sessions.using(key) as studio:
-        if spoken is None or spoken.fingerprint != fingerprint:
+        if spoken is None or spoken.fingerprint != fingerprint:  # a long text: in parts
+            long = _long_text(studio, image, text or "", voice, language, speed, prompt, mode,
+                              visitor, reader)  # fmt: skip
+            async with contextlib.aclosing(long) as steps:
+                async for update in steps:
+                    yield update
+                    if update[5] in ("done", "long"):  # the long text's end, or not long
+                        break
+            if update[5] != "long":
+                return
             making = fmt.status(ui_text("making_speech", reader), "info")
             yield making, skip, "", skip, skip, "speech", skip
             try:
@@ -533,6 +543,38 @@ async def run_make(
         async with contextlib.aclosing(_stream_steps(events, reader, studio)) as steps:
             async for status, video, details, phase in steps:
                 yield status, video, details, skip, skip, phase, skip
+
+
+async def _long_text(
+    studio: Studio,
+    image: Source,
+    text: str,
+    voice: str,
+    language: str,
+    speed: float,
+    prompt: str | None,
+    mode: str,
+    visitor: Any,
+    reader: str,
+) -> AsyncIterator[PageUpdate]:
+    """A text longer than one speech a task takes made as one video (`LongTextRun`: its
+    groups' speech kept in the journal, so the same text pressed again pays nothing
+    again); one update with phase "long" and nothing else when the text is not long."""
+    skip = gr.skip()
+    speech = TextSpeech(text, voice, language or None, speed)
+    try:
+        run = await asyncio.to_thread(
+            long_text_run, studio, image, speech, prompt=prompt, mode=mode, visitor=visitor
+        )
+    except AvatarError as error:
+        yield fmt.verdict_error(error, reader), skip, "", skip, skip, "done", skip
+        return
+    if run is None:
+        yield skip, skip, skip, skip, skip, "long", skip
+        return
+    async with contextlib.aclosing(_stream_steps(run.run(), reader, studio)) as steps:
+        async for status, video, details, phase in steps:
+            yield status, video, details, skip, skip, phase, skip
 
 
 STOP_SETTLE_S = 0.5  # the stopped stream's last updates land before Stop's sentence

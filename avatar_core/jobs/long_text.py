@@ -194,7 +194,8 @@ class LongTextRun(LongVoiceRun):
         earlier speech used) as "Speaking part 2 of 5"; then the parts' events, "part 2
         of 5 ready", and SpeechDone with the joined video, as a long voice's."""
         if self.out.is_file() and not self.folder.exists():  # joined, its work cleaned up
-            yield SpeechDone(sentence_for("long.made_before", key=self.key), joined=self.out)
+            said = sentence_for("long.made_before", key=self.key)
+            yield SpeechDone(said, joined=self.out, key=self.key)
             return
         yield Preparing(sentence_for("step.preparing"))
         count = len(self.groups)
@@ -202,6 +203,8 @@ class LongTextRun(LongVoiceRun):
         for said in self._text_words(expected):
             yield Preparing(said)
         self.spoken = await asyncio.to_thread(self._kept)
+        if len(self.spoken) < count:  # a portrait that would be refused: no speech paid
+            await asyncio.to_thread(self.studio.check_image, self.image)
         stack = await self._hold_whole(expected)
         try:
             for number, group in enumerate(self.groups, start=1):

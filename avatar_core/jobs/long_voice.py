@@ -65,9 +65,11 @@ PREVIEW_S = 10.0  # a preview's part lasts at most this
 
 @dataclass(frozen=True)
 class SpeechDone(Done):
-    """Every part is made and joined: `joined` is the speech's video."""
+    """Every part is made and joined: `joined` is the speech's video, `key` the speech's
+    (what `status` and `resume` know it by)."""
 
     joined: Path | None = None
+    key: str | None = None
 
     @property
     def video_path(self) -> Path | None:
@@ -235,7 +237,9 @@ class LongVoiceRun:
         ready" (SpeechProgress) as each video is home; SpeechDone with the joined video.
         AvatarError naming a part that did not end (the others are kept)."""
         if self.out.is_file() and not self.folder.exists():  # joined, its work cleaned up
-            yield SpeechDone(sentence_for("long.made_before", key=self.key), joined=self.out)
+            yield SpeechDone(
+                sentence_for("long.made_before", key=self.key), joined=self.out, key=self.key
+            )
             return
         yield Preparing(sentence_for("step.preparing"))
         speech = await asyncio.to_thread(
@@ -256,7 +260,7 @@ class LongVoiceRun:
                 seconds=format_seconds(first.end_s - first.start_s),
                 count=len(speech.parts),
             )
-            yield SpeechDone(said, joined=videos[1])
+            yield SpeechDone(said, joined=videos[1], key=self.key)
             return
         async for progress in self._joined(speech, videos):
             yield progress
@@ -276,9 +280,8 @@ class LongVoiceRun:
         )
         await asyncio.to_thread(shutil.rmtree, self.folder, True)  # its work: the video is home
         seams_at = ", ".join(format_seconds(seam) for seam in joined.seams)
-        yield SpeechDone(
-            sentence_for("long.done", count=count, seams=seams_at or "-"), joined=joined.path
-        )
+        said = sentence_for("long.done", count=count, seams=seams_at or "-")
+        yield SpeechDone(said, joined=joined.path, key=self.key)
 
     def _plan_words(self, speech: LongSpeech) -> list[Message]:
         """The split, the estimate and the expected time, as a person reads them."""
