@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import re
 
 import numpy as np
 import pytest
@@ -19,12 +20,14 @@ from avatar_core.config import Secret, Settings
 from avatar_core.jobs.events import Preparing
 from avatar_core.jobs.long_text import LongTextRun, TextSpeech, text_groups
 from avatar_core.jobs.long_voice import SpeechDone, part_key
+from avatar_core.jobs.speech_history import SpeechEntry
 from avatar_core.jobs.studio import Studio
 from avatar_core.jobs.video_flow import make_video
 from avatar_core.media.probe import probe_video
 from avatar_core.provider.client import ProviderClient
 from avatar_core.provider.cometapi import cometapi_profile
 from avatar_core.storage.journal import Stage
+from avatar_core.storage.visitors import OPERATOR
 from avatar_core.waiting.scheduler import PollScheduler
 
 PART_S = 6.0
@@ -110,6 +113,11 @@ def test_an_english_text_of_several_paragraphs_becomes_one_video_in_one_call(
     again = final(make_video(studio, portrait_path, text=speech, prompt="Speak."))
     assert again.video_path == done.video_path  # made before: nothing paid again
     assert small_videos.stats.tts == small_videos.stats.creates == len(groups)
+    (entry,) = studio.history()  # one entry for the speech, not one a part
+    assert isinstance(entry, SpeechEntry) and entry.stage is Stage.DONE
+    assert entry.video_path == str(done.video_path) and entry.count == len(groups)
+    assert entry.note.in_language("zh") == f"由 {len(groups)} 段组成的一个视频"
+    assert studio.job_of(OPERATOR, entry.job_id) == entry
 
 
 def test_a_chinese_text_of_several_paragraphs_becomes_one_video_in_one_call(
@@ -179,3 +187,23 @@ def test_a_rerun_after_a_crash_between_groups_pays_for_no_group_twice(
     assert isinstance(done, SpeechDone) and len(groups) == 3
     assert small_videos.stats.tts == len(groups) == small_videos.stats.creates  # none twice
     assert again.allowance(visitor).left == 0
+
+
+def test_the_history_shows_a_speech_whose_part_failed_as_one_entry_saying_which(
+    small_videos, fake_time, tmp_path, portrait_path
+):
+    studio = _studio(small_videos, fake_time, tmp_path / "data")
+    visitor = studio.visitor("browser-id-of-visitor-h")
+    small_videos.plan_task("fail", times=1)  # the first part's task fails
+    speech = TextSpeech(ENGLISH, "genshin_vindi2", "en")
+    with pytest.raises(e.AvatarError, match="did not give a video"):
+        final(make_video(studio, portrait_path, text=speech, visitor=visitor))
+    (entry,) = studio.history(visitor)
+    assert entry.stage is Stage.FAILED and entry.video_path is None
+    said = str(entry.error)
+    assert re.match(r"part [123] of 3 failed: .*simulated failure", said), said
+    assert entry.ready == 2 and entry.count == 3
+    assert studio.history(studio.visitor("browser-id-of-another")) == []
+    assert studio.job_of(studio.visitor("browser-id-of-another"), entry.job_id) is None
+    assert small_videos.stats.creates == 3
+    assert len(studio.journal.recent(10)) == 3  # the journal keeps each part's job

@@ -504,15 +504,13 @@ async def run_make(
     fingerprint = speech_fingerprint(sessions, typed, voice, language, speed, key)
     visitor = sessions.visitor(browser, request)
     with sessions.using(key) as studio:
-        if spoken is None or spoken.fingerprint != fingerprint:  # a long text: in parts
-            long = _long_text(studio, image, text or "", voice, language, speed, prompt, mode,
-                              visitor, reader)  # fmt: skip
-            async with contextlib.aclosing(long) as steps:
-                async for update in steps:
-                    yield update
-                    if update[5] in ("done", "long"):  # the long text's end, or not long
-                        break
-            if update[5] != "long":
+        if spoken is None or spoken.fingerprint != fingerprint:
+            long = await _long_text(studio, image, text or "", voice, language, speed, prompt,
+                                    mode, visitor, reader)  # fmt: skip
+            if long is not None:  # longer than one speech a task takes: made in parts
+                async with contextlib.aclosing(long) as steps:
+                    async for update in steps:
+                        yield update
                 return
             making = fmt.status(ui_text("making_speech", reader), "info")
             yield making, skip, "", skip, skip, "speech", skip
@@ -531,15 +529,9 @@ async def run_make(
                          request)  # fmt: skip
         yield fmt.status(said, "info") if said else skip, skip, "", preview, spoken, "line", cost
         events = studio.generate(
-            image,
-            None,
-            audio_id=spoken.audio_id,
-            prior_task_id=spoken.task_id,
-            audio_seconds=spoken.seconds,
-            prompt=prompt,
-            mode=mode,
-            visitor=visitor,
-        )
+            image, None, audio_id=spoken.audio_id, prior_task_id=spoken.task_id,
+            audio_seconds=spoken.seconds, prompt=prompt, mode=mode, visitor=visitor,
+        )  # fmt: skip
         async with contextlib.aclosing(_stream_steps(events, reader, studio)) as steps:
             async for status, video, details, phase in steps:
                 yield status, video, details, skip, skip, phase, skip
@@ -556,23 +548,30 @@ async def _long_text(
     mode: str,
     visitor: Any,
     reader: str,
-) -> AsyncIterator[PageUpdate]:
-    """A text longer than one speech a task takes made as one video (`LongTextRun`: its
-    groups' speech kept in the journal, so the same text pressed again pays nothing
-    again); one update with phase "long" and nothing else when the text is not long."""
-    skip = gr.skip()
+) -> AsyncIterator[PageUpdate] | None:
+    """The updates of a text longer than one speech a task takes, made as one video
+    (`LongTextRun`: its groups' speech kept in the journal, so the same text pressed
+    again pays nothing again); None for a text one speech takes."""
     speech = TextSpeech(text, voice, language or None, speed)
     try:
         run = await asyncio.to_thread(
             long_text_run, studio, image, speech, prompt=prompt, mode=mode, visitor=visitor
         )
     except AvatarError as error:
-        yield fmt.verdict_error(error, reader), skip, "", skip, skip, "done", skip
-        return
-    if run is None:
-        yield skip, skip, skip, skip, skip, "long", skip
-        return
-    async with contextlib.aclosing(_stream_steps(run.run(), reader, studio)) as steps:
+        return _said(fmt.verdict_error(error, reader))
+    return None if run is None else _long_steps(run.run(), studio, reader)
+
+
+async def _said(status: str) -> AsyncIterator[PageUpdate]:
+    skip = gr.skip()
+    yield status, skip, "", skip, skip, "done", skip
+
+
+async def _long_steps(
+    events: AsyncIterator[Progress], studio: Studio, reader: str
+) -> AsyncIterator[PageUpdate]:
+    skip = gr.skip()
+    async with contextlib.aclosing(_stream_steps(events, reader, studio)) as steps:
         async for status, video, details, phase in steps:
             yield status, video, details, skip, skip, phase, skip
 

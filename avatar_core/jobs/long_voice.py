@@ -53,13 +53,13 @@ from avatar_core.jobs.studio import Studio
 from avatar_core.media.join import join_parts
 from avatar_core.storage.atomic import write_atomically
 from avatar_core.storage.journal import Job, Stage
-from avatar_core.storage.layout import LONG_SPEECH_FOLDER
+from avatar_core.storage.layout import LONG_SPEECH_FOLDER, LONG_SPEECH_PLAN
 from avatar_core.storage.videos import VIDEOS_FOLDER
 from avatar_core.storage.visitors import OPERATOR, Visitor
 from avatar_core.units import about, format_seconds
 from avatar_core.waiting.durations import task_kind
 
-PLAN_FILE = "plan.json"
+PLAN_FILE = LONG_SPEECH_PLAN
 PREVIEW_S = 10.0  # a preview's part lasts at most this
 
 
