@@ -74,10 +74,12 @@ def _made_whole(studio: Studio, portrait, speech: TextSpeech, simulator, into) -
         last = None
         async for last in make_video(studio, portrait, text=speech, prompt="Speak."):  # noqa: B007
             folder = next((studio.settings.data_dir / "long_speeches").glob("[0-9a-f]*"), None)
-            if folder is not None and (folder / "plan.json").is_file() and "plan" not in kept:
-                kept["plan"] = json.loads((folder / "plan.json").read_text())
-                decoded = decode(folder / "speech.flac", rate=RATE)
-                kept["speech"] = decoded
+            plan = folder / "plan.json" if folder is not None else None
+            if plan and plan.is_file() and "plan" not in kept:
+                written = json.loads(plan.read_text())
+                if written["speech"]:  # every group spoken: the speech as sent is there
+                    kept["plan"] = written
+                    kept["speech"] = decode(folder / written["speech"], rate=RATE)
         return last
 
     done = asyncio.run(going())
@@ -207,3 +209,68 @@ def test_the_history_shows_a_speech_whose_part_failed_as_one_entry_saying_which(
     assert studio.job_of(studio.visitor("browser-id-of-another"), entry.job_id) is None
     assert small_videos.stats.creates == 3
     assert len(studio.journal.recent(10)) == 3  # the journal keeps each part's job
+
+
+def test_resume_finishes_a_text_stopped_after_two_parts_and_prints_each_part_and_the_whole(
+    small_videos, fake_time, tmp_path, portrait_path, monkeypatch
+):
+    import argparse
+    import io
+
+    from avatar_core.cli import jobs as cli_jobs
+    from avatar_core.jobs.events import Submitted
+    from avatar_core.jobs.speech_resume import speech_status
+
+    studio = _studio(small_videos, fake_time, tmp_path / "data")
+    run = LongTextRun(studio, portrait_path, TextSpeech(ENGLISH, "genshin_vindi2", "en"))
+
+    async def until_two_sent() -> None:
+        flow = run.run()
+        sent = 0
+        async for event in flow:
+            sent += isinstance(event, Submitted)
+            if sent == 2:
+                break
+        await flow.aclose()  # as a process stopped there
+
+    asyncio.run(until_two_sent())
+    assert small_videos.stats.tts == 3 and small_videos.stats.creates >= 2
+    said = [str(line) for line in speech_status(studio, run.key)]
+    assert re.fullmatch(rf"Speech {run.key}: [012] of 3 parts ready\.", said[0]), said
+
+    def again(err, language="en"):
+        return _studio(small_videos, fake_time, tmp_path / "data")
+
+    monkeypatch.setattr(cli_jobs, "cli_studio", again)
+    out, err = io.StringIO(), io.StringIO()
+    code = cli_jobs.run_resume(argparse.Namespace(timeout=None, language="en"), out, err)
+    assert code == 0, err.getvalue()
+    printed = out.getvalue().split()
+    assert len(printed) == 4 and len(set(printed)) == 4, printed  # 3 parts, then the whole
+    assert printed[-1] == str(run.out) and run.out.is_file()
+    assert all(path.endswith(".mp4") for path in printed)
+    assert small_videos.stats.tts == 3 and small_videos.stats.creates == 3  # none twice
+
+
+def test_generate_tts_text_makes_a_long_text_into_one_video(
+    small_videos, fake_time, tmp_path, portrait_path, monkeypatch
+):
+    import io
+
+    from avatar_core.cli import jobs as cli_jobs
+    from avatar_core.cli.main import main
+
+    def studio(err, language="en"):
+        return _studio(small_videos, fake_time, tmp_path / "data")
+
+    monkeypatch.setattr(cli_jobs, "cli_studio", studio)
+    out, err = io.StringIO(), io.StringIO()
+    asked = ["generate", "--image", str(portrait_path), "--tts-text", CHINESE,
+             "--voice-id", "genshin_vindi2", "--voice-language", "zh"]  # fmt: skip
+    code = main(asked, out=out, err=err)
+    assert code == 0, err.getvalue()
+    video = out.getvalue().strip()
+    assert video.endswith(".mp4") and "/speech-" in video
+    said = err.getvalue()
+    assert "parts that follow its sentences" in said and "Speaking part 2 of" in said
+    assert small_videos.stats.tts == small_videos.stats.creates >= 3

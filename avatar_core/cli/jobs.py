@@ -28,6 +28,7 @@ from avatar_core.jobs.long_voice import SpeechDone
 from avatar_core.jobs.speech_resume import (
     is_speech_key,
     joined_video,
+    part_videos,
     resume_speeches,
     run_of,
     speech_status,
@@ -252,10 +253,20 @@ def run_resume(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO =
         async for progress in resume_speeches(studio, deadline_s=args.timeout):
             yield progress
 
+    printed: set[Path] = set()
+
+    def say(path: Path) -> None:  # each video once: a part's may end here and in its speech
+        if path not in printed:
+            printed.add(path)
+            print(path, file=out, flush=True)
+
     async def resume() -> AsyncIterator[Progress]:
         async for progress in every_job():
+            if isinstance(progress, SpeechDone) and progress.key:  # its parts, then itself
+                for part in await asyncio.to_thread(part_videos, studio, progress.key):
+                    say(part)
             if isinstance(progress, Done) and progress.video_path:
-                print(progress.video_path, file=out, flush=True)
+                say(Path(progress.video_path))
             if isinstance(progress, (Done, Failed, Unclear)):
                 ended.append(progress)
             yield progress

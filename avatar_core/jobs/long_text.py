@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import itertools
 import json
 import time
 from collections.abc import AsyncIterator
@@ -207,6 +208,7 @@ class LongTextRun(LongVoiceRun):
             await asyncio.to_thread(self.studio.check_image, self.image)
         stack = await self._hold_whole(expected)
         try:
+            await asyncio.to_thread(self._write_plan, expected)
             for number, group in enumerate(self.groups, start=1):
                 if number in self.spoken:
                     continue
@@ -354,18 +356,21 @@ class LongTextRun(LongVoiceRun):
             edges.append(edges[-1] + envelope_of_file(audio).duration_s)
         parts = [SpeechPart(i, audio, edges[i], edges[i + 1]) for i, audio in enumerate(audios)]
         cuts = tuple(Cut(at, 0.0, True) for at in edges[1:-1])
-        plan = {
-            "request": self.request(),
-            "speech": speech.name,
-            "seconds": edges[-1],
-            "seams": edges[1:-1],
-            "parts": [
-                {"path": str(p.path), "start": p.start_s, "end": p.end_s, "text": text}
-                for p, text in zip(parts, self.groups, strict=True)
-            ],
-        }
-        write_atomically(self.folder / PLAN_FILE, json.dumps(plan))
+        self._write_plan([b - a for a, b in itertools.pairwise(edges)], speech.name)
         return LongSpeech(speech, None, PartPlan(cuts, edges[-1]), parts)
+
+    def _write_plan(self, seconds: list[float], speech: str = "") -> None:
+        """What `resume` and `status` know the speech by: how it was asked for, and its
+        groups (each part's text and where it is in the speech: expected, until spoken)."""
+        edges = [0.0, *itertools.accumulate(seconds)]
+        parts = [
+            {"start": edges[i], "end": edges[i + 1], "text": text}
+            for i, text in enumerate(self.groups)
+        ]
+        plan = {"request": self.request(), "speech": speech, "seconds": edges[-1],
+                "seams": edges[1:-1], "parts": parts}  # fmt: skip
+        self.folder.mkdir(parents=True, exist_ok=True)
+        write_atomically(self.folder / PLAN_FILE, json.dumps(plan))
 
     def _sent(self, part: SpeechPart, key: str) -> AsyncIterator[Progress]:
         """A part: the avatar made from its group's speech (its audio id)."""
