@@ -570,9 +570,21 @@ async def _said(status: str) -> AsyncIterator[PageUpdate]:
 async def _long_steps(
     events: AsyncIterator[Progress], studio: Studio, reader: str
 ) -> AsyncIterator[PageUpdate]:
+    """A long text's updates; until its first part is journaled its phase is "speech"
+    (Stop says the speech may still be made, not that nothing is charged)."""
     skip = gr.skip()
-    async with contextlib.aclosing(_stream_steps(events, reader, studio)) as steps:
+    parts = False
+
+    async def noting() -> AsyncIterator[Progress]:
+        nonlocal parts
+        async with contextlib.aclosing(events):
+            async for progress in events:
+                parts = parts or progress.step is not Step.PREPARING
+                yield progress
+
+    async with contextlib.aclosing(_stream_steps(noting(), reader, studio)) as steps:
         async for status, video, details, phase in steps:
+            phase = phase if parts or phase != "line" else "speech"
             yield status, video, details, skip, skip, phase, skip
 
 
