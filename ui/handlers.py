@@ -825,7 +825,8 @@ async def _look_again(studio: Studio, visitor: Any, task_id: str) -> None:
 async def refresh_unfinished(studio: Studio, visitor: Any, jobs: list[Any]) -> bool:
     """Bring the visitor's unfinished jobs up to date (a job stopped on the page may have
     finished at the provider since); whether any was asked about."""
-    unfinished = [job.task_id for job in jobs
+    each = [part for job in jobs for part in getattr(job, "parts", ()) or (job,)]  # a speech's
+    unfinished = [job.task_id for job in each
                   if job.task_id and job.stage in (Stage.RUNNING, Stage.DOWNLOADING)]  # fmt: skip
     if not unfinished:
         return False

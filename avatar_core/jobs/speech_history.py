@@ -26,11 +26,13 @@ _MAKING = (Stage.CREATING, Stage.OUTCOME_UNKNOWN, Stage.RUNNING, Stage.DOWNLOADI
 @dataclass(frozen=True)
 class SpeechEntry(Job):
     """A long speech as one job-like entry: `ready` of its `count` parts' videos home;
-    `note` says so in a sentence (or which part failed and why)."""
+    `note` says so in a sentence (or which part failed and why); `parts`: their jobs (a
+    History that asks the provider about unfinished jobs asks about these)."""
 
     ready: int = 0
     count: int = 0
     note: Message | None = None
+    parts: tuple[Job, ...] = ()  # each part's newest job, in order
 
 
 def one_entry_a_speech(jobs: list[Job], data_dir: Path) -> list[Job]:
@@ -105,7 +107,7 @@ def _entry(group: str, latest: dict[str, Job], data_dir: Path) -> SpeechEntry:
         path = None
     entry = SpeechEntry(
         **{name: getattr(base, name) for name in Job.__dataclass_fields__},
-        ready=ready, count=count, note=note,
+        ready=ready, count=count, note=note, parts=tuple(jobs),
     )  # fmt: skip
     changes = {"stage": stage, "video_path": str(path) if path else None}
     if stage is Stage.FAILED:
