@@ -388,7 +388,7 @@ def test_rows_with_a_long_voice_or_a_long_text_each_give_one_joined_video(
 
     from avatar_core.media.probe import probe_video
 
-    simulator.options.render_max_side = 96
+    simulator.options.render_max_side = 48
 
     def studio(err, language="en"):
         made = make_studio(simulator, fake_time, tmp_path / "data")

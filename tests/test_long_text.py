@@ -61,7 +61,7 @@ def _studio(simulator, fake_time, data_dir, **limits) -> Studio:
 
 @pytest.fixture
 def small_videos(simulator):
-    simulator.options.render_max_side = 96  # the join does not care how large
+    simulator.options.render_max_side = 48  # the join does not care how large
     return simulator
 
 

@@ -464,7 +464,7 @@ def test_a_long_speech_text_is_made_into_one_video_in_one_call(tmp_path):
     )
     fake = FakeClock()
     with Simulator(task_seconds=20, clock=fake.now, work_dir=tmp_path / "sim") as sim:
-        sim.options.render_max_side = 96
+        sim.options.render_max_side = 48
         studio = make_studio(sim, fake, tmp_path / "data")
         studio.client.profile = dataclasses.replace(studio.client.profile, max_part_seconds=6.0)
         app = InProcessApp(studio)

@@ -734,7 +734,7 @@ def test_a_long_typed_text_makes_one_video_in_one_press_and_one_history_entry(
     again; the History shows the speech as one picture, its joined video."""
     studio = sessions.default
     studio.client.profile = dataclasses.replace(studio.client.profile, max_part_seconds=6.0)
-    simulator.options.render_max_side = 96
+    simulator.options.render_max_side = 48
     updates = _make(sessions, portrait_path, LONG_TEXT)
     status, video, _, _, _, phase, _ = updates[-1]
     assert [u[5] for u in updates if u[5] == "speech"]  # Stop while spoken: says so
