@@ -13,6 +13,7 @@ import re
 import numpy as np
 import pytest
 from flows import final
+from media import image_bytes
 from speech_media import decode
 
 from avatar_core import errors as e
@@ -156,6 +157,12 @@ def test_a_text_past_a_visitors_cap_is_refused_before_any_paid_speech(
     assert "nothing was sent or charged" in said
     assert small_videos.stats.tts == 0 and small_videos.stats.creates == 0
     assert studio.allowance(visitor).left == 4
+
+    small = tmp_path / "small.png"
+    small.write_bytes(image_bytes(200, 200))
+    with pytest.raises(e.InputError, match="200×200"):  # a portrait that would be refused
+        final(make_video(studio, small, text=speech, visitor=visitor))
+    assert small_videos.stats.tts == 0 and small_videos.stats.creates == 0
 
     seconds = _studio(small_videos, fake_time, tmp_path / "data2", max_daily_video_seconds=10)
     with pytest.raises(e.LimitReachedError, match="voice lasts"):

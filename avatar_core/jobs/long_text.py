@@ -95,11 +95,17 @@ def text_groups(studio: Studio, speech: TextSpeech) -> list[str]:
     (one group: a text one speech takes); InputError, one sentence, for a text that is
     empty or would speak longer than AVATAR_MAX_SPEECH_SECONDS, or a voice, language or
     speed the provider would refuse (checked here, before anything is paid for)."""
-    max_part_s = studio.client.profile.max_part_seconds
-    groups = group_text(
-        speech.text, max_part_s=max_part_s, speed=speech.speed,
+    return groups_of(
+        speech, max_part_s=studio.client.profile.max_part_seconds,
         max_speech_s=studio.settings.max_speech_seconds,
     )  # fmt: skip
+
+
+def groups_of(speech: TextSpeech, *, max_part_s: float, max_speech_s: float) -> list[str]:
+    """`text_groups` for a part limit of `max_part_s` and a speech limit of `max_speech_s`."""
+    groups = group_text(
+        speech.text, max_part_s=max_part_s, speed=speech.speed, max_speech_s=max_speech_s
+    )
     for group in groups:
         check_speech_request(group, speech.voice_id, speech.language, speech.speed)
     return _no_short_groups(groups, max_part_s * MERGED_FILL, speech.speed)
