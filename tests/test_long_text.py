@@ -281,3 +281,31 @@ def test_generate_tts_text_makes_a_long_text_into_one_video(
     said = err.getvalue()
     assert "parts that follow its sentences" in said and "Speaking part 2 of" in said
     assert small_videos.stats.tts == small_videos.stats.creates >= 3
+
+
+def test_a_group_whose_speech_is_longer_than_a_part_is_refused_and_not_paid_again(
+    small_videos, fake_time, tmp_path, portrait_path
+):
+    """The estimate counts letters; the simulator's voice also takes its time over commas
+    and spaces: a group of 40 one-letter words is expected to speak for 3 s and speaks
+    for 8.6 s, longer than a part. It is refused in one sentence before any part is sent,
+    and kept: the rerun refuses it again without asking for it again; the text edited
+    without it is made of the groups already spoken."""
+    studio = _studio(small_videos, fake_time, tmp_path / "data")
+    text = ENGLISH + "\n\n" + "a, " * 40 + "end."
+    speech = TextSpeech(text, "genshin_vindi2", "en")
+    count = len(text_groups(studio, speech))
+    with pytest.raises(e.InputError) as refused:
+        final(make_video(studio, portrait_path, text=speech))
+    said = str(refused.value)
+    assert f"Part {count} of {count} of the text speaks for" in said, said
+    assert "a part must last 2.0 s to 6.0 s" in said and "not paid again" in said
+    assert small_videos.stats.tts == count and small_videos.stats.creates == 0
+    with pytest.raises(e.InputError, match=f"Part {count} of {count} of the text"):
+        final(make_video(_studio(small_videos, fake_time, tmp_path / "data"), portrait_path,
+                         text=speech))  # fmt: skip
+    assert small_videos.stats.tts == count and small_videos.stats.creates == 0
+    edited = TextSpeech(ENGLISH, "genshin_vindi2", "en")  # the long group left out
+    done = final(make_video(studio, portrait_path, text=edited))
+    assert isinstance(done, SpeechDone) and small_videos.stats.creates == count - 1
+    assert small_videos.stats.tts == count  # the groups it kept were spoken already

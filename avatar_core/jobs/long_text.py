@@ -10,9 +10,10 @@ as a long voice is (`long_voice.py`), with the parts following its sentences:
    part, `SpendingLimits.hold_speech`) before the first speech is paid for: a text past
    a cap is refused whole, nothing paid;
 2. each group is spoken (paid, journaled and counted like `Studio.speak`), and kept in the
-   journal under the text's key and its number (`row_speeches`, `text:<key>:<n>`) with
-   its audio saved in the data folder: a rerun, a resume or the same text pressed again
-   (with another portrait too) reuses a group already spoken, never paying for it twice;
+   journal under a digest of its words, voice, language, speed, visitor and key
+   (`row_speeches`, `text:<digest>`) with its audio saved in the data folder: a rerun, a
+   resume, the same text pressed again (with another portrait too) or a text edited
+   elsewhere reuses a group already spoken, never paying for it twice;
 3. each group's speech is one part, a job of its own made from its audio id and tagged
    with the speech (`speech:<key>:<n>`), as a long voice's parts are; a part whose video
    is home is not made again;
@@ -183,7 +184,7 @@ class LongTextRun(LongVoiceRun):
             max_speech_s=studio.settings.max_speech_seconds,
         )  # fmt: skip
         self.spoken: dict[int, GroupSpeech] = {}
-        self._texts = studio.settings.data_dir / LONG_SPEECH_FOLDER / TEXTS_FOLDER / self.text_key
+        self._texts = studio.settings.data_dir / LONG_SPEECH_FOLDER / TEXTS_FOLDER
 
     def request(self) -> dict:
         """What the speech is made with, as its plan keeps it (`resume`, `status`)."""
@@ -193,8 +194,21 @@ class LongTextRun(LongVoiceRun):
                      language=self.speech.language, speed=self.speech.speed)  # fmt: skip
         return asked
 
+    def _group_digest(self, number: int) -> str:
+        """What makes a group's speech the same one: its words, the voice, its language
+        and speed, the visitor and the key (a group left as it was by an edit elsewhere
+        in the text is the same speech)."""
+        said = self.speech
+        return _digest(
+            self.groups[number - 1], said.voice_id, said.language, round(float(said.speed), 1),
+            self.visitor.tag, self.studio.owner,
+        )  # fmt: skip
+
     def _group_key(self, number: int) -> str:
-        return f"text:{self.text_key}:{number}"
+        return f"text:{self._group_digest(number)}"
+
+    def _group_file(self, number: int) -> Path:
+        return self._texts / f"{self._group_digest(number)}.json"
 
     async def run(self) -> AsyncIterator[Progress]:
         """The estimate and the limits' check of the whole; each group spoken (or its
@@ -296,7 +310,7 @@ class LongTextRun(LongVoiceRun):
     def _audio_of(self, number: int, audio_id: str) -> Path | None:
         """The group's audio saved before, or fetched again from its link (None: gone)."""
         try:
-            saved = json.loads((self._texts / f"{number:02d}.json").read_text(encoding="utf-8"))
+            saved = json.loads(self._group_file(number).read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return None
         if saved.get("audio_id") != audio_id:
@@ -337,7 +351,7 @@ class LongTextRun(LongVoiceRun):
             )
         self._texts.mkdir(parents=True, exist_ok=True)
         saved = {"audio_id": result.audio_id, "url": result.url, "audio": str(audio or "")}
-        write_atomically(self._texts / f"{number:02d}.json", json.dumps(saved))
+        write_atomically(self._group_file(number), json.dumps(saved))
 
     def _check_length(self, number: int, seconds: float | None) -> None:
         """InputError when a group's speech is longer than a part, or shorter than a task
