@@ -309,3 +309,26 @@ def test_a_group_whose_speech_is_longer_than_a_part_is_refused_and_not_paid_agai
     done = final(make_video(studio, portrait_path, text=edited))
     assert isinstance(done, SpeechDone) and small_videos.stats.creates == count - 1
     assert small_videos.stats.tts == count  # the groups it kept were spoken already
+
+
+def test_the_same_words_twice_in_a_text_are_spoken_once(
+    small_videos, fake_time, tmp_path, portrait_path
+):
+    studio = _studio(small_videos, fake_time, tmp_path / "data")
+    chorus = "The harbour wakes before the town does. Boats knock against the pier."
+    text = (
+        f"{chorus}\n\nBy eight the market is full. Children weave between the stalls.\n\n{chorus}"
+    )
+    run = LongTextRun(studio, portrait_path, TextSpeech(text, "genshin_vindi2", "en"))
+    assert run.groups[0] == run.groups[2] != run.groups[1]
+
+    async def until_the_parts() -> None:
+        flow = run.run()
+        async for event in flow:
+            if not isinstance(event, Preparing):
+                break  # every group spoken: the parts begin
+        await flow.aclose()
+
+    asyncio.run(until_the_parts())
+    assert small_videos.stats.tts == 2
+    assert run.spoken[1].audio_id == run.spoken[3].audio_id != run.spoken[2].audio_id

@@ -230,7 +230,9 @@ class LongTextRun(LongVoiceRun):
         try:
             await asyncio.to_thread(self._write_plan, expected)
             for number, group in enumerate(self.groups, start=1):
-                if number in self.spoken:
+                same = [n for n in sorted(self.spoken) if self.groups[n - 1] == group]
+                if same:  # spoken before, or the same words earlier in this text
+                    self.spoken[number] = self.spoken[same[0]]
                     continue
                 yield Preparing(sentence_for("long.speaking", number=number, count=count))
                 self.spoken[number] = await asyncio.to_thread(self._speak, number, group)
@@ -270,7 +272,8 @@ class LongTextRun(LongVoiceRun):
             ]
         )
         fresh = [n for n, prior in enumerate(priors, start=1) if _to_send(prior)]
-        unspoken = [n for n in range(1, len(expected) + 1) if n not in self.spoken]
+        firsts = {group: n for n, group in reversed(list(enumerate(self.groups, start=1)))}
+        unspoken = [n for n in firsts.values() if n not in self.spoken]  # each words once
         held = self.studio.limits.hold_speech(
             self.studio.session.spender(self.visitor), self.key, parts=len(fresh),
             speeches=len(unspoken), part_s=self.max_part_s,
