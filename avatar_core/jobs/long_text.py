@@ -171,7 +171,7 @@ class LongTextRun(LongVoiceRun):
         it was asked for before (`resume`)."""
         self.speech = speech
         self.groups = groups if groups is not None else text_groups(studio, speech)
-        # what makes the groups' speech the same: the words, the voice, the visitor, the key
+        # the text as spoken (its groups, the voice, the visitor, the key): in the video's key
         self.text_key = _digest(
             self.groups, speech.voice_id, speech.language, round(float(speech.speed), 1),
             visitor.tag, studio.owner,
@@ -302,12 +302,11 @@ class LongTextRun(LongVoiceRun):
             )
             if row is None or not row.audio_id:
                 continue
+            self._check_length(number, row.seconds)  # refused again before anything else
             audio = self._audio_of(number, row.audio_id)
             if audio is None:
                 continue
-            group = GroupSpeech(row.audio_id, row.task_id, row.seconds, audio)
-            self._check_length(number, group.seconds)
-            kept[number] = group
+            kept[number] = GroupSpeech(row.audio_id, row.task_id, row.seconds, audio)
         return kept
 
     def _audio_of(self, number: int, audio_id: str) -> Path | None:
