@@ -4,6 +4,7 @@ simulator's renderer or encoded by ffmpeg, the result decoded again."""
 
 from __future__ import annotations
 
+import shutil
 from fractions import Fraction
 from pathlib import Path
 
@@ -29,16 +30,38 @@ def _same_sound(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.corrcoef(a[:n], b[:n])[0, 1])
 
 
+class _Encoded:
+    """The part videos encoded in this module, each distinct one once (`folder`: set for
+    the module by `_encoded_once`)."""
+
+    folder: Path | None = None
+    made: dict[tuple, Path] = {}  # noqa: RUF012 - one module's, cleared by the fixture
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _encoded_once(tmp_path_factory):
+    _Encoded.folder, _Encoded.made = tmp_path_factory.mktemp("part-videos"), {}
+    yield
+    _Encoded.folder, _Encoded.made = None, {}
+
+
 def _part_video(path: Path, frames: int, *, size="128x128", tone=300, profile="high"):
-    """A part's video as a provider might send it: H.264 + AAC, its own sound a tone."""
-    seconds = frames / FPS
-    done = run_ffmpeg(
-        ["-y", "-f", "lavfi", "-i", f"testsrc2=size={size}:rate={FPS}",
-         "-f", "lavfi", "-i", f"sine=frequency={tone}:sample_rate=44100:duration={seconds}",
-         "-frames:v", str(frames), "-c:v", "libx264", "-preset", "veryfast", "-profile:v", profile,
-         "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", str(path)]
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr.decode()
+    """A part's video as a provider might send it: H.264 + AAC, its own sound a tone
+    (encoded once for each distinct set of arguments; each test gets its own copy)."""
+    key = (frames, size, tone, profile)
+    if key not in _Encoded.made:
+        assert _Encoded.folder is not None
+        made = _Encoded.folder / f"part-{len(_Encoded.made)}.mp4"
+        seconds = frames / FPS
+        done = run_ffmpeg(
+            ["-y", "-f", "lavfi", "-i", f"testsrc2=size={size}:rate={FPS}",
+             "-f", "lavfi", "-i", f"sine=frequency={tone}:sample_rate=44100:duration={seconds}",
+             "-frames:v", str(frames), "-c:v", "libx264", "-preset", "veryfast",
+             "-profile:v", profile, "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", str(made)]
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr.decode()
+        _Encoded.made[key] = made
+    shutil.copyfile(_Encoded.made[key], path)
     return path
 
 
@@ -75,14 +98,14 @@ def test_a_three_minute_speech_becomes_one_video_as_long_as_its_sound(made):
 
 
 def test_the_video_plays_the_speech_as_sent(made):
-    speech, long, joined = made
+    _, long, joined = made
     heard, sent = decode(joined.path, rate=RATE), decode(long.speech, rate=RATE)
     assert _same_sound(heard, sent) > 0.999
     n = min(len(heard), len(sent))
     assert np.abs(heard[:n] - sent[:n]).max() < 0.05  # sample by sample, not only alike
     # and the speech as sent is the recording without its silent edges
     lead = round(long.silence.lead_s * RATE)
-    recorded = decode(write_wav(long.speech.parent / "again.wav", speech), rate=RATE)
+    recorded = decode(long.speech.parent / "voice.wav", rate=RATE)  # the recording made
     assert _same_sound(sent, recorded[lead : lead + len(sent)]) > 0.999
 
 
