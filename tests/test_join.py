@@ -67,10 +67,11 @@ def _part_video(path: Path, frames: int, *, size="128x128", tone=300, profile="h
 
 @pytest.fixture(scope="module")
 def made(tmp_path_factory):
-    """A three-minute speech (made here, with pauses and silent edges), its parts, each
-    part rendered by the simulator's renderer, and the join."""
+    """A three-minute speech (made here, with pauses and silent edges, 48 kHz mono: a
+    stereo speech is laid over in `test_the_sound_laid_over_is_the_speech_not_the_parts_own`),
+    its parts, each part rendered by the simulator's renderer, and the join."""
     folder = tmp_path_factory.mktemp("join")
-    speech = speech_like(180.0, lead=1.5, tail=2.0, rate=48_000, channels=2, seed=11)
+    speech = speech_like(180.0, lead=1.5, tail=2.0, rate=48_000, seed=11)
     long = prepare_long_speech(write_wav(folder / "voice.wav", speech), folder, max_part_s=60)
     portrait = PORTRAIT.read_bytes()
     videos = [
@@ -125,7 +126,7 @@ def test_parts_alike_are_copied_not_reencoded(made):
 
 
 def test_the_sound_laid_over_is_the_speech_not_the_parts_own(tmp_path):
-    speech = speech_like(20.0, seed=3)
+    speech = speech_like(20.0, rate=48_000, channels=2, seed=3)  # a studio's stereo
     voice = write_wav(tmp_path / "voice.wav", speech)
     parts = [_part_video(tmp_path / f"p{i}.mp4", 250, tone=300 + 200 * i) for i in range(2)]
     joined = join_parts(parts, voice, tmp_path / "out.mp4", seams=[10.0], work=tmp_path / "w")
