@@ -187,7 +187,7 @@ def test_a_voice_past_the_speech_limit_is_refused_before_any_create(
 
 
 def test_the_command_line_makes_one_video_of_a_long_voice_in_demo_mode(tmp_path):
-    speech = speech_like(75.0, lead=1.0, tail=1.0, seed=22)
+    speech = speech_like(64.0, lead=1.0, tail=1.0, seed=22)
     voice = write_wav(tmp_path / "voice.wav", speech)
     done = run_cli_child(
         "generate", "--image", str(PORTRAIT), "--audio", str(voice),
@@ -198,11 +198,11 @@ def test_the_command_line_makes_one_video_of_a_long_voice_in_demo_mode(tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == str(tmp_path / "out.mp4")
     assert "made in 2 parts, cut in pauses at" in done.stderr
-    assert "Estimate: 2 parts, 73.4 s of video in std at $0.056/s: about $4.11" in done.stderr
+    assert "Estimate: 2 parts, 62.4 s of video in std at $0.056/s: about $3.49" in done.stderr
     assert "Expected about 1 min in all (2 parts at once, then the join)." in done.stderr
     assert "Part 2 of 2 is ready" in done.stderr or "Part 1 of 2 is ready" in done.stderr
     seconds = probe_video(tmp_path / "out.mp4").seconds
-    assert seconds == pytest.approx(73.4, abs=0.1)  # without 2 s of silent edges (0.2 s kept)
+    assert seconds == pytest.approx(62.4, abs=0.1)  # without 2 s of silent edges (0.2 s kept)
 
 
 def test_a_command_killed_after_two_creates_is_finished_by_resume_with_one_create_a_part(
