@@ -106,11 +106,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 # `--dist loadfile` (the README's command) sends each module whole to one worker, its
-# module fixtures set up once. These modules are cut into as many shares of consecutive
-# tests, each sent whole to one worker, which sets up the module's fixtures for its share
-# (the browser's: its own app and Chromium): alone on one worker, the browser's tests took
-# longer than half the run. (`--dist loadgroup` and `xdist_group` marks would say the
-# same, but xdist 3.8 cannot rename pytest 9's test ids, so it ignores the groups.)
+# module fixtures set up once. These modules are dealt into as many shares (every other
+# test: the heavy and light sections are spread evenly), each sent whole to one worker,
+# which sets up the module's fixtures for its share (the browser's: its own app and
+# Chromium): alone on one worker, the browser's tests took longer than half the run.
+# (`--dist loadgroup` and `xdist_group` marks would say the same, but xdist 3.8 cannot
+# rename pytest 9's test ids, so it ignores the groups.)
 SPLIT_MODULES = {"test_browser": 2}
 
 
@@ -144,7 +145,7 @@ def _shares(nodeids: list[str]) -> dict[str, str]:
     for module, tests in modules.items():
         count = SPLIT_MODULES[Path(module).stem]
         for index, nodeid in enumerate(tests):
-            shares[nodeid] = f"{module}#{index * count // len(tests) + 1}of{count}"
+            shares[nodeid] = f"{module}#{index % count + 1}of{count}"
     return shares
 
 
