@@ -646,15 +646,66 @@ def test_demo_mode_shows_what_a_key_would_cost_and_charges_nothing(demo_sessions
     assert "≈ 10 s" in guessed and EN["cost_speech_extra"] in guessed  # the speech on top
 
 
-def test_stop_says_what_is_true_at_that_moment():
+def test_stop_says_what_is_true_at_that_moment(sessions):
     for phase, key in h.STOP_SENTENCES.items():
-        status, stop, generate = asyncio.run(h.stopped_at(phase))
+        status, stop, generate = asyncio.run(h.stopped_at(sessions, phase))
         assert english(status) == "⏹️ " + EN[key]
         assert (stop["visible"], generate["interactive"]) == (False, True)
     assert "nothing is charged" in EN["stopped_in_line"]
     assert "will appear in History" in EN["stopped"]
-    unknown = english(asyncio.run(h.stopped_at(None))[0])  # true however far it got
+    unknown = english(asyncio.run(h.stopped_at(sessions, None))[0])  # true however far it got
     assert unknown == "⏹️ " + EN["stopped_sending"]
+
+
+def test_after_stop_the_stopped_generate_shows_nothing_more_and_stops_sentence_comes_last(
+    sessions, simulator, portrait_path, speech_path
+):
+    """Gradio hands the page a stream's updates in order; Stop's sentence must come after
+    the last one the stopped stream shows (a late "Making your video…" replaced "Stopped
+    waiting" under load). Here the page is played by hand: each update the stream yields is
+    "sent", then the stream is asked for the next, as Gradio does; Stop is pressed while an
+    update is on its way and Gradio's cancel comes late (the stream is asked again)."""
+
+    async def press_stop_while_an_update_is_on_its_way() -> list[str]:
+        shown: list[str] = []
+        made = h.run_make(sessions, str(portrait_path), "", "file", str(speech_path), "", "", "",
+                          "", None, None, None, "", "std", False, None, None)  # fmt: skip
+        async for status, *_ in made:
+            shown.append(english(status))
+            if "elapsed" in shown[-1]:
+                break  # "Making your video… 0:01 elapsed" sent; the stream not asked again yet
+
+        async def stop() -> None:
+            status, *_ = await h.stopped_at(sessions, "sent")
+            shown.append(english(status))
+
+        pressed = asyncio.create_task(stop())
+        await asyncio.sleep(0)  # Stop's handler runs up to its wait
+        shown.append("(asked for the next update)")
+        shown.extend([english(update[0]) async for update in made])
+        await pressed
+        return shown
+
+    shown = asyncio.run(press_stop_while_an_update_is_on_its_way())
+
+    asked = shown.index("(asked for the next update)")
+    assert shown[asked + 1 :] == ["⏹️ " + EN["stopped"]]  # nothing more, then Stop's sentence
+    assert "elapsed" in shown[asked - 1]
+    assert simulator.stats.creates == 1
+
+
+def test_a_generate_is_running_in_its_tab_until_its_stream_ends(
+    sessions, portrait_path, speech_path
+):
+    async def run() -> tuple[bool, bool]:
+        made = h.run_make(sessions, str(portrait_path), "", "file", str(speech_path), "", "", "",
+                          "", None, None, None, "", "std", False, None, None)  # fmt: skip
+        await anext(made)
+        during = sessions.runs.running(None)
+        _ = [update async for update in made]
+        return during, sessions.runs.running(None)
+
+    assert asyncio.run(run()) == (True, False)
 
 
 def test_a_job_stopped_on_the_page_shows_finished_once_the_provider_finished_it(

@@ -480,7 +480,44 @@ async def run_make(
     request: gr.Request | None = None,
 ) -> AsyncIterator[PageUpdate]:
     """Generate on the page: with "Type a text", the speech first (or the one already
-    made from the same text and voice), then the video, streaming each step."""
+    made from the same text and voice), then the video, streaming each step. Once Stop is
+    pressed in this tab, nothing more is shown (ui/page_runs.py): Stop's sentence stays."""
+    steps = _make_steps(sessions, image_path, image_url, voice_source, audio_path, audio_url,
+                        audio_id, prior_task_id, text, voice, language, speed, prompt, mode,
+                        trim, spoken, key, browser, request)  # fmt: skip
+    with sessions.runs.run(request) as run:
+        async with contextlib.aclosing(steps):
+            async for update in steps:
+                if run.stopped:
+                    return
+                with run.showing():
+                    yield update
+                if run.stopped:
+                    return
+
+
+async def _make_steps(
+    sessions: Sessions,
+    image_path: str | None,
+    image_url: str | None,
+    voice_source: str,
+    audio_path: str | None,
+    audio_url: str | None,
+    audio_id: str | None,
+    prior_task_id: str | None,
+    text: str | None,
+    voice: str | None,
+    language: str | None,
+    speed: float | None,
+    prompt: str | None,
+    mode: str,
+    trim: bool,
+    spoken: Spoken | None,
+    key: str | None,
+    browser: str | None = None,
+    request: gr.Request | None = None,
+) -> AsyncIterator[PageUpdate]:
+    """run_make's updates."""
     reader = visitor_language(request)
     skip = gr.skip()
     typed = " ".join((text or "").split())
@@ -535,15 +572,15 @@ async def run_make(
                 yield status, video, details, skip, skip, phase, skip
 
 
-STOP_SETTLE_S = 0.5  # the stopped stream's last updates land before Stop's sentence
-
-
-async def stopped_at(phase: str | None) -> tuple[str, Update, Update]:
-    """Stop: (the status, Stop hidden, Generate back). What it says is what is true at
-    that moment: in line (nothing sent, nothing charged), being sent, or sent (the task
-    goes on and will appear in History); not knowing how far it got, what is true in
-    every case (if the provider took it, it will appear in History)."""
-    await asyncio.sleep(STOP_SETTLE_S)
+async def stopped_at(
+    sessions: Sessions, phase: str | None, request: gr.Request | None = None
+) -> tuple[str, Update, Update]:
+    """Stop: (the status, Stop hidden, Generate back), handed to the page after every update
+    the stopped Generate will show (ui/page_runs.py: it shows nothing more). What it says
+    is what is true at that moment: in line (nothing sent, nothing charged), being sent, or
+    sent (the task goes on and will appear in History); not knowing how far it got, what
+    is true in every case (if the provider took it, it will appear in History)."""
+    await sessions.runs.stop(request)
     key = STOP_SENTENCES.get(phase or "", "stopped_sending")
     return (
         fmt.status(str(page_text(key)), "stopped"),

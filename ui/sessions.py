@@ -28,6 +28,7 @@ import gradio as gr
 from avatar_core.catalogue import sentence_for
 from avatar_core.jobs.studio import Studio
 from avatar_core.storage.visitors import Visitor
+from ui.page_runs import PageRuns
 
 MAX_KEY_STUDIOS = 32
 LOCAL_VISITOR = "local"  # a handler called outside any Gradio event (tests, scripts)
@@ -82,6 +83,7 @@ class Sessions:
         self.closed = 0
         self._kept: OrderedDict[str, _KeyStudio] = OrderedDict()
         self._lock = threading.Lock()
+        self.runs = PageRuns()  # the page's Generates, so that Stop is the last word
 
     @property
     def kept(self) -> int:

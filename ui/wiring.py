@@ -209,11 +209,12 @@ def _wire_jobs(page: Page, sessions: Sessions) -> None:
     _show_history(ended.then(*_badge(page, sessions), **QUIET), page, sessions).then(
         *_allowance(page, sessions), **QUIET
     )
-    stopping = job.stop.click(
-        handlers.stopped_at,
+    stopping = job.stop.click(  # no Stop waits behind another tab's
+        sessions.bind(handlers.stopped_at),
         page.phase,
         [outputs.status, job.stop, job.generate],
         cancels=[generating],
+        concurrency_limit=None,
         **PRIVATE,
     )
     _show_history(stopping, page, sessions)
