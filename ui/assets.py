@@ -33,6 +33,7 @@ CSS = """
 #voice .upload-container .icon-wrap {display: none}
 #voice .upload-container .wrap {padding-top: 24px !important}
 #simulated_badge {padding: 0 !important; min-height: 0 !important}
+#refused_upload {display: none !important}  /* the script's messenger (handlers.refused_portrait) */
 #simulated_badge p {  /* above the video, never over the stamp the video carries */
     display: inline-block; margin: 0; padding: 2px 10px; border-radius: 6px;
     background: rgba(190, 30, 45, 0.9); color: white; font-weight: 700; letter-spacing: 0.05em;
@@ -98,6 +99,31 @@ A11Y_JS = """
                 status.scrollIntoView({block: "center", behavior: "smooth"});
             }
         }, 300);
+    }, true);
+    // A file that is no picture, chosen or dropped as the photo: not Gradio's own English
+    // pop-up ("Invalid file type"), but the page's sentence in the visitor's language, from
+    // the server (its name goes through a hidden box: handlers.refused_portrait).
+    let refusals = 0;
+    const refuse = (event, files) => {
+        const odd = [...(files || [])].find((file) => !(file.type || "").startsWith("image/"));
+        if (!odd) return;
+        event.stopImmediatePropagation();
+        event.preventDefault();
+        if (event.target && event.target.value) event.target.value = "";
+        const box = document.querySelector("#refused_upload textarea, #refused_upload input");
+        if (!box) return;
+        refusals += 1;
+        box.value = `${odd.name}|${refusals}`;
+        box.dispatchEvent(new Event("input", {bubbles: true}));
+    };
+    document.addEventListener("change", (event) => {
+        const input = event.target;
+        const photo = input.matches && input.matches("#portrait input[type=file]");
+        if (photo) refuse(event, input.files);
+    }, true);
+    document.addEventListener("drop", (event) => {
+        if (!event.target.closest || !event.target.closest("#portrait")) return;
+        refuse(event, event.dataTransfer && event.dataTransfer.files);
     }, true);
     const watch = () => { mark(); bringVideo("result"); bringVideo("history_video"); };
     watch();
