@@ -1004,3 +1004,16 @@ def test_in_text_mode_with_a_long_text_generate_stays_in_the_first_screen(
         assert _in_first_screen(page, "#generate"), page.locator("#generate").bounding_box()
     finally:
         page.context.close()
+
+
+@pytest.mark.parametrize("locale", ["zh", "zh-HK"])
+def test_a_browser_asking_for_chinese_without_a_region_gradio_knows_reads_chinese_labels(
+    browser, app, locale
+):
+    # Gradio chose English for "zh" and "zh-HK" while the server wrote Chinese sentences
+    page = _open(browser, app.url, locale=locale, width=1366, height=768)
+    try:
+        expect(page.locator("#generate")).to_have_text(ZH["generate"])
+        expect(page.locator("#status")).to_have_text(ZH["ready"])
+    finally:
+        page.context.close()

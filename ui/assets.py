@@ -64,7 +64,7 @@ button:focus-visible, input:focus-visible, textarea:focus-visible {
 # Screen readers announce the status and the verdicts as they change (Gradio renders the
 # page itself, so the attributes are set once its elements exist); a new video is scrolled
 # into view once, when it is not on screen already.
-A11Y_JS = """
+A11Y_JS = r"""
 () => {
     const live = {status: "status", portrait_verdict: null, voice_verdict: null, cost: null};
     const mark = () => {
@@ -125,6 +125,18 @@ A11Y_JS = """
         if (!event.target.closest || !event.target.closest("#portrait")) return;
         refuse(event, event.dataTransfer && event.dataTransfer.files);
     }, true);
+    // Gradio 6.31 picks its interface language only among its own catalogues (zh-CN,
+    // zh-TW...) from navigator.language: a browser asking for "zh" or "zh-HK" got the
+    // page's labels and Gradio's own words in English, while the server, which reads any
+    // zh-* as Chinese (catalogue.language_of), wrote its sentences in Chinese. Such a
+    // browser is switched to Gradio's Chinese (its core module's changeLocale).
+    const asked = ((navigator.languages || [])[0] || navigator.language || "").toLowerCase();
+    if (/^zh([-_]|$)/.test(asked) && asked !== "zh-cn" && asked !== "zh-tw") {
+        const named = /^zh[-_](tw|hk|mo|hant)/.test(asked) ? "zh-TW" : "zh-CN";
+        const core = performance.getEntriesByType("resource").map((entry) => entry.name)
+            .find((name) => /\/assets\/core-[^/]*\.js$/.test(name));
+        if (core) import(core).then((module) => module.changeLocale?.(named)).catch(() => {});
+    }
     const watch = () => { mark(); bringVideo("result"); bringVideo("history_video"); };
     watch();
     new MutationObserver(watch).observe(document.body, {
@@ -135,5 +147,5 @@ A11Y_JS = """
 
 
 def page_options() -> dict[str, Any]:
-    """`launch()`'s options for the page itself: style, script, languages, theme."""
+    """`launch()`'s options for the page itself: style, scripts, languages, theme."""
     return {"css": CSS, "js": A11Y_JS, "i18n": I18N, "theme": gr.themes.Soft(), "ssr_mode": False}
