@@ -181,7 +181,7 @@ def cost_text(
     rate = format_rate(estimate.price_per_second)
     label = ui_text("cost_label", language)
     text = f"💰 {label} **≈ {money}** ({seconds} × {rate}, {estimate.mode})"
-    return text + (f" + {ui_text('cost_speech_extra', language)}" if guessed else "")
+    return text + (f" {ui_text('cost_speech_extra', language)}" if guessed else "")
 
 
 def allowance_text(allowance: Allowance | None) -> str:
