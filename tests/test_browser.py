@@ -1015,5 +1015,8 @@ def test_a_browser_asking_for_chinese_without_a_region_gradio_knows_reads_chines
     try:
         expect(page.locator("#generate")).to_have_text(ZH["generate"])
         expect(page.locator("#status")).to_have_text(ZH["ready"])
+        voice = page.locator("#voice")  # Gradio's own upload words, made once in English
+        expect(voice).to_contain_text(ZH["upload_drop_audio"])
+        assert "Drop Audio Here" not in voice.inner_text()
     finally:
         page.context.close()

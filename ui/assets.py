@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import gradio as gr
 
-from ui.texts import I18N
+from ui.texts import I18N, ui_text
 
 CSS = """
 #intro h1 {font-size: 1.45em; margin: 0 0 2px 0}
@@ -137,7 +138,22 @@ A11Y_JS = r"""
             .find((name) => /\/assets\/core-[^/]*\.js$/.test(name));
         if (core) import(core).then((module) => module.changeLocale?.(named)).catch(() => {});
     }
-    const watch = () => { mark(); bringVideo("result"); bringVideo("history_video"); };
+    // Gradio's own upload words in the voice box are chosen once, when the box is made:
+    // for a Chinese reader still in English there (see above), the page's own words.
+    const ownWords = __OWN_UPLOAD_WORDS__;
+    const reword = () => {
+        if (!/^zh([-_]|$)/.test(asked)) return;
+        for (const wrap of document.querySelectorAll("#voice .upload-container .wrap")) {
+            const walker = document.createTreeWalker(wrap, NodeFilter.SHOW_TEXT);
+            for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+                const said = ownWords[node.nodeValue.trim()];
+                if (said) node.nodeValue = said;
+            }
+        }
+    };
+    const watch = () => {
+        mark(); reword(); bringVideo("result"); bringVideo("history_video");
+    };
     watch();
     new MutationObserver(watch).observe(document.body, {
         childList: true, subtree: true, attributes: true, attributeFilter: ["src"],
@@ -146,6 +162,14 @@ A11Y_JS = r"""
 """
 
 
+# Gradio's English upload words -> the page's Chinese (the script's `ownWords`).
+OWN_UPLOAD_WORDS = {
+    "Drop Audio Here": ui_text("upload_drop_audio", "zh"),
+    "Click to Upload": ui_text("upload_click", "zh"),
+}
+PAGE_JS = A11Y_JS.replace("__OWN_UPLOAD_WORDS__", json.dumps(OWN_UPLOAD_WORDS, ensure_ascii=False))
+
+
 def page_options() -> dict[str, Any]:
     """`launch()`'s options for the page itself: style, scripts, languages, theme."""
-    return {"css": CSS, "js": A11Y_JS, "i18n": I18N, "theme": gr.themes.Soft(), "ssr_mode": False}
+    return {"css": CSS, "js": PAGE_JS, "i18n": I18N, "theme": gr.themes.Soft(), "ssr_mode": False}
