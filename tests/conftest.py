@@ -43,6 +43,7 @@ SLOW_MODULES = (
     "test_simulator_process",
     "test_resources",
     "test_long_voice",
+    "test_long_text",
     "test_long_speech_page",
     "test_join",
     "test_request_budget",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -367,3 +368,54 @@ def test_rows_waiting_in_line_are_counted_in_line_not_running(batch, media):
     assert waiting, err
     assert any("running 1, in line 2" in line for line in waiting), waiting
     assert batch.sim.stats.creates == 3
+
+
+LONG_TEXT = (
+    "The harbour wakes before the town does. Boats knock against the pier.\n"
+    "By eight the market is full. Children weave between the stalls.\n"
+    "In the evening the wind turns. The lights come on along the water."
+)
+
+
+def test_rows_with_a_long_voice_or_a_long_text_each_give_one_joined_video(
+    simulator, fake_time, tmp_path, monkeypatch, media
+):
+    """A part limit of 8 s (the provider's profile): a 20 s voice and a text of three
+    paragraphs are each made in parts and joined; the row's video is the joined one, its
+    task id the speech's key; a rerun sends nothing."""
+    from dataclasses import replace
+
+    from speech_media import speech_like, write_wav
+
+    from avatar_core.media.probe import probe_video
+
+    simulator.options.render_max_side = 48
+
+    def studio(err, language="en"):
+        made = make_studio(simulator, fake_time, tmp_path / "data")
+        made.client.profile = replace(made.client.profile, max_part_seconds=8.0)
+        return made
+
+    monkeypatch.setattr(batch_command, "cli_studio", studio)
+    write_wav(media / "long.wav", speech_like(20.0, lead=0.5, tail=0.5, seed=5,
+                                              phrase=(2.0, 3.0), pause=(0.4, 0.6)))  # fmt: skip
+    rows = f'{HEADER}\nface.jpg,long.wav,,,,,\nface.jpg,,"{LONG_TEXT}",genshin_vindi2,en,,\n'
+    path = write_csv(media, rows)
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["batch", str(path)], out=out, err=err)
+    assert code == 0, err.getvalue()
+    results = results_of(media / "rows-videos")
+    assert [r["status"] for r in results] == ["done", "done"], results
+    creates, tts = simulator.stats.creates, simulator.stats.tts
+    assert tts >= 2 and creates >= tts + 2  # each long row made in parts, a speech a group
+    voice, text = (Path(r["video"]) for r in results)
+    assert voice.name == "row-002.mp4" and text.name == "row-003.mp4"
+    assert 18.5 <= probe_video(voice).seconds <= 20.05  # one video of the whole voice
+    journal = Journal(tmp_path / "data")
+    for result in results:
+        key = result["task_id"]
+        assert re.fullmatch(r"[0-9a-f]{20}", key), key  # the speech's: `status KEY` knows it
+        assert journal.batch_job(f"speech:{key}:2") is not None
+        assert (tmp_path / "data" / "videos" / f"speech-{key}.mp4").is_file()
+    again = main(["batch", str(path)], out=io.StringIO(), err=err)
+    assert again == 0 and simulator.stats.creates == creates and simulator.stats.tts == tts

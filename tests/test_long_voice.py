@@ -330,8 +330,10 @@ def test_a_speechs_parts_count_as_one_job_at_once_and_each_as_one_of_the_day(
     parts = _parts_made(studio, run.key)
     assert isinstance(done, SpeechDone) and small_videos.stats.creates == parts >= 3
     assert studio.allowance(visitor).left == 5 - parts
-    jobs = studio.history(visitor)
+    jobs = studio.journal.recent(50, visitor=visitor.tag)  # each part a job of the visitor's
     assert len(jobs) == parts and all(job.visitor == visitor.tag for job in jobs)
+    (entry,) = studio.history(visitor)  # the History shows the speech as one entry
+    assert entry.video_path == str(done.video_path) and entry.count == parts
     with (
         pytest.raises(e.LimitReachedError, match="voice lasts"),  # 200 s a day, most used
         studio.limits.admit(visitor, video_seconds=30.0),

@@ -449,3 +449,34 @@ def test_the_operator_is_told_at_start_up_what_bounds_mcp_callers(tmp_path):
     assert limits.mcp_spending_note(keyed, mcp_server=False) is None
     assert limits.mcp_spending_note(Settings(data_dir=tmp_path), mcp_server=True) is None  # demo
     assert Settings.from_env({}).max_daily_per_address == 0  # the documented default stays
+
+
+def test_a_long_speech_text_is_made_into_one_video_in_one_call(tmp_path):
+    """A part limit of 6 s (the provider's profile): three paragraphs are spoken a group
+    at a time (a request each) and made in parts, and the call answers with the joined
+    video."""
+    import dataclasses
+
+    text = (
+        "The harbour wakes before the town does. Boats knock against the pier.\n\n"
+        "By eight the market is full. Children weave between the stalls.\n\n"
+        "In the evening the wind turns. The lights come on along the water."
+    )
+    fake = FakeClock()
+    with Simulator(task_seconds=20, clock=fake.now, work_dir=tmp_path / "sim") as sim:
+        sim.options.render_max_side = 48
+        studio = make_studio(sim, fake, tmp_path / "data")
+        studio.client.profile = dataclasses.replace(studio.client.profile, max_part_seconds=6.0)
+        app = InProcessApp(studio)
+        try:
+            face = _inline(image_bytes(320, 320, fmt="JPEG"), "image/jpeg")
+            spoken = {"speech_text": text, "voice_id": "genshin_vindi2", "language": "en"}
+            failed, (message, link, _, _) = call(
+                app, "make_talking_avatar_video", {"portrait": face, **spoken}
+            )
+        finally:
+            app.close()
+    assert not failed, message
+    assert link.endswith(".mp4") and "speech-" in link
+    assert "One video of 3 parts" in message
+    assert sim.stats.tts == sim.stats.creates == 3

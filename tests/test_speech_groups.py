@@ -88,3 +88,17 @@ def test_speaking_faster_fits_more_in_a_part():
     text = _paragraphs(4, 8)
     faster = group_text(text, max_part_s=30.0, speed=2.0)
     assert len(faster) < len(group_text(text, max_part_s=30.0))
+
+
+def test_a_group_too_short_for_a_task_joins_its_neighbour_and_the_voice_is_checked_first():
+    from avatar_core.jobs.long_text import SHORT_GROUP_S, TextSpeech, groups_of
+
+    long = " ".join([SENTENCE] * 3)  # about 12 s: one group of a 16 s part
+    speech = TextSpeech(f"{long}\n\nYes.", "genshin_vindi2", "en")
+    assert group_text(speech.text, max_part_s=16.0)[-1] == "Yes."  # alone: under 2 s
+    groups = groups_of(speech, max_part_s=16.0, max_speech_s=600.0)
+    assert groups == [f"{long} Yes."]  # joined to the group before it
+    assert all(estimated_seconds(group) >= SHORT_GROUP_S for group in groups)
+    chinese = TextSpeech("你好，这是一段测试语音。" * 12, "oversea_male1", "zh")
+    with pytest.raises(InputError, match="speaks English only, not Chinese"):
+        groups_of(chinese, max_part_s=16.0, max_speech_s=600.0)  # before anything is paid

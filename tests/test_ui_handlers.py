@@ -847,3 +847,36 @@ def test_history_captions_tell_jobs_from_the_same_face_apart(sessions, portrait_
     newest = sessions.default.history(sessions.visitor(None, None))[0]
     zh = fmt.history_caption(newest, "zh")
     assert re.search(r"声音 7\.\d 秒 · 完成$", zh), zh
+
+
+LONG_TEXT = (
+    "The harbour wakes before the town does. Boats knock against the pier.\n\n"
+    "By eight the market is full. Children weave between the stalls.\n\n"
+    "In the evening the wind turns. The lights come on along the water."
+)
+
+
+def test_a_long_typed_text_makes_one_video_in_one_press_and_one_history_entry(
+    sessions, simulator, portrait_path
+):
+    """A part limit of 6 s (the provider's profile): three paragraphs are spoken a group
+    at a time and made in parts, joined in one press; pressed again, nothing is paid
+    again; the History shows the speech as one picture, its joined video."""
+    studio = sessions.default
+    studio.client.profile = dataclasses.replace(studio.client.profile, max_part_seconds=6.0)
+    simulator.options.render_max_side = 48
+    updates = _make(sessions, portrait_path, LONG_TEXT)
+    status, video, _, _, _, phase, _ = updates[-1]
+    assert [u[5] for u in updates if u[5] == "speech"]  # Stop while spoken: says so
+    assert status.startswith("✅") and Path(str(video)).suffix == ".mp4", status
+    assert phase == "done" and simulator.stats.tts == simulator.stats.creates == 3
+    again = _make(sessions, portrait_path, LONG_TEXT)[-1]
+    assert again[0].startswith("✅") and simulator.stats.tts == simulator.stats.creates == 3
+    items, jobs = asyncio.run(h.history_gallery(sessions))
+    ((picture, caption),) = items
+    assert Path(picture).suffix == ".jpg"  # the joined video's first frame
+    assert jobs[0].startswith("speech-") and "one video of 3 parts" in caption, caption
+    video, note = h.pick_history(sessions, None, jobs)
+    assert video is not None and Path(video).suffix == ".mp4" and "3 parts" in note
+    (row,) = h.refresh_history(sessions)
+    assert row[-1] == jobs[0]

@@ -223,7 +223,7 @@ def history_rows(jobs: list[Job], language: str = "en") -> list[list[Any]]:
                 job.task_id or "",
                 job.mode,
                 f"{job.video_seconds:.1f}" if job.video_seconds else "",
-                in_language(job.error, language),
+                in_language(job.error or getattr(job, "note", None), language),  # a speech's
                 job.job_id,
             ]
         )
@@ -246,6 +246,8 @@ def history_caption(job: Job, language: str = "en", words: str | None = None) ->
     caption = " · ".join(parts)
     if job.error and job.stage in ENDED_WITHOUT_VIDEO:
         caption += f": {in_language(job.error, language)}"
+    elif getattr(job, "note", None):  # a long speech's parts, as one entry
+        caption += f": {in_language(job.note, language)}"
     return caption
 
 

@@ -47,6 +47,7 @@ from avatar_core.jobs.events import (
     final_progress,
     with_heartbeat,
 )
+from avatar_core.jobs.long_text import TextSpeech, long_text_run
 from avatar_core.jobs.pricing import estimate_cost, silence_saving
 from avatar_core.jobs.steps import video_stored
 from avatar_core.jobs.studio import Source, Studio
@@ -561,6 +562,13 @@ async def _make_steps(
     visitor = sessions.visitor(browser, request)
     with sessions.using(key) as studio:
         if spoken is None or spoken.fingerprint != fingerprint:
+            long = await _long_text(studio, image, text or "", voice, language, speed, prompt,
+                                    mode, visitor, reader)  # fmt: skip
+            if long is not None:  # longer than one speech a task takes: made in parts
+                async with contextlib.aclosing(long) as steps:
+                    async for update in steps:
+                        yield update
+                return
             making = fmt.status(ui_text("making_speech", reader), "info")
             yield making, skip, "", skip, skip, "speech", skip
             try:
@@ -578,19 +586,64 @@ async def _make_steps(
                          request)  # fmt: skip
         yield fmt.status(said, "info") if said else skip, skip, "", preview, spoken, "line", cost
         events = studio.generate(
-            image,
-            None,
-            audio_id=spoken.audio_id,
-            prior_task_id=spoken.task_id,
-            audio_seconds=spoken.seconds,
-            prompt=prompt,
-            mode=mode,
-            visitor=visitor,
-        )
+            image, None, audio_id=spoken.audio_id, prior_task_id=spoken.task_id,
+            audio_seconds=spoken.seconds, prompt=prompt, mode=mode, visitor=visitor,
+        )  # fmt: skip
         named = functools.partial(sessions.remember_words, text=typed)  # for its History
         async with contextlib.aclosing(_stream_steps(events, reader, studio, named)) as steps:
             async for status, video, details, phase in steps:
                 yield status, video, details, skip, skip, phase, skip
+
+
+async def _long_text(
+    studio: Studio,
+    image: Source,
+    text: str,
+    voice: str,
+    language: str,
+    speed: float,
+    prompt: str | None,
+    mode: str,
+    visitor: Any,
+    reader: str,
+) -> AsyncIterator[PageUpdate] | None:
+    """The updates of a text longer than one speech a task takes, made as one video
+    (`LongTextRun`: its groups' speech kept in the journal, so the same text pressed
+    again pays nothing again); None for a text one speech takes."""
+    speech = TextSpeech(text, voice, language or None, speed)
+    try:
+        run = await asyncio.to_thread(
+            long_text_run, studio, image, speech, prompt=prompt, mode=mode, visitor=visitor
+        )
+    except AvatarError as error:
+        return _said(fmt.verdict_error(error, reader))
+    return None if run is None else _long_steps(run.run(), studio, reader)
+
+
+async def _said(status: str) -> AsyncIterator[PageUpdate]:
+    skip = gr.skip()
+    yield status, skip, "", skip, skip, "done", skip
+
+
+async def _long_steps(
+    events: AsyncIterator[Progress], studio: Studio, reader: str
+) -> AsyncIterator[PageUpdate]:
+    """A long text's updates; until its first part is journaled its phase is "speech"
+    (Stop says the speech may still be made, not that nothing is charged)."""
+    skip = gr.skip()
+    parts = False
+
+    async def noting() -> AsyncIterator[Progress]:
+        nonlocal parts
+        async with contextlib.aclosing(events):
+            async for progress in events:
+                parts = parts or progress.step is not Step.PREPARING
+                yield progress
+
+    async with contextlib.aclosing(_stream_steps(noting(), reader, studio)) as steps:
+        async for status, video, details, phase in steps:
+            phase = phase if parts or phase != "line" else "speech"
+            yield status, video, details, skip, skip, phase, skip
 
 
 async def stopped_at(
@@ -852,7 +905,8 @@ async def _look_again(studio: Studio, visitor: Any, task_id: str) -> None:
 async def refresh_unfinished(studio: Studio, visitor: Any, jobs: list[Any]) -> bool:
     """Bring the visitor's unfinished jobs up to date (a job stopped on the page may have
     finished at the provider since); whether any was asked about."""
-    unfinished = [job.task_id for job in jobs
+    each = [part for job in jobs for part in getattr(job, "parts", ()) or (job,)]  # a speech's
+    unfinished = [job.task_id for job in each
                   if job.task_id and job.stage in (Stage.RUNNING, Stage.DOWNLOADING)]  # fmt: skip
     if not unfinished:
         return False

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 from collections.abc import AsyncIterator
 from typing import Any, Literal
 from urllib.parse import quote
@@ -37,6 +36,7 @@ import ui.handlers as handlers
 import ui.mcp_answers as answers
 from avatar_core.errors import AvatarError, InputError, NotYoursError
 from avatar_core.jobs.events import Done, Progress, Unclear
+from avatar_core.jobs.long_text import TextSpeech
 from avatar_core.jobs.studio import Source, Studio
 from avatar_core.jobs.video_flow import make_video
 from avatar_core.provider.voices import DEFAULT_VOICES
@@ -131,7 +131,7 @@ async def make_talking_avatar_video(
     Args:
         portrait: The photo of one face: an https:// link, the link an upload to this app returned (POST /gradio_api/upload, or Gradio's upload_file_to_gradio tool: …/gradio_api/file=…), or a data: URL (base64). Never a path on the server. JPG or PNG (other pictures are converted), each side at least 300 px, sides at most 2.5 times each other; larger pictures are scaled down to 10 MB.
         voice: The recording the avatar speaks, given like the portrait: MP3, WAV, M4A or AAC (others are converted), 2 to 60 s long. Empty: speak speech_text instead.
-        speech_text: Text for Kling's text to speech instead of a recording, up to 1000 characters (its speech must last 2 to 60 s); paid as a request of its own.
+        speech_text: Text for Kling's text to speech instead of a recording; paid as a request of its own. A text longer than one speech takes (1000 characters, or about 45 s of speech) is spoken in parts that follow its sentences (a request each) and made into one video, up to AVATAR_MAX_SPEECH_SECONDS of speech (10 minutes unless the operator set less).
         voice_id: The Kling voice reading speech_text (e.g. genshin_vindi2); empty: the language's first voice.
         language: The language of speech_text, "en" or "zh"; empty: the voice's own.
         prompt: What the person does while speaking, up to 2500 characters; empty: speaks naturally to the camera.
@@ -219,34 +219,19 @@ async def _job(
     language: str,
     **options: Any,
 ) -> AsyncIterator[Progress]:
-    """The whole job: the speech when a text is given (a paid request, counted in the
-    visitor's day, made only once the visitor may still make its video, the question the
-    page's /tts asks too, and the portrait passes), then the studio's flow."""
-    spoken = {}
+    """The whole job (`make_video`): a text given is spoken first (paid, counted in the
+    visitor's day, only once the visitor may still make its video and the portrait
+    passes), a text longer than one speech a task takes group by group, its whole
+    admitted before the first speech, and made into one video of parts."""
+    speech = None
     if audio is None:
-        await asyncio.to_thread(functools.partial(studio.check_allowed, visitor, speech=True))
-        await asyncio.to_thread(studio.check_image, portrait)
-        spoken = await _speech(studio, visitor, text, voice_id, language)
-    flow = make_video(studio, portrait, audio, visitor=visitor, **options, **spoken)
+        language = (language or "").strip().lower()
+        voice = (voice_id or "").strip() or DEFAULT_VOICES.get(language or "en", "")
+        speech = TextSpeech(text, voice, language or None, 1.0)
+    flow = make_video(studio, portrait, audio, visitor=visitor, text=speech, **options)
     async with contextlib.aclosing(flow):
         async for progress in flow:
             yield progress
-
-
-async def _speech(
-    studio: Studio, visitor: Visitor, text: str, voice_id: str, language: str
-) -> dict[str, Any]:
-    """The generate arguments for speech made from `text` by Kling text to speech."""
-    language = (language or "").strip().lower()
-    voice = (voice_id or "").strip() or DEFAULT_VOICES.get(language or "en", "")
-    result = await asyncio.to_thread(
-        studio.speak, text, voice, language or None, 1.0, visitor=visitor
-    )
-    return {
-        "audio_id": result.audio_id,
-        "prior_task_id": result.task_id,
-        "audio_seconds": result.duration_s,
-    }
 
 
 def _answer(run: Run, code: str, request: Any, asked: str = "") -> ToolAnswer:

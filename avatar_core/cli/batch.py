@@ -29,7 +29,14 @@ from avatar_core.jobs.batch import (
     one_batch_at_a_time,
     write_results,
 )
-from avatar_core.jobs.batch_rows import COLUMNS, MAX_ROWS, BatchRow, check_rows, read_rows
+from avatar_core.jobs.batch_rows import (
+    COLUMNS,
+    MAX_ROWS,
+    BatchRow,
+    SpeechLimits,
+    check_rows,
+    read_rows,
+)
 from avatar_core.jobs.studio import Studio
 
 
@@ -106,7 +113,10 @@ def run_batch(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = 
             flush=True,
         )
         try:
-            rows = check_rows(rows, studio.inputs)
+            limits = SpeechLimits(
+                studio.client.profile.max_part_seconds, studio.settings.max_speech_seconds
+            )
+            rows = check_rows(rows, studio.inputs, limits)
         except InputError as bad:
             refused = InputError(sentence_for("batch.nothing_sent", file=args.file))
             raise InputError.gather([bad, refused]) from None

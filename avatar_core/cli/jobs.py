@@ -23,10 +23,12 @@ from avatar_core.config import Settings
 from avatar_core.demo import DEMO_NOTICE
 from avatar_core.inputs.fields import MODES, check_task_id
 from avatar_core.jobs.events import Done, Failed, Progress, Submitting, Unclear
+from avatar_core.jobs.long_text import TextSpeech, text_groups
 from avatar_core.jobs.long_voice import SpeechDone
 from avatar_core.jobs.speech_resume import (
     is_speech_key,
     joined_video,
+    part_videos,
     resume_speeches,
     run_of,
     speech_status,
@@ -151,20 +153,31 @@ def run_generate(
     args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr
 ) -> int:
     studio = cli_studio(err, _language(args))
-    audio_id, prior_task_id, spoken_s = args.audio_id, args.prior_task_id, None
+    audio_id, prior_task_id, spoken_s, text = args.audio_id, args.prior_task_id, None, None
     if args.tts_text:
         voice_id = args.voice_id or DEFAULT_VOICE
-        try:
-            speech = studio.speak(args.tts_text, voice_id, args.voice_language, args.voice_speed)
+        asked = TextSpeech(args.tts_text, voice_id, args.voice_language, args.voice_speed)
+        try:  # a text longer than one speech a task takes is spoken and made in parts
+            if len(text_groups(studio, asked)) > 1:
+                text = asked
+            else:
+                speech = studio.speak(args.tts_text, voice_id, args.voice_language,
+                                      args.voice_speed)  # fmt: skip
         except BaseException:
             studio.close()
             raise
-        spoken = sentence_for("cli.speech", audio_id=speech.audio_id, seconds=speech.duration_s)
-        print(f"[     speech] {spoken.in_language(_language(args))}", file=err)
-        audio_id, prior_task_id = speech.audio_id, prior_task_id or speech.task_id
-        spoken_s = speech.duration_s
+        if text is None:
+            spoken = sentence_for("cli.speech", audio_id=speech.audio_id, seconds=speech.duration_s)
+            print(f"[     speech] {spoken.in_language(_language(args))}", file=err)
+            audio_id, prior_task_id = speech.audio_id, prior_task_id or speech.task_id
+            spoken_s = speech.duration_s
 
     def flow() -> AsyncIterator[Progress]:
+        if text is not None:
+            return make_video(
+                studio, args.image, text=text, prompt=args.prompt, mode=args.mode,
+                deadline_s=args.timeout, preview=getattr(args, "preview", False),
+            )  # fmt: skip
         return make_video(
             studio,
             args.image,
@@ -240,10 +253,20 @@ def run_resume(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO =
         async for progress in resume_speeches(studio, deadline_s=args.timeout):
             yield progress
 
+    printed: set[Path] = set()
+
+    def say(path: Path) -> None:  # each video once: a part's may end here and in its speech
+        if path not in printed:
+            printed.add(path)
+            print(path, file=out, flush=True)
+
     async def resume() -> AsyncIterator[Progress]:
         async for progress in every_job():
+            if isinstance(progress, SpeechDone) and progress.key:  # its parts, then itself
+                for part in await asyncio.to_thread(part_videos, studio, progress.key):
+                    say(part)
             if isinstance(progress, Done) and progress.video_path:
-                print(progress.video_path, file=out, flush=True)
+                say(Path(progress.video_path))
             if isinstance(progress, (Done, Failed, Unclear)):
                 ended.append(progress)
             yield progress

@@ -29,8 +29,9 @@ import contextlib
 import csv
 import enum
 import io
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from avatar_core import errors as e
@@ -38,8 +39,11 @@ from avatar_core.catalogue import Message, in_language, sentence_for
 from avatar_core.jobs.batch_rows import BatchRow
 from avatar_core.jobs.batch_speech import forget, speak_once
 from avatar_core.jobs.events import Done, InLine, Progress, Running, Submitted, Submitting
+from avatar_core.jobs.long_text import TextSpeech, long_text_run
+from avatar_core.jobs.long_voice import SpeechDone
 from avatar_core.jobs.steps import video_stored
 from avatar_core.jobs.studio import Studio
+from avatar_core.jobs.video_flow import make_video
 from avatar_core.storage.atomic import write_atomically
 from avatar_core.storage.journal import Job, Stage
 
@@ -161,9 +165,8 @@ class BatchRun:
                 job = await self._send(result)
         await asyncio.to_thread(self._deliver, result, job)
 
-    async def _send(self, result: RowResult) -> Job:
+    async def _send(self, result: RowResult) -> Job | SpeechDone:
         """Prepare (a few rows at once), speak if the row says so, and run the flow."""
-        row = result.row
         await self._preparing.acquire()
         released = False
 
@@ -175,41 +178,47 @@ class BatchRun:
 
         try:
             self._set(result, RowState.PREPARING)
-            audio, audio_id, prior_task_id, seconds = None, None, None, None
-            if row.speaks:
-                speech, result.spoken_before = await asyncio.to_thread(speak_once, self.studio, row)
-                audio_id, prior_task_id, seconds = (
-                    speech.audio_id,
-                    speech.task_id,
-                    speech.duration_s,
-                )
-            else:
-                audio = row.source("audio")
-            flow = self.studio.generate(
-                row.source("image"),
-                audio,
-                audio_id=audio_id,
-                prior_task_id=prior_task_id,
-                prompt=row.prompt or None,
-                mode=row.mode,
-                deadline_s=self.deadline_s,
-                audio_seconds=seconds,
-                batch_key=row.key,
-            )
+            flow = await self._flow(result)
             return await self._through(result, flow, on_journaled=let_go)
         finally:
             let_go()
+
+    async def _flow(self, result: RowResult) -> AsyncIterator[Progress]:
+        """The row's flow (`make_video`): a voice longer than a task takes, or a text longer
+        than one speech, made in parts and joined (its parts' jobs tagged with the speech,
+        the whole checked at once); else one job tagged with the row. A short text's
+        speech is made here, once (`batch_speech`)."""
+        row = result.row
+        options = {"prompt": row.prompt or None, "mode": row.mode, "deadline_s": self.deadline_s}
+        if not row.speaks:
+            image, audio = row.source("image"), row.source("audio")
+            if row.in_parts:  # longer than a part: measured again there, made in parts
+                return make_video(self.studio, image, audio, batch_key=row.key, **options)
+            return self.studio.generate(image, audio, batch_key=row.key, **options)
+        text = TextSpeech(row.tts_text, row.voice_id, row.voice_language or None)
+        run = await asyncio.to_thread(
+            long_text_run, self.studio, row.source("image"), text, **options
+        )
+        if run is not None:
+            return run.run()
+        speech, result.spoken_before = await asyncio.to_thread(speak_once, self.studio, row)
+        return self.studio.generate(
+            row.source("image"), None, audio_id=speech.audio_id, prior_task_id=speech.task_id,
+            audio_seconds=speech.duration_s, batch_key=row.key, **options,
+        )  # fmt: skip
 
     async def _through(
         self,
         result: RowResult,
         flow: AsyncIterator[Progress],
         on_journaled: Callable[[], None] | None = None,
-    ) -> Job:
-        """Run a flow to its end, noting the job and its task; the job when its video is home."""
+    ) -> Job | SpeechDone:
+        """Run a flow to its end, noting the job and its task; the job when its video is
+        home (a speech made in parts: its end, with the joined video)."""
         if on_journaled is None:  # following a task the journal knows
             self._set(result, RowState.RUNNING)
         done: Job | None = None
+        start = time.monotonic()
         async for event in flow:  # to its end, so the flow closes itself
             if event.job is not None:
                 result.job_id = event.job.job_id
@@ -224,6 +233,9 @@ class BatchRun:
             if isinstance(event, Submitting):
                 result.sent, result.place = True, None
                 self._set(result, RowState.RUNNING)
+            if isinstance(event, SpeechDone) and event.video_path is not None:
+                result.task_id = event.key or result.task_id  # what `status` knows it by
+                return replace(event, elapsed_s=time.monotonic() - start)
             if isinstance(event, Done):
                 done = event.job
         if done is None:
@@ -237,10 +249,14 @@ class BatchRun:
         job = self.studio.journal.batch_job(row.key, owner=self.studio.owner)
         return job if job is not None and self.studio.steps.owns(job) else None
 
-    def _deliver(self, result: RowResult, job: Job) -> None:
-        """The job's video into the output folder (copied only if it is not there yet)."""
-        self._note(result, job)
-        source = Path(job.video_path or "")
+    def _deliver(self, result: RowResult, job: Job | SpeechDone) -> None:
+        """The job's video (a speech's: the joined video) into the output folder (copied
+        only if it is not there yet)."""
+        if isinstance(job, SpeechDone):
+            source, seconds = Path(job.video_path or ""), job.elapsed_s
+        else:
+            self._note(result, job)
+            source, seconds = Path(job.video_path or ""), job.updated_at - job.created_at
         target = self.out_dir / video_name(result.row)
         try:
             if not (target.is_file() and target.stat().st_size == source.stat().st_size):
@@ -254,7 +270,7 @@ class BatchRun:
             )
             return
         result.video = target
-        result.seconds = round(job.updated_at - job.created_at, 1)
+        result.seconds = round(seconds, 1)
         self._end(result, RowState.DONE)
 
     def _failed(self, result: RowResult, error: Exception) -> None:

@@ -17,26 +17,44 @@ import csv
 import hashlib
 import io
 import json
+import tempfile
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from avatar_core.catalogue import Message, sentence_for
-from avatar_core.errors import InputError
+from avatar_core.errors import InputError, MediaToolError
 from avatar_core.inputs.audio import MAX_SOURCE_BYTES as MAX_AUDIO_BYTES
 from avatar_core.inputs.fields import check_mode, clean_prompt
 from avatar_core.inputs.image import MAX_SOURCE_BYTES as MAX_IMAGE_BYTES
+from avatar_core.inputs.loudness import envelope_of_file
 from avatar_core.inputs.preparation import InputPreparer
+from avatar_core.inputs.silence import plan_silence
 from avatar_core.inputs.sources import looks_like_url, read_source
+from avatar_core.inputs.speech_parts import DEFAULT_MAX_SPEECH_S, MIN_PART_S, check_speech_length
 from avatar_core.inputs.text import shown
+from avatar_core.provider.base import DEFAULT_MAX_PART_SECONDS
 from avatar_core.provider.speech import check_speech_request
+from avatar_core.provider.speech_groups import group_text
 from avatar_core.provider.voices import DEFAULT_VOICE
 
 COLUMNS = ("image", "audio", "tts_text", "voice_id", "voice_language", "prompt", "mode")
 MAX_ROWS = 1000
 MAX_FILE_BYTES = 10 * 1024 * 1024
 CHECKS_AT_ONCE = 2  # rows whose files are read and measured at once (memory, two cores)
+
+
+@dataclass(frozen=True)
+class SpeechLimits:
+    """How long a task's audio (`part_s`, the provider profile's) and a whole speech
+    (`speech_s`, AVATAR_MAX_SPEECH_SECONDS) may be: a longer voice or text is made in
+    parts and joined, as `generate` makes it."""
+
+    part_s: float = DEFAULT_MAX_PART_SECONDS
+    speech_s: float = DEFAULT_MAX_SPEECH_S
+
+
 _NO_IMAGE = sentence_for("batch.no_image")
 _SPEECH_FIELDS = {"text": "tts_text", "voice_id": "voice_id", "voice_language": "voice_language"}
 
@@ -55,6 +73,7 @@ class BatchRow:
     mode: str = ""
     folder: Path = Path(".")  # the CSV's folder, which relative paths start from
     key: str = ""  # the row's identity, set by `check_rows`
+    in_parts: bool = False  # its voice may speak longer than a part (set by `check_row`)
 
     @property
     def speaks(self) -> bool:
@@ -186,17 +205,45 @@ def _checked_file(
     prepare: Callable[[bytes], object],
     max_bytes: int,
     allow_private_urls: bool,
-) -> str:
-    """The digest of the row's file in `column`, once it passed `prepare`'s checks."""
+    limits: SpeechLimits | None = None,
+) -> tuple[str, bool]:
+    """The digest of the row's file in `column`, once it passed `prepare`'s checks (a
+    voice given `limits`: or it speaks longer than a part, and is made in parts); and
+    whether it is longer than a part (`limits.part_s`) may be."""
     source = row.source(column)
     read = read_source(
         source, what=column, max_bytes=max_bytes, allow_private_urls=allow_private_urls
     )
-    prepare(read.data)
-    return _digest(read.data)
+    try:
+        prepared = prepare(read.data)
+    except InputError:
+        if limits is None or not _long_voice(read.data, limits):
+            raise
+        return _digest(read.data), True
+    seconds = getattr(prepared, "source_duration_s", None) or getattr(prepared, "duration_s", 0)
+    return _digest(read.data), limits is not None and seconds > limits.part_s
 
 
-def _voice_problems(row: BatchRow) -> list[InputError]:
+def _long_voice(data: bytes, limits: SpeechLimits) -> bool:
+    """Whether `data` is a voice that speaks (its silence aside) longer than a part, and
+    so is made in parts; InputError, one sentence, when longer than a speech may be."""
+    with tempfile.NamedTemporaryFile(prefix="batch-voice-") as file:
+        file.write(data)
+        file.flush()
+        try:
+            envelope = envelope_of_file(file.name)
+        except MediaToolError:
+            return False
+    if envelope.duration_s <= limits.part_s:
+        return False
+    kept_s = plan_silence(envelope, min_seconds=MIN_PART_S).kept_s
+    if kept_s <= limits.part_s:
+        return False
+    check_speech_length(kept_s, max_speech_s=limits.speech_s)
+    return True
+
+
+def _voice_problems(row: BatchRow, limits: SpeechLimits) -> list[InputError]:
     """The choice of voice: exactly one of audio and tts_text; voice fields only with text."""
     if row.audio and row.speaks:
         return [_problem(row.number, "audio and tts_text", sentence_for("batch.both_voices"))]
@@ -215,8 +262,10 @@ def _voice_problems(row: BatchRow) -> list[InputError]:
     if not row.voice_id:
         missing = sentence_for("batch.no_voice_id", example=DEFAULT_VOICE)
         return [_problem(row.number, "voice_id", missing)]
-    try:
-        check_speech_request(row.tts_text, row.voice_id, row.voice_language or None, 1.0)
+    try:  # a text longer than one speech is spoken in groups of sentences, each checked
+        groups = group_text(row.tts_text, max_part_s=limits.part_s, max_speech_s=limits.speech_s)
+        for group in groups:
+            check_speech_request(group, row.voice_id, row.voice_language or None, 1.0)
     except InputError as error:
         # several problems at once keep no field each: name the columns they come from
         column = _SPEECH_FIELDS.get(error.field or "", "tts_text, voice_id or voice_language")
@@ -224,11 +273,16 @@ def _voice_problems(row: BatchRow) -> list[InputError]:
     return []
 
 
-def check_row(row: BatchRow, preparer: InputPreparer) -> tuple[BatchRow, list[InputError]]:
+def check_row(
+    row: BatchRow, preparer: InputPreparer, limits: SpeechLimits | None = None
+) -> tuple[BatchRow, list[InputError]]:
     """The row with the digest of its content as `key` (`check_rows` adds how many rows
-    above hold the same), and its problems (each naming its row and column)."""
-    problems = _voice_problems(row)
+    above hold the same), and its problems (each naming its row and column). A voice or
+    a text longer than `limits.part_s` passes up to `limits.speech_s`."""
+    limits = limits or SpeechLimits()
+    problems = _voice_problems(row, limits)
     digests: dict[str, str | None] = {"image": None, "audio": None}
+    in_parts = False
     files = {"image": (preparer.image, MAX_IMAGE_BYTES), "audio": (preparer.audio, MAX_AUDIO_BYTES)}
     for column, (prepare, max_bytes) in files.items():
         if not getattr(row, column):
@@ -236,9 +290,11 @@ def check_row(row: BatchRow, preparer: InputPreparer) -> tuple[BatchRow, list[In
                 problems.append(_problem(row.number, "image", _NO_IMAGE))
             continue
         try:
-            digests[column] = _checked_file(
-                row, column, prepare, max_bytes, preparer.allow_private_urls
-            )
+            digests[column], long = _checked_file(
+                row, column, prepare, max_bytes, preparer.allow_private_urls,
+                limits if column == "audio" else None,
+            )  # fmt: skip
+            in_parts = in_parts or long
         except InputError as error:
             problems += [_problem(row.number, column, s) for s in error.problems]
     fields = {"prompt": clean_prompt, "mode": check_mode}
@@ -253,13 +309,15 @@ def check_row(row: BatchRow, preparer: InputPreparer) -> tuple[BatchRow, list[In
     content = [digests["image"], digests["audio"], row.tts_text, row.voice_id,
                row.voice_language.lower(), cleaned["prompt"], cleaned["mode"]]  # fmt: skip
     key = _digest(json.dumps(content, ensure_ascii=False).encode())  # made whole by check_rows
-    return replace(row, mode=cleaned["mode"], key=key), []
+    return replace(row, mode=cleaned["mode"], key=key, in_parts=in_parts), []
 
 
-def check_rows(rows: list[BatchRow], preparer: InputPreparer) -> list[BatchRow]:
+def check_rows(
+    rows: list[BatchRow], preparer: InputPreparer, limits: SpeechLimits | None = None
+) -> list[BatchRow]:
     """Every row checked (a few at once); one InputError naming every problem of every row."""
     with ThreadPoolExecutor(max_workers=CHECKS_AT_ONCE, thread_name_prefix="batch-check") as pool:
-        outcomes = list(pool.map(lambda row: check_row(row, preparer), rows))
+        outcomes = list(pool.map(lambda row: check_row(row, preparer, limits), rows))
     problems = [problem for _, found in outcomes for problem in found]
     if problems:
         raise InputError.gather(problems)

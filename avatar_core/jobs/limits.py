@@ -89,7 +89,9 @@ class SpendingLimits:
             if held is not None:  # a part of a speech admitted whole: counted already
                 yield
                 held.parts = max(held.parts - 1, 0)
-                held.seconds = max(held.seconds - (video_seconds or 0.0), 0.0)
+                if speech or audio_id is None:  # a part made from a speech made here
+                    # counted its seconds with that speech (its journal row holds them)
+                    held.seconds = max(held.seconds - (video_seconds or 0.0), 0.0)
                 return
             self.check(visitor, speech=speech, audio_id=audio_id)
             if visitor.tag is not None and not (speech and video_seconds is None):
@@ -99,20 +101,30 @@ class SpendingLimits:
 
     @contextmanager
     def hold_speech(
-        self, visitor: Visitor, key: str, *, parts: int, seconds: float, part_s: float
+        self,
+        visitor: Visitor,
+        key: str,
+        *,
+        parts: int,
+        seconds: float,
+        part_s: float,
+        speeches: int = 0,
     ) -> Iterator[None]:
         """Check a long speech whole (`parts` of at most `part_s` seconds to send, lasting
-        `seconds` together) and hold what it needs while the caller makes its parts (each
-        asked for by `visitor` with `speech=key`): LimitReachedError, one sentence, when it
-        would pass a limit, before any part is journaled."""
-        if visitor.tag is None or parts <= 0:
+        `seconds` together; of a long text, also its `speeches`, the groups of sentences
+        still to speak, each a paid request of the day) and hold what it needs while the
+        caller makes its speeches and parts (each asked for by `visitor` with
+        `speech=key`): LimitReachedError, one sentence, when it would pass a limit,
+        before any speech is paid for or any part is journaled. A part made from a speech
+        made here is counted in requests only: its seconds were held for its speech."""
+        if visitor.tag is None or parts + speeches <= 0:
             yield
             return
         with self._lock:
             if key in self._held:  # the same speech pressed twice: its parts are on their way
                 raise LimitReachedError(sentence_for("limit.speech_running"))
-            self._check_speech(visitor, key, parts, seconds, part_s)
-            self._held[key] = _Held(visitor.tag, visitor.address, parts, seconds)
+            self._check_speech(visitor, key, parts, seconds, part_s, speeches)
+            self._held[key] = _Held(visitor.tag, visitor.address, parts + speeches, seconds)
         try:
             yield
         finally:
@@ -246,10 +258,17 @@ class SpendingLimits:
             )  # fmt: skip
 
     def _check_speech(
-        self, visitor: Visitor, key: str, parts: int, seconds: float, part_s: float
+        self,
+        visitor: Visitor,
+        key: str,
+        parts: int,
+        seconds: float,
+        part_s: float,
+        speeches: int = 0,
     ) -> None:
-        """A long speech checked whole: one job at once, `parts` jobs of the day (the
-        visitor's and its address's), `seconds` of the day's seconds."""
+        """A long speech checked whole: one job at once, `parts` jobs and `speeches`
+        speeches of the day (the visitor's and its address's), `seconds` of the day's
+        seconds."""
         assert visitor.tag is not None
         now = self._clock.wall()
         if self.max_active and f"speech:{key}" not in self._active(visitor.tag, now):
@@ -262,6 +281,11 @@ class SpendingLimits:
                 continue
             spent = len(self._journal.spent_at(tag, now - DAY_S, by=by))
             left = max(limit - spent - self._held_parts(tag, by=by), 0)
+            if speeches and parts + speeches > left:  # a long text: its speeches too
+                raise LimitReachedError(
+                    sentence_for("limit.text_parts", parts=parts, speeches=speeches,
+                        requests=parts + speeches, limit=limit, left=left, hint=OWN_KEY_HINT)
+                )  # fmt: skip
             if parts > left:
                 fits = format_seconds(max(left, 0) * part_s)
                 raise LimitReachedError(

@@ -53,21 +53,23 @@ from avatar_core.jobs.studio import Studio
 from avatar_core.media.join import join_parts
 from avatar_core.storage.atomic import write_atomically
 from avatar_core.storage.journal import Job, Stage
-from avatar_core.storage.layout import LONG_SPEECH_FOLDER
+from avatar_core.storage.layout import LONG_SPEECH_FOLDER, LONG_SPEECH_PLAN
 from avatar_core.storage.videos import VIDEOS_FOLDER
 from avatar_core.storage.visitors import OPERATOR, Visitor
 from avatar_core.units import about, format_seconds
 from avatar_core.waiting.durations import task_kind
 
-PLAN_FILE = "plan.json"
+PLAN_FILE = LONG_SPEECH_PLAN
 PREVIEW_S = 10.0  # a preview's part lasts at most this
 
 
 @dataclass(frozen=True)
 class SpeechDone(Done):
-    """Every part is made and joined: `joined` is the speech's video."""
+    """Every part is made and joined: `joined` is the speech's video, `key` the speech's
+    (what `status` and `resume` know it by)."""
 
     joined: Path | None = None
+    key: str | None = None
 
     @property
     def video_path(self) -> Path | None:
@@ -235,7 +237,9 @@ class LongVoiceRun:
         ready" (SpeechProgress) as each video is home; SpeechDone with the joined video.
         AvatarError naming a part that did not end (the others are kept)."""
         if self.out.is_file() and not self.folder.exists():  # joined, its work cleaned up
-            yield SpeechDone(sentence_for("long.made_before", key=self.key), joined=self.out)
+            yield SpeechDone(
+                sentence_for("long.made_before", key=self.key), joined=self.out, key=self.key
+            )
             return
         yield Preparing(sentence_for("step.preparing"))
         speech = await asyncio.to_thread(
@@ -256,8 +260,13 @@ class LongVoiceRun:
                 seconds=format_seconds(first.end_s - first.start_s),
                 count=len(speech.parts),
             )
-            yield SpeechDone(said, joined=videos[1])
+            yield SpeechDone(said, joined=videos[1], key=self.key)
             return
+        async for progress in self._joined(speech, videos):
+            yield progress
+
+    async def _joined(self, speech: LongSpeech, videos: dict[int, Path]) -> AsyncIterator[Progress]:
+        """The parts' `videos` joined with the speech as sent laid over them; SpeechDone."""
         count = len(speech.parts)
         yield SpeechProgress(sentence_for("long.joining", count=count), ready=count, count=count)
         joined = await asyncio.to_thread(
@@ -271,9 +280,8 @@ class LongVoiceRun:
         )
         await asyncio.to_thread(shutil.rmtree, self.folder, True)  # its work: the video is home
         seams_at = ", ".join(format_seconds(seam) for seam in joined.seams)
-        yield SpeechDone(
-            sentence_for("long.done", count=count, seams=seams_at or "-"), joined=joined.path
-        )
+        said = sentence_for("long.done", count=count, seams=seams_at or "-")
+        yield SpeechDone(said, joined=joined.path, key=self.key)
 
     def _plan_words(self, speech: LongSpeech) -> list[Message]:
         """The split, the estimate and the expected time, as a person reads them."""
@@ -394,17 +402,21 @@ class LongVoiceRun:
                     prior.task_id or prior.job_id, deadline_s=self.deadline_s, visitor=self.visitor
                 )
             else:  # never journaled, refused at its create, or failed: (made again)
-                flow = self.studio.generate(
-                    self.image, part.path, prompt=self.prompt, mode=self.mode,
-                    deadline_s=self.deadline_s, batch_key=key, keep_silence=True,
-                    visitor=replace(self.visitor, speech=self.key),
-                )  # fmt: skip
+                flow = self._sent(part, key)
             async with contextlib.aclosing(flow):
                 async for event in flow:
                     last = event.job or last
                     yield number, event
         except e.AvatarError as error:
             yield number, Failed(error.message, job=last, error=error)
+
+    def _sent(self, part: SpeechPart, key: str) -> AsyncIterator[Progress]:
+        """The flow that sends the part `part` as the job tagged `key`."""
+        return self.studio.generate(
+            self.image, part.path, prompt=self.prompt, mode=self.mode,
+            deadline_s=self.deadline_s, batch_key=key, keep_silence=True,
+            visitor=replace(self.visitor, speech=self.key),
+        )  # fmt: skip
 
     def _journaled(self, key: str) -> Job | None:
         job = self.studio.journal.batch_job(key, owner=self.studio.owner)

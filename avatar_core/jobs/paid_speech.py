@@ -23,8 +23,11 @@ def speak(
     speed: float = 1.0,
     *,
     visitor: Visitor = OPERATOR,
+    check_length: bool = True,
 ) -> SpeechResult:
-    """`Studio.speak`: the speech made for the session's key, journaled and counted."""
+    """`Studio.speak`: the speech made for the session's key, journaled and counted;
+    `check_length` False: its length is the caller's to check (a long text's group,
+    kept before it is checked, so that a refused one is never paid for again)."""
     text, language, speed = check_speech_request(text, voice_id, language, speed)
     expected = min(estimated_seconds(text, speed), MAX_AUDIO_SECONDS)  # held till it is made
     journal = services.journal
@@ -37,5 +40,6 @@ def speak(
         journal.drop_speech(speech_id)
         raise
     journal.speech_made(speech_id, result.audio_id, result.task_id, result.duration_s)
-    check_speech_length(result)
+    if check_length:
+        check_speech_length(result)
     return result

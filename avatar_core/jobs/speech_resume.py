@@ -19,6 +19,7 @@ from pathlib import Path
 from avatar_core.catalogue import Message, sentence_for
 from avatar_core.errors import AvatarError
 from avatar_core.jobs.events import Failed, Progress
+from avatar_core.jobs.long_text import LongTextRun, TextSpeech
 from avatar_core.jobs.long_voice import PLAN_FILE, LongVoiceRun, part_key
 from avatar_core.jobs.steps import video_stored
 from avatar_core.jobs.studio import Studio
@@ -29,6 +30,7 @@ from avatar_core.storage.visitors import Visitor
 from avatar_core.units import format_seconds
 
 SPEECH_KEY = re.compile(r"[0-9a-f]{20}")  # what `long_voice.speech_key` makes
+MAX_PARTS = 1000  # more than any speech has (600 s in parts of at least 2 s)
 
 
 def is_speech_key(text: str) -> bool:
@@ -58,6 +60,18 @@ def _plan(studio: Studio, key: str) -> dict | None:
     return plan
 
 
+def part_videos(studio: Studio, key: str) -> list[Path]:
+    """The videos of the speech `key`'s parts that are home, in order."""
+    videos = []
+    for number in range(1, MAX_PARTS + 1):
+        job = studio.journal.batch_job(part_key(key, number), owner=studio.owner)
+        if job is None:
+            break
+        if video_stored(job):
+            videos.append(Path(job.video_path or ""))
+    return videos
+
+
 def run_of(studio: Studio, key: str, *, deadline_s: float | None = None) -> LongVoiceRun | None:
     """The run that finishes the speech `key` as it was asked for (None: no such speech
     of this studio's key); a failed part is reported, not made again."""
@@ -65,6 +79,16 @@ def run_of(studio: Studio, key: str, *, deadline_s: float | None = None) -> Long
     if plan is None:
         return None
     asked = plan["request"]
+    visitor = Visitor(asked.get("visitor"), address=asked.get("address"))
+    if asked.get("kind") == "text":  # a long text: its groups' speech kept in the journal
+        speech = TextSpeech(asked["text"], asked["voice_id"], asked.get("language"),
+                            float(asked.get("speed", 1.0)))  # fmt: skip
+        groups = [part["text"] for part in plan["parts"]]
+        return LongTextRun(
+            studio, asked["image"], speech, groups=groups, prompt=asked.get("prompt"),
+            mode=asked.get("mode", "std"), deadline_s=deadline_s, visitor=visitor,
+            remake_failed=False, key=key,
+        )  # fmt: skip
     return LongVoiceRun(
         studio,
         asked["image"],
@@ -74,7 +98,7 @@ def run_of(studio: Studio, key: str, *, deadline_s: float | None = None) -> Long
         shorten_pauses=bool(asked.get("shorten_pauses")),
         max_speech_s=float(asked.get("max_speech_s", studio.settings.max_speech_seconds)),
         deadline_s=deadline_s,
-        visitor=Visitor(asked.get("visitor"), address=asked.get("address")),
+        visitor=visitor,
         remake_failed=False,
         key=key,
     )

@@ -35,6 +35,7 @@ from avatar_core.jobs.paid_speech import speak
 from avatar_core.jobs.recovery import Recovery
 from avatar_core.jobs.services import ProcessServices
 from avatar_core.jobs.session import ProviderSession, provider_client
+from avatar_core.jobs.speech_history import ENTRY_PREFIX, entry_of, one_entry_a_speech
 from avatar_core.provider.base import Provider
 from avatar_core.provider.choice import provider_of
 from avatar_core.provider.client import ProviderClient
@@ -47,6 +48,8 @@ from avatar_core.storage.visitors import OPERATOR, Visitor, address_tag, visitor
 from avatar_core.waiting.callbacks import CallbackRegistry
 from avatar_core.waiting.durations import LinearDuration, task_kind
 from avatar_core.waiting.scheduler import PollScheduler
+
+HISTORY_LOOKUP = 500  # the latest jobs a speech's entry is looked for among
 
 
 class Studio:
@@ -243,12 +246,20 @@ class Studio:
     # --- what a visitor may see ---------------------------------------------------------------
 
     def history(self, visitor: Visitor = OPERATOR, limit: int = 100) -> list[Job]:
-        """The latest jobs `visitor` may see on this key, newest first."""
+        """The latest jobs `visitor` may see on this key, newest first, a long speech's
+        parts as one entry (`speech_history.SpeechEntry`: its joined video, or how far
+        its parts got)."""
         scope = self.session.scope(visitor)
-        return self.journal.recent(limit, owner=self.owner, visitor=scope)
+        jobs = self.journal.recent(limit, owner=self.owner, visitor=scope)
+        return one_entry_a_speech(jobs, self.settings.data_dir)
 
     def job_of(self, visitor: Visitor, job_or_task_id: str) -> Job | None:
-        """The job `visitor` may see with this id (None: none, or not the visitor's)."""
+        """The job (or a speech's entry, `speech-<key>`) `visitor` may see with this id
+        (None: none, or not the visitor's)."""
+        if job_or_task_id.startswith(ENTRY_PREFIX):
+            scope = self.session.scope(visitor)
+            jobs = self.journal.recent(HISTORY_LOOKUP, owner=self.owner, visitor=scope)
+            return entry_of(jobs, job_or_task_id, self.settings.data_dir)
         scope = self.session.scope(visitor)
         return self.journal.find(job_or_task_id, owner=self.owner, visitor=scope)
 

@@ -4,14 +4,17 @@ The page, the MCP tool, `batch` and the command line's `generate` call `make_vid
 what they would give `Studio.generate`. A voice file (or a voice's web address, fetched
 once here) that speaks longer than one task takes (`ProviderProfile.max_part_seconds`)
 is made by `LongVoiceRun` (split at pauses, parts made as jobs, joined); anything else
-(an audio id, a short voice, `trim`) goes to the studio's flow as it is. The events are
-the same kinds either way, so each caller renders them as it renders a job's.
+(an audio id, a short voice, `trim`) goes to the studio's flow as it is. A typed text
+(`text`) longer than one speech a task takes is made by `LongTextRun` (spoken group by
+group, a part a group, joined); a shorter one is spoken once and made as one job. The
+events are the same kinds either way, so each caller renders them as it renders a job's.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -24,7 +27,8 @@ from avatar_core.inputs.loudness import envelope_of_file
 from avatar_core.inputs.silence import kept_envelope, plan_silence
 from avatar_core.inputs.sources import looks_like_url, read_source, require_web_address
 from avatar_core.inputs.speech_parts import MIN_PART_S, check_speech_length, plan_parts
-from avatar_core.jobs.events import Progress
+from avatar_core.jobs.events import Preparing, Progress
+from avatar_core.jobs.long_text import TextSpeech, long_text_run
 from avatar_core.jobs.long_voice import LongVoiceRun, speaks_longer_than
 from avatar_core.jobs.studio import Source, Studio
 from avatar_core.storage.layout import LONG_SPEECH_FOLDER
@@ -141,13 +145,26 @@ async def make_video(
     deadline_s: float | None = None,
     visitor: Visitor = OPERATOR,
     preview: bool = False,
+    text: TextSpeech | None = None,
     **more: object,
 ) -> AsyncIterator[Progress]:
     """`Studio.generate`'s events for these inputs, or a long voice's (`LongVoiceRun`):
     the last is Done with the video's path. `more`: the rest of `Studio.generate`'s
     keywords (an audio id, a batch row's key...), for the studio's flow only. `preview`:
     of a long voice, only a first part of at most 10 s, in `std` (`LongVoiceRun`); a
-    voice one task takes has no preview (InputError, nothing sent)."""
+    voice one task takes has no preview (InputError, nothing sent). `text` (instead of
+    `audio`): a typed text spoken by the provider (`spoken_video`)."""
+    if text is not None:
+        if preview:
+            raise InputError(sentence_for("long.text_no_preview"), field="text")
+        flow = spoken_video(
+            studio, image, text, prompt=prompt, mode=mode, deadline_s=deadline_s,
+            visitor=visitor, **more,
+        )  # fmt: skip
+        async with contextlib.aclosing(flow):
+            async for progress in flow:
+                yield progress
+        return
     run = None
     if not more.get("audio_id"):
         run = await asyncio.to_thread(
@@ -177,3 +194,46 @@ async def _cleaning_up(run: LongVoiceRun, *, fetched: bool) -> AsyncIterator[Pro
             yield progress
     if fetched:
         run.voice.unlink(missing_ok=True)
+
+
+async def spoken_video(
+    studio: Studio,
+    image: Source,
+    text: TextSpeech,
+    *,
+    prompt: str | None = None,
+    mode: str = "std",
+    deadline_s: float | None = None,
+    visitor: Visitor = OPERATOR,
+    **more: object,
+) -> AsyncIterator[Progress]:
+    """A typed text made into one video: longer than one speech a task takes, by a
+    `LongTextRun` (the whole admitted before the first speech is paid for); else spoken
+    once (paid only once the visitor may start a job and the portrait passes) and made as
+    one job from its audio id. `more`: for that job (a batch row's key)."""
+    run = await asyncio.to_thread(
+        long_text_run, studio, image, text, prompt=prompt, mode=mode,
+        deadline_s=deadline_s, visitor=visitor,
+    )  # fmt: skip
+    if run is not None:
+        async with contextlib.aclosing(run.run()) as flow:
+            async for progress in flow:
+                yield progress
+        return
+    await asyncio.to_thread(functools.partial(studio.check_allowed, visitor, speech=True))
+    await asyncio.to_thread(studio.check_image, image)
+    spoken = await asyncio.to_thread(
+        functools.partial(studio.speak, text.text, text.voice_id, text.language, text.speed,
+                          visitor=visitor)
+    )  # fmt: skip
+    yield Preparing(
+        sentence_for("long.text_spoken", seconds=format_seconds(spoken.duration_s or 0.0))
+    )
+    flow = studio.generate(
+        image, None, audio_id=spoken.audio_id, prior_task_id=spoken.task_id,
+        audio_seconds=spoken.duration_s, prompt=prompt, mode=mode, deadline_s=deadline_s,
+        visitor=visitor, **more,
+    )  # fmt: skip
+    async with contextlib.aclosing(flow):
+        async for progress in flow:
+            yield progress

@@ -61,7 +61,7 @@ def _pieces(sentence: str, fits) -> list[str]:
     return _pieces(sentence[:half], fits) + _pieces(sentence[half:], fits)
 
 
-def _joined(a: str, b: str) -> str:
+def joined_text(a: str, b: str) -> str:
     """Two pieces of text as one: a space between them unless CJK punctuation ends the
     first (Chinese runs on without spaces)."""
     if not a:
@@ -75,7 +75,7 @@ def _packed(parts: list[str], fits) -> list[str]:
     current = ""
     for part in parts:
         for piece in _pieces(part, fits):
-            candidate = _joined(current, piece)
+            candidate = joined_text(current, piece)
             if current and not fits(candidate):
                 groups.append(current)
                 candidate = piece
