@@ -76,7 +76,7 @@ def test_a_text_past_the_speech_limit_is_refused_before_anything_is_spoken():
     message = str(refused.value)
     assert message.startswith(f"The text ({len(text)} characters) would speak for about ")
     assert "at most 600.0 s of speech (AVATAR_MAX_SPEECH_SECONDS)" in message
-    assert "最多承载 600.0 s" in refused.value.message.in_language("zh")
+    assert "最多承载 600.0 秒" in refused.value.message.in_language("zh")
 
 
 def test_an_empty_text_is_refused():
