@@ -113,6 +113,16 @@ def _plan_running_task(sim) -> None:
     sim.plan_task(task_seconds=RUNNING_S)
 
 
+def _until_the_provider_has_it(page, sim, creates: int) -> None:
+    """Until the simulator has more tasks than `creates`: the page's flow has sent its
+    task (a task planned and never sent would be the next test's)."""
+    for _ in range(WAIT_MS // 100):
+        if sim.stats.creates > creates:
+            return
+        page.wait_for_timeout(100)
+    raise AssertionError("the page's task never reached the provider")
+
+
 def _finish_running_tasks(sim_clock) -> None:
     """The simulator's clock moves past every running task: each is done at its next poll
     (a task planned "stuck" stays stuck)."""
@@ -924,9 +934,11 @@ def test_on_a_phone_pressing_generate_brings_the_status_into_view(
         page.evaluate("window.scrollTo(0, 0)")
         assert not page.evaluate(STATUS_IN_VIEW)  # below the screen before the press
         _plan_running_task(sim)
+        creates = sim.stats.creates
         page.locator("#generate").dispatch_event("click")
         page.wait_for_function(STATUS_IN_VIEW, timeout=WAIT_MS)
         assert page.evaluate(NO_VIDEO_YET)  # brought by the press, not by the video
+        _until_the_provider_has_it(page, sim, creates)  # the planned task is this one's
     finally:
         _finish_running_tasks(sim_clock)
         page.context.close()
