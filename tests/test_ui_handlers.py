@@ -26,7 +26,7 @@ from avatar_core.provider.voices import DEFAULT_VOICE
 from ui import build_app
 from ui import formatting as fmt
 from ui import handlers as h
-from ui.history_watch import still_running
+from ui.history_watch import settled, still_running
 from ui.sessions import Sessions
 from ui.texts import EN, ZH, page_text, translate
 
@@ -773,9 +773,14 @@ def test_after_a_reload_a_job_still_being_made_is_said_and_the_history_opened(
     status, panel = still_running(sessions)
     assert english(status) == "⏳ " + EN["still_being_made"] and panel["open"] is True
     assert "History" in EN["still_being_made"] and "历史记录" in ZH["still_being_made"]
+    assert settled(sessions, status) == SKIP  # still being made: the sentence is true
     fake_time.advance(60)  # made meanwhile; the History asks
     asyncio.run(h.history_gallery(sessions))
     assert still_running(sessions) == (SKIP, SKIP)
+    # the sentence said before gives way, in the reader's language as the browser sent it
+    for said in (status, "⏳ " + ZH["still_being_made"]):
+        assert english(settled(sessions, said)) == "✅ " + EN["made_in_history"]
+    assert settled(sessions, "⏹️ Stopped waiting.") == SKIP  # another status stays
 
 
 def test_a_failed_job_shows_its_sentence_under_its_picture(
@@ -880,3 +885,12 @@ def test_a_long_typed_text_makes_one_video_in_one_press_and_one_history_entry(
     assert video is not None and Path(video).suffix == ".mp4" and "3 parts" in note
     (row,) = h.refresh_history(sessions)
     assert row[-1] == jobs[0]
+
+
+def test_a_chinese_status_ends_with_one_full_stop_after_the_expected_time():
+    status = "⏳ 正在制作你的视频……已用时 0:05。"
+    assert fmt.with_expected(status, 60.0, "zh") == "⏳ 正在制作你的视频……已用时 0:05 · 通常约 1 分钟。"
+    english_status = "⏳ Making your video… 0:05 elapsed"
+    assert fmt.with_expected(english_status, 60.0) == english_status + " · usually about 1 min"
+    assert fmt.with_expected(status, None, "zh") == status  # nothing known: as it was
+    assert fmt.colon("zh") == "：" and fmt.colon("en") == ": "

@@ -105,6 +105,20 @@ def expected(seconds: float | None, language: str = "en") -> str:
     return f" · {ui_text('expected', language)} {in_language(about(seconds), language)}"
 
 
+def with_expected(status: str, seconds: float | None, language: str = "en") -> str:
+    """`status` with the expected time after it; a Chinese sentence's full stop moves to
+    the end ("已用时 0:05 · 通常约 1 分钟。", not "已用时 0:05。 · 通常 约 1 分钟")."""
+    suffix = expected(seconds, language)
+    if not suffix or language != "zh" or not status.endswith("。"):
+        return status + suffix
+    return status.removesuffix("。") + suffix.replace(" 约", "约") + "。"
+
+
+def colon(language: str) -> str:
+    """The colon after a label: full-width in Chinese."""
+    return "：" if language == "zh" else ": "
+
+
 def in_line(progress: InLine, language: str = "en") -> str:
     """A job's place in the line and the expected wait: "In line…, place **3** · ≈ 2 min"."""
     minutes = math.ceil(progress.estimate_s / 60)
@@ -121,7 +135,7 @@ def details(progress: Progress, language: str = "en") -> str:
         return ""
 
     def label(key: str) -> str:
-        return f"**{ui_text(key, language)}:**"
+        return f"**{ui_text(key, language)}{colon(language).strip()}**"
 
     if job.task_id:  # the job's own id only while the provider's is not known
         rows = [f"{label('detail_task_id')} `{job.task_id}`"]
@@ -245,9 +259,9 @@ def history_caption(job: Job, language: str = "en", words: str | None = None) ->
     parts.append(stage_label(job, language))
     caption = " · ".join(parts)
     if job.error and job.stage in ENDED_WITHOUT_VIDEO:
-        caption += f": {in_language(job.error, language)}"
+        caption += colon(language) + in_language(job.error, language)
     elif getattr(job, "note", None):  # a long speech's parts, as one entry
-        caption += f": {in_language(job.note, language)}"
+        caption += colon(language) + in_language(job.note, language)
     return caption
 
 

@@ -306,7 +306,9 @@ async def _stream_steps(
                 status = fmt.waiting(progress, language) if isinstance(progress, Running) else None
                 status = status or fmt.status(progress.message, "info", language)
                 if isinstance(progress, Running) and studio is not None:
-                    status += fmt.expected(expected_seconds(studio, progress.job), language)
+                    status = fmt.with_expected(
+                        status, expected_seconds(studio, progress.job), language
+                    )
                 yield status, gr.skip(), shown, phase
     except AvatarError as error:
         yield fmt.verdict_error(error, language), gr.skip(), gr.skip(), "done"

@@ -17,7 +17,7 @@ import gradio as gr
 
 from avatar_core.storage.journal import Stage
 from ui.sessions import Sessions
-from ui.texts import page_text
+from ui.texts import page_text, ui_text
 
 EVERY_S = 5.0
 # What may still change at the provider (a job still in the app's line has no task yet).
@@ -57,6 +57,35 @@ def still_running(
     if not any(job.stage in UNFINISHED for job in jobs):
         return gr.skip(), gr.skip()
     return f"⏳ {page_text('still_being_made')}", gr.update(open=True)
+
+
+def _says_still_making(status: object) -> bool:
+    """Whether the status is `still_running`'s sentence (as sent, or back from the browser
+    in either language)."""
+    shown = str(status or "")
+    return "still_being_made" in shown or any(
+        ui_text("still_being_made", language) in shown for language in ("en", "zh")
+    )
+
+
+def settled(
+    sessions: Sessions,
+    status: object,
+    key: str | None = None,
+    browser: str | None = None,
+    request: gr.Request | None = None,
+) -> Any:
+    """Once the History shows nothing unfinished, `still_running`'s sentence gives way to
+    "your video is ready in History" (it would otherwise stay, wrong, after the job is
+    done); any other status stays."""
+    if not _says_still_making(status):
+        return gr.skip()
+    visitor = sessions.visitor(browser, request)
+    with sessions.using(key) as studio:
+        jobs = studio.history(visitor)
+    if any(job.stage in UNFINISHED for job in jobs):
+        return gr.skip()
+    return f"✅ {page_text('made_in_history')}"
 
 
 def rest() -> Any:

@@ -22,7 +22,7 @@ import ui.formatting as fmt
 import ui.handlers as handlers
 import ui.mcp_tools as tools
 from ui.downloads import no_download, offer_download
-from ui.history_watch import keep_watching, rest, still_running
+from ui.history_watch import keep_watching, rest, settled, still_running
 from ui.layout import Page
 from ui.limits import GENERATES, PORTRAIT_CHECKS, VOICE_CHECKS
 from ui.sessions import Sessions
@@ -269,11 +269,17 @@ def _wire_history(app: gr.Blocks, page: Page, sessions: Sessions) -> None:
     jobs asked about) and allowance; the page's language sets the speech's."""
     history = page.history
     refreshed = history.refresh.click(*_gallery(page, sessions), **PRIVATE, concurrency_limit=None)
-    refreshed.then(sessions.bind(keep_watching), _visitor(page), history.timer, **QUIET)
+    refreshed.then(sessions.bind(keep_watching), _visitor(page), history.timer, **QUIET).then(
+        sessions.bind(settled), [page.outputs.status, *_visitor(page)], page.outputs.status,
+        **QUIET,
+    )  # fmt: skip
     ticked = history.timer.tick(
         *_gallery(page, sessions), **{**GALLERY, "trigger_mode": "once"}
     )  # a tick while the last refresh still waits on the provider is dropped
-    ticked.then(sessions.bind(keep_watching), _visitor(page), history.timer, **QUIET)
+    ticked.then(sessions.bind(keep_watching), _visitor(page), history.timer, **QUIET).then(
+        sessions.bind(settled), [page.outputs.status, *_visitor(page)], page.outputs.status,
+        **QUIET,
+    )  # fmt: skip
     history.gallery.select(
         sessions.bind(handlers.pick_from_gallery),
         [*_visitor(page), history.jobs],
