@@ -889,7 +889,10 @@ def test_a_long_typed_text_makes_one_video_in_one_press_and_one_history_entry(
 
 def test_a_chinese_status_ends_with_one_full_stop_after_the_expected_time():
     status = "⏳ 正在制作你的视频……已用时 0:05。"
-    assert fmt.with_expected(status, 60.0, "zh") == "⏳ 正在制作你的视频……已用时 0:05 · 通常约 1 分钟。"
+    assert (
+        fmt.with_expected(status, 60.0, "zh")
+        == "⏳ 正在制作你的视频……已用时 0:05 · 通常约 1 分钟。"
+    )
     english_status = "⏳ Making your video… 0:05 elapsed"
     assert fmt.with_expected(english_status, 60.0) == english_status + " · usually about 1 min"
     assert fmt.with_expected(status, None, "zh") == status  # nothing known: as it was
