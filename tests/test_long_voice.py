@@ -349,6 +349,10 @@ def test_a_speechs_parts_count_as_one_job_at_once_and_each_as_one_of_the_day(
     assert len(jobs) == parts and all(job.visitor == visitor.tag for job in jobs)
     (entry,) = studio.history(visitor)  # the History shows the speech as one entry
     assert entry.video_path == str(done.video_path) and entry.count == parts
+    whole = sum(job.audio_seconds for job in jobs)  # its length is the whole speech's
+    assert entry.audio_seconds == pytest.approx(whole) and whole > 2 * max(
+        job.audio_seconds for job in jobs
+    )
     with (
         pytest.raises(e.LimitReachedError, match="voice lasts"),  # 45 s a day, most used
         studio.limits.admit(visitor, video_seconds=30.0),

@@ -87,9 +87,11 @@ def _entry(group: str, latest: dict[str, Job], data_dir: Path) -> SpeechEntry:
     newest = max(jobs, key=lambda job: job.updated_at)
     first = min(jobs, key=lambda job: job.created_at)
     seconds = sum(job.video_seconds or 0.0 for job in jobs) or None
+    spoken = sum(job.audio_seconds or 0.0 for job in jobs) or None  # the whole speech's
     base = replace(
         first, job_id=ENTRY_PREFIX + key, batch_key=group, task_id=None, video_url=None,
         updated_at=newest.updated_at, error=None, video_seconds=seconds, video_path=None,
+        audio_seconds=spoken,
     )  # fmt: skip
     failed = [job for job in jobs if job.stage.is_finished and not video_stored(job)]
     if joined.is_file():
