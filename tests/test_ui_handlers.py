@@ -897,3 +897,8 @@ def test_a_chinese_status_ends_with_one_full_stop_after_the_expected_time():
     assert fmt.with_expected(english_status, 60.0) == english_status + " · usually about 1 min"
     assert fmt.with_expected(status, None, "zh") == status  # nothing known: as it was
     assert fmt.colon("zh") == "：" and fmt.colon("en") == ": "
+
+
+def test_the_speechs_language_and_speed_are_offered_with_a_typed_text_only():
+    assert h.show_speech_options("tts")["visible"] is True
+    assert h.show_speech_options("file")["visible"] is False  # a recording has its own

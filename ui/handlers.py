@@ -195,6 +195,12 @@ def show_voice_source(voice_source: str) -> list[Update]:
     return [gr.update(visible=voice_source == source) for source in VOICE_SOURCES]
 
 
+def show_speech_options(voice_source: str) -> Update:
+    """The speech's language and speed (under More options) only with "Type a text": a
+    recording has its own."""
+    return gr.update(visible=voice_source == "tts")
+
+
 def show_file_verdict(voice_source: str) -> Update:
     """The voice file's verdict only while a file is the voice: after a switch to a typed
     text, a verdict on the file left on screen says the wrong voice will be used."""

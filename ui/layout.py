@@ -48,6 +48,7 @@ class SpeechInputs:
     speed: gr.Slider
     preview: gr.Audio  # the speech made, to listen to
     verdict: gr.Markdown
+    options: gr.Row | None = None  # language and speed, under More options: a text's only
 
 
 @dataclass
@@ -298,7 +299,7 @@ def _more_options(
         label=page_text("mode"),
         elem_id="mode",
     )
-    with gr.Row():
+    with gr.Row(visible=False) as speech.options:  # shown with "Type a text"
         speech.language = gr.Radio(
             [(page_text(label), value) for label, value in handlers.SPEECH_LANGUAGES.items()],
             value="en",

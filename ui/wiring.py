@@ -159,6 +159,9 @@ def _wire_voice_source(page: Page) -> None:
     page.voice.source.change(
         handlers.show_voice_source, page.voice.source, page.voice.groups, **PRIVATE
     ).then(handlers.show_file_verdict, page.voice.source, page.voice.verdict, **QUIET)
+    page.voice.source.change(
+        handlers.show_speech_options, page.voice.source, page.voice.speech.options, **QUIET
+    )
 
 
 def _wire_speech(page: Page, sessions: Sessions) -> None:
