@@ -6,6 +6,7 @@ the parts' progress shown. A studio on the simulator over HTTP, real media made 
 from __future__ import annotations
 
 import asyncio
+import re
 
 import pytest
 from app_harness import make_studio
@@ -84,3 +85,39 @@ def test_a_long_voice_at_a_web_address_is_made_in_parts_too(
     assert isinstance(events[-1], SpeechDone) and simulator.stats.creates == 3
     assert probe_video(events[-1].video_path).seconds == pytest.approx(147.9, abs=0.3)
     assert not list((tmp_path / "data" / "long_speeches" / "fetched").iterdir())  # let go
+
+
+def test_a_preview_first_makes_only_its_part_and_the_whole_reuses_it(
+    sessions, simulator, portrait_path, long_voice
+):
+    """ "Try the first 10 s first": the estimate says the preview's price (at most 10 s,
+    in std, whatever the mode chosen); Generate makes only the first part; Generate again
+    without it, in std, makes the whole and pays for the other parts only."""
+    studio = sessions.default
+    _, seconds = h.voice_verdict(studio, long_voice, False)
+    cost = translate(h.show_cost(sessions, "file", seconds, None, "pro", preview=True), "en")
+    assert format_money(10 * studio.settings.prices["std"]) in cost and "a preview" in cost
+    whole = translate(h.show_cost(sessions, "file", seconds, None, "pro"), "en")
+    assert format_money(seconds * studio.settings.prices["pro"]) in whole
+
+    async def press(preview: bool, mode: str) -> list:
+        flow = h.run_make(sessions, str(portrait_path), "", "file", str(long_voice), "", "",
+                          "", "", None, None, None, "Speak.", mode, False, None, None,
+                          None, preview)  # fmt: skip
+        return [update async for update in flow]
+
+    updates = asyncio.run(press(True, "pro"))  # a preview is std whatever the mode
+    status, video = updates[-1][:2]
+    said = [translate(update[0], "en") for update in updates]
+    assert status.startswith("✅"), said
+    assert simulator.stats.creates == 1
+    assert any("A preview first: only the first part" in line for line in said), said
+    assert 2.0 <= probe_video(video).seconds <= 10.0
+    updates = asyncio.run(press(False, "std"))
+    status, video = updates[-1][:2]
+    assert status.startswith("✅"), status
+    said = " ".join(translate(update[0], "en") for update in updates)
+    (count,) = {int(n) for n in re.findall(r"Joining the (\d+) parts", said)}
+    assert count == 4  # the preview's 10 s, then the rest in three parts of at most 60 s
+    assert simulator.stats.creates == count  # the preview's part is not made again
+    assert probe_video(video).seconds == pytest.approx(147.9, abs=0.3)

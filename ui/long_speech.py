@@ -14,10 +14,12 @@ from pathlib import Path
 import ui.formatting as fmt
 from avatar_core.catalogue import sentence_for
 from avatar_core.errors import AvatarError, MediaToolError
-from avatar_core.jobs.pricing import silence_saving
+from avatar_core.jobs.long_voice import PREVIEW_S
+from avatar_core.jobs.pricing import estimate_cost, silence_saving
 from avatar_core.jobs.studio import Source, Studio
 from avatar_core.jobs.video_flow import local_voice, outline_voice
 from avatar_core.units import format_seconds
+from ui.texts import ui_text
 
 
 def long_verdict(
@@ -42,3 +44,17 @@ def long_verdict(
     saving = silence_saving(outline.left_out_s, studio.settings.prices)
     changes = (saving,) if saving is not None else ()
     return fmt.verdict_ok(summary, changes, (), language), outline.seconds
+
+
+def is_long(studio: Studio, seconds: float | None) -> bool:
+    """Whether a voice of `seconds` (as checked) is made in parts on `studio`."""
+    return seconds is not None and seconds > studio.client.profile.max_part_seconds
+
+
+def preview_cost(studio: Studio, seconds: float, demo: bool, language: str = "en") -> str:
+    """The estimate of a long voice's preview ("Try the first 10 s first"): at most its
+    first PREVIEW_S seconds, in std; what it is said after the price. `demo`: the app
+    runs without a key and none was pasted."""
+    estimate = estimate_cost(min(PREVIEW_S, seconds), "std", studio.settings.prices)
+    shown = fmt.cost_text(estimate, demo=demo, language=language)
+    return f"{shown} · {ui_text('cost_preview', language)}"
