@@ -13,7 +13,9 @@ from app_harness import make_studio
 from speech_media import speech_like, write_wav
 
 from avatar_core.jobs.pricing import format_money
+from avatar_core.jobs.steps import video_stored
 from avatar_core.media.probe import probe_video
+from avatar_core.storage.journal import Stage
 from ui import handlers as h
 from ui.sessions import Sessions
 from ui.texts import translate
@@ -121,3 +123,62 @@ def test_a_preview_first_makes_only_its_part_and_the_whole_reuses_it(
     assert count == 4  # the preview's 10 s, then the rest in three parts of at most 60 s
     assert simulator.stats.creates == count  # the preview's part is not made again
     assert probe_video(video).seconds == pytest.approx(147.9, abs=0.3)
+
+
+def test_a_speech_stopped_after_its_parts_were_sent_is_joined_by_the_history_once(
+    sessions, simulator, fake_time, portrait_path, long_voice, monkeypatch
+):
+    """Stop (the page's flow closed) once every part is sent: the History's refresh asks
+    the provider about the parts, brings their videos home and joins them, once (two
+    refreshes at the same time join once), sending nothing more; the one entry is finished
+    and plays the joined video."""
+    from avatar_core.jobs import speech_join
+    from avatar_core.jobs.long_voice import part_key
+    from avatar_core.jobs.speech_history import SpeechEntry
+
+    studio = sessions.default
+    joins = []
+    real_join = speech_join.join_parts
+
+    def counted(*args, **kwargs):
+        joins.append(args)
+        return real_join(*args, **kwargs)
+
+    monkeypatch.setattr(speech_join, "join_parts", counted)
+    data = studio.settings.data_dir
+
+    def every_part_sent() -> bool:
+        folders = [f for f in (data / "long_speeches").glob("*") if (f / "plan.json").is_file()]
+        if len(folders) != 1:
+            return False
+        parts = [studio.journal.batch_job(part_key(folders[0].name, n), owner=studio.owner)
+                 for n in (1, 2, 3)]  # fmt: skip
+        return all(job is not None and job.task_id for job in parts)
+
+    async def press_then_stop() -> None:
+        flow = h.run_make(sessions, str(portrait_path), "", "file", str(long_voice), "", "",
+                          "", "", None, None, None, "Speak.", "std", False, None, None)  # fmt: skip
+        async for _ in flow:
+            if every_part_sent():
+                break
+        await flow.aclose()  # Stop: the parts go on at the provider
+
+    asyncio.run(press_then_stop())
+    (entry,) = studio.history()
+    assert isinstance(entry, SpeechEntry) and entry.stage is not Stage.DONE, entry
+    assert not video_stored(entry) and simulator.stats.creates == 3
+    fake_time.advance(60.0)  # the simulator's tasks (20 s) end meanwhile
+
+    async def two_refreshes() -> list:
+        return await asyncio.gather(h.history_gallery(sessions), h.history_gallery(sessions))
+
+    shown = asyncio.run(two_refreshes())
+    assert all(ids == [entry.job_id] for _, ids in shown), shown  # one entry
+    assert len(joins) == 1 and simulator.stats.creates == 3  # joined once, nothing sent
+    (entry,) = studio.history()
+    assert entry.stage is Stage.DONE and video_stored(entry), entry
+    video, note = h.pick_history(sessions, None, [entry.job_id])
+    assert video is not None, note
+    assert probe_video(video).seconds == pytest.approx(147.9, abs=0.3)
+    asyncio.run(h.history_gallery(sessions))
+    assert len(joins) == 1  # a finished speech is not joined again

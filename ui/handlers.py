@@ -57,7 +57,7 @@ from avatar_core.storage.journal import Job, Stage
 from avatar_core.storage.speech_files import save_speech
 from avatar_core.waiting.durations import task_kind
 from ui.delivery import page_copy
-from ui.long_speech import is_long, long_verdict, preview_cost
+from ui.long_speech import is_long, join_made_speeches, long_verdict, preview_cost
 from ui.sessions import Sessions, new_browser_id
 from ui.texts import page_text, ui_text, visitor_language
 
@@ -843,7 +843,16 @@ async def _look_again(studio: Studio, visitor: Any, task_id: str) -> None:
 
 async def refresh_unfinished(studio: Studio, visitor: Any, jobs: list[Any]) -> bool:
     """Bring the visitor's unfinished jobs up to date (a job stopped on the page may have
-    finished at the provider since); whether any was asked about."""
+    finished at the provider since), then join a speech whose parts are all home; whether
+    any was asked about or joined."""
+    looked = await _ask_unfinished(studio, visitor, jobs)
+    if looked:
+        jobs = await asyncio.to_thread(studio.history, visitor)
+    return await join_made_speeches(studio, jobs) or looked
+
+
+async def _ask_unfinished(studio: Studio, visitor: Any, jobs: list[Any]) -> bool:
+    """Ask the provider about the unfinished jobs (a speech's parts); whether any was."""
     each = [part for job in jobs for part in getattr(job, "parts", ()) or (job,)]  # a speech's
     unfinished = [job.task_id for job in each
                   if job.task_id and job.stage in (Stage.RUNNING, Stage.DOWNLOADING)]  # fmt: skip
