@@ -21,6 +21,7 @@ import io
 import json
 import os
 import resource
+import select
 import signal
 import socket
 import subprocess
@@ -103,7 +104,10 @@ def _run_command(
         if size_limit is not None:  # as live.cli_command's wrapper: a write past it: EFBIG
             signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
             resource.setrlimit(resource.RLIMIT_FSIZE, (size_limit, size_limit))
-        for fd, path in ((1, out), (2, err)):
+        for fd, path in ((1, out), (2, err)):  # one file for both: one description, shared
+            if fd == 2 and err == out:
+                os.dup2(1, 2)
+                continue
             target = os.open(path, os.O_WRONLY | os.O_TRUNC)
             os.dup2(target, fd)
             os.close(target)
@@ -183,6 +187,61 @@ def run_cli_child(
             out.read_text(encoding="utf-8", errors="replace"),
             err.read_text(encoding="utf-8", errors="replace"),
         )
+
+
+class CliChild:
+    """A command started by `start_cli_child`: what the tests use of a Popen (`pid`,
+    `poll`, `wait`, `returncode`), so that live.sigkill kills it as it kills any other."""
+
+    def __init__(self, args: list[str], connection: socket.socket) -> None:
+        self.args, self._connection, self._read = args, connection, b""
+        self.pid = int(self._line(None) or b"0")
+        self.returncode: int | None = None
+
+    def _line(self, timeout: float | None) -> bytes | None:
+        """The waiter's next line (the pid, then the exit code); None if none came within
+        `timeout`; b"" if the waiter went away without one."""
+        while b"\n" not in self._read:
+            if not select.select([self._connection], [], [], timeout)[0]:
+                return None
+            chunk = self._connection.recv(64)
+            if not chunk:
+                return b""
+            self._read += chunk
+        line, self._read = self._read.split(b"\n", 1)
+        return line
+
+    def _read_code(self, timeout: float | None) -> int | None:
+        if self.returncode is None:
+            line = self._line(timeout)
+            if line is None:
+                return None
+            if not line.strip():
+                raise RuntimeError(f"the fork server's waiter gave no exit code for {self.pid}")
+            self.returncode = int(line)
+            self._connection.close()
+        return self.returncode
+
+    def poll(self) -> int | None:
+        return self._read_code(0.0)
+
+    def wait(self, timeout: float | None = None) -> int:
+        code = self._read_code(timeout)
+        if code is None:
+            raise subprocess.TimeoutExpired(self.args, timeout or 0)
+        return code
+
+
+def start_cli_child(*args: str, env: dict[str, str], log: Path, cwd: Path = ROOT) -> CliChild:
+    """`python -m avatar_core ARGS` in the background as a forked child, as live.start_cli
+    starts it: stdout and stderr both going to `log` (made empty first)."""
+    log.write_bytes(b"")
+    request = {"args": list(args), "env": dict(env), "cwd": str(cwd), "out": str(log),
+               "err": str(log), "size_limit": None}  # fmt: skip
+    connection = socket.socket(socket.AF_UNIX)
+    connection.connect(_address())
+    connection.sendall(json.dumps(request).encode() + b"\n")
+    return CliChild(["avatar_core", *args], connection)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,35 @@ ASSETS = Path(__file__).resolve().parent.parent / "assets"
 os.environ["GRADIO_TEMP_DIR"] = tempfile.mkdtemp(prefix="gradio-tests-")
 
 
+def _one_trust_store_a_process() -> None:
+    """httpx makes a new TLS context for every client, loading certifi's CA bundle into it
+    (about 20 ms of CPU), and gradio_client makes a client for every request it sends
+    (`httpx.get`, `httpx.post`): a third of the CPU of the app modules went to loading
+    the same CA bundle again, for requests to loopback over plain HTTP (the app process's
+    readiness polls every 20 ms too). Here the default context (verify=True, no client
+    certificate) is made once per set of the settings it is read from (SSL_CERT_FILE,
+    SSL_CERT_DIR, SSLKEYLOGFILE) and shared, as one long-lived client shares it; every
+    other `verify` is made as httpx makes it."""
+    from httpx._transports import default as transports
+
+    make = transports.create_ssl_context
+    made: dict[tuple[object, ...], object] = {}
+
+    def shared(verify=True, cert=None, trust_env=True):  # type: ignore[no-untyped-def]
+        if verify is not True or cert is not None:
+            return make(verify=verify, cert=cert, trust_env=trust_env)
+        names = ("SSL_CERT_FILE", "SSL_CERT_DIR") if trust_env else ()
+        key = (trust_env, os.environ.get("SSLKEYLOGFILE"), *map(os.environ.get, names))
+        if key not in made:
+            made[key] = make(verify=verify, cert=cert, trust_env=trust_env)
+        return made[key]
+
+    transports.create_ssl_context = shared
+
+
+_one_trust_store_a_process()
+
+
 # The modules that start processes, apps or a browser (the page's tests launch the app),
 # wait in real time or fuzz: marked `slow`, so `pytest -m "not slow"` is the quick tier.
 # Heaviest first: they also run first, so that the two workers (pytest-xdist) start them

@@ -194,9 +194,10 @@ class AppProcess:
                     self._start()
                     return False
                 raise AssertionError(f"the app exited early:\n{self.output()}")
-            try:
+            try:  # a refused connection costs nothing; an HTTP client is asked once it listens
+                socket.create_connection(("127.0.0.1", self.port), timeout=2).close()
                 return httpx.get(self.url + "/config", timeout=2).status_code == 200
-            except httpx.HTTPError:
+            except (OSError, httpx.HTTPError):
                 return False
 
         wait_until(answers, "the app to answer on its port", timeout)

@@ -81,11 +81,19 @@ def speech_like(
     mono[start : start + len(voiced)] = voiced[: frames - start]
     mono += rng.normal(0.0, 1e-4, frames)  # a quiet room, not digital silence
     last = (start + len(voiced)) / rate
-    both = np.repeat(mono[:, None], channels, axis=1)
-    if channels == 2:
-        both[:, 1] *= 0.8
-    samples = np.clip(both * 32767, -32768, 32767).astype(np.int16)
+    left = _pcm16(mono * 32767)
+    if channels == 1:
+        samples = left[:, None]
+    else:  # the right channel at 0.8 of the left (the same arithmetic as scaling it first)
+        right = _pcm16(mono * 0.8 * 32767) if channels == 2 else left
+        samples = np.column_stack([left, right, *[left] * (channels - 2)])
     return SpeechLike(samples, rate, tuple(pauses), first_sound=lead, last_sound=last)
+
+
+def _pcm16(scaled: np.ndarray) -> np.ndarray:
+    """16-bit samples of `scaled` (clipped, truncated towards zero), made in place."""
+    np.clip(scaled, -32768, 32767, out=scaled)
+    return scaled.astype(np.int16)
 
 
 def wav_bytes(samples: np.ndarray, rate: int) -> bytes:

@@ -1,9 +1,11 @@
-"""Crash safety, for real: `python -m avatar_core generate` is SIGKILLed at each stage of a
+"""Crash safety, for real: the command line's `generate` is SIGKILLed at each stage of a
 job, then a restart - `python -m avatar_core resume`, or `python app.py` with a CLI
 `resume` and a new `generate` running beside it - must finish every paid task, store its
 video, never create a task twice, and never call "not charged" a create that was sent
 (the one held before it arrived cannot be told apart from one whose answer was lost: it
-stays unclear).
+stays unclear). The killed `generate`s are processes forked from one that imported the
+command line once (tests/cli_children.py: the same `main(argv)` in a process of its own,
+SIGKILLed as any other); a race further down SIGKILLs `python -m avatar_core` itself.
 
 Each stage is reached deterministically: a TCP gate holds the create before the provider
 sees it; `slow` faults hold the process in the create, the lookup, the first poll or the
@@ -24,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from cli_children import start_cli_child
 from fake_clock import FakeClock
 from flows import events
 from gradio_client import Client, handle_file
@@ -180,8 +183,8 @@ def kill_at_each_stage(provider: Provider, env, inputs, logs: Path) -> list[Kill
         before, counts = jobs_of(data), Counts.of(provider.sim.stats)
         stage.arm(provider.sim, provider.gate)
         log = logs / f"generate-{number}.log"
-        process = start_cli("generate", "--image", str(image), "--audio", str(audio), env=env,
-                            log=log)  # fmt: skip
+        process = start_cli_child("generate", "--image", str(image), "--audio", str(audio),
+                                  env=env, log=log)  # fmt: skip
 
         def there(stage=stage, before=before, counts=counts, process=process, log=log):
             if process.poll() is not None:
@@ -245,6 +248,19 @@ def _restart_the_app_with_cli_beside_it(root: Path, inputs) -> Restart:
                 )
 
             wait_until(settled, "the app to finish every job", timeout=120)
+
+            def reported() -> bool:
+                """The app's resume pass is over: it writes each job's end to its log
+                after the journal, so the journal alone settles before the log is read."""
+                log, jobs = app.output(), {job.job_id: job for job in jobs_of(data)}
+                return all(
+                    f"job {job_id} reached the provider" in log
+                    if job_id in unpaid
+                    else f"resume: Done: task {jobs[job_id].task_id}," in log
+                    for job_id in (k.job.job_id for k in killed)
+                )
+
+            wait_until(reported, "the app's log to report the end of every job", timeout=60)
             outputs = {"generate beside the app": beside, "app log": app.output()}
         outputs["resume afterwards"] = run_cli("resume", env=env)
         jobs = {job.job_id: job for job in jobs_of(data)}
@@ -352,7 +368,10 @@ def test_the_crash_safety_section_is_current(restarts):
             f"{restart.stats.count('create')} create requests reached the provider"
         )
     body = (
-        "Six `generate` processes SIGKILLed, one per stage, then one restart.\n\n"
+        "Six `generate` processes SIGKILLed, one per stage, then one restart (each the "
+        "command line's `main(argv)` in a process forked from one that imported it once; "
+        "`python -m avatar_core generate` itself is SIGKILLed in the race with a create in "
+        "flight).\n\n"
         + table(columns, rows)
         + "\n\nProvider's count after each restart: "
         + "; ".join(totals)

@@ -7,6 +7,7 @@ figures; tests state behaviour).
 
 from __future__ import annotations
 
+import functools
 import io
 import struct
 import threading
@@ -96,9 +97,11 @@ def every_filter(data: bytes) -> bytes:
     return png_of([*kept, (b"IDAT", zlib.compress(out)), (b"IEND", b"")])
 
 
+@functools.cache
 def banded_png(width: int, height: int, seed: int = 0) -> bytes:
     """An 8-bit RGB PNG written row by row (bands of colour): tens of megapixels in a
-    few hundred kilobytes, without ever holding the picture."""
+    few hundred kilobytes, without ever holding the picture (made once for each size and
+    seed: the large cases start from the same picture)."""
     squeeze = zlib.compressobj(9)
     parts = []
     for y in range(height):
@@ -144,7 +147,7 @@ def _with_transparency(mode: str) -> bytes:
     return saved_png(img, transparency=key)
 
 
-CASES = {
+_CASES = {
     "RGB": lambda: saved_png(_noisy("RGB")),
     "RGBA": lambda: saved_png(_noisy("RGBA")),
     "L": lambda: saved_png(_noisy("L")),
@@ -156,6 +159,8 @@ CASES = {
     "RGB, every filter": lambda: every_filter(saved_png(_noisy("RGB"))),
     "P, every filter": lambda: every_filter(saved_png(_noisy("RGB").quantize(64))),
 }
+# each case's PNG made once (the filtered ones are written byte by byte in Python)
+CASES = {kind: functools.cache(make) for kind, make in _CASES.items()}
 
 
 @pytest.mark.parametrize("kind", CASES)

@@ -24,7 +24,8 @@ from pathlib import Path
 import httpx
 import pytest
 from app_harness import InProcessApp, app_on_a_simulator
-from live import assert_no_traceback, cli_command, cli_env, jobs_of, run_cli
+from cli_children import run_cli_child
+from live import assert_no_traceback, cli_command, cli_env, jobs_of
 from raw_gradio import Answer, call_api, run_event
 from reliability import check_section, normalize, table
 from speech_media import speech_like, write_wav
@@ -152,7 +153,9 @@ def test_a_server_path_given_to_generate_as_a_file_is_refused_in_one_sentence(bo
 
 @pytest.fixture(scope="module")
 def cli_paths(tmp_path_factory) -> dict[str, tuple[int, str]]:
-    """(exit code, last line of stderr) of `check --image <path>` for each kind of path."""
+    """(exit code, last line of stderr) of `check --image <path>` for each kind of path,
+    each run as a forked child (tests/cli_children.py): what it reads is the point, not the
+    interpreter's start (the malformed-text cases below start `python -m avatar_core`)."""
     root = tmp_path_factory.mktemp("cli-paths")
     fifo = root / "portrait.fifo"
     os.mkfifo(fifo)
@@ -166,7 +169,9 @@ def cli_paths(tmp_path_factory) -> dict[str, tuple[int, str]]:
     }
     seen = {}
     for shown, path in cases.items():
-        done = run_cli("check", "--image", path, "--audio", str(ASSETS / "hello.mp3"), env=env)
+        done = run_cli_child(
+            "check", "--image", path, "--audio", str(ASSETS / "hello.mp3"), env=env
+        )
         assert_no_traceback(done.stdout, done.stderr)
         seen[shown] = (done.returncode, done.stderr.strip().splitlines()[-1])
     return seen

@@ -14,8 +14,6 @@ import contextlib
 import os
 import select
 import socket
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -361,15 +359,31 @@ def test_old_videos_are_deleted_in_demo_mode_and_kept_with_a_key(
         Settings.from_env({**with_key, "AVATAR_KEEP_DAYS": "1O"})
 
 
-def test_a_malformed_keep_days_stops_the_app_in_one_sentence(tmp_path):
-    root = Path(__file__).resolve().parent.parent
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("COMETAPI_", "AVATAR_"))}
-    env.update(AVATAR_DATA_DIR=str(tmp_path / "data"), AVATAR_KEEP_DAYS="7 days",
-               GRADIO_SERVER_PORT="9", PYTHONPATH=str(root))  # fmt: skip
-    done = subprocess.run([sys.executable, "app.py"], cwd=root, env=env, capture_output=True,
-                          timeout=120, text=True)  # fmt: skip
-    assert done.returncode != 0 and "Traceback" not in done.stderr
-    assert "AVATAR_KEEP_DAYS=7 days: not a whole number of days" in done.stderr
+def test_a_malformed_keep_days_stops_the_app_in_one_sentence(tmp_path, monkeypatch, capsys):
+    """app.py's main() in this process (its start as `python app.py` on a setting it cannot
+    read is tests/test_config.py's): it stops before it serves, with one sentence."""
+    import logging
+
+    import app
+
+    for name in [k for k in os.environ if k.startswith(("COMETAPI_", "AVATAR_"))]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("AVATAR_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("AVATAR_KEEP_DAYS", "7 days")
+    monkeypatch.setenv("GRADIO_SERVER_PORT", "9")
+    # what main() sets up for the process's logging, given back afterwards
+    monkeypatch.setattr(logging.root, "handlers", list(logging.root.handlers))
+    monkeypatch.setattr(logging.root, "level", logging.root.level)
+    monkeypatch.setattr(logging.getLogger("httpx"), "level", logging.getLogger("httpx").level)
+    with pytest.raises(SystemExit) as stopped:
+        app.main()
+    said = capsys.readouterr()
+    assert stopped.value.code == 2 and "Traceback" not in said.err
+    assert said.err.strip() == (
+        "AVATAR_KEEP_DAYS=7 days: not a whole number of days; write e.g. 7, or 0 to keep "
+        "videos for ever."
+    )
+    assert not (tmp_path / "data").exists()  # nothing opened: no journal, nothing served
 
 
 def test_the_readme_states_the_retention():

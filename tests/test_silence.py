@@ -9,12 +9,12 @@ are sent as they are.
 from __future__ import annotations
 
 import subprocess
-import sys
 
 import numpy as np
 import pytest
+from cli_children import run_cli_child
 from flows import final
-from media import PORTRAIT, REPO_ROOT
+from media import PORTRAIT
 from speech_media import decode, encode, speech_like, wav_bytes, write_wav
 
 from avatar_core.config import Secret, Settings
@@ -66,24 +66,10 @@ def test_the_check_says_what_leaving_out_silence_saves():
 def test_the_command_line_check_reports_the_silence_and_the_saving(tmp_path):
     speech = speech_like(12.0, lead=2.0, tail=2.0)
     voice = write_wav(tmp_path / "voice.wav", speech)
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "avatar_core",
-            "check",
-            "--image",
-            str(PORTRAIT),
-            "--audio",
-            str(voice),
-        ],
-        capture_output=True,
-        text=True,
-        cwd=REPO_ROOT,
-        timeout=120,
-        check=False,
+    done = run_cli_child(
+        "check", "--image", str(PORTRAIT), "--audio", str(voice), timeout=120,
         env={"PATH": "/usr/bin:/bin", "AVATAR_PRICE_STD": "0.1", "AVATAR_PRICE_PRO": "0.2"},
-    )
+    )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "Left out 3.6 s of silence (1.8 s at the start and 1.8 s at the end)" in done.stdout
     assert "saves about $0.36 in std mode, $0.72 in pro" in done.stdout

@@ -1,5 +1,10 @@
 """A speech longer than the provider takes, split at its pauses: real sound made here,
-cut by the app's ffmpeg, the parts decoded again."""
+cut by the app's ffmpeg, the parts decoded again.
+
+Three minutes in parts of 60 s (the CometAPI profile's limit) where the whole speech is
+the point; the other cases at a part limit of SHORT_PART_S with speeches a third as
+long: the same search for pauses, quiet places and shortest parts, on a third of the
+sound."""
 
 from __future__ import annotations
 
@@ -15,6 +20,7 @@ from avatar_core.inputs.speech_parts import MIN_PART_S, plan_parts, split_file
 from avatar_core.provider.cometapi import cometapi_profile
 
 RATE = 16_000
+SHORT_PART_S = 20.0  # a part limit a third of 60 s, for speeches a third as long
 
 
 def _envelope(speech):
@@ -68,14 +74,14 @@ def test_the_parts_written_are_the_speech_cut_to_the_sample(three_minutes, tmp_p
 
 
 def test_a_boundary_without_a_pause_is_cut_in_the_quietest_place():
-    speech = speech_like(150.0, pause=(0.0, 0.0), phrase=(400.0, 400.0), seed=2)
+    speech = speech_like(50.0, pause=(0.0, 0.0), phrase=(400.0, 400.0), seed=2)
     envelope = _envelope(speech)
-    dip = int(100 * 50.0)  # a quieter stretch (not silent) around 50 s
+    dip = int(100 * 17.0)  # a quieter stretch (not silent) around 17 s, before the 20 s limit
     envelope.levels[dip - 20 : dip + 20] -= 12.0
-    plan = plan_parts(envelope, max_part_s=60.0)
+    plan = plan_parts(envelope, max_part_s=SHORT_PART_S)
     assert plan.cuts[0].in_pause is False
-    assert plan.cuts[0].at_s == pytest.approx(50.0, abs=0.2)
-    assert max(end - start for start, end in plan.spans) <= 60.0
+    assert plan.cuts[0].at_s == pytest.approx(17.0, abs=0.2)
+    assert max(end - start for start, end in plan.spans) <= SHORT_PART_S
 
 
 def test_no_part_is_shorter_than_two_seconds():
@@ -101,9 +107,9 @@ def test_a_gateway_with_a_longer_part_limit_takes_fewer_parts(three_minutes):
 
 
 def test_a_long_speech_is_trimmed_then_split(tmp_path):
-    speech = speech_like(130.0, lead=3.0, tail=4.0, seed=5)
+    speech = speech_like(50.0, lead=3.0, tail=4.0, seed=5)
     source = write_wav(tmp_path / "voice.wav", speech)
-    made = prepare_long_speech(source, tmp_path / "made", max_part_s=60.0)
+    made = prepare_long_speech(source, tmp_path / "made", max_part_s=SHORT_PART_S)
 
     spoken = speech.last_sound - speech.first_sound
     assert made.silence.removed_s == pytest.approx(7.0 - 0.4, abs=0.06)
@@ -111,7 +117,7 @@ def test_a_long_speech_is_trimmed_then_split(tmp_path):
     assert made.seconds == pytest.approx(spoken + 0.4, abs=0.05)
     assert len(made.parts) == 3
     for part in made.parts:
-        assert MIN_PART_S <= len(decode(part.path, rate=RATE)) / RATE <= 60.0
+        assert MIN_PART_S <= len(decode(part.path, rate=RATE)) / RATE <= SHORT_PART_S
     shifted = [(a - made.silence.lead_s, b - made.silence.lead_s) for a, b in speech.pauses]
     assert all(_inside_a_pause(at, shifted) for at in made.plan.seams)
 
@@ -128,9 +134,11 @@ def test_a_speech_over_the_speech_limit_is_refused_in_one_sentence(three_minutes
 
 
 def test_long_pauses_shortened_in_a_long_speech_leave_the_rest_sample_for_sample(tmp_path):
-    speech = speech_like(100.0, lead=2.0, tail=2.0, pause=(2.0, 3.0), seed=9)
+    speech = speech_like(40.0, lead=2.0, tail=2.0, pause=(2.0, 3.0), seed=9)
     source = write_wav(tmp_path / "voice.wav", speech)
-    made = prepare_long_speech(source, tmp_path / "made", max_part_s=60.0, shorten_pauses=True)
+    made = prepare_long_speech(
+        source, tmp_path / "made", max_part_s=SHORT_PART_S, shorten_pauses=True
+    )
 
     assert made.silence.pauses_shortened == len(speech.pauses)
     sent = decode(made.speech, rate=RATE)
@@ -140,11 +148,14 @@ def test_long_pauses_shortened_in_a_long_speech_leave_the_rest_sample_for_sample
     n = min(len(kept), len(sent))
     assert abs(len(kept) - len(sent)) <= RATE * 0.02
     assert np.corrcoef(kept[:n], sent[:n])[0, 1] > 0.999  # the kept stretches, in order
-    assert all(MIN_PART_S <= part.seconds <= 60.0 for part in made.parts)
+    assert len(made.parts) >= 2 and all(
+        MIN_PART_S <= part.seconds <= SHORT_PART_S for part in made.parts
+    )
 
 
 def test_a_speech_is_cut_into_as_few_parts_as_its_pauses_allow():
-    speech = speech_like(170.0, seed=14)  # three parts of at most 60 s can hold it
-    plan = plan_parts(_envelope(speech), max_part_s=60.0)
+    # three parts of at most 20 s can hold it (phrases a third as long as three minutes')
+    speech = speech_like(57.0, phrase=(1.0, 3.0), seed=13)
+    plan = plan_parts(_envelope(speech), max_part_s=SHORT_PART_S)
     assert len(plan.spans) == 3
     assert all(_inside_a_pause(cut.at_s, speech.pauses) for cut in plan.cuts)

@@ -16,8 +16,6 @@ knows no earlier audio id, and costs nothing: in demo mode nothing is kept.
 
 from __future__ import annotations
 
-import time
-
 from avatar_core.errors import InputError
 from avatar_core.jobs.batch_rows import BatchRow
 from avatar_core.jobs.studio import Studio
@@ -38,7 +36,7 @@ def kept_speech(studio: Studio, row: BatchRow) -> SpeechResult | None:
     same InputError as then when that speech was refused as too short or too long."""
     if studio.demo:
         return None
-    since = time.time() - REUSE_S
+    since = studio.services.clock.wall() - REUSE_S
     kept = studio.journal.row_speech(row.key, _place(studio), studio.owner, since)
     if kept is None:
         return None
@@ -60,10 +58,12 @@ def speak_once(studio: Studio, row: BatchRow) -> tuple[SpeechResult, bool]:
         refused = getattr(error.message, "key", None) == _REFUSED_LENGTH
         if refused and not studio.demo:
             seconds = error.message.params.get("seconds")  # type: ignore[attr-defined]
-            _keep(studio, row, RowSpeech(time.time(), None, None, seconds))
+            _keep(studio, row, RowSpeech(studio.services.clock.wall(), None, None, seconds))
         raise
     if not studio.demo:
-        kept_now = RowSpeech(time.time(), speech.audio_id, speech.task_id, speech.duration_s)
+        kept_now = RowSpeech(
+            studio.services.clock.wall(), speech.audio_id, speech.task_id, speech.duration_s
+        )
         _keep(studio, row, kept_now)
     return speech, False
 

@@ -31,7 +31,6 @@ import hashlib
 import itertools
 import json
 import os
-import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -296,7 +295,7 @@ class LongTextRun(LongVoiceRun):
         """The groups spoken before (the journal keeps them) whose audio is still here or
         can be fetched again; a speech too long for a part is refused again, unpaid."""
         kept: dict[int, GroupSpeech] = {}
-        since = time.time() - REUSE_S
+        since = self.studio.services.clock.wall() - REUSE_S
         for number in range(1, len(self.groups) + 1):
             row = self.studio.journal.row_speech(
                 self._group_key(number), self._place(), self.studio.owner, since
@@ -349,7 +348,12 @@ class LongTextRun(LongVoiceRun):
         """Keep the group's speech: in the journal (once) and, with the link to its
         audio, in the text's folder."""
         if audio is None:
-            row = RowSpeech(time.time(), result.audio_id, result.task_id, result.duration_s)
+            row = RowSpeech(
+                self.studio.services.clock.wall(),
+                result.audio_id,
+                result.task_id,
+                result.duration_s,
+            )
             self.studio.journal.remember_row_speech(
                 self._group_key(number), self._place(), self.studio.owner, row
             )
