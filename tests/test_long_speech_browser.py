@@ -34,7 +34,8 @@ from avatar_core.simulator import Simulator  # noqa: E402
 from avatar_core.waiting.pacing import Pacing  # noqa: E402
 from avatar_core.waiting.scheduler import PollScheduler  # noqa: E402
 
-WAIT_MS = 60_000  # the upper bound of any one wait (a whole speech on a loaded machine)
+WAIT_MS = 45_000  # the upper bound of any one wait; test_browser's too (expect's is global)
+expect.set_options(timeout=WAIT_MS)
 PART_S = 6.0
 VOICE_S = 14.0
 
@@ -170,5 +171,65 @@ def test_a_long_voice_and_a_long_text_each_give_one_video_with_their_parts_progr
         seconds, count = _generate_one_video(page, sim, locale)
         assert seconds > 2 * PART_S  # the groups' parts joined, not a part
         assert sim.stats.tts == speeches + count  # a speech a group, a part a group
+    finally:
+        context.close()
+
+
+HISTORY_PLAYING_FOR = """() => {
+    const video = document.querySelector('#history_video video');
+    return video !== null && video.currentTime > 0.5 && isFinite(video.duration)
+        ? video.duration : null;
+}"""
+
+
+def _parts(app: InProcessApp) -> dict[str, object]:
+    """The app's journaled parts of long speeches, by job id."""
+    jobs = app.studio.journal.recent(100)
+    return {job.job_id: job for job in jobs if (job.batch_key or "").startswith("speech:")}
+
+
+def _every_part_sent(app: InProcessApp, page, before: set[str], count: int) -> None:
+    """Until the app's journal holds `count` new parts (not in `before`), each with its
+    task at the provider."""
+    for _ in range(WAIT_MS // 250):
+        new = [job for job_id, job in _parts(app).items() if job_id not in before]
+        if len(new) >= count and all(job.task_id for job in new):  # type: ignore[attr-defined]
+            return
+        page.wait_for_timeout(250)
+    raise AssertionError("the speech's parts were not all sent")
+
+
+def test_a_long_voice_stopped_after_its_parts_were_sent_is_joined_in_history_and_plays(
+    browser, app, sim, portrait_path, tmp_path
+):
+    """Stop once the provider has every part: the History (its own refresh, no reload)
+    shows the one entry finished once the parts end, joined, and plays the whole."""
+    voice = write_wav(tmp_path / "other.wav", speech_like(VOICE_S, lead=0.5, tail=0.5, seed=8))
+    context = browser.new_context(locale="en-US", viewport={"width": 1366, "height": 768})
+    context.set_default_timeout(WAIT_MS)
+    page = context.new_page()
+    try:
+        page.goto(app.url)
+        expect(page.locator("#generate")).to_be_visible()
+        page.locator("#portrait input[type=file]").set_input_files(str(portrait_path))
+        expect(page.locator("#portrait_verdict")).to_contain_text("✅")
+        page.locator("#voice input[type=file]").set_input_files(str(voice))
+        expect(page.locator("#voice_verdict")).to_contain_text(IN_PARTS["en-US"])
+        sim.plan_task(task_seconds=6.0, times=3)  # the parts outlast the Stop
+        creates, before = sim.stats.creates, set(_parts(app))
+        page.locator("#generate").click()
+        _every_part_sent(app, page, before, 3)
+        page.locator("#stop").click()
+        expect(page.locator("#status")).to_contain_text("Stopped")
+        expect(page.locator("#status")).not_to_contain_text("✅")
+
+        page.locator("#history_panel button.label-wrap").click()
+        item = page.locator("#history .thumbnail-item").first
+        expect(item).to_contain_text("one video of 3 parts")  # no reload, no Refresh pressed
+        expect(page.locator("#history .thumbnail-item")).to_have_count(1)  # one entry
+        item.click()
+        seconds = page.wait_for_function(HISTORY_PLAYING_FOR, timeout=WAIT_MS).json_value()
+        assert seconds == pytest.approx(VOICE_S, abs=0.6)  # the joined whole
+        assert sim.stats.creates == creates + 3  # nothing sent again
     finally:
         context.close()
