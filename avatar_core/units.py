@@ -18,16 +18,17 @@ def format_bytes(size: int) -> str:
     return f"{size} byte" + ("" if size == 1 else "s")
 
 
-def format_seconds(value: float, *limits: float) -> str:
+def format_seconds(value: float, *limits: float) -> Message:
     """Seconds with one decimal, or more when one decimal would land on one of `limits`.
 
-    So 1.99 s reads "1.99 s", never "2.0 s" next to a rule of "2 to 60 s".
+    So 1.99 s reads "1.99 s", never "2.0 s" next to a rule of "at least 2 s". A `Message`:
+    its text is the English "1.99 s"; in Chinese it reads "1.99 秒".
     """
     for decimals in (1, 2, 3):
         text = f"{value:.{decimals}f}"
         if all(float(text) != limit or value == limit for limit in limits):
-            return f"{text} s"
-    return f"{value:.3f} s"
+            return sentence_for("unit.seconds", value=text)
+    return sentence_for("unit.seconds", value=f"{value:.3f}")
 
 
 def format_size(width: int, height: int) -> str:

@@ -25,6 +25,8 @@ NOT_SENTENCES = {
     "\n#intro h1": "the page's style sheet (ui/assets.py CSS)",
     "\n() => {": "the page's script (ui/assets.py A11Y_JS)",
     "This MCP server includes a tool": "Gradio's own warning, matched to hush it",
+    "Drop Audio Here": "Gradio's own upload words, matched to replace them (ui/assets.py)",
+    "Click to Upload": "Gradio's own upload words, matched to replace them (ui/assets.py)",
     **{
         f"api {name}": "a hidden button of an API endpoint (ui/layout.py _api_inputs)"
         for name in ("generate", "status", "key", "tts", "history")

@@ -276,7 +276,7 @@ IMAGES: tuple[Specimen, ...] = (
         "image",
         "strip.png",
         lambda: image_bytes(1, 10_000),
-        r"1×10000 px; Kling needs each side to be at least 300 px",
+        r"1×10000 px; the video maker needs each side to be at least 300 px",
     ),
     Specimen("300×10000 strip", "image", "tall.png", lambda: image_bytes(300, 10_000), PREPARED),
     Specimen(
@@ -399,7 +399,7 @@ IMAGES: tuple[Specimen, ...] = (
         "image",
         "favicon.ico",
         lambda: image_bytes(256, 256, fmt="ICO"),
-        r"256×256 px; Kling needs each side",
+        r"256×256 px; the video maker needs each side",
     ),
     Specimen("WebP", "image", "photo.webp", lambda: image_bytes(400, 400, fmt="WEBP"), PREPARED),
 )
@@ -434,14 +434,14 @@ AUDIO: tuple[Specimen, ...] = (
         "audio",
         "blip.mp3",
         lambda: audio_bytes(0.5, fmt="mp3"),
-        r"Audio is 0\.5 s long; Kling needs 2 to 60 s",
+        r"Audio is 0\.5 s long; the video maker needs at least 2 s",
     ),
     Specimen(
         "10-minute clip",
         "audio",
         "lecture.mp3",
         lambda: audio_bytes(600, fmt="mp3", sample_rate=8000),
-        r"Audio is 600\.0 s long; Kling takes at most 60 s",
+        r"Audio is 600\.0 s long; the video maker takes at most 60 s",
     ),
     Specimen(
         "10-minute clip, trimming on",

@@ -90,7 +90,7 @@ def _inputs_with(bad: str, folder: Path, portrait: Path, speech: Path) -> tuple[
 @pytest.mark.parametrize(
     ("bad", "sentence"),
     [
-        ("short clip", ("1.2 s", "2 to 60 s")),
+        ("short clip", ("1.2 s", "at least 2 s")),
         ("small photo", ("200", "300")),
         ("not audio", ("audio",)),
     ],
@@ -113,7 +113,7 @@ def test_a_program_that_asks_for_chinese_gets_the_sentence_in_chinese(
     chinese = Client(running.url, verbose=False, headers={"Accept-Language": "zh-CN,zh;q=0.9"})
     with pytest.raises(AppError) as caught:
         generate(chinese, image, audio)
-    assert "Kling 需要 2 到 60 s 的音频" in str(caught.value)
+    assert "视频生成服务至少需要 2 秒的声音" in str(caught.value)
     assert fresh_sim.stats.creates == 0
 
 

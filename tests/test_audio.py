@@ -89,7 +89,7 @@ def test_1_99_seconds_is_refused_with_its_measured_length():
     with pytest.raises(InputError) as caught:
         prepare_audio(wav_seconds(1.99))
     assert str(caught.value) == (
-        "Audio is 1.99 s long; Kling needs 2 to 60 s. Record a longer clip."
+        "Audio is 1.99 s long; the video maker needs at least 2 s of voice. Record a longer clip."
     )
     assert caught.value.field == "audio"
 
@@ -260,7 +260,9 @@ def test_past_the_analysis_cap_the_length_comes_from_the_header(monkeypatch, lon
 
 def test_past_the_analysis_cap_without_a_header_length_says_longer_than(monkeypatch):
     monkeypatch.setattr(audio_prep, "MAX_ANALYSED_SECONDS", 62.0)
-    with pytest.raises(InputError, match=r"Audio is longer than 62 s; Kling takes at most 60 s"):
+    with pytest.raises(
+        InputError, match=r"Audio is longer than 62 s; the video maker takes at most 60 s"
+    ):
         prepare_audio(browser_recording(63.0))
 
 

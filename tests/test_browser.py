@@ -25,6 +25,7 @@ sync_api = pytest.importorskip(
 )
 expect = sync_api.expect
 
+from avatar_core.catalogue import sentence_for  # noqa: E402
 from avatar_core.demo import DEMO_KEY  # noqa: E402
 from avatar_core.inputs.audio import prepare_audio  # noqa: E402
 from avatar_core.inputs.faces import NO_FACE_WARNING, detector_available  # noqa: E402
@@ -33,6 +34,7 @@ from avatar_core.jobs.pricing import PRICE_PER_SECOND, format_money  # noqa: E40
 from avatar_core.provider.client import AvatarRequest, ProviderClient  # noqa: E402
 from avatar_core.provider.models import TaskStatus  # noqa: E402
 from avatar_core.simulator import Simulator  # noqa: E402
+from ui.texts import EN, ZH  # noqa: E402
 
 WAIT_MS = 45_000  # the upper bound of any one wait; conditions usually hold in a second
 expect.set_options(timeout=WAIT_MS)
@@ -185,10 +187,19 @@ def _task_id(page) -> str:
     return found.group(1)
 
 
+FOLDED_IN = {
+    "lookup": "for_programmers",
+    "audio_id": "for_programmers",
+}  # a panel inside a fold of "More options"
+
+
 def _open_options(page, elem_id: str | None = None) -> None:
-    """Unfold "More options" (and one panel inside it)."""
+    """Unfold "More options" (and one panel inside it, and the fold that holds it)."""
     if page.locator("#prompt").is_hidden():
         _open_panel(page, "more_options")
+    outer = FOLDED_IN.get(elem_id or "")
+    if outer is not None and page.locator(f"#{elem_id} button.label-wrap").is_hidden():
+        _open_panel(page, outer)
     if elem_id is not None:
         _open_panel(page, elem_id)
 
@@ -277,7 +288,7 @@ def test_a_too_short_clip_and_a_too_small_photo_are_explained_before_anything_is
     expect(portrait_verdict).to_contain_text("200×400")
     expect(portrait_verdict).to_contain_text("at least 300 px")
     expect(page.locator("#voice_verdict")).to_contain_text("1.2 s")
-    expect(page.locator("#voice_verdict")).to_contain_text("2 to 60 s")
+    expect(page.locator("#voice_verdict")).to_contain_text("at least 2 s")
     creates = sim.stats.creates
 
     page.locator("#generate").click()
@@ -293,7 +304,7 @@ def test_server_paths_in_the_url_boxes_get_one_sentence_and_nothing_is_read(page
     the page says nothing about the server's files, and nothing is sent."""
     boxes = [("portrait_url", "portrait_verdict", "image"), ("voice_url", "voice_verdict", "audio")]
     creates = sim.stats.creates
-    _open_options(page)  # the web addresses are under "More options"
+    _open_options(page, "from_the_web")  # the web addresses are under "More options"
     for box, verdict_id, what in boxes:
         typed = page.locator(f"#{box}").get_by_role("textbox")
         verdict = page.locator(f"#{verdict_id}")
@@ -551,6 +562,28 @@ def test_after_stop_and_a_reload_the_history_shows_the_finished_job_and_plays_it
         page.context.close()
 
 
+def test_a_reload_during_a_run_says_the_video_is_still_being_made_and_history_shows_it(
+    browser, app, sim, portrait_path, speech_path
+):
+    # a cold tester reloaded while the video was being made and saw an empty page
+    sim.plan_task(task_seconds=15.0)
+    page = _open(browser, app.url, width=1366, height=768)
+    try:
+        _add_inputs(page, portrait_path, speech_path)
+        page.locator("#generate").click()
+        _task_id(page)  # the provider has it
+
+        _reload(page)
+
+        expect(page.locator("#status")).to_have_text("⏳ " + EN["still_being_made"])
+        item = _history_items(page).first  # the History opened by itself
+        expect(item).to_contain_text("done (demo)")
+        item.click()
+        page.wait_for_function(HISTORY_PLAYING, timeout=WAIT_MS)
+    finally:
+        page.context.close()
+
+
 def test_a_stopped_job_shows_finished_in_history_without_a_reload(
     browser, app, sim, portrait_path, speech_path
 ):
@@ -692,7 +725,8 @@ def test_the_page_shows_how_many_videos_are_left_today(
 def test_every_control_is_labelled_and_the_status_is_announced(page):
     assert page.evaluate(UNLABELLED) == []
     _open_options(page, "own_key")
-    _open_panel(page, "lookup")
+    _open_options(page, "lookup")
+    _open_options(page, "from_the_web")
     _open_panel(page, "history_panel")
     _choose_text(page)
     assert page.evaluate(UNLABELLED) == []
@@ -732,7 +766,7 @@ def test_a_chinese_browser_gets_a_too_short_clip_explained_in_chinese(browser, a
     try:
         _upload(chinese, "voice", short_clip)
         verdict = chinese.locator("#voice_verdict")
-        expect(verdict).to_contain_text("❌ 音频长 1.2 s；Kling 需要 2 到 60 s 的音频。")
+        expect(verdict).to_contain_text("❌ 音频长 1.2 秒；视频生成服务至少需要 2 秒的声音。")
         expect(verdict).to_contain_text("请录制更长的片段")
         assert "Record a longer clip" not in verdict.inner_text()
         expect(chinese.locator("#history_panel")).to_contain_text("历史记录")
@@ -767,9 +801,10 @@ SETTING_NAMES = re.compile(r"\b(COMETAPI_\w+|KLING_\w+_KEY|KLING_BASE_URL|AVATAR
 ENGINEERS_WORDS = re.compile(
     r"Queued at the provider|sent as it is|kHz|mono|Task id|task id|Use via API|\d{15,}"
 )
-# In Chinese, Latin letters are for brand names, file formats and units only.
+# In Chinese, Latin letters are for brand names, file formats and units only (seconds are
+# 秒, not "s").
 LATIN_ALLOWED = {"Kling", "CometAPI", "Avatar", "Gradio", "API", "MCP", "MP3", "WAV", "M4A",
-                 "AAC", "JPG", "JPEG", "PNG", "px", "s", "x", "KB", "MB", "kHz", "std",
+                 "AAC", "JPG", "JPEG", "PNG", "px", "x", "KB", "MB", "kHz", "std",
                  "pro"}  # fmt: skip
 
 
@@ -839,7 +874,7 @@ def test_no_setting_name_or_charge_is_shown_to_a_visitor_in_demo_mode(
     try:
         _add_inputs(page, portrait_path, speech_path)
         _open_options(page, "own_key")
-        _open_panel(page, "lookup")
+        _open_options(page, "lookup")
         _open_panel(page, "details_panel")
         page.locator("#doctor_button").click()
         expect(page.locator("#doctor_report")).not_to_be_empty()
@@ -896,9 +931,92 @@ def test_an_example_fills_everything_in_and_one_press_makes_its_video(browser, a
         examples.nth(0 if locale == "zh-CN" else 1).click()  # a typed text, with a face
         expect(page.locator("#tts_text").get_by_role("textbox")).not_to_have_value("")
         expect(page.locator("#portrait img")).to_have_count(1)
+        ready = (EN if locale == "en-US" else ZH)["ready_to_generate"]
+        expect(page.locator("#status")).to_have_text(ready)  # not "add a face and a voice"
 
         page.locator("#generate").click()
 
         _wait_for_video_in_any_language(page)
+    finally:
+        page.context.close()
+
+
+@pytest.mark.parametrize("locale", LANGUAGES)
+def test_more_options_reads_as_plain_words_with_the_ids_in_a_fold_for_programmers(
+    browser, app, locale
+):
+    # a cold tester met "Speech id from an earlier text to speech" among the options
+    page = _open(browser, app.url, locale=locale, width=1366, height=768)
+    try:
+        _open_options(page)
+        options = page.locator("#more_options")
+        for elem_id in ("audio_id", "prior_task_id", "lookup_id"):
+            expect(page.locator(f"#{elem_id}")).to_be_hidden()
+        texts = EN if locale == "en-US" else ZH
+        plain = options.inner_text().replace(texts["for_programmers"], "")  # the fold's name
+        assert not re.search(r"\bids?\b|\bID\b|编号|reference number", plain), plain
+        expect(page.locator("#for_programmers")).to_contain_text(texts["for_programmers"])
+        _open_panel(page, "for_programmers")
+        expect(page.locator("#audio_id")).to_be_visible()
+        expect(page.locator("#lookup")).to_be_visible()
+    finally:
+        page.context.close()
+
+
+@pytest.mark.parametrize("locale", LANGUAGES)
+def test_a_text_file_chosen_as_the_photo_gets_the_pages_own_sentence(
+    browser, app, tmp_path, portrait_path, locale
+):
+    # a cold tester chose a .txt as the photo and got Gradio's English "Invalid file type"
+    notes = tmp_path / "notes.txt"
+    notes.write_text("a shopping list, not a picture")
+    page = _open(browser, app.url, locale=locale, width=1366, height=768)
+    try:
+        expect(page.locator("#status")).to_have_attribute("aria-live", "polite")  # script on
+        page.locator("#portrait input[type=file]").set_input_files(str(notes))
+        said = sentence_for("page:photo_not_picture", name="notes.txt").in_language(locale[:2])
+        expect(page.locator("#portrait_verdict")).to_have_text("❌ " + said)
+        assert page.get_by_text("Invalid file type").count() == 0
+        _add_inputs(page, portrait_path)  # a picture after it is taken as ever
+        expect(page.locator("#portrait_verdict")).to_contain_text("✅")
+    finally:
+        page.context.close()
+
+
+LONG_TEXTS = {
+    "en-US": "This is a long text a tester types to see how the page copes with it. " * 12,
+    "zh-CN": "这是一段测试人员输入的很长的文字，用来看看页面如何应对它。" * 12,
+}
+
+
+@pytest.mark.parametrize("locale", LANGUAGES)
+def test_in_text_mode_with_a_long_text_generate_stays_in_the_first_screen(
+    browser, app, portrait_path, locale
+):
+    page = _open(browser, app.url, locale=locale, width=1366, height=768)
+    try:
+        _choose_text(page)
+        _add_inputs(page, portrait_path)
+        cost = page.locator("#cost").inner_text()
+        page.locator("#tts_text textarea").fill(LONG_TEXTS[locale])
+        expect(page.locator("#cost")).not_to_have_text(cost)  # the price line grew
+        page.evaluate("window.scrollTo(0, 0)")
+        assert _in_first_screen(page, "#generate"), page.locator("#generate").bounding_box()
+    finally:
+        page.context.close()
+
+
+@pytest.mark.parametrize("locale", ["zh", "zh-HK"])
+def test_a_browser_asking_for_chinese_without_a_region_gradio_knows_reads_chinese_labels(
+    browser, app, locale
+):
+    # Gradio chose English for "zh" and "zh-HK" while the server wrote Chinese sentences
+    page = _open(browser, app.url, locale=locale, width=1366, height=768)
+    try:
+        expect(page.locator("#generate")).to_have_text(ZH["generate"])
+        expect(page.locator("#status")).to_have_text(ZH["ready"])
+        voice = page.locator("#voice")  # Gradio's own upload words, made once in English
+        expect(voice).to_contain_text(ZH["upload_drop_audio"])
+        assert "Drop Audio Here" not in voice.inner_text()
     finally:
         page.context.close()

@@ -127,7 +127,7 @@ face.jpg,voice.mp3,,,,Fine,std
         "Row 3, column audio: ",
         "Row 4, column audio and tts_text: both are filled",
         "Row 5, column audio or tts_text: neither is filled",
-        "Row 6, column mode: The mode 'ultra' is not one Kling knows",
+        "Row 6, column mode: The mode 'ultra' is not one the video maker knows",
         "Row 7, column voice_id: The voice 'oversea_male1' speaks English only, not Chinese",
         "Row 8, column voice_id: empty",
         "Row 9, column audio: ",
@@ -295,13 +295,14 @@ def test_a_too_short_speech_is_said_in_chinese_and_the_rerun_does_not_pay_for_it
     code, _, err = batch(str(path))
     assert code == 1 and batch.sim.stats.tts == 1 and batch.sim.stats.creates == 0
     [ended] = [line for line in err.splitlines() if line.startswith("第 2 行（")]
-    assert ended.startswith("第 2 行（失败）：语音时长 1.0 s；Kling Avatar 接受 2 到 60 s"), ended
+    said = "第 2 行（失败）：语音时长 1.0 秒；这里视频生成服务接受 2 到 60 秒"
+    assert ended.startswith(said), ended
     assert ended.endswith("然后重新生成语音。该行没有发送任何视频任务。"), ended
     english = ("failed", "The speech", "no video task", "say a little more")
     assert not any(word in err for word in english), err
     assert "失败 1" in err  # the counts too
     [row] = results_of(media / "rows-videos")
-    assert row["status"] == "failed" and row["error"].startswith("语音时长 1.0 s")
+    assert row["status"] == "failed" and row["error"].startswith("语音时长 1.0 秒")
 
     again, _, err_again = batch(str(path))
     assert again == 1 and batch.sim.stats.tts == 1  # refused again, not paid again

@@ -137,7 +137,10 @@ def test_every_problem_gets_one_line_on_stderr_and_exit_2(files):
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 2
     assert "250×250" in lines[0] and "300 px" in lines[0]
-    assert lines[1] == "Audio is 1.0 s long; Kling needs 2 to 60 s. Record a longer clip."
+    assert (
+        lines[1]
+        == "Audio is 1.0 s long; the video maker needs at least 2 s of voice. Record a longer clip."
+    )
     assert "Ready" not in done.stdout
 
 

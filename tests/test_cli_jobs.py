@@ -257,7 +257,7 @@ def test_generate_speaks_chinese_with_a_voice_of_both_languages(env, live_sim, p
         (["--voice-id", "oversea_male1", "--voice-language", "zh"], "你好，世界。",
          "'oversea_male1' speaks English only, not Chinese"),
         (["--voice-id", "uk_man2"], "Far too long. " * 900, "would speak for about 642.9 s; one "
-         "video carries at most 600.0 s of speech (AVATAR_MAX_SPEECH_SECONDS)"),
+         "video carries at most 600.0 s of speech on this app"),
     ],
 )  # fmt: skip
 def test_speech_that_cannot_drive_an_avatar_exits_2_with_one_sentence(

@@ -70,7 +70,7 @@ def test_2500_characters_is_accepted_and_2501_is_refused_with_the_count():
     with pytest.raises(InputError) as caught:
         clean_prompt("a" * (MAX_PROMPT_CHARS + 1))
     assert str(caught.value) == (
-        "The prompt has 2501 characters; Kling takes at most 2500: shorten it by 1."
+        "The prompt has 2501 characters; the video maker takes at most 2500: shorten it by 1."
     )
     assert caught.value.field == "prompt"
 

@@ -254,7 +254,7 @@ def test_any_prompt_is_cleaned_or_refused_in_one_sentence(text):
     except InputError as error:
         assert_one_sentence(str(error))
         assert re.search(
-            r"The prompt has \d+ characters; Kling takes at most 2500|The prompt holds a "
+            r"The prompt has \d+ characters; the video maker takes at most 2500|The prompt holds a "
             r"(NUL character|control character|lone surrogate) \(U\+[0-9A-F]{4}\) at character",
             str(error),
         ), str(error)
@@ -345,7 +345,7 @@ def test_a_100000_character_prompt_is_refused_by_the_cli_before_anything_is_sent
     assert done.returncode == 2
     assert_no_traceback(done.stderr)
     assert done.stderr.strip().splitlines()[-1] == (
-        "The prompt has 99999 characters; Kling takes at most 2500: shorten it by 97499."
+        "The prompt has 99999 characters; the video maker takes at most 2500: shorten it by 97499."
     )
     assert jobs_of(tmp_path / "data") == []
 
@@ -426,7 +426,9 @@ def test_hostile_prompts_through_the_app(app, portrait_path, speech_path):
     running, sim = app
     sim.reset()
     client = running.client()
-    with pytest.raises(AppError, match=r"The prompt has 100000 characters; Kling takes at most"):
+    with pytest.raises(
+        AppError, match=r"The prompt has 100000 characters; the video maker takes at most"
+    ):
         generate(client, portrait_path, speech_path, prompt="x" * 100_000)
     assert sim.stats.count("create") == 0
     hostile = "\x1b[31mSmile\x07\x00 and\r\nwave\x7f"

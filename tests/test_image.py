@@ -248,7 +248,9 @@ def test_any_common_picture_becomes_a_compliant_rgb_jpeg(mode, fmt):
     grey = ImageStat.Stat(out.convert("L"))
     assert 30 < grey.mean[0] < 225 and grey.stddev[0] > 10  # not washed out, not blank
     if fmt not in ("JPEG", "PNG"):
-        assert any("Kling takes only JPEG or PNG" in change for change in prepared.changes)
+        assert any(
+            "the video maker takes only JPEG or PNG" in change for change in prepared.changes
+        )
 
 
 def test_sixteen_bit_grey_is_scaled_not_clipped_to_white():

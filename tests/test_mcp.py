@@ -106,7 +106,8 @@ def test_the_schema_lists_the_tools_and_none_of_the_pages_events(running):
                    "api_generate", "api_status", "refresh_history"}  # fmt: skip
     assert not set(tools) & page_events
     make = tools["make_talking_avatar_video"]
-    assert "2 to 60 s" in make["inputSchema"]["properties"]["voice"]["description"]
+    assert "2 s or longer" in make["inputSchema"]["properties"]["voice"]["description"]
+    assert "made in parts" in make["inputSchema"]["properties"]["voice"]["description"]
     assert "300 px" in make["inputSchema"]["properties"]["portrait"]["description"]
     assert make["inputSchema"]["required"] == ["portrait"]
     assert {"speech_text", "voice_id", "language", "mode", "session_code"} <= set(

@@ -352,11 +352,15 @@ def test_the_check_names_an_english_only_sentence_by_file_and_line(tmp_path):
 
 def test_a_message_is_its_english_sentence_and_renders_in_chinese():
     length = sentence_for("audio.length", shown="1.2 s")
-    message = sentence_for("audio.too_short", length=length, minimum=2.0, maximum=60.0)
+    message = sentence_for("audio.too_short", length=length, minimum=2.0)
     assert isinstance(message, str) and isinstance(message, Message)
-    assert message == "Audio is 1.2 s long; Kling needs 2 to 60 s. Record a longer clip."
-    assert message.in_language("zh") == (
-        "音频长 1.2 s；Kling 需要 2 到 60 s 的音频。请录制更长的片段。"
+    assert (
+        message
+        == "Audio is 1.2 s long; the video maker needs at least 2 s of voice. Record a longer clip."
+    )
+    assert (
+        message.in_language("zh")
+        == "音频长 1.2 s；视频生成服务至少需要 2 秒的声音。请录制更长的片段。"
     )
     assert message.in_language("fr") == message  # a language the catalogue lacks: English
 
@@ -429,7 +433,9 @@ def test_the_command_line_explains_a_too_short_clip_in_chinese(tmp_path, portrai
         capture_output=True, text=True, encoding="utf-8", env=env, cwd=ROOT, check=False,
     )  # fmt: skip
     assert done.returncode == 2, done.stderr
-    assert done.stderr.strip() == "音频长 1.2 s；Kling 需要 2 到 60 s 的音频。请录制更长的片段。"
+    assert (
+        done.stderr.strip() == "音频长 1.2 秒；视频生成服务至少需要 2 秒的声音。请录制更长的片段。"
+    )
 
 
 def test_the_page_renders_the_cores_sentences_and_its_labels_in_the_visitors_language():

@@ -400,7 +400,7 @@ def app_process_run(tmp_path_factory, inputs):
 def test_the_app_process_shows_the_key_nowhere(app_process_run):
     answers, pages, output, stats = app_process_run
     assert answers[0].startswith("answer: ") and stats.creates == 2
-    assert "Kling needs each side to be at least 300 px" in answers[1]
+    assert "the video maker needs each side to be at least 300 px" in answers[1]
     assert "no face; key ********" in answers[2]
     for text in [*answers, *pages, output]:
         assert CANARY_KEY not in text

@@ -50,7 +50,7 @@ def test_silence_at_both_ends_is_left_out_of_what_is_sent(tmp_path):
     said = " ".join(prepared.changes)
     assert "Left out 5.6 s of silence (2.3 s at the start and 3.3 s at the end)" in said
     zh = " ".join(change.in_language("zh") for change in prepared.changes)
-    assert "开头 2.3 s，结尾 3.3 s" in zh
+    assert "开头 2.3 秒，结尾 3.3 秒" in zh
 
 
 def test_the_check_says_what_leaving_out_silence_saves():

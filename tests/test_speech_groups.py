@@ -75,8 +75,9 @@ def test_a_text_past_the_speech_limit_is_refused_before_anything_is_spoken():
         group_text(text, max_part_s=60.0, max_speech_s=600.0)
     message = str(refused.value)
     assert message.startswith(f"The text ({len(text)} characters) would speak for about ")
-    assert "at most 600.0 s of speech (AVATAR_MAX_SPEECH_SECONDS)" in message
-    assert "最多承载 600.0 s" in refused.value.message.in_language("zh")
+    assert "at most 600.0 s of speech on this app" in message
+    assert "AVATAR_" not in message  # a visitor reads it: no setting's name
+    assert "最多承载 600.0 秒" in refused.value.message.in_language("zh")
 
 
 def test_an_empty_text_is_refused():

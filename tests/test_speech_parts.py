@@ -128,7 +128,7 @@ def test_a_speech_over_the_speech_limit_is_refused_in_one_sentence(three_minutes
         prepare_long_speech(path, tmp_path / "made", max_part_s=60.0, max_speech_s=120.0)
     assert str(refused.value) == (
         "The speech lasts 180.0 s; one video carries at most 120.0 s of speech "
-        "(AVATAR_MAX_SPEECH_SECONDS). Shorten it or split it into several videos."
+        "on this app. Shorten it or split it into several videos."
     )
     assert not (tmp_path / "made" / "parts").exists()  # nothing cut, nothing to send
 

@@ -75,7 +75,7 @@ def test_bad_input_is_refused_before_anything_is_sent_or_journaled(
 ):
     with pytest.raises(e.InputError) as caught:
         events(studio.generate(portrait_path, _short_clip(tmp_path, 1.0)))
-    assert "2 to 60 s" in str(caught.value)
+    assert "at least 2 s" in str(caught.value)
     assert simulator.stats.creates == 0
     assert studio.journal.recent() == []
 
@@ -258,8 +258,8 @@ def test_a_speech_too_short_or_too_long_for_an_avatar_is_refused_before_any_task
         studio.speak(text, "oversea_male1")
     [problem] = caught.value.problems
     assert str(problem) == (
-        f"The speech lasts {measured}; Kling Avatar takes 2 to 60 s of audio: {fix} and make "
-        "the speech again."
+        f"The speech lasts {measured}; the video maker takes 2 to 60 s of speech here: {fix} "
+        "and make the speech again."
     )
     assert simulator.stats.tts == 1 and simulator.stats.creates == 0
 

@@ -13,6 +13,7 @@ import dataclasses
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import gradio as gr
 import pytest
@@ -25,6 +26,7 @@ from avatar_core.provider.voices import DEFAULT_VOICE
 from ui import build_app
 from ui import formatting as fmt
 from ui import handlers as h
+from ui.history_watch import still_running
 from ui.sessions import Sessions
 from ui.texts import EN, ZH, page_text, translate
 
@@ -129,8 +131,27 @@ def test_a_voice_gets_its_verdict_and_its_length(sessions, speech_path):
 def test_a_too_short_voice_is_refused_with_its_length_and_the_rule(sessions, short_clip):
     verdict, seconds = h.check_voice(sessions, str(short_clip), "", False, None)
     assert verdict.startswith("❌"), verdict
-    assert "1.2 s" in verdict and "2 to 60 s" in verdict
+    assert "1.2 s" in verdict and "needs at least 2 s" in verdict and "Kling" not in verdict
     assert seconds is None
+
+
+CHINESE = SimpleNamespace(headers={"accept-language": "zh-CN,zh;q=0.9"}, session_hash=None)
+LATIN_SECONDS = re.compile(r"\d s\b")  # "6.6 s": a Chinese page says "6.6 秒"
+
+
+def test_a_chinese_page_says_seconds_in_chinese_in_the_voice_check_and_the_status(
+    sessions, short_clip, portrait_path, speech_path
+):
+    too_short, _ = h.check_voice(sessions, str(short_clip), "", False, None, CHINESE)
+    assert "1.2 秒" in too_short and "至少需要 2 秒" in too_short, too_short
+    ready, _ = h.check_voice(sessions, str(speech_path), "", False, None, CHINESE)
+    updates = updates_of(
+        h.run_make(sessions, str(portrait_path), "", "file", str(speech_path), "", "", "", "",
+                   None, None, None, "", "std", False, None, None, None, CHINESE)
+    )  # fmt: skip
+    shown = [ready, too_short] + [translate(str(text), "zh") for u in updates for text in u[:3:2]]
+    assert any("秒" in text for text in shown[2:])  # the video's length, in Chinese
+    assert not [text for text in shown if LATIN_SECONDS.search(text)]
 
 
 def test_trimming_turns_a_too_long_voice_into_a_fix(sessions, tmp_path):
@@ -289,7 +310,9 @@ def test_a_speech_too_long_for_an_avatar_gets_its_sentence_and_no_audio_id(sessi
         sessions, "Long. " * 150, DEFAULT_VOICE, 1.0, None, "en"
     )
     assert (audio_id, task_id, preview, seconds) == (SKIP, SKIP, None, None)
-    assert verdict.startswith("❌ The speech lasts 64.2 s; Kling Avatar takes 2 to 60 s"), verdict
+    assert verdict.startswith("❌ The speech lasts 64.2 s; the video maker takes 2 to 60 s"), (
+        verdict
+    )
 
 
 def test_speech_the_provider_would_refuse_gets_its_sentence(sessions, simulator):
@@ -469,7 +492,7 @@ def test_history_rows_show_this_sessions_jobs_and_a_pick_brings_the_video(
     assert task_id and job_id and float(seconds) > 0
     video, picked = h.pick_history(sessions, None, row)
     assert video is not None and Path(video).name == f"{task_id}.mp4"
-    assert re.fullmatch(r"\d\d-\d\d \d\d:\d\d · done · \d+\.\d s", picked), picked
+    assert re.fullmatch(r"\d\d-\d\d \d\d:\d\d · voice \d+\.\d s · done", picked), picked
     assert task_id not in picked and job_id not in picked  # no ids where a person reads
 
 
@@ -646,15 +669,66 @@ def test_demo_mode_shows_what_a_key_would_cost_and_charges_nothing(demo_sessions
     assert "≈ 10 s" in guessed and EN["cost_speech_extra"] in guessed  # the speech on top
 
 
-def test_stop_says_what_is_true_at_that_moment():
+def test_stop_says_what_is_true_at_that_moment(sessions):
     for phase, key in h.STOP_SENTENCES.items():
-        status, stop, generate = asyncio.run(h.stopped_at(phase))
+        status, stop, generate = asyncio.run(h.stopped_at(sessions, phase))
         assert english(status) == "⏹️ " + EN[key]
         assert (stop["visible"], generate["interactive"]) == (False, True)
     assert "nothing is charged" in EN["stopped_in_line"]
     assert "will appear in History" in EN["stopped"]
-    unknown = english(asyncio.run(h.stopped_at(None))[0])  # true however far it got
+    unknown = english(asyncio.run(h.stopped_at(sessions, None))[0])  # true however far it got
     assert unknown == "⏹️ " + EN["stopped_sending"]
+
+
+def test_after_stop_the_stopped_generate_shows_nothing_more_and_stops_sentence_comes_last(
+    sessions, simulator, portrait_path, speech_path
+):
+    """Gradio hands the page a stream's updates in order; Stop's sentence must come after
+    the last one the stopped stream shows (a late "Making your video…" replaced "Stopped
+    waiting" under load). Here the page is played by hand: each update the stream yields is
+    "sent", then the stream is asked for the next, as Gradio does; Stop is pressed while an
+    update is on its way and Gradio's cancel comes late (the stream is asked again)."""
+
+    async def press_stop_while_an_update_is_on_its_way() -> list[str]:
+        shown: list[str] = []
+        made = h.run_make(sessions, str(portrait_path), "", "file", str(speech_path), "", "", "",
+                          "", None, None, None, "", "std", False, None, None)  # fmt: skip
+        async for status, *_ in made:
+            shown.append(english(status))
+            if "elapsed" in shown[-1]:
+                break  # "Making your video… 0:01 elapsed" sent; the stream not asked again yet
+
+        async def stop() -> None:
+            status, *_ = await h.stopped_at(sessions, "sent")
+            shown.append(english(status))
+
+        pressed = asyncio.create_task(stop())
+        await asyncio.sleep(0)  # Stop's handler runs up to its wait
+        shown.append("(asked for the next update)")
+        shown.extend([english(update[0]) async for update in made])
+        await pressed
+        return shown
+
+    shown = asyncio.run(press_stop_while_an_update_is_on_its_way())
+
+    asked = shown.index("(asked for the next update)")
+    assert shown[asked + 1 :] == ["⏹️ " + EN["stopped"]]  # nothing more, then Stop's sentence
+    assert "elapsed" in shown[asked - 1]
+    assert simulator.stats.creates == 1
+
+
+def test_a_generate_is_running_in_its_tab_until_its_stream_ends(
+    sessions, portrait_path, speech_path
+):
+    async def run() -> tuple[bool, bool]:
+        made = h.run_make(sessions, str(portrait_path), "", "file", str(speech_path), "", "", "",
+                          "", None, None, None, "", "std", False, None, None)  # fmt: skip
+        await anext(made)
+        during = sessions.runs.running(None)
+        _ = [update async for update in made]
+        return during, sessions.runs.running(None)
+
+    assert asyncio.run(run()) == (True, False)
 
 
 def test_a_job_stopped_on_the_page_shows_finished_once_the_provider_finished_it(
@@ -676,10 +750,32 @@ def test_a_job_stopped_on_the_page_shows_finished_once_the_provider_finished_it(
     items, jobs = asyncio.run(h.history_gallery(sessions))
 
     ((picture, caption),) = items
-    assert "· done ·" in caption and Path(picture).suffix == ".jpg"
+    assert caption.endswith("· done") and Path(picture).suffix == ".jpg"
     assert jobs == [row[-1]]
     video, note = h.pick_history(sessions, None, jobs)
     assert video is not None and "done" in note
+
+
+def test_after_a_reload_a_job_still_being_made_is_said_and_the_history_opened(
+    sessions, simulator, fake_time, portrait_path, speech_path
+):
+    assert still_running(sessions) == (SKIP, SKIP)  # nothing made: nothing said
+
+    async def leave_while_it_runs() -> None:  # a reload closes the page's stream
+        page = page_generate(sessions, str(portrait_path), "", "file", str(speech_path), "",
+                              "", "", "", "std", False, None)  # fmt: skip
+        async for status, _, _ in page:
+            if "elapsed" in english(status):
+                break
+        await page.aclose()
+
+    asyncio.run(leave_while_it_runs())
+    status, panel = still_running(sessions)
+    assert english(status) == "⏳ " + EN["still_being_made"] and panel["open"] is True
+    assert "History" in EN["still_being_made"] and "历史记录" in ZH["still_being_made"]
+    fake_time.advance(60)  # made meanwhile; the History asks
+    asyncio.run(h.history_gallery(sessions))
+    assert still_running(sessions) == (SKIP, SKIP)
 
 
 def test_a_failed_job_shows_its_sentence_under_its_picture(
@@ -717,6 +813,40 @@ def test_make_another_keeps_the_inputs_and_does_not_ask_for_them_again():
     assert translate(status) == EN["ready_again"] and "add a face" not in EN["ready_again"]
     assert translate(status, "zh") == ZH["ready_again"]
     assert (video, details, phase) == (None, "", "")
+
+
+def test_the_status_says_press_generate_once_a_face_and_a_voice_are_in():
+    # a cold tester clicked an example and still read "Ready: add a face and a voice"
+    def said(*inputs: object) -> object:
+        update = h.readiness(*inputs)
+        return translate(update) if isinstance(update, str) else update
+
+    assert said("face.jpg", "", "file", "voice.mp3", "", "", None) == EN["ready_to_generate"]
+    assert said("", "https://x/face.jpg", "tts", None, "", "Hello", "") == EN["ready_to_generate"]
+    assert said("face.jpg", "", "tts", "voice.mp3", "", "  ", None) == EN["ready"]  # no text
+    assert said(None, "", "file", "voice.mp3", "", "", None) == EN["ready"]
+    assert said("face.jpg", "", "file", "voice.mp3", "", "", "done") == SKIP  # a result stays
+    assert "Generate" in EN["ready_to_generate"] and "生成" in ZH["ready_to_generate"]
+
+
+def test_history_captions_tell_jobs_from_the_same_face_apart(sessions, portrait_path, speech_path):
+    # a cold tester saw three tiles of the same portrait and could not tell which was which
+    _make(sessions, portrait_path, SPEECH_TEXT)
+    _make(sessions, portrait_path, "Good morning, everyone. This is the second video of the day.")
+    _generate(sessions, portrait_path, speech_path)
+
+    items, jobs = asyncio.run(h.history_gallery(sessions))
+
+    captions = [caption for _, caption in items]  # newest first
+    assert len(set(captions)) == 3, captions
+    assert "“Good morning, everyone…”" in captions[1]
+    assert "“Hello from a unit test…”" in captions[2]
+    assert re.search(r"voice 7\.\d s · done$", captions[0]), captions[0]
+    _, note = h.pick_history(sessions, None, [jobs[1]])
+    assert "Good morning" in note
+    newest = sessions.default.history(sessions.visitor(None, None))[0]
+    zh = fmt.history_caption(newest, "zh")
+    assert re.search(r"声音 7\.\d 秒 · 完成$", zh), zh
 
 
 LONG_TEXT = (

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import gradio as gr
 
-from ui.texts import I18N
+from ui.texts import I18N, ui_text
 
 CSS = """
 #intro h1 {font-size: 1.45em; margin: 0 0 2px 0}
@@ -33,6 +34,7 @@ CSS = """
 #voice .upload-container .icon-wrap {display: none}
 #voice .upload-container .wrap {padding-top: 24px !important}
 #simulated_badge {padding: 0 !important; min-height: 0 !important}
+#refused_upload {display: none !important}  /* the script's messenger (handlers.refused_portrait) */
 #simulated_badge p {  /* above the video, never over the stamp the video carries */
     display: inline-block; margin: 0; padding: 2px 10px; border-radius: 6px;
     background: rgba(190, 30, 45, 0.9); color: white; font-weight: 700; letter-spacing: 0.05em;
@@ -63,7 +65,7 @@ button:focus-visible, input:focus-visible, textarea:focus-visible {
 # Screen readers announce the status and the verdicts as they change (Gradio renders the
 # page itself, so the attributes are set once its elements exist); a new video is scrolled
 # into view once, when it is not on screen already.
-A11Y_JS = """
+A11Y_JS = r"""
 () => {
     const live = {status: "status", portrait_verdict: null, voice_verdict: null, cost: null};
     const mark = () => {
@@ -99,7 +101,59 @@ A11Y_JS = """
             }
         }, 300);
     }, true);
-    const watch = () => { mark(); bringVideo("result"); bringVideo("history_video"); };
+    // A file that is no picture, chosen or dropped as the photo: not Gradio's own English
+    // pop-up ("Invalid file type"), but the page's sentence in the visitor's language, from
+    // the server (its name goes through a hidden box: handlers.refused_portrait).
+    let refusals = 0;
+    const refuse = (event, files) => {
+        const odd = [...(files || [])].find((file) => !(file.type || "").startsWith("image/"));
+        if (!odd) return;
+        event.stopImmediatePropagation();
+        event.preventDefault();
+        if (event.target && event.target.value) event.target.value = "";
+        const box = document.querySelector("#refused_upload textarea, #refused_upload input");
+        if (!box) return;
+        refusals += 1;
+        box.value = `${odd.name}|${refusals}`;
+        box.dispatchEvent(new Event("input", {bubbles: true}));
+    };
+    document.addEventListener("change", (event) => {
+        const input = event.target;
+        const photo = input.matches && input.matches("#portrait input[type=file]");
+        if (photo) refuse(event, input.files);
+    }, true);
+    document.addEventListener("drop", (event) => {
+        if (!event.target.closest || !event.target.closest("#portrait")) return;
+        refuse(event, event.dataTransfer && event.dataTransfer.files);
+    }, true);
+    // Gradio 6.31 picks its interface language only among its own catalogues (zh-CN,
+    // zh-TW...) from navigator.language: a browser asking for "zh" or "zh-HK" got the
+    // page's labels and Gradio's own words in English, while the server, which reads any
+    // zh-* as Chinese (catalogue.language_of), wrote its sentences in Chinese. Such a
+    // browser is switched to Gradio's Chinese (its core module's changeLocale).
+    const asked = ((navigator.languages || [])[0] || navigator.language || "").toLowerCase();
+    if (/^zh([-_]|$)/.test(asked) && asked !== "zh-cn" && asked !== "zh-tw") {
+        const named = /^zh[-_](tw|hk|mo|hant)/.test(asked) ? "zh-TW" : "zh-CN";
+        const core = performance.getEntriesByType("resource").map((entry) => entry.name)
+            .find((name) => /\/assets\/core-[^/]*\.js$/.test(name));
+        if (core) import(core).then((module) => module.changeLocale?.(named)).catch(() => {});
+    }
+    // Gradio's own upload words in the voice box are chosen once, when the box is made:
+    // for a Chinese reader still in English there (see above), the page's own words.
+    const ownWords = __OWN_UPLOAD_WORDS__;
+    const reword = () => {
+        if (!/^zh([-_]|$)/.test(asked)) return;
+        for (const wrap of document.querySelectorAll("#voice .upload-container .wrap")) {
+            const walker = document.createTreeWalker(wrap, NodeFilter.SHOW_TEXT);
+            for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+                const said = ownWords[node.nodeValue.trim()];
+                if (said) node.nodeValue = said;
+            }
+        }
+    };
+    const watch = () => {
+        mark(); reword(); bringVideo("result"); bringVideo("history_video");
+    };
     watch();
     new MutationObserver(watch).observe(document.body, {
         childList: true, subtree: true, attributes: true, attributeFilter: ["src"],
@@ -108,6 +162,14 @@ A11Y_JS = """
 """
 
 
+# Gradio's English upload words -> the page's Chinese (the script's `ownWords`).
+OWN_UPLOAD_WORDS = {
+    "Drop Audio Here": ui_text("upload_drop_audio", "zh"),
+    "Click to Upload": ui_text("upload_click", "zh"),
+}
+PAGE_JS = A11Y_JS.replace("__OWN_UPLOAD_WORDS__", json.dumps(OWN_UPLOAD_WORDS, ensure_ascii=False))
+
+
 def page_options() -> dict[str, Any]:
-    """`launch()`'s options for the page itself: style, script, languages, theme."""
-    return {"css": CSS, "js": A11Y_JS, "i18n": I18N, "theme": gr.themes.Soft(), "ssr_mode": False}
+    """`launch()`'s options for the page itself: style, scripts, languages, theme."""
+    return {"css": CSS, "js": PAGE_JS, "i18n": I18N, "theme": gr.themes.Soft(), "ssr_mode": False}

@@ -108,7 +108,8 @@ def expected(seconds: float | None, language: str = "en") -> str:
 def in_line(progress: InLine, language: str = "en") -> str:
     """A job's place in the line and the expected wait: "In line…, place **3** · ≈ 2 min"."""
     minutes = math.ceil(progress.estimate_s / 60)
-    wait = "< 1 min" if progress.estimate_s < 60 else f"≈ {minutes} min"
+    shown = minutes_text(minutes, language)
+    wait = f"< {minutes_text(1, language)}" if progress.estimate_s < 60 else f"≈ {shown}"
     line = f"{in_language(page_text('in_line'), language)} **{progress.position}** · {wait}"
     return f"{STATUS_ICONS['info']} {line}"  # the page's own words and markup
 
@@ -127,12 +128,23 @@ def details(progress: Progress, language: str = "en") -> str:
     else:
         rows = [f"{label('detail_job')} `{job.job_id}`"]
     if job.video_seconds:
-        rows.append(f"{label('detail_video')} {job.video_seconds:.1f} s")
+        rows.append(f"{label('detail_video')} {seconds_text(job.video_seconds, language)}")
     if job.units_charged and not job.demo:
         rows.append(f"{label('detail_credits')} {job.units_charged}")
     if job.demo:
         rows.append(ui_text("detail_simulated", language))
     return " · ".join(r for r in rows if r)
+
+
+def seconds_text(seconds: float, language: str = "en", *, decimals: int = 1) -> str:
+    """ "6.6 s" in English, "6.6 秒" in Chinese."""
+    value = f"{seconds:.{decimals}f}"
+    return sentence_for("unit.seconds", value=value).in_language(language)
+
+
+def minutes_text(minutes: int, language: str = "en") -> str:
+    """ "3 min" in English, "3 分钟" in Chinese."""
+    return sentence_for("unit.minutes", value=minutes).in_language(language)
 
 
 def style_key(style: str | None) -> str:
@@ -162,13 +174,14 @@ def cost_text(
     money = format_money(estimate.total)
     if demo:
         return f"{ui_text('cost_demo', language)} {money}{'）' if language == 'zh' else ')'}"
-    seconds = f"{estimate.seconds:.1f} s"
+    seconds = seconds_text(estimate.seconds, language)
     if guessed:
-        seconds = f"≈ {estimate.seconds:.0f} s, {ui_text('cost_speech_guess', language)}"
+        guess = seconds_text(estimate.seconds, language, decimals=0)
+        seconds = f"≈ {guess}, {ui_text('cost_speech_guess', language)}"
     rate = format_rate(estimate.price_per_second)
     label = ui_text("cost_label", language)
     text = f"💰 {label} **≈ {money}** ({seconds} × {rate}, {estimate.mode})"
-    return text + (f" + {ui_text('cost_speech_extra', language)}" if guessed else "")
+    return text + (f" {ui_text('cost_speech_extra', language)}" if guessed else "")
 
 
 def allowance_text(allowance: Allowance | None) -> str:
@@ -217,13 +230,19 @@ def history_rows(jobs: list[Job], language: str = "en") -> list[list[Any]]:
     return rows
 
 
-def history_caption(job: Job, language: str = "en") -> str:
-    """A job under its picture in the History: when, its state in words, its length, and
-    for a failed job its one sentence."""
+def history_caption(job: Job, language: str = "en", words: str | None = None) -> str:
+    """A job under its picture in the History, saying what tells it from the others made
+    from the same face: when, what it says (the first `words` of its typed text, else the
+    voice's length), its state in words, and for a failed job its one sentence."""
     when = dt.datetime.fromtimestamp(job.created_at).strftime("%m-%d %H:%M")
-    parts = [when, stage_label(job, language)]
-    if job.video_seconds:
-        parts.append(f"{job.video_seconds:.1f} s")
+    parts = [when]
+    seconds = job.audio_seconds or job.video_seconds
+    if words:
+        parts.append(f"“{first_words(words)}”")
+    elif seconds:
+        voice = seconds_text(seconds, language)
+        parts.append(sentence_for("page:history_voice", seconds=voice).in_language(language))
+    parts.append(stage_label(job, language))
     caption = " · ".join(parts)
     if job.error and job.stage in ENDED_WITHOUT_VIDEO:
         caption += f": {in_language(job.error, language)}"
@@ -232,11 +251,20 @@ def history_caption(job: Job, language: str = "en") -> str:
     return caption
 
 
-def history_note(job: Job, language: str = "en") -> str:
+def first_words(text: str, limit: int = 28) -> str:
+    """The start of a typed text, cut at a word where it has spaces, with "…" if cut."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[:limit]
+    return (cut.rsplit(" ", 1)[0] if " " in cut[limit // 2 :] else cut).rstrip(",.;:，。") + "…"
+
+
+def history_note(job: Job, language: str = "en", words: str | None = None) -> str:
     """The line under a job picked in the History: its caption (when, its state, its
     length; a failed job's sentence, in `language` when the journal kept it as a
     catalogued sentence). No ids: a person needs none to watch or download it."""
-    return as_text(history_caption(job, language))
+    return as_text(history_caption(job, language, words))
 
 
 # --- plain words for a person who is not an engineer ------------------------------------

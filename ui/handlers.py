@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import json
 import re
 from collections import Counter
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -97,6 +98,17 @@ def check_portrait(
     language = visitor_language(request)
     with sessions.using(key) as studio:
         return portrait_verdict(studio, source, language, plain=True)
+
+
+def refused_portrait(chosen: str | None, request: gr.Request | None = None) -> Update:
+    """A file chosen as the photo that is no picture (the page's script keeps it from
+    Gradio's own English pop-up and hands its name here, as "name|count"): one sentence in
+    the visitor's language."""
+    name = (chosen or "").rpartition("|")[0].strip()[:120]
+    if not name:
+        return gr.skip()
+    said = sentence_for("page:photo_not_picture", name=name).in_language(visitor_language(request))
+    return f"❌ {fmt.as_text(said)}"
 
 
 def portrait_verdict(
@@ -247,7 +259,7 @@ def make_speech(
             )
         except AvatarError:
             preview = None
-    length = f" ({result.duration_s:.1f} s)" if result.duration_s else ""
+    length = f" ({fmt.seconds_text(result.duration_s, reader)})" if result.duration_s else ""
     return (
         result.audio_id,
         result.task_id or "",
@@ -268,14 +280,21 @@ def expected_seconds(studio: Studio, job: Job | None) -> float | None:
 
 
 async def _stream_steps(
-    events: AsyncIterator[Progress], language: str = "en", studio: Studio | None = None
+    events: AsyncIterator[Progress],
+    language: str = "en",
+    studio: Studio | None = None,
+    on_job: Callable[[str], None] | None = None,
 ) -> AsyncIterator[tuple[str, Any, str, str]]:
     """A flow's steps as (status, video, details, phase) updates; its error as the status.
     The ids stay in the details (folded on the page); the status says the stage in words,
-    with the time elapsed and (given the `studio`) how long it usually takes."""
-    phase = ""
+    with the time elapsed and (given the `studio`) how long it usually takes. `on_job` is
+    told the job's id once it is journaled."""
+    phase, told = "", False
     try:
         async for progress in with_heartbeat(events):
+            if on_job is not None and progress.job is not None and not told:
+                on_job(progress.job.job_id)
+                told = True
             shown = fmt.details(progress, language)
             phase = PHASES.get(progress.step, phase)
             if isinstance(progress, Done):
@@ -490,7 +509,45 @@ async def run_make(
 ) -> AsyncIterator[PageUpdate]:
     """Generate on the page: with "Type a text", the speech first (or the one already
     made from the same text and voice), then the video, streaming each step. `preview`
-    ("Try the first 10 s first"): of a long voice, only its first part, in std."""
+    ("Try the first 10 s first"): of a long voice, only its first part, in std. Once Stop
+    is pressed in this tab, nothing more is shown (ui/page_runs.py): Stop's sentence stays."""
+    steps = _make_steps(sessions, image_path, image_url, voice_source, audio_path, audio_url,
+                        audio_id, prior_task_id, text, voice, language, speed, prompt, mode,
+                        trim, spoken, key, browser, request, bool(preview))  # fmt: skip
+    with sessions.runs.run(request) as run:
+        async with contextlib.aclosing(steps):
+            async for update in steps:
+                if run.stopped:
+                    return
+                with run.showing():
+                    yield update
+                if run.stopped:
+                    return
+
+
+async def _make_steps(
+    sessions: Sessions,
+    image_path: str | None,
+    image_url: str | None,
+    voice_source: str,
+    audio_path: str | None,
+    audio_url: str | None,
+    audio_id: str | None,
+    prior_task_id: str | None,
+    text: str | None,
+    voice: str | None,
+    language: str | None,
+    speed: float | None,
+    prompt: str | None,
+    mode: str,
+    trim: bool,
+    spoken: Spoken | None,
+    key: str | None,
+    browser: str | None = None,
+    request: gr.Request | None = None,
+    preview: bool = False,
+) -> AsyncIterator[PageUpdate]:
+    """run_make's updates."""
     reader = visitor_language(request)
     skip = gr.skip()
     typed = " ".join((text or "").split())
@@ -541,7 +598,8 @@ async def run_make(
             image, None, audio_id=spoken.audio_id, prior_task_id=spoken.task_id,
             audio_seconds=spoken.seconds, prompt=prompt, mode=mode, visitor=visitor,
         )  # fmt: skip
-        async with contextlib.aclosing(_stream_steps(events, reader, studio)) as steps:
+        named = functools.partial(sessions.remember_words, text=typed)  # for its History
+        async with contextlib.aclosing(_stream_steps(events, reader, studio, named)) as steps:
             async for status, video, details, phase in steps:
                 yield status, video, details, skip, skip, phase, skip
 
@@ -607,21 +665,43 @@ async def _long_steps(
             yield status, video, details, skip, skip, phase, skip
 
 
-STOP_SETTLE_S = 0.5  # the stopped stream's last updates land before Stop's sentence
-
-
-async def stopped_at(phase: str | None) -> tuple[str, Update, Update]:
-    """Stop: (the status, Stop hidden, Generate back). What it says is what is true at
-    that moment: in line (nothing sent, nothing charged), being sent, or sent (the task
-    goes on and will appear in History); not knowing how far it got, what is true in
-    every case (if the provider took it, it will appear in History)."""
-    await asyncio.sleep(STOP_SETTLE_S)
+async def stopped_at(
+    sessions: Sessions, phase: str | None, request: gr.Request | None = None
+) -> tuple[str, Update, Update]:
+    """Stop: (the status, Stop hidden, Generate back), handed to the page after every update
+    the stopped Generate will show (ui/page_runs.py: it shows nothing more). What it says
+    is what is true at that moment: in line (nothing sent, nothing charged), being sent, or
+    sent (the task goes on and will appear in History); not knowing how far it got, what
+    is true in every case (if the provider took it, it will appear in History)."""
+    await sessions.runs.stop(request)
     key = STOP_SENTENCES.get(phase or "", "stopped_sending")
     return (
         fmt.status(str(page_text(key)), "stopped"),
         gr.update(visible=False),
         gr.update(interactive=True),
     )
+
+
+def readiness(
+    image_path: str | None,
+    image_url: str | None,
+    voice_source: str,
+    audio_path: str | None,
+    audio_url: str | None,
+    text: str | None,
+    phase: str | None,
+) -> Update:
+    """The status before anything was made: "press Generate" once a face and a voice (a
+    recording, its web address or a typed text) are in (an example fills both at once),
+    else what to add. Once a job ran, its own sentence stays."""
+    if phase:
+        return gr.skip()
+    face = _source(image_path, image_url) is not None
+    if voice_source == "tts":
+        voice = bool((text or "").strip())
+    else:
+        voice = _source(audio_path, audio_url) is not None
+    return str(page_text("ready_to_generate" if face and voice else "ready"))
 
 
 def running_buttons() -> tuple[Update, Update, Update]:
@@ -817,14 +897,14 @@ def pick_history(
         job = studio.job_of(visitor, job_id)
     if job is None:
         return None, ""
-    language = visitor_language(request)
+    note = fmt.history_note(job, visitor_language(request), sessions.words_of(job.job_id))
     if not video_stored(job):
-        return None, fmt.history_note(job, language)
+        return None, note
     try:
         video = page_copy(job.video_path or "")
     except AvatarError:
-        return None, fmt.history_note(job, language)
-    return video, fmt.history_note(job, language)
+        return None, note
+    return video, note
 
 
 REFRESHED_AT_ONCE = 5  # unfinished jobs asked about when the History is shown
@@ -884,11 +964,13 @@ async def history_gallery(
         jobs = await asyncio.to_thread(studio.history, visitor)
         if await refresh_unfinished(studio, visitor, jobs):
             jobs = await asyncio.to_thread(studio.history, visitor)
-        items = await asyncio.to_thread(_gallery_items, studio, jobs, language)
+        items = await asyncio.to_thread(_gallery_items, sessions, studio, jobs, language)
     return items, [job.job_id for job in jobs]
 
 
-def _gallery_items(studio: Studio, jobs: list[Any], language: str) -> list[tuple[str, str]]:
+def _gallery_items(
+    sessions: Sessions, studio: Studio, jobs: list[Any], language: str
+) -> list[tuple[str, str]]:
     items = []
     for job in jobs:
         picture = first_frame(job.video_path) if video_stored(job) else None
@@ -896,7 +978,7 @@ def _gallery_items(studio: Studio, jobs: list[Any], language: str) -> list[tuple
             shown = page_copy(picture or blank_picture(studio.settings.data_dir))
         except AvatarError:
             continue
-        items.append((shown, fmt.history_caption(job, language)))
+        items.append((shown, fmt.history_caption(job, language, sessions.words_of(job.job_id))))
     return items
 
 

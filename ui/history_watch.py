@@ -5,7 +5,8 @@ shows it finished without a reload.
 A `gr.Timer` refreshes the History (which asks the provider about the unfinished jobs)
 every `EVERY_S` seconds, only while some job is unfinished; each refresh says whether it
 should keep ticking. While the page's own Generate runs, its flow follows the job and the
-timer rests.
+timer rests. A reload during a run closes that flow: the page then says the video is still
+being made and opens the History, which shows it once made (`still_running`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import gradio as gr
 
 from avatar_core.storage.journal import Stage
 from ui.sessions import Sessions
+from ui.texts import page_text
 
 EVERY_S = 5.0
 # What may still change at the provider (a job still in the app's line has no task yet).
@@ -38,6 +40,23 @@ def keep_watching(
     with sessions.using(key) as studio:
         jobs = studio.history(visitor)
     return gr.Timer(active=any(job.stage in UNFINISHED for job in jobs))
+
+
+def still_running(
+    sessions: Sessions,
+    key: str | None = None,
+    browser: str | None = None,
+    request: gr.Request | None = None,
+) -> tuple[Any, Any]:
+    """After a reload (once the History asked about the unfinished jobs): (the status, the
+    History's fold). A job of this browser still being made is said, and the History,
+    which shows it once made, is opened; else nothing changes."""
+    visitor = sessions.visitor(browser, request)
+    with sessions.using(key) as studio:
+        jobs = studio.history(visitor)
+    if not any(job.stage in UNFINISHED for job in jobs):
+        return gr.skip(), gr.skip()
+    return f"⏳ {page_text('still_being_made')}", gr.update(open=True)
 
 
 def rest() -> Any:

@@ -35,6 +35,7 @@ class PortraitInputs:
     image: gr.Image
     url: gr.Textbox
     verdict: gr.Markdown
+    refused: gr.Textbox  # the name of a file that is no picture (set by the page's script)
 
 
 @dataclass
@@ -99,6 +100,7 @@ class KeyPanel:
 
 @dataclass
 class HistoryPanel:
+    panel: gr.Accordion
     gallery: gr.Gallery
     jobs: gr.State  # the job ids in the gallery's order
     refresh: gr.Button
@@ -183,15 +185,10 @@ def build_page(sessions: Sessions) -> Page:
             outputs = _outputs(demo=sessions.default.demo)
             examples = _examples()
             with gr.Accordion(page_text("more_options"), open=False, elem_id="more_options"):
-                url, audio_id, prior_task_id, trim = _more_options(portrait, speech, job)
+                url, trim = _more_options(portrait, speech, job)
                 preview_first = _preview_switch()
-                outputs.lookup_id, outputs.lookup_button = _lookup()
                 key = _key_panel(sessions.default.provider_kind.page)
-                gr.Markdown(  # demo mode: the banner says it all
-                    _provider_text(sessions),
-                    visible=not sessions.default.demo,
-                    elem_id="provider_line",
-                )
+                audio_id, prior_task_id = _for_programmers(outputs, sessions)
             history = _history_panel()
     voice = VoiceInputs(
         voice_source, groups, file, url, speech, audio_id, prior_task_id, trim, verdict,
@@ -217,7 +214,11 @@ def _portrait_image() -> PortraitInputs:
         )
     )
     verdict = gr.Markdown(elem_id="portrait_verdict", elem_classes="verdict")
-    return PortraitInputs(image, None, verdict)  # type: ignore[arg-type]  # url: More options
+    refused = gr.Textbox(  # hidden by the style, not `visible`: the script must reach it
+        label=page_text("refused_upload"), show_label=False, container=False,
+        elem_id="refused_upload",
+    )  # fmt: skip
+    return PortraitInputs(image, None, verdict, refused)  # type: ignore[arg-type]  # url: More options
 
 
 def _voice_choice() -> tuple[gr.Radio, list[gr.Group], gr.Audio, SpeechInputs, gr.Markdown]:
@@ -276,9 +277,10 @@ def _make_it(*, demo: bool) -> JobInputs:
 
 def _more_options(
     portrait: PortraitInputs, speech: SpeechInputs, job: JobInputs
-) -> tuple[gr.Textbox, gr.Textbox, gr.Textbox, gr.Checkbox]:
-    """What a tester rarely needs: the prompt and its styles, the mode, the speech's
-    language and speed, web addresses, an earlier speech's id, trimming."""
+) -> tuple[gr.Textbox, gr.Checkbox]:
+    """What a tester rarely needs, in plain words: the prompt and its styles, the mode,
+    the speech's language and speed, trimming, a photo or a voice from the web (the ids
+    are folded apart: `_for_programmers`)."""
     job.style = gr.Dropdown(
         [(page_text(f"style_{name}"), name) for name in fmt.PROMPT_STYLES],
         value=fmt.PROMPT_STYLES[0],
@@ -309,14 +311,31 @@ def _more_options(
         speech.speed = gr.Slider(
             0.8, 2.0, value=1.0, step=0.1, label=page_text("tts_speed"), elem_id="tts_speed"
         )
-    portrait.url = gr.Textbox(
-        label=page_text("portrait_url"), placeholder="https://…", elem_id="portrait_url"
-    )
-    url = gr.Textbox(label=page_text("voice_url"), placeholder="https://….mp3", elem_id="voice_url")
-    audio_id = gr.Textbox(label=page_text("audio_id"), elem_id="audio_id")
-    prior_task_id = gr.Textbox(label=page_text("prior_task_id"), elem_id="prior_task_id")
     trim = gr.Checkbox(label=page_text("trim"), value=False, elem_id="trim")
-    return url, audio_id, prior_task_id, trim
+    with gr.Accordion(page_text("options_web"), open=False, elem_id="from_the_web"):
+        portrait.url = gr.Textbox(
+            label=page_text("portrait_url"), placeholder="https://…", elem_id="portrait_url"
+        )
+        url = gr.Textbox(
+            label=page_text("voice_url"), placeholder="https://….mp3", elem_id="voice_url"
+        )
+    return url, trim
+
+
+def _for_programmers(outputs: Outputs, sessions: Sessions) -> tuple[gr.Textbox, gr.Textbox]:
+    """The ids a programmer or the operator may have (an earlier speech's, a video's
+    reference number to look up) and the provider in use, folded apart from the options
+    a tester reads."""
+    with gr.Accordion(page_text("for_programmers"), open=False, elem_id="for_programmers"):
+        audio_id = gr.Textbox(label=page_text("audio_id"), elem_id="audio_id")
+        prior_task_id = gr.Textbox(label=page_text("prior_task_id"), elem_id="prior_task_id")
+        outputs.lookup_id, outputs.lookup_button = _lookup()
+        gr.Markdown(  # demo mode: the banner says it all
+            _provider_text(sessions),
+            visible=not sessions.default.demo,
+            elem_id="provider_line",
+        )
+    return audio_id, prior_task_id
 
 
 def _preview_switch() -> gr.Checkbox:
@@ -414,7 +433,7 @@ def _key_panel(texts: PageTexts) -> KeyPanel:
 
 def _history_panel() -> HistoryPanel:
     """Empty until the page loads: only then is the visitor known."""
-    with gr.Accordion(page_text("history"), open=False, elem_id="history_panel"):
+    with gr.Accordion(page_text("history"), open=False, elem_id="history_panel") as panel:
         gallery = gr.Gallery(
             show_label=False,
             label=page_text("history"),
@@ -440,7 +459,7 @@ def _history_panel() -> HistoryPanel:
             page_text("download"), visible=False, size="sm", elem_id="history_download"
         )
         note = gr.Markdown(elem_id="history_note")
-    return HistoryPanel(gallery, jobs, refresh, video, download, note, history_timer())
+    return HistoryPanel(panel, gallery, jobs, refresh, video, download, note, history_timer())
 
 
 def _api_inputs() -> ApiInputs:

@@ -130,8 +130,8 @@ async def make_talking_avatar_video(
 
     Args:
         portrait: The photo of one face: an https:// link, the link an upload to this app returned (POST /gradio_api/upload, or Gradio's upload_file_to_gradio tool: …/gradio_api/file=…), or a data: URL (base64). Never a path on the server. JPG or PNG (other pictures are converted), each side at least 300 px, sides at most 2.5 times each other; larger pictures are scaled down to 10 MB.
-        voice: The recording the avatar speaks, given like the portrait: MP3, WAV, M4A or AAC (others are converted), 2 to 60 s long. Empty: speak speech_text instead.
-        speech_text: Text for Kling's text to speech instead of a recording; paid as a request of its own. A text longer than one speech takes (1000 characters, or about 45 s of speech) is spoken in parts that follow its sentences (a request each) and made into one video, up to AVATAR_MAX_SPEECH_SECONDS of speech (10 minutes unless the operator set less).
+        voice: The recording the avatar speaks, given like the portrait: MP3, WAV, M4A or AAC (others are converted), 2 s or longer (a voice longer than one task takes is made in parts and joined into one video). Empty: speak speech_text instead.
+        speech_text: Text for Kling's text to speech instead of a recording; paid as a request of its own. A text longer than one speech takes (1000 characters, or about 45 s of speech) is spoken in parts that follow its sentences (a request each) and made into one video, up to the app's speech limit (10 minutes unless the operator set less).
         voice_id: The Kling voice reading speech_text (e.g. genshin_vindi2); empty: the language's first voice.
         language: The language of speech_text, "en" or "zh"; empty: the voice's own.
         prompt: What the person does while speaking, up to 2500 characters; empty: speaks naturally to the camera.

@@ -28,8 +28,10 @@ import gradio as gr
 from avatar_core.catalogue import sentence_for
 from avatar_core.jobs.studio import Studio
 from avatar_core.storage.visitors import Visitor
+from ui.page_runs import PageRuns
 
 MAX_KEY_STUDIOS = 32
+MAX_WORDS_KEPT = 2000  # jobs whose typed text's first words this process remembers
 LOCAL_VISITOR = "local"  # a handler called outside any Gradio event (tests, scripts)
 # Gradio's MCP server relays a call to a queued endpoint through one loopback API session,
 # shared by every MCP caller, marked with this header: no visitor can be told apart there.
@@ -82,6 +84,8 @@ class Sessions:
         self.closed = 0
         self._kept: OrderedDict[str, _KeyStudio] = OrderedDict()
         self._lock = threading.Lock()
+        self.runs = PageRuns()  # the page's Generates, so that Stop is the last word
+        self._words: OrderedDict[str, str] = OrderedDict()  # job id -> its typed text's start
 
     @property
     def kept(self) -> int:
@@ -131,6 +135,20 @@ class Sessions:
                 done = entry.dropped and entry.users == 0
             if done:
                 self._close(entry.studio)
+
+    def remember_words(self, job_id: str, text: str) -> None:
+        """The typed text a job speaks, for its History caption (in this process's memory
+        only: after a restart a caption gives the voice's length instead)."""
+        with self._lock:
+            self._words[job_id] = text[:200]
+            self._words.move_to_end(job_id)
+            while len(self._words) > MAX_WORDS_KEPT:
+                self._words.popitem(last=False)
+
+    def words_of(self, job_id: str) -> str | None:
+        """The start of the typed text job `job_id` speaks, if this process made it."""
+        with self._lock:
+            return self._words.get(job_id)
 
     def asker(self, request: Any) -> Visitor:
         """Who sends `request`, for the request budget's turns: its API or page session

@@ -22,7 +22,7 @@ import ui.formatting as fmt
 import ui.handlers as handlers
 import ui.mcp_tools as tools
 from ui.downloads import no_download, offer_download
-from ui.history_watch import keep_watching, rest
+from ui.history_watch import keep_watching, rest, still_running
 from ui.layout import Page
 from ui.limits import GENERATES, PORTRAIT_CHECKS, VOICE_CHECKS
 from ui.sessions import Sessions
@@ -144,6 +144,13 @@ def _wire_checks(page: Page, sessions: Sessions) -> None:
     for trigger in (job.mode.change, voice.source.change, voice.speech.text.change,
                     voice.speech.language.change, voice.preview_first.change):  # fmt: skip
         trigger(show_cost, _cost_inputs(page), job.cost, **QUIET)
+    portrait.refused.change(handlers.refused_portrait, portrait.refused, portrait.verdict,
+                            **QUIET)  # fmt: skip
+    ready = [portrait.image, portrait.url, voice.source, voice.file, voice.url,
+             voice.speech.text, page.phase]  # fmt: skip
+    for trigger in (portrait.image.change, portrait.url.change, voice.source.change,
+                    voice.file.change, voice.url.change, voice.speech.text.change):  # fmt: skip
+        trigger(handlers.readiness, ready, page.outputs.status, **QUIET)
     job.prompt.change(fmt.prompt_count, job.prompt, job.prompt_count, **QUIET)
     job.style.input(handlers.show_style, job.style, job.prompt, **QUIET)
 
@@ -209,11 +216,12 @@ def _wire_jobs(page: Page, sessions: Sessions) -> None:
     _show_history(ended.then(*_badge(page, sessions), **QUIET), page, sessions).then(
         *_allowance(page, sessions), **QUIET
     )
-    stopping = job.stop.click(
-        handlers.stopped_at,
+    stopping = job.stop.click(  # no Stop waits behind another tab's
+        sessions.bind(handlers.stopped_at),
         page.phase,
         [outputs.status, job.stop, job.generate],
         cancels=[generating],
+        concurrency_limit=None,
         **PRIVATE,
     )
     _show_history(stopping, page, sessions)
@@ -285,4 +293,7 @@ def _wire_history(app: gr.Blocks, page: Page, sessions: Sessions) -> None:
         [page.browser_id, page.visitor_state, page.api.history, page.job.allowance],
         **PRIVATE,
     )
-    _show_history(opened, page, sessions)
+    _show_history(opened, page, sessions).then(  # a reload during a run: said, History open
+        sessions.bind(still_running), _visitor(page), [page.outputs.status, history.panel],
+        **QUIET,
+    )  # fmt: skip

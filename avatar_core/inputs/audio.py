@@ -407,9 +407,7 @@ def _check_and_fix(
         raise InputError(sentence_for("audio.wav_cut_short", where=where), field="audio")
     if seconds < MIN_SECONDS:
         raise InputError(
-            sentence_for(
-                "audio.too_short", length=length, minimum=MIN_SECONDS, maximum=MAX_SECONDS
-            ),
+            sentence_for("audio.too_short", length=length, minimum=MIN_SECONDS),
             field="audio",
         )
     changes: list[str] = []
