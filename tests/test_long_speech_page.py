@@ -105,7 +105,7 @@ def test_a_preview_first_makes_only_its_part_and_the_whole_reuses_it(
     async def press(preview: bool, mode: str) -> list:
         flow = h.run_make(sessions, str(portrait_path), "", "file", str(long_voice), "", "",
                           "", "", None, None, None, "Speak.", mode, False, None, None,
-                          None, preview)  # fmt: skip
+                          preview=preview)  # fmt: skip
         return [update async for update in flow]
 
     updates = asyncio.run(press(True, "pro"))  # a preview is std whatever the mode

@@ -173,8 +173,8 @@ def show_cost(
     text: str | None = None,
     language: str | None = None,
     key: str | None = None,
-    preview: bool = False,
     request: gr.Request | None = None,
+    preview: bool = False,
 ) -> str:
     """The estimate for the chosen voice (the checked file's length, or the speech's; for
     a typed text not spoken yet, a guess from its length) at the app's assumed prices. In
@@ -504,12 +504,13 @@ async def run_make(
     spoken: Spoken | None,
     key: str | None,
     browser: str | None = None,
-    preview: bool = False,
     request: gr.Request | None = None,
+    preview: bool = False,
 ) -> AsyncIterator[PageUpdate]:
     """Generate on the page: with "Type a text", the speech first (or the one already
     made from the same text and voice), then the video, streaming each step. `preview`
-    ("Try the first 10 s first"): of a long voice, only its first part, in std. Once Stop
+    ("Try the first 10 s first", after `request`: Gradio puts the request in its place):
+    of a long voice, only its first part, in std. Once Stop
     is pressed in this tab, nothing more is shown (ui/page_runs.py): Stop's sentence stays."""
     steps = _make_steps(sessions, image_path, image_url, voice_source, audio_path, audio_url,
                         audio_id, prior_task_id, text, voice, language, speed, prompt, mode,
