@@ -54,11 +54,11 @@ _one_trust_store_a_process()
 # Heaviest first: they also run first, so that the two workers (pytest-xdist) start them
 # early and end together. A new module that takes more than a few seconds belongs here.
 SLOW_MODULES = (
+    "test_browser",  # in two halves (SPLIT_MODULES): one for each worker, at the start
     "test_fault_matrix",
     "test_visitors",
     "test_crash_safety",
     "test_cli_jobs",
-    "test_browser",
     "test_long_speech_browser",
     "test_secrets",
     "test_large_images",
@@ -104,6 +104,50 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if item.path.stem in rank or case in SLOW_TESTS:
             item.add_marker(pytest.mark.slow)
     items.sort(key=lambda item: rank.get(item.path.stem, len(rank)))
+
+
+# `--dist loadfile` (the README's command) sends each module whole to one worker, its
+# module fixtures set up once. These modules are dealt into as many shares (every other
+# test: the heavy and light sections are spread evenly), each sent whole to one worker,
+# which sets up the module's fixtures for its share (the browser's: its own app and
+# Chromium): alone on one worker, the browser's tests took longer than half the run.
+# (`--dist loadgroup` and `xdist_group` marks would say the same, but xdist 3.8 cannot
+# rename pytest 9's test ids, so it ignores the groups.)
+SPLIT_MODULES = {"test_browser": 2}
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | None:
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class ModulesInShares(LoadFileScheduling):
+        shares: dict[str, str] | None = None
+
+        def _split_scope(self, nodeid: str) -> str:
+            module = super()._split_scope(nodeid)
+            if Path(module).stem not in SPLIT_MODULES:
+                return module
+            if self.shares is None:  # the collection is known by the time units are made
+                self.shares = _shares(self.collection or [])
+            return self.shares.get(nodeid, module)
+
+    return ModulesInShares(config, log)
+
+
+def _shares(nodeids: list[str]) -> dict[str, str]:
+    """Each test of a split module: the share it belongs to ("tests/test_x.py#1of2")."""
+    modules: dict[str, list[str]] = {}
+    for nodeid in nodeids:
+        module = nodeid.split("::", 1)[0]
+        if Path(module).stem in SPLIT_MODULES:
+            modules.setdefault(module, []).append(nodeid)
+    shares = {}
+    for module, tests in modules.items():
+        count = SPLIT_MODULES[Path(module).stem]
+        for index, nodeid in enumerate(tests):
+            shares[nodeid] = f"{module}#{index % count + 1}of{count}"
+    return shares
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -1,7 +1,10 @@
 """The app as people see it: Debian's Chromium, driven by playwright, on the real app.
 
 The app runs in this process in demo mode, pointed at a simulator of its own whose tasks
-take two real seconds; every wait is for a condition, with a generous upper bound.
+take a fraction of a real second (`TASK_S`); every wait is for a condition, with a generous
+upper bound. A test that needs a job running while it acts (watch the status move, press
+Stop, scroll on a phone) plans a task that runs until the test moves the simulator's clock
+past it (`_plan_running_task`, `_finish_running_tasks`): no test waits out a task's seconds.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from app_harness import CHROMIUM, CHROMIUM_ARGS, InProcessApp, demo_studio, real_time_studio
+from fake_clock import FakeClock
 
 if not CHROMIUM.exists():
     pytest.skip(
@@ -34,6 +38,7 @@ from avatar_core.jobs.pricing import PRICE_PER_SECOND, format_money  # noqa: E40
 from avatar_core.provider.client import AvatarRequest, ProviderClient  # noqa: E402
 from avatar_core.provider.models import TaskStatus  # noqa: E402
 from avatar_core.simulator import Simulator  # noqa: E402
+from ui import history_watch  # noqa: E402
 from ui.texts import EN, ZH  # noqa: E402
 
 WAIT_MS = 45_000  # the upper bound of any one wait; conditions usually hold in a second
@@ -80,18 +85,65 @@ UNLABELLED = """() => {
 # --- the app and the browser ----------------------------------------------------------------
 
 
+# A simulated task's real seconds: done by the app's first poll (Pacing.first_s, 0.5 s).
+TASK_S = 0.4
+# A task planned to run until the test moves the simulator's clock past it.
+RUNNING_S = 3600.0
+
+
 @pytest.fixture(scope="module")
-def sim(tmp_path_factory) -> Iterator[Simulator]:
+def sim_clock() -> FakeClock:
+    """The simulator's clock: real time, plus whatever a test skips (`advance`)."""
+    return FakeClock(real_time=True)
+
+
+@pytest.fixture(scope="module")
+def sim(sim_clock, tmp_path_factory) -> Iterator[Simulator]:
     with Simulator(
-        task_seconds=2.0, submit_seconds=0.5, work_dir=tmp_path_factory.mktemp("browser-sim")
+        task_seconds=TASK_S,
+        submit_seconds=0.1,
+        clock=sim_clock.now,
+        work_dir=tmp_path_factory.mktemp("browser-sim"),
     ) as simulator:
         yield simulator
+
+
+def _plan_running_task(sim) -> None:
+    """The next task runs (the page shows it being made) until `_finish_running_tasks`."""
+    sim.plan_task(task_seconds=RUNNING_S)
+
+
+def _until_the_provider_has_it(page, sim, creates: int) -> None:
+    """Until the simulator has more tasks than `creates`: the page's flow has sent its
+    task (a task planned and never sent would be the next test's)."""
+    for _ in range(WAIT_MS // 100):
+        if sim.stats.creates > creates:
+            return
+        page.wait_for_timeout(100)
+    raise AssertionError("the page's task never reached the provider")
+
+
+def _finish_running_tasks(sim_clock) -> None:
+    """The simulator's clock moves past every running task: each is done at its next poll
+    (a task planned "stuck" stays stuck)."""
+    sim_clock.advance(RUNNING_S)
+
+
+# The History asks the provider again every second while a job is unfinished (the page's
+# own is every 5 s, ui/history_watch.EVERY_S): the same refresh, sooner.
+HISTORY_EVERY_S = 1.0
+
+
+def _launched(studio) -> InProcessApp:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(history_watch, "EVERY_S", HISTORY_EVERY_S)
+        return InProcessApp(studio)
 
 
 @pytest.fixture(scope="module")
 def app(sim, tmp_path_factory) -> Iterator[InProcessApp]:
     """Demo mode (no key) on this module's simulator; a pasted key goes to it as well."""
-    running = InProcessApp(demo_studio(sim, tmp_path_factory.mktemp("data")))
+    running = _launched(demo_studio(sim, tmp_path_factory.mktemp("data")))
     yield running
     running.close()
 
@@ -227,16 +279,19 @@ def _wait_for_video(page) -> None:
 
 
 def test_upload_generate_watch_the_status_move_and_the_video_play(
-    page, sim, portrait_path, speech_path
+    page, sim, sim_clock, portrait_path, speech_path
 ):
     _add_inputs(page, portrait_path, speech_path)
     expect(page.locator("#portrait_verdict")).to_have_text("✅ Face ready (512×512 px).")
     expect(page.locator("#voice_verdict")).to_contain_text("✅ Voice ready (")
     page.evaluate(RECORD_STATUS)
     creates = sim.stats.creates
+    _plan_running_task(sim)
 
     page.locator("#generate").click()
 
+    expect(page.locator("#status")).to_contain_text("elapsed")  # the job, seen running
+    _finish_running_tasks(sim_clock)
     _wait_for_video(page)
     seen = page.evaluate("window.statusSeen")
     assert any("accepted" in text or "elapsed" in text for text in seen), seen
@@ -530,8 +585,10 @@ def _finished_at_the_provider(page, sim, task_id: str) -> None:
     raise AssertionError(f"task {task_id} did not finish at the provider")
 
 
-def _stopped_while_running(page, portrait: Path, voice: Path) -> str:
-    """Generate, then Stop once the provider has the task; its task id."""
+def _stopped_while_running(page, sim, portrait: Path, voice: Path) -> str:
+    """Generate, then Stop once the provider has the task (running until the test moves
+    the simulator's clock: `_finish_running_tasks`); its task id."""
+    _plan_running_task(sim)
     _add_inputs(page, portrait, voice)
     page.locator("#generate").click()
     task_id = _task_id(page)  # the provider has it
@@ -542,13 +599,13 @@ def _stopped_while_running(page, portrait: Path, voice: Path) -> str:
 
 
 def test_after_stop_and_a_reload_the_history_shows_the_finished_job_and_plays_it(
-    browser, app, sim, portrait_path, speech_path
+    browser, app, sim, sim_clock, portrait_path, speech_path
 ):
     """The provider finished a task the person stopped waiting for: the History asks."""
-    sim.plan_task(task_seconds=4.0)
     page = _open(browser, app.url, width=1366, height=768)
     try:
-        task_id = _stopped_while_running(page, portrait_path, speech_path)
+        task_id = _stopped_while_running(page, sim, portrait_path, speech_path)
+        _finish_running_tasks(sim_clock)
         _finished_at_the_provider(page, sim, task_id)
 
         _reload(page)
@@ -563,10 +620,10 @@ def test_after_stop_and_a_reload_the_history_shows_the_finished_job_and_plays_it
 
 
 def test_a_reload_during_a_run_says_the_video_is_still_being_made_and_history_shows_it(
-    browser, app, sim, portrait_path, speech_path
+    browser, app, sim, sim_clock, portrait_path, speech_path
 ):
     # a cold tester reloaded while the video was being made and saw an empty page
-    sim.plan_task(task_seconds=15.0)
+    _plan_running_task(sim)
     page = _open(browser, app.url, width=1366, height=768)
     try:
         _add_inputs(page, portrait_path, speech_path)
@@ -577,6 +634,8 @@ def test_a_reload_during_a_run_says_the_video_is_still_being_made_and_history_sh
 
         expect(page.locator("#status")).to_have_text("⏳ " + EN["still_being_made"])
         item = _history_items(page).first  # the History opened by itself
+        expect(item).to_contain_text("running (demo)")  # still running after the reload
+        _finish_running_tasks(sim_clock)
         expect(item).to_contain_text("done (demo)")
         item.click()
         page.wait_for_function(HISTORY_PLAYING, timeout=WAIT_MS)
@@ -585,17 +644,17 @@ def test_a_reload_during_a_run_says_the_video_is_still_being_made_and_history_sh
 
 
 def test_a_stopped_job_shows_finished_in_history_without_a_reload(
-    browser, app, sim, portrait_path, speech_path
+    browser, app, sim, sim_clock, portrait_path, speech_path
 ):
     """The History keeps asking while a job is unfinished: the person stopped waiting, the
     provider finished later, and the open page shows it done, and plays it."""
-    sim.plan_task(task_seconds=6.0)
     page = _open(browser, app.url, width=1366, height=768)
     try:
-        task_id = _stopped_while_running(page, portrait_path, speech_path)
+        task_id = _stopped_while_running(page, sim, portrait_path, speech_path)
         _open_panel(page, "history_panel")
         item = _history_items(page).first
-        expect(item).to_be_visible()
+        expect(item).to_contain_text("running (demo)")  # shown unfinished first
+        _finish_running_tasks(sim_clock)
         _finished_at_the_provider(page, sim, task_id)
 
         expect(item).to_contain_text("done (demo)")  # no reload, no Refresh pressed
@@ -699,7 +758,7 @@ def limited_app(sim, tmp_path_factory) -> Iterator[InProcessApp]:
     studio = real_time_studio(
         sim, tmp_path_factory.mktemp("limited"), key="operator-key", max_daily_per_visitor=3
     )
-    running = InProcessApp(studio)
+    running = _launched(studio)
     yield running
     running.close()
 
@@ -816,6 +875,20 @@ def _in_first_screen(page, selector: str, *, half: bool = False) -> bool:
     return box is not None and box["y"] >= 0 and bottom <= height
 
 
+# Whether the page is scrolling: a smooth scroll's `scroll` events end with `scrollend`.
+# (The page scrolls to a new video when its source is set, well before it has played 0.5 s.)
+WATCH_SCROLLING = """() => {
+    window.scrollsStarted = 0;
+    window.scrollsEnded = 0;
+    const started = () => { window.scrolling = true; window.scrollsStarted += 1; };
+    const ended = () => { window.scrolling = false; window.scrollsEnded += 1; };
+    window.scrolling = false;
+    addEventListener("scroll", started, {capture: true});
+    addEventListener("scrollend", ended, {capture: true});
+}"""
+SCROLL_ENDED = "() => window.scrolling === false"
+
+
 @pytest.mark.parametrize("locale", LANGUAGES)
 @pytest.mark.parametrize("width,height", SCREENS)
 def test_generate_then_the_video_are_on_screen_without_scrolling(
@@ -828,10 +901,11 @@ def test_generate_then_the_video_are_on_screen_without_scrolling(
         page.evaluate("window.scrollTo(0, 0)")
         if width > 1000:  # the laptop: everything stays where it is
             assert _in_first_screen(page, "#generate")
+        page.evaluate(WATCH_SCROLLING)
         page.locator("#generate").dispatch_event("click")  # a press, with no scrolling
 
         page.wait_for_function(PLAYING, timeout=WAIT_MS)
-        page.wait_for_timeout(1000)  # a smooth scroll, if any, has ended
+        page.wait_for_function(SCROLL_ENDED, timeout=WAIT_MS)  # a smooth scroll, if any
         assert _in_first_screen(page, "#result video", half=True)
         if width > 1000:
             assert _in_first_screen(page, "#status")
@@ -848,7 +922,7 @@ NO_VIDEO_YET = "() => !document.querySelector('#result video')?.getAttribute('sr
 
 @pytest.mark.parametrize("locale", LANGUAGES)
 def test_on_a_phone_pressing_generate_brings_the_status_into_view(
-    browser, app, portrait_path, speech_path, locale
+    browser, app, sim, sim_clock, portrait_path, speech_path, locale
 ):
     """On a phone the status sits under Generate, below the screen: pressing Generate
     brings it into view while the job runs (not only once the video is ready). A small
@@ -859,10 +933,14 @@ def test_on_a_phone_pressing_generate_brings_the_status_into_view(
         _add_inputs(page, portrait_path, speech_path)
         page.evaluate("window.scrollTo(0, 0)")
         assert not page.evaluate(STATUS_IN_VIEW)  # below the screen before the press
+        _plan_running_task(sim)
+        creates = sim.stats.creates
         page.locator("#generate").dispatch_event("click")
         page.wait_for_function(STATUS_IN_VIEW, timeout=WAIT_MS)
         assert page.evaluate(NO_VIDEO_YET)  # brought by the press, not by the video
+        _until_the_provider_has_it(page, sim, creates)  # the planned task is this one's
     finally:
+        _finish_running_tasks(sim_clock)
         page.context.close()
 
 

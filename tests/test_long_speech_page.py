@@ -23,7 +23,7 @@ from ui.texts import translate
 
 @pytest.fixture
 def sessions(simulator, fake_time, tmp_path) -> Sessions:
-    simulator.options.render_max_side = 128  # the join does not care how large
+    simulator.options.render_max_side = 48  # the join does not care how large
     studio = make_studio(simulator, fake_time, tmp_path / "data")
     studio.inputs.web_only = True  # as the page has it (build_app): strangers type there
     return Sessions(studio)
@@ -76,7 +76,7 @@ def test_a_long_voice_at_a_web_address_is_made_in_parts_too(
     from avatar_core.jobs.long_voice import SpeechDone
     from avatar_core.jobs.video_flow import make_video
 
-    simulator.options.render_max_side = 128
+    simulator.options.render_max_side = 48
     studio = make_studio(simulator, fake_time, tmp_path / "data", allow_private_urls=True)
 
     async def made(url: str) -> list:
