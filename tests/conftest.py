@@ -59,6 +59,7 @@ SLOW_MODULES = (
     "test_visitors",
     "test_crash_safety",
     "test_cli_jobs",
+    "test_long_speech_browser",
     "test_secrets",
     "test_large_images",
     "test_hostile_inputs",

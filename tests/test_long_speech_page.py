@@ -6,13 +6,16 @@ the parts' progress shown. A studio on the simulator over HTTP, real media made 
 from __future__ import annotations
 
 import asyncio
+import re
 
 import pytest
 from app_harness import make_studio
 from speech_media import speech_like, write_wav
 
 from avatar_core.jobs.pricing import format_money
+from avatar_core.jobs.steps import video_stored
 from avatar_core.media.probe import probe_video
+from avatar_core.storage.journal import Stage
 from ui import handlers as h
 from ui.sessions import Sessions
 from ui.texts import translate
@@ -84,3 +87,98 @@ def test_a_long_voice_at_a_web_address_is_made_in_parts_too(
     assert isinstance(events[-1], SpeechDone) and simulator.stats.creates == 3
     assert probe_video(events[-1].video_path).seconds == pytest.approx(147.9, abs=0.3)
     assert not list((tmp_path / "data" / "long_speeches" / "fetched").iterdir())  # let go
+
+
+def test_a_preview_first_makes_only_its_part_and_the_whole_reuses_it(
+    sessions, simulator, portrait_path, long_voice
+):
+    """ "Try the first 10 s first": the estimate says the preview's price (at most 10 s,
+    in std, whatever the mode chosen); Generate makes only the first part; Generate again
+    without it, in std, makes the whole and pays for the other parts only."""
+    studio = sessions.default
+    _, seconds = h.voice_verdict(studio, long_voice, False)
+    cost = translate(h.show_cost(sessions, "file", seconds, None, "pro", preview=True), "en")
+    assert format_money(10 * studio.settings.prices["std"]) in cost and "a preview" in cost
+    whole = translate(h.show_cost(sessions, "file", seconds, None, "pro"), "en")
+    assert format_money(seconds * studio.settings.prices["pro"]) in whole
+
+    async def press(preview: bool, mode: str) -> list:
+        flow = h.run_make(sessions, str(portrait_path), "", "file", str(long_voice), "", "",
+                          "", "", None, None, None, "Speak.", mode, False, None, None,
+                          preview=preview)  # fmt: skip
+        return [update async for update in flow]
+
+    updates = asyncio.run(press(True, "pro"))  # a preview is std whatever the mode
+    status, video = updates[-1][:2]
+    said = [translate(update[0], "en") for update in updates]
+    assert status.startswith("✅"), said
+    assert simulator.stats.creates == 1
+    assert any("A preview first: only the first part" in line for line in said), said
+    assert 2.0 <= probe_video(video).seconds <= 10.0
+    updates = asyncio.run(press(False, "std"))
+    status, video = updates[-1][:2]
+    assert status.startswith("✅"), status
+    said = " ".join(translate(update[0], "en") for update in updates)
+    (count,) = {int(n) for n in re.findall(r"Joining the (\d+) parts", said)}
+    assert count == 4  # the preview's 10 s, then the rest in three parts of at most 60 s
+    assert simulator.stats.creates == count  # the preview's part is not made again
+    assert probe_video(video).seconds == pytest.approx(147.9, abs=0.3)
+
+
+def test_a_speech_stopped_after_its_parts_were_sent_is_joined_by_the_history_once(
+    sessions, simulator, fake_time, portrait_path, long_voice, monkeypatch
+):
+    """Stop (the page's flow closed) once every part is sent: the History's refresh asks
+    the provider about the parts, brings their videos home and joins them, once (two
+    refreshes at the same time join once), sending nothing more; the one entry is finished
+    and plays the joined video."""
+    from avatar_core.jobs import speech_join
+    from avatar_core.jobs.long_voice import part_key
+    from avatar_core.jobs.speech_history import SpeechEntry
+
+    studio = sessions.default
+    joins = []
+    real_join = speech_join.join_parts
+
+    def counted(*args, **kwargs):
+        joins.append(args)
+        return real_join(*args, **kwargs)
+
+    monkeypatch.setattr(speech_join, "join_parts", counted)
+    data = studio.settings.data_dir
+
+    def every_part_sent() -> bool:
+        folders = [f for f in (data / "long_speeches").glob("*") if (f / "plan.json").is_file()]
+        if len(folders) != 1:
+            return False
+        parts = [studio.journal.batch_job(part_key(folders[0].name, n), owner=studio.owner)
+                 for n in (1, 2, 3)]  # fmt: skip
+        return all(job is not None and job.task_id for job in parts)
+
+    async def press_then_stop() -> None:
+        flow = h.run_make(sessions, str(portrait_path), "", "file", str(long_voice), "", "",
+                          "", "", None, None, None, "Speak.", "std", False, None, None)  # fmt: skip
+        async for _ in flow:
+            if every_part_sent():
+                break
+        await flow.aclose()  # Stop: the parts go on at the provider
+
+    asyncio.run(press_then_stop())
+    (entry,) = studio.history()
+    assert isinstance(entry, SpeechEntry) and entry.stage is not Stage.DONE, entry
+    assert not video_stored(entry) and simulator.stats.creates == 3
+    fake_time.advance(60.0)  # the simulator's tasks (20 s) end meanwhile
+
+    async def two_refreshes() -> list:
+        return await asyncio.gather(h.history_gallery(sessions), h.history_gallery(sessions))
+
+    shown = asyncio.run(two_refreshes())
+    assert all(ids == [entry.job_id] for _, ids in shown), shown  # one entry
+    assert len(joins) == 1 and simulator.stats.creates == 3  # joined once, nothing sent
+    (entry,) = studio.history()
+    assert entry.stage is Stage.DONE and video_stored(entry), entry
+    video, note = h.pick_history(sessions, None, [entry.job_id])
+    assert video is not None, note
+    assert probe_video(video).seconds == pytest.approx(147.9, abs=0.3)
+    asyncio.run(h.history_gallery(sessions))
+    assert len(joins) == 1  # a finished speech is not joined again

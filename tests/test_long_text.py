@@ -332,3 +332,60 @@ def test_the_same_words_twice_in_a_text_are_spoken_once(
     asyncio.run(until_the_parts())
     assert small_videos.stats.tts == 2
     assert run.spoken[1].audio_id == run.spoken[3].audio_id != run.spoken[2].audio_id
+
+
+def _spoken_then_stopped(run: LongTextRun) -> None:
+    """`run` until every group is spoken and its parts begin, then stopped (unfinished)."""
+
+    async def until_the_parts() -> None:
+        flow = run.run()
+        async for event in flow:
+            if not isinstance(event, Preparing):
+                break
+        await flow.aclose()
+
+    asyncio.run(until_the_parts())
+
+
+def test_the_retention_sweep_deletes_old_text_speech_but_not_what_an_unfinished_one_needs(
+    small_videos, fake_time, tmp_path, portrait_path
+):
+    """The speech files and the texts' group records follow AVATAR_KEEP_DAYS' age rule;
+    an unfinished speech's records and audio (its plan lists them) stay whatever their age,
+    and a plan that does not list them keeps every text's files."""
+    import shutil
+    import time
+
+    from avatar_core.storage.retention import DAY_S, delete_old_speech_files
+
+    data = tmp_path / "data"
+    studio = _studio(small_videos, fake_time, data)
+
+    def files():
+        return {
+            p for folder in ("speech", "long_speeches/texts") for p in (data / folder).iterdir()
+        }
+
+    unfinished = LongTextRun(studio, portrait_path, TextSpeech(ENGLISH, "genshin_vindi2", "en"))
+    _spoken_then_stopped(unfinished)
+    needed = files()
+    assert len(needed) == 2 * len(unfinished.groups)  # a record and an audio a group
+    finished = LongTextRun(studio, portrait_path, TextSpeech(CHINESE, "genshin_vindi2", "zh"))
+    _spoken_then_stopped(finished)
+    shutil.rmtree(finished.folder)  # as its join leaves it: the video home, its plan gone
+    others = files() - needed
+    assert len(others) == 2 * len(finished.groups)
+
+    def sweep(days_on: float) -> set:
+        return set(delete_old_speech_files(data, 7, now=lambda: time.time() + days_on * DAY_S))
+
+    assert sweep(6) == set() and files() == needed | others  # younger than 7 days
+    plan = unfinished.folder / "plan.json"
+    written = json.loads(plan.read_text())
+    plan.write_text(json.dumps({k: v for k, v in written.items() if k != "keeps"}))
+    assert sweep(8) == set()  # a plan that does not say what it needs keeps them all
+    plan.write_text(json.dumps(written))
+    assert sweep(8) == others and files() == needed  # the unfinished one's stay
+    assert delete_old_speech_files(data, 0, now=lambda: time.time() + 1e9) == []  # for ever
+    shutil.rmtree(unfinished.folder)
+    assert sweep(8) == needed and files() == set()

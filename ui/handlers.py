@@ -58,7 +58,7 @@ from avatar_core.storage.journal import Job, Stage
 from avatar_core.storage.speech_files import save_speech
 from avatar_core.waiting.durations import task_kind
 from ui.delivery import page_copy
-from ui.long_speech import long_verdict
+from ui.long_speech import is_long, join_made_speeches, long_verdict, preview_cost
 from ui.sessions import Sessions, new_browser_id
 from ui.texts import page_text, ui_text, visitor_language
 
@@ -174,18 +174,21 @@ def show_cost(
     language: str | None = None,
     key: str | None = None,
     request: gr.Request | None = None,
+    preview: bool = False,
 ) -> str:
     """The estimate for the chosen voice (the checked file's length, or the speech's; for
     a typed text not spoken yet, a guess from its length) at the app's assumed prices. In
     demo mode (the app's own studio without a key, no key pasted), what nothing is charged
-    for."""
+    for. `preview` of a long voice: the preview's (ui/long_speech.py)."""
     seconds = speech_seconds if voice_source in SPOKEN_SOURCES else file_seconds
+    demo = sessions.default.demo and not sessions.pasted(key)
+    if preview and voice_source == "file" and is_long(sessions.default, seconds):
+        return preview_cost(sessions.default, seconds, demo, visitor_language(request))
     guessed = False
     if voice_source == "tts" and seconds is None:
         seconds = fmt.guessed_speech_seconds(text, language or "en")
         guessed = seconds is not None
     estimate = estimate_cost(seconds, mode, sessions.default.settings.prices)
-    demo = sessions.default.demo and not sessions.pasted(key)
     reader = visitor_language(request)
     return fmt.cost_text(estimate, demo=demo, guessed=guessed, language=reader)
 
@@ -361,8 +364,10 @@ async def _generate_steps(
     key: str | None,
     browser: str | None = None,
     request: gr.Request | None = None,
+    preview: bool = False,
 ) -> AsyncIterator[tuple[str, Any, str, str]]:
-    """Generate, streaming (status, video, details, phase) as the job moves."""
+    """Generate, streaming (status, video, details, phase) as the job moves (`preview`:
+    of a long voice, only its first part, in std)."""
     image = _source(image_path, image_url)
     if image is None:
         yield fmt.status(str(page_text("need_portrait")), "error"), None, "", ""
@@ -382,6 +387,7 @@ async def _generate_steps(
             mode=mode,
             trim=bool(trim),
             visitor=visitor,
+            preview=bool(preview),
         )
         async for update in _stream_steps(events, visitor_language(request), studio):
             yield update
@@ -507,13 +513,16 @@ async def run_make(
     key: str | None,
     browser: str | None = None,
     request: gr.Request | None = None,
+    preview: bool = False,
 ) -> AsyncIterator[PageUpdate]:
     """Generate on the page: with "Type a text", the speech first (or the one already
-    made from the same text and voice), then the video, streaming each step. Once Stop is
-    pressed in this tab, nothing more is shown (ui/page_runs.py): Stop's sentence stays."""
+    made from the same text and voice), then the video, streaming each step. `preview`
+    ("Try the first 10 s first", after `request`: Gradio puts the request in its place):
+    of a long voice, only its first part, in std. Once Stop
+    is pressed in this tab, nothing more is shown (ui/page_runs.py): Stop's sentence stays."""
     steps = _make_steps(sessions, image_path, image_url, voice_source, audio_path, audio_url,
                         audio_id, prior_task_id, text, voice, language, speed, prompt, mode,
-                        trim, spoken, key, browser, request)  # fmt: skip
+                        trim, spoken, key, browser, request, bool(preview))  # fmt: skip
     with sessions.runs.run(request) as run:
         async with contextlib.aclosing(steps):
             async for update in steps:
@@ -545,6 +554,7 @@ async def _make_steps(
     key: str | None,
     browser: str | None = None,
     request: gr.Request | None = None,
+    preview: bool = False,
 ) -> AsyncIterator[PageUpdate]:
     """run_make's updates."""
     reader = visitor_language(request)
@@ -553,15 +563,15 @@ async def _make_steps(
     if voice_source != "tts" or (not typed and (audio_id or "").strip()):
         flow = _generate_steps(sessions, image_path, image_url, "file" if voice_source != "tts"
                                else "audio_id", audio_path, audio_url, audio_id, prior_task_id,
-                               prompt, mode, trim, key, browser, request)  # fmt: skip
+                               prompt, mode, trim, key, browser, request, preview)  # fmt: skip
         async with contextlib.aclosing(flow):
             async for status, video, details, phase in flow:
                 yield status, video, details, skip, skip, phase, skip
         return
     image = _source(image_path, image_url)
-    if image is None or not typed:
-        missing = "need_portrait" if image is None else "need_text"
-        yield fmt.status(ui_text(missing, reader), "error"), None, "", skip, skip, "", skip
+    refused = _text_refused(image is None, typed, bool(preview), reader)
+    if refused is not None:
+        yield refused, None, "", skip, skip, "", skip
         return
     language = language or ("zh" if reader == "zh" else "en")
     voice = (voice or "").strip() or DEFAULT_VOICES.get(language, "")
@@ -601,6 +611,16 @@ async def _make_steps(
         async with contextlib.aclosing(_stream_steps(events, reader, studio, named)) as steps:
             async for status, video, details, phase in steps:
                 yield status, video, details, skip, skip, phase, skip
+
+
+def _text_refused(no_image: bool, typed: str, preview: bool, reader: str) -> str | None:
+    """Why a typed text cannot be made (no portrait, no text, a preview asked for: a text
+    is made whole), as the status; None when it can."""
+    if no_image or not typed:
+        return fmt.status(ui_text("need_portrait" if no_image else "need_text", reader), "error")
+    if preview:
+        return fmt.status(sentence_for("long.text_no_preview"), "error", reader)
+    return None
 
 
 async def _long_text(
@@ -912,7 +932,16 @@ async def _look_again(studio: Studio, visitor: Any, task_id: str) -> None:
 
 async def refresh_unfinished(studio: Studio, visitor: Any, jobs: list[Any]) -> bool:
     """Bring the visitor's unfinished jobs up to date (a job stopped on the page may have
-    finished at the provider since); whether any was asked about."""
+    finished at the provider since), then join a speech whose parts are all home; whether
+    any was asked about or joined."""
+    looked = await _ask_unfinished(studio, visitor, jobs)
+    if looked:
+        jobs = await asyncio.to_thread(studio.history, visitor)
+    return await join_made_speeches(studio, jobs) or looked
+
+
+async def _ask_unfinished(studio: Studio, visitor: Any, jobs: list[Any]) -> bool:
+    """Ask the provider about the unfinished jobs (a speech's parts); whether any was."""
     each = [part for job in jobs for part in getattr(job, "parts", ()) or (job,)]  # a speech's
     unfinished = [job.task_id for job in each
                   if job.task_id and job.stage in (Stage.RUNNING, Stage.DOWNLOADING)]  # fmt: skip

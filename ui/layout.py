@@ -62,6 +62,7 @@ class VoiceInputs:
     prior_task_id: gr.Textbox
     trim: gr.Checkbox
     verdict: gr.Markdown
+    preview_first: gr.Checkbox | None = None  # "Try the first 10 s first" of a long voice
 
 
 @dataclass
@@ -186,12 +187,14 @@ def build_page(sessions: Sessions) -> Page:
             examples = _examples()
             with gr.Accordion(page_text("more_options"), open=False, elem_id="more_options"):
                 url, trim = _more_options(portrait, speech, job)
+                preview_first = _preview_switch()
                 key = _key_panel(sessions.default.provider_kind.page)
                 audio_id, prior_task_id = _for_programmers(outputs, sessions)
             history = _history_panel()
     voice = VoiceInputs(
-        voice_source, groups, file, url, speech, audio_id, prior_task_id, trim, verdict
-    )
+        voice_source, groups, file, url, speech, audio_id, prior_task_id, trim, verdict,
+        preview_first=preview_first,
+    )  # fmt: skip
     page = Page(
         *states, banner, portrait, voice, job, outputs, examples, key, history, _api_inputs()
     )
@@ -334,6 +337,12 @@ def _for_programmers(outputs: Outputs, sessions: Sessions) -> tuple[gr.Textbox, 
             elem_id="provider_line",
         )
     return audio_id, prior_task_id
+
+
+def _preview_switch() -> gr.Checkbox:
+    """Of a voice longer than one task takes: make only a preview of its first 10 s, in
+    std; the whole, made later in std, reuses it (jobs/long_voice.py)."""
+    return gr.Checkbox(label=page_text("preview_first"), value=False, elem_id="preview_first")
 
 
 def _outputs(*, demo: bool) -> Outputs:

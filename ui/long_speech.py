@@ -9,15 +9,24 @@ one job and a long speech.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from pathlib import Path
 
 import ui.formatting as fmt
 from avatar_core.catalogue import sentence_for
 from avatar_core.errors import AvatarError, MediaToolError
-from avatar_core.jobs.pricing import silence_saving
+from avatar_core.jobs.long_voice import PREVIEW_S
+from avatar_core.jobs.pricing import estimate_cost, silence_saving
+from avatar_core.jobs.speech_history import ENTRY_PREFIX, SpeechEntry
+from avatar_core.jobs.speech_resume import join_if_made
 from avatar_core.jobs.studio import Source, Studio
 from avatar_core.jobs.video_flow import local_voice, outline_voice
+from avatar_core.storage.journal import Job, Stage
 from avatar_core.units import format_seconds
+from ui.texts import ui_text
+
+log = logging.getLogger(__name__)
 
 
 def long_verdict(
@@ -42,3 +51,38 @@ def long_verdict(
     saving = silence_saving(outline.left_out_s, studio.settings.prices)
     changes = (saving,) if saving is not None else ()
     return fmt.verdict_ok(summary, changes, (), language), outline.seconds
+
+
+def is_long(studio: Studio, seconds: float | None) -> bool:
+    """Whether a voice of `seconds` (as checked) is made in parts on `studio`."""
+    return seconds is not None and seconds > studio.client.profile.max_part_seconds
+
+
+def preview_cost(studio: Studio, seconds: float, demo: bool, language: str = "en") -> str:
+    """The estimate of a long voice's preview ("Try the first 10 s first"): at most its
+    first PREVIEW_S seconds, in std; what it is said after the price. `demo`: the app
+    runs without a key and none was pasted."""
+    estimate = estimate_cost(min(PREVIEW_S, seconds), "std", studio.settings.prices)
+    shown = fmt.cost_text(estimate, demo=demo, language=language)
+    return f"{shown} · {ui_text('cost_preview', language)}"
+
+
+async def join_made_speeches(studio: Studio, jobs: list[Job]) -> bool:
+    """The History's speeches whose parts' videos are all home but which are not joined
+    (stopped on the page after their parts were sent) joined now, each once, paying for
+    nothing (`speech_resume.join_if_made`); whether any was. A join that fails leaves its
+    entry making (`resume` says why)."""
+    made = [
+        entry.job_id.removeprefix(ENTRY_PREFIX)
+        for entry in jobs
+        if isinstance(entry, SpeechEntry)
+        and entry.stage is not Stage.DONE
+        and 0 < entry.count == entry.ready
+    ]
+    joined = False
+    for key in made:
+        try:
+            joined = await asyncio.to_thread(join_if_made, studio, key) is not None or joined
+        except (AvatarError, OSError):
+            log.warning("the speech %s could not be joined from the History", key, exc_info=True)
+    return joined

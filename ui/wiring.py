@@ -50,7 +50,7 @@ def wire(app: gr.Blocks, page: Page, sessions: Sessions) -> None:
 def _cost_inputs(page: Page) -> list[gr.components.Component]:
     speech = page.voice.speech
     return [page.voice.source, page.voice_seconds, page.speech_seconds, page.job.mode,
-            speech.text, speech.language, page.key_state]  # fmt: skip
+            speech.text, speech.language, page.key_state, page.voice.preview_first]  # fmt: skip
 
 
 def _wire_api(page: Page, sessions: Sessions) -> None:
@@ -142,7 +142,7 @@ def _wire_checks(page: Page, sessions: Sessions) -> None:
             **PRIVATE,
         ).then(show_cost, _cost_inputs(page), job.cost, **QUIET)
     for trigger in (job.mode.change, voice.source.change, voice.speech.text.change,
-                    voice.speech.language.change):  # fmt: skip
+                    voice.speech.language.change, voice.preview_first.change):  # fmt: skip
         trigger(show_cost, _cost_inputs(page), job.cost, **QUIET)
     portrait.refused.change(handlers.refused_portrait, portrait.refused, portrait.verdict,
                             **QUIET)  # fmt: skip
@@ -209,7 +209,7 @@ def _wire_jobs(page: Page, sessions: Sessions) -> None:
         sessions.bind(handlers.run_make),
         [portrait.image, portrait.url, voice.source, voice.file, voice.url, voice.audio_id,
          voice.prior_task_id, speech.text, speech.voice, speech.language, speech.speed,
-         job.prompt, job.mode, voice.trim, page.spoken, *_visitor(page)],
+         job.prompt, job.mode, voice.trim, page.spoken, *_visitor(page), voice.preview_first],
         [*shown, speech.preview, page.spoken, page.phase, job.cost],
         **GENERATES,
         **PRIVATE,

@@ -30,6 +30,7 @@ import contextlib
 import hashlib
 import itertools
 import json
+import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -57,13 +58,13 @@ from avatar_core.provider.speech import check_speech_request
 from avatar_core.provider.speech_groups import estimated_seconds, group_text, joined_text
 from avatar_core.provider.voices import TTS_MAX_CHARS
 from avatar_core.storage.atomic import write_atomically
-from avatar_core.storage.layout import LONG_SPEECH_FOLDER
+from avatar_core.storage.layout import LONG_SPEECH_FOLDER, LONG_TEXT_FOLDER
 from avatar_core.storage.speech_files import save_speech
 from avatar_core.storage.speech_records import RowSpeech
 from avatar_core.storage.visitors import OPERATOR, Visitor
 from avatar_core.units import about, format_seconds
 
-TEXTS_FOLDER = "texts"  # under long_speeches/: each long text's groups' speech records
+TEXTS_FOLDER = LONG_TEXT_FOLDER  # under long_speeches/: each long text's groups' speech records
 SHORT_GROUP_S = MIN_PART_S + 1.0  # a group expected shorter joins a neighbour
 REUSE_S = 28 * 24 * 3600.0  # Kling keeps an audio id 30 days; two days to spare
 MERGED_FILL = 0.85  # a short group joins a neighbour while the two fit this of a part
@@ -318,6 +319,7 @@ class LongTextRun(LongVoiceRun):
             return None
         audio = Path(saved.get("audio") or "")
         if audio.is_file():
+            _used(self._group_file(number), audio)  # the retention sweep counts from here
             return audio
         try:
             return self._save(saved.get("url") or "", audio_id)
@@ -393,8 +395,9 @@ class LongTextRun(LongVoiceRun):
             {"start": edges[i], "end": edges[i + 1], "text": text}
             for i, text in enumerate(self.groups)
         ]
+        keeps = sorted({self._group_file(n).name for n in range(1, len(self.groups) + 1)})
         plan = {"request": self.request(), "speech": speech, "seconds": edges[-1],
-                "seams": edges[1:-1], "parts": parts}  # fmt: skip
+                "seams": edges[1:-1], "parts": parts, "keeps": keeps}  # fmt: skip
         self.folder.mkdir(parents=True, exist_ok=True)
         write_atomically(self.folder / PLAN_FILE, json.dumps(plan))
 
@@ -407,6 +410,14 @@ class LongTextRun(LongVoiceRun):
             deadline_s=self.deadline_s, batch_key=key,
             visitor=replace(self.visitor, speech=self.key),
         )  # fmt: skip
+
+
+def _used(*files: Path) -> None:
+    """Mark `files` as used now: the retention sweep (AVATAR_KEEP_DAYS) counts a kept
+    speech's age from its last use, so a text that reuses it does not lose it meanwhile."""
+    for file in files:
+        with contextlib.suppress(OSError):
+            os.utime(file)
 
 
 def _concatenate(audios: list[Path], out: Path) -> None:

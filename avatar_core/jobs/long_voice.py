@@ -26,9 +26,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import json
-import shutil
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -48,9 +48,9 @@ from avatar_core.inputs.speech_parts import (
 from avatar_core.jobs.events import Done, Failed, Preparing, Progress, Step
 from avatar_core.jobs.merge import merged
 from avatar_core.jobs.pricing import estimate_parts, estimate_words, format_money
+from avatar_core.jobs.speech_join import join_once
 from avatar_core.jobs.steps import video_stored
 from avatar_core.jobs.studio import Studio
-from avatar_core.media.join import join_parts
 from avatar_core.storage.atomic import write_atomically
 from avatar_core.storage.journal import Job, Stage
 from avatar_core.storage.layout import LONG_SPEECH_FOLDER, LONG_SPEECH_PLAN
@@ -269,19 +269,15 @@ class LongVoiceRun:
         """The parts' `videos` joined with the speech as sent laid over them; SpeechDone."""
         count = len(speech.parts)
         yield SpeechProgress(sentence_for("long.joining", count=count), ready=count, count=count)
-        joined = await asyncio.to_thread(
-            join_parts,
-            [videos[n] for n in range(1, count + 1)],
-            speech.speech,
-            self.out,
-            seams=speech.plan.seams,
-            work=self.folder / "join",
-            audio_s=speech.seconds,
-        )
-        await asyncio.to_thread(shutil.rmtree, self.folder, True)  # its work: the video is home
-        seams_at = ", ".join(format_seconds(seam) for seam in joined.seams)
+        path, seams = await asyncio.to_thread(
+            functools.partial(
+                join_once, [videos[n] for n in range(1, count + 1)], speech.speech, self.out,
+                folder=self.folder, seams=speech.plan.seams, audio_s=speech.seconds,
+            )
+        )  # fmt: skip
+        seams_at = ", ".join(format_seconds(seam) for seam in seams)
         said = sentence_for("long.done", count=count, seams=seams_at or "-")
-        yield SpeechDone(said, joined=joined.path, key=self.key)
+        yield SpeechDone(said, joined=path, key=self.key)
 
     def _plan_words(self, speech: LongSpeech) -> list[Message]:
         """The split, the estimate and the expected time, as a person reads them."""

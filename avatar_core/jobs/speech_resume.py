@@ -21,6 +21,7 @@ from avatar_core.errors import AvatarError
 from avatar_core.jobs.events import Failed, Progress
 from avatar_core.jobs.long_text import LongTextRun, TextSpeech
 from avatar_core.jobs.long_voice import PLAN_FILE, LongVoiceRun, part_key
+from avatar_core.jobs.speech_join import join_once
 from avatar_core.jobs.steps import video_stored
 from avatar_core.jobs.studio import Studio
 from avatar_core.storage.journal import Job, Stage
@@ -102,6 +103,32 @@ def run_of(studio: Studio, key: str, *, deadline_s: float | None = None) -> Long
         remake_failed=False,
         key=key,
     )
+
+
+def join_if_made(studio: Studio, key: str) -> Path | None:
+    """The speech `key` joined when every part's video is home but the speech is not
+    joined yet (a run stopped after its parts were sent): nothing sent, nothing paid, once
+    (`speech_join.join_once`). Its video, or None when it cannot be joined yet (no plan
+    of this studio's key, its speech as sent not written, a part not home)."""
+    plan = _plan(studio, key) if is_speech_key(key) else None
+    if plan is None:
+        return None
+    folder = _folder(studio, key)
+    speech = folder / Path(str(plan.get("speech") or "")).name
+    parts = plan.get("parts") or []
+    if not plan.get("speech") or not speech.is_file() or not parts:
+        return None  # a text not spoken whole yet: its run (or resume) goes on
+    jobs = [studio.journal.batch_job(part_key(key, n), owner=studio.owner)
+            for n in range(1, len(parts) + 1)]  # fmt: skip
+    if not all(job is not None and video_stored(job) for job in jobs):
+        return None
+    videos = [Path(job.video_path or "") for job in jobs if job is not None]
+    path, _ = join_once(
+        videos, speech, joined_video(studio, key), folder=folder,
+        seams=[float(seam) for seam in plan.get("seams") or []],
+        audio_s=float(plan["seconds"]) if plan.get("seconds") else None,
+    )  # fmt: skip
+    return path
 
 
 def unfinished_speeches(studio: Studio) -> list[str]:

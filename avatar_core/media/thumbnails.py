@@ -2,10 +2,13 @@
 
 Made once, the first time it is asked for, and kept in the videos folder (never served by
 path, like the video). Any failure gives None: a list shows a job without its picture.
+Two Histories shown at once may make the same picture: each writes its own partial file
+and moves it into place whole.
 """
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 
 from PIL import Image
@@ -25,7 +28,7 @@ def first_frame(video: Path | str) -> Path | None:
         return picture
     if not video.is_file():
         return None
-    partial = picture.with_name(picture.name + ".partial.jpg")
+    partial = picture.with_name(f"{picture.name}.{secrets.token_hex(6)}.partial.jpg")  # one a call
     scale = f"scale={THUMBNAIL_WIDTH}:-2"
     try:
         done = run_ffmpeg(["-y", "-i", str(video), "-frames:v", "1", "-vf", scale, str(partial)])
@@ -43,7 +46,7 @@ def blank_picture(data_dir: Path | str) -> Path:
     picture = Path(data_dir) / VIDEOS_FOLDER / "no-video.png"
     if not picture.is_file():
         picture.parent.mkdir(parents=True, exist_ok=True)
-        partial = picture.with_name("no-video.partial.png")
+        partial = picture.with_name(f"no-video.{secrets.token_hex(6)}.partial.png")  # one a call
         Image.new("RGB", (THUMBNAIL_WIDTH, THUMBNAIL_WIDTH), (226, 228, 236)).save(partial)
         partial.replace(picture)
     return picture

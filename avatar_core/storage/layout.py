@@ -19,6 +19,7 @@ from avatar_core.storage.videos import VIDEOS_FOLDER
 LINE_FOLDER = "line"  # the kept creates of jobs waiting in the line (jobs/kept_inputs)
 LONG_SPEECH_FOLDER = "long_speeches"  # a long voice's speech, parts and join (jobs/long_voice)
 LONG_SPEECH_PLAN = "plan.json"  # in a long speech's folder: its parts, while it is made
+LONG_TEXT_FOLDER = "texts"  # under long_speeches/: each long text's groups' speech records
 
 PRIVATE_NAMES = (
     JOURNAL_FILE,

@@ -1,0 +1,235 @@
+"""Long speeches on the page in a real browser (Debian's Chromium, the real app): a long
+voice (made here, with pauses) and a long typed text each give ONE video, the parts'
+progress ("part k of n") shown in the status, in an English and a Chinese browser.
+
+Kept cheap: the app's provider profile takes parts of at most 6 s (as the part limit of
+a gateway profile would), so a 14 s voice and three short paragraphs make three parts
+each; the simulator's tasks take one real second and render 48 px wide (the join does
+not care how large). The app runs in demo mode in this process; every wait is for a
+condition, with a generous upper bound.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from app_harness import CHROMIUM, CHROMIUM_ARGS, NO_LIMITS, InProcessApp
+from speech_media import speech_like, write_wav
+
+if not CHROMIUM.exists():
+    pytest.skip(f"browser tests need Debian's chromium at {CHROMIUM}", allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api", reason="browser tests need playwright")
+expect = sync_api.expect
+
+from avatar_core.config import Settings  # noqa: E402
+from avatar_core.demo import DEMO_KEY  # noqa: E402
+from avatar_core.jobs.studio import Studio  # noqa: E402
+from avatar_core.provider.client import ProviderClient  # noqa: E402
+from avatar_core.provider.cometapi import cometapi_profile  # noqa: E402
+from avatar_core.simulator import Simulator  # noqa: E402
+from avatar_core.waiting.pacing import Pacing  # noqa: E402
+from avatar_core.waiting.scheduler import PollScheduler  # noqa: E402
+
+WAIT_MS = 45_000  # the upper bound of any one wait; test_browser's too (expect's is global)
+expect.set_options(timeout=WAIT_MS)
+PART_S = 6.0
+VOICE_S = 14.0
+
+TEXTS = {
+    "en-US": (
+        "The harbour wakes before the town does. Boats knock against the pier.\n\n"
+        "By eight the market is full. Children weave between the stalls.\n\n"
+        "In the evening the wind turns. The lights come on along the water."
+    ),
+    "zh-CN": (
+        "清晨的港口比小镇醒得更早。渔船轻轻碰着码头。\n\n"
+        "到了八点，市场已经挤满了人。孩子们在摊位之间穿来穿去。\n\n"
+        "傍晚时分，风向变了。岸边的灯一盏接一盏亮起来。"
+    ),
+}
+# "Part 2 of 3 is ready (2 of 3 ready)", in the browser's language: (number, count)
+PART_READY = {
+    "en-US": re.compile(r"Part (\d+) of (\d+) is ready"),
+    "zh-CN": re.compile(r"第 (\d+) 段（共 (\d+) 段）已完成"),
+}
+IN_PARTS = {"en-US": "it will be made in 3 parts", "zh-CN": "切成 3 段分别制作"}
+
+RECORD_STATUS = """() => {
+    window.statusSeen = [];
+    const status = document.getElementById('status');
+    const note = () => {
+        const text = status.innerText.trim();
+        if (text && window.statusSeen[window.statusSeen.length - 1] !== text) {
+            window.statusSeen.push(text);
+        }
+    };
+    new MutationObserver(note).observe(
+        status, {subtree: true, childList: true, characterData: true});
+}"""
+# The video shown plays; its length in seconds (once the browser knows it).
+PLAYING_FOR = """() => {
+    const video = document.querySelector('#result video');
+    return video !== null && video.currentTime > 0.5 && isFinite(video.duration)
+        ? video.duration : null;
+}"""
+
+
+@pytest.fixture(scope="module")
+def sim(tmp_path_factory) -> Iterator[Simulator]:
+    with Simulator(
+        task_seconds=1.0, submit_seconds=0.2, work_dir=tmp_path_factory.mktemp("long-sim")
+    ) as simulator:
+        simulator.options.render_max_side = 48
+        yield simulator
+
+
+@pytest.fixture(scope="module")
+def app(sim, tmp_path_factory) -> Iterator[InProcessApp]:
+    """Demo mode on this module's simulator, in real time, with parts of at most 6 s."""
+    settings = Settings(
+        api_key=None, base_url=sim.base_url or "", data_dir=tmp_path_factory.mktemp("data"),
+        **NO_LIMITS,  # type: ignore[arg-type]
+    )  # fmt: skip
+    profile = dataclasses.replace(
+        cometapi_profile(settings.base_url, DEMO_KEY), max_part_seconds=PART_S
+    )
+    studio = Studio(
+        settings,
+        client=ProviderClient(settings.base_url, DEMO_KEY, profile=profile),
+        scheduler=PollScheduler(pacing=Pacing(first_s=0.5, floor_s=0.3, cap_s=1.0)),
+    )
+    running = InProcessApp(studio)
+    yield running
+    running.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module")
+def long_voice(tmp_path_factory) -> Path:
+    """14 s of speech-like sound with pauses, half a second of silence at each end."""
+    folder = tmp_path_factory.mktemp("voice")
+    return write_wav(folder / "long.wav", speech_like(VOICE_S, lead=0.5, tail=0.5, seed=7))
+
+
+def _generate_one_video(page, sim: Simulator, locale: str) -> tuple[float, int]:
+    """Generate, until the video plays: (its length, how many parts it was made of); the
+    status said each part's progress, and the parts were one create each."""
+    page.evaluate(RECORD_STATUS)
+    creates = sim.stats.creates
+    page.locator("#generate").click()
+    expect(page.locator("#status")).to_contain_text(re.compile("✅|❌"), timeout=WAIT_MS)
+    seen = page.evaluate("window.statusSeen")
+    assert "✅" in page.locator("#status").inner_text(), seen
+    seconds = page.wait_for_function(PLAYING_FOR, timeout=WAIT_MS).json_value()
+    ready = [found for text in seen for found in PART_READY[locale].findall(text)]
+    counts = {int(count) for _, count in ready}
+    assert len(counts) == 1, seen  # one speech, its parts counted
+    (count,) = counts
+    assert count >= 3 and {int(n) for n, _ in ready} == set(range(1, count + 1)), seen
+    assert sim.stats.creates == creates + count  # a task a part, one video shown
+    return seconds, count
+
+
+@pytest.mark.parametrize("locale", ["en-US", "zh-CN"])
+def test_a_long_voice_and_a_long_text_each_give_one_video_with_their_parts_progress(
+    browser, app, sim, portrait_path, long_voice, locale
+):
+    context = browser.new_context(locale=locale, viewport={"width": 1280, "height": 1000})
+    context.set_default_timeout(WAIT_MS)
+    page = context.new_page()
+    try:
+        page.goto(app.url)
+        expect(page.locator("#generate")).to_be_visible()
+        page.locator("#portrait input[type=file]").set_input_files(str(portrait_path))
+        expect(page.locator("#portrait_verdict")).to_contain_text("✅")
+        page.locator("#voice input[type=file]").set_input_files(str(long_voice))
+        expect(page.locator("#voice_verdict")).to_contain_text(IN_PARTS[locale])
+
+        seconds, count = _generate_one_video(page, sim, locale)
+        assert count == 3
+        assert seconds > 2 * PART_S  # the whole speech joined, not a part
+        assert seconds == pytest.approx(VOICE_S, abs=0.6)  # the speech, its silent edges out
+
+        page.locator("#make_another").click()
+        page.locator("#voice_source label").nth(1).click()  # "Type a text"
+        expect(page.locator("#tts_text")).to_be_visible()
+        page.locator("#tts_text").get_by_role("textbox").fill(TEXTS[locale])
+        speeches = sim.stats.tts
+        seconds, count = _generate_one_video(page, sim, locale)
+        assert seconds > 2 * PART_S  # the groups' parts joined, not a part
+        assert sim.stats.tts == speeches + count  # a speech a group, a part a group
+    finally:
+        context.close()
+
+
+HISTORY_PLAYING_FOR = """() => {
+    const video = document.querySelector('#history_video video');
+    return video !== null && video.currentTime > 0.5 && isFinite(video.duration)
+        ? video.duration : null;
+}"""
+
+
+def _parts(app: InProcessApp) -> dict[str, object]:
+    """The app's journaled parts of long speeches, by job id."""
+    jobs = app.studio.journal.recent(100)
+    return {job.job_id: job for job in jobs if (job.batch_key or "").startswith("speech:")}
+
+
+def _every_part_sent(app: InProcessApp, page, before: set[str], count: int) -> None:
+    """Until the app's journal holds `count` new parts (not in `before`), each with its
+    task at the provider."""
+    for _ in range(WAIT_MS // 250):
+        new = [job for job_id, job in _parts(app).items() if job_id not in before]
+        if len(new) >= count and all(job.task_id for job in new):  # type: ignore[attr-defined]
+            return
+        page.wait_for_timeout(250)
+    raise AssertionError("the speech's parts were not all sent")
+
+
+def test_a_long_voice_stopped_after_its_parts_were_sent_is_joined_in_history_and_plays(
+    browser, app, sim, portrait_path, tmp_path
+):
+    """Stop once the provider has every part: the History (its own refresh, no reload)
+    shows the one entry finished once the parts end, joined, and plays the whole."""
+    voice = write_wav(tmp_path / "other.wav", speech_like(VOICE_S, lead=0.5, tail=0.5, seed=8))
+    context = browser.new_context(locale="en-US", viewport={"width": 1366, "height": 768})
+    context.set_default_timeout(WAIT_MS)
+    page = context.new_page()
+    try:
+        page.goto(app.url)
+        expect(page.locator("#generate")).to_be_visible()
+        page.locator("#portrait input[type=file]").set_input_files(str(portrait_path))
+        expect(page.locator("#portrait_verdict")).to_contain_text("✅")
+        page.locator("#voice input[type=file]").set_input_files(str(voice))
+        expect(page.locator("#voice_verdict")).to_contain_text(IN_PARTS["en-US"])
+        sim.plan_task(task_seconds=6.0, times=3)  # the parts outlast the Stop
+        creates, before = sim.stats.creates, set(_parts(app))
+        page.locator("#generate").click()
+        _every_part_sent(app, page, before, 3)
+        page.locator("#stop").click()
+        expect(page.locator("#status")).to_contain_text("Stopped")
+        expect(page.locator("#status")).not_to_contain_text("✅")
+
+        page.locator("#history_panel button.label-wrap").click()
+        item = page.locator("#history .thumbnail-item").first
+        expect(item).to_contain_text("one video of 3 parts")  # no reload, no Refresh pressed
+        expect(page.locator("#history .thumbnail-item")).to_have_count(1)  # one entry
+        item.click()
+        seconds = page.wait_for_function(HISTORY_PLAYING_FOR, timeout=WAIT_MS).json_value()
+        assert seconds == pytest.approx(VOICE_S, abs=0.6)  # the joined whole
+        assert sim.stats.creates == creates + 3  # nothing sent again
+    finally:
+        context.close()
