@@ -31,11 +31,9 @@ from avatar_core.jobs.events import Preparing, Progress
 from avatar_core.jobs.long_text import TextSpeech, long_text_run
 from avatar_core.jobs.long_voice import LongVoiceRun, speaks_longer_than
 from avatar_core.jobs.studio import Source, Studio
-from avatar_core.storage.layout import LONG_SPEECH_FOLDER
+from avatar_core.storage.layout import LONG_FETCHED_FOLDER, LONG_SPEECH_FOLDER
 from avatar_core.storage.visitors import OPERATOR, Visitor
 from avatar_core.units import format_seconds
-
-FETCHED_FOLDER = "fetched"  # under long_speeches/: voices fetched from a web address
 
 
 def local_voice(studio: Studio, audio: Source | None) -> Path | None:
@@ -50,7 +48,7 @@ def local_voice(studio: Studio, audio: Source | None) -> Path | None:
             str(audio), what="audio", max_bytes=MAX_SOURCE_BYTES,
             allow_private_urls=studio.settings.allow_private_urls,
         ).data  # fmt: skip
-        folder = studio.settings.data_dir / LONG_SPEECH_FOLDER / FETCHED_FOLDER
+        folder = studio.settings.data_dir / LONG_SPEECH_FOLDER / LONG_FETCHED_FOLDER
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / hashlib.sha256(data).hexdigest()[:24]
         if not path.is_file():

@@ -20,6 +20,7 @@ LINE_FOLDER = "line"  # the kept creates of jobs waiting in the line (jobs/kept_
 LONG_SPEECH_FOLDER = "long_speeches"  # a long voice's speech, parts and join (jobs/long_voice)
 LONG_SPEECH_PLAN = "plan.json"  # in a long speech's folder: its parts, while it is made
 LONG_TEXT_FOLDER = "texts"  # under long_speeches/: each long text's groups' speech records
+LONG_FETCHED_FOLDER = "fetched"  # under long_speeches/: voices fetched from a web address
 
 PRIVATE_NAMES = (
     JOURNAL_FILE,

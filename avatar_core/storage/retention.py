@@ -9,11 +9,11 @@ paid for them), 7 days in demo mode.
 The speech kept for typed texts follows the same rule (`delete_old_speech_files`): the
 audio of speeches in `<data_dir>/speech/` and the long texts' group records and portraits
 in `<data_dir>/long_speeches/texts/` (a stranger may type as many long texts as the limits
-allow). What an unfinished speech still needs is never deleted: a long speech's folder
-keeps its plan until it is joined, and a text's plan lists its groups' records
-(`keeps`), each naming its audio; a plan that does not say what it keeps keeps every
-text's files. A kept speech reused by a text is marked used then (its age counts from
-there).
+allow), and the voices fetched from a web address in `<data_dir>/long_speeches/fetched/`.
+What an unfinished speech still needs is never deleted: a long speech's folder keeps its
+plan until it is joined, and a text's plan lists its groups' records (`keeps`), each
+naming its audio; a plan that does not say what it keeps keeps every text's files. A kept
+speech reused by a text is marked used then (its age counts from there).
 """
 
 from __future__ import annotations
@@ -26,7 +26,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from avatar_core.storage.layout import LONG_SPEECH_FOLDER, LONG_SPEECH_PLAN, LONG_TEXT_FOLDER
+from avatar_core.storage.layout import (
+    LONG_FETCHED_FOLDER,
+    LONG_SPEECH_FOLDER,
+    LONG_SPEECH_PLAN,
+    LONG_TEXT_FOLDER,
+)
 from avatar_core.storage.speech_files import SPEECH_FOLDER
 from avatar_core.storage.videos import VIDEOS_FOLDER
 
@@ -49,9 +54,10 @@ def delete_old_videos(
 def delete_old_speech_files(
     data_dir: Path, days: float, *, now: Callable[[], float] = time.time
 ) -> list[Path]:
-    """Delete the speech files (`speech/`) and long texts' records (`long_speeches/texts/`)
-    of `data_dir` last written or used more than `days` ago (none when `days` is 0), except
-    what an unfinished speech still needs; the deleted ones' paths."""
+    """Delete the speech files (`speech/`), long texts' records (`long_speeches/texts/`)
+    and fetched voices (`long_speeches/fetched/`) of `data_dir` last written or used more
+    than `days` ago (none when `days` is 0), except what an unfinished speech still
+    needs; the deleted ones' paths."""
     if days <= 0 or not math.isfinite(days):
         return []
     needed = _needed_by_unfinished(Path(data_dir))
@@ -61,6 +67,7 @@ def delete_old_speech_files(
     folders = (
         Path(data_dir) / SPEECH_FOLDER,
         Path(data_dir) / LONG_SPEECH_FOLDER / LONG_TEXT_FOLDER,
+        Path(data_dir) / LONG_SPEECH_FOLDER / LONG_FETCHED_FOLDER,
     )
     return [gone for folder in folders for gone in _delete_older(folder, oldest, keep=needed)]
 
@@ -97,8 +104,9 @@ def _needed_by_unfinished(data_dir: Path) -> frozenset[Path] | None:
         try:
             plan = json.loads(plan_file.read_text(encoding="utf-8"))
             request = plan.get("request") or {}
-            if request.get("image"):
-                needed.add(Path(str(request["image"])).resolve())
+            for named in ("image", "voice"):  # a voice: one fetched from the web, say
+                if request.get(named):
+                    needed.add(Path(str(request[named])).resolve())
             if request.get("kind") != "text":
                 continue
             keeps = plan.get("keeps")
