@@ -119,7 +119,7 @@ def boxes(app, server_paths) -> tuple[dict[str, BoxesSeen], int]:
         path = typed.value
         # the page's Generate: a picture's and a voice's web address both holding the path
         both_boxes = [None, path, "file", None, path, "", "", "", None, None, 1.0, "", "std",
-                      False, None, None, None]  # fmt: skip
+                      False, None, None, None, False]  # fmt: skip
         as_file = {"path": path, "meta": {"_type": "gradio.FileData"}}
         seen[typed.shown] = BoxesSeen(
             portrait=_data(run_event(url, portrait, [None, path, None]))[0],
@@ -400,7 +400,7 @@ def test_a_damaged_photo_gets_one_sentence_and_generate_stays_usable(app):
         timeout=60,
     ).json()[0], "orig_name": "voice.mp3", "meta": {"_type": "gradio.FileData"}}  # fmt: skip
     make = [photo, "", "file", voice, "", "", "", "", None, None, 1.0, "", "std", False, None,
-            None, None]  # fmt: skip
+            None, None, False]  # fmt: skip
     status = _data(run_event(running.url, _index(running, "run_make"), make))[0]
     assert status.startswith("❌ ") and verdict[0].split("❌ ")[1][:20] in status, status
     assert sim.stats.creates == 0
