@@ -5,8 +5,10 @@ progress ("part k of n") shown in the status, in an English and a Chinese browse
 Kept cheap: the app's provider profile takes parts of at most 6 s (as the part limit of
 a gateway profile would), so a 14 s voice and three short paragraphs make three parts
 each; the simulator's tasks take one real second and render 48 px wide (the join does
-not care how large). The app runs in demo mode in this process; every wait is for a
-condition, with a generous upper bound.
+not care how large). One more app on the same simulator keeps the provider's real limit
+of 60 s a part, for a three-minute voice on a Chinese page. A part that must outlast a
+Stop runs until the test moves the simulator's clock past it (no real wait). The apps run
+in demo mode in this process; every wait is for a condition, with a generous upper bound.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pathlib import Path
 
 import pytest
 from app_harness import CHROMIUM, CHROMIUM_ARGS, NO_LIMITS, InProcessApp
+from fake_clock import FakeClock
 from speech_media import speech_like, write_wav
 
 if not CHROMIUM.exists():
@@ -78,10 +81,22 @@ PLAYING_FOR = """() => {
 }"""
 
 
+RUNNING_S = 3600.0  # a part planned to run until the test moves the simulator's clock
+
+
 @pytest.fixture(scope="module")
-def sim(tmp_path_factory) -> Iterator[Simulator]:
+def sim_clock() -> FakeClock:
+    """The simulator's clock: real time, plus whatever a test skips (`advance`)."""
+    return FakeClock(real_time=True)
+
+
+@pytest.fixture(scope="module")
+def sim(sim_clock, tmp_path_factory) -> Iterator[Simulator]:
     with Simulator(
-        task_seconds=1.0, submit_seconds=0.2, work_dir=tmp_path_factory.mktemp("long-sim")
+        task_seconds=1.0,
+        submit_seconds=0.2,
+        clock=sim_clock.now,
+        work_dir=tmp_path_factory.mktemp("long-sim"),
     ) as simulator:
         simulator.options.render_max_side = 48
         yield simulator
@@ -200,7 +215,7 @@ def _every_part_sent(app: InProcessApp, page, before: set[str], count: int) -> N
 
 
 def test_a_long_voice_stopped_after_its_parts_were_sent_is_joined_in_history_and_plays(
-    browser, app, sim, portrait_path, tmp_path
+    browser, app, sim, sim_clock, portrait_path, tmp_path
 ):
     """Stop once the provider has every part: the History (its own refresh, no reload)
     shows the one entry finished once the parts end, joined, and plays the whole."""
@@ -215,13 +230,14 @@ def test_a_long_voice_stopped_after_its_parts_were_sent_is_joined_in_history_and
         expect(page.locator("#portrait_verdict")).to_contain_text("✅")
         page.locator("#voice input[type=file]").set_input_files(str(voice))
         expect(page.locator("#voice_verdict")).to_contain_text(IN_PARTS["en-US"])
-        sim.plan_task(task_seconds=6.0, times=3)  # the parts outlast the Stop
+        sim.plan_task(task_seconds=RUNNING_S, times=3)  # the parts outlast the Stop
         creates, before = sim.stats.creates, set(_parts(app))
         page.locator("#generate").click()
         _every_part_sent(app, page, before, 3)
         page.locator("#stop").click()
         expect(page.locator("#status")).to_contain_text("Stopped")
         expect(page.locator("#status")).not_to_contain_text("✅")
+        sim_clock.advance(RUNNING_S)  # the parts end at the provider, after the Stop
 
         page.locator("#history_panel button.label-wrap").click()
         item = page.locator("#history .thumbnail-item").first
@@ -231,5 +247,51 @@ def test_a_long_voice_stopped_after_its_parts_were_sent_is_joined_in_history_and
         seconds = page.wait_for_function(HISTORY_PLAYING_FOR, timeout=WAIT_MS).json_value()
         assert seconds == pytest.approx(VOICE_S, abs=0.6)  # the joined whole
         assert sim.stats.creates == creates + 3  # nothing sent again
+    finally:
+        context.close()
+
+
+THREE_MINUTES_S = 180.0
+
+
+@pytest.fixture(scope="module")
+def real_limit_app(sim, tmp_path_factory) -> Iterator[InProcessApp]:
+    """Demo mode on the same simulator at the provider's own part limit (60 s)."""
+    settings = Settings(
+        api_key=None, base_url=sim.base_url or "", data_dir=tmp_path_factory.mktemp("data-60"),
+        **NO_LIMITS,  # type: ignore[arg-type]
+    )  # fmt: skip
+    studio = Studio(
+        settings,
+        client=ProviderClient(settings.base_url, DEMO_KEY),
+        scheduler=PollScheduler(pacing=Pacing(first_s=0.5, floor_s=0.3, cap_s=1.0)),
+    )
+    running = InProcessApp(studio)
+    yield running
+    running.close()
+
+
+def test_a_three_minute_voice_gives_one_video_of_three_minutes_on_a_chinese_page(
+    browser, real_limit_app, sim, portrait_path, tmp_path
+):
+    """A person's three-minute speech, at the provider's real limit of 60 s a task: one
+    press, its parts' progress in Chinese, one video as long as the speech."""
+    voice = write_wav(
+        tmp_path / "three-minutes.wav",
+        speech_like(THREE_MINUTES_S, rate=16_000, lead=0.5, tail=0.5, seed=11),
+    )
+    context = browser.new_context(locale="zh-CN", viewport={"width": 1366, "height": 768})
+    context.set_default_timeout(WAIT_MS)
+    page = context.new_page()
+    try:
+        page.goto(real_limit_app.url)
+        expect(page.locator("#generate")).to_be_visible()
+        page.locator("#portrait input[type=file]").set_input_files(str(portrait_path))
+        expect(page.locator("#portrait_verdict")).to_contain_text("✅")
+        page.locator("#voice input[type=file]").set_input_files(str(voice))
+        expect(page.locator("#voice_verdict")).to_contain_text(re.compile(r"切成 \d 段分别制作"))
+        seconds, count = _generate_one_video(page, sim, "zh-CN")
+        assert count >= 3  # 60 s parts at most: three at the fewest
+        assert seconds == pytest.approx(THREE_MINUTES_S, abs=0.6)  # the whole speech
     finally:
         context.close()
