@@ -194,14 +194,11 @@ def show_cost(
 
 
 def show_voice_source(voice_source: str) -> list[Update]:
-    """Show the group of the chosen source only (in VOICE_SOURCES' order)."""
-    return [gr.update(visible=voice_source == source) for source in VOICE_SOURCES]
-
-
-def show_speech_options(voice_source: str) -> Update:
-    """The speech's language and speed (under More options) only with "Type a text": a
+    """Show the group of the chosen source only (in VOICE_SOURCES' order), then the
+    speech's language and speed (under More options) only with "Type a text": a
     recording has its own."""
-    return gr.update(visible=voice_source == "tts")
+    groups = [gr.update(visible=voice_source == source) for source in VOICE_SOURCES]
+    return [*groups, gr.update(visible=voice_source == "tts")]
 
 
 def show_file_verdict(voice_source: str) -> Update:

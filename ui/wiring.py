@@ -156,11 +156,9 @@ def _wire_checks(page: Page, sessions: Sessions) -> None:
 
 
 def _wire_voice_source(page: Page) -> None:
-    page.voice.source.change(
-        handlers.show_voice_source, page.voice.source, page.voice.groups, **PRIVATE
-    ).then(handlers.show_file_verdict, page.voice.source, page.voice.verdict, **QUIET)
-    page.voice.source.change(
-        handlers.show_speech_options, page.voice.source, page.voice.speech.options, **QUIET
+    shown = [*page.voice.groups, page.voice.speech.options]  # the text's options with its box
+    page.voice.source.change(handlers.show_voice_source, page.voice.source, shown, **PRIVATE).then(
+        handlers.show_file_verdict, page.voice.source, page.voice.verdict, **QUIET
     )
 
 
