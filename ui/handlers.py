@@ -515,8 +515,8 @@ async def run_make(
     """Generate on the page: with "Type a text", the speech first (or the one already
     made from the same text and voice), then the video, streaming each step. `preview`
     ("Try the first 10 s first", after `request`: Gradio puts the request in its place):
-    of a long voice, only its first part, in std. Once Stop
-    is pressed in this tab, nothing more is shown (ui/page_runs.py): Stop's sentence stays."""
+    of a long voice, only its first part, in std. Once Stop is pressed in this tab,
+    nothing more is shown (ui/page_runs.py): Stop's sentence stays."""
     steps = _make_steps(sessions, image_path, image_url, voice_source, audio_path, audio_url,
                         audio_id, prior_task_id, text, voice, language, speed, prompt, mode,
                         trim, spoken, key, browser, request, bool(preview))  # fmt: skip
