@@ -902,3 +902,24 @@ def test_a_chinese_status_ends_with_one_full_stop_after_the_expected_time():
 def test_the_speechs_language_and_speed_are_offered_with_a_typed_text_only():
     assert h.show_voice_source("tts")[-1]["visible"] is True
     assert h.show_voice_source("file")[-1]["visible"] is False  # a recording has its own
+
+
+def test_after_a_refused_input_the_next_input_replaces_the_error(
+    sessions, speech_path, portrait_path
+):
+    """Generate with no voice is refused in one sentence; adding the voice then says
+    "press Generate" instead of leaving the old error above the new voice's check (a cold
+    tester saw both at once)."""
+
+    async def refused() -> list[tuple]:
+        made = h.run_make(sessions, str(portrait_path), "", "file", None, "", "", "", "", None,
+                          None, None, "", "std", False, None, None)  # fmt: skip
+        async with contextlib.aclosing(made):
+            return [update async for update in made]
+
+    *_, last = asyncio.run(refused())
+    status, phase = last[0], last[5]
+    assert english(status).startswith("❌ No voice was given")
+    now = h.readiness(str(portrait_path), "", "file", str(speech_path), "", "", phase)
+    assert isinstance(now, str), now  # a new sentence, not "keep the error"
+    assert english(now) == EN["ready_to_generate"]

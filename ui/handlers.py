@@ -34,6 +34,7 @@ from avatar_core.catalogue import sentence_for
 from avatar_core.errors import (
     AuthenticationError,
     AvatarError,
+    InputError,
     PermissionDeniedError,
     SettingsError,
 )
@@ -316,8 +317,9 @@ async def _stream_steps(
                         status, expected_seconds(studio, progress.job), language
                     )
                 yield status, gr.skip(), shown, phase
-    except AvatarError as error:
-        yield fmt.verdict_error(error, language), gr.skip(), gr.skip(), "done"
+    except AvatarError as error:  # an input refused leaves no job: the next input's news
+        ended = "" if isinstance(error, InputError) else "done"  # replaces its sentence
+        yield fmt.verdict_error(error, language), gr.skip(), gr.skip(), ended
 
 
 async def _stream(
