@@ -4,9 +4,10 @@ The CLI runs as a process of its own against a simulator served from the test pr
 `python -m avatar_core` where the start matters (the streams of a first run, demo mode with
 no key), elsewhere the same `main(argv)` in a child forked from a process that imported it
 once (tests/cli_children.py), half a second of CPU less each; a command watched while it
-waits is such a child started in the background. Tasks take a second or two of real time (a process cannot share a fake clock).
-A task meant to outlast a command is ended by pushing the simulator's clock forward once
-the command is seen waiting for it, so nobody waits out its seconds.
+waits is such a child started in the background. Tasks take a second or two of real time
+(a process cannot share a fake clock). A task meant to outlast a command is ended by
+pushing the simulator's clock forward once the command is seen waiting for it, so nobody
+waits out its seconds.
 """
 
 from __future__ import annotations

@@ -111,10 +111,11 @@ def _data_folder(fault: Fault, path: Path) -> Iterator[Callable[[], None]]:
 
 # A row of each kind (the provider's errors, broken connections, timeouts, answers that are
 # not what they should be, the task itself, the download) and every row about the data
-# folder: the command started as a person starts it. The other rows: forked children.
-THROUGH_PYTHON_M = frozenset({"none", "500-query-exhausted", "reset-after-create",
-                              "timeout-download", "html-create", "bad-key", "deadline",
-                              "truncated-always", "file-size-limit", "disk-full",
+# folder: the command started as a person starts it. The other rows: forked children. Of
+# each kind a row with no `resume` after it where there is one (one start, not two).
+THROUGH_PYTHON_M = frozenset({"none", "500-query", "reset-after-create",
+                              "timeout-download", "html-query", "bad-key", "failed-task",
+                              "truncated-once", "file-size-limit", "disk-full",
                               "disk-full-at-start"})  # fmt: skip
 
 

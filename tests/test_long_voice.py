@@ -186,11 +186,23 @@ def test_a_voice_past_the_speech_limit_is_refused_before_any_create(
     assert small_videos.stats.creates == 0
 
 
+def _small_portrait(folder: Path) -> Path:
+    """The portrait at 320 px (the rules' least is 300): demo mode renders the picture at
+    its own size up to 512 px, and the length of the video is the point here, not its
+    size."""
+    from PIL import Image
+
+    path = folder / "portrait-320.jpg"
+    with Image.open(PORTRAIT) as image:
+        image.resize((320, 320), Image.Resampling.LANCZOS).save(path, quality=90)
+    return path
+
+
 def test_the_command_line_makes_one_video_of_a_long_voice_in_demo_mode(tmp_path):
     speech = speech_like(64.0, lead=1.0, tail=1.0, seed=22)
     voice = write_wav(tmp_path / "voice.wav", speech)
     done = run_cli_child(
-        "generate", "--image", str(PORTRAIT), "--audio", str(voice),
+        "generate", "--image", str(_small_portrait(tmp_path)), "--audio", str(voice),
         "--out", str(tmp_path / "out.mp4"), timeout=600,
         env={"PATH": "/usr/bin:/bin", "AVATAR_DATA_DIR": str(tmp_path / "data"),
              "HOME": str(tmp_path), "AVATAR_DEMO_TASK_SECONDS": "2"},
@@ -211,17 +223,18 @@ def test_a_command_killed_after_two_creates_is_finished_by_resume_with_one_creat
     """The process (`python -m avatar_core`), which sends two tasks at once
     (AVATAR_MAX_RUNNING_TASKS=2), is SIGKILLed once the provider has seen two creates
     (creates answer a second late, so the process knows no task id yet); `resume` makes
-    the video and the provider has seen exactly one create a part. (Killed while a create
+    the video and the provider has seen exactly one create a part. The voice makes three
+    parts at the real 60 s limit: two in flight at the kill, one never sent. (Killed while a create
     may be on its way, a part is unclear, as any create: looked up, never sent again.)
     `resume` makes the missing parts and joins; `status KEY` then says the speech is made.
     `resume` and `status` run as forked children (processes of their own started from a
     warm interpreter); the killed run is a real start."""
-    speech = speech_like(250.0, lead=0.5, tail=0.5, rate=16_000, seed=23)
+    speech = speech_like(130.0, lead=0.5, tail=0.5, rate=16_000, seed=23)
     voice = write_wav(tmp_path / "voice.wav", speech)
     command = [sys.executable, "-m", "avatar_core", "generate", "--image", str(PORTRAIT),
                "--audio", str(voice)]  # fmt: skip
     with Simulator(
-        task_seconds=4.0, submit_seconds=0.5, create_delay_s=1.0, render_max_side=128,
+        task_seconds=1.0, submit_seconds=0.5, create_delay_s=1.0, render_max_side=48,
         work_dir=tmp_path / "sim",
     ) as sim:  # fmt: skip
         env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "COMETAPI_KEY": "test-key",
@@ -247,7 +260,7 @@ def test_a_command_killed_after_two_creates_is_finished_by_resume_with_one_creat
         journal = Journal(tmp_path / "data")
         parts = [job for job in journal.recent(50) if job.batch_key]
         journal.close()
-        assert len(parts) >= 5 and all(job.stage is Stage.DONE for job in parts)
+        assert len(parts) >= 3 and all(job.stage is Stage.DONE for job in parts)
         assert sim.stats.creates == len(parts)
         assert not list((tmp_path / "data" / "long_speeches").iterdir())  # cleaned up
 
