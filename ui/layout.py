@@ -46,7 +46,7 @@ class SpeechInputs:
     language: gr.Radio  # the voice list shows this language's voices
     voice: gr.Dropdown
     speed: gr.Slider
-    preview: gr.Audio  # the speech made, to listen to
+    preview: gr.Audio  # the speech made, to listen to (under the video: `_outputs`)
     verdict: gr.Markdown
     options: gr.Row | None = None  # language and speed, under More options: a text's only
 
@@ -464,6 +464,7 @@ def _history_panel() -> HistoryPanel:
         refresh = gr.Button(page_text("history_refresh"), size="sm", elem_id="history_refresh")
         video = gr.Video(  # shown once a picture is chosen (no empty player before)
             label=page_text("history_video"),
+            show_label=False,  # its label covered the SIMULATED stamp a demo video carries
             visible=False,
             elem_id="history_video",
             autoplay=True,  # a click on a job plays it
