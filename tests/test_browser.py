@@ -429,10 +429,15 @@ def test_a_typed_text_and_one_press_give_a_video_and_the_same_speech_is_reused(
     page = _open(browser, app.url, locale=locale, width=1366, height=768)
     try:
         _choose_text(page)
-        text = (
-            "Hello from a browser test, said by text to speech."
+        text = (  # a few lines in the box, as a tester types (one speech still takes it)
+            "Hello from a browser test, said by text to speech. The page keeps Stop and the "
+            "status in sight while the video is made, on a laptop's one screen, however many "
+            "lines the text takes in its box. A tester typed about this much and saw Stop "
+            "pushed down."
             if locale == "en-US"
-            else ("你好，这是一段浏览器测试里用文字生成的语音。")
+            else "你好，这是一段浏览器测试里用文字生成的语音。视频制作的时候，页面要让停止按钮"
+            "和状态一直留在笔记本电脑的第一屏里，不需要滚动。不管文字在框里占几行，测试人员"
+            "输入了差不多这么多文字，就看到停止按钮被挤到了下面。"
         )
         page.locator("#tts_text").get_by_role("textbox").fill(text)
         expect(page.locator("#cost")).to_contain_text(re.compile(r"\$\d"))
