@@ -671,23 +671,30 @@ def test_demo_mode_shows_what_a_key_would_cost_and_charges_nothing(demo_sessions
 
 def test_stop_says_what_is_true_at_that_moment(sessions):
     for phase, key in h.STOP_SENTENCES.items():
-        status, stop, generate = asyncio.run(h.stopped_at(sessions, phase))
+        status, stop, generate, history = asyncio.run(h.stopped_at(sessions, phase))
         assert english(status) == "⏹️ " + EN[key]
         assert (stop["visible"], generate["interactive"]) == (False, True)
+        # where the video will appear in History: History opened, the sentence links to it
+        linked = "[History](#history_panel)" in EN[key]
+        assert linked is (key in ("stopped", "stopped_sending"))
+        assert "[历史记录](#history_panel)" in ZH[key] if linked else "#history" not in ZH[key]
+        assert history == ({"__type__": "update", "open": True} if linked else SKIP)
     assert "nothing is charged" in EN["stopped_in_line"]
-    assert "will appear in History" in EN["stopped"]
+    assert "will appear in [History](#history_panel)" in EN["stopped"]
     unknown = english(asyncio.run(h.stopped_at(sessions, None))[0])  # true however far it got
     assert unknown == "⏹️ " + EN["stopped_sending"]
 
 
-def test_after_stop_the_stopped_generate_shows_nothing_more_and_stops_sentence_comes_last(
+def test_after_stop_the_stopped_generate_shows_nothing_but_stops_sentence(
     sessions, simulator, portrait_path, speech_path
 ):
-    """Gradio hands the page a stream's updates in order; Stop's sentence must come after
-    the last one the stopped stream shows (a late "Making your video…" replaced "Stopped
-    waiting" under load). Here the page is played by hand: each update the stream yields is
+    """Gradio hands the page a stream's updates in order, and when a stream ends it sends
+    its last update once more; Stop's answer is another event's, which can reach the page
+    before or after that end (a late "Making your video…" replaced "Stopped waiting" under
+    load, both ways). Here the page is played by hand: each update the stream yields is
     "sent", then the stream is asked for the next, as Gradio does; Stop is pressed while an
-    update is on its way and Gradio's cancel comes late (the stream is asked again)."""
+    update is on its way and Gradio's cancel comes late (the stream is asked again and ends
+    by itself). Whatever the page receives after the press says Stop's sentence."""
 
     async def press_stop_while_an_update_is_on_its_way() -> list[str]:
         shown: list[str] = []
@@ -705,15 +712,19 @@ def test_after_stop_the_stopped_generate_shows_nothing_more_and_stops_sentence_c
         pressed = asyncio.create_task(stop())
         await asyncio.sleep(0)  # Stop's handler runs up to its wait
         shown.append("(asked for the next update)")
-        shown.extend([english(update[0]) async for update in made])
+        last = shown[-2]
+        async for status, *_ in made:
+            shown.append(last := english(status))
+        shown.append(last)  # the stream's end: Gradio sends its last update once more
         await pressed
         return shown
 
     shown = asyncio.run(press_stop_while_an_update_is_on_its_way())
 
     asked = shown.index("(asked for the next update)")
-    assert shown[asked + 1 :] == ["⏹️ " + EN["stopped"]]  # nothing more, then Stop's sentence
     assert "elapsed" in shown[asked - 1]
+    assert shown[asked + 1 :] == ["⏹️ " + EN["stopped"]] * 3  # the stream's last word, its
+    # end, Stop's own answer: nothing else, in whatever order they reach the page
     assert simulator.stats.creates == 1
 
 
@@ -803,6 +814,10 @@ def test_the_examples_speak_both_languages_and_fill_everything_in():
         assert all(row[4] for row in rows)  # each with its performance
         typed = next(row[3] for row in rows if row[1] == "tts")
         assert bool(re.search("[\u4e00-\u9fff]", typed)) is (language == "zh")
+        # the woman astronaut's texts in a woman's voice of the language (a tester heard the
+        # Chinese default, a boy's voice, with her)
+        names = {voice: name for name, voice in h.voice_choices(language)}
+        assert {names[row[5]] for row in rows} == {"Grace" if language == "en" else "职场女青"}
 
 
 def test_the_default_prompt_asks_for_expressions_and_blinking_in_both_languages():
