@@ -155,27 +155,6 @@ def test_a_run_stopped_after_two_parts_were_sent_finishes_with_one_create_a_part
     assert small_videos.stats.creates == creates  # made: running it again only joins
 
 
-def test_a_failed_part_keeps_the_others_and_is_the_only_one_paid_again(
-    small_videos, fake_time, tmp_path, portrait_path, long_voice
-):
-    _, voice = long_voice
-    studio = _studio(small_videos, fake_time, tmp_path / "data")
-    small_videos.plan_task("fail", times=1)  # the first task made fails
-    with pytest.raises(e.AvatarError) as failed:
-        final(LongVoiceRun(studio, portrait_path, voice).run())
-    assert "did not give a video" in str(failed.value)
-    assert "run the same command again" in str(failed.value)
-    parts = small_videos.stats.creates
-
-    done = final(
-        LongVoiceRun(
-            _studio(small_videos, fake_time, tmp_path / "data"), portrait_path, voice
-        ).run()
-    )
-    assert isinstance(done, SpeechDone)
-    assert small_videos.stats.creates == parts + 1  # only the failed part again
-
-
 def test_a_voice_past_the_speech_limit_is_refused_before_any_create(
     small_videos, fake_time, tmp_path, portrait_path, long_voice
 ):
@@ -438,17 +417,22 @@ def test_resume_and_status_know_a_speech_stopped_after_two_parts_were_sent(
     assert str(speech_status(studio, run.key)[0]).startswith(f"Speech {run.key} is made")
 
 
-def test_resume_reports_a_failed_part_and_generate_again_pays_for_it_only(
+def test_a_failed_part_keeps_the_others_resume_reports_it_and_only_it_is_paid_again(
     small_videos, fake_time, tmp_path, portrait_path, long_voice
 ):
+    """The first task made fails: the speech stops saying so, its other parts are kept;
+    `resume` reports the failed part and pays for nothing; the same command again (a new
+    studio on the same data folder) pays for the failed part only."""
     from avatar_core.jobs.speech_resume import resume_speeches, speech_status
 
     _, voice = long_voice
     studio = _studio(small_videos, fake_time, tmp_path / "data")
-    small_videos.plan_task("fail", times=1)
+    small_videos.plan_task("fail", times=1)  # the first task made fails
     run = LongVoiceRun(studio, portrait_path, voice)
-    with pytest.raises(e.AvatarError, match="did not give a video"):
+    with pytest.raises(e.AvatarError) as failed:
         final(run.run())
+    assert "did not give a video" in str(failed.value)
+    assert "run the same command again" in str(failed.value)
     made = small_videos.stats.creates
     said = " ".join(str(line) for line in speech_status(studio, run.key))
     assert said.count("failed: ") == 1 and said.count(": ready.") == made - 1
@@ -459,8 +443,10 @@ def test_resume_reports_a_failed_part_and_generate_again_pays_for_it_only(
     ended = asyncio.run(resumed())[-1]
     assert isinstance(ended, Failed) and f"Speech {run.key}: Part " in str(ended.message)
     assert small_videos.stats.creates == made  # resume pays for nothing again
-    done = final(LongVoiceRun(studio, portrait_path, voice).run())
-    assert isinstance(done, SpeechDone) and small_videos.stats.creates == made + 1
+    again = _studio(small_videos, fake_time, tmp_path / "data")
+    done = final(LongVoiceRun(again, portrait_path, voice).run())
+    assert isinstance(done, SpeechDone)
+    assert small_videos.stats.creates == made + 1  # only the failed part again
 
 
 def test_a_preview_makes_the_first_ten_seconds_in_std_and_the_whole_reuses_it(
