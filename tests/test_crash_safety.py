@@ -25,8 +25,8 @@ import base64
 import os
 import sqlite3
 import subprocess
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -276,13 +276,26 @@ def _restart_the_app_with_cli_beside_it(root: Path, inputs) -> Restart:
 
 
 @pytest.fixture(scope="module")
-def restarts(tmp_path_factory, inputs) -> dict[str, Restart]:
-    """Both kinds of restart, each after its own round of kills, side by side."""
+def side_by_side(tmp_path_factory, inputs) -> Iterator[dict[str, Future]]:
+    """The scenarios that spend their seconds waiting on processes (app starts, first
+    status checks, held requests), each with a provider and a folder of its own, run at
+    once: both kinds of restart, each after its own round of kills; the app SIGKILLed and
+    started again; two resumers at once. Each one's test raises what its scenario raised
+    (its assertions are the scenario's own)."""
     root = tmp_path_factory.mktemp("crashes")
-    with ThreadPoolExecutor(2) as pool:
-        by_resume = pool.submit(_restart_with_resume, root / "resume", inputs)
-        by_app = pool.submit(_restart_the_app_with_cli_beside_it, root / "app", inputs)
-        return {"resume": by_resume.result(), "app": by_app.result()}
+    with ThreadPoolExecutor(4) as pool:
+        yield {
+            "resume": pool.submit(_restart_with_resume, root / "resume", inputs),
+            "app": pool.submit(_restart_the_app_with_cli_beside_it, root / "app", inputs),
+            "app killed": pool.submit(_the_app_killed_while_waiting, root / "killed", inputs),
+            "two resumers": pool.submit(_two_resumers_at_once, root / "resumers", inputs),
+        }
+
+
+@pytest.fixture(scope="module")
+def restarts(side_by_side) -> dict[str, Restart]:
+    """Both kinds of restart, each after its own round of kills."""
+    return {"resume": side_by_side["resume"].result(), "app": side_by_side["app"].result()}
 
 
 def _assert_every_paid_task_is_home_and_none_was_made_twice(restart: Restart) -> None:
@@ -391,7 +404,11 @@ def test_the_crash_safety_section_is_current(restarts):
 # --- the app itself killed -------------------------------------------------------------
 
 
-def test_the_app_killed_while_waiting_finishes_the_job_when_it_starts_again(tmp_path, inputs):
+def test_the_app_killed_while_waiting_finishes_the_job_when_it_starts_again(side_by_side):
+    side_by_side["app killed"].result()  # run beside the others (side_by_side)
+
+
+def _the_app_killed_while_waiting(tmp_path: Path, inputs) -> None:
     provider = Provider(tmp_path)
     data = tmp_path / "data"
     env = cli_env(provider.gate.url, data)
@@ -551,9 +568,13 @@ def test_resume_beside_a_create_in_flight_does_not_lose_the_paid_task(tmp_path, 
         provider.close()
 
 
-def test_two_resumers_at_once_never_take_a_finished_job_back(tmp_path, inputs):
+def test_two_resumers_at_once_never_take_a_finished_job_back(side_by_side):
     """Two resumers (the app starting, a CLI) with the same unfinished list: the slower one
     must not take a job the other finished back to `downloading`."""
+    side_by_side["two resumers"].result()  # run beside the others (side_by_side)
+
+
+def _two_resumers_at_once(tmp_path: Path, inputs) -> None:
     provider = Provider(tmp_path)
     data = tmp_path / "data"
     env = cli_env(provider.gate.url, data)
