@@ -255,3 +255,23 @@ def test_every_listed_endpoint_names_its_arguments_and_returns(running):
     for name, endpoint in endpoints.items():
         labels = [p["label"] for p in endpoint["parameters"] + endpoint["returns"]]
         assert not any(re.fullmatch(r"\d+(st|nd|rd|th)", label) for label in labels), name
+
+
+def test_a_stranger_reads_nothing_of_the_apps_traffic(
+    running, fresh_sim, portrait_path, speech_path
+):
+    """Gradio's monitoring summary lists every event's function, how often it ran, how
+    often it failed and how long it took; the app's visitors' traffic is nobody's to read."""
+    generate(running.client(), portrait_path, speech_path)
+    for path in ("/monitoring/summary", "/monitoring", "/gradio_api/monitoring/summary"):
+        answer = httpx.get(running.url.rstrip("/") + path, timeout=30)
+        assert answer.status_code in (403, 404), (path, answer.status_code)
+        assert "run_make" not in answer.text and "total_requests" not in answer.text
+
+
+def test_the_footer_offers_no_settings_panel_or_run_history(running):
+    """Gradio's Settings panel speaks of progressive web apps and a "Screen Studio" (in
+    English on the Chinese page) and its "Run history (0)" contradicts the page's History:
+    a tester opened it from the footer. The footer keeps the API link and Gradio's credit."""
+    config = httpx.get(running.url.rstrip("/") + "/config", timeout=30).json()
+    assert config["footer_links"] == ["api", "gradio"]
