@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from app_harness import CHROMIUM, CHROMIUM_ARGS, InProcessApp, demo_studio, real_time_studio
+from browser_tabs import Tabs, done
 from fake_clock import FakeClock
 
 if not CHROMIUM.exists():
@@ -149,20 +150,21 @@ def app(sim, tmp_path_factory) -> Iterator[InProcessApp]:
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
+def browser() -> Iterator[Tabs]:
+    """Chromium's tabs, kept from test to test, each taken as a new visitor's (browser_tabs)."""
     with sync_api.sync_playwright() as playwright:
         chromium = playwright.chromium.launch(
             executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
         )
-        yield chromium
+        tabs = Tabs(chromium, WAIT_MS)
+        yield tabs
+        tabs.close()
         chromium.close()
 
 
 def _open(browser, url: str, *, locale: str = "en-US", width: int = 1280, height: int = 1000):
-    context = browser.new_context(locale=locale, viewport={"width": width, "height": height})
-    context.set_default_timeout(WAIT_MS)
-    page = context.new_page()
-    page.goto(url)
+    """A new visitor's tab at `url` (give it back with `done`)."""
+    page = browser.open(url, locale=locale, width=width, height=height)
     expect(page.locator("#generate")).to_be_visible()
     return page
 
@@ -171,7 +173,7 @@ def _open(browser, url: str, *, locale: str = "en-US", width: int = 1280, height
 def page(browser, app):
     page = _open(browser, app.url)
     yield page
-    page.context.close()
+    done(page)
 
 
 # --- media ---------------------------------------------------------------------------------
@@ -331,7 +333,7 @@ def test_a_finished_video_has_a_download_button_giving_a_readable_file_name(
         expect(download).to_be_hidden()
         expect(page.locator("#result video")).to_have_count(0)
     finally:
-        page.context.close()
+        done(page)
 
 
 def test_a_too_short_clip_and_a_too_small_photo_are_explained_before_anything_is_sent(
@@ -446,7 +448,7 @@ def test_a_typed_text_and_one_press_give_a_video_and_the_same_speech_is_reused(
         expect(page.locator("#status")).to_contain_text("✅", timeout=WAIT_MS)
         assert (sim.stats.tts, sim.stats.creates) == (speeches + 1, creates + 2)
     finally:
-        page.context.close()
+        done(page)
 
 
 def test_the_voice_list_follows_the_chosen_language(page, sim, portrait_path):
@@ -497,8 +499,8 @@ def test_a_pasted_key_leaves_demo_mode_in_its_tab_only(
         expect(_details(theirs)).to_contain_text("Simulated")
         assert key not in theirs.content()
     finally:
-        mine.context.close()
-        theirs.context.close()
+        done(mine)
+        done(theirs)
 
 
 def test_the_key_panel_checks_the_key_and_the_provider_for_free(page, sim):
@@ -616,7 +618,7 @@ def test_after_stop_and_a_reload_the_history_shows_the_finished_job_and_plays_it
         item.click()
         page.wait_for_function(HISTORY_PLAYING, timeout=WAIT_MS)
     finally:
-        page.context.close()
+        done(page)
 
 
 def test_a_reload_during_a_run_says_the_video_is_still_being_made_and_history_shows_it(
@@ -640,7 +642,7 @@ def test_a_reload_during_a_run_says_the_video_is_still_being_made_and_history_sh
         item.click()
         page.wait_for_function(HISTORY_PLAYING, timeout=WAIT_MS)
     finally:
-        page.context.close()
+        done(page)
 
 
 def test_a_stopped_job_shows_finished_in_history_without_a_reload(
@@ -662,7 +664,7 @@ def test_a_stopped_job_shows_finished_in_history_without_a_reload(
         item.click()
         page.wait_for_function(HISTORY_PLAYING, timeout=WAIT_MS)
     finally:
-        page.context.close()
+        done(page)
 
 
 @pytest.mark.parametrize("locale", ["en-US", "zh-CN"])
@@ -693,7 +695,7 @@ def test_a_lone_job_in_history_plays_on_a_click_in_view_with_its_download(
         assert DOWNLOAD_NAME.fullmatch(saving.value.suggested_filename)
         assert not re.search(r"\d{12,}", page.locator("#history_panel").inner_text())  # no ids
     finally:
-        page.context.close()
+        done(page)
 
 
 # --- visitors: each browser sees its own ------------------------------------------------
@@ -729,8 +731,8 @@ def test_a_second_browser_sees_nothing_of_the_first(browser, app, portrait_path,
             answer = second.request.get(f"{app.url.rstrip('/')}/gradio_api/file={data / name}")
             assert answer.status == 403, (name, answer.status)
     finally:
-        first.context.close()
-        second.context.close()
+        done(first)
+        done(second)
 
 
 def test_a_task_made_elsewhere_on_the_account_is_not_shown_to_visitors(
@@ -775,7 +777,7 @@ def test_the_page_shows_how_many_videos_are_left_today(
         _reload(page)
         expect(page.locator("#allowance")).to_contain_text("2 / 3")  # counted in the journal
     finally:
-        page.context.close()
+        done(page)
 
 
 # --- for everyone --------------------------------------------------------------------------
@@ -816,7 +818,7 @@ def test_a_chinese_browser_gets_the_chinese_interface(browser, app):
         _open_options(chinese)
         expect(chinese.locator("#prompt_count")).to_contain_text("个字符")
     finally:
-        chinese.context.close()
+        done(chinese)
 
 
 def test_a_chinese_browser_gets_a_too_short_clip_explained_in_chinese(browser, app, short_clip):
@@ -830,7 +832,7 @@ def test_a_chinese_browser_gets_a_too_short_clip_explained_in_chinese(browser, a
         assert "Record a longer clip" not in verdict.inner_text()
         expect(chinese.locator("#history_panel")).to_contain_text("历史记录")
     finally:
-        chinese.context.close()
+        done(chinese)
 
 
 def test_an_english_browser_gets_the_english_interface(page):
@@ -846,7 +848,7 @@ def test_a_phone_wide_screen_needs_no_sideways_scrolling(browser, app):
         box = phone.locator("#generate").bounding_box()
         assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390
     finally:
-        phone.context.close()
+        done(phone)
 
 
 # --- one screen, honest words, both languages ---------------------------------------------
@@ -910,7 +912,7 @@ def test_generate_then_the_video_are_on_screen_without_scrolling(
         if width > 1000:
             assert _in_first_screen(page, "#status")
     finally:
-        page.context.close()
+        done(page)
 
 
 STATUS_IN_VIEW = """() => {
@@ -941,7 +943,7 @@ def test_on_a_phone_pressing_generate_brings_the_status_into_view(
         _until_the_provider_has_it(page, sim, creates)  # the planned task is this one's
     finally:
         _finish_running_tasks(sim_clock)
-        page.context.close()
+        done(page)
 
 
 @pytest.mark.parametrize("locale", LANGUAGES)
@@ -971,7 +973,7 @@ def test_no_setting_name_or_charge_is_shown_to_a_visitor_in_demo_mode(
         expect(page.locator("#cost")).to_contain_text(demo)
         assert not re.search(r"(Estimated cost|预估费用)", shown)
     finally:
-        page.context.close()
+        done(page)
 
 
 def _wait_for_video_in_any_language(page) -> None:
@@ -997,7 +999,7 @@ def test_a_chinese_browser_reads_a_chinese_page(browser, app, portrait_path, spe
         latin = set(words.findall(shown)) - LATIN_ALLOWED
         assert not latin, [line for line in shown.splitlines() if set(words.findall(line)) & latin]
     finally:
-        page.context.close()
+        done(page)
 
 
 @pytest.mark.parametrize("locale", LANGUAGES)
@@ -1016,7 +1018,7 @@ def test_an_example_fills_everything_in_and_one_press_makes_its_video(browser, a
 
         _wait_for_video_in_any_language(page)
     finally:
-        page.context.close()
+        done(page)
 
 
 @pytest.mark.parametrize("locale", LANGUAGES)
@@ -1038,7 +1040,7 @@ def test_more_options_reads_as_plain_words_with_the_ids_in_a_fold_for_programmer
         expect(page.locator("#audio_id")).to_be_visible()
         expect(page.locator("#lookup")).to_be_visible()
     finally:
-        page.context.close()
+        done(page)
 
 
 @pytest.mark.parametrize("locale", LANGUAGES)
@@ -1058,7 +1060,7 @@ def test_a_text_file_chosen_as_the_photo_gets_the_pages_own_sentence(
         _add_inputs(page, portrait_path)  # a picture after it is taken as ever
         expect(page.locator("#portrait_verdict")).to_contain_text("✅")
     finally:
-        page.context.close()
+        done(page)
 
 
 LONG_TEXTS = {
@@ -1081,7 +1083,7 @@ def test_in_text_mode_with_a_long_text_generate_stays_in_the_first_screen(
         page.evaluate("window.scrollTo(0, 0)")
         assert _in_first_screen(page, "#generate"), page.locator("#generate").bounding_box()
     finally:
-        page.context.close()
+        done(page)
 
 
 @pytest.mark.parametrize("locale", ["zh", "zh-HK"])
@@ -1097,4 +1099,4 @@ def test_a_browser_asking_for_chinese_without_a_region_gradio_knows_reads_chines
         expect(voice).to_contain_text(ZH["upload_drop_audio"])
         assert "Drop Audio Here" not in voice.inner_text()
     finally:
-        page.context.close()
+        done(page)
