@@ -309,31 +309,28 @@ def test_upload_generate_watch_the_status_move_and_the_video_play(
 DOWNLOAD_NAME = re.compile(r"talking-avatar-\d{4}-\d{2}-\d{2}-\d{4}\.mp4")
 
 
-@pytest.mark.parametrize("locale,label", [("en-US", "Download the video"), ("zh-CN", "下载视频")])
-def test_a_finished_video_has_a_download_button_giving_a_readable_file_name(
-    browser, app, portrait_path, speech_path, locale, label
-):
-    page = _open(browser, app.url, locale=locale, width=1366, height=768)
-    try:
-        download = page.locator("#download")
-        expect(download).to_be_hidden()  # nothing to download yet
-        _add_inputs(page, portrait_path, speech_path)
-        page.locator("#generate").click()
-        _wait_for_video_in_any_language(page)
-        expect(download).to_have_text(label)
-        assert _in_first_screen(page, "#download")
+DOWNLOAD_LABEL = {"en-US": "Download the video", "zh-CN": "下载视频"}
 
-        with page.expect_download() as saving:
-            download.click()
 
-        saved = saving.value
-        assert DOWNLOAD_NAME.fullmatch(saved.suggested_filename), saved.suggested_filename
-        assert Path(saved.path()).read_bytes()[4:8] == b"ftyp"  # an MP4, whole
-        page.locator("#make_another").click()
-        expect(download).to_be_hidden()
-        expect(page.locator("#result video")).to_have_count(0)
-    finally:
-        done(page)
+def _a_finished_video_has_a_download_button_giving_a_readable_file_name(page, locale) -> None:
+    """(The laptop's video, `test_a_video_made_on_a_laptop_...`.)"""
+    download = page.locator("#download")
+    _wait_for_video_in_any_language(page)
+    expect(download).to_have_text(DOWNLOAD_LABEL[locale])
+    assert _in_first_screen(page, "#download")
+
+    with page.expect_download() as saving:
+        download.click()
+
+    saved = saving.value
+    assert DOWNLOAD_NAME.fullmatch(saved.suggested_filename), saved.suggested_filename
+    assert Path(saved.path()).read_bytes()[4:8] == b"ftyp"  # an MP4, whole
+
+
+def _make_another_clears_the_video_and_its_download(page) -> None:
+    page.locator("#make_another").click()
+    expect(page.locator("#download")).to_be_hidden()
+    expect(page.locator("#result video")).to_have_count(0)
 
 
 def test_a_too_short_clip_and_a_too_small_photo_are_explained_before_anything_is_sent(
@@ -527,19 +524,17 @@ def _reload(page) -> None:
     expect(page.locator("#generate")).to_be_visible()
 
 
-def test_history_is_there_after_a_page_reload(page, portrait_path, speech_path):
-    _video_made(page, portrait_path, speech_path)
+def test_after_a_page_reload_history_is_there_and_lookup_by_task_id_brings_the_video(
+    page, sim, portrait_path, speech_path
+):
+    """The History is there after a reload; and a visitor's own task, looked up by its id
+    once the page has forgotten it, brings its video."""
+    task_id = _video_made(page, portrait_path, speech_path)
 
     _reload(page)
     _open_panel(page, "history_panel")
 
     expect(_history_items(page).first).to_contain_text("done (demo)")
-
-
-def test_lookup_by_task_id_brings_the_video(page, sim, portrait_path, speech_path):
-    """A visitor's own task, looked up by its id once the page has forgotten it."""
-    task_id = _video_made(page, portrait_path, speech_path)
-    _reload(page)
     _open_options(page, "lookup")
     page.locator("#lookup_id").get_by_role("textbox").fill(task_id)
 
@@ -667,35 +662,27 @@ def test_a_stopped_job_shows_finished_in_history_without_a_reload(
         done(page)
 
 
-@pytest.mark.parametrize("locale", ["en-US", "zh-CN"])
-def test_a_lone_job_in_history_plays_on_a_click_in_view_with_its_download(
-    browser, app, portrait_path, speech_path, locale
-):
+def _a_lone_job_in_history_plays_on_a_click_in_view_with_its_download(page) -> None:
     """One job in History: a click plays it (Gradio's gallery shows a lone picture as
-    chosen already), its player comes into view, and it downloads under a readable name."""
-    page = _open(browser, app.url, locale=locale, width=1366, height=768)
-    try:
-        _add_inputs(page, portrait_path, speech_path)
-        page.locator("#generate").click()
-        _wait_for_video_in_any_language(page)
-        _open_panel(page, "history_panel")
-        expect(_history_items(page)).to_have_count(1)
+    chosen already), its player comes into view, and it downloads under a readable name.
+    (The laptop's video, `test_a_video_made_on_a_laptop_...`.)"""
+    _open_panel(page, "history_panel")
+    expect(_history_items(page)).to_have_count(1)
 
-        _history_items(page).first.click()
+    _history_items(page).first.click()
 
-        page.wait_for_function(HISTORY_PLAYING, timeout=WAIT_MS)
-        page.wait_for_function(
-            "() => { const box = document.querySelector('#history_video video')"
-            ".getBoundingClientRect();"
-            " return box.top >= 0 && box.top + box.height / 2 <= window.innerHeight; }",
-            timeout=WAIT_MS,
-        )  # brought into view (a smooth scroll)
-        with page.expect_download() as saving:
-            page.locator("#history_download").click()
-        assert DOWNLOAD_NAME.fullmatch(saving.value.suggested_filename)
-        assert not re.search(r"\d{12,}", page.locator("#history_panel").inner_text())  # no ids
-    finally:
-        done(page)
+    expect(page.locator("#history_video video")).to_have_count(1)
+    page.wait_for_function(HISTORY_PLAYING, timeout=WAIT_MS)
+    page.wait_for_function(
+        "() => { const box = document.querySelector('#history_video video')"
+        ".getBoundingClientRect();"
+        " return box.top >= 0 && box.top + box.height / 2 <= window.innerHeight; }",
+        timeout=WAIT_MS,
+    )  # brought into view (a smooth scroll)
+    with page.expect_download() as saving:
+        page.locator("#history_download").click()
+    assert DOWNLOAD_NAME.fullmatch(saving.value.suggested_filename)
+    assert not re.search(r"\d{12,}", page.locator("#history_panel").inner_text())  # no ids
 
 
 # --- visitors: each browser sees its own ------------------------------------------------
@@ -841,19 +828,9 @@ def test_an_english_browser_gets_the_english_interface(page):
     expect(page.locator("#prompt_count")).to_contain_text("characters")
 
 
-def test_a_phone_wide_screen_needs_no_sideways_scrolling(browser, app):
-    phone = _open(browser, app.url, width=390)
-    try:
-        assert phone.evaluate("document.scrollingElement.scrollWidth") <= 390
-        box = phone.locator("#generate").bounding_box()
-        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390
-    finally:
-        done(phone)
-
-
 # --- one screen, honest words, both languages ---------------------------------------------
 
-SCREENS = [(1366, 768), (390, 844)]
+LAPTOP, PHONE = (1366, 768), (390, 844)
 LANGUAGES = ["en-US", "zh-CN"]
 # Every environment variable the app reads (DESIGN.md): the operator's words, never a page's.
 SETTING_NAMES = re.compile(r"\b(COMETAPI_\w+|KLING_\w+_KEY|KLING_BASE_URL|AVATAR_\w+|GRADIO_\w+)")
@@ -891,26 +868,61 @@ WATCH_SCROLLING = """() => {
 SCROLL_ENDED = "() => window.scrolling === false"
 
 
+def _generate_then_the_video_are_on_screen_without_scrolling(
+    page, portrait: Path, voice: Path
+) -> None:
+    width = page.viewport_size["width"]
+    assert _in_first_screen(page, "#generate"), page.locator("#generate").bounding_box()
+    _add_inputs(page, portrait, voice)
+    page.evaluate("window.scrollTo(0, 0)")
+    if width > 1000:  # the laptop: everything stays where it is
+        assert _in_first_screen(page, "#generate")
+    page.evaluate(WATCH_SCROLLING)
+    page.locator("#generate").dispatch_event("click")  # a press, with no scrolling
+
+    page.wait_for_function(PLAYING, timeout=WAIT_MS)
+    page.wait_for_function(SCROLL_ENDED, timeout=WAIT_MS)  # a smooth scroll, if any
+    assert _in_first_screen(page, "#result video", half=True)
+    if width > 1000:
+        assert _in_first_screen(page, "#status")
+
+
 @pytest.mark.parametrize("locale", LANGUAGES)
-@pytest.mark.parametrize("width,height", SCREENS)
-def test_generate_then_the_video_are_on_screen_without_scrolling(
-    browser, app, portrait_path, speech_path, width, height, locale
+def test_generate_then_the_video_are_on_screen_without_scrolling_on_a_phone(
+    browser, app, portrait_path, speech_path, locale
 ):
+    """A phone's screen (390×844): no sideways scrolling, Generate on the first screen,
+    the video brought into view. (The laptop's: `test_a_video_made_on_a_laptop_...`.)"""
+    width, height = PHONE
     page = _open(browser, app.url, locale=locale, width=width, height=height)
     try:
-        assert _in_first_screen(page, "#generate"), page.locator("#generate").bounding_box()
-        _add_inputs(page, portrait_path, speech_path)
-        page.evaluate("window.scrollTo(0, 0)")
-        if width > 1000:  # the laptop: everything stays where it is
-            assert _in_first_screen(page, "#generate")
-        page.evaluate(WATCH_SCROLLING)
-        page.locator("#generate").dispatch_event("click")  # a press, with no scrolling
+        assert page.evaluate("document.scrollingElement.scrollWidth") <= width
+        box = page.locator("#generate").bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width
+        _generate_then_the_video_are_on_screen_without_scrolling(page, portrait_path, speech_path)
+    finally:
+        done(page)
 
-        page.wait_for_function(PLAYING, timeout=WAIT_MS)
-        page.wait_for_function(SCROLL_ENDED, timeout=WAIT_MS)  # a smooth scroll, if any
-        assert _in_first_screen(page, "#result video", half=True)
-        if width > 1000:
-            assert _in_first_screen(page, "#status")
+
+@pytest.mark.parametrize("locale", LANGUAGES)
+def test_a_video_made_on_a_laptop_is_on_screen_downloads_and_plays_in_history_with_no_setting_shown(
+    browser, app, portrait_path, speech_path, locale
+):
+    """One video made on a laptop's screen (1366×768) in each language, and what is checked
+    of it, in turn: Generate and then the video on screen without scrolling; its download
+    button and file name; no setting name, charge or engineer's word shown, everything
+    unfolded; the lone job in History plays on a click, in view, and downloads; "Make
+    another" takes the video and its download away."""
+    width, height = LAPTOP
+    page = _open(browser, app.url, locale=locale, width=width, height=height)
+    try:
+        expect(page.locator("#download")).to_be_hidden()  # nothing to download yet
+        _generate_then_the_video_are_on_screen_without_scrolling(page, portrait_path, speech_path)
+        _a_finished_video_has_a_download_button_giving_a_readable_file_name(page, locale)
+        unfolded = _no_setting_name_or_engineers_word_is_shown(page)
+        _a_lone_job_in_history_plays_on_a_click_in_view_with_its_download(page)
+        _no_engineers_word_or_charge_is_shown_with_history_chosen(page, locale, unfolded)
+        _make_another_clears_the_video_and_its_download(page)
     finally:
         done(page)
 
@@ -946,34 +958,30 @@ def test_on_a_phone_pressing_generate_brings_the_status_into_view(
         done(page)
 
 
-@pytest.mark.parametrize("locale", LANGUAGES)
-def test_no_setting_name_or_charge_is_shown_to_a_visitor_in_demo_mode(
-    browser, app, portrait_path, speech_path, locale
-):
-    page = _open(browser, app.url, locale=locale, width=1366, height=768)
-    try:
-        _add_inputs(page, portrait_path, speech_path)
-        _open_options(page, "own_key")
-        _open_options(page, "lookup")
-        _open_panel(page, "details_panel")
-        page.locator("#doctor_button").click()
-        expect(page.locator("#doctor_report")).not_to_be_empty()
-        page.locator("#generate").click()
-        _wait_for_video_in_any_language(page)
-        shown = page.locator("body").inner_text()
-        assert SETTING_NAMES.findall(shown) == []
-        unfolded = page.locator("#details").inner_text()  # where the ids are kept, opened
-        assert ENGINEERS_WORDS.findall(shown.replace(unfolded, "")) == []
-        page.locator("#history_panel button.label-wrap").click()
-        _history_items(page).first.click()  # the chosen video's line, too
-        expect(page.locator("#history_video video")).to_have_count(1)
-        shown = page.locator("body").inner_text().replace(unfolded, "")
-        assert ENGINEERS_WORDS.findall(shown) == []
-        demo = "Demo: free, nothing is charged" if locale == "en-US" else "演示：免费，不会扣费"
-        expect(page.locator("#cost")).to_contain_text(demo)
-        assert not re.search(r"(Estimated cost|预估费用)", shown)
-    finally:
-        done(page)
+def _no_setting_name_or_engineers_word_is_shown(page) -> str:
+    """With a video made and everything unfolded (the key, the lookup, the details, the
+    provider's check): no setting name, no engineer's word outside the Details; the
+    Details' text. (The laptop's video, `test_a_video_made_on_a_laptop_...`.)"""
+    _open_options(page, "own_key")
+    _open_options(page, "lookup")
+    _open_panel(page, "details_panel")
+    page.locator("#doctor_button").click()
+    expect(page.locator("#doctor_report")).not_to_be_empty()
+    shown = page.locator("body").inner_text()
+    assert SETTING_NAMES.findall(shown) == []
+    unfolded = page.locator("#details").inner_text()  # where the ids are kept, opened
+    assert ENGINEERS_WORDS.findall(shown.replace(unfolded, "")) == []
+    return unfolded
+
+
+def _no_engineers_word_or_charge_is_shown_with_history_chosen(page, locale, unfolded) -> None:
+    """The chosen History video's line too; and demo mode shows no charge."""
+    expect(page.locator("#history_video video")).to_have_count(1)
+    shown = page.locator("body").inner_text().replace(unfolded, "")
+    assert ENGINEERS_WORDS.findall(shown) == []
+    demo = "Demo: free, nothing is charged" if locale == "en-US" else "演示：免费，不会扣费"
+    expect(page.locator("#cost")).to_contain_text(demo)
+    assert not re.search(r"(Estimated cost|预估费用)", shown)
 
 
 def _wait_for_video_in_any_language(page) -> None:
