@@ -666,7 +666,8 @@ def _a_lone_job_in_history_plays_on_a_click_in_view_with_its_download(page) -> N
     """One job in History: a click plays it (Gradio's gallery shows a lone picture as
     chosen already), its player comes into view, and it downloads under a readable name.
     (The laptop's video, `test_a_video_made_on_a_laptop_...`.)"""
-    _open_panel(page, "history_panel")
+    if page.locator("#history").is_hidden():
+        _open_panel(page, "history_panel")
     expect(_history_items(page)).to_have_count(1)
 
     _history_items(page).first.click()
@@ -772,6 +773,7 @@ def test_the_page_shows_how_many_videos_are_left_today(
 
 def test_every_control_is_labelled_and_the_status_is_announced(page):
     assert page.evaluate(UNLABELLED) == []
+    _an_english_browser_gets_the_english_interface(page)  # (it unfolds "More options")
     _open_options(page, "own_key")
     _open_options(page, "lookup")
     _open_options(page, "from_the_web")
@@ -796,7 +798,10 @@ def test_generate_is_reachable_and_operable_by_keyboard(page):
     expect(page.locator("#status")).to_contain_text("Add a face first")
 
 
-def test_a_chinese_browser_gets_the_chinese_interface(browser, app):
+def test_a_chinese_browser_gets_the_chinese_interface_and_a_too_short_clip_explained_in_chinese(
+    browser, app, short_clip
+):
+    """The core's sentences follow the browser's language too, not only the interface's."""
     chinese = _open(browser, app.url, locale="zh-CN")
     try:
         expect(chinese.locator("#generate")).to_have_text("生成")
@@ -804,14 +809,7 @@ def test_a_chinese_browser_gets_the_chinese_interface(browser, app):
         expect(chinese.locator("#portrait")).to_contain_text("一张脸")
         _open_options(chinese)
         expect(chinese.locator("#prompt_count")).to_contain_text("个字符")
-    finally:
-        done(chinese)
 
-
-def test_a_chinese_browser_gets_a_too_short_clip_explained_in_chinese(browser, app, short_clip):
-    """The core's sentences follow the browser's language too, not only the interface's."""
-    chinese = _open(browser, app.url, locale="zh-CN")
-    try:
         _upload(chinese, "voice", short_clip)
         verdict = chinese.locator("#voice_verdict")
         expect(verdict).to_contain_text("❌ 音频长 1.2 秒；视频生成服务至少需要 2 秒的声音。")
@@ -822,7 +820,8 @@ def test_a_chinese_browser_gets_a_too_short_clip_explained_in_chinese(browser, a
         done(chinese)
 
 
-def test_an_english_browser_gets_the_english_interface(page):
+def _an_english_browser_gets_the_english_interface(page):
+    """(`test_every_control_is_labelled_and_the_status_is_announced`'s page.)"""
     expect(page.locator("#generate")).to_have_text("Generate")
     _open_options(page)
     expect(page.locator("#prompt_count")).to_contain_text("characters")
@@ -912,13 +911,18 @@ def test_a_video_made_on_a_laptop_is_on_screen_downloads_and_plays_in_history_wi
     of it, in turn: Generate and then the video on screen without scrolling; its download
     button and file name; no setting name, charge or engineer's word shown, everything
     unfolded; the lone job in History plays on a click, in view, and downloads; "Make
-    another" takes the video and its download away."""
+    another" takes the video and its download away. In Chinese, also: the text's voice is
+    a Chinese one, and the page with the video, its options and History reads Chinese."""
     width, height = LAPTOP
     page = _open(browser, app.url, locale=locale, width=width, height=height)
     try:
         expect(page.locator("#download")).to_be_hidden()  # nothing to download yet
+        if locale == "zh-CN":
+            _a_chinese_browser_gets_the_chinese_voice_then_chooses_the_voice_file(page)
         _generate_then_the_video_are_on_screen_without_scrolling(page, portrait_path, speech_path)
         _a_finished_video_has_a_download_button_giving_a_readable_file_name(page, locale)
+        if locale == "zh-CN":
+            _a_chinese_browser_reads_a_chinese_page(page)
         unfolded = _no_setting_name_or_engineers_word_is_shown(page)
         _a_lone_job_in_history_plays_on_a_click_in_view_with_its_download(page)
         _no_engineers_word_or_charge_is_shown_with_history_chosen(page, locale, unfolded)
@@ -989,25 +993,25 @@ def _wait_for_video_in_any_language(page) -> None:
     page.wait_for_function(PLAYING, timeout=WAIT_MS)
 
 
-def test_a_chinese_browser_reads_a_chinese_page(browser, app, portrait_path, speech_path):
-    page = _open(browser, app.url, locale="zh-CN", width=1366, height=768)
-    try:
-        _choose_text(page)
-        expect(page.locator("#tts_voice").get_by_role("combobox")).to_have_value("阳光少年")
-        page.locator("#voice_source label").nth(0).click()
-        _add_inputs(page, portrait_path, speech_path)
-        page.locator("#generate").click()
-        _wait_for_video_in_any_language(page)
-        expect(page.locator("#simulated_badge")).to_contain_text("模拟视频")
-        _open_options(page)
-        _open_panel(page, "history_panel")
-        expect(page.locator("#prompt").get_by_role("textbox")).to_have_value(re.compile("眨眼"))
-        shown = page.locator("body").inner_text()
-        words = re.compile(r"[A-Za-z][A-Za-z0-9]*")
-        latin = set(words.findall(shown)) - LATIN_ALLOWED
-        assert not latin, [line for line in shown.splitlines() if set(words.findall(line)) & latin]
-    finally:
-        done(page)
+def _a_chinese_browser_gets_the_chinese_voice_then_chooses_the_voice_file(page) -> None:
+    """(The Chinese laptop's video, `test_a_video_made_on_a_laptop_...`, is made next.)"""
+    _choose_text(page)
+    expect(page.locator("#tts_voice").get_by_role("combobox")).to_have_value("阳光少年")
+    page.locator("#voice_source label").nth(0).click()
+
+
+def _a_chinese_browser_reads_a_chinese_page(page) -> None:
+    """With the video made, the options and History open: Chinese words only (Latin
+    letters for brand names, formats and units). (The Chinese laptop's video.)"""
+    _wait_for_video_in_any_language(page)
+    expect(page.locator("#simulated_badge")).to_contain_text("模拟视频")
+    _open_options(page)
+    _open_panel(page, "history_panel")
+    expect(page.locator("#prompt").get_by_role("textbox")).to_have_value(re.compile("眨眼"))
+    shown = page.locator("body").inner_text()
+    words = re.compile(r"[A-Za-z][A-Za-z0-9]*")
+    latin = set(words.findall(shown)) - LATIN_ALLOWED
+    assert not latin, [line for line in shown.splitlines() if set(words.findall(line)) & latin]
 
 
 @pytest.mark.parametrize("locale", LANGUAGES)
