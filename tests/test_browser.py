@@ -42,6 +42,7 @@ from avatar_core.simulator import Simulator  # noqa: E402
 from ui import history_watch  # noqa: E402
 from ui.texts import EN, ZH  # noqa: E402
 
+ASSETS = Path(__file__).resolve().parent.parent / "assets"
 WAIT_MS = 45_000  # the upper bound of any one wait; conditions usually hold in a second
 expect.set_options(timeout=WAIT_MS)
 
@@ -177,6 +178,20 @@ def page(browser, app):
 
 
 # --- media ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def speech_path(tmp_path_factory) -> Path:
+    """The voice of this module's videos: the first 2.7 s of assets/hello.mp3 (its first
+    two phrases, cut in a pause). A video plays on to its end while a test goes on, about
+    0.25 s of Chromium's CPU a second: the whole file's videos played 7.3 s each."""
+    voice = tmp_path_factory.mktemp("media") / "hello-start.mp3"
+    subprocess.run(
+        [ffmpeg_exe(), "-v", "error", "-i", str(ASSETS / "hello.mp3"), "-t", "2.7",
+         "-c:a", "libmp3lame", "-b:a", "96k", str(voice)],
+        check=True,
+    )  # fmt: skip
+    return voice
 
 
 @pytest.fixture(scope="module")
