@@ -39,6 +39,7 @@ from avatar_core.provider.cometapi import cometapi_profile  # noqa: E402
 from avatar_core.simulator import Simulator  # noqa: E402
 from avatar_core.waiting.pacing import Pacing  # noqa: E402
 from avatar_core.waiting.scheduler import PollScheduler  # noqa: E402
+from ui import history_watch  # noqa: E402
 
 WAIT_MS = 45_000  # the upper bound of any one wait; test_browser's too (expect's is global)
 expect.set_options(timeout=WAIT_MS)
@@ -105,6 +106,17 @@ def sim(sim_clock, tmp_path_factory) -> Iterator[Simulator]:
         yield simulator
 
 
+# The History asks the provider again every second while a job is unfinished (the page's
+# own is every 5 s, ui/history_watch.EVERY_S): the same refresh, sooner (as test_browser's).
+HISTORY_EVERY_S = 1.0
+
+
+def _launched(studio: Studio) -> InProcessApp:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(history_watch, "EVERY_S", HISTORY_EVERY_S)
+        return InProcessApp(studio)
+
+
 @pytest.fixture(scope="module")
 def app(sim, tmp_path_factory) -> Iterator[InProcessApp]:
     """Demo mode on this module's simulator, in real time, with parts of at most 6 s."""
@@ -120,7 +132,7 @@ def app(sim, tmp_path_factory) -> Iterator[InProcessApp]:
         client=ProviderClient(settings.base_url, DEMO_KEY, profile=profile),
         scheduler=PollScheduler(pacing=Pacing(first_s=0.5, floor_s=0.3, cap_s=1.0)),
     )
-    running = InProcessApp(studio)
+    running = _launched(studio)
     yield running
     running.close()
 
@@ -283,7 +295,7 @@ def real_limit_app(sim, tmp_path_factory) -> Iterator[InProcessApp]:
         client=ProviderClient(settings.base_url, DEMO_KEY),
         scheduler=PollScheduler(pacing=Pacing(first_s=0.5, floor_s=0.3, cap_s=1.0)),
     )
-    running = InProcessApp(studio)
+    running = _launched(studio)
     yield running
     running.close()
 
