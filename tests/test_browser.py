@@ -821,9 +821,9 @@ def test_the_page_shows_how_many_videos_are_left_today(
     page = _open(browser, limited_app.url)
     try:
         allowance = page.locator("#allowance")
-        expect(allowance).to_contain_text("once for each part): 3 / 3")
+        expect(allowance).to_contain_text("today: 3 / 3 (a typed text counts twice")
         _video_made(page, portrait_path, speech_path)
-        expect(allowance).to_contain_text("once for each part): 2 / 3")
+        expect(allowance).to_contain_text("today: 2 / 3 (a typed text counts twice")
         _reload(page)
         expect(page.locator("#allowance")).to_contain_text("2 / 3")  # counted in the journal
     finally:
