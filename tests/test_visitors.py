@@ -19,7 +19,6 @@ from __future__ import annotations
 import base64
 import gc
 import json
-import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -27,7 +26,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from app_harness import InProcessApp, generate, make_studio, real_time_studio
+from app_harness import InProcessApp, generate, make_studio
 from fake_clock import FakeClock
 from flows import final
 from gradio_client import Client, handle_file
@@ -88,6 +87,16 @@ def _same_session(url: str, visitor: Client, **options: object) -> Client:
     client = Client(url, verbose=False, **options)  # type: ignore[arg-type]
     client.session_hash = visitor.session_hash
     return client
+
+
+# --- Gradio's upload folder, cleaned on a schedule: started first, seen gone at the end ------
+
+
+def test_an_upload_and_a_handed_out_video_are_there_when_made(cleaning_started):
+    """The first test: it starts the app whose cleaning
+    test_gradios_upload_folder_is_cleaned_on_a_schedule sees at the module's end."""
+    assert cleaning_started.seen == {"an upload, when made": True,
+                                     "a video handed out, when made": True}  # fmt: skip
 
 
 # --- two sessions on one app ------------------------------------------------------------------
@@ -736,14 +745,17 @@ BUDGET_RATE = 5.0
 
 @pytest.fixture(scope="module")
 def budget(tmp_path_factory) -> Budget:
-    """In real time, six sessions at once: three paste 5 keys each that the provider
-    refuses, three with a pasted key look up 4 unknown task ids each; then 20 lookups by a
-    visitor on the operator's key."""
+    """Six sessions at once: three paste 5 keys each that the provider refuses, three with a
+    pasted key look up 4 unknown task ids each; then 20 lookups by a visitor on the
+    operator's key. The budget waits on a fake clock, which moves only as the budget waits
+    (answers take none of its time, so the budget is always what spaces the requests); the
+    budget on the real clock, at the simulator second by second, is
+    tests/test_request_budget.py's 200 pasted keys."""
     root = tmp_path_factory.mktemp("budget")
-    run = Budget(rate=BUDGET_RATE)
-    with Simulator(task_seconds=5, work_dir=root / "sim",
+    run, fake = Budget(rate=BUDGET_RATE), FakeClock()
+    with Simulator(task_seconds=5, work_dir=root / "sim", clock=fake.now,
                    accepted_keys=[APP_KEY, PASTED]) as sim:  # fmt: skip
-        studio = real_time_studio(sim, root / "data", key=APP_KEY, rate_per_s=BUDGET_RATE)
+        studio = make_studio(sim, fake, root / "data", key=APP_KEY, rate_per_s=BUDGET_RATE)
         app = InProcessApp(studio)
         try:
             keyed = [app.client() for _ in range(3)]
@@ -754,9 +766,9 @@ def budget(tmp_path_factory) -> Budget:
                     for n in range(3)}  # fmt: skip
             for n, client in enumerate(keyed):
                 work[client] = [_lookup(str(10**17 + 10 * n + k)) for k in range(4)]
-            started = time.monotonic()
+            started = fake.now()
             _sessions_at_once(work)
-            run.seconds = time.monotonic() - started
+            run.seconds = fake.now() - started
             run.sent = _provider_requests(sim)
             visitor = app.client()
             for n in range(20):
@@ -772,8 +784,9 @@ def test_key_checks_and_lookups_stay_within_the_request_budget(budget):
     # each check and each lookup: one request, or one on each query route while neither is
     # known to answer; every one of them waits for its slot
     assert 27 <= budget.sent <= 2 * 27
-    # the budget spaces requests 1/rate apart from the first, so however the machine is
-    # loaded, the requests that arrived cannot outnumber the slots of the time they took
+    # the budget spaces requests 1/rate apart from the first, so the requests that arrived
+    # cannot outnumber the slots of the time they took (the budget's clock's time: a request
+    # that went around it would have taken none)
     assert budget.sent <= budget.rate * budget.seconds + 1
 
 
@@ -787,34 +800,57 @@ def test_a_visitors_lookups_of_unknown_tasks_cost_no_request(budget):
 CLEANING = (1, 5)  # every second, files over five seconds old
 
 
+@dataclass
+class CleaningRun:
+    seen: dict[str, bool]  # what was true -> whether it was
+    uploaded: Path
+    copy: Path
+    video: Path
+
+
 @pytest.fixture(scope="module")
-def cleaning(tmp_path_factory, inputs) -> dict[str, bool]:
-    """An upload and a handed-out copy, on an app cleaning on the CLEANING schedule: each
-    is there when made, and gone after the cleaning (the data folder's video stays)."""
+def cleaning_started(tmp_path_factory) -> Iterator[CleaningRun]:
+    """An upload and a handed-out copy, on an app cleaning on the CLEANING schedule, each
+    there when made. Made by the module's first test, the app runs on while the other tests
+    run, so the seconds its cleaning waits pass meanwhile (`cleaning` sees what it did). Its
+    face and voice are its own: Gradio names an upload's path by its content, and no other
+    app of this process uploads these bytes for this app's cleaning to delete."""
     root = tmp_path_factory.mktemp("cleaning")
+    face, voice = root / "cleaned-face.jpg", root / "cleaned-voice.wav"
+    face.write_bytes(image_bytes(336, 336, fmt="JPEG"))
+    voice.write_bytes(audio_bytes(2.6, frequency=330.0))
     fake = FakeClock()
     with Simulator(task_seconds=20, clock=fake.now, work_dir=root / "sim") as sim:
         app = InProcessApp(make_studio(sim, fake, root / "data", key=APP_KEY),
                            cache_cleaning=CLEANING)  # fmt: skip
         try:
-            with inputs["voice"].open("rb") as voice:
+            with voice.open("rb") as sound:
                 answer = httpx.post(app.url.rstrip("/") + "/gradio_api/upload",
-                                    files={"files": voice}, timeout=30)  # fmt: skip
+                                    files={"files": sound}, timeout=30)  # fmt: skip
             uploaded = Path(json.loads(answer.text)[0])
             seen = {"an upload, when made": uploaded.exists()}
             client = app.client()
-            task = Path(generate(client, inputs["face"], inputs["voice"])).stem
+            task = Path(generate(client, face, voice)).stem
             remote = _same_session(app.url, client, download_files=False)
             copy = Path(remote.predict(task, api_name="/status")["path"])
             seen["a video handed out, when made"] = copy.exists()
-            for name, path in (("the upload", uploaded), ("the copy", copy)):
-                wait_until(lambda p=path: not p.exists(), f"{name} to be cleaned", 60)
-                seen[f"{name}, later: gone"] = not path.exists()
-            video = root / "data" / "videos" / f"{task}.mp4"
-            seen["the data folder's video, later: kept"] = video.is_file()
-            return seen
+            yield CleaningRun(seen, uploaded, copy, root / "data" / "videos" / f"{task}.mp4")
         finally:
             app.close()
+
+
+@pytest.fixture(scope="module")
+def cleaning(cleaning_started) -> dict[str, bool]:
+    """`cleaning_started`'s upload and copy once gone (waited for, if the module's other
+    tests took less than the cleaning's seconds), and whether the data folder's video
+    stayed."""
+    run = cleaning_started
+    seen = dict(run.seen)
+    for name, path in (("the upload", run.uploaded), ("the copy", run.copy)):
+        wait_until(lambda p=path: not p.exists(), f"{name} to be cleaned", 60)
+        seen[f"{name}, later: gone"] = not path.exists()
+    seen["the data folder's video, later: kept"] = run.video.is_file()
+    return seen
 
 
 def test_gradios_upload_folder_is_cleaned_on_a_schedule(cleaning):
