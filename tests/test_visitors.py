@@ -750,7 +750,7 @@ def budget(tmp_path_factory) -> Budget:
     operator's key. The budget waits on a fake clock, which moves only as the budget waits
     (answers take none of its time, so the budget is always what spaces the requests); the
     budget on the real clock, at the simulator second by second, is
-    tests/test_request_budget.py's 200 pasted keys."""
+    tests/test_request_budget.py's 100 pasted keys."""
     root = tmp_path_factory.mktemp("budget")
     run, fake = Budget(rate=BUDGET_RATE), FakeClock()
     with Simulator(task_seconds=5, work_dir=root / "sim", clock=fake.now,
