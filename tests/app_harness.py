@@ -9,6 +9,7 @@ A page a browser watches runs on real time instead (`demo_studio`).
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -183,8 +184,22 @@ class InProcessApp:
         return Client(self.url, verbose=False)
 
     def close(self) -> None:
+        self._stop_streams()
         self.blocks.close()
         self.studio.close()
+
+    def _stop_streams(self) -> None:
+        """Set the app's stop event on the server's own loop: `Blocks.close` sets it from
+        this thread, and an asyncio event is not safe across threads (the loop adding a
+        waiter meanwhile raised "deque mutated during iteration" under load). Once set,
+        `close` finds it set and leaves it."""
+        event = self.blocks.app.stop_event
+        loop = getattr(event, "_loop", None)  # bound once a stream has waited on it
+        if loop is None or not loop.is_running():
+            return
+        done = threading.Event()
+        loop.call_soon_threadsafe(lambda: (event.set(), done.set()))
+        done.wait(5)
 
 
 def generate(client: Client, image: Path, audio: Path, prompt: str = "", mode: str = "std") -> str:

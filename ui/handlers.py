@@ -518,7 +518,7 @@ async def run_make(
     made from the same text and voice), then the video, streaming each step. `preview`
     ("Try the first 10 s first", after `request`: Gradio puts the request in its place):
     of a long voice, only its first part, in std. Once Stop is pressed in this tab,
-    nothing more is shown (ui/page_runs.py): Stop's sentence stays."""
+    nothing more is shown but Stop's own sentence (ui/page_runs.py): it stays."""
     steps = _make_steps(sessions, image_path, image_url, voice_source, audio_path, audio_url,
                         audio_id, prior_task_id, text, voice, language, speed, prompt, mode,
                         trim, spoken, key, browser, request, bool(preview))  # fmt: skip
@@ -526,11 +526,14 @@ async def run_make(
         async with contextlib.aclosing(steps):
             async for update in steps:
                 if run.stopped:
-                    return
+                    break
                 with run.showing():
                     yield update
                 if run.stopped:
-                    return
+                    break
+        if run.stopped and run.last_word is not None:  # Gradio repeats a stream's last update
+            skip = gr.skip()
+            yield run.last_word, skip, skip, skip, skip, skip, skip
 
 
 async def _make_steps(
@@ -681,10 +684,11 @@ async def stopped_at(
     is what is true at that moment: in line (nothing sent, nothing charged), being sent, or
     sent (the task goes on and will appear in History); not knowing how far it got, what
     is true in every case (if the provider took it, it will appear in History)."""
-    await sessions.runs.stop(request)
     key = STOP_SENTENCES.get(phase or "", "stopped_sending")
+    sentence = fmt.status(str(page_text(key)), "stopped")
+    await sessions.runs.stop(request, sentence)
     return (
-        fmt.status(str(page_text(key)), "stopped"),
+        sentence,
         gr.update(visible=False),
         gr.update(interactive=True),
     )

@@ -1,5 +1,5 @@
 """Generate's streams on the page, one a browser tab, so that Stop's sentence is the last
-word: once Stop is pressed, the stopped stream shows nothing more.
+word: once Stop is pressed, the stopped stream shows nothing more but Stop's own sentence.
 
 Gradio sends a session's updates in the order they are handed to it, over one stream.
 A page run (`PageRuns.run`) marks each update while it is on its way (`Run.showing`,
@@ -9,6 +9,12 @@ stopped, then waits only for an update already on its way to be sent (or for the
 be closed, as Gradio's `cancels=` closes it): its own sentence is handed to Gradio after
 every update the stream will ever show, whatever the load. Nothing waits on a clock but a
 safety net (`STOP_WAIT_S`) for a stream Gradio neither resumes nor closes.
+
+When a stream ends by itself, Gradio sends its last update once more as the event's end,
+and that can reach the page after Stop's answer: a stream that ends after Stop was pressed
+(rather than being cancelled first, a race under load) would put its last "Making your
+video…" back over Stop's sentence. So Stop hands its sentence to the run (`Run.last_word`),
+and the stopped stream's last update is that same sentence: whichever comes last says it.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ class Run:
 
     def __init__(self) -> None:
         self.stopped = False
+        self.last_word: Any = None  # Stop's sentence, once Stop was pressed
         self._sent = asyncio.Event()  # no update on its way
         self._sent.set()
 
@@ -71,12 +78,14 @@ class PageRuns:
             if self._runs.get(tab) is run:
                 del self._runs[tab]
 
-    async def stop(self, request: Any) -> None:
-        """Stop the tab's stream: it shows nothing more; returns once an update already on
-        its way was sent (at once when none is)."""
+    async def stop(self, request: Any, last_word: Any = None) -> None:
+        """Stop the tab's stream: it shows nothing more but `last_word` (Stop's own
+        sentence); returns once an update already on its way was sent (at once when none
+        is)."""
         run = self._runs.get(tab_of(request))
         if run is None:
             return
+        run.last_word = last_word
         run.stopped = True
         await run.sent()
 
