@@ -31,6 +31,12 @@ def format_seconds(value: float, *limits: float) -> Message:
     return sentence_for("unit.seconds", value=f"{value:.3f}")
 
 
+def plain_seconds(value: float) -> Message:
+    """Seconds as a person reads them on the page: whole ones without a decimal ("60 s",
+    not "60.0 s"), others to a tenth ("147.9 s"; "147.9 秒" in Chinese)."""
+    return sentence_for("unit.seconds", value=f"{round(value, 1):g}")
+
+
 def format_size(width: int, height: int) -> str:
     return f"{width}×{height}"
 

@@ -221,7 +221,15 @@ def _add_inputs(page, portrait: Path, voice: Path | None = None) -> None:
 
 
 def _open_panel(page, elem_id: str) -> None:
-    page.locator(f"#{elem_id} button.label-wrap").click()
+    """Unfold a panel (one the page opened itself, as Stop opens History, stays open)."""
+    toggle = page.locator(f"#{elem_id} button.label-wrap")
+    if "open" not in (toggle.get_attribute("class") or "").split():
+        toggle.click()
+
+
+def _as_read(sentence: str) -> str:
+    """A page sentence as the browser shows it: a link's words without its markup."""
+    return re.sub(r"\[([^\]]+)\]\(#[\w-]+\)", r"\1", sentence)
 
 
 def _details(page):
@@ -416,26 +424,37 @@ def test_the_cost_in_demo_mode_says_nothing_is_charged_and_follows_voice_and_mod
 
 @pytest.mark.parametrize("locale", ["en-US", "zh-CN"])
 def test_a_typed_text_and_one_press_give_a_video_and_the_same_speech_is_reused(
-    browser, app, sim, portrait_path, locale
+    browser, app, sim, sim_clock, portrait_path, locale
 ):
     page = _open(browser, app.url, locale=locale, width=1366, height=768)
     try:
         _choose_text(page)
-        text = (
-            "Hello from a browser test, said by text to speech."
+        text = (  # a few lines in the box, as a tester types (one speech still takes it)
+            "Hello from a browser test, said by text to speech. The page keeps Stop and the "
+            "status in sight while the video is made, on a laptop's one screen, however many "
+            "lines the text takes in its box. A tester typed about this much and saw Stop "
+            "pushed down."
             if locale == "en-US"
-            else ("你好，这是一段浏览器测试里用文字生成的语音。")
+            else "你好，这是一段浏览器测试里用文字生成的语音。视频制作的时候，页面要让停止按钮"
+            "和状态一直留在笔记本电脑的第一屏里，不需要滚动。不管文字在框里占几行，测试人员"
+            "输入了差不多这么多文字，就看到停止按钮被挤到了下面。"
         )
         page.locator("#tts_text").get_by_role("textbox").fill(text)
         expect(page.locator("#cost")).to_contain_text(re.compile(r"\$\d"))
         _add_inputs(page, portrait_path)
         speeches, creates = sim.stats.tts, sim.stats.creates
+        _plan_running_task(sim)
 
         page.locator("#generate").click()
 
+        _until_the_provider_has_it(page, sim, creates)  # the speech made, the video under way
+        expect(page.locator("#tts_preview")).to_be_visible()  # the speech, playable
+        expect(page.locator("#stop")).to_be_visible()
+        for shown in RUN_CONTROLS:  # the preview pushed Stop below a laptop's screen once
+            assert _in_first_screen(page, shown), (shown, page.locator(shown).bounding_box())
+        _finish_running_tasks(sim_clock)
         expect(page.locator("#status")).to_contain_text("✅", timeout=WAIT_MS)
         page.wait_for_function(PLAYING, timeout=WAIT_MS)
-        expect(page.locator("#tts_preview")).to_be_visible()  # the speech, playable
         expect(page.locator("#tts_preview audio").first).to_be_attached()
         assert _in_first_screen(page, "#generate")  # the laptop's one screen, at every stage
         assert _in_first_screen(page, "#result video", half=True)
@@ -563,7 +582,7 @@ def test_stop_shows_only_while_a_job_runs_and_says_what_is_true_then(
     expect(page.locator("#status")).to_contain_text("Stopped waiting")
     expect(page.locator("#status")).to_contain_text("will appear in History")
     expect(stop).to_be_hidden()
-    _open_panel(page, "history_panel")
+    expect(_history_items(page).first).to_be_visible()  # History opened by Stop
     expect(_history_items(page).first).to_contain_text("running (demo)")
     expect(page.locator("#status")).to_contain_text("Stopped waiting")  # no late update
 
@@ -571,6 +590,29 @@ def test_stop_shows_only_while_a_job_runs_and_says_what_is_true_then(
 HISTORY_PLAYING = """() => {
     const video = document.querySelector('#history_video video');
     return video !== null && video.currentTime > 0.5;
+}"""
+
+
+# History reads on any screen: no sideways scrolling of its pictures (Gradio's four
+# columns of at least 100 px did, on a phone), each caption whole under its picture.
+HISTORY_FITS = """() => {
+    const grid = document.querySelector('#history .grid-wrap');
+    const tiles = [...document.querySelectorAll('#history .thumbnail-item')];
+    const fits = (tile) => {
+        const caption = tile.querySelector('.caption-label');
+        const picture = tile.querySelector('img, video');
+        if (!caption || !picture) return false;
+        const box = caption.getBoundingClientRect(), outer = tile.getBoundingClientRect();
+        return caption.scrollWidth <= caption.clientWidth && box.left >= outer.left - 1
+            && box.right <= outer.right + 1 && box.bottom <= outer.bottom + 1
+            && box.top >= picture.getBoundingClientRect().bottom - 1;
+    };
+    return tiles.length > 0 && grid.scrollWidth <= grid.clientWidth && tiles.every(fits);
+}"""
+# History's first picture on screen (brought there by a smooth scroll).
+HISTORY_IN_VIEW = """() => {
+    const box = document.querySelector('#history .thumbnail-item').getBoundingClientRect();
+    return box.top >= 0 && box.bottom <= window.innerHeight;
 }"""
 
 
@@ -632,7 +674,7 @@ def test_a_reload_during_a_run_says_the_video_is_still_being_made_and_history_sh
 
         _reload(page)
 
-        expect(page.locator("#status")).to_have_text("⏳ " + EN["still_being_made"])
+        expect(page.locator("#status")).to_have_text("⏳ " + _as_read(EN["still_being_made"]))
         item = _history_items(page).first  # the History opened by itself
         expect(item).to_contain_text("running (demo)")  # still running after the reload
         _finish_running_tasks(sim_clock)
@@ -651,9 +693,12 @@ def test_a_stopped_job_shows_finished_in_history_without_a_reload(
     page = _open(browser, app.url, width=1366, height=768)
     try:
         task_id = _stopped_while_running(page, sim, portrait_path, speech_path)
-        _open_panel(page, "history_panel")
         item = _history_items(page).first
+        expect(item).to_be_visible()  # History opened by Stop, below a laptop's screen:
+        page.locator("#status a").get_by_text("History").click()  # the sentence's way there
+        page.wait_for_function(HISTORY_IN_VIEW, timeout=WAIT_MS)
         expect(item).to_contain_text("running (demo)")  # shown unfinished first
+        expect(page.locator("#history_video")).to_be_hidden()  # no empty player yet
         _finish_running_tasks(sim_clock)
         _finished_at_the_provider(page, sim, task_id)
 
@@ -678,6 +723,8 @@ def test_a_lone_job_in_history_plays_on_a_click_in_view_with_its_download(
         _wait_for_video_in_any_language(page)
         _open_panel(page, "history_panel")
         expect(_history_items(page)).to_have_count(1)
+        assert page.evaluate(HISTORY_FITS)  # its caption under the picture (a phone's: below)
+        expect(page.locator("#history_video")).to_be_hidden()  # no empty player before a pick
 
         _history_items(page).first.click()
 
@@ -867,6 +914,10 @@ LATIN_ALLOWED = {"Kling", "CometAPI", "Avatar", "Gradio", "API", "MCP", "MP3", "
                  "pro"}  # fmt: skip
 
 
+# What a person needs on the first screen while a job runs: Stop, and what is happening.
+RUN_CONTROLS = ("#stop", "#status")
+
+
 def _in_first_screen(page, selector: str, *, half: bool = False) -> bool:
     """Whether the element (its upper half, with `half`) is on screen without scrolling."""
     box = page.locator(selector).bounding_box()
@@ -892,7 +943,7 @@ SCROLL_ENDED = "() => window.scrolling === false"
 @pytest.mark.parametrize("locale", LANGUAGES)
 @pytest.mark.parametrize("width,height", SCREENS)
 def test_generate_then_the_video_are_on_screen_without_scrolling(
-    browser, app, portrait_path, speech_path, width, height, locale
+    browser, app, sim, sim_clock, portrait_path, speech_path, width, height, locale
 ):
     page = _open(browser, app.url, locale=locale, width=width, height=height)
     try:
@@ -902,8 +953,16 @@ def test_generate_then_the_video_are_on_screen_without_scrolling(
         if width > 1000:  # the laptop: everything stays where it is
             assert _in_first_screen(page, "#generate")
         page.evaluate(WATCH_SCROLLING)
+        _plan_running_task(sim)
+        creates = sim.stats.creates
         page.locator("#generate").dispatch_event("click")  # a press, with no scrolling
 
+        _until_the_provider_has_it(page, sim, creates)
+        expect(page.locator("#stop")).to_be_visible()
+        if width > 1000:  # while it runs: Stop and the status (a typed text's: see above)
+            for shown in RUN_CONTROLS:
+                assert _in_first_screen(page, shown), page.locator(shown).bounding_box()
+        _finish_running_tasks(sim_clock)
         page.wait_for_function(PLAYING, timeout=WAIT_MS)
         page.wait_for_function(SCROLL_ENDED, timeout=WAIT_MS)  # a smooth scroll, if any
         assert _in_first_screen(page, "#result video", half=True)
@@ -939,6 +998,12 @@ def test_on_a_phone_pressing_generate_brings_the_status_into_view(
         page.wait_for_function(STATUS_IN_VIEW, timeout=WAIT_MS)
         assert page.evaluate(NO_VIDEO_YET)  # brought by the press, not by the video
         _until_the_provider_has_it(page, sim, creates)  # the planned task is this one's
+        _finish_running_tasks(sim_clock)
+        _wait_for_video_in_any_language(page)
+        _open_panel(page, "history_panel")  # on a phone: two pictures a row, read as such
+        expect(_history_items(page)).to_have_count(1)
+        assert page.evaluate(HISTORY_FITS), page.locator("#history").inner_html()[:2000]
+        assert page.evaluate("document.scrollingElement.scrollWidth") <= 390
     finally:
         _finish_running_tasks(sim_clock)
         page.context.close()
@@ -1008,6 +1073,8 @@ def test_an_example_fills_everything_in_and_one_press_makes_its_video(browser, a
         expect(examples).to_have_count(3)
         examples.nth(0 if locale == "zh-CN" else 1).click()  # a typed text, with a face
         expect(page.locator("#tts_text").get_by_role("textbox")).not_to_have_value("")
+        voice = "Grace" if locale == "en-US" else "职场女青"  # a woman's, as the face is
+        expect(page.locator("#tts_voice").get_by_role("combobox")).to_have_value(voice)
         expect(page.locator("#portrait img")).to_have_count(1)
         ready = (EN if locale == "en-US" else ZH)["ready_to_generate"]
         expect(page.locator("#status")).to_have_text(ready)  # not "add a face and a voice"

@@ -59,7 +59,7 @@ PART_READY = {
     "en-US": re.compile(r"Part (\d+) of (\d+) is ready"),
     "zh-CN": re.compile(r"第 (\d+) 段（共 (\d+) 段）已完成"),
 }
-IN_PARTS = {"en-US": "it will be made in 3 parts", "zh-CN": "切成 3 段分别制作"}
+IN_PARTS = {"en-US": "it will be made in 3 parts", "zh-CN": "分成 3 段制作"}
 
 RECORD_STATUS = """() => {
     window.statusSeen = [];
@@ -239,7 +239,8 @@ def test_a_long_voice_stopped_after_its_parts_were_sent_is_joined_in_history_and
         expect(page.locator("#status")).not_to_contain_text("✅")
         sim_clock.advance(RUNNING_S)  # the parts end at the provider, after the Stop
 
-        page.locator("#history_panel button.label-wrap").click()
+        opened = page.locator("#history_panel button.label-wrap")
+        expect(opened).to_have_class(re.compile(r"\bopen\b"))  # by Stop: "…appear in History"
         item = page.locator("#history .thumbnail-item").first
         expect(item).to_contain_text("one video of 3 parts")  # no reload, no Refresh pressed
         expect(page.locator("#history .thumbnail-item")).to_have_count(1)  # one entry
@@ -289,7 +290,7 @@ def test_a_three_minute_voice_gives_one_video_of_three_minutes_on_a_chinese_page
         page.locator("#portrait input[type=file]").set_input_files(str(portrait_path))
         expect(page.locator("#portrait_verdict")).to_contain_text("✅")
         page.locator("#voice input[type=file]").set_input_files(str(voice))
-        expect(page.locator("#voice_verdict")).to_contain_text(re.compile(r"切成 \d 段分别制作"))
+        expect(page.locator("#voice_verdict")).to_contain_text(re.compile(r"分成 \d 段制作"))
         seconds, count = _generate_one_video(page, sim, "zh-CN")
         assert count >= 3  # 60 s parts at most: three at the fewest
         assert seconds == pytest.approx(THREE_MINUTES_S, abs=0.6)  # the whole speech

@@ -16,6 +16,7 @@ from avatar_core.jobs.pricing import format_money
 from avatar_core.jobs.steps import video_stored
 from avatar_core.media.probe import probe_video
 from avatar_core.storage.journal import Stage
+from ui import formatting as fmt
 from ui import handlers as h
 from ui.sessions import Sessions
 from ui.texts import translate
@@ -40,13 +41,15 @@ def test_a_long_voice_is_checked_as_parts_and_priced_as_their_sum(sessions, long
     studio = sessions.default
     verdict, seconds = h.voice_verdict(studio, long_voice, False)
     assert verdict.startswith("✅ The voice speaks for")
-    assert "it will be made in 3 parts cut in pauses" in verdict
+    # a tester's words: "longer than one task takes (60.0 s)" read as an engineer's
+    assert "longer than 60 s, so it will be made in 3 parts and joined into one video" in verdict
+    assert "60.0" not in verdict and "one task" not in verdict
     assert "Not sending the 2.1 s of silence saves" in verdict  # its edges (0.4 s kept)
     assert seconds == pytest.approx(147.9, abs=0.3)  # 2.5 s of edges, 0.4 s of them kept
     cost = translate(h.show_cost(sessions, "file", seconds, None, "pro"), "en")
     assert format_money(seconds * studio.settings.prices["pro"]) in cost
     zh, _ = h.voice_verdict(studio, long_voice, False, "zh")
-    assert "切成 3 段分别制作" in zh
+    assert "超过 60 秒，所以会分成 3 段制作，再拼接成一个视频" in zh
 
 
 def test_one_press_makes_one_video_of_a_long_voice_with_its_parts_progress(
@@ -64,7 +67,8 @@ def test_one_press_makes_one_video_of_a_long_voice_with_its_parts_progress(
     said = [translate(update[0], "en") for update in updates]
     assert any("Part 1 of 3 is ready" in line for line in said)
     assert any("3 of 3 ready" in line for line in said)
-    assert any("Joining the 3 parts" in line for line in said)
+    joining = re.compile(r"⏳ Joining the 3 parts into one video… \d+:\d\d elapsed\.")
+    assert any(joining.fullmatch(line) for line in said), said  # its time, as other stages
     assert probe_video(video).seconds == pytest.approx(147.9, abs=0.3)
 
 
@@ -182,3 +186,27 @@ def test_a_speech_stopped_after_its_parts_were_sent_is_joined_by_the_history_onc
     assert probe_video(video).seconds == pytest.approx(147.9, abs=0.3)
     asyncio.run(h.history_gallery(sessions))
     assert len(joins) == 1  # a finished speech is not joined again
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_a_long_texts_history_picture_says_its_first_words_in_both_languages(
+    simulator, fake_time, tmp_path, portrait_path, language
+):
+    # a cold tester's stopped Chinese long text was captioned with its voice's length
+    from test_long_text import CHINESE, ENGLISH, _studio
+
+    simulator.options.render_max_side = 48
+    sessions = Sessions(_studio(simulator, fake_time, tmp_path / "data"))
+    text = ENGLISH if language == "en" else CHINESE
+
+    async def press() -> list:
+        flow = h.run_make(sessions, str(portrait_path), "", "tts", None, "", "", "", text,
+                          "genshin_vindi2", language, 1.0, "Speak.", "std", False, None,
+                          None)  # fmt: skip
+        return [update async for update in flow]
+
+    updates = asyncio.run(press())
+    assert translate(updates[-1][0], "en").startswith("✅"), updates[-1][0]
+    assert simulator.stats.creates >= 2  # made in parts: a long text
+    ((_, caption),) = asyncio.run(h.history_gallery(sessions))[0]
+    assert f"“{fmt.first_words(text)}”" in caption, caption

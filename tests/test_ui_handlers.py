@@ -686,11 +686,16 @@ def test_demo_mode_shows_what_a_key_would_cost_and_charges_nothing(demo_sessions
 
 def test_stop_says_what_is_true_at_that_moment(sessions):
     for phase, key in h.STOP_SENTENCES.items():
-        status, stop, generate = asyncio.run(h.stopped_at(sessions, phase))
+        status, stop, generate, history = asyncio.run(h.stopped_at(sessions, phase))
         assert english(status) == "⏹️ " + EN[key]
         assert (stop["visible"], generate["interactive"]) == (False, True)
+        # where the video will appear in History: History opened, the sentence links to it
+        linked = "[History](#history_panel)" in EN[key]
+        assert linked is (key in ("stopped", "stopped_sending"))
+        assert "[历史记录](#history_panel)" in ZH[key] if linked else "#history" not in ZH[key]
+        assert history == ({"__type__": "update", "open": True} if linked else SKIP)
     assert "nothing is charged" in EN["stopped_in_line"]
-    assert "will appear in History" in EN["stopped"]
+    assert "will appear in [History](#history_panel)" in EN["stopped"]
     unknown = english(asyncio.run(h.stopped_at(sessions, None))[0])  # true however far it got
     assert unknown == "⏹️ " + EN["stopped_sending"]
 
@@ -824,6 +829,10 @@ def test_the_examples_speak_both_languages_and_fill_everything_in():
         assert all(row[4] for row in rows)  # each with its performance
         typed = next(row[3] for row in rows if row[1] == "tts")
         assert bool(re.search("[\u4e00-\u9fff]", typed)) is (language == "zh")
+        # the woman astronaut's texts in a woman's voice of the language (a tester heard the
+        # Chinese default, a boy's voice, with her)
+        names = {voice: name for name, voice in h.voice_choices(language)}
+        assert {names[row[5]] for row in rows} == {"Grace" if language == "en" else "职场女青"}
 
 
 def test_the_default_prompt_asks_for_expressions_and_blinking_in_both_languages():

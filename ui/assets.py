@@ -42,7 +42,19 @@ CSS = """
 #tts_voice ul.options {max-height: 40vh !important}
 /* the players' controls stay in sight (Gradio shows them on hover only: none on a phone) */
 #result .controls, #history_video .controls {opacity: 1 !important}
-#history .caption-label {white-space: normal !important; font-size: 0.8em}
+/* History: each caption under its picture, wrapped, never over it or out of it */
+#history .thumbnail-item {
+    aspect-ratio: auto !important; height: auto !important;
+    display: flex !important; flex-direction: column; align-items: stretch;
+}
+#history .thumbnail-item img, #history .thumbnail-item video {
+    aspect-ratio: 1 / 1; width: 100% !important; height: auto !important; object-fit: cover;
+}
+#history .caption-label {
+    position: static !important; max-width: none !important; white-space: normal !important;
+    overflow-wrap: anywhere; border: 0 !important; border-radius: 0 !important;
+    font-size: 0.8em; line-height: 1.3; opacity: 1 !important;
+}
 #history .grid-wrap.fixed-height {min-height: 0 !important}  /* a few jobs, no blank screen */
 button:focus-visible, input:focus-visible, textarea:focus-visible {
     outline: 3px solid #4f46e5; outline-offset: 2px;
@@ -60,6 +72,8 @@ button:focus-visible, input:focus-visible, textarea:focus-visible {
     }
     #portrait {height: auto !important}
     #voice_source .wrap {gap: 6px}
+    /* Gradio's four columns of at least 100 px scrolled sideways here, with no sign */
+    #history .grid-container {grid-template-columns: repeat(2, minmax(0, 1fr)) !important}
 }
 """
 # Screen readers announce the status and the verdicts as they change (Gradio renders the
@@ -100,6 +114,19 @@ A11Y_JS = r"""
                 status.scrollIntoView({block: "center", behavior: "smooth"});
             }
         }, 300);
+    }, true);
+    // A sentence's link to History (Stop's, a reload's): History opened, if it is not,
+    // and brought into view in this page (not a new tab, as Gradio opens links).
+    document.addEventListener("click", (event) => {
+        const link = event.target.closest && event.target.closest('a[href="#history_panel"]');
+        if (!link) return;
+        event.preventDefault();
+        event.stopImmediatePropagation();
+        const panel = document.getElementById("history_panel");
+        if (!panel) return;
+        const toggle = panel.querySelector("button.label-wrap");
+        if (toggle && !toggle.classList.contains("open")) toggle.click();
+        panel.scrollIntoView({block: "start", behavior: "smooth"});
     }, true);
     // A file that is no picture, chosen or dropped as the photo: not Gradio's own English
     // pop-up ("Invalid file type"), but the page's sentence in the visitor's language, from

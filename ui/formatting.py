@@ -16,6 +16,7 @@ from avatar_core.errors import AvatarError, InputError
 from avatar_core.inputs.fields import MAX_PROMPT_CHARS
 from avatar_core.jobs.events import Done, InLine, Progress, clock_text
 from avatar_core.jobs.limits import Allowance
+from avatar_core.jobs.long_voice import Joining
 from avatar_core.jobs.pricing import Estimate, format_money, format_rate
 from avatar_core.provider.models import TaskStatus
 from avatar_core.storage.journal import Job, Stage
@@ -296,6 +297,16 @@ def face_ready(width: int, height: int, language: str = "en") -> str:
 def voice_ready(seconds: float, language: str = "en") -> str:
     """ "Voice ready (7.3 s)." for an accepted voice."""
     return sentence_for("page:voice_ready", seconds=f"{seconds:.1f}").in_language(language)
+
+
+def joining(progress: Progress, language: str = "en") -> str | None:
+    """The status while a long speech's parts are joined, with the time elapsed as the
+    provider's stages have it (None for any other step)."""
+    if not isinstance(progress, Joining):
+        return None
+    clock = clock_text(progress.elapsed_s)
+    text = sentence_for("page:wait_joining", count=progress.count, clock=clock)
+    return f"{STATUS_ICONS['info']} {text.in_language(language)}"
 
 
 def waiting(progress: Progress, language: str = "en") -> str | None:

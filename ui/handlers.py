@@ -50,6 +50,7 @@ from avatar_core.jobs.events import (
 )
 from avatar_core.jobs.long_text import TextSpeech, long_text_run
 from avatar_core.jobs.pricing import estimate_cost, silence_saving
+from avatar_core.jobs.speech_history import ENTRY_PREFIX
 from avatar_core.jobs.steps import video_stored
 from avatar_core.jobs.studio import Source, Studio
 from avatar_core.jobs.video_flow import make_video
@@ -311,6 +312,7 @@ async def _stream_steps(
                 yield fmt.status(ui_text("sent_page", language)), gr.skip(), shown, phase
             else:
                 status = fmt.waiting(progress, language) if isinstance(progress, Running) else None
+                status = status or fmt.joining(progress, language)
                 status = status or fmt.status(progress.message, "info", language)
                 if isinstance(progress, Running) and studio is not None:
                     status = fmt.with_expected(
@@ -435,6 +437,7 @@ STOP_SENTENCES = {  # phase -> what Stop says then ("" / unknown: nothing was un
     "sending": "stopped_sending",
     "sent": "stopped",
 }
+IN_HISTORY = ("stopped_sending", "stopped")  # Stop's sentences sending the person to History
 
 
 @dataclass(frozen=True)
@@ -583,7 +586,7 @@ async def _make_steps(
     with sessions.using(key) as studio:
         if spoken is None or spoken.fingerprint != fingerprint:
             long = await _long_text(studio, image, text or "", voice, language, speed, prompt,
-                                    mode, visitor, reader)  # fmt: skip
+                                    mode, visitor, reader, sessions)  # fmt: skip
             if long is not None:  # longer than one speech a task takes: made in parts
                 async with contextlib.aclosing(long) as steps:
                     async for update in steps:
@@ -636,10 +639,12 @@ async def _long_text(
     mode: str,
     visitor: Any,
     reader: str,
+    sessions: Sessions | None = None,
 ) -> AsyncIterator[PageUpdate] | None:
     """The updates of a text longer than one speech a task takes, made as one video
     (`LongTextRun`: its groups' speech kept in the journal, so the same text pressed
-    again pays nothing again); None for a text one speech takes."""
+    again pays nothing again); None for a text one speech takes. Its History entry (one
+    for the speech) is captioned with the text's first words, as a short text's is."""
     speech = TextSpeech(text, voice, language or None, speed)
     try:
         run = await asyncio.to_thread(
@@ -647,7 +652,11 @@ async def _long_text(
         )
     except AvatarError as error:
         return _said(fmt.verdict_error(error, reader))
-    return None if run is None else _long_steps(run.run(), studio, reader)
+    if run is None:
+        return None
+    if sessions is not None:
+        sessions.remember_words(ENTRY_PREFIX + run.key, " ".join(text.split()))
+    return _long_steps(run.run(), studio, reader)
 
 
 async def _said(status: str) -> AsyncIterator[PageUpdate]:
@@ -678,19 +687,23 @@ async def _long_steps(
 
 async def stopped_at(
     sessions: Sessions, phase: str | None, request: gr.Request | None = None
-) -> tuple[str, Update, Update]:
-    """Stop: (the status, Stop hidden, Generate back), handed to the page after every update
-    the stopped Generate will show (ui/page_runs.py: it shows nothing more). What it says
-    is what is true at that moment: in line (nothing sent, nothing charged), being sent, or
-    sent (the task goes on and will appear in History); not knowing how far it got, what
-    is true in every case (if the provider took it, it will appear in History)."""
+) -> tuple[str, Update, Update, Update]:
+    """Stop: (the status, Stop hidden, Generate back, the History), handed to the page after
+    every update the stopped Generate will show (ui/page_runs.py: it shows nothing more).
+    What it says is what is true at that moment: in line (nothing sent, nothing charged),
+    being sent, or sent (the task goes on and will appear in History); not knowing how far
+    it got, what is true in every case (if the provider took it, it will appear in
+    History). Where the video will appear in History, the History is opened and the
+    sentence links to it (the page's script brings it into view: ui/assets.py)."""
     key = STOP_SENTENCES.get(phase or "", "stopped_sending")
     sentence = fmt.status(str(page_text(key)), "stopped")
     await sessions.runs.stop(request, sentence)
+    in_history = key in IN_HISTORY
     return (
         sentence,
         gr.update(visible=False),
         gr.update(interactive=True),
+        gr.update(open=True) if in_history else gr.skip(),
     )
 
 
@@ -762,16 +775,23 @@ def example_labels(language: str) -> list[str]:
     return [ui_text(key, language) for key in keys]
 
 
+# The examples' face is a woman astronaut: their texts are spoken by a woman's voice of
+# the page's language (the default voices are a man's and, in Chinese, a boy's).
+EXAMPLE_VOICES = {"en": "chengshu_jiejie", "zh": "girlfriend_2_speech02"}  # Grace, 职场女青
+
+
 def example_rows(assets: Path, language: str) -> list[list[Any]]:
-    """The examples for a page in `language`: (face, voice kind, recording, text, prompt);
-    the recording is English speech made here, the texts are spoken by text to speech."""
+    """The examples for a page in `language`: (face, voice kind, recording, text, prompt,
+    text to speech voice); the recording is English speech made here, the texts are
+    spoken by text to speech in a voice that fits the face."""
     face, recording = str(assets / "astronaut.jpg"), str(assets / "hello.mp3")
     first, second = (ui_text(key, language) for key in ("example_text_1", "example_text_2"))
     style = {name: ui_text(fmt.style_key(name), language) for name in fmt.PROMPT_STYLES}
+    voice = EXAMPLE_VOICES[language]
     rows = [
-        [face, "tts", None, first, style["friendly"]],
-        [face, "tts", None, second, style["calm"]],
-        [face, "file", recording, "", style["lively"]],
+        [face, "tts", None, first, style["friendly"], voice],
+        [face, "tts", None, second, style["calm"], voice],
+        [face, "file", recording, "", style["lively"], voice],
     ]
     return rows if language == "zh" else [rows[2], rows[0], rows[1]]
 
@@ -1001,12 +1021,13 @@ def pick_from_gallery(
     jobs: list[str] | None,
     event: gr.SelectData,
     request: gr.Request,
-) -> tuple[str | None, str]:
-    """A picture picked in the History: its video and one line (a failed job's
-    sentence)."""
+) -> tuple[Update, str]:
+    """A picture picked in the History: its video (the player shown only with one: no
+    empty box before a picture is chosen) and one line (a failed job's sentence)."""
     index = event.index if isinstance(event.index, int) else -1
     job_id = (jobs or [])[index] if 0 <= index < len(jobs or []) else ""
-    return pick_history(sessions, key, [job_id], browser, request)
+    video, note = pick_history(sessions, key, [job_id], browser, request)
+    return gr.update(value=video, visible=video is not None), note
 
 
 def show_allowance(

@@ -46,7 +46,7 @@ class SpeechInputs:
     language: gr.Radio  # the voice list shows this language's voices
     voice: gr.Dropdown
     speed: gr.Slider
-    preview: gr.Audio  # the speech made, to listen to
+    preview: gr.Audio  # the speech made, to listen to (under the video: `_outputs`)
     verdict: gr.Markdown
     options: gr.Row | None = None  # language and speed, under More options: a text's only
 
@@ -183,7 +183,7 @@ def build_page(sessions: Sessions) -> Page:
                     voice_source, groups, file, speech, verdict = _voice_choice()
             job = _make_it(demo=sessions.default.demo)
         with gr.Column(scale=6, min_width=320, elem_id="output_column"):
-            outputs = _outputs(demo=sessions.default.demo)
+            outputs = _outputs(speech, demo=sessions.default.demo)
             examples = _examples()
             with gr.Accordion(page_text("more_options"), open=False, elem_id="more_options"):
                 url, trim = _more_options(portrait, speech, job)
@@ -253,16 +253,11 @@ def _voice_choice() -> tuple[gr.Radio, list[gr.Group], gr.Audio, SpeechInputs, g
             elem_id="tts_voice",
             allow_custom_value=True,  # a voice id the list lacks is the provider's to judge
         )
-    preview = gr.Audio(
-        label=page_text("speech_preview"),
-        interactive=False,
-        visible=False,
-        elem_id="tts_preview",
-        buttons=[],
-    )
     verdict = gr.Markdown(elem_id="voice_verdict", elem_classes="verdict")
     tts_verdict = gr.Markdown(elem_id="tts_verdict", elem_classes="verdict")
-    speech = SpeechInputs(text, None, voice, None, preview, tts_verdict)  # type: ignore[arg-type]
+    # the preview of the speech made sits with the result (`_outputs`): shown in this step
+    # during a run, it pushed Stop and the status below a laptop's screen
+    speech = SpeechInputs(text, None, voice, None, None, tts_verdict)  # type: ignore[arg-type]
     return source, [file_group, speech_group], file, speech, verdict
 
 
@@ -345,7 +340,9 @@ def _preview_switch() -> gr.Checkbox:
     return gr.Checkbox(label=page_text("preview_first"), value=False, elem_id="preview_first")
 
 
-def _outputs(*, demo: bool) -> Outputs:
+def _outputs(speech: SpeechInputs, *, demo: bool) -> Outputs:
+    """The status, the video and what goes with it (the speech made from a typed text
+    under it, to listen to: `speech.preview`), the folded Details."""
     status = gr.Markdown(page_text("ready"), elem_id="status")
     badge = gr.Markdown(page_text("simulated_badge"), visible=False, elem_id="simulated_badge")
     result = gr.Video(
@@ -364,6 +361,13 @@ def _outputs(*, demo: bool) -> Outputs:
         make_another = gr.Button(
             page_text("make_another"), visible=False, size="sm", elem_id="make_another"
         )
+    speech.preview = gr.Audio(
+        label=page_text("speech_preview"),
+        interactive=False,
+        visible=False,
+        elem_id="tts_preview",
+        buttons=[],
+    )
     with gr.Accordion(page_text("details"), open=False, elem_id="details_panel"):
         details = gr.Markdown(elem_id="details")
     return Outputs(status, badge, result, download, make_another, details, None, None)  # type: ignore[arg-type]
@@ -380,18 +384,21 @@ def _examples() -> list[gr.Column]:
 
 
 def fill_examples(page: Page) -> None:
-    """The examples' rows, once the inputs exist (inside their columns)."""
+    """The examples' rows, once the inputs exist (inside their columns): each fills in the
+    face, the voice's kind, the recording or the text, the performance and the voice
+    that speaks the text."""
     inputs = [
         page.portrait.image,
         page.voice.source,
         page.voice.file,
         page.voice.speech.text,
         page.job.prompt,
+        page.voice.speech.voice,
     ]
     for language, column in zip(("en", "zh"), page.examples, strict=True):
         with column:
             rows = handlers.example_rows(ASSETS, language)
-            gr.Examples(
+            examples = gr.Examples(
                 rows,
                 inputs=inputs,
                 label=ui_text("example", language),
@@ -399,6 +406,13 @@ def fill_examples(page: Page) -> None:
                 cache_examples=False,
                 examples_per_page=6,
             )
+            # Gradio fills the voice in with the list it was built with (English): the
+            # list of the speech's language again, so the voice reads in it (职场女青)
+            speech = page.voice.speech
+            examples.load_input_event.then(
+                handlers.show_voices, [speech.language, speech.voice], speech.voice,
+                show_progress="hidden", api_visibility="private", queue=False,
+            )  # fmt: skip
 
 
 def _lookup() -> tuple[gr.Textbox, gr.Button]:
@@ -448,8 +462,10 @@ def _history_panel() -> HistoryPanel:
         )
         jobs = gr.State([])
         refresh = gr.Button(page_text("history_refresh"), size="sm", elem_id="history_refresh")
-        video = gr.Video(
+        video = gr.Video(  # shown once a picture is chosen (no empty player before)
             label=page_text("history_video"),
+            show_label=False,  # its label covered the SIMULATED stamp a demo video carries
+            visible=False,
             elem_id="history_video",
             autoplay=True,  # a click on a job plays it
             interactive=False,

@@ -23,7 +23,7 @@ from avatar_core.jobs.speech_resume import join_if_made
 from avatar_core.jobs.studio import Source, Studio
 from avatar_core.jobs.video_flow import local_voice, outline_voice
 from avatar_core.storage.journal import Job, Stage
-from avatar_core.units import format_seconds
+from avatar_core.units import plain_seconds
 from ui.texts import ui_text
 
 log = logging.getLogger(__name__)
@@ -45,8 +45,8 @@ def long_verdict(
     if outline is None:
         return None
     summary = sentence_for(
-        "long.verdict", seconds=format_seconds(outline.seconds), count=len(outline.parts),
-        part=format_seconds(outline.max_part_s),
+        "long.verdict", seconds=plain_seconds(outline.seconds), count=len(outline.parts),
+        part=plain_seconds(outline.max_part_s),
     )  # fmt: skip
     saving = silence_saving(outline.left_out_s, studio.settings.prices)
     changes = (saving,) if saving is not None else ()

@@ -220,7 +220,7 @@ def _wire_jobs(page: Page, sessions: Sessions) -> None:
     stopping = job.stop.click(  # no Stop waits behind another tab's
         sessions.bind(handlers.stopped_at),
         page.phase,
-        [outputs.status, job.stop, job.generate],
+        [outputs.status, job.stop, job.generate, page.history.panel],
         cancels=[generating],
         concurrency_limit=None,
         **PRIVATE,

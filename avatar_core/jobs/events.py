@@ -41,6 +41,7 @@ class Progress:
     """One step of a job, for people (`message`) and for code (the rest)."""
 
     step: ClassVar[Step]
+    ticks: ClassVar[bool] = False  # a step of the app's own that takes a while: its clock moves
     message: str
     elapsed_s: float = 0.0
     job: Job | None = None
@@ -132,9 +133,9 @@ def waiting_message(task: TaskInfo, elapsed: float) -> Message:
 async def with_heartbeat(
     events: AsyncIterator[Progress], every_s: float = 1.0, clock: Clock = SYSTEM
 ) -> AsyncIterator[Progress]:
-    """Re-yield `events`; while the provider works, refresh the elapsed time every
-    `every_s` seconds of `clock` so a person sees the wait move (no request is made for
-    it)."""
+    """Re-yield `events`; while the provider works (or the app does a long step of its
+    own: `Progress.ticks`), refresh the elapsed time every `every_s` seconds of `clock` so
+    a person sees the wait move (no request is made for it)."""
     iterator = events.__aiter__()
     pending: asyncio.Future[Progress] | None = None
     arrived = asyncio.Event()  # set once `pending` has its event
@@ -158,6 +159,8 @@ async def with_heartbeat(
             elif isinstance(last, Running) and last.task is not None:
                 elapsed = last.elapsed_s + clock.now() - ticked_at
                 yield replace(last, message=waiting_message(last.task, elapsed), elapsed_s=elapsed)
+            elif last is not None and last.ticks:  # the app's own work (a join): its time
+                yield replace(last, elapsed_s=last.elapsed_s + clock.now() - ticked_at)
     finally:
         if pending is not None:  # the person left (Stop, a closed tab): end the flow cleanly
             pending.cancel()

@@ -88,6 +88,13 @@ class SpeechProgress(Progress):
     left_s: float | None = None
 
 
+class Joining(SpeechProgress):
+    """The parts' videos are being joined (about JOIN_S_PER_MINUTE a minute of speech): its
+    elapsed time moves while it lasts (`with_heartbeat`)."""
+
+    ticks = True
+
+
 JOIN_S_PER_MINUTE = 2.0  # about how long the join takes a minute of speech (bench/)
 
 
@@ -268,7 +275,7 @@ class LongVoiceRun:
     async def _joined(self, speech: LongSpeech, videos: dict[int, Path]) -> AsyncIterator[Progress]:
         """The parts' `videos` joined with the speech as sent laid over them; SpeechDone."""
         count = len(speech.parts)
-        yield SpeechProgress(sentence_for("long.joining", count=count), ready=count, count=count)
+        yield Joining(sentence_for("long.joining", count=count), ready=count, count=count)
         path, seams = await asyncio.to_thread(
             functools.partial(
                 join_once, [videos[n] for n in range(1, count + 1)], speech.speech, self.out,
