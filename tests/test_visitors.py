@@ -89,16 +89,6 @@ def _same_session(url: str, visitor: Client, **options: object) -> Client:
     return client
 
 
-# --- Gradio's upload folder, cleaned on a schedule: started first, seen gone at the end ------
-
-
-def test_an_upload_and_a_handed_out_video_are_there_when_made(cleaning_started):
-    """The first test: it starts the app whose cleaning
-    test_gradios_upload_folder_is_cleaned_on_a_schedule sees at the module's end."""
-    assert cleaning_started.seen == {"an upload, when made": True,
-                                     "a video handed out, when made": True}  # fmt: skip
-
-
 # --- two sessions on one app ------------------------------------------------------------------
 
 
@@ -837,57 +827,34 @@ def test_a_visitors_lookups_of_unknown_tasks_cost_no_request(budget):
 CLEANING = (1, 5)  # every second, files over five seconds old
 
 
-@dataclass
-class CleaningRun:
-    seen: dict[str, bool]  # what was true -> whether it was
-    uploaded: Path
-    copy: Path
-    video: Path
-
-
 @pytest.fixture(scope="module")
-def cleaning_started(tmp_path_factory) -> Iterator[CleaningRun]:
-    """An upload and a handed-out copy, on an app cleaning on the CLEANING schedule, each
-    there when made. Made by the module's first test, the app runs on while the other tests
-    run, so the seconds its cleaning waits pass meanwhile (`cleaning` sees what it did). Its
-    face and voice are its own: Gradio names an upload's path by its content, and no other
-    app of this process uploads these bytes for this app's cleaning to delete."""
+def cleaning(tmp_path_factory, inputs) -> dict[str, bool]:
+    """An upload and a handed-out copy, on an app cleaning on the CLEANING schedule: each
+    is there when made, and gone after the cleaning (the data folder's video stays)."""
     root = tmp_path_factory.mktemp("cleaning")
-    face, voice = root / "cleaned-face.jpg", root / "cleaned-voice.wav"
-    face.write_bytes(image_bytes(336, 336, fmt="JPEG"))
-    voice.write_bytes(audio_bytes(2.6, frequency=330.0))
     fake = FakeClock()
     with Simulator(task_seconds=20, clock=fake.now, work_dir=root / "sim") as sim:
         app = InProcessApp(make_studio(sim, fake, root / "data", key=APP_KEY),
                            cache_cleaning=CLEANING)  # fmt: skip
         try:
-            with voice.open("rb") as sound:
+            with inputs["voice"].open("rb") as voice:
                 answer = httpx.post(app.url.rstrip("/") + "/gradio_api/upload",
-                                    files={"files": sound}, timeout=30)  # fmt: skip
+                                    files={"files": voice}, timeout=30)  # fmt: skip
             uploaded = Path(json.loads(answer.text)[0])
             seen = {"an upload, when made": uploaded.exists()}
             client = app.client()
-            task = Path(generate(client, face, voice)).stem
+            task = Path(generate(client, inputs["face"], inputs["voice"])).stem
             remote = _same_session(app.url, client, download_files=False)
             copy = Path(remote.predict(task, api_name="/status")["path"])
             seen["a video handed out, when made"] = copy.exists()
-            yield CleaningRun(seen, uploaded, copy, root / "data" / "videos" / f"{task}.mp4")
+            for name, path in (("the upload", uploaded), ("the copy", copy)):
+                wait_until(lambda p=path: not p.exists(), f"{name} to be cleaned", 60)
+                seen[f"{name}, later: gone"] = not path.exists()
+            video = root / "data" / "videos" / f"{task}.mp4"
+            seen["the data folder's video, later: kept"] = video.is_file()
+            return seen
         finally:
             app.close()
-
-
-@pytest.fixture(scope="module")
-def cleaning(cleaning_started) -> dict[str, bool]:
-    """`cleaning_started`'s upload and copy once gone (waited for, if the module's other
-    tests took less than the cleaning's seconds), and whether the data folder's video
-    stayed."""
-    run = cleaning_started
-    seen = dict(run.seen)
-    for name, path in (("the upload", run.uploaded), ("the copy", run.copy)):
-        wait_until(lambda p=path: not p.exists(), f"{name} to be cleaned", 60)
-        seen[f"{name}, later: gone"] = not path.exists()
-    seen["the data folder's video, later: kept"] = run.video.is_file()
-    return seen
 
 
 def test_gradios_upload_folder_is_cleaned_on_a_schedule(cleaning):
