@@ -39,6 +39,8 @@ def launch_options(settings: Settings) -> dict[str, Any]:
     outright: videos reach visitors only as copies made by the handlers (ui/delivery.py).
     Gradio's MCP server is on (at /gradio_api/mcp/) unless GRADIO_MCP_SERVER is off.
     Request bodies and uploads are bounded before they are read (ui/request_limits.py).
+    Gradio's monitoring is off: its summary (every event's function, outcome and time)
+    would be open to any stranger at /monitoring/summary.
     """
     return {
         "app_kwargs": {"middleware": [request_limits()]},
@@ -46,6 +48,7 @@ def launch_options(settings: Settings) -> dict[str, Any]:
         "blocked_paths": private_paths(settings.data_dir),
         "max_threads": 200,
         "mcp_server": settings.mcp_server,
+        "enable_monitoring": False,
         **page_options(),
     }
 

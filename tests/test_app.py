@@ -255,3 +255,15 @@ def test_every_listed_endpoint_names_its_arguments_and_returns(running):
     for name, endpoint in endpoints.items():
         labels = [p["label"] for p in endpoint["parameters"] + endpoint["returns"]]
         assert not any(re.fullmatch(r"\d+(st|nd|rd|th)", label) for label in labels), name
+
+
+def test_a_stranger_reads_nothing_of_the_apps_traffic(
+    running, fresh_sim, portrait_path, speech_path
+):
+    """Gradio's monitoring summary lists every event's function, how often it ran, how
+    often it failed and how long it took; the app's visitors' traffic is nobody's to read."""
+    generate(running.client(), portrait_path, speech_path)
+    for path in ("/monitoring/summary", "/monitoring", "/gradio_api/monitoring/summary"):
+        answer = httpx.get(running.url.rstrip("/") + path, timeout=30)
+        assert answer.status_code in (403, 404), (path, answer.status_code)
+        assert "run_make" not in answer.text and "total_requests" not in answer.text

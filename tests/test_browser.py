@@ -976,6 +976,10 @@ STATUS_IN_VIEW = """() => {
     const box = document.getElementById('status').getBoundingClientRect();
     return box.top >= 0 && box.bottom <= window.innerHeight;
 }"""
+STOP_IN_VIEW = """() => {
+    const box = document.getElementById('stop').getBoundingClientRect();
+    return box.height > 0 && box.top >= 0 && box.bottom <= window.innerHeight;
+}"""
 NO_VIDEO_YET = "() => !document.querySelector('#result video')?.getAttribute('src')"
 
 
@@ -997,6 +1001,8 @@ def test_on_a_phone_pressing_generate_brings_the_status_into_view(
         page.locator("#generate").dispatch_event("click")
         page.wait_for_function(STATUS_IN_VIEW, timeout=WAIT_MS)
         assert page.evaluate(NO_VIDEO_YET)  # brought by the press, not by the video
+        expect(page.locator("#stop")).to_be_visible()
+        page.wait_for_function(STOP_IN_VIEW, timeout=WAIT_MS)  # and Stop, just above it
         _until_the_provider_has_it(page, sim, creates)  # the planned task is this one's
         _finish_running_tasks(sim_clock)
         _wait_for_video_in_any_language(page)

@@ -482,6 +482,7 @@ def test_a_voice_one_task_takes_has_no_preview_and_nothing_is_sent(
 
     voice = write_wav(tmp_path / "short.wav", speech_like(11.0, seed=3))  # > 10 s, one task
     studio = _studio(small_videos, fake_time, tmp_path / "data")
-    with pytest.raises(e.InputError, match="leave the preview out"):
+    said = "only of a voice longer than 12 s; this one is made whole: leave the preview out"
+    with pytest.raises(e.InputError, match=said):  # the part limit as "12 s", not "12.0 s"
         final(make_video(studio, portrait_path, voice, preview=True))
     assert small_videos.stats.creates == 0

@@ -14,6 +14,11 @@ from typing import Any
 
 # No usage analytics leave this app unless its operator asks for them (before gradio loads).
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+# Gradio's queue rebuilds the summary behind its monitoring page (a pandas table of up to
+# 10,000 past events, grouped by function) each time an event ends: most of a History
+# refresh's CPU once an app has seen a few hundred events. The page is off (launch_options:
+# a stranger could read the app's traffic at /monitoring/summary), so it is rebuilt never.
+os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", str(10**9))
 
 import gradio as gr
 

@@ -33,7 +33,7 @@ from avatar_core.jobs.long_voice import LongVoiceRun, speaks_longer_than
 from avatar_core.jobs.studio import Source, Studio
 from avatar_core.storage.layout import LONG_FETCHED_FOLDER, LONG_SPEECH_FOLDER
 from avatar_core.storage.visitors import OPERATOR, Visitor
-from avatar_core.units import format_seconds
+from avatar_core.units import format_seconds, plain_seconds
 
 
 def local_voice(studio: Studio, audio: Source | None) -> Path | None:
@@ -171,7 +171,7 @@ async def make_video(
             preview=preview,
         )  # fmt: skip
     if preview and run is None:
-        limit = format_seconds(studio.client.profile.max_part_seconds)
+        limit = plain_seconds(studio.client.profile.max_part_seconds)
         raise InputError(sentence_for("long.no_preview", limit=limit), field="audio")
     if run is not None:
         flow = _cleaning_up(run, fetched=looks_like_url(audio))
