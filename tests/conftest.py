@@ -19,14 +19,6 @@ ASSETS = Path(__file__).resolve().parent.parent / "assets"
 # into one shared cache would delete each other's uploads. Each test process has its own.
 os.environ["GRADIO_TEMP_DIR"] = tempfile.mkdtemp(prefix="gradio-tests-")
 
-# Gradio's queue recomputes the summary of its monitoring dashboard (a pandas DataFrame of
-# every event it recorded, up to 10000, grouped by function) each time an event ends, unless
-# told to do it less often: half the CPU of an event, growing with the events an app has
-# seen (test_hostile_inputs' 305 events on one app). No test reads that dashboard. The apps
-# these processes build and the `python app.py` they start (whose environment is a copy of
-# this one) compute it once in a billion events; the product is unchanged.
-os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", str(10**9))
-
 
 def _one_trust_store_a_process() -> None:
     """httpx makes a new TLS context for every client, loading certifi's CA bundle into it
