@@ -57,12 +57,15 @@ def make_studio(
     key: str | None = "app-key",
     http_timeout: float = 30.0,
     retry: RetryPolicy | None = None,
+    rate_per_s: float | None = None,
     **more_settings: Any,
 ) -> Studio:
     """A studio on `sim` with `key` (None: demo mode, on `sim` rather than the built-in
     simulator), whose waiting follows the fake clock; its client and its downloads wait as
     `http_timeout` (Settings.http_timeout_s) says, and backs off as `retry` says (the
-    line's waits after a refused create too). `more_settings` are more Settings fields;
+    line's waits after a refused create too), and takes its requests' slots at `rate_per_s`
+    (the request budget, on the fake clock too; None: the product's default).
+    `more_settings` are more Settings fields;
     visitors have no spending limits unless they say so (max_daily_per_visitor=3...)."""
     secret = Secret(key) if key else None
     settings = Settings(
@@ -73,7 +76,8 @@ def make_studio(
         **{**NO_LIMITS, **more_settings},
     )
     client = ProviderClient(settings.base_url, key or DEMO_KEY, clock=time, timeout=http_timeout)
-    scheduler = PollScheduler(clock=time)
+    rate = {} if rate_per_s is None else {"rate_per_s": rate_per_s}
+    scheduler = PollScheduler(clock=time, **rate)
     return Studio(
         settings, client=client, scheduler=scheduler, clock=time,
         retry=retry,

@@ -196,7 +196,7 @@ def test_tts_takes_a_language_and_keeps_its_three_argument_form(running, fresh_s
 
 
 def test_demo_mode_needs_no_key_and_says_so(tmp_path, portrait_path, speech_path):
-    settings = Settings(api_key=None, data_dir=tmp_path / "demo-data", demo_task_seconds=1.0)
+    settings = Settings(api_key=None, data_dir=tmp_path / "demo-data", demo_task_seconds=0.3)
     demo = InProcessApp(open_studio(settings))
     try:
         page = httpx.get(demo.url.rstrip("/") + "/config", timeout=30).text

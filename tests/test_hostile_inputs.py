@@ -19,6 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 from app_harness import app_on_a_simulator, generate
+from cli_children import run_cli_child
 from gradio_client.exceptions import AppError
 from hostile_corpus import (
     AUDIO,
@@ -33,7 +34,7 @@ from hostile_corpus import (
 )
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from live import ROOT, assert_no_traceback, cli_env, jobs_of, run_cli
+from live import ROOT, assert_no_traceback, cli_env, jobs_of
 from media import audio_bytes, decoded_seconds, exif_block, image_bytes, png_claiming
 from PIL import Image
 from raw_gradio import run_event
@@ -333,12 +334,17 @@ def test_a_tiny_file_that_decodes_to_gigabytes_is_measured_in_bounded_memory(tmp
 
 # --- prompts, end to end ------------------------------------------------------------------
 
+# The command line's cases below run `main(argv)` in a forked child (tests/cli_children.py):
+# what the command reads and says is the point. The interpreter's start with hostile text
+# (ESC and bytes that are not UTF-8 in argv) is `python -m avatar_core` in
+# tests/test_public_inputs.py's malformed-text cases.
+
 
 def test_a_100000_character_prompt_is_refused_by_the_cli_before_anything_is_sent(
     tmp_path, portrait_path, speech_path
 ):
     env = cli_env("http://127.0.0.1:9", tmp_path / "data")  # nothing listens: nothing is sent
-    done = run_cli(
+    done = run_cli_child(
         "generate", "--image", str(portrait_path), "--audio", str(speech_path),
         "--prompt", "talk " * 20_000, env=env,
     )  # fmt: skip
@@ -354,7 +360,7 @@ def test_control_characters_in_a_prompt_never_reach_the_provider_or_the_journal(
     tmp_path, portrait_path, speech_path
 ):
     env = cli_env("http://127.0.0.1:9", tmp_path / "data")  # nothing listens: nothing is sent
-    done = run_cli(
+    done = run_cli_child(
         "generate", "--image", str(portrait_path), "--audio", str(speech_path),
         "--prompt", "\x1b[2J\x1b[31mSmile\x07 and\u200b\r\nwave\x7f", env=env,
     )  # fmt: skip
@@ -375,7 +381,7 @@ def test_control_characters_in_a_prompt_never_reach_the_provider_or_the_journal(
 def test_damaged_exif_leaves_no_python_warning_on_the_cli(tmp_path, maker, speech_path):
     image = tmp_path / "photo.jpg"
     image.write_bytes(maker())
-    done = run_cli("check", "--image", str(image), "--audio", str(speech_path), env=cli_env(
+    done = run_cli_child("check", "--image", str(image), "--audio", str(speech_path), env=cli_env(
         "http://127.0.0.1:9", tmp_path / "data"))  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""
@@ -386,7 +392,7 @@ def test_two_hostile_files_give_two_lines_and_exit_2(tmp_path):
     image, audio = tmp_path / "page.jpg", tmp_path / "voice.mp3"
     image.write_bytes(b"<!DOCTYPE html><html><body>hello</body></html>")
     audio.write_bytes(png_claiming(100_000, 100_000))
-    done = run_cli("check", "--image", str(image), "--audio", str(audio), env=cli_env(
+    done = run_cli_child("check", "--image", str(image), "--audio", str(audio), env=cli_env(
         "http://127.0.0.1:9", tmp_path / "data"))  # fmt: skip
     assert done.returncode == 2
     assert_no_traceback(done.stderr)

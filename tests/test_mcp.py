@@ -65,6 +65,17 @@ def limited(tmp_path_factory):
         app.close()
 
 
+@pytest.fixture(scope="module")
+def keyed(tmp_path_factory):
+    """The app on its own key without limits, on a simulator on a fake clock (each test
+    that uses it resets the simulator first)."""
+    fake, root = FakeClock(), tmp_path_factory.mktemp("mcp-keyed")
+    with Simulator(task_seconds=20, clock=fake.now, work_dir=root / "sim") as sim:
+        app = InProcessApp(make_studio(sim, fake, root / "data"))
+        yield app, sim
+        app.close()
+
+
 def call(app: InProcessApp, tool: str, arguments: dict[str, Any]) -> tuple[bool, list[str]]:
     """One MCP session calling one tool: (whether it is an error, its texts)."""
 
@@ -219,19 +230,15 @@ def test_text_to_speech_makes_the_voice(running, portrait_path):
     assert link.endswith(".mp4")
 
 
-def test_no_speech_is_paid_for_a_portrait_that_would_be_refused(tmp_path):
-    fake = FakeClock()
-    with Simulator(task_seconds=20, clock=fake.now, work_dir=tmp_path / "sim") as sim:
-        app = InProcessApp(make_studio(sim, fake, tmp_path / "data"))
-        try:
-            tiny = "data:image/png;base64," + base64.b64encode(image_bytes(120, 120)).decode()
-            spoken = {"speech_text": "Hello there, this is long enough to speak.",
-                      "voice_id": "genshin_vindi2", "language": "en"}  # fmt: skip
-            failed, texts = call(app, "make_talking_avatar_video", {"portrait": tiny, **spoken})
-            assert failed and "at least 300 px" in texts[0]
-            assert sim.stats.tts == 0 and sim.stats.creates == 0
-        finally:
-            app.close()
+def test_no_speech_is_paid_for_a_portrait_that_would_be_refused(keyed):
+    app, sim = keyed
+    sim.reset()
+    tiny = "data:image/png;base64," + base64.b64encode(image_bytes(120, 120)).decode()
+    spoken = {"speech_text": "Hello there, this is long enough to speak.",
+              "voice_id": "genshin_vindi2", "language": "en"}  # fmt: skip
+    failed, texts = call(app, "make_talking_avatar_video", {"portrait": tiny, **spoken})
+    assert failed and "at least 300 px" in texts[0]
+    assert sim.stats.tts == 0 and sim.stats.creates == 0
 
 
 def _inline(data: bytes, kind: str) -> str:
@@ -452,7 +459,7 @@ def test_the_operator_is_told_at_start_up_what_bounds_mcp_callers(tmp_path):
     assert Settings.from_env({}).max_daily_per_address == 0  # the documented default stays
 
 
-def test_a_long_speech_text_is_made_into_one_video_in_one_call(tmp_path):
+def test_a_long_speech_text_is_made_into_one_video_in_one_call(keyed):
     """A part limit of 6 s (the provider's profile): three paragraphs are spoken a group
     at a time (a request each) and made in parts, and the call answers with the joined
     video."""
@@ -463,20 +470,20 @@ def test_a_long_speech_text_is_made_into_one_video_in_one_call(tmp_path):
         "By eight the market is full. Children weave between the stalls.\n\n"
         "In the evening the wind turns. The lights come on along the water."
     )
-    fake = FakeClock()
-    with Simulator(task_seconds=20, clock=fake.now, work_dir=tmp_path / "sim") as sim:
-        sim.options.render_max_side = 48
-        studio = make_studio(sim, fake, tmp_path / "data")
-        studio.client.profile = dataclasses.replace(studio.client.profile, max_part_seconds=6.0)
-        app = InProcessApp(studio)
-        try:
-            face = _inline(image_bytes(320, 320, fmt="JPEG"), "image/jpeg")
-            spoken = {"speech_text": text, "voice_id": "genshin_vindi2", "language": "en"}
-            failed, (message, link, _, _) = call(
-                app, "make_talking_avatar_video", {"portrait": face, **spoken}
-            )
-        finally:
-            app.close()
+    app, sim = keyed
+    sim.reset()
+    client, side = app.studio.client, sim.options.render_max_side
+    profile = client.profile
+    sim.options.render_max_side = 48
+    client.profile = dataclasses.replace(profile, max_part_seconds=6.0)
+    try:
+        face = _inline(image_bytes(320, 320, fmt="JPEG"), "image/jpeg")
+        spoken = {"speech_text": text, "voice_id": "genshin_vindi2", "language": "en"}
+        failed, (message, link, _, _) = call(
+            app, "make_talking_avatar_video", {"portrait": face, **spoken}
+        )
+    finally:
+        client.profile, sim.options.render_max_side = profile, side
     assert not failed, message
     assert link.endswith(".mp4") and "speech-" in link
     assert "One video of 3 parts" in message

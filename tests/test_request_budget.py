@@ -7,7 +7,7 @@ visitor's and each address's questions in turn, and never more than the budget i
   work.
 - Slots never put more than the budget in one second, however many wait and however late
   their answers come.
-- 200 keys pasted at once (the page's key check, many sessions, real time): the simulator
+- 100 keys pasted at once (the page's key check, many sessions, real time): the simulator
   never sees more than the budget in any second, and no HTTP client is made for them.
 - A key the provider cannot even read (HTTP 431) is refused in one sentence, not taken as
   "could not be checked", and nothing is kept for it.
@@ -146,12 +146,14 @@ def test_no_second_holds_more_than_the_budget_however_late_the_answers(fake_time
         assert len(maybe) <= 4, sorted(spans)
 
 
-# --- 200 pasted keys, at the simulator ----------------------------------------------------------
+# --- 100 pasted keys, at the simulator ----------------------------------------------------------
 
 
 RATE = 40.0  # a quick budget for the test; the default 10 behaves the same, slower
-GOOD_KEYS = [f"sk-good-{n:03d}" for n in range(40)]
-KEYS = GOOD_KEYS + [f"sk-random-{n:03d}" for n in range(160)]
+# 120 checks (an accepted key asks both query routes) at the 32 a second the budget leaves
+# questions: nearly four seconds in which the budget, not the machine, sets the pace
+GOOD_KEYS = [f"sk-good-{n:03d}" for n in range(20)]
+KEYS = GOOD_KEYS + [f"sk-random-{n:03d}" for n in range(80)]
 
 
 def _open_http_clients() -> int:
@@ -161,7 +163,7 @@ def _open_http_clients() -> int:
 
 @pytest.fixture(scope="module")
 def pasted(tmp_path_factory) -> dict[str, object]:
-    """200 keys pasted at once from 25 sessions through the page's key check, on an app
+    """100 keys pasted at once from 25 sessions through the page's key check, on an app
     whose budget is RATE requests a second."""
     root = tmp_path_factory.mktemp("pasted")
     with Simulator(task_seconds=5, work_dir=root / "sim",
@@ -185,7 +187,7 @@ def pasted(tmp_path_factory) -> dict[str, object]:
             studio.close()
 
 
-def test_200_pasted_keys_never_put_more_than_the_budget_in_one_second(pasted):
+def test_100_pasted_keys_never_put_more_than_the_budget_in_one_second(pasted):
     assert pasted["requests"] >= len(KEYS)  # every key was checked with the provider
     assert 0 < pasted["busiest second"] <= RATE, pasted
 

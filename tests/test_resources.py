@@ -168,10 +168,40 @@ def _answer(connection: socket.socket) -> str:
     return received.decode("utf-8", "replace")
 
 
+class LedgerInUse:
+    """The module app's upload ledger: the one the running test gave it (`ledgered`), else
+    one without limits (as InProcessApp's own). The app's request limits read whatever it
+    holds at each request."""
+
+    def __init__(self) -> None:
+        self.none = UploadLedger(files_per_minute=10**6, bytes_per_minute=2**50)
+        self.current = self.none
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.current, name)
+
+
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
-    with running_app(tmp_path_factory.mktemp("resources")) as running:
+    """One app for the module's request and upload limits (`ledgered` gives it a test's
+    ledger)."""
+    ledger = LedgerInUse()
+    with running_app(tmp_path_factory.mktemp("resources"), ledger=ledger) as running:
+        running.ledger_in_use = ledger  # type: ignore[attr-defined]
         yield running
+
+
+@pytest.fixture
+def ledgered(app):
+    """`ledgered(ledger)`: the module app, its uploads limited by `ledger` for this test."""
+    in_use: LedgerInUse = app.ledger_in_use
+
+    def use(ledger: UploadLedger) -> InProcessApp:
+        in_use.current = ledger
+        return app
+
+    yield use
+    in_use.current = in_use.none
 
 
 @pytest.mark.parametrize("path", ["/gradio_api/queue/join", "/gradio_api/upload",
@@ -214,32 +244,33 @@ def test_a_body_under_its_cap_is_read_as_before(app, speech_path):
 # --- disk -------------------------------------------------------------------------------------
 
 
-def test_uploads_are_limited_per_address_in_files_and_bytes_a_minute(tmp_path):
+def test_uploads_are_limited_per_address_in_files_and_bytes_a_minute(ledgered):
     clock = FakeClock()
     ledger = UploadLedger(files_per_minute=3, bytes_per_minute=1024 * 1024, clock=clock)
     tag = uuid.uuid4().hex
-    with running_app(tmp_path, ledger=ledger) as running:
-        for n in range(3):
-            assert upload(running, (f"{tag}-{n}.txt", b"a" * 100)).status_code == 200
-        refused = upload(running, (f"{tag}-3.txt", b"a" * 100))
-        assert refused.status_code == 429 and TOO_MANY_UPLOADS in refused.text
-        assert not uploaded_files(f"{tag}-3.txt")  # not kept
-        clock.advance(61)  # a new minute
-        many = upload(running, *((f"{tag}-many-{n}.txt", bytes([n]) * 10) for n in range(4)))
-        assert many.status_code == 429 and not uploaded_files(f"{tag}-many-*")
-        clock.advance(61)
-        heavy = upload(running, (f"{tag}-heavy.bin", b"b" * (1024 * 1024 + 1)))
-        assert heavy.status_code == 429 and not uploaded_files(f"{tag}-heavy.bin")
-        assert upload(running, (f"{tag}-small.txt", b"c")).status_code == 200
+    running = ledgered(ledger)
+    for n in range(3):
+        assert upload(running, (f"{tag}-{n}.txt", b"a" * 100)).status_code == 200
+    refused = upload(running, (f"{tag}-3.txt", b"a" * 100))
+    assert refused.status_code == 429 and TOO_MANY_UPLOADS in refused.text
+    assert not uploaded_files(f"{tag}-3.txt")  # not kept
+    clock.advance(61)  # a new minute
+    many = upload(running, *((f"{tag}-many-{n}.txt", bytes([n]) * 10) for n in range(4)))
+    assert many.status_code == 429 and not uploaded_files(f"{tag}-many-*")
+    clock.advance(61)
+    heavy = upload(running, (f"{tag}-heavy.bin", b"b" * (1024 * 1024 + 1)))
+    assert heavy.status_code == 429 and not uploaded_files(f"{tag}-heavy.bin")
+    assert upload(running, (f"{tag}-small.txt", b"c")).status_code == 200
 
 
-def test_uploads_sent_at_once_share_the_minutes_bytes(tmp_path):
+def test_uploads_sent_at_once_share_the_minutes_bytes(ledgered):
     """Eight uploads of 300 KB at once from one address, with 1 MB a minute: the room is
     held as each is let in, so no more than three get through (each saw the whole minute's
     room when it was only read at the start)."""
     ledger = UploadLedger(files_per_minute=100, bytes_per_minute=1024 * 1024, clock=FakeClock())
     tag = uuid.uuid4().hex
-    with running_app(tmp_path, ledger=ledger) as running, ThreadPoolExecutor(8) as pool:
+    running = ledgered(ledger)
+    with ThreadPoolExecutor(8) as pool:
         answers = list(pool.map(
             lambda n: upload(running, (f"{tag}-{n}.bin", bytes([n]) * 300_000)), range(8)
         ))  # fmt: skip
@@ -248,30 +279,30 @@ def test_uploads_sent_at_once_share_the_minutes_bytes(tmp_path):
         assert len(uploaded_files(f"{tag}-*.bin")) == codes.count(200)
 
 
-def test_an_upload_without_a_length_that_goes_over_leaves_nothing_behind(tmp_path):
+def test_an_upload_without_a_length_that_goes_over_leaves_nothing_behind(ledgered):
     ledger = UploadLedger(bytes_per_minute=1024 * 1024, clock=FakeClock())
     folder = Path(get_upload_folder())
-    with running_app(tmp_path, ledger=ledger) as running:
-        boundary = uuid.uuid4().hex
-        head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; "
-                f"filename=\"{boundary}.bin\"\r\nContent-Type: application/octet-stream"
-                "\r\n\r\n").encode()  # fmt: skip
+    running = ledgered(ledger)
+    boundary = uuid.uuid4().hex
+    head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; "
+            f"filename=\"{boundary}.bin\"\r\nContent-Type: application/octet-stream"
+            "\r\n\r\n").encode()  # fmt: skip
 
-        def body() -> Iterator[bytes]:  # no length: sent chunked
-            yield head
-            for _ in range(40):
-                yield b"z" * 65536
-            yield f"\r\n--{boundary}--\r\n".encode()
+    def body() -> Iterator[bytes]:  # no length: sent chunked
+        yield head
+        for _ in range(40):
+            yield b"z" * 65536
+        yield f"\r\n--{boundary}--\r\n".encode()
 
-        before = set(folder.iterdir())
-        answer = httpx.post(
-            running.url + "gradio_api/upload",
-            content=body(),
-            headers={"content-type": f"multipart/form-data; boundary={boundary}"},
-            timeout=60,
-        )
-        assert answer.status_code == 429 and TOO_MANY_UPLOADS in answer.text
-        assert set(folder.iterdir()) - before == set() and not uploaded_files(f"{boundary}.bin")
+    before = set(folder.iterdir())
+    answer = httpx.post(
+        running.url + "gradio_api/upload",
+        content=body(),
+        headers={"content-type": f"multipart/form-data; boundary={boundary}"},
+        timeout=60,
+    )
+    assert answer.status_code == 429 and TOO_MANY_UPLOADS in answer.text
+    assert set(folder.iterdir()) - before == set() and not uploaded_files(f"{boundary}.bin")
 
 
 def test_an_ipv6_address_is_counted_by_its_network():
@@ -281,20 +312,20 @@ def test_an_ipv6_address_is_counted_by_its_network():
     assert network_of("::ffff:203.0.113.7") == network_of("203.0.113.7")
 
 
-def test_uploads_are_deleted_a_short_time_after_their_upload(tmp_path):
+def test_uploads_are_deleted_a_short_time_after_their_upload(ledgered):
     clock = FakeClock()
     ledger = UploadLedger(keep_s=600, clock=clock)
     tag = uuid.uuid4().hex
-    with running_app(tmp_path, ledger=ledger) as running:
-        first = Path(upload(running, (f"{tag}-old.txt", b"old")).json()[0])
-        clock.advance(400)
-        second = Path(upload(running, (f"{tag}-new.txt", b"new")).json()[0])
-        clock.advance(200 + SWEEP_EVERY_S)
-        assert httpx.get(running.url + "config", timeout=30).status_code == 200
-        assert not first.exists() and second.is_file()
-        clock.advance(600)
-        httpx.get(running.url + "config", timeout=30)
-        assert not second.exists()
+    running = ledgered(ledger)
+    first = Path(upload(running, (f"{tag}-old.txt", b"old")).json()[0])
+    clock.advance(400)
+    second = Path(upload(running, (f"{tag}-new.txt", b"new")).json()[0])
+    clock.advance(200 + SWEEP_EVERY_S)
+    assert httpx.get(running.url + "config", timeout=30).status_code == 200
+    assert not first.exists() and second.is_file()
+    clock.advance(600)
+    httpx.get(running.url + "config", timeout=30)
+    assert not second.exists()
 
 
 @pytest.fixture
@@ -329,28 +360,39 @@ def handed_out(name: str) -> set[int]:
     return {os.stat(p).st_ino for p in shown}
 
 
-def test_demo_mode_has_the_visitors_limits(tmp_path, portrait_path, speech_path):
-    with running_app(tmp_path, key=None, max_daily_per_visitor=1) as running:
-        assert running.studio.demo
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory, portrait_path, speech_path):
+    """A demo-mode app with one video a day for each visitor: a visitor's video, then its
+    second asking (the app, its one job, the video handed out, what the second got)."""
+    with running_app(tmp_path_factory.mktemp("demo"), key=None, max_daily_per_visitor=1) as running:
         client = running.client()
-        assert Path(generate(client, portrait_path, speech_path)).is_file()
-        with pytest.raises(AppError, match="You have used 1 of this app's 1 videos"):
+        video = Path(generate(client, portrait_path, speech_path))
+        second = ""
+        try:
             generate(client, portrait_path, speech_path)
-
-
-def test_old_videos_are_deleted_in_demo_mode_and_kept_with_a_key(
-    tmp_path, portrait_path, speech_path
-):
-    with running_app(tmp_path, key=None) as running:
-        generate(running.client(), portrait_path, speech_path)
-        data_dir = running.studio.settings.data_dir
+        except AppError as refused:
+            second = str(refused)
         (job,) = running.studio.history()
-        days = running.studio.settings.keep_days
-        assert days == 7
-        assert delete_old_videos(data_dir, days, now=lambda: time.time() + 6 * DAY_S) == []
-        assert video_stored(job)
-        eight_days_on = delete_old_videos(data_dir, days, now=lambda: time.time() + 8 * DAY_S)
-        assert eight_days_on == [Path(job.video_path)] and not video_stored(job)
+        yield running, job, video, second
+
+
+def test_demo_mode_has_the_visitors_limits(demo):
+    running, _, video, second = demo
+    assert running.studio.demo
+    assert video.is_file()
+    assert "You have used 1 of this app's 1 videos" in second
+
+
+def test_old_videos_are_deleted_in_demo_mode_and_kept_with_a_key(demo, tmp_path):
+    """(On the demo app of the visitors' limits: its one video.)"""
+    running, job, _, _ = demo
+    data_dir = running.studio.settings.data_dir
+    days = running.studio.settings.keep_days
+    assert days == 7
+    assert delete_old_videos(data_dir, days, now=lambda: time.time() + 6 * DAY_S) == []
+    assert video_stored(job)
+    eight_days_on = delete_old_videos(data_dir, days, now=lambda: time.time() + 8 * DAY_S)
+    assert eight_days_on == [Path(job.video_path)] and not video_stored(job)
     with_key = {"COMETAPI_KEY": "k"}
     assert Settings.from_env(with_key).keep_days == 0  # for ever: the operator paid for them
     assert Settings.from_env({"AVATAR_KEEP_DAYS": "0"}).keep_days == 0

@@ -4,7 +4,8 @@
   success and a run of faults - some from a provider that echoes the key back in its error
   messages and failure reasons - and must appear in no log record, printed line, error,
   journal row, file under the data folder, Gradio config, page, API description or answer.
-  The same for `python app.py` as a process, its whole output included.
+  The same for `python app.py` as a process, its whole output included (the process
+  tests/test_visitors.py starts with the default ./data: one process for both).
 - A key pasted through `/use_key` serves only that gradio_client session.
 - Input URLs cannot reach this machine or its network, whatever the notation, redirect or
   DNS answer; result downloads never carry the key, only write under the data folder, and
@@ -32,7 +33,7 @@ from fake_clock import FakeClock
 from flows import final
 from gradio_client import Client
 from gradio_client.exceptions import AppError
-from live import CANARY_KEY, assert_no_traceback, cli_env, running_app
+from live import CANARY_KEY
 from media import audio_bytes, image_bytes
 from reliability import check_section, table
 
@@ -378,37 +379,8 @@ def test_what_a_pasted_key_made_stays_with_its_session(two_sessions):
         two_sessions.theirs.predict(task_id, api_name="/status")
 
 
-# --- the app as a process ----------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def app_process_run(tmp_path_factory, inputs):
-    root = tmp_path_factory.mktemp("app-process")
-    with Simulator(task_seconds=0.5, submit_seconds=0.1, work_dir=root / "sim") as sim:
-        env = cli_env(sim.base_url or "", root / "data", key=CANARY_KEY)
-        with running_app(env, root / "app.log") as app:
-            app.wait_ready()
-            client = Client(app.url, verbose=False)
-            answers = [_answer(lambda: generate(client, inputs["face"], inputs["voice"]))]
-            answers.append(_answer(lambda: generate(client, inputs["tiny"], inputs["voice"])))
-            sim.plan_task("fail", reason=f"no face; key {CANARY_KEY}")
-            answers.append(_answer(lambda: generate(client, inputs["face"], inputs["voice"])))
-            pages = [httpx.get(app.url.rstrip("/") + p, timeout=30).text for p in ("/", "/config")]
-        return answers, pages, app.output(), sim.stats
-
-
-def test_the_app_process_shows_the_key_nowhere(app_process_run):
-    answers, pages, output, stats = app_process_run
-    assert answers[0].startswith("answer: ") and stats.creates == 2
-    assert "the video maker needs each side to be at least 300 px" in answers[1]
-    assert "no face; key ********" in answers[2]
-    for text in [*answers, *pages, output]:
-        assert CANARY_KEY not in text
-
-
-def test_the_app_logs_a_refused_input_without_a_traceback(app_process_run):
-    _, _, output, _ = app_process_run
-    assert_no_traceback(output)
+# --- the app as a process: tests/test_visitors.py's `python app.py`, run with the canary key
+# (test_the_app_process_shows_the_key_nowhere, ..._logs_a_refused_input_without_a_traceback)
 
 
 # --- input URLs ---------------------------------------------------------------------------------

@@ -18,11 +18,13 @@ from types import SimpleNamespace
 import gradio as gr
 import pytest
 from app_harness import make_studio
+from fake_clock import FakeClock
 from media import audio_bytes, image_bytes
 
 from avatar_core.errors import InputError
 from avatar_core.jobs.pricing import PRICE_PER_SECOND, format_money
 from avatar_core.provider.voices import DEFAULT_VOICE
+from avatar_core.simulator import Simulator
 from ui import build_app
 from ui import formatting as fmt
 from ui import handlers as h
@@ -227,15 +229,28 @@ def test_the_voice_files_verdict_shows_only_while_a_file_is_the_voice():
     assert h.show_file_verdict("tts")["visible"] is False
 
 
-def test_the_prompt_counter_counts_the_prompt_the_page_opens_with(sessions):
-    page = build_app(sessions.default).get_config_file()
+@pytest.fixture(scope="module")
+def default_page(tmp_path_factory) -> dict:
+    """The page's config as build_app makes it for a studio with its own key and default
+    settings (built once for the tests that read it)."""
+    root, fake = tmp_path_factory.mktemp("page"), FakeClock()
+    with Simulator(task_seconds=20, clock=fake.now, work_dir=root / "sim") as sim:
+        studio = make_studio(sim, fake, root / "data")
+        try:
+            return build_app(studio).get_config_file()
+        finally:
+            studio.close()
+
+
+def test_the_prompt_counter_counts_the_prompt_the_page_opens_with(default_page):
+    page = default_page
     props = {c["props"].get("elem_id"): c["props"] for c in page["components"]}
     prompt = props["prompt"]["value"]
     assert prompt and props["prompt_count"]["value"].startswith(f"{len(prompt)} / ")
 
 
-def test_the_voice_source_radio_has_stable_values_and_translated_labels(sessions):
-    page = build_app(sessions.default).get_config_file()
+def test_the_voice_source_radio_has_stable_values_and_translated_labels(default_page):
+    page = default_page
     radio = next(c for c in page["components"] if c["props"].get("elem_id") == "voice_source")
     choices = radio["props"]["choices"]
     assert [value for _, value in choices] == ["file", "tts"]  # one choice: record or type

@@ -19,7 +19,6 @@ from __future__ import annotations
 import base64
 import gc
 import json
-import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -27,12 +26,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from app_harness import InProcessApp, generate, make_studio, real_time_studio
+from app_harness import InProcessApp, generate, make_studio
 from fake_clock import FakeClock
 from flows import final
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
-from live import cli_env, running_app, wait_until
+from live import CANARY_KEY, assert_no_traceback, cli_env, running_app, wait_until
 from media import audio_bytes, image_bytes
 from reliability import check_section, normalize, table
 
@@ -242,18 +241,34 @@ def test_the_file_route_does_serve_a_handed_out_copy(strangers):
 # --- `python app.py` with the default ./data: /proc/self/cwd -----------------------------------
 
 
+@dataclass
+class AppProcessRun:
+    """What `python app.py` did, run with the default ./data and the canary key."""
+
+    files: dict[str, int]  # a data folder's file asked for by path -> HTTP status
+    answers: list[str]  # /generate: a video, a photo too small, a failure quoting the key
+    pages: list[str]  # / and /config
+    output: str  # everything the process wrote
+    creates: int
+
+
 @pytest.fixture(scope="module")
-def default_data_folder(tmp_path_factory, inputs) -> dict[str, int]:
-    """The app as a process, run from a folder of its own with AVATAR_DATA_DIR unset."""
+def app_process(tmp_path_factory, inputs) -> AppProcessRun:
+    """The app as a process, run from a folder of its own with AVATAR_DATA_DIR unset and the
+    canary key: this module's /proc/self/cwd case, and tests/test_secrets.py's `python
+    app.py` case (the key nowhere in its answers, pages and output), on one process."""
     root = tmp_path_factory.mktemp("cwd-app")
     home = root / "home"
     home.mkdir()
+    tiny = root / "tiny.png"
+    tiny.write_bytes(image_bytes(100, 100))
     with Simulator(task_seconds=0.5, submit_seconds=0.1, work_dir=root / "sim") as sim:
-        env = cli_env(sim.base_url or "", home / "unused", key=APP_KEY)
+        env = cli_env(sim.base_url or "", home / "unused", key=CANARY_KEY)
         env.pop("AVATAR_DATA_DIR")
         with running_app(env, root / "app.log", cwd=home) as app:
             app.wait_ready()
-            video = generate(Client(app.url, verbose=False), inputs["face"], inputs["voice"])
+            client = Client(app.url, verbose=False)
+            video = generate(client, inputs["face"], inputs["voice"])
             data = home / "data"
             names = [*PRIVATE_NAMES[:2], PRIVATE_NAMES[3], f"videos/{Path(video).name}"]
             statuses = {}
@@ -263,11 +278,35 @@ def default_data_folder(tmp_path_factory, inputs) -> dict[str, int]:
                     statuses[spelling.replace(str(data), "<data>")] = _fetch_status(
                         app.url, spelling
                     )
-    return statuses
+            answers = [f"answer: {video}"]
+            answers.append(_answer(lambda: generate(client, tiny, inputs["voice"])))
+            sim.plan_task("fail", reason=f"no face; key {CANARY_KEY}")
+            answers.append(_answer(lambda: generate(client, inputs["face"], inputs["voice"])))
+            pages = [httpx.get(app.url.rstrip("/") + p, timeout=30).text for p in ("/", "/config")]
+        return AppProcessRun(statuses, answers, pages, app.output(), sim.stats.creates)
+
+
+@pytest.fixture(scope="module")
+def default_data_folder(app_process) -> dict[str, int]:
+    return app_process.files
 
 
 def test_the_default_data_folder_does_not_download_through_proc_self_cwd(default_data_folder):
     assert default_data_folder and set(default_data_folder.values()) == {403}
+
+
+# The canary key and `python app.py` (tests/test_secrets.py's canary runs are in-process):
+def test_the_app_process_shows_the_key_nowhere(app_process):
+    answers, pages, output = app_process.answers, app_process.pages, app_process.output
+    assert answers[0].startswith("answer: ") and app_process.creates == 2
+    assert "the video maker needs each side to be at least 300 px" in answers[1]
+    assert "no face; key ********" in answers[2]
+    for text in [*answers, *pages, output]:
+        assert CANARY_KEY not in text
+
+
+def test_the_app_logs_a_refused_input_without_a_traceback(app_process):
+    assert_no_traceback(app_process.output)
 
 
 # --- the operator's limits ------------------------------------------------------------------------
@@ -278,6 +317,9 @@ class LimitRun:
     outcomes: dict[str, str] = field(default_factory=dict)  # case -> what happened
     creates: dict[str, int] = field(default_factory=dict)  # case -> creates it caused
     left: str = ""
+    speeches: list[str] = field(default_factory=list)  # /tts once the day's seconds are used
+    speeches_paid: int = -1  # speeches the simulator made in the day's seconds case
+    ipv6: list[str] = field(default_factory=list)  # the IPv6 /64 case's outcomes
 
 
 def _at_once(client: Client, inputs, count: int) -> list[str]:
@@ -357,6 +399,9 @@ def _limits_seconds(sim, fake, root, inputs, run: LimitRun) -> None:
             lambda: generate(app.client(), inputs["face"], inputs["voice"])
         )
         run.creates["seconds"] = sim.stats.creates - before
+        # 1 s is left, less than any video takes: five new sessions asking /tts for a speech
+        run.speeches = [_speech(app.client(), SPOKEN) for _ in range(5)]
+        run.speeches_paid = sim.stats.tts
     finally:
         app.close()
 
@@ -386,6 +431,11 @@ def _limits_address(sim, fake, root, inputs, run: LimitRun) -> None:
         run.outcomes["a visitor from 198.51.100.9"] = _outcome(
             _answer(lambda: generate(_from(app, "198.51.100.9"), inputs["face"], inputs["voice"]))
         )
+        before = sim.stats.creates  # then addresses none of the above used: IPv6 networks
+        run.ipv6 = [_outcome(_answer(lambda a=a: generate(_from(app, a), inputs["face"],
+                                                          inputs["voice"])))
+                    for a in IPV6_CASE]  # fmt: skip
+        run.creates["ipv6"] = sim.stats.creates - before
     finally:
         app.close()
     with pytest.MonkeyPatch.context() as env:
@@ -475,20 +525,12 @@ def test_the_daily_seconds_are_for_all_visitors_together(limits):
 SPOKEN = "Hello there, this is a speech of a few seconds."  # 3.4 s at the simulator
 
 
-def test_no_speech_is_paid_for_once_the_days_seconds_are_used_up(tmp_path, inputs):
+def test_no_speech_is_paid_for_once_the_days_seconds_are_used_up(limits):
     """Two 2.5 s videos of a 6 s day leave 1 s, less than any video takes: five new
-    sessions asking /tts for a speech are refused before anything is paid for."""
-    fake = FakeClock()
-    with Simulator(task_seconds=20, clock=fake.now, work_dir=tmp_path / "sim") as sim:
-        app = InProcessApp(make_studio(sim, fake, tmp_path / "data", key=APP_KEY,
-                                       max_daily_video_seconds=6))  # fmt: skip
-        try:
-            for _ in range(2):
-                generate(app.client(), inputs["face"], inputs["voice"])
-            answers = [_speech(app.client(), SPOKEN) for _ in range(5)]
-        finally:
-            app.close()
-    assert sim.stats.tts == 0, answers
+    sessions asking /tts for a speech are refused before anything is paid for (on the
+    limits' day-seconds app, after its two videos and the third visitor's refusal)."""
+    answers = limits.speeches
+    assert limits.speeches_paid == 0 and len(answers) == 5, answers
     for answer in answers:
         assert answer.startswith("refused: This app's videos for today are used up"), answer
         assert "5.0 of its 6 s" in answer and "at least 2 s" in answer
@@ -611,28 +653,22 @@ def test_jobs_in_line_are_checked_against_the_day_again_as_they_are_sent(tmp_pat
     assert "5.0 of its 6 s" in answers[2] and sim.stats.creates == 2
 
 
-def test_an_ipv6_network_of_64_bits_is_one_address(tmp_path, inputs):
+# three addresses of one IPv6 /64, another /64, an IPv4 address written as IPv6 and as itself
+IPV6_CASE = ("2001:db8:5:6::1", "2001:db8:5:6:ffff::2", "2001:db8:5:6:1:2:3:4", "2001:db8:5:7::1",
+             "::ffff:198.51.100.10", "198.51.100.10", "198.51.100.10")  # fmt: skip
+
+
+def test_an_ipv6_network_of_64_bits_is_one_address(limits):
     """Two a day an address: visitors from three addresses of one IPv6 /64 (behind the
-    proxy) are one address; another /64, and an IPv4 address, are others."""
-    fake = FakeClock()
-    with Simulator(task_seconds=20, clock=fake.now, work_dir=tmp_path / "sim") as sim:
-        app = InProcessApp(make_studio(sim, fake, tmp_path / "data", key=APP_KEY,
-                                       max_daily_per_address=2))  # fmt: skip
-        voice = inputs["face"], inputs["voice"]
-        try:
-            addresses = ["2001:db8:5:6::1", "2001:db8:5:6:ffff::2", "2001:db8:5:6:1:2:3:4",
-                         "2001:db8:5:7::1", "::ffff:198.51.100.9", "198.51.100.9",
-                         "198.51.100.9"]  # fmt: skip
-            answers = [_outcome(_answer(lambda a=a: generate(_from(app, a), *voice)))
-                       for a in addresses]  # fmt: skip
-        finally:
-            app.close()
+    proxy) are one address; another /64, and an IPv4 address, are others (on the limits'
+    address app, after its own cases, from addresses they did not use)."""
+    answers = limits.ipv6
     assert answers[:2] == ["made", "made"], answers
     assert answers[2].startswith("refused: Your network address has used 2 of this app's 2")
     assert answers[3:5] == ["made", "made"], answers  # another /64; an IPv4 address
     assert answers[5] == "made"  # the same IPv4 address, written as itself: its second
     assert answers[6].startswith("refused: Your network address has used 2"), answers
-    assert sim.stats.creates == 5
+    assert limits.creates["ipv6"] == 5
 
 
 def _submit(client: Client, inputs) -> object:
@@ -736,14 +772,17 @@ BUDGET_RATE = 5.0
 
 @pytest.fixture(scope="module")
 def budget(tmp_path_factory) -> Budget:
-    """In real time, six sessions at once: three paste 5 keys each that the provider
-    refuses, three with a pasted key look up 4 unknown task ids each; then 20 lookups by a
-    visitor on the operator's key."""
+    """Six sessions at once: three paste 5 keys each that the provider refuses, three with a
+    pasted key look up 4 unknown task ids each; then 20 lookups by a visitor on the
+    operator's key. The budget waits on a fake clock, which moves only as the budget waits
+    (answers take none of its time, so the budget is always what spaces the requests); the
+    budget on the real clock, at the simulator second by second, is
+    tests/test_request_budget.py's 100 pasted keys."""
     root = tmp_path_factory.mktemp("budget")
-    run = Budget(rate=BUDGET_RATE)
-    with Simulator(task_seconds=5, work_dir=root / "sim",
+    run, fake = Budget(rate=BUDGET_RATE), FakeClock()
+    with Simulator(task_seconds=5, work_dir=root / "sim", clock=fake.now,
                    accepted_keys=[APP_KEY, PASTED]) as sim:  # fmt: skip
-        studio = real_time_studio(sim, root / "data", key=APP_KEY, rate_per_s=BUDGET_RATE)
+        studio = make_studio(sim, fake, root / "data", key=APP_KEY, rate_per_s=BUDGET_RATE)
         app = InProcessApp(studio)
         try:
             keyed = [app.client() for _ in range(3)]
@@ -754,9 +793,9 @@ def budget(tmp_path_factory) -> Budget:
                     for n in range(3)}  # fmt: skip
             for n, client in enumerate(keyed):
                 work[client] = [_lookup(str(10**17 + 10 * n + k)) for k in range(4)]
-            started = time.monotonic()
+            started = fake.now()
             _sessions_at_once(work)
-            run.seconds = time.monotonic() - started
+            run.seconds = fake.now() - started
             run.sent = _provider_requests(sim)
             visitor = app.client()
             for n in range(20):
@@ -772,8 +811,9 @@ def test_key_checks_and_lookups_stay_within_the_request_budget(budget):
     # each check and each lookup: one request, or one on each query route while neither is
     # known to answer; every one of them waits for its slot
     assert 27 <= budget.sent <= 2 * 27
-    # the budget spaces requests 1/rate apart from the first, so however the machine is
-    # loaded, the requests that arrived cannot outnumber the slots of the time they took
+    # the budget spaces requests 1/rate apart from the first, so the requests that arrived
+    # cannot outnumber the slots of the time they took (the budget's clock's time: a request
+    # that went around it would have taken none)
     assert budget.sent <= budget.rate * budget.seconds + 1
 
 
