@@ -827,6 +827,22 @@ def test_the_default_prompt_asks_for_expressions_and_blinking_in_both_languages(
         assert h.show_style(style) == EN[fmt.style_key(style)]
 
 
+def test_generate_clears_the_previous_result_at_once(sessions):
+    # a cold tester saw the previous video and its SIMULATED badge stay while a new one was
+    # made, and took it for done
+    config = build_app(sessions.default).get_config_file()
+    ids = {c["props"].get("elem_id"): c["id"] for c in config["components"]}
+    cleared = set()
+    for event in config["dependencies"]:
+        if [ids["generate"], "click"] in [list(t) for t in event["targets"]] and not event["queue"]:
+            cleared.update(event["outputs"])
+    wanted = {ids[name] for name in ("result", "details", "simulated_badge", "download")}
+    assert wanted <= cleared, (wanted, cleared)
+    assert not cleared & {ids[name] for name in ("portrait", "voice", "prompt")}
+    video, details, badge = h.clear_result()
+    assert (video, details, badge["visible"]) == (None, "", False)
+
+
 def test_make_another_keeps_the_inputs_and_does_not_ask_for_them_again():
     # a cold tester read "Ready: add a face and a voice" beside the face and voice still there
     status, video, details, _, phase = h.make_another()
@@ -900,6 +916,36 @@ def test_a_long_typed_text_makes_one_video_in_one_press_and_one_history_entry(
     assert video is not None and Path(video).suffix == ".mp4" and "3 parts" in note
     (row,) = h.refresh_history(sessions)
     assert row[-1] == jobs[0]
+
+
+@pytest.mark.parametrize("demo", [True, False])
+def test_a_long_speechs_done_sentence_says_its_length_and_its_charge_as_a_short_ones(
+    simulator, fake_time, tmp_path, portrait_path, demo
+):
+    # a cold tester read only "Done: your video is ready." after a long voice, where a short
+    # one says "…7.3 s of video, simulated: nothing charged."
+    sessions = Sessions(
+        make_studio(simulator, fake_time, tmp_path / "d", **({"key": None} if demo else {}))
+    )
+    studio = sessions.default
+    studio.client.profile = dataclasses.replace(studio.client.profile, max_part_seconds=6.0)
+    simulator.options.render_max_side = 48
+    status = _make(sessions, portrait_path, LONG_TEXT)[-1][0]
+    assert simulator.stats.creates == 3, status  # made in parts
+    seconds = sum(part.video_seconds or 0 for part in studio.history()[0].parts)
+    facts = ", simulated: nothing charged" if demo else r", \d+ units charged"
+    assert re.fullmatch(
+        rf"✅ Done: your video is ready, {seconds:.1f} s of video{facts}\.", english(status)
+    ), status
+    zh = fmt.done_status(h.with_speech_facts(studio, _speech_done(studio)), "zh")
+    assert f"视频 {seconds:.1f} 秒" in zh and (("未扣费" in zh) is demo), zh
+
+
+def _speech_done(studio):
+    from avatar_core.jobs.long_voice import SpeechDone
+
+    key = studio.history()[0].job_id.removeprefix("speech-")
+    return SpeechDone("", joined=None, key=key)
 
 
 def test_a_chinese_status_ends_with_one_full_stop_after_the_expected_time():

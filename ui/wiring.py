@@ -202,6 +202,10 @@ def _wire_jobs(page: Page, sessions: Sessions) -> None:
     shown = [outputs.status, outputs.result, outputs.details]
     job.generate.click(handlers.running_buttons, None, buttons, **QUIET, queue=False)
     job.generate.click(no_download, None, outputs.download, **QUIET, queue=False)
+    job.generate.click(
+        handlers.clear_result, None, [outputs.result, outputs.details, outputs.badge], **QUIET,
+        queue=False,
+    )  # fmt: skip
     job.generate.click(rest, None, page.history.timer, **QUIET, queue=False)  # the flow follows
     generating = job.generate.click(
         sessions.bind(handlers.run_make),
