@@ -948,6 +948,58 @@ def _speech_done(studio):
     return SpeechDone("", joined=None, key=key)
 
 
+def test_a_reload_says_a_video_is_coming_before_the_history_brings_it_home(sessions):
+    # a cold tester's stopped long voice: the reload's check ran after the History's refresh,
+    # which had brought the parts home and joined them: "Ready: add a face…", History
+    # closed, never "ready" (a short job, slower to be found made, was said to be coming)
+    config = build_app(sessions.default).get_config_file()
+    ids = {c["props"].get("elem_id"): c["id"] for c in config["components"]}
+    events = config["dependencies"]
+    loads = [e["id"] for e in events if any(list(t)[1] == "load" for t in e["targets"])]
+
+    def after(event_ids: list[int]) -> list[dict]:
+        return [e for e in events if e.get("trigger_after") in event_ids]
+
+    said = [e for e in after(loads) if e["outputs"] == [ids["status"], ids["history_panel"]]]
+    assert len(said) == 1, "the reload's check comes right after the page's load"
+    (refresh,) = [e for e in after([said[0]["id"]]) if ids["history"] in e["outputs"]]
+    assert [e for e in after([refresh["id"]]) if e["outputs"] == [ids["status"]]]  # "ready"
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+@pytest.mark.parametrize("kind", ["voice", "text"])
+def test_a_long_speech_stopped_and_reloaded_is_said_coming_then_ready(
+    sessions, simulator, fake_time, portrait_path, tmp_path, kind, language
+):
+    from speech_media import speech_like, write_wav
+
+    studio = sessions.default
+    studio.client.profile = dataclasses.replace(studio.client.profile, max_part_seconds=6.0)
+    simulator.options.render_max_side = 48
+    voice = write_wav(tmp_path / "long.wav", speech_like(14.0, lead=0.5, tail=0.5, seed=8))
+
+    async def stop_once_its_parts_run() -> None:
+        flow = h.run_make(sessions, str(portrait_path), "", "file" if kind == "voice" else "tts",
+                          str(voice), "", "", "", LONG_TEXT, DEFAULT_VOICE, "en", 1.0, "", "std",
+                          False, None, None)  # fmt: skip
+        async for update in flow:
+            if "Making your video" in english(update[0]):
+                break
+        await flow.aclose()  # Stop (or the reload closing the page's stream)
+
+    asyncio.run(stop_once_its_parts_run())
+    assert studio.history()[0].job_id.startswith("speech-")
+    status, panel = still_running(sessions)  # the reload, before the History's refresh
+    assert translate(status, language) == "⏳ " + (EN, ZH)[language == "zh"]["still_being_made"]
+    assert panel["open"] is True
+    fake_time.advance(60)  # every part ends at the provider
+    asyncio.run(h.history_gallery(sessions))  # the refresh brings them home and joins them
+    (entry,) = studio.history()
+    assert entry.stage.value == "done", entry
+    ready = translate(settled(sessions, status), language)
+    assert ready == "✅ " + (EN, ZH)[language == "zh"]["made_in_history"]
+
+
 def test_a_chinese_status_ends_with_one_full_stop_after_the_expected_time():
     status = "⏳ 正在制作你的视频……已用时 0:05。"
     assert (

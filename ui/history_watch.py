@@ -6,7 +6,10 @@ A `gr.Timer` refreshes the History (which asks the provider about the unfinished
 every `EVERY_S` seconds, only while some job is unfinished; each refresh says whether it
 should keep ticking. While the page's own Generate runs, its flow follows the job and the
 timer rests. A reload during a run closes that flow: the page then says the video is still
-being made and opens the History, which shows it once made (`still_running`).
+being made and opens the History, which shows it once made (`still_running`), then "ready"
+(`settled`). The check reads the journal as the page left it, before the History's refresh:
+that refresh may bring the video home (a long speech's parts, joined), and checked after
+it, a stopped long speech was often never said to be coming.
 """
 
 from __future__ import annotations
@@ -48,7 +51,7 @@ def still_running(
     browser: str | None = None,
     request: gr.Request | None = None,
 ) -> tuple[Any, Any]:
-    """After a reload (once the History asked about the unfinished jobs): (the status, the
+    """After a reload, before the History asks about the unfinished jobs: (the status, the
     History's fold). A job of this browser still being made is said, and the History,
     which shows it once made, is opened; else nothing changes."""
     visitor = sessions.visitor(browser, request)

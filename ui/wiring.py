@@ -304,7 +304,15 @@ def _wire_history(app: gr.Blocks, page: Page, sessions: Sessions) -> None:
         [page.browser_id, page.visitor_state, page.api.history, page.job.allowance],
         **PRIVATE,
     )
-    _show_history(opened, page, sessions).then(  # a reload during a run: said, History open
+    # A reload during a run: said, History open, from the journal as the page left it, before
+    # the History's refresh (it may bring the video home and join a long speech's parts:
+    # checked after it, such a video was never said to be coming); once the refresh shows
+    # it made, "ready" (`settled`).
+    said = opened.then(
         sessions.bind(still_running), _visitor(page), [page.outputs.status, history.panel],
+        **QUIET,
+    )  # fmt: skip
+    _show_history(said, page, sessions).then(
+        sessions.bind(settled), [page.outputs.status, *_visitor(page)], page.outputs.status,
         **QUIET,
     )  # fmt: skip
