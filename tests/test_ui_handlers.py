@@ -794,6 +794,30 @@ def test_after_a_reload_a_job_still_being_made_is_said_and_the_history_opened(
     assert settled(sessions, "⏹️ Stopped waiting.") == SKIP  # another status stays
 
 
+def test_after_a_reload_a_job_said_coming_that_failed_is_not_said_ready(
+    sessions, simulator, fake_time, portrait_path, speech_path
+):
+    # the reload's check reads the journal before the History asks the provider: a job it
+    # said was coming may turn out failed
+    simulator.plan_task(outcome="fail", reason="The face is covered")
+
+    async def leave_while_it_runs() -> None:
+        page = page_generate(sessions, str(portrait_path), "", "file", str(speech_path), "",
+                              "", "", "", "std", False, None)  # fmt: skip
+        async for status, _, _ in page:
+            if "elapsed" in english(status):
+                break
+        await page.aclose()
+
+    asyncio.run(leave_while_it_runs())
+    status, _ = still_running(sessions)
+    fake_time.advance(60)
+    asyncio.run(h.history_gallery(sessions))
+    for language, words in (("en", EN), ("zh", ZH)):
+        said = translate(settled(sessions, status), language)
+        assert said == "❌ " + words["failed_in_history"], said
+
+
 def test_a_failed_job_shows_its_sentence_under_its_picture(
     sessions, simulator, portrait_path, speech_path
 ):
@@ -982,10 +1006,15 @@ def test_a_long_speech_stopped_and_reloaded_is_said_coming_then_ready(
         flow = h.run_make(sessions, str(portrait_path), "", "file" if kind == "voice" else "tts",
                           str(voice), "", "", "", LONG_TEXT, DEFAULT_VOICE, "en", 1.0, "", "std",
                           False, None, None)  # fmt: skip
-        async for update in flow:
-            if "Making your video" in english(update[0]):
+        async for _ in flow:
+            if every_part_sent():
                 break
         await flow.aclose()  # Stop (or the reload closing the page's stream)
+
+    def every_part_sent() -> bool:
+        entries = studio.history()
+        parts = getattr(entries[0], "parts", ()) if entries else ()
+        return 0 < len(parts) == entries[0].count and all(part.task_id for part in parts)
 
     asyncio.run(stop_once_its_parts_run())
     assert studio.history()[0].job_id.startswith("speech-")

@@ -80,7 +80,8 @@ def settled(
 ) -> Any:
     """Once the History shows nothing unfinished, `still_running`'s sentence gives way to
     "your video is ready in History" (it would otherwise stay, wrong, after the job is
-    done); any other status stays."""
+    done), or, when the newest job failed, "it could not be made: History says why"; any
+    other status stays."""
     if not _says_still_making(status):
         return gr.skip()
     visitor = sessions.visitor(browser, request)
@@ -88,6 +89,8 @@ def settled(
         jobs = studio.history(visitor)
     if any(job.stage in UNFINISHED for job in jobs):
         return gr.skip()
+    if jobs and jobs[0].stage is not Stage.DONE:  # the newest, the one said to be coming
+        return f"❌ {page_text('failed_in_history')}"
     return f"✅ {page_text('made_in_history')}"
 
 
