@@ -232,11 +232,16 @@ class CliChild:
         return code
 
 
-def start_cli_child(*args: str, env: dict[str, str], log: Path, cwd: Path = ROOT) -> CliChild:
+def start_cli_child(
+    *args: str, env: dict[str, str], log: Path, cwd: Path = ROOT, out: Path | None = None
+) -> CliChild:
     """`python -m avatar_core ARGS` in the background as a forked child, as live.start_cli
-    starts it: stdout and stderr both going to `log` (made empty first)."""
+    starts it: stdout and stderr both going to `log` (made empty first), or stdout to
+    `out` when given."""
     log.write_bytes(b"")
-    request = {"args": list(args), "env": dict(env), "cwd": str(cwd), "out": str(log),
+    if out is not None:
+        out.write_bytes(b"")
+    request = {"args": list(args), "env": dict(env), "cwd": str(cwd), "out": str(out or log),
                "err": str(log), "size_limit": None}  # fmt: skip
     connection = socket.socket(socket.AF_UNIX)
     connection.connect(_address())

@@ -267,3 +267,11 @@ def test_a_stranger_reads_nothing_of_the_apps_traffic(
         answer = httpx.get(running.url.rstrip("/") + path, timeout=30)
         assert answer.status_code in (403, 404), (path, answer.status_code)
         assert "run_make" not in answer.text and "total_requests" not in answer.text
+
+
+def test_the_footer_offers_no_settings_panel_or_run_history(running):
+    """Gradio's Settings panel speaks of progressive web apps and a "Screen Studio" (in
+    English on the Chinese page) and its "Run history (0)" contradicts the page's History:
+    a tester opened it from the footer. The footer keeps the API link and Gradio's credit."""
+    config = httpx.get(running.url.rstrip("/") + "/config", timeout=30).json()
+    assert config["footer_links"] == ["api", "gradio"]

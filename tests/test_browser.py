@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from app_harness import CHROMIUM, CHROMIUM_ARGS, InProcessApp, demo_studio, real_time_studio
+from browser_tabs import Tabs, done
 from fake_clock import FakeClock
 
 if not CHROMIUM.exists():
@@ -41,6 +42,7 @@ from avatar_core.simulator import Simulator  # noqa: E402
 from ui import history_watch  # noqa: E402
 from ui.texts import EN, ZH  # noqa: E402
 
+ASSETS = Path(__file__).resolve().parent.parent / "assets"
 WAIT_MS = 45_000  # the upper bound of any one wait; conditions usually hold in a second
 expect.set_options(timeout=WAIT_MS)
 
@@ -149,20 +151,21 @@ def app(sim, tmp_path_factory) -> Iterator[InProcessApp]:
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
+def browser() -> Iterator[Tabs]:
+    """Chromium's tabs, kept from test to test, each taken as a new visitor's (browser_tabs)."""
     with sync_api.sync_playwright() as playwright:
         chromium = playwright.chromium.launch(
             executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
         )
-        yield chromium
+        tabs = Tabs(chromium, WAIT_MS)
+        yield tabs
+        tabs.close()
         chromium.close()
 
 
 def _open(browser, url: str, *, locale: str = "en-US", width: int = 1280, height: int = 1000):
-    context = browser.new_context(locale=locale, viewport={"width": width, "height": height})
-    context.set_default_timeout(WAIT_MS)
-    page = context.new_page()
-    page.goto(url)
+    """A new visitor's tab at `url` (give it back with `done`)."""
+    page = browser.open(url, locale=locale, width=width, height=height)
     expect(page.locator("#generate")).to_be_visible()
     return page
 
@@ -171,10 +174,24 @@ def _open(browser, url: str, *, locale: str = "en-US", width: int = 1280, height
 def page(browser, app):
     page = _open(browser, app.url)
     yield page
-    page.context.close()
+    done(page)
 
 
 # --- media ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def speech_path(tmp_path_factory) -> Path:
+    """The voice of this module's videos: the first 2.7 s of assets/hello.mp3 (its first
+    two phrases, cut in a pause). A video plays on to its end while a test goes on, about
+    0.25 s of Chromium's CPU a second: the whole file's videos played 7.3 s each."""
+    voice = tmp_path_factory.mktemp("media") / "hello-start.mp3"
+    subprocess.run(
+        [ffmpeg_exe(), "-v", "error", "-i", str(ASSETS / "hello.mp3"), "-t", "2.7",
+         "-c:a", "libmp3lame", "-b:a", "96k", str(voice)],
+        check=True,
+    )  # fmt: skip
+    return voice
 
 
 @pytest.fixture(scope="module")
@@ -315,31 +332,28 @@ def test_upload_generate_watch_the_status_move_and_the_video_play(
 DOWNLOAD_NAME = re.compile(r"talking-avatar-\d{4}-\d{2}-\d{2}-\d{4}\.mp4")
 
 
-@pytest.mark.parametrize("locale,label", [("en-US", "Download the video"), ("zh-CN", "下载视频")])
-def test_a_finished_video_has_a_download_button_giving_a_readable_file_name(
-    browser, app, portrait_path, speech_path, locale, label
-):
-    page = _open(browser, app.url, locale=locale, width=1366, height=768)
-    try:
-        download = page.locator("#download")
-        expect(download).to_be_hidden()  # nothing to download yet
-        _add_inputs(page, portrait_path, speech_path)
-        page.locator("#generate").click()
-        _wait_for_video_in_any_language(page)
-        expect(download).to_have_text(label)
-        assert _in_first_screen(page, "#download")
+DOWNLOAD_LABEL = {"en-US": "Download the video", "zh-CN": "下载视频"}
 
-        with page.expect_download() as saving:
-            download.click()
 
-        saved = saving.value
-        assert DOWNLOAD_NAME.fullmatch(saved.suggested_filename), saved.suggested_filename
-        assert Path(saved.path()).read_bytes()[4:8] == b"ftyp"  # an MP4, whole
-        page.locator("#make_another").click()
-        expect(download).to_be_hidden()
-        expect(page.locator("#result video")).to_have_count(0)
-    finally:
-        page.context.close()
+def _a_finished_video_has_a_download_button_giving_a_readable_file_name(page, locale) -> None:
+    """(The laptop's video, `test_a_video_made_on_a_laptop_...`.)"""
+    download = page.locator("#download")
+    _wait_for_video_in_any_language(page)
+    expect(download).to_have_text(DOWNLOAD_LABEL[locale])
+    assert _in_first_screen(page, "#download")
+
+    with page.expect_download() as saving:
+        download.click()
+
+    saved = saving.value
+    assert DOWNLOAD_NAME.fullmatch(saved.suggested_filename), saved.suggested_filename
+    assert Path(saved.path()).read_bytes()[4:8] == b"ftyp"  # an MP4, whole
+
+
+def _make_another_clears_the_video_and_its_download(page) -> None:
+    page.locator("#make_another").click()
+    expect(page.locator("#download")).to_be_hidden()
+    expect(page.locator("#result video")).to_have_count(0)
 
 
 def test_a_too_short_clip_and_a_too_small_photo_are_explained_before_anything_is_sent(
@@ -465,7 +479,7 @@ def test_a_typed_text_and_one_press_give_a_video_and_the_same_speech_is_reused(
         expect(page.locator("#status")).to_contain_text("✅", timeout=WAIT_MS)
         assert (sim.stats.tts, sim.stats.creates) == (speeches + 1, creates + 2)
     finally:
-        page.context.close()
+        done(page)
 
 
 def test_the_voice_list_follows_the_chosen_language(page, sim, portrait_path):
@@ -516,8 +530,8 @@ def test_a_pasted_key_leaves_demo_mode_in_its_tab_only(
         expect(_details(theirs)).to_contain_text("Simulated")
         assert key not in theirs.content()
     finally:
-        mine.context.close()
-        theirs.context.close()
+        done(mine)
+        done(theirs)
 
 
 def test_the_key_panel_checks_the_key_and_the_provider_for_free(page, sim):
@@ -544,19 +558,17 @@ def _reload(page) -> None:
     expect(page.locator("#generate")).to_be_visible()
 
 
-def test_history_is_there_after_a_page_reload(page, portrait_path, speech_path):
-    _video_made(page, portrait_path, speech_path)
+def test_after_a_page_reload_history_is_there_and_lookup_by_task_id_brings_the_video(
+    page, sim, portrait_path, speech_path
+):
+    """The History is there after a reload; and a visitor's own task, looked up by its id
+    once the page has forgotten it, brings its video."""
+    task_id = _video_made(page, portrait_path, speech_path)
 
     _reload(page)
     _open_panel(page, "history_panel")
 
     expect(_history_items(page).first).to_contain_text("done (demo)")
-
-
-def test_lookup_by_task_id_brings_the_video(page, sim, portrait_path, speech_path):
-    """A visitor's own task, looked up by its id once the page has forgotten it."""
-    task_id = _video_made(page, portrait_path, speech_path)
-    _reload(page)
     _open_options(page, "lookup")
     page.locator("#lookup_id").get_by_role("textbox").fill(task_id)
 
@@ -658,7 +670,7 @@ def test_after_stop_and_a_reload_the_history_shows_the_finished_job_and_plays_it
         item.click()
         page.wait_for_function(HISTORY_PLAYING, timeout=WAIT_MS)
     finally:
-        page.context.close()
+        done(page)
 
 
 def test_a_reload_during_a_run_says_the_video_is_still_being_made_and_history_shows_it(
@@ -682,7 +694,7 @@ def test_a_reload_during_a_run_says_the_video_is_still_being_made_and_history_sh
         item.click()
         page.wait_for_function(HISTORY_PLAYING, timeout=WAIT_MS)
     finally:
-        page.context.close()
+        done(page)
 
 
 def test_a_stopped_job_shows_finished_in_history_without_a_reload(
@@ -707,40 +719,33 @@ def test_a_stopped_job_shows_finished_in_history_without_a_reload(
         item.click()
         page.wait_for_function(HISTORY_PLAYING, timeout=WAIT_MS)
     finally:
-        page.context.close()
+        done(page)
 
 
-@pytest.mark.parametrize("locale", ["en-US", "zh-CN"])
-def test_a_lone_job_in_history_plays_on_a_click_in_view_with_its_download(
-    browser, app, portrait_path, speech_path, locale
-):
+def _a_lone_job_in_history_plays_on_a_click_in_view_with_its_download(page) -> None:
     """One job in History: a click plays it (Gradio's gallery shows a lone picture as
-    chosen already), its player comes into view, and it downloads under a readable name."""
-    page = _open(browser, app.url, locale=locale, width=1366, height=768)
-    try:
-        _add_inputs(page, portrait_path, speech_path)
-        page.locator("#generate").click()
-        _wait_for_video_in_any_language(page)
+    chosen already), its player comes into view, and it downloads under a readable name.
+    (The laptop's video, `test_a_video_made_on_a_laptop_...`.)"""
+    if page.locator("#history").is_hidden():
         _open_panel(page, "history_panel")
-        expect(_history_items(page)).to_have_count(1)
-        assert page.evaluate(HISTORY_FITS)  # its caption under the picture (a phone's: below)
-        expect(page.locator("#history_video")).to_be_hidden()  # no empty player before a pick
+    expect(_history_items(page)).to_have_count(1)
+    assert page.evaluate(HISTORY_FITS)  # its caption under the picture (a phone's: below)
+    expect(page.locator("#history_video")).to_be_hidden()  # no empty player before a pick
 
-        _history_items(page).first.click()
+    _history_items(page).first.click()
 
-        page.wait_for_function(HISTORY_PLAYING, timeout=WAIT_MS)
-        page.wait_for_function(
-            "() => { const box = document.querySelector('#history_video video')"
-            ".getBoundingClientRect();"
-            " return box.top >= 0 && box.top + box.height / 2 <= window.innerHeight; }",
-            timeout=WAIT_MS,
-        )  # brought into view (a smooth scroll)
-        with page.expect_download() as saving:
-            page.locator("#history_download").click()
-        assert DOWNLOAD_NAME.fullmatch(saving.value.suggested_filename)
-        assert not re.search(r"\d{12,}", page.locator("#history_panel").inner_text())  # no ids
-    finally:
-        page.context.close()
+    expect(page.locator("#history_video video")).to_have_count(1)
+    page.wait_for_function(HISTORY_PLAYING, timeout=WAIT_MS)
+    page.wait_for_function(
+        "() => { const box = document.querySelector('#history_video video')"
+        ".getBoundingClientRect();"
+        " return box.top >= 0 && box.top + box.height / 2 <= window.innerHeight; }",
+        timeout=WAIT_MS,
+    )  # brought into view (a smooth scroll)
+    with page.expect_download() as saving:
+        page.locator("#history_download").click()
+    assert DOWNLOAD_NAME.fullmatch(saving.value.suggested_filename)
+    assert not re.search(r"\d{12,}", page.locator("#history_panel").inner_text())  # no ids
 
 
 # --- visitors: each browser sees its own ------------------------------------------------
@@ -776,8 +781,8 @@ def test_a_second_browser_sees_nothing_of_the_first(browser, app, portrait_path,
             answer = second.request.get(f"{app.url.rstrip('/')}/gradio_api/file={data / name}")
             assert answer.status == 403, (name, answer.status)
     finally:
-        first.context.close()
-        second.context.close()
+        done(first)
+        done(second)
 
 
 def test_a_task_made_elsewhere_on_the_account_is_not_shown_to_visitors(
@@ -816,13 +821,13 @@ def test_the_page_shows_how_many_videos_are_left_today(
     page = _open(browser, limited_app.url)
     try:
         allowance = page.locator("#allowance")
-        expect(allowance).to_contain_text("once for each part): 3 / 3")
+        expect(allowance).to_contain_text("today: 3 / 3 (a typed text counts twice")
         _video_made(page, portrait_path, speech_path)
-        expect(allowance).to_contain_text("once for each part): 2 / 3")
+        expect(allowance).to_contain_text("today: 2 / 3 (a typed text counts twice")
         _reload(page)
         expect(page.locator("#allowance")).to_contain_text("2 / 3")  # counted in the journal
     finally:
-        page.context.close()
+        done(page)
 
 
 # --- for everyone --------------------------------------------------------------------------
@@ -830,6 +835,7 @@ def test_the_page_shows_how_many_videos_are_left_today(
 
 def test_every_control_is_labelled_and_the_status_is_announced(page):
     assert page.evaluate(UNLABELLED) == []
+    _an_english_browser_gets_the_english_interface(page)  # (it unfolds "More options")
     _open_options(page, "own_key")
     _open_options(page, "lookup")
     _open_options(page, "from_the_web")
@@ -854,7 +860,10 @@ def test_generate_is_reachable_and_operable_by_keyboard(page):
     expect(page.locator("#status")).to_contain_text("Add a face first")
 
 
-def test_a_chinese_browser_gets_the_chinese_interface(browser, app):
+def test_a_chinese_browser_gets_the_chinese_interface_and_a_too_short_clip_explained_in_chinese(
+    browser, app, short_clip
+):
+    """The core's sentences follow the browser's language too, not only the interface's."""
     chinese = _open(browser, app.url, locale="zh-CN")
     try:
         expect(chinese.locator("#generate")).to_have_text("生成")
@@ -862,14 +871,7 @@ def test_a_chinese_browser_gets_the_chinese_interface(browser, app):
         expect(chinese.locator("#portrait")).to_contain_text("一张脸")
         _open_options(chinese)
         expect(chinese.locator("#prompt_count")).to_contain_text("个字符")
-    finally:
-        chinese.context.close()
 
-
-def test_a_chinese_browser_gets_a_too_short_clip_explained_in_chinese(browser, app, short_clip):
-    """The core's sentences follow the browser's language too, not only the interface's."""
-    chinese = _open(browser, app.url, locale="zh-CN")
-    try:
         _upload(chinese, "voice", short_clip)
         verdict = chinese.locator("#voice_verdict")
         expect(verdict).to_contain_text("❌ 音频长 1.2 秒；视频生成服务至少需要 2 秒的声音。")
@@ -877,28 +879,19 @@ def test_a_chinese_browser_gets_a_too_short_clip_explained_in_chinese(browser, a
         assert "Record a longer clip" not in verdict.inner_text()
         expect(chinese.locator("#history_panel")).to_contain_text("历史记录")
     finally:
-        chinese.context.close()
+        done(chinese)
 
 
-def test_an_english_browser_gets_the_english_interface(page):
+def _an_english_browser_gets_the_english_interface(page):
+    """(`test_every_control_is_labelled_and_the_status_is_announced`'s page.)"""
     expect(page.locator("#generate")).to_have_text("Generate")
     _open_options(page)
     expect(page.locator("#prompt_count")).to_contain_text("characters")
 
 
-def test_a_phone_wide_screen_needs_no_sideways_scrolling(browser, app):
-    phone = _open(browser, app.url, width=390)
-    try:
-        assert phone.evaluate("document.scrollingElement.scrollWidth") <= 390
-        box = phone.locator("#generate").bounding_box()
-        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390
-    finally:
-        phone.context.close()
-
-
 # --- one screen, honest words, both languages ---------------------------------------------
 
-SCREENS = [(1366, 768), (390, 844)]
+LAPTOP, PHONE = (1366, 768), (390, 844)
 LANGUAGES = ["en-US", "zh-CN"]
 # Every environment variable the app reads (DESIGN.md): the operator's words, never a page's.
 SETTING_NAMES = re.compile(r"\b(COMETAPI_\w+|KLING_\w+_KEY|KLING_BASE_URL|AVATAR_\w+|GRADIO_\w+)")
@@ -940,36 +933,80 @@ WATCH_SCROLLING = """() => {
 SCROLL_ENDED = "() => window.scrolling === false"
 
 
+def _generate_then_the_video_are_on_screen_without_scrolling(
+    page, sim, sim_clock, portrait: Path, voice: Path
+) -> None:
+    width = page.viewport_size["width"]
+    assert _in_first_screen(page, "#generate"), page.locator("#generate").bounding_box()
+    _add_inputs(page, portrait, voice)
+    page.evaluate("window.scrollTo(0, 0)")
+    if width > 1000:  # the laptop: everything stays where it is
+        assert _in_first_screen(page, "#generate")
+    page.evaluate(WATCH_SCROLLING)
+    _plan_running_task(sim)
+    creates = sim.stats.creates
+    page.locator("#generate").dispatch_event("click")  # a press, with no scrolling
+
+    _until_the_provider_has_it(page, sim, creates)
+    expect(page.locator("#stop")).to_be_visible()
+    if width > 1000:  # while it runs: Stop and the status (a typed text's: see above)
+        for shown in RUN_CONTROLS:
+            assert _in_first_screen(page, shown), page.locator(shown).bounding_box()
+    _finish_running_tasks(sim_clock)
+    page.wait_for_function(PLAYING, timeout=WAIT_MS)
+    page.wait_for_function(SCROLL_ENDED, timeout=WAIT_MS)  # a smooth scroll, if any
+    assert _in_first_screen(page, "#result video", half=True)
+    if width > 1000:
+        assert _in_first_screen(page, "#status")
+
+
 @pytest.mark.parametrize("locale", LANGUAGES)
-@pytest.mark.parametrize("width,height", SCREENS)
-def test_generate_then_the_video_are_on_screen_without_scrolling(
-    browser, app, sim, sim_clock, portrait_path, speech_path, width, height, locale
+def test_generate_then_the_video_are_on_screen_without_scrolling_on_a_phone(
+    browser, app, sim, sim_clock, portrait_path, speech_path, locale
 ):
+    """A phone's screen (390×844): no sideways scrolling, Generate on the first screen,
+    the video brought into view. (The laptop's: `test_a_video_made_on_a_laptop_...`.)"""
+    width, height = PHONE
     page = _open(browser, app.url, locale=locale, width=width, height=height)
     try:
-        assert _in_first_screen(page, "#generate"), page.locator("#generate").bounding_box()
-        _add_inputs(page, portrait_path, speech_path)
-        page.evaluate("window.scrollTo(0, 0)")
-        if width > 1000:  # the laptop: everything stays where it is
-            assert _in_first_screen(page, "#generate")
-        page.evaluate(WATCH_SCROLLING)
-        _plan_running_task(sim)
-        creates = sim.stats.creates
-        page.locator("#generate").dispatch_event("click")  # a press, with no scrolling
-
-        _until_the_provider_has_it(page, sim, creates)
-        expect(page.locator("#stop")).to_be_visible()
-        if width > 1000:  # while it runs: Stop and the status (a typed text's: see above)
-            for shown in RUN_CONTROLS:
-                assert _in_first_screen(page, shown), page.locator(shown).bounding_box()
-        _finish_running_tasks(sim_clock)
-        page.wait_for_function(PLAYING, timeout=WAIT_MS)
-        page.wait_for_function(SCROLL_ENDED, timeout=WAIT_MS)  # a smooth scroll, if any
-        assert _in_first_screen(page, "#result video", half=True)
-        if width > 1000:
-            assert _in_first_screen(page, "#status")
+        assert page.evaluate("document.scrollingElement.scrollWidth") <= width
+        box = page.locator("#generate").bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width
+        _generate_then_the_video_are_on_screen_without_scrolling(
+            page, sim, sim_clock, portrait_path, speech_path
+        )
     finally:
-        page.context.close()
+        done(page)
+
+
+@pytest.mark.parametrize("locale", LANGUAGES)
+def test_a_video_made_on_a_laptop_is_on_screen_downloads_and_plays_in_history_with_no_setting_shown(
+    browser, app, sim, sim_clock, portrait_path, speech_path, locale
+):
+    """One video made on a laptop's screen (1366×768) in each language, and what is checked
+    of it, in turn: Generate and then the video on screen without scrolling; its download
+    button and file name; no setting name, charge or engineer's word shown, everything
+    unfolded; the lone job in History plays on a click, in view, and downloads; "Make
+    another" takes the video and its download away. In Chinese, also: the text's voice is
+    a Chinese one, and the page with the video, its options and History reads Chinese."""
+    width, height = LAPTOP
+    page = _open(browser, app.url, locale=locale, width=width, height=height)
+    try:
+        expect(page.locator("#download")).to_be_hidden()  # nothing to download yet
+        if locale == "zh-CN":
+            _a_chinese_browser_gets_the_chinese_voice_then_chooses_the_voice_file(page)
+        _generate_then_the_video_are_on_screen_without_scrolling(
+            page, sim, sim_clock, portrait_path, speech_path
+        )
+        _a_finished_video_has_a_download_button_giving_a_readable_file_name(page, locale)
+        if locale == "zh-CN":
+            _a_chinese_browser_reads_a_chinese_page(page)
+        unfolded = _no_setting_name_or_engineers_word_is_shown(page)
+        _a_lone_job_in_history_plays_on_a_click_in_view_with_its_download(page)
+        _no_engineers_word_or_charge_is_shown_with_history_chosen(page, locale, unfolded)
+        _make_another_clears_the_video_and_its_download(page)
+    finally:
+        done(page)
 
 
 STATUS_IN_VIEW = """() => {
@@ -1012,37 +1049,33 @@ def test_on_a_phone_pressing_generate_brings_the_status_into_view(
         assert page.evaluate("document.scrollingElement.scrollWidth") <= 390
     finally:
         _finish_running_tasks(sim_clock)
-        page.context.close()
+        done(page)
 
 
-@pytest.mark.parametrize("locale", LANGUAGES)
-def test_no_setting_name_or_charge_is_shown_to_a_visitor_in_demo_mode(
-    browser, app, portrait_path, speech_path, locale
-):
-    page = _open(browser, app.url, locale=locale, width=1366, height=768)
-    try:
-        _add_inputs(page, portrait_path, speech_path)
-        _open_options(page, "own_key")
-        _open_options(page, "lookup")
-        _open_panel(page, "details_panel")
-        page.locator("#doctor_button").click()
-        expect(page.locator("#doctor_report")).not_to_be_empty()
-        page.locator("#generate").click()
-        _wait_for_video_in_any_language(page)
-        shown = page.locator("body").inner_text()
-        assert SETTING_NAMES.findall(shown) == []
-        unfolded = page.locator("#details").inner_text()  # where the ids are kept, opened
-        assert ENGINEERS_WORDS.findall(shown.replace(unfolded, "")) == []
-        page.locator("#history_panel button.label-wrap").click()
-        _history_items(page).first.click()  # the chosen video's line, too
-        expect(page.locator("#history_video video")).to_have_count(1)
-        shown = page.locator("body").inner_text().replace(unfolded, "")
-        assert ENGINEERS_WORDS.findall(shown) == []
-        demo = "Demo: free, nothing is charged" if locale == "en-US" else "演示：免费，不会扣费"
-        expect(page.locator("#cost")).to_contain_text(demo)
-        assert not re.search(r"(Estimated cost|预估费用)", shown)
-    finally:
-        page.context.close()
+def _no_setting_name_or_engineers_word_is_shown(page) -> str:
+    """With a video made and everything unfolded (the key, the lookup, the details, the
+    provider's check): no setting name, no engineer's word outside the Details; the
+    Details' text. (The laptop's video, `test_a_video_made_on_a_laptop_...`.)"""
+    _open_options(page, "own_key")
+    _open_options(page, "lookup")
+    _open_panel(page, "details_panel")
+    page.locator("#doctor_button").click()
+    expect(page.locator("#doctor_report")).not_to_be_empty()
+    shown = page.locator("body").inner_text()
+    assert SETTING_NAMES.findall(shown) == []
+    unfolded = page.locator("#details").inner_text()  # where the ids are kept, opened
+    assert ENGINEERS_WORDS.findall(shown.replace(unfolded, "")) == []
+    return unfolded
+
+
+def _no_engineers_word_or_charge_is_shown_with_history_chosen(page, locale, unfolded) -> None:
+    """The chosen History video's line too; and demo mode shows no charge."""
+    expect(page.locator("#history_video video")).to_have_count(1)
+    shown = page.locator("body").inner_text().replace(unfolded, "")
+    assert ENGINEERS_WORDS.findall(shown) == []
+    demo = "Demo: free, nothing is charged" if locale == "en-US" else "演示：免费，不会扣费"
+    expect(page.locator("#cost")).to_contain_text(demo)
+    assert not re.search(r"(Estimated cost|预估费用)", shown)
 
 
 def _wait_for_video_in_any_language(page) -> None:
@@ -1050,25 +1083,25 @@ def _wait_for_video_in_any_language(page) -> None:
     page.wait_for_function(PLAYING, timeout=WAIT_MS)
 
 
-def test_a_chinese_browser_reads_a_chinese_page(browser, app, portrait_path, speech_path):
-    page = _open(browser, app.url, locale="zh-CN", width=1366, height=768)
-    try:
-        _choose_text(page)
-        expect(page.locator("#tts_voice").get_by_role("combobox")).to_have_value("阳光少年")
-        page.locator("#voice_source label").nth(0).click()
-        _add_inputs(page, portrait_path, speech_path)
-        page.locator("#generate").click()
-        _wait_for_video_in_any_language(page)
-        expect(page.locator("#simulated_badge")).to_contain_text("模拟视频")
-        _open_options(page)
-        _open_panel(page, "history_panel")
-        expect(page.locator("#prompt").get_by_role("textbox")).to_have_value(re.compile("眨眼"))
-        shown = page.locator("body").inner_text()
-        words = re.compile(r"[A-Za-z][A-Za-z0-9]*")
-        latin = set(words.findall(shown)) - LATIN_ALLOWED
-        assert not latin, [line for line in shown.splitlines() if set(words.findall(line)) & latin]
-    finally:
-        page.context.close()
+def _a_chinese_browser_gets_the_chinese_voice_then_chooses_the_voice_file(page) -> None:
+    """(The Chinese laptop's video, `test_a_video_made_on_a_laptop_...`, is made next.)"""
+    _choose_text(page)
+    expect(page.locator("#tts_voice").get_by_role("combobox")).to_have_value("阳光少年")
+    page.locator("#voice_source label").nth(0).click()
+
+
+def _a_chinese_browser_reads_a_chinese_page(page) -> None:
+    """With the video made, the options and History open: Chinese words only (Latin
+    letters for brand names, formats and units). (The Chinese laptop's video.)"""
+    _wait_for_video_in_any_language(page)
+    expect(page.locator("#simulated_badge")).to_contain_text("模拟视频")
+    _open_options(page)
+    _open_panel(page, "history_panel")
+    expect(page.locator("#prompt").get_by_role("textbox")).to_have_value(re.compile("眨眼"))
+    shown = page.locator("body").inner_text()
+    words = re.compile(r"[A-Za-z][A-Za-z0-9]*")
+    latin = set(words.findall(shown)) - LATIN_ALLOWED
+    assert not latin, [line for line in shown.splitlines() if set(words.findall(line)) & latin]
 
 
 @pytest.mark.parametrize("locale", LANGUAGES)
@@ -1089,7 +1122,7 @@ def test_an_example_fills_everything_in_and_one_press_makes_its_video(browser, a
 
         _wait_for_video_in_any_language(page)
     finally:
-        page.context.close()
+        done(page)
 
 
 @pytest.mark.parametrize("locale", LANGUAGES)
@@ -1111,7 +1144,7 @@ def test_more_options_reads_as_plain_words_with_the_ids_in_a_fold_for_programmer
         expect(page.locator("#audio_id")).to_be_visible()
         expect(page.locator("#lookup")).to_be_visible()
     finally:
-        page.context.close()
+        done(page)
 
 
 @pytest.mark.parametrize("locale", LANGUAGES)
@@ -1131,7 +1164,7 @@ def test_a_text_file_chosen_as_the_photo_gets_the_pages_own_sentence(
         _add_inputs(page, portrait_path)  # a picture after it is taken as ever
         expect(page.locator("#portrait_verdict")).to_contain_text("✅")
     finally:
-        page.context.close()
+        done(page)
 
 
 LONG_TEXTS = {
@@ -1154,7 +1187,7 @@ def test_in_text_mode_with_a_long_text_generate_stays_in_the_first_screen(
         page.evaluate("window.scrollTo(0, 0)")
         assert _in_first_screen(page, "#generate"), page.locator("#generate").bounding_box()
     finally:
-        page.context.close()
+        done(page)
 
 
 @pytest.mark.parametrize("locale", ["zh", "zh-HK"])
@@ -1170,4 +1203,4 @@ def test_a_browser_asking_for_chinese_without_a_region_gradio_knows_reads_chines
         expect(voice).to_contain_text(ZH["upload_drop_audio"])
         assert "Drop Audio Here" not in voice.inner_text()
     finally:
-        page.context.close()
+        done(page)

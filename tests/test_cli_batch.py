@@ -1,9 +1,11 @@
 """`python -m avatar_core batch FILE.csv` as a person runs it, against the simulator.
 
-A bad file is refused by a real subprocess (exit 2, nothing sent). The runs go through
-`main` in this process with a studio on the simulator's fake clock (the harness's
-`make_studio`), so tasks of 20 s cost no real time; everything else is the command's own:
-reading and checking the file, the flows, the journal, the videos and results.csv.
+A bad file is refused by a process of its own (exit 2, nothing sent): the command line's
+`main(argv)` in a child forked from a process that imported it once
+(tests/cli_children.py). The runs go through `main` in this process with a studio on the
+simulator's fake clock (the harness's `make_studio`), so tasks of 20 s cost no real time;
+everything else is the command's own: reading and checking the file, the flows, the
+journal, the videos and results.csv.
 """
 
 from __future__ import annotations
@@ -12,12 +14,11 @@ import csv
 import io
 import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from app_harness import make_studio
+from cli_children import run_cli_child
 from media import PORTRAIT, REPO_ROOT, SPEECH, audio_bytes, image_bytes
 
 from avatar_core.cli import batch as batch_command
@@ -114,11 +115,7 @@ face.jpg,voice.mp3,,,,Fine,std
         "AVATAR_DATA_DIR": str(tmp_path / "data"),
         "PYTHONIOENCODING": "utf-8",
     }
-    done = subprocess.run(
-        [sys.executable, "-m", "avatar_core", "batch", str(write_csv(media, rows))],
-        capture_output=True, text=True, encoding="utf-8", env=env, cwd=REPO_ROOT, timeout=120,
-        check=False,
-    )  # fmt: skip
+    done = run_cli_child("batch", str(write_csv(media, rows)), env=env, cwd=REPO_ROOT)
     assert done.returncode == 2, done.stderr
     lines = done.stderr.strip().splitlines()
     expected = {

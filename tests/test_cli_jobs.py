@@ -1,18 +1,20 @@
 """`python -m avatar_core generate | status | resume` as a person runs them.
 
 The CLI runs as a process of its own against a simulator served from the test process:
-`python -m avatar_core` where the start matters (the streams of a first run, a command
-watched while it waits, demo mode with no key), elsewhere the same `main(argv)` in a child
-forked from a process that imported it once (tests/cli_children.py), half a second of CPU
-less each. Tasks take a second or two of real time (a process cannot share a fake clock).
-A task meant to outlast a command is ended by pushing the simulator's clock forward once
-the command is seen waiting for it, so nobody waits out its seconds.
+`python -m avatar_core` where the start matters (the streams of a first run, demo mode with
+no key), elsewhere the same `main(argv)` in a child forked from a process that imported it
+once (tests/cli_children.py), half a second of CPU less each; a command watched while it
+waits is such a child started in the background. Tasks take a second or two of real time
+(a process cannot share a fake clock). A task meant to outlast a command is ended by
+pushing the simulator's clock forward once the command is seen waiting for it, so nobody
+waits out its seconds.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -20,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from cli_children import run_cli_child
+from cli_children import run_cli_child, start_cli_child
 from fake_clock import FakeClock
 from live import wait_until
 
@@ -75,32 +77,25 @@ def run_cli_until(
     what: str,
     then: Callable[[], None],
 ) -> subprocess.CompletedProcess:
-    """The CLI in the background; once `seen(its stderr so far)` holds (`what` it waits
-    for), `then()`; its finished run."""
-    with tempfile.TemporaryFile("w+", encoding="utf-8") as errors:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "avatar_core", *args],
-            stdout=subprocess.PIPE,
-            stderr=errors,
-            text=True,
-            env={**os.environ, **env},
-            cwd=ROOT,
-        )
+    """The command in the background (a forked child); once `seen(its stderr so far)`
+    holds (`what` it waits for), `then()`; its finished run."""
+    with tempfile.TemporaryDirectory(prefix="cli-until-") as folder:
+        out, err = Path(folder) / "stdout", Path(folder) / "stderr"
+        process = start_cli_child(*args, env={**os.environ, **env}, log=err, out=out)
 
         def stderr_so_far() -> str:
-            errors.seek(0)
-            return errors.read()
+            return err.read_text(encoding="utf-8", errors="replace")
 
         try:
             wait_until(lambda: seen(stderr_so_far()) or process.poll() is not None, what)
             then()
-            stdout, _ = process.communicate(timeout=120)
+            process.wait(timeout=120)
         finally:
             if process.poll() is None:
-                process.kill()
-                process.communicate()
+                os.kill(process.pid, signal.SIGKILL)
+                process.wait(timeout=30)
         return subprocess.CompletedProcess(
-            process.args, process.returncode, stdout, stderr_so_far()
+            process.args, process.returncode, out.read_text(encoding="utf-8"), stderr_so_far()
         )
 
 
@@ -118,21 +113,12 @@ def assert_no_traceback(done: subprocess.CompletedProcess) -> None:
     assert "Traceback" not in done.stderr and "Traceback" not in done.stdout
 
 
-def test_the_command_line_polls_and_asks_for_no_callback_it_could_not_receive(
-    env, live_sim, portrait_path, speech_path
-):
-    """AVATAR_PUBLIC_URL names the app's callback route; this process serves none."""
-    env = {**env, "AVATAR_PUBLIC_URL": "http://127.0.0.1:9/app"}
-    done = run_cli("generate", "--image", str(portrait_path), "--audio", str(speech_path), env=env)
-    assert done.returncode == 0, done.stderr
-    stats = live_sim.stats
-    assert stats.creates == 1
-    assert stats.callbacks_sent == 0 and stats.callbacks_failed == 0
-
-
-def test_generate_prints_progress_on_stderr_and_the_path_on_stdout(
+def test_generate_prints_progress_on_stderr_and_the_path_on_stdout_and_asks_for_no_callback(
     env, live_sim, portrait_path, speech_path, tmp_path
 ):
+    """AVATAR_PUBLIC_URL names the app's callback route; the command line serves none, so
+    it polls and asks for no callback it could not receive."""
+    env = {**env, "AVATAR_PUBLIC_URL": "http://127.0.0.1:9/app"}
     out = tmp_path / "mine.mp4"
     done = run_python_m(
         "generate", "--image", str(portrait_path), "--audio", str(speech_path),
@@ -144,7 +130,9 @@ def test_generate_prints_progress_on_stderr_and_the_path_on_stdout(
     for step in ("preparing", "submitted", "running", "downloading", "done"):
         assert step in done.stderr
     assert "Demo mode" not in done.stderr
-    assert live_sim.stats.creates == 1
+    stats = live_sim.stats
+    assert stats.creates == 1
+    assert stats.callbacks_sent == 0 and stats.callbacks_failed == 0
 
 
 def test_bad_input_exits_2_with_one_line_and_sends_nothing(env, live_sim, tmp_path):
@@ -164,37 +152,34 @@ def test_bad_input_exits_2_with_one_line_and_sends_nothing(env, live_sim, tmp_pa
     assert Journal(env["AVATAR_DATA_DIR"]).recent() == []
 
 
-def test_a_failed_task_exits_1_with_the_reason(env, live_sim, portrait_path, speech_path):
-    live_sim.plan_task(outcome="fail", reason="Image contains no recognisable face")
-    done = run_cli("generate", "--image", str(portrait_path), "--audio", str(speech_path), env=env)
-    assert done.returncode == 1
-    assert "Image contains no recognisable face" in done.stderr.strip().splitlines()[-1]
-    assert done.stdout == ""
-    assert_no_traceback(done)
-
-
-def test_the_providers_words_reach_the_terminal_without_escape_sequences(
+def test_a_failed_task_exits_1_with_the_providers_reason_without_escape_sequences(
     env, live_sim, portrait_path, speech_path
 ):
     live_sim.plan_task(outcome="fail", reason="\x1b[2J\x1b[31mNo face\x1b[0m\x1b]0;owned\x07 here")
     done = run_cli("generate", "--image", str(portrait_path), "--audio", str(speech_path), env=env)
     assert done.returncode == 1
-    assert "No face here" in done.stderr and "\x1b" not in done.stderr + done.stdout
+    assert "No face here" in done.stderr.strip().splitlines()[-1]  # the reason, last
+    assert done.stdout == ""
+    assert "\x1b" not in done.stderr + done.stdout
     assert "owned" not in done.stderr
     assert_no_traceback(done)
 
 
-def test_a_timed_out_job_is_finished_by_resume(
+def test_a_job_past_avatar_follow_deadline_is_finished_by_resume(
     env, live_sim, skip_time, portrait_path, speech_path
 ):
+    """The follow deadline comes from AVATAR_FOLLOW_DEADLINE (`--timeout` gives it in
+    test_status_looks_up_and_waits_for_any_task); `resume` finishes the job."""
     live_sim.plan_task(outcome="succeed", task_seconds=6.0)
     first = run_cli(
         "generate", "--image", str(portrait_path), "--audio", str(speech_path),
-        "--timeout", "0.5", env=env,
+        env={**env, "AVATAR_FOLLOW_DEADLINE": "1"},
     )  # fmt: skip
     assert first.returncode == 1
+    assert re.search(r"Task \d+ is still \w+ after 1 s", first.stderr.strip().splitlines()[-1])
     assert "resume" in first.stderr or "status" in first.stderr
     [job] = Journal(env["AVATAR_DATA_DIR"]).unfinished()
+    assert job.stage is Stage.RUNNING
 
     queries = live_sim.stats.count("query")
     resumed = run_cli_until(
@@ -281,20 +266,6 @@ def test_without_a_key_the_cli_says_it_is_in_demo_mode(tmp_path, portrait_path, 
     assert done.returncode == 0, done.stderr
     assert "Demo mode" in done.stderr
     assert Path(done.stdout.strip()).is_file()
-
-
-def test_the_follow_deadline_comes_from_avatar_follow_deadline(
-    env, live_sim, portrait_path, speech_path
-):
-    live_sim.plan_task(outcome="succeed", task_seconds=6.0)
-    done = run_cli(
-        "generate", "--image", str(portrait_path), "--audio", str(speech_path),
-        env={**env, "AVATAR_FOLLOW_DEADLINE": "1"},
-    )  # fmt: skip
-    assert done.returncode == 1
-    assert re.search(r"Task \d+ is still \w+ after 1 s", done.stderr.strip().splitlines()[-1])
-    [job] = Journal(env["AVATAR_DATA_DIR"]).unfinished()
-    assert job.stage is Stage.RUNNING
 
 
 def test_an_unclear_create_says_how_to_look_it_up_and_resume_never_resends_it(

@@ -6,6 +6,10 @@ video, never create a task twice, and never call "not charged" a create that was
 stays unclear). The killed `generate`s are processes forked from one that imported the
 command line once (tests/cli_children.py: the same `main(argv)` in a process of its own,
 SIGKILLed as any other); a race further down SIGKILLs `python -m avatar_core` itself.
+The runs that only set a case up or look at its end (a `generate` that leaves a job
+behind, a `resume` beside or after the one under test, a resume of an old or damaged
+journal) are forked children too; the app's refusal of a damaged journal is `app.main()`
+in this process (`python app.py` is started, SIGKILLed and started again above).
 
 Each stage is reached deterministically: a TCP gate holds the create before the provider
 sees it; `slow` faults hold the process in the create, the lookup, the first poll or the
@@ -18,15 +22,16 @@ RELIABILITY.md.
 from __future__ import annotations
 
 import base64
+import os
 import sqlite3
 import subprocess
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from cli_children import start_cli_child
+from cli_children import run_cli_child, start_cli_child
 from fake_clock import FakeClock
 from flows import events
 from gradio_client import Client, handle_file
@@ -262,7 +267,7 @@ def _restart_the_app_with_cli_beside_it(root: Path, inputs) -> Restart:
 
             wait_until(reported, "the app's log to report the end of every job", timeout=60)
             outputs = {"generate beside the app": beside, "app log": app.output()}
-        outputs["resume afterwards"] = run_cli("resume", env=env)
+        outputs["resume afterwards"] = run_cli_child("resume", env=env)
         jobs = {job.job_id: job for job in jobs_of(data)}
         extra = [job for job_id, job in jobs.items() if job_id not in known]
         return Restart(killed, jobs, provider.sim.stats, outputs, extra)
@@ -271,13 +276,26 @@ def _restart_the_app_with_cli_beside_it(root: Path, inputs) -> Restart:
 
 
 @pytest.fixture(scope="module")
-def restarts(tmp_path_factory, inputs) -> dict[str, Restart]:
-    """Both kinds of restart, each after its own round of kills, side by side."""
+def side_by_side(tmp_path_factory, inputs) -> Iterator[dict[str, Future]]:
+    """The scenarios that spend their seconds waiting on processes (app starts, first
+    status checks, held requests), each with a provider and a folder of its own, run at
+    once: both kinds of restart, each after its own round of kills; the app SIGKILLed and
+    started again; two resumers at once. Each one's test raises what its scenario raised
+    (its assertions are the scenario's own)."""
     root = tmp_path_factory.mktemp("crashes")
-    with ThreadPoolExecutor(2) as pool:
-        by_resume = pool.submit(_restart_with_resume, root / "resume", inputs)
-        by_app = pool.submit(_restart_the_app_with_cli_beside_it, root / "app", inputs)
-        return {"resume": by_resume.result(), "app": by_app.result()}
+    with ThreadPoolExecutor(4) as pool:
+        yield {
+            "resume": pool.submit(_restart_with_resume, root / "resume", inputs),
+            "app": pool.submit(_restart_the_app_with_cli_beside_it, root / "app", inputs),
+            "app killed": pool.submit(_the_app_killed_while_waiting, root / "killed", inputs),
+            "two resumers": pool.submit(_two_resumers_at_once, root / "resumers", inputs),
+        }
+
+
+@pytest.fixture(scope="module")
+def restarts(side_by_side) -> dict[str, Restart]:
+    """Both kinds of restart, each after its own round of kills."""
+    return {"resume": side_by_side["resume"].result(), "app": side_by_side["app"].result()}
 
 
 def _assert_every_paid_task_is_home_and_none_was_made_twice(restart: Restart) -> None:
@@ -386,7 +404,11 @@ def test_the_crash_safety_section_is_current(restarts):
 # --- the app itself killed -------------------------------------------------------------
 
 
-def test_the_app_killed_while_waiting_finishes_the_job_when_it_starts_again(tmp_path, inputs):
+def test_the_app_killed_while_waiting_finishes_the_job_when_it_starts_again(side_by_side):
+    side_by_side["app killed"].result()  # run beside the others (side_by_side)
+
+
+def _the_app_killed_while_waiting(tmp_path: Path, inputs) -> None:
     provider = Provider(tmp_path)
     data = tmp_path / "data"
     env = cli_env(provider.gate.url, data)
@@ -467,7 +489,7 @@ def test_a_damaged_journal_stops_resume_with_one_sentence(tmp_path):
     raw = bytearray((data / JOURNAL_FILE).read_bytes())
     raw[4096:] = b"\xde\xad" * ((len(raw) - 4096) // 2)  # every page but the header's
     (data / JOURNAL_FILE).write_bytes(bytes(raw))
-    done = run_cli("resume", env=cli_env("http://127.0.0.1:9", data))
+    done = run_cli_child("resume", env=cli_env("http://127.0.0.1:9", data))
     assert done.returncode == 1
     assert_no_traceback(done.stderr)
     [line] = done.stderr.strip().splitlines()
@@ -509,7 +531,7 @@ def test_a_journal_from_the_first_release_is_still_resumed(tmp_path, inputs):
                 "NULL, 2.5, ?, 'submitted', NULL, NULL, NULL, NULL, NULL)",
                 ("tas-" + "0" * 32, sim.base_url, task.task_id),
             )
-        done = run_cli("resume", env=cli_env(sim.base_url or "", data))
+        done = run_cli_child("resume", env=cli_env(sim.base_url or "", data))
         assert done.returncode == 0, done.stderr
         [job] = jobs_of(data)
         assert job.stage is Stage.DONE and Path(job.video_path or "").is_file()
@@ -532,23 +554,27 @@ def test_resume_beside_a_create_in_flight_does_not_lose_the_paid_task(tmp_path, 
         sender = start_cli("generate", "--image", str(image), "--audio", str(audio), env=env,
                            log=log)  # fmt: skip
         wait_until(lambda: provider.gate.held() and jobs_of(data), "the create to be held")
-        beside = run_cli("resume", env=env)  # e.g. the app starting while the CLI works
+        beside = run_cli_child("resume", env=env)  # e.g. the app starting while the CLI works
         assert_no_traceback(beside.stderr)
         provider.sim.inject("create", "slow", delay=SLOW)
         provider.gate.forward_held()  # the create arrives after all; its answer is late
         wait_until(lambda: provider.sim.stats.creates == 1, "the late create to be made")
         sigkill(sender)
         provider.clock.advance(10_000)
-        run_cli("resume", env=env)
+        run_cli_child("resume", env=env)
         [job] = jobs_of(data)
         assert job.stage is Stage.DONE, job
     finally:
         provider.close()
 
 
-def test_two_resumers_at_once_never_take_a_finished_job_back(tmp_path, inputs):
+def test_two_resumers_at_once_never_take_a_finished_job_back(side_by_side):
     """Two resumers (the app starting, a CLI) with the same unfinished list: the slower one
     must not take a job the other finished back to `downloading`."""
+    side_by_side["two resumers"].result()  # run beside the others (side_by_side)
+
+
+def _two_resumers_at_once(tmp_path: Path, inputs) -> None:
     provider = Provider(tmp_path)
     data = tmp_path / "data"
     env = cli_env(provider.gate.url, data)
@@ -556,14 +582,14 @@ def test_two_resumers_at_once_never_take_a_finished_job_back(tmp_path, inputs):
     try:
         provider.sim.plan_task("succeed", task_seconds=1000, times=2)
         for _ in range(2):
-            early = run_cli("generate", "--image", str(image), "--audio", str(audio),
-                            "--timeout", "0.5", env=env)  # fmt: skip
+            early = run_cli_child("generate", "--image", str(image), "--audio", str(audio),
+                                  "--timeout", "0.5", env=env)  # fmt: skip
             assert early.returncode == 1, early.stderr
         provider.clock.advance(10_000)
         provider.gate.hold(b"GET /results/", count=1)
         first = start_cli("resume", env=env, log=tmp_path / "first.log")
         wait_until(provider.gate.held, "the first resumer to be held at its first download")
-        second = run_cli("resume", env=env)
+        second = run_cli_child("resume", env=env)
         assert second.returncode == 0, second.stderr
         assert all(job.stage is Stage.DONE for job in jobs_of(data))
         provider.sim.inject("result", "expired", times=2)  # the first one's downloads fail
@@ -576,13 +602,35 @@ def test_two_resumers_at_once_never_take_a_finished_job_back(tmp_path, inputs):
         provider.close()
 
 
-def test_the_app_refuses_a_damaged_journal_with_one_sentence(tmp_path):
+def test_the_app_refuses_a_damaged_journal_with_one_sentence(tmp_path, monkeypatch, capsys):
+    """app.py's main() in this process (`python app.py` itself is started, killed and
+    started again above, and stops on a setting it cannot read in tests/test_config.py):
+    it stops before it serves, with one sentence and exit 1."""
+    import logging
+
+    import app
+
     data = tmp_path / "data"
     data.mkdir()
     (data / JOURNAL_FILE).write_bytes(b"this is not a database, just junk " * 200)
-    with running_app(cli_env("http://127.0.0.1:9", data), tmp_path / "app.log") as app:
-        code = app.process.wait(timeout=90)
-        output = app.output()
-    assert code != 0
-    assert "is damaged" in output and "move it aside" in output
+    for name in [k for k in os.environ if k.startswith(("COMETAPI_", "AVATAR_"))]:
+        monkeypatch.delenv(name)
+    for name in ("COMETAPI_KEY", "COMETAPI_BASE_URL", "AVATAR_DATA_DIR"):
+        monkeypatch.setenv(name, cli_env("http://127.0.0.1:9", data)[name])
+
+    def served(*args, **kwargs):
+        raise AssertionError("the app went on to serve on a damaged journal")
+
+    monkeypatch.setattr(app, "launch", served)
+    # what main() sets up for the process's logging, given back afterwards
+    monkeypatch.setattr(logging.root, "handlers", list(logging.root.handlers))
+    monkeypatch.setattr(logging.root, "level", logging.root.level)
+    monkeypatch.setattr(logging.getLogger("httpx"), "level", logging.getLogger("httpx").level)
+    with pytest.raises(SystemExit) as stopped:
+        app.main()
+    said = capsys.readouterr()
+    output = said.out + said.err
+    assert stopped.value.code == 1
+    assert len(said.err.strip().splitlines()) == 1, said.err
+    assert "is damaged" in said.err and "move it aside" in said.err
     assert_no_traceback(output)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import itertools
+import queue
 import re
 import subprocess
 import uuid
@@ -111,10 +112,11 @@ def _data_folder(fault: Fault, path: Path) -> Iterator[Callable[[], None]]:
 
 # A row of each kind (the provider's errors, broken connections, timeouts, answers that are
 # not what they should be, the task itself, the download) and every row about the data
-# folder: the command started as a person starts it. The other rows: forked children.
-THROUGH_PYTHON_M = frozenset({"none", "500-query-exhausted", "reset-after-create",
-                              "timeout-download", "html-create", "bad-key", "deadline",
-                              "truncated-always", "file-size-limit", "disk-full",
+# folder: the command started as a person starts it. The other rows: forked children. Of
+# each kind a row with no `resume` after it where there is one (one start, not two).
+THROUGH_PYTHON_M = frozenset({"none", "500-query", "reset-after-create",
+                              "timeout-download", "html-query", "bad-key", "failed-task",
+                              "truncated-once", "file-size-limit", "disk-full",
                               "disk-full-at-start"})  # fmt: skip
 
 
@@ -339,23 +341,32 @@ def app_runs(matrix) -> dict[str, AppRun]:
 
 
 APP_SHARDS = 3  # apps side by side, each with its own simulator and its share of the faults
+# The app's faults that wait in real time (a late answer, a timeout, Retry-After), about 1 to
+# 5 s each, the slowest first: taken first, so that the apps end together.
+_APP_SLOW = ("429-create", "timeout-create", "slow-create", "timeout-download",
+             "timeout-query", "stuck", "502-query", "none", "429-query")  # fmt: skip
 
 
 def _app_matrix(root: Path, inputs) -> dict[str, AppRun]:
     """The app's faults on APP_SHARDS apps at once (most of the time is the faults' own
-    real waits: slow answers, timeouts); the runs in the order of FAULTS. The apps are
-    built one at a time (Gradio's Blocks context is global) and all stop at the end: an
-    app that stops deletes its uploads, which the others' share (named by their hash)."""
-    faults = [f for f in FAULTS if f.in_app]
+    real waits: slow answers, timeouts), each app taking the next fault when it is free,
+    the slow ones first; the runs in the order of FAULTS. The apps are built one at a time
+    (Gradio's Blocks context is global) and all stop at the end: an app that stops deletes
+    its uploads, which the others' share (named by their hash)."""
+    slow_first = {key: n for n, key in enumerate(_APP_SLOW)}
+    faults = sorted((f for f in FAULTS if f.in_app), key=lambda f: slow_first.get(f.key, 99))
+    waiting: queue.SimpleQueue[Fault] = queue.SimpleQueue()  # each app takes the next one
+    for fault in faults:
+        waiting.put(fault)
     with contextlib.ExitStack() as stack:
         shards = [stack.enter_context(_app_shard(root / f"shard-{n}")) for n in range(APP_SHARDS)]
         with ThreadPoolExecutor(APP_SHARDS) as pool:
             done = [
-                pool.submit(_run_shard, shard, root / f"shard-{n}", inputs, faults[n::APP_SHARDS])
+                pool.submit(_run_shard, shard, root / f"shard-{n}", inputs, waiting)
                 for n, shard in enumerate(shards)
             ]
             runs = {key: run for shard in done for key, run in shard.result().items()}
-    return {fault.key: runs[fault.key] for fault in faults}
+    return {fault.key: runs[fault.key] for fault in FAULTS if fault.in_app}
 
 
 @contextlib.contextmanager
@@ -370,18 +381,22 @@ def _app_shard(root: Path) -> Iterator[tuple[Simulator, InProcessApp]]:
             app.close()
 
 
-def _run_shard(shard, root: Path, inputs, faults: list[Fault]) -> dict[str, AppRun]:
+def _run_shard(shard, root: Path, inputs, waiting: queue.SimpleQueue[Fault]) -> dict[str, AppRun]:
+    """The faults this app takes from `waiting` (the next one as soon as it is free)."""
     sim, app = shard
     image, audio = inputs["small"]
     client = app.client()
     baseline = dataclasses.asdict(sim.options)
     runs: dict[str, AppRun] = {}
-    for fault in faults:
+    while True:
+        try:
+            fault = waiting.get_nowait()
+        except queue.Empty:
+            return runs
         sim.reset()
         sim.options.update(**baseline)  # a profile is one fault's, not the next one's
         fault.arrange(sim)
         runs[fault.key] = _run_on_app(fault, client, sim, root / "data", image, audio)
-    return runs
 
 
 def _run_on_app(fault, client, sim, data_dir, image, audio) -> AppRun:

@@ -5,6 +5,7 @@ simulator's renderer or encoded by ffmpeg, the result decoded again."""
 from __future__ import annotations
 
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from fractions import Fraction
 from pathlib import Path
 
@@ -72,15 +73,21 @@ def _part_video(path: Path, frames: int, *, size="128x128", tone=300, profile="h
 def made(tmp_path_factory):
     """A three-minute speech (made here, with pauses and silent edges, 48 kHz mono: a
     stereo speech is laid over in `test_the_sound_laid_over_is_the_speech_not_the_parts_own`),
-    its parts, each part rendered by the simulator's renderer, and the join."""
+    its parts, each part rendered by the simulator's renderer (48 px, all at once: the join
+    does not care how large), and the join."""
     folder = tmp_path_factory.mktemp("join")
     speech = speech_like(180.0, lead=1.5, tail=2.0, rate=48_000, seed=11)
     long = prepare_long_speech(write_wav(folder / "voice.wav", speech), folder, max_part_s=60)
     portrait = PORTRAIT.read_bytes()
-    videos = [
-        render_avatar(portrait, part.path, folder / f"video-{part.index + 1}.mp4", max_side=128)
-        for part in long.parts
-    ]
+    with ThreadPoolExecutor(len(long.parts)) as renders:  # each part its own ffmpeg, at once
+        videos = list(
+            renders.map(
+                lambda part: render_avatar(
+                    portrait, part.path, folder / f"video-{part.index + 1}.mp4", max_side=48
+                ),
+                long.parts,
+            )
+        )
     joined = join_parts(
         [video.path for video in videos],
         long.speech,

@@ -1,6 +1,7 @@
 """Long speeches on the page in a real browser (Debian's Chromium, the real app): a long
 voice (made here, with pauses) and a long typed text each give ONE video, the parts'
-progress ("part k of n") shown in the status, in an English and a Chinese browser.
+progress ("part k of n") shown in the status, in an English and a Chinese browser (the
+Chinese page's long voice is the three-minute one).
 
 Kept cheap: the app's provider profile takes parts of at most 6 s (as the part limit of
 a gateway profile would), so a 14 s voice and three short paragraphs make three parts
@@ -20,7 +21,9 @@ from pathlib import Path
 
 import pytest
 from app_harness import CHROMIUM, CHROMIUM_ARGS, NO_LIMITS, InProcessApp
+from browser_tabs import Tabs, done
 from fake_clock import FakeClock
+from media import PORTRAIT
 from speech_media import speech_like, write_wav
 
 if not CHROMIUM.exists():
@@ -36,6 +39,7 @@ from avatar_core.provider.cometapi import cometapi_profile  # noqa: E402
 from avatar_core.simulator import Simulator  # noqa: E402
 from avatar_core.waiting.pacing import Pacing  # noqa: E402
 from avatar_core.waiting.scheduler import PollScheduler  # noqa: E402
+from ui import history_watch  # noqa: E402
 
 WAIT_MS = 45_000  # the upper bound of any one wait; test_browser's too (expect's is global)
 expect.set_options(timeout=WAIT_MS)
@@ -102,6 +106,17 @@ def sim(sim_clock, tmp_path_factory) -> Iterator[Simulator]:
         yield simulator
 
 
+# The History asks the provider again every second while a job is unfinished (the page's
+# own is every 5 s, ui/history_watch.EVERY_S): the same refresh, sooner (as test_browser's).
+HISTORY_EVERY_S = 1.0
+
+
+def _launched(studio: Studio) -> InProcessApp:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(history_watch, "EVERY_S", HISTORY_EVERY_S)
+        return InProcessApp(studio)
+
+
 @pytest.fixture(scope="module")
 def app(sim, tmp_path_factory) -> Iterator[InProcessApp]:
     """Demo mode on this module's simulator, in real time, with parts of at most 6 s."""
@@ -117,19 +132,31 @@ def app(sim, tmp_path_factory) -> Iterator[InProcessApp]:
         client=ProviderClient(settings.base_url, DEMO_KEY, profile=profile),
         scheduler=PollScheduler(pacing=Pacing(first_s=0.5, floor_s=0.3, cap_s=1.0)),
     )
-    running = InProcessApp(studio)
+    running = _launched(studio)
     yield running
     running.close()
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
+def browser() -> Iterator[Tabs]:
+    """Chromium's tabs, kept from test to test, each taken as a new visitor's (browser_tabs)."""
     with sync_api.sync_playwright() as playwright:
         chromium = playwright.chromium.launch(
             executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
         )
-        yield chromium
+        tabs = Tabs(chromium, WAIT_MS)
+        yield tabs
+        tabs.close()
         chromium.close()
+
+
+def _open(browser: Tabs, url: str, locale: str, width: int, height: int):
+    """A new visitor's tab at `url` with the portrait added (give it back with `done`)."""
+    page = browser.open(url, locale=locale, width=width, height=height)
+    expect(page.locator("#generate")).to_be_visible()
+    page.locator("#portrait input[type=file]").set_input_files(str(PORTRAIT))
+    expect(page.locator("#portrait_verdict")).to_contain_text("✅")
+    return page
 
 
 @pytest.fixture(scope="module")
@@ -158,36 +185,44 @@ def _generate_one_video(page, sim: Simulator, locale: str) -> tuple[float, int]:
     return seconds, count
 
 
-@pytest.mark.parametrize("locale", ["en-US", "zh-CN"])
 def test_a_long_voice_and_a_long_text_each_give_one_video_with_their_parts_progress(
-    browser, app, sim, portrait_path, long_voice, locale
+    browser, app, sim, long_voice
 ):
-    context = browser.new_context(locale=locale, viewport={"width": 1280, "height": 1000})
-    context.set_default_timeout(WAIT_MS)
-    page = context.new_page()
+    page = _open(browser, app.url, "en-US", 1280, 1000)
     try:
-        page.goto(app.url)
-        expect(page.locator("#generate")).to_be_visible()
-        page.locator("#portrait input[type=file]").set_input_files(str(portrait_path))
-        expect(page.locator("#portrait_verdict")).to_contain_text("✅")
         page.locator("#voice input[type=file]").set_input_files(str(long_voice))
-        expect(page.locator("#voice_verdict")).to_contain_text(IN_PARTS[locale])
+        expect(page.locator("#voice_verdict")).to_contain_text(IN_PARTS["en-US"])
 
-        seconds, count = _generate_one_video(page, sim, locale)
+        seconds, count = _generate_one_video(page, sim, "en-US")
         assert count == 3
         assert seconds > 2 * PART_S  # the whole speech joined, not a part
         assert seconds == pytest.approx(VOICE_S, abs=0.6)  # the speech, its silent edges out
 
         page.locator("#make_another").click()
-        page.locator("#voice_source label").nth(1).click()  # "Type a text"
-        expect(page.locator("#tts_text")).to_be_visible()
-        page.locator("#tts_text").get_by_role("textbox").fill(TEXTS[locale])
-        speeches = sim.stats.tts
-        seconds, count = _generate_one_video(page, sim, locale)
-        assert seconds > 2 * PART_S  # the groups' parts joined, not a part
-        assert sim.stats.tts == speeches + count  # a speech a group, a part a group
+        _long_text_gives_one_video(page, sim, "en-US")
     finally:
-        context.close()
+        done(page)
+
+
+def test_a_long_text_gives_one_video_with_its_parts_progress_on_a_chinese_page(browser, app, sim):
+    """The Chinese page's long voice, its verdict and its parts' progress in Chinese, is
+    the three-minute voice's test (at the provider's real limit)."""
+    page = _open(browser, app.url, "zh-CN", 1280, 1000)
+    try:
+        _long_text_gives_one_video(page, sim, "zh-CN")
+    finally:
+        done(page)
+
+
+def _long_text_gives_one_video(page, sim: Simulator, locale: str) -> None:
+    """ "Type a text", three paragraphs: one video of the groups' parts joined."""
+    page.locator("#voice_source label").nth(1).click()  # "Type a text"
+    expect(page.locator("#tts_text")).to_be_visible()
+    page.locator("#tts_text").get_by_role("textbox").fill(TEXTS[locale])
+    speeches = sim.stats.tts
+    seconds, count = _generate_one_video(page, sim, locale)
+    assert seconds > 2 * PART_S  # the groups' parts joined, not a part
+    assert sim.stats.tts == speeches + count  # a speech a group, a part a group
 
 
 HISTORY_PLAYING_FOR = """() => {
@@ -215,19 +250,13 @@ def _every_part_sent(app: InProcessApp, page, before: set[str], count: int) -> N
 
 
 def test_a_long_voice_stopped_after_its_parts_were_sent_is_joined_in_history_and_plays(
-    browser, app, sim, sim_clock, portrait_path, tmp_path
+    browser, app, sim, sim_clock, tmp_path
 ):
     """Stop once the provider has every part: the History (its own refresh, no reload)
     shows the one entry finished once the parts end, joined, and plays the whole."""
     voice = write_wav(tmp_path / "other.wav", speech_like(VOICE_S, lead=0.5, tail=0.5, seed=8))
-    context = browser.new_context(locale="en-US", viewport={"width": 1366, "height": 768})
-    context.set_default_timeout(WAIT_MS)
-    page = context.new_page()
+    page = _open(browser, app.url, "en-US", 1366, 768)
     try:
-        page.goto(app.url)
-        expect(page.locator("#generate")).to_be_visible()
-        page.locator("#portrait input[type=file]").set_input_files(str(portrait_path))
-        expect(page.locator("#portrait_verdict")).to_contain_text("✅")
         page.locator("#voice input[type=file]").set_input_files(str(voice))
         expect(page.locator("#voice_verdict")).to_contain_text(IN_PARTS["en-US"])
         sim.plan_task(task_seconds=RUNNING_S, times=3)  # the parts outlast the Stop
@@ -249,7 +278,7 @@ def test_a_long_voice_stopped_after_its_parts_were_sent_is_joined_in_history_and
         assert seconds == pytest.approx(VOICE_S, abs=0.6)  # the joined whole
         assert sim.stats.creates == creates + 3  # nothing sent again
     finally:
-        context.close()
+        done(page)
 
 
 THREE_MINUTES_S = 180.0
@@ -267,13 +296,13 @@ def real_limit_app(sim, tmp_path_factory) -> Iterator[InProcessApp]:
         client=ProviderClient(settings.base_url, DEMO_KEY),
         scheduler=PollScheduler(pacing=Pacing(first_s=0.5, floor_s=0.3, cap_s=1.0)),
     )
-    running = InProcessApp(studio)
+    running = _launched(studio)
     yield running
     running.close()
 
 
 def test_a_three_minute_voice_gives_one_video_of_three_minutes_on_a_chinese_page(
-    browser, real_limit_app, sim, portrait_path, tmp_path
+    browser, real_limit_app, sim, tmp_path
 ):
     """A person's three-minute speech, at the provider's real limit of 60 s a task: one
     press, its parts' progress in Chinese, one video as long as the speech."""
@@ -281,18 +310,15 @@ def test_a_three_minute_voice_gives_one_video_of_three_minutes_on_a_chinese_page
         tmp_path / "three-minutes.wav",
         speech_like(THREE_MINUTES_S, rate=16_000, lead=0.5, tail=0.5, seed=11),
     )
-    context = browser.new_context(locale="zh-CN", viewport={"width": 1366, "height": 768})
-    context.set_default_timeout(WAIT_MS)
-    page = context.new_page()
+    page = _open(browser, real_limit_app.url, "zh-CN", 1366, 768)
     try:
-        page.goto(real_limit_app.url)
-        expect(page.locator("#generate")).to_be_visible()
-        page.locator("#portrait input[type=file]").set_input_files(str(portrait_path))
-        expect(page.locator("#portrait_verdict")).to_contain_text("✅")
         page.locator("#voice input[type=file]").set_input_files(str(voice))
-        expect(page.locator("#voice_verdict")).to_contain_text(re.compile(r"分成 \d 段制作"))
+        verdict = page.locator("#voice_verdict")
+        expect(verdict).to_contain_text(re.compile(r"分成 \d 段制作"))
+        said = re.search(r"分成 (\d) 段制作", verdict.inner_text())
         seconds, count = _generate_one_video(page, sim, "zh-CN")
         assert count >= 3  # 60 s parts at most: three at the fewest
+        assert said is not None and int(said.group(1)) == count  # the parts it said
         assert seconds == pytest.approx(THREE_MINUTES_S, abs=0.6)  # the whole speech
     finally:
-        context.close()
+        done(page)

@@ -155,27 +155,6 @@ def test_a_run_stopped_after_two_parts_were_sent_finishes_with_one_create_a_part
     assert small_videos.stats.creates == creates  # made: running it again only joins
 
 
-def test_a_failed_part_keeps_the_others_and_is_the_only_one_paid_again(
-    small_videos, fake_time, tmp_path, portrait_path, long_voice
-):
-    _, voice = long_voice
-    studio = _studio(small_videos, fake_time, tmp_path / "data")
-    small_videos.plan_task("fail", times=1)  # the first task made fails
-    with pytest.raises(e.AvatarError) as failed:
-        final(LongVoiceRun(studio, portrait_path, voice).run())
-    assert "did not give a video" in str(failed.value)
-    assert "run the same command again" in str(failed.value)
-    parts = small_videos.stats.creates
-
-    done = final(
-        LongVoiceRun(
-            _studio(small_videos, fake_time, tmp_path / "data"), portrait_path, voice
-        ).run()
-    )
-    assert isinstance(done, SpeechDone)
-    assert small_videos.stats.creates == parts + 1  # only the failed part again
-
-
 def test_a_voice_past_the_speech_limit_is_refused_before_any_create(
     small_videos, fake_time, tmp_path, portrait_path, long_voice
 ):
@@ -186,11 +165,23 @@ def test_a_voice_past_the_speech_limit_is_refused_before_any_create(
     assert small_videos.stats.creates == 0
 
 
+def _small_portrait(folder: Path) -> Path:
+    """The portrait at 320 px (the rules' least is 300): demo mode renders the picture at
+    its own size up to 512 px, and the length of the video is the point here, not its
+    size."""
+    from PIL import Image
+
+    path = folder / "portrait-320.jpg"
+    with Image.open(PORTRAIT) as image:
+        image.resize((320, 320), Image.Resampling.LANCZOS).save(path, quality=90)
+    return path
+
+
 def test_the_command_line_makes_one_video_of_a_long_voice_in_demo_mode(tmp_path):
     speech = speech_like(64.0, lead=1.0, tail=1.0, seed=22)
     voice = write_wav(tmp_path / "voice.wav", speech)
     done = run_cli_child(
-        "generate", "--image", str(PORTRAIT), "--audio", str(voice),
+        "generate", "--image", str(_small_portrait(tmp_path)), "--audio", str(voice),
         "--out", str(tmp_path / "out.mp4"), timeout=600,
         env={"PATH": "/usr/bin:/bin", "AVATAR_DATA_DIR": str(tmp_path / "data"),
              "HOME": str(tmp_path), "AVATAR_DEMO_TASK_SECONDS": "2"},
@@ -211,17 +202,18 @@ def test_a_command_killed_after_two_creates_is_finished_by_resume_with_one_creat
     """The process (`python -m avatar_core`), which sends two tasks at once
     (AVATAR_MAX_RUNNING_TASKS=2), is SIGKILLed once the provider has seen two creates
     (creates answer a second late, so the process knows no task id yet); `resume` makes
-    the video and the provider has seen exactly one create a part. (Killed while a create
+    the video and the provider has seen exactly one create a part. The voice makes three
+    parts at the real 60 s limit: two in flight at the kill, one never sent. (Killed while a create
     may be on its way, a part is unclear, as any create: looked up, never sent again.)
     `resume` makes the missing parts and joins; `status KEY` then says the speech is made.
     `resume` and `status` run as forked children (processes of their own started from a
     warm interpreter); the killed run is a real start."""
-    speech = speech_like(250.0, lead=0.5, tail=0.5, rate=16_000, seed=23)
+    speech = speech_like(130.0, lead=0.5, tail=0.5, rate=16_000, seed=23)
     voice = write_wav(tmp_path / "voice.wav", speech)
     command = [sys.executable, "-m", "avatar_core", "generate", "--image", str(PORTRAIT),
                "--audio", str(voice)]  # fmt: skip
     with Simulator(
-        task_seconds=4.0, submit_seconds=0.5, create_delay_s=1.0, render_max_side=128,
+        task_seconds=1.0, submit_seconds=0.5, create_delay_s=1.0, render_max_side=48,
         work_dir=tmp_path / "sim",
     ) as sim:  # fmt: skip
         env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "COMETAPI_KEY": "test-key",
@@ -247,7 +239,7 @@ def test_a_command_killed_after_two_creates_is_finished_by_resume_with_one_creat
         journal = Journal(tmp_path / "data")
         parts = [job for job in journal.recent(50) if job.batch_key]
         journal.close()
-        assert len(parts) >= 5 and all(job.stage is Stage.DONE for job in parts)
+        assert len(parts) >= 3 and all(job.stage is Stage.DONE for job in parts)
         assert sim.stats.creates == len(parts)
         assert not list((tmp_path / "data" / "long_speeches").iterdir())  # cleaned up
 
@@ -425,17 +417,22 @@ def test_resume_and_status_know_a_speech_stopped_after_two_parts_were_sent(
     assert str(speech_status(studio, run.key)[0]).startswith(f"Speech {run.key} is made")
 
 
-def test_resume_reports_a_failed_part_and_generate_again_pays_for_it_only(
+def test_a_failed_part_keeps_the_others_resume_reports_it_and_only_it_is_paid_again(
     small_videos, fake_time, tmp_path, portrait_path, long_voice
 ):
+    """The first task made fails: the speech stops saying so, its other parts are kept;
+    `resume` reports the failed part and pays for nothing; the same command again (a new
+    studio on the same data folder) pays for the failed part only."""
     from avatar_core.jobs.speech_resume import resume_speeches, speech_status
 
     _, voice = long_voice
     studio = _studio(small_videos, fake_time, tmp_path / "data")
-    small_videos.plan_task("fail", times=1)
+    small_videos.plan_task("fail", times=1)  # the first task made fails
     run = LongVoiceRun(studio, portrait_path, voice)
-    with pytest.raises(e.AvatarError, match="did not give a video"):
+    with pytest.raises(e.AvatarError) as failed:
         final(run.run())
+    assert "did not give a video" in str(failed.value)
+    assert "run the same command again" in str(failed.value)
     made = small_videos.stats.creates
     said = " ".join(str(line) for line in speech_status(studio, run.key))
     assert said.count("failed: ") == 1 and said.count(": ready.") == made - 1
@@ -446,8 +443,10 @@ def test_resume_reports_a_failed_part_and_generate_again_pays_for_it_only(
     ended = asyncio.run(resumed())[-1]
     assert isinstance(ended, Failed) and f"Speech {run.key}: Part " in str(ended.message)
     assert small_videos.stats.creates == made  # resume pays for nothing again
-    done = final(LongVoiceRun(studio, portrait_path, voice).run())
-    assert isinstance(done, SpeechDone) and small_videos.stats.creates == made + 1
+    again = _studio(small_videos, fake_time, tmp_path / "data")
+    done = final(LongVoiceRun(again, portrait_path, voice).run())
+    assert isinstance(done, SpeechDone)
+    assert small_videos.stats.creates == made + 1  # only the failed part again
 
 
 def test_a_preview_makes_the_first_ten_seconds_in_std_and_the_whole_reuses_it(

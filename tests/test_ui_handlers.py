@@ -570,7 +570,9 @@ def test_the_page_shows_what_is_left_today(
 ):
     limited = Sessions(make_studio(simulator, fake_time, tmp_path / "d", max_daily_per_visitor=3))
     left = english(h.show_allowance(limited, None, VISITOR_A))
-    assert left == f"{EN['allowance_left']} **3 / 3**"
+    assert left == f"{EN['allowance_left']} **3 / 3** {EN['allowance_counts']}"  # count first
+    chinese = h.show_allowance(limited, None, VISITOR_A, CHINESE)
+    assert chinese == f"{ZH['allowance_left']} **3 / 3** {ZH['allowance_counts']}"
     _generate(limited, portrait_path, speech_path)  # another visitor (the local one)
     h.make_speech(limited, SPEECH_TEXT, DEFAULT_VOICE, 1.0, None, browser=VISITOR_A)
     assert "**2 / 3**" in english(h.show_allowance(limited, None, VISITOR_A))

@@ -198,5 +198,11 @@ PAGE_JS = A11Y_JS.replace("__OWN_UPLOAD_WORDS__", json.dumps(OWN_UPLOAD_WORDS, e
 
 
 def page_options() -> dict[str, Any]:
-    """`launch()`'s options for the page itself: style, scripts, languages, theme."""
-    return {"css": CSS, "js": PAGE_JS, "i18n": I18N, "theme": gr.themes.Soft(), "ssr_mode": False}
+    """`launch()`'s options for the page itself: style, scripts, languages, theme. The
+    footer keeps "Use via API or MCP" and Gradio's credit, not Gradio's Settings panel (a
+    tester opened it: its words about progressive web apps and a "Screen Studio", in
+    English on the Chinese page, and a "Run history (0)" beside the page's own History)."""
+    return {
+        "css": CSS, "js": PAGE_JS, "i18n": I18N, "theme": gr.themes.Soft(), "ssr_mode": False,
+        "footer_links": ["api", "gradio"],
+    }  # fmt: skip

@@ -199,11 +199,13 @@ def cost_text(
     return text + (f" {ui_text('cost_speech_extra', language)}" if guessed else "")
 
 
-def allowance_text(allowance: Allowance | None) -> str:
-    """What a visitor has left today of its daily limit ("" when none applies)."""
+def allowance_text(allowance: Allowance | None, language: str = "en") -> str:
+    """What a visitor has left today of its daily limit ("" when none applies), in the
+    visitor's language: the count first, then what counts more than once."""
     if allowance is None:
         return ""
-    return f"{page_text('allowance_left')} **{allowance.left} / {allowance.limit}**"
+    left, counts = ui_text("allowance_left", language), ui_text("allowance_counts", language)
+    return f"{left} **{allowance.left} / {allowance.limit}** {counts}"
 
 
 def prompt_count(prompt: str | None) -> str:

@@ -1055,7 +1055,8 @@ def show_allowance(
     """What the visitor has left today ("" when no daily limit applies)."""
     if sessions.pasted(key):
         return str(page_text("allowance_own_key"))
-    return fmt.allowance_text(sessions.default.allowance(sessions.visitor(browser, request)))
+    allowance = sessions.default.allowance(sessions.visitor(browser, request))
+    return fmt.allowance_text(allowance, visitor_language(request))
 
 
 def open_page(
