@@ -811,6 +811,30 @@ def test_after_a_reload_a_job_still_being_made_is_said_and_the_history_opened(
     assert settled(sessions, "⏹️ Stopped waiting.") == SKIP  # another status stays
 
 
+def test_after_a_reload_a_job_said_coming_that_failed_is_not_said_ready(
+    sessions, simulator, fake_time, portrait_path, speech_path
+):
+    # the reload's check reads the journal before the History asks the provider: a job it
+    # said was coming may turn out failed
+    simulator.plan_task(outcome="fail", reason="The face is covered")
+
+    async def leave_while_it_runs() -> None:
+        page = page_generate(sessions, str(portrait_path), "", "file", str(speech_path), "",
+                              "", "", "", "std", False, None)  # fmt: skip
+        async for status, _, _ in page:
+            if "elapsed" in english(status):
+                break
+        await page.aclose()
+
+    asyncio.run(leave_while_it_runs())
+    status, _ = still_running(sessions)
+    fake_time.advance(60)
+    asyncio.run(h.history_gallery(sessions))
+    for language, words in (("en", EN), ("zh", ZH)):
+        said = translate(settled(sessions, status), language)
+        assert said == "❌ " + words["failed_in_history"], said
+
+
 def test_a_failed_job_shows_its_sentence_under_its_picture(
     sessions, simulator, portrait_path, speech_path
 ):
@@ -842,6 +866,22 @@ def test_the_default_prompt_asks_for_expressions_and_blinking_in_both_languages(
     for style in fmt.PROMPT_STYLES:
         assert EN[f"style_{style}"] and ZH[f"style_{style}"]
         assert h.show_style(style) == EN[fmt.style_key(style)]
+
+
+def test_generate_clears_the_previous_result_at_once(sessions):
+    # a cold tester saw the previous video and its SIMULATED badge stay while a new one was
+    # made, and took it for done
+    config = build_app(sessions.default).get_config_file()
+    ids = {c["props"].get("elem_id"): c["id"] for c in config["components"]}
+    cleared = set()
+    for event in config["dependencies"]:
+        if [ids["generate"], "click"] in [list(t) for t in event["targets"]] and not event["queue"]:
+            cleared.update(event["outputs"])
+    wanted = {ids[name] for name in ("result", "details", "simulated_badge", "download")}
+    assert wanted <= cleared, (wanted, cleared)
+    assert not cleared & {ids[name] for name in ("portrait", "voice", "prompt")}
+    video, details, badge = h.clear_result()
+    assert (video, details, badge["visible"]) == (None, "", False)
 
 
 def test_make_another_keeps_the_inputs_and_does_not_ask_for_them_again():
@@ -917,6 +957,93 @@ def test_a_long_typed_text_makes_one_video_in_one_press_and_one_history_entry(
     assert video is not None and Path(video).suffix == ".mp4" and "3 parts" in note
     (row,) = h.refresh_history(sessions)
     assert row[-1] == jobs[0]
+
+
+@pytest.mark.parametrize("demo", [True, False])
+def test_a_long_speechs_done_sentence_says_its_length_and_its_charge_as_a_short_ones(
+    simulator, fake_time, tmp_path, portrait_path, demo
+):
+    # a cold tester read only "Done: your video is ready." after a long voice, where a short
+    # one says "…7.3 s of video, simulated: nothing charged."
+    sessions = Sessions(
+        make_studio(simulator, fake_time, tmp_path / "d", **({"key": None} if demo else {}))
+    )
+    studio = sessions.default
+    studio.client.profile = dataclasses.replace(studio.client.profile, max_part_seconds=6.0)
+    simulator.options.render_max_side = 48
+    status = _make(sessions, portrait_path, LONG_TEXT)[-1][0]
+    assert simulator.stats.creates == 3, status  # made in parts
+    seconds = sum(part.video_seconds or 0 for part in studio.history()[0].parts)
+    facts = ", simulated: nothing charged" if demo else r", \d+ units charged"
+    assert re.fullmatch(
+        rf"✅ Done: your video is ready, {seconds:.1f} s of video{facts}\.", english(status)
+    ), status
+    zh = fmt.done_status(h.with_speech_facts(studio, _speech_done(studio)), "zh")
+    assert f"视频 {seconds:.1f} 秒" in zh and (("未扣费" in zh) is demo), zh
+
+
+def _speech_done(studio):
+    from avatar_core.jobs.long_voice import SpeechDone
+
+    key = studio.history()[0].job_id.removeprefix("speech-")
+    return SpeechDone("", joined=None, key=key)
+
+
+def test_a_reload_says_a_video_is_coming_before_the_history_brings_it_home(sessions):
+    # a cold tester's stopped long voice: the reload's check ran after the History's refresh,
+    # which had brought the parts home and joined them: "Ready: add a face…", History
+    # closed, never "ready" (a short job, slower to be found made, was said to be coming)
+    config = build_app(sessions.default).get_config_file()
+    ids = {c["props"].get("elem_id"): c["id"] for c in config["components"]}
+    events = config["dependencies"]
+    loads = [e["id"] for e in events if any(list(t)[1] == "load" for t in e["targets"])]
+
+    def after(event_ids: list[int]) -> list[dict]:
+        return [e for e in events if e.get("trigger_after") in event_ids]
+
+    said = [e for e in after(loads) if e["outputs"] == [ids["status"], ids["history_panel"]]]
+    assert len(said) == 1, "the reload's check comes right after the page's load"
+    (refresh,) = [e for e in after([said[0]["id"]]) if ids["history"] in e["outputs"]]
+    assert [e for e in after([refresh["id"]]) if e["outputs"] == [ids["status"]]]  # "ready"
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+@pytest.mark.parametrize("kind", ["voice", "text"])
+def test_a_long_speech_stopped_and_reloaded_is_said_coming_then_ready(
+    sessions, simulator, fake_time, portrait_path, tmp_path, kind, language
+):
+    from speech_media import speech_like, write_wav
+
+    studio = sessions.default
+    studio.client.profile = dataclasses.replace(studio.client.profile, max_part_seconds=6.0)
+    simulator.options.render_max_side = 48
+    voice = write_wav(tmp_path / "long.wav", speech_like(14.0, lead=0.5, tail=0.5, seed=8))
+
+    async def stop_once_its_parts_run() -> None:
+        flow = h.run_make(sessions, str(portrait_path), "", "file" if kind == "voice" else "tts",
+                          str(voice), "", "", "", LONG_TEXT, DEFAULT_VOICE, "en", 1.0, "", "std",
+                          False, None, None)  # fmt: skip
+        async for _ in flow:
+            if every_part_sent():
+                break
+        await flow.aclose()  # Stop (or the reload closing the page's stream)
+
+    def every_part_sent() -> bool:
+        entries = studio.history()
+        parts = getattr(entries[0], "parts", ()) if entries else ()
+        return 0 < len(parts) == entries[0].count and all(part.task_id for part in parts)
+
+    asyncio.run(stop_once_its_parts_run())
+    assert studio.history()[0].job_id.startswith("speech-")
+    status, panel = still_running(sessions)  # the reload, before the History's refresh
+    assert translate(status, language) == "⏳ " + (EN, ZH)[language == "zh"]["still_being_made"]
+    assert panel["open"] is True
+    fake_time.advance(60)  # every part ends at the provider
+    asyncio.run(h.history_gallery(sessions))  # the refresh brings them home and joins them
+    (entry,) = studio.history()
+    assert entry.stage.value == "done", entry
+    ready = translate(settled(sessions, status), language)
+    assert ready == "✅ " + (EN, ZH)[language == "zh"]["made_in_history"]
 
 
 def test_a_chinese_status_ends_with_one_full_stop_after_the_expected_time():

@@ -49,6 +49,7 @@ from avatar_core.jobs.events import (
     with_heartbeat,
 )
 from avatar_core.jobs.long_text import TextSpeech, long_text_run
+from avatar_core.jobs.long_voice import SpeechDone
 from avatar_core.jobs.pricing import estimate_cost, silence_saving
 from avatar_core.jobs.speech_history import ENTRY_PREFIX
 from avatar_core.jobs.steps import video_stored
@@ -60,7 +61,13 @@ from avatar_core.storage.journal import Job, Stage
 from avatar_core.storage.speech_files import save_speech
 from avatar_core.waiting.durations import task_kind
 from ui.delivery import page_copy
-from ui.long_speech import is_long, join_made_speeches, long_verdict, preview_cost
+from ui.long_speech import (
+    is_long,
+    join_made_speeches,
+    long_verdict,
+    preview_cost,
+    with_speech_facts,
+)
 from ui.sessions import Sessions, new_browser_id
 from ui.texts import page_text, ui_text, visitor_language
 
@@ -303,6 +310,8 @@ async def _stream_steps(
             shown = fmt.details(progress, language)
             phase = PHASES.get(progress.step, phase)
             if isinstance(progress, Done):
+                if isinstance(progress, SpeechDone) and progress.job is None and studio:
+                    progress = await asyncio.to_thread(with_speech_facts, studio, progress)
                 done = fmt.done_status(progress, language)
                 video = await asyncio.to_thread(page_copy, progress.video_path)
                 yield done, video, shown, "done"
@@ -737,6 +746,13 @@ def running_buttons() -> tuple[Update, Update, Update]:
 def idle_buttons(video: str | None) -> tuple[Update, Update, Update]:
     """Once it ended: Stop hidden, Generate back, "Make another" under a video."""
     return gr.update(visible=False), gr.update(interactive=True), gr.update(visible=bool(video))
+
+
+def clear_result() -> tuple[None, str, Update]:
+    """On Generate, at once: the previous video, its details and its SIMULATED badge go
+    (a cold tester took the old video under a new run for the new one, done); the inputs
+    stay as they are."""
+    return None, "", gr.update(visible=False)
 
 
 def make_another() -> tuple[str, None, str, Update, str]:

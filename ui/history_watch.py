@@ -6,7 +6,10 @@ A `gr.Timer` refreshes the History (which asks the provider about the unfinished
 every `EVERY_S` seconds, only while some job is unfinished; each refresh says whether it
 should keep ticking. While the page's own Generate runs, its flow follows the job and the
 timer rests. A reload during a run closes that flow: the page then says the video is still
-being made and opens the History, which shows it once made (`still_running`).
+being made and opens the History, which shows it once made (`still_running`), then "ready"
+(`settled`). The check reads the journal as the page left it, before the History's refresh:
+that refresh may bring the video home (a long speech's parts, joined), and checked after
+it, a stopped long speech was often never said to be coming.
 """
 
 from __future__ import annotations
@@ -48,7 +51,7 @@ def still_running(
     browser: str | None = None,
     request: gr.Request | None = None,
 ) -> tuple[Any, Any]:
-    """After a reload (once the History asked about the unfinished jobs): (the status, the
+    """After a reload, before the History asks about the unfinished jobs: (the status, the
     History's fold). A job of this browser still being made is said, and the History,
     which shows it once made, is opened; else nothing changes."""
     visitor = sessions.visitor(browser, request)
@@ -77,7 +80,8 @@ def settled(
 ) -> Any:
     """Once the History shows nothing unfinished, `still_running`'s sentence gives way to
     "your video is ready in History" (it would otherwise stay, wrong, after the job is
-    done); any other status stays."""
+    done), or, when the newest job failed, "it could not be made: History says why"; any
+    other status stays."""
     if not _says_still_making(status):
         return gr.skip()
     visitor = sessions.visitor(browser, request)
@@ -85,6 +89,8 @@ def settled(
         jobs = studio.history(visitor)
     if any(job.stage in UNFINISHED for job in jobs):
         return gr.skip()
+    if jobs and jobs[0].stage is not Stage.DONE:  # the newest, the one said to be coming
+        return f"❌ {page_text('failed_in_history')}"
     return f"✅ {page_text('made_in_history')}"
 
 

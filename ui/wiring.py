@@ -202,6 +202,10 @@ def _wire_jobs(page: Page, sessions: Sessions) -> None:
     shown = [outputs.status, outputs.result, outputs.details]
     job.generate.click(handlers.running_buttons, None, buttons, **QUIET, queue=False)
     job.generate.click(no_download, None, outputs.download, **QUIET, queue=False)
+    job.generate.click(
+        handlers.clear_result, None, [outputs.result, outputs.details, outputs.badge], **QUIET,
+        queue=False,
+    )  # fmt: skip
     job.generate.click(rest, None, page.history.timer, **QUIET, queue=False)  # the flow follows
     generating = job.generate.click(
         sessions.bind(handlers.run_make),
@@ -300,7 +304,15 @@ def _wire_history(app: gr.Blocks, page: Page, sessions: Sessions) -> None:
         [page.browser_id, page.visitor_state, page.api.history, page.job.allowance],
         **PRIVATE,
     )
-    _show_history(opened, page, sessions).then(  # a reload during a run: said, History open
+    # A reload during a run: said, History open, from the journal as the page left it, before
+    # the History's refresh (it may bring the video home and join a long speech's parts:
+    # checked after it, such a video was never said to be coming); once the refresh shows
+    # it made, "ready" (`settled`).
+    said = opened.then(
         sessions.bind(still_running), _visitor(page), [page.outputs.status, history.panel],
+        **QUIET,
+    )  # fmt: skip
+    _show_history(said, page, sessions).then(
+        sessions.bind(settled), [page.outputs.status, *_visitor(page)], page.outputs.status,
         **QUIET,
     )  # fmt: skip
