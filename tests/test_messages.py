@@ -8,7 +8,9 @@ new English-only sentence is caught when it is written.
 from __future__ import annotations
 
 import ast
+import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -458,3 +460,26 @@ def test_the_page_renders_the_cores_sentences_and_its_labels_in_the_visitors_lan
     assert fmt.status(waiting, "info", "zh") == "⏳ 在服务商处排队中… 已用时 0:07。"
     assert fmt.history_headers("zh")[:2] == ["创建时间", "状态"]
     assert fmt.history_headers() == fmt.HISTORY_HEADERS
+
+
+SETTING_NAME = re.compile(r"\b(COMETAPI_\w+|KLING_\w+_KEY|KLING_BASE_URL|AVATAR_\w+|GRADIO_\w+)")
+
+
+def test_no_sentence_a_page_run_shows_names_a_setting():
+    """A visitor never reads the operator's setting names: not in the page's own sentences,
+    nor in a long speech's progress (the long voice's estimate named AVATAR_PRICE_STD)."""
+    catalogue = Path(__file__).resolve().parent.parent / "avatar_core" / "catalogue"
+    shown = {
+        f"page:{key}": text
+        for key, text in json.loads((catalogue / "page.json").read_text("utf-8")).items()
+    } | {
+        key: text
+        for key, text in json.loads((catalogue / "core.json").read_text("utf-8")).items()
+        if key.startswith("long.")
+    }
+    named = {
+        key: SETTING_NAME.findall(f"{text.get('en', '')} {text.get('zh', '')}")
+        for key, text in shown.items()
+        if isinstance(text, dict)
+    }
+    assert {key: names for key, names in named.items() if names} == {}
