@@ -9,6 +9,7 @@ bound and fails with a sentence saying what never happened.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import shutil
 import signal
@@ -28,6 +29,14 @@ from avatar_core.storage.journal import Job, Journal
 
 ROOT = Path(__file__).resolve().parent.parent
 CREATE_REQUEST = b"POST /kling/v1/videos/avatar/image2video "
+
+
+def keep_logging(monkeypatch) -> None:
+    """What `app.main()` sets up for the process's logging, given back after the test (a
+    test that calls it in process)."""
+    monkeypatch.setattr(logging.root, "handlers", list(logging.root.handlers))
+    monkeypatch.setattr(logging.root, "level", logging.root.level)
+    monkeypatch.setattr(logging.getLogger("httpx"), "level", logging.getLogger("httpx").level)
 
 
 def free_port() -> int:

@@ -40,6 +40,7 @@ from live import (
     assert_no_traceback,
     cli_env,
     jobs_of,
+    keep_logging,
     newest_job,
     run_cli,
     running_app,
@@ -606,7 +607,6 @@ def test_the_app_refuses_a_damaged_journal_with_one_sentence(tmp_path, monkeypat
     """app.py's main() in this process (`python app.py` itself is started, killed and
     started again above, and stops on a setting it cannot read in tests/test_config.py):
     it stops before it serves, with one sentence and exit 1."""
-    import logging
 
     import app
 
@@ -622,10 +622,7 @@ def test_the_app_refuses_a_damaged_journal_with_one_sentence(tmp_path, monkeypat
         raise AssertionError("the app went on to serve on a damaged journal")
 
     monkeypatch.setattr(app, "launch", served)
-    # what main() sets up for the process's logging, given back afterwards
-    monkeypatch.setattr(logging.root, "handlers", list(logging.root.handlers))
-    monkeypatch.setattr(logging.root, "level", logging.root.level)
-    monkeypatch.setattr(logging.getLogger("httpx"), "level", logging.getLogger("httpx").level)
+    keep_logging(monkeypatch)
     with pytest.raises(SystemExit) as stopped:
         app.main()
     said = capsys.readouterr()

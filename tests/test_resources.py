@@ -28,7 +28,7 @@ from app_harness import InProcessApp, generate, make_studio
 from fake_clock import FakeClock
 from gradio.utils import get_upload_folder
 from gradio_client.exceptions import AppError
-from live import wait_until
+from live import keep_logging, wait_until
 from media import speech_with_pauses, wav_seconds
 
 import ui.limits as limits
@@ -404,7 +404,6 @@ def test_old_videos_are_deleted_in_demo_mode_and_kept_with_a_key(demo, tmp_path)
 def test_a_malformed_keep_days_stops_the_app_in_one_sentence(tmp_path, monkeypatch, capsys):
     """app.py's main() in this process (its start as `python app.py` on a setting it cannot
     read is tests/test_config.py's): it stops before it serves, with one sentence."""
-    import logging
 
     import app
 
@@ -413,10 +412,7 @@ def test_a_malformed_keep_days_stops_the_app_in_one_sentence(tmp_path, monkeypat
     monkeypatch.setenv("AVATAR_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("AVATAR_KEEP_DAYS", "7 days")
     monkeypatch.setenv("GRADIO_SERVER_PORT", "9")
-    # what main() sets up for the process's logging, given back afterwards
-    monkeypatch.setattr(logging.root, "handlers", list(logging.root.handlers))
-    monkeypatch.setattr(logging.root, "level", logging.root.level)
-    monkeypatch.setattr(logging.getLogger("httpx"), "level", logging.getLogger("httpx").level)
+    keep_logging(monkeypatch)
     with pytest.raises(SystemExit) as stopped:
         app.main()
     said = capsys.readouterr()

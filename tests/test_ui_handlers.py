@@ -784,12 +784,11 @@ def test_a_job_stopped_on_the_page_shows_finished_once_the_provider_finished_it(
     assert video is not None and "done" in note
 
 
-def test_after_a_reload_a_job_still_being_made_is_said_and_the_history_opened(
-    sessions, simulator, fake_time, portrait_path, speech_path
-):
-    assert still_running(sessions) == (SKIP, SKIP)  # nothing made: nothing said
+def _leave_while_it_runs(sessions: Sessions, portrait_path: Path, speech_path: Path) -> None:
+    """Generate on the page, and the page's stream closed once the task runs (a reload,
+    a closed tab)."""
 
-    async def leave_while_it_runs() -> None:  # a reload closes the page's stream
+    async def leave() -> None:
         page = page_generate(sessions, str(portrait_path), "", "file", str(speech_path), "",
                               "", "", "", "std", False, None)  # fmt: skip
         async for status, _, _ in page:
@@ -797,7 +796,15 @@ def test_after_a_reload_a_job_still_being_made_is_said_and_the_history_opened(
                 break
         await page.aclose()
 
-    asyncio.run(leave_while_it_runs())
+    asyncio.run(leave())
+
+
+def test_after_a_reload_a_job_still_being_made_is_said_and_the_history_opened(
+    sessions, simulator, fake_time, portrait_path, speech_path
+):
+    assert still_running(sessions) == (SKIP, SKIP)  # nothing made: nothing said
+
+    _leave_while_it_runs(sessions, portrait_path, speech_path)  # a reload closes the stream
     status, panel = still_running(sessions)
     assert english(status) == "⏳ " + EN["still_being_made"] and panel["open"] is True
     assert "History" in EN["still_being_made"] and "历史记录" in ZH["still_being_made"]
@@ -818,15 +825,7 @@ def test_after_a_reload_a_job_said_coming_that_failed_is_not_said_ready(
     # said was coming may turn out failed
     simulator.plan_task(outcome="fail", reason="The face is covered")
 
-    async def leave_while_it_runs() -> None:
-        page = page_generate(sessions, str(portrait_path), "", "file", str(speech_path), "",
-                              "", "", "", "std", False, None)  # fmt: skip
-        async for status, _, _ in page:
-            if "elapsed" in english(status):
-                break
-        await page.aclose()
-
-    asyncio.run(leave_while_it_runs())
+    _leave_while_it_runs(sessions, portrait_path, speech_path)
     status, _ = still_running(sessions)
     fake_time.advance(60)
     asyncio.run(h.history_gallery(sessions))
