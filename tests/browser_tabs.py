@@ -15,6 +15,7 @@ context of its own (a context's storage is its visitors'). A context a test clos
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 FORGET = """() => {
@@ -92,3 +93,21 @@ def done(page: Any) -> None:
         Tabs._close(page)
     else:
         tabs.done(page)
+
+
+@contextlib.contextmanager
+def chromium_tabs(timeout_ms: float) -> Iterator[Tabs]:
+    """Debian's Chromium, headless, as the page's tests drive it, and its tabs."""
+    from app_harness import CHROMIUM, CHROMIUM_ARGS
+    from playwright import sync_api
+
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        tabs = Tabs(chromium, timeout_ms)
+        try:
+            yield tabs
+        finally:
+            tabs.close()
+            chromium.close()

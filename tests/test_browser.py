@@ -16,8 +16,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from app_harness import CHROMIUM, CHROMIUM_ARGS, InProcessApp, demo_studio, real_time_studio
-from browser_tabs import Tabs, done
+from app_harness import CHROMIUM, InProcessApp, demo_studio, real_time_studio
+from browser_tabs import Tabs, chromium_tabs, done
 from fake_clock import FakeClock
 
 if not CHROMIUM.exists():
@@ -153,14 +153,8 @@ def app(sim, tmp_path_factory) -> Iterator[InProcessApp]:
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Tabs]:
     """Chromium's tabs, kept from test to test, each taken as a new visitor's (browser_tabs)."""
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        tabs = Tabs(chromium, WAIT_MS)
+    with chromium_tabs(WAIT_MS) as tabs:
         yield tabs
-        tabs.close()
-        chromium.close()
 
 
 def _open(browser, url: str, *, locale: str = "en-US", width: int = 1280, height: int = 1000):
