@@ -232,10 +232,22 @@ def _add_inputs(page, portrait: Path, voice: Path | None = None) -> None:
 
 
 def _open_panel(page, elem_id: str) -> None:
-    """Unfold a panel (one the page opened itself, as Stop opens History, stays open)."""
+    """Unfold a panel (one the page opened itself, as Stop opens History, stays open).
+
+    The page may open it itself between our look and our click (after a reload, History
+    is opened when a job is still being made): that click folds it again, so look again
+    until it is seen open."""
     toggle = page.locator(f"#{elem_id} button.label-wrap")
-    if "open" not in (toggle.get_attribute("class") or "").split():
+    opened = re.compile(r"(^|\s)open(\s|$)")
+    for _ in range(3):
+        if opened.search(toggle.get_attribute("class") or ""):
+            return
         toggle.click()
+        try:
+            expect(toggle).to_have_class(opened, timeout=2_000)
+        except AssertionError:
+            continue
+    expect(toggle).to_have_class(opened)
 
 
 def _as_read(sentence: str) -> str:
