@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from app_harness import make_studio
 from cli_children import run_cli_child
+from held_tasks import hold_tasks
 from media import PORTRAIT, REPO_ROOT, SPEECH, audio_bytes, image_bytes
 
 from avatar_core.cli import batch as batch_command
@@ -267,8 +268,14 @@ def test_a_second_batch_on_the_same_data_folder_is_refused_while_one_runs(batch,
     assert batch.sim.stats.creates == 0 and batch.sim.stats.tts == 0
 
 
-def test_rows_go_through_the_line_so_an_account_of_two_tasks_at_once_fails_no_row(batch, media):
+def test_rows_go_through_the_line_so_an_account_of_two_tasks_at_once_fails_no_row(
+    batch, media, fake_time, monkeypatch
+):
     batch.sim.options.max_running_tasks = 2  # the account runs two tasks at once
+    # the first two tasks stand still until the third create is refused: without the hold
+    # they could end first (the fake clock moves as fast as their checks come, while the
+    # third row is prepared in real time) and nothing would be refused
+    hold_tasks(batch.sim, fake_time, monkeypatch, refusals=1)
     rows = "\n".join([HEADER, *["face.jpg,voice.mp3,,,,,"] * 5]) + "\n"
     code, _, err = batch(str(write_csv(media, rows)))
     assert code == 0, err

@@ -11,6 +11,8 @@ import json
 import socket
 import subprocess
 import sys
+import threading
+import time
 
 import pytest
 from flows import events, final
@@ -254,6 +256,33 @@ def test_an_invalid_request_on_a_query_is_not_retried(gateway, fake_time):
 # --- timeouts ----------------------------------------------------------------------------------
 
 
+def time_stands_until_each_create_is_made(sim, fake_time, monkeypatch) -> None:
+    """The fake clock stands still from each create's send until the simulator has made its
+    task (`stats.creates` counts it; at most 60 s of real time). The gateway makes the task
+    at once and answers late; but the simulator reads the create and checks its picture and
+    sound first, in real time, which a loaded machine stretches past a 0.5 s create timeout.
+    The lookups that follow an unclear create are minutes apart on the fake clock, and
+    without this they could all be done before the task existed (the ten minutes a real
+    client looks for it in a few real milliseconds): "still unclear after 13 lookups"."""
+    send = ProviderClient.create_task
+
+    def create_task(client: ProviderClient, request: AvatarRequest):
+        made = sim.stats.creates
+        holding = fake_time.busy()
+        holding.__enter__()
+
+        def until_made() -> None:
+            deadline = time.monotonic() + 60.0
+            while sim.stats.creates == made and time.monotonic() < deadline:
+                time.sleep(0.01)
+            holding.__exit__(None, None, None)
+
+        threading.Thread(target=until_made, daemon=True).start()
+        return send(client, request)
+
+    monkeypatch.setattr(ProviderClient, "create_task", create_task)
+
+
 @pytest.mark.parametrize(
     "timeouts",
     [
@@ -265,9 +294,10 @@ def test_an_invalid_request_on_a_query_is_not_retried(gateway, fake_time):
     ids=["waited-for", "unclear-then-found"],
 )
 def test_a_slow_create_ends_in_its_one_video(
-    gateway, fake_time, tmp_path, portrait_path, speech_path, timeouts
+    gateway, fake_time, tmp_path, portrait_path, speech_path, timeouts, monkeypatch
 ):
     sim = gateway("slow-creates", create_delay_s=1.5)
+    time_stands_until_each_create_is_made(sim, fake_time, monkeypatch)
     studio = studio_on(sim, fake_time, tmp_path / "data", **timeouts)
     done = final(studio.generate(portrait_path, speech_path))
     assert done.step is Step.DONE
