@@ -308,6 +308,7 @@ def test_generate_waits_in_line_while_another_app_fills_the_account_and_says_so(
 
     live_sim.options.max_running_tasks = 1
     live_sim.plan_task("succeed", task_seconds=6)  # outlasts the command's start
+    live_sim.plan_task("succeed", task_seconds=0.4)  # ours, once the other one has ended
     try:  # another app on the same key runs the one task at once
         body = {"image": b64(image_bytes()), "sound_file": b64(tone(2.5)), "prompt": "Hi."}
         other = httpx.post(
