@@ -388,9 +388,9 @@ def test_the_crash_safety_section_is_current(restarts):
         )
     body = (
         "Six `generate` processes SIGKILLed, one per stage, then one restart (each the "
-        "command line's `main(argv)` in a process forked from one that imported it once; "
-        "`python -m avatar_core generate` itself is SIGKILLed in the race with a create in "
-        "flight).\n\n"
+        "command line's `main(argv)` in a process forked from one that imported it once, its "
+        "status checks and retries sooner than the product's; `python -m avatar_core generate` "
+        "itself is SIGKILLed in the race with a create in flight).\n\n"
         + table(columns, rows)
         + "\n\nProvider's count after each restart: "
         + "; ".join(totals)

@@ -306,7 +306,7 @@ def test_the_cli_fault_matrix_section_is_current(cli_runs):
         "injected; `tasks` is how many tasks the provider created (never more than one); "
         "`resume` is `python -m avatar_core resume` run afterwards. Rows marked * start the "
         "command as `python -m avatar_core`; the others run the same `main(argv)` in a process "
-        "forked from one that imported it once, with a quicker first status check (0.2 s, but "
+        "forked from one that imported it once, with a quicker first status check (0.2 s; not "
         "for a `generate` with a deadline) and retry back-off (from 0.05 s).\n\n"
         + table(columns, rows)
     )
