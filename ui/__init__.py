@@ -9,7 +9,9 @@ script; text_guard: malformed text refused on every event.
 from __future__ import annotations
 
 import os
+import time
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 # No usage analytics leave this app unless its operator asks for them (before gradio loads).
@@ -21,6 +23,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", str(10**9))
 
 import gradio as gr
+from gradio import networking
 
 from avatar_core.jobs.studio import Studio
 from ui.assets import page_options
@@ -61,6 +64,40 @@ def build_app(
         page = build_page(sessions)
         wire(app, page, sessions)
     return app
+
+
+# Once it serves, Gradio's launch asks for its own page (`networking.url_ok`: a HEAD of
+# "/", given up at the first answer slower than 3 s) and, when that fails, stops the start
+# with "When localhost is not accessible, a shareable link must be created". On a busy
+# machine the page's first answer (its config, made then) can take longer than that, and
+# the app did not start (in-process apps of the tests, on two loaded cores). The same
+# check, asked again until it answers or START_CHECK_S have passed.
+START_CHECK_S = 60.0
+
+
+def patient_url_ok(
+    check: Callable[[str], bool],
+    *,
+    seconds: float = START_CHECK_S,
+    now: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Callable[[str], bool]:
+    """`check`, asked again every half second until it says True or `seconds` pass."""
+
+    def url_ok(url: str) -> bool:
+        give_up = now() + seconds
+        while not check(url):
+            if now() >= give_up:
+                return False
+            sleep(0.5)
+        return True
+
+    url_ok.patient = True  # type: ignore[attr-defined]
+    return url_ok
+
+
+if not getattr(networking.url_ok, "patient", False):
+    networking.url_ok = patient_url_ok(networking.url_ok)
 
 
 def launch(app: gr.Blocks, **options: Any) -> tuple[Any, str, Any]:
