@@ -22,6 +22,7 @@ import json
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -29,6 +30,7 @@ import pytest
 from app_harness import InProcessApp, generate, make_studio
 from fake_clock import FakeClock
 from flows import final
+from gradio import route_utils as gradio_route_utils
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from live import CANARY_KEY, assert_no_traceback, cli_env, running_app, wait_until
@@ -827,13 +829,31 @@ def test_a_visitors_lookups_of_unknown_tasks_cost_no_request(budget):
 CLEANING = (1, 5)  # every second, files over five seconds old
 
 
+class _CleaningClock(datetime):
+    """Gradio's cleaning ages files by `datetime.now()` less their ctime: this `now` is
+    the real one plus `moved` seconds, so that a file is five seconds old when the test
+    says so rather than five real seconds later (the schedule, every second, is real)."""
+
+    moved = 0.0
+
+    @classmethod
+    def now(cls, tz=None):  # type: ignore[no-untyped-def, override]
+        return datetime.now(tz) + timedelta(seconds=cls.moved)
+
+
 @pytest.fixture(scope="module")
-def cleaning(tmp_path_factory, inputs) -> dict[str, bool]:
+def cleaning(tmp_path_factory, inputs) -> Iterator[dict[str, bool]]:
     """An upload and a handed-out copy, on an app cleaning on the CLEANING schedule: each
-    is there when made, and gone after the cleaning (the data folder's video stays)."""
+    is there when made, and gone after the cleaning once older than its age on Gradio's
+    clock, moved past it (the data folder's video stays)."""
     root = tmp_path_factory.mktemp("cleaning")
     fake = FakeClock()
-    with Simulator(task_seconds=20, clock=fake.now, work_dir=root / "sim") as sim:
+    with (
+        pytest.MonkeyPatch.context() as patch,
+        Simulator(task_seconds=20, clock=fake.now, work_dir=root / "sim") as sim,
+    ):
+        patch.setattr(gradio_route_utils, "datetime", _CleaningClock)
+        patch.setattr(_CleaningClock, "moved", 0.0)
         app = InProcessApp(make_studio(sim, fake, root / "data", key=APP_KEY),
                            cache_cleaning=CLEANING)  # fmt: skip
         try:
@@ -847,14 +867,15 @@ def cleaning(tmp_path_factory, inputs) -> dict[str, bool]:
             remote = _same_session(app.url, client, download_files=False)
             copy = Path(remote.predict(task, api_name="/status")["path"])
             seen["a video handed out, when made"] = copy.exists()
+            _CleaningClock.moved = CLEANING[1] + 1  # both are older than the age now
             for name, path in (("the upload", uploaded), ("the copy", copy)):
                 wait_until(lambda p=path: not p.exists(), f"{name} to be cleaned", 60)
                 seen[f"{name}, later: gone"] = not path.exists()
             video = root / "data" / "videos" / f"{task}.mp4"
             seen["the data folder's video, later: kept"] = video.is_file()
-            return seen
         finally:
             app.close()
+    yield seen
 
 
 def test_gradios_upload_folder_is_cleaned_on_a_schedule(cleaning):
