@@ -142,6 +142,40 @@ def real_time_studio(
     )
 
 
+_building = threading.local()  # set while this thread builds an app that it will launch
+
+
+def _routes_made_at_launch_only() -> None:
+    """Gradio makes an app's FastAPI routes (about 80 of them, each analysed by FastAPI)
+    four times before it serves: when the Blocks is made (its `queue()`), when its `with`
+    ends, at the `queue()` app.py asks for, and at `launch`, which replaces each earlier
+    one: about 0.15 s of CPU for each app a test builds. While `_building.now` is set
+    (InProcessApp's build, in its own thread), the three that launch replaces are not
+    made; `launch` makes the app it serves as always."""
+    from gradio.routes import App
+
+    make = App.create_app
+
+    def create_app(*args: Any, **kwargs: Any) -> Any:
+        if getattr(_building, "now", False):
+            return None
+        return make(*args, **kwargs)
+
+    App.create_app = staticmethod(create_app)  # type: ignore[method-assign]
+
+
+_routes_made_at_launch_only()
+
+
+@contextlib.contextmanager
+def _until_launch() -> Iterator[None]:
+    _building.now = True
+    try:
+        yield
+    finally:
+        _building.now = False
+
+
 class InProcessApp:
     """`app.build_app(studio)` served on loopback, as `python app.py` serves it (its queue
     and its request limits; `queue` overrides some of the queue's options, `ledger` is the
@@ -158,7 +192,8 @@ class InProcessApp:
     ) -> None:
         self.studio = studio
         queued = {**ui.limits.queue_options(), **(queue or {})}
-        self.blocks = app_module.build_app(studio, **options).queue(**queued)  # type: ignore[arg-type]
+        with _until_launch():  # the routes are made once, by launch
+            self.blocks = app_module.build_app(studio, **options).queue(**queued)  # type: ignore[arg-type]
         launch = app_module.launch_options(studio.settings)
         # every test's requests come from one address: uploads have no limit a minute
         # unless a test brings its ledger (as visitors have no spending limits, NO_LIMITS)
