@@ -202,6 +202,7 @@ def ffmpeg_bytes(*args: str) -> bytes:
     return done.stdout
 
 
+@functools.cache
 def flac_bomb(seconds: float = 100) -> bytes:
     """A few hundred KB of FLAC that decodes to 8 channels of 96 kHz: ~150 MB of samples."""
     return ffmpeg_bytes(
