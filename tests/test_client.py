@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 
 import pytest
-from quick_simulators import simulators_stop_quickly  # noqa: F401  (autouse)
 
 from avatar_core import errors as e
 from avatar_core.provider.client import AvatarRequest, ProviderClient

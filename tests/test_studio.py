@@ -8,7 +8,6 @@ import subprocess
 
 import pytest
 from flows import events, final
-from quick_simulators import simulators_stop_quickly  # noqa: F401  (autouse)
 
 from avatar_core import errors as e
 from avatar_core.config import Secret, Settings

@@ -20,7 +20,6 @@ import pytest
 from app_harness import make_studio
 from fake_clock import FakeClock
 from media import audio_bytes, image_bytes
-from quick_simulators import simulators_stop_quickly  # noqa: F401  (autouse)
 
 from avatar_core.errors import InputError
 from avatar_core.jobs.pricing import PRICE_PER_SECOND, format_money
