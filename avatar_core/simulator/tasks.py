@@ -4,7 +4,8 @@ A task is `submitted` for `submit_seconds`, `processing` until `task_seconds` af
 create, then `succeed` (or `failed`, or `processing` forever when planned `stuck`). Nothing
 moves on its own: status is computed when asked, so a test with a fake clock decides when
 time passes. The render starts at create in a background thread; a query that finds a task
-due to succeed waits for its render, so "succeed" always comes with a playable file.
+due to succeed waits for its render, so "succeed" always comes with a playable file (and
+a broken render's "failed" comes at the task's end, never a late "processing").
 """
 
 from __future__ import annotations
@@ -317,7 +318,9 @@ class TaskBook:
         """The task's status now; with `wait`, a task due to succeed waits for its render."""
         elapsed = self.clock() - task.created_clock
         finished = task.render_done
-        due = task.state_at(elapsed, render_done=True)[0] == "succeed"
+        # Due to end with its render (well or not): not the render's error, which the
+        # render sets just before it says it is done, so a failed render is waited for too.
+        due = task.outcome == "succeed" and elapsed >= task.task_seconds
         if wait and finished is not None and due:
             finished.wait()
         return task.state_at(elapsed, render_done=finished is None or finished.is_set())
