@@ -236,8 +236,8 @@ def _open_panel(page, elem_id: str) -> None:
 
     The page may open it itself between our look and our click (after a reload, History
     is opened when a job is still being made): that click folds it again, so look again
-    until it is seen open."""
-    toggle = page.locator(f"#{elem_id} button.label-wrap")
+    until it is seen open. (Its own toggle is the first: folds inside it have theirs.)"""
+    toggle = page.locator(f"#{elem_id} button.label-wrap").first
     opened = re.compile(r"(^|\s)open(\s|$)")
     for _ in range(3):
         if opened.search(toggle.get_attribute("class") or ""):
