@@ -465,6 +465,9 @@ def test_the_cost_in_demo_mode_says_nothing_is_charged_and_follows_voice_and_mod
 def test_a_typed_text_and_one_press_give_a_video_and_the_same_speech_is_reused(
     browser, app, sim, sim_clock, portrait_path, locale
 ):
+    """In English, then (on the same page, once its two videos are made)
+    `_the_voice_list_follows_the_chosen_language` and its Chinese speech's video (was a
+    test and a page of its own)."""
     page = _open(browser, app.url, locale=locale, width=1366, height=768)
     try:
         _choose_text(page)
@@ -503,12 +506,16 @@ def test_a_typed_text_and_one_press_give_a_video_and_the_same_speech_is_reused(
         page.locator("#generate").click()  # the same text and voice again
         expect(page.locator("#status")).to_contain_text("✅", timeout=WAIT_MS)
         assert (sim.stats.tts, sim.stats.creates) == (speeches + 1, creates + 2)
+        if locale == "en-US":
+            page.locator("#make_another").click()
+            expect(page.locator("#status")).not_to_contain_text("✅")  # so the next is its own
+            _the_voice_list_follows_the_chosen_language(page)
     finally:
         done(page)
 
 
-def test_the_voice_list_follows_the_chosen_language(page, sim, portrait_path):
-    _choose_text(page)
+def _the_voice_list_follows_the_chosen_language(page) -> None:
+    """(The English typed text's page: text mode, its face in.)"""
     voice = page.locator("#tts_voice").get_by_role("combobox")
     expect(voice).to_have_value("Anchor")
     _open_options(page)
@@ -521,7 +528,6 @@ def test_the_voice_list_follows_the_chosen_language(page, sim, portrait_path):
     page.locator("#tts_text").get_by_role("textbox").fill(
         "你好，这是一段用中文说的浏览器测试语音。"
     )
-    _add_inputs(page, portrait_path)
     page.locator("#generate").click()
     _wait_for_video(page)
 
