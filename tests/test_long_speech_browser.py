@@ -5,8 +5,8 @@ Chinese page's long voice is the three-minute one).
 
 Kept cheap: the app's provider profile takes parts of at most 6 s (as the part limit of
 a gateway profile would), so a 14 s voice and three short paragraphs make three parts
-each; the simulator's tasks take 0.4 real seconds (`TASK_S`: done by the app's first
-poll, 0.5 s after the create) and render 48 px wide (the join does not care how large).
+each; the simulator's tasks take 0.2 real seconds (`TASK_S`: done by the app's first
+check, 0.25 s after the create) and render 48 px wide (the join does not care how large).
 For a three-minute voice on a Chinese page the app's profile takes the provider's real
 limit of 60 s a part (`_at_the_providers_own_limit`). A part that must outlast a Stop
 runs until the test moves the simulator's clock past it (no real wait). The app runs in
@@ -87,7 +87,10 @@ PLAYING_FOR = """() => {
 }"""
 
 
-TASK_S = 0.4  # a part's real seconds: done by the app's first poll (Pacing.first_s, 0.5 s)
+# The app asks the provider first 0.25 s after the create (the product: after 2 s), then
+# about every second; a part's real seconds: done by that first check.
+PACING = Pacing(first_s=0.25, floor_s=0.3, cap_s=1.0)
+TASK_S = 0.2
 RUNNING_S = 3600.0  # a part planned to run until the test moves the simulator's clock
 
 
@@ -101,7 +104,7 @@ def sim_clock() -> FakeClock:
 def sim(sim_clock, tmp_path_factory) -> Iterator[Simulator]:
     with Simulator(
         task_seconds=TASK_S,
-        submit_seconds=0.2,
+        submit_seconds=0.05,
         clock=sim_clock.now,
         work_dir=tmp_path_factory.mktemp("long-sim"),
     ) as simulator:
@@ -133,7 +136,7 @@ def app(sim, tmp_path_factory) -> Iterator[InProcessApp]:
     studio = Studio(
         settings,
         client=ProviderClient(settings.base_url, DEMO_KEY, profile=profile),
-        scheduler=PollScheduler(pacing=Pacing(first_s=0.5, floor_s=0.3, cap_s=1.0)),
+        scheduler=PollScheduler(pacing=PACING),
     )
     running = _launched(studio)
     yield running
@@ -196,6 +199,7 @@ def test_a_long_voice_and_a_long_text_each_give_one_video_with_their_parts_progr
         assert seconds == pytest.approx(VOICE_S, abs=0.6)  # the speech, its silent edges out
 
         page.locator("#make_another").click()
+        expect(page.locator("#status")).not_to_contain_text("✅")  # the next ✅ is the text's
         _long_text_gives_one_video(page, sim, "en-US")
     finally:
         done(page)
