@@ -884,9 +884,10 @@ def _a_task_made_elsewhere_on_the_account_is_not_shown_to_visitors(
 def test_every_control_is_labelled_generate_works_by_keyboard_and_the_status_is_announced(
     page,
 ):
-    """Was two tests, each a page of its own: this one and
+    """Was three tests, each a page of its own: this one,
     `test_generate_is_reachable_and_operable_by_keyboard` (`_generate_is_reachable_...`,
-    on the page as it opened, nothing unfolded, no face)."""
+    on the page as it opened, nothing unfolded, no face) and, at the end (still no face),
+    `test_an_example_fills_everything_in_and_one_press_makes_its_video[en-US]`."""
     assert page.evaluate(UNLABELLED) == []
     _generate_is_reachable_and_operable_by_keyboard(page)
     _an_english_browser_gets_the_english_interface(page)  # (it unfolds "More options")
@@ -899,6 +900,7 @@ def test_every_control_is_labelled_generate_works_by_keyboard_and_the_status_is_
     status = page.locator("#status")
     expect(status).to_have_attribute("aria-live", "polite")
     expect(status).to_have_attribute("role", "status")
+    _an_example_fills_everything_in_and_one_press_makes_its_video(page, "en-US")
 
 
 def _generate_is_reachable_and_operable_by_keyboard(page) -> None:
@@ -917,7 +919,10 @@ def _generate_is_reachable_and_operable_by_keyboard(page) -> None:
 def test_a_chinese_browser_gets_the_chinese_interface_and_a_too_short_clip_explained_in_chinese(
     browser, app, short_clip
 ):
-    """The core's sentences follow the browser's language too, not only the interface's."""
+    """The core's sentences follow the browser's language too, not only the interface's.
+    Then, on the same page (no face added), what
+    `test_an_example_fills_everything_in_and_one_press_makes_its_video[zh-CN]` checked on a
+    page of its own."""
     chinese = _open(browser, app.url, locale="zh-CN")
     try:
         expect(chinese.locator("#generate")).to_have_text("生成")
@@ -932,6 +937,7 @@ def test_a_chinese_browser_gets_the_chinese_interface_and_a_too_short_clip_expla
         expect(verdict).to_contain_text("请录制更长的片段")
         assert "Record a longer clip" not in verdict.inner_text()
         expect(chinese.locator("#history_panel")).to_contain_text("历史记录")
+        _an_example_fills_everything_in_and_one_press_makes_its_video(chinese, "zh-CN")
     finally:
         done(chinese)
 
@@ -1156,25 +1162,22 @@ def _a_chinese_browser_reads_a_chinese_page(page) -> None:
     assert not latin, [line for line in shown.splitlines() if set(words.findall(line)) & latin]
 
 
-@pytest.mark.parametrize("locale", LANGUAGES)
-def test_an_example_fills_everything_in_and_one_press_makes_its_video(browser, app, locale):
-    page = _open(browser, app.url, locale=locale, width=1366, height=768)
-    try:
-        examples = page.locator(f"#examples_{locale[:2]} button")
-        expect(examples).to_have_count(3)
-        examples.nth(0 if locale == "zh-CN" else 1).click()  # a typed text, with a face
-        expect(page.locator("#tts_text").get_by_role("textbox")).not_to_have_value("")
-        voice = "Grace" if locale == "en-US" else "职场女青"  # a woman's, as the face is
-        expect(page.locator("#tts_voice").get_by_role("combobox")).to_have_value(voice)
-        expect(page.locator("#portrait img")).to_have_count(1)
-        ready = (EN if locale == "en-US" else ZH)["ready_to_generate"]
-        expect(page.locator("#status")).to_have_text(ready)  # not "add a face and a voice"
+def _an_example_fills_everything_in_and_one_press_makes_its_video(page, locale) -> None:
+    """On a page with no face yet (was a laptop's page of its own, 1366×768)."""
+    examples = page.locator(f"#examples_{locale[:2]} button")
+    expect(examples).to_have_count(3)
+    expect(page.locator("#portrait img")).to_have_count(0)  # the face will be the example's
+    examples.nth(0 if locale == "zh-CN" else 1).click()  # a typed text, with a face
+    expect(page.locator("#tts_text").get_by_role("textbox")).not_to_have_value("")
+    voice = "Grace" if locale == "en-US" else "职场女青"  # a woman's, as the face is
+    expect(page.locator("#tts_voice").get_by_role("combobox")).to_have_value(voice)
+    expect(page.locator("#portrait img")).to_have_count(1)
+    ready = (EN if locale == "en-US" else ZH)["ready_to_generate"]
+    expect(page.locator("#status")).to_have_text(ready)  # not "add a face and a voice"
 
-        page.locator("#generate").click()
+    page.locator("#generate").click()
 
-        _wait_for_video_in_any_language(page)
-    finally:
-        done(page)
+    _wait_for_video_in_any_language(page)
 
 
 LONG_TEXTS = {
