@@ -11,6 +11,15 @@ streams): tests of that run `python -m avatar_core` (live.run_cli), and so do so
 every test that uses this.
 
 `run_cli_child(*args, env=...)` answers like `live.run_cli`: a CompletedProcess.
+
+`quick=True` runs the command with quicker real-time waits where their length is not what
+a test checks (QUICK_WAITS): its first status check 0.2 s after the create instead of 2 s
+(`Pacing.first_s`), checks 0.2 s to 1 s apart (were 1 s to 30 s: a task of a few seconds
+is seen within a second of its end, not up to its own age later), and retries backing off
+from 0.05 s instead of 0.5 s (`RetryPolicy.base_delay_s`): the same kinds of checks and
+the same retries, sooner. A Retry-After the provider asks for is honoured as asked. Tests
+of the real pacing and back-off run `python -m avatar_core` (or the command without
+`quick`).
 """
 
 from __future__ import annotations
@@ -92,12 +101,49 @@ def _wait_for_command(connection: socket.socket) -> None:
     os._exit(0)
 
 
+# What `quick=True` changes in the child (the defaults of these policies, for the child
+# only: every Pacing() and RetryPolicy() it makes).
+QUICK_WAITS = {
+    "avatar_core.waiting.pacing.Pacing": {
+        "first_s": 0.2,
+        "floor_s": 0.2,
+        "close_s": 1.0,
+        "cap_s": 1.0,
+    },
+    "avatar_core.provider.retry.RetryPolicy": {"base_delay_s": 0.05},
+}
+
+
+def _quicken() -> None:
+    """In the child: QUICK_WAITS become the defaults of those dataclasses."""
+    import importlib
+    import inspect
+
+    for name, changes in QUICK_WAITS.items():
+        module, _, attribute = name.rpartition(".")
+        init = getattr(importlib.import_module(module), attribute).__init__
+        defaults = [p for p in inspect.signature(init).parameters.values()
+                    if p.default is not inspect.Parameter.empty]  # fmt: skip
+        assert len(defaults) == len(init.__defaults__) and set(changes) <= {
+            p.name for p in defaults
+        }, name
+        init.__defaults__ = tuple(changes.get(p.name, p.default) for p in defaults)
+
+
 def _run_command(
-    args: list[str], env: dict[str, str], cwd: str, out: str, err: str, size_limit: int | None
+    args: list[str],
+    env: dict[str, str],
+    cwd: str,
+    out: str,
+    err: str,
+    size_limit: int | None,
+    quick: bool = False,
 ) -> None:
     """In the child: become the command's process, run `main(argv)`, exit with its code."""
     code = 1
     try:
+        if quick:
+            _quicken()
         os.environ.clear()
         os.environ.update(env)
         os.chdir(cwd)
@@ -161,15 +207,17 @@ def run_cli_child(
     timeout: float = 120,
     file_size_limit: int | None = None,
     cwd: Path = ROOT,
+    quick: bool = False,
 ) -> subprocess.CompletedProcess[str]:
     """`python -m avatar_core ARGS` with `env`, run as a forked child: its exit code and
-    what it wrote to stdout and stderr (TimeoutExpired after `timeout`, the child killed)."""
+    what it wrote to stdout and stderr (TimeoutExpired after `timeout`, the child killed).
+    `quick`: with QUICK_WAITS (the module's docstring)."""
     with tempfile.TemporaryDirectory(prefix="cli-child-") as folder:
         out, err = Path(folder) / "stdout", Path(folder) / "stderr"
         out.touch()
         err.touch()
         request = {"args": list(args), "env": dict(env), "cwd": str(cwd), "out": str(out),
-                   "err": str(err), "size_limit": file_size_limit}  # fmt: skip
+                   "err": str(err), "size_limit": file_size_limit, "quick": quick}  # fmt: skip
         with socket.socket(socket.AF_UNIX) as connection:
             connection.connect(_address())
             connection.sendall(json.dumps(request).encode() + b"\n")
@@ -233,16 +281,21 @@ class CliChild:
 
 
 def start_cli_child(
-    *args: str, env: dict[str, str], log: Path, cwd: Path = ROOT, out: Path | None = None
+    *args: str,
+    env: dict[str, str],
+    log: Path,
+    cwd: Path = ROOT,
+    out: Path | None = None,
+    quick: bool = False,
 ) -> CliChild:
     """`python -m avatar_core ARGS` in the background as a forked child, as live.start_cli
     starts it: stdout and stderr both going to `log` (made empty first), or stdout to
-    `out` when given."""
+    `out` when given. `quick`: with QUICK_WAITS (the module's docstring)."""
     log.write_bytes(b"")
     if out is not None:
         out.write_bytes(b"")
     request = {"args": list(args), "env": dict(env), "cwd": str(cwd), "out": str(out or log),
-               "err": str(log), "size_limit": None}  # fmt: skip
+               "err": str(log), "size_limit": None, "quick": quick}  # fmt: skip
     connection = socket.socket(socket.AF_UNIX)
     connection.connect(_address())
     connection.sendall(json.dumps(request).encode() + b"\n")

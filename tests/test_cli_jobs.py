@@ -49,10 +49,13 @@ def live_sim(tmp_path_factory, skip_time):
         yield sim
 
 
-def run_cli(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess:
+def run_cli(
+    *args: str, env: dict[str, str], timeout: float = 120, quick: bool = True
+) -> subprocess.CompletedProcess:
     """The command in a forked child (cli_children.py), with this process's environment and
-    `env`."""
-    return run_cli_child(*args, env={**os.environ, **env}, timeout=timeout)
+    `env`; `quick`: its status checks and retries sooner than a person's command makes them
+    (cli_children.QUICK_WAITS; the progress run and demo mode keep the product's pacing)."""
+    return run_cli_child(*args, env={**os.environ, **env}, timeout=timeout, quick=quick)
 
 
 def run_python_m(
@@ -77,11 +80,11 @@ def run_cli_until(
     what: str,
     then: Callable[[], None],
 ) -> subprocess.CompletedProcess:
-    """The command in the background (a forked child); once `seen(its stderr so far)`
-    holds (`what` it waits for), `then()`; its finished run."""
+    """The command in the background (a forked child, with cli_children.QUICK_WAITS); once
+    `seen(its stderr so far)` holds (`what` it waits for), `then()`; its finished run."""
     with tempfile.TemporaryDirectory(prefix="cli-until-") as folder:
         out, err = Path(folder) / "stdout", Path(folder) / "stderr"
-        process = start_cli_child(*args, env={**os.environ, **env}, log=err, out=out)
+        process = start_cli_child(*args, env={**os.environ, **env}, log=err, out=out, quick=True)
 
         def stderr_so_far() -> str:
             return err.read_text(encoding="utf-8", errors="replace")
@@ -155,7 +158,11 @@ def test_bad_input_exits_2_with_one_line_and_sends_nothing(env, live_sim, tmp_pa
 def test_a_failed_task_exits_1_with_the_providers_reason_without_escape_sequences(
     env, live_sim, portrait_path, speech_path
 ):
-    live_sim.plan_task(outcome="fail", reason="\x1b[2J\x1b[31mNo face\x1b[0m\x1b]0;owned\x07 here")
+    live_sim.plan_task(
+        outcome="fail",
+        reason="\x1b[2J\x1b[31mNo face\x1b[0m\x1b]0;owned\x07 here",
+        task_seconds=0.4,
+    )
     done = run_cli("generate", "--image", str(portrait_path), "--audio", str(speech_path), env=env)
     assert done.returncode == 1
     assert "No face here" in done.stderr.strip().splitlines()[-1]  # the reason, last
@@ -173,7 +180,7 @@ def test_a_job_past_avatar_follow_deadline_is_finished_by_resume(
     live_sim.plan_task(outcome="succeed", task_seconds=6.0)
     first = run_cli(
         "generate", "--image", str(portrait_path), "--audio", str(speech_path),
-        env={**env, "AVATAR_FOLLOW_DEADLINE": "1"},
+        env={**env, "AVATAR_FOLLOW_DEADLINE": "1"}, quick=False,
     )  # fmt: skip
     assert first.returncode == 1
     assert re.search(r"Task \d+ is still \w+ after 1 s", first.stderr.strip().splitlines()[-1])
@@ -199,7 +206,7 @@ def test_status_looks_up_and_waits_for_any_task(
     live_sim.plan_task(outcome="succeed", task_seconds=6.0)
     first = run_cli(
         "generate", "--image", str(portrait_path), "--audio", str(speech_path),
-        "--timeout", "0.2", env=env,
+        "--timeout", "0.2", env=env, quick=False,
     )  # fmt: skip
     [job] = Journal(env["AVATAR_DATA_DIR"]).unfinished()
     assert first.returncode == 1
@@ -227,6 +234,7 @@ def test_an_unknown_task_is_one_line_and_exit_1(env):
 
 def test_generate_speaks_chinese_with_a_voice_of_both_languages(env, live_sim, portrait_path):
     text = "你好，这是一段用中文说的测试语音。"
+    live_sim.plan_task("succeed", task_seconds=0.4)
     done = run_cli(
         "generate", "--image", str(portrait_path), "--tts-text", text,
         "--voice-id", "genshin_vindi2", "--voice-language", "zh", env=env,
@@ -300,6 +308,7 @@ def test_generate_waits_in_line_while_another_app_fills_the_account_and_says_so(
 
     live_sim.options.max_running_tasks = 1
     live_sim.plan_task("succeed", task_seconds=6)  # outlasts the command's start
+    live_sim.plan_task("succeed", task_seconds=0.4)  # ours, once the other one has ended
     try:  # another app on the same key runs the one task at once
         body = {"image": b64(image_bytes()), "sound_file": b64(tone(2.5)), "prompt": "Hi."}
         other = httpx.post(

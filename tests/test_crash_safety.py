@@ -190,7 +190,7 @@ def kill_at_each_stage(provider: Provider, env, inputs, logs: Path) -> list[Kill
         stage.arm(provider.sim, provider.gate)
         log = logs / f"generate-{number}.log"
         process = start_cli_child("generate", "--image", str(image), "--audio", str(audio),
-                                  env=env, log=log)  # fmt: skip
+                                  env=env, log=log, quick=True)  # fmt: skip
 
         def there(stage=stage, before=before, counts=counts, process=process, log=log):
             if process.poll() is not None:
@@ -268,7 +268,7 @@ def _restart_the_app_with_cli_beside_it(root: Path, inputs) -> Restart:
 
             wait_until(reported, "the app's log to report the end of every job", timeout=60)
             outputs = {"generate beside the app": beside, "app log": app.output()}
-        outputs["resume afterwards"] = run_cli_child("resume", env=env)
+        outputs["resume afterwards"] = run_cli_child("resume", env=env, quick=True)
         jobs = {job.job_id: job for job in jobs_of(data)}
         extra = [job for job_id, job in jobs.items() if job_id not in known]
         return Restart(killed, jobs, provider.sim.stats, outputs, extra)
@@ -388,9 +388,9 @@ def test_the_crash_safety_section_is_current(restarts):
         )
     body = (
         "Six `generate` processes SIGKILLed, one per stage, then one restart (each the "
-        "command line's `main(argv)` in a process forked from one that imported it once; "
-        "`python -m avatar_core generate` itself is SIGKILLed in the race with a create in "
-        "flight).\n\n"
+        "command line's `main(argv)` in a process forked from one that imported it once, its "
+        "status checks and retries sooner than the product's; `python -m avatar_core generate` "
+        "itself is SIGKILLed in the race with a create in flight).\n\n"
         + table(columns, rows)
         + "\n\nProvider's count after each restart: "
         + "; ".join(totals)
@@ -532,7 +532,7 @@ def test_a_journal_from_the_first_release_is_still_resumed(tmp_path, inputs):
                 "NULL, 2.5, ?, 'submitted', NULL, NULL, NULL, NULL, NULL)",
                 ("tas-" + "0" * 32, sim.base_url, task.task_id),
             )
-        done = run_cli_child("resume", env=cli_env(sim.base_url or "", data))
+        done = run_cli_child("resume", env=cli_env(sim.base_url or "", data), quick=True)
         assert done.returncode == 0, done.stderr
         [job] = jobs_of(data)
         assert job.stage is Stage.DONE and Path(job.video_path or "").is_file()
@@ -555,14 +555,14 @@ def test_resume_beside_a_create_in_flight_does_not_lose_the_paid_task(tmp_path, 
         sender = start_cli("generate", "--image", str(image), "--audio", str(audio), env=env,
                            log=log)  # fmt: skip
         wait_until(lambda: provider.gate.held() and jobs_of(data), "the create to be held")
-        beside = run_cli_child("resume", env=env)  # e.g. the app starting while the CLI works
+        beside = run_cli_child("resume", env=env, quick=True)  # e.g. the app starting meanwhile
         assert_no_traceback(beside.stderr)
         provider.sim.inject("create", "slow", delay=SLOW)
         provider.gate.forward_held()  # the create arrives after all; its answer is late
         wait_until(lambda: provider.sim.stats.creates == 1, "the late create to be made")
         sigkill(sender)
         provider.clock.advance(10_000)
-        run_cli_child("resume", env=env)
+        run_cli_child("resume", env=env, quick=True)
         [job] = jobs_of(data)
         assert job.stage is Stage.DONE, job
     finally:
@@ -584,13 +584,13 @@ def _two_resumers_at_once(tmp_path: Path, inputs) -> None:
         provider.sim.plan_task("succeed", task_seconds=1000, times=2)
         for _ in range(2):
             early = run_cli_child("generate", "--image", str(image), "--audio", str(audio),
-                                  "--timeout", "0.5", env=env)  # fmt: skip
+                                  "--timeout", "0.5", env=env, quick=True)  # fmt: skip
             assert early.returncode == 1, early.stderr
         provider.clock.advance(10_000)
         provider.gate.hold(b"GET /results/", count=1)
         first = start_cli("resume", env=env, log=tmp_path / "first.log")
         wait_until(provider.gate.held, "the first resumer to be held at its first download")
-        second = run_cli_child("resume", env=env)
+        second = run_cli_child("resume", env=env, quick=True)
         assert second.returncode == 0, second.stderr
         assert all(job.stage is Stage.DONE for job in jobs_of(data))
         provider.sim.inject("result", "expired", times=2)  # the first one's downloads fail

@@ -172,6 +172,27 @@ def test_the_last_frame_is_held_or_the_extra_trimmed_to_the_sounds_length(tmp_pa
         assert joined.reencoded == (1,)
 
 
+def test_a_last_part_a_frame_long_or_short_is_copied_and_ends_within_a_frame_of_the_sound(
+    tmp_path,
+):
+    """A provider's video is often a frame longer than its share of the speech (its length
+    rounded up to whole frames): trimming that frame would re-encode the part, then the
+    whole picture, for 40 ms."""
+    voice = write_wav(tmp_path / "voice.wav", speech_like(8.0, seed=7))
+    for extra in (1, -1):
+        parts = [
+            _part_video(tmp_path / "e1.mp4", PART),
+            _part_video(tmp_path / "e2.mp4", PART + extra),
+        ]
+        out = tmp_path / f"out{extra}.mp4"
+        joined = join_parts(parts, voice, out, seams=[SEAM], work=tmp_path / f"w{extra}")
+        assert joined.reencoded == () and not joined.reencoded_all
+        facts = probe_video(joined.path)
+        assert facts.frames == joined.frames == 2 * PART + extra
+        assert abs(joined.video_s - joined.audio_s) <= FRAME_S + 1e-9
+        assert len(decode(joined.path, rate=RATE)) / RATE == pytest.approx(8.0, abs=0.01)
+
+
 def test_a_part_from_other_encoder_settings_is_reencoded_alone(tmp_path):
     voice = write_wav(tmp_path / "voice.wav", speech_like(8.0, seed=8))
     parts = [

@@ -182,7 +182,7 @@ def test_the_command_line_makes_one_video_of_a_long_voice_in_demo_mode(tmp_path)
     voice = write_wav(tmp_path / "voice.wav", speech)
     done = run_cli_child(
         "generate", "--image", str(_small_portrait(tmp_path)), "--audio", str(voice),
-        "--out", str(tmp_path / "out.mp4"), timeout=600,
+        "--out", str(tmp_path / "out.mp4"), timeout=600, quick=True,
         env={"PATH": "/usr/bin:/bin", "AVATAR_DATA_DIR": str(tmp_path / "data"),
              "HOME": str(tmp_path), "AVATAR_DEMO_TASK_SECONDS": "2"},
     )  # fmt: skip
@@ -207,7 +207,8 @@ def test_a_command_killed_after_two_creates_is_finished_by_resume_with_one_creat
     may be on its way, a part is unclear, as any create: looked up, never sent again.)
     `resume` makes the missing parts and joins; `status KEY` then says the speech is made.
     `resume` and `status` run as forked children (processes of their own started from a
-    warm interpreter); the killed run is a real start."""
+    warm interpreter, checking and retrying sooner: cli_children.QUICK_WAITS); the killed
+    run is a real start."""
     speech = speech_like(130.0, lead=0.5, tail=0.5, rate=16_000, seed=23)
     voice = write_wav(tmp_path / "voice.wav", speech)
     command = [sys.executable, "-m", "avatar_core", "generate", "--image", str(PORTRAIT),
@@ -228,12 +229,12 @@ def test_a_command_killed_after_two_creates_is_finished_by_resume_with_one_creat
         finally:
             sigkill(first)
         assert sim.stats.creates >= 2
-        again = run_cli_child("resume", env=env, timeout=600)
+        again = run_cli_child("resume", env=env, timeout=600, quick=True)
         assert again.returncode == 0, again.stderr[-3000:]
         joined = Path(again.stdout.strip().splitlines()[-1])
         assert joined.name.startswith("speech-") and joined.is_file()
         key = joined.stem.removeprefix("speech-")
-        status = run_cli_child("status", key, env=env, timeout=120)
+        status = run_cli_child("status", key, env=env, timeout=120, quick=True)
         assert status.returncode == 0 and f"Speech {key} is made" in status.stderr
         assert status.stdout.strip() == str(joined)
         journal = Journal(tmp_path / "data")

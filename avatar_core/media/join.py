@@ -6,9 +6,12 @@ sent laid over the whole.
   any lip-sync error of a part stays inside that part instead of building up.
 - **The seams in place.** Part k's picture belongs between cut k-1 and cut k of the
   speech. Each part is counted in frames against that span; a part may run a frame long
-  or short at an inner seam, but never more (a seam is in a pause, where the face is at
-  rest), and the picture ends at the audio's length to the frame: the last frame held,
-  or the extra trimmed.
+  or short at a seam, but never more (a seam is in a pause, where the face is at rest),
+  and the picture ends within a frame of the audio's end: a last part further off has its
+  last frame held, or the extra trimmed. (A part's video is often a frame longer than
+  its share of the speech, its length rounded up to whole frames; trimming that one
+  frame would mean re-encoding the part, and then, its encoder's settings differing from
+  the provider's, the whole picture.)
 - **Re-encoded only where needed.** A part that has the first part's codec (H.264),
   size, frame rate, pixel format and parameter sets, and the right number of frames, is
   copied as it is (ffmpeg's concat demuxer, stream copy). Any other part is re-encoded
@@ -71,15 +74,13 @@ def frame_targets(seams: Sequence[float], audio_s: float, fps: Fraction) -> list
 def plan_copies(facts: Sequence[VideoFacts], targets: Sequence[int]) -> list[int | None]:
     """For each part, None to copy it as it is, or the frame count to re-encode it to:
     a part is copied when it has the first part's format and leaves the running picture
-    within SEAM_SLACK_FRAMES of its seam (the last one: exactly at the audio's end)."""
+    within SEAM_SLACK_FRAMES of its seam (the last one: of the audio's end)."""
     reference = facts[0]
     plan: list[int | None] = []
     drift = 0  # frames the picture is ahead (+) or behind (-) of the seams so far
-    for index, (part, target) in enumerate(zip(facts, targets, strict=True)):
-        last = index == len(facts) - 1
+    for part, target in zip(facts, targets, strict=True):
         after = drift + part.frames - target
-        fits = abs(after) <= (0 if last else SEAM_SLACK_FRAMES)
-        if reference.same_format(part) and fits:
+        if reference.same_format(part) and abs(after) <= SEAM_SLACK_FRAMES:
             plan.append(None)
             drift = after
         else:
