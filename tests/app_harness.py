@@ -8,12 +8,14 @@ A page a browser watches runs on real time instead (`demo_studio`).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import uvicorn.server as uvicorn_server
 from fake_clock import FakeClock
 from gradio_client import Client, handle_file
 from live import free_port
@@ -146,6 +148,59 @@ def real_time_studio(
     )
 
 
+_building = threading.local()  # set while this thread builds an app that it will launch
+
+
+def _routes_made_at_launch_only() -> None:
+    """Gradio makes an app's FastAPI routes (about 80 of them, each analysed by FastAPI)
+    four times before it serves: when the Blocks is made (its `queue()`), when its `with`
+    ends, at the `queue()` app.py asks for, and at `launch`, which replaces each earlier
+    one: about 0.15 s of CPU for each app a test builds. While `_building.now` is set
+    (InProcessApp's build, in its own thread), the three that launch replaces are not
+    made; `launch` makes the app it serves as always."""
+    from gradio.routes import App
+
+    make = App.create_app
+
+    def create_app(*args: Any, **kwargs: Any) -> Any:
+        if getattr(_building, "now", False):
+            return None
+        return make(*args, **kwargs)
+
+    App.create_app = staticmethod(create_app)  # type: ignore[method-assign]
+
+
+_routes_made_at_launch_only()
+
+
+class _QuickTicks:
+    """uvicorn's server module as it sees `asyncio`, with its sleeps at most 20 ms: its
+    serving loop looks for a stop every 0.1 s, and its shutdown sleeps 0.1 s and then
+    polls every 0.1 s until the connections and tasks are done; an app's `close()` took
+    about 0.17 s, nearly all of it those sleeps. Here it waits for the same states,
+    looking every 20 ms (an in-process app stops in about 40 ms). Only the servers of
+    this test process; `python app.py` is untouched."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(asyncio, name)
+
+    @staticmethod
+    async def sleep(delay: float, result: Any = None) -> Any:
+        return await asyncio.sleep(min(delay, 0.02), result)
+
+
+uvicorn_server.asyncio = _QuickTicks()  # type: ignore[attr-defined]
+
+
+@contextlib.contextmanager
+def _until_launch() -> Iterator[None]:
+    _building.now = True
+    try:
+        yield
+    finally:
+        _building.now = False
+
+
 class InProcessApp:
     """`app.build_app(studio)` served on loopback, as `python app.py` serves it (its queue
     and its request limits; `queue` overrides some of the queue's options, `ledger` is the
@@ -162,7 +217,8 @@ class InProcessApp:
     ) -> None:
         self.studio = studio
         queued = {**ui.limits.queue_options(), **(queue or {})}
-        self.blocks = app_module.build_app(studio, **options).queue(**queued)  # type: ignore[arg-type]
+        with _until_launch():  # the routes are made once, by launch
+            self.blocks = app_module.build_app(studio, **options).queue(**queued)  # type: ignore[arg-type]
         launch = app_module.launch_options(studio.settings)
         # every test's requests come from one address: uploads have no limit a minute
         # unless a test brings its ledger (as visitors have no spending limits, NO_LIMITS)

@@ -163,6 +163,24 @@ def shared_renders(tmp_path_factory):
         yield shared
 
 
+@pytest.fixture(scope="session", autouse=True)
+def simulators_stop_quickly():
+    """Every simulator in this process looks for its stop every 10 ms: it serves with a
+    50 ms poll interval (avatar_core/simulator/server.py), so `stop()` waited about 45 ms,
+    and the `simulator` fixture starts and stops one for every test that asks for it.
+    Nothing a simulator answers changes."""
+    from avatar_core.simulator.server import SimulatorHTTPServer
+
+    serve = SimulatorHTTPServer.serve_forever
+
+    def serve_forever(self: SimulatorHTTPServer, poll_interval: float = 0.5) -> None:
+        serve(self, poll_interval=min(poll_interval, 0.01))
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(SimulatorHTTPServer, "serve_forever", serve_forever)
+        yield
+
+
 @pytest.fixture
 def fake_time() -> FakeClock:
     return FakeClock()

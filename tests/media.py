@@ -203,17 +203,21 @@ def audio_bytes(
         return target.read_bytes()
 
 
-def speech_with_pauses(seconds: float, *, fmt: str = "flac") -> bytes:
-    """A long, small file: stereo 48 kHz, one second of tone in every ten, the rest
-    silence (ten minutes are under 3 MB of FLAC, and decode to 115 MB of samples)."""
+def speech_with_pauses(
+    seconds: float, *, fmt: str = "flac", rate: int = 48_000, channels: int = 2
+) -> bytes:
+    """A long, small file: stereo 48 kHz unless told, one second of tone in every ten, the
+    rest silence (ten minutes are under 3 MB of FLAC, and decode to 115 MB of samples; at
+    16 kHz mono, to 19 MB)."""
     options, muxer = AUDIO_FORMATS[fmt]
-    tone = f"sine=f=220:r=48000:d={seconds}"
+    tone = f"sine=f=220:r={rate}:d={seconds}"
     with tempfile.TemporaryDirectory() as folder:
         target = Path(folder) / "out"
         done = run_ffmpeg(
             ["-f", "lavfi", "-i", tone,
              "-af", "volume=-20dB,volume='if(lt(mod(t\\,10)\\,1)\\,1\\,0)':eval=frame",
-             "-ac", "2", *options, "-map_metadata", "-1", "-f", muxer, "-y", str(target)]
+             "-ac", str(channels), *options, "-map_metadata", "-1", "-f", muxer, "-y",
+             str(target)]
         )  # fmt: skip
         assert done.returncode == 0, done.stderr.decode()
         return target.read_bytes()

@@ -231,13 +231,24 @@ def test_the_limits_in_force_name_each_variable_and_its_value():
     assert all(line.in_language("zh") for line in limits_in_force(settings))
 
 
-def _run(args: list[str], env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess:
+def _env(env: dict[str, str], tmp_path: Path) -> dict[str, str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("AVATAR_", "COMETAPI_"))}
-    clean |= {"AVATAR_DATA_DIR": str(tmp_path / "data"), "GRADIO_SERVER_PORT": "7999", **env}
+    return clean | {"AVATAR_DATA_DIR": str(tmp_path / "data"), "GRADIO_SERVER_PORT": "7999", **env}
+
+
+def _run(args: list[str], env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, *args], capture_output=True, text=True, env=clean, cwd=ROOT,
-        timeout=120, check=False,
+        [sys.executable, *args], capture_output=True, text=True, env=_env(env, tmp_path),
+        cwd=ROOT, timeout=120, check=False,
     )  # fmt: skip
+
+
+def _run_child(args: list[str], env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess:
+    """The command line's `main(argv)` in a forked child (tests/cli_children.py): its own
+    environment, read as `python -m avatar_core` reads it."""
+    from cli_children import run_cli_child
+
+    return run_cli_child(*args, env=_env(env, tmp_path))
 
 
 SENTENCE = (
@@ -254,9 +265,11 @@ def test_the_app_does_not_start_on_a_setting_it_cannot_read(tmp_path):
 
 
 def test_the_command_line_stops_with_exit_2_on_a_setting_it_cannot_read(tmp_path):
+    """Each command reads its settings first (forked children); the Chinese sentence from
+    a real `python -m avatar_core` start."""
     env = {"AVATAR_MAX_DAILY_VIDEO_SECONDS": "1O0", "LANG": "C.UTF-8", "LC_ALL": ""}
     for command in (["check", "--image", "x.png", "--audio", "y.wav"], ["doctor"], ["resume"]):
-        ran = _run(["-m", "avatar_core", *command], env, tmp_path)
+        ran = _run_child(command, env, tmp_path)
         assert (ran.returncode, ran.stderr.strip()) == (2, SENTENCE), command
     chinese = _run(["-m", "avatar_core", "doctor"], {**env, "LC_ALL": "zh_CN.UTF-8"}, tmp_path)
     assert chinese.returncode == 2 and "不是整秒数" in chinese.stderr
@@ -264,7 +277,7 @@ def test_the_command_line_stops_with_exit_2_on_a_setting_it_cannot_read(tmp_path
 
 def test_doctor_lists_the_limits_in_force(tmp_path):
     env = {"AVATAR_MAX_DAILY_PER_ADDRESS": "40", "GRADIO_MCP_SERVER": "off"}
-    ran = _run(["-m", "avatar_core", "doctor"], env, tmp_path)
+    ran = _run_child(["doctor"], env, tmp_path)
     assert ran.returncode == 0, ran.stderr
     assert "limits in force (0: no limit):" in ran.stdout
     assert "  AVATAR_MAX_DAILY_PER_ADDRESS=40: videos and speeches a day" in ran.stdout

@@ -417,12 +417,12 @@ def test_a_job_still_in_line_is_answered_by_its_id_and_goes_on(
     crowded, portrait_path, speech_path, monkeypatch
 ):
     app, sim, fake = crowded
-    monkeypatch.setattr(mcp_tools, "WAIT_S", 0.5)  # counted from the call
+    monkeypatch.setattr(mcp_tools, "WAIT_S", 0.1)  # counted from the call
     inputs = {"portrait": uploaded(app, portrait_path), "voice": uploaded(app, speech_path)}
     failed, (message, link, ref, code) = call(app, "make_talking_avatar_video", inputs)
     assert not failed and not link and ref, message
     assert f'task_id "{ref}"' in message and code in message and "follow_avatar_task" in message
-    for _ in range(40):  # until it is journaled and waits in line (preparing comes first)
+    for _ in range(200):  # until it is journaled and waits in line (preparing comes first)
         failed, (message, _, job_id, _) = call(
             app, "follow_avatar_task", {"task_id": ref, "session_code": code}
         )

@@ -269,7 +269,9 @@ def test_no_cookie_one_account_was_given_goes_out_with_another_accounts_request(
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), SetsACookie)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    ).start()
     connection = ProviderConnection()
     try:
         url = f"http://127.0.0.1:{server.server_port}/"

@@ -936,8 +936,10 @@ def test_a_long_typed_text_makes_one_video_in_one_press_and_one_history_entry(
     sessions, simulator, portrait_path
 ):
     """A part limit of 6 s (the provider's profile): three paragraphs are spoken a group
-    at a time and made in parts, joined in one press; pressed again, nothing is paid
-    again; the History shows the speech as one picture, its joined video."""
+    at a time and made in parts, joined in one press; its done sentence says its length
+    and its charge as a short one's does (with the app's key: units charged); pressed
+    again, nothing is paid again; the History shows the speech as one picture, its
+    joined video."""
     studio = sessions.default
     studio.client.profile = dataclasses.replace(studio.client.profile, max_part_seconds=6.0)
     simulator.options.render_max_side = 48
@@ -946,6 +948,7 @@ def test_a_long_typed_text_makes_one_video_in_one_press_and_one_history_entry(
     assert [u[5] for u in updates if u[5] == "speech"]  # Stop while spoken: says so
     assert status.startswith("✅") and Path(str(video)).suffix == ".mp4", status
     assert phase == "done" and simulator.stats.tts == simulator.stats.creates == 3
+    _assert_long_speech_done(studio, status, demo=False)
     again = _make(sessions, portrait_path, LONG_TEXT)[-1]
     assert again[0].startswith("✅") and simulator.stats.tts == simulator.stats.creates == 3
     items, jobs = asyncio.run(h.history_gallery(sessions))
@@ -958,20 +961,23 @@ def test_a_long_typed_text_makes_one_video_in_one_press_and_one_history_entry(
     assert row[-1] == jobs[0]
 
 
-@pytest.mark.parametrize("demo", [True, False])
 def test_a_long_speechs_done_sentence_says_its_length_and_its_charge_as_a_short_ones(
-    simulator, fake_time, tmp_path, portrait_path, demo
+    demo_sessions, simulator, portrait_path
 ):
+    """In demo mode: "simulated: nothing charged" (with a key, "units charged": checked on
+    test_a_long_typed_text_makes_one_video_in_one_press_and_one_history_entry's run)."""
     # a cold tester read only "Done: your video is ready." after a long voice, where a short
     # one says "…7.3 s of video, simulated: nothing charged."
-    sessions = Sessions(
-        make_studio(simulator, fake_time, tmp_path / "d", **({"key": None} if demo else {}))
-    )
-    studio = sessions.default
+    studio = demo_sessions.default
     studio.client.profile = dataclasses.replace(studio.client.profile, max_part_seconds=6.0)
     simulator.options.render_max_side = 48
-    status = _make(sessions, portrait_path, LONG_TEXT)[-1][0]
+    status = _make(demo_sessions, portrait_path, LONG_TEXT)[-1][0]
     assert simulator.stats.creates == 3, status  # made in parts
+    _assert_long_speech_done(studio, status, demo=True)
+
+
+def _assert_long_speech_done(studio, status: str, *, demo: bool) -> None:
+    """A long speech's done sentence says its length and its charge, in both languages."""
     seconds = sum(part.video_seconds or 0 for part in studio.history()[0].parts)
     facts = ", simulated: nothing charged" if demo else r", \d+ units charged"
     assert re.fullmatch(
@@ -1006,11 +1012,12 @@ def test_a_reload_says_a_video_is_coming_before_the_history_brings_it_home(sessi
     assert [e for e in after([refresh["id"]]) if e["outputs"] == [ids["status"]]]  # "ready"
 
 
-@pytest.mark.parametrize("language", ["en", "zh"])
 @pytest.mark.parametrize("kind", ["voice", "text"])
 def test_a_long_speech_stopped_and_reloaded_is_said_coming_then_ready(
-    sessions, simulator, fake_time, portrait_path, tmp_path, kind, language
+    sessions, simulator, fake_time, portrait_path, tmp_path, kind
 ):
+    """Said coming, in English and in Chinese, on the reload before the History's refresh;
+    said ready after it."""
     from speech_media import speech_like, write_wav
 
     studio = sessions.default
@@ -1035,14 +1042,16 @@ def test_a_long_speech_stopped_and_reloaded_is_said_coming_then_ready(
     asyncio.run(stop_once_its_parts_run())
     assert studio.history()[0].job_id.startswith("speech-")
     status, panel = still_running(sessions)  # the reload, before the History's refresh
-    assert translate(status, language) == "⏳ " + (EN, ZH)[language == "zh"]["still_being_made"]
+    for language, texts in (("en", EN), ("zh", ZH)):
+        assert translate(status, language) == "⏳ " + texts["still_being_made"]
     assert panel["open"] is True
     fake_time.advance(60)  # every part ends at the provider
     asyncio.run(h.history_gallery(sessions))  # the refresh brings them home and joins them
     (entry,) = studio.history()
     assert entry.stage.value == "done", entry
-    ready = translate(settled(sessions, status), language)
-    assert ready == "✅ " + (EN, ZH)[language == "zh"]["made_in_history"]
+    ready = settled(sessions, status)
+    for language, texts in (("en", EN), ("zh", ZH)):
+        assert translate(ready, language) == "✅ " + texts["made_in_history"]
 
 
 def test_a_chinese_status_ends_with_one_full_stop_after_the_expected_time():

@@ -20,8 +20,9 @@ import base64
 import gc
 import json
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -29,6 +30,7 @@ import pytest
 from app_harness import InProcessApp, generate, make_studio
 from fake_clock import FakeClock
 from flows import final
+from gradio import route_utils as gradio_route_utils
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from live import CANARY_KEY, assert_no_traceback, cli_env, running_app, wait_until
@@ -236,77 +238,6 @@ def test_no_file_of_the_data_folder_downloads_by_path(strangers, name):
 
 def test_the_file_route_does_serve_a_handed_out_copy(strangers):
     assert strangers.files["<the copy /status handed A>"] == 200
-
-
-# --- `python app.py` with the default ./data: /proc/self/cwd -----------------------------------
-
-
-@dataclass
-class AppProcessRun:
-    """What `python app.py` did, run with the default ./data and the canary key."""
-
-    files: dict[str, int]  # a data folder's file asked for by path -> HTTP status
-    answers: list[str]  # /generate: a video, a photo too small, a failure quoting the key
-    pages: list[str]  # / and /config
-    output: str  # everything the process wrote
-    creates: int
-
-
-@pytest.fixture(scope="module")
-def app_process(tmp_path_factory, inputs) -> AppProcessRun:
-    """The app as a process, run from a folder of its own with AVATAR_DATA_DIR unset and the
-    canary key: this module's /proc/self/cwd case, and tests/test_secrets.py's `python
-    app.py` case (the key nowhere in its answers, pages and output), on one process."""
-    root = tmp_path_factory.mktemp("cwd-app")
-    home = root / "home"
-    home.mkdir()
-    tiny = root / "tiny.png"
-    tiny.write_bytes(image_bytes(100, 100))
-    with Simulator(task_seconds=0.5, submit_seconds=0.1, work_dir=root / "sim") as sim:
-        env = cli_env(sim.base_url or "", home / "unused", key=CANARY_KEY)
-        env.pop("AVATAR_DATA_DIR")
-        with running_app(env, root / "app.log", cwd=home) as app:
-            app.wait_ready()
-            client = Client(app.url, verbose=False)
-            video = generate(client, inputs["face"], inputs["voice"])
-            data = home / "data"
-            names = [*PRIVATE_NAMES[:2], PRIVATE_NAMES[3], f"videos/{Path(video).name}"]
-            statuses = {}
-            for name in names:
-                assert (data / name).exists(), name
-                for spelling in (f"/proc/self/cwd/data/{name}", str(data / name)):
-                    statuses[spelling.replace(str(data), "<data>")] = _fetch_status(
-                        app.url, spelling
-                    )
-            answers = [f"answer: {video}"]
-            answers.append(_answer(lambda: generate(client, tiny, inputs["voice"])))
-            sim.plan_task("fail", reason=f"no face; key {CANARY_KEY}")
-            answers.append(_answer(lambda: generate(client, inputs["face"], inputs["voice"])))
-            pages = [httpx.get(app.url.rstrip("/") + p, timeout=30).text for p in ("/", "/config")]
-        return AppProcessRun(statuses, answers, pages, app.output(), sim.stats.creates)
-
-
-@pytest.fixture(scope="module")
-def default_data_folder(app_process) -> dict[str, int]:
-    return app_process.files
-
-
-def test_the_default_data_folder_does_not_download_through_proc_self_cwd(default_data_folder):
-    assert default_data_folder and set(default_data_folder.values()) == {403}
-
-
-# The canary key and `python app.py` (tests/test_secrets.py's canary runs are in-process):
-def test_the_app_process_shows_the_key_nowhere(app_process):
-    answers, pages, output = app_process.answers, app_process.pages, app_process.output
-    assert answers[0].startswith("answer: ") and app_process.creates == 2
-    assert "the video maker needs each side to be at least 300 px" in answers[1]
-    assert "no face; key ********" in answers[2]
-    for text in [*answers, *pages, output]:
-        assert CANARY_KEY not in text
-
-
-def test_the_app_logs_a_refused_input_without_a_traceback(app_process):
-    assert_no_traceback(app_process.output)
 
 
 # --- the operator's limits ------------------------------------------------------------------------
@@ -827,13 +758,31 @@ def test_a_visitors_lookups_of_unknown_tasks_cost_no_request(budget):
 CLEANING = (1, 5)  # every second, files over five seconds old
 
 
+class _CleaningClock(datetime):
+    """Gradio's cleaning ages files by `datetime.now()` less their ctime: this `now` is
+    the real one plus `moved` seconds, so that a file is five seconds old when the test
+    says so rather than five real seconds later (the schedule, every second, is real)."""
+
+    moved = 0.0
+
+    @classmethod
+    def now(cls, tz=None):  # type: ignore[no-untyped-def, override]
+        return datetime.now(tz) + timedelta(seconds=cls.moved)
+
+
 @pytest.fixture(scope="module")
-def cleaning(tmp_path_factory, inputs) -> dict[str, bool]:
+def cleaning(tmp_path_factory, inputs) -> Iterator[dict[str, bool]]:
     """An upload and a handed-out copy, on an app cleaning on the CLEANING schedule: each
-    is there when made, and gone after the cleaning (the data folder's video stays)."""
+    is there when made, and gone after the cleaning once older than its age on Gradio's
+    clock, moved past it (the data folder's video stays)."""
     root = tmp_path_factory.mktemp("cleaning")
     fake = FakeClock()
-    with Simulator(task_seconds=20, clock=fake.now, work_dir=root / "sim") as sim:
+    with (
+        pytest.MonkeyPatch.context() as patch,
+        Simulator(task_seconds=20, clock=fake.now, work_dir=root / "sim") as sim,
+    ):
+        patch.setattr(gradio_route_utils, "datetime", _CleaningClock)
+        patch.setattr(_CleaningClock, "moved", 0.0)
         app = InProcessApp(make_studio(sim, fake, root / "data", key=APP_KEY),
                            cache_cleaning=CLEANING)  # fmt: skip
         try:
@@ -847,18 +796,112 @@ def cleaning(tmp_path_factory, inputs) -> dict[str, bool]:
             remote = _same_session(app.url, client, download_files=False)
             copy = Path(remote.predict(task, api_name="/status")["path"])
             seen["a video handed out, when made"] = copy.exists()
+            _CleaningClock.moved = CLEANING[1] + 1  # both are older than the age now
             for name, path in (("the upload", uploaded), ("the copy", copy)):
                 wait_until(lambda p=path: not p.exists(), f"{name} to be cleaned", 60)
                 seen[f"{name}, later: gone"] = not path.exists()
             video = root / "data" / "videos" / f"{task}.mp4"
             seen["the data folder's video, later: kept"] = video.is_file()
-            return seen
         finally:
             app.close()
+    yield seen
 
 
 def test_gradios_upload_folder_is_cleaned_on_a_schedule(cleaning):
     assert set(cleaning.values()) == {True}, cleaning
+
+
+# --- `python app.py` with the default ./data: /proc/self/cwd -----------------------------------
+
+
+@dataclass
+class AppProcessRun:
+    """What `python app.py` did, run with the default ./data and the canary key."""
+
+    files: dict[str, int]  # a data folder's file asked for by path -> HTTP status
+    answers: list[str]  # /generate: a video, a photo too small, a failure quoting the key
+    pages: list[str]  # / and /config
+    output: str  # everything the process wrote
+    creates: int
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _app_process_started(request, tmp_path_factory, inputs) -> Iterator[Future | None]:
+    """`app_process`'s run, started in a thread as the module starts when one of its
+    selected tests needs it: most of its seconds are waits (the process's start, its
+    first status check of each task on the real clock), spent beside the in-process cases
+    (the tests that read it come after them). `app_process` waits for its end."""
+    wanted = any(
+        "app_process" in item.fixturenames
+        for item in request.session.items
+        if getattr(item, "module", None) is request.module
+    )
+    if not wanted:
+        yield None
+        return
+    root = tmp_path_factory.mktemp("cwd-app")
+    with ThreadPoolExecutor(1) as pool:
+        yield pool.submit(_run_app_process, root, inputs)
+
+
+@pytest.fixture(scope="module")
+def app_process(_app_process_started: Future) -> AppProcessRun:
+    """The app as a process, run from a folder of its own with AVATAR_DATA_DIR unset and the
+    canary key: this module's /proc/self/cwd case, and tests/test_secrets.py's `python
+    app.py` case (the key nowhere in its answers, pages and output), on one process."""
+    return _app_process_started.result()
+
+
+def _run_app_process(root: Path, inputs: dict[str, Path]) -> AppProcessRun:
+    home = root / "home"
+    home.mkdir()
+    tiny = root / "tiny.png"
+    tiny.write_bytes(image_bytes(100, 100))
+    with Simulator(task_seconds=0.5, submit_seconds=0.1, work_dir=root / "sim") as sim:
+        env = cli_env(sim.base_url or "", home / "unused", key=CANARY_KEY)
+        env.pop("AVATAR_DATA_DIR")
+        with running_app(env, root / "app.log", cwd=home) as app:
+            app.wait_ready()
+            client = Client(app.url, verbose=False)
+            video = generate(client, inputs["face"], inputs["voice"])
+            data = home / "data"
+            names = [*PRIVATE_NAMES[:2], PRIVATE_NAMES[3], f"videos/{Path(video).name}"]
+            statuses = {}
+            for name in names:
+                assert (data / name).exists(), name
+                for spelling in (f"/proc/self/cwd/data/{name}", str(data / name)):
+                    statuses[spelling.replace(str(data), "<data>")] = _fetch_status(
+                        app.url, spelling
+                    )
+            answers = [f"answer: {video}"]
+            answers.append(_answer(lambda: generate(client, tiny, inputs["voice"])))
+            sim.plan_task("fail", reason=f"no face; key {CANARY_KEY}")
+            answers.append(_answer(lambda: generate(client, inputs["face"], inputs["voice"])))
+            pages = [httpx.get(app.url.rstrip("/") + p, timeout=30).text for p in ("/", "/config")]
+        return AppProcessRun(statuses, answers, pages, app.output(), sim.stats.creates)
+
+
+@pytest.fixture(scope="module")
+def default_data_folder(app_process) -> dict[str, int]:
+    return app_process.files
+
+
+def test_the_default_data_folder_does_not_download_through_proc_self_cwd(default_data_folder):
+    assert default_data_folder and set(default_data_folder.values()) == {403}
+
+
+# The canary key and `python app.py` (tests/test_secrets.py's canary runs are in-process):
+def test_the_app_process_shows_the_key_nowhere(app_process):
+    answers, pages, output = app_process.answers, app_process.pages, app_process.output
+    assert answers[0].startswith("answer: ") and app_process.creates == 2
+    assert "the video maker needs each side to be at least 300 px" in answers[1]
+    assert "no face; key ********" in answers[2]
+    for text in [*answers, *pages, output]:
+        assert CANARY_KEY not in text
+
+
+def test_the_app_logs_a_refused_input_without_a_traceback(app_process):
+    assert_no_traceback(app_process.output)
 
 
 # --- RELIABILITY.md -----------------------------------------------------------------------------
