@@ -112,10 +112,15 @@ def make_kling_studio(
     return Studio(settings, client=client, scheduler=scheduler, clock=time)
 
 
-def demo_studio(sim: Simulator, data_dir: Path) -> Studio:
+# How a real-time studio asks the provider: first after half a second, then about every
+# second (the product's first check is 2 s after the create).
+REAL_TIME_PACING = Pacing(first_s=0.5, floor_s=0.3, cap_s=1.0)
+
+
+def demo_studio(sim: Simulator, data_dir: Path, *, pacing: Pacing = REAL_TIME_PACING) -> Studio:
     """Demo mode (no key) on `sim` in real time, polling about every second (for a page a
-    browser watches); a key pasted on the page goes to `sim` as well."""
-    return real_time_studio(sim, data_dir)
+    browser watches; `pacing` says when); a key pasted on the page goes to `sim` as well."""
+    return real_time_studio(sim, data_dir, pacing=pacing)
 
 
 def real_time_studio(
@@ -124,10 +129,11 @@ def real_time_studio(
     *,
     key: str | None = None,
     rate_per_s: float = 10.0,
+    pacing: Pacing = REAL_TIME_PACING,
     **settings: object,
 ) -> Studio:
-    """A studio on `sim` in real time, polling about every second, with `key` (None: demo
-    mode), a request budget of `rate_per_s`, and other Settings' fields (limits...)."""
+    """A studio on `sim` in real time, polling about every second (`pacing`), with `key`
+    (None: demo mode), a request budget of `rate_per_s`, and other Settings' fields."""
     options = {**NO_LIMITS, **settings}  # demo mode has the visitors' limits too
     config = Settings(
         api_key=Secret(key) if key else None,
@@ -138,9 +144,7 @@ def real_time_studio(
     return Studio(
         config,
         client=ProviderClient(config.base_url, key or DEMO_KEY),
-        scheduler=PollScheduler(
-            rate_per_s=rate_per_s, pacing=Pacing(first_s=0.5, floor_s=0.3, cap_s=1.0)
-        ),
+        scheduler=PollScheduler(rate_per_s=rate_per_s, pacing=pacing),
     )
 
 

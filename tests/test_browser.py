@@ -39,6 +39,7 @@ from avatar_core.jobs.pricing import PRICE_PER_SECOND, format_money  # noqa: E40
 from avatar_core.provider.client import AvatarRequest, ProviderClient  # noqa: E402
 from avatar_core.provider.models import TaskStatus  # noqa: E402
 from avatar_core.simulator import Simulator  # noqa: E402
+from avatar_core.waiting.pacing import Pacing  # noqa: E402
 from ui import history_watch  # noqa: E402
 from ui.texts import EN, ZH  # noqa: E402
 
@@ -46,9 +47,18 @@ ASSETS = Path(__file__).resolve().parent.parent / "assets"
 WAIT_MS = 45_000  # the upper bound of any one wait; conditions usually hold in a second
 expect.set_options(timeout=WAIT_MS)
 
-PLAYING = """() => {
+# The video shown has played half a second; then paused (its frames painted to the end
+# cost about 0.25 s of Chromium's CPU a second while the test goes on, and a typed text's
+# video lasts 20 s). PLAYING_ON leaves it playing (for what shows while it plays).
+PLAYING_ON = """() => {
     const video = document.querySelector('#result video');
     return video !== null && video.currentTime > 0.5;
+}"""
+PLAYING = """() => {
+    const video = document.querySelector('#result video');
+    if (video === null || !(video.currentTime > 0.5)) return false;
+    video.pause();
+    return true;
 }"""
 # Every text the status shows, in order, as the page changes it.
 RECORD_STATUS = """() => {
@@ -87,8 +97,11 @@ UNLABELLED = """() => {
 # --- the app and the browser ----------------------------------------------------------------
 
 
-# A simulated task's real seconds: done by the app's first poll (Pacing.first_s, 0.5 s).
-TASK_S = 0.4
+# The apps' studios ask the provider first 0.25 s after the create (the harness's real-time
+# studios after 0.5 s; the product's after 2 s), then about every second.
+PACING = Pacing(first_s=0.25, floor_s=0.3, cap_s=1.0)
+# A simulated task's real seconds: done by the app's first poll (PACING.first_s).
+TASK_S = 0.2
 # A task planned to run until the test moves the simulator's clock past it.
 RUNNING_S = 3600.0
 
@@ -103,10 +116,13 @@ def sim_clock() -> FakeClock:
 def sim(sim_clock, tmp_path_factory) -> Iterator[Simulator]:
     with Simulator(
         task_seconds=TASK_S,
-        submit_seconds=0.1,
+        submit_seconds=0.05,
         clock=sim_clock.now,
         work_dir=tmp_path_factory.mktemp("browser-sim"),
     ) as simulator:
+        # 128 px on the longer side (the default 512): the page shows every video in the
+        # same box, and a typed text's 20 s video took 1.2 s of x264 at 512 px
+        simulator.options.render_max_side = 128
         yield simulator
 
 
@@ -145,7 +161,7 @@ def _launched(studio) -> InProcessApp:
 @pytest.fixture(scope="module")
 def app(sim, tmp_path_factory) -> Iterator[InProcessApp]:
     """Demo mode (no key) on this module's simulator; a pasted key goes to it as well."""
-    running = _launched(demo_studio(sim, tmp_path_factory.mktemp("data")))
+    running = _launched(demo_studio(sim, tmp_path_factory.mktemp("data"), pacing=PACING))
     yield running
     running.close()
 
@@ -298,20 +314,24 @@ def _choose_text(page) -> None:
     expect(page.locator("#tts_text")).to_be_visible()
 
 
-def _wait_for_video(page) -> None:
-    """Until the flow ends; then it must have ended with a video that plays."""
+def _wait_for_video(page, *, playing=PLAYING) -> None:
+    """Until the flow ends; then it must have ended with a video that plays (`playing`:
+    PLAYING pauses it once seen playing, PLAYING_ON leaves it playing)."""
     status = page.locator("#status")
     expect(status).to_contain_text(re.compile("✅ Done|❌"))
     assert "✅ Done" in status.inner_text(), status.inner_text()
-    page.wait_for_function(PLAYING, timeout=WAIT_MS)
+    page.wait_for_function(playing, timeout=WAIT_MS)
 
 
 # --- the main path -------------------------------------------------------------------------
 
 
-def test_upload_generate_watch_the_status_move_and_the_video_play(
+def test_upload_generate_watch_the_status_move_the_video_play_and_after_a_reload_lookup_it(
     page, sim, sim_clock, portrait_path, speech_path
 ):
+    """The main path, watched; then, on the same page, what
+    `test_after_a_page_reload_history_is_there_and_lookup_by_task_id_brings_the_video`
+    checked of its own video (`_after_a_page_reload_history_is_there_and_lookup_...`)."""
     _add_inputs(page, portrait_path, speech_path)
     expect(page.locator("#portrait_verdict")).to_have_text("✅ Face ready (512×512 px).")
     expect(page.locator("#voice_verdict")).to_contain_text("✅ Voice ready (")
@@ -323,7 +343,7 @@ def test_upload_generate_watch_the_status_move_and_the_video_play(
 
     expect(page.locator("#status")).to_contain_text("elapsed")  # the job, seen running
     _finish_running_tasks(sim_clock)
-    _wait_for_video(page)
+    _wait_for_video(page, playing=PLAYING_ON)  # its controls are checked while it plays
     seen = page.evaluate("window.statusSeen")
     assert any("accepted" in text or "elapsed" in text for text in seen), seen
     assert seen[-1].startswith("✅ Done"), seen
@@ -333,6 +353,9 @@ def test_upload_generate_watch_the_status_move_and_the_video_play(
     controls = "getComputedStyle(document.querySelector('#result .controls')).opacity"
     page.mouse.move(0, 0)  # not hovering the player: its controls show all the same
     assert page.evaluate(controls) == "1"
+    _after_a_page_reload_history_is_there_and_lookup_by_task_id_brings_the_video(
+        page, _task_id(page)
+    )
 
 
 DOWNLOAD_NAME = re.compile(r"talking-avatar-\d{4}-\d{2}-\d{2}-\d{4}\.mp4")
@@ -446,6 +469,9 @@ def test_the_cost_in_demo_mode_says_nothing_is_charged_and_follows_voice_and_mod
 def test_a_typed_text_and_one_press_give_a_video_and_the_same_speech_is_reused(
     browser, app, sim, sim_clock, portrait_path, locale
 ):
+    """In English, then (on the same page, once its two videos are made)
+    `_the_voice_list_follows_the_chosen_language` and its Chinese speech's video (was a
+    test and a page of its own)."""
     page = _open(browser, app.url, locale=locale, width=1366, height=768)
     try:
         _choose_text(page)
@@ -484,12 +510,16 @@ def test_a_typed_text_and_one_press_give_a_video_and_the_same_speech_is_reused(
         page.locator("#generate").click()  # the same text and voice again
         expect(page.locator("#status")).to_contain_text("✅", timeout=WAIT_MS)
         assert (sim.stats.tts, sim.stats.creates) == (speeches + 1, creates + 2)
+        if locale == "en-US":
+            page.locator("#make_another").click()
+            expect(page.locator("#status")).not_to_contain_text("✅")  # so the next is its own
+            _the_voice_list_follows_the_chosen_language(page)
     finally:
         done(page)
 
 
-def test_the_voice_list_follows_the_chosen_language(page, sim, portrait_path):
-    _choose_text(page)
+def _the_voice_list_follows_the_chosen_language(page) -> None:
+    """(The English typed text's page: text mode, its face in.)"""
     voice = page.locator("#tts_voice").get_by_role("combobox")
     expect(voice).to_have_value("Anchor")
     _open_options(page)
@@ -502,7 +532,6 @@ def test_the_voice_list_follows_the_chosen_language(page, sim, portrait_path):
     page.locator("#tts_text").get_by_role("textbox").fill(
         "你好，这是一段用中文说的浏览器测试语音。"
     )
-    _add_inputs(page, portrait_path)
     page.locator("#generate").click()
     _wait_for_video(page)
 
@@ -540,7 +569,12 @@ def test_a_pasted_key_leaves_demo_mode_in_its_tab_only(
         done(theirs)
 
 
-def test_the_key_panel_checks_the_key_and_the_provider_for_free(page, sim):
+def test_the_key_panel_checks_for_free_and_a_task_made_elsewhere_is_not_shown(
+    page, sim, portrait_path, speech_path
+):
+    """The key panel's check of the key and the provider costs nothing; then, on the same
+    page, `_a_task_made_elsewhere_on_the_account_is_not_shown_to_visitors` (was a test of
+    its own, a page of its own: any new visitor)."""
     creates = sim.stats.count("create")
     _open_options(page, "own_key")
     page.locator("#doctor_button").click()
@@ -549,6 +583,9 @@ def test_the_key_panel_checks_the_key_and_the_provider_for_free(page, sim):
     expect(report).to_contain_text("lookups by external id:")
     expect(report).to_contain_text("demo mode: this is the built-in simulator, not CometAPI")
     assert sim.stats.count("create") == creates  # free requests only
+    _a_task_made_elsewhere_on_the_account_is_not_shown_to_visitors(
+        page, sim, portrait_path, speech_path
+    )
 
 
 def _video_made(page, portrait: Path, voice: Path) -> str:
@@ -564,13 +601,12 @@ def _reload(page) -> None:
     expect(page.locator("#generate")).to_be_visible()
 
 
-def test_after_a_page_reload_history_is_there_and_lookup_by_task_id_brings_the_video(
-    page, sim, portrait_path, speech_path
-):
+def _after_a_page_reload_history_is_there_and_lookup_by_task_id_brings_the_video(
+    page, task_id: str
+) -> None:
     """The History is there after a reload; and a visitor's own task, looked up by its id
-    once the page has forgotten it, brings its video."""
-    task_id = _video_made(page, portrait_path, speech_path)
-
+    once the page has forgotten it, brings its video. (The main path's video,
+    `test_upload_generate_watch_the_status_move_the_video_play_and_...`.)"""
     _reload(page)
     _open_panel(page, "history_panel")
 
@@ -584,30 +620,11 @@ def test_after_a_page_reload_history_is_there_and_lookup_by_task_id_brings_the_v
     assert _task_id(page) == task_id
 
 
-def test_stop_shows_only_while_a_job_runs_and_says_what_is_true_then(
-    page, sim, portrait_path, speech_path
-):
-    sim.plan_task(outcome="stuck")  # the provider never finishes this one
-    stop = page.locator("#stop")
-    expect(stop).to_be_hidden()
-    _add_inputs(page, portrait_path, speech_path)
-    page.locator("#generate").click()
-    expect(page.locator("#status")).to_contain_text("elapsed")
-    _task_id(page)
-
-    stop.click()
-
-    expect(page.locator("#status")).to_contain_text("Stopped waiting")
-    expect(page.locator("#status")).to_contain_text("will appear in History")
-    expect(stop).to_be_hidden()
-    expect(_history_items(page).first).to_be_visible()  # History opened by Stop
-    expect(_history_items(page).first).to_contain_text("running (demo)")
-    expect(page.locator("#status")).to_contain_text("Stopped waiting")  # no late update
-
-
 HISTORY_PLAYING = """() => {
     const video = document.querySelector('#history_video video');
-    return video !== null && video.currentTime > 0.5;
+    if (video === null || !(video.currentTime > 0.5)) return false;
+    video.pause();  // seen playing (as PLAYING)
+    return true;
 }"""
 
 
@@ -703,16 +720,35 @@ def test_a_reload_during_a_run_says_the_video_is_still_being_made_and_history_sh
         done(page)
 
 
-def test_a_stopped_job_shows_finished_in_history_without_a_reload(
+def test_stop_says_what_is_true_and_history_shows_the_job_finished_without_a_reload(
     browser, app, sim, sim_clock, portrait_path, speech_path
 ):
-    """The History keeps asking while a job is unfinished: the person stopped waiting, the
-    provider finished later, and the open page shows it done, and plays it."""
+    """Stop shows only while a job runs, and says what is true then (was
+    `test_stop_shows_only_while_a_job_runs_and_says_what_is_true_then`, on a task the
+    provider never finished). Then the History keeps asking while the job is unfinished:
+    the person stopped waiting, the provider finished later, and the open page shows it
+    done, and plays it (was `test_a_stopped_job_shows_finished_in_history_without_a_reload`,
+    its own video)."""
     page = _open(browser, app.url, width=1366, height=768)
     try:
-        task_id = _stopped_while_running(page, sim, portrait_path, speech_path)
+        stop, status = page.locator("#stop"), page.locator("#status")
+        expect(stop).to_be_hidden()
+        _plan_running_task(sim)  # the provider does not finish it while the test looks
+        _add_inputs(page, portrait_path, speech_path)
+        page.locator("#generate").click()
+        expect(status).to_contain_text("elapsed")
+        task_id = _task_id(page)  # the provider has it
+        expect(stop).to_be_visible()
+
+        stop.click()
+
+        expect(status).to_contain_text("Stopped waiting")
+        expect(status).to_contain_text("will appear in History")
+        expect(stop).to_be_hidden()
         item = _history_items(page).first
         expect(item).to_be_visible()  # History opened by Stop, below a laptop's screen:
+        expect(item).to_contain_text("running (demo)")
+        expect(status).to_contain_text("Stopped waiting")  # no late update
         page.locator("#status a").get_by_text("History").click()  # the sentence's way there
         page.wait_for_function(HISTORY_IN_VIEW, timeout=WAIT_MS)
         expect(item).to_contain_text("running (demo)")  # shown unfinished first
@@ -735,7 +771,8 @@ def _a_lone_job_in_history_plays_on_a_click_in_view_with_its_download(page) -> N
     if page.locator("#history").is_hidden():
         _open_panel(page, "history_panel")
     expect(_history_items(page)).to_have_count(1)
-    assert page.evaluate(HISTORY_FITS)  # its caption under the picture (a phone's: below)
+    # its caption under the picture, once laid out (its picture may still be loading)
+    page.wait_for_function(HISTORY_FITS, timeout=WAIT_MS)
     expect(page.locator("#history_video")).to_be_hidden()  # no empty player before a pick
 
     _history_items(page).first.click()
@@ -760,6 +797,36 @@ def _a_lone_job_in_history_plays_on_a_click_in_view_with_its_download(page) -> N
 def _look_up(page, task_id: str) -> None:
     page.locator("#lookup_id").get_by_role("textbox").fill(task_id)
     page.locator("#lookup_button").click()
+
+
+# (Before the second browser: the module's tests are dealt into two shares, every other
+# one (conftest.SPLIT_MODULES), and the two tests with two visitors at once, the pasted
+# key's and the second browser's, in the same share make one more tab for it, not two.)
+@pytest.fixture(scope="module")
+def limited_app(sim, tmp_path_factory) -> Iterator[InProcessApp]:
+    """The operator's own key (on this module's simulator), 3 videos a day per visitor."""
+    studio = real_time_studio(
+        sim, tmp_path_factory.mktemp("limited"), key="operator-key", max_daily_per_visitor=3,
+        pacing=PACING,
+    )  # fmt: skip
+    running = _launched(studio)
+    yield running
+    running.close()
+
+
+def test_the_page_shows_how_many_videos_are_left_today(
+    browser, limited_app, portrait_path, speech_path
+):
+    page = _open(browser, limited_app.url)
+    try:
+        allowance = page.locator("#allowance")
+        expect(allowance).to_contain_text("today: 3 / 3 (a typed text counts twice")
+        _video_made(page, portrait_path, speech_path)
+        expect(allowance).to_contain_text("today: 2 / 3 (a typed text counts twice")
+        _reload(page)
+        expect(page.locator("#allowance")).to_contain_text("2 / 3")  # counted in the journal
+    finally:
+        done(page)
 
 
 def test_a_second_browser_sees_nothing_of_the_first(browser, app, portrait_path, speech_path):
@@ -791,9 +858,10 @@ def test_a_second_browser_sees_nothing_of_the_first(browser, app, portrait_path,
         done(second)
 
 
-def test_a_task_made_elsewhere_on_the_account_is_not_shown_to_visitors(
-    page, sim, portrait_path, speech_path
-):
+def _a_task_made_elsewhere_on_the_account_is_not_shown_to_visitors(
+    page, sim, portrait_path: Path, speech_path: Path
+) -> None:
+    """(`test_the_key_panel_checks_for_free_and_...`'s page.)"""
     with ProviderClient(sim.base_url or "", DEMO_KEY) as other:  # another program, same account
         task = other.create_task(
             AvatarRequest(
@@ -810,37 +878,18 @@ def test_a_task_made_elsewhere_on_the_account_is_not_shown_to_visitors(
     expect(page.locator("#result video")).to_have_count(0)
 
 
-@pytest.fixture(scope="module")
-def limited_app(sim, tmp_path_factory) -> Iterator[InProcessApp]:
-    """The operator's own key (on this module's simulator), 3 videos a day per visitor."""
-    studio = real_time_studio(
-        sim, tmp_path_factory.mktemp("limited"), key="operator-key", max_daily_per_visitor=3
-    )
-    running = _launched(studio)
-    yield running
-    running.close()
-
-
-def test_the_page_shows_how_many_videos_are_left_today(
-    browser, limited_app, portrait_path, speech_path
-):
-    page = _open(browser, limited_app.url)
-    try:
-        allowance = page.locator("#allowance")
-        expect(allowance).to_contain_text("today: 3 / 3 (a typed text counts twice")
-        _video_made(page, portrait_path, speech_path)
-        expect(allowance).to_contain_text("today: 2 / 3 (a typed text counts twice")
-        _reload(page)
-        expect(page.locator("#allowance")).to_contain_text("2 / 3")  # counted in the journal
-    finally:
-        done(page)
-
-
 # --- for everyone --------------------------------------------------------------------------
 
 
-def test_every_control_is_labelled_and_the_status_is_announced(page):
+def test_every_control_is_labelled_generate_works_by_keyboard_and_the_status_is_announced(
+    page,
+):
+    """Was three tests, each a page of its own: this one,
+    `test_generate_is_reachable_and_operable_by_keyboard` (`_generate_is_reachable_...`,
+    on the page as it opened, nothing unfolded, no face) and, at the end (still no face),
+    `test_an_example_fills_everything_in_and_one_press_makes_its_video[en-US]`."""
     assert page.evaluate(UNLABELLED) == []
+    _generate_is_reachable_and_operable_by_keyboard(page)
     _an_english_browser_gets_the_english_interface(page)  # (it unfolds "More options")
     _open_options(page, "own_key")
     _open_options(page, "lookup")
@@ -851,9 +900,10 @@ def test_every_control_is_labelled_and_the_status_is_announced(page):
     status = page.locator("#status")
     expect(status).to_have_attribute("aria-live", "polite")
     expect(status).to_have_attribute("role", "status")
+    _an_example_fills_everything_in_and_one_press_makes_its_video(page, "en-US")
 
 
-def test_generate_is_reachable_and_operable_by_keyboard(page):
+def _generate_is_reachable_and_operable_by_keyboard(page) -> None:
     page.locator("#voice_source input").first.focus()
     for _ in range(20):
         if page.evaluate("document.activeElement.id") == "generate":
@@ -869,7 +919,10 @@ def test_generate_is_reachable_and_operable_by_keyboard(page):
 def test_a_chinese_browser_gets_the_chinese_interface_and_a_too_short_clip_explained_in_chinese(
     browser, app, short_clip
 ):
-    """The core's sentences follow the browser's language too, not only the interface's."""
+    """The core's sentences follow the browser's language too, not only the interface's.
+    Then, on the same page (no face added), what
+    `test_an_example_fills_everything_in_and_one_press_makes_its_video[zh-CN]` checked on a
+    page of its own."""
     chinese = _open(browser, app.url, locale="zh-CN")
     try:
         expect(chinese.locator("#generate")).to_have_text("生成")
@@ -884,6 +937,7 @@ def test_a_chinese_browser_gets_the_chinese_interface_and_a_too_short_clip_expla
         expect(verdict).to_contain_text("请录制更长的片段")
         assert "Record a longer clip" not in verdict.inner_text()
         expect(chinese.locator("#history_panel")).to_contain_text("历史记录")
+        _an_example_fills_everything_in_and_one_press_makes_its_video(chinese, "zh-CN")
     finally:
         done(chinese)
 
@@ -898,6 +952,7 @@ def _an_english_browser_gets_the_english_interface(page):
 # --- one screen, honest words, both languages ---------------------------------------------
 
 LAPTOP, PHONE = (1366, 768), (390, 844)
+SMALL_PHONE_HEIGHT = 667  # a small phone's (390×667)
 LANGUAGES = ["en-US", "zh-CN"]
 # Every environment variable the app reads (DESIGN.md): the operator's words, never a page's.
 SETTING_NAMES = re.compile(r"\b(COMETAPI_\w+|KLING_\w+_KEY|KLING_BASE_URL|AVATAR_\w+|GRADIO_\w+)")
@@ -942,12 +997,12 @@ SCROLL_ENDED = "() => window.scrolling === false"
 def _generate_then_the_video_are_on_screen_without_scrolling(
     page, sim, sim_clock, portrait: Path, voice: Path
 ) -> None:
-    width = page.viewport_size["width"]
+    """On a laptop's screen everything stays where it is. (A phone's:
+    `test_on_a_phone_generate_brings_the_status_then_the_video_into_view`.)"""
     assert _in_first_screen(page, "#generate"), page.locator("#generate").bounding_box()
     _add_inputs(page, portrait, voice)
     page.evaluate("window.scrollTo(0, 0)")
-    if width > 1000:  # the laptop: everything stays where it is
-        assert _in_first_screen(page, "#generate")
+    assert _in_first_screen(page, "#generate")
     page.evaluate(WATCH_SCROLLING)
     _plan_running_task(sim)
     creates = sim.stats.creates
@@ -955,34 +1010,13 @@ def _generate_then_the_video_are_on_screen_without_scrolling(
 
     _until_the_provider_has_it(page, sim, creates)
     expect(page.locator("#stop")).to_be_visible()
-    if width > 1000:  # while it runs: Stop and the status (a typed text's: see above)
-        for shown in RUN_CONTROLS:
-            assert _in_first_screen(page, shown), page.locator(shown).bounding_box()
+    for shown in RUN_CONTROLS:  # while it runs: Stop and the status (a typed text's too)
+        assert _in_first_screen(page, shown), page.locator(shown).bounding_box()
     _finish_running_tasks(sim_clock)
     page.wait_for_function(PLAYING, timeout=WAIT_MS)
     page.wait_for_function(SCROLL_ENDED, timeout=WAIT_MS)  # a smooth scroll, if any
     assert _in_first_screen(page, "#result video", half=True)
-    if width > 1000:
-        assert _in_first_screen(page, "#status")
-
-
-@pytest.mark.parametrize("locale", LANGUAGES)
-def test_generate_then_the_video_are_on_screen_without_scrolling_on_a_phone(
-    browser, app, sim, sim_clock, portrait_path, speech_path, locale
-):
-    """A phone's screen (390×844): no sideways scrolling, Generate on the first screen,
-    the video brought into view. (The laptop's: `test_a_video_made_on_a_laptop_...`.)"""
-    width, height = PHONE
-    page = _open(browser, app.url, locale=locale, width=width, height=height)
-    try:
-        assert page.evaluate("document.scrollingElement.scrollWidth") <= width
-        box = page.locator("#generate").bounding_box()
-        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width
-        _generate_then_the_video_are_on_screen_without_scrolling(
-            page, sim, sim_clock, portrait_path, speech_path
-        )
-    finally:
-        done(page)
+    assert _in_first_screen(page, "#status")
 
 
 @pytest.mark.parametrize("locale", LANGUAGES)
@@ -1027,32 +1061,50 @@ NO_VIDEO_YET = "() => !document.querySelector('#result video')?.getAttribute('sr
 
 
 @pytest.mark.parametrize("locale", LANGUAGES)
-def test_on_a_phone_pressing_generate_brings_the_status_into_view(
+def test_on_a_phone_generate_brings_the_status_then_the_video_into_view(
     browser, app, sim, sim_clock, portrait_path, speech_path, locale
 ):
-    """On a phone the status sits under Generate, below the screen: pressing Generate
-    brings it into view while the job runs (not only once the video is ready). A small
-    phone's screen (390×667): on a taller one the short verdicts leave the status in view.
-    """
-    page = _open(browser, app.url, locale=locale, width=390, height=667)
+    """A phone's screen (390×844): no sideways scrolling, Generate on the first screen (was
+    `test_generate_then_the_video_are_on_screen_without_scrolling_on_a_phone`, with a video
+    of its own). Then, the same page on a small phone's screen (390×667: on a taller one
+    the short verdicts leave the status in view), one video: the status sits under
+    Generate, below the screen, and pressing Generate brings it into view while the job
+    runs (not only once the video is ready); then the video is brought into view, and
+    History reads as two pictures a row (was
+    `test_on_a_phone_pressing_generate_brings_the_status_into_view`, its own page at
+    390×667). (The laptop's: `test_a_video_made_on_a_laptop_...`.)"""
+    width, height = PHONE
+    page = _open(browser, app.url, locale=locale, width=width, height=height)
     try:
+        assert page.evaluate("document.scrollingElement.scrollWidth") <= width
+        box = page.locator("#generate").bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width
+        assert _in_first_screen(page, "#generate"), box
         _add_inputs(page, portrait_path, speech_path)
+        page.set_viewport_size({"width": width, "height": SMALL_PHONE_HEIGHT})
         page.evaluate("window.scrollTo(0, 0)")
         assert not page.evaluate(STATUS_IN_VIEW)  # below the screen before the press
+        page.evaluate(WATCH_SCROLLING)
         _plan_running_task(sim)
         creates = sim.stats.creates
-        page.locator("#generate").dispatch_event("click")
+        page.locator("#generate").dispatch_event("click")  # a press, with no scrolling
         page.wait_for_function(STATUS_IN_VIEW, timeout=WAIT_MS)
         assert page.evaluate(NO_VIDEO_YET)  # brought by the press, not by the video
         expect(page.locator("#stop")).to_be_visible()
         page.wait_for_function(STOP_IN_VIEW, timeout=WAIT_MS)  # and Stop, just above it
         _until_the_provider_has_it(page, sim, creates)  # the planned task is this one's
         _finish_running_tasks(sim_clock)
-        _wait_for_video_in_any_language(page)
+        expect(page.locator("#status")).to_contain_text("✅")
+        page.wait_for_function(PLAYING, timeout=WAIT_MS)
+        page.wait_for_function(SCROLL_ENDED, timeout=WAIT_MS)  # a smooth scroll, if any
+        assert _in_first_screen(page, "#result video", half=True)
         _open_panel(page, "history_panel")  # on a phone: two pictures a row, read as such
         expect(_history_items(page)).to_have_count(1)
-        assert page.evaluate(HISTORY_FITS), page.locator("#history").inner_html()[:2000]
-        assert page.evaluate("document.scrollingElement.scrollWidth") <= 390
+        try:  # once laid out (its pictures may still be loading)
+            page.wait_for_function(HISTORY_FITS, timeout=WAIT_MS)
+        except sync_api.TimeoutError:
+            raise AssertionError(page.locator("#history").inner_html()[:2000]) from None
+        assert page.evaluate("document.scrollingElement.scrollWidth") <= width
     finally:
         _finish_running_tasks(sim_clock)
         done(page)
@@ -1110,67 +1162,22 @@ def _a_chinese_browser_reads_a_chinese_page(page) -> None:
     assert not latin, [line for line in shown.splitlines() if set(words.findall(line)) & latin]
 
 
-@pytest.mark.parametrize("locale", LANGUAGES)
-def test_an_example_fills_everything_in_and_one_press_makes_its_video(browser, app, locale):
-    page = _open(browser, app.url, locale=locale, width=1366, height=768)
-    try:
-        examples = page.locator(f"#examples_{locale[:2]} button")
-        expect(examples).to_have_count(3)
-        examples.nth(0 if locale == "zh-CN" else 1).click()  # a typed text, with a face
-        expect(page.locator("#tts_text").get_by_role("textbox")).not_to_have_value("")
-        voice = "Grace" if locale == "en-US" else "职场女青"  # a woman's, as the face is
-        expect(page.locator("#tts_voice").get_by_role("combobox")).to_have_value(voice)
-        expect(page.locator("#portrait img")).to_have_count(1)
-        ready = (EN if locale == "en-US" else ZH)["ready_to_generate"]
-        expect(page.locator("#status")).to_have_text(ready)  # not "add a face and a voice"
+def _an_example_fills_everything_in_and_one_press_makes_its_video(page, locale) -> None:
+    """On a page with no face yet (was a laptop's page of its own, 1366×768)."""
+    examples = page.locator(f"#examples_{locale[:2]} button")
+    expect(examples).to_have_count(3)
+    expect(page.locator("#portrait img")).to_have_count(0)  # the face will be the example's
+    examples.nth(0 if locale == "zh-CN" else 1).click()  # a typed text, with a face
+    expect(page.locator("#tts_text").get_by_role("textbox")).not_to_have_value("")
+    voice = "Grace" if locale == "en-US" else "职场女青"  # a woman's, as the face is
+    expect(page.locator("#tts_voice").get_by_role("combobox")).to_have_value(voice)
+    expect(page.locator("#portrait img")).to_have_count(1)
+    ready = (EN if locale == "en-US" else ZH)["ready_to_generate"]
+    expect(page.locator("#status")).to_have_text(ready)  # not "add a face and a voice"
 
-        page.locator("#generate").click()
+    page.locator("#generate").click()
 
-        _wait_for_video_in_any_language(page)
-    finally:
-        done(page)
-
-
-@pytest.mark.parametrize("locale", LANGUAGES)
-def test_more_options_reads_as_plain_words_with_the_ids_in_a_fold_for_programmers(
-    browser, app, locale
-):
-    # a cold tester met "Speech id from an earlier text to speech" among the options
-    page = _open(browser, app.url, locale=locale, width=1366, height=768)
-    try:
-        _open_options(page)
-        options = page.locator("#more_options")
-        for elem_id in ("audio_id", "prior_task_id", "lookup_id"):
-            expect(page.locator(f"#{elem_id}")).to_be_hidden()
-        texts = EN if locale == "en-US" else ZH
-        plain = options.inner_text().replace(texts["for_programmers"], "")  # the fold's name
-        assert not re.search(r"\bids?\b|\bID\b|编号|reference number", plain), plain
-        expect(page.locator("#for_programmers")).to_contain_text(texts["for_programmers"])
-        _open_panel(page, "for_programmers")
-        expect(page.locator("#audio_id")).to_be_visible()
-        expect(page.locator("#lookup")).to_be_visible()
-    finally:
-        done(page)
-
-
-@pytest.mark.parametrize("locale", LANGUAGES)
-def test_a_text_file_chosen_as_the_photo_gets_the_pages_own_sentence(
-    browser, app, tmp_path, portrait_path, locale
-):
-    # a cold tester chose a .txt as the photo and got Gradio's English "Invalid file type"
-    notes = tmp_path / "notes.txt"
-    notes.write_text("a shopping list, not a picture")
-    page = _open(browser, app.url, locale=locale, width=1366, height=768)
-    try:
-        expect(page.locator("#status")).to_have_attribute("aria-live", "polite")  # script on
-        page.locator("#portrait input[type=file]").set_input_files(str(notes))
-        said = sentence_for("page:photo_not_picture", name="notes.txt").in_language(locale[:2])
-        expect(page.locator("#portrait_verdict")).to_have_text("❌ " + said)
-        assert page.get_by_text("Invalid file type").count() == 0
-        _add_inputs(page, portrait_path)  # a picture after it is taken as ever
-        expect(page.locator("#portrait_verdict")).to_contain_text("✅")
-    finally:
-        done(page)
+    _wait_for_video_in_any_language(page)
 
 
 LONG_TEXTS = {
@@ -1180,20 +1187,73 @@ LONG_TEXTS = {
 
 
 @pytest.mark.parametrize("locale", LANGUAGES)
-def test_in_text_mode_with_a_long_text_generate_stays_in_the_first_screen(
-    browser, app, portrait_path, locale
+def test_a_long_text_a_text_file_as_the_photo_and_more_options_read_as_a_person_expects(
+    browser, app, tmp_path, portrait_path, locale
 ):
+    """Three tests, each a laptop's page of its own before, now one page in turn (none
+    needs what the others leave undone), each kept as a helper of its old name: in text
+    mode a long text keeps Generate on the first screen; a text file chosen as the photo
+    (the face of the long text's part replaced) gets the page's own sentence; More
+    options reads as plain words (with the text mode's options shown too)."""
     page = _open(browser, app.url, locale=locale, width=1366, height=768)
     try:
-        _choose_text(page)
-        _add_inputs(page, portrait_path)
-        cost = page.locator("#cost").inner_text()
-        page.locator("#tts_text textarea").fill(LONG_TEXTS[locale])
-        expect(page.locator("#cost")).not_to_have_text(cost)  # the price line grew
-        page.evaluate("window.scrollTo(0, 0)")
-        assert _in_first_screen(page, "#generate"), page.locator("#generate").bounding_box()
+        _in_text_mode_with_a_long_text_generate_stays_in_the_first_screen(
+            page, portrait_path, locale
+        )
+        _a_text_file_chosen_as_the_photo_gets_the_pages_own_sentence(
+            page, tmp_path, portrait_path, locale
+        )
+        _more_options_reads_as_plain_words_with_the_ids_in_a_fold_for_programmers(page, locale)
     finally:
         done(page)
+
+
+def _more_options_reads_as_plain_words_with_the_ids_in_a_fold_for_programmers(page, locale) -> None:
+    # a cold tester met "Speech id from an earlier text to speech" among the options
+    _open_options(page)
+    options = page.locator("#more_options")
+    for elem_id in ("audio_id", "prior_task_id", "lookup_id"):
+        expect(page.locator(f"#{elem_id}")).to_be_hidden()
+    texts = EN if locale == "en-US" else ZH
+    plain = options.inner_text().replace(texts["for_programmers"], "")  # the fold's name
+    assert not re.search(r"\bids?\b|\bID\b|编号|reference number", plain), plain
+    expect(page.locator("#for_programmers")).to_contain_text(texts["for_programmers"])
+    _open_panel(page, "for_programmers")
+    expect(page.locator("#audio_id")).to_be_visible()
+    expect(page.locator("#lookup")).to_be_visible()
+
+
+def _a_text_file_chosen_as_the_photo_gets_the_pages_own_sentence(
+    page, tmp_path, portrait_path, locale
+) -> None:
+    # a cold tester chose a .txt as the photo and got Gradio's English "Invalid file type"
+    notes = tmp_path / "notes.txt"
+    notes.write_text("a shopping list, not a picture")
+    expect(page.locator("#status")).to_have_attribute("aria-live", "polite")  # script on
+    page.locator("#portrait input[type=file]").set_input_files(str(notes))
+    said = sentence_for("page:photo_not_picture", name="notes.txt").in_language(locale[:2])
+    expect(page.locator("#portrait_verdict")).to_have_text("❌ " + said)
+    assert page.get_by_text("Invalid file type").count() == 0
+    _add_inputs(page, portrait_path)  # a picture after it is taken as ever
+    expect(page.locator("#portrait_verdict")).to_contain_text("✅")
+
+
+LONG_TEXTS = {
+    "en-US": "This is a long text a tester types to see how the page copes with it. " * 12,
+    "zh-CN": "这是一段测试人员输入的很长的文字，用来看看页面如何应对它。" * 12,
+}
+
+
+def _in_text_mode_with_a_long_text_generate_stays_in_the_first_screen(
+    page, portrait_path, locale
+) -> None:
+    _choose_text(page)
+    _add_inputs(page, portrait_path)
+    cost = page.locator("#cost").inner_text()
+    page.locator("#tts_text textarea").fill(LONG_TEXTS[locale])
+    expect(page.locator("#cost")).not_to_have_text(cost)  # the price line grew
+    page.evaluate("window.scrollTo(0, 0)")
+    assert _in_first_screen(page, "#generate"), page.locator("#generate").bounding_box()
 
 
 @pytest.mark.parametrize("locale", ["zh", "zh-HK"])
