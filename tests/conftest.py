@@ -51,34 +51,38 @@ _one_trust_store_a_process()
 
 # The modules that start processes, apps or a browser (the page's tests launch the app),
 # wait in real time or fuzz: marked `slow`, so `pytest -m "not slow"` is the quick tier.
-# Heaviest first: they also run first, so that the two workers (pytest-xdist) start them
-# early and end together. A new module that takes more than a few seconds belongs here.
+# Heaviest first (worker-seconds of a full run, stop 4): they also run first, so that the
+# workers (pytest-xdist) start them early and end together. xdist hands each worker two
+# modules at the start (the 1st and 4th to the first worker, and so on): the long
+# speeches' browser module comes fourth, after a browser share on the same worker, so that
+# three Chromiums do not start at once. A module that takes more than a few seconds
+# belongs here.
 SLOW_MODULES = (
-    "test_browser",  # in two halves (SPLIT_MODULES): one for each worker, at the start
-    "test_fault_matrix",
-    "test_visitors",
-    "test_crash_safety",
-    "test_cli_jobs",
-    "test_long_speech_browser",
-    "test_secrets",
-    "test_large_images",
-    "test_hostile_inputs",
-    "test_cli_batch",
-    "test_mcp",
-    "test_install",
-    "test_public_inputs",
-    "test_app",
-    "test_ui_handlers",
-    "test_doctor",
-    "test_simulator_process",
-    "test_resources",
-    "test_long_voice",
-    "test_long_text",
+    "test_browser",  # ~140 s, in two halves (SPLIT_MODULES): one for each of two workers
+    "test_long_voice",  # ~33 s
+    "test_visitors",  # ~29 s
+    "test_long_speech_browser",  # ~34 s
+    "test_hostile_inputs",  # ~28 s
+    "test_fault_matrix",  # ~20 s, one fixture of 20 s
+    "test_long_text",  # ~21 s
     "test_long_speech_page",
     "test_join",
-    "test_request_budget",
-    "test_silence",
+    "test_ui_handlers",
+    "test_crash_safety",
+    "test_mcp",
+    "test_cli_jobs",
+    "test_public_inputs",
+    "test_large_images",
     "test_speech_parts",
+    "test_cli_batch",
+    "test_resources",
+    "test_silence",
+    "test_request_budget",
+    "test_app",
+    "test_secrets",
+    "test_install",
+    "test_doctor",
+    "test_simulator_process",
 )
 
 
