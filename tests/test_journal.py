@@ -69,6 +69,38 @@ def test_concurrent_processes_write_without_losing_a_job(tmp_path):
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
+def _open_when_told(data_dir: str, go, failures) -> None:
+    go.wait()
+    try:
+        Journal(data_dir).close()
+    except StorageError as exc:
+        failures.put(str(exc))
+
+
+def test_processes_opening_a_new_journal_at_once_all_open_it(tmp_path):
+    """An app and a command started together on a new data folder: turning the new
+    journal to WAL needs it alone, and SQLite said "locked" at once to the others (9 % of
+    openers failed, "stayed locked by another process"); each now waits its turn."""
+    context = multiprocessing.get_context("fork")  # cheap: nothing to import again
+    failures = context.Queue()
+    for round_ in range(30):
+        folder, go = tmp_path / f"new-{round_}", context.Event()
+        openers = [
+            context.Process(target=_open_when_told, args=(str(folder), go, failures))
+            for _ in range(3)
+        ]
+        for opener in openers:
+            opener.start()
+        go.set()
+        for opener in openers:
+            opener.join(60)
+            assert opener.exitcode == 0
+    found = []
+    while not failures.empty():
+        found.append(failures.get())
+    assert found == []
+
+
 def test_a_damaged_journal_gives_one_clear_sentence(tmp_path):
     (tmp_path / JOURNAL_FILE).write_bytes(b"this is not sqlite at all, just junk" * 100)
     with pytest.raises(StorageError) as caught:

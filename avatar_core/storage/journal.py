@@ -216,7 +216,7 @@ class Journal(SpeechRecords):
                 sentence_for("data.not_created", folder=self.path.parent, reason=exc.strerror)
             ) from None
         with self._connection() as db:
-            db.execute("PRAGMA journal_mode=WAL")
+            _use_wal(db, self._timeout)
             db.executescript(_SCHEMA)
             _add_new_columns(db)
             db.executescript(_SPEECH_SCHEMA)
@@ -473,6 +473,21 @@ def _whose(owner: str | None, visitor: str | None) -> tuple[str, tuple[str | Non
 # Columns a journal made by an earlier release may lack: every nullable one in _SCHEMA.
 _NULLABLE_COLUMNS = re.findall(r"^\s+(\w+) (TEXT|REAL|INTEGER),?$", _SCHEMA, re.MULTILINE)
 _SPEECH_COLUMNS = [("job_id", "TEXT")]  # added to the speeches table after its first release
+
+
+def _use_wal(db: sqlite3.Connection, timeout_s: float) -> None:
+    """Put the journal in WAL mode, waiting up to `timeout_s` for other processes: turning a
+    new journal to WAL needs it alone, and SQLite says "locked" at once, without waiting,
+    when another process opens it at that moment."""
+    give_up = time.monotonic() + timeout_s
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= give_up:
+                raise
+            time.sleep(0.01)
 
 
 def _add_new_columns(db: sqlite3.Connection) -> None:
