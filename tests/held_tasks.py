@@ -9,7 +9,8 @@ stops) until the simulator has made `creates` tasks or refused `refusals` create
 account's tasks at once (1303); then they follow their clock again, aged by all the time
 it moved meanwhile. If that never happens within `timeout_s` of real time (the code under
 test sent the creates one after another, say), they go on anyway, so that the test fails
-on what it asserts rather than hangs.
+rather than hangs: the hold says it gave up (`Hold.gave_up`), which the test asserts
+did not happen.
 
 The book asks its clock under its own lock, so the hold counts from the simulator's own
 counters as they move (never through `sim.stats`, which takes that lock again).
@@ -20,10 +21,17 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import pytest
 
 from avatar_core.simulator import Simulator
+
+
+@dataclass
+class Hold:
+    released: threading.Event = field(default_factory=threading.Event)
+    gave_up: bool = False  # released by the timeout, not by the creates or refusals
 
 
 def hold_tasks(
@@ -34,11 +42,12 @@ def hold_tasks(
     creates: int | None = None,
     refusals: int | None = None,
     timeout_s: float = 120.0,
-) -> threading.Event:
+) -> Hold:
     """Hold `sim`'s tasks (whose clock is `clock`) until `creates` tasks were made or
-    `refusals` creates refused with 1303 from now on; the event is set when they go on."""
+    `refusals` creates refused with 1303 from now on (`Hold.released` is set then)."""
     parts = sim._parts  # the simulator's counters and task book, as its routes use them
-    released = threading.Event()
+    hold = Hold()
+    released = hold.released
     seen = {"creates": 0, "refusals": 0}
     wanted = {"creates": creates, "refusals": refusals}
     lock = threading.Lock()
@@ -59,8 +68,9 @@ def hold_tasks(
 
     def task_clock() -> float:
         if not released.is_set() and time.monotonic() > give_up_at:
+            hold.gave_up = True
             released.set()
         return clock() if released.is_set() else held_at
 
     monkeypatch.setattr(parts.book, "clock", task_clock)
-    return released
+    return hold

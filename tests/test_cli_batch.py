@@ -275,13 +275,14 @@ def test_rows_go_through_the_line_so_an_account_of_two_tasks_at_once_fails_no_ro
     # the first two tasks stand still until the third create is refused: without the hold
     # they could end first (the fake clock moves as fast as their checks come, while the
     # third row is prepared in real time) and nothing would be refused
-    hold_tasks(batch.sim, fake_time, monkeypatch, refusals=1)
+    hold = hold_tasks(batch.sim, fake_time, monkeypatch, refusals=1)
     rows = "\n".join([HEADER, *["face.jpg,voice.mp3,,,,,"] * 5]) + "\n"
     code, _, err = batch(str(write_csv(media, rows)))
     assert code == 0, err
     assert [r["status"] for r in results_of(media / "rows-videos")] == ["done"] * 5
     assert batch.sim.stats.creates == 5  # each row once
     assert batch.sim.stats.busy_refusals > 0  # the account refused some: the line sent them again
+    assert not hold.gave_up  # a third create came while two tasks ran
 
 
 # --- what a rerun pays for, and what it says --------------------------------------------------

@@ -191,6 +191,10 @@ def test_a_last_part_a_frame_long_or_short_is_copied_and_ends_within_a_frame_of_
         assert facts.frames == joined.frames == 2 * PART + extra
         assert abs(joined.video_s - joined.audio_s) <= FRAME_S + 1e-9
         assert len(decode(joined.path, rate=RATE)) / RATE == pytest.approx(8.0, abs=0.01)
+    # two frames off is past the slack: that last part is re-encoded to end with the sound
+    parts = [_part_video(tmp_path / "e1.mp4", PART), _part_video(tmp_path / "e2.mp4", PART + 2)]
+    joined = join_parts(parts, voice, tmp_path / "out2.mp4", seams=[SEAM], work=tmp_path / "w2")
+    assert joined.reencoded == (1,) and probe_video(joined.path).frames == 2 * PART
 
 
 def test_a_part_from_other_encoder_settings_is_reencoded_alone(tmp_path):

@@ -432,7 +432,7 @@ def test_a_resume_joins_every_job_left_in_line_first_and_runs_them_at_once(
     # the tasks stand still until all three are made: a first task of 0.2 s could end
     # before a loaded machine sent the third (a resume that waits for a task to end before
     # it sends the next still fails: the hold gives up after two minutes)
-    hold_tasks(fresh, time.monotonic, monkeypatch, creates=LIMIT)
+    hold = hold_tasks(fresh, time.monotonic, monkeypatch, creates=LIMIT)
     with closing(line_studio(fresh, data, max_running_tasks=LIMIT)) as after:
         events = asyncio.run(collect(after.resume()))
     kinds = [type(p) for p in events]
@@ -449,6 +449,7 @@ def test_a_resume_joins_every_job_left_in_line_first_and_runs_them_at_once(
         if not isinstance(progress, Done) and progress.job:
             assert progress.message.startswith(f"Job {progress.job.job_id}: ")
     assert fresh.stats.creates == LIMIT and fresh.stats.busy_refusals == 0
+    assert not hold.gave_up  # all three were sent while the tasks stood still
 
 
 # --- the line's bound, and the kept inputs no line will send ---------------------------------

@@ -4,6 +4,8 @@ the success, slow creates; set by name at construction, later, or by the control
 
 from __future__ import annotations
 
+import time
+
 import httpx
 import pytest
 from fake_clock import FakeClock
@@ -137,6 +139,12 @@ def test_a_slow_create_makes_its_task_at_once_and_answers_late(served):
     # when the client gives up; the task is made before the 2 s delay starts)
     eventually(lambda: sim.stats.creates == 1, timeout=60)
     assert sim.stats.creates == 1
+    # made at once, answered late: a create given the time gets its answer at least the
+    # delay after its task was made (load only lengthens that)
+    answer = http.post(CREATE, json={**body, "external_task_id": "ext-8"}, timeout=60)
+    answered_ms = time.time() * 1000
+    assert answer.status_code == 200 and sim.stats.creates == 2
+    assert answered_ms - answer.json()["data"]["created_at"] >= 2000 - 50
 
 
 def test_the_gateway_error_fault_answers_a_string_code_in_the_gateways_envelope(served):

@@ -5,7 +5,6 @@ can be found by task id or external id on both query routes, and tell callbacks 
 from __future__ import annotations
 
 import threading
-from types import SimpleNamespace
 from urllib.parse import quote
 
 import httpx
@@ -249,28 +248,35 @@ def test_an_unreachable_callback_is_ignored(http, sim, clock):
 def test_a_render_that_breaks_fails_the_task_instead_of_hanging(http, clock, monkeypatch):
     """Past the task's time, a broken render's failure is the answer, even in the moment
     between the render noting its error and saying it is done (a query then answered
-    "processing": seen under load). Here that moment lasts until the query is answered,
-    or half a second."""
-    saying = threading.Event()
+    "processing": seen under load). Here that moment lasts until the query has been
+    answered or is waiting for the render."""
+    saying, settled = threading.Event(), threading.Event()
 
     class SaysDoneLate(threading.Event):
         def set(self) -> None:
             saying.set()
-            answered.wait(0.5)
+            settled.wait(60)
             super().set()
+
+        def wait(self, timeout: float | None = None) -> bool:
+            settled.set()  # the query waits for the render: the render may say it is done
+            return super().wait(timeout)
+
+    class Threading:  # the simulator's `threading`, its render's done said late
+        Event = SaysDoneLate
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(threading, name)
 
     def broken(*args, **kwargs):
         raise RenderError("ffmpeg failed (simulated)")
 
-    answered = threading.Event()
     monkeypatch.setattr(tasks_module, "render_avatar", broken)
-    monkeypatch.setattr(
-        tasks_module, "threading", SimpleNamespace(Event=SaysDoneLate, Thread=threading.Thread)
-    )
+    monkeypatch.setattr(tasks_module, "threading", Threading())
     task_id = create(http)["task_id"]
     assert saying.wait(30)  # the render has noted its error and is about to say it is done
     clock.advance(8)
     failed = query(http, task_id)
-    answered.set()
+    settled.set()
     assert failed["task_status"] == "failed"
     assert "ffmpeg failed (simulated)" in failed["task_status_msg"]

@@ -318,8 +318,9 @@ class TaskBook:
         """The task's status now; with `wait`, a task due to succeed waits for its render."""
         elapsed = self.clock() - task.created_clock
         finished = task.render_done
-        # Due to end with its render (well or not): not the render's error, which the
-        # render sets just before it says it is done, so a failed render is waited for too.
+        # Due to end with its render (well or not): decided from the plan, not from
+        # `render_error`, which is set before `render_done`, so a broken render is waited
+        # for too.
         due = task.outcome == "succeed" and elapsed >= task.task_seconds
         if wait and finished is not None and due:
             finished.wait()
