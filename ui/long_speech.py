@@ -17,10 +17,10 @@ from pathlib import Path
 import ui.formatting as fmt
 from avatar_core.catalogue import sentence_for
 from avatar_core.errors import AvatarError, MediaToolError
-from avatar_core.jobs.long_voice import PREVIEW_S, SpeechDone, part_key
+from avatar_core.jobs.long_voice import PREVIEW_S, SpeechDone
 from avatar_core.jobs.pricing import estimate_cost, silence_saving
 from avatar_core.jobs.speech_history import ENTRY_PREFIX, SpeechEntry
-from avatar_core.jobs.speech_resume import join_if_made
+from avatar_core.jobs.speech_resume import join_if_made, part_jobs
 from avatar_core.jobs.studio import Source, Studio
 from avatar_core.jobs.video_flow import local_voice, outline_voice
 from avatar_core.storage.journal import Job, Stage
@@ -89,20 +89,12 @@ async def join_made_speeches(studio: Studio, jobs: list[Job]) -> bool:
     return joined
 
 
-MAX_PARTS = 1000  # more than any speech has
-
-
 def with_speech_facts(studio: Studio, done: SpeechDone) -> SpeechDone:
     """A speech's end with the facts a single job's end carries (`fmt.done_status`): the
     joined video's length (its parts'), demo or not, and the units its parts were charged
     (only when every part says); as it was when the speech's parts are not journaled."""
-    parts = []
-    for number in range(1, MAX_PARTS + 1):
-        job = studio.journal.batch_job(part_key(done.key or "", number), owner=studio.owner)
-        if job is None:
-            break
-        parts.append(job)
-    if not parts or done.key is None:
+    parts = part_jobs(studio, done.key) if done.key else []
+    if not parts:
         return done
     seconds = sum(job.video_seconds or 0.0 for job in parts) or None
     try:

@@ -61,16 +61,21 @@ def _plan(studio: Studio, key: str) -> dict | None:
     return plan
 
 
-def part_videos(studio: Studio, key: str) -> list[Path]:
-    """The videos of the speech `key`'s parts that are home, in order."""
-    videos = []
+def part_jobs(studio: Studio, key: str) -> list[Job]:
+    """The journaled jobs of the speech `key`'s parts, in order (up to the first part
+    never journaled)."""
+    jobs = []
     for number in range(1, MAX_PARTS + 1):
         job = studio.journal.batch_job(part_key(key, number), owner=studio.owner)
         if job is None:
             break
-        if video_stored(job):
-            videos.append(Path(job.video_path or ""))
-    return videos
+        jobs.append(job)
+    return jobs
+
+
+def part_videos(studio: Studio, key: str) -> list[Path]:
+    """The videos of the speech `key`'s parts that are home, in order."""
+    return [Path(job.video_path or "") for job in part_jobs(studio, key) if video_stored(job)]
 
 
 def run_of(studio: Studio, key: str, *, deadline_s: float | None = None) -> LongVoiceRun | None:
